@@ -1,0 +1,403 @@
+"""Experiment configuration schema: the single place a parameter is defined.
+
+Every field carries its default, unit (``json_schema_extra["unit"]``), allowed range and a one-line
+description. The reference page ``docs/config.md`` is generated from these models
+(``python -m abm.config_docs``); nothing here is written twice.
+
+Units: prices in ``market.price_unit`` (USD/kg by default) per tonne of product (or of concentrate
+for mines); quantities in tonnes; capacities in tonnes per year; money in USD; time in model steps
+(months by default) unless a field says years.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PRICE = "price_unit"  # marker: the unit is whatever market.price_unit says
+
+
+def field(default: Any, unit: str, description: str, **constraints: Any) -> Any:
+    """A pydantic Field with a unit and a description (both required by our docs generator)."""
+    return Field(default, description=description, json_schema_extra={"unit": unit}, **constraints)
+
+
+class Strict(BaseModel):
+    """Base: unknown keys are errors (a misspelt key must never be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+# --------------------------------------------------------------------------------------------------
+# experiment, market, regions
+# --------------------------------------------------------------------------------------------------
+
+
+class ExperimentMeta(Strict):
+    """What the experiment is and how long and how often it runs."""
+
+    name: str = field(..., "-", "Results folder name (letters, digits, '_', '-', '.')",
+                      pattern=r"^[A-Za-z0-9_.-]+$", min_length=1, max_length=100)
+    title: str = field("", "-", "Human title shown on the result pages")
+    question: str = field("", "-", "The question the experiment answers, shown on the result pages")
+    steps: int = field(240, "steps", "Number of time steps per run", ge=1, le=100_000)
+    steps_per_year: int = field(12, "steps/yr", "Time steps per year (12 = monthly)", ge=1, le=365)
+    replications: int = field(1, "runs", "Monte Carlo replications per scenario and sweep point",
+                              ge=1, le=1_000_000)
+    seed: int = field(20260115, "-", "Root seed; run seeds derive from it and the replication index",
+                      ge=0, lt=2**63)
+    mineral: str | None = field(None, "-", "Optional preset from abm/data/minerals; explicit tables "
+                                "in the experiment override it")
+    baseline: str | None = field(None, "-", "Scenario that paired differences are taken against "
+                                 "(default: 'baseline' if present, else the first scenario)")
+
+
+class Demand(Strict):
+    """Isoelastic aggregate demand D(P) = Q_ref * (P / P_ref)^elasticity * growth * shock."""
+
+    reference_price: float = field(..., PRICE, "Price at which demand equals reference_quantity",
+                                   gt=0)
+    reference_quantity: float = field(..., "t/yr", "Product demand per year at the reference price",
+                                      gt=0)
+    elasticity: float = field(..., "-", "Price elasticity of demand (negative)", lt=0, ge=-10)
+    growth: float = field(0.0, "1/yr", "Trend growth of demand per year", ge=-0.5, le=1.0)
+    shock_sd: float = field(0.0, "-", "Standard deviation of the per-step log demand shock",
+                            ge=0, le=2.0)
+    shock_persistence: float = field(0.0, "-", "AR(1) coefficient of the log demand shock",
+                                     gt=-1.0, lt=1.0)
+
+
+class Market(Strict):
+    """The product market and its clearing."""
+
+    price_unit: Literal["USD/kg", "USD/t"] = field("USD/kg", "-",
+                                                   "Unit of every price in the experiment")
+    demand: Demand
+    price_cap: float | None = field(None, PRICE, "Administrative price cap; demand above supply at "
+                                    "the cap is recorded as unmet demand (none by default)", gt=0)
+    intensity: float = field(1.0, "t/t", "Tonnes of concentrate per tonne of product "
+                             "(used when the experiment has mines)", gt=0, le=1000)
+
+
+class Region(Strict):
+    """A producing or consuming region."""
+
+    name: str = field(..., "-", "Region name, referred to by producers, buyers and policies",
+                      min_length=1)
+    market_economy: bool = field(True, "-", "Produces on commercial terms (false: state-directed)")
+    club: bool = field(False, "-", "Member of the standards-based marketplace / floor agreement")
+
+
+class Producer(Strict):
+    """An existing mine or refinery."""
+
+    name: str = field(..., "-", "Producer name", min_length=1)
+    region: str = field(..., "-", "Region (must be listed in [[regions]])")
+    stage: Literal["mine", "refinery"] = field(..., "-", "mine (concentrate) or refinery (product)")
+    capacity: float = field(..., "t/yr", "Nameplate capacity (concentrate for mines)", ge=0)
+    unit_cost: float = field(..., PRICE, "Cash cost per tonne of output (for refineries without "
+                             "mines in the experiment, including feed)", ge=0)
+    fixed_cost: float = field(0.0, "USD/yr", "Fixed cost paid while not exited", ge=0)
+    cash: float = field(0.0, "USD", "Initial cash balance", ge=-1e15, le=1e15)
+    intensity: float | None = field(None, "t/t", "Refinery only: concentrate per product "
+                                    "(default market.intensity)", gt=0)
+
+
+class Buyer(Strict):
+    """A downstream consumer: a share of aggregate demand located in a region."""
+
+    name: str = field(..., "-", "Buyer name", min_length=1)
+    region: str = field(..., "-", "Region (must be listed in [[regions]])")
+    share: float = field(..., "-", "Share of market.demand.reference_quantity", gt=0, le=1)
+
+
+class Project(Strict):
+    """A candidate mine or refinery in the development pipeline."""
+
+    name: str = field(..., "-", "Project name", min_length=1)
+    region: str = field(..., "-", "Region (must be listed in [[regions]])")
+    stage: Literal["mine", "refinery"] = field("refinery", "-", "mine or refinery")
+    capacity: float = field(..., "t/yr", "Capacity once built", gt=0)
+    unit_cost: float = field(..., PRICE, "Cash cost per tonne of output once built", ge=0)
+    capex: float = field(..., "USD per t/yr", "Capital cost per tonne per year of capacity", ge=0)
+    lead_time: int = field(..., "steps", "Steps from the decision to invest to first output",
+                           ge=0, le=10_000)
+    available_from: int = field(0, "steps", "First step at which the project may be started", ge=0)
+
+
+class Investment(Strict):
+    """Developers of new capacity: a volatility-aware investment rule over a project pipeline."""
+
+    enabled: bool = field(True, "-", "Run the pipeline (a left-out [investment] table freezes "
+                          "capacity)")
+    rule: Literal["real_options", "npv"] = field(
+        "real_options", "-", "real_options: Dixit-Pindyck trigger rising with volatility; npv: "
+        "NPV at hurdle_rate plus volatility_premium x volatility")
+    hurdle_rate: float = field(0.10, "1/yr", "Developers' discount rate", gt=0, le=1)
+    volatility_premium: float = field(0.0, "-", "npv rule: added to the hurdle rate per unit of "
+                                      "annualised volatility", ge=0, le=10)
+    volatility_prior: float = field(0.30, "1/yr^0.5", "Annualised price volatility developers "
+                                    "assume before they have seen prices", ge=0, le=5)
+    expectation_halflife: float = field(24.0, "steps", "Half-life of the exponentially weighted "
+                                        "price expectation and volatility estimate", gt=0)
+    horizon: float = field(5.0, "yr", "Horizon over which a floor's put value is assessed",
+                           gt=0, le=50)
+    project_life: float = field(20.0, "yr", "npv rule: operating life of a project", gt=0, le=100)
+    review_every: int = field(3, "steps", "Developers review the pipeline every this many steps",
+                              ge=1)
+    max_starts_per_review: int = field(1_000, "projects", "Most projects started at one review",
+                                       ge=1)
+    projects: list[Project] = field([], "-", "The candidate projects")
+    projects_file: str | None = field(None, "-", "CSV of projects (columns as [[investment."
+                                      "projects]]), relative to the experiment file")
+
+
+class NonMarket(Strict):
+    """Behaviour of producers in regions with market_economy = false."""
+
+    strategy: Literal["competitive", "market_share", "predatory"] = field(
+        "competitive", "-", "competitive: offers at cost like others; market_share: produces at "
+        "capacity and expands to hold target_share; predatory: cuts its ask while market-economy "
+        "capacity is about to come online")
+    target_share: float = field(0.0, "-", "market_share: share of world product capacity to hold",
+                                ge=0, le=1)
+    subsidy: float = field(0.0, "-", "Share of unit cost borne by the state", ge=0, lt=1)
+    expansion_lead_time: int = field(24, "steps", "market_share: lead time of state expansions",
+                                     ge=0)
+    expansion_unit_cost: float | None = field(None, PRICE, "market_share: unit cost of expansions "
+                                              "(default: the region's capacity-weighted mean)",
+                                              ge=0)
+    predatory_window: int = field(12, "steps", "predatory: how far ahead of a market-economy "
+                                  "project's first output the price cut starts", ge=0)
+    predatory_cut: float = field(0.3, "-", "predatory: share by which asks are cut below cost",
+                                 ge=0, le=1)
+
+
+class Outages(Strict):
+    """Random producer outages (own random stream)."""
+
+    probability: float = field(0.0, "1/step", "Chance a producer starts an outage in a step",
+                               ge=0, le=1)
+    duration: float = field(3.0, "steps", "Mean outage length (geometric)", ge=1)
+    severity: float = field(0.5, "-", "Share of capacity lost during an outage", gt=0, le=1)
+
+
+class Exits(Strict):
+    """Producer exit after sustained losses (a left-out [exits] table: producers never exit)."""
+
+    enabled: bool = field(True, "-", "Producers may exit")
+    loss_steps: int = field(24, "steps", "Consecutive steps of negative cash margin after which a "
+                            "producer exits", ge=1)
+
+
+class Shock(Strict):
+    """An exogenous event: export control by a region, or a supply outage of a region."""
+
+    kind: Literal["export_control", "supply_outage"] = field(..., "-", "Kind of event")
+    region: str = field(..., "-", "Region imposing the control or losing supply")
+    start: int = field(..., "steps", "First step in force", ge=0)
+    duration: int = field(..., "steps", "Steps in force", ge=1)
+    cut: float = field(..., "-", "Share of exports withheld (export_control) or of capacity lost "
+                       "(supply_outage)", ge=0, le=1)
+    announce: int | None = field(None, "steps", "Step at which the event becomes known (default: "
+                                 "start)", ge=0)
+
+    @model_validator(mode="after")
+    def announce_not_after_start(self) -> Shock:
+        if self.announce is not None and self.announce > self.start:
+            raise ValueError("announce must be at or before start")
+        return self
+
+
+# --------------------------------------------------------------------------------------------------
+# policies
+# --------------------------------------------------------------------------------------------------
+
+
+class Floor(Strict):
+    """A price floor: level rule, mechanism, coverage and limits."""
+
+    mechanism: Literal["mip", "purchase", "cfd"] = field(..., "-", "mip: minimum import price; "
+                                                         "purchase: buffer stock; cfd: top-up")
+    rule: Literal["fixed", "cost_percentile", "indexed"] = field(
+        "fixed", "-", "fixed level; percentile of the market-economy cost curve; or indexed to "
+        "a moving average of the price")
+    level: float | None = field(None, PRICE, "Floor level (rule = fixed; start level for indexed)",
+                                gt=0)
+    percentile: float = field(75.0, "%", "rule = cost_percentile: percentile of the capacity-"
+                              "weighted market-economy cash-cost curve", ge=0, le=100)
+    stage: Literal["product", "concentrate"] = field("product", "-", "Stage the floor applies to")
+    covers: list[str] = field([], "-", "Regions protected (cfd, purchase) or imposing the MIP")
+    upside_share: float = field(0.0, "-", "cfd: share of the price above the floor paid to the "
+                                "government", ge=0, le=1)
+    settlement: int = field(1, "steps", "cfd: settlement period against the period's mean price",
+                            ge=1)
+    budget: float | None = field(None, "USD", "purchase, cfd: total the government may spend",
+                                 ge=0)
+    capacity: float | None = field(None, "t", "purchase: tonnes the buffer stock may hold", ge=0)
+    release_price: float | None = field(None, PRICE, "purchase: sell stock at or above this "
+                                        "price (default: never)", gt=0)
+    volume_cap: float | None = field(None, "t/yr", "mip: annual volume of imports under the MIP",
+                                     ge=0)
+    start: int = field(0, "steps", "Step the floor takes effect", ge=0)
+    end: int | None = field(None, "steps", "Step the floor ends (exclusive; default never)", ge=0)
+    announce: int | None = field(None, "steps", "Step the floor is announced (default: start)",
+                                 ge=0)
+
+    @model_validator(mode="after")
+    def level_given_for_fixed(self) -> Floor:
+        if self.rule in ("fixed", "indexed") and self.level is None:
+            raise ValueError(f"rule = '{self.rule}' needs a level")
+        if self.end is not None and self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class Stockpile(Strict):
+    """A strategic stockpile run by the club's government."""
+
+    buy_below: float = field(..., PRICE, "Buy when the club price is below this", gt=0)
+    release_above: float = field(..., PRICE, "Release when the club price is above this", gt=0)
+    target_cover: float = field(60.0, "days", "Stock target in days of club consumption", ge=0)
+    capacity: float | None = field(None, "t", "Most tonnes the stockpile may hold", ge=0)
+    budget: float | None = field(None, "USD", "Most money the stockpile may spend on purchases",
+                                 ge=0)
+    holding_cost: float = field(0.0, "USD/t/yr", "Storage cost per tonne held per year", ge=0)
+    max_rate: float = field(0.1, "-", "Most tonnes bought or released per step, as a share of "
+                            "the target stock", gt=0, le=1)
+    start: int = field(0, "steps", "First step in force", ge=0)
+    end: int | None = field(None, "steps", "Step it ends (exclusive; default never)", ge=0)
+
+
+class Offtake(Strict):
+    """Offtake contracts between club buyers (or the government) and covered producers."""
+
+    share: float = field(..., "-", "Share of a covered producer's capacity contracted", ge=0, le=1)
+    covers: list[str] = field([], "-", "Regions whose producers and projects may contract")
+    price_formula: Literal["fixed", "collar", "cost_plus"] = field("fixed", "-",
+                                                                   "Contract price formula")
+    price: float | None = field(None, PRICE, "fixed: contract price", gt=0)
+    floor: float | None = field(None, PRICE, "collar: lowest price paid", gt=0)
+    ceiling: float | None = field(None, PRICE, "collar: highest price paid", gt=0)
+    margin: float = field(0.15, "-", "cost_plus: margin over unit cost", ge=-1, le=10)
+    tenor: int = field(120, "steps", "Contract length", ge=1)
+    take_or_pay: bool = field(True, "-", "Buyer pays for contracted volume even if not taken")
+    start: int = field(0, "steps", "First step in force", ge=0)
+    end: int | None = field(None, "steps", "Step it ends (exclusive; default never)", ge=0)
+
+
+class Policy(Strict):
+    """The policy instruments; a left-out table means the instrument is off."""
+
+    floor: Floor | None = None
+    stockpile: Stockpile | None = None
+    offtake: Offtake | None = None
+
+
+# --------------------------------------------------------------------------------------------------
+# sweep
+# --------------------------------------------------------------------------------------------------
+
+
+class Range(Strict):
+    """A continuous range for LHS and Sobol designs."""
+
+    low: float = field(..., "-", "Lower bound")
+    high: float = field(..., "-", "Upper bound")
+
+    @model_validator(mode="after")
+    def ordered(self) -> Range:
+        if not self.high > self.low:
+            raise ValueError("high must be greater than low")
+        return self
+
+
+class Sweep(Strict):
+    """A design over parameters (EMA Workbench: uncertainties and levers), crossed with scenarios."""
+
+    design: Literal["grid", "lhs", "sobol"] = field("grid", "-", "Design")
+    samples: int = field(16, "points", "LHS: number of points; Sobol: N (a power of two), giving "
+                         "N(2D+2) points", ge=1, le=1_000_000)
+    parameters: dict[str, Annotated[list[float], Field(min_length=1)] | Range] = field(
+        ..., "-", "Dotted config key -> list of values (grid) or {low, high} (lhs, sobol)")
+
+    @model_validator(mode="after")
+    def parameters_fit_design(self) -> Sweep:
+        if not self.parameters:
+            raise ValueError("sweep.parameters is empty")
+        for key, value in self.parameters.items():
+            if self.design == "grid" and not isinstance(value, list):
+                raise ValueError(f"grid design needs a list of values for '{key}'")
+            if self.design != "grid" and not isinstance(value, Range):
+                raise ValueError(f"{self.design} design needs {{low, high}} for '{key}'")
+        if self.design == "sobol" and self.samples & (self.samples - 1):
+            raise ValueError("sobol samples must be a power of two")
+        return self
+
+
+# --------------------------------------------------------------------------------------------------
+# the whole experiment
+# --------------------------------------------------------------------------------------------------
+
+
+class ExperimentConfig(Strict):
+    """One experiment: the base configuration, its scenarios and an optional sweep."""
+
+    producers_file: str | None = field(None, "-", "CSV of producers (columns as [[producers]]), "
+                                       "relative to the experiment file")
+    experiment: ExperimentMeta
+    market: Market
+    regions: list[Region] = field(..., "-", "Regions", min_length=1)
+    producers: list[Producer] = field([], "-", "Existing producers")
+    buyers: list[Buyer] = field(..., "-", "Buyers", min_length=1)
+    investment: Investment = field(Investment(enabled=False), "-", "Investment (off when the table "
+                                   "is left out)")
+    nonmarket: NonMarket = field(NonMarket(), "-", "Non-market producer behaviour")
+    outages: Outages | None = None
+    exits: Exits | None = None
+    shocks: list[Shock] = field([], "-", "Exogenous events")
+    policy: Policy = field(Policy(), "-", "Policy instruments")
+    scenarios: dict[str, dict[str, Any]] = field({}, "-", "Named scenarios: dotted-key overrides")
+    sweep: Sweep | None = None
+
+    @model_validator(mode="after")
+    def references_resolve(self) -> ExperimentConfig:
+        """Every region named anywhere must be listed; producers must exist."""
+        names = [r.name for r in self.regions]
+        if len(set(names)) != len(names):
+            raise ValueError(_at(("regions",), "region names must be unique"))
+        known = set(names)
+
+        def check(path: tuple, region: str) -> None:
+            if region not in known:
+                raise ValueError(_at(path, f"unknown region '{region}'; allowed: "
+                                     f"{', '.join(sorted(known))}"))
+
+        for i, p in enumerate(self.producers):
+            check(("producers", i, "region"), p.region)
+        for i, b in enumerate(self.buyers):
+            check(("buyers", i, "region"), b.region)
+        for i, p in enumerate(self.investment.projects):
+            check(("investment", "projects", i, "region"), p.region)
+        for i, s in enumerate(self.shocks):
+            check(("shocks", i, "region"), s.region)
+        for name, instrument in (("floor", self.policy.floor), ("offtake", self.policy.offtake)):
+            if instrument is not None:
+                for region in instrument.covers:
+                    check(("policy", name, "covers"), region)
+        if not any(p.stage == "refinery" for p in self.producers) and not any(
+            p.stage == "refinery" for p in self.investment.projects
+        ):
+            raise ValueError(_at(("producers",), "at least one refinery (stage = 'refinery') is "
+                                 "needed: the product market has no supply"))
+        total_share = sum(b.share for b in self.buyers)
+        if abs(total_share - 1.0) > 1e-6:
+            raise ValueError(_at(("buyers",), f"buyer shares must add up to 1 (they add up to "
+                                 f"{total_share:g})"))
+        return self
+
+
+def _at(path: tuple, message: str) -> str:
+    """Encode a key path into a validator message; experiment.py turns it into a ConfigError."""
+    return "@" + ".".join(str(p) for p in path) + "@" + message

@@ -1,0 +1,417 @@
+"""Loading experiments: TOML, mineral presets, producer files, scenarios, overrides, design table.
+
+Everything a user can get wrong here raises :class:`abm.errors.ConfigError` naming the file, the
+dotted key path, the TOML line where it can be found, and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from abm.config import ExperimentConfig
+from abm.errors import ConfigError
+
+PRESET_DIR = Path(__file__).parent / "data" / "minerals"
+BASE = "base"
+# Keys that do not change any run's result: excluded from the config hash so a study can be
+# extended (more replications) or retitled and still reuse its finished runs.
+HASH_EXCLUDED = (("experiment", "replications"), ("experiment", "title"),
+                 ("experiment", "question"))
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of the design table (see docs/architecture.md)."""
+
+    run_id: str
+    scenario: str
+    point: int
+    replication: int
+    seed: int
+    params: dict[str, float] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def file_id(self) -> str:
+        """The run id made safe for a file name."""
+        return self.run_id.replace("/", "__")
+
+
+def run_seed(root_seed: int, replication: int) -> int:
+    """Seed of replication `replication`: the same for every scenario and sweep point (common
+    random numbers), independent of worker count, order and resume."""
+    seq = np.random.SeedSequence(root_seed, spawn_key=(replication,))
+    return int(seq.generate_state(2, dtype=np.uint32).view(np.uint64)[0] >> np.uint64(1))
+
+
+# --------------------------------------------------------------------------------------------------
+# dotted keys
+# --------------------------------------------------------------------------------------------------
+
+
+def parse_value(text: str) -> Any:
+    """A --set VALUE in TOML syntax; a bare word that is not TOML is taken as a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def set_dotted(raw: dict, key: str, value: Any, *, source: str, file: str | None) -> None:
+    """Set `a.b.c` (or `producers.0.capacity`) in a nested dict, creating tables on the way."""
+    parts = key.split(".")
+    if not all(parts):
+        raise ConfigError(file, key, f"{source}: empty part in dotted key")
+    node: Any = raw
+    for i, part in enumerate(parts[:-1]):
+        nxt = parts[i + 1]
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(file, key, f"{source}: '{part}' is not an index of a list of "
+                                  f"{len(node)} entries")
+            node = node[int(part)]
+            continue
+        if not isinstance(node, dict):
+            raise ConfigError(file, key, f"{source}: '{'.'.join(parts[:i])}' is not a table")
+        if part not in node or node[part] is None:
+            node[part] = [] if nxt.isdigit() else {}
+        node = node[part]
+    last = parts[-1]
+    if isinstance(node, list):
+        if not last.isdigit() or int(last) >= len(node):
+            raise ConfigError(file, key, f"{source}: '{last}' is not an index of a list of "
+                              f"{len(node)} entries")
+        node[int(last)] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise ConfigError(file, key, f"{source}: parent of '{last}' is not a table")
+
+
+def apply_overrides(raw: dict, overrides: dict[str, Any], *, source: str,
+                    file: str | None) -> dict:
+    out = copy.deepcopy(raw)
+    for key, value in overrides.items():
+        set_dotted(out, key, value, source=source, file=file)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# locating keys in TOML text (for line numbers in messages)
+# --------------------------------------------------------------------------------------------------
+
+
+def locate(text: str | None, path: tuple) -> int | None:
+    """Best-effort 1-based line of a key path in TOML text; None when it cannot be found."""
+    if not text or not path:
+        return None
+    lines = text.splitlines()
+    table: list[str] = []
+    counters: dict[str, int] = {}
+    target_tables: list[tuple[str, int | None]] = []
+    # split the path into table parts (with list indices) and the final key
+    parts = [str(p) for p in path]
+    best: int | None = None
+    for number, line in enumerate(lines, start=1):
+        stripped = line.split("#", 1)[0].strip()
+        m = re.match(r"^\[\[\s*([^\]]+?)\s*\]\]$", stripped)
+        if m:
+            name = m.group(1)
+            counters[name] = counters.get(name, -1) + 1
+            table = name.split(".") + [str(counters[name])]
+            if _prefix(parts, table):
+                best = best or number
+                if table == parts[: len(table)]:
+                    best = number
+            continue
+        m = re.match(r"^\[\s*([^\]]+?)\s*\]$", stripped)
+        if m:
+            table = [p.strip().strip('"') for p in m.group(1).split(".")]
+            if table == parts[: len(table)]:
+                best = number
+            continue
+        m = re.match(r'^("[^"]+"|[A-Za-z0-9_.-]+)\s*=', stripped)
+        if m:
+            key = m.group(1)
+            full = table + ([key.strip('"')] if key.startswith('"') else key.split("."))
+            if full == parts[: len(full)]:
+                return number
+    del target_tables
+    return best
+
+
+def _prefix(parts: list[str], table: list[str]) -> bool:
+    return table == parts[: len(table)]
+
+
+def _error_from_validation(err: ValidationError, file: str | None, text: str | None,
+                           scenario: str | None) -> ConfigError:
+    first = err.errors()[0]
+    loc = tuple(first.get("loc", ()))
+    msg = first.get("msg", "invalid value")
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    m = re.match(r"^@([^@]*)@(.*)$", msg, re.S)
+    if m:  # a cross-field check that names its own key path
+        loc = tuple(int(p) if p.isdigit() else p for p in m.group(1).split(".") if p)
+        msg = m.group(2)
+    elif first.get("type") == "extra_forbidden":
+        msg = "unknown key" + _allowed_keys(loc)
+    elif first.get("type") == "missing":
+        msg = "required key is missing"
+    elif "input" in first and first.get("type") not in ("model_type",):
+        shown = first["input"]
+        if not isinstance(shown, dict | list):
+            msg = f"{msg} (got {shown!r})"
+    key = ".".join(str(p) for p in loc)
+    line = locate(text, loc) if scenario is None else None
+    if scenario is not None:
+        key = f"scenarios.{scenario} -> {key}"
+        line = locate(text, ("scenarios", scenario))
+    return ConfigError(file, key or None, msg, line)
+
+
+def _allowed_keys(loc: tuple) -> str:
+    """'; allowed: a, b, c' for the table that holds an unknown key."""
+    model: Any = ExperimentConfig
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            return ""
+        model = _inner_model(fields[part].annotation)
+        if model is None:
+            return ""
+    fields = getattr(model, "model_fields", None)
+    return f"; allowed: {', '.join(fields)}" if fields else ""
+
+
+def _inner_model(annotation: Any) -> Any:
+    from typing import get_args
+
+    if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+        return annotation
+    for arg in get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# reading files
+# --------------------------------------------------------------------------------------------------
+
+
+def read_toml(path: Path) -> tuple[dict, str]:
+    if not path.exists():
+        raise ConfigError(str(path), None, "file not found")
+    if path.is_dir():
+        raise ConfigError(str(path), None, "is a folder, expected a TOML file")
+    text = path.read_text(encoding="utf-8")
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        message = str(exc)
+        m = re.search(r"\(at line (\d+), column \d+\)", message)
+        if m:
+            line = int(m.group(1))
+            message = message[: m.start()].strip()
+        raise ConfigError(str(path), None, f"malformed TOML: {message}", line) from None
+
+
+def read_table_csv(path: Path, *, file: str, key: str) -> list[dict[str, Any]]:
+    """Rows of a producers or projects CSV as dicts (empty cells left out; pydantic checks types)."""
+    if not path.exists():
+        raise ConfigError(file, key, f"file not found: {path}")
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = []
+        for row in csv.DictReader(handle):
+            rows.append({k.strip(): v.strip() for k, v in row.items()
+                         if k is not None and v is not None and v.strip() != ""})
+    if not rows:
+        raise ConfigError(file, key, f"{path} has no rows")
+    return rows
+
+
+def load_preset(name: str, *, file: str, text: str | None) -> dict:
+    path = PRESET_DIR / f"{name}.toml"
+    if not path.exists():
+        known = sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+        raise ConfigError(file, "experiment.mineral", f"unknown mineral preset '{name}'; allowed: "
+                          f"{', '.join(known) or 'none installed'}",
+                          locate(text, ("experiment", "mineral")))
+    raw, _ = read_toml(path)
+    return raw
+
+
+def merge_preset(preset: dict, raw: dict) -> dict:
+    """The experiment's own tables override the preset's: tables merge key by key, arrays of
+    tables (regions, producers, buyers) are replaced whole."""
+    out = copy.deepcopy(preset)
+    for key, value in raw.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_preset(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# the experiment
+# --------------------------------------------------------------------------------------------------
+
+
+class Experiment:
+    """A validated experiment: base config, scenarios, sweep design and run table."""
+
+    def __init__(self, raw: dict, *, file: str | None = None, text: str | None = None):
+        self.file = file
+        self.text = text
+        self.raw = raw
+        self.config = self._validate(raw, None)
+        self.scenario_names: list[str] = list(self.config.scenarios) or [BASE]
+        self._scenarios: dict[str, ExperimentConfig] = {BASE: self.config}
+        for name, overrides in self.config.scenarios.items():
+            if not isinstance(overrides, dict):
+                raise ConfigError(file, f"scenarios.{name}", "must be a table of dotted-key "
+                                  "overrides", locate(text, ("scenarios", name)))
+            scenario_raw = apply_overrides(raw, _flatten(overrides), source=f"scenarios.{name}",
+                                           file=file)
+            self._scenarios[name] = self._validate(scenario_raw, name)
+
+    # -- validation -------------------------------------------------------------------------------
+    def _validate(self, raw: dict, scenario: str | None) -> ExperimentConfig:
+        try:
+            return ExperimentConfig.model_validate(raw)
+        except ValidationError as err:
+            raise _error_from_validation(err, self.file, self.text, scenario) from None
+
+    # -- public API -------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.config.experiment.name
+
+    @property
+    def title(self) -> str:
+        return self.config.experiment.title or self.config.experiment.name
+
+    @property
+    def baseline(self) -> str:
+        """The scenario paired differences are taken against."""
+        chosen = self.config.experiment.baseline
+        if chosen is not None:
+            return chosen
+        return "baseline" if "baseline" in self.scenario_names else self.scenario_names[0]
+
+    def scenario(self, name: str = BASE) -> ExperimentConfig:
+        """The validated config of a named scenario (`base` is the config as written)."""
+        if name not in self._scenarios:
+            raise ConfigError(self.file, "scenario", f"unknown scenario '{name}'; allowed: "
+                              f"{', '.join(self._scenarios)}")
+        return self._scenarios[name]
+
+    def points(self) -> list[dict[str, float]]:
+        """Sweep points (dotted key -> value); one empty point without a sweep."""
+        sweep = self.config.sweep
+        if sweep is None:
+            return [{}]
+        from abm.sweep import design_points
+
+        return design_points(sweep, self.config.experiment.seed)
+
+    def design(self) -> list[RunSpec]:
+        """Every run: scenario x sweep point x replication, with common-random-number seeds."""
+        meta = self.config.experiment
+        seeds = [run_seed(meta.seed, r) for r in range(meta.replications)]
+        specs = []
+        for scenario in self.scenario_names:
+            for p, params in enumerate(self.points()):
+                for r, seed in enumerate(seeds):
+                    specs.append(RunSpec(f"{scenario}/p{p:04d}/r{r:04d}", scenario, p, r, seed,
+                                         dict(params)))
+        return specs
+
+    def run_config(self, spec: RunSpec) -> ExperimentConfig:
+        """The validated config of one run: scenario overrides, then sweep parameters."""
+        if not spec.params:
+            return self.scenario(spec.scenario)
+        raw = copy.deepcopy(self.raw)
+        if spec.scenario != BASE:
+            raw = apply_overrides(raw, _flatten(self.config.scenarios[spec.scenario]),
+                                  source=f"scenarios.{spec.scenario}", file=self.file)
+        raw = apply_overrides(raw, spec.params, source="sweep.parameters", file=self.file)
+        return self._validate(raw, spec.scenario)
+
+    def resolved(self) -> dict:
+        """The resolved base config as plain JSON-able data (defaults filled in)."""
+        return self.config.model_dump(mode="json")
+
+    def config_hash(self) -> str:
+        data = self.resolved()
+        for table, key in HASH_EXCLUDED:
+            data.get(table, {}).pop(key, None)
+        blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _flatten(overrides: dict, prefix: str = "") -> dict[str, Any]:
+    """Scenario tables may be written with dotted string keys or nested tables; flatten both."""
+    out: dict[str, Any] = {}
+    for key, value in overrides.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, dict) and value and not _is_leaf_table(full):
+            out.update(_flatten(value, full + "."))
+        else:
+            out[full] = value
+    return out
+
+
+def _is_leaf_table(key: str) -> bool:
+    """Tables whose value is itself a mapping parameter (a sweep range)."""
+    return key.startswith("sweep.parameters.")
+
+
+def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -> Experiment:
+    """Read, merge and validate an experiment file. `overrides` take dotted keys (as --set)."""
+    path = Path(path)
+    file = str(path)
+    raw, text = read_toml(path)
+    mineral = raw.get("experiment", {}).get("mineral") if isinstance(raw.get("experiment"),
+                                                                      dict) else None
+    if overrides and "experiment.mineral" in overrides:
+        mineral = overrides["experiment.mineral"]
+    if mineral:
+        raw = merge_preset(load_preset(str(mineral), file=file, text=text), raw)
+    if raw.get("producers_file"):
+        rows = read_table_csv(path.parent / str(raw["producers_file"]), file=file,
+                              key="producers_file")
+        raw["producers"] = list(raw.get("producers", [])) + rows
+    inv = raw.get("investment")
+    if isinstance(inv, dict) and inv.get("projects_file"):
+        rows = read_table_csv(path.parent / str(inv["projects_file"]), file=file,
+                              key="investment.projects_file")
+        inv["projects"] = list(inv.get("projects", [])) + rows
+    if overrides:
+        raw = apply_overrides(raw, overrides, source="override", file=file)
+    return Experiment(raw, file=file, text=text)
+
+
+def experiment_from_dict(raw: dict, overrides: dict[str, Any] | None = None) -> Experiment:
+    """An experiment built in code (tests, notebooks) rather than read from a file."""
+    raw = copy.deepcopy(raw)
+    if overrides:
+        raw = apply_overrides(raw, overrides, source="override", file=None)
+    return Experiment(raw)
