@@ -1,0 +1,105 @@
+"""Mines and refineries.
+
+Per-step state (capacity, cost, cash, output, outages) lives in the model's `ProducerBook`, a
+structure of numpy arrays, so that offers and settlements are array operations; each `Miner` and
+`Refiner` agent is a view onto one row of it with small verb methods for its discrete decisions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mesa
+import numpy as np
+
+MINE, REFINERY = 0, 1
+STAGES = {"mine": MINE, "refinery": REFINERY}
+
+
+@dataclass
+class ProducerBook:
+    """Structure of arrays, one row per producer ever created (exited rows stay, inactive)."""
+
+    name: list[str] = field(default_factory=list)
+    stage: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+    region: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    capacity: np.ndarray = field(default_factory=lambda: np.zeros(0))      # t/yr
+    unit_cost: np.ndarray = field(default_factory=lambda: np.zeros(0))     # price unit per t
+    fixed_cost: np.ndarray = field(default_factory=lambda: np.zeros(0))    # USD/yr
+    cash: np.ndarray = field(default_factory=lambda: np.zeros(0))          # USD
+    active: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    market_economy: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    club: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    is_new: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # from pipeline
+    outage: np.ndarray = field(default_factory=lambda: np.zeros(0))        # share of capacity out
+    loss_streak: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    output: np.ndarray = field(default_factory=lambda: np.zeros(0))        # t this step
+    revenue: np.ndarray = field(default_factory=lambda: np.zeros(0))       # USD this step
+
+    def add(self, name: str, stage: int, region: int, capacity: float, unit_cost: float,
+            fixed_cost: float, cash: float, market_economy: bool, club: bool,
+            is_new: bool) -> int:
+        """Append one producer; returns its row."""
+        self.name.append(name)
+        row = {"stage": stage, "region": region, "capacity": capacity, "unit_cost": unit_cost,
+               "fixed_cost": fixed_cost, "cash": cash, "active": True,
+               "market_economy": market_economy, "club": club, "is_new": is_new, "outage": 0.0,
+               "loss_streak": 0, "output": 0.0, "revenue": 0.0}
+        for key, value in row.items():
+            arr = getattr(self, key)
+            setattr(self, key, np.append(arr, np.asarray(value, dtype=arr.dtype)))
+        return len(self.name) - 1
+
+    def __len__(self) -> int:
+        return len(self.name)
+
+
+class Producer(mesa.Agent):
+    """A producer: a view onto row `row` of the model's ProducerBook."""
+
+    stage_code = -1
+
+    def __init__(self, model: mesa.Model, row: int):
+        super().__init__(model)
+        self.row = row
+
+    @property
+    def name(self) -> str:
+        return self.model.book.name[self.row]
+
+    @property
+    def capacity(self) -> float:
+        return float(self.model.book.capacity[self.row])
+
+    @property
+    def unit_cost(self) -> float:
+        return float(self.model.book.unit_cost[self.row])
+
+    @property
+    def cash(self) -> float:
+        return float(self.model.book.cash[self.row])
+
+    @property
+    def active(self) -> bool:
+        return bool(self.model.book.active[self.row])
+
+    def exit_market(self) -> None:
+        """Close for good after sustained losses: capacity leaves the merit order."""
+        self.model.book.active[self.row] = False
+        self.model.producer_exits += 1
+        self.remove()
+
+
+class Miner(Producer):
+    """A mine: offers concentrate at its cash cost."""
+
+    stage_code = MINE
+
+
+class Refiner(Producer):
+    """A refinery: turns concentrate into product (or, without mines, buys feed in its cost)."""
+
+    stage_code = REFINERY
+
+
+AGENT_CLASS = {MINE: Miner, REFINERY: Refiner}

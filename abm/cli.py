@@ -1,0 +1,127 @@
+"""The `abm` command line. Heavy modules are imported inside the commands so `abm --help` is fast.
+
+Exit codes: 0 success; 1 a run-time failure (some runs failed); 2 bad input (one clear message on
+stderr, nothing written); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from abm import __version__
+from abm.errors import ConfigError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="abm", description="Agent-based model of critical-mineral markets under price "
+        "floors, stockpiles and offtake contracts.")
+    parser.add_argument("--version", action="version", version=f"abm {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run an experiment (every scenario x sweep point x "
+                         "replication) and build its result pages")
+    run.add_argument("experiment", help="experiment TOML file")
+    run.add_argument("--out", help="results folder (default results/<experiment name>)")
+    run.add_argument("--replications", type=int, help="override experiment.replications")
+    run.add_argument("--steps", type=int, help="override experiment.steps")
+    run.add_argument("--workers", type=int, help="parallel workers (default: all cores)")
+    run.add_argument("--executor", choices=("local", "dask"), default="local")
+    run.add_argument("--scheduler", help="dask scheduler address (default: a local cluster)")
+    run.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config key (dotted; VALUE in TOML syntax); repeatable")
+    run.add_argument("--force", action="store_true", help="discard stored runs made with a "
+                     "different config")
+    run.add_argument("--no-report", action="store_true", help="do not build the result pages")
+    run.add_argument("--quiet", action="store_true", help="no progress output")
+
+    report = sub.add_parser("report", help="rebuild the result pages of a results folder")
+    report.add_argument("results", help="results folder")
+
+    validate = sub.add_parser("validate", help="check an experiment config without running it")
+    validate.add_argument("experiment", help="experiment TOML file")
+    validate.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
+
+    sub.add_parser("calibrate", help="fit cost curves from a producers CSV (abm calibrate -h)",
+                   add_help=False)
+    return parser
+
+
+def parse_sets(sets: list[str], file: str) -> dict:
+    from abm.experiment import parse_value
+
+    overrides = {}
+    for item in sets:
+        if "=" not in item:
+            raise ConfigError(file, item, "--set needs KEY=VALUE (VALUE in TOML syntax)")
+        key, value = item.split("=", 1)
+        overrides[key.strip()] = parse_value(value.strip())
+    return overrides
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from abm.experiment import load_experiment
+
+    overrides = parse_sets(args.sets, args.experiment)
+    if args.replications is not None:
+        overrides["experiment.replications"] = args.replications
+    if args.steps is not None:
+        overrides["experiment.steps"] = args.steps
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(None, "--workers", f"must be at least 1 (got {args.workers})")
+    exp = load_experiment(args.experiment, overrides)
+    from abm.batch import print_summary, run_experiment
+
+    result = run_experiment(exp, out=args.out, workers=args.workers, executor=args.executor,
+                            scheduler=args.scheduler, quiet=args.quiet, force=args.force,
+                            report=not args.no_report)
+    print_summary(result)
+    return 1 if result.failed else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from abm.report import build_report
+
+    index = build_report(Path(args.results))
+    print(f"report: {index}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from abm.experiment import load_experiment
+
+    exp = load_experiment(args.experiment, parse_sets(args.sets, args.experiment))
+    runs = len(exp.design())
+    print(f"{args.experiment}: ok: experiment '{exp.name}', scenarios "
+          f"{', '.join(exp.scenario_names)}, {runs} runs of {exp.config.experiment.steps} steps")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "report": cmd_report, "validate": cmd_validate}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "calibrate":
+        from abm.calibration.command import main as calibrate
+
+        return calibrate(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as err:
+        print(f"abm {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("abm: interrupted; finished runs are kept and a rerun resumes", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Per-step series in preallocated numpy arrays, handed out as one polars DataFrame."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from abm.names import REGION_CAPACITY_PREFIX, SERIES
+
+# Columns kept beside the public series for accounting checks (conservation of tonnes and money).
+ACCOUNTS = ("production", "gov_purchases", "gov_sales", "buyer_payments", "producer_revenue",
+            "gov_payments_to_producers", "gov_receipts_from_producers", "gov_sales_revenue",
+            "duties", "concentrate_output", "concentrate_used")
+
+
+class Recorder:
+    """Fixed-size arrays, one per column, written by step index."""
+
+    def __init__(self, steps: int, regions: list[str]):
+        self.steps = steps
+        self.columns: dict[str, np.ndarray] = {
+            name: np.full(steps, np.nan) for name in (*SERIES, *ACCOUNTS)}
+        self.region_names = list(regions)
+        self.region_capacity = np.zeros((steps, len(regions)))
+        self.filled = 0
+
+    def record(self, step: int, values: dict[str, float], region_capacity: np.ndarray) -> None:
+        for key, value in values.items():
+            self.columns[key][step] = value
+        self.region_capacity[step] = region_capacity
+        self.filled = step + 1
+
+    def column(self, name: str) -> np.ndarray:
+        return self.columns[name][: self.filled]
+
+    def frame(self, accounts: bool = False):
+        import polars as pl
+
+        n = self.filled
+        data: dict[str, object] = {"step": np.arange(n, dtype=np.int64)}
+        names = (*SERIES, *ACCOUNTS) if accounts else SERIES
+        for name in names:
+            data[name] = self.columns[name][:n]
+        for j, region in enumerate(self.region_names):
+            data[REGION_CAPACITY_PREFIX + region] = self.region_capacity[:n, j]
+        frame = pl.DataFrame(data)
+        # NaN marks "not applicable" (no floor in force, no concentrate market): store as null.
+        return frame.with_columns(pl.col("floor", "concentrate_price").fill_nan(None))
