@@ -314,7 +314,7 @@ class MineralMarket(mesa.Model):
         for developer in self.developers:
             if developer.status == "building" and developer.online_step <= self.t + 1:
                 developer.commission()
-        for online, region, cap, cost in [e for e in self.expansions if e[0] == self.t + 1]:
+        for _online, region, cap, cost in [e for e in self.expansions if e[0] == self.t + 1]:
             self.add_producer(f"{self.region_names[region]} state expansion {self.t + 1}",
                               REFINERY, region, cap, cost, 0.0, 0.0, is_new=True,
                               identity=(EXPANSION, len(self.book)))
