@@ -1,0 +1,95 @@
+"""``manifest.json``: what a results folder was computed from.
+
+Written atomically when a run starts (status ``running``) and rewritten when it ends
+(``complete`` or ``interrupted``). A rerun compares its config hash with the stored one: a
+different hash would mix runs of two different experiments in one folder, so it is refused
+unless the caller forces it (which discards the old runs).
+
+Keys (format 1):
+  format, experiment, title, config (resolved), config_hash, version, git_commit, root_seed,
+  baseline, scenarios, design_kind ("none" | "grid" | "lhs" | "sobol"),
+  sweep (null or {design, samples, parameters: [dotted keys in design order]}),
+  design (list of {run_id, scenario, point, params, replication, seed}),
+  created, updated (ISO 8601 UTC), status, counts {planned, computed, reused, failed},
+  executor {kind, workers, scheduler}
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+MANIFEST = "manifest.json"
+FORMAT = 1
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def git_commit() -> str | None:
+    """The commit of the abm source tree, with '-dirty' when it has uncommitted changes; None
+    when the package is not in a git checkout (an installed wheel) or git is missing."""
+    here = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                              text=True, timeout=5)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                str(here.parent)], cwd=here, capture_output=True, text=True,
+                               timeout=5)
+        return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def build(exp: Any, specs: list, *, executor: dict[str, Any]) -> dict[str, Any]:
+    """A new manifest for experiment `exp` (an abm.experiment.Experiment) and its design."""
+    import abm
+
+    sweep = exp.config.sweep
+    return {
+        "format": FORMAT,
+        "experiment": exp.name,
+        "title": exp.title,
+        "config": exp.resolved(),
+        "config_hash": exp.config_hash(),
+        "version": abm.__version__,
+        "git_commit": git_commit(),
+        "root_seed": exp.config.experiment.seed,
+        "baseline": exp.baseline,
+        "scenarios": list(exp.scenario_names),
+        "design_kind": sweep.design if sweep is not None else "none",
+        "sweep": None if sweep is None else {"design": sweep.design, "samples": sweep.samples,
+                                             "parameters": list(sweep.parameters)},
+        "design": [{"run_id": s.run_id, "scenario": s.scenario, "point": s.point,
+                    "params": s.params, "replication": s.replication, "seed": s.seed}
+                   for s in specs],
+        "created": now(),
+        "updated": now(),
+        "status": "running",
+        "counts": {"planned": len(specs), "computed": 0, "reused": 0, "failed": 0},
+        "executor": executor,
+    }
+
+
+def read(out: Path) -> dict[str, Any] | None:
+    """The manifest of a results folder, or None when there is none."""
+    path = Path(out) / MANIFEST
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def design_frame(manifest: dict[str, Any]) -> pl.DataFrame:
+    """The design table as a frame: run_id, scenario, point, replication, seed."""
+    design = manifest.get("design") or []
+    schema = {"run_id": pl.String, "scenario": pl.String, "point": pl.Int64,
+              "replication": pl.Int64, "seed": pl.Int64}
+    return pl.from_dicts(design, schema=schema) if design else pl.DataFrame(schema=schema)
