@@ -291,6 +291,11 @@ class Experiment:
             scenario_raw = apply_overrides(raw, _flatten(overrides), source=f"scenarios.{name}",
                                            file=file)
             self._scenarios[name] = self._validate(scenario_raw, name)
+        chosen = self.config.experiment.baseline
+        if chosen is not None and chosen not in self.scenario_names:
+            raise ConfigError(file, "experiment.baseline", f"unknown scenario '{chosen}'; allowed: "
+                              f"{', '.join(self.scenario_names)}",
+                              locate(text, ("experiment", "baseline")))
 
     # -- validation -------------------------------------------------------------------------------
     def _validate(self, raw: dict, scenario: str | None) -> ExperimentConfig:

@@ -29,7 +29,7 @@ def demand_scale(quantity: float | np.ndarray, price: float, elasticity: float) 
 def demand(A: float, eps: float, price: float | np.ndarray, B: float = 0.0) -> np.ndarray:
     """D(P) = A P^eps + B; D(0) = +inf when A > 0."""
     p = np.asarray(price, dtype=float)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", over="ignore"):
         return A * np.where(p > 0, p, 0.0) ** eps + B if A > 0 else np.full_like(p, B)
 
 

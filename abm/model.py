@@ -168,7 +168,7 @@ class MineralMarket(mesa.Model):
         self.book.revenue[:] = 0.0
         self.acct = dict.fromkeys(("gov_purchases", "gov_sales", "gov_payments_to_producers",
                                    "gov_receipts_from_producers", "gov_sales_revenue", "duties",
-                                   "producer_revenue"),
+                                   "producer_revenue", "gov_purchase_spend"),
                                   0.0)
         self.region_supply_cut = np.zeros(len(self.region_names))
         for shock in self.config.shocks:
@@ -393,6 +393,7 @@ class MineralMarket(mesa.Model):
             "production": ref_out.sum(),
             "gov_purchases": self.acct["gov_purchases"],
             "gov_sales": self.acct["gov_sales"],
+            "gov_purchase_spend": self.acct["gov_purchase_spend"],
             "buyer_payments": self.consumption * self.price * mf,
             "producer_revenue": self.acct["producer_revenue"],
             "gov_payments_to_producers": self.acct["gov_payments_to_producers"],

@@ -7,9 +7,13 @@ import numpy as np
 from abm.names import REGION_CAPACITY_PREFIX, SERIES
 
 # Columns kept beside the public series for accounting checks (conservation of tonnes and money).
+# Tonnes: production + gov_sales = consumption + gov_purchases.
+# Money (USD): buyer_payments + gov_purchase_spend = producer_revenue + gov_sales_revenue + duties;
+# top-ups and upside payments (gov_payments_to_producers, gov_receipts_from_producers) are transfers
+# between governments and producers, booked in the ledger.
 ACCOUNTS = ("production", "gov_purchases", "gov_sales", "buyer_payments", "producer_revenue",
-            "gov_payments_to_producers", "gov_receipts_from_producers", "gov_sales_revenue",
-            "duties", "concentrate_output", "concentrate_used")
+            "gov_purchase_spend", "gov_payments_to_producers", "gov_receipts_from_producers",
+            "gov_sales_revenue", "duties", "concentrate_output", "concentrate_used")
 
 
 class Recorder:

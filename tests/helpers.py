@@ -1,0 +1,39 @@
+"""Small experiment configs built in code for tests."""
+
+from __future__ import annotations
+
+import copy
+
+from abm.experiment import experiment_from_dict
+
+BASE = {
+    "experiment": {"name": "t", "steps": 24, "seed": 1},
+    "market": {"demand": {"reference_price": 60.0, "reference_quantity": 1200.0,
+                          "elasticity": -0.5}},
+    "regions": [{"name": "US", "club": True}, {"name": "China", "market_economy": False}],
+    "producers": [
+        {"name": "A", "region": "US", "stage": "refinery", "capacity": 600.0, "unit_cost": 40.0},
+        {"name": "B", "region": "China", "stage": "refinery", "capacity": 600.0, "unit_cost": 50.0},
+    ],
+    "buyers": [{"name": "US buyers", "region": "US", "share": 0.5},
+               {"name": "China buyers", "region": "China", "share": 0.5}],
+}
+
+
+def raw(**changes) -> dict:
+    """BASE with dotted-key changes applied (e.g. raw(**{"market.price_cap": 90.0}))."""
+    from abm.experiment import apply_overrides
+
+    return apply_overrides(copy.deepcopy(BASE), changes, source="test", file=None)
+
+
+def experiment(raw_config: dict | None = None, **changes):
+    return experiment_from_dict(raw_config if raw_config is not None else BASE, changes or None)
+
+
+def first_price(raw_config: dict, seed: int = 1) -> float:
+    from abm.model import MineralMarket
+
+    model = MineralMarket(experiment_from_dict(raw_config).scenario(), rng=seed)
+    model.step()
+    return float(model.series()["price"][0])

@@ -1,0 +1,61 @@
+"""Conservation of tonnes and money every step, over random small configs (property-based)."""
+
+import numpy as np
+from helpers import BASE
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from abm.experiment import experiment_from_dict
+from abm.model import MineralMarket
+
+producer = st.fixed_dictionaries({
+    "region": st.sampled_from(["US", "China"]),
+    "stage": st.sampled_from(["mine", "refinery"]),
+    "capacity": st.floats(0.0, 5000.0),
+    "unit_cost": st.floats(0.0, 120.0),
+})
+
+
+@st.composite
+def configs(draw):
+    producers = draw(st.lists(producer, min_size=1, max_size=6))
+    producers.append({"region": "US", "stage": "refinery", "capacity": draw(st.floats(1.0, 3000)),
+                      "unit_cost": draw(st.floats(0.0, 100.0))})
+    for i, p in enumerate(producers):
+        p["name"] = f"P{i}"
+    raw = {**BASE, "producers": producers}
+    raw["experiment"] = {"name": "prop", "steps": 12, "seed": draw(st.integers(0, 2**31))}
+    raw["market"] = {
+        "intensity": draw(st.floats(0.5, 3.0)),
+        "price_cap": draw(st.one_of(st.none(), st.floats(80.0, 500.0))),
+        "demand": {"reference_price": 60.0,
+                   "reference_quantity": draw(st.floats(100.0, 10000.0)),
+                   "elasticity": draw(st.floats(-2.0, -0.05)),
+                   "growth": draw(st.floats(-0.1, 0.3)),
+                   "shock_sd": draw(st.floats(0.0, 0.3)),
+                   "shock_persistence": draw(st.floats(0.0, 0.95))}}
+    if draw(st.booleans()):
+        raw["outages"] = {"probability": 0.2, "duration": 2.0, "severity": 0.7}
+    if draw(st.booleans()):
+        raw["exits"] = {"loss_steps": 2}
+    return raw
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(configs())
+def test_tonnes_and_money_are_conserved_every_step(raw):
+    model = MineralMarket(experiment_from_dict(raw).scenario(), rng=raw["experiment"]["seed"])
+    model.run()
+    s = model.series(accounts=True)
+    tonnes_in = s["production"] + s["gov_sales"]
+    tonnes_out = s["consumption"] + s["gov_purchases"]
+    np.testing.assert_allclose(tonnes_in, tonnes_out, rtol=1e-9, atol=1e-9)
+    money_in = s["buyer_payments"] + s["gov_purchase_spend"]
+    money_out = s["producer_revenue"] + s["gov_sales_revenue"] + s["duties"]
+    np.testing.assert_allclose(money_in, money_out, rtol=1e-9, atol=1e-3)
+    # buyers' deliveries add up to consumption; concentrate used equals concentrate mined
+    if model.has_mines:
+        np.testing.assert_allclose(s["concentrate_output"], s["concentrate_used"], rtol=1e-9,
+                                   atol=1e-9)
+    assert (s["price"] > 0).all()
+    assert (s["consumption"] >= 0).all()

@@ -1,0 +1,118 @@
+"""Merit-order clearing against hand-computed equilibria (pure functions and the model's first step).
+
+Demand in every case: D(P) = Q_ref/12 * (P / P_ref)^eps per monthly step, so with Q_ref = 1200 t/yr
+the monthly reference quantity is 100 t at 60 USD/kg.
+"""
+
+import numpy as np
+import pytest
+from helpers import first_price, raw
+
+from abm import market
+
+A = market.demand_scale(100.0, 60.0, -0.5)   # D(P) = 100 (P/60)^-0.5 t per step
+
+
+def D(p):
+    return 100.0 * (p / 60.0) ** -0.5
+
+
+def test_horizontal_segment_crossing_sets_price_to_the_marginal_ask():
+    # offers 50 t @ 40 and 100 t @ 55: D(55) = 104.45 lies within [50, 150] -> P = 55
+    c = market.clear(np.array([40.0, 55.0]), np.array([50.0, 100.0]), A, -0.5)
+    assert c.price == 55.0
+    assert c.quantity == pytest.approx(D(55.0), rel=1e-12)
+    np.testing.assert_allclose(c.dispatched, [50.0, D(55.0) - 50.0], rtol=1e-12)
+
+
+def test_vertical_segment_crossing_solves_inverse_demand_at_cumulative_supply():
+    # offers 90 t @ 40 and 60 t @ 70: D(70) = 92.58 < 90? no: 92.58 > 90 -> but D(70) <= 150, and
+    # D(70) >= 90 so horizontal at 70. Use 95 t @ 40 instead: D(70) = 92.58 < 95 -> vertical at 95 t:
+    # P = 60 * (95/100)^(-2) = 66.4819...
+    c = market.clear(np.array([40.0, 70.0]), np.array([95.0, 60.0]), A, -0.5)
+    assert c.price == pytest.approx(60.0 * 0.95 ** -2, abs=1e-9)
+    assert c.quantity == pytest.approx(95.0, abs=1e-12)
+    np.testing.assert_allclose(c.dispatched, [95.0, 0.0])
+
+
+def test_shortage_raises_price_until_demand_equals_all_supply_and_records_unmet_demand():
+    # 50 t in all @ 30: P = 60 * (50/100)^-2 = 240; unmet vs demand at the shortfall price 60: 50 t
+    c = market.clear(np.array([30.0]), np.array([50.0]), A, -0.5, shortfall_price=60.0)
+    assert c.scarce
+    assert c.price == pytest.approx(240.0, abs=1e-9)
+    assert c.unmet == pytest.approx(D(60.0) - 50.0, abs=1e-9)
+
+
+def test_price_cap_binds_and_rations():
+    c = market.clear(np.array([30.0]), np.array([50.0]), A, -0.5, price_cap=150.0)
+    assert c.price == 150.0
+    assert c.unmet == pytest.approx(D(150.0) - 50.0, abs=1e-9)
+
+
+def test_tied_marginal_offers_share_the_remainder_pro_rata():
+    c = market.clear(np.array([50.0, 50.0, 20.0]), np.array([60.0, 20.0, 40.0]), A, -0.5)
+    assert c.price == 50.0
+    rest = D(50.0) - 40.0
+    np.testing.assert_allclose(c.dispatched, [rest * 0.75, rest * 0.25, 40.0], rtol=1e-12)
+
+
+def test_offer_order_does_not_change_the_equilibrium():
+    rng = np.random.default_rng(3)
+    asks, qty = rng.uniform(10, 90, 30), rng.uniform(1, 10, 30)
+    perm = rng.permutation(30)
+    a = market.clear(asks, qty, A, -0.5)
+    b = market.clear(asks[perm], qty[perm], A, -0.5)
+    assert a.price == b.price
+    np.testing.assert_allclose(a.dispatched[perm], b.dispatched, rtol=1e-12, atol=1e-12)
+
+
+def test_chain_curve_pairs_cheapest_refining_with_cheapest_concentrate():
+    # refineries 50 t @ 10, 50 t @ 20 (conversion); mines 60 t @ 5, 60 t @ 8, 100 t @ 30; k = 1
+    curve = market.chain_curve(np.array([10.0, 20.0]), np.array([50.0, 50.0]),
+                               np.array([5.0, 8.0, 30.0]), np.array([60.0, 60.0, 100.0]), 1.0)
+    np.testing.assert_allclose(curve.asks, [15.0, 25.0, 28.0])
+    np.testing.assert_allclose(curve.quantity, [50.0, 10.0, 40.0])
+
+
+# -- the model's first-step price equals the hand-computed equilibrium --------------------------
+
+def test_model_first_price_horizontal_case():
+    # capacities 600 t/yr = 50 t/step each; asks 40 (US) and 50 (China).
+    # D(50) = 100 * (50/60)^-0.5 = 109.5 > 100 = all supply -> scarcity; so raise Q_ref to make it
+    # horizontal: Q_ref = 840 t/yr -> D(P) = 70 (P/60)^-.5: D(50) = 76.68 in [50, 100] -> P = 50.
+    cfg = raw(**{"market.demand.reference_quantity": 840.0})
+    assert abs(first_price(cfg) - 50.0) < 1e-9
+
+
+def test_model_first_price_vertical_case():
+    # Q_ref = 600 t/yr -> D(P) = 50 (P/60)^-0.5; D(50) = 54.77 > 50 and D(50) < 100 -> horizontal?
+    # Use China's ask 80 instead: D(80) = 43.3 < 50 = US capacity -> vertical at 50 t:
+    # P = 60 * (50/50)^-2 = 60.
+    cfg = raw(**{"market.demand.reference_quantity": 600.0, "producers.1.unit_cost": 80.0})
+    assert abs(first_price(cfg) - 60.0) < 1e-9
+
+
+def test_model_first_price_shortage_case():
+    # Q_ref = 2400 t/yr -> D(P) = 200 (P/60)^-0.5; all supply 100 t -> P = 60 * (100/200)^-2 = 240
+    cfg = raw(**{"market.demand.reference_quantity": 2400.0})
+    assert abs(first_price(cfg) - 240.0) < 1e-9
+
+
+def test_model_first_price_with_mines_uses_the_integrated_chain():
+    # refinery conversion 10 (600 t/yr), mine 30 (1200 t/yr concentrate), intensity 2 -> product
+    # ask 10 + 2*30 = 70 for 50 t/step; D(P) = 50 (P/60)^-0.5 with Q_ref 600: D(70) = 46.3 < 50
+    # -> horizontal at 70; concentrate price = mine cost 30.
+    cfg = raw(**{"market.demand.reference_quantity": 600.0, "market.intensity": 2.0})
+    cfg["producers"] = [
+        {"name": "R", "region": "US", "stage": "refinery", "capacity": 600.0, "unit_cost": 10.0},
+        {"name": "M", "region": "US", "stage": "mine", "capacity": 1200.0, "unit_cost": 30.0},
+    ]
+    from abm.experiment import experiment_from_dict
+    from abm.model import MineralMarket
+
+    model = MineralMarket(experiment_from_dict(cfg).scenario(), rng=1)
+    model.step()
+    s = model.series(accounts=True)
+    assert abs(s["price"][0] - 70.0) < 1e-9
+    assert abs(s["concentrate_price"][0] - 30.0) < 1e-9
+    assert s["concentrate_output"][0] == pytest.approx(2.0 * s["production"][0], rel=1e-12)
