@@ -41,8 +41,9 @@ def test_calibrate_writes_cost_curve_json_and_offline_page(tmp_path, capsys):
     assert {("refinery", "market"), ("refinery", "nonmarket"), ("mine", "all")} <= segments
     page = (out / "cost_curve.html").read_text()
     assert len(page) > 1_000_000  # plotly.js is inside the page
-    assert '<script src="http' not in page and "Cumulative capacity (t/yr)" in page
-    assert "Unit cash cost (USD/kg)" in page
+    assert '<script src="http' not in page
+    # axis titles with units (plotly's JSON writes "/" as \u002f)
+    assert "Cumulative capacity (t\\u002fyr)" in page and "Unit cash cost (USD\\u002fkg)" in page
     assert "cost_curve.json" in capsys.readouterr().out
 
 
