@@ -1,0 +1,64 @@
+"""The short table printed after a run: one line per scenario with the headline metrics."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+import polars as pl
+
+from abm.names import METRICS
+
+HEADLINE = ("price_mean", "price_volatility", "capacity_added_market", "fiscal_cost")
+
+
+def fmt(value: float | None, unit: str) -> str:
+    """A number for people: money in k/m/bn, tonnes with thousands separators."""
+    if value is None:
+        return "-"
+    if unit == "USD":
+        for size, suffix in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
+            if abs(value) >= size:
+                return f"${value / size:,.1f}{suffix}"
+        return f"${value:,.0f}"
+    if unit.startswith("t"):
+        return f"{value:,.0f}"
+    return f"{value:,.3g}" if abs(value) < 1 else f"{value:,.1f}"
+
+
+def headline_table(runs: pl.DataFrame, price_unit: str = "price") -> list[str]:
+    """Lines of the per-scenario table: mean over ok runs (and sweep points) of HEADLINE."""
+    metrics = [m for m in HEADLINE if m in runs.columns]
+    if runs.is_empty() or not metrics:
+        return []
+    means = (runs.filter(pl.col("status") == "ok").group_by("scenario", maintain_order=True)
+             .agg(pl.len().alias("n"), *[pl.col(m).cast(pl.Float64).mean() for m in metrics]))
+    units = {m: price_unit if METRICS[m].unit == "price" else METRICS[m].unit for m in metrics}
+    header = ["scenario", "runs"] + [f"{METRICS[m].label} ({units[m]})" for m in metrics]
+    rows = [[str(r["scenario"]), str(r["n"])] + [fmt(r[m], units[m]) for m in metrics]
+            for r in means.iter_rows(named=True)]
+    widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
+    return ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                      for i, (c, w) in enumerate(zip(line, widths, strict=True)))
+            for line in [header, *rows]]
+
+
+def print_summary(result, file: TextIO = sys.stdout) -> None:
+    """Print what a `run_experiment` call did, the headline table and the report path."""
+    from abm.engine import manifest as manifest_io
+    from abm.summary import load_runs
+
+    out = result.out
+    print(f"{out}: {result.planned} runs planned, {result.computed} computed, {result.reused} "
+          f"reused, {result.failed} failed, in {result.seconds:.1f} s", file=file)
+    manifest = manifest_io.read(out) or {}
+    price_unit = ((manifest.get("config") or {}).get("market") or {}).get("price_unit", "price")
+    lines = headline_table(load_runs(out), price_unit)
+    if lines:
+        print("mean over ok runs:", file=file)
+        for line in lines:
+            print("  " + line, file=file)
+    for note in result.notes:
+        print(f"note: {note}", file=file)
+    if result.report is not None:
+        print(f"report: {result.report}", file=file)

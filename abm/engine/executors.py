@@ -1,0 +1,162 @@
+"""Executors: anything with the ``concurrent.futures.Executor`` interface runs the tasks.
+
+- ``InlineExecutor``: runs each task in the calling process (one worker; easy to debug).
+- ``local_pool``: a ``ProcessPoolExecutor``. On Linux its processes come from a *forkserver*
+  that has preloaded the model, not from ``fork`` of the parent: the parent uses polars, whose
+  thread pool does not survive ``fork`` (a child then hangs on its first parallel operation;
+  reproduced with polars 2.1), and the forkserver still imports the model only once.
+- ``dask_executor``: ``dask.distributed``: a ``LocalCluster`` of single-threaded worker processes,
+  or ``Client(address)`` of a running scheduler (e.g. a dask-jobqueue SLURM cluster).
+
+`Pool` wraps one of these with what the engine needs: how many tasks to keep in flight, a
+restart after the pool broke, and a shutdown that can abandon running tasks on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import sys
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from abm.engine.worker import init_worker
+from abm.errors import ConfigError
+
+PRELOAD = ["abm.model", "abm.simulate", "abm.engine.worker", "polars", "numpy", "scipy.stats"]
+
+
+class InlineExecutor(Executor):
+    """Runs each task when it is submitted, in this process. Ctrl-C (KeyboardInterrupt) and
+    other BaseExceptions propagate to the caller instead of being stored in the future."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:  # type: ignore[override]
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001 - stored, as a pool would
+            future.set_exception(exc)
+        return future
+
+
+def _mp_context() -> multiprocessing.context.BaseContext:
+    if sys.platform.startswith("linux") and "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(PRELOAD)
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def local_pool(workers: int, runner: str) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(),
+                               initializer=init_worker, initargs=(runner,))
+
+
+def dask_available() -> bool:
+    try:
+        import dask.distributed  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def require_dask() -> None:
+    if not dask_available():
+        raise ConfigError(None, "executor", "dask is not installed: pip install 'abm[dask]'")
+
+
+class Pool:
+    """The executor of one engine invocation and how to restart and stop it."""
+
+    def __init__(self, kind: str, workers: int | None, runner: str, *,
+                 scheduler: str | None = None, instance: Executor | None = None):
+        self.kind = kind
+        self.runner = runner
+        self.scheduler = scheduler
+        self.restarts = 0
+        self._client: Any = None
+        self._cluster: Any = None
+        if instance is not None:
+            self.kind = "custom"
+            self.workers = workers or 1
+            self.executor: Executor = instance
+        elif kind == "dask":
+            self.workers = workers or os.cpu_count() or 1
+            self.executor = self._start_dask()
+        elif (workers or os.cpu_count() or 1) == 1:
+            self.kind = "inline"
+            self.workers = 1
+            self.executor = InlineExecutor()
+        else:
+            self.workers = workers or os.cpu_count() or 1
+            self.executor = local_pool(self.workers, runner)
+
+    # -- dask -------------------------------------------------------------------------------------
+    def _start_dask(self) -> Executor:
+        from dask.distributed import Client, LocalCluster
+
+        if self.scheduler:
+            self._client = Client(self.scheduler)
+            threads = sum(self._client.nthreads().values())
+            self.workers = max(1, threads)
+        else:
+            self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
+                                         processes=True, dashboard_address=None,
+                                         silence_logs=logging.ERROR)
+            self._client = Client(self._cluster)
+        # pure=False: a requeued run must be a new task, not the cached failed one
+        return self._client.get_executor(pure=False)
+
+    # -- the engine's needs ---------------------------------------------------------------------
+    @property
+    def window(self) -> int:
+        """Tasks kept in flight: enough to keep every worker busy while the parent handles
+        results, few enough that memory does not grow with the number of runs."""
+        return 1 if self.kind == "inline" else 4 * self.workers
+
+    @property
+    def restartable(self) -> bool:
+        return self.kind == "local"
+
+    def restart(self) -> None:
+        """Replace a broken local pool with a new one."""
+        self.shutdown(abandon=True)
+        self.executor = local_pool(self.workers, self.runner)
+        self.restarts += 1
+
+    def shutdown(self, abandon: bool = False) -> None:
+        """Stop the executor. `abandon`: cancel queued tasks and end running ones now (Ctrl-C,
+        broken pool) rather than waiting for them; their runs are simply not recorded."""
+        if self.kind == "custom":
+            return   # the caller owns it
+        if isinstance(self.executor, ProcessPoolExecutor):
+            processes = list((getattr(self.executor, "_processes", None) or {}).values())
+            self.executor.shutdown(wait=not abandon, cancel_futures=abandon)
+            if abandon:
+                # ProcessPoolExecutor has no public way to stop running tasks
+                for process in processes:
+                    if process.is_alive():
+                        process.terminate()
+                for process in processes:
+                    process.join(timeout=5)
+        elif self.kind == "dask":
+            self.executor.shutdown(wait=not abandon)
+            if self._client is not None:
+                self._client.close()
+            if self._cluster is not None:
+                self._cluster.close()
+            self._client = self._cluster = None
+        else:
+            self.executor.shutdown(wait=not abandon)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "workers": self.workers, "scheduler": self.scheduler}
+
+
+def is_broken(exc: BaseException) -> bool:
+    """Whether a task's exception means the whole local pool is unusable."""
+    return isinstance(exc, BrokenProcessPool)
+
+

@@ -1,0 +1,339 @@
+"""``run_experiment``: every scenario x sweep point x replication, streamed to a results folder.
+
+Order of work:
+1. validate everything (executor options, every run's config, the results folder against its
+   manifest) before writing anything: bad input leaves the disk untouched;
+2. lock the folder, write ``manifest.json`` (status ``running``), find the finished runs;
+3. submit the unfinished runs with a bounded number in flight; each worker writes its own
+   files and returns a small status; a lost worker's runs are requeued (bounded); small files
+   are compacted into parts in a background thread;
+4. update the manifest, write the summaries, build the report.
+Ctrl-C stops the workers, keeps every finished run and re-raises ``KeyboardInterrupt``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter, deque
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from abm.engine import manifest as manifest_io
+from abm.engine import store, worker
+from abm.engine.executors import Pool, is_broken, require_dask
+from abm.engine.files import FolderLock, remove_stale_temps, write_json_atomic
+from abm.errors import ConfigError
+from abm.experiment import Experiment, RunSpec
+from abm.names import METRICS
+from abm.progress import Progress
+
+COMPACT_EVERY = 1000   # ok runs written as single files before a background compaction
+MAX_ATTEMPTS = 3       # times a run may be lost with its worker before it is recorded as failed
+MAX_RESTARTS = 10      # local pool restarts per invocation before giving up
+EXECUTORS = ("local", "dask")
+
+
+class WorkersLost(RuntimeError):
+    """The local worker pool broke more often than MAX_RESTARTS: not a model error."""
+
+
+@dataclass
+class BatchResult:
+    """What one `run_experiment` call did. Times in seconds."""
+
+    out: Path                      # results folder
+    planned: int                   # runs in the design
+    computed: int                  # runs computed now (ok or failed)
+    reused: int                    # finished ok runs found from an earlier invocation
+    failed: int                    # runs computed now that failed
+    report: Path | None            # report/index.html, or None when not built
+    seconds: float                 # wall time of the call
+    notes: list[str] = field(default_factory=list)   # e.g. why the report was skipped
+
+
+@dataclass
+class _Plan:
+    specs: list[RunSpec]
+    stored: dict[str, Any] | None
+    discard: bool
+
+
+def default_out(exp: Experiment) -> Path:
+    return Path("results") / exp.name
+
+
+# --------------------------------------------------------------------------------------------------
+# validation (nothing is written)
+# --------------------------------------------------------------------------------------------------
+
+
+def _check_options(workers: int | None, executor: str, scheduler: str | None,
+                   has_instance: bool) -> None:
+    if executor not in EXECUTORS:
+        raise ConfigError(None, "executor", f"unknown executor '{executor}'; allowed: "
+                          f"{', '.join(EXECUTORS)}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise ConfigError(None, "workers", f"must be a whole number of at least 1 (got "
+                          f"{workers!r})")
+    if scheduler and executor != "dask":
+        raise ConfigError(None, "scheduler", "a scheduler address needs executor 'dask'")
+    if executor == "dask" and not has_instance:
+        require_dask()
+
+
+def _check_configs(exp: Experiment, specs: list[RunSpec]) -> None:
+    """Validate the config of every (scenario, sweep point) once: a bad sweep value must stop
+    the experiment before it starts, not fail thousands of runs."""
+    seen: set[tuple[str, int]] = set()
+    for spec in specs:
+        key = (spec.scenario, spec.point)
+        if key not in seen:
+            seen.add(key)
+            exp.run_config(spec)
+
+
+def _check_folder(exp: Experiment, out: Path, force: bool) -> tuple[dict | None, bool]:
+    """The stored manifest (or None) and whether stored runs must be discarded (force only)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(None, "out", f"{out} is a file; expected a results folder")
+    if not out.is_dir():
+        return None, False
+    path = out / manifest_io.MANIFEST
+    if not path.exists():
+        if any(p.name != ".lock" for p in out.iterdir()):
+            raise ConfigError(None, "out", f"{out} exists and is not an abm results folder (no "
+                              f"{manifest_io.MANIFEST}); choose another folder")
+        return None, False
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        old = stored["config_hash"]
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        if force:
+            return None, True
+        raise ConfigError(str(path), None, f"unreadable manifest ({exc}); use --force to "
+                          "discard the folder's runs") from None
+    new = exp.config_hash()
+    if old != new:
+        if force:
+            return stored, True
+        raise ConfigError(None, "out", f"{out} holds runs of a different experiment config "
+                          f"(stored hash {old}, this config {new}); use --force to discard "
+                          "them, or choose another --out")
+    return stored, False
+
+
+def plan(exp: Experiment, out: Path, *, force: bool) -> _Plan:
+    specs = exp.design()
+    _check_configs(exp, specs)
+    stored, discard = _check_folder(exp, out, force)
+    return _Plan(specs, stored, discard)
+
+
+# --------------------------------------------------------------------------------------------------
+# the run
+# --------------------------------------------------------------------------------------------------
+
+
+class _Compactor:
+    """Compacts small files in one background thread so workers are never kept waiting."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="abm-compact")
+        self._job: Future | None = None
+
+    def start(self) -> bool:
+        """Start a compaction unless one is running; False when one is."""
+        if self._job is not None:
+            if not self._job.done():
+                return False
+            self._job.result()          # surface an error of the previous compaction
+        self._job = self._thread.submit(store.compact, self.out, 2)
+        return True
+
+    def finish(self) -> None:
+        """Wait for a running compaction, then merge what is left."""
+        try:
+            if self._job is not None:
+                self._job.result()
+        finally:
+            self._thread.shutdown(wait=True)
+        store.compact(self.out, 2)
+
+
+def run_experiment(exp: Experiment, out: str | Path | None = None, *, workers: int | None = None,
+                   executor: str = "local", scheduler: str | None = None, quiet: bool = False,
+                   force: bool = False, report: bool = True,
+                   executor_instance: Executor | None = None) -> BatchResult:
+    """Run every scenario x sweep point x replication of `exp` into `out` (default
+    ``results/<experiment name>``), resuming from the runs already there.
+
+    workers: parallel workers (default: all cores; 1 runs in this process). executor: "local"
+    (process pool) or "dask" (a LocalCluster, or the scheduler at `scheduler`).
+    `executor_instance`: any concurrent.futures.Executor to use instead (not shut down here).
+    force: discard stored runs made with a different config instead of refusing.
+    report: build ``report/index.html`` after the summaries.
+    Raises ConfigError for bad input (before writing anything) and KeyboardInterrupt after a
+    clean stop on Ctrl-C.
+    """
+    start = time.perf_counter()
+    out = Path(out) if out is not None else default_out(exp)
+    _check_options(workers, executor, scheduler, executor_instance is not None)
+    runner = worker.RUNNER
+    worker.resolve_runner(runner)       # an unimportable runner fails here, not in every run
+    the_plan = plan(exp, out, force=force)
+    try:
+        pool = Pool(executor, workers, runner, scheduler=scheduler, instance=executor_instance)
+    except OSError as exc:              # e.g. no scheduler at that address
+        raise ConfigError(None, "scheduler", f"cannot start or reach the dask cluster "
+                          f"({exc})") from None
+    finished = False
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        lock = FolderLock(out)
+        if not lock.acquire():
+            raise ConfigError(None, "out", f"{out} is being written by another abm run")
+        try:
+            result = _run(exp, out, the_plan, pool, runner, quiet=quiet)
+        finally:
+            lock.release()
+        finished = True
+    finally:
+        pool.shutdown(abandon=not finished)
+    if report:
+        result.report = _build_report(out, result.notes)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _build_report(out: Path, notes: list[str]) -> Path | None:
+    try:
+        from abm.report import build_report
+    except ImportError as exc:
+        notes.append(f"report not built: abm.report cannot be imported ({exc})")
+        return None
+    index = build_report(out)
+    return Path(index) if index is not None else out / "report" / "index.html"
+
+
+def _run(exp: Experiment, out: Path, the_plan: _Plan, pool: Pool, runner: str, *,
+         quiet: bool) -> BatchResult:
+    notes: list[str] = []
+    if the_plan.discard:
+        store.discard(out)
+        notes.append("discarded the stored runs of a different config (force)")
+    for folder in (out, out / "runs", out / "series", out / "summary"):
+        remove_stale_temps(folder)
+    store.compact(out, 2)               # leftovers of an interrupted invocation
+    finished = store.finished(out)
+    specs = the_plan.specs
+    todo = [s for s in specs if s.run_id not in finished]
+    reused = len(specs) - len(todo)
+
+    manifest = manifest_io.build(exp, specs, executor=pool.describe())
+    if the_plan.stored and not the_plan.discard:
+        manifest["created"] = the_plan.stored.get("created", manifest["created"])
+    manifest["counts"]["reused"] = reused
+    write_json_atomic(manifest, out / manifest_io.MANIFEST)
+
+    sweep = exp.config.sweep
+    ctx = worker.Context(raw=exp.raw, file=exp.file, out=str(out.resolve()), runner=runner,
+                         metrics=tuple(METRICS),
+                         params=tuple(sweep.parameters) if sweep is not None else ())
+    progress = Progress(len(todo), quiet=quiet, workers=pool.workers)
+    if reused:
+        progress.message(f"{out}: {reused} of {len(specs)} runs already done (reused), "
+                         f"{len(todo)} to run")
+    counts = Counter()
+    status = "failed"
+    compactor = _Compactor(out)
+    try:
+        _loop(todo, ctx, pool, progress, counts, compactor, notes)
+        status = "complete"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        pool.shutdown(abandon=True)
+        if pool.kind in ("local", "inline"):
+            # its workers are gone: a file they were writing is litter now (dask workers may
+            # still be finishing theirs, which are then cleaned by the next invocation)
+            for folder in (out / "runs", out / "series"):
+                remove_stale_temps(folder)
+        raise
+    finally:
+        try:
+            compactor.finish()
+        finally:
+            manifest.update(status=status, updated=manifest_io.now())
+            manifest["counts"].update(computed=counts["ok"] + counts["failed"],
+                                      failed=counts["failed"])
+            write_json_atomic(manifest, out / manifest_io.MANIFEST)
+            progress.close({"interrupted": "interrupted: finished runs are kept, rerun to "
+                            "resume", "failed": "stopped by an error"}.get(status, ""))
+    from abm.summary import write_summaries
+
+    write_summaries(out, exp.baseline)
+    return BatchResult(out=out, planned=len(specs), computed=counts["ok"] + counts["failed"],
+                       reused=reused, failed=counts["failed"], report=None, seconds=0.0,
+                       notes=notes)
+
+
+def _loop(todo: list[RunSpec], ctx: worker.Context, pool: Pool, progress: Progress,
+          counts: Counter, compactor: _Compactor, notes: list[str]) -> None:
+    """Keep at most `pool.window` runs in flight until every run is recorded."""
+    pending = deque(todo)
+    inflight: dict[Future, RunSpec] = {}
+    attempts: Counter = Counter()
+    since_compaction = 0
+
+    def lost(spec: RunSpec, exc: BaseException) -> None:
+        attempts[spec.run_id] += 1
+        if attempts[spec.run_id] < MAX_ATTEMPTS:
+            pending.appendleft(spec)
+            return
+        error = (f"WorkerLost: the worker computing this run died {MAX_ATTEMPTS} times "
+                 f"({type(exc).__name__}: {exc})")
+        worker.write_failed(ctx, spec, error, None)
+        counts["failed"] += 1
+
+    while pending or inflight:
+        broken: BaseException | None = None
+        while pending and len(inflight) < pool.window and broken is None:
+            spec = pending.popleft()
+            try:
+                inflight[pool.executor.submit(worker.run_one, ctx, spec)] = spec
+            except BrokenProcessPool as exc:
+                pending.appendleft(spec)
+                broken = exc
+        done, _ = wait(list(inflight), timeout=0.5, return_when=FIRST_COMPLETED)
+        for future in done:
+            spec = inflight.pop(future)
+            try:
+                status = future.result()
+            except Exception as exc:  # noqa: BLE001 - the task never ran to its end
+                if is_broken(exc):
+                    broken = exc
+                lost(spec, exc)
+                continue
+            counts[status["status"]] += 1
+            if status["status"] == "ok":
+                since_compaction += 1
+        if broken is not None:
+            # a dead process breaks the whole local pool: every run in flight is lost
+            for spec in inflight.values():
+                lost(spec, broken)
+            inflight.clear()
+            if not pool.restartable:
+                raise broken
+            if pool.restarts >= MAX_RESTARTS:
+                raise WorkersLost(f"worker processes died {pool.restarts + 1} times; "
+                                  f"{len(pending)} runs were not run (rerun to retry)")
+            pool.restart()
+            notes.append(f"worker pool restarted after: {broken}")
+        if since_compaction >= COMPACT_EVERY and compactor.start():
+            since_compaction = 0
+        progress.update(counts["ok"] + counts["failed"], counts["failed"])

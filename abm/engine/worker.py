@@ -1,0 +1,169 @@
+"""What a worker does for one run: build its config, call the runner, write its two files.
+
+A task carries a picklable `Context` (the experiment's raw config and where to write) and a
+`RunSpec`. The worker rebuilds the `Experiment` once per process (cached by a digest of the raw
+config), so every executor (local processes, Dask workers on other machines) works the same way
+and nothing large is shipped per run. The runner is named by a "module:function" path and
+resolved in the worker, so tests can swap in fake runners and a cluster only needs the package
+installed.
+
+Files (docs/architecture.md): ``series/<file_id>.parquet`` first, then ``runs/<file_id>.parquet``;
+the runs file is the "done" marker, so a run killed between the two is simply recomputed.
+A run that raises becomes a ``failed`` row (error, traceback, null metrics); it never stops the
+others and is retried by the next invocation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import signal
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from abm.engine.files import write_parquet_atomic
+from abm.experiment import Experiment, RunSpec
+
+# The function computing one run: simulate(config, seed) -> object with .metrics and .series.
+RUNNER = "abm.simulate:simulate"
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a worker needs besides the run spec; small and picklable."""
+
+    raw: dict[str, Any]          # the experiment's merged raw config (Experiment.raw)
+    file: str | None             # its file, for error messages only
+    out: str                     # results folder
+    runner: str                  # "module:function"
+    metrics: tuple[str, ...]     # metric columns written (as nulls) for failed runs
+    params: tuple[str, ...]      # sweep parameter names (dotted keys), in design order
+
+    @property
+    def key(self) -> str:
+        return raw_digest(self.raw)
+
+
+def raw_digest(raw: dict[str, Any]) -> str:
+    blob = json.dumps(raw, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+_EXPERIMENTS: dict[str, Experiment] = {}
+_RUNNERS: dict[str, Callable[..., Any]] = {}
+
+
+def resolve_runner(path: str) -> Callable[..., Any]:
+    """The callable named by "package.module:function" (imported once per process)."""
+    if path not in _RUNNERS:
+        module, _, name = path.partition(":")
+        if not module or not name:
+            raise ValueError(f"runner must be 'module:function', got {path!r}")
+        _RUNNERS[path] = getattr(importlib.import_module(module), name)
+    return _RUNNERS[path]
+
+
+def init_worker(runner: str) -> None:
+    """Process-pool initializer: import the model and the runner once per worker, and leave
+    Ctrl-C to the parent (which stops the pool cleanly) instead of dying mid-write."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        importlib.import_module("abm.model")
+    except ImportError:      # a fake runner in tests does not need the model
+        pass
+    resolve_runner(runner)
+
+
+def experiment(ctx: Context) -> Experiment:
+    key = ctx.key
+    exp = _EXPERIMENTS.get(key)
+    if exp is None:
+        _EXPERIMENTS.clear()          # one experiment at a time per worker is the normal case
+        exp = _EXPERIMENTS[key] = Experiment(ctx.raw, file=ctx.file)
+    return exp
+
+
+def run_path(out: Path, spec: RunSpec) -> Path:
+    return Path(out) / "runs" / f"{spec.file_id}.parquet"
+
+
+def series_path(out: Path, spec: RunSpec) -> Path:
+    return Path(out) / "series" / f"{spec.file_id}.parquet"
+
+
+def run_row(spec: RunSpec, ctx: Context, *, status: str, duration: float,
+            metrics: dict[str, Any] | None, error: str | None = None,
+            trace: str | None = None) -> pl.DataFrame:
+    """The one-row runs table of a run (column order of docs/architecture.md)."""
+    values: dict[str, Any] = {
+        "run_id": spec.run_id, "scenario": spec.scenario, "point": spec.point,
+        "replication": spec.replication, "seed": spec.seed, "status": status, "error": error,
+        "traceback": trace, "duration_s": duration,
+    }
+    schema: dict[str, Any] = {
+        "run_id": pl.String, "scenario": pl.String, "point": pl.Int64, "replication": pl.Int64,
+        "seed": pl.Int64, "status": pl.String, "error": pl.String, "traceback": pl.String,
+        "duration_s": pl.Float64,
+    }
+    for name in ctx.params:
+        values[name] = spec.params.get(name)
+        schema[name] = pl.Float64
+    names = list(metrics) if metrics is not None else list(ctx.metrics)
+    for name in names:
+        value = None if metrics is None else metrics[name]
+        values[name] = None if value is None else float(value)
+        schema[name] = pl.Float64
+    return pl.DataFrame({k: [v] for k, v in values.items()}, schema=schema)
+
+
+def series_frame(spec: RunSpec, series: Any) -> pl.DataFrame:
+    """The runner's per-step series with the run keys in front (step added if missing)."""
+    if not isinstance(series, pl.DataFrame):
+        raise TypeError(f"runner returned series of type {type(series).__name__}, expected a "
+                        "polars.DataFrame")
+    if "step" not in series.columns:
+        series = series.with_row_index("step").with_columns(pl.col("step").cast(pl.Int64))
+    keys = [pl.lit(spec.scenario).alias("scenario"), pl.lit(spec.point, pl.Int64).alias("point"),
+            pl.lit(spec.replication, pl.Int64).alias("replication"),
+            pl.col("step").cast(pl.Int64)]
+    return series.select(*keys, pl.exclude("scenario", "point", "replication", "step"))
+
+
+def run_one(ctx: Context, spec: RunSpec) -> dict[str, Any]:
+    """Compute one run and write its files; returns a small status dict (never raises for a
+    model error: that is recorded as a failed run)."""
+    start = time.perf_counter()
+    out = Path(ctx.out)
+    try:
+        config = experiment(ctx).run_config(spec)
+        result = resolve_runner(ctx.runner)(config, spec.seed)
+        duration = time.perf_counter() - start
+        metrics = {k: (None if v is None else float(v)) for k, v in result.metrics.items()}
+        series = series_frame(spec, result.series)
+        row = run_row(spec, ctx, status="ok", duration=duration, metrics=metrics)
+    except Exception as exc:  # noqa: BLE001 - any model error becomes a failed run
+        duration = time.perf_counter() - start
+        error = f"{type(exc).__name__}: {exc}"
+        write_failed(ctx, spec, error, traceback.format_exc(), duration)
+        return {"run_id": spec.run_id, "status": "failed", "error": error,
+                "duration_s": duration, "seconds": time.perf_counter() - start}
+    write_parquet_atomic(series, series_path(out, spec))
+    write_parquet_atomic(row, run_path(out, spec))
+    return {"run_id": spec.run_id, "status": "ok", "error": None, "duration_s": duration,
+            "seconds": time.perf_counter() - start}
+
+
+def write_failed(ctx: Context, spec: RunSpec, error: str, trace: str | None,
+                 duration: float = 0.0) -> None:
+    """Record a failed run (also used by the parent for runs whose worker kept dying)."""
+    out = Path(ctx.out)
+    series_path(out, spec).unlink(missing_ok=True)   # no stale series from an earlier attempt
+    write_parquet_atomic(run_row(spec, ctx, status="failed", duration=duration, metrics=None,
+                                 error=error, trace=trace), run_path(out, spec))
