@@ -158,8 +158,8 @@ class NonMarket(Strict):
 
     strategy: Literal["competitive", "market_share", "predatory"] = field(
         "competitive", "-", "competitive: offers at cost like others; market_share: produces at "
-        "capacity and expands to hold target_share; predatory: cuts its ask while market-economy "
-        "capacity is about to come online")
+        "capacity and expands to hold target_share; predatory: offers all its capacity at any price "
+        "(dumps) while market-economy capacity is about to come online")
     target_share: float = field(0.0, "-", "market_share: share of world product capacity to hold",
                                 ge=0, le=1)
     subsidy: float = field(0.0, "-", "Share of unit cost borne by the state", ge=0, lt=1)
@@ -170,8 +170,6 @@ class NonMarket(Strict):
                                               ge=0)
     predatory_window: int = field(12, "steps", "predatory: how far ahead of a market-economy "
                                   "project's first output the price cut starts", ge=0)
-    predatory_cut: float = field(0.3, "-", "predatory: share by which asks are cut below cost",
-                                 ge=0, le=1)
 
 
 class Outages(Strict):
@@ -202,6 +200,10 @@ class Shock(Strict):
                        "(supply_outage)", ge=0, le=1)
     announce: int | None = field(None, "steps", "Step at which the event becomes known (default: "
                                  "start)", ge=0)
+    licence_delay: int = field(0, "steps", "export_control: steps after start with no exports "
+                               "while licences are processed", ge=0)
+    front_run: float = field(0.0, "-", "export_control: share of importers' per-step demand "
+                             "bought ahead each step between announcement and start", ge=0, le=5)
 
     @model_validator(mode="after")
     def announce_not_after_start(self) -> Shock:
@@ -240,6 +242,13 @@ class Floor(Strict):
                                         "price (default: never)", gt=0)
     volume_cap: float | None = field(None, "t/yr", "mip: annual volume of imports under the MIP",
                                      ge=0)
+    revision_every: int = field(6, "steps", "indexed: steps between revisions", ge=1)
+    band: float = field(0.15, "-", "indexed: revise when the mean price over the last "
+                        "revision_every steps leaves level x (1 +/- band)", gt=0, lt=1)
+    revision: float = field(0.05, "-", "indexed: size of one revision (rubber agreement: 5%)",
+                            gt=0, lt=1)
+    schedule: list[tuple[int, float]] = field([], "[steps, price]", "Pre-set levels: from each "
+                                              "step on, the paired level (EU solar MIP step-down)")
     start: int = field(0, "steps", "Step the floor takes effect", ge=0)
     end: int | None = field(None, "steps", "Step the floor ends (exclusive; default never)", ge=0)
     announce: int | None = field(None, "steps", "Step the floor is announced (default: start)",
@@ -283,8 +292,36 @@ class Offtake(Strict):
     margin: float = field(0.15, "-", "cost_plus: margin over unit cost", ge=-1, le=10)
     tenor: int = field(120, "steps", "Contract length", ge=1)
     take_or_pay: bool = field(True, "-", "Buyer pays for contracted volume even if not taken")
+    offtaker: Literal["buyers", "government"] = field("buyers", "-", "Who signs the contracts: "
+                                                      "club buyers, or the club government "
+                                                      "(which resells at the market price)")
     start: int = field(0, "steps", "First step in force", ge=0)
     end: int | None = field(None, "steps", "Step it ends (exclusive; default never)", ge=0)
+
+
+class Trade(Strict):
+    """Club trade measures on imports from non-club origins."""
+
+    tariff: float = field(0.0, "-", "Ad-valorem duty on product imports into the club from "
+                          "non-club origins", ge=0, le=10)
+    rules_of_origin: float | None = field(None, "-", "Minimum share of club value (refining "
+                                          "margin and concentrate) for club treatment of "
+                                          "club-refined product", ge=0, le=1)
+    start: int = field(0, "steps", "First step in force", ge=0)
+    end: int | None = field(None, "steps", "Step it ends (exclusive; default never)", ge=0)
+
+
+class Finance(Strict):
+    """Investment-side levers: concessional finance and permitting reform for covered projects."""
+
+    covers: list[str] = field([], "-", "Regions whose projects benefit")
+    hurdle_rate: float | None = field(None, "1/yr", "Concessional hurdle rate for covered "
+                                      "projects (default: unchanged)", gt=0, le=1)
+    lead_time_factor: float = field(1.0, "-", "Permitting reform: lead times multiplied by this",
+                                    gt=0, le=1)
+    start: int = field(0, "steps", "First step in force", ge=0)
+    end: int | None = field(None, "steps", "Step it ends (exclusive; default never)", ge=0)
+    announce: int | None = field(None, "steps", "Step it is announced (default: start)", ge=0)
 
 
 class Policy(Strict):
@@ -293,6 +330,8 @@ class Policy(Strict):
     floor: Floor | None = None
     stockpile: Stockpile | None = None
     offtake: Offtake | None = None
+    trade: Trade | None = None
+    finance: Finance | None = None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -382,7 +421,8 @@ class ExperimentConfig(Strict):
             check(("investment", "projects", i, "region"), p.region)
         for i, s in enumerate(self.shocks):
             check(("shocks", i, "region"), s.region)
-        for name, instrument in (("floor", self.policy.floor), ("offtake", self.policy.offtake)):
+        for name, instrument in (("floor", self.policy.floor), ("offtake", self.policy.offtake),
+                                 ("finance", self.policy.finance)):
             if instrument is not None:
                 for region in instrument.covers:
                     check(("policy", name, "covers"), region)

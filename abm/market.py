@@ -177,3 +177,228 @@ def concentrate_price(price: float, curve: ChainCurve, dispatched: np.ndarray,
     spare = (mine_qty - mine_out) > 1e-9 * np.maximum(mine_qty, 1.0)
     c_next = float(mine_cost[spare].min()) if spare.any() else np.inf
     return float(np.clip((price - c_r) / intensity, c_m, max(c_m, c_next)))
+
+
+def clear_with_bid(asks: np.ndarray, quantities: np.ndarray, A: float, eps: float,
+                   bid_qty: float, bid_price: float, *, B: float = 0.0,
+                   price_cap: float | None = None,
+                   shortfall_price: float | None = None) -> tuple[Clearing, float]:
+    """Clearing with an extra buyer who wants `bid_qty` tonnes at any price up to `bid_price`
+    (a stockpile or buffer-stock bid). Returns the clearing and the tonnes the bidder got.
+
+    Three exact cases: the bid is filled in full at a price <= bid_price; the bid sets the price
+    (P = bid_price, bidder takes what is left after elastic demand); or the bid is priced out.
+    """
+    if bid_qty <= 0:
+        return clear(asks, quantities, A, eps, B=B, price_cap=price_cap,
+                     shortfall_price=shortfall_price), 0.0
+    with_bid = clear(asks, quantities, A, eps, B=B + bid_qty, price_cap=price_cap,
+                     shortfall_price=shortfall_price)
+    if with_bid.price <= bid_price and not with_bid.scarce:
+        with_bid.quantity -= bid_qty
+        return with_bid, bid_qty
+    without = clear(asks, quantities, A, eps, B=B, price_cap=price_cap,
+                    shortfall_price=shortfall_price)
+    if without.price >= bid_price:
+        return without, 0.0
+    # the bid sets the price: supply at bid_price beyond elastic demand goes to the bidder
+    asks = np.asarray(asks, dtype=float)
+    qty = np.asarray(quantities, dtype=float)
+    live = qty > 0
+    supply_at = qty[live & (asks <= bid_price)].sum()
+    elastic = float(demand(A, eps, bid_price, B))
+    got = float(np.clip(supply_at - elastic, 0.0, bid_qty))
+    sold = elastic + got
+    dispatched = _dispatch(asks, qty, live, bid_price, sold)
+    return Clearing(float(bid_price), elastic, dispatched, 0.0, False), got
+
+
+# --------------------------------------------------------------------------------------------------
+# linked markets: a world hub and satellite nodes (the club, an export-controlling region)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Node:
+    """A market linked to the world hub by trade.
+
+    Imports into the node cost `import_price(P_w)`: P_w without measures; max(P_w, F) under a
+    minimum import price F; P_w (1 + tariff) under an ad-valorem tariff. Exports leave at P_w.
+    `import_cap` and `export_cap` bound net trade per step (MIP volume cap; export control).
+    """
+
+    asks: np.ndarray
+    qty: np.ndarray
+    A: float
+    mip: float = 0.0                 # minimum import price (0: none)
+    tariff: float = 0.0              # ad-valorem duty on imports
+    import_cap: float = np.inf       # t per step
+    export_cap: float = np.inf       # t per step
+    B: float = 0.0                   # price-independent demand in the node (e.g. a stockpile bid)
+
+    def import_price(self, p_w: float) -> float:
+        return max(p_w, self.mip) * (1.0 + self.tariff)
+
+
+@dataclass
+class LinkedClearing:
+    world_price: float
+    node_prices: list[float]
+    world_dispatched: np.ndarray
+    node_dispatched: list[np.ndarray]
+    net_imports: list[float]     # t per step into each node (negative: exports)
+    world_consumption: float
+    node_consumption: list[float]
+    unmet: float
+    scarce: bool
+
+
+def _supply_at(asks: np.ndarray, qty: np.ndarray, price: float) -> float:
+    return float(qty[asks <= price].sum())
+
+
+class _NodeResponse:
+    """A node's price and net imports as a function of the world price (monotone)."""
+
+    def __init__(self, node: Node, eps: float):
+        self.node, self.eps = node, eps
+        self.autarky = clear(node.asks, node.qty, node.A, eps, B=node.B).price if (
+            node.A > 0 or node.B > 0) else 0.0
+        n = node
+        self.p_import_capped = None
+        if np.isfinite(n.import_cap):
+            self.p_import_capped = clear(np.append(n.asks, 0.0), np.append(n.qty, n.import_cap),
+                                         n.A, eps, B=n.B).price
+        self.p_export_capped = None
+        if np.isfinite(n.export_cap):
+            self.p_export_capped = clear(n.asks, n.qty, n.A, eps, B=n.B + n.export_cap).price
+
+    def __call__(self, p_w: float) -> tuple[float, float]:
+        n, eps = self.node, self.eps
+        hi = n.import_price(p_w)
+        if self.autarky > hi:
+            m = float(demand(n.A, eps, hi, n.B)) - _supply_at(n.asks, n.qty, hi)
+            if m > n.import_cap:
+                return max(hi, float(self.p_import_capped)), n.import_cap
+            return hi, max(m, 0.0)
+        if self.autarky < p_w:
+            m = float(demand(n.A, eps, p_w, n.B)) - _supply_at(n.asks, n.qty, p_w)
+            if -m > n.export_cap:
+                return min(p_w, float(self.p_export_capped)), -n.export_cap
+            return p_w, min(m, 0.0)
+        return self.autarky, 0.0
+
+
+def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes: list[Node], *,
+                 B: float = 0.0, price_cap: float | None = None,
+                 shortfall_price: float | None = None) -> LinkedClearing:
+    """Equilibrium of the world hub and its linked nodes.
+
+    The world price solves S_w(P) - D_w(P) - sum_n M_n(P) = 0, a monotone function of P: the
+    bracket is found exactly among the breakpoints (asks, the MIP levels, the nodes' autarky
+    prices) and the root within it to machine precision (brentq), then each market is dispatched
+    by merit order at its own price.
+    """
+    from scipy.optimize import brentq
+
+    asks = np.asarray(asks, dtype=float)
+    qty = np.asarray(qty, dtype=float)
+    responses = [_NodeResponse(n, eps) for n in nodes]
+
+    def excess(p: float) -> float:
+        return (_supply_at(asks, qty, p) - float(demand(A, eps, p, B))
+                - sum(r(p)[1] for r in responses))
+
+    cands = [asks[qty > 0]]
+    for n, r in zip(nodes, responses, strict=True):
+        base = np.concatenate([n.asks[n.qty > 0], [r.autarky]])
+        cands += [base, base / (1.0 + n.tariff), [n.mip]]
+        if n.mip > 0:
+            cands.append(base / (1.0 + n.tariff))
+    points = np.unique(np.concatenate([np.ravel(c) for c in cands]))
+    points = points[np.isfinite(points) & (points > 0)]
+    top = max(float(points.max()) if len(points) else 1.0, 1.0)
+    hi_limit = price_cap if price_cap is not None else top * NO_SUPPLY_PRICE_FACTOR
+    points = np.concatenate([[1e-9], points[points < hi_limit], [hi_limit]])
+    values = np.array([excess(p) for p in points])
+    scarce = values[-1] < 0
+    if scarce:
+        p_w = float(hi_limit)
+    else:
+        k = int(np.argmax(values >= 0))
+        if k == 0:
+            p_w = float(points[0])
+        else:
+            lo, hi = float(points[k - 1]), float(points[k])
+            # excess is continuous inside (lo, hi); a jump at hi means the root is hi itself
+            left = excess(np.nextafter(hi, 0.0))
+            p_w = hi if left < 0 else brentq(excess, lo, hi, xtol=1e-14, rtol=4e-16, maxiter=200)
+    node_prices, imports = [], []
+    for r in responses:
+        p_n, m = r(p_w)
+        node_prices.append(float(p_n))
+        imports.append(float(m))
+    world_cons = float(demand(A, eps, p_w, B))
+    world_need = world_cons + sum(imports)
+    world_disp = _dispatch(asks, qty, qty > 0, p_w, min(world_need, qty.sum()))
+    unmet = 0.0
+    if scarce:
+        unmet = max(world_need - qty.sum(), 0.0)
+    node_disp, node_cons = [], []
+    for n, p_n, m in zip(nodes, node_prices, imports, strict=True):
+        cons = float(demand(n.A, eps, p_n, n.B))
+        need = max(cons - m, 0.0)
+        node_disp.append(_dispatch(n.asks, n.qty, n.qty > 0, p_n, min(need, n.qty.sum())))
+        node_cons.append(cons)
+    del shortfall_price
+    return LinkedClearing(p_w, node_prices, world_disp, node_disp, imports, world_cons, node_cons,
+                          unmet, bool(scarce))
+
+
+def clear_defended(asks: np.ndarray, quantities: np.ndarray, covered: np.ndarray, A: float,
+                   eps: float, floor: float, room: float, *, B: float = 0.0,
+                   price_cap: float | None = None,
+                   shortfall_price: float | None = None) -> tuple[Clearing, np.ndarray]:
+    """A buffer-stock floor: the government buys covered offers' output at `floor`, up to `room`
+    tonnes this step. Returns the clearing (quantity = tonnes bought by the market; dispatched
+    includes what the government bought) and the tonnes bought by the government per offer.
+
+    While the defence holds, covered producers receive at least the floor and the stock grows by
+    covered supply at the floor minus what the market takes; with no room left the price falls
+    to the undefended level.
+    """
+    asks = np.asarray(asks, dtype=float)
+    qty = np.asarray(quantities, dtype=float)
+    kw = {"B": B, "price_cap": price_cap, "shortfall_price": shortfall_price}
+    to_gov = np.zeros_like(qty)
+    free = clear(asks, qty, A, eps, **kw)
+    cov = np.asarray(covered, dtype=bool) & (asks <= floor) & (qty > 0)
+    s_cov = float(qty[cov].sum())
+    if free.price >= floor or room <= 0 or s_cov <= 0:
+        return free, to_gov
+    unc = ~cov
+    rest = clear(asks[unc], qty[unc], A, eps, **kw)
+    if rest.price >= floor:
+        # price held at the floor: the market takes D(F) from uncovered below F, then covered
+        unc_below = float(qty[unc & (asks < floor) & (qty > 0)].sum())
+        d_floor = float(demand(A, eps, floor, B))
+        bought = max(unc_below + s_cov - d_floor, 0.0)
+        price = float(floor)
+        market_unc = np.where(unc & (asks < floor), qty, 0.0)
+    else:
+        bought = s_cov
+        price = rest.price
+        market_unc = np.zeros_like(qty)
+        market_unc[unc] = rest.dispatched
+    if bought > room:
+        # the defence runs out of room or money this step: buy what fits, the rest is sold
+        share = room / s_cov
+        reduced = np.where(cov, qty * (1.0 - share), qty)
+        partial = clear(asks, reduced, A, eps, **kw)
+        to_gov = np.where(cov, qty * share, 0.0)
+        return Clearing(partial.price, partial.quantity, partial.dispatched + to_gov,
+                        partial.unmet, partial.scarce), to_gov
+    to_gov = np.where(cov, qty * (bought / s_cov), 0.0)
+    dispatched = market_unc + np.where(cov, qty, 0.0)
+    market_qty = float(dispatched.sum() - bought)
+    return Clearing(price, market_qty, dispatched, 0.0, False), to_gov

@@ -7,12 +7,11 @@ capacities tonnes per year; prices in the experiment's price unit; money in USD
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import mesa
 import numpy as np
 
 from abm import market
+from abm.clearing import MarketPlan, Offers, clear_step
 from abm.agents.buyers import Buyer
 from abm.agents.developers import Developer, PriceExpectation
 from abm.agents.government import Government
@@ -25,18 +24,6 @@ from abm.shocks import DemandShock, Outages
 
 # Identity kinds for per-producer random streams (stable across scenarios).
 EXISTING, PROJECT, EXPANSION = 0, 1, 2
-
-
-@dataclass
-class Offers:
-    """This step's product offers (a chain segment, a refinery, or a government release)."""
-
-    ask: np.ndarray        # price unit per t product
-    qty: np.ndarray        # t product this step
-    refinery: np.ndarray   # producer row of the refinery (-1 for a government release)
-    mine: np.ndarray       # producer row of the feeding mine (-1 without mines)
-    region: np.ndarray     # region index of the seller
-    seller: list           # None for producers, else the Government releasing stock
 
 
 def seed_of(rng) -> int:
@@ -127,6 +114,7 @@ class MineralMarket(mesa.Model):
             policy.initialize(self)
 
         self.recorder = Recorder(self.n_steps, self.region_names)
+        self.region_net_exports = np.zeros((self.n_steps, len(self.region_names)))
         self.price = d.reference_price
         self.club_price = d.reference_price
         self.last_price = d.reference_price
@@ -168,8 +156,11 @@ class MineralMarket(mesa.Model):
         self.book.revenue[:] = 0.0
         self.acct = dict.fromkeys(("gov_purchases", "gov_sales", "gov_payments_to_producers",
                                    "gov_receipts_from_producers", "gov_sales_revenue", "duties",
-                                   "producer_revenue", "gov_purchase_spend"),
+                                   "producer_revenue", "gov_purchase_spend",
+                                   "private_sales_revenue"),
                                   0.0)
+        self.plan = MarketPlan()
+        self.floor_level = float("nan")
         self.region_supply_cut = np.zeros(len(self.region_names))
         for shock in self.config.shocks:
             if shock.kind == "supply_outage" and shock.start <= self.t < shock.start + \
@@ -193,27 +184,43 @@ class MineralMarket(mesa.Model):
             policy.apply(self)
 
     def make_offers(self) -> None:
-        """Producers offer this step's available capacity at their asks (merit order)."""
+        """Producers offer this step's available capacity at their asks (merit order); with mines,
+        refining and mining combine into the integrated chain curve."""
         b = self.book
-        avail = (b.capacity / self.steps_per_year * (1.0 - b.outage)
-                 * (1.0 - self.region_supply_cut[b.region]) * b.active)
+        avail = self.available()
         ask = self.producer_asks()
+        for policy in self.policies:
+            policy.adjust_asks(self, ask)
         refs = np.flatnonzero((b.stage == REFINERY) & (avail > 0))
         if self.has_mines:
             mines = np.flatnonzero((b.stage == MINE) & (avail > 0))
             curve = market.chain_curve(ask[refs], avail[refs], ask[mines], avail[mines],
                                        self.intensity)
-            self.chain = curve
-            self.chain_rows = (refs, mines)
-            offers = Offers(curve.asks, curve.quantity, refs[curve.refinery], mines[curve.mine],
-                            b.region[refs[curve.refinery]], [None] * len(curve.asks))
+            self.chain, self.chain_rows = curve, (refs, mines)
+            ref_rows, mine_rows = refs[curve.refinery], mines[curve.mine]
+            asks, qty = curve.asks, curve.quantity
+            conc_value = self.intensity * ask[mine_rows]
+            club_value = np.where(b.club[ref_rows], asks - conc_value, 0.0) + np.where(
+                b.club[mine_rows], conc_value, 0.0)
+            club_value = np.divide(club_value, asks, out=b.club[ref_rows].astype(float),
+                                   where=asks > 0)
         else:
-            offers = Offers(ask[refs], avail[refs], refs, np.full(len(refs), -1), b.region[refs],
-                            [None] * len(refs))
+            ref_rows, mine_rows = refs, np.full(len(refs), -1)
+            asks, qty = ask[refs], avail[refs]
+            club_value = b.club[refs].astype(float)
+        n = len(asks)
+        offers = Offers(asks.astype(float), qty.astype(float), ref_rows, mine_rows,
+                        b.region[ref_rows], np.full(n, -1), np.zeros(n, dtype=bool), club_value)
         for policy in self.policies:
             policy.adjust_offers(self, offers)
         self.offers = offers
         self.producer_ask = ask
+
+    def available(self) -> np.ndarray:
+        """Tonnes each producer can offer this step (outages and regional supply cuts applied)."""
+        b = self.book
+        return (b.capacity / self.steps_per_year * (1.0 - b.outage)
+                * (1.0 - self.region_supply_cut[b.region]) * b.active)
 
     def producer_asks(self) -> np.ndarray:
         """Cash cost, or the state's ask for non-market producers (subsidised, at capacity, or
@@ -236,28 +243,25 @@ class MineralMarket(mesa.Model):
                    and 0 <= d.online_step - self.t <= window for d in self.developers)
 
     def clear_markets(self) -> None:
-        """Clear the product market by merit order; derive the concentrate price."""
-        o = self.offers
-        cap = self.config.market.price_cap
-        result = market.clear(o.ask, o.qty, self.demand_scale, self.elasticity, price_cap=cap,
-                              shortfall_price=self.last_price)
-        self.clearing = result
-        self.price = self.club_price = result.price
-        self.sold = result.dispatched
-        self.consumption = result.quantity
-        self.unmet = result.unmet
-        if self.has_mines and len(o.ask):
+        """Clear the product markets (one world market, or linked club / world / restricting-region
+        markets under trade measures) by merit order; derive the concentrate price."""
+        out = clear_step(self.offers, self.plan, buyer_scale=self.buyer_scale,
+                         buyer_region=self.buyer_region, region_club=self.region_club,
+                         eps=self.elasticity, price_cap=self.config.market.price_cap,
+                         last_price=self.last_price)
+        self.outcome = out
+        self.price, self.club_price = out.world_price, out.club_price
+        self.consumption, self.unmet = out.consumption, out.unmet
+        if self.has_mines and len(self.chain.asks):
             refs, mines = self.chain_rows
+            n = len(self.chain.asks)
             self.concentrate_price = market.concentrate_price(
-                result.price, self.chain, result.dispatched[: len(self.chain.asks)],
-                self.producer_ask[refs], self.producer_ask[mines], self.mine_available(mines),
-                self.intensity)
-        # buyers: every buyer pays the market price; quantities split by demand scale
-        scale_total = self.buyer_scale.sum()
-        received = self.consumption * self.buyer_scale / scale_total
-        for buyer, tonnes in zip(self.buyers, received, strict=True):
-            buyer.take_delivery(tonnes, tonnes * self.price * self.money_per_price_tonne)
-        self.buyer_received = received
+                self.price, self.chain, out.sold[:n], self.producer_ask[refs],
+                self.producer_ask[mines], self.mine_available(mines), self.intensity)
+        mf = self.money_per_price_tonne
+        for buyer, tonnes, price in zip(self.buyers, out.buyer_tonnes, out.buyer_price,
+                                        strict=True):
+            buyer.take_delivery(tonnes, tonnes * price * mf)
 
     def mine_available(self, mines: np.ndarray) -> np.ndarray:
         b = self.book
@@ -265,28 +269,29 @@ class MineralMarket(mesa.Model):
                 * (1.0 - self.region_supply_cut[b.region[mines]]))
 
     def settle_producers(self) -> None:
-        """Producers are paid the market price, pay cash costs, feed and fixed costs."""
-        b, o, mf = self.book, self.offers, self.money_per_price_tonne
-        sold = self.sold
-        from_producer = o.refinery >= 0
-        ref_out = np.bincount(o.refinery[from_producer], weights=sold[from_producer],
-                              minlength=len(b))
+        """Producers are paid for what they sold (their market's price, or the floor for what a
+        buffer stock bought) and incur cash costs (feed bought from mines in the chain)."""
+        b, o, out, mf = self.book, self.offers, self.outcome, self.money_per_price_tonne
+        produced = o.owner == -1
+        to_market = out.sold - out.to_gov
+        money = (to_market * out.offer_price + out.to_gov * self.defence_price()) * mf
+        ref_out = np.bincount(o.refinery[produced], weights=out.sold[produced], minlength=len(b))
         b.output += ref_out
-        b.revenue += ref_out * self.price * mf
-        self.acct["producer_revenue"] = float(ref_out.sum() * self.price * mf)
+        b.revenue += np.bincount(o.refinery[produced], weights=money[produced], minlength=len(b))
+        self.acct["producer_revenue"] = float(money[produced].sum())
         if self.has_mines:
-            fed = from_producer & (o.mine >= 0)
-            mine_out = np.bincount(o.mine[fed], weights=sold[fed] * self.intensity,
+            fed = produced & (o.mine >= 0)
+            mine_out = np.bincount(o.mine[fed], weights=out.sold[fed] * self.intensity,
                                    minlength=len(b))
-            feed_bill = ref_out * self.intensity * self.concentrate_price * mf
             b.output += mine_out
-            b.revenue += mine_out * self.concentrate_price * mf - feed_bill
-        cost = b.output * self.producer_cash_cost() * mf + b.fixed_cost / self.steps_per_year * \
-            b.active
-        profit = b.revenue - cost
-        b.cash += profit
-        losing = b.active & (profit < 0)
-        b.loss_streak = np.where(losing, b.loss_streak + 1, 0)
+            # concentrate changes hands at the concentrate price: mines earn, refineries pay
+            b.revenue += (mine_out - ref_out * self.intensity) * self.concentrate_price * mf
+        self.step_cost = b.output * self.producer_cash_cost() * mf + \
+            b.fixed_cost / self.steps_per_year * b.active
+
+    def defence_price(self) -> float:
+        """Price a buffer-stock defence pays this step (0 without one)."""
+        return float(self.plan.defence[1]) if self.plan.defence is not None else 0.0
 
     def producer_cash_cost(self) -> np.ndarray:
         """Cash cost a producer pays per tonne (non-market subsidy borne by the state)."""
@@ -300,12 +305,16 @@ class MineralMarket(mesa.Model):
             policy.settle(self)
 
     def review_producers(self) -> None:
-        """Producers with sustained losses exit (only when [exits] is configured)."""
+        """Book the step's profit (after policy payments); producers with sustained losses exit
+        (only when [exits] is configured)."""
+        b = self.book
+        profit = b.revenue - self.step_cost
+        b.cash += profit
+        b.loss_streak = np.where(b.active & (profit < 0), b.loss_streak + 1, 0)
         rules = self.config.exits
         if rules is None or not rules.enabled:
             return
-        leaving = np.flatnonzero(self.book.active & (self.book.loss_streak >= rules.loss_steps))
-        for row in leaving:
+        for row in np.flatnonzero(b.active & (b.loss_streak >= rules.loss_steps)):
             self.producer_agent[row].exit_market()
 
     def invest(self) -> None:
@@ -361,50 +370,57 @@ class MineralMarket(mesa.Model):
         self.expansions.append((self.t + 1 + rules.expansion_lead_time, region, gap, cost))
 
     def record(self) -> None:
-        b = self.book
+        """Write this step's series and accounts."""
+        b, o, out, mf = self.book, self.offers, self.outcome, self.money_per_price_tonne
         refining = (b.stage == REFINERY) & b.active
         ref_out = np.where(b.stage == REFINERY, b.output, 0.0)
-        club_buyers = self.buyer_club
         region_cap = np.bincount(b.region[refining], weights=b.capacity[refining],
                                  minlength=len(self.region_names))
-        mf = self.money_per_price_tonne
-        spend = sum(buyer.spent for buyer in self.buyers)
-        gov_stock = sum(g.stock for g in self.governments)
-        fiscal = sum(g.step_outlay for g in self.governments)
+        spend = float(sum(buyer.spent for buyer in self.buyers))
+        importers = out.importer_bought * self.price * mf
+        private_release = float(out.sold[o.owner == -2].sum())
         values = {
             "price": self.price,
             "club_price": self.club_price,
             "floor": self.floor_level,
             "concentrate_price": self.concentrate_price if self.has_mines else np.nan,
+            "export_region_price": out.restricted_price,
             "demand": float(market.demand(self.demand_scale, self.elasticity, self.price)),
             "consumption": self.consumption,
             "production_market": ref_out[b.market_economy].sum(),
             "production_nonmarket": ref_out[~b.market_economy].sum(),
-            "club_consumption": self.buyer_received[club_buyers].sum(),
+            "club_consumption": out.buyer_tonnes[self.buyer_club].sum(),
             "club_production": ref_out[b.club].sum(),
-            "government_stock": gov_stock,
-            "fiscal_flow": fiscal,
+            "club_imports": out.club_imports,
+            "government_stock": sum(g.stock for g in self.governments),
+            "fiscal_flow": sum(g.step_outlay for g in self.governments),
             "unmet_demand": self.unmet,
-            "consumer_spend": spend,
+            "consumer_spend": spend + importers,
             "capacity_market": b.capacity[refining & b.market_economy].sum(),
             "capacity_nonmarket": b.capacity[refining & ~b.market_economy].sum(),
             "demand_shock": self.shock,
-            # accounts for conservation checks
+            # accounts for conservation checks (abm.recorder.ACCOUNTS)
             "production": ref_out.sum(),
             "gov_purchases": self.acct["gov_purchases"],
             "gov_sales": self.acct["gov_sales"],
+            "private_stocking": out.importer_bought,
+            "private_release": private_release,
             "gov_purchase_spend": self.acct["gov_purchase_spend"],
-            "buyer_payments": self.consumption * self.price * mf,
+            "buyer_payments": spend + importers,
             "producer_revenue": self.acct["producer_revenue"],
             "gov_payments_to_producers": self.acct["gov_payments_to_producers"],
             "gov_receipts_from_producers": self.acct["gov_receipts_from_producers"],
             "gov_sales_revenue": self.acct["gov_sales_revenue"],
-            "duties": self.acct["duties"],
+            "private_sales_revenue": private_release * self.price * mf,
+            "duties": out.duties * mf,
             "concentrate_output": float(np.where(b.stage == MINE, b.output, 0.0).sum()),
             "concentrate_used": ref_out.sum() * self.intensity if self.has_mines else 0.0,
         }
         self.recorder.record(self.t, values, region_cap)
         self.last_price = self.price
+        self.region_net_exports[self.t] = np.bincount(
+            b.region, weights=ref_out, minlength=len(self.region_names)) - np.bincount(
+            self.buyer_region, weights=out.buyer_tonnes, minlength=len(self.region_names))
 
     # ------------------------------------------------------------------------------------------
     # helpers used by agents and policies
@@ -424,14 +440,39 @@ class MineralMarket(mesa.Model):
             self.outages.register(identity)
         return row
 
-    def protection(self, region: int, stage: int) -> Protection:
-        """What announced instruments would do for a project in `region` at `stage`."""
+    def protection(self, developer) -> Protection:
+        """What announced instruments would do for `developer`'s project."""
+        offers = [p for p in (policy.protection(self, developer) for policy in self.policies)
+                  if p is not None]
         combined = Protection()
-        for policy in self.policies:
-            offer = policy.protection(self, region, stage)
-            if offer is not None:
-                combined = offer if combined == Protection() else _stack(combined, offer)
+        for offer in offers:
+            combined = offer if combined == Protection() else _stack(combined, offer)
         return combined
+
+    def hurdle_rate(self, region: int) -> float:
+        """Developers' discount rate for a project in `region` (concessional finance lowers it)."""
+        rate = self.config.investment.hurdle_rate
+        for policy in self.policies:
+            rate = policy.hurdle_rate(self, region, rate)
+        return rate
+
+    def lead_time(self, region: int, months: int) -> int:
+        """Lead time of a project in `region` started now (permitting reform shortens it)."""
+        for policy in self.policies:
+            months = policy.lead_time(self, region, months)
+        return int(months)
+
+    def government_for(self, regions: list[int], name: str) -> Government:
+        """The government that runs an instrument covering `regions`: the club's when they are
+        all club members, else one made for them."""
+        if self.club_government is not None and all(self.region_club[r] for r in regions):
+            return self.club_government
+        for government in self.governments:
+            if government.regions == regions:
+                return government
+        government = Government(self, name, regions)
+        self.governments.append(government)
+        return government
 
     def annual_consumption(self) -> float:
         return float(self.consumption * self.steps_per_year)

@@ -56,6 +56,11 @@ SERIES: dict[str, Quantity] = {
     "floor": Quantity("Floor", "price", "Floor level in force (null when none)", ""),
     "concentrate_price": Quantity("Concentrate price", "price", "Concentrate price (null without "
                                   "mines)", ""),
+    "export_region_price": Quantity("Price inside the export-controlling region", "price",
+                                    "Product price in a region restricting its exports (null "
+                                    "when none)", ""),
+    "club_imports": Quantity("Club imports", "t/step", "Net product imports of the club from "
+                             "outside it (negative: exports)", ""),
     "demand": Quantity("Demand", "t/step", "Demand at the clearing price", ""),
     "consumption": Quantity("Consumption", "t/step", "Product delivered to buyers", ""),
     "production_market": Quantity("Market-economy production", "t/step", "Product from "

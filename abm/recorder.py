@@ -7,13 +7,15 @@ import numpy as np
 from abm.names import REGION_CAPACITY_PREFIX, SERIES
 
 # Columns kept beside the public series for accounting checks (conservation of tonnes and money).
-# Tonnes: production + gov_sales = consumption + gov_purchases.
-# Money (USD): buyer_payments + gov_purchase_spend = producer_revenue + gov_sales_revenue + duties;
+# Tonnes: production + gov_sales + private_release = consumption + gov_purchases + private_stocking.
+# Money (USD): buyer_payments + gov_purchase_spend
+#            = producer_revenue + gov_sales_revenue + private_sales_revenue + duties;
 # top-ups and upside payments (gov_payments_to_producers, gov_receipts_from_producers) are transfers
 # between governments and producers, booked in the ledger.
-ACCOUNTS = ("production", "gov_purchases", "gov_sales", "buyer_payments", "producer_revenue",
-            "gov_purchase_spend", "gov_payments_to_producers", "gov_receipts_from_producers",
-            "gov_sales_revenue", "duties", "concentrate_output", "concentrate_used")
+ACCOUNTS = ("production", "gov_purchases", "gov_sales", "private_stocking", "private_release",
+            "buyer_payments", "producer_revenue", "gov_purchase_spend",
+            "gov_payments_to_producers", "gov_receipts_from_producers", "gov_sales_revenue",
+            "private_sales_revenue", "duties", "concentrate_output", "concentrate_used")
 
 
 class Recorder:
@@ -48,4 +50,4 @@ class Recorder:
             data[REGION_CAPACITY_PREFIX + region] = self.region_capacity[:n, j]
         frame = pl.DataFrame(data)
         # NaN marks "not applicable" (no floor in force, no concentrate market): store as null.
-        return frame.with_columns(pl.col("floor", "concentrate_price").fill_nan(None))
+        return frame.with_columns(pl.col("floor", "concentrate_price", "export_region_price").fill_nan(None))

@@ -47,11 +47,12 @@ def test_tonnes_and_money_are_conserved_every_step(raw):
     model = MineralMarket(experiment_from_dict(raw).scenario(), rng=raw["experiment"]["seed"])
     model.run()
     s = model.series(accounts=True)
-    tonnes_in = s["production"] + s["gov_sales"]
-    tonnes_out = s["consumption"] + s["gov_purchases"]
+    tonnes_in = s["production"] + s["gov_sales"] + s["private_release"]
+    tonnes_out = s["consumption"] + s["gov_purchases"] + s["private_stocking"]
     np.testing.assert_allclose(tonnes_in, tonnes_out, rtol=1e-9, atol=1e-9)
     money_in = s["buyer_payments"] + s["gov_purchase_spend"]
-    money_out = s["producer_revenue"] + s["gov_sales_revenue"] + s["duties"]
+    money_out = (s["producer_revenue"] + s["gov_sales_revenue"] + s["private_sales_revenue"]
+                 + s["duties"])
     np.testing.assert_allclose(money_in, money_out, rtol=1e-9, atol=1e-3)
     # buyers' deliveries add up to consumption; concentrate used equals concentrate mined
     if model.has_mines:

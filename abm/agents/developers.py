@@ -78,18 +78,16 @@ class Developer(mesa.Agent):
                        and d.stage == self.stage)
         expected = pipeline_adjusted_price(expected, model.annual_consumption(), building,
                                            model.elasticity)
-        protection = model.protection(self.region, self.stage)
+        protection = model.protection(self)
         price, sigma = effective_price(expected, model.expectation.sigma, inv.horizon, protection)
-        rate = model.hurdle_rate(self.region) if hasattr(model, "hurdle_rate") else inv.hurdle_rate
+        rate = model.hurdle_rate(self.region)
         charge = p.capex / model.money_per_price_tonne
         trigger = trigger_price(p.unit_cost, charge, rate, sigma, inv.rule, inv.volatility_premium,
                                 inv.project_life)
         return price - trigger, price, trigger
 
     def lead_time(self, model) -> int:
-        if hasattr(model, "lead_time"):
-            return model.lead_time(self.region, self.project.lead_time)
-        return self.project.lead_time
+        return model.lead_time(self.region, self.project.lead_time)
 
     def start(self) -> None:
         """Commit the capex; capacity arrives after the lead time."""

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from abm.model import MineralMarket, Offers
+    from abm.clearing import Offers
+    from abm.model import MineralMarket
 
 
 class Policy:
@@ -39,12 +40,23 @@ class Policy:
     def apply(self, model: MineralMarket) -> None:
         """Before offers: update levels and state."""
 
+    def adjust_asks(self, model: MineralMarket, asks) -> None:
+        """Before offers are formed: change producers' asks in place (array by producer row)."""
+
     def adjust_offers(self, model: MineralMarket, offers: Offers) -> None:
         """Before clearing: change asks or add offers."""
 
     def settle(self, model: MineralMarket) -> None:
         """After clearing: payments and ledger entries."""
 
-    def protection(self, model: MineralMarket, region: int, stage: int):
-        """Revenue protection for a project in `region` at `stage` (None: none)."""
+    def protection(self, model: MineralMarket, developer):
+        """Revenue protection this instrument would give `developer`'s project (None: none)."""
         return None
+
+    def hurdle_rate(self, model: MineralMarket, region: int, rate: float) -> float:
+        """Discount rate for a project in `region` (concessional finance)."""
+        return rate
+
+    def lead_time(self, model: MineralMarket, region: int, months: int) -> int:
+        """Lead time for a project in `region` (permitting reform)."""
+        return months

@@ -1,0 +1,206 @@
+"""Assemble this step's markets from the model's offers, buyers and the policies' plan, clear them
+with the pure functions of abm.market, and report who sold and bought what at which price.
+
+Without trade measures the world is one market. A minimum import price or a tariff separates the
+club (club buyers, and offers that qualify for club treatment) from the world hub; an export
+control separates the restricting region. Buffer-stock defences and stockpile bids act in the
+market where they sit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from abm import market
+
+HUB = 0
+
+
+@dataclass
+class Offers:
+    """This step's product offers: chain segments or refinery offers, and stock releases."""
+
+    ask: np.ndarray        # price unit per t product
+    qty: np.ndarray        # t product this step
+    refinery: np.ndarray   # producer row of the refinery (-1 for a stock release)
+    mine: np.ndarray       # producer row of the feeding mine (-1 without mines)
+    region: np.ndarray     # region index of the seller
+    owner: np.ndarray      # -1 producer; >= 0 index of the releasing government; -2 importers
+    contract: np.ndarray   # bool: an offtake-contracted tranche
+    club_value: np.ndarray  # share of the offer's value added in club regions (rules of origin)
+
+    def append(self, ask: float, qty: float, region: int, owner: int) -> None:
+        """Add a stock release (no producer behind it)."""
+        self.ask = np.append(self.ask, ask)
+        self.qty = np.append(self.qty, qty)
+        self.refinery = np.append(self.refinery, -1)
+        self.mine = np.append(self.mine, -1)
+        self.region = np.append(self.region, region)
+        self.owner = np.append(self.owner, owner)
+        self.contract = np.append(self.contract, False)
+        self.club_value = np.append(self.club_value, 1.0)
+
+    def split(self, index: np.ndarray, share: np.ndarray, ask: np.ndarray) -> None:
+        """Carve `share` of offers `index` into new contracted tranches offered at `ask`."""
+        carved = self.qty[index] * share
+        self.qty[index] -= carved
+        for name in ("refinery", "mine", "region", "owner", "club_value"):
+            arr = getattr(self, name)
+            setattr(self, name, np.append(arr, arr[index]))
+        self.ask = np.append(self.ask, ask)
+        self.qty = np.append(self.qty, carved)
+        self.contract = np.append(self.contract, np.ones(len(index), dtype=bool))
+
+    def __len__(self) -> int:
+        return len(self.ask)
+
+
+@dataclass
+class MarketPlan:
+    """What the policies ask of this step's clearing (reset every step)."""
+
+    mip: float = 0.0                     # club minimum import price (0: none)
+    tariff: float = 0.0                  # club ad-valorem duty on non-club imports
+    import_cap: float = np.inf           # t per step of MIP imports
+    rules_of_origin: float | None = None
+    export_caps: dict[int, float] = field(default_factory=dict)   # region -> t per step
+    bid_qty: float = 0.0                 # stockpile bid in the club's market, t
+    bid_price: float = 0.0
+    defence: tuple | None = None         # (covered offers mask fn, floor, room t)
+    importer_demand: float = 0.0         # front-running purchases by importers, t
+
+    @property
+    def club_separate(self) -> bool:
+        return self.mip > 0 or self.tariff > 0
+
+
+@dataclass
+class Outcome:
+    world_price: float
+    club_price: float
+    restricted_price: float              # price inside an export-controlling region (nan: none)
+    sold: np.ndarray                     # t per offer (including government purchases)
+    to_gov: np.ndarray                   # t per offer bought by a buffer-stock defence
+    offer_price: np.ndarray              # price received per t sold to the market, per offer
+    buyer_tonnes: np.ndarray             # t per buyer
+    buyer_price: np.ndarray              # price paid per buyer
+    bid_filled: float                    # t bought by the stockpile bid
+    bid_price: float                     # price the stockpile paid
+    importer_bought: float               # t bought ahead by importers
+    duties: float                        # price units x t collected on club imports
+    club_imports: float                  # t per step into the club from outside (net)
+    unmet: float
+    consumption: float                   # t delivered to buyers
+
+
+def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
+               buyer_region: np.ndarray, region_club: np.ndarray, eps: float,
+               price_cap: float | None, last_price: float) -> Outcome:
+    """Clear every market of the step; see the module docstring."""
+    o = offers
+    n_offers = len(o)
+    club_offer = region_club[o.region].copy()
+    if plan.rules_of_origin is not None:
+        club_offer &= o.club_value >= plan.rules_of_origin - 1e-12
+    # market node of each offer and buyer: 0 hub, 1 club (when separate), 2.. restricting regions
+    offer_node = np.zeros(n_offers, dtype=int)
+    buyer_node = np.zeros(len(buyer_scale), dtype=int)
+    node_ids = [HUB]
+    if plan.club_separate:
+        offer_node[club_offer] = 1
+        buyer_node[region_club[buyer_region]] = 1
+        node_ids.append(1)
+    restricted_regions = list(plan.export_caps)
+    for j, region in enumerate(restricted_regions):
+        offer_node[o.region == region] = 2 + j
+        buyer_node[buyer_region == region] = 2 + j
+        node_ids.append(2 + j)
+
+    scale = np.array([buyer_scale[buyer_node == k].sum() for k in node_ids])
+    to_gov = np.zeros(n_offers)
+    bid_filled, importer_bought, duties, club_imports = 0.0, 0.0, 0.0, 0.0
+    # importers buy ahead in the hub (the world outside the restricting region)
+    importer_B = plan.importer_demand
+
+    if len(node_ids) == 1:
+        if plan.defence is not None:
+            covered, floor, room = plan.defence
+            result, to_gov = market.clear_defended(o.ask, o.qty, covered(o), scale[0], eps, floor,
+                                                   room, B=importer_B, price_cap=price_cap,
+                                                   shortfall_price=last_price)
+        else:
+            result, bid_filled = market.clear_with_bid(
+                o.ask, o.qty, scale[0], eps, plan.bid_qty, plan.bid_price, B=importer_B,
+                price_cap=price_cap, shortfall_price=last_price)
+        importer_bought = importer_B if importer_B > 0 else 0.0
+        prices = {HUB: result.price}
+        sold = result.dispatched
+        node_cons = {HUB: result.quantity - importer_bought}
+        unmet = result.unmet
+        if importer_bought > result.quantity:
+            importer_bought = max(result.quantity, 0.0)
+            node_cons[HUB] = 0.0
+    else:
+        nodes = []
+        for k in node_ids[1:]:
+            sel = offer_node == k
+            is_club = k == 1
+            B = plan.bid_qty if is_club else 0.0
+            nodes.append(market.Node(
+                o.ask[sel], o.qty[sel], scale[node_ids.index(k)],
+                mip=plan.mip if is_club else 0.0, tariff=plan.tariff if is_club else 0.0,
+                import_cap=plan.import_cap if is_club else np.inf,
+                export_cap=plan.export_caps[restricted_regions[k - 2]] if k >= 2 else np.inf,
+                B=B))
+        hub = offer_node == HUB
+        # without a club node the stockpile bid sits in the hub
+        hub_B = importer_B + (plan.bid_qty if not plan.club_separate else 0.0)
+        linked = market.clear_linked(o.ask[hub], o.qty[hub], scale[0], eps, nodes, B=hub_B,
+                                     price_cap=price_cap, shortfall_price=last_price)
+        sold = np.zeros(n_offers)
+        sold[hub] = linked.world_dispatched
+        prices = {HUB: linked.world_price}
+        node_cons = {HUB: linked.world_consumption - hub_B}
+        for k, p_k, disp, cons in zip(node_ids[1:], linked.node_prices, linked.node_dispatched,
+                                      linked.node_consumption, strict=True):
+            sold[offer_node == k] = disp
+            prices[k] = p_k
+            node_cons[k] = cons - (plan.bid_qty if k == 1 else 0.0)
+        bid_filled = plan.bid_qty
+        importer_bought = importer_B
+        unmet = linked.unmet
+        if plan.club_separate:
+            club_imports = linked.net_imports[0]
+            duties = max(prices[1] - prices[HUB], 0.0) * max(club_imports, 0.0)
+        # quota rents of an export control go to the restricting region's exporters
+        for j in range(len(restricted_regions)):
+            k = 2 + j
+            exports = -linked.net_imports[node_ids.index(k) - 1]
+            rent = (prices[HUB] - prices[k]) * max(exports, 0.0)
+            sel = (offer_node == k) & (sold > 0)
+            if rent > 0 and sel.any():
+                # booked as a price uplift on the region's sales (see settle_producers)
+                prices[("rent", k)] = rent / sold[sel].sum()
+
+    offer_price = np.array([prices[k] for k in offer_node]) if n_offers else np.zeros(0)
+    for j in range(len(restricted_regions)):
+        uplift = prices.get(("rent", 2 + j))
+        if uplift:
+            offer_price[offer_node == 2 + j] += uplift
+    buyer_price = np.array([prices[k] for k in buyer_node])
+    buyer_tonnes = np.zeros(len(buyer_scale))
+    for idx, k in enumerate(node_ids):
+        members = buyer_node == k
+        if scale[idx] > 0:
+            buyer_tonnes[members] = max(node_cons[k], 0.0) * buyer_scale[members] / scale[idx]
+    world = prices[HUB]
+    club = prices[1] if plan.club_separate else world
+    restricted = prices[2] if restricted_regions else float("nan")
+    if plan.defence is not None and len(node_ids) == 1:
+        offer_price = np.full(n_offers, world)
+    stock_price = club if plan.club_separate else world
+    return Outcome(world, club, restricted, sold, to_gov, offer_price, buyer_tonnes, buyer_price,
+                   bid_filled, stock_price, importer_bought, duties, club_imports, unmet,
+                   float(buyer_tonnes.sum()))
