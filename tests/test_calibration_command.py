@@ -117,3 +117,13 @@ def test_group_without_market_economy_column_exits_2(tmp_path, capsys):
     assert main([str(table), "--out", str(tmp_path / "o"), "--group", "market"]) == 2
     assert "market_economy" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_status_pipeline_fits_only_planned_and_construction_rows(tmp_path):
+    table = tmp_path / "p.csv"
+    rows = [f"E{i},US,refinery,1000,{30 + i},operating" for i in range(4)]
+    rows += [f"N{i},US,refinery,1000,{80 + i},planned" for i in range(3)]
+    table.write_text("name,region,stage,capacity,unit_cost,status\n" + "\n".join(rows) + "\n")
+    assert main([str(table), "--out", str(tmp_path / "o"), "--status", "pipeline"]) == 0
+    data = json.loads((tmp_path / "o" / "cost_curve.json").read_text())
+    assert data["selection"]["producers"] == 3 and data["data"]["min_cost"] == 80

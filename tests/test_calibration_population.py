@@ -105,3 +105,19 @@ def test_incentive_curve_refuses_capex_above_the_incentive_price():
     with pytest.raises(ValueError, match="capex"):
         projects_from_curve(bands, {"US": 1000.0}, capex=1e6, lead_time=12,
                             curve_kind="incentive")
+
+
+def test_table_rows_become_producers_and_pipeline_rows_projects(tmp_path):
+    from abm.calibration.population import agents_from_table
+    from abm.calibration.table import read_producers
+
+    path = tmp_path / "p.csv"
+    path.write_text("name,region,stage,capacity,unit_cost,status,capex,lead_time\n"
+                    "A,China,refinery,1000,40,operating,,\n"
+                    "B,US,refinery,500,60,,,\n"
+                    "C,US,refinery,700,55,planned,90000,4.5\n")
+    producers, projects = agents_from_table(read_producers(path), steps_per_year=12)
+    assert [p["name"] for p in producers] == ["A", "B"]
+    assert projects == [Project.model_validate(
+        {"name": "C", "region": "US", "stage": "refinery", "capacity": 700.0, "unit_cost": 55.0,
+         "capex": 90000.0, "lead_time": 54}).model_dump(exclude_none=True)]

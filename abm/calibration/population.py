@@ -189,3 +189,35 @@ def projects_from_curve(curve: Curve, capacity_by_region: Mapping[str, float], *
                 "lead_time": int(lead_time), "available_from": int(available_from)}
         out.append(Project.model_validate(data).model_dump(exclude_none=True))
     return out
+
+
+def agents_from_table(table, *, steps_per_year: int = 12) -> tuple[list[dict], list[dict]]:
+    """Producers and projects from a checked producers table (:func:`abm.calibration.table.
+    read_producers`): rows with status ``construction`` or ``planned`` become projects (they need
+    ``capex`` and ``lead_time`` in years, converted to steps), all others existing producers.
+
+    Raises ValueError naming the first pipeline row without capex or lead_time."""
+    import polars as pl
+
+    from abm.calibration.table import PIPELINE
+
+    has_status = "status" in table.columns
+    is_pipeline = (pl.col("status").is_in(list(PIPELINE)).fill_null(False) if has_status
+                   else pl.lit(False))
+    existing = table.filter(~is_pipeline)
+    pipeline = table.filter(is_pipeline)
+    producers = [Producer.model_validate({k: row[k] for k in ("name", "region", "stage",
+                                                               "capacity", "unit_cost")}
+                                         ).model_dump(exclude_none=True)
+                 for row in existing.iter_rows(named=True)]
+    projects = []
+    for row in pipeline.iter_rows(named=True):
+        if row.get("capex") is None or row.get("lead_time") is None:
+            raise ValueError(f"pipeline row '{row['name']}' (line {row['line']}) needs capex and "
+                             "lead_time")
+        projects.append(Project.model_validate({
+            "name": row["name"], "region": row["region"], "stage": row["stage"],
+            "capacity": row["capacity"], "unit_cost": row["unit_cost"], "capex": row["capex"],
+            "lead_time": int(round(row["lead_time"] * steps_per_year)),
+        }).model_dump(exclude_none=True))
+    return producers, projects
