@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
@@ -97,7 +98,7 @@ def calibrate(path: Path, *, stage: str | None, group: str, status: str,
     summary["selection"] = {"file": file, "stage": stage, "group": group, "status": status,
                             "producers": rows.height, "price_unit": price_unit,
                             "capacity_unit": "t/yr"}
-    summary["segments"] = _segments(table, file)
+    summary["segments"] = _segments(table, file, status)
     groups = None
     if "market_economy" in rows.columns:
         listed = rows["market_economy"].to_list()
@@ -111,10 +112,21 @@ def calibrate(path: Path, *, stage: str | None, group: str, status: str,
              "Residuals are data minus fit at each producer's capacity midpoint."]
     html_text = page(fit, title=f"Cost curve: {path.name}", price_unit=price_unit, notes=notes,
                      groups=groups)
-    return summary, html_text
+    return _finite(summary), html_text
 
 
-def _segments(table, file: str) -> list[dict]:
+def _finite(value):
+    """JSON has no NaN or infinity: a degenerate fit's non-finite numbers become null."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _segments(table, file: str, status: str) -> list[dict]:
     """Separate curves per stage and region group wherever there are enough producers."""
     from abm.calibration.cost_curve import MIN_PRODUCERS, cost_at_share, fit_cost_curve
     from abm.calibration.table import select
@@ -124,7 +136,7 @@ def _segments(table, file: str) -> list[dict]:
                         and table["market_economy"].null_count() == 0 else [])
     for stage in sorted(set(table["stage"].to_list())):
         for group in groups:
-            rows, _ = select(table, stage=stage, group=group, file=file)
+            rows, _ = select(table, stage=stage, group=group, file=file, status=status)
             if rows.height < MIN_PRODUCERS:
                 continue
             fit = fit_cost_curve(rows["capacity"].to_numpy(), rows["unit_cost"].to_numpy())

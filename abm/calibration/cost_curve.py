@@ -117,8 +117,10 @@ def goodness_of_fit(mo: MeritOrder, fitted: np.ndarray) -> Fit:
     mean = np.sum(mo.weight * mo.cost)
     ss_tot = np.sum(mo.weight * (mo.cost - mean) ** 2)
     ss_res = np.sum(mo.weight * resid**2)
-    # all producers at one cost: any curve through that cost is perfect, anything else is not
-    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else float(ss_res == 0)
+    if ss_tot > 1e-24 * max(mean**2, 1.0):
+        r2 = 1.0 - ss_res / ss_tot
+    else:  # all producers at one cost: a curve through that cost is perfect, anything else is not
+        r2 = float(np.sqrt(ss_res) <= 1e-9 * max(abs(mean), 1.0))
     return Fit(float(r2), float(np.max(np.abs(resid))), float(np.sqrt(ss_res)))
 
 
@@ -208,7 +210,8 @@ def fit_family(mo: MeritOrder, family: str) -> ParametricFit:
     w = mo.weight * n_eff  # weights summing to the effective number of producers
 
     def nll(theta: np.ndarray) -> float:
-        value = -np.sum(w * _frozen(family, theta).logpdf(mo.cost))
+        with np.errstate(all="ignore"):  # trial points far out overflow; they are just rejected
+            value = -np.sum(w * _frozen(family, theta).logpdf(mo.cost))
         return float(value) if np.isfinite(value) else 1e300
 
     start = _start(family, mo.cost, mo.weight)
