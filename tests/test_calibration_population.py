@@ -10,6 +10,7 @@ from abm.calibration.cost_curve import fit_cost_curve, weighted_quantile
 from abm.calibration.population import (
     capital_charge,
     curve_from_bands,
+    curve_from_points,
     producers_from_curve,
     projects_from_curve,
 )
@@ -121,3 +122,15 @@ def test_table_rows_become_producers_and_pipeline_rows_projects(tmp_path):
     assert projects == [Project.model_validate(
         {"name": "C", "region": "US", "stage": "refinery", "capacity": 700.0, "unit_cost": 55.0,
          "capex": 90000.0, "lead_time": 54}).model_dump(exclude_none=True)]
+
+
+def test_anchor_points_give_a_monotone_curve_through_them_and_a_matching_population():
+    curve = curve_from_points([0.0, 0.5, 0.9, 1.0], [30.0, 45.0, 70.0, 120.0])
+    np.testing.assert_allclose(curve.quantile(np.array([0.0, 0.5, 0.9, 1.0])),
+                               [30, 45, 70, 120])
+    assert np.all(np.diff(curve.quantile(np.linspace(0, 1, 1001))) >= -1e-12)
+    agents = producers_from_curve(curve, {"US": 50_000.0}, agents_per_region=200, size_sd=0.0)
+    capacity, cost = arrays(agents)
+    assert weighted_quantile(cost, capacity, np.array([0.5]))[0] == pytest.approx(45, rel=0.02)
+    with pytest.raises(ValueError, match="must not decrease"):
+        curve_from_points([0.0, 1.0], [50.0, 40.0])

@@ -76,6 +76,23 @@ def curve_from_bands(bands: Sequence[tuple[float, float, float]]) -> BandCurve:
     return BandCurve(shares / shares.sum(), lows, highs)
 
 
+def curve_from_points(shares: Sequence[float], costs: Sequence[float]):
+    """A monotone (PCHIP) curve through anchor points (cumulative capacity share, unit cost),
+    e.g. ``[0, 0.5, 1], [30, 45, 90]``; flat beyond the first and last point, so give shares 0
+    and 1 to pin the ends. Shares must increase and costs must not decrease."""
+    from abm.calibration.cost_curve import PchipCurve
+
+    x = np.asarray(shares, dtype=float)
+    y = np.asarray(costs, dtype=float)
+    if x.ndim != 1 or x.shape != y.shape or len(x) < 2:
+        raise ValueError("need at least two (share, cost) points")
+    if np.any(np.diff(x) <= 0) or x[0] < 0 or x[-1] > 1:
+        raise ValueError("shares must increase within [0, 1]")
+    if np.any(np.diff(y) < 0) or np.any(~np.isfinite(y)):
+        raise ValueError("costs must be finite and must not decrease along the curve")
+    return PchipCurve(x, y)
+
+
 def block_means(curve: Curve, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     """Mean of the curve over each share interval [lower, upper] (Gauss-Legendre, 24 nodes)."""
     lower = np.asarray(lower, dtype=float)[:, None]
