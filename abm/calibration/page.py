@@ -14,6 +14,8 @@ from plotly.subplots import make_subplots
 from abm.calibration.cost_curve import CostCurveFit
 
 _COLOURS = {"lognormal": "#1f77b4", "gamma": "#d62728", "weibull": "#2ca02c", "pchip": "#9467bd"}
+# pale bar colours that no fitted line uses
+_BARS = ["#b8c7d9", "#f5c89a", "#cfcfcf", "#d9c2e0"]
 
 
 def figure(fit: CostCurveFit, price_unit: str, groups: list[str] | None = None) -> go.Figure:
@@ -32,12 +34,12 @@ def figure(fit: CostCurveFit, price_unit: str, groups: list[str] | None = None) 
              for n, c, u, lo, hi in zip(names, mo.capacity, mo.cost, mo.lower, mo.upper,
                                         strict=True)]
     labels = groups or ["producers"] * len(mo.cost)
-    for label in dict.fromkeys(labels):  # one legend entry per group, in first-seen order
+    for k, label in enumerate(dict.fromkeys(labels)):  # one legend entry per group
         keep = np.array([g == label for g in labels])
         fig.add_trace(go.Bar(
             x=(mo.mid * total)[keep], y=mo.cost[keep], width=(mo.capacity)[keep],
             name=f"data: {label}", hovertext=np.array(hover)[keep], hoverinfo="text",
-            marker={"line": {"width": 0.5, "color": "white"}}, opacity=0.55,
+            marker={"line": {"width": 0.5, "color": "white"}, "color": _BARS[k % len(_BARS)]},
         ), row=1, col=1)
     grid = np.linspace(0.0025, 0.9975, 400)
     best = fit.best.family
