@@ -1,0 +1,303 @@
+"""Charts of the index page: effects with CIs, price fan charts, capacity, stock and fiscal cost,
+distributions of the run metrics.
+
+Each function takes a :class:`~abm.report.data.ReportData` and returns a
+:class:`~abm.report.plot.Figure`, or None when the results hold nothing to draw. Charts plot
+percentile bands and box statistics, never the paths of every run, so their size does not grow
+with the number of runs. Labels and units come from :mod:`abm.names`; every user-provided string
+(scenario and region names) is HTML-escaped because plotly renders a subset of HTML in text.
+"""
+
+from __future__ import annotations
+
+import math
+from html import escape
+
+import numpy as np
+import polars as pl
+
+from abm.names import METRICS, SERIES
+from abm.report.data import FISCAL_CUM, ReportData, label
+from abm.report.format import Scale, axis_title, round_sig, scale_for
+from abm.report.plot import Figure, title_layout
+from abm.report.style import rgba, scenario_colours
+
+MAX_COLS = 3
+NUM = ",.3~g"  # d3 format of numbers in hover text: 3 significant figures, thousands separators
+
+
+def grid(n: int) -> tuple[int, int]:
+    cols = min(n, MAX_COLS)
+    return math.ceil(n / cols), cols
+
+
+def unit_text(scale: Scale) -> str:
+    """The unit written after a hover number: ' kt/yr', '%'."""
+    return scale.unit if scale.unit in ("%", "") else f" {scale.unit}"
+
+
+def colours(data: ReportData) -> dict[str, str]:
+    return scenario_colours(data.scenarios, data.baseline)
+
+
+def bands_of(data: ReportData, column: str) -> dict[str, pl.DataFrame]:
+    """The bands of one series column, per scenario, sorted by step."""
+    sub = data.bands.filter(pl.col("column") == column).sort("scenario", "step")
+    return {key[0]: frame for key, frame in sub.partition_by("scenario", as_dict=True).items()}
+
+
+def years(data: ReportData, steps: pl.Series) -> np.ndarray:
+    return np.round(steps.to_numpy() / data.steps_per_year, 3)
+
+
+def fan(fig: Figure, data: ReportData, b: pl.DataFrame, scenario: str, colour: str,
+        scale: Scale, what: str, row: int, col: int, showlegend: bool, outer: bool = True) -> None:
+    """Median line with 25-75% (and 5-95%) bands of one scenario into one subplot."""
+    x = years(data, b["step"])
+    q = {p: round_sig(b[p].to_numpy() / scale.factor) for p in ("p05", "p25", "p50", "p75", "p95")}
+    name = escape(scenario)
+    pairs = [("p05", "p95", 0.13), ("p25", "p75", 0.3)] if outer else [("p25", "p75", 0.22)]
+    for lo, hi, alpha in pairs:
+        edge = {"type": "scatter", "x": x, "mode": "lines", "line": {"width": 0},
+                "hoverinfo": "skip", "showlegend": False, "legendgroup": name}
+        fig.add({**edge, "y": q[hi]}, row, col)
+        fig.add({**edge, "y": q[lo], "fill": "tonexty", "fillcolor": rgba(colour, alpha)},
+                row, col)
+    unit = unit_text(scale)
+    fig.add({
+        "type": "scatter", "x": x, "y": q["p50"], "mode": "lines",
+        "line": {"color": colour, "width": 2}, "name": name, "legendgroup": name,
+        "showlegend": showlegend,
+        "customdata": np.stack([q["p05"], q["p25"], q["p75"], q["p95"]], axis=-1),
+        "hovertemplate": (f"<b>{name}</b> · {escape(what)}<br>Year %{{x:.1f}}<br>"
+                          f"Median %{{y:{NUM}}}{unit}<br>"
+                          f"Middle half of runs: %{{customdata[1]:{NUM}}}–"
+                          f"%{{customdata[2]:{NUM}}}{unit}<br>5–95% of runs: "
+                          f"%{{customdata[0]:{NUM}}}–%{{customdata[3]:{NUM}}}{unit}"
+                          "<extra></extra>")}, row, col)
+
+
+def price_fans(data: ReportData) -> Figure | None:
+    """Fan chart of the world price per scenario, with the floor drawn in."""
+    price = bands_of(data, "price")
+    if not price:
+        return None
+    floors = bands_of(data, "floor")
+    scale = scale_for(1.0, "price", data.price_unit)
+    rows, cols = grid(len(data.scenarios))
+    fig = Figure(rows, cols, [escape(s) for s in data.scenarios], shared_x=True, shared_y=True,
+                 hspace=0.03, vspace=0.14)
+    cmap = colours(data)
+    floor_shown = False
+    for i, scenario in enumerate(data.scenarios):
+        r, c = i // cols + 1, i % cols + 1
+        if scenario in price:
+            fan(fig, data, price[scenario], scenario, cmap[scenario], scale,
+                SERIES["price"].label, r, c, showlegend=True)
+        floor = floors.get(scenario)
+        floor = floor.drop_nulls("p50") if floor is not None else None
+        if floor is not None and floor.height:
+            fig.add({
+                "type": "scatter", "x": years(data, floor["step"]),
+                "y": round_sig(floor["p50"].to_numpy()), "mode": "lines",
+                "line": {"color": "#444", "width": 1.6, "dash": "dash"},
+                "name": SERIES["floor"].label, "legendgroup": "floor",
+                "showlegend": not floor_shown,
+                "hovertemplate": (f"<b>{escape(scenario)}</b> · {SERIES['floor'].label}<br>"
+                                  f"Year %{{x:.1f}}<br>%{{y:{NUM}}} {escape(data.price_unit)}"
+                                  "<extra></extra>")}, r, c)
+            floor_shown = True
+        fig.xaxis(r, c, title={"text": "Year"} if r == rows else None)
+    fig.yaxis(1, 1, title={"text": escape(axis_title(SERIES["price"].label, scale))})
+    return title_layout(fig, f"{SERIES['price'].label}: median, middle half and 5–95% of runs",
+                        330 * rows + 110)
+
+
+def _band_lines(fig: Figure, data: ReportData, columns: list[tuple[str, str, str]],
+                cols: int, shared_scale: bool = False) -> None:
+    """Median and middle-half band per scenario for each (column, unit, title) panel.
+
+    shared_scale: one display unit for all panels (their y title is then written once).
+    """
+    cmap = colours(data)
+    rows = math.ceil(len(columns) / cols)
+    per_column = {column: bands_of(data, column) for column, _, _ in columns}
+
+    def values(column: str) -> list[float]:
+        return [v for b in per_column[column].values()
+                for v in b["p75"].to_list() + b["p25"].to_list()]
+
+    common = [v for column, _, _ in columns for v in values(column)] if shared_scale else None
+    for i, (column, unit, title) in enumerate(columns):
+        r, c = i // cols + 1, i % cols + 1
+        per = per_column[column]
+        scale = scale_for(common if shared_scale else values(column), unit, data.price_unit)
+        for scenario in data.scenarios:
+            if scenario in per:
+                fan(fig, data, per[scenario], scenario, cmap[scenario], scale, title, r, c,
+                    showlegend=(i == 0), outer=False)
+        fig.xaxis(r, c, title={"text": "Year"} if r == rows else None)
+        if c == 1 or not shared_scale:
+            fig.yaxis(r, c, title={"text": escape(axis_title(title, scale))})
+
+
+def capacity(data: ReportData) -> Figure | None:
+    """Refining capacity over time per region (or market / non-market), a line per scenario."""
+    present = set(data.bands["column"].unique().to_list())
+    columns = data.region_columns or [c for c in ("capacity_market", "capacity_nonmarket")
+                                      if c in present]
+    columns = [c for c in columns if c in present]
+    if not columns:
+        return None
+    rows, cols = grid(len(columns))
+    fig = Figure(rows, cols, [escape(label(c)) for c in columns], shared_x=True, hspace=0.07,
+                 vspace=0.16)
+    # one y title for the grid: the regions' capacities share a unit
+    _band_lines(fig, data, [(c, "t/yr", "Refining capacity") for c in columns], cols,
+                shared_scale=True)
+    what = "by region" if data.region_columns else "market and non-market"
+    return title_layout(fig, f"Refining (product) capacity {what}: median and middle half of "
+                        "runs", 300 * rows + 110)
+
+
+def stock_and_fiscal(data: ReportData) -> Figure | None:
+    """Government stock and cumulative fiscal cost over time, a line and band per scenario."""
+    present = set(data.bands["column"].unique().to_list())
+    panels = [(c, u, t) for c, u, t in (
+        ("government_stock", "t", SERIES["government_stock"].label),
+        (FISCAL_CUM, "USD", f"Cumulative {METRICS['fiscal_cost'].label.lower()}"))
+        if c in present]
+    if not panels:
+        return None
+    fig = Figure(1, len(panels), [t for _, _, t in panels], hspace=0.12)
+    _band_lines(fig, data, panels, len(panels))
+    return title_layout(fig, "Government stock and cumulative fiscal cost: median and middle "
+                        "half of runs", 440)
+
+
+def effects(data: ReportData) -> Figure | None:
+    """Paired effects of each scenario on every metric, as % change with its 95% CI."""
+    if data.paired is None or data.paired.height == 0:
+        return None
+    finite = data.paired.filter(pl.col("rel_diff").is_finite())
+    # metrics whose baseline mean is zero have no % change: leave them out, without a gap
+    present = set(finite["metric"].to_list())
+    rows = {m: i for i, m in enumerate(m for m in data.metrics if m in present)}
+    if not rows:
+        return None
+    fig = Figure()
+    cmap = colours(data)
+    others = [s for s in data.scenarios if s != data.baseline]
+    for k, scenario in enumerate(others):
+        p = finite.filter((pl.col("scenario") == scenario) & pl.col("metric").is_in(list(rows)))
+        if p.height == 0:
+            continue
+        labels = [METRICS[m].label for m in p["metric"]]
+        # scenarios side by side within a metric's row
+        offset = (k - (len(others) - 1) / 2) * 0.8 / len(others)
+        y = round_sig(100 * p["rel_diff"].to_numpy())
+        lo = round_sig(100 * p["rel_ci_low"].to_numpy())
+        hi = round_sig(100 * p["rel_ci_high"].to_numpy())
+        fig.add({
+            "type": "scatter", "x": y, "y": np.array([rows[m] for m in p["metric"]]) + offset,
+            "mode": "markers", "name": escape(scenario),
+            "marker": {"color": cmap[scenario], "size": 9, "symbol": "diamond"},
+            "error_x": {"type": "data", "symmetric": False, "array": np.round(hi - y, 3),
+                        "arrayminus": np.round(y - lo, 3), "color": cmap[scenario],
+                        "thickness": 1.8},
+            "customdata": [[a, b, t] for a, b, t in zip(lo.tolist(), hi.tolist(), labels,
+                                                         strict=True)],
+            "hovertemplate": (f"<b>{escape(scenario)}</b> vs {escape(data.baseline)}<br>"
+                              "%{customdata[2]}: %{x:+.3~g}%<br>95% CI %{customdata[0]:+.3~g}% "
+                              "to %{customdata[1]:+.3~g}%<extra></extra>")})
+    fig.vline(0, color="#888", width=1)
+    fig.yaxis(autorange="reversed", tickvals=list(rows.values()),
+              ticktext=[METRICS[m].label for m in rows], showgrid=False)
+    fig.xaxis(title={"text": f"Change from {escape(data.baseline)} (%), with 95% CI"},
+              ticksuffix="%")
+    return title_layout(fig, f"Effect of each scenario compared with {escape(data.baseline)} "
+                        "(paired runs)", 170 + len(rows) * (14 + 12 * len(others)))
+
+
+def distributions(data: ReportData) -> Figure | None:
+    """Box plots of every run metric by scenario: box = middle half, whiskers = 5-95% of runs."""
+    q = data.quartiles.filter(pl.col("n") > 0)
+    per = {key[0]: frame for key, frame in q.partition_by("metric", as_dict=True).items()}
+    metrics = [m for m in data.metrics if m in per]
+    if not metrics:
+        return None
+    rows, cols = grid(len(metrics))
+    scales = {m: scale_for(per[m]["p95"].to_list() + per[m]["p05"].to_list(), METRICS[m].unit,
+                           data.price_unit) for m in metrics}
+    fig = Figure(rows, cols, [escape(axis_title(METRICS[m].label, scales[m])) for m in metrics],
+                 hspace=0.08, vspace=0.3 / rows)
+    cmap = colours(data)
+    for i, metric in enumerate(metrics):
+        r, c = i // cols + 1, i % cols + 1
+        s = scales[metric]
+        stats = {row["scenario"]: row for row in per[metric].to_dicts()}
+        for scenario in data.scenarios:
+            row = stats.get(scenario)
+            if row is None:
+                continue
+            v = {k: float(round_sig(row[k] / s.factor)) for k in
+                 ("p05", "p25", "p50", "p75", "p95", "mean")}
+            name = escape(scenario)
+            fig.add({
+                "type": "box", "x": [name], "q1": [v["p25"]], "median": [v["p50"]],
+                "q3": [v["p75"]], "lowerfence": [v["p05"]], "upperfence": [v["p95"]],
+                "mean": [v["mean"]], "name": name, "legendgroup": name,
+                "showlegend": i == 0, "marker": {"color": cmap[scenario]},
+                "line": {"width": 1.5}, "boxpoints": False, "width": 0.5,
+                "hovertemplate": f"%{{y:{NUM}}}{unit_text(s)}<extra>{name}</extra>"}, r, c)
+        fig.xaxis(r, c, showticklabels=False)
+    for ann in fig.layout["annotations"]:
+        ann["font"] = {"size": 12}
+    fig.layout["boxmode"] = "overlay"
+    return title_layout(fig, "Run metrics by scenario: box = middle half of runs, whiskers = "
+                        "5–95%, line = median, dashed = mean", 250 * rows + 110)
+
+
+PATH_PANELS = [("price", "price"), ("government_stock", "t"), ("capacity_market", "t/yr")]
+
+
+def run_paths(data: ReportData, paths: pl.DataFrame, rep: int) -> Figure | None:
+    """One replication in every scenario: price (with the floor), stock, market capacity."""
+    panels = [(c, u) for c, u in PATH_PANELS if c in paths.columns
+              and paths[c].drop_nulls().len()]
+    if not panels:
+        return None
+    scales = {c: scale_for(paths[c].drop_nulls().to_list(), u, data.price_unit)
+              for c, u in panels}
+    fig = Figure(len(panels), 1, [escape(axis_title(SERIES[c].label, scales[c]))
+                                  for c, _ in panels], shared_x=True, vspace=0.1)
+    cmap = colours(data)
+    per = {key[0]: f.sort("step") for key, f in paths.partition_by("scenario",
+                                                                     as_dict=True).items()}
+    for scenario in data.scenarios:
+        p = per.get(scenario)
+        if p is None:
+            continue
+        x = years(data, p["step"])
+        name = escape(scenario)
+        for i, (c, _) in enumerate(panels):
+            s = scales[c]
+            fig.add({
+                "type": "scatter", "x": x, "y": round_sig(p[c].to_numpy() / s.factor),
+                "mode": "lines", "name": name, "legendgroup": name, "showlegend": i == 0,
+                "line": {"color": cmap[scenario], "width": 1.6},
+                "hovertemplate": (f"<b>{name}</b><br>Year %{{x:.2f}}<br>"
+                                  f"{escape(SERIES[c].label)}: %{{y:{NUM}}}"
+                                  f"{escape(unit_text(s))}<extra></extra>")}, i + 1, 1)
+            if c == "price" and "floor" in p.columns and p["floor"].drop_nulls().len():
+                fig.add({
+                    "type": "scatter", "x": x, "y": round_sig(p["floor"].to_numpy()),
+                    "mode": "lines", "name": f"{name} floor", "legendgroup": name,
+                    "showlegend": False,
+                    "line": {"color": cmap[scenario], "width": 1.2, "dash": "dash"},
+                    "hovertemplate": (f"<b>{name}</b> {SERIES['floor'].label.lower()}<br>"
+                                      f"Year %{{x:.2f}}<br>%{{y:{NUM}}} "
+                                      f"{escape(data.price_unit)}<extra></extra>")}, i + 1, 1)
+    fig.xaxis(len(panels), 1, title={"text": "Year"})
+    return title_layout(fig, f"Replication {rep}: one run per scenario (dashed: floor)",
+                        230 * len(panels) + 130)
