@@ -33,7 +33,7 @@ def test_moments_fit_recovers_demand_shock_sd_from_independent_simulated_data():
     # "data": the true model at seeds the fit never sees
     targets, _ = simulated_moments(market(), {}, names=names, seeds=range(100, 108))
     fit = fit_moments(market(), {"market.demand.shock_sd": (0.01, 0.3)}, targets,
-                      seeds=range(1, 5), n_start=5, xtol=2e-3)
+                      seeds=range(1, 4), n_start=4, xtol=3e-3)
     assert fit.parameters["market.demand.shock_sd"] == pytest.approx(TRUE_SHOCK_SD, rel=0.15)
     assert fit.table()["relative_error"].abs().max() < 0.05
     assert fit.jacobian["price_volatility"]["market.demand.shock_sd"] > 0  # identified
@@ -52,10 +52,11 @@ def test_moments_fit_with_common_random_numbers_recovers_parameter_exactly():
 
 def test_moments_fit_standard_error_covers_truth_given_target_covariance():
     names = ["price_volatility"]
-    _, sd = simulated_moments(market(), {}, names=names, seeds=range(100, 108))
+    _, sd = simulated_moments(market(), {}, names=names, seeds=range(100, 106))
     targets, _ = simulated_moments(market(), {}, names=names, seeds=[100])  # one "history"
     fit = fit_moments(market(), {"market.demand.shock_sd": (0.01, 0.3)}, targets,
-                      seeds=range(1, 5), n_start=5, target_cov=np.array([[sd[names[0]] ** 2]]))
+                      seeds=range(1, 4), n_start=4, xtol=3e-3,
+                      target_cov=np.array([[sd[names[0]] ** 2]]))
     se = fit.std_errors["market.demand.shock_sd"]
     assert 0 < se < 0.05
     assert abs(fit.parameters["market.demand.shock_sd"] - TRUE_SHOCK_SD) < 3 * se
