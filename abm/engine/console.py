@@ -43,6 +43,21 @@ def headline_table(runs: pl.DataFrame, price_unit: str = "price") -> list[str]:
             for line in [header, *rows]]
 
 
+def failure_lines(runs: pl.DataFrame, shown: int = 3) -> list[str]:
+    """The most common errors of failed runs, with where to find the tracebacks."""
+    if runs.is_empty() or "error" not in runs.columns:
+        return []
+    errors = (runs.filter(pl.col("status") == "failed").group_by("error")
+              .agg(pl.len().alias("n"), pl.col("run_id").first()).sort("n", descending=True))
+    if errors.is_empty():
+        return []
+    lines = [f"failed runs ({errors['n'].sum()}), most common errors:"]
+    for row in errors.head(shown).iter_rows(named=True):
+        lines.append(f"  {row['n']} x {row['error']} (e.g. {row['run_id']})")
+    lines.append("  tracebacks: the 'traceback' column of runs/*.parquet")
+    return lines
+
+
 def print_summary(result, file: TextIO = sys.stdout) -> None:
     """Print what a `run_experiment` call did, the headline table and the report path."""
     from abm.engine import manifest as manifest_io
@@ -53,11 +68,16 @@ def print_summary(result, file: TextIO = sys.stdout) -> None:
           f"reused, {result.failed} failed, in {result.seconds:.1f} s", file=file)
     manifest = manifest_io.read(out) or {}
     price_unit = ((manifest.get("config") or {}).get("market") or {}).get("price_unit", "price")
-    lines = headline_table(load_runs(out), price_unit)
-    if lines:
+    runs = load_runs(out)
+    lines = headline_table(runs, price_unit)
+    if len(lines) > 1:
         print("mean over ok runs:", file=file)
         for line in lines:
             print("  " + line, file=file)
+    elif not runs.is_empty():
+        print("no run finished ok", file=file)
+    for line in failure_lines(runs):
+        print(line, file=file)
     for note in result.notes:
         print(f"note: {note}", file=file)
     if result.report is not None:

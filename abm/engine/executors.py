@@ -25,6 +25,7 @@ from typing import Any
 from abm.engine.worker import init_worker
 from abm.errors import ConfigError
 
+CONNECT_TIMEOUT = 10   # seconds to reach a dask scheduler before giving up
 PRELOAD = ["abm.model", "abm.simulate", "abm.engine.worker", "polars", "numpy", "scipy.stats"]
 
 
@@ -98,7 +99,7 @@ class Pool:
         from dask.distributed import Client, LocalCluster
 
         if self.scheduler:
-            self._client = Client(self.scheduler)
+            self._client = Client(self.scheduler, timeout=CONNECT_TIMEOUT)
             threads = sum(self._client.nthreads().values())
             self.workers = max(1, threads)
         else:

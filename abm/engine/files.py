@@ -23,18 +23,29 @@ def temp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}{TMP_SUFFIX}")
 
 
-def write_parquet_atomic(frame: pl.DataFrame | pl.LazyFrame, path: Path) -> None:
-    """Write a frame to `path` atomically (a LazyFrame is streamed, not collected)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_parquet_atomic(frame: pl.DataFrame | pl.LazyFrame, path: Path,
+                         compression: str = "zstd") -> None:
+    """Write a frame to `path` atomically (a LazyFrame is streamed, not collected).
+    `compression`: "zstd" (small files) or "lz4" (faster; used for per-run files that are
+    compacted later)."""
     tmp = temp_path(path)
     try:
-        if isinstance(frame, pl.LazyFrame):
-            frame.sink_parquet(tmp)
-        else:
-            frame.write_parquet(tmp)
+        try:
+            _write(frame, tmp, compression)
+        except FileNotFoundError:       # first file in a new folder
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write(frame, tmp, compression)
         os.replace(tmp, path)
-    finally:
+    except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write(frame: pl.DataFrame | pl.LazyFrame, path: Path, compression: str) -> None:
+    if isinstance(frame, pl.LazyFrame):
+        frame.sink_parquet(path, compression=compression)
+    else:
+        frame.write_parquet(path, compression=compression)
 
 
 def write_json_atomic(data: Any, path: Path) -> None:
@@ -44,8 +55,9 @@ def write_json_atomic(data: Any, path: Path) -> None:
     try:
         tmp.write_text(json.dumps(data, indent=1, default=str) + "\n", encoding="utf-8")
         os.replace(tmp, path)
-    finally:
+    except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
 
 
 def remove_stale_temps(folder: Path) -> int:

@@ -100,13 +100,13 @@ def _check_configs(exp: Experiment, specs: list[RunSpec]) -> None:
 def _check_folder(exp: Experiment, out: Path, force: bool) -> tuple[dict | None, bool]:
     """The stored manifest (or None) and whether stored runs must be discarded (force only)."""
     if out.exists() and not out.is_dir():
-        raise ConfigError(None, "out", f"{out} is a file; expected a results folder")
+        raise ConfigError(str(out), None, "is a file; expected a results folder")
     if not out.is_dir():
         return None, False
     path = out / manifest_io.MANIFEST
     if not path.exists():
         if any(p.name != ".lock" for p in out.iterdir()):
-            raise ConfigError(None, "out", f"{out} exists and is not an abm results folder (no "
+            raise ConfigError(str(out), None, f"exists and is not an abm results folder (no "
                               f"{manifest_io.MANIFEST}); choose another folder")
         return None, False
     try:
@@ -121,7 +121,7 @@ def _check_folder(exp: Experiment, out: Path, force: bool) -> tuple[dict | None,
     if old != new:
         if force:
             return stored, True
-        raise ConfigError(None, "out", f"{out} holds runs of a different experiment config "
+        raise ConfigError(str(out), None, f"holds runs of a different experiment config "
                           f"(stored hash {old}, this config {new}); use --force to discard "
                           "them, or choose another --out")
     return stored, False
@@ -197,7 +197,7 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, *, workers: i
         out.mkdir(parents=True, exist_ok=True)
         lock = FolderLock(out)
         if not lock.acquire():
-            raise ConfigError(None, "out", f"{out} is being written by another abm run")
+            raise ConfigError(str(out), None, "is being written by another abm run")
         try:
             result = _run(exp, out, the_plan, pool, runner, quiet=quiet)
         finally:

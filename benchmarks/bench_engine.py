@@ -1,0 +1,218 @@
+"""Engine benchmarks (not tests): throughput scaling, parent memory, overhead per run.
+
+    .venv/bin/python benchmarks/bench_engine.py              # everything (several minutes)
+    .venv/bin/python benchmarks/bench_engine.py --quick      # smaller sizes, a smoke check
+    .venv/bin/python benchmarks/bench_engine.py throughput --runs 200
+
+Targets (issue 4):
+- throughput: 2 workers >= 1.7x the runs/s of 1 worker, 200 runs of the real model, 2 cores;
+- memory: the parent's peak RSS does not grow with the number of runs; 10,000 short runs < 1 GB;
+- overhead: engine time per run on top of the model < 10 ms.
+
+Each measurement runs in a fresh Python process so peak memory and import costs are its own.
+`--runner fake` replaces the model by a runner that sleeps a fixed time and returns a
+model-sized series (use it when the model is unavailable or to isolate the engine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = ROOT / "experiments" / "baseline.toml"
+HERE = Path(__file__).resolve().parent
+
+FAKE_SLEEP = 0.02          # seconds per fake run
+FAKE_SERIES_COLUMNS = 25   # like the model's series
+
+
+# --------------------------------------------------------------------------------------------------
+# fake runners (imported by workers as "bench_engine:...")
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Result:
+    metrics: dict
+    series: object
+
+
+def _series(steps: int, seed: int):
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(seed)
+    data = {"step": np.arange(steps)}
+    data.update({f"col{i}": rng.random(steps) for i in range(FAKE_SERIES_COLUMNS)})
+    return pl.DataFrame(data)
+
+
+def fake_runner(config, seed: int) -> _Result:
+    """Sleeps FAKE_SLEEP (a model that takes a fixed time) and returns model-sized results."""
+    time.sleep(FAKE_SLEEP)
+    from abm.names import METRICS
+
+    return _Result({m: float(seed % 97) for m in METRICS}, _series(config.experiment.steps, seed))
+
+
+def null_runner(config, seed: int) -> _Result:
+    """Returns model-sized results at once: what is left is the engine's own cost."""
+    from abm.names import METRICS
+
+    return _Result({m: float(seed % 97) for m in METRICS}, _series(config.experiment.steps, seed))
+
+
+# --------------------------------------------------------------------------------------------------
+# one measurement, run in a child process
+# --------------------------------------------------------------------------------------------------
+
+
+def measure(args: argparse.Namespace) -> dict:
+    """Run one experiment and report wall time, the model's time and the parent's peak RSS."""
+    import abm
+    import abm.summary
+    from abm.engine import worker
+
+    if args.runner != "model":
+        worker.RUNNER = f"bench_engine:{args.runner}_runner"
+    if not args.summaries:     # the engine alone: summaries are measured on their own
+        abm.summary.write_summaries = lambda *a, **k: None
+    exp = abm.load_experiment(BASELINE, {"experiment.steps": args.steps,
+                                         "experiment.replications": args.runs,
+                                         "experiment.name": "bench"})
+    out = Path(args.out)
+    shutil.rmtree(out, ignore_errors=True)
+    start = time.perf_counter()
+    result = abm.run_experiment(exp, out, workers=args.workers, quiet=True, report=False)
+    wall = time.perf_counter() - start
+    from abm.summary import load_runs
+
+    runs = load_runs(out)
+    return {"wall_s": wall, "runs": result.computed, "failed": result.failed,
+            "model_s": float(runs["duration_s"].sum()),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def measure_summaries(args: argparse.Namespace) -> dict:
+    from abm.summary import write_summaries
+
+    start = time.perf_counter()
+    write_summaries(Path(args.out), "base")
+    return {"wall_s": time.perf_counter() - start,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def child(kind: str, **options) -> dict:
+    """Run `measure` (or `measure_summaries`) in a fresh interpreter; its JSON result."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), f"_{kind}"]
+    for key, value in options.items():
+        cmd += [f"--{key.replace('_', '-')}", str(value)]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------------------------------
+# the benchmarks
+# --------------------------------------------------------------------------------------------------
+
+
+def row(*cells: object) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def throughput(runs: int, steps: int, runner: str, tmp: Path) -> list[str]:
+    lines = [row("workers", "runs", "wall s", "runs/s", "speed-up"), row(*["---"] * 5)]
+    base = None
+    for workers in (1, 2):
+        got = child("measure", workers=workers, runs=runs, steps=steps, runner=runner,
+                    out=tmp / f"tp{workers}")
+        rate = got["runs"] / got["wall_s"]
+        base = base or rate
+        lines.append(row(workers, got["runs"], f"{got['wall_s']:.1f}", f"{rate:.2f}",
+                         f"{rate / base:.2f}x"))
+    return lines
+
+
+def memory(sizes: list[int], steps: int, runner: str, workers: int, tmp: Path) -> list[str]:
+    lines = [row("runs", "engine wall s", "engine peak RSS MB", "summaries s",
+                 "summaries peak RSS MB"), row(*["---"] * 5)]
+    for n in sizes:
+        out = tmp / f"mem{n}"
+        got = child("measure", workers=workers, runs=n, steps=steps, runner=runner, out=out)
+        summ = child("summaries", out=out)
+        lines.append(row(n, f"{got['wall_s']:.1f}", f"{got['peak_rss_mb']:.0f}",
+                         f"{summ['wall_s']:.1f}", f"{summ['peak_rss_mb']:.0f}"))
+        shutil.rmtree(out, ignore_errors=True)
+    return lines
+
+
+def overhead(runs: int, steps: int, tmp: Path) -> list[str]:
+    lines = [row("runner", "workers", "runs", "wall s", "model s/run", "overhead ms/run"),
+             row(*["---"] * 6)]
+    for runner, workers in (("null", 1), ("null", 2), ("model", 1), ("model", 2)):
+        got = child("measure", workers=workers, runs=runs, steps=steps, runner=runner,
+                    out=tmp / f"oh{runner}{workers}")
+        per_run = got["wall_s"] * workers / got["runs"]       # worker-seconds per run
+        model = got["model_s"] / got["runs"]
+        lines.append(row(runner, workers, got["runs"], f"{got['wall_s']:.1f}",
+                         f"{model * 1000:.1f} ms", f"{(per_run - model) * 1000:.1f}"))
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("which", nargs="*", help="throughput, memory, overhead (default: all)")
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke check)")
+    parser.add_argument("--runner", default="model", choices=["model", "fake", "null"])
+    parser.add_argument("--runs", type=int, default=None)
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--summaries", type=int, default=0)
+    args = parser.parse_args(argv)
+    args.which = args.which or ["throughput", "memory", "overhead"]
+    known = {"throughput", "memory", "overhead", "_measure", "_summaries"}
+    if not set(args.which) <= known:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(set(args.which) - known))}")
+    if args.which and args.which[0].startswith("_"):
+        sys.path.insert(0, str(HERE))
+        fn = measure if args.which[0] == "_measure" else measure_summaries
+        print(json.dumps(fn(args)))
+        return 0
+    cores = os.cpu_count()
+    print(f"# engine benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {cores} cores, "
+          f"runner={args.runner}, load average {os.getloadavg()[0]:.1f}\n")
+    with tempfile.TemporaryDirectory(prefix="abm-bench-") as folder:
+        tmp = Path(folder)
+        if "throughput" in args.which:
+            runs = args.runs or (40 if args.quick else 200)
+            steps = args.steps or (60 if args.quick else 240)
+            print(f"## throughput: {runs} runs of {steps} steps\n")
+            print("\n".join(throughput(runs, steps, args.runner, tmp)) + "\n")
+        if "memory" in args.which:
+            sizes = [200, 1000] if args.quick else [1000, 10_000]
+            steps = 12
+            print(f"## parent memory: short runs ({steps} steps), {args.workers} workers\n")
+            print("\n".join(memory(sizes, steps, args.runner, args.workers, tmp)) + "\n")
+        if "overhead" in args.which:
+            runs = args.runs or (100 if args.quick else 500)
+            steps = args.steps or 240
+            print(f"## overhead per run: {runs} runs of {steps} steps (series of {steps} rows)\n")
+            print("\n".join(overhead(runs, steps, tmp)) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
