@@ -264,8 +264,8 @@ def sobol_table(runs: pl.DataFrame, metrics: list[str], parameters: list[str],
         tables.append(sobol_indices(parameters, y, n_boot=n_boot, level=level, seed=seed)
                       .with_columns(pl.lit(scenario).alias("scenario"),
                                     pl.lit(metric).alias("metric")))
-    out = pl.concat(tables)
-    out = _ordered(out, _scenarios(runs), "metric", metrics, ["scenario", "metric"])
+    out = pl.concat(tables).with_columns(pl.col("parameter").cast(pl.Enum(parameters)))
+    out = _ordered(out, _scenarios(runs), "metric", metrics, ["scenario", "metric", "parameter"])
     return out.select([pl.col(k).cast(t) for k, t in SOBOL_SCHEMA.items()])
 
 

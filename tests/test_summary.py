@@ -193,7 +193,8 @@ def test_write_summaries_writes_every_table_and_sobol_for_a_sobol_design(tmp_pat
             rows.append({"run_id": f"base/p{p:04d}/r{r:04d}", "scenario": "base", "point": p,
                          "replication": r, "seed": r, "status": "ok", "error": None,
                          "traceback": None, "duration_s": 0.0, "a.x": a, "b.y": b,
-                         "price_mean": 4.0 * a + b + 0.01 * r})
+                         "price_mean": 4.0 * a + b + 0.01 * r, "fiscal_cost": a - 3.0 * b,
+                         "unmet_demand": a * b})
     runs = pl.DataFrame(rows)
     series = pl.DataFrame({"scenario": "base", "point": 0, "replication": [0, 1], "step": 0,
                            "price": [1.0, 2.0], "capacity_region__US": [5.0, 7.0]})
@@ -203,12 +204,17 @@ def test_write_summaries_writes_every_table_and_sobol_for_a_sobol_design(tmp_pat
     write_folder(tmp_path, runs, series, manifest)
     write_summaries(tmp_path, "base")
     summary = pl.read_parquet(tmp_path / "summary" / "summary.parquet")
-    assert summary["metric"].to_list() == ["price_mean"] * x.shape[0]
+    assert summary["metric"].to_list() == ["price_mean", "fiscal_cost",
+                                           "unmet_demand"] * x.shape[0]
     assert pl.read_parquet(tmp_path / "summary" / "paired.parquet").is_empty()
     band = pl.read_parquet(tmp_path / "summary" / "bands.parquet")
     assert set(band["column"]) == {"price", "capacity_region__US"}
     sobol = pl.read_parquet(tmp_path / "summary" / "sobol.parquet")
     assert sobol.columns == ["scenario", "parameter", "metric", "S1", "S1_conf", "ST", "ST_conf"]
+    # parameters in design order within each metric, metrics in abm.names order
+    assert sobol.select("metric", "parameter").rows() == [
+        (m, p) for m in ("price_mean", "fiscal_cost", "unmet_demand") for p in ("a.x", "b.y")]
+    sobol = sobol.filter(metric="price_mean")
     s1 = dict(zip(sobol["parameter"], sobol["S1"], strict=True))
     assert s1["a.x"] == pytest.approx(16 / 17, abs=0.1)
     assert s1["b.y"] == pytest.approx(1 / 17, abs=0.05)

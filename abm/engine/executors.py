@@ -42,12 +42,34 @@ class InlineExecutor(Executor):
         return future
 
 
+# One thread per worker process for the numeric libraries: parallelism comes from the
+# processes, and N processes x N threads each oversubscribe the cores (as dask's nannies also
+# set). Values the user has set are kept.
+WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+              "POLARS_MAX_THREADS": "1"}
+
+
 def _mp_context() -> multiprocessing.context.BaseContext:
     if sys.platform.startswith("linux") and "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(PRELOAD)
+        _start_forkserver()
         return ctx
     return multiprocessing.get_context("spawn")
+
+
+def _start_forkserver() -> None:
+    """Start the fork server (once per process) with WORKER_ENV in its environment, which
+    every worker forked from it inherits; the parent's own environment is restored."""
+    from multiprocessing import forkserver
+
+    added = {k: v for k, v in WORKER_ENV.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        forkserver.ensure_running()
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
 
 
 def local_pool(workers: int, runner: str) -> ProcessPoolExecutor:

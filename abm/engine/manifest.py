@@ -6,7 +6,7 @@ different hash would mix runs of two different experiments in one folder, so it 
 unless the caller forces it (which discards the old runs).
 
 Keys (format 1):
-  format, experiment, title, config (resolved), config_hash, version, git_commit, root_seed,
+  format, experiment, title, question, config (resolved), config_hash, version, git_commit, root_seed,
   baseline, scenarios, design_kind ("none" | "grid" | "lhs" | "sobol"),
   sweep (null or {design, samples, parameters: [dotted keys in design order]}),
   design (list of {run_id, scenario, point, params, replication, seed}),
@@ -58,6 +58,7 @@ def build(exp: Any, specs: list, *, executor: dict[str, Any]) -> dict[str, Any]:
         "format": FORMAT,
         "experiment": exp.name,
         "title": exp.title,
+        "question": exp.config.experiment.question,
         "config": exp.resolved(),
         "config_hash": exp.config_hash(),
         "version": abm.__version__,
