@@ -217,33 +217,53 @@ def _bands(out: Path, series: pl.LazyFrame | None, names: list[str], regions: li
     the cumulative fiscal cost is always derived here, because bands of a cumulative sum are not
     cumulative sums of bands.
     """
-    empty = pl.DataFrame(schema={"scenario": pl.String, "step": pl.Int64, "column": pl.String,
-                                 "p05": pl.Float64, "p25": pl.Float64, "p50": pl.Float64,
-                                 "p75": pl.Float64, "p95": pl.Float64, "mean": pl.Float64})
+    empty = pl.DataFrame(schema=BANDS_SCHEMA)
     if series is None:
         return empty
     wanted = [c for c in BAND_COLUMNS if c in names] + regions
     stored = _read_summary(out, "bands") if single_point else None
+    parts = []
     if stored is not None and set(wanted) <= set(stored["column"].unique().to_list()):
-        parts = [stored.filter(pl.col("column").is_in(wanted))]
+        parts.append(stored.filter(pl.col("column").is_in(wanted)).drop("point"))
         wanted = []
-    else:
-        parts = []
-    derived = []
     lazy = series
     if "fiscal_flow" in names:
         lazy = lazy.with_columns(
             pl.col("fiscal_flow").fill_null(0.0).cum_sum().over(RUN_KEYS, order_by="step")
             .alias(FISCAL_CUM))
-        derived.append(FISCAL_CUM)
-    columns = wanted + derived
-    if columns:
-        pooled = lazy.select("scenario", "point", "replication", "step", *columns).with_columns(
-            point=pl.lit(0, dtype=pl.Int64))
-        parts.append(engine.bands(pooled, columns))
-    out_cols = empty.columns
-    frames = [p.select([pl.col(c).cast(empty.schema[c]) for c in out_cols]) for p in parts]
+        wanted.append(FISCAL_CUM)
+    if wanted:
+        parts.append(pooled_bands(lazy, wanted))
+    frames = [p.select([pl.col(c).cast(t) for c, t in BANDS_SCHEMA.items()]) for p in parts]
     return pl.concat(frames) if frames else empty
+
+
+BANDS_SCHEMA = {"scenario": pl.String, "step": pl.Int64, "column": pl.String,
+                **{q: pl.Float64 for q in ("p05", "p25", "p50", "p75", "p95")},
+                "mean": pl.Float64}
+QUANTILES = {"p05": 0.05, "p25": 0.25, "p50": 0.50, "p75": 0.75, "p95": 0.95}
+
+
+def pooled_bands(series: pl.LazyFrame, columns: list[str]) -> pl.DataFrame:
+    """Bands of `columns` per scenario and step over every run of every sweep point.
+
+    Same statistics as abm.summary.bands (linear-interpolated quantiles, NaN read as missing),
+    computed wide (one group-by over all columns) rather than after an unpivot: for 10,000
+    runs x 240 steps this takes ~1.5 s instead of ~15 s, which keeps `abm report` within its
+    time budget when the engine's bands do not cover a column (sweeps, cumulative fiscal cost).
+    tests/test_report_build.py checks the two agree.
+    """
+    aggs = []
+    for c in columns:
+        v = pl.col(c).cast(pl.Float64).fill_nan(None)
+        aggs += [v.quantile(q, "linear").alias(f"{c}|{k}") for k, q in QUANTILES.items()]
+        aggs.append(v.mean().alias(f"{c}|mean"))
+    wide = series.group_by("scenario", "step").agg(*aggs).collect()
+    stats = [*QUANTILES, "mean"]
+    return pl.concat([
+        wide.select("scenario", pl.col("step").cast(pl.Int64), pl.lit(c).alias("column"),
+                    *[pl.col(f"{c}|{k}").alias(k) for k in stats])
+        for c in columns]).sort("scenario", "column", "step")
 
 
 def run_paths(out: Path, picks: pl.DataFrame, columns: list[str]) -> pl.DataFrame:

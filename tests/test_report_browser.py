@@ -1,0 +1,194 @@
+"""The result pages in a real headless browser: Debian's chromium driven by Playwright.
+
+Checks what a reader would notice: errors in the console, a plot that is not drawn, a request to
+any host (the pages must work offline), a title that runs as script, and headline numbers that
+differ from the parquet files.
+
+Skipped with a reason when /usr/bin/chromium is missing, except under CI (environment variable CI
+set), where that is a failure. Never run `playwright install`: chromium comes from apt.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from report_fixtures import XSS_TITLE, make_results
+from scipy import stats
+
+from abm import summary
+from abm.report import build_report
+from abm.report.format import fmt_pct, sig
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+PAGES = ("index.html", "sweep.html", "runs.html", "config.html")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless chromium for the whole module (starting it is the slow part)."""
+    if not CHROMIUM.exists():
+        message = "/usr/bin/chromium is missing (apt-get install -y chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set and {message}")
+        pytest.skip(f"browser tests skipped: {message}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> Path:
+    """Three scenarios x 6 LHS points x 15 replications, two failed runs, an XSS title."""
+    out = make_results(tmp_path_factory.mktemp("browser") / "results", replications=15,
+                       sweep="lhs", samples=6)
+    build_report(out)
+    return out
+
+
+class Visit:
+    """A page opened in the browser with everything it logged, requested and popped up."""
+
+    def __init__(self, browser, path: Path):
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.dialogs: list[str] = []
+        self.page = browser.new_page(viewport={"width": 1300, "height": 900})
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("dialog", self._dialog)
+        self.page.goto(path.as_uri())
+        # every plot div gets the class js-plotly-plot once plotly has drawn it
+        self.page.wait_for_function(
+            "document.querySelectorAll('.js-plotly-plot').length >= "
+            "Number(document.body.dataset.plots)", timeout=30_000)
+
+    def _dialog(self, dialog) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def close(self) -> None:
+        self.page.close()
+
+
+@pytest.fixture(scope="module")
+def pages(browser, results) -> dict[str, Visit]:
+    """Each page opened once for the module (loading plotly.js is most of a test's time)."""
+    opened = {name: Visit(browser, results / "report" / name) for name in PAGES}
+    yield opened
+    for v in opened.values():
+        v.close()
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_draws_every_plot_offline_without_errors(results, pages, name):
+    folder = results / "report"
+    v = pages[name]
+    assert v.errors == []
+    # only the page itself and the plotly.js shipped beside it, both file:// in the report folder
+    allowed = {(folder / name).as_uri(), (folder / "plotly.min.js").as_uri()}
+    assert set(v.requests) <= allowed, set(v.requests) - allowed
+    expected = v.page.evaluate("Number(document.body.dataset.plots)")
+    divs = v.page.locator(".plotly-graph-div").count()
+    drawn = v.page.evaluate(
+        "[...document.querySelectorAll('.js-plotly-plot')]"
+        ".filter(d => d.querySelector('svg.main-svg')).length")
+    assert divs == expected == drawn
+    if name != "config.html":
+        assert drawn >= 1
+
+
+def test_title_with_script_is_shown_as_text(pages):
+    v = pages["index.html"]
+    assert all(p.dialogs == [] for p in pages.values())
+    assert v.page.locator("h1").inner_text() == XSS_TITLE
+    assert v.page.title() == XSS_TITLE
+    assert v.page.evaluate("[...document.scripts].some(s => s.text.includes('alert(1)'))") \
+        is False
+
+
+def expected_effects(out: Path) -> dict[tuple[str, str], dict[str, float]]:
+    """Paired differences computed here from runs/*.parquet, independently of abm.summary:
+    pairs matched on (point, replication), 95% t interval, relative to |baseline mean|."""
+    runs = pl.scan_parquet(str(out / "runs" / "*.parquet")).filter(
+        pl.col("status") == "ok").collect()
+    base = runs.filter(pl.col("scenario") == "baseline")
+    result = {}
+    for scenario in ("cfd_110", "purchase_90"):
+        pairs = runs.filter(pl.col("scenario") == scenario).join(
+            base, on=["point", "replication"], suffix="_b")
+        for metric in ("price_volatility", "price_mean", "capacity_added_market",
+                       "import_reliance", "fiscal_cost", "consumer_spend"):
+            a = pairs[metric].to_numpy()
+            b = pairs[f"{metric}_b"].to_numpy()
+            d = a - b
+            half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+            scale = abs(b.mean()) if b.mean() != 0 else np.nan
+            result[(scenario, metric)] = {
+                "diff_mean": d.mean(), "baseline_mean": b.mean(), "scenario_mean": a.mean(),
+                "diff_ci": (d.mean() - half, d.mean() + half), "rel_diff": d.mean() / scale,
+                "rel_ci": ((d.mean() - half) / scale, (d.mean() + half) / scale)}
+    return result
+
+
+def test_headline_numbers_equal_those_from_the_parquet_files(results, pages):
+    v = pages["index.html"]
+    shown = v.page.evaluate("""() => [...document.querySelectorAll(
+        '#headlines [data-field]')].map(e => ({...e.dataset, text: e.textContent}))""")
+    expected = expected_effects(results)
+    checked = 0
+    for item in shown:
+        want = expected.get((item["scenario"], item["metric"]))
+        if want is None or item["field"] not in want:
+            continue
+        if item["field"].endswith("_ci"):
+            low, high = want[item["field"]]
+            assert float(item["low"]) == pytest.approx(low, rel=1e-6, abs=1e-9), item
+            assert float(item["high"]) == pytest.approx(high, rel=1e-6, abs=1e-9), item
+        else:
+            value = float(item["value"])
+            assert value == pytest.approx(want[item["field"]], rel=1e-6, abs=1e-9), item
+            if item["field"] == "rel_diff":  # the words show the rounded magnitude
+                assert fmt_pct(abs(value)) in item["text"].replace("+", "").replace(
+                    "\u2212", ""), item
+        checked += 1
+    # both scenarios, six effects, value + CI + two means each (some fields repeat in the
+    # one-sentence headline)
+    assert checked >= 2 * 6 * 4
+    fields = {(i["scenario"], i["metric"]) for i in shown}
+    assert {("cfd_110", "price_volatility"), ("purchase_90", "fiscal_cost")} <= fields
+    # the sentence names the baseline and the effect on price volatility with its interval
+    headline = v.page.locator("#headlines .headline").nth(1).inner_text()
+    assert headline.startswith("cfd_110 cut price volatility by ")
+    assert "95% CI" in headline and "fiscal cost of $" in headline
+    want = expected[("cfd_110", "price_volatility")]["rel_diff"]
+    assert sig(abs(want) * 100) + "%" in headline
+
+
+def test_summary_numbers_in_the_table(results, pages):
+    """The table's means are the pooled means of the ok runs of each scenario."""
+    v = pages["index.html"]
+    cells = v.page.evaluate("""() => [...document.querySelectorAll(
+        '#table [data-field="mean"]')].map(e => ({...e.dataset}))""")
+    runs = summary.load_runs(results).filter(pl.col("status") == "ok")
+    means = {(s, m): runs.filter(pl.col("scenario") == s)[m].mean()
+             for s in ("baseline", "cfd_110", "purchase_90") for m in ("price_mean",
+                                                                         "fiscal_cost")}
+    found = 0
+    for c in cells:
+        if (c["scenario"], c["metric"]) in means:
+            assert float(c["value"]) == pytest.approx(means[(c["scenario"], c["metric"])],
+                                                      rel=1e-9, abs=1e-9)
+            found += 1
+    assert found == len(means)

@@ -1,0 +1,160 @@
+"""Building the result pages (abm.report) from synthetic results folders, without a browser."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+from report_fixtures import XSS_TITLE, make_results
+
+from abm import summary
+from abm.errors import ConfigError
+from abm.report import build_report
+from abm.report.data import pooled_bands
+
+PAGES = ("index.html", "sweep.html", "runs.html", "config.html")
+NUMBER = re.compile(r'data-scenario="([^"]*)" data-metric="(\w+)" data-field="(\w+)" '
+                    r'data-value="([^"]+)"')
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """A results folder with three scenarios, a Latin-hypercube sweep and its pages."""
+    out = make_results(tmp_path_factory.mktemp("report") / "results", replications=12,
+                       sweep="lhs", samples=6)
+    build_report(out)
+    return out
+
+
+def numbers(page: Path) -> dict[tuple[str, str, str], float]:
+    """Every headline/table number of a page: (scenario, metric, field) -> value."""
+    found = NUMBER.findall(page.read_text(encoding="utf-8"))
+    return {(html.unescape(s), m, f): float(v) for s, m, f, v in found}
+
+
+def test_no_manifest_is_a_config_error(tmp_path, capsys):
+    with pytest.raises(ConfigError, match="manifest"):
+        build_report(tmp_path)
+    from abm.cli import main
+
+    assert main(["report", str(tmp_path)]) == 2
+    assert "manifest" in capsys.readouterr().err
+    assert not (tmp_path / "report").exists()
+
+
+def test_no_runs_is_a_config_error(tmp_path):
+    out = make_results(tmp_path / "r", replications=2, summaries=False)
+    shutil.rmtree(out / "runs")
+    with pytest.raises(ConfigError, match="no runs"):
+        build_report(out)
+
+
+def test_pages_are_written_offline_and_escaped(built):
+    folder = built / "report"
+    assert (folder / "plotly.min.js").stat().st_size > 1_000_000
+    for name in PAGES:
+        text = (folder / name).read_text(encoding="utf-8")
+        # nothing fetched from a host: the only script source is the plotly.js beside the page
+        assert "http://" not in text and "https://" not in text and "<link" not in text
+        assert re.findall(r'<script[^>]*\bsrc="([^"]*)"', text) in ([], ["plotly.min.js"])
+        assert "mathjax" not in text.lower()
+        # the user's title is text, never markup
+        assert "<script>alert(1)</script>" not in text
+        assert html.escape(XSS_TITLE) in text
+    config = (folder / "config.html").read_text(encoding="utf-8")
+    assert "RuntimeError: synthetic &lt;failure&gt; &amp; co" in config
+
+
+def test_headline_numbers_come_from_the_paired_differences(built):
+    """With a sweep the index pools the points: pairs matched on (point, replication)."""
+    shown = numbers(built / "report" / "index.html")
+    runs = summary.load_runs(built).filter(pl.col("status") == "ok")
+    base = runs.filter(pl.col("scenario") == "baseline")
+    for scenario in ("cfd_110", "purchase_90"):
+        pairs = runs.filter(pl.col("scenario") == scenario).join(
+            base, on=["point", "replication"], suffix="_b")
+        for metric in ("price_volatility", "capacity_added_market", "fiscal_cost"):
+            d = (pairs[metric] - pairs[f"{metric}_b"]).drop_nulls()
+            assert shown[(scenario, metric, "diff_mean")] == pytest.approx(d.mean(), rel=1e-9)
+        rel = shown[(scenario, "price_volatility", "rel_diff")]
+        v = pairs.drop_nulls(["price_volatility", "price_volatility_b"])
+        expected = (v["price_volatility"] - v["price_volatility_b"]).mean() / abs(
+            v["price_volatility_b"].mean())
+        assert rel == pytest.approx(expected, rel=1e-9)
+
+
+def test_missing_summaries_are_computed_with_the_same_numbers(tmp_path):
+    a = make_results(tmp_path / "a", replications=15, summaries=True)
+    b = make_results(tmp_path / "b", replications=15, summaries=False, layout="parts")
+    build_report(a)
+    build_report(b)
+    assert not (b / "summary").exists()  # the report reads, it does not write summaries
+    na, nb = numbers(a / "report" / "index.html"), numbers(b / "report" / "index.html")
+    assert na.keys() == nb.keys() and len(na) > 50
+    for key, value in na.items():
+        assert nb[key] == pytest.approx(value, rel=1e-9, abs=1e-9), key
+
+
+def test_pooled_bands_agree_with_the_engine_bands(tmp_path):
+    out = make_results(tmp_path / "r", replications=9, steps=36, summaries=False)
+    series = summary.load_series(out)
+    cols = ["price", "floor", "government_stock"]
+    ours = pooled_bands(series, cols)
+    theirs = summary.bands(series, cols).drop("point")
+    joined = ours.join(theirs, on=["scenario", "step", "column"], suffix="_e")
+    assert joined.height == ours.height == theirs.height
+    for q in ("p05", "p25", "p50", "p75", "p95", "mean"):
+        diff = (joined[q] - joined[f"{q}_e"]).abs().fill_null(0).max()
+        assert diff < 1e-9, q
+
+
+def test_rerun_config_reproduces_the_config_hash(built):
+    from abm.experiment import load_experiment
+
+    exp = load_experiment(built / "report" / "experiment.toml")
+    manifest = json.loads((built / "manifest.json").read_text())
+    assert exp.config_hash() == manifest["config_hash"]
+    assert exp.scenario_names == manifest["scenarios"]
+
+
+def test_one_scenario_and_rebuild(tmp_path, capsys):
+    out = make_results(tmp_path / "r", scenarios=("baseline",), replications=5)
+    (out / "report").mkdir()
+    (out / "report" / "sweep.html").write_text("stale")
+    from abm.cli import main
+
+    assert main(["report", str(out)]) == 0
+    assert "index.html" in capsys.readouterr().out
+    assert not (out / "report" / "sweep.html").exists()
+    text = (out / "report" / "index.html").read_text()
+    assert "In <b class=\"scenario\">baseline</b> the average run had" in text
+
+
+def report_size(out: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_size for p in (out / "report").iterdir()}
+
+
+def test_size_does_not_grow_with_runs_and_build_is_fast(tmp_path):
+    """10,000 runs give the same pages as 100; the report stays under 10 MB and 15 s."""
+    scen = ("baseline", "cfd_110")
+    small = make_results(tmp_path / "small", scenarios=scen, replications=5, sweep="lhs",
+                         samples=10, layout="parts", summaries=False)
+    large = make_results(tmp_path / "large", scenarios=scen, replications=500, sweep="lhs",
+                         samples=10, layout="parts", summaries=False)
+    assert summary.load_runs(large).height == 10_000
+    build_report(small)
+    start = time.perf_counter()
+    build_report(large)
+    seconds = time.perf_counter() - start
+    s, g = report_size(small), report_size(large)
+    assert s.keys() == g.keys()
+    for name in s:
+        assert 0.8 < g[name] / s[name] < 1.25, (name, s[name], g[name])
+    assert sum(g.values()) < 10_000_000
+    assert seconds < 15, f"report for 10,000 runs took {seconds:.1f} s"
