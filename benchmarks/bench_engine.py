@@ -51,14 +51,18 @@ def _series(steps: int, seed: int):
     import numpy as np
     import polars as pl
 
+    from abm.names import REGION_CAPACITY_PREFIX, SERIES
+
     rng = np.random.default_rng(seed)
+    names = list(SERIES) + [f"{REGION_CAPACITY_PREFIX}R{i}" for i in range(8)]
     data = {"step": np.arange(steps)}
-    data.update({f"col{i}": rng.random(steps) for i in range(FAKE_SERIES_COLUMNS)})
+    data.update({name: rng.random(steps) for name in names[:FAKE_SERIES_COLUMNS]})
     return pl.DataFrame(data)
 
 
 def fake_runner(config, seed: int) -> _Result:
-    """Sleeps FAKE_SLEEP (a model that takes a fixed time) and returns model-sized results."""
+    """Sleeps FAKE_SLEEP (a model that takes a fixed time) and returns model-sized results
+    (the series has the model's column names, so summaries do the same work)."""
     time.sleep(FAKE_SLEEP)
     from abm.names import METRICS
 

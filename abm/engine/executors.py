@@ -26,7 +26,7 @@ from abm.engine.worker import init_worker
 from abm.errors import ConfigError
 
 CONNECT_TIMEOUT = 10   # seconds to reach a dask scheduler before giving up
-PRELOAD = ["abm.model", "abm.simulate", "abm.engine.worker", "polars", "numpy", "scipy.stats"]
+PRELOAD = ["abm.model", "abm.simulate", "abm.engine.worker", "polars", "numpy"]
 
 
 class InlineExecutor(Executor):
