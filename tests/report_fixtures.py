@@ -26,8 +26,11 @@ REGIONS = {"US": (True, True), "EU": (True, True), "China": (False, False)}  # m
 SCENARIOS = ("baseline", "cfd_110", "purchase_90")
 
 
+QUESTION = "Do price floors <b>calm</b> prices, and at what cost?"
+
+
 def config(scenarios: tuple[str, ...], replications: int, steps: int, sweep: str | None,
-           samples: int, title: str) -> dict:
+           samples: int, title: str, question: str = QUESTION) -> dict:
     """A valid experiment config (checked by abm.experiment) for the synthetic results."""
     overrides = {
         "baseline": {},
@@ -39,7 +42,7 @@ def config(scenarios: tuple[str, ...], replications: int, steps: int, sweep: str
     raw = {
         "experiment": {"name": "synthetic", "title": title, "steps": steps,
                        "replications": replications, "seed": 20260115,
-                       "question": "Do price floors <b>calm</b> prices, and at what cost?"},
+                       "question": question},
         "market": {"price_unit": "USD/kg",
                    "demand": {"reference_price": 80.0, "reference_quantity": 90000.0,
                               "elasticity": -0.4, "shock_sd": 0.04, "shock_persistence": 0.9}},
@@ -68,8 +71,8 @@ def config(scenarios: tuple[str, ...], replications: int, steps: int, sweep: str
 
 def make_results(out: Path, *, scenarios: tuple[str, ...] = SCENARIOS, replications: int = 40,
                  steps: int = 240, sweep: str | None = None, samples: int = 8,
-                 title: str = XSS_TITLE, failed: int = 2, layout: str = "per_run",
-                 summaries: bool = True, seed: int = 7) -> Path:
+                 title: str = XSS_TITLE, question: str = QUESTION, failed: int = 2,
+                 layout: str = "per_run", summaries: bool = True, seed: int = 7) -> Path:
     """Write a results folder at `out` and return it.
 
     layout: "per_run" (one parquet per run, as while running) or "parts" (compacted parts).
@@ -82,7 +85,8 @@ def make_results(out: Path, *, scenarios: tuple[str, ...] = SCENARIOS, replicati
     out = Path(out)
     for sub in ("runs", "series"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    exp = experiment_from_dict(config(scenarios, replications, steps, sweep, samples, title))
+    exp = experiment_from_dict(config(scenarios, replications, steps, sweep, samples, title,
+                                      question))
     specs = exp.design()
     manifest = manifest_io.build(exp, specs, executor={"kind": "local", "workers": 1,
                                                        "scheduler": None})

@@ -214,7 +214,7 @@ def effects(data: ReportData) -> Figure | None:
     fig.yaxis(autorange="reversed", tickvals=list(rows.values()),
               ticktext=[METRICS[m].label for m in rows], showgrid=False)
     fig.xaxis(title={"text": f"Change from {escape(data.baseline)} (%), with 95% CI"},
-              ticksuffix="%")
+              ticksuffix="%", tickformat=",~r")
     return title_layout(fig, f"Effect of each scenario compared with {escape(data.baseline)} "
                         "(paired runs)", 170 + len(rows) * (14 + 12 * len(others)))
 

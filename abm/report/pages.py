@@ -6,7 +6,6 @@ names, config values, error messages) is always passed through ``html.escape``.
 
 from __future__ import annotations
 
-import json
 import shlex
 from html import escape
 
@@ -30,10 +29,37 @@ RUNS_SHOWN = 3  # individual runs on runs.html: enough to see what a path looks 
 
 
 def _overrides(data: ReportData, scenario: str) -> str:
-    """'policy.floor.level = 110' for a scenario's dotted-key overrides of the base config."""
+    """'policy.floor.mechanism = cfd; policy.floor.level = 110 USD/kg' for a scenario's
+    overrides of the base config (nested tables written as dotted keys, with units)."""
     table_ = (data.config.get("scenarios") or {}).get(scenario) or {}
-    items = [f"{k} = {json.dumps(v)}" for k, v in table_.items()]
+    items = [f"{k} = {_value(v)}{_unit(k, data.price_unit)}"
+             for k, v in _flatten(table_).items()]
     return escape("; ".join(items)) if items else "the base configuration as written"
+
+
+def _flatten(table_: dict, prefix: str = "") -> dict:
+    out: dict = {}
+    for k, v in table_.items():
+        if isinstance(v, dict) and v:
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _value(v: object) -> str:
+    if isinstance(v, list):
+        return ", ".join(_value(x) for x in v)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return f"{v:,.6g}"
+    return str(v)
+
+
+def _unit(key: str, price_unit: str) -> str:
+    unit = sweep_figures.parameter_unit(key, price_unit)
+    return f" {unit}" if unit and unit not in ("-", "%") else ("%" if unit == "%" else "")
 
 
 def _n_text(data: ReportData) -> str:
