@@ -158,3 +158,10 @@ def test_size_does_not_grow_with_runs_and_build_is_fast(tmp_path):
         assert 0.8 < g[name] / s[name] < 1.25, (name, s[name], g[name])
     assert sum(g.values()) < 10_000_000
     assert seconds < 15, f"report for 10,000 runs took {seconds:.1f} s"
+
+
+def test_all_runs_failed_still_gives_pages_with_the_errors(tmp_path):
+    out = make_results(tmp_path / "r", replications=2, failed=6, summaries=False)
+    build_report(out)
+    assert "No run finished" in (out / "report" / "index.html").read_text()
+    assert "synthetic &lt;failure&gt;" in (out / "report" / "config.html").read_text()

@@ -220,7 +220,12 @@ def effects(data: ReportData) -> Figure | None:
 
 
 def distributions(data: ReportData) -> Figure | None:
-    """Box plots of every run metric by scenario: box = middle half, whiskers = 5-95% of runs."""
+    """Box plots of every run metric by scenario: box = middle half, whiskers = 5-95% of runs.
+
+    Drawn as a bar (the box) and a marker with error bars (median and whiskers) rather than as a
+    plotly box trace, whose hover labels call the whiskers "min" and "max"; here they are the
+    5th and 95th percentiles and the hover says so, with units.
+    """
     q = data.quartiles.filter(pl.col("n") > 0)
     per = {key[0]: frame for key, frame in q.partition_by("metric", as_dict=True).items()}
     metrics = [m for m in data.metrics if m in per]
@@ -235,6 +240,7 @@ def distributions(data: ReportData) -> Figure | None:
     for i, metric in enumerate(metrics):
         r, c = i // cols + 1, i % cols + 1
         s = scales[metric]
+        unit = unit_text(s)
         stats = {row["scenario"]: row for row in per[metric].to_dicts()}
         for scenario in data.scenarios:
             row = stats.get(scenario)
@@ -243,19 +249,34 @@ def distributions(data: ReportData) -> Figure | None:
             v = {k: float(round_sig(row[k] / s.factor)) for k in
                  ("p05", "p25", "p50", "p75", "p95", "mean")}
             name = escape(scenario)
-            fig.add({
-                "type": "box", "x": [name], "q1": [v["p25"]], "median": [v["p50"]],
-                "q3": [v["p75"]], "lowerfence": [v["p05"]], "upperfence": [v["p95"]],
-                "mean": [v["mean"]], "name": name, "legendgroup": name,
-                "showlegend": i == 0, "marker": {"color": cmap[scenario]},
-                "line": {"width": 1.5}, "boxpoints": False, "width": 0.5,
-                "hovertemplate": f"%{{y:{NUM}}}{unit_text(s)}<extra>{name}</extra>"}, r, c)
+            custom = [[v["p05"], v["p25"], v["p50"], v["p75"], v["p95"], v["mean"]]]
+            hover = (f"<b>{name}</b> · {escape(METRICS[metric].label)}<br>"
+                     f"median %{{customdata[2]:{NUM}}}{unit}<br>"
+                     f"middle half of runs %{{customdata[1]:{NUM}}}–%{{customdata[3]:{NUM}}}"
+                     f"{unit}<br>5–95% of runs %{{customdata[0]:{NUM}}}–"
+                     f"%{{customdata[4]:{NUM}}}{unit}<br>mean %{{customdata[5]:{NUM}}}{unit}"
+                     "<extra></extra>")
+            colour = cmap[scenario]
+            fig.add({"type": "bar", "x": [name], "base": [v["p25"]], "y": [v["p75"] - v["p25"]],
+                     "width": 0.5, "name": name, "legendgroup": name, "showlegend": i == 0,
+                     "marker": {"color": rgba(colour, 0.45), "line": {"color": colour,
+                                                                       "width": 1.5}},
+                     "customdata": custom, "hovertemplate": hover}, r, c)
+            fig.add({"type": "scatter", "x": [name], "y": [v["p50"]], "mode": "markers",
+                     "marker": {"symbol": "line-ew", "size": 34,
+                                "line": {"color": colour, "width": 2.5}},
+                     "error_y": {"type": "data", "symmetric": False,
+                                 "array": [v["p95"] - v["p50"]],
+                                 "arrayminus": [v["p50"] - v["p05"]], "color": colour,
+                                 "thickness": 1.5, "width": 8},
+                     "showlegend": False, "legendgroup": name, "customdata": custom,
+                     "hovertemplate": hover}, r, c)
         fig.xaxis(r, c, showticklabels=False)
     for ann in fig.layout["annotations"]:
         ann["font"] = {"size": 12}
-    fig.layout["boxmode"] = "overlay"
-    return title_layout(fig, "Run metrics by scenario: box = middle half of runs, whiskers = "
-                        "5–95%, line = median, dashed = mean", 250 * rows + 110)
+    fig.layout["barmode"] = "overlay"
+    return title_layout(fig, "Run outcomes by scenario: box = middle half of runs, line = median, "
+                        "whiskers = 5–95% of runs", 250 * rows + 110)
 
 
 PATH_PANELS = [("price", "price"), ("government_stock", "t"), ("capacity_market", "t/yr")]

@@ -208,5 +208,7 @@ def levels_sentence(summary: pl.DataFrame, scenario: str, price_unit: str) -> st
         spread = fmt_range(r["p05"], r["p95"], unit, price_unit)
         parts.append(f"{escape(lower_first(METRICS[metric].label))} {value} "
                      f"(5–95% of runs: {escape(spread)})")
+    if not parts:
+        return f'<b class="scenario">{escape(scenario)}</b>: no finished runs.'
     return (f'In <b class="scenario">{escape(scenario)}</b> the average run had '
             + "; ".join(parts) + ".")

@@ -97,6 +97,11 @@ def index_page(data: ReportData, pages: list[str], footer: str) -> Page:
         "Fan charts show the middle of all runs: the dark line is the median run, the darker "
         "band the middle half of runs, the light band 90% of runs.</p>"), "overview")
 
+    if data.ok.height == 0:
+        page.section("No results", '<p class="headline">No run finished, so there is nothing to '
+                     'report. The errors are listed on the <a href="config.html">configuration '
+                     "page</a>.</p>", "headlines")
+        return page
     boxes = []
     for scenario in data.scenarios:
         style = f' style="border-left-color:{cmap[scenario]}"'
