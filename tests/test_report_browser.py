@@ -109,6 +109,26 @@ def test_page_draws_every_plot_offline_without_errors(results, pages, name):
         assert drawn >= 1
 
 
+def test_sobol_sweep_page_draws_every_plot(browser, tmp_path_factory):
+    """A Sobol design adds the indices chart and table to the sweep page."""
+    out = make_results(tmp_path_factory.mktemp("sobol") / "results",
+                       scenarios=("baseline", "cfd_110"), replications=2, sweep="sobol",
+                       samples=4, steps=36)
+    build_report(out)
+    v = Visit(browser, out / "report" / "sweep.html")
+    try:
+        assert v.errors == []
+        assert set(v.requests) <= {(out / "report" / n).as_uri()
+                                            for n in ("sweep.html", "plotly.min.js")}
+        drawn = v.page.evaluate(
+            "[...document.querySelectorAll('.js-plotly-plot')]"
+            ".filter(d => d.querySelector('svg.main-svg')).length")
+        assert drawn == v.page.evaluate("Number(document.body.dataset.plots)") == 4
+        assert v.page.locator("#sobol table tbody tr").count() > 10
+    finally:
+        v.close()
+
+
 def test_title_with_script_is_shown_as_text(pages):
     v = pages["index.html"]
     assert all(p.dialogs == [] for p in pages.values())
