@@ -118,8 +118,8 @@ def test_sobol_sweep_page_draws_every_plot(browser, tmp_path_factory):
     v = Visit(browser, out / "report" / "sweep.html")
     try:
         assert v.errors == []
-        assert set(v.requests) <= {(out / "report" / n).as_uri()
-                                            for n in ("sweep.html", "plotly.min.js")}
+        allowed = {(out / "report" / n).as_uri() for n in ("sweep.html", "plotly.min.js")}
+        assert set(v.requests) <= allowed
         drawn = v.page.evaluate(
             "[...document.querySelectorAll('.js-plotly-plot')]"
             ".filter(d => d.querySelector('svg.main-svg')).length")
