@@ -350,3 +350,20 @@ def test_errors_of_the_report_builder_are_not_swallowed(tmp_path, use, monkeypat
                         types.SimpleNamespace(build_report=build_report))
     with pytest.raises(RuntimeError, match="plotly broke"):
         run_experiment(experiment(), tmp_path / "r", workers=1, quiet=True)
+
+
+def test_reusing_runs_of_other_code_is_reported(tmp_path, use):
+    out = tmp_path / "r"
+    run_experiment(experiment(), out, workers=1, quiet=True, report=False)
+    same = run_experiment(experiment(), out, workers=1, quiet=True, report=False)
+    assert same.reused == 12 and not any("computed by" in n for n in same.notes)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["history"][0]["git_commit"] = "0000000"     # the runs were made by other code
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    for _ in range(2):      # said on every call while those runs are kept
+        got = run_experiment(experiment(), out, workers=1, quiet=True, report=False)
+        assert got.reused == 12
+        assert any("computed by abm" in n and "commit 0000000" in n for n in got.notes)
+    history = json.loads((out / "manifest.json").read_text())["history"]
+    assert [h["computed"] for h in history] == [12, 0, 0, 0]
+    assert [h["status"] for h in history] == ["complete"] * 4

@@ -11,7 +11,9 @@ Keys (format 1):
   sweep (null or {design, samples, parameters: [dotted keys in design order]}),
   design (list of {run_id, scenario, point, params, replication, seed}),
   created, updated (ISO 8601 UTC), status, counts {planned, computed, reused, failed},
-  executor {kind, workers, scheduler}
+  executor {kind, workers, scheduler},
+  history (one entry per call: started, version, git_commit, planned, reused, computed,
+  failed, status; kept across calls so reused runs can be traced to the code that made them)
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ def build(exp: Any, specs: list, *, executor: dict[str, Any]) -> dict[str, Any]:
         "status": "running",
         "counts": {"planned": len(specs), "computed": 0, "reused": 0, "failed": 0},
         "executor": executor,
+        "history": [],
     }
 
 

@@ -238,7 +238,14 @@ def _run(exp: Experiment, out: Path, the_plan: _Plan, pool: Pool, runner: str, *
     manifest = manifest_io.build(exp, specs, executor=pool.describe())
     if the_plan.stored and not the_plan.discard:
         manifest["created"] = the_plan.stored.get("created", manifest["created"])
+        manifest["history"] = list(the_plan.stored.get("history") or [])
+    call = {"started": manifest["updated"], "version": manifest["version"],
+            "git_commit": manifest["git_commit"], "planned": len(specs), "reused": reused,
+            "computed": 0, "failed": 0, "status": "running"}
+    manifest["history"].append(call)
     manifest["counts"]["reused"] = reused
+    if reused:
+        notes.extend(_code_changed(manifest["history"], reused))
     write_json_atomic(manifest, out / manifest_io.MANIFEST)
 
     sweep = exp.config.sweep
@@ -271,6 +278,8 @@ def _run(exp: Experiment, out: Path, the_plan: _Plan, pool: Pool, runner: str, *
             manifest.update(status=status, updated=manifest_io.now())
             manifest["counts"].update(computed=counts["ok"] + counts["failed"],
                                       failed=counts["failed"])
+            call.update(status=status, computed=counts["ok"] + counts["failed"],
+                        failed=counts["failed"])
             write_json_atomic(manifest, out / manifest_io.MANIFEST)
             progress.close({"interrupted": "interrupted: finished runs are kept, rerun to "
                             "resume", "failed": "stopped by an error"}.get(status, ""))
@@ -280,6 +289,20 @@ def _run(exp: Experiment, out: Path, the_plan: _Plan, pool: Pool, runner: str, *
     return BatchResult(out=out, planned=len(specs), computed=counts["ok"] + counts["failed"],
                        reused=reused, failed=counts["failed"], report=None, seconds=0.0,
                        notes=notes)
+
+
+def _code_changed(history: list[dict], reused: int) -> list[str]:
+    """A warning when stored runs were computed by other code (another version or commit):
+    the config hash cannot see a change of the model itself. `history[-1]` is this call."""
+    now = (history[-1].get("version"), history[-1].get("git_commit"))
+    other = sorted({(h.get("version"), h.get("git_commit")) for h in history[:-1]
+                    if h.get("computed")} - {now}, key=str)
+    if not other:
+        return []
+    which = ", ".join(f"abm {v} (commit {c})" for v, c in other)
+    return [f"{reused} reused runs include runs computed by {which}; this is abm {now[0]} "
+            f"(commit {now[1]}). If the model changed, delete the folder or use another --out "
+            "to recompute them"]
 
 
 def _loop(todo: list[RunSpec], ctx: worker.Context, pool: Pool, progress: Progress,
