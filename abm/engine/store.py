@@ -96,9 +96,14 @@ def compact(out: Path, min_runs: int = 2) -> int:
     return len(run_ids)
 
 
-def _concat(files: list[Path]) -> pl.LazyFrame:
-    # diagonal: runs may differ in metric columns (a runner adding a metric) or null columns
-    return pl.concat([pl.scan_parquet(f) for f in files], how="diagonal_relaxed")
+def _concat(files: list[Path]) -> pl.LazyFrame | pl.DataFrame:
+    """All rows of `files`. Files of one experiment almost always share a schema: then one
+    multi-file scan (about 3x faster than a scan per file). Otherwise (a runner adding a metric,
+    an all-null column typed differently) a diagonal concat that unifies the columns."""
+    try:
+        return pl.scan_parquet(files, missing_columns="insert", extra_columns="raise").collect()
+    except (pl.exceptions.PolarsError, OSError):
+        return pl.concat([pl.scan_parquet(f) for f in files], how="diagonal_relaxed")
 
 
 def _unlink(path: Path) -> None:
