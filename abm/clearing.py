@@ -134,14 +134,13 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
             result, bid_filled = market.clear_with_bid(
                 o.ask, o.qty, scale[0], eps, plan.bid_qty, plan.bid_price, B=importer_B,
                 price_cap=price_cap, shortfall_price=last_price)
-        importer_bought = importer_B if importer_B > 0 else 0.0
+        # in scarcity every buyer, importers buying ahead included, is served pro rata
+        importer_bought = importer_B * _served(result.quantity, scale[0], eps, result.price,
+                                               importer_B)
         prices = {HUB: result.price}
         sold = result.dispatched
         node_cons = {HUB: result.quantity - importer_bought}
         unmet = result.unmet
-        if importer_bought > result.quantity:
-            importer_bought = max(result.quantity, 0.0)
-            node_cons[HUB] = 0.0
     else:
         nodes = []
         for k in node_ids[1:]:
@@ -162,14 +161,19 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
         sold = np.zeros(n_offers)
         sold[hub] = linked.world_dispatched
         prices = {HUB: linked.world_price}
-        node_cons = {HUB: linked.world_consumption - hub_B}
-        for k, p_k, disp, cons in zip(node_ids[1:], linked.node_prices, linked.node_dispatched,
-                                      linked.node_consumption, strict=True):
+        served = _served(linked.world_consumption, scale[0], eps, linked.world_price, hub_B)
+        importer_bought = importer_B * served
+        bid_filled = 0.0 if plan.club_separate else plan.bid_qty * served
+        node_cons = {HUB: linked.world_consumption - hub_B * served}
+        for k, p_k, disp, cons, node in zip(node_ids[1:], linked.node_prices,
+                                            linked.node_dispatched, linked.node_consumption,
+                                            nodes, strict=True):
             sold[offer_node == k] = disp
             prices[k] = p_k
-            node_cons[k] = cons - (plan.bid_qty if k == 1 else 0.0)
-        bid_filled = plan.bid_qty
-        importer_bought = importer_B
+            share = _served(cons, node.A, eps, p_k, node.B)
+            if k == 1:
+                bid_filled = node.B * share
+            node_cons[k] = cons - node.B * share
         unmet = linked.unmet
         if plan.club_separate:
             club_imports = linked.net_imports[0]
@@ -204,3 +208,11 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
     return Outcome(world, club, restricted, sold, to_gov, offer_price, buyer_tonnes, buyer_price,
                    bid_filled, stock_price, importer_bought, duties, club_imports, unmet,
                    float(buyer_tonnes.sum()))
+
+
+def _served(delivered: float, A: float, eps: float, price: float, B: float) -> float:
+    """Share of demand served in a market (1 unless supply ran short)."""
+    wanted = float(market.demand(A, eps, price, B))
+    if wanted <= 0:
+        return 1.0
+    return float(min(max(delivered / wanted, 0.0), 1.0))

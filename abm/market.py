@@ -192,14 +192,18 @@ def clear_with_bid(asks: np.ndarray, quantities: np.ndarray, A: float, eps: floa
     if bid_qty <= 0:
         return clear(asks, quantities, A, eps, B=B, price_cap=price_cap,
                      shortfall_price=shortfall_price), 0.0
+    if price_cap is not None:
+        bid_price = min(bid_price, price_cap)
     with_bid = clear(asks, quantities, A, eps, B=B + bid_qty, price_cap=price_cap,
                      shortfall_price=shortfall_price)
-    if with_bid.price <= bid_price and not with_bid.scarce:
-        with_bid.quantity -= bid_qty
-        return with_bid, bid_qty
+    if with_bid.price <= bid_price:
+        wanted = float(demand(A, eps, with_bid.price, B + bid_qty))
+        got = bid_qty * min(with_bid.quantity / wanted, 1.0) if wanted > 0 else 0.0
+        with_bid.quantity -= got       # rationed pro rata when a cap binds
+        return with_bid, got
     without = clear(asks, quantities, A, eps, B=B, price_cap=price_cap,
                     shortfall_price=shortfall_price)
-    if without.price >= bid_price:
+    if without.price >= bid_price or without.scarce:
         return without, 0.0
     # the bid sets the price: supply at bid_price beyond elastic demand goes to the bidder
     asks = np.asarray(asks, dtype=float)
@@ -257,20 +261,33 @@ def _supply_at(asks: np.ndarray, qty: np.ndarray, price: float) -> float:
     return float(qty[asks <= price].sum())
 
 
+def _snap(price: float, asks: np.ndarray, rel: float = 1e-12) -> float:
+    """A price computed through a wedge (P (1 + t)) that equals an ask up to rounding is that
+    ask, so the offer is treated as marginal, not as inframarginal."""
+    if len(asks) == 0:
+        return price
+    k = int(np.argmin(np.abs(asks - price)))
+    return float(asks[k]) if abs(asks[k] - price) <= rel * max(abs(price), 1.0) else price
+
+
 class _NodeResponse:
     """A node's price and net imports as a function of the world price (monotone)."""
 
     def __init__(self, node: Node, eps: float):
         self.node, self.eps = node, eps
-        self.autarky = clear(node.asks, node.qty, node.A, eps, B=node.B).price if (
-            node.A > 0 or node.B > 0) else 0.0
+        if node.A <= 0 and node.B <= 0:
+            self.autarky = 0.0                      # no buyers: exports everything it can
+        elif node.qty.sum() <= 0:
+            self.autarky = np.inf                   # no supply: imports whatever it needs
+        else:
+            self.autarky = clear(node.asks, node.qty, node.A, eps, B=node.B).price
         n = node
         self.p_import_capped = None
         if np.isfinite(n.import_cap):
             self.p_import_capped = clear(np.append(n.asks, 0.0), np.append(n.qty, n.import_cap),
                                          n.A, eps, B=n.B).price
         self.p_export_capped = None
-        if np.isfinite(n.export_cap):
+        if np.isfinite(n.export_cap) and n.qty.sum() > 0:
             self.p_export_capped = clear(n.asks, n.qty, n.A, eps, B=n.B + n.export_cap).price
 
     def __call__(self, p_w: float) -> tuple[float, float]:
@@ -281,7 +298,7 @@ class _NodeResponse:
             if m > n.import_cap:
                 return max(hi, float(self.p_import_capped)), n.import_cap
             return hi, max(m, 0.0)
-        if self.autarky < p_w:
+        if self.autarky <= p_w:   # right-continuous: at a flat segment, export it all (trimmed later)
             m = float(demand(n.A, eps, p_w, n.B)) - _supply_at(n.asks, n.qty, p_w)
             if -m > n.export_cap:
                 return min(p_w, float(self.p_export_capped)), -n.export_cap
@@ -303,6 +320,15 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
 
     asks = np.asarray(asks, dtype=float)
     qty = np.asarray(qty, dtype=float)
+    if qty.sum() + sum(n.qty.sum() for n in nodes) <= 0:
+        # nothing to sell anywhere: nobody is served (the price is not meaningful)
+        price = float(price_cap) if price_cap is not None else NO_SUPPLY_PRICE_FACTOR
+        ref = shortfall_price if shortfall_price is not None else price
+        unmet = float(demand(A, eps, ref, B)) + sum(float(demand(n.A, eps, ref, n.B))
+                                                    for n in nodes)
+        return LinkedClearing(price, [price] * len(nodes), np.zeros_like(qty),
+                              [np.zeros_like(n.qty) for n in nodes], [0.0] * len(nodes), 0.0,
+                              [0.0] * len(nodes), unmet, True)
     responses = [_NodeResponse(n, eps) for n in nodes]
 
     def excess(p: float) -> float:
@@ -311,15 +337,28 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
 
     cands = [asks[qty > 0]]
     for n, r in zip(nodes, responses, strict=True):
-        base = np.concatenate([n.asks[n.qty > 0], [r.autarky]])
+        base = np.concatenate([n.asks[n.qty > 0], [r.autarky] if np.isfinite(r.autarky) else []])
         cands += [base, base / (1.0 + n.tariff), [n.mip]]
         if n.mip > 0:
             cands.append(base / (1.0 + n.tariff))
     points = np.unique(np.concatenate([np.ravel(c) for c in cands]))
     points = points[np.isfinite(points) & (points > 0)]
     top = max(float(points.max()) if len(points) else 1.0, 1.0)
-    hi_limit = price_cap if price_cap is not None else top * NO_SUPPLY_PRICE_FACTOR
-    points = np.concatenate([[1e-9], points[points < hi_limit], [hi_limit]])
+    if price_cap is not None:
+        hi_limit = float(price_cap)
+    else:
+        # above every breakpoint; raised until world excess supply turns non-negative (demand
+        # is strictly decreasing, so it does unless there is no supply at all)
+        hi_limit = top * NO_SUPPLY_PRICE_FACTOR
+        while excess(hi_limit) < 0 and hi_limit < 1e15:
+            hi_limit *= 10.0
+    # the lowest candidate sits below the price at which all supply would be absorbed
+    total_qty = qty.sum() + sum(n.qty.sum() for n in nodes)
+    total_A = A + sum(n.A for n in nodes)
+    floor_price = 1e-9
+    if total_A > 0 and total_qty > 0:
+        floor_price = min(floor_price, 1e-3 * inverse_demand(total_A, eps, total_qty))
+    points = np.concatenate([[max(floor_price, 1e-300)], points[points < hi_limit], [hi_limit]])
     values = np.array([excess(p) for p in points])
     scarce = values[-1] < 0
     if scarce:
@@ -332,25 +371,54 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
             lo, hi = float(points[k - 1]), float(points[k])
             # excess is continuous inside (lo, hi); a jump at hi means the root is hi itself
             left = excess(np.nextafter(hi, 0.0))
-            p_w = hi if left < 0 else brentq(excess, lo, hi, xtol=1e-14, rtol=4e-16, maxiter=200)
+            p_w = hi if left < 0 else brentq(excess, lo, hi, xtol=1e-300, rtol=1e-15,
+                                             maxiter=500, full_output=True, disp=False)[0]
+    p_w = _snap(p_w, asks)
     node_prices, imports = [], []
-    for r in responses:
+    for n, r in zip(nodes, responses, strict=True):
         p_n, m = r(p_w)
-        node_prices.append(float(p_n))
+        node_prices.append(_snap(float(p_n), n.asks))
         imports.append(float(m))
-    world_cons = float(demand(A, eps, p_w, B))
-    world_need = world_cons + sum(imports)
-    world_disp = _dispatch(asks, qty, qty > 0, p_w, min(world_need, qty.sum()))
-    unmet = 0.0
-    if scarce:
-        unmet = max(world_need - qty.sum(), 0.0)
+    # consumption is what is dispatched: equal to demand except in scarcity, where buyers get
+    # only the supply there is
+    world_want = float(demand(A, eps, p_w, B))
+    # a node exporting from offers priced exactly at its price may export less than all of them:
+    # trim such exports so the hub's own offers below the price are not displaced
+    hub_below = float(qty[(asks < p_w) & (qty > 0)].sum())
+    surplus = hub_below - (world_want + sum(imports))
+    if surplus > 1e-12:
+        # flows absorb it where a node's own supply is priced exactly at its price: an exporter
+        # exports less of it, an importer produces less of it and imports more
+        marginal = [float(n.qty[(n.asks == p_n) & (n.qty > 0)].sum())
+                    for n, p_n in zip(nodes, node_prices, strict=True)]
+        room = marginal
+        total = sum(room)
+        if total > 0:
+            take = min(surplus, total)
+            imports = [m + take * r / total for m, r in zip(imports, room, strict=True)]
+    into_hub = -sum(m for m in imports if m < 0)
+    out_of_hub = sum(m for m in imports if m > 0)
+    available = _supply_at(asks, qty, p_w) + into_hub
+    if world_want + out_of_hub > available + 1e-12:
+        # scarcity: the hub and the importing nodes are served pro rata
+        ratio = available / (world_want + out_of_hub)
+        imports = [m * ratio if m > 0 else m for m in imports]
+        unmet_hub = world_want * (1 - ratio)
+        world_want *= ratio
+    else:
+        unmet_hub = 0.0
+    world_need = world_want + sum(imports)
+    world_disp = _dispatch(asks, qty, qty > 0, p_w, min(max(world_need, 0.0), qty.sum()))
+    world_cons = float(world_disp.sum()) - sum(imports)
+    unmet = unmet_hub + max(world_need - float(world_disp.sum()), 0.0)
     node_disp, node_cons = [], []
     for n, p_n, m in zip(nodes, node_prices, imports, strict=True):
-        cons = float(demand(n.A, eps, p_n, n.B))
-        need = max(cons - m, 0.0)
-        node_disp.append(_dispatch(n.asks, n.qty, n.qty > 0, p_n, min(need, n.qty.sum())))
-        node_cons.append(cons)
-    del shortfall_price
+        want = float(demand(n.A, eps, p_n, n.B))
+        need = max(want - m, 0.0)
+        disp = _dispatch(n.asks, n.qty, n.qty > 0, p_n, min(need, n.qty.sum()))
+        node_disp.append(disp)
+        node_cons.append(float(disp.sum()) + m)
+        unmet += max(want - node_cons[-1], 0.0)
     return LinkedClearing(p_w, node_prices, world_disp, node_disp, imports, world_cons, node_cons,
                           unmet, bool(scarce))
 

@@ -109,6 +109,7 @@ class MineralMarket(mesa.Model):
         # policies (a scenario is a list of instruments)
         from abm.policies import build_policies
 
+        self.stock_owners: list = []
         self.policies = build_policies(config)
         for policy in self.policies:
             policy.initialize(self)
@@ -157,9 +158,10 @@ class MineralMarket(mesa.Model):
         self.acct = dict.fromkeys(("gov_purchases", "gov_sales", "gov_payments_to_producers",
                                    "gov_receipts_from_producers", "gov_sales_revenue", "duties",
                                    "producer_revenue", "gov_purchase_spend",
-                                   "private_sales_revenue"),
+                                   "private_sales_revenue", "buyer_payments_offtake"),
                                   0.0)
         self.plan = MarketPlan()
+        self.disruption = False
         self.floor_level = float("nan")
         self.region_supply_cut = np.zeros(len(self.region_names))
         for shock in self.config.shocks:
@@ -378,7 +380,10 @@ class MineralMarket(mesa.Model):
                                  minlength=len(self.region_names))
         spend = float(sum(buyer.spent for buyer in self.buyers))
         importers = out.importer_bought * self.price * mf
-        private_release = float(out.sold[o.owner == -2].sum())
+        offtake = self.acct["buyer_payments_offtake"]   # contract-price transfers paid by buyers
+        private = o.owner == -2
+        private_release = float(out.sold[private].sum())
+        private_revenue = float((out.sold[private] * out.offer_price[private]).sum()) * mf
         values = {
             "price": self.price,
             "club_price": self.club_price,
@@ -395,7 +400,7 @@ class MineralMarket(mesa.Model):
             "government_stock": sum(g.stock for g in self.governments),
             "fiscal_flow": sum(g.step_outlay for g in self.governments),
             "unmet_demand": self.unmet,
-            "consumer_spend": spend + importers,
+            "consumer_spend": spend + importers + offtake,
             "capacity_market": b.capacity[refining & b.market_economy].sum(),
             "capacity_nonmarket": b.capacity[refining & ~b.market_economy].sum(),
             "demand_shock": self.shock,
@@ -406,12 +411,12 @@ class MineralMarket(mesa.Model):
             "private_stocking": out.importer_bought,
             "private_release": private_release,
             "gov_purchase_spend": self.acct["gov_purchase_spend"],
-            "buyer_payments": spend + importers,
-            "producer_revenue": self.acct["producer_revenue"],
+            "buyer_payments": spend + importers + offtake,
+            "producer_revenue": self.acct["producer_revenue"] + offtake,
             "gov_payments_to_producers": self.acct["gov_payments_to_producers"],
             "gov_receipts_from_producers": self.acct["gov_receipts_from_producers"],
             "gov_sales_revenue": self.acct["gov_sales_revenue"],
-            "private_sales_revenue": private_release * self.price * mf,
+            "private_sales_revenue": private_revenue,
             "duties": out.duties * mf,
             "concentrate_output": float(np.where(b.stage == MINE, b.output, 0.0).sum()),
             "concentrate_used": ref_out.sum() * self.intensity if self.has_mines else 0.0,
@@ -461,6 +466,11 @@ class MineralMarket(mesa.Model):
         for policy in self.policies:
             months = policy.lead_time(self, region, months)
         return int(months)
+
+    def register_stock_owner(self, policy) -> int:
+        """An id (>= 0) under which an instrument offers its stock in the merit order."""
+        self.stock_owners.append(policy)
+        return len(self.stock_owners) - 1
 
     def government_for(self, regions: list[int], name: str) -> Government:
         """The government that runs an instrument covering `regions`: the club's when they are

@@ -38,7 +38,43 @@ def configs(draw):
         raw["outages"] = {"probability": 0.2, "duration": 2.0, "severity": 0.7}
     if draw(st.booleans()):
         raw["exits"] = {"loss_steps": 2}
+    raw["policy"] = policies(draw)
+    if draw(st.booleans()):
+        raw["shocks"] = [{"kind": "export_control", "region": "China", "start": 4, "duration": 5,
+                          "cut": draw(st.floats(0.0, 1.0)), "announce": 1,
+                          "licence_delay": draw(st.integers(0, 2)),
+                          "front_run": draw(st.floats(0.0, 0.5))}]
     return raw
+
+
+def policies(draw) -> dict:
+    """A random mix of instruments (each on or off)."""
+    out = {}
+    mechanism = draw(st.sampled_from([None, "cfd", "purchase", "mip"]))
+    if mechanism:
+        out["floor"] = {"mechanism": mechanism, "level": draw(st.floats(20.0, 150.0)),
+                        "start": draw(st.integers(0, 6)), "covers": ["US"],
+                        "upside_share": draw(st.floats(0.0, 1.0)),
+                        "settlement": draw(st.integers(1, 4)),
+                        "budget": draw(st.one_of(st.none(), st.floats(1e3, 1e9))),
+                        "capacity": draw(st.one_of(st.none(), st.floats(0.0, 500.0))),
+                        "volume_cap": draw(st.one_of(st.none(), st.floats(0.0, 2000.0)))}
+        if mechanism == "purchase" and draw(st.booleans()):
+            out["floor"]["release_price"] = draw(st.floats(30.0, 200.0))
+    if draw(st.booleans()):
+        out["stockpile"] = {"buy_below": draw(st.floats(20.0, 120.0)),
+                            "release_above": draw(st.floats(40.0, 200.0)),
+                            "budget": draw(st.one_of(st.none(), st.floats(1e3, 1e9))),
+                            "holding_cost": draw(st.floats(0.0, 1000.0))}
+    if draw(st.booleans()):
+        out["offtake"] = {"share": draw(st.floats(0.0, 1.0)), "covers": ["US"],
+                          "price_formula": "fixed", "price": draw(st.floats(20.0, 150.0)),
+                          "take_or_pay": draw(st.booleans()),
+                          "offtaker": draw(st.sampled_from(["buyers", "government"]))}
+    if draw(st.booleans()):
+        out["trade"] = {"tariff": draw(st.floats(0.0, 0.5)),
+                        "rules_of_origin": draw(st.one_of(st.none(), st.floats(0.0, 1.0)))}
+    return out
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -58,5 +94,10 @@ def test_tonnes_and_money_are_conserved_every_step(raw):
     if model.has_mines:
         np.testing.assert_allclose(s["concentrate_output"], s["concentrate_used"], rtol=1e-9,
                                    atol=1e-9)
+    # the ledger balances: net outlay per step is the signed sum of booked flows
+    ledger = sum(g.fiscal_cost for g in model.governments)
+    assert abs(float(s["fiscal_flow"].sum()) - ledger) <= 1e-6 * max(1.0, abs(ledger))
+    stock = s["government_stock"].to_numpy()
+    assert (stock >= -1e-9).all()
     assert (s["price"] > 0).all()
     assert (s["consumption"] >= 0).all()

@@ -1,4 +1,5 @@
-"""Policy instruments. `build_policies(config)` turns the [policy.*] tables into a list."""
+"""Policy instruments. `build_policies(config)` turns the [policy.*] tables and the export-control
+shocks into the scenario's list of instruments (each with initialize / apply / settle)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,25 @@ from abm.policies.base import Policy
 
 def build_policies(config) -> list[Policy]:
     """The scenario's instruments, in the order they act each step."""
-    return []
+    from abm.policies.floor import make_floor
+    from abm.policies.offtake import Offtake
+    from abm.policies.stockpile import Stockpile
+    from abm.policies.trade import ExportControl, Finance, TradeMeasures
+
+    p = config.policy
+    policies: list[Policy] = [ExportControl(s) for s in config.shocks
+                              if s.kind == "export_control"]
+    if p.trade is not None:
+        policies.append(TradeMeasures(p.trade))
+    if p.offtake is not None:
+        policies.append(Offtake(p.offtake))
+    if p.floor is not None:
+        policies.append(make_floor(p.floor))
+    if p.stockpile is not None:
+        policies.append(Stockpile(p.stockpile))
+    if p.finance is not None:
+        policies.append(Finance(p.finance))
+    return policies
 
 
 __all__ = ["Policy", "build_policies"]

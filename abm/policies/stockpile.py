@@ -1,0 +1,90 @@
+"""Strategic stockpile run by the club government.
+
+Each step it decides from the last club price: below `buy_below` it bids for up to
+`max_rate x target` tonnes (at most the gap to its target cover, its capacity and what its budget
+buys) at a reservation price of `buy_below`; above `release_above`, or while an export control is
+in force (a disruption), it offers stock, at `release_above` or at any price during a disruption.
+Holding costs accrue per tonne-year.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from abm.policies.base import Policy
+
+
+class Stockpile(Policy):
+    name = "stockpile"
+
+    def __init__(self, cfg):
+        super().__init__(cfg.start, cfg.end)
+        self.cfg = cfg
+        self.spent = 0.0
+        self.last_club_consumption = 0.0
+
+    def initialize(self, model) -> None:
+        club = list(np.flatnonzero(model.region_club))
+        self.regions = club or list(range(len(model.region_names)))
+        self.government = model.government_for(self.regions, "stockpile")
+        self.owner = model.register_stock_owner(self)
+        self.stock = 0.0
+        d = model.config.market.demand
+        club_share = float(model.buyer_share[model.buyer_club].sum())
+        self.last_club_consumption = club_share * d.reference_quantity / model.steps_per_year
+
+    def target(self, model) -> float:
+        """Target stock: target_cover days of club consumption (t)."""
+        per_day = self.last_club_consumption * model.steps_per_year / 365.0
+        target = self.cfg.target_cover * per_day
+        if self.cfg.capacity is not None:
+            target = min(target, self.cfg.capacity)
+        return target
+
+    def apply(self, model) -> None:
+        t = model.t
+        if not self.active(t):
+            return
+        target = self.target(model)
+        rate = self.cfg.max_rate * target
+        price = model.club_price
+        if price < self.cfg.buy_below and self.stock < target and not model.disruption:
+            money_left = np.inf if self.cfg.budget is None else self.cfg.budget - self.spent
+            affordable = money_left / (self.cfg.buy_below * model.money_per_price_tonne)
+            qty = min(rate, target - self.stock, max(affordable, 0.0))
+            if qty > 1e-12:
+                model.plan.bid_qty += qty
+                model.plan.bid_price = self.cfg.buy_below
+
+    def adjust_offers(self, model, offers) -> None:
+        if not self.active(model.t) or self.stock <= 1e-12:
+            return
+        stock = self.stock
+        release = min(stock, max(self.cfg.max_rate * self.target(model), stock * self.cfg.max_rate))
+        if model.disruption:
+            offers.append(0.0, release, self.regions[0], self.owner)
+        elif model.club_price > self.cfg.release_above:
+            offers.append(self.cfg.release_above, release, self.regions[0], self.owner)
+
+    def settle(self, model) -> None:
+        out, mf, g = model.outcome, model.money_per_price_tonne, self.government
+        self.last_club_consumption = float(model.outcome.buyer_tonnes[model.buyer_club].sum())
+        if out.bid_filled > 0:
+            money = out.bid_filled * out.bid_price * mf
+            self.spent += money
+            self.stock += out.bid_filled
+            g.stock += out.bid_filled
+            g.book("stockpile_purchase", money, out.bid_filled)
+            model.acct["gov_purchases"] += out.bid_filled
+            model.acct["gov_purchase_spend"] += money
+        mine = model.offers.owner == self.owner
+        sold = float(out.sold[mine].sum())
+        if sold > 0:
+            money = float((out.sold[mine] * out.offer_price[mine]).sum()) * mf
+            self.stock -= sold
+            g.stock -= sold
+            g.book("stockpile_sale", money, sold)
+            model.acct["gov_sales"] += sold
+            model.acct["gov_sales_revenue"] += money
+        if self.stock > 0 and self.cfg.holding_cost > 0:
+            g.book("holding", self.stock * self.cfg.holding_cost / model.steps_per_year)

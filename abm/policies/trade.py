@@ -1,0 +1,119 @@
+"""Trade measures and investment-side levers.
+
+* `TradeMeasures`: the club's ad-valorem tariff on non-club imports and its rules of origin
+  (club-refined product counts as club product only if the club's share of its value added, the
+  refining margin and the concentrate, reaches the threshold).
+* `ExportControl`: a region withholds a share of its exports (`[[shocks]] kind =
+  "export_control"`): exports are capped at (1 - cut) x its mean net exports over the year before
+  the announcement, and at zero during the licence delay. Between announcement and start,
+  importers elsewhere buy ahead (`front_run`) and draw the inventory down once the control bites.
+* `Finance`: concessional finance (a lower hurdle rate) and permitting reform (shorter lead
+  times) for projects in covered regions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from abm.policies.base import Policy
+
+
+class TradeMeasures(Policy):
+    name = "trade"
+
+    def __init__(self, cfg):
+        super().__init__(cfg.start, cfg.end)
+        self.cfg = cfg
+
+    def initialize(self, model) -> None:
+        club = list(np.flatnonzero(model.region_club))
+        self.government = model.government_for(club, "trade") if club else None
+
+    def apply(self, model) -> None:
+        if not self.active(model.t) or self.government is None:
+            return
+        if self.cfg.tariff > 0:
+            model.plan.tariff = self.cfg.tariff
+        if self.cfg.rules_of_origin is not None:
+            model.plan.rules_of_origin = self.cfg.rules_of_origin
+
+    def settle(self, model) -> None:
+        # an MIP books the club's duties itself; a tariff alone books them here
+        if (self.active(model.t) and self.government is not None and model.plan.mip == 0
+                and model.outcome.duties > 0):
+            self.government.book("duty", model.outcome.duties * model.money_per_price_tonne)
+
+
+class ExportControl(Policy):
+    name = "export_control"
+
+    def __init__(self, shock):
+        super().__init__(shock.start, shock.start + shock.duration, shock.announce)
+        self.shock = shock
+        self.reference_exports = None
+        self.inventory = 0.0
+        self.inventory_at_start = 0.0
+
+    def initialize(self, model) -> None:
+        self.region = model.region_index[self.shock.region]
+
+    def normal_exports(self, model) -> float:
+        """Mean net exports per step over the year before the announcement (t)."""
+        lo = max(self.announce - model.steps_per_year, 0)
+        hist = model.region_net_exports[lo:max(self.announce, 1), self.region]
+        return float(max(np.mean(hist), 0.0)) if len(hist) else 0.0
+
+    def apply(self, model) -> None:
+        t, s = model.t, self.shock
+        if self.announce <= t < self.start and s.front_run > 0:
+            # importers elsewhere buy ahead of the deadline
+            others = model.buyer_region != self.region
+            scale = float(model.buyer_scale[others].sum())
+            from abm.market import demand
+
+            per_step = float(demand(scale, model.elasticity, model.last_price))
+            model.plan.importer_demand += s.front_run * per_step
+        if not self.active(t):
+            return
+        if self.reference_exports is None:
+            self.reference_exports = self.normal_exports(model)
+            self.inventory_at_start = self.inventory
+        model.disruption = True
+        cap = 0.0 if t < self.start + s.licence_delay else (1 - s.cut) * self.reference_exports
+        model.plan.export_caps[self.region] = cap
+
+    def adjust_offers(self, model, offers) -> None:
+        # importers' inventory bought ahead is drawn down over the first half of the control
+        if self.active(model.t) and self.inventory > 1e-12:
+            span = max((self.end - self.start) // 2, 1)
+            qty = min(self.inventory, self.inventory_at_start / span)
+            region = int(np.flatnonzero(model.buyer_region != self.region)[0]) \
+                if (model.buyer_region != self.region).any() else self.region
+            offers.append(0.0, qty, int(model.buyer_region[region]), -2)
+
+    def settle(self, model) -> None:
+        self.inventory += model.outcome.importer_bought
+        released = float(model.outcome.sold[model.offers.owner == -2].sum())
+        self.inventory = max(self.inventory - released, 0.0)
+
+
+class Finance(Policy):
+    name = "finance"
+
+    def __init__(self, cfg):
+        super().__init__(cfg.start, cfg.end, cfg.announce)
+        self.cfg = cfg
+
+    def initialize(self, model) -> None:
+        covers = [model.region_index[r] for r in self.cfg.covers]
+        self.covered = set(covers or np.flatnonzero(model.region_club).tolist())
+
+    def hurdle_rate(self, model, region: int, rate: float) -> float:
+        if self.cfg.hurdle_rate is not None and self.known(model.t) and region in self.covered:
+            return min(rate, self.cfg.hurdle_rate)
+        return rate
+
+    def lead_time(self, model, region: int, months: int) -> int:
+        if self.active(model.t) and region in self.covered:
+            return int(round(months * self.cfg.lead_time_factor))
+        return months
