@@ -158,9 +158,10 @@ class NonMarket(Strict):
 
     strategy: Literal["competitive", "market_share", "predatory"] = field(
         "competitive", "-", "competitive: offers at cost like others; market_share: produces at "
-        "capacity and expands to hold target_share; predatory: offers all its capacity at any price "
+        "capacity and expands to cover target_share of world demand at the reference price; predatory: offers all its capacity at any price "
         "(dumps) while market-economy capacity is about to come online")
-    target_share: float = field(0.0, "-", "market_share: share of world product capacity to hold",
+    target_share: float = field(0.0, "-", "market_share: share of world demand at the reference "
+                                "price its capacity is expanded to cover",
                                 ge=0, le=1)
     subsidy: float = field(0.0, "-", "Share of unit cost borne by the state", ge=0, lt=1)
     expansion_lead_time: int = field(24, "steps", "market_share: lead time of state expansions",

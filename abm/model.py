@@ -316,7 +316,8 @@ class MineralMarket(mesa.Model):
         rules = self.config.exits
         if rules is None or not rules.enabled:
             return
-        for row in np.flatnonzero(b.active & (b.loss_streak >= rules.loss_steps)):
+        # state-directed producers do not close for losses (the state carries them)
+        for row in np.flatnonzero(b.active & b.market_economy & (b.loss_streak >= rules.loss_steps)):
             self.producer_agent[row].exit_market()
 
     def invest(self) -> None:
@@ -350,20 +351,20 @@ class MineralMarket(mesa.Model):
             started += 1
 
     def expand_state_capacity(self) -> None:
-        """market_share strategy: add state capacity to hold the target share of refining."""
+        """market_share strategy: the state adds refining capacity so that what it can produce
+        covers its target share of world demand at the reference price, whatever the profit."""
         rules = self.config.nonmarket
         b = self.book
-        refining = (b.stage == REFINERY) & b.active
-        building = sum(d.project.capacity for d in self.developers if d.status == "building"
-                       and d.project.stage == "refinery")
-        pending = sum(e[2] for e in self.expansions if e[0] > self.t)
-        nm_cap = b.capacity[refining & ~b.market_economy].sum() + pending
-        total = b.capacity[refining].sum() + building + pending
-        gap = (rules.target_share * total - nm_cap) / (1.0 - rules.target_share + 1e-12)
-        if gap <= 1e-9:
-            return
-        nm_rows = np.flatnonzero(refining & ~b.market_economy)
+        nm_rows = np.flatnonzero((b.stage == REFINERY) & b.active & ~b.market_economy)
         if len(nm_rows) == 0:
+            return
+        pending = sum(e[2] for e in self.expansions if e[0] > self.t)
+        have = b.capacity[nm_rows].sum() + pending
+        # the market it aims at: world demand at the reference price (trend and shocks included)
+        market_size = float(market.demand(self.demand_scale, self.elasticity,
+                                          self.config.market.demand.reference_price))
+        gap = rules.target_share * market_size * self.steps_per_year - have
+        if gap <= 1e-9:
             return
         region = int(b.region[nm_rows[np.argmax(b.capacity[nm_rows])]])
         cost = rules.expansion_unit_cost
