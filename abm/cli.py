@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("calibrate", help="fit cost curves from a producers CSV (abm calibrate -h)",
                    add_help=False)
+    sub.add_parser("validate-model", help="run the validation claims and write their page "
+                   "(abm validate-model -h)", add_help=False)
     return parser
 
 
@@ -108,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         from abm.calibration.command import main as calibrate
 
         return calibrate(argv[1:])
+    if argv and argv[0] == "validate-model":
+        from abm.validation.command import main as validate_model
+
+        return validate_model(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
