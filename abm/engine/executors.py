@@ -72,6 +72,13 @@ def _start_forkserver() -> None:
             os.environ.pop(key, None)
 
 
+def warm_up(kind: str, workers: int | None) -> None:
+    """Start the fork server now, so its imports (about a second: mesa, polars) overlap the
+    parent's validation of the experiment instead of delaying the first run."""
+    if kind == "local" and (workers or os.cpu_count() or 1) > 1:
+        _mp_context()
+
+
 def local_pool(workers: int, runner: str) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(),
                                initializer=init_worker, initargs=(runner,))

@@ -24,7 +24,7 @@ from typing import Any
 
 from abm.engine import manifest as manifest_io
 from abm.engine import store, worker
-from abm.engine.executors import Pool, is_broken, require_dask
+from abm.engine.executors import Pool, is_broken, require_dask, warm_up
 from abm.engine.files import FolderLock, remove_stale_temps, write_json_atomic
 from abm.errors import ConfigError
 from abm.experiment import Experiment, RunSpec
@@ -186,6 +186,8 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, *, workers: i
     _check_options(workers, executor, scheduler, executor_instance is not None)
     runner = worker.RUNNER
     worker.resolve_runner(runner)       # an unimportable runner fails here, not in every run
+    if executor_instance is None:
+        warm_up(executor, workers)
     the_plan = plan(exp, out, force=force)
     try:
         pool = Pool(executor, workers, runner, scheduler=scheduler, instance=executor_instance)
