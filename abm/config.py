@@ -384,6 +384,9 @@ class Sweep(Strict):
 class ExperimentConfig(Strict):
     """One experiment: the base configuration, its scenarios and an optional sweep."""
 
+    extends: str | None = field(None, "-", "Another experiment file this one builds on (relative "
+                                "path; its tables merge under this file's, arrays of tables are "
+                                "replaced whole)")
     producers_file: str | None = field(None, "-", "CSV of producers (columns as [[producers]]), "
                                        "relative to the experiment file")
     experiment: ExperimentMeta

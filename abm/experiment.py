@@ -389,11 +389,39 @@ def _is_leaf_table(key: str) -> bool:
     return key.startswith("sweep.parameters.")
 
 
+def resolve_extends(raw: dict, path: Path, *, file: str, text: str | None,
+                    seen: tuple[Path, ...] = ()) -> dict:
+    """Merge the experiment that `extends` names under this one (recursively). Relative paths in
+    the base (producers_file, projects_file) keep working: they are made relative to this file."""
+    base_name = raw.get("extends")
+    if not base_name:
+        return raw
+    base_path = (path.parent / str(base_name)).resolve()
+    if base_path in seen or base_path == path.resolve():
+        raise ConfigError(file, "extends", f"circular extends: {base_path}",
+                          locate(text, ("extends",)))
+    if not base_path.exists():
+        raise ConfigError(file, "extends", f"file not found: {base_path}",
+                          locate(text, ("extends",)))
+    base_raw, base_text = read_toml(base_path)
+    base_raw = resolve_extends(base_raw, base_path, file=str(base_path), text=base_text,
+                               seen=(*seen, path.resolve()))
+    for key, table in (("producers_file", base_raw), ("projects_file", base_raw.get("investment"))):
+        if isinstance(table, dict) and table.get(key):
+            table[key] = str(base_path.parent / str(table[key]))
+    base_raw.pop("scenarios", None)   # scenarios and sweeps belong to the experiment itself
+    base_raw.pop("sweep", None)
+    merged = merge_preset(base_raw, {k: v for k, v in raw.items() if k != "extends"})
+    merged["extends"] = str(base_name)
+    return merged
+
+
 def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -> Experiment:
     """Read, merge and validate an experiment file. `overrides` take dotted keys (as --set)."""
     path = Path(path)
     file = str(path)
     raw, text = read_toml(path)
+    raw = resolve_extends(raw, path, file=file, text=text)
     mineral = raw.get("experiment", {}).get("mineral") if isinstance(raw.get("experiment"),
                                                                       dict) else None
     if overrides and "experiment.mineral" in overrides:

@@ -446,7 +446,9 @@ def clear_defended(asks: np.ndarray, quantities: np.ndarray, covered: np.ndarray
         return free, to_gov
     unc = ~cov
     rest = clear(asks[unc], qty[unc], A, eps, **kw)
-    if rest.price >= floor:
+    # without uncovered supply the market would pay any price: it buys covered output at F
+    no_rest = float(qty[unc & (qty > 0)].sum()) <= 0
+    if no_rest or rest.price >= floor:
         # price held at the floor: the market takes D(F) from uncovered below F, then covered
         unc_below = float(qty[unc & (asks < floor) & (qty > 0)].sum())
         d_floor = float(demand(A, eps, floor, B))

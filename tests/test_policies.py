@@ -232,3 +232,15 @@ def test_ledger_balances_fiscal_cost_equals_the_sum_of_booked_flows():
     assert m["fiscal_cost"] == pytest.approx(float(model.series()["fiscal_flow"].sum()), rel=1e-9)
     ledger = sum(g.fiscal_cost for g in model.governments)
     assert m["fiscal_cost"] == pytest.approx(ledger, rel=1e-12)
+
+
+def test_purchase_floor_above_the_no_supply_price_still_holds_with_every_producer_covered():
+    # tin-like: the floor (10,582 per t) is far above any ask; the market must pay the floor
+    raw = config([("Club", 30000.0, 2500.0)], club_q=0.0001, world_q=20000.0, steps=2,
+                 floor={"mechanism": "purchase", "level": 10582.0, "covers": ["Club"]})
+    raw["market"]["demand"]["reference_price"] = 10582.0
+    raw["market"]["price_unit"] = "USD/t"
+    s = run(raw).series(accounts=True)
+    assert s["price"][0] == pytest.approx(10582.0)
+    assert s["consumption"][0] == pytest.approx(20000.0 + 0.0001, rel=1e-9)
+    assert s["gov_purchases"][0] == pytest.approx(30000.0 - 20000.0001, rel=1e-9)
