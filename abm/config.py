@@ -73,7 +73,7 @@ class Market(Strict):
 
     price_unit: Literal["USD/kg", "USD/t"] = field("USD/kg", "-",
                                                    "Unit of every price in the experiment")
-    demand: Demand
+    demand: Demand = field(..., "-", "Aggregate demand")
     price_cap: float | None = field(None, PRICE, "Administrative price cap; demand above supply at "
                                     "the cap is recorded as unmet demand (none by default)", gt=0)
     intensity: float = field(1.0, "t/t", "Tonnes of concentrate per tonne of product "
@@ -158,8 +158,9 @@ class NonMarket(Strict):
 
     strategy: Literal["competitive", "market_share", "predatory"] = field(
         "competitive", "-", "competitive: offers at cost like others; market_share: produces at "
-        "capacity and expands to cover target_share of world demand at the reference price; predatory: offers all its capacity at any price "
-        "(dumps) while market-economy capacity is about to come online")
+        "capacity and expands to cover target_share of world demand at the reference price; "
+        "predatory: offers all its capacity at any price (dumps) while market-economy capacity is "
+        "about to come online")
     target_share: float = field(0.0, "-", "market_share: share of world demand at the reference "
                                 "price its capacity is expanded to cover",
                                 ge=0, le=1)
@@ -328,11 +329,12 @@ class Finance(Strict):
 class Policy(Strict):
     """The policy instruments; a left-out table means the instrument is off."""
 
-    floor: Floor | None = None
-    stockpile: Stockpile | None = None
-    offtake: Offtake | None = None
-    trade: Trade | None = None
-    finance: Finance | None = None
+    floor: Floor | None = field(None, "-", "Price floor (off when left out)")
+    stockpile: Stockpile | None = field(None, "-", "Strategic stockpile (off when left out)")
+    offtake: Offtake | None = field(None, "-", "Offtake contracts (off when left out)")
+    trade: Trade | None = field(None, "-", "Club trade measures (off when left out)")
+    finance: Finance | None = field(None, "-", "Concessional finance and permitting reform (off "
+                                    "when left out)")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -389,20 +391,21 @@ class ExperimentConfig(Strict):
                                 "replaced whole)")
     producers_file: str | None = field(None, "-", "CSV of producers (columns as [[producers]]), "
                                        "relative to the experiment file")
-    experiment: ExperimentMeta
-    market: Market
+    experiment: ExperimentMeta = field(..., "-", "Name, length, replications and seed")
+    market: Market = field(..., "-", "The product market")
     regions: list[Region] = field(..., "-", "Regions", min_length=1)
     producers: list[Producer] = field([], "-", "Existing producers")
     buyers: list[Buyer] = field(..., "-", "Buyers", min_length=1)
     investment: Investment = field(Investment(enabled=False), "-", "Investment (off when the table "
                                    "is left out)")
     nonmarket: NonMarket = field(NonMarket(), "-", "Non-market producer behaviour")
-    outages: Outages | None = None
-    exits: Exits | None = None
+    outages: Outages | None = field(None, "-", "Random producer outages (off when left out)")
+    exits: Exits | None = field(None, "-", "Exit after sustained losses (off when left out)")
     shocks: list[Shock] = field([], "-", "Exogenous events")
     policy: Policy = field(Policy(), "-", "Policy instruments")
     scenarios: dict[str, dict[str, Any]] = field({}, "-", "Named scenarios: dotted-key overrides")
-    sweep: Sweep | None = None
+    sweep: Sweep | None = field(None, "-", "Parameter design crossed with the scenarios (none when "
+                                "left out)")
 
     @model_validator(mode="after")
     def references_resolve(self) -> ExperimentConfig:

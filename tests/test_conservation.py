@@ -1,5 +1,7 @@
 """Conservation of tonnes and money every step, over random small configs (property-based)."""
 
+import os
+
 import numpy as np
 from helpers import BASE
 from hypothesis import HealthCheck, given, settings
@@ -78,7 +80,11 @@ def policies(draw) -> dict:
     return out
 
 
-@settings(max_examples=int(__import__("os").environ.get("ABM_PROPERTY_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# ABM_PROPERTY_EXAMPLES raises the number of random configs for a deeper (slower) search
+EXAMPLES = int(os.environ.get("ABM_PROPERTY_EXAMPLES", "60"))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(configs())
 def test_tonnes_and_money_are_conserved_every_step(raw):
     model = MineralMarket(experiment_from_dict(raw).scenario(), rng=raw["experiment"]["seed"])
