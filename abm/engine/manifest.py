@@ -6,8 +6,8 @@ different hash would mix runs of two different experiments in one folder, so it 
 unless the caller forces it (which discards the old runs).
 
 Keys (format 1):
-  format, experiment, title, question, config (resolved), config_hash, version, git_commit, root_seed,
-  baseline, scenarios, design_kind ("none" | "grid" | "lhs" | "sobol"),
+  format, experiment, title, question, config (resolved), config_hash, version, git_commit,
+  root_seed, baseline, scenarios, design_kind ("none" | "grid" | "lhs" | "sobol"),
   sweep (null or {design, samples, parameters: [dotted keys in design order]}),
   design (list of {run_id, scenario, point, params, replication, seed}),
   created, updated (ISO 8601 UTC), status, counts {planned, computed, reused, failed},
