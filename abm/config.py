@@ -262,6 +262,9 @@ class Floor(Strict):
             raise ValueError(f"rule = '{self.rule}' needs a level")
         if self.end is not None and self.end <= self.start:
             raise ValueError("end must be after start")
+        if self.stage == "concentrate" and self.mechanism != "cfd":
+            raise ValueError(f"stage = 'concentrate' is supported for mechanism 'cfd' only "
+                             f"(got '{self.mechanism}'); use stage = 'product'")
         return self
 
 
