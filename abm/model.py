@@ -63,7 +63,9 @@ class MineralMarket(mesa.Model):
         self.outages = None
         if config.outages is not None and config.outages.probability > 0:
             o = config.outages
-            self.outages = Outages(seed, o.probability, o.duration, o.severity)
+            # uniforms drawn ahead for up to 256 steps (one block for a 20-year monthly run)
+            self.outages = Outages(seed, o.probability, o.duration, o.severity,
+                                   block=min(self.n_steps, 256))
         self.producer_exits = 0
         for i, p in enumerate(config.producers):
             self.add_producer(p.name, STAGES[p.stage], self.region_index[p.region], p.capacity,
@@ -90,7 +92,8 @@ class MineralMarket(mesa.Model):
 
         # exogenous processes
         d = mk.demand
-        self.demand_shock = DemandShock(seed, d.shock_sd, d.shock_persistence)
+        self.demand_shock = DemandShock(seed, d.shock_sd, d.shock_persistence,
+                                        block=min(self.n_steps, 1024))
         self.base_demand_scale = market.demand_scale(d.reference_quantity / self.steps_per_year,
                                                      d.reference_price, d.elasticity)
 

@@ -18,41 +18,91 @@ def stream(seed: int, name: str, *key: int) -> np.random.Generator:
 
 
 class DemandShock:
-    """AR(1) log demand shock z_t = rho z_{t-1} + sd e_t, e_t ~ N(0, 1); starts at z_0 = 0."""
+    """AR(1) log demand shock z_t = rho z_{t-1} + sd e_t, e_t ~ N(0, 1); starts at z_0 = 0.
 
-    def __init__(self, seed: int, sd: float, persistence: float):
+    The normals are drawn `block` at a time (`standard_normal(n)` gives exactly the numbers of n
+    single draws), so a step costs a list lookup instead of a generator call and an exp.
+    """
+
+    def __init__(self, seed: int, sd: float, persistence: float, block: int = 64):
         self.rng = stream(seed, "demand")
         self.sd = sd
         self.rho = persistence
         self.z = 0.0
+        self.block = max(int(block), 1)
+        self._z: list[float] = []
+        self._shock: list[float] = []
+        self._next = 0
+
+    def _draw_block(self) -> None:
+        rho, sd, z = self.rho, self.sd, self.z
+        path = []
+        for e in self.rng.standard_normal(self.block).tolist():
+            z = rho * z + sd * e
+            path.append(z)
+        self._z, self._shock, self._next = path, np.exp(np.array(path)).tolist(), 0
 
     def advance(self) -> float:
         """Next multiplicative shock exp(z_t). Always draws one number (keeps streams aligned)."""
-        e = self.rng.standard_normal()
-        self.z = self.rho * self.z + self.sd * e
-        return float(np.exp(self.z))
+        if self._next >= len(self._z):
+            self._draw_block()
+        i = self._next
+        self._next = i + 1
+        self.z = self._z[i]
+        return self._shock[i]
 
 
 class Outages:
-    """Random producer outages: each producer has its own stream, keyed by its identity."""
+    """Random producer outages: each producer has its own stream, keyed by its identity.
 
-    def __init__(self, seed: int, probability: float, duration: float, severity: float):
+    Every producer draws one uniform per step from its own stream. The uniforms are drawn `block`
+    steps at a time into a (steps x producers) buffer (`random(n)` gives exactly the numbers of n
+    single draws); a producer registered part-way through a block draws the rest of that block.
+    """
+
+    def __init__(self, seed: int, probability: float, duration: float, severity: float,
+                 block: int = 64):
         self.seed = seed
         self.p = probability
         self.end_prob = 1.0 / duration      # geometric duration with this mean
         self.severity = severity
         self.rngs: list[np.random.Generator] = []
+        self.block = max(int(block), 1)
+        self._u = np.zeros((self.block, 16))     # uniforms of this block, by step and producer
+        self._next = self.block                  # row of the next step (block used up: redraw)
 
     def register(self, identity: tuple[int, int]) -> None:
         """A new producer (identity: (kind, index), stable across scenarios)."""
-        self.rngs.append(stream(self.seed, "outages", *identity))
+        rng = stream(self.seed, "outages", *identity)
+        self.rngs.append(rng)
+        col = len(self.rngs) - 1
+        if col >= self._u.shape[1]:
+            grown = np.zeros((self.block, 2 * self._u.shape[1]))
+            grown[:, : self._u.shape[1]] = self._u
+            self._u = grown
+        if self._next < self.block:
+            self._u[self._next:, col] = rng.random(self.block - self._next)
+
+    def _draw_block(self) -> None:
+        if len(self.rngs) > self._u.shape[1]:
+            self._u = np.zeros((self.block, len(self.rngs)))
+        for col, rng in enumerate(self.rngs):
+            self._u[:, col] = rng.random(self.block)
+        self._next = 0
 
     def advance(self, outage: np.ndarray, active: np.ndarray) -> np.ndarray:
         """Next outage share per producer; every producer draws one uniform per step."""
-        u = np.array([rng.random() for rng in self.rngs])
-        out = outage.copy()
-        in_outage = out > 0
-        out[in_outage & (u < self.end_prob)] = 0.0
-        out[~in_outage & (u < self.p)] = self.severity
-        out[~active] = 0.0
+        if self._next >= self.block:
+            self._draw_block()
+        u = self._u[self._next, : len(self.rngs)]
+        self._next += 1
+        in_outage = outage > 0
+        # an outage ends with probability end_prob, one starts with probability p
+        change = u < np.where(in_outage, self.end_prob, self.p)
+        if change.any():
+            out = np.where(change, np.where(in_outage, 0.0, self.severity), outage)
+        else:
+            out = outage.copy()
+        if not active.all():
+            out[~active] = 0.0
         return out
