@@ -359,12 +359,19 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
     if total_A > 0 and total_qty > 0:
         floor_price = min(floor_price, 1e-3 * inverse_demand(total_A, eps, total_qty))
     points = np.concatenate([[max(floor_price, 1e-300)], points[points < hi_limit], [hi_limit]])
-    values = np.array([excess(p) for p in points])
-    scarce = values[-1] < 0
+    # excess is non-decreasing in P: binary search for the first candidate where it is >= 0
+    scarce = excess(float(points[-1])) < 0
     if scarce:
         p_w = float(hi_limit)
     else:
-        k = int(np.argmax(values >= 0))
+        lo_k, hi_k = 0, len(points) - 1
+        while lo_k < hi_k:
+            mid = (lo_k + hi_k) // 2
+            if excess(float(points[mid])) >= 0:
+                hi_k = mid
+            else:
+                lo_k = mid + 1
+        k = lo_k
         if k == 0:
             p_w = float(points[0])
         else:
