@@ -60,3 +60,43 @@ class Policy:
     def lead_time(self, model: MineralMarket, region: int, months: int) -> int:
         """Lead time for a project in `region` (permitting reform)."""
         return months
+
+
+class StockHolder(Policy):
+    """An instrument that holds a physical stock for a government (buffer stock, stockpile):
+    it books what it buys and what its release offers sold, keeping the stock and the
+    government's ledger and the model's accounts in step."""
+
+    purchase_kind = "purchase"
+    sale_kind = "sale"
+
+    def register(self, model: MineralMarket) -> None:
+        self.stock = 0.0
+        self.spent = 0.0
+        self.owner = model.register_stock_owner(self)
+
+    def book_purchase(self, model: MineralMarket, tonnes: float, price: float) -> None:
+        """`tonnes` bought at `price` (price units per t)."""
+        if tonnes <= 0:
+            return
+        money = tonnes * price * model.money_per_price_tonne
+        self.spent += money
+        self.stock += tonnes
+        self.government.stock += tonnes
+        self.government.book(self.purchase_kind, money, tonnes)
+        model.acct["gov_purchases"] += tonnes
+        model.acct["gov_purchase_spend"] += money
+
+    def book_sales(self, model: MineralMarket) -> None:
+        """What this instrument's release offers sold this step."""
+        out = model.outcome
+        mine = model.offers.owner == self.owner
+        sold = float(out.sold[mine].sum())
+        if sold <= 0:
+            return
+        money = float((out.sold[mine] * out.offer_price[mine]).sum()) * model.money_per_price_tonne
+        self.stock -= sold
+        self.government.stock -= sold
+        self.government.book(self.sale_kind, money, sold)
+        model.acct["gov_sales"] += sold
+        model.acct["gov_sales_revenue"] += money

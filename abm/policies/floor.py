@@ -15,7 +15,7 @@ import numpy as np
 
 from abm.agents.producers import MINE, REFINERY
 from abm.investment import Protection
-from abm.policies.base import Policy
+from abm.policies.base import Policy, StockHolder
 
 
 def cost_percentile(unit_cost: np.ndarray, capacity: np.ndarray, percentile: float) -> float:
@@ -177,14 +177,13 @@ class CfdFloor(FloorPolicy):
         self.period_levels.clear()
 
 
-class PurchaseFloor(FloorPolicy):
+class PurchaseFloor(FloorPolicy, StockHolder):
     """Buffer stock: buy covered output at F within capacity and budget; optionally sell above a
     release price."""
 
     def initialize(self, model) -> None:
         super().initialize(model)
-        self.stock = 0.0
-        self.owner = model.register_stock_owner(self)
+        self.register(model)
 
     def stock_room(self, model) -> float:
         room = np.inf if self.cfg.capacity is None else max(self.cfg.capacity - self.stock, 0.0)
@@ -210,25 +209,8 @@ class PurchaseFloor(FloorPolicy):
             offers.append(release, self.stock, self.covers[0], self.owner)
 
     def settle(self, model) -> None:
-        out, mf, g = model.outcome, model.money_per_price_tonne, self.government
-        bought = float(out.to_gov.sum())
-        if bought > 0:
-            money = bought * self.level * mf
-            self.spent += money
-            self.stock += bought
-            g.stock += bought
-            g.book("purchase", money, bought)
-            model.acct["gov_purchases"] += bought
-            model.acct["gov_purchase_spend"] += money
-        mine = model.offers.owner == self.owner
-        sold = float(out.sold[mine].sum())
-        if sold > 0:
-            money = float((out.sold[mine] * out.offer_price[mine]).sum()) * mf
-            self.stock -= sold
-            g.stock -= sold
-            g.book("sale", money, sold)
-            model.acct["gov_sales"] += sold
-            model.acct["gov_sales_revenue"] += money
+        self.book_purchase(model, float(model.outcome.to_gov.sum()), self.level)
+        self.book_sales(model)
 
 
 class MinimumImportPrice(FloorPolicy):

@@ -11,24 +11,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from abm.policies.base import Policy
+from abm.policies.base import StockHolder
 
 
-class Stockpile(Policy):
+class Stockpile(StockHolder):
     name = "stockpile"
+    purchase_kind = "stockpile_purchase"
+    sale_kind = "stockpile_sale"
 
     def __init__(self, cfg):
         super().__init__(cfg.start, cfg.end)
         self.cfg = cfg
-        self.spent = 0.0
         self.last_club_consumption = 0.0
 
     def initialize(self, model) -> None:
         club = list(np.flatnonzero(model.region_club))
         self.regions = club or list(range(len(model.region_names)))
         self.government = model.government_for(self.regions, "stockpile")
-        self.owner = model.register_stock_owner(self)
-        self.stock = 0.0
+        self.register(model)
         d = model.config.market.demand
         club_share = float(model.buyer_share[model.buyer_club].sum())
         self.last_club_consumption = club_share * d.reference_quantity / model.steps_per_year
@@ -67,24 +67,9 @@ class Stockpile(Policy):
             offers.append(self.cfg.release_above, release, self.regions[0], self.owner)
 
     def settle(self, model) -> None:
-        out, mf, g = model.outcome, model.money_per_price_tonne, self.government
-        self.last_club_consumption = float(model.outcome.buyer_tonnes[model.buyer_club].sum())
-        if out.bid_filled > 0:
-            money = out.bid_filled * out.bid_price * mf
-            self.spent += money
-            self.stock += out.bid_filled
-            g.stock += out.bid_filled
-            g.book("stockpile_purchase", money, out.bid_filled)
-            model.acct["gov_purchases"] += out.bid_filled
-            model.acct["gov_purchase_spend"] += money
-        mine = model.offers.owner == self.owner
-        sold = float(out.sold[mine].sum())
-        if sold > 0:
-            money = float((out.sold[mine] * out.offer_price[mine]).sum()) * mf
-            self.stock -= sold
-            g.stock -= sold
-            g.book("stockpile_sale", money, sold)
-            model.acct["gov_sales"] += sold
-            model.acct["gov_sales_revenue"] += money
+        out, g = model.outcome, self.government
+        self.last_club_consumption = float(out.buyer_tonnes[model.buyer_club].sum())
+        self.book_purchase(model, out.bid_filled, out.bid_price)
+        self.book_sales(model)
         if self.stock > 0 and self.cfg.holding_cost > 0:
             g.book("holding", self.stock * self.cfg.holding_cost / model.steps_per_year)
