@@ -51,3 +51,37 @@ def test_judgement_fails_on_an_undefended_market():
     wrong = claims.judge_tin(free)
     assert not wrong.check("held_at_floor").passed
     assert not wrong.check("budget_exhausted").passed
+
+
+def linked_defence_config(export_control: bool) -> dict:
+    """A buffer stock at 40 USD/kg over a club producer (6 kt/yr at 30) and a non-market world
+    producer (12 kt/yr at 20); from month 2 the world region caps its exports at their normal
+    level (cut 0: nothing is withheld)."""
+    raw = {"experiment": {"name": "linked_defence", "steps": 4, "seed": 1},
+           "market": {"demand": {"reference_price": 50.0, "reference_quantity": 12000,
+                                 "elasticity": -0.5}},
+           "regions": [{"name": "Club", "club": True}, {"name": "World", "market_economy": False}],
+           "producers": [{"name": "Club", "region": "Club", "stage": "refinery", "capacity": 6000,
+                          "unit_cost": 30.0},
+                         {"name": "World", "region": "World", "stage": "refinery",
+                          "capacity": 12000, "unit_cost": 20.0}],
+           "buyers": [{"name": "Club users", "region": "Club", "share": 0.5},
+                      {"name": "World users", "region": "World", "share": 0.5}],
+           "policy": {"floor": {"mechanism": "purchase", "level": 40.0, "covers": ["Club"]}}}
+    if export_control:
+        raw["shocks"] = [{"kind": "export_control", "region": "World", "start": 2, "duration": 2,
+                          "cut": 0.0}]
+    return raw
+
+
+@pytest.mark.xfail(strict=True, reason="abm.clearing.clear_step uses plan.defence only when there "
+                   "is one market (len(node_ids) == 1): once an export control, MIP or tariff links "
+                   "markets the buffer stock stops buying while the floor is reported in force "
+                   "(price 30 < floor 40, purchases 0 instead of 382 t/month)")
+def test_buffer_stock_defends_the_floor_while_markets_are_linked():
+    free = run_model(linked_defence_config(False), 1).series(accounts=True)
+    linked = run_model(linked_defence_config(True), 1).series(accounts=True)
+    # exports capped at their normal level change nothing: the floor holds as before
+    assert free["price"].to_list() == pytest.approx([40.0] * 4)
+    assert linked["price"][2:].to_list() == pytest.approx([40.0, 40.0])
+    assert linked["gov_purchases"][2:].to_list() == pytest.approx(free["gov_purchases"][2:].to_list())
