@@ -436,7 +436,7 @@ def judge_threshold(held: dict, cfd) -> ClaimResult:
     produced = {f"projects started, price held at {lv:g} USD/kg": float(n[lv][0]) for lv in levels}
     produced |= {f"capacity share started at {hi:g} USD/kg": n[hi][1],
                  f"projects started under the {NDPR_CFD:g} USD/kg CFD": float(n_cfd[0]),
-                 "pipeline share viable at 85 USD/kg (Benchmark)": 1 - above85}
+                 "pipeline capacity share with an incentive price up to 85 USD/kg": 1 - above85}
     return ClaimResult(
         "investment_threshold", "Investment threshold: the NdPr pipeline",
         "Benchmark Mineral Intelligence incentive prices (~Q1 2024; FACTS); DoD-MP 110 USD/kg "
@@ -446,10 +446,11 @@ def judge_threshold(held: dict, cfd) -> ClaimResult:
         produced, checks,
         Plot("Projects started in ten years (of 7 in the pipeline)", "price regime", "projects",
              {"projects started": (labels, counts + [n_cfd[0]])}, kind="bars"),
-        notes=["Benchmark's figures are viability (a 15% return); the model's developers also "
-               "expect the capacity already under construction to lower the price and add a "
-               "volatility premium, so fewer start at a held 85 USD/kg than Benchmark's ~85% "
-               "viable share."])
+        notes=["Benchmark's figures are viability (a 15% return at a given price: ~85% of the "
+               "pipeline at 85 USD/kg). The model's developers also expect the capacity already "
+               "under construction to lower the price and add a volatility premium to the hurdle "
+               "rate, so fewer projects start at a held 85 USD/kg within ten years than are "
+               "viable there."])
 
 
 # ================================================================================================

@@ -49,7 +49,7 @@ def fmt(label: str, value: float) -> str:
     low = label.lower()
     if ("change" in low or "surge" in low) and abs(value) < 100:
         return f"{value:+.1%}"
-    if "share" in low and "started" not in low and abs(value) <= 1.5:
+    if "share" in low and abs(value) <= 1.5:
         return f"{value:.1%}"
     if "/ floor" in low or "autocorrelation" in low or "skewness" in low:
         return f"{value:.3f}"
