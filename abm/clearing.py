@@ -75,6 +75,12 @@ class MarketPlan:
     def club_separate(self) -> bool:
         return self.mip > 0 or self.tariff > 0
 
+    @property
+    def idle(self) -> bool:
+        """Nothing for the clearing to do beyond one world market (see `clear_single`)."""
+        return (self.defence is None and not self.export_caps and self.bid_qty <= 0
+                and self.importer_demand == 0 and not self.club_separate)
+
 
 @dataclass
 class Outcome:
@@ -93,6 +99,26 @@ class Outcome:
     club_imports: float                  # t per step into the club from outside (net)
     unmet: float
     consumption: float                   # t delivered to buyers
+
+
+def clear_single(offers: Offers, *, buyer_scale: np.ndarray, eps: float,
+                 price_cap: float | None, last_price: float, merit=None) -> Outcome:
+    """`clear_step` when the plan is idle (one world market; no trade measures, buffer-stock
+    defence, stockpile bid or importers buying ahead): the same outcome with fewer array
+    operations. `merit`: abm.market.merit_order of `offers.ask`, when the caller has it."""
+    o = offers
+    n_offers = len(o)
+    scale = buyer_scale.sum()
+    result = market.clear(o.ask, o.qty, scale, eps, price_cap=price_cap,
+                          shortfall_price=last_price, merit=merit)
+    price = result.price
+    if scale > 0:
+        buyer_tonnes = max(result.quantity, 0.0) * buyer_scale / scale
+    else:
+        buyer_tonnes = np.zeros(len(buyer_scale))
+    return Outcome(price, price, float("nan"), result.dispatched, np.zeros(n_offers),
+                   np.full(n_offers, price), buyer_tonnes, np.full(len(buyer_scale), price),
+                   0.0, price, 0.0, 0.0, 0.0, result.unmet, float(buyer_tonnes.sum()))
 
 
 def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,

@@ -33,6 +33,14 @@ def demand(A: float, eps: float, price: float | np.ndarray, B: float = 0.0) -> n
         return A * np.where(p > 0, p, 0.0) ** eps + B if A > 0 else np.full_like(p, B)
 
 
+def demand_at(A: float, eps: float, price: float, B: float = 0.0) -> float:
+    """float(demand(A, eps, price, B)) for one price: the same number (the same numpy power)
+    without the array set-up, for the prices a step meets (positive, not tiny)."""
+    if A > 0 and price >= 1e-6 and A < 1e200:
+        return float(A * np.power(price, eps) + B)
+    return float(demand(A, eps, price, B))
+
+
 def inverse_demand(A: float, eps: float, quantity: float, B: float = 0.0) -> float:
     """P such that D(P) = quantity (inf when quantity <= B, i.e. demand cannot be that low)."""
     if A <= 0:
@@ -54,20 +62,57 @@ class Clearing:
     scarce: bool             # demand exceeded all supply
 
 
+@dataclass
+class MeritOrder:
+    """The merit order of a set of asks, for clearing them against many demand curves (see
+    `merit_order`)."""
+
+    order: np.ndarray     # stable sort order of the asks
+    asks: np.ndarray      # the asks in that order
+    shape: np.ndarray     # max(ask, 0)^eps: demand at each ask is A * shape + B
+    top: float            # largest finite value of shape (0 when none)
+
+
+def merit_order(asks: np.ndarray, eps: float) -> MeritOrder:
+    """Sort `asks` once for `clear(..., merit=...)` calls whose offers are all live."""
+    asks = np.asarray(asks, dtype=float)
+    order = np.argsort(asks, kind="stable")
+    a = asks[order]
+    with np.errstate(divide="ignore", over="ignore"):
+        shape = np.where(a > 0, a, 0.0) ** eps
+    finite = shape[np.isfinite(shape)]
+    return MeritOrder(order, a, shape, float(finite.max()) if len(finite) else 0.0)
+
+
 def clear(asks: np.ndarray, quantities: np.ndarray, A: float, eps: float, *, B: float = 0.0,
-          price_cap: float | None = None, shortfall_price: float | None = None) -> Clearing:
+          price_cap: float | None = None, shortfall_price: float | None = None,
+          merit: MeritOrder | None = None) -> Clearing:
     """Exact merit-order equilibrium of offers against D(P) = A P^eps + B.
 
     `shortfall_price`: in scarcity without a binding cap, unmet demand is recorded as
     D(shortfall_price) - supply (the demand buyers had at that price, e.g. the previous step's);
-    by default the highest ask.
+    by default the highest ask. `merit`: `merit_order(asks, eps)` when the caller clears the
+    same asks many times (used only when every offer is live; the result is the same).
     """
     asks = np.asarray(asks, dtype=float)
     qty = np.asarray(quantities, dtype=float)
     live = qty > 0
-    order = np.argsort(np.where(live, asks, np.inf), kind="stable")
-    a = asks[order]
-    q = np.where(live[order], qty[order], 0.0)
+    all_live = bool(live.all())
+    shape = None
+    if all_live:
+        # (the general branch below with live everywhere: the same order and quantities)
+        if merit is not None:
+            order, a = merit.order, merit.asks
+            if A > 0 and float(A) * merit.top + abs(B) < 1e300:   # nothing can overflow
+                shape = merit.shape
+        else:
+            order = np.argsort(asks, kind="stable")
+            a = asks[order]
+        q = qty[order]
+    else:
+        order = np.argsort(np.where(live, asks, np.inf), kind="stable")
+        a = asks[order]
+        q = np.where(live[order], qty[order], 0.0)
     cum = np.cumsum(q)
     prev = cum - q
     total = float(cum[-1]) if len(cum) else 0.0
@@ -75,17 +120,25 @@ def clear(asks: np.ndarray, quantities: np.ndarray, A: float, eps: float, *, B: 
     if total <= 0 and A <= 0:
         return Clearing(0.0, 0.0, np.zeros_like(qty), max(B, 0.0), B > 0)
 
-    d_at = demand(A, eps, a, B) if len(a) else np.zeros(0)
-    hit = np.flatnonzero((d_at <= cum) & (q > 0))
-    if len(hit):
-        k = int(hit[0])
+    if shape is not None and not A * shape[-1] + B <= cum[-1]:
+        # demand falls and supply rises along the merit order: when demand at the last ask
+        # exceeds all supply, it does at every ask (scarcity, below)
+        met = None
+    else:
+        if shape is not None:
+            d_at = A * shape if B == 0 else A * shape + B   # = demand(A, eps, a, B)
+        else:
+            d_at = demand(A, eps, a, B) if len(a) else np.zeros(0)
+        met = d_at <= cum if all_live else (d_at <= cum) & (q > 0)
+    k = int(met.argmax()) if met is not None and len(met) else 0
+    if met is not None and len(met) and met[k]:        # k: the first offer where supply meets demand
         if d_at[k] >= prev[k]:
             price = float(a[k])                        # horizontal segment
             sold = float(d_at[k])
         else:
             sold = float(prev[k])                      # vertical segment
             price = inverse_demand(A, eps, sold, B) if A > 0 else float(a[k])
-        dispatched = _dispatch(asks, qty, live, price, sold)
+        dispatched = _dispatch(asks, qty, live, price, sold, all_live)
         return Clearing(price, sold, dispatched, 0.0, False)
 
     # scarcity: demand at the highest ask exceeds all supply
@@ -97,23 +150,27 @@ def clear(asks: np.ndarray, quantities: np.ndarray, A: float, eps: float, *, B: 
                                                                else price)
     if price_cap is not None and price > price_cap:
         price = float(price_cap)
-        unmet = float(demand(A, eps, price, B)) - total
+        unmet = demand_at(A, eps, price, B) - total
     else:
-        unmet = max(float(demand(A, eps, ref, B)) - total, 0.0)
-    dispatched = np.where(live, qty, 0.0)
+        unmet = max(demand_at(A, eps, ref, B) - total, 0.0)
+    dispatched = qty.copy() if all_live else np.where(live, qty, 0.0)
     return Clearing(float(price), total, dispatched, max(unmet, 0.0), True)
 
 
 def _dispatch(asks: np.ndarray, qty: np.ndarray, live: np.ndarray, price: float,
-              sold: float) -> np.ndarray:
+              sold: float, all_live: bool = False) -> np.ndarray:
     """Offers below the price sell in full; offers at the price share the remainder pro rata."""
-    below = live & (asks < price)
-    at = live & (asks == price)
+    if all_live:
+        below, at = asks < price, asks == price
+    else:
+        below, at = live & (asks < price), live & (asks == price)
     out = np.where(below, qty, 0.0)
+    if not at.any():
+        return out
     rest = sold - out.sum()
     at_total = qty[at].sum()
     if at_total > 0:
-        out = out + np.where(at, qty * np.clip(rest / at_total, 0.0, 1.0), 0.0)
+        out = out + np.where(at, qty * min(max(rest / at_total, 0.0), 1.0), 0.0)
     return out
 
 

@@ -11,7 +11,7 @@ import mesa
 import numpy as np
 
 from abm import market
-from abm.clearing import MarketPlan, Offers, clear_step
+from abm.clearing import MarketPlan, Offers, clear_single, clear_step
 from abm.agents.buyers import Buyer
 from abm.agents.developers import Developer, PriceExpectation
 from abm.agents.government import Government
@@ -24,6 +24,70 @@ from abm.shocks import DemandShock, Outages
 
 # Identity kinds for per-producer random streams (stable across scenarios).
 EXISTING, PROJECT, EXPANSION = 0, 1, 2
+
+ACCOUNT_KEYS = ("gov_purchases", "gov_sales", "gov_payments_to_producers",
+                "gov_receipts_from_producers", "gov_sales_revenue", "duties", "producer_revenue",
+                "gov_purchase_spend", "private_sales_revenue", "buyer_payments_offtake")
+
+
+class Structure:
+    """What depends only on which producers exist: capacities per step, asks, cash costs, masks,
+    capacity sums and the merit order of the offers. Rebuilt when `ProducerBook.version`
+    changes (a producer enters or exits), so a step does not recompute them. Read-only."""
+
+    def __init__(self, model: MineralMarket):
+        b, spy = model.book, model.steps_per_year
+        self.version = b.version
+        self.cap_step = b.capacity / spy
+        self.is_ref = b.stage == REFINERY
+        self.is_mine = b.stage == MINE
+        self.all_ref = bool(self.is_ref.all())
+        self.no_mine_rows = not bool(self.is_mine.any())
+        self.all_active = bool(b.active.all())
+        self.fixed_step = b.fixed_cost / spy * b.active
+        cash_cost = b.unit_cost.copy()
+        nm = ~b.market_economy
+        rules = model.config.nonmarket
+        cash_cost[nm] *= 1.0 - rules.subsidy
+        self.cash_cost = cash_cost
+        # asks (abm.model.MineralMarket.producer_asks): [0] as usual, [1] the state dumping
+        self.nm_any = bool(nm.any())
+        ask = b.unit_cost.copy()
+        dumping = ask.copy()
+        if self.nm_any:
+            ask[nm] *= 1.0 - rules.subsidy
+            dumping = ask.copy()
+            dumping[nm & self.is_ref] = 0.0
+            if rules.strategy == "market_share":
+                ask = dumping
+        self.asks = (ask, dumping)
+        # the offers when every active refinery has capacity available (no mines)
+        self.offer_rows = np.flatnonzero(self.is_ref & b.active)
+        self.offer_asks = tuple(a[self.offer_rows] for a in self.asks)
+        n = len(self.offer_rows)
+        self.offer_region = b.region[self.offer_rows]
+        self.offer_club_value = b.club[self.offer_rows].astype(float)
+        self.offer_mine = np.full(n, -1)
+        self.offer_owner = np.full(n, -1)
+        self.offer_contract = np.zeros(n, dtype=bool)
+        self.merit: dict = {}
+        # what the recorder sums
+        refining = self.is_ref & b.active
+        self.region_capacity = np.bincount(b.region[refining], weights=b.capacity[refining],
+                                           minlength=len(model.region_names))
+        self.capacity_market = b.capacity[refining & b.market_economy].sum()
+        self.capacity_nonmarket = b.capacity[refining & ~b.market_economy].sum()
+        self.rows_market = np.flatnonzero(b.market_economy)
+        self.rows_nonmarket = np.flatnonzero(nm)
+        self.rows_club = np.flatnonzero(b.club)
+        self.active_market = b.active & b.market_economy
+
+    def merit_order(self, dumping: bool, eps: float):
+        """abm.market.merit_order of the offers' asks (cached)."""
+        key = (dumping, eps)
+        if key not in self.merit:
+            self.merit[key] = market.merit_order(self.offer_asks[dumping], eps)
+        return self.merit[key]
 
 
 def seed_of(rng) -> int:
@@ -118,6 +182,24 @@ class MineralMarket(mesa.Model):
             policy.initialize(self)
 
         self.recorder = Recorder(self.n_steps, self.region_names)
+        self.buyer_received = np.zeros(len(self.buyers))   # t per buyer this step
+        self.buyer_spent = np.zeros(len(self.buyers))      # USD per buyer this step
+        for slot, buyer in enumerate(self.buyers):
+            buyer.slot = slot
+        self.buyer_club_rows = np.flatnonzero(self.buyer_club)
+        self._structure: Structure | None = None
+        # without instruments nothing changes the plan, the asks or the offers: one idle plan
+        # and the cached offers serve every step
+        self._idle_plan = MarketPlan()
+        self._supply_shocks = [s for s in config.shocks if s.kind == "supply_outage"]
+        self._no_cut = np.zeros(len(self.region_names))
+        self._no_cut.flags.writeable = False
+        self._cut_active = False
+        self._plain_offers = False
+        self._dumping = False
+        self._growth_factor = 1.0 + d.growth
+        self._pending_from = 0                      # expansions before this index are online
+        self._expansions_due: dict[int, list] = {}  # online step -> expansions
         self.region_net_exports = np.zeros((self.n_steps, len(self.region_names)))
         self.price = d.reference_price
         self.club_price = d.reference_price
@@ -158,25 +240,25 @@ class MineralMarket(mesa.Model):
             government.start_step()
         self.book.output[:] = 0.0
         self.book.revenue[:] = 0.0
-        self.acct = dict.fromkeys(("gov_purchases", "gov_sales", "gov_payments_to_producers",
-                                   "gov_receipts_from_producers", "gov_sales_revenue", "duties",
-                                   "producer_revenue", "gov_purchase_spend",
-                                   "private_sales_revenue", "buyer_payments_offtake"),
-                                  0.0)
-        self.plan = MarketPlan()
+        self.acct = dict.fromkeys(ACCOUNT_KEYS, 0.0)
+        self.plan = MarketPlan() if self.policies else self._idle_plan
         self.disruption = False
         self.floor_level = float("nan")
-        self.region_supply_cut = np.zeros(len(self.region_names))
-        for shock in self.config.shocks:
-            if shock.kind == "supply_outage" and shock.start <= self.t < shock.start + \
-                    shock.duration:
-                self.region_supply_cut[self.region_index[shock.region]] = shock.cut
+        self.region_supply_cut = self._no_cut
+        if self._supply_shocks:
+            cut = np.zeros(len(self.region_names))
+            for shock in self._supply_shocks:
+                if shock.start <= self.t < shock.start + shock.duration:
+                    cut[self.region_index[shock.region]] = shock.cut
+            self.region_supply_cut = cut
+            self._cut_active = bool(cut.any())
+        else:
+            self._cut_active = False
 
     def draw_demand(self) -> None:
         """Trend growth and the AR(1) shock set this step's demand scale per buyer."""
-        d = self.config.market.demand
         self.shock = self.demand_shock.advance()
-        growth = (1.0 + d.growth) ** (self.t / self.steps_per_year)
+        growth = self._growth_factor ** (self.t / self.steps_per_year)
         self.demand_scale = self.base_demand_scale * growth * self.shock
         self.buyer_scale = self.buyer_share * self.demand_scale
 
@@ -192,11 +274,27 @@ class MineralMarket(mesa.Model):
         """Producers offer this step's available capacity at their asks (merit order); with mines,
         refining and mining combine into the integrated chain curve."""
         b = self.book
+        st = self.structure()
         avail = self.available()
-        ask = self.producer_asks()
+        self._dumping = dumping = st.nm_any and self.config.nonmarket.strategy == "predatory" \
+            and self.entry_imminent()
+        if not self.policies and not self.has_mines:
+            # no instrument can change asks or offers: the cached offers of every refinery
+            # that has capacity available this step
+            self.producer_ask = st.asks[dumping]
+            rows = st.offer_rows
+            qty = avail if len(rows) == len(b) else avail[rows]
+            if (qty > 0).all():
+                self.offers = Offers(st.offer_asks[dumping], qty, rows, st.offer_mine,
+                                     st.offer_region, st.offer_owner, st.offer_contract,
+                                     st.offer_club_value)
+                self._plain_offers = True
+                return
+        self._plain_offers = False
+        ask = st.asks[dumping].copy()
         for policy in self.policies:
             policy.adjust_asks(self, ask)
-        refs = np.flatnonzero((b.stage == REFINERY) & (avail > 0))
+        refs = np.flatnonzero(st.is_ref & (avail > 0))
         if self.has_mines:
             mines = np.flatnonzero((b.stage == MINE) & (avail > 0))
             curve = market.chain_curve(ask[refs], avail[refs], ask[mines], avail[mines],
@@ -223,23 +321,30 @@ class MineralMarket(mesa.Model):
 
     def available(self) -> np.ndarray:
         """Tonnes each producer can offer this step (outages and regional supply cuts applied)."""
-        b = self.book
-        return (b.capacity / self.steps_per_year * (1.0 - b.outage)
-                * (1.0 - self.region_supply_cut[b.region]) * b.active)
+        b, st = self.book, self.structure()
+        # = capacity / steps_per_year * (1 - outage) * (1 - cut[region]) * active; factors that
+        # are exactly 1 are skipped (x * 1.0 == x)
+        avail = st.cap_step * (1.0 - b.outage)
+        if self._cut_active:
+            avail = avail * (1.0 - self.region_supply_cut[b.region])
+        if not st.all_active:
+            avail = avail * b.active
+        return avail
+
+    def structure(self) -> Structure:
+        """The cached Structure of the current set of producers."""
+        st = self._structure
+        if st is None or st.version != self.book.version:
+            st = self._structure = Structure(self)
+        return st
 
     def producer_asks(self) -> np.ndarray:
         """Cash cost, or the state's ask for non-market producers (subsidised, at capacity, or
         dumping ahead of market-economy entry)."""
-        b = self.book
-        ask = b.unit_cost.copy()
-        nm = ~b.market_economy
-        if nm.any():
-            rules = self.config.nonmarket
-            ask[nm] *= 1.0 - rules.subsidy
-            if rules.strategy == "market_share" or (rules.strategy == "predatory"
-                                                    and self.entry_imminent()):
-                ask[nm & (b.stage == REFINERY)] = 0.0
-        return ask
+        st = self.structure()
+        dumping = st.nm_any and self.config.nonmarket.strategy == "predatory" \
+            and self.entry_imminent()
+        return st.asks[dumping].copy()
 
     def entry_imminent(self) -> bool:
         """A market-economy project comes online within the predatory window."""
@@ -250,10 +355,17 @@ class MineralMarket(mesa.Model):
     def clear_markets(self) -> None:
         """Clear the product markets (one world market, or linked club / world / restricting-region
         markets under trade measures) by merit order; derive the concentrate price."""
-        out = clear_step(self.offers, self.plan, buyer_scale=self.buyer_scale,
-                         buyer_region=self.buyer_region, region_club=self.region_club,
-                         eps=self.elasticity, price_cap=self.config.market.price_cap,
-                         last_price=self.last_price)
+        if self.plan.idle:
+            merit = (self.structure().merit_order(self._dumping, self.elasticity)
+                     if self._plain_offers else None)
+            out = clear_single(self.offers, buyer_scale=self.buyer_scale, eps=self.elasticity,
+                               price_cap=self.config.market.price_cap,
+                               last_price=self.last_price, merit=merit)
+        else:
+            out = clear_step(self.offers, self.plan, buyer_scale=self.buyer_scale,
+                             buyer_region=self.buyer_region, region_club=self.region_club,
+                             eps=self.elasticity, price_cap=self.config.market.price_cap,
+                             last_price=self.last_price)
         self.outcome = out
         self.price, self.club_price = out.world_price, out.club_price
         self.consumption, self.unmet = out.consumption, out.unmet
@@ -263,10 +375,9 @@ class MineralMarket(mesa.Model):
             self.concentrate_price = market.concentrate_price(
                 self.price, self.chain, out.sold[:n], self.producer_ask[refs],
                 self.producer_ask[mines], self.mine_available(mines), self.intensity)
-        mf = self.money_per_price_tonne
-        for buyer, tonnes, price in zip(self.buyers, out.buyer_tonnes, out.buyer_price,
-                                        strict=True):
-            buyer.take_delivery(tonnes, tonnes * price * mf)
+        # every buyer takes delivery (Buyer.take_delivery, for all buyers at once)
+        self.buyer_received = out.buyer_tonnes
+        self.buyer_spent = out.buyer_tonnes * out.buyer_price * self.money_per_price_tonne
 
     def mine_available(self, mines: np.ndarray) -> np.ndarray:
         b = self.book
@@ -277,6 +388,16 @@ class MineralMarket(mesa.Model):
         """Producers are paid for what they sold (their market's price, or the floor for what a
         buffer stock bought) and incur cash costs (feed bought from mines in the chain)."""
         b, o, out, mf = self.book, self.offers, self.outcome, self.money_per_price_tonne
+        st = self.structure()
+        if self._plain_offers and self.plan.idle:
+            # every offer is a producer's, nothing went to a buffer stock (to_gov = 0)
+            money = out.sold * out.offer_price * mf
+            ref_out = np.bincount(o.refinery, weights=out.sold, minlength=len(b))
+            b.output += ref_out
+            b.revenue += np.bincount(o.refinery, weights=money, minlength=len(b))
+            self.acct["producer_revenue"] = float(money.sum())
+            self.step_cost = b.output * st.cash_cost * mf + st.fixed_step
+            return
         produced = o.owner == -1
         to_market = out.sold - out.to_gov
         money = (to_market * out.offer_price + out.to_gov * self.defence_price()) * mf
@@ -291,8 +412,7 @@ class MineralMarket(mesa.Model):
             b.output += mine_out
             # concentrate changes hands at the concentrate price: mines earn, refineries pay
             b.revenue += (mine_out - ref_out * self.intensity) * self.concentrate_price * mf
-        self.step_cost = b.output * self.producer_cash_cost() * mf + \
-            b.fixed_cost / self.steps_per_year * b.active
+        self.step_cost = b.output * st.cash_cost * mf + st.fixed_step
 
     def defence_price(self) -> float:
         """Price a buffer-stock defence pays this step (0 without one)."""
@@ -312,15 +432,16 @@ class MineralMarket(mesa.Model):
     def review_producers(self) -> None:
         """Book the step's profit (after policy payments); producers with sustained losses exit
         (only when [exits] is configured)."""
-        b = self.book
+        b, st = self.book, self.structure()
         profit = b.revenue - self.step_cost
         b.cash += profit
-        b.loss_streak = np.where(b.active & (profit < 0), b.loss_streak + 1, 0)
+        losing = profit < 0 if st.all_active else b.active & (profit < 0)
+        b.loss_streak = np.where(losing, b.loss_streak + 1, 0)
         rules = self.config.exits
         if rules is None or not rules.enabled:
             return
         # state-directed producers do not close for losses (the state carries them)
-        for row in np.flatnonzero(b.active & b.market_economy & (b.loss_streak >= rules.loss_steps)):
+        for row in np.flatnonzero(st.active_market & (b.loss_streak >= rules.loss_steps)):
             self.producer_agent[row].exit_market()
 
     def invest(self) -> None:
@@ -376,56 +497,59 @@ class MineralMarket(mesa.Model):
         self.expansions.append((self.t + 1 + rules.expansion_lead_time, region, gap, cost))
 
     def record(self) -> None:
-        """Write this step's series and accounts."""
+        """Write this step's series and accounts (in the recorder's column order)."""
         b, o, out, mf = self.book, self.offers, self.outcome, self.money_per_price_tonne
-        refining = (b.stage == REFINERY) & b.active
-        ref_out = np.where(b.stage == REFINERY, b.output, 0.0)
-        region_cap = np.bincount(b.region[refining], weights=b.capacity[refining],
-                                 minlength=len(self.region_names))
-        spend = float(sum(buyer.spent for buyer in self.buyers))
+        st = self.structure()
+        ref_out = b.output if st.all_ref else np.where(st.is_ref, b.output, 0.0)
+        spend = float(sum(self.buyer_spent.tolist()))
         importers = out.importer_bought * self.price * mf
         offtake = self.acct["buyer_payments_offtake"]   # contract-price transfers paid by buyers
-        private = o.owner == -2
-        private_release = float(out.sold[private].sum())
-        private_revenue = float((out.sold[private] * out.offer_price[private]).sum()) * mf
+        if self._plain_offers:                          # producers' offers only
+            private_release = private_revenue = 0.0
+        else:
+            private = o.owner == -2
+            private_release = float(out.sold[private].sum())
+            private_revenue = float((out.sold[private] * out.offer_price[private]).sum()) * mf
+        production = ref_out.sum()
         values = {
             "price": self.price,
             "club_price": self.club_price,
             "floor": self.floor_level,
             "concentrate_price": self.concentrate_price if self.has_mines else np.nan,
             "export_region_price": out.restricted_price,
-            "demand": float(market.demand(self.demand_scale, self.elasticity, self.price)),
-            "consumption": self.consumption,
-            "production_market": ref_out[b.market_economy].sum(),
-            "production_nonmarket": ref_out[~b.market_economy].sum(),
-            "club_consumption": out.buyer_tonnes[self.buyer_club].sum(),
-            "club_production": ref_out[b.club].sum(),
             "club_imports": out.club_imports,
+            "demand": market.demand_at(self.demand_scale, self.elasticity, self.price),
+            "consumption": self.consumption,
+            "production_market": ref_out[st.rows_market].sum(),
+            "production_nonmarket": ref_out[st.rows_nonmarket].sum(),
+            "club_consumption": out.buyer_tonnes[self.buyer_club_rows].sum(),
+            "club_production": ref_out[st.rows_club].sum(),
             "government_stock": sum(g.stock for g in self.governments),
             "fiscal_flow": sum(g.step_outlay for g in self.governments),
             "unmet_demand": self.unmet,
             "consumer_spend": spend + importers + offtake,
-            "capacity_market": b.capacity[refining & b.market_economy].sum(),
-            "capacity_nonmarket": b.capacity[refining & ~b.market_economy].sum(),
+            "capacity_market": st.capacity_market,
+            "capacity_nonmarket": st.capacity_nonmarket,
             "demand_shock": self.shock,
             # accounts for conservation checks (abm.recorder.ACCOUNTS)
-            "production": ref_out.sum(),
+            "production": production,
             "gov_purchases": self.acct["gov_purchases"],
             "gov_sales": self.acct["gov_sales"],
             "private_stocking": out.importer_bought,
             "private_release": private_release,
-            "gov_purchase_spend": self.acct["gov_purchase_spend"],
             "buyer_payments": spend + importers + offtake,
             "producer_revenue": self.acct["producer_revenue"] + offtake,
+            "gov_purchase_spend": self.acct["gov_purchase_spend"],
             "gov_payments_to_producers": self.acct["gov_payments_to_producers"],
             "gov_receipts_from_producers": self.acct["gov_receipts_from_producers"],
             "gov_sales_revenue": self.acct["gov_sales_revenue"],
             "private_sales_revenue": private_revenue,
             "duties": out.duties * mf,
-            "concentrate_output": float(np.where(b.stage == MINE, b.output, 0.0).sum()),
-            "concentrate_used": ref_out.sum() * self.intensity if self.has_mines else 0.0,
+            "concentrate_output": 0.0 if st.no_mine_rows else float(
+                np.where(st.is_mine, b.output, 0.0).sum()),
+            "concentrate_used": production * self.intensity if self.has_mines else 0.0,
         }
-        self.recorder.record(self.t, values, region_cap)
+        self.recorder.record(self.t, values, st.region_capacity)
         self.last_price = self.price
         self.region_net_exports[self.t] = np.bincount(
             b.region, weights=ref_out, minlength=len(self.region_names)) - np.bincount(

@@ -19,19 +19,28 @@ ACCOUNTS = ("production", "gov_purchases", "gov_sales", "private_stocking", "pri
 
 
 class Recorder:
-    """Fixed-size arrays, one per column, written by step index."""
+    """Fixed-size arrays, one per column, written by step index.
+
+    The columns are views onto one (steps x columns) table, so a step whose values come in the
+    table's column order (*SERIES, *ACCOUNTS) is written as one row.
+    """
 
     def __init__(self, steps: int, regions: list[str]):
         self.steps = steps
+        self.names = (*SERIES, *ACCOUNTS)
+        self.table = np.full((steps, len(self.names)), np.nan)
         self.columns: dict[str, np.ndarray] = {
-            name: np.full(steps, np.nan) for name in (*SERIES, *ACCOUNTS)}
+            name: self.table[:, j] for j, name in enumerate(self.names)}
         self.region_names = list(regions)
         self.region_capacity = np.zeros((steps, len(regions)))
         self.filled = 0
 
     def record(self, step: int, values: dict[str, float], region_capacity: np.ndarray) -> None:
-        for key, value in values.items():
-            self.columns[key][step] = value
+        if len(values) == len(self.names) and tuple(values) == self.names:
+            self.table[step] = tuple(values.values())
+        else:
+            for key, value in values.items():
+                self.columns[key][step] = value
         self.region_capacity[step] = region_capacity
         self.filled = step + 1
 
@@ -45,7 +54,7 @@ class Recorder:
         data: dict[str, object] = {"step": np.arange(n, dtype=np.int64)}
         names = (*SERIES, *ACCOUNTS) if accounts else SERIES
         for name in names:
-            data[name] = self.columns[name][:n]
+            data[name] = np.ascontiguousarray(self.columns[name][:n])
         for j, region in enumerate(self.region_names):
             data[REGION_CAPACITY_PREFIX + region] = self.region_capacity[:n, j]
         frame = pl.DataFrame(data)

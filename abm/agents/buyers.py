@@ -9,7 +9,9 @@ class Buyer(mesa.Agent):
     """A downstream consumer (magnets, batteries, defence) located in a region.
 
     Demand D_i(P) = share_i * Q_ref/steps_per_year * growth_t * exp(z_t) * (P / P_ref)^eps; the
-    model sums the buyers of a region into one demand curve per market.
+    model sums the buyers of a region into one demand curve per market. What a buyer received
+    and paid this step lives in the model's arrays `buyer_received` and `buyer_spent` (entry
+    `slot`), so the market delivers to every buyer with one array operation.
     """
 
     def __init__(self, model: mesa.Model, name: str, region: int, share: float):
@@ -17,9 +19,18 @@ class Buyer(mesa.Agent):
         self.name = name
         self.region = region
         self.share = share
-        self.received = 0.0   # t this step
-        self.spent = 0.0      # USD this step
+        self.slot: int | None = None   # index into the model's buyer arrays
+
+    @property
+    def received(self) -> float:
+        """t this step."""
+        return float(self.model.buyer_received[self.slot]) if self.slot is not None else 0.0
+
+    @property
+    def spent(self) -> float:
+        """USD this step."""
+        return float(self.model.buyer_spent[self.slot]) if self.slot is not None else 0.0
 
     def take_delivery(self, tonnes: float, money: float) -> None:
-        self.received = tonnes
-        self.spent = money
+        self.model.buyer_received[self.slot] = tonnes
+        self.model.buyer_spent[self.slot] = money

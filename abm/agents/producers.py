@@ -18,7 +18,14 @@ STAGES = {"mine": MINE, "refinery": REFINERY}
 
 @dataclass
 class ProducerBook:
-    """Structure of arrays, one row per producer ever created (exited rows stay, inactive)."""
+    """Structure of arrays, one row per producer ever created (exited rows stay, inactive).
+
+    Rows are added with `add` and closed with `deactivate`; both bump `version`, which the model
+    uses to cache what depends only on which producers exist (merit order, masks, capacity
+    sums). Change `stage`, `region`, `capacity`, `unit_cost`, `fixed_cost`, `active`,
+    `market_economy` or `club` only through these methods (or call `touch()` after). Each array
+    is a view onto a larger buffer, so adding a row costs O(1) amortised, not a copy of the book.
+    """
 
     name: list[str] = field(default_factory=list)
     stage: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
@@ -35,6 +42,8 @@ class ProducerBook:
     loss_streak: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     output: np.ndarray = field(default_factory=lambda: np.zeros(0))        # t this step
     revenue: np.ndarray = field(default_factory=lambda: np.zeros(0))       # USD this step
+    version: int = 0
+    _buffers: dict = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, name: str, stage: int, region: int, capacity: float, unit_cost: float,
             fixed_cost: float, cash: float, market_economy: bool, club: bool,
@@ -45,10 +54,29 @@ class ProducerBook:
                "fixed_cost": fixed_cost, "cash": cash, "active": True,
                "market_economy": market_economy, "club": club, "is_new": is_new, "outage": 0.0,
                "loss_streak": 0, "output": 0.0, "revenue": 0.0}
+        n = len(self.name) - 1
+        buffers = self._buffers
         for key, value in row.items():
             arr = getattr(self, key)
-            setattr(self, key, np.append(arr, np.asarray(value, dtype=arr.dtype)))
-        return len(self.name) - 1
+            buf = buffers.get(key)
+            # the attribute may have been replaced by a new array (e.g. `b.outage = ...`)
+            if buf is None or arr.base is not buf or len(buf) <= n:
+                buf = np.empty(max(2 * n, 16), dtype=arr.dtype)
+                buf[:n] = arr
+                buffers[key] = buf
+            buf[n] = value
+            setattr(self, key, buf[: n + 1])
+        self.version += 1
+        return n
+
+    def deactivate(self, row: int) -> None:
+        """Close row `row` for good."""
+        self.active[row] = False
+        self.version += 1
+
+    def touch(self) -> None:
+        """Say that rows were changed in place (invalidates what the model cached)."""
+        self.version += 1
 
     def __len__(self) -> int:
         return len(self.name)
@@ -85,7 +113,7 @@ class Producer(mesa.Agent):
 
     def exit_market(self) -> None:
         """Close for good after sustained losses: capacity leaves the merit order."""
-        self.model.book.active[self.row] = False
+        self.model.book.deactivate(self.row)
         self.model.producer_exits += 1
         self.remove()
 
