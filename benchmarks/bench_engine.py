@@ -145,7 +145,11 @@ def _command(kind: str, options: dict) -> list[str]:
 
 def child(kind: str, **options) -> dict:
     """Run `measure` (or `measure_summaries`, `measure_plain`) in a fresh interpreter."""
-    return children(kind, 1, **options)[0]
+    got = children(kind, 1, **options)[0]
+    if got.get("failed"):
+        raise RuntimeError(f"{got['failed']} of {got['runs']} runs failed: the numbers would "
+                           f"time failures, not runs ({_command(kind, options)})")
+    return got
 
 
 def children(kind: str, count: int, **options) -> list[dict]:
