@@ -99,6 +99,8 @@ class Outcome:
     club_imports: float                  # t per step into the club from outside (net)
     unmet: float
     consumption: float                   # t delivered to buyers
+    defence_bought: float = 0.0          # t a buffer-stock defence bought (at defence_price)
+    defence_price: float = 0.0
 
 
 def clear_single(offers: Offers, *, buyer_scale: np.ndarray, eps: float,
@@ -168,28 +170,55 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
         node_cons = {HUB: result.quantity - importer_bought}
         unmet = result.unmet
     else:
-        nodes = []
-        for k in node_ids[1:]:
-            sel = offer_node == k
-            is_club = k == 1
-            B = plan.bid_qty if is_club else 0.0
-            nodes.append(market.Node(
-                o.ask[sel], o.qty[sel], scale[node_ids.index(k)],
-                mip=plan.mip if is_club else 0.0, tariff=plan.tariff if is_club else 0.0,
-                import_cap=plan.import_cap if is_club else np.inf,
-                export_cap=plan.export_caps[restricted_regions[k - 2]] if k >= 2 else np.inf,
-                B=B))
+        # a bid with a reservation price (stockpile, or in linked markets the buffer-stock
+        # defence) sits in the club's market when it is separate, else in the hub
+        if plan.defence is not None:
+            covered, floor, room = plan.defence
+            bid_qty, bid_price = min(room, float(o.qty[covered(o)].sum())), floor
+        else:
+            bid_qty, bid_price = plan.bid_qty, plan.bid_price
+        bid_node = 1 if plan.club_separate else HUB
         hub = offer_node == HUB
-        # without a club node the stockpile bid sits in the hub
-        hub_B = importer_B + (plan.bid_qty if not plan.club_separate else 0.0)
-        linked = market.clear_linked(o.ask[hub], o.qty[hub], scale[0], eps, nodes, B=hub_B,
-                                     price_cap=price_cap, shortfall_price=last_price)
+
+        def solve(q: float):
+            nodes = []
+            for k in node_ids[1:]:
+                sel = offer_node == k
+                is_club = k == 1
+                nodes.append(market.Node(
+                    o.ask[sel], o.qty[sel], scale[node_ids.index(k)],
+                    mip=plan.mip if is_club else 0.0, tariff=plan.tariff if is_club else 0.0,
+                    import_cap=plan.import_cap if is_club else np.inf,
+                    export_cap=plan.export_caps[restricted_regions[k - 2]] if k >= 2 else np.inf,
+                    B=q if k == bid_node else 0.0))
+            hub_b = importer_B + (q if bid_node == HUB else 0.0)
+            result = market.clear_linked(o.ask[hub], o.qty[hub], scale[0], eps, nodes, B=hub_b,
+                                         price_cap=price_cap, shortfall_price=last_price)
+            price = result.world_price if bid_node == HUB else result.node_prices[0]
+            return result, nodes, hub_b, price
+
+        linked, nodes, hub_B, _ = solve(0.0)
+        if bid_qty > 0 and _bid_price_of(linked, bid_node) < bid_price:
+            full = solve(bid_qty)
+            if full[3] <= bid_price:
+                linked, nodes, hub_B, _ = full
+            else:
+                # the bid sets its market's price: the largest quantity that keeps the price at
+                # or below the reservation price (price is monotone in the quantity bid)
+                lo, hi = 0.0, bid_qty
+                for _ in range(60):
+                    mid = 0.5 * (lo + hi)
+                    if solve(mid)[3] <= bid_price:
+                        lo = mid
+                    else:
+                        hi = mid
+                linked, nodes, hub_B, _ = solve(lo)
         sold = np.zeros(n_offers)
         sold[hub] = linked.world_dispatched
         prices = {HUB: linked.world_price}
         served = _served(linked.world_consumption, scale[0], eps, linked.world_price, hub_B)
         importer_bought = importer_B * served
-        bid_filled = 0.0 if plan.club_separate else plan.bid_qty * served
+        bid_filled = 0.0 if bid_node != HUB else (hub_B - importer_B) * served
         node_cons = {HUB: linked.world_consumption - hub_B * served}
         for k, p_k, disp, cons, node in zip(node_ids[1:], linked.node_prices,
                                             linked.node_dispatched, linked.node_consumption,
@@ -231,9 +260,15 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
     if plan.defence is not None and len(node_ids) == 1:
         offer_price = np.full(n_offers, world)
     stock_price = club if plan.club_separate else world
+    defence_bought, defence_price = 0.0, 0.0
+    if plan.defence is not None:
+        if len(node_ids) == 1:     # bought from covered producers at the floor
+            defence_bought, defence_price = float(to_gov.sum()), float(plan.defence[1])
+        else:                      # linked markets: bought in the market, at most at the floor
+            defence_bought, defence_price, bid_filled = bid_filled, stock_price, 0.0
     return Outcome(world, club, restricted, sold, to_gov, offer_price, buyer_tonnes, buyer_price,
                    bid_filled, stock_price, importer_bought, duties, club_imports, unmet,
-                   float(buyer_tonnes.sum()))
+                   float(buyer_tonnes.sum()), defence_bought, defence_price)
 
 
 def _served(delivered: float, A: float, eps: float, price: float, B: float) -> float:
@@ -242,3 +277,7 @@ def _served(delivered: float, A: float, eps: float, price: float, B: float) -> f
     if wanted <= 0:
         return 1.0
     return float(min(max(delivered / wanted, 0.0), 1.0))
+
+
+def _bid_price_of(linked, bid_node: int) -> float:
+    return linked.world_price if bid_node == HUB else linked.node_prices[0]

@@ -260,14 +260,17 @@ def clear_with_bid(asks: np.ndarray, quantities: np.ndarray, A: float, eps: floa
         return with_bid, got
     without = clear(asks, quantities, A, eps, B=B, price_cap=price_cap,
                     shortfall_price=shortfall_price)
-    if without.price >= bid_price or without.scarce:
+    if without.price >= bid_price:
         return without, 0.0
     # the bid sets the price: supply at bid_price beyond elastic demand goes to the bidder
+    # (also when the market without the bid clears beyond its last offer, below bid_price)
     asks = np.asarray(asks, dtype=float)
     qty = np.asarray(quantities, dtype=float)
     live = qty > 0
     supply_at = qty[live & (asks <= bid_price)].sum()
     elastic = float(demand(A, eps, bid_price, B))
+    if supply_at < elastic:          # only under a binding price cap: nothing left to bid for
+        return without, 0.0
     got = float(np.clip(supply_at - elastic, 0.0, bid_qty))
     sold = elastic + got
     dispatched = _dispatch(asks, qty, live, bid_price, sold)

@@ -194,12 +194,10 @@ def test_stockpile_respects_capacity_budget_and_triggers():
     assert stock.max() <= 120.0 + 1e-9
     g = model.governments[0]
     assert g.ledger["stockpile_purchase"] <= 6e6 * (1 + 1e-9)
-    prev_price = np.r_[60.0, s["club_price"].to_numpy()[:-1]]
     bought = s["gov_purchases"].to_numpy() > 0
     sold = s["gov_sales"].to_numpy() > 0
     assert bought.any() and sold.any()
-    # buys only when the price it saw was below the trigger, and never pays above it
-    assert (prev_price[bought] < 60.0).all()
+    # buys only when the market clears at or below its trigger (its reservation price)
     assert (s["club_price"].to_numpy()[bought] <= 60.0 + 1e-9).all()
     # sells only at or above the release price (no disruption in this run)
     assert (s["club_price"].to_numpy()[sold] >= 75.0 - 1e-9).all()

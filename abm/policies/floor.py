@@ -209,7 +209,8 @@ class PurchaseFloor(FloorPolicy, StockHolder):
             offers.append(release, self.stock, self.covers[0], self.owner)
 
     def settle(self, model) -> None:
-        self.book_purchase(model, float(model.outcome.to_gov.sum()), self.level)
+        out = model.outcome
+        self.book_purchase(model, out.defence_bought, out.defence_price)
         self.book_sales(model)
 
 

@@ -1,9 +1,9 @@
 """Strategic stockpile run by the club government.
 
-Each step it decides from the last club price: below `buy_below` it bids for up to
-`max_rate x target` tonnes (at most the gap to its target cover, its capacity and what its budget
-buys) at a reservation price of `buy_below`; above `release_above`, or while an export control is
-in force (a disruption), it offers stock, at `release_above` or at any price during a disruption.
+Each step it bids for up to `max_rate x target` tonnes (at most the gap to its target cover, its
+capacity and what its budget buys) at a reservation price of `buy_below`, and offers stock at
+`release_above` (at any price while an export control is in force: a disruption); the market
+clearing decides within the step whether either trade happens.
 Holding costs accrue per tonne-year.
 """
 
@@ -47,8 +47,9 @@ class Stockpile(StockHolder):
             return
         target = self.target(model)
         rate = self.cfg.max_rate * target
-        price = model.club_price
-        if price < self.cfg.buy_below and self.stock < target and not model.disruption:
+        # the bid carries the trigger as its reservation price, so the market decides within the
+        # step whether it buys (deciding from last step's price would lean against old news)
+        if self.stock < target and not model.disruption:
             money_left = np.inf if self.cfg.budget is None else self.cfg.budget - self.spent
             affordable = money_left / (self.cfg.buy_below * model.money_per_price_tonne)
             qty = min(rate, target - self.stock, max(affordable, 0.0))
@@ -63,7 +64,7 @@ class Stockpile(StockHolder):
         release = min(stock, max(self.cfg.max_rate * self.target(model), stock * self.cfg.max_rate))
         if model.disruption:
             offers.append(0.0, release, self.regions[0], self.owner)
-        elif model.club_price > self.cfg.release_above:
+        else:   # sells only if the market clears at or above its release price
             offers.append(self.cfg.release_above, release, self.regions[0], self.owner)
 
     def settle(self, model) -> None:

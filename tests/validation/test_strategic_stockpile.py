@@ -4,8 +4,8 @@ prices positively autocorrelated and right-skewed, spikes only at stockouts; and
 which bids at a reservation price, buys when the market is below its trigger and never pays above
 it.
 
-The model as built does not reproduce most of this (strict xfails, reasons below); the same
-failures show as FAIL on the validation page. Tolerances as in test_storage_stylized_facts.py.
+Tolerances as in test_storage_stylized_facts.py. (These were strict xfails until the stockpile
+bid got its reservation price inside the step and in linked markets.)
 """
 
 import numpy as np
@@ -15,22 +15,12 @@ from abm import market
 from abm.validation import claims
 from abm.validation.base import run_model
 
-LAGGED = ("Stockpile.apply decides from the previous step's club price, so it leans against "
-          "yesterday's price: lag-1 autocorrelation -0.17 vs +0.05 without storage, and spikes "
-          "above the release price while stock is left")
-SCARCE_BID = ("abm.market.clear_with_bid returns the market without the bid whenever that market "
-              "clears beyond the last offer (Clearing.scarce), even below the bid price")
-LINKED_BID = ("abm.clearing.clear_step passes the stockpile bid to clear_linked as price-independent "
-              "demand (Node.B / hub B) when markets are linked (MIP, tariff, export control), "
-              "dropping its reservation price: with a 1% tariff it pays 5e15 USD/kg")
-
 
 @pytest.fixture(scope="module")
 def result():
     return claims.judge_storage(claims.storage_runs("stockpile", claims.STORAGE_SEEDS), "stockpile")
 
 
-@pytest.mark.xfail(strict=True, reason=LAGGED)
 def test_stockpile_makes_prices_positively_autocorrelated(result):
     check = result.check("positive_autocorrelation")
     assert check.passed, check.detail
@@ -41,19 +31,16 @@ def test_stockpile_makes_prices_right_skewed(result):
     assert check.passed, check.detail
 
 
-@pytest.mark.xfail(strict=True, reason=LAGGED)
 def test_stockpile_price_spikes_happen_only_when_its_stock_has_run_out(result):
     check = result.check("spikes_at_stockouts")
     assert check.passed, check.detail
 
 
-@pytest.mark.xfail(strict=True, reason=SCARCE_BID)
 def test_stockpile_buys_when_the_market_clears_below_its_trigger():
     check = claims.stockpile_bid_check(claims.STORAGE_SEEDS[0])
     assert check.passed, check.detail
 
 
-@pytest.mark.xfail(strict=True, reason=SCARCE_BID)
 def test_bid_above_the_price_of_a_market_cleared_beyond_its_last_offer_is_filled():
     # one offer, 1000 t at 10; demand D(P) = 1000 (P / 29.82)^-0.5, so without the bid the price
     # is 29.82 with all capacity sold. A bid for 500 t at up to 58 must set the price at 58 and
@@ -71,7 +58,6 @@ def test_stockpile_pays_at_most_its_trigger_in_one_world_market():
     assert s["gov_purchase_spend"].sum() <= bought.sum() * claims.STORAGE_BUY * 1000 * (1 + 1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason=LINKED_BID)
 def test_stockpile_pays_at_most_its_trigger_when_a_tariff_separates_the_club():
     check = claims.stockpile_price_check()
     assert check.passed, check.detail

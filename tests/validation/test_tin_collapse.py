@@ -74,10 +74,6 @@ def linked_defence_config(export_control: bool) -> dict:
     return raw
 
 
-@pytest.mark.xfail(strict=True, reason="abm.clearing.clear_step uses plan.defence only when there "
-                   "is one market (len(node_ids) == 1): once an export control, MIP or tariff links "
-                   "markets the buffer stock stops buying while the floor is reported in force "
-                   "(price 30 < floor 40, purchases 0 instead of 382 t/month)")
 def test_buffer_stock_defends_the_floor_while_markets_are_linked():
     free = run_model(linked_defence_config(False), 1).series(accounts=True)
     linked = run_model(linked_defence_config(True), 1).series(accounts=True)
