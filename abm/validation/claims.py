@@ -588,20 +588,6 @@ def judge_storage(runs: list, kind: str) -> ClaimResult:
     steps = list(range(120))
     title = {"band": "Storage stylized facts: a buffer stock trading a price band",
              "stockpile": "Storage stylized facts: the strategic stockpile"}[kind]
-    known = ""
-    if kind == "stockpile":
-        known = ("(1) abm.policies.stockpile.Stockpile decides from the previous step's club "
-                 "price (Stockpile.apply reads model.club_price before the market clears): it "
-                 "leans against yesterday's price, which makes prices negatively autocorrelated "
-                 "under i.i.d. shocks and lets prices spike above the release price while stock "
-                 "is left, unlike competitive storage, whose stocks respond to today's "
-                 "availability. (2) abm.market.clear_with_bid drops the bid whenever the market "
-                 "without it clears beyond the last offer (Clearing.scarce: all offered capacity "
-                 "sold), even when that price is below the bid price, so the stockpile never buys "
-                 "in a market where all capacity runs. (3) When the club's market is separate "
-                 "(MIP or tariff) or an export control splits the markets, abm.clearing.clear_step "
-                 "passes the bid to abm.market.clear_linked as price-independent demand (Node.B, "
-                 "or the hub's B) and drops its price: the stockpile buys at any price.")
     return ClaimResult(
         f"storage_{kind}", title,
         "Williams & Wright (1991); Deaton & Laroque (1992, 1996); RECS (Gouel) sto4: a public "
@@ -617,8 +603,7 @@ def judge_storage(runs: list, kind: str) -> ClaimResult:
              {"with storage": (steps, _listed(s["price"][:120])),
               "no storage": (steps, _listed(c["price"][:120]))},
              y2_label="stock (t)", lines2={"stock": (steps, _listed(s["government_stock"][:120]))},
-             hlines={"buy": STORAGE_BUY, "sell": STORAGE_SELL}),
-        known_failure=known)
+             hlines={"buy": STORAGE_BUY, "sell": STORAGE_SELL}))
 
 
 # ================================================================================================
