@@ -25,6 +25,8 @@ from abm.shocks import DemandShock, Outages
 # Identity kinds for per-producer random streams (stable across scenarios).
 EXISTING, PROJECT, EXPANSION = 0, 1, 2
 
+NO_PROTECTION = Protection()
+
 ACCOUNT_KEYS = ("gov_purchases", "gov_sales", "gov_payments_to_producers",
                 "gov_receipts_from_producers", "gov_sales_revenue", "duties", "producer_revenue",
                 "gov_purchase_spend", "private_sales_revenue", "buyer_payments_offtake")
@@ -200,6 +202,7 @@ class MineralMarket(mesa.Model):
         self._growth_factor = 1.0 + d.growth
         self._pending_from = 0                      # expansions before this index are online
         self._expansions_due: dict[int, list] = {}  # online step -> expansions
+        self._building_capacity: dict[int, float] = {}   # stage -> t/yr under construction
         self.region_net_exports = np.zeros((self.n_steps, len(self.region_names)))
         self.price = d.reference_price
         self.club_price = d.reference_price
@@ -450,7 +453,7 @@ class MineralMarket(mesa.Model):
         for developer in self.developers:
             if developer.status == "building" and developer.online_step <= self.t + 1:
                 developer.commission()
-        for _online, region, cap, cost in [e for e in self.expansions if e[0] == self.t + 1]:
+        for _online, region, cap, cost in self._expansions_due.pop(self.t + 1, ()):
             self.add_producer(f"{self.region_names[region]} state expansion {self.t + 1}",
                               REFINERY, region, cap, cost, 0.0, 0.0, is_new=True,
                               identity=(EXPANSION, len(self.book)))
@@ -482,11 +485,15 @@ class MineralMarket(mesa.Model):
         nm_rows = np.flatnonzero((b.stage == REFINERY) & b.active & ~b.market_economy)
         if len(nm_rows) == 0:
             return
-        pending = sum(e[2] for e in self.expansions if e[0] > self.t)
+        # (expansions come online in the order they were decided: skip those already online)
+        while self._pending_from < len(self.expansions) and \
+                self.expansions[self._pending_from][0] <= self.t:
+            self._pending_from += 1
+        pending = sum(e[2] for e in self.expansions[self._pending_from:] if e[0] > self.t)
         have = b.capacity[nm_rows].sum() + pending
         # the market it aims at: world demand at the reference price (trend and shocks included)
-        market_size = float(market.demand(self.demand_scale, self.elasticity,
-                                          self.config.market.demand.reference_price))
+        market_size = market.demand_at(self.demand_scale, self.elasticity,
+                                       self.config.market.demand.reference_price)
         gap = rules.target_share * market_size * self.steps_per_year - have
         if gap <= 1e-9:
             return
@@ -494,7 +501,9 @@ class MineralMarket(mesa.Model):
         cost = rules.expansion_unit_cost
         if cost is None:
             cost = float(np.average(b.unit_cost[nm_rows], weights=b.capacity[nm_rows]))
-        self.expansions.append((self.t + 1 + rules.expansion_lead_time, region, gap, cost))
+        expansion = (self.t + 1 + rules.expansion_lead_time, region, gap, cost)
+        self.expansions.append(expansion)
+        self._expansions_due.setdefault(expansion[0], []).append(expansion)
 
     def record(self) -> None:
         """Write this step's series and accounts (in the recorder's column order)."""
@@ -573,8 +582,22 @@ class MineralMarket(mesa.Model):
             self.outages.register(identity)
         return row
 
+    def capacity_under_construction(self, stage: int) -> float:
+        """Capacity of the projects of `stage` being built (t/yr), summed in pipeline order."""
+        cache = self._building_capacity
+        if stage not in cache:
+            cache[stage] = sum(d.project.capacity for d in self.developers
+                               if d.status == "building" and d.stage == stage)
+        return cache[stage]
+
+    def pipeline_changed(self) -> None:
+        """A project started or came online (called by Developer)."""
+        self._building_capacity = {}
+
     def protection(self, developer) -> Protection:
         """What announced instruments would do for `developer`'s project."""
+        if not self.policies:
+            return NO_PROTECTION
         offers = [p for p in (policy.protection(self, developer) for policy in self.policies)
                   if p is not None]
         combined = Protection()

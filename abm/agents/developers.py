@@ -9,6 +9,7 @@ arrives only after the project's lead time.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import mesa
@@ -16,6 +17,11 @@ import numpy as np
 
 from abm.agents.producers import MINE, REFINERY, STAGES
 from abm.investment import effective_price, pipeline_adjusted_price, trigger_price
+
+# Pure functions of hashable numbers: developers of one stage share their inputs at a review, so
+# each is computed once per review rather than once per developer.
+_effective_price = functools.lru_cache(maxsize=1024)(effective_price)
+_trigger_price = functools.lru_cache(maxsize=1024)(trigger_price)
 
 
 class PriceExpectation:
@@ -74,16 +80,16 @@ class Developer(mesa.Agent):
             if not np.isfinite(model.concentrate_price) or model.price <= 0:
                 return -np.inf, 0.0, np.inf
             expected *= model.concentrate_price / model.price
-        building = sum(d.project.capacity for d in model.developers if d.status == "building"
-                       and d.stage == self.stage)
-        expected = pipeline_adjusted_price(expected, model.annual_consumption(), building,
+        expected = pipeline_adjusted_price(expected, model.annual_consumption(),
+                                           model.capacity_under_construction(self.stage),
                                            model.elasticity)
         protection = model.protection(self)
-        price, sigma = effective_price(expected, model.expectation.sigma, inv.horizon, protection)
+        price, sigma = _effective_price(expected, model.expectation.sigma, inv.horizon,
+                                        protection)
         rate = model.hurdle_rate(self.region)
         charge = p.capex / model.money_per_price_tonne
-        trigger = trigger_price(p.unit_cost, charge, rate, sigma, inv.rule, inv.volatility_premium,
-                                inv.project_life)
+        trigger = _trigger_price(p.unit_cost, charge, rate, sigma, inv.rule,
+                                 inv.volatility_premium, inv.project_life)
         return price - trigger, price, trigger
 
     def lead_time(self, model) -> int:
@@ -93,6 +99,7 @@ class Developer(mesa.Agent):
         """Commit the capex; capacity arrives after the lead time."""
         model = self.model
         self.status = "building"
+        model.pipeline_changed()
         self.started_step = model.t
         self.online_step = model.t + 1 + self.lead_time(model)
         model.investment_capex += self.project.capex * self.project.capacity
@@ -102,6 +109,7 @@ class Developer(mesa.Agent):
         """The project's capacity joins the merit order as a new producer."""
         model, p = self.model, self.project
         self.status = "online"
+        model.pipeline_changed()
         self.producer_row = model.add_producer(p.name, self.stage, self.region, p.capacity,
                                                p.unit_cost, 0.0, 0.0, is_new=True,
                                                identity=(1, self.index))
