@@ -104,23 +104,29 @@ class Outcome:
 
 
 def clear_single(offers: Offers, *, buyer_scale: np.ndarray, eps: float,
-                 price_cap: float | None, last_price: float, merit=None) -> Outcome:
+                 price_cap: float | None, last_price: float, merit=None,
+                 all_live: bool = False) -> Outcome:
     """`clear_step` when the plan is idle (one world market; no trade measures, buffer-stock
     defence, stockpile bid or importers buying ahead): the same outcome with fewer array
-    operations. `merit`: abm.market.merit_order of `offers.ask`, when the caller has it."""
+    operations. `merit`: abm.market.merit_order of `offers.ask`, when the caller has it;
+    `all_live`: every offer has a positive quantity."""
     o = offers
     n_offers = len(o)
     scale = buyer_scale.sum()
     result = market.clear(o.ask, o.qty, scale, eps, price_cap=price_cap,
-                          shortfall_price=last_price, merit=merit)
+                          shortfall_price=last_price, merit=merit, all_live=all_live)
     price = result.price
     if scale > 0:
         buyer_tonnes = max(result.quantity, 0.0) * buyer_scale / scale
     else:
         buyer_tonnes = np.zeros(len(buyer_scale))
+    offer_price = np.empty(n_offers)
+    offer_price.fill(price)
+    buyer_price = np.empty(len(buyer_scale))
+    buyer_price.fill(price)
     return Outcome(price, price, float("nan"), result.dispatched, np.zeros(n_offers),
-                   np.full(n_offers, price), buyer_tonnes, np.full(len(buyer_scale), price),
-                   0.0, price, 0.0, 0.0, 0.0, result.unmet, float(buyer_tonnes.sum()))
+                   offer_price, buyer_tonnes, buyer_price, 0.0, price, 0.0, 0.0, 0.0,
+                   result.unmet, float(buyer_tonnes.sum()))
 
 
 def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,

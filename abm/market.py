@@ -13,6 +13,7 @@ Quantities are tonnes per step; prices are in the experiment's price unit.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,18 +87,22 @@ def merit_order(asks: np.ndarray, eps: float) -> MeritOrder:
 
 def clear(asks: np.ndarray, quantities: np.ndarray, A: float, eps: float, *, B: float = 0.0,
           price_cap: float | None = None, shortfall_price: float | None = None,
-          merit: MeritOrder | None = None) -> Clearing:
+          merit: MeritOrder | None = None, all_live: bool = False) -> Clearing:
     """Exact merit-order equilibrium of offers against D(P) = A P^eps + B.
 
     `shortfall_price`: in scarcity without a binding cap, unmet demand is recorded as
     D(shortfall_price) - supply (the demand buyers had at that price, e.g. the previous step's);
     by default the highest ask. `merit`: `merit_order(asks, eps)` when the caller clears the
     same asks many times (used only when every offer is live; the result is the same).
+    `all_live`: the caller knows every quantity is positive.
     """
     asks = np.asarray(asks, dtype=float)
     qty = np.asarray(quantities, dtype=float)
-    live = qty > 0
-    all_live = bool(live.all())
+    if all_live:
+        live = None
+    else:
+        live = qty > 0
+        all_live = bool(live.all())
     shape = None
     if all_live:
         # (the general branch below with live everywhere: the same order and quantities)
@@ -113,8 +118,7 @@ def clear(asks: np.ndarray, quantities: np.ndarray, A: float, eps: float, *, B: 
         order = np.argsort(np.where(live, asks, np.inf), kind="stable")
         a = asks[order]
         q = np.where(live[order], qty[order], 0.0)
-    cum = np.cumsum(q)
-    prev = cum - q
+    cum = q.cumsum()
     total = float(cum[-1]) if len(cum) else 0.0
 
     if total <= 0 and A <= 0:
@@ -132,19 +136,23 @@ def clear(asks: np.ndarray, quantities: np.ndarray, A: float, eps: float, *, B: 
         met = d_at <= cum if all_live else (d_at <= cum) & (q > 0)
     k = int(met.argmax()) if met is not None and len(met) else 0
     if met is not None and len(met) and met[k]:        # k: the first offer where supply meets demand
-        if d_at[k] >= prev[k]:
+        prev = cum[k] - q[k]                           # supply before offer k
+        if d_at[k] >= prev:
             price = float(a[k])                        # horizontal segment
             sold = float(d_at[k])
         else:
-            sold = float(prev[k])                      # vertical segment
+            sold = float(prev)                         # vertical segment
             price = inverse_demand(A, eps, sold, B) if A > 0 else float(a[k])
         dispatched = _dispatch(asks, qty, live, price, sold, all_live)
         return Clearing(price, sold, dispatched, 0.0, False)
 
     # scarcity: demand at the highest ask exceeds all supply
     price = inverse_demand(A, eps, total, B)
-    if not np.isfinite(price):
-        top = float(a[live[order]].max()) if live.any() else 1.0
+    if not math.isfinite(price):
+        if all_live:
+            top = float(a.max()) if len(a) else 1.0
+        else:
+            top = float(a[live[order]].max()) if live.any() else 1.0
         price = max(top, 1.0) * NO_SUPPLY_PRICE_FACTOR
     ref = shortfall_price if shortfall_price is not None else (float(a[q > 0][-1]) if total > 0
                                                                else price)

@@ -83,6 +83,9 @@ class Structure:
         self.rows_nonmarket = np.flatnonzero(nm)
         self.rows_club = np.flatnonzero(b.club)
         self.active_market = b.active & b.market_economy
+        self.state_refineries = np.flatnonzero(refining & nm)
+        # offered quantities are positive whatever the outages (see MineralMarket.make_offers)
+        self.offer_capacity_positive = bool((self.cap_step[self.offer_rows] >= 1e-200).all())
 
     def merit_order(self, dumping: bool, eps: float):
         """abm.market.merit_order of the offers' asks (cached)."""
@@ -287,7 +290,11 @@ class MineralMarket(mesa.Model):
             self.producer_ask = st.asks[dumping]
             rows = st.offer_rows
             qty = avail if len(rows) == len(b) else avail[rows]
-            if (qty > 0).all():
+            # an active refinery offers a positive quantity unless an outage or a supply cut
+            # takes all of its capacity
+            if (st.offer_capacity_positive and not self._cut_active and (
+                    self.outages is None or self.outages.severity <= 1.0 - 1e-12)) \
+                    or (qty > 0).all():
                 self.offers = Offers(st.offer_asks[dumping], qty, rows, st.offer_mine,
                                      st.offer_region, st.offer_owner, st.offer_contract,
                                      st.offer_club_value)
@@ -363,7 +370,8 @@ class MineralMarket(mesa.Model):
                      if self._plain_offers else None)
             out = clear_single(self.offers, buyer_scale=self.buyer_scale, eps=self.elasticity,
                                price_cap=self.config.market.price_cap,
-                               last_price=self.last_price, merit=merit)
+                               last_price=self.last_price, merit=merit,
+                               all_live=self._plain_offers)
         else:
             out = clear_step(self.offers, self.plan, buyer_scale=self.buyer_scale,
                              buyer_region=self.buyer_region, region_club=self.region_club,
@@ -441,7 +449,7 @@ class MineralMarket(mesa.Model):
         losing = profit < 0 if st.all_active else b.active & (profit < 0)
         b.loss_streak = np.where(losing, b.loss_streak + 1, 0)
         rules = self.config.exits
-        if rules is None or not rules.enabled:
+        if rules is None or not rules.enabled or b.loss_streak.max(initial=0) < rules.loss_steps:
             return
         # state-directed producers do not close for losses (the state carries them)
         for row in np.flatnonzero(st.active_market & (b.loss_streak >= rules.loss_steps)):
@@ -469,9 +477,12 @@ class MineralMarket(mesa.Model):
         inv = self.config.investment
         candidates = [d for d in self.developers if d.status == "candidate"
                       and d.project.available_from <= self.t]
+        margins = [d.margin(self)[0] for d in candidates]
         started = 0
-        for developer in sorted(candidates, key=lambda d: d.margin(self)[0], reverse=True):
-            margin, _, _ = developer.margin(self)
+        for i in sorted(range(len(candidates)), key=margins.__getitem__, reverse=True):
+            developer = candidates[i]
+            # (until a project starts, nothing a margin depends on has changed)
+            margin = margins[i] if started == 0 else developer.margin(self)[0]
             if margin < 0 or started >= inv.max_starts_per_review:
                 break
             developer.start()
@@ -482,7 +493,7 @@ class MineralMarket(mesa.Model):
         covers its target share of world demand at the reference price, whatever the profit."""
         rules = self.config.nonmarket
         b = self.book
-        nm_rows = np.flatnonzero((b.stage == REFINERY) & b.active & ~b.market_economy)
+        nm_rows = self.structure().state_refineries
         if len(nm_rows) == 0:
             return
         # (expansions come online in the order they were decided: skip those already online)
@@ -500,7 +511,11 @@ class MineralMarket(mesa.Model):
         region = int(b.region[nm_rows[np.argmax(b.capacity[nm_rows])]])
         cost = rules.expansion_unit_cost
         if cost is None:
-            cost = float(np.average(b.unit_cost[nm_rows], weights=b.capacity[nm_rows]))
+            weights = b.capacity[nm_rows]     # np.average(unit_cost, weights=capacity):
+            total = weights.sum()
+            if total == 0:
+                raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+            cost = float(np.multiply(b.unit_cost[nm_rows], weights).sum() / total)
         expansion = (self.t + 1 + rules.expansion_lead_time, region, gap, cost)
         self.expansions.append(expansion)
         self._expansions_due.setdefault(expansion[0], []).append(expansion)

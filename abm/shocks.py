@@ -58,6 +58,8 @@ class Outages:
     Every producer draws one uniform per step from its own stream. The uniforms are drawn `block`
     steps at a time into a (steps x producers) buffer (`random(n)` gives exactly the numbers of n
     single draws); a producer registered part-way through a block draws the rest of that block.
+    Outages are rare, so a step looks only at the producers whose uniform could start one (listed
+    per step when the block is drawn) and at those in an outage.
     """
 
     def __init__(self, seed: int, probability: float, duration: float, severity: float,
@@ -70,6 +72,9 @@ class Outages:
         self.block = max(int(block), 1)
         self._u = np.zeros((self.block, 16))     # uniforms of this block, by step and producer
         self._next = self.block                  # row of the next step (block used up: redraw)
+        self._starts: list[list[int]] = []      # per row: producers with u < p
+        self._last = None                        # the array advance returned last
+        self._in: list[int] = []                 # producers in an outage in that array
 
     def register(self, identity: tuple[int, int]) -> None:
         """A new producer (identity: (kind, index), stable across scenarios)."""
@@ -81,28 +86,50 @@ class Outages:
             grown[:, : self._u.shape[1]] = self._u
             self._u = grown
         if self._next < self.block:
-            self._u[self._next:, col] = rng.random(self.block - self._next)
+            u = rng.random(self.block - self._next)
+            self._u[self._next:, col] = u
+            for row in np.flatnonzero(u < self.p).tolist():
+                self._starts[self._next + row].append(col)
 
     def _draw_block(self) -> None:
-        if len(self.rngs) > self._u.shape[1]:
-            self._u = np.zeros((self.block, len(self.rngs)))
+        n = len(self.rngs)
+        if n > self._u.shape[1]:
+            self._u = np.zeros((self.block, n))
         for col, rng in enumerate(self.rngs):
             self._u[:, col] = rng.random(self.block)
+        self._starts = [[] for _ in range(self.block)]
+        rows, cols = np.nonzero(self._u[:, :n] < self.p)
+        for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
+            self._starts[row].append(col)
         self._next = 0
 
     def advance(self, outage: np.ndarray, active: np.ndarray) -> np.ndarray:
         """Next outage share per producer; every producer draws one uniform per step."""
         if self._next >= self.block:
             self._draw_block()
-        u = self._u[self._next, : len(self.rngs)]
+        u = self._u[self._next]
+        starts = self._starts[self._next]
         self._next += 1
-        in_outage = outage > 0
-        # an outage ends with probability end_prob, one starts with probability p
-        change = u < np.where(in_outage, self.end_prob, self.p)
-        if change.any():
-            out = np.where(change, np.where(in_outage, 0.0, self.severity), outage)
-        else:
-            out = outage.copy()
-        if not active.all():
-            out[~active] = 0.0
+        if outage is not self._last:        # not the array returned last (e.g. a producer joined)
+            self._in = np.flatnonzero(outage > 0).tolist()
+        # an outage ends with probability end_prob, one starts with probability p (outage is
+        # zero for inactive producers): the rules of the array version
+        #     in_outage = outage > 0
+        #     out[in_outage & (u < end_prob)] = 0; out[~in_outage & (u < p)] = severity
+        #     out[~active] = 0
+        # applied to the few producers they can change
+        in_outage = self._in
+        ended = [c for c in in_outage if u[c] < self.end_prob or not active[c]]
+        inside = set(in_outage) if len(in_outage) > 8 else in_outage
+        started = [c for c in starts if active[c] and c not in inside]
+        if not ended and not started:
+            self._last = outage
+            return outage
+        out = outage.copy()
+        out[ended] = 0.0
+        out[started] = self.severity
+        gone = set(ended) if len(ended) > 8 else ended
+        stay = [c for c in in_outage if c not in gone]
+        self._in = stay + started if self.severity > 0 else stay
+        self._last = out
         return out
