@@ -41,6 +41,7 @@ class Structure:
         b, spy = model.book, model.steps_per_year
         self.version = b.version
         self.cap_step = b.capacity / spy
+        self.region = b.region
         self.is_ref = b.stage == REFINERY
         self.is_mine = b.stage == MINE
         self.all_ref = bool(self.is_ref.all())
@@ -206,7 +207,14 @@ class MineralMarket(mesa.Model):
         self._pending_from = 0                      # expansions before this index are online
         self._expansions_due: dict[int, list] = {}  # online step -> expansions
         self._building_capacity: dict[int, float] = {}   # stage -> t/yr under construction
-        self.region_net_exports = np.zeros((self.n_steps, len(self.region_names)))
+        # Without instruments nothing reads the series while the model runs: the columns that
+        # are sums over producers or buyers are then computed for many steps at once, when the
+        # series are first read (flush_record), from the outputs kept per step.
+        self._defer_record = not self.policies and not self.has_mines
+        self._pending: list[tuple] = []
+        if self._defer_record:
+            self.recorder.before_read = self.flush_record
+        self._region_net_exports = np.zeros((self.n_steps, len(self.region_names)))
         self.price = d.reference_price
         self.club_price = d.reference_price
         self.last_price = d.reference_price
@@ -525,7 +533,6 @@ class MineralMarket(mesa.Model):
         b, o, out, mf = self.book, self.offers, self.outcome, self.money_per_price_tonne
         st = self.structure()
         ref_out = b.output if st.all_ref else np.where(st.is_ref, b.output, 0.0)
-        spend = float(sum(self.buyer_spent.tolist()))
         importers = out.importer_bought * self.price * mf
         offtake = self.acct["buyer_payments_offtake"]   # contract-price transfers paid by buyers
         if self._plain_offers:                          # producers' offers only
@@ -534,6 +541,16 @@ class MineralMarket(mesa.Model):
             private = o.owner == -2
             private_release = float(out.sold[private].sum())
             private_revenue = float((out.sold[private] * out.offer_price[private]).sum()) * mf
+        if self._defer_record:
+            self._pending.append((self.t, st, b.output.copy(), out.buyer_tonnes,
+                                  self.buyer_spent, self.demand_scale, self.price, importers,
+                                  offtake))
+            self.recorder.record(self.t, self._step_values(st, out, importers, offtake,
+                                                           private_release, private_revenue),
+                                 st.region_capacity)
+            self.last_price = self.price
+            return
+        spend = float(sum(self.buyer_spent.tolist()))
         production = ref_out.sum()
         values = {
             "price": self.price,
@@ -575,9 +592,118 @@ class MineralMarket(mesa.Model):
         }
         self.recorder.record(self.t, values, st.region_capacity)
         self.last_price = self.price
-        self.region_net_exports[self.t] = np.bincount(
+        self._region_net_exports[self.t] = np.bincount(
             b.region, weights=ref_out, minlength=len(self.region_names)) - np.bincount(
             self.buyer_region, weights=out.buyer_tonnes, minlength=len(self.region_names))
+
+    def _step_values(self, st: Structure, out, importers: float, offtake: float,
+                     private_release: float, private_revenue: float) -> dict[str, float]:
+        """`record`'s values when the sums over producers and buyers are deferred (NaN here,
+        filled by flush_record)."""
+        nan, mf = np.nan, self.money_per_price_tonne
+        return {
+            "price": self.price,
+            "club_price": self.club_price,
+            "floor": self.floor_level,
+            "concentrate_price": np.nan,
+            "export_region_price": out.restricted_price,
+            "club_imports": out.club_imports,
+            "demand": nan,
+            "consumption": self.consumption,
+            "production_market": nan,
+            "production_nonmarket": nan,
+            "club_consumption": nan,
+            "club_production": nan,
+            "government_stock": sum(g.stock for g in self.governments),
+            "fiscal_flow": sum(g.step_outlay for g in self.governments),
+            "unmet_demand": self.unmet,
+            "consumer_spend": nan,
+            "capacity_market": st.capacity_market,
+            "capacity_nonmarket": st.capacity_nonmarket,
+            "demand_shock": self.shock,
+            "production": nan,
+            "gov_purchases": self.acct["gov_purchases"],
+            "gov_sales": self.acct["gov_sales"],
+            "private_stocking": out.importer_bought,
+            "private_release": private_release,
+            "buyer_payments": nan,
+            "producer_revenue": self.acct["producer_revenue"] + offtake,
+            "gov_purchase_spend": self.acct["gov_purchase_spend"],
+            "gov_payments_to_producers": self.acct["gov_payments_to_producers"],
+            "gov_receipts_from_producers": self.acct["gov_receipts_from_producers"],
+            "gov_sales_revenue": self.acct["gov_sales_revenue"],
+            "private_sales_revenue": private_revenue,
+            "duties": out.duties * mf,
+            "concentrate_output": 0.0,
+            "concentrate_used": 0.0,
+        }
+
+    def flush_record(self) -> None:
+        """Fill the deferred columns of the steps run since the last flush: for each stretch of
+        steps with the same producers, the same sums `record` would compute step by step (a
+        row sum of a stacked array is the sum of the row; running column sums are the
+        sequential sums of np.bincount and of the built-in sum), so the series are identical."""
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = []
+        cols, eps = self.recorder.columns, self.elasticity
+        i = 0
+        while i < len(pending):
+            st = pending[i][1]
+            j = i
+            while j < len(pending) and pending[j][1] is st:
+                j += 1
+            group, t0, t1 = pending[i:j], pending[i][0], pending[j - 1][0] + 1
+            i = j
+            output = np.array([g[2] for g in group])          # (steps, producers)
+            tonnes = np.array([g[3] for g in group])          # (steps, buyers)
+            spent = np.array([g[4] for g in group])
+            production = output.sum(axis=1)
+            cols["production"][t0:t1] = production
+            cols["production_market"][t0:t1] = output.take(st.rows_market, axis=1).sum(axis=1)
+            cols["production_nonmarket"][t0:t1] = output.take(st.rows_nonmarket,
+                                                              axis=1).sum(axis=1)
+            cols["club_production"][t0:t1] = output.take(st.rows_club, axis=1).sum(axis=1)
+            cols["club_consumption"][t0:t1] = tonnes.take(self.buyer_club_rows,
+                                                          axis=1).sum(axis=1)
+            # built-in sum over buyers: 0 + spent_0 + spent_1 + ... (Python 3.11)
+            spend = np.zeros(len(group))
+            for k in range(spent.shape[1]):
+                spend = spend + spent[:, k]
+            importers = np.array([g[7] for g in group])
+            offtake = np.array([g[8] for g in group])
+            cols["consumer_spend"][t0:t1] = cols["buyer_payments"][t0:t1] = \
+                spend + importers + offtake
+            scale = np.array([g[5] for g in group], dtype=float)
+            price = np.array([g[6] for g in group], dtype=float)
+            plain = (scale > 0) & (price >= 1e-6) & (scale < 1e200)    # market.demand_at
+            demand = np.empty(len(group))
+            demand[plain] = scale[plain] * np.power(price[plain], eps) + 0.0
+            for k in np.flatnonzero(~plain).tolist():
+                demand[k] = market.demand_at(scale[k], eps, price[k])
+            cols["demand"][t0:t1] = demand
+            # net exports: np.bincount adds producer by producer, buyer by buyer
+            regions = len(self.region_names)
+            if output.shape[1] + tonnes.shape[1] <= 256:
+                made, bought = np.zeros((len(group), regions)), np.zeros((len(group), regions))
+                for k, r in enumerate(st.region.tolist()):
+                    made[:, r] += output[:, k]
+                for k, r in enumerate(self.buyer_region.tolist()):
+                    bought[:, r] += tonnes[:, k]
+                self._region_net_exports[t0:t1] = made - bought
+            else:
+                for k in range(len(group)):
+                    self._region_net_exports[t0 + k] = np.bincount(
+                        st.region, weights=output[k], minlength=regions) - np.bincount(
+                        self.buyer_region, weights=tonnes[k], minlength=regions)
+
+    @property
+    def region_net_exports(self) -> np.ndarray:
+        """Refinery output minus deliveries to buyers, t per step and region."""
+        if self._pending:
+            self.flush_record()
+        return self._region_net_exports
 
     # ------------------------------------------------------------------------------------------
     # helpers used by agents and policies

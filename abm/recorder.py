@@ -34,6 +34,9 @@ class Recorder:
         self.region_names = list(regions)
         self.region_capacity = np.zeros((steps, len(regions)))
         self.filled = 0
+        # called before the columns are read: lets the model complete columns it fills for many
+        # steps at once (MineralMarket.flush_record)
+        self.before_read = None
 
     def record(self, step: int, values: dict[str, float], region_capacity: np.ndarray) -> None:
         if len(values) == len(self.names) and tuple(values) == self.names:
@@ -45,11 +48,15 @@ class Recorder:
         self.filled = step + 1
 
     def column(self, name: str) -> np.ndarray:
+        if self.before_read is not None:
+            self.before_read()
         return self.columns[name][: self.filled]
 
     def frame(self, accounts: bool = False):
         import polars as pl
 
+        if self.before_read is not None:
+            self.before_read()
         n = self.filled
         data: dict[str, object] = {"step": np.arange(n, dtype=np.int64)}
         names = (*SERIES, *ACCOUNTS) if accounts else SERIES
