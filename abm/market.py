@@ -72,6 +72,7 @@ class MeritOrder:
     asks: np.ndarray      # the asks in that order
     shape: np.ndarray     # max(ask, 0)^eps: demand at each ask is A * shape + B
     top: float            # largest finite value of shape (0 when none)
+    supply: tuple | None = None   # (quantities, in merit order, cumulated) of the last clear
 
 
 def merit_order(asks: np.ndarray, eps: float) -> MeritOrder:
@@ -94,7 +95,8 @@ def clear(asks: np.ndarray, quantities: np.ndarray, A: float, eps: float, *, B: 
     D(shortfall_price) - supply (the demand buyers had at that price, e.g. the previous step's);
     by default the highest ask. `merit`: `merit_order(asks, eps)` when the caller clears the
     same asks many times (used only when every offer is live; the result is the same).
-    `all_live`: the caller knows every quantity is positive.
+    `all_live`: the caller knows every quantity is positive. With `merit`, passing the very
+    same quantities array again (unchanged) reuses its merit-order cumulation.
     """
     asks = np.asarray(asks, dtype=float)
     qty = np.asarray(quantities, dtype=float)
@@ -110,15 +112,22 @@ def clear(asks: np.ndarray, quantities: np.ndarray, A: float, eps: float, *, B: 
             order, a = merit.order, merit.asks
             if A > 0 and float(A) * merit.top + abs(B) < 1e300:   # nothing can overflow
                 shape = merit.shape
+            if merit.supply is not None and merit.supply[0] is quantities:
+                q, cum = merit.supply[1], merit.supply[2]
+            else:
+                q = qty[order]
+                cum = q.cumsum()
+                merit.supply = (quantities, q, cum)
         else:
             order = np.argsort(asks, kind="stable")
             a = asks[order]
-        q = qty[order]
+            q = qty[order]
+            cum = q.cumsum()
     else:
         order = np.argsort(np.where(live, asks, np.inf), kind="stable")
         a = asks[order]
         q = np.where(live[order], qty[order], 0.0)
-    cum = q.cumsum()
+        cum = q.cumsum()
     total = float(cum[-1]) if len(cum) else 0.0
 
     if total <= 0 and A <= 0:

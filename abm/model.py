@@ -202,7 +202,9 @@ class MineralMarket(mesa.Model):
         self._no_cut.flags.writeable = False
         self._cut_active = False
         self._plain_offers = False
+        self._offers_reuse = None    # (structure, outage array, dumping, offers) of a plain step
         self._dumping = False
+        self._margin_memo: dict | None = None   # shared parts of margins during a review
         self._growth_factor = 1.0 + d.growth
         self._pending_from = 0                      # expansions before this index are online
         self._expansions_due: dict[int, list] = {}  # online step -> expansions
@@ -252,8 +254,7 @@ class MineralMarket(mesa.Model):
     def start_step(self) -> None:
         for government in self.governments:
             government.start_step()
-        self.book.output[:] = 0.0
-        self.book.revenue[:] = 0.0
+        # (producers' output and revenue of the step are set from zero in settle_producers)
         self.acct = dict.fromkeys(ACCOUNT_KEYS, 0.0)
         self.plan = MarketPlan() if self.policies else self._idle_plan
         self.disruption = False
@@ -289,9 +290,16 @@ class MineralMarket(mesa.Model):
         refining and mining combine into the integrated chain curve."""
         b = self.book
         st = self.structure()
-        avail = self.available()
         self._dumping = dumping = st.nm_any and self.config.nonmarket.strategy == "predatory" \
             and self.entry_imminent()
+        reuse = self._offers_reuse
+        if reuse is not None and reuse[0] is st and reuse[1] is b.outage and reuse[2] == dumping \
+                and not self._cut_active:
+            # the same producers, outages and asks as last step (no instruments): same offers
+            self.producer_ask, self.offers, self._plain_offers = st.asks[dumping], reuse[3], True
+            return
+        self._offers_reuse = None
+        avail = self.available()
         if not self.policies and not self.has_mines:
             # no instrument can change asks or offers: the cached offers of every refinery
             # that has capacity available this step
@@ -307,6 +315,7 @@ class MineralMarket(mesa.Model):
                                      st.offer_region, st.offer_owner, st.offer_contract,
                                      st.offer_club_value)
                 self._plain_offers = True
+                self._offers_reuse = (st, b.outage, dumping, self.offers)
                 return
         self._plain_offers = False
         ask = st.asks[dumping].copy()
@@ -373,7 +382,7 @@ class MineralMarket(mesa.Model):
     def clear_markets(self) -> None:
         """Clear the product markets (one world market, or linked club / world / restricting-region
         markets under trade measures) by merit order; derive the concentrate price."""
-        if self.plan.idle:
+        if not self.policies or self.plan.idle:
             merit = (self.structure().merit_order(self._dumping, self.elasticity)
                      if self._plain_offers else None)
             out = clear_single(self.offers, buyer_scale=self.buyer_scale, eps=self.elasticity,
@@ -396,7 +405,19 @@ class MineralMarket(mesa.Model):
                 self.producer_ask[mines], self.mine_available(mines), self.intensity)
         # every buyer takes delivery (Buyer.take_delivery, for all buyers at once)
         self.buyer_received = out.buyer_tonnes
-        self.buyer_spent = out.buyer_tonnes * out.buyer_price * self.money_per_price_tonne
+        self._buyer_price, self._buyer_spent = out.buyer_price, None   # see buyer_spent
+
+    @property
+    def buyer_spent(self) -> np.ndarray:
+        """USD per buyer this step (tonnes received x price paid), computed when read."""
+        if self._buyer_spent is None:
+            self._buyer_spent = (self.buyer_received * self._buyer_price
+                                 * self.money_per_price_tonne)
+        return self._buyer_spent
+
+    @buyer_spent.setter
+    def buyer_spent(self, value: np.ndarray) -> None:
+        self._buyer_spent = value
 
     def mine_available(self, mines: np.ndarray) -> np.ndarray:
         b = self.book
@@ -411,12 +432,17 @@ class MineralMarket(mesa.Model):
         if self._plain_offers and self.plan.idle:
             # every offer is a producer's, nothing went to a buffer stock (to_gov = 0)
             money = out.sold * out.offer_price * mf
-            ref_out = np.bincount(o.refinery, weights=out.sold, minlength=len(b))
-            b.output += ref_out
-            b.revenue += np.bincount(o.refinery, weights=money, minlength=len(b))
+            if len(o.refinery) == len(b):     # offer k is producer k: the bincounts are 0 + x
+                np.add(out.sold, 0.0, out=b.output)
+                np.add(money, 0.0, out=b.revenue)
+            else:
+                b.output[:] = np.bincount(o.refinery, weights=out.sold, minlength=len(b))
+                b.revenue[:] = np.bincount(o.refinery, weights=money, minlength=len(b))
             self.acct["producer_revenue"] = float(money.sum())
             self.step_cost = b.output * st.cash_cost * mf + st.fixed_step
             return
+        b.output[:] = 0.0
+        b.revenue[:] = 0.0
         produced = o.owner == -1
         to_market = out.sold - out.to_gov
         money = (to_market * out.offer_price + out.to_gov * self.defence_price()) * mf
@@ -485,6 +511,8 @@ class MineralMarket(mesa.Model):
         inv = self.config.investment
         candidates = [d for d in self.developers if d.status == "candidate"
                       and d.project.available_from <= self.t]
+        # without instruments, developers of a stage share their expected price and volatility
+        self._margin_memo = {} if not self.policies else None
         margins = [d.margin(self)[0] for d in candidates]
         started = 0
         for i in sorted(range(len(candidates)), key=margins.__getitem__, reverse=True):
@@ -495,6 +523,7 @@ class MineralMarket(mesa.Model):
                 break
             developer.start()
             started += 1
+        self._margin_memo = None
 
     def expand_state_capacity(self) -> None:
         """market_share strategy: the state adds refining capacity so that what it can produce
@@ -543,7 +572,7 @@ class MineralMarket(mesa.Model):
             private_revenue = float((out.sold[private] * out.offer_price[private]).sum()) * mf
         if self._defer_record:
             self._pending.append((self.t, st, b.output.copy(), out.buyer_tonnes,
-                                  self.buyer_spent, self.demand_scale, self.price, importers,
+                                  self._buyer_spent, self.demand_scale, self.price, importers,
                                   offtake))
             self.recorder.record(self.t, self._step_values(st, out, importers, offtake,
                                                            private_release, private_revenue),
@@ -658,7 +687,10 @@ class MineralMarket(mesa.Model):
             i = j
             output = np.array([g[2] for g in group])          # (steps, producers)
             tonnes = np.array([g[3] for g in group])          # (steps, buyers)
-            spent = np.array([g[4] for g in group])
+            price = np.array([g[6] for g in group], dtype=float)
+            # what each buyer paid (buyer_spent: tonnes x the one world price x USD per unit)
+            spent = np.array([tonnes[k] * price[k] * self.money_per_price_tonne if g[4] is None
+                              else g[4] for k, g in enumerate(group)])
             production = output.sum(axis=1)
             cols["production"][t0:t1] = production
             cols["production_market"][t0:t1] = output.take(st.rows_market, axis=1).sum(axis=1)
@@ -676,7 +708,6 @@ class MineralMarket(mesa.Model):
             cols["consumer_spend"][t0:t1] = cols["buyer_payments"][t0:t1] = \
                 spend + importers + offtake
             scale = np.array([g[5] for g in group], dtype=float)
-            price = np.array([g[6] for g in group], dtype=float)
             plain = (scale > 0) & (price >= 1e-6) & (scale < 1e200)    # market.demand_at
             demand = np.empty(len(group))
             demand[plain] = scale[plain] * np.power(price[plain], eps) + 0.0
@@ -734,6 +765,8 @@ class MineralMarket(mesa.Model):
     def pipeline_changed(self) -> None:
         """A project started or came online (called by Developer)."""
         self._building_capacity = {}
+        if self._margin_memo is not None:
+            self._margin_memo = {}
 
     def protection(self, developer) -> Protection:
         """What announced instruments would do for `developer`'s project."""

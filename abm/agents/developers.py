@@ -74,19 +74,26 @@ class Developer(mesa.Agent):
         """(effective price - trigger, effective price, trigger), in price units."""
         inv = model.config.investment
         p = self.project
-        expected = model.expectation.median
-        if self.stage == MINE:
-            # mines earn the concentrate price: scale the product expectation by its share
-            if not np.isfinite(model.concentrate_price) or model.price <= 0:
-                return -np.inf, 0.0, np.inf
-            expected *= model.concentrate_price / model.price
-        expected = pipeline_adjusted_price(expected, model.annual_consumption(),
-                                           model.capacity_under_construction(self.stage),
-                                           model.elasticity)
-        protection = model.protection(self)
-        price, sigma = _effective_price(expected, model.expectation.sigma, inv.horizon,
-                                        protection)
-        rate = model.hurdle_rate(self.region)
+        memo = model._margin_memo     # during a review without instruments (see review_pipeline)
+        shared = memo.get((self.stage, self.region)) if memo is not None else None
+        if shared is None:
+            expected = model.expectation.median
+            if self.stage == MINE:
+                # mines earn the concentrate price: scale the product expectation by its share
+                if not np.isfinite(model.concentrate_price) or model.price <= 0:
+                    return -np.inf, 0.0, np.inf
+                expected *= model.concentrate_price / model.price
+            expected = pipeline_adjusted_price(expected, model.annual_consumption(),
+                                               model.capacity_under_construction(self.stage),
+                                               model.elasticity)
+            protection = model.protection(self)
+            price, sigma = _effective_price(expected, model.expectation.sigma, inv.horizon,
+                                            protection)
+            rate = model.hurdle_rate(self.region)
+            if memo is not None:
+                memo[(self.stage, self.region)] = price, sigma, rate
+        else:
+            price, sigma, rate = shared
         charge = p.capex / model.money_per_price_tonne
         trigger = _trigger_price(p.unit_cost, charge, rate, sigma, inv.rule,
                                  inv.volatility_premium, inv.project_life)
