@@ -163,7 +163,7 @@ class _Compactor:
                 self._job.result()
         finally:
             self._thread.shutdown(wait=True)
-        store.compact(self.out, 2)
+        store.compact(self.out, 1)
 
 
 def run_experiment(exp: Experiment, out: str | Path | None = None, *, workers: int | None = None,
@@ -231,7 +231,7 @@ def _run(exp: Experiment, out: Path, the_plan: _Plan, pool: Pool, runner: str, *
         notes.append("discarded the stored runs of a different config (force)")
     for folder in (out, out / "runs", out / "series", out / "summary"):
         remove_stale_temps(folder)
-    store.compact(out, 2)               # leftovers of an interrupted invocation
+    store.compact(out, 1)               # leftovers of an interrupted invocation
     finished = store.finished(out)
     specs = the_plan.specs
     todo = [s for s in specs if s.run_id not in finished]
