@@ -19,8 +19,10 @@ Definitions:
   demand scale that the baseline run produced at that step: the market clearing with no agents,
   no bookkeeping and no recording. The model cannot be faster than its own clearing.
 
-The timings alternate between the model, the floor and the kernel, in one process, and report
-medians, so a burst of other load on the machine affects all three alike.
+The timings alternate between the model, the floor and the kernel, in one process, so a burst
+of other load on the machine affects all three alike. Each is timed twice: wall time and the
+process's CPU time (time.process_time: what the run itself used, without the time it waited while
+other jobs had the cores); medians and minima over the repeats are reported, ratios from medians.
 """
 
 from __future__ import annotations
@@ -62,8 +64,20 @@ def machine() -> str:
 # --------------------------------------------------------------------------------------------------
 
 
-def bare_mesa(n_agents: int, steps: int, seed: int = 0) -> float:
-    """Seconds for a Mesa model of `n_agents` no-op agents activated `steps` times."""
+class Clock:
+    """Wall and CPU seconds of a block."""
+
+    def __enter__(self):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+
+
+def bare_mesa(n_agents: int, steps: int, seed: int = 0) -> Clock:
+    """Wall and CPU time of a Mesa model of `n_agents` no-op agents activated `steps` times."""
     import mesa
 
     class Noop(mesa.Agent):
@@ -78,11 +92,11 @@ def bare_mesa(n_agents: int, steps: int, seed: int = 0) -> float:
         def step(self) -> None:
             self.agents.shuffle_do("step")
 
-    start = time.perf_counter()
-    model = Bare(n_agents, seed)
-    for _ in range(steps):
-        model.step()
-    return time.perf_counter() - start
+    with Clock() as clock:
+        model = Bare(n_agents, seed)
+        for _ in range(steps):
+            model.step()
+    return clock
 
 
 def recorded_offers(config, seed: int) -> tuple[list, float]:
@@ -98,25 +112,22 @@ def recorded_offers(config, seed: int) -> tuple[list, float]:
     return steps, model.elasticity
 
 
-def numpy_kernel(steps: list, eps: float) -> float:
+def numpy_kernel(steps: list, eps: float) -> Clock:
     from abm.market import clear
 
-    start = time.perf_counter()
-    for asks, qty, scale in steps:
-        clear(asks, qty, scale, eps)
-    return time.perf_counter() - start
+    with Clock() as clock:
+        for asks, qty, scale in steps:
+            clear(asks, qty, scale, eps)
+    return clock
 
 
-def one_run(config, seed: int) -> tuple[float, int, int]:
-    """(seconds, agent-steps, agents at the end) of one full run including its metrics."""
+def one_run(config, seed: int) -> Clock:
+    """Wall and CPU time of one full run including its metrics."""
     from abm.model import MineralMarket
 
-    start = time.perf_counter()
-    model = MineralMarket(config, rng=seed)
-    model.run()
-    model.metrics()
-    seconds = time.perf_counter() - start
-    return seconds, agent_steps(config, seed), len(model.agents)
+    with Clock() as clock:
+        MineralMarket(config, rng=seed).run().metrics()
+    return clock
 
 
 _AGENT_STEPS: dict = {}
@@ -133,8 +144,8 @@ def agent_steps(config, seed: int) -> int:
         while model.steps < model.n_steps:
             model.step()
             total += len(model.agents)
-        _AGENT_STEPS[key] = total
-    return _AGENT_STEPS[key]
+        _AGENT_STEPS[key] = (config, total)    # (the config is kept so its id stays unique)
+    return _AGENT_STEPS[key][1]
 
 
 def bench_run(repeat: int) -> dict:
@@ -145,37 +156,46 @@ def bench_run(repeat: int) -> dict:
     steps = config.experiment.steps
     one_run(config, 0)                                   # imports, first-call costs
     offers, eps = recorded_offers(config, 0)
-    runs, floors, kernels, agent_total = [], [], [], []
+    counts = [agent_steps(config, i) for i in range(repeat)]
+    mean_agent_steps = statistics.mean(counts)
+    mean_agents = max(round(mean_agent_steps / steps), 1)
+    runs, floors, kernels = [], [], []
     for i in range(repeat):
-        seconds, n_agent_steps, _ = one_run(config, i)
-        runs.append(seconds)
-        agent_total.append(n_agent_steps)
-        mean_agents = max(round(n_agent_steps / steps), 1)
+        runs.append(one_run(config, i))
         floors.append(bare_mesa(mean_agents, steps, seed=i))
         kernels.append(numpy_kernel(offers, eps))
-    run_s, floor_s, kernel_s = (statistics.median(x) for x in (runs, floors, kernels))
-    mean_agent_steps = statistics.mean(agent_total)
-    return {"steps": steps, "repeat": repeat, "run_ms": run_s * 1e3,
-            "run_min_ms": min(runs) * 1e3,
-            "agent_steps": mean_agent_steps, "mean_agents": mean_agent_steps / steps,
-            "agent_steps_per_s": mean_agent_steps / run_s,
-            "mesa_floor_ms": floor_s * 1e3, "numpy_kernel_ms": kernel_s * 1e3,
-            "ratio_to_mesa": run_s / floor_s, "ratio_to_kernel": run_s / kernel_s}
+    out = {"steps": steps, "repeat": repeat, "agent_steps": mean_agent_steps,
+           "mean_agents": mean_agent_steps / steps, "mesa_agents": mean_agents}
+    for clock in ("wall", "cpu"):
+        for name, xs in (("run", runs), ("mesa_floor", floors), ("numpy_kernel", kernels)):
+            values = [getattr(x, clock) for x in xs]
+            out[f"{name}_{clock}_ms"] = statistics.median(values) * 1e3
+            out[f"{name}_{clock}_min_ms"] = min(values) * 1e3
+        out[f"ratio_to_mesa_{clock}"] = out[f"run_{clock}_ms"] / out[f"mesa_floor_{clock}_ms"]
+        out[f"ratio_to_kernel_{clock}"] = out[f"run_{clock}_ms"] / out[f"numpy_kernel_{clock}_ms"]
+        out[f"agent_steps_per_s_{clock}"] = mean_agent_steps / out[f"run_{clock}_ms"] * 1e3
+    return out
 
 
 def print_run(r: dict) -> None:
-    print(f"## one baseline run: {r['steps']} steps, median of {r['repeat']} runs (seeds "
+    print(f"## one baseline run: {r['steps']} steps, {r['repeat']} runs (seeds "
           f"0..{r['repeat'] - 1})\n")
-    print("| what | ms per run | ratio |")
-    print("|---|---|---|")
-    print(f"| baseline run (build, {r['steps']} steps, metrics) | {r['run_ms']:.2f} (min "
-          f"{r['run_min_ms']:.2f}) | 1 |")
-    print(f"| bare Mesa activation, {r['mean_agents']:.0f} no-op agents x {r['steps']} steps | "
-          f"{r['mesa_floor_ms']:.2f} | run / floor = {r['ratio_to_mesa']:.2f} |")
-    print(f"| numpy kernel: abm.market.clear x {r['steps']} on the run's offers | "
-          f"{r['numpy_kernel_ms']:.2f} | run / kernel = {r['ratio_to_kernel']:.2f} |")
+    print("| what | wall ms, median (min) | CPU ms, median (min) | ratio (wall; CPU) |")
+    print("|---|---|---|---|")
+    rows = (("run", f"baseline run (build, {r['steps']} steps, metrics)", None),
+            ("mesa_floor", f"bare Mesa activation, {r['mesa_agents']} no-op agents x "
+             f"{r['steps']} steps", "mesa"),
+            ("numpy_kernel", f"numpy kernel: abm.market.clear x {r['steps']} on the run's "
+             "offers", "kernel"))
+    for key, label, ratio in rows:
+        cells = [f"{r[f'{key}_{c}_ms']:.2f} ({r[f'{key}_{c}_min_ms']:.2f})"
+                 for c in ("wall", "cpu")]
+        rel = "1" if ratio is None else (f"run / {ratio} = {r[f'ratio_to_{ratio}_wall']:.2f}; "
+                                         f"{r[f'ratio_to_{ratio}_cpu']:.2f}")
+        print(f"| {label} | {cells[0]} | {cells[1]} | {rel} |")
     print(f"\nagent-steps per run {r['agent_steps']:.0f} (mean {r['mean_agents']:.1f} agents); "
-          f"{r['agent_steps_per_s']:,.0f} agent-steps/s\n")
+          f"{r['agent_steps_per_s_wall']:,.0f} agent-steps/s (wall), "
+          f"{r['agent_steps_per_s_cpu']:,.0f} (CPU)\n")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -183,10 +203,12 @@ def print_run(r: dict) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-def scaled_config(n_producers: int, n_buyers: int, steps: int, seed: int = 0):
+def scaled_config(n_producers: int, n_buyers: int, steps: int, seed: int = 0,
+                  fixed_agents: bool = False):
     """The baseline's structure with `n_producers` refineries and `n_buyers` buyers spread over
     its regions (costs and capacities drawn around the baseline's, world capacity kept at the
-    baseline's ~100 kt/yr so prices stay in the same range), generated in code."""
+    baseline's ~100 kt/yr so prices stay in the same range), generated in code. `fixed_agents`:
+    a competitive state producer and no investment, so no agent joins during the run."""
     import tomllib
 
     import numpy as np
@@ -211,6 +233,9 @@ def scaled_config(n_producers: int, n_buyers: int, steps: int, seed: int = 0):
               for i in range(n_buyers)]
     raw["producers"], raw["buyers"] = producers, buyers
     raw["experiment"]["steps"] = steps
+    if fixed_agents:
+        raw["nonmarket"]["strategy"] = "competitive"
+        raw["investment"]["enabled"] = False
     return experiment_from_dict(raw).scenario()
 
 
@@ -221,55 +246,73 @@ def fit_exponent(xs: list[float], ys: list[float]) -> float:
 
 
 def time_config(config, repeat: int) -> float:
-    from abm.model import MineralMarket
-
-    times = []
-    for seed in range(repeat):
-        start = time.perf_counter()
-        MineralMarket(config, rng=seed).run().metrics()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    """Least CPU seconds of `repeat` runs (the least disturbed by other jobs)."""
+    return min(one_run(config, seed).cpu for seed in range(repeat))
 
 
 def bench_scaling(sizes: list[int], step_counts: list[int], repeat: int) -> dict:
-    out = {"agents": [], "steps": []}
-    time_config(scaled_config(50, 50, 24), 1)            # warm-up
+    """CPU time per run against the number of agents (and of agent-steps: the state-directed
+    producer adds refineries as demand grows, so agents grow during a run) and of steps."""
+    out = {"agents": [], "steps": [], "repeat": repeat}
+    time_config(scaled_config(50, 50, 24), 2)            # warm-up
     for n in sizes:
         config = scaled_config(n // 2, n // 2, 240)
-        seconds = time_config(config, repeat if n <= 2000 else max(repeat // 2, 1))
-        floor = statistics.median(bare_mesa(n, 240, s) for s in range(3 if n <= 2000 else 1))
-        out["agents"].append({"agents": n, "run_s": seconds, "mesa_floor_s": floor})
-    for steps in step_counts:
-        config = scaled_config(50, 50, steps)
-        out["steps"].append({"steps": steps, "run_s": time_config(config, repeat)})
-    out["agent_exponent"] = fit_exponent([r["agents"] for r in out["agents"]],
-                                         [r["run_s"] for r in out["agents"]])
-    out["step_exponent"] = fit_exponent([r["steps"] for r in out["steps"]],
-                                        [r["run_s"] for r in out["steps"]])
-    big = [r for r in out["agents"] if r["agents"] >= 1000]
+        reps = repeat if n <= 3000 else max(repeat // 3, 2)
+        seconds = time_config(config, reps)
+        count = agent_steps(config, 0)
+        mean_agents = max(round(count / 240), 1)
+        floor = min(bare_mesa(mean_agents, 240, s).cpu for s in range(reps))
+        out["agents"].append({"agents": n, "agent_steps": count, "mesa_agents": mean_agents,
+                              "run_s": seconds, "mesa_floor_s": floor})
+    for fixed in (False, True):
+        for steps in step_counts:
+            config = scaled_config(50, 50, steps, fixed_agents=fixed)
+            out["steps"].append({"steps": steps, "fixed_agents": fixed,
+                                 "agent_steps": agent_steps(config, 0),
+                                 "run_s": time_config(config, repeat)})
+    rows = out["agents"]
+    out["agent_exponent"] = fit_exponent([r["agents"] for r in rows], [r["run_s"] for r in rows])
+    big = [r for r in rows if r["agents"] >= 1000]
     if len(big) >= 2:
         out["agent_exponent_1000_up"] = fit_exponent([r["agents"] for r in big],
                                                      [r["run_s"] for r in big])
+    for fixed in (False, True):
+        rows = [r for r in out["steps"] if r["fixed_agents"] == fixed]
+        key = "fixed" if fixed else "baseline"
+        out[f"step_exponent_{key}"] = fit_exponent([r["steps"] for r in rows],
+                                                   [r["run_s"] for r in rows])
+        out[f"agent_step_exponent_{key}"] = fit_exponent([r["agent_steps"] for r in rows],
+                                                         [r["run_s"] for r in rows])
     return out
 
 
 def print_scaling(r: dict) -> None:
-    print("## scaling in agents: producers = buyers = agents / 2, 240 steps\n")
-    print("| agents | s per run | us per agent-step | bare Mesa s | run / Mesa |")
-    print("|---|---|---|---|---|")
+    print(f"## scaling in agents: producers = buyers = agents / 2, 240 steps (least CPU time of "
+          f"{r['repeat']} runs; of {max(r['repeat'] // 3, 2)} above 3,000 agents)\n")
+    print("| agents at start | agent-steps | s per run | us per agent-step | bare Mesa s "
+          "(mean agents x 240 steps) | run / Mesa |")
+    print("|---|---|---|---|---|---|")
     for row in r["agents"]:
-        n = row["agents"]
-        print(f"| {n:,} | {row['run_s']:.3f} | {row['run_s'] / (n * 240) * 1e6:.2f} | "
-              f"{row['mesa_floor_s']:.3f} | {row['run_s'] / row['mesa_floor_s']:.2f} |")
+        print(f"| {row['agents']:,} | {row['agent_steps']:,} | {row['run_s']:.3f} | "
+              f"{row['run_s'] / row['agent_steps'] * 1e6:.2f} | {row['mesa_floor_s']:.3f} "
+              f"({row['mesa_agents']:,}) | {row['run_s'] / row['mesa_floor_s']:.2f} |")
     print(f"\nfitted exponent (time ~ agents^b): b = {r['agent_exponent']:.2f}"
           + (f"; from 1,000 agents up b = {r['agent_exponent_1000_up']:.2f}"
              if "agent_exponent_1000_up" in r else "") + "\n")
-    print("## scaling in steps: 50 producers, 50 buyers\n")
-    print("| steps | s per run | ms per step |")
-    print("|---|---|---|")
-    for row in r["steps"]:
-        print(f"| {row['steps']:,} | {row['run_s']:.3f} | {row['run_s'] / row['steps'] * 1e3:.3f} |")
-    print(f"\nfitted exponent (time ~ steps^b): b = {r['step_exponent']:.2f}\n")
+    for fixed, title in ((False, "baseline structure (the state producer adds refineries as "
+                          "demand grows)"), (True, "fixed agents (competitive state producer, "
+                                             "no investment)")):
+        key = "fixed" if fixed else "baseline"
+        print(f"## scaling in steps: 50 producers, 50 buyers, {title}\n")
+        print("| steps | agent-steps | s per run | ms per step | us per agent-step |")
+        print("|---|---|---|---|---|")
+        for row in r["steps"]:
+            if row["fixed_agents"] == fixed:
+                print(f"| {row['steps']:,} | {row['agent_steps']:,} | {row['run_s']:.3f} | "
+                      f"{row['run_s'] / row['steps'] * 1e3:.3f} | "
+                      f"{row['run_s'] / row['agent_steps'] * 1e6:.2f} |")
+        print(f"\nfitted exponents: time ~ steps^{r[f'step_exponent_{key}']:.2f}, time ~ "
+              f"agent-steps^{r[f'agent_step_exponent_{key}']:.2f}\n")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -357,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     if "scaling" in which:
         results["scaling"] = bench_scaling([int(x) for x in args.sizes.split(",")],
                                            [int(x) for x in args.steps.split(",")],
-                                           max(args.repeat // 4, 3))
+                                           max(args.repeat // 3, 3))
         print_scaling(results["scaling"])
     if "profile" in which:
         bench_profile(max(args.repeat, 20))
