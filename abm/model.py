@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import mesa
 import numpy as np
+
 from abm import market
 from abm.agents.buyers import Buyer
 from abm.agents.developers import Developer, PriceExpectation
