@@ -11,11 +11,11 @@ import mesa
 import numpy as np
 
 from abm import market
+from abm.clearing import MarketPlan, Offers, clear_single, clear_step
 from abm.agents.buyers import Buyer
 from abm.agents.developers import Developer, PriceExpectation
 from abm.agents.government import Government
 from abm.agents.producers import AGENT_CLASS, MINE, REFINERY, STAGES, ProducerBook
-from abm.clearing import MarketPlan, Offers, clear_single, clear_step
 from abm.config import ExperimentConfig
 from abm.investment import Protection
 from abm.metrics import run_metrics
@@ -511,7 +511,8 @@ class MineralMarket(mesa.Model):
         inv = self.config.investment
         candidates = [d for d in self.developers if d.status == "candidate"
                       and d.project.available_from <= self.t]
-        # without instruments, developers of a stage share their expected price and volatility
+        # without instruments, developers of a stage share their expected price, volatility
+        # and hurdle rate (no instrument protects or finances one region's projects)
         self._margin_memo = {} if not self.policies else None
         margins = [d.margin(self)[0] for d in candidates]
         started = 0

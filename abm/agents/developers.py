@@ -75,7 +75,7 @@ class Developer(mesa.Agent):
         inv = model.config.investment
         p = self.project
         memo = model._margin_memo     # during a review without instruments (see review_pipeline)
-        shared = memo.get((self.stage, self.region)) if memo is not None else None
+        shared = memo.get(self.stage) if memo is not None else None
         if shared is None:
             expected = model.expectation.median
             if self.stage == MINE:
@@ -91,7 +91,7 @@ class Developer(mesa.Agent):
                                             protection)
             rate = model.hurdle_rate(self.region)
             if memo is not None:
-                memo[(self.stage, self.region)] = price, sigma, rate
+                memo[self.stage] = price, sigma, rate
         else:
             price, sigma, rate = shared
         charge = p.capex / model.money_per_price_tonne
