@@ -4,6 +4,7 @@ scaling in agents and steps, a profile, and the cost of `abm --help`.
     .venv/bin/python benchmarks/bench_model.py                 # run, scaling, help (a few minutes)
     .venv/bin/python benchmarks/bench_model.py run --repeat 30
     .venv/bin/python benchmarks/bench_model.py scaling
+    .venv/bin/python benchmarks/bench_model.py phases           # CPU time per schedule part
     .venv/bin/python benchmarks/bench_model.py profile          # pyinstrument text profile
     .venv/bin/python benchmarks/bench_model.py help
     .venv/bin/python benchmarks/bench_model.py experiment       # 1,000 runs x 240 steps, 2 workers
@@ -320,6 +321,58 @@ def print_scaling(r: dict) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
+SCHEDULE = ("start_step", "draw_demand", "draw_outages", "apply_policies", "make_offers",
+            "clear_markets", "settle_producers", "settle_policies", "review_producers", "invest",
+            "record")
+
+
+def bench_phases(runs: int) -> dict:
+    """Time of each part of the schedule (MineralMarket.step, timed method by method), of
+    building the model and of its metrics (which complete the deferred series columns). Wall
+    clock (time.perf_counter, 0.1 us a call here; time.process_time costs 0.9 us a call, which
+    would add a tenth to the total): run it on a quiet machine."""
+    import abm
+    from abm.model import MineralMarket
+
+    config = abm.load_experiment(BASELINE).scenario()
+    MineralMarket(config, rng=0).run().metrics()
+    spent = dict.fromkeys(("build", *SCHEDULE, "metrics"), 0.0)
+    clock = time.perf_counter
+
+    def step(self) -> None:          # MineralMarket.step with a clock around each part
+        self.t = self.steps - 1
+        for name in SCHEDULE:
+            start = clock()
+            getattr(self, name)()
+            spent[name] += clock() - start
+
+    original = MineralMarket.step
+    MineralMarket.step = step
+    try:
+        for seed in range(runs):
+            start = clock()
+            model = MineralMarket(config, rng=seed)
+            spent["build"] += clock() - start
+            model.run()
+            start = clock()
+            model.metrics()
+            spent["metrics"] += clock() - start
+    finally:
+        MineralMarket.step = original
+    return {"runs": runs, "ms_per_run": {k: v / runs * 1e3 for k, v in spent.items()}}
+
+
+def print_phases(r: dict) -> None:
+    total = sum(r["ms_per_run"].values())
+    print(f"## where a baseline run's time goes (wall, mean of {r['runs']} runs, 24 timer "
+          "calls a step included)\n")
+    print("| part | ms per run | share |")
+    print("|---|---|---|")
+    for name, ms in sorted(r["ms_per_run"].items(), key=lambda kv: -kv[1]):
+        print(f"| {name} | {ms:.2f} | {ms / total:.0%} |")
+    print(f"| total | {total:.2f} | |\n")
+
+
 def bench_profile(runs: int) -> None:
     import abm
     from abm.model import MineralMarket
@@ -383,7 +436,8 @@ def bench_experiment(replications: int, workers: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("which", nargs="*",
-                        help="run, scaling, profile, help, experiment (default: run scaling help)")
+                        help="run, scaling, phases, profile, help, experiment (default: run "
+                        "scaling phases help)")
     parser.add_argument("--repeat", type=int, default=21, help="runs per timing (median)")
     parser.add_argument("--sizes", default="100,300,1000,3000,10000")
     parser.add_argument("--steps", default="60,120,240,480,960")
@@ -391,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
-    which = args.which or ["run", "scaling", "help"]
+    which = args.which or ["run", "scaling", "phases", "help"]
     print(f"# model benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {machine()}\n")
     results = {}
     if "run" in which:
@@ -402,6 +456,9 @@ def main(argv: list[str] | None = None) -> int:
                                            [int(x) for x in args.steps.split(",")],
                                            max(args.repeat // 3, 3))
         print_scaling(results["scaling"])
+    if "phases" in which:
+        results["phases"] = bench_phases(max(args.repeat, 20))
+        print_phases(results["phases"])
     if "profile" in which:
         bench_profile(max(args.repeat, 20))
     if "help" in which:
