@@ -4,7 +4,8 @@ scaling in agents and steps, a profile, and the cost of `abm --help`.
     .venv/bin/python benchmarks/bench_model.py                 # run, scaling, help (a few minutes)
     .venv/bin/python benchmarks/bench_model.py run --repeat 30
     .venv/bin/python benchmarks/bench_model.py scaling
-    .venv/bin/python benchmarks/bench_model.py phases           # CPU time per schedule part
+    .venv/bin/python benchmarks/bench_model.py phases           # time per schedule part
+    .venv/bin/python benchmarks/bench_model.py instructions     # callgrind counts (~15 min)
     .venv/bin/python benchmarks/bench_model.py profile          # pyinstrument text profile
     .venv/bin/python benchmarks/bench_model.py help
     .venv/bin/python benchmarks/bench_model.py experiment       # 1,000 runs x 240 steps, 2 workers
@@ -400,6 +401,54 @@ def bench_profile(runs: int) -> None:
     print(profiler.output_text(unicode=False, color=False, show_all=False))
 
 
+def count_target(what: str, runs: int) -> None:
+    """The work whose instructions `bench_instructions` counts: imports and one warm-up run,
+    then `runs` more (model: baseline runs; mesa: the bare Mesa floor of the baseline's mean
+    agents; kernel: the numpy clearing of one run's offers)."""
+    import abm
+
+    config = abm.load_experiment(BASELINE).scenario()
+    steps = config.experiment.steps
+    if what == "model":
+        for seed in range(runs + 1):
+            one_run(config, seed)
+    elif what == "mesa":
+        agents = max(round(agent_steps(config, 0) / steps), 1)
+        for seed in range(runs + 1):
+            bare_mesa(agents, steps, seed)
+    else:
+        offers, eps = recorded_offers(config, 0)
+        for _ in range(runs + 1):
+            numpy_kernel(offers, eps)
+
+
+def bench_instructions(runs: int = 3) -> dict:
+    """Instructions per run (valgrind's callgrind; deterministic, unlike time on a shared
+    machine): (instructions with imports, warm-up and `runs` runs - with imports and warm-up
+    only) / runs, PYTHONHASHSEED=0."""
+    import re
+    import shutil
+
+    if shutil.which("valgrind") is None:
+        return {}
+    out = {}
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    for what in ("model", "mesa", "kernel"):
+        counts = []
+        for n in (0, runs):
+            with tempfile.TemporaryDirectory() as folder:
+                cmd = ["valgrind", "--tool=callgrind",
+                       f"--callgrind-out-file={folder}/cg.out", sys.executable,
+                       str(Path(__file__).resolve()), "_count", what, "--repeat", str(n)]
+                err = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                                     cwd=ROOT).stderr
+            counts.append(int(re.search(r"Collected : (\d+)", err).group(1)))
+        out[what] = (counts[1] - counts[0]) / runs
+    out["ratio_to_mesa"] = out["model"] / out["mesa"]
+    out["ratio_to_kernel"] = out["model"] / out["kernel"]
+    return out
+
+
 def bench_help(repeat: int) -> dict:
     exe = ROOT / ".venv" / "bin" / "abm"
     cmd = [str(exe), "--help"] if exe.exists() else [sys.executable, "-m", "abm.cli", "--help"]
@@ -436,8 +485,8 @@ def bench_experiment(replications: int, workers: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("which", nargs="*",
-                        help="run, scaling, phases, profile, help, experiment (default: run "
-                        "scaling phases help)")
+                        help="run, scaling, phases, profile, help, experiment, instructions "
+                        "(default: run scaling phases help)")
     parser.add_argument("--repeat", type=int, default=21, help="runs per timing (median)")
     parser.add_argument("--sizes", default="100,300,1000,3000,10000")
     parser.add_argument("--steps", default="60,120,240,480,960")
@@ -445,6 +494,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
+    if args.which and args.which[0] == "_count":
+        count_target(args.which[1], args.repeat)
+        return 0
     which = args.which or ["run", "scaling", "phases", "help"]
     print(f"# model benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {machine()}\n")
     results = {}
@@ -461,6 +513,17 @@ def main(argv: list[str] | None = None) -> int:
         print_phases(results["phases"])
     if "profile" in which:
         bench_profile(max(args.repeat, 20))
+    if "instructions" in which:
+        r = results["instructions"] = bench_instructions()
+        if r:
+            print("## instructions per run (valgrind callgrind, load-independent)\n")
+            print("| what | million instructions per run | ratio |")
+            print("|---|---|---|")
+            print(f"| baseline run | {r['model'] / 1e6:.0f} | 1 |")
+            print(f"| bare Mesa floor | {r['mesa'] / 1e6:.0f} | run / floor = "
+                  f"{r['ratio_to_mesa']:.2f} |")
+            print(f"| numpy kernel | {r['kernel'] / 1e6:.0f} | run / kernel = "
+                  f"{r['ratio_to_kernel']:.2f} |\n")
     if "help" in which:
         r = results["help"] = bench_help(max(args.repeat, 10))
         print(f"## abm --help: median {r['help_ms']:.0f} ms (min {r['help_min_ms']:.0f} ms) "
