@@ -99,7 +99,15 @@ def measure(args: argparse.Namespace) -> dict:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu0 = usage.ru_utime + usage.ru_stime
     start = time.perf_counter()
-    result = abm.run_experiment(exp, out, workers=args.workers, quiet=True, report=False)
+    instance = None
+    if args.pool:      # a process pool even for 1 worker (workers=1 otherwise runs in-process)
+        from abm.engine.executors import local_pool
+
+        instance = local_pool(args.workers, worker.RUNNER)
+    result = abm.run_experiment(exp, out, workers=args.workers, quiet=True, report=False,
+                                executor_instance=instance)
+    if instance is not None:
+        instance.shutdown()
     wall = time.perf_counter() - start
     from abm.summary import load_runs
 
@@ -183,18 +191,26 @@ def throughput(runs: int, steps: int, runner: str, tmp: Path, rounds: int = 2) -
     other load on the machine does not favour one side), and the machine's own ceiling: the
     model alone in one process, and in two processes at once."""
     lines = [row("what", "workers", "runs", "wall s", "runs/s", "speed-up"), row(*["---"] * 6)]
-    best: dict[int, dict] = {}
+    # (workers, pool): 1 worker in-process (the default), 1 worker in a process pool (as the
+    # 2 workers are: a fresh process with one numeric thread), 2 workers
+    variants = ((1, 0), (1, 1), (2, 0))
+    labels = {(1, 0): "in-process", (1, 1): "1-process pool", (2, 0): "process pool"}
+    best: dict[tuple[int, int], dict] = {}
     for _ in range(rounds):
-        for workers in (1, 2):
+        for workers, pool in variants:
             got = child("measure", workers=workers, runs=runs, steps=steps, runner=runner,
-                        out=tmp / f"tp{workers}")
-            if workers not in best or got["wall_s"] < best[workers]["wall_s"]:
-                best[workers] = got
-    base = best[1]["runs"] / best[1]["wall_s"]
-    for workers, got in best.items():
+                        out=tmp / f"tp{workers}{pool}", pool=pool)
+            key = (workers, pool)
+            if key not in best or got["wall_s"] < best[key]["wall_s"]:
+                best[key] = got
+    base = best[(1, 0)]["runs"] / best[(1, 0)]["wall_s"]
+    for key in variants:
+        got = best[key]
         rate = got["runs"] / got["wall_s"]
-        lines.append(row(f"engine, {runner} runner", workers, got["runs"], f"{got['wall_s']:.1f}",
-                         f"{rate:.2f}", f"{rate / base:.2f}x"))
+        lines.append(row(f"engine, {runner} runner, {labels[key]}", key[0], got["runs"],
+                         f"{got['wall_s']:.1f}", f"{rate:.2f}", f"{rate / base:.2f}x"))
+    pooled = best[(2, 0)]["wall_s"] and best[(1, 1)]["wall_s"] / best[(2, 0)]["wall_s"]
+    lines.append(row("2 workers against the 1-process pool", "", "", "", "", f"{pooled:.2f}x"))
     if runner == "model":
         per = max(10, runs // 4)
         solo = child("plain", runs=per, steps=steps)
@@ -251,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=None)
     parser.add_argument("--summaries", type=int, default=0)
+    parser.add_argument("--pool", type=int, default=0, help="1: process pool even for 1 worker")
     args = parser.parse_args(argv)
     args.which = args.which or ["throughput", "memory", "overhead"]
     known = {"throughput", "memory", "overhead", "_measure", "_summaries", "_plain"}
