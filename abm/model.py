@@ -690,8 +690,10 @@ class MineralMarket(mesa.Model):
             tonnes = np.array([g[3] for g in group])          # (steps, buyers)
             price = np.array([g[6] for g in group], dtype=float)
             # what each buyer paid (buyer_spent: tonnes x the one world price x USD per unit)
-            spent = np.array([tonnes[k] * price[k] * self.money_per_price_tonne if g[4] is None
-                              else g[4] for k, g in enumerate(group)])
+            spent = tonnes * price[:, None] * self.money_per_price_tonne
+            for k, g in enumerate(group):
+                if g[4] is not None:      # read (or set) during the step: keep what it was
+                    spent[k] = g[4]
             production = output.sum(axis=1)
             cols["production"][t0:t1] = production
             cols["production_market"][t0:t1] = output.take(st.rows_market, axis=1).sum(axis=1)
