@@ -11,11 +11,11 @@ import mesa
 import numpy as np
 
 from abm import market
-from abm.clearing import MarketPlan, Offers, clear_single, clear_step
 from abm.agents.buyers import Buyer
 from abm.agents.developers import Developer, PriceExpectation
 from abm.agents.government import Government
 from abm.agents.producers import AGENT_CLASS, MINE, REFINERY, STAGES, ProducerBook
+from abm.clearing import MarketPlan, Offers, clear_single, clear_step
 from abm.config import ExperimentConfig
 from abm.investment import Protection
 from abm.metrics import run_metrics
