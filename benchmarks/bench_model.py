@@ -405,27 +405,34 @@ def count_target(what: str, runs: int) -> None:
     """The work whose instructions `bench_instructions` counts: imports and one warm-up run,
     then `runs` more (model: baseline runs; mesa: the bare Mesa floor of the baseline's mean
     agents; kernel: the numpy clearing of one run's offers)."""
+    import gc
+
     import abm
 
     config = abm.load_experiment(BASELINE).scenario()
     steps = config.experiment.steps
-    if what == "model":
-        for seed in range(runs + 1):
-            one_run(config, seed)
-    elif what == "mesa":
-        agents = max(round(agent_steps(config, 0) / steps), 1)
-        for seed in range(runs + 1):
-            bare_mesa(agents, steps, seed)
-    else:
-        offers, eps = recorded_offers(config, 0)
-        for _ in range(runs + 1):
+    agents = max(round(agent_steps(config, 0) / steps), 1)
+    offers, eps = recorded_offers(config, 0)
+    one_run(config, 0)
+    bare_mesa(agents, steps, 0)
+    numpy_kernel(offers, eps)
+    # what the imports left on the heap is not the runs' work: a full garbage collection
+    # would walk it (millions of instructions, at times that depend on the heap)
+    gc.collect()
+    gc.freeze()
+    for i in range(runs):
+        if what == "model":
+            one_run(config, i)
+        elif what == "mesa":
+            bare_mesa(agents, steps, i)
+        else:
             numpy_kernel(offers, eps)
 
 
 def bench_instructions(runs: int = 3) -> dict:
     """Instructions per run (valgrind's callgrind; deterministic, unlike time on a shared
     machine): (instructions with imports, warm-up and `runs` runs - with imports and warm-up
-    only) / runs, PYTHONHASHSEED=0."""
+    only) / runs, PYTHONHASHSEED=0, heap frozen after the warm-up (see count_target)."""
     import re
     import shutil
 
@@ -433,7 +440,7 @@ def bench_instructions(runs: int = 3) -> dict:
         return {}
     out = {}
     env = {**os.environ, "PYTHONHASHSEED": "0"}
-    for what in ("model", "mesa", "kernel"):
+    for what in ("model", "mesa", "kernel"):       # (warm-up: each does all three once)
         counts = []
         for n in (0, runs):
             with tempfile.TemporaryDirectory() as folder:
