@@ -74,11 +74,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise ConfigError(None, "--workers", f"must be at least 1 (got {args.workers})")
     exp = load_experiment(args.experiment, overrides)
-    from abm.batch import print_summary, run_experiment
+    from abm.batch import WorkersLost, print_summary, run_experiment
 
-    result = run_experiment(exp, out=args.out, workers=args.workers, executor=args.executor,
-                            scheduler=args.scheduler, quiet=args.quiet, force=args.force,
-                            report=not args.no_report)
+    try:
+        result = run_experiment(exp, out=args.out, workers=args.workers, executor=args.executor,
+                                scheduler=args.scheduler, quiet=args.quiet, force=args.force,
+                                report=not args.no_report)
+    except WorkersLost as err:   # finished runs are kept; a rerun resumes
+        print(f"abm run: error: {err}", file=sys.stderr)
+        return 1
     print_summary(result)
     return 1 if result.failed else 0
 
