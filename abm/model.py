@@ -571,71 +571,45 @@ class MineralMarket(mesa.Model):
             private = o.owner == -2
             private_release = float(out.sold[private].sum())
             private_revenue = float((out.sold[private] * out.offer_price[private]).sum()) * mf
+        values = self.step_values(st, out, importers, offtake, private_release, private_revenue)
         if self._defer_record:
             self._pending.append((self.t, st, b.output.copy(), out.buyer_tonnes,
                                   self._buyer_spent, self.demand_scale, self.price, importers,
                                   offtake))
-            self.recorder.record(self.t, self._step_values(st, out, importers, offtake,
-                                                           private_release, private_revenue),
-                                 st.region_capacity)
-            self.last_price = self.price
-            return
-        spend = float(sum(self.buyer_spent.tolist()))
-        production = ref_out.sum()
-        values = {
-            "price": self.price,
-            "club_price": self.club_price,
-            "floor": self.floor_level,
-            "concentrate_price": self.concentrate_price if self.has_mines else np.nan,
-            "export_region_price": out.restricted_price,
-            "club_imports": out.club_imports,
-            "demand": market.demand_at(self.demand_scale, self.elasticity, self.price),
-            "consumption": self.consumption,
-            "production_market": ref_out[st.rows_market].sum(),
-            "production_nonmarket": ref_out[st.rows_nonmarket].sum(),
-            "club_consumption": out.buyer_tonnes[self.buyer_club_rows].sum(),
-            "club_production": ref_out[st.rows_club].sum(),
-            "government_stock": sum(g.stock for g in self.governments),
-            "fiscal_flow": sum(g.step_outlay for g in self.governments),
-            "unmet_demand": self.unmet,
-            "consumer_spend": spend + importers + offtake,
-            "capacity_market": st.capacity_market,
-            "capacity_nonmarket": st.capacity_nonmarket,
-            "demand_shock": self.shock,
-            # accounts for conservation checks (abm.recorder.ACCOUNTS)
-            "production": production,
-            "gov_purchases": self.acct["gov_purchases"],
-            "gov_sales": self.acct["gov_sales"],
-            "private_stocking": out.importer_bought,
-            "private_release": private_release,
-            "buyer_payments": spend + importers + offtake,
-            "producer_revenue": self.acct["producer_revenue"] + offtake,
-            "gov_purchase_spend": self.acct["gov_purchase_spend"],
-            "gov_payments_to_producers": self.acct["gov_payments_to_producers"],
-            "gov_receipts_from_producers": self.acct["gov_receipts_from_producers"],
-            "gov_sales_revenue": self.acct["gov_sales_revenue"],
-            "private_sales_revenue": private_revenue,
-            "duties": out.duties * mf,
-            "concentrate_output": 0.0 if st.no_mine_rows else float(
-                np.where(st.is_mine, b.output, 0.0).sum()),
-            "concentrate_used": production * self.intensity if self.has_mines else 0.0,
-        }
+        else:
+            spend = float(sum(self.buyer_spent.tolist()))
+            production = ref_out.sum()
+            values.update({
+                "concentrate_price": self.concentrate_price if self.has_mines else np.nan,
+                "demand": market.demand_at(self.demand_scale, self.elasticity, self.price),
+                "production_market": ref_out[st.rows_market].sum(),
+                "production_nonmarket": ref_out[st.rows_nonmarket].sum(),
+                "club_consumption": out.buyer_tonnes[self.buyer_club_rows].sum(),
+                "club_production": ref_out[st.rows_club].sum(),
+                "consumer_spend": spend + importers + offtake,
+                "production": production,
+                "buyer_payments": spend + importers + offtake,
+                "concentrate_output": 0.0 if st.no_mine_rows else float(
+                    np.where(st.is_mine, b.output, 0.0).sum()),
+                "concentrate_used": production * self.intensity if self.has_mines else 0.0,
+            })
+            self._region_net_exports[self.t] = np.bincount(
+                b.region, weights=ref_out, minlength=len(self.region_names)) - np.bincount(
+                self.buyer_region, weights=out.buyer_tonnes, minlength=len(self.region_names))
         self.recorder.record(self.t, values, st.region_capacity)
         self.last_price = self.price
-        self._region_net_exports[self.t] = np.bincount(
-            b.region, weights=ref_out, minlength=len(self.region_names)) - np.bincount(
-            self.buyer_region, weights=out.buyer_tonnes, minlength=len(self.region_names))
 
-    def _step_values(self, st: Structure, out, importers: float, offtake: float,
-                     private_release: float, private_revenue: float) -> dict[str, float]:
-        """`record`'s values when the sums over producers and buyers are deferred (NaN here,
-        filled by flush_record)."""
+    def step_values(self, st: Structure, out, importers: float, offtake: float,
+                    private_release: float, private_revenue: float) -> dict[str, float]:
+        """This step's row in the recorder's column order. The columns that are sums over
+        producers or buyers are NaN here: `record` fills them, or, when recording is deferred,
+        `flush_record` does for many steps at once."""
         nan, mf = np.nan, self.money_per_price_tonne
         return {
             "price": self.price,
             "club_price": self.club_price,
             "floor": self.floor_level,
-            "concentrate_price": np.nan,
+            "concentrate_price": nan,
             "export_region_price": out.restricted_price,
             "club_imports": out.club_imports,
             "demand": nan,
@@ -651,6 +625,7 @@ class MineralMarket(mesa.Model):
             "capacity_market": st.capacity_market,
             "capacity_nonmarket": st.capacity_nonmarket,
             "demand_shock": self.shock,
+            # accounts for conservation checks (abm.recorder.ACCOUNTS)
             "production": nan,
             "gov_purchases": self.acct["gov_purchases"],
             "gov_sales": self.acct["gov_sales"],
