@@ -279,7 +279,7 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
 
 def _served(delivered: float, A: float, eps: float, price: float, B: float) -> float:
     """Share of demand served in a market (1 unless supply ran short)."""
-    wanted = float(market.demand(A, eps, price, B))
+    wanted = market.demand_at(A, eps, price, B)
     if wanted <= 0:
         return 1.0
     return float(min(max(delivered / wanted, 0.0), 1.0))

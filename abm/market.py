@@ -13,6 +13,7 @@ Quantities are tonnes per step; prices are in the experiment's price unit.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 
@@ -271,7 +272,7 @@ def clear_with_bid(asks: np.ndarray, quantities: np.ndarray, A: float, eps: floa
     with_bid = clear(asks, quantities, A, eps, B=B + bid_qty, price_cap=price_cap,
                      shortfall_price=shortfall_price)
     if with_bid.price <= bid_price:
-        wanted = float(demand(A, eps, with_bid.price, B + bid_qty))
+        wanted = demand_at(A, eps, with_bid.price, B + bid_qty)
         got = bid_qty * min(with_bid.quantity / wanted, 1.0) if wanted > 0 else 0.0
         with_bid.quantity -= got       # rationed pro rata when a cap binds
         return with_bid, got
@@ -285,7 +286,7 @@ def clear_with_bid(asks: np.ndarray, quantities: np.ndarray, A: float, eps: floa
     qty = np.asarray(quantities, dtype=float)
     live = qty > 0
     supply_at = qty[live & (asks <= bid_price)].sum()
-    elastic = float(demand(A, eps, bid_price, B))
+    elastic = demand_at(A, eps, bid_price, B)
     if supply_at < elastic:          # only under a binding price cap: nothing left to bid for
         return without, 0.0
     got = float(np.clip(supply_at - elastic, 0.0, bid_qty))
@@ -338,6 +339,24 @@ def _supply_at(asks: np.ndarray, qty: np.ndarray, price: float) -> float:
     return float(qty[asks <= price].sum())
 
 
+class _SupplyCurve:
+    """`_supply_at(asks, qty, p)` for the many prices a root search tries: the offers at or
+    below p depend only on how many sorted asks are <= p, so each such set is summed once
+    (the same way, hence the same number)."""
+
+    def __init__(self, asks: np.ndarray, qty: np.ndarray):
+        self.asks, self.qty = asks, qty
+        self.sorted = np.sort(asks).tolist()
+        self.sums: dict[int, float] = {}
+
+    def __call__(self, price: float) -> float:
+        k = bisect.bisect_right(self.sorted, price)
+        got = self.sums.get(k)
+        if got is None:
+            got = self.sums[k] = _supply_at(self.asks, self.qty, price)
+        return got
+
+
 def _snap(price: float, asks: np.ndarray, rel: float = 1e-12) -> float:
     """A price computed through a wedge (P (1 + t)) that equals an ask up to rounding is that
     ask, so the offer is treated as marginal, not as inframarginal."""
@@ -352,6 +371,7 @@ class _NodeResponse:
 
     def __init__(self, node: Node, eps: float):
         self.node, self.eps = node, eps
+        self.supply = _SupplyCurve(node.asks, node.qty)
         if node.A <= 0 and node.B <= 0:
             self.autarky = 0.0                      # no buyers: exports everything it can
         elif node.qty.sum() <= 0:
@@ -371,12 +391,12 @@ class _NodeResponse:
         n, eps = self.node, self.eps
         hi = n.import_price(p_w)
         if self.autarky > hi:
-            m = float(demand(n.A, eps, hi, n.B)) - _supply_at(n.asks, n.qty, hi)
+            m = demand_at(n.A, eps, hi, n.B) - self.supply(hi)
             if m > n.import_cap:
                 return max(hi, float(self.p_import_capped)), n.import_cap
             return hi, max(m, 0.0)
         if self.autarky <= p_w:   # right-continuous: at a flat segment, export it all (trimmed later)
-            m = float(demand(n.A, eps, p_w, n.B)) - _supply_at(n.asks, n.qty, p_w)
+            m = demand_at(n.A, eps, p_w, n.B) - self.supply(p_w)
             if -m > n.export_cap:
                 return min(p_w, float(self.p_export_capped)), -n.export_cap
             return p_w, min(m, 0.0)
@@ -401,15 +421,16 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
         # nothing to sell anywhere: nobody is served (the price is not meaningful)
         price = float(price_cap) if price_cap is not None else NO_SUPPLY_PRICE_FACTOR
         ref = shortfall_price if shortfall_price is not None else price
-        unmet = float(demand(A, eps, ref, B)) + sum(float(demand(n.A, eps, ref, n.B))
+        unmet = demand_at(A, eps, ref, B) + sum(demand_at(n.A, eps, ref, n.B)
                                                     for n in nodes)
         return LinkedClearing(price, [price] * len(nodes), np.zeros_like(qty),
                               [np.zeros_like(n.qty) for n in nodes], [0.0] * len(nodes), 0.0,
                               [0.0] * len(nodes), unmet, True)
     responses = [_NodeResponse(n, eps) for n in nodes]
+    supply = _SupplyCurve(asks, qty)
 
     def excess(p: float) -> float:
-        return (_supply_at(asks, qty, p) - float(demand(A, eps, p, B))
+        return (supply(p) - demand_at(A, eps, p, B)
                 - sum(r(p)[1] for r in responses))
 
     cands = [asks[qty > 0]]
@@ -465,7 +486,7 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
         imports.append(float(m))
     # consumption is what is dispatched: equal to demand except in scarcity, where buyers get
     # only the supply there is
-    world_want = float(demand(A, eps, p_w, B))
+    world_want = demand_at(A, eps, p_w, B)
     # a node exporting from offers priced exactly at its price may export less than all of them:
     # trim such exports so the hub's own offers below the price are not displaced
     hub_below = float(qty[(asks < p_w) & (qty > 0)].sum())
@@ -482,7 +503,7 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
             imports = [m + take * r / total for m, r in zip(imports, room, strict=True)]
     into_hub = -sum(m for m in imports if m < 0)
     out_of_hub = sum(m for m in imports if m > 0)
-    available = _supply_at(asks, qty, p_w) + into_hub
+    available = supply(p_w) + into_hub
     if world_want + out_of_hub > available + 1e-12:
         # scarcity: the hub and the importing nodes are served pro rata
         ratio = available / (world_want + out_of_hub)
@@ -497,7 +518,7 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
     unmet = unmet_hub + max(world_need - float(world_disp.sum()), 0.0)
     node_disp, node_cons = [], []
     for n, p_n, m in zip(nodes, node_prices, imports, strict=True):
-        want = float(demand(n.A, eps, p_n, n.B))
+        want = demand_at(n.A, eps, p_n, n.B)
         need = max(want - m, 0.0)
         disp = _dispatch(n.asks, n.qty, n.qty > 0, p_n, min(need, n.qty.sum()))
         node_disp.append(disp)
@@ -535,7 +556,7 @@ def clear_defended(asks: np.ndarray, quantities: np.ndarray, covered: np.ndarray
     if no_rest or rest.price >= floor:
         # price held at the floor: the market takes D(F) from uncovered below F, then covered
         unc_below = float(qty[unc & (asks < floor) & (qty > 0)].sum())
-        d_floor = float(demand(A, eps, floor, B))
+        d_floor = demand_at(A, eps, floor, B)
         bought = max(unc_below + s_cov - d_floor, 0.0)
         price = float(floor)
         market_unc = np.where(unc & (asks < floor), qty, 0.0)

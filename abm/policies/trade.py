@@ -69,9 +69,9 @@ class ExportControl(Policy):
             # importers elsewhere buy ahead of the deadline
             others = model.buyer_region != self.region
             scale = float(model.buyer_scale[others].sum())
-            from abm.market import demand
+            from abm.market import demand_at
 
-            per_step = float(demand(scale, model.elasticity, model.last_price))
+            per_step = demand_at(scale, model.elasticity, model.last_price)
             model.plan.importer_demand += s.front_run * per_step
         if not self.active(t):
             return
