@@ -5,6 +5,7 @@ scaling in agents and steps, a profile, and the cost of `abm --help`.
     .venv/bin/python benchmarks/bench_model.py run --repeat 30
     .venv/bin/python benchmarks/bench_model.py scaling
     .venv/bin/python benchmarks/bench_model.py phases           # time per schedule part
+    .venv/bin/python benchmarks/bench_model.py scenarios        # every experiment's scenarios
     .venv/bin/python benchmarks/bench_model.py instructions     # callgrind counts (~15 min)
     .venv/bin/python benchmarks/bench_model.py profile          # pyinstrument text profile
     .venv/bin/python benchmarks/bench_model.py help
@@ -401,6 +402,33 @@ def bench_profile(runs: int) -> None:
     print(profiler.output_text(unicode=False, color=False, show_all=False))
 
 
+def bench_scenarios(repeat: int) -> dict:
+    """CPU time of one run of every scenario of every experiment in experiments/ (least of
+    `repeat` seeds): what instruments cost on top of the plain market."""
+    import abm
+
+    rows = []
+    for path in sorted((ROOT / "experiments").glob("*.toml")):
+        experiment = abm.load_experiment(path)
+        for name in experiment.scenario_names:
+            config = experiment.scenario(name)
+            one_run(config, 0)
+            rows.append({"experiment": path.stem, "scenario": name,
+                         "steps": config.experiment.steps,
+                         "run_ms": min(one_run(config, s).cpu for s in range(repeat)) * 1e3})
+    return {"repeat": repeat, "rows": rows}
+
+
+def print_scenarios(r: dict) -> None:
+    print(f"## one run of each scenario (least CPU time of {r['repeat']} seeds)\n")
+    print("| experiment | scenario | steps | ms per run |")
+    print("|---|---|---|---|")
+    for row in r["rows"]:
+        print(f"| {row['experiment']} | {row['scenario']} | {row['steps']} | "
+              f"{row['run_ms']:.1f} |")
+    print()
+
+
 def count_target(what: str, runs: int) -> None:
     """The work whose instructions `bench_instructions` counts: imports and one warm-up run,
     then `runs` more (model: baseline runs; mesa: the bare Mesa floor of the baseline's mean
@@ -492,7 +520,8 @@ def bench_experiment(replications: int, workers: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("which", nargs="*",
-                        help="run, scaling, phases, profile, help, experiment, instructions "
+                        help="run, scaling, phases, scenarios, profile, help, experiment, "
+                        "instructions "
                         "(default: run scaling phases help)")
     parser.add_argument("--repeat", type=int, default=21, help="runs per timing (median)")
     parser.add_argument("--sizes", default="100,300,1000,3000,10000")
@@ -518,6 +547,9 @@ def main(argv: list[str] | None = None) -> int:
     if "phases" in which:
         results["phases"] = bench_phases(max(args.repeat, 20))
         print_phases(results["phases"])
+    if "scenarios" in which:
+        results["scenarios"] = bench_scenarios(max(args.repeat // 3, 3))
+        print_scenarios(results["scenarios"])
     if "profile" in which:
         bench_profile(max(args.repeat, 20))
     if "instructions" in which:
