@@ -403,6 +403,22 @@ class _NodeResponse:
         return self.autarky, 0.0
 
 
+def _trim_room(node: Node, p_n: float, m: float, p_w: float) -> float:
+    """Tonnes by which a node can take more from the hub (import more, or export less) without
+    changing its price: its own supply priced exactly at its price, where that price is the
+    price of imports (a node priced below it, e.g. behind an export cap, cannot import; one
+    priced above it, behind an import cap, cannot import more), or, for an exporter selling
+    at the world price, down to no exports."""
+    marginal = float(node.qty[(node.asks == p_n) & (node.qty > 0)].sum())
+    if marginal <= 0:
+        return 0.0
+    if math.isclose(p_n, node.import_price(p_w), rel_tol=1e-12):
+        return min(marginal, max(node.import_cap - m, 0.0))
+    if m < 0 and math.isclose(p_n, p_w, rel_tol=1e-12):
+        return min(marginal, -m)
+    return 0.0
+
+
 def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes: list[Node], *,
                  B: float = 0.0, price_cap: float | None = None,
                  shortfall_price: float | None = None) -> LinkedClearing:
@@ -494,9 +510,8 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
     if surplus > 1e-12:
         # flows absorb it where a node's own supply is priced exactly at its price: an exporter
         # exports less of it, an importer produces less of it and imports more
-        marginal = [float(n.qty[(n.asks == p_n) & (n.qty > 0)].sum())
-                    for n, p_n in zip(nodes, node_prices, strict=True)]
-        room = marginal
+        room = [_trim_room(n, p_n, m, p_w)
+                for n, p_n, m in zip(nodes, node_prices, imports, strict=True)]
         total = sum(room)
         if total > 0:
             take = min(surplus, total)
@@ -504,9 +519,12 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
     into_hub = -sum(m for m in imports if m < 0)
     out_of_hub = sum(m for m in imports if m > 0)
     available = supply(p_w) + into_hub
-    if world_want + out_of_hub > available + 1e-12:
+    wanted = world_want + out_of_hub
+    # (a relative tolerance: at a no-supply price, demand is a tiny tonnage that must still
+    # go unserved rather than be conjured from an empty hub)
+    if wanted > available + 1e-12 * max(available, wanted):
         # scarcity: the hub and the importing nodes are served pro rata
-        ratio = available / (world_want + out_of_hub)
+        ratio = available / wanted
         imports = [m * ratio if m > 0 else m for m in imports]
         unmet_hub = world_want * (1 - ratio)
         world_want *= ratio
