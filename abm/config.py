@@ -104,6 +104,32 @@ class Producer(Strict):
                                     "(default market.intensity)", gt=0)
 
 
+class Recycler(Strict):
+    """Secondary supply: a recycler collects end-of-life scrap and processes it into product.
+
+    Scrap collection responds to the price with a lag: collected scrap (t of product per year) =
+    scrap x (P[t - collection_lag] / market.demand.reference_price) ^ collection_elasticity, and
+    the recycler offers what it collected, up to its capacity, at its unit cost. Recycled product
+    needs no concentrate (it feeds the product stage directly)."""
+
+    name: str = field(..., "-", "Recycler name", min_length=1)
+    region: str = field(..., "-", "Region (must be listed in [[regions]])")
+    capacity: float = field(..., "t/yr", "Processing capacity (product)", ge=0)
+    unit_cost: float = field(..., PRICE, "Cash cost per tonne of recycled product (collection "
+                             "and processing)", ge=0)
+    scrap: float = field(..., "t/yr", "Scrap collected at the reference price, in tonnes of "
+                         "product it yields", ge=0)
+    collection_elasticity: float = field(0.5, "-", "Price elasticity of scrap collection",
+                                         ge=0, le=5)
+    collection_lag: int = field(6, "steps", "Steps between a price and the collection it calls "
+                                "forth (at least 1: a step's price is not known while collecting)",
+                                ge=1, le=600)
+    start: int = field(0, "steps", "First step at which it collects scrap (a plant due later)",
+                       ge=0)
+    fixed_cost: float = field(0.0, "USD/yr", "Fixed cost paid while not exited", ge=0)
+    cash: float = field(0.0, "USD", "Initial cash balance", ge=-1e15, le=1e15)
+
+
 class Buyer(Strict):
     """A downstream consumer: a share of aggregate demand located in a region."""
 
@@ -398,6 +424,7 @@ class ExperimentConfig(Strict):
     market: Market = field(..., "-", "The product market")
     regions: list[Region] = field(..., "-", "Regions", min_length=1)
     producers: list[Producer] = field([], "-", "Existing producers")
+    recyclers: list[Recycler] = field([], "-", "Recyclers (secondary supply)")
     buyers: list[Buyer] = field(..., "-", "Buyers", min_length=1)
     investment: Investment = field(Investment(enabled=False), "-", "Investment (off when the table "
                                    "is left out)")
@@ -425,6 +452,8 @@ class ExperimentConfig(Strict):
 
         for i, p in enumerate(self.producers):
             check(("producers", i, "region"), p.region)
+        for i, r in enumerate(self.recyclers):
+            check(("recyclers", i, "region"), r.region)
         for i, b in enumerate(self.buyers):
             check(("buyers", i, "region"), b.region)
         for i, p in enumerate(self.investment.projects):

@@ -63,6 +63,8 @@ def run_metrics(model) -> dict[str, float]:
         "stockpile_final": float(sum(g.stock for g in model.governments)),
         "unmet_demand": float(np.sum(rec.column("unmet_demand"))),
         "consumer_spend": float(np.sum(rec.column("consumer_spend"))),
+        "recycled_share": (float(last_year(rec.column("recycled"), spy).sum() / (prod_m + prod_n))
+                           if prod_m + prod_n > 0 else 0.0),
     }
     assert set(out) == set(METRICS), "metrics and abm.names.METRICS must list the same names"
     return out

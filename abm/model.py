@@ -14,7 +14,7 @@ from abm import market
 from abm.agents.buyers import Buyer
 from abm.agents.developers import Developer, PriceExpectation
 from abm.agents.government import Government
-from abm.agents.producers import AGENT_CLASS, MINE, REFINERY, STAGES, ProducerBook
+from abm.agents.producers import AGENT_CLASS, MINE, RECYCLER, REFINERY, STAGES, ProducerBook
 from abm.clearing import MarketPlan, Offers, clear_single, clear_step
 from abm.config import ExperimentConfig
 from abm.investment import Protection
@@ -23,7 +23,7 @@ from abm.recorder import Recorder
 from abm.shocks import DemandShock, Outages
 
 # Identity kinds for per-producer random streams (stable across scenarios).
-EXISTING, PROJECT, EXPANSION = 0, 1, 2
+EXISTING, PROJECT, EXPANSION, RECYCLING = 0, 1, 2, 3
 
 NO_PROTECTION = Protection()
 
@@ -44,7 +44,9 @@ class Structure:
         self.region = b.region
         self.is_ref = b.stage == REFINERY
         self.is_mine = b.stage == MINE
-        self.all_ref = bool(self.is_ref.all())
+        self.is_recycler = b.stage == RECYCLER
+        self.is_product = self.is_ref | self.is_recycler       # rows whose output is product
+        self.all_product = bool(self.is_product.all())
         self.no_mine_rows = not bool(self.is_mine.any())
         self.all_active = bool(b.active.all())
         self.fixed_step = b.fixed_cost / spy * b.active
@@ -141,6 +143,14 @@ class MineralMarket(mesa.Model):
             self.add_producer(p.name, STAGES[p.stage], self.region_index[p.region], p.capacity,
                               p.unit_cost, p.fixed_cost, p.cash, is_new=False,
                               identity=(EXISTING, i))
+        for i, r in enumerate(config.recyclers):
+            self.add_producer(r.name, RECYCLER, self.region_index[r.region], r.capacity,
+                              r.unit_cost, r.fixed_cost, r.cash, is_new=False,
+                              identity=(RECYCLING, i))
+        self.recycler_rows = np.flatnonzero(self.book.stage == RECYCLER)
+        self.has_recyclers = len(self.recycler_rows) > 0
+        self.scrap_collected = np.zeros(len(self.recycler_rows))   # t of product per step
+        self.price_history: list[tuple[float, float]] = []         # (world, club) per step
         self.has_mines = bool(np.any(self.book.stage == MINE)) or any(
             pr.stage == "mine" for pr in config.investment.projects)
 
@@ -212,7 +222,7 @@ class MineralMarket(mesa.Model):
         # Without instruments nothing reads the series while the model runs: the columns that
         # are sums over producers or buyers are then computed for many steps at once, when the
         # series are first read (flush_record), from the outputs kept per step.
-        self._defer_record = not self.policies and not self.has_mines
+        self._defer_record = not self.policies and not self.has_mines and not self.has_recyclers
         self._pending: list[tuple] = []
         if self._defer_record:
             self.recorder.before_read = self.flush_record
@@ -233,6 +243,7 @@ class MineralMarket(mesa.Model):
         self.start_step()
         self.draw_demand()
         self.draw_outages()
+        self.collect_scrap()
         self.apply_policies()
         self.make_offers()
         self.clear_markets()
@@ -281,6 +292,27 @@ class MineralMarket(mesa.Model):
         if self.outages is not None:
             self.book.outage = self.outages.advance(self.book.outage, self.book.active)
 
+    def collect_scrap(self) -> None:
+        """Recyclers collect scrap in answer to the price `collection_lag` steps ago (the club's
+        price for club recyclers): scrap x (P / reference price) ^ elasticity, t per step (none
+        before a recycler's start step)."""
+        if not self.has_recyclers:
+            return
+        reference = self.config.market.demand.reference_price
+        for k, r in enumerate(self.config.recyclers):
+            seen = self.t - r.collection_lag
+            if self.t < r.start:
+                self.scrap_collected[k] = 0.0
+                continue
+            if seen < 0:
+                price = reference
+            else:
+                world, club = self.price_history[seen]
+                price = club if self.region_club[self.region_index[r.region]] else world
+            ratio = max(price, 0.0) / reference
+            self.scrap_collected[k] = (r.scrap / self.steps_per_year
+                                       * ratio ** r.collection_elasticity)
+
     def apply_policies(self) -> None:
         for policy in self.policies:
             policy.apply(self)
@@ -300,7 +332,7 @@ class MineralMarket(mesa.Model):
             return
         self._offers_reuse = None
         avail = self.available()
-        if not self.policies and not self.has_mines:
+        if not self.policies and not self.has_mines and not self.has_recyclers:
             # no instrument can change asks or offers: the cached offers of every refinery
             # that has capacity available this step
             self.producer_ask = st.asks[dumping]
@@ -322,6 +354,7 @@ class MineralMarket(mesa.Model):
         for policy in self.policies:
             policy.adjust_asks(self, ask)
         refs = np.flatnonzero(st.is_ref & (avail > 0))
+        recyclers = np.flatnonzero(st.is_recycler & (avail > 0))
         if self.has_mines:
             mines = np.flatnonzero((b.stage == MINE) & (avail > 0))
             curve = market.chain_curve(ask[refs], avail[refs], ask[mines], avail[mines],
@@ -338,6 +371,13 @@ class MineralMarket(mesa.Model):
             ref_rows, mine_rows = refs, np.full(len(refs), -1)
             asks, qty = ask[refs], avail[refs]
             club_value = b.club[refs].astype(float)
+        if len(recyclers):
+            # recycled product needs no concentrate: offers after the chain's (or refineries')
+            ref_rows = np.concatenate([ref_rows, recyclers])
+            mine_rows = np.concatenate([mine_rows, np.full(len(recyclers), -1)])
+            asks = np.concatenate([asks, ask[recyclers]])
+            qty = np.concatenate([qty, avail[recyclers]])
+            club_value = np.concatenate([club_value, b.club[recyclers].astype(float)])
         n = len(asks)
         offers = Offers(asks.astype(float), qty.astype(float), ref_rows, mine_rows,
                         b.region[ref_rows], np.full(n, -1), np.zeros(n, dtype=bool), club_value)
@@ -351,7 +391,14 @@ class MineralMarket(mesa.Model):
         b, st = self.book, self.structure()
         # = capacity / steps_per_year * (1 - outage) * (1 - cut[region]) * active; factors that
         # are exactly 1 are skipped (x * 1.0 == x)
-        avail = st.cap_step * (1.0 - b.outage)
+        if self.has_recyclers:
+            # a recycler processes what it collected, up to its capacity
+            cap = st.cap_step.copy()
+            rows = self.recycler_rows
+            cap[rows] = np.minimum(cap[rows], self.scrap_collected)
+            avail = cap * (1.0 - b.outage)
+        else:
+            avail = st.cap_step * (1.0 - b.outage)
         if self._cut_active:
             avail = avail * (1.0 - self.region_supply_cut[b.region])
         if not st.all_active:
@@ -456,7 +503,9 @@ class MineralMarket(mesa.Model):
                                    minlength=len(b))
             b.output += mine_out
             # concentrate changes hands at the concentrate price: mines earn, refineries pay
-            b.revenue += (mine_out - ref_out * self.intensity) * self.concentrate_price * mf
+            # (recyclers need none)
+            fed_out = np.where(st.is_recycler, 0.0, ref_out) if self.has_recyclers else ref_out
+            b.revenue += (mine_out - fed_out * self.intensity) * self.concentrate_price * mf
         self.step_cost = b.output * st.cash_cost * mf + st.fixed_step
 
     def defence_price(self) -> float:
@@ -562,7 +611,7 @@ class MineralMarket(mesa.Model):
         """Write this step's series and accounts (in the recorder's column order)."""
         b, o, out, mf = self.book, self.offers, self.outcome, self.money_per_price_tonne
         st = self.structure()
-        ref_out = b.output if st.all_ref else np.where(st.is_ref, b.output, 0.0)
+        ref_out = b.output if st.all_product else np.where(st.is_product, b.output, 0.0)
         importers = out.importer_bought * self.price * mf
         offtake = self.acct["buyer_payments_offtake"]   # contract-price transfers paid by buyers
         if self._plain_offers:                          # producers' offers only
@@ -579,6 +628,7 @@ class MineralMarket(mesa.Model):
         else:
             spend = float(sum(self.buyer_spent.tolist()))
             production = ref_out.sum()
+            recycled = float(b.output[self.recycler_rows].sum()) if self.has_recyclers else 0.0
             values.update({
                 "concentrate_price": self.concentrate_price if self.has_mines else np.nan,
                 "demand": market.demand_at(self.demand_scale, self.elasticity, self.price),
@@ -591,13 +641,17 @@ class MineralMarket(mesa.Model):
                 "buyer_payments": spend + importers + offtake,
                 "concentrate_output": 0.0 if st.no_mine_rows else float(
                     np.where(st.is_mine, b.output, 0.0).sum()),
-                "concentrate_used": production * self.intensity if self.has_mines else 0.0,
+                "recycled": recycled,
+                "concentrate_used": ((production - recycled) * self.intensity
+                                     if self.has_mines else 0.0),
             })
             self._region_net_exports[self.t] = np.bincount(
                 b.region, weights=ref_out, minlength=len(self.region_names)) - np.bincount(
                 self.buyer_region, weights=out.buyer_tonnes, minlength=len(self.region_names))
         self.recorder.record(self.t, values, st.region_capacity)
         self.last_price = self.price
+        if self.has_recyclers:
+            self.price_history.append((self.price, self.club_price))
 
     def step_values(self, st: Structure, out, importers: float, offtake: float,
                     private_release: float, private_revenue: float) -> dict[str, float]:
@@ -625,6 +679,7 @@ class MineralMarket(mesa.Model):
             "capacity_market": st.capacity_market,
             "capacity_nonmarket": st.capacity_nonmarket,
             "demand_shock": self.shock,
+            "recycled": 0.0,
             # accounts for conservation checks (abm.recorder.ACCOUNTS)
             "production": nan,
             "gov_purchases": self.acct["gov_purchases"],

@@ -48,6 +48,8 @@ METRICS: dict[str, Quantity] = {
     "unmet_demand": Quantity("Unmet demand", "t", "Demand not served over the run", "lower"),
     "consumer_spend": Quantity("Consumer spend", "USD", "Money paid by buyers for product over the "
                                "run", "lower"),
+    "recycled_share": Quantity("Recycled share of supply", "share", "Share of product supply from "
+                               "recyclers in the last year", "higher"),
 }
 
 SERIES: dict[str, Quantity] = {
@@ -78,6 +80,8 @@ SERIES: dict[str, Quantity] = {
     "capacity_nonmarket": Quantity("Non-market refining capacity", "t/yr", "Operating product "
                                    "capacity in non-market regions", ""),
     "demand_shock": Quantity("Demand shock", "-", "Multiplicative demand shock exp(z)", ""),
+    "recycled": Quantity("Recycled supply", "t/step", "Product from recyclers (included in the "
+                         "production columns)", ""),
 }
 
 # Per-region product capacity columns in the series are named REGION_CAPACITY_PREFIX + region name.

@@ -37,3 +37,16 @@ def first_price(raw_config: dict, seed: int = 1) -> float:
     model = MineralMarket(experiment_from_dict(raw_config).scenario(), rng=seed)
     model.step()
     return float(model.series()["price"][0])
+
+
+def run(raw_config: dict, steps: int | None = None, seed: int = 1):
+    """A MineralMarket of `raw_config`, run for `steps` steps (all when None)."""
+    from abm.model import MineralMarket
+
+    model = MineralMarket(experiment_from_dict(raw_config).scenario(), rng=seed)
+    if steps is None:
+        model.run()
+    else:
+        for _ in range(steps):
+            model.step()
+    return model

@@ -203,7 +203,7 @@ def simulate(design: pl.DataFrame, scenarios: list[str], steps: int,
         "club_production": club_production, "government_stock": stock, "fiscal_flow": fiscal,
         "unmet_demand": np.zeros((n, steps)), "consumer_spend": spend,
         "capacity_market": cap_market, "capacity_nonmarket": china,
-        "demand_shock": np.exp(0.04 * z),
+        "demand_shock": np.exp(0.04 * z), "recycled": np.zeros((n, steps)),
         REGION_CAPACITY_PREFIX + "US": us, REGION_CAPACITY_PREFIX + "EU": eu,
         REGION_CAPACITY_PREFIX + "China": china,
     }
@@ -238,6 +238,7 @@ def simulate(design: pl.DataFrame, scenarios: list[str], steps: int,
         "stockpile_final": stock[:, -1],
         "unmet_demand": np.zeros(n),
         "consumer_spend": spend.sum(axis=1),
+        "recycled_share": np.zeros(n),
     }
     del years
     params = [c for c in design.columns if "." in c]

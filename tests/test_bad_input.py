@@ -49,6 +49,12 @@ CASES = {
                                    "producers.0.region", "unknown region 'Mars'"),
     "unknown_region_on_buyer": (GOOD.replace('region = "US"\nshare', 'region = "Mars"\nshare'),
                                 "buyers.0.region", "unknown region 'Mars'"),
+    "unknown_region_on_recycler": (GOOD + '\n[[recyclers]]\nname = "R"\nregion = "Mars"\n'
+                                   'capacity = 100\nunit_cost = 30.0\nscrap = 50\n',
+                                   "recyclers.0.region", "unknown region 'Mars'"),
+    "recycler_lag_zero": (GOOD + '\n[[recyclers]]\nname = "R"\nregion = "US"\ncapacity = 100\n'
+                          'unit_cost = 30.0\nscrap = 50\ncollection_lag = 0\n',
+                          "recyclers.0.collection_lag", "greater than or equal to 1"),
     "unknown_region_in_covers": (GOOD + '\n[policy.floor]\nmechanism = "cfd"\nlevel = 80.0\n'
                                  'covers = ["Mars"]\n', "policy.floor.covers", "unknown region"),
     "unknown_scenario": (GOOD.replace('steps = 12', 'steps = 12\nbaseline = "nope"'),

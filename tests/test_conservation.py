@@ -38,6 +38,13 @@ def configs(draw):
                    "shock_sd": draw(st.floats(0.0, 0.3)),
                    "shock_persistence": draw(st.floats(0.0, 0.95))}}
     if draw(st.booleans()):
+        raw["recyclers"] = [{"name": "R", "region": draw(st.sampled_from(["US", "China"])),
+                             "capacity": draw(st.one_of(st.just(0.0), st.floats(1e-3, 3000.0))),
+                             "unit_cost": draw(st.floats(0.0, 120.0)),
+                             "scrap": draw(st.one_of(st.just(0.0), st.floats(1e-3, 3000.0))),
+                             "collection_elasticity": draw(st.floats(0.0, 2.0)),
+                             "collection_lag": draw(st.integers(1, 4))}]
+    if draw(st.booleans()):
         raw["outages"] = {"probability": 0.2, "duration": 2.0, "severity": 0.7}
     if draw(st.booleans()):
         raw["exits"] = {"loss_steps": 2}

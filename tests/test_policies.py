@@ -6,9 +6,7 @@ D(P) = q (P / 60)^-0.5 with q = share x Q_ref / 12.
 
 import numpy as np
 import pytest
-
-from abm.experiment import experiment_from_dict
-from abm.model import MineralMarket
+from helpers import run
 
 
 def config(producers, club_q=30.0, world_q=40.0, steps=6, **policy):
@@ -26,16 +24,6 @@ def config(producers, club_q=30.0, world_q=40.0, steps=6, **policy):
     if policy:
         raw["policy"] = policy
     return raw
-
-
-def run(raw, steps=None, seed=1):
-    model = MineralMarket(experiment_from_dict(raw).scenario(), rng=seed)
-    if steps is None:
-        model.run()
-    else:
-        for _ in range(steps):
-            model.step()
-    return model
 
 
 def D(q, p):

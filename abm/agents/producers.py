@@ -1,4 +1,4 @@
-"""Mines and refineries.
+"""Mines, refineries and recyclers.
 
 Per-step state (capacity, cost, cash, output, outages) lives in the model's `ProducerBook`, a
 structure of numpy arrays, so that offers and settlements are array operations; each `Miner` and
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import mesa
 import numpy as np
 
-MINE, REFINERY = 0, 1
-STAGES = {"mine": MINE, "refinery": REFINERY}
+MINE, REFINERY, RECYCLER = 0, 1, 2
+STAGES = {"mine": MINE, "refinery": REFINERY}   # (recyclers come from [[recyclers]])
 
 
 @dataclass
@@ -130,4 +130,13 @@ class Refiner(Producer):
     stage_code = REFINERY
 
 
-AGENT_CLASS = {MINE: Miner, REFINERY: Refiner}
+class Recycler(Producer):
+    """A recycler: offers product made from the scrap it collected (no concentrate needed).
+
+    Collection answers the price with a lag (MineralMarket.collect_scrap, for all recyclers at
+    once); what it collected, up to its capacity, is offered at its unit cost."""
+
+    stage_code = RECYCLER
+
+
+AGENT_CLASS = {MINE: Miner, REFINERY: Refiner, RECYCLER: Recycler}

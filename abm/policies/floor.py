@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from abm.agents.producers import MINE, REFINERY
+from abm.agents.producers import MINE, RECYCLER, REFINERY
 from abm.investment import Protection
 from abm.policies.base import Policy, StockHolder
 
@@ -110,8 +110,13 @@ class CfdFloor(FloorPolicy):
         self.period_levels: list[float] = []
 
     def covered_rows(self, model) -> np.ndarray:
+        """Active producers of the floor's stage in covered regions (product: refineries and
+        recyclers, as with mines, where the CFD acts on every producer's product offer)."""
         b = model.book
-        return b.active & (b.stage == self.stage) & self.covered_region[b.region]
+        stage = b.stage == self.stage
+        if self.stage == REFINERY:
+            stage |= b.stage == RECYCLER
+        return b.active & stage & self.covered_region[b.region]
 
     def effective_ask(self, ask: np.ndarray) -> np.ndarray:
         """A covered producer earns F below the floor and F + (1 - u)(P - F) above it, so it
