@@ -160,10 +160,8 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
 
     if len(node_ids) == 1:
         if plan.defence is not None:
-            covered, floor, room = plan.defence
-            result, to_gov = market.clear_defended(o.ask, o.qty, covered(o), scale[0], eps, floor,
-                                                   room, B=importer_B, price_cap=price_cap,
-                                                   shortfall_price=last_price)
+            result, to_gov, bid_filled = _clear_defended_with_bid(
+                o, plan, scale[0], eps, importer_B, price_cap, last_price)
         else:
             result, bid_filled = market.clear_with_bid(
                 o.ask, o.qty, scale[0], eps, plan.bid_qty, plan.bid_price, B=importer_B,
@@ -275,6 +273,37 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
     return Outcome(world, club, restricted, sold, to_gov, offer_price, buyer_tonnes, buyer_price,
                    bid_filled, stock_price, importer_bought, duties, club_imports, unmet,
                    float(buyer_tonnes.sum()), defence_bought, defence_price)
+
+
+def _clear_defended_with_bid(o: Offers, plan: MarketPlan, A: float, eps: float, importer_B: float,
+                             price_cap: float | None, last_price: float):
+    """One market with a buffer-stock defence and, possibly, a stockpile's bid (plan.bid_qty
+    at reservation price plan.bid_price). Where the market clears at or above the floor with
+    the bid, the defence is idle and the bid is filled as in `market.clear_with_bid`. Where the
+    defence binds, the price is the floor: a bid willing to pay it buys its quantity there (as
+    price-independent demand beside importers'), and one that is not buys only if the defence
+    runs out of room and the price falls to its reservation price. Returns (clearing, tonnes
+    bought by the defence per offer, tonnes bought by the bid)."""
+    covered, floor, room = plan.defence
+    kw = {"price_cap": price_cap, "shortfall_price": last_price}
+    if plan.bid_qty > 0:
+        free, filled = market.clear_with_bid(o.ask, o.qty, A, eps, plan.bid_qty, plan.bid_price,
+                                             B=importer_B, **kw)
+        if free.price >= floor:
+            return free, np.zeros(len(o)), filled
+    result, to_gov = market.clear_defended(o.ask, o.qty, covered(o), A, eps, floor, room,
+                                           B=importer_B, **kw)
+    if plan.bid_qty <= 0 or result.price > plan.bid_price:
+        return result, to_gov, 0.0
+    with_bid, to_gov_bid = market.clear_defended(o.ask, o.qty, covered(o), A, eps, floor, room,
+                                                 B=importer_B + plan.bid_qty, **kw)
+    if with_bid.price > plan.bid_price:     # the bid would lift the price above its limit
+        return result, to_gov, 0.0
+    # in scarcity the bid is served pro rata with everyone else
+    filled = plan.bid_qty * _served(with_bid.quantity, A, eps, with_bid.price,
+                                    importer_B + plan.bid_qty)
+    with_bid.quantity -= filled
+    return with_bid, to_gov_bid, filled
 
 
 def _served(delivered: float, A: float, eps: float, price: float, B: float) -> float:

@@ -113,6 +113,36 @@ def test_purchase_floor_with_stock_capacity_stops_when_full():
     assert s["price"][3] == pytest.approx(40.0, rel=1e-9)
 
 
+def test_stockpile_bidding_above_a_defended_floor_buys_at_the_floor_beside_the_defence():
+    # 150 t @ 40 in Club, all covered; D(P) = 100 (P/60)^-0.5; purchase floor 60; a stockpile
+    # willing to pay up to 70 for 20 t (its capacity). Step 0: the price is held at 60, the
+    # stockpile buys its 20 t there and the defence the rest of the surplus, 150 - 100 - 20 = 30 t.
+    # Step 1: the stockpile is full, the defence buys 50 t.
+    raw = config([("Club", 150.0, 40.0)], club_q=100.0, world_q=0.0001,
+                 floor={"mechanism": "purchase", "level": 60.0},
+                 stockpile={"buy_below": 70.0, "release_above": 500.0, "target_cover": 3650.0,
+                            "capacity": 20.0, "max_rate": 1.0})
+    model = run(raw, steps=2)
+    s = model.series(accounts=True)
+    np.testing.assert_allclose(s["price"], 60.0, rtol=1e-9)
+    np.testing.assert_allclose(s["gov_purchases"], [50.0, 50.0], atol=1e-3)
+    ledger = model.governments[0].ledger
+    assert ledger["stockpile_purchase"] == pytest.approx(20.0 * 60.0 * 1000.0, rel=1e-4)
+    assert ledger["purchase"] == pytest.approx((30.0 + 50.0) * 60.0 * 1000.0, rel=1e-4)
+
+
+def test_stockpile_bidding_below_a_defended_floor_does_not_buy_while_it_holds():
+    raw = config([("Club", 150.0, 40.0)], club_q=100.0, world_q=0.0001,
+                 floor={"mechanism": "purchase", "level": 60.0},
+                 stockpile={"buy_below": 50.0, "release_above": 500.0, "target_cover": 3650.0,
+                            "capacity": 20.0, "max_rate": 1.0})
+    model = run(raw, steps=2)
+    s = model.series(accounts=True)
+    np.testing.assert_allclose(s["price"], 60.0, rtol=1e-9)
+    assert model.governments[0].ledger["stockpile_purchase"] == 0.0
+    np.testing.assert_allclose(s["gov_purchases"], 50.0, atol=1e-3)
+
+
 # -- CFD ----------------------------------------------------------------------------------------
 
 def test_cfd_covered_capacity_sells_at_any_price_and_the_top_up_is_floor_minus_price():
