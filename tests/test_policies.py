@@ -113,18 +113,25 @@ def test_purchase_floor_with_stock_capacity_stops_when_full():
     assert s["price"][3] == pytest.approx(40.0, rel=1e-9)
 
 
+def defended_floor_with_stockpile(buy_below: float):
+    """150 t @ 40 in Club, all covered by a purchase floor at 60 (D(P) = 100 (P/60)^-0.5); a
+    stockpile bidding up to `buy_below` for 20 t (its capacity). Two steps; the price is held."""
+    raw = config([("Club", 150.0, 40.0)], club_q=100.0, world_q=0.0001,
+                 floor={"mechanism": "purchase", "level": 60.0},
+                 stockpile={"buy_below": buy_below, "release_above": 500.0,
+                            "target_cover": 3650.0, "capacity": 20.0, "max_rate": 1.0})
+    model = run(raw, steps=2)
+    s = model.series(accounts=True)
+    np.testing.assert_allclose(s["price"], 60.0, rtol=1e-9)
+    return model, s
+
+
 def test_stockpile_bidding_above_a_defended_floor_buys_at_the_floor_beside_the_defence():
     # 150 t @ 40 in Club, all covered; D(P) = 100 (P/60)^-0.5; purchase floor 60; a stockpile
     # willing to pay up to 70 for 20 t (its capacity). Step 0: the price is held at 60, the
     # stockpile buys its 20 t there and the defence the rest of the surplus, 150 - 100 - 20 = 30 t.
     # Step 1: the stockpile is full, the defence buys 50 t.
-    raw = config([("Club", 150.0, 40.0)], club_q=100.0, world_q=0.0001,
-                 floor={"mechanism": "purchase", "level": 60.0},
-                 stockpile={"buy_below": 70.0, "release_above": 500.0, "target_cover": 3650.0,
-                            "capacity": 20.0, "max_rate": 1.0})
-    model = run(raw, steps=2)
-    s = model.series(accounts=True)
-    np.testing.assert_allclose(s["price"], 60.0, rtol=1e-9)
+    model, s = defended_floor_with_stockpile(buy_below=70.0)
     np.testing.assert_allclose(s["gov_purchases"], [50.0, 50.0], atol=1e-3)
     ledger = model.governments[0].ledger
     assert ledger["stockpile_purchase"] == pytest.approx(20.0 * 60.0 * 1000.0, rel=1e-4)
@@ -132,13 +139,7 @@ def test_stockpile_bidding_above_a_defended_floor_buys_at_the_floor_beside_the_d
 
 
 def test_stockpile_bidding_below_a_defended_floor_does_not_buy_while_it_holds():
-    raw = config([("Club", 150.0, 40.0)], club_q=100.0, world_q=0.0001,
-                 floor={"mechanism": "purchase", "level": 60.0},
-                 stockpile={"buy_below": 50.0, "release_above": 500.0, "target_cover": 3650.0,
-                            "capacity": 20.0, "max_rate": 1.0})
-    model = run(raw, steps=2)
-    s = model.series(accounts=True)
-    np.testing.assert_allclose(s["price"], 60.0, rtol=1e-9)
+    model, s = defended_floor_with_stockpile(buy_below=50.0)
     assert model.governments[0].ledger["stockpile_purchase"] == 0.0
     np.testing.assert_allclose(s["gov_purchases"], 50.0, atol=1e-3)
 
