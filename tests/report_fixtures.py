@@ -8,7 +8,8 @@ from what `abm run` writes.
 
 Scenarios: "baseline" (no floor), "cfd_110" (a CFD floor at 110 USD/kg: lower and calmer prices,
 top-ups paid by the government, more market-economy capacity), "purchase_90" (a buffer stock
-defending 90 USD/kg until its capacity is full).
+defending 90 USD/kg until its capacity is full). With `recycling=True` every scenario but the
+baseline also has recyclers: 3 kt/yr of capacity from year 2, collecting more scrap at higher prices.
 """
 
 from __future__ import annotations
@@ -72,12 +73,14 @@ def config(scenarios: tuple[str, ...], replications: int, steps: int, sweep: str
 def make_results(out: Path, *, scenarios: tuple[str, ...] = SCENARIOS, replications: int = 40,
                  steps: int = 240, sweep: str | None = None, samples: int = 8,
                  title: str = XSS_TITLE, question: str = QUESTION, failed: int = 2,
-                 layout: str = "per_run", summaries: bool = True, seed: int = 7) -> Path:
+                 layout: str = "per_run", summaries: bool = True, seed: int = 7,
+                 recycling: bool = False) -> Path:
     """Write a results folder at `out` and return it.
 
     layout: "per_run" (one parquet per run, as while running) or "parts" (compacted parts).
     summaries: write summary/*.parquet with abm.summary (as the engine does); False leaves them
     out, so the report must compute them.
+    recycling: recycled supply in every scenario but the baseline (else `recycled` is zero).
     """
     from abm.engine import manifest as manifest_io
     from abm.experiment import experiment_from_dict
@@ -97,7 +100,7 @@ def make_results(out: Path, *, scenarios: tuple[str, ...] = SCENARIOS, replicati
     design = pl.DataFrame([{"run_id": s.run_id, "scenario": s.scenario, "point": s.point,
                             "replication": s.replication, "seed": s.seed, **s.params}
                            for s in specs])
-    runs, series = simulate(design, list(exp.scenario_names), steps, seed)
+    runs, series = simulate(design, list(exp.scenario_names), steps, seed, recycling)
     # a few failed runs: a row with the error, no metrics, no series (as the engine writes them)
     bad = np.random.default_rng(seed + 1).choice(design.height, size=failed, replace=False)
     is_bad = pl.Series(np.isin(np.arange(design.height), bad))
@@ -131,8 +134,12 @@ def write(out: Path, runs: pl.DataFrame, series: pl.DataFrame, layout: str) -> N
         series.slice(k, size).write_parquet(out / "series" / f"part-{k // size}.parquet")
 
 
-def simulate(design: pl.DataFrame, scenarios: list[str], steps: int,
-             seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+RECYCLING_CAPACITY = 3000.0  # t/yr of recyclers in each scenario but the baseline (recycling=True)
+RECYCLING_START = 24  # step the recyclers start
+
+
+def simulate(design: pl.DataFrame, scenarios: list[str], steps: int, seed: int,
+             recycling: bool = False) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Plausible series and metrics for every run of the design, vectorised over runs."""
     n = design.height
     rep = design["replication"].to_numpy()
@@ -183,6 +190,13 @@ def simulate(design: pl.DataFrame, scenarios: list[str], steps: int,
     production_market = np.minimum(cap_market / 12, demand * cap_market / (cap_market + china))
     production_market = np.where(is_cfd, np.minimum(cap_market / 12, production_market * 1.3),
                                  production_market)
+    # recyclers (market-economy supply, no random draws: results without them are unchanged)
+    recycled = np.zeros((n, steps))
+    if recycling:
+        scrap = 0.8 * RECYCLING_CAPACITY / 12 * np.sqrt(price / 80.0)
+        running = (name != "baseline")[:, None] & (np.arange(steps) >= RECYCLING_START)[None, :]
+        recycled = np.where(running, np.minimum(RECYCLING_CAPACITY / 12, scrap), 0.0)
+    production_market = production_market + recycled
     production_nonmarket = np.maximum(demand + bought - production_market, 0.0)
     consumption = demand
     club_consumption = 0.4 * consumption
@@ -203,7 +217,7 @@ def simulate(design: pl.DataFrame, scenarios: list[str], steps: int,
         "club_production": club_production, "government_stock": stock, "fiscal_flow": fiscal,
         "unmet_demand": np.zeros((n, steps)), "consumer_spend": spend,
         "capacity_market": cap_market, "capacity_nonmarket": china,
-        "demand_shock": np.exp(0.04 * z), "recycled": np.zeros((n, steps)),
+        "demand_shock": np.exp(0.04 * z), "recycled": recycled,
         REGION_CAPACITY_PREFIX + "US": us, REGION_CAPACITY_PREFIX + "EU": eu,
         REGION_CAPACITY_PREFIX + "China": china,
     }
@@ -238,7 +252,8 @@ def simulate(design: pl.DataFrame, scenarios: list[str], steps: int,
         "stockpile_final": stock[:, -1],
         "unmet_demand": np.zeros(n),
         "consumer_spend": spend.sum(axis=1),
-        "recycled_share": np.zeros(n),
+        "recycled_share": recycled[:, last].sum(1) / (
+            production_market[:, last].sum(1) + production_nonmarket[:, last].sum(1)),
     }
     del years
     params = [c for c in design.columns if "." in c]

@@ -212,3 +212,25 @@ def test_summary_numbers_in_the_table(results, pages):
                                                       rel=1e-9, abs=1e-9)
             found += 1
     assert found == len(means)
+
+
+def test_recycled_supply_chart_is_drawn_only_with_recycling(browser, tmp_path_factory, pages):
+    """With recyclers: the recycled-supply fan chart is drawn, a panel per scenario, without
+    errors. Without (the module's results): no such section on the page."""
+    out = make_results(tmp_path_factory.mktemp("recycling") / "results",
+                       scenarios=("baseline", "cfd_110"), replications=4, steps=36,
+                       recycling=True)
+    build_report(out)
+    v = Visit(browser, out / "report" / "index.html")
+    try:
+        assert v.errors == []
+        assert v.page.locator("#recycled svg.main-svg").count() >= 1
+        titles = v.page.locator("#recycled .annotation-text").all_text_contents()
+        assert {"baseline", "cfd_110", "no recycled supply"} <= set(titles)
+        drawn = v.page.evaluate(
+            "[...document.querySelectorAll('.js-plotly-plot')]"
+            ".filter(d => d.querySelector('svg.main-svg')).length")
+        assert drawn == v.page.evaluate("Number(document.body.dataset.plots)")
+    finally:
+        v.close()
+    assert pages["index.html"].page.locator("#recycled").count() == 0

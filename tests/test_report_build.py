@@ -15,6 +15,7 @@ from report_fixtures import XSS_TITLE, make_results
 
 from abm import summary
 from abm.errors import ConfigError
+from abm.names import SERIES
 from abm.report import build_report
 from abm.report.data import pooled_bands
 
@@ -112,6 +113,56 @@ def test_pooled_bands_agree_with_the_engine_bands(tmp_path):
     for q in ("p05", "p25", "p50", "p75", "p95", "mean"):
         diff = (joined[q] - joined[f"{q}_e"]).abs().fill_null(0).max()
         assert diff < 1e-9, q
+
+
+def section(page: Path, anchor: str) -> str | None:
+    """The HTML of the index page's section `anchor`, or None when the page has none."""
+    text = page.read_text(encoding="utf-8")
+    start = text.find(f'<section id="{anchor}">')
+    return None if start < 0 else text[start:text.index("</section>", start)]
+
+
+def plot_traces(html_: str) -> list[dict]:
+    """The traces of the (first) plot in a piece of page: the JSON passed to Plotly.newPlot."""
+    call = re.search(r'Plotly\.newPlot\(\s*"[^"]+",\s*', html_)
+    traces, _ = json.JSONDecoder().raw_decode(html_, call.end())
+    return traces
+
+
+def test_recycled_supply_chart_only_when_a_scenario_recycles(tmp_path):
+    """With recyclers in one scenario the index page has a fan chart of recycled supply (the
+    baseline's panel says it has none); without any, no chart and no empty section."""
+    scen = ("baseline", "cfd_110")
+    yes = make_results(tmp_path / "yes", scenarios=scen, replications=6, steps=48,
+                       recycling=True)  # engine summaries: their bands cover `recycled`
+    no = make_results(tmp_path / "no", scenarios=scen, replications=6, steps=48,
+                      summaries=False)  # the report computes the (all-zero) bands itself
+    assert "recycled" in pl.read_parquet(yes / "summary" / "bands.parquet")["column"].to_list()
+    build_report(yes)
+    build_report(no)
+
+    chart = section(yes / "report" / "index.html", "recycled")
+    assert chart is not None and f"{SERIES['recycled'].label}: median" in chart
+    assert chart.count("no recycled supply") == 1  # the baseline's panel
+    medians = {t["name"]: t["y"] for t in plot_traces(chart) if "name" in t}
+    assert set(medians) == set(scen)
+    assert max(medians["baseline"]) == 0
+    series = summary.load_series(yes).filter(pl.col("scenario") == "cfd_110").collect()
+    expected = series.group_by("step").agg(pl.col("recycled").median()).sort("step")["recycled"]
+    assert medians["cfd_110"] == pytest.approx(expected.to_list(), rel=1e-3, abs=1e-9)
+    assert expected.max() > 0
+    # recycled_share is an outcome like any other: in the table, from the runs
+    shown = numbers(yes / "report" / "index.html")
+    runs = summary.load_runs(yes).filter(pl.col("status") == "ok")
+    for s in scen:
+        mean = runs.filter(pl.col("scenario") == s)["recycled_share"].mean()
+        assert shown[(s, "recycled_share", "mean")] == pytest.approx(mean, rel=1e-9, abs=1e-12)
+    assert shown[("cfd_110", "recycled_share", "mean")] > 0
+
+    index = (no / "report" / "index.html").read_text(encoding="utf-8")
+    assert section(no / "report" / "index.html", "recycled") is None
+    assert f"{SERIES['recycled'].label}: median" not in index
+    assert section(no / "report" / "index.html", "price") is not None
 
 
 def test_rerun_config_reproduces_the_config_hash(built):

@@ -19,6 +19,7 @@ import polars as pl
 from abm.names import METRICS, SERIES
 from abm.report.data import FISCAL_CUM, ReportData, label
 from abm.report.format import Scale, axis_title, round_sig, scale_for
+from abm.report.headlines import lower_first
 from abm.report.plot import Figure, title_layout
 from abm.report.style import rgba, scenario_colours
 
@@ -77,40 +78,80 @@ def fan(fig: Figure, data: ReportData, b: pl.DataFrame, scenario: str, colour: s
                           "<extra></extra>")}, row, col)
 
 
+def _scenario_fans(data: ReportData, per: dict[str, pl.DataFrame], scale: Scale,
+                   what: str) -> Figure:
+    """One fan chart panel per scenario (shared axes), the y axis titled `what` in `scale`."""
+    rows, cols = grid(len(data.scenarios))
+    fig = Figure(rows, cols, [escape(s) for s in data.scenarios], shared_x=True, shared_y=True,
+                 hspace=0.03, vspace=0.14)
+    cmap = colours(data)
+    for i, scenario in enumerate(data.scenarios):
+        r, c = i // cols + 1, i % cols + 1
+        if scenario in per:
+            fan(fig, data, per[scenario], scenario, cmap[scenario], scale, what, r, c,
+                showlegend=True)
+        fig.xaxis(r, c, title={"text": "Year"} if r == rows else None)
+    fig.yaxis(1, 1, title={"text": escape(axis_title(what, scale))})
+    return fig
+
+
+def panel_of(data: ReportData, scenario: str) -> tuple[int, int]:
+    """(row, col) of a scenario's panel in a per-scenario grid."""
+    i = data.scenarios.index(scenario)
+    cols = grid(len(data.scenarios))[1]
+    return i // cols + 1, i % cols + 1
+
+
 def price_fans(data: ReportData) -> Figure | None:
     """Fan chart of the world price per scenario, with the floor drawn in."""
     price = bands_of(data, "price")
     if not price:
         return None
-    floors = bands_of(data, "floor")
     scale = scale_for(1.0, "price", data.price_unit)
-    rows, cols = grid(len(data.scenarios))
-    fig = Figure(rows, cols, [escape(s) for s in data.scenarios], shared_x=True, shared_y=True,
-                 hspace=0.03, vspace=0.14)
-    cmap = colours(data)
+    fig = _scenario_fans(data, price, scale, SERIES["price"].label)
     floor_shown = False
-    for i, scenario in enumerate(data.scenarios):
-        r, c = i // cols + 1, i % cols + 1
-        if scenario in price:
-            fan(fig, data, price[scenario], scenario, cmap[scenario], scale,
-                SERIES["price"].label, r, c, showlegend=True)
-        floor = floors.get(scenario)
-        floor = floor.drop_nulls("p50") if floor is not None else None
-        if floor is not None and floor.height:
-            fig.add({
-                "type": "scatter", "x": years(data, floor["step"]),
-                "y": round_sig(floor["p50"].to_numpy()), "mode": "lines",
-                "line": {"color": "#444", "width": 1.6, "dash": "dash"},
-                "name": SERIES["floor"].label, "legendgroup": "floor",
-                "showlegend": not floor_shown,
-                "hovertemplate": (f"<b>{escape(scenario)}</b> · {SERIES['floor'].label}<br>"
-                                  f"Year %{{x:.1f}}<br>%{{y:{NUM}}} {escape(data.price_unit)}"
-                                  "<extra></extra>")}, r, c)
-            floor_shown = True
-        fig.xaxis(r, c, title={"text": "Year"} if r == rows else None)
-    fig.yaxis(1, 1, title={"text": escape(axis_title(SERIES["price"].label, scale))})
+    for scenario, floor in bands_of(data, "floor").items():
+        floor = floor.drop_nulls("p50")
+        if scenario not in data.scenarios or not floor.height:
+            continue
+        fig.add({
+            "type": "scatter", "x": years(data, floor["step"]),
+            "y": round_sig(floor["p50"].to_numpy()), "mode": "lines",
+            "line": {"color": "#444", "width": 1.6, "dash": "dash"},
+            "name": SERIES["floor"].label, "legendgroup": "floor",
+            "showlegend": not floor_shown,
+            "hovertemplate": (f"<b>{escape(scenario)}</b> · {SERIES['floor'].label}<br>"
+                              f"Year %{{x:.1f}}<br>%{{y:{NUM}}} {escape(data.price_unit)}"
+                              "<extra></extra>")}, *panel_of(data, scenario))
+        floor_shown = True
     return title_layout(fig, f"{SERIES['price'].label}: median, middle half and 5–95% of runs",
-                        330 * rows + 110)
+                        330 * fig.rows + 110)
+
+
+def _nonzero(b: pl.DataFrame) -> bool:
+    """Some run has a non-zero value at some step (the mean over runs is then non-zero too,
+    for a series that is never negative; the percentiles alone could miss a rare run)."""
+    return any((b[k].fill_nan(None).abs().max() or 0.0) > 0 for k in ("p05", "p95", "mean"))
+
+
+def recycled_fans(data: ReportData) -> Figure | None:
+    """Fan chart of recycled supply per scenario; None when no run of any scenario recycles.
+
+    Scenarios without recycled supply keep their panel (so panels line up with the price chart),
+    marked "no recycled supply" rather than left as a flat line to puzzle over.
+    """
+    per = bands_of(data, "recycled")
+    if not any(_nonzero(b) for b in per.values()):
+        return None
+    q = SERIES["recycled"]
+    scale = scale_for([v for b in per.values() for v in b["p95"].to_list()], q.unit,
+                      data.price_unit)
+    fig = _scenario_fans(data, per, scale, q.label)
+    for scenario in data.scenarios:
+        if scenario not in per or not _nonzero(per[scenario]):
+            fig.note(*panel_of(data, scenario), f"no {lower_first(q.label)}")
+    return title_layout(fig, f"{q.label}: median, middle half and 5–95% of runs",
+                        330 * fig.rows + 110)
 
 
 def _band_lines(fig: Figure, data: ReportData, columns: list[tuple[str, str, str]],

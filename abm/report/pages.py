@@ -72,6 +72,12 @@ def _n_text(data: ReportData) -> str:
             f"{_plural(reps, 'replication')}: {_plural(ok, 'run')} finished{fail}.")
 
 
+def _step_text(data: ReportData) -> str:
+    """What one step is: 'one month' with monthly steps."""
+    names = {12: "one month", 4: "one quarter", 52: "one week", 1: "one year"}
+    return names.get(data.steps_per_year, f"1/{data.steps_per_year} of a year")
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
@@ -133,6 +139,10 @@ def index_page(data: ReportData, pages: list[str], footer: str) -> Page:
          "One panel per scenario. Dashed line: the price floor in force (where there is one)."),
         ("Capacity", figures.capacity(data), "capacity",
          "Operating refining capacity. New mines are counted in the run metrics, not here."),
+        ("Recycled supply", figures.recycled_fans(data), "recycled",
+         f"Product from recyclers in each step ({_step_text(data)}), part of the production "
+         "that meets demand. One panel per scenario; the table below gives each scenario's "
+         "recycled share of supply in the last year."),
         ("Government stock and fiscal cost", figures.stock_and_fiscal(data), "fiscal",
          "Fiscal cost is the government's net outlay (purchases, top-ups and holding costs, less "
          "sales, upside receipts and duties), added up from the start of the run."),

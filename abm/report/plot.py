@@ -74,6 +74,14 @@ class Figure:
             "type": "line", "x0": x, "x1": x, "y0": 0, "y1": 1, "xref": _axis_name("x", i),
             "yref": f"{_axis_name('y', i)} domain", "line": line})
 
+    def note(self, row: int, col: int, text: str) -> None:
+        """Grey text in the middle of subplot (row, col) (`text` is HTML: escape user text)."""
+        i = self._index(row, col)
+        self.layout["annotations"].append({
+            "text": text, "x": 0.5, "y": 0.5, "xref": f"{_axis_name('x', i)} domain",
+            "yref": f"{_axis_name('y', i)} domain", "showarrow": False,
+            "font": {"size": 12, "color": "#777"}})
+
     @property
     def height(self) -> int:
         return int(self.layout.get("height") or 450)
