@@ -216,3 +216,10 @@ def test_all_runs_failed_still_gives_pages_with_the_errors(tmp_path):
     build_report(out)
     assert "No run finished" in (out / "report" / "index.html").read_text()
     assert "synthetic &lt;failure&gt;" in (out / "report" / "config.html").read_text()
+
+
+def test_scenario_settings_show_an_emptied_list_as_none():
+    from abm.report.pages import _value
+
+    assert _value([]) == "none"
+    assert _value(["US", "EU"]) == "US, EU"

@@ -49,7 +49,7 @@ def _flatten(table_: dict, prefix: str = "") -> dict:
 
 def _value(v: object) -> str:
     if isinstance(v, list):
-        return ", ".join(_value(x) for x in v)
+        return ", ".join(_value(x) for x in v) if v else "none"
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):
