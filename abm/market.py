@@ -363,7 +363,8 @@ def _snap(price: float, asks: np.ndarray, rel: float = 1e-12) -> float:
     if len(asks) == 0:
         return price
     k = int(np.argmin(np.abs(asks - price)))
-    return float(asks[k]) if abs(asks[k] - price) <= rel * max(abs(price), 1.0) else price
+    # (relative to the prices themselves: a tiny positive price is not an ask of 0)
+    return float(asks[k]) if abs(asks[k] - price) <= rel * max(abs(price), abs(asks[k])) else price
 
 
 class _NodeResponse:
