@@ -136,6 +136,15 @@ class Buyer(Strict):
     name: str = field(..., "-", "Buyer name", min_length=1)
     region: str = field(..., "-", "Region (must be listed in [[regions]])")
     share: float = field(..., "-", "Share of market.demand.reference_quantity", gt=0, le=1)
+    inventory_cover: float = field(0.0, "days", "Target inventory in days of the buyer's use at "
+                                   "the reference price (0: holds none); starts at the target",
+                                   ge=0, le=3650)
+    inventory_adjust: float = field(0.25, "-", "Share of the gap to the target inventory closed "
+                                    "per step (by ordering more, or using stock instead of "
+                                    "buying); the default is an assumption", gt=0, le=1)
+    inventory_max_draw: float = field(0.5, "-", "Largest share of a step's use taken from the "
+                                      "inventory (buyers keep buying; below 1 so the market never "
+                                      "loses all its demand)", ge=0, lt=1)
 
 
 class Project(Strict):

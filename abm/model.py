@@ -162,6 +162,17 @@ class MineralMarket(mesa.Model):
         self.buyer_share = np.array([b.share for b in self.buyers])
         self.buyer_region = np.array([b.region for b in self.buyers])
         self.buyer_club = self.region_club[self.buyer_region]
+        # buyers' own inventories (Buyer.inventory_*): target cover in steps of use, starting
+        # at the target for the reference quantity
+        cover = np.array([b.inventory_cover for b in config.buyers])
+        self.has_inventories = bool((cover > 0).any())
+        self.buyer_cover_steps = cover * self.steps_per_year / 365.0
+        self.buyer_adjust = np.array([b.inventory_adjust for b in config.buyers])
+        self.buyer_max_draw = np.array([b.inventory_max_draw for b in config.buyers])
+        self.buyer_stock = (self.buyer_cover_steps * self.buyer_share
+                            * mk.demand.reference_quantity / self.steps_per_year)
+        self.buyer_order = np.ones(len(self.buyers))     # orders / own use this step
+        self.buyer_stock_change = np.zeros(len(self.buyers))
 
         # governments: the club's, and one for each other region an instrument or shock names
         self.governments: list[Government] = []
@@ -222,7 +233,8 @@ class MineralMarket(mesa.Model):
         # Without instruments nothing reads the series while the model runs: the columns that
         # are sums over producers or buyers are then computed for many steps at once, when the
         # series are first read (flush_record), from the outputs kept per step.
-        self._defer_record = not self.policies and not self.has_mines and not self.has_recyclers
+        self._defer_record = not (self.policies or self.has_mines or self.has_recyclers
+                                  or self.has_inventories)
         self._pending: list[tuple] = []
         if self._defer_record:
             self.recorder.before_read = self.flush_record
@@ -242,11 +254,13 @@ class MineralMarket(mesa.Model):
         self.t = self.steps - 1                  # Mesa counts steps from 1
         self.start_step()
         self.draw_demand()
+        self.plan_inventories()
         self.draw_outages()
         self.collect_scrap()
         self.apply_policies()
         self.make_offers()
         self.clear_markets()
+        self.use_inventories()
         self.settle_producers()
         self.settle_policies()
         self.review_producers()
@@ -287,6 +301,40 @@ class MineralMarket(mesa.Model):
         growth = self._growth_factor ** (self.t / self.steps_per_year)
         self.demand_scale = self.base_demand_scale * growth * self.shock
         self.buyer_scale = self.buyer_share * self.demand_scale
+
+    def plan_inventories(self) -> None:
+        """Buyers holding inventory order more than they use while below their target and use
+        stock instead of buying while above it, closing `inventory_adjust` of the gap a step.
+        The target is `inventory_cover` days of use at the reference price (a volume forecast
+        from this step's demand, not from prices: a target that followed the last price would
+        feed price swings back into orders, a cobweb). Orders scale the buyer's demand curve:
+        buyer i orders (1 + x_i) D_i(P) with x_i = adjust_i (target_i - stock_i) / U_i, U_i its
+        use at the reference price, so the tonnes it adds or draws are adjust x gap x
+        (P / P_ref) ^ elasticity; it draws at most `inventory_max_draw` of its use."""
+        if not self.has_inventories:
+            return
+        use = self.buyer_share * market.demand_at(self.demand_scale, self.elasticity,
+                                                  self.config.market.demand.reference_price)
+        target = self.buyer_cover_steps * use
+        live = use > 0
+        safe = np.where(live, use, 1.0)
+        gap = np.where(live, self.buyer_adjust * (target - self.buyer_stock) / safe, 0.0)
+        self.buyer_order = 1.0 + np.maximum(gap, -self.buyer_max_draw)
+        self.buyer_scale = self.buyer_scale * self.buyer_order
+
+    def use_inventories(self) -> None:
+        """Buyers use what they received net of stock building: deliveries / order multiple
+        (rationed alike in scarcity). The difference goes to or comes from their inventory,
+        which never falls below zero."""
+        if not self.has_inventories:
+            return
+        got = self.buyer_received
+        use = got / self.buyer_order          # (orders are at least 1 - inventory_max_draw > 0)
+        change = np.maximum(got - use, -self.buyer_stock)
+        self.buyer_stock = self.buyer_stock + change
+        self.buyer_stock_change = change
+        self.buyer_use = got - change
+        self.consumption = float(self.buyer_use.sum())
 
     def draw_outages(self) -> None:
         if self.outages is not None:
@@ -645,6 +693,12 @@ class MineralMarket(mesa.Model):
                 "concentrate_used": ((production - recycled) * self.intensity
                                      if self.has_mines else 0.0),
             })
+            if self.has_inventories:
+                change = self.buyer_stock_change
+                values["club_consumption"] = self.buyer_use[self.buyer_club_rows].sum()
+                values["buyer_stock"] = float(self.buyer_stock.sum())
+                values["private_stocking"] += float(np.maximum(change, 0.0).sum())
+                values["private_release"] += float(np.maximum(-change, 0.0).sum())
             self._region_net_exports[self.t] = np.bincount(
                 b.region, weights=ref_out, minlength=len(self.region_names)) - np.bincount(
                 self.buyer_region, weights=out.buyer_tonnes, minlength=len(self.region_names))
@@ -680,6 +734,7 @@ class MineralMarket(mesa.Model):
             "capacity_nonmarket": st.capacity_nonmarket,
             "demand_shock": self.shock,
             "recycled": 0.0,
+            "buyer_stock": 0.0,
             # accounts for conservation checks (abm.recorder.ACCOUNTS)
             "production": nan,
             "gov_purchases": self.acct["gov_purchases"],

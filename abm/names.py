@@ -82,6 +82,8 @@ SERIES: dict[str, Quantity] = {
     "demand_shock": Quantity("Demand shock", "-", "Multiplicative demand shock exp(z)", ""),
     "recycled": Quantity("Recycled supply", "t/step", "Product from recyclers (included in the "
                          "production columns)", ""),
+    "buyer_stock": Quantity("Buyers' inventories", "t", "Product held by buyers with an "
+                            "inventory cover target", ""),
 }
 
 # Per-region product capacity columns in the series are named REGION_CAPACITY_PREFIX + region name.

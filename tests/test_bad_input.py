@@ -55,6 +55,9 @@ CASES = {
     "recycler_lag_zero": (GOOD + '\n[[recyclers]]\nname = "R"\nregion = "US"\ncapacity = 100\n'
                           'unit_cost = 30.0\nscrap = 50\ncollection_lag = 0\n',
                           "recyclers.0.collection_lag", "greater than or equal to 1"),
+    "inventory_adjust_zero": (GOOD.replace("share = 1.0", "share = 1.0\ninventory_cover = 30\n"
+                                           "inventory_adjust = 0"),
+                              "buyers.0.inventory_adjust", "greater than 0"),
     "unknown_region_in_covers": (GOOD + '\n[policy.floor]\nmechanism = "cfd"\nlevel = 80.0\n'
                                  'covers = ["Mars"]\n', "policy.floor.covers", "unknown region"),
     "unknown_scenario": (GOOD.replace('steps = 12', 'steps = 12\nbaseline = "nope"'),

@@ -38,6 +38,11 @@ def configs(draw):
                    "shock_sd": draw(st.floats(0.0, 0.3)),
                    "shock_persistence": draw(st.floats(0.0, 0.95))}}
     if draw(st.booleans()):
+        raw["buyers"] = [dict(b, inventory_cover=draw(st.floats(0.0, 120.0)),
+                              inventory_adjust=draw(st.floats(0.01, 1.0)),
+                              inventory_max_draw=draw(st.floats(0.0, 0.99)))
+                         for b in raw["buyers"]]
+    if draw(st.booleans()):
         raw["recyclers"] = [{"name": "R", "region": draw(st.sampled_from(["US", "China"])),
                              "capacity": draw(st.one_of(st.just(0.0), st.floats(1e-3, 3000.0))),
                              "unit_cost": draw(st.floats(0.0, 120.0)),
@@ -113,5 +118,6 @@ def test_tonnes_and_money_are_conserved_every_step(raw):
     assert abs(float(s["fiscal_flow"].sum()) - ledger) <= 1e-6 * max(1.0, abs(ledger))
     stock = s["government_stock"].to_numpy()
     assert (stock >= -1e-9).all()
+    assert (s["buyer_stock"] >= -1e-9).all()
     assert (s["price"] > 0).all()
     assert (s["consumption"] >= 0).all()
