@@ -859,6 +859,86 @@ def judge_mip(runs: list) -> ClaimResult:
 
 
 # ================================================================================================
+# 10. the bullwhip effect of buyers' inventory targets
+# ================================================================================================
+
+BULLWHIP_SEEDS = (1, 2, 3, 4, 5, 6)
+BULLWHIP_STEPS = 120
+BULLWHIP_COVER, BULLWHIP_ADJUST = 60.0, 0.25   # days; share of the gap a month (ASSUMPTIONS)
+# amplification must be clear, not noise: orders at least 10% more variable than use in every
+# seed, price volatility up at least 5% on average; without demand shocks it may not rise > 2%
+# (a target following last month's price made orders oscillate on their own: that must not return)
+BULLWHIP_ORDERS, BULLWHIP_PRICE, BULLWHIP_QUIET = 1.10, 1.05, 1.02
+
+
+def bullwhip_config(cover: float, shocks: bool = True) -> dict:
+    """A market with an upward cost curve (12 refineries 30-63 USD/kg, ASSUMPTION) and
+    persistent demand shocks (monthly sd 0.06, AR(1) 0.8, ASSUMPTION); buyers hold `cover` days
+    of inventory toward a target that tracks their demand."""
+    producers = [_refinery(f"R{i + 1}", "World", 900.0, 30.0 + 3.0 * i) for i in range(12)]
+    demand = {"reference_price": 50.0, "reference_quantity": 8000.0, "elasticity": -0.4,
+              "shock_sd": 0.06 if shocks else 0.0, "shock_persistence": 0.8}
+    buyers = [{"name": "Buyers", "region": "World", "share": 1.0, "inventory_cover": cover,
+               "inventory_adjust": BULLWHIP_ADJUST}]
+    return _raw("bullwhip", BULLWHIP_STEPS, demand, [{"name": "World"}], producers, buyers)
+
+
+def bullwhip(seeds=BULLWHIP_SEEDS) -> ClaimResult:
+    runs = {(cover, shocks): [run_model(bullwhip_config(cover, shocks), s).series(accounts=True)
+                              for s in seeds]
+            for cover in (0.0, BULLWHIP_COVER) for shocks in (True, False)}
+    return judge_bullwhip(runs)
+
+
+def _volatility(s) -> float:
+    return float(np.diff(np.log(s["price"].to_numpy())).std(ddof=1) * np.sqrt(12))
+
+
+def judge_bullwhip(runs: dict) -> ClaimResult:
+    held = runs[(BULLWHIP_COVER, True)]
+    # orders = what buyers bought: their use plus stock built, less stock drawn
+    ratios = [float((s["consumption"] + s["private_stocking"] - s["private_release"]).std()
+                    / s["consumption"].std()) for s in held]
+    vol_with = np.array([_volatility(s) for s in held])
+    vol_without = np.array([_volatility(s) for s in runs[(0.0, True)]])
+    quiet_with = np.mean([_volatility(s) for s in runs[(BULLWHIP_COVER, False)]])
+    quiet_without = np.mean([_volatility(s) for s in runs[(0.0, False)]])
+    gain, se = paired_gain(vol_with, vol_without)
+    checks = [
+        Check("orders_more_variable_than_use", f"Buyers' orders vary at least "
+              f"{BULLWHIP_ORDERS - 1:.0%} more than their use (standard deviation), in every seed",
+              min(ratios) >= BULLWHIP_ORDERS,
+              f"orders / use standard deviation: {', '.join(f'{r:.2f}' for r in ratios)}"),
+        Check("price_more_volatile", f"Price volatility with the inventories is at least "
+              f"{BULLWHIP_PRICE - 1:.0%} higher than without (paired seeds, mean)",
+              bool(vol_with.mean() >= BULLWHIP_PRICE * vol_without.mean()),
+              f"{vol_without.mean():.3f} without, {vol_with.mean():.3f} with; paired difference "
+              f"{gain:+.3f} (s.e. {se:.3f})"),
+        Check("no_shocks_no_amplification", f"Without demand shocks the same inventories create "
+              f"no price swings of their own (no cobweb): volatility at most "
+              f"{BULLWHIP_QUIET - 1:.0%} (+1e-6) above the run without them",
+              bool(quiet_with <= BULLWHIP_QUIET * quiet_without + 1e-6),
+              f"{quiet_without:.4f} without inventories, {quiet_with:.4f} with"),
+    ]
+    s = held[0]
+    steps = list(range(len(s)))
+    orders = s["consumption"] + s["private_stocking"] - s["private_release"]
+    return ClaimResult(
+        "bullwhip", "Buyers' inventory targets amplify demand shocks (the bullwhip effect)",
+        "Forrester, J. W. (1961) Industrial Dynamics, MIT Press; Lee, H. L., Padmanabhan, V. and "
+        "Whang, S. (1997) 'Information distortion in a supply chain: the bullwhip effect', "
+        "Management Science 43(4): 546-558",
+        "When a stage keeps inventory toward a target that follows its demand, the orders it "
+        "places vary more than its demand; upstream prices swing more as a result.",
+        {"orders / use standard deviation (mean over seeds)": float(np.mean(ratios)),
+         "price volatility without inventories (1/yr^0.5)": float(vol_without.mean()),
+         "price volatility with 60-day covers (1/yr^0.5)": float(vol_with.mean())},
+        checks,
+        Plot("Buyers' use and orders (first seed)", "month", "t/month",
+             {"use": (steps, _listed(s["consumption"])), "orders": (steps, _listed(orders))}))
+
+
+# ================================================================================================
 
 CLAIMS = {
     "merit_order": merit_order_curtailment,
@@ -870,4 +950,5 @@ CLAIMS = {
     "real_options": real_options,
     "cfd_cost": cfd_fiscal_cost,
     "mip_removal": mip_removal,
+    "bullwhip": bullwhip,
 }
