@@ -254,10 +254,10 @@ class MineralMarket(mesa.Model):
         self.t = self.steps - 1                  # Mesa counts steps from 1
         self.start_step()
         self.draw_demand()
-        self.plan_inventories()
         self.draw_outages()
         self.collect_scrap()
         self.apply_policies()
+        self.plan_inventories()
         self.make_offers()
         self.clear_markets()
         self.use_inventories()
@@ -307,7 +307,8 @@ class MineralMarket(mesa.Model):
         stock instead of buying while above it, closing `inventory_adjust` of the gap a step.
         The target is `inventory_cover` days of use at the reference price (a volume forecast
         from this step's demand, not from prices: a target that followed the last price would
-        feed price swings back into orders, a cobweb). Orders scale the buyer's demand curve:
+        feed price swings back into orders, a cobweb), and zero while an export control is in
+        force (safety stock is for disruptions). Orders scale the buyer's demand curve:
         buyer i orders (1 + x_i) D_i(P) with x_i = adjust_i (target_i - stock_i) / U_i, U_i its
         use at the reference price, so the tonnes it adds or draws are adjust x gap x
         (P / P_ref) ^ elasticity; it draws at most `inventory_max_draw` of its use."""
@@ -315,7 +316,7 @@ class MineralMarket(mesa.Model):
             return
         use = self.buyer_share * market.demand_at(self.demand_scale, self.elasticity,
                                                   self.config.market.demand.reference_price)
-        target = self.buyer_cover_steps * use
+        target = self.buyer_cover_steps * use if not self.disruption else np.zeros_like(use)
         live = use > 0
         safe = np.where(live, use, 1.0)
         gap = np.where(live, self.buyer_adjust * (target - self.buyer_stock) / safe, 0.0)
