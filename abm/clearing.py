@@ -64,6 +64,7 @@ class MarketPlan:
     mip: float = 0.0                     # club minimum import price (0: none)
     tariff: float = 0.0                  # club ad-valorem duty on non-club imports
     import_cap: float = np.inf           # t per step of MIP imports
+    excess_duty: float | None = None     # ad-valorem duty on imports beyond import_cap (None: barred)
     rules_of_origin: float | None = None
     export_caps: dict[int, float] = field(default_factory=dict)   # region -> t per step
     bid_qty: float = 0.0                 # stockpile bid in the club's market, t
@@ -193,6 +194,7 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
                     o.ask[sel], o.qty[sel], scale[node_ids.index(k)],
                     mip=plan.mip if is_club else 0.0, tariff=plan.tariff if is_club else 0.0,
                     import_cap=plan.import_cap if is_club else np.inf,
+                    excess_duty=plan.excess_duty if is_club else None,
                     export_cap=plan.export_caps[restricted_regions[k - 2]] if k >= 2 else np.inf,
                     B=q if k == bid_node else 0.0))
             hub_b = importer_B + (q if bid_node == HUB else 0.0)

@@ -279,6 +279,9 @@ class Floor(Strict):
                                         "price (default: never)", gt=0)
     volume_cap: float | None = field(None, "t/yr", "mip: annual volume of imports under the MIP",
                                      ge=0)
+    excess_duty: float | None = field(None, "-", "mip with volume_cap: ad-valorem duty on imports "
+                                      "beyond the cap (default: none enter; EU solar 2013-18: "
+                                      "duties averaging 47.6%, FACTS)", ge=0, le=10)
     revision_every: int = field(6, "steps", "indexed: steps between revisions", ge=1)
     band: float = field(0.15, "-", "indexed: revise when the mean price over the last "
                         "revision_every steps leaves level x (1 +/- band)", gt=0, lt=1)
@@ -297,6 +300,9 @@ class Floor(Strict):
             raise ValueError(f"rule = '{self.rule}' needs a level")
         if self.end is not None and self.end <= self.start:
             raise ValueError("end must be after start")
+        if self.excess_duty is not None and (self.mechanism != "mip" or self.volume_cap is None):
+            raise ValueError("excess_duty applies to imports beyond an MIP's volume_cap: it needs "
+                             "mechanism = 'mip' and a volume_cap")
         if self.stage == "concentrate" and self.mechanism != "cfd":
             raise ValueError(f"stage = 'concentrate' is supported for mechanism 'cfd' only "
                              f"(got '{self.mechanism}'); use stage = 'product'")

@@ -307,6 +307,8 @@ class Node:
     Imports into the node cost `import_price(P_w)`: P_w without measures; max(P_w, F) under a
     minimum import price F; P_w (1 + tariff) under an ad-valorem tariff. Exports leave at P_w.
     `import_cap` and `export_cap` bound net trade per step (MIP volume cap; export control).
+    With `excess_duty` d, imports beyond the cap are not barred but pay d on top:
+    `excess_price(P_w)` = P_w (1 + tariff)(1 + d), without limit.
     """
 
     asks: np.ndarray
@@ -317,9 +319,16 @@ class Node:
     import_cap: float = np.inf       # t per step
     export_cap: float = np.inf       # t per step
     B: float = 0.0                   # price-independent demand in the node (e.g. a stockpile bid)
+    excess_duty: float | None = None  # duty on imports beyond import_cap (None: they are barred)
 
     def import_price(self, p_w: float) -> float:
         return max(p_w, self.mip) * (1.0 + self.tariff)
+
+    def excess_price(self, p_w: float) -> float:
+        """Price of imports beyond the cap (inf when they are barred)."""
+        if self.excess_duty is None:
+            return np.inf
+        return p_w * (1.0 + self.tariff) * (1.0 + self.excess_duty)
 
 
 @dataclass
@@ -390,11 +399,19 @@ class _NodeResponse:
 
     def __call__(self, p_w: float) -> tuple[float, float]:
         n, eps = self.node, self.eps
-        hi = n.import_price(p_w)
+        hi, cap, dear = n.import_price(p_w), n.import_cap, n.excess_price(p_w)
+        if dear <= hi:
+            # duty-paid imports undercut the capped ones: they set the import price, uncapped
+            hi, cap = dear, np.inf
         if self.autarky > hi:
             m = demand_at(n.A, eps, hi, n.B) - self.supply(hi)
-            if m > n.import_cap:
-                return max(hi, float(self.p_import_capped)), n.import_cap
+            if m > cap:
+                capped = max(hi, float(self.p_import_capped))
+                if capped > dear:
+                    # past the cap, imports enter at the duty-paid price (beyond what the cap
+                    # admitted at the lower price)
+                    return dear, max(demand_at(n.A, eps, dear, n.B) - self.supply(dear), cap)
+                return capped, cap
             return hi, max(m, 0.0)
         if self.autarky <= p_w:   # right-continuous: at a flat segment, export it all (trimmed later)
             m = demand_at(n.A, eps, p_w, n.B) - self.supply(p_w)
@@ -415,6 +432,8 @@ def _trim_room(node: Node, p_n: float, m: float, p_w: float) -> float:
         return 0.0
     if math.isclose(p_n, node.import_price(p_w), rel_tol=1e-12):
         return min(marginal, max(node.import_cap - m, 0.0))
+    if math.isclose(p_n, node.excess_price(p_w), rel_tol=1e-12):
+        return marginal                          # duty-paid imports come without limit
     if m < 0 and math.isclose(p_n, p_w, rel_tol=1e-12):
         return min(marginal, -m)
     return 0.0
@@ -456,6 +475,11 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
         cands += [base, base / (1.0 + n.tariff), [n.mip]]
         if n.mip > 0:
             cands.append(base / (1.0 + n.tariff))
+        if n.excess_duty is not None:
+            wedge = (1.0 + n.tariff) * (1.0 + n.excess_duty)
+            capped = [r.p_import_capped] if r.p_import_capped is not None else []
+            cands += [base / wedge, np.asarray(capped, dtype=float) / wedge,
+                      [n.mip / (1.0 + n.excess_duty)]]
     points = np.unique(np.concatenate([np.ravel(c) for c in cands]))
     points = points[np.isfinite(points) & (points > 0)]
     top = max(float(points.max()) if len(points) else 1.0, 1.0)

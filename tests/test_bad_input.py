@@ -58,6 +58,9 @@ CASES = {
     "inventory_adjust_zero": (GOOD.replace("share = 1.0", "share = 1.0\ninventory_cover = 30\n"
                                            "inventory_adjust = 0"),
                               "buyers.0.inventory_adjust", "greater than 0"),
+    "excess_duty_without_mip_cap": (GOOD + '\n[policy.floor]\nmechanism = "cfd"\nlevel = 80.0\n'
+                                    'excess_duty = 0.5\n', "policy.floor",
+                                    "needs mechanism = 'mip' and a volume_cap"),
     "unknown_region_in_covers": (GOOD + '\n[policy.floor]\nmechanism = "cfd"\nlevel = 80.0\n'
                                  'covers = ["Mars"]\n', "policy.floor.covers", "unknown region"),
     "unknown_scenario": (GOOD.replace('steps = 12', 'steps = 12\nbaseline = "nope"'),

@@ -86,6 +86,34 @@ def test_mip_annual_volume_cap_raises_the_club_price_once_it_is_used_up():
     assert s["club_price"][12] == pytest.approx(65.0, rel=1e-9)
 
 
+def test_mip_imports_beyond_the_cap_pay_the_excess_duty_instead_of_being_barred():
+    # as above with a 150% duty beyond the cap (duty-paid price 30 x 2.5 = 75 > MIP 65): steps
+    # 0-3 import D_c(65) at 65; from step 4 the cap-limited price (249 with 4.71 t left) would
+    # exceed 75, so imports enter at 75: D_c(75) - 10 t of own supply (70 < 75) = 16.83 t, with
+    # duties (75 - 30) per tonne; a new year opens a new quota at 65
+    raw = config([("Club", 10.0, 70.0), ("World", 200.0, 30.0)], steps=14,
+                 floor={"mechanism": "mip", "level": 65.0, "volume_cap": 120.0,
+                        "excess_duty": 1.5})
+    s = run(raw).series(accounts=True)
+    np.testing.assert_allclose(s["price"], 30.0, rtol=1e-12)
+    np.testing.assert_allclose(s["club_price"][:4], 65.0, rtol=1e-12)
+    np.testing.assert_allclose(s["club_price"][4:12], 75.0, rtol=1e-12)
+    beyond = D(30.0, 75.0) - 10.0
+    np.testing.assert_allclose(s["club_imports"][4:12], beyond, rtol=1e-9)
+    assert s["duties"][5] == pytest.approx((75.0 - 30.0) * beyond * 1000.0, rel=1e-9)
+    assert s["club_price"][12] == pytest.approx(65.0, rel=1e-12)
+
+
+def test_a_duty_below_the_mip_wedge_makes_duty_paid_imports_set_the_club_price():
+    # duty 50%: duty-paid imports at 45 undercut the MIP's 65 from the start, without limit
+    raw = config([("Club", 10.0, 70.0), ("World", 200.0, 30.0)], steps=3,
+                 floor={"mechanism": "mip", "level": 65.0, "volume_cap": 120.0,
+                        "excess_duty": 0.5})
+    s = run(raw).series()
+    np.testing.assert_allclose(s["club_price"], 45.0, rtol=1e-12)
+    np.testing.assert_allclose(s["club_imports"], D(30.0, 45.0), rtol=1e-9)
+
+
 # -- purchase floor (buffer stock) --------------------------------------------------------------
 
 def test_purchase_floor_holds_the_price_and_stocks_supply_minus_demand_until_money_runs_out():

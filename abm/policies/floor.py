@@ -235,6 +235,7 @@ class MinimumImportPrice(FloorPolicy):
         model.plan.mip = self.level
         if self.cfg.volume_cap is not None:
             model.plan.import_cap = max(self.cfg.volume_cap - self.year_imports, 0.0)
+            model.plan.excess_duty = self.cfg.excess_duty
 
     def settle(self, model) -> None:
         if not self.in_force(model.t):

@@ -779,8 +779,9 @@ def judge_cfd(runs: dict) -> ClaimResult:
 MIP_LEVEL, MIP_END, MIP_STEPS = 52.0, 48, 72
 MIP_SEEDS = (1, 2, 3, 4)
 MIP_CAP_SLACK = 1.10     # annual cap = 110% of expected imports at the MIP (ASSUMPTION; EU 7 GW/yr)
+MIP_EXCESS_DUTY = 0.476   # imports beyond the cap pay duties averaging 47.6% (FACTS: EU solar)
 # "near": within 2% of the MIP in at least 90% of in-force months; months after an annual cap is
-# used up are the exception (the model's cap stops imports; the EU charged full duties instead)
+# used up are the exception (imports then pay the full duties and the club price rises to them)
 MIP_NEAR, MIP_SHARE = 0.02, 0.90
 EU_CLUB_SHARE, EU_CAPACITY = 0.3, 6000.0
 
@@ -795,7 +796,8 @@ def mip_config(end: int | None = MIP_END) -> dict:
     demand = {"reference_price": 40.0, "reference_quantity": 100000, "elasticity": -0.8,
               "shock_sd": 0.08, "shock_persistence": 0.8}
     imports = EU_CLUB_SHARE * demand["reference_quantity"] * (MIP_LEVEL / 40.0) ** -0.8 - EU_CAPACITY
-    floor = {"mechanism": "mip", "level": MIP_LEVEL, "volume_cap": MIP_CAP_SLACK * imports}
+    floor = {"mechanism": "mip", "level": MIP_LEVEL, "volume_cap": MIP_CAP_SLACK * imports,
+             "excess_duty": MIP_EXCESS_DUTY}
     if end is not None:
         floor["end"] = end
     return _raw("mip", MIP_STEPS, demand,
