@@ -155,7 +155,7 @@ def _prefix(parts: list[str], table: list[str]) -> bool:
 
 
 def _error_from_validation(err: ValidationError, file: str | None, text: str | None,
-                           scenario: str | None) -> ConfigError:
+                           scenario: str | None, overridden: tuple[str, ...] = ()) -> ConfigError:
     first = err.errors()[0]
     loc = tuple(first.get("loc", ()))
     msg = first.get("msg", "invalid value")
@@ -175,6 +175,9 @@ def _error_from_validation(err: ValidationError, file: str | None, text: str | N
             msg = f"{msg} (got {shown!r})"
     key = ".".join(str(p) for p in loc)
     line = locate(text, loc) if scenario is None else None
+    if key and any(key == k or key.startswith(k + ".") for k in overridden):
+        # the value came from --set (or overrides), not from a line of the file
+        return ConfigError(file, key, f"{msg} (a value given by --set or overrides)", None)
     if scenario is not None:
         key = f"scenarios.{scenario} -> {key}"
         line = locate(text, ("scenarios", scenario))
@@ -277,10 +280,12 @@ def merge_preset(preset: dict, raw: dict) -> dict:
 class Experiment:
     """A validated experiment: base config, scenarios, sweep design and run table."""
 
-    def __init__(self, raw: dict, *, file: str | None = None, text: str | None = None):
+    def __init__(self, raw: dict, *, file: str | None = None, text: str | None = None,
+                 overridden: tuple[str, ...] = ()):
         self.file = file
         self.text = text
         self.raw = raw
+        self.overridden = overridden     # dotted keys set by --set / overrides, not by the file
         self.config = self._validate(raw, None)
         self.scenario_names: list[str] = list(self.config.scenarios) or [BASE]
         self._scenarios: dict[str, ExperimentConfig] = {BASE: self.config}
@@ -302,7 +307,8 @@ class Experiment:
         try:
             return ExperimentConfig.model_validate(raw)
         except ValidationError as err:
-            raise _error_from_validation(err, self.file, self.text, scenario) from None
+            raise _error_from_validation(err, self.file, self.text, scenario,
+                                         self.overridden) from None
 
     # -- public API -------------------------------------------------------------------------------
     @property
@@ -439,7 +445,7 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
         inv["projects"] = list(inv.get("projects", [])) + rows
     if overrides:
         raw = apply_overrides(raw, overrides, source="override", file=file)
-    return Experiment(raw, file=file, text=text)
+    return Experiment(raw, file=file, text=text, overridden=tuple(overrides or ()))
 
 
 def experiment_from_dict(raw: dict, overrides: dict[str, Any] | None = None) -> Experiment:
