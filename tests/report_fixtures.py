@@ -10,6 +10,7 @@ Scenarios: "baseline" (no floor), "cfd_110" (a CFD floor at 110 USD/kg: lower an
 top-ups paid by the government, more market-economy capacity), "purchase_90" (a buffer stock
 defending 90 USD/kg until its capacity is full). With `recycling=True` every scenario but the
 baseline also has recyclers: 3 kt/yr of capacity from year 2, collecting more scrap at higher prices.
+With `inventories=True` the club buyers of every scenario but the baseline hold 90 days of their use.
 """
 
 from __future__ import annotations
@@ -74,13 +75,14 @@ def make_results(out: Path, *, scenarios: tuple[str, ...] = SCENARIOS, replicati
                  steps: int = 240, sweep: str | None = None, samples: int = 8,
                  title: str = XSS_TITLE, question: str = QUESTION, failed: int = 2,
                  layout: str = "per_run", summaries: bool = True, seed: int = 7,
-                 recycling: bool = False) -> Path:
+                 recycling: bool = False, inventories: bool = False) -> Path:
     """Write a results folder at `out` and return it.
 
     layout: "per_run" (one parquet per run, as while running) or "parts" (compacted parts).
     summaries: write summary/*.parquet with abm.summary (as the engine does); False leaves them
     out, so the report must compute them.
     recycling: recycled supply in every scenario but the baseline (else `recycled` is zero).
+    inventories: buyers' inventories in every scenario but the baseline (else `buyer_stock` is 0).
     """
     from abm.engine import manifest as manifest_io
     from abm.experiment import experiment_from_dict
@@ -100,7 +102,7 @@ def make_results(out: Path, *, scenarios: tuple[str, ...] = SCENARIOS, replicati
     design = pl.DataFrame([{"run_id": s.run_id, "scenario": s.scenario, "point": s.point,
                             "replication": s.replication, "seed": s.seed, **s.params}
                            for s in specs])
-    runs, series = simulate(design, list(exp.scenario_names), steps, seed, recycling)
+    runs, series = simulate(design, list(exp.scenario_names), steps, seed, recycling, inventories)
     # a few failed runs: a row with the error, no metrics, no series (as the engine writes them)
     bad = np.random.default_rng(seed + 1).choice(design.height, size=failed, replace=False)
     is_bad = pl.Series(np.isin(np.arange(design.height), bad))
@@ -136,10 +138,13 @@ def write(out: Path, runs: pl.DataFrame, series: pl.DataFrame, layout: str) -> N
 
 RECYCLING_CAPACITY = 3000.0  # t/yr of recyclers in each scenario but the baseline (recycling=True)
 RECYCLING_START = 24  # step the recyclers start
+INVENTORY_COVER = 3  # steps (90 days) of club use held by club buyers (inventories=True)
+INVENTORY_ADJUST = 0.25  # share of the gap to the target closed in a step
 
 
 def simulate(design: pl.DataFrame, scenarios: list[str], steps: int, seed: int,
-             recycling: bool = False) -> tuple[pl.DataFrame, pl.DataFrame]:
+             recycling: bool = False,
+             inventories: bool = False) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Plausible series and metrics for every run of the design, vectorised over runs."""
     n = design.height
     rep = design["replication"].to_numpy()
@@ -201,6 +206,15 @@ def simulate(design: pl.DataFrame, scenarios: list[str], steps: int, seed: int,
     consumption = demand
     club_consumption = 0.4 * consumption
     club_production = production_market
+    # buyers' safety stocks: start at the target (cover x use), close a share of the gap a step;
+    # no random draws and no feedback on the other series (results without them are unchanged)
+    buyer_stock = np.zeros((n, steps))
+    if inventories:
+        target = np.where((name != "baseline")[:, None], INVENTORY_COVER * club_consumption, 0.0)
+        buyer_stock[:, 0] = target[:, 0]
+        for k in range(1, steps):
+            buyer_stock[:, k] = buyer_stock[:, k - 1] + INVENTORY_ADJUST * (
+                target[:, k] - buyer_stock[:, k - 1])
     covered = production_market * 1000.0  # kg per step of covered (club) output
     fiscal = np.where(is_cfd, np.where(price < 110.0, (110.0 - price) * covered,
                                        -0.3 * (price - 110.0) * covered), 0.0)
@@ -218,6 +232,7 @@ def simulate(design: pl.DataFrame, scenarios: list[str], steps: int, seed: int,
         "unmet_demand": np.zeros((n, steps)), "consumer_spend": spend,
         "capacity_market": cap_market, "capacity_nonmarket": china,
         "demand_shock": np.exp(0.04 * z), "recycled": recycled,
+        "buyer_stock": buyer_stock,
         REGION_CAPACITY_PREFIX + "US": us, REGION_CAPACITY_PREFIX + "EU": eu,
         REGION_CAPACITY_PREFIX + "China": china,
     }

@@ -214,23 +214,28 @@ def test_summary_numbers_in_the_table(results, pages):
     assert found == len(means)
 
 
-def test_recycled_supply_chart_is_drawn_only_with_recycling(browser, tmp_path_factory, pages):
-    """With recyclers: the recycled-supply fan chart is drawn, a panel per scenario, without
-    errors. Without (the module's results): no such section on the page."""
-    out = make_results(tmp_path_factory.mktemp("recycling") / "results",
+@pytest.mark.parametrize("option, anchor, note", [
+    ("recycling", "recycled", "no recycled supply"),
+    ("inventories", "inventories", "no buyers' inventories")])
+def test_optional_chart_is_drawn_only_with_its_series(browser, tmp_path_factory, pages, option,
+                                                     anchor, note):
+    """With recyclers (buyers' inventories): their fan chart is drawn, a panel per scenario,
+    the baseline's marked as without, without errors. Without (the module's results): no such
+    section on the page."""
+    out = make_results(tmp_path_factory.mktemp(option) / "results",
                        scenarios=("baseline", "cfd_110"), replications=4, steps=36,
-                       recycling=True)
+                       **{option: True})
     build_report(out)
     v = Visit(browser, out / "report" / "index.html")
     try:
         assert v.errors == []
-        assert v.page.locator("#recycled svg.main-svg").count() >= 1
-        titles = v.page.locator("#recycled .annotation-text").all_text_contents()
-        assert {"baseline", "cfd_110", "no recycled supply"} <= set(titles)
+        assert v.page.locator(f"#{anchor} svg.main-svg").count() >= 1
+        titles = v.page.locator(f"#{anchor} .annotation-text").all_text_contents()
+        assert {"baseline", "cfd_110", note} <= set(titles)
         drawn = v.page.evaluate(
             "[...document.querySelectorAll('.js-plotly-plot')]"
             ".filter(d => d.querySelector('svg.main-svg')).length")
         assert drawn == v.page.evaluate("Number(document.body.dataset.plots)")
     finally:
         v.close()
-    assert pages["index.html"].page.locator("#recycled").count() == 0
+    assert pages["index.html"].page.locator(f"#{anchor}").count() == 0

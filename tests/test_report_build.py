@@ -9,6 +9,7 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from report_fixtures import XSS_TITLE, make_results
@@ -103,9 +104,10 @@ def test_missing_summaries_are_computed_with_the_same_numbers(tmp_path):
 
 
 def test_pooled_bands_agree_with_the_engine_bands(tmp_path):
-    out = make_results(tmp_path / "r", replications=9, steps=36, summaries=False)
+    out = make_results(tmp_path / "r", replications=9, steps=36, summaries=False,
+                       recycling=True, inventories=True)
     series = summary.load_series(out)
-    cols = ["price", "floor", "government_stock"]
+    cols = ["price", "floor", "government_stock", "recycled", "buyer_stock"]
     ours = pooled_bands(series, cols)
     theirs = summary.bands(series, cols).drop("point")
     joined = ours.join(theirs, on=["scenario", "step", "column"], suffix="_e")
@@ -122,11 +124,50 @@ def section(page: Path, anchor: str) -> str | None:
     return None if start < 0 else text[start:text.index("</section>", start)]
 
 
-def plot_traces(html_: str) -> list[dict]:
-    """The traces of the (first) plot in a piece of page: the JSON passed to Plotly.newPlot."""
+def plot_json(html_: str) -> tuple[list[dict], dict]:
+    """The traces and layout of the (first) plot in a piece of page: the JSON passed to
+    Plotly.newPlot."""
     call = re.search(r'Plotly\.newPlot\(\s*"[^"]+",\s*', html_)
-    traces, _ = json.JSONDecoder().raw_decode(html_, call.end())
-    return traces
+    decoder = json.JSONDecoder()
+    traces, end = decoder.raw_decode(html_, call.end())
+    layout, _ = decoder.raw_decode(html_, html_.index("{", end))
+    return traces, layout
+
+
+def check_optional_chart(out: Path, anchor: str, column: str, note: str,
+                         marked: set[str]) -> dict[str, np.ndarray]:
+    """The index page of `out` has a fan chart of the tonnes `column` in section `anchor`: a
+    median line per scenario equal to the median of the series at each step, and the panels of
+    the scenarios `marked` (those without it) saying `note`. Returns the medians in t."""
+    chart = section(out / "report" / "index.html", anchor)
+    assert chart is not None
+    traces, layout = plot_json(chart)
+    assert layout["title"]["text"] == (f"{SERIES[column].label}: median, middle half and "
+                                       "5–95% of runs")
+    unit = re.search(r"\(([^()]+)\)$", html.unescape(layout["yaxis"]["title"]["text"])).group(1)
+    factor = {"t": 1.0, "kt": 1e3, "Mt": 1e6}[unit.split("/")[0]]  # "t/step" for recycled
+    medians = {html.unescape(t["name"]): np.array(t["y"]) * factor for t in traces if "name" in t}
+    series = summary.load_series(out).collect()
+    assert set(medians) == set(series["scenario"].unique())
+    without = set()
+    for scenario, shown in medians.items():
+        expected = (series.filter(pl.col("scenario") == scenario).group_by("step")
+                    .agg(pl.col(column).median()).sort("step")[column].to_numpy())
+        assert shown == pytest.approx(expected, rel=1e-3, abs=1e-9), scenario  # 4 figures shown
+        if expected.max() == 0:
+            without.add(scenario)
+    assert without == marked
+    notes = [html.unescape(a["text"]) for a in layout["annotations"] if a["text"].startswith("no ")]
+    assert notes == [note] * len(marked)
+    return medians
+
+
+def check_no_optional_chart(out: Path, anchor: str, column: str) -> None:
+    """The index page of `out` has no section `anchor` and no chart of `column` (but a price)."""
+    index = (out / "report" / "index.html").read_text(encoding="utf-8")
+    assert section(out / "report" / "index.html", anchor) is None
+    assert f"{SERIES[column].label}: median" not in index
+    assert section(out / "report" / "index.html", "price") is not None
 
 
 def test_recycled_supply_chart_only_when_a_scenario_recycles(tmp_path):
@@ -141,16 +182,9 @@ def test_recycled_supply_chart_only_when_a_scenario_recycles(tmp_path):
     build_report(yes)
     build_report(no)
 
-    chart = section(yes / "report" / "index.html", "recycled")
-    assert chart is not None and f"{SERIES['recycled'].label}: median" in chart
-    assert chart.count("no recycled supply") == 1  # the baseline's panel
-    medians = {t["name"]: t["y"] for t in plot_traces(chart) if "name" in t}
-    assert set(medians) == set(scen)
-    assert max(medians["baseline"]) == 0
-    series = summary.load_series(yes).filter(pl.col("scenario") == "cfd_110").collect()
-    expected = series.group_by("step").agg(pl.col("recycled").median()).sort("step")["recycled"]
-    assert medians["cfd_110"] == pytest.approx(expected.to_list(), rel=1e-3, abs=1e-9)
-    assert expected.max() > 0
+    medians = check_optional_chart(yes, "recycled", "recycled", "no recycled supply",
+                                   {"baseline"})
+    assert medians["cfd_110"].max() > 0
     # recycled_share is an outcome like any other: in the table, from the runs
     shown = numbers(yes / "report" / "index.html")
     runs = summary.load_runs(yes).filter(pl.col("status") == "ok")
@@ -158,11 +192,31 @@ def test_recycled_supply_chart_only_when_a_scenario_recycles(tmp_path):
         mean = runs.filter(pl.col("scenario") == s)["recycled_share"].mean()
         assert shown[(s, "recycled_share", "mean")] == pytest.approx(mean, rel=1e-9, abs=1e-12)
     assert shown[("cfd_110", "recycled_share", "mean")] > 0
+    check_no_optional_chart(no, "recycled", "recycled")
 
-    index = (no / "report" / "index.html").read_text(encoding="utf-8")
-    assert section(no / "report" / "index.html", "recycled") is None
-    assert f"{SERIES['recycled'].label}: median" not in index
-    assert section(no / "report" / "index.html", "price") is not None
+
+def test_buyers_inventories_chart_only_when_buyers_hold_stock(tmp_path):
+    """With buyers' inventories in some scenarios the index page has their fan chart, after the
+    government stock (the baseline's panel says it has none), from the engine's bands or from
+    the report's own; without any, no chart and no empty section."""
+    scen = ("baseline", "cfd_110", "purchase_90")
+    kw = {"scenarios": scen, "replications": 6, "steps": 48}
+    yes = make_results(tmp_path / "yes", inventories=True, **kw)  # engine bands
+    pooled = make_results(tmp_path / "pooled", inventories=True, summaries=False, **kw)
+    no = make_results(tmp_path / "no", summaries=False, **kw)
+    assert "buyer_stock" in pl.read_parquet(yes / "summary" / "bands.parquet")["column"].to_list()
+    for out in (yes, pooled, no):
+        build_report(out)
+
+    for out in (yes, pooled):
+        medians = check_optional_chart(out, "inventories", "buyer_stock",
+                                       "no buyers' inventories", {"baseline"})
+        assert medians["cfd_110"].min() > 0 and medians["purchase_90"].min() > 0
+        index = (out / "report" / "index.html").read_text(encoding="utf-8")
+        order = [index.index(f'<section id="{a}">') for a in ("fiscal", "inventories",
+                                                             "distributions")]
+        assert order == sorted(order)
+    check_no_optional_chart(no, "inventories", "buyer_stock")
 
 
 def test_rerun_config_reproduces_the_config_hash(built):

@@ -134,22 +134,23 @@ def _nonzero(b: pl.DataFrame) -> bool:
     return any((b[k].fill_nan(None).abs().max() or 0.0) > 0 for k in ("p05", "p95", "mean"))
 
 
-def recycled_fans(data: ReportData) -> Figure | None:
-    """Fan chart of recycled supply per scenario; None when no run of any scenario recycles.
+def optional_fans(data: ReportData, column: str) -> Figure | None:
+    """Fan chart per scenario of a series that only some runs have (`recycled`: recycled
+    supply, `buyer_stock`: buyers' inventories); None when it is zero in every run.
 
-    Scenarios without recycled supply keep their panel (so panels line up with the price chart),
-    marked "no recycled supply" rather than left as a flat line to puzzle over.
+    Scenarios without it keep their panel (so panels line up with the price chart), marked
+    "no recycled supply" (say) rather than left as a flat line to puzzle over.
     """
-    per = bands_of(data, "recycled")
+    per = bands_of(data, column)
     if not any(_nonzero(b) for b in per.values()):
         return None
-    q = SERIES["recycled"]
+    q = SERIES[column]
     scale = scale_for([v for b in per.values() for v in b["p95"].to_list()], q.unit,
                       data.price_unit)
     fig = _scenario_fans(data, per, scale, q.label)
     for scenario in data.scenarios:
         if scenario not in per or not _nonzero(per[scenario]):
-            fig.note(*panel_of(data, scenario), f"no {lower_first(q.label)}")
+            fig.note(*panel_of(data, scenario), escape(f"no {lower_first(q.label)}"))
     return title_layout(fig, f"{q.label}: median, middle half and 5–95% of runs",
                         330 * fig.rows + 110)
 

@@ -139,13 +139,18 @@ def index_page(data: ReportData, pages: list[str], footer: str) -> Page:
          "One panel per scenario. Dashed line: the price floor in force (where there is one)."),
         ("Capacity", figures.capacity(data), "capacity",
          "Operating refining capacity. New mines are counted in the run metrics, not here."),
-        ("Recycled supply", figures.recycled_fans(data), "recycled",
+        ("Recycled supply", figures.optional_fans(data, "recycled"), "recycled",
          f"Product from recyclers in each step ({_step_text(data)}), part of the production "
          "that meets demand. One panel per scenario; the table below gives each scenario's "
          "recycled share of supply in the last year."),
         ("Government stock and fiscal cost", figures.stock_and_fiscal(data), "fiscal",
          "Fiscal cost is the government's net outlay (purchases, top-ups and holding costs, less "
          "sales, upside receipts and duties), added up from the start of the run."),
+        ("Buyers' inventories", figures.optional_fans(data, "buyer_stock"), "inventories",
+         "Product held by buyers as safety stock (buyers with an inventory cover, in days of "
+         "their use) at the end of each step: private stocks, to compare with the government "
+         "stock above. Buyers draw on them while an export control is in force "
+         "and rebuild them after. One panel per scenario."),
         ("Spread of outcomes across runs", figures.distributions(data), "distributions",
          "Each box summarises one outcome over all runs of a scenario."),
     ]
