@@ -279,6 +279,9 @@ class Floor(Strict):
                                         "price (default: never)", gt=0)
     volume_cap: float | None = field(None, "t/yr", "mip: annual volume of imports under the MIP",
                                      ge=0)
+    min_ebitda: float | None = field(None, "USD/yr", "cfd: minimum EBITDA guaranteed to each "
+                                     "covered producer, settled every year (MP magnet deal: "
+                                     "$140m/yr, FACTS)", ge=0)
     excess_duty: float | None = field(None, "-", "mip with volume_cap: ad-valorem duty on imports "
                                       "beyond the cap (default: none enter; EU solar 2013-18: "
                                       "duties averaging 47.6%, FACTS)", ge=0, le=10)
@@ -300,6 +303,9 @@ class Floor(Strict):
             raise ValueError(f"rule = '{self.rule}' needs a level")
         if self.end is not None and self.end <= self.start:
             raise ValueError("end must be after start")
+        if self.min_ebitda is not None and self.mechanism != "cfd":
+            raise ValueError(f"min_ebitda is a guarantee of the CFD; it needs mechanism = 'cfd' "
+                             f"(got '{self.mechanism}')")
         if self.excess_duty is not None and (self.mechanism != "mip" or self.volume_cap is None):
             raise ValueError("excess_duty applies to imports beyond an MIP's volume_cap: it needs "
                              "mechanism = 'mip' and a volume_cap")

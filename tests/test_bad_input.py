@@ -61,6 +61,8 @@ CASES = {
     "excess_duty_without_mip_cap": (GOOD + '\n[policy.floor]\nmechanism = "cfd"\nlevel = 80.0\n'
                                     'excess_duty = 0.5\n', "policy.floor",
                                     "needs mechanism = 'mip' and a volume_cap"),
+    "min_ebitda_without_cfd": (GOOD + '\n[policy.floor]\nmechanism = "purchase"\nlevel = 80.0\n'
+                               'min_ebitda = 1e6\n', "policy.floor", "needs mechanism = 'cfd'"),
     "unknown_region_in_covers": (GOOD + '\n[policy.floor]\nmechanism = "cfd"\nlevel = 80.0\n'
                                  'covers = ["Mars"]\n', "policy.floor.covers", "unknown region"),
     "unknown_scenario": (GOOD.replace('steps = 12', 'steps = 12\nbaseline = "nope"'),

@@ -76,6 +76,8 @@ def policies(draw) -> dict:
                         "volume_cap": draw(st.one_of(st.none(), st.floats(0.0, 2000.0)))}
         if mechanism == "purchase" and draw(st.booleans()):
             out["floor"]["release_price"] = draw(st.floats(30.0, 200.0))
+        if mechanism == "cfd" and draw(st.booleans()):
+            out["floor"]["min_ebitda"] = draw(st.floats(0.0, 1e7))
         if mechanism == "mip" and out["floor"]["volume_cap"] is not None and draw(st.booleans()):
             out["floor"]["excess_duty"] = draw(st.floats(0.0, 3.0))
     if draw(st.booleans()):

@@ -114,6 +114,27 @@ def test_a_duty_below_the_mip_wedge_makes_duty_paid_imports_set_the_club_price()
     np.testing.assert_allclose(s["club_imports"], D(30.0, 45.0), rtol=1e-9)
 
 
+def test_cfd_minimum_ebitda_guarantee_tops_up_a_covered_producers_year_to_the_minimum():
+    # covered Club producer 60 t @ 50 with fixed cost 1.2 m USD/yr; an uncovered World producer
+    # sets the price at 40. CFD floor 45 (no upside share): the covered producer asks
+    # 45 + (50 - 45) = 50 > 40 and sells nothing, so its EBITDA is -1.2 m USD a year; a 2 m USD/yr
+    # minimum EBITDA pays 3.2 m USD at each year end (steps 11 and 23)
+    raw = config([("Club", 60.0, 50.0), ("World", 200.0, 40.0)], steps=24,
+                 floor={"mechanism": "cfd", "level": 45.0, "covers": ["Club"],
+                        "min_ebitda": 2e6})
+    raw["producers"][0]["fixed_cost"] = 1.2e6
+    model = run(raw)
+    s = model.series(accounts=True)
+    np.testing.assert_allclose(s["price"], 40.0, rtol=1e-12)
+    government = model.governments[0]
+    assert government.ledger["guarantee"] == pytest.approx(2 * 3.2e6, rel=1e-9)
+    assert government.ledger["topup"] == pytest.approx(0.0, abs=1e-9)
+    flow = s["fiscal_flow"].to_numpy()
+    np.testing.assert_allclose(flow[[11, 23]], 3.2e6, rtol=1e-9)
+    assert np.abs(np.delete(flow, [11, 23])).max() <= 1e-6
+    assert model.book.cash[0] == pytest.approx(2 * 2e6, rel=1e-9)   # two years at the minimum
+
+
 # -- purchase floor (buffer stock) --------------------------------------------------------------
 
 def test_purchase_floor_holds_the_price_and_stocks_supply_minus_demand_until_money_runs_out():

@@ -8,7 +8,8 @@ import mesa
 
 # Ledger kinds and their sign in the government's net outlay (fiscal cost): outlays count +1,
 # receipts -1.
-OUTLAY = {"purchase": 1, "topup": 1, "holding": 1, "offtake": 1, "stockpile_purchase": 1,
+OUTLAY = {"purchase": 1, "topup": 1, "guarantee": 1, "holding": 1, "offtake": 1,
+          "stockpile_purchase": 1,
           "sale": -1, "upside": -1, "duty": -1, "stockpile_sale": -1, "offtake_resale": -1}
 
 

@@ -108,6 +108,8 @@ class CfdFloor(FloorPolicy):
         self.period_volume = np.zeros(0)
         self.period_prices: list[float] = []
         self.period_levels: list[float] = []
+        self.year_ebitda = np.zeros(0)      # USD per producer row, this guarantee year
+        self.year_steps = 0
 
     def covered_rows(self, model) -> np.ndarray:
         """Active producers of the floor's stage in covered regions (product: refineries and
@@ -150,10 +152,40 @@ class CfdFloor(FloorPolicy):
         self.period_prices.append(model.price if self.stage == REFINERY else
                                   model.concentrate_price)
         self.period_levels.append(self.level)
-        due = (t - self.start + 1) % self.cfg.settlement == 0 or t == model.n_steps - 1 or (
-            self.end is not None and t == self.end - 1)
-        if due:
+        last = t == model.n_steps - 1 or (self.end is not None and t == self.end - 1)
+        if (t - self.start + 1) % self.cfg.settlement == 0 or last:
             self.settle_period(model)
+        if self.cfg.min_ebitda is not None:
+            self.guarantee_ebitda(model, rows, year_end=last or (
+                (t - self.start + 1) % model.steps_per_year == 0))
+
+    def guarantee_ebitda(self, model, rows: np.ndarray, year_end: bool) -> None:
+        """Minimum-EBITDA guarantee (the MP magnet deal): each covered producer's cash operating
+        profit over a year (market revenue and CFD flows less cash and fixed costs, USD) is
+        topped up to `min_ebitda` (pro rata for a part year at the end), within the budget."""
+        b = model.book
+        if len(self.year_ebitda) < len(b):
+            self.year_ebitda = np.append(self.year_ebitda, np.zeros(len(b) - len(
+                self.year_ebitda)))
+        self.year_ebitda[rows] += (b.revenue - model.step_cost)[rows]
+        self.year_steps += 1
+        if not year_end:
+            return
+        floor = self.cfg.min_ebitda * self.year_steps / model.steps_per_year
+        covered = rows & b.active
+        payments = np.where(covered, np.maximum(floor - self.year_ebitda, 0.0), 0.0)
+        total = float(payments.sum())
+        if total > self.budget_left():
+            payments *= self.budget_left() / total
+            total = float(payments.sum())
+            self.exhausted = True
+        if total > 0:
+            b.revenue += payments
+            self.spent += total
+            self.government.book("guarantee", total)
+            model.acct["gov_payments_to_producers"] += total
+        self.year_ebitda[:] = 0.0
+        self.year_steps = 0
 
     def settle_period(self, model) -> None:
         mf = model.money_per_price_tonne
