@@ -390,6 +390,9 @@ class _NodeResponse:
             self.autarky = clear(node.asks, node.qty, node.A, eps, B=node.B).price
         n = node
         self.p_import_capped = None
+        # (with no own supply and a zero cap, clear() returns its no-supply marker price: any
+        # duty-paid import beats that)
+        self.capped_supply = float(n.qty.sum()) + n.import_cap > 0
         if np.isfinite(n.import_cap):
             self.p_import_capped = clear(np.append(n.asks, 0.0), np.append(n.qty, n.import_cap),
                                          n.A, eps, B=n.B).price
@@ -407,7 +410,7 @@ class _NodeResponse:
             m = demand_at(n.A, eps, hi, n.B) - self.supply(hi)
             if m > cap:
                 capped = max(hi, float(self.p_import_capped))
-                if capped > dear:
+                if capped > dear or (not self.capped_supply and np.isfinite(dear)):
                     # past the cap, imports enter at the duty-paid price (beyond what the cap
                     # admitted at the lower price)
                     return dear, max(demand_at(n.A, eps, dear, n.B) - self.supply(dear), cap)

@@ -104,6 +104,19 @@ def test_mip_imports_beyond_the_cap_pay_the_excess_duty_instead_of_being_barred(
     assert s["club_price"][12] == pytest.approx(65.0, rel=1e-12)
 
 
+def test_a_club_without_supply_or_quota_imports_at_the_duty_paid_price_however_high():
+    # no club producers, a zero quota, a 900% excess duty on a world price of 200: imports enter
+    # at 2,000 (above the no-supply marker price the clearing uses internally, 1,000: found by
+    # the property search), D_c(2000) of them
+    raw = config([("World", 200.0, 200.0)], steps=2,
+                 floor={"mechanism": "mip", "level": 20.0, "volume_cap": 0.0,
+                        "excess_duty": 9.0})
+    s = run(raw).series()
+    np.testing.assert_allclose(s["price"], 200.0, rtol=1e-12)
+    np.testing.assert_allclose(s["club_price"], 2000.0, rtol=1e-12)
+    np.testing.assert_allclose(s["club_imports"], D(30.0, 2000.0), rtol=1e-9)
+
+
 def test_a_duty_below_the_mip_wedge_makes_duty_paid_imports_set_the_club_price():
     # duty 50%: duty-paid imports at 45 undercut the MIP's 65 from the start, without limit
     raw = config([("Club", 10.0, 70.0), ("World", 200.0, 30.0)], steps=3,
