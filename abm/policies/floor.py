@@ -266,7 +266,9 @@ class MinimumImportPrice(FloorPolicy):
             return
         model.plan.mip = self.level
         if self.cfg.volume_cap is not None:
-            model.plan.import_cap = max(self.cfg.volume_cap - self.year_imports, 0.0)
+            left = self.cfg.volume_cap - self.year_imports
+            # (what rounding leaves of a used-up quota is no quota)
+            model.plan.import_cap = left if left > 1e-12 * max(self.cfg.volume_cap, 1.0) else 0.0
             model.plan.excess_duty = self.cfg.excess_duty
 
     def settle(self, model) -> None:
