@@ -55,7 +55,8 @@ class Structure:
         rules = model.config.nonmarket
         cash_cost[nm] *= 1.0 - rules.subsidy
         self.cash_cost = cash_cost
-        # asks (abm.model.MineralMarket.producer_asks): [0] as usual, [1] the state dumping
+        # producers' asks: [0] as usual (cash cost; state-directed producers' subsidised, at
+        # zero under market_share), [1] the state dumping ahead of entry (predatory)
         self.nm_any = bool(nm.any())
         ask = b.unit_cost.copy()
         dumping = ask.copy()
@@ -149,8 +150,13 @@ class MineralMarket(mesa.Model):
                               identity=(RECYCLING, i))
         self.recycler_rows = np.flatnonzero(self.book.stage == RECYCLER)
         self.has_recyclers = len(self.recycler_rows) > 0
-        self.scrap_collected = np.zeros(len(self.recycler_rows))   # t of product per step
-        self.price_history: list[tuple[float, float]] = []         # (world, club) per step
+        rc = config.recyclers
+        self.recycler_scrap = np.array([r.scrap for r in rc]) / self.steps_per_year   # t/step
+        self.recycler_elasticity = np.array([r.collection_elasticity for r in rc])
+        self.recycler_lag = np.array([r.collection_lag for r in rc], dtype=int)
+        self.recycler_start = np.array([r.start for r in rc], dtype=int)
+        self.recycler_club = self.region_club[self.book.region[self.recycler_rows]]
+        self.scrap_collected = np.zeros(len(rc))                    # t of product per step
         self.has_mines = bool(np.any(self.book.stage == MINE)) or any(
             pr.stage == "mine" for pr in config.investment.projects)
 
@@ -343,24 +349,22 @@ class MineralMarket(mesa.Model):
 
     def collect_scrap(self) -> None:
         """Recyclers collect scrap in answer to the price `collection_lag` steps ago (the club's
-        price for club recyclers): scrap x (P / reference price) ^ elasticity, t per step (none
-        before a recycler's start step)."""
+        price for club recyclers, as recorded): scrap x (P / reference price) ^ elasticity, t per
+        step (none before a recycler's start step)."""
         if not self.has_recyclers:
             return
         reference = self.config.market.demand.reference_price
-        for k, r in enumerate(self.config.recyclers):
-            seen = self.t - r.collection_lag
-            if self.t < r.start:
-                self.scrap_collected[k] = 0.0
-                continue
-            if seen < 0:
-                price = reference
-            else:
-                world, club = self.price_history[seen]
-                price = club if self.region_club[self.region_index[r.region]] else world
-            ratio = max(price, 0.0) / reference
-            self.scrap_collected[k] = (r.scrap / self.steps_per_year
-                                       * ratio ** r.collection_elasticity)
+        seen = self.t - self.recycler_lag
+        price = np.full(len(seen), reference)
+        past = seen >= 0
+        if past.any():
+            # (the price columns are written every step: recyclers turn deferred recording off)
+            cols = self.recorder.columns
+            price[past] = np.where(self.recycler_club[past], cols["club_price"][seen[past]],
+                                   cols["price"][seen[past]])
+        collected = self.recycler_scrap * (np.maximum(price, 0.0) / reference) \
+            ** self.recycler_elasticity
+        self.scrap_collected = np.where(self.t >= self.recycler_start, collected, 0.0)
 
     def apply_policies(self) -> None:
         for policy in self.policies:
@@ -408,7 +412,7 @@ class MineralMarket(mesa.Model):
             mines = np.flatnonzero((b.stage == MINE) & (avail > 0))
             curve = market.chain_curve(ask[refs], avail[refs], ask[mines], avail[mines],
                                        self.intensity)
-            self.chain, self.chain_rows = curve, (refs, mines)
+            self.chain, self.chain_rows = curve, (refs, mines, avail[mines])
             ref_rows, mine_rows = refs[curve.refinery], mines[curve.mine]
             asks, qty = curve.asks, curve.quantity
             conc_value = self.intensity * ask[mine_rows]
@@ -461,14 +465,6 @@ class MineralMarket(mesa.Model):
             st = self._structure = Structure(self)
         return st
 
-    def producer_asks(self) -> np.ndarray:
-        """Cash cost, or the state's ask for non-market producers (subsidised, at capacity, or
-        dumping ahead of market-economy entry)."""
-        st = self.structure()
-        dumping = st.nm_any and self.config.nonmarket.strategy == "predatory" \
-            and self.entry_imminent()
-        return st.asks[dumping].copy()
-
     def entry_imminent(self) -> bool:
         """A market-economy project comes online within the predatory window."""
         window = self.config.nonmarket.predatory_window
@@ -494,11 +490,11 @@ class MineralMarket(mesa.Model):
         self.price, self.club_price = out.world_price, out.club_price
         self.consumption, self.unmet = out.consumption, out.unmet
         if self.has_mines and len(self.chain.asks):
-            refs, mines = self.chain_rows
+            refs, mines, mine_avail = self.chain_rows
             n = len(self.chain.asks)
             self.concentrate_price = market.concentrate_price(
                 self.price, self.chain, out.sold[:n], self.producer_ask[refs],
-                self.producer_ask[mines], self.mine_available(mines), self.intensity)
+                self.producer_ask[mines], mine_avail, self.intensity)
         # every buyer takes delivery (Buyer.take_delivery, for all buyers at once)
         self.buyer_received = out.buyer_tonnes
         self._buyer_price, self._buyer_spent = out.buyer_price, None   # see buyer_spent
@@ -514,11 +510,6 @@ class MineralMarket(mesa.Model):
     @buyer_spent.setter
     def buyer_spent(self, value: np.ndarray) -> None:
         self._buyer_spent = value
-
-    def mine_available(self, mines: np.ndarray) -> np.ndarray:
-        b = self.book
-        return (b.capacity[mines] / self.steps_per_year * (1.0 - b.outage[mines])
-                * (1.0 - self.region_supply_cut[b.region[mines]]))
 
     def settle_producers(self) -> None:
         """Producers are paid for what they sold (their market's price, or the floor for what a
@@ -560,13 +551,6 @@ class MineralMarket(mesa.Model):
     def defence_price(self) -> float:
         """Price a buffer-stock defence pays this step (0 without one)."""
         return float(self.plan.defence[1]) if self.plan.defence is not None else 0.0
-
-    def producer_cash_cost(self) -> np.ndarray:
-        """Cash cost a producer pays per tonne (non-market subsidy borne by the state)."""
-        b = self.book
-        cost = b.unit_cost.copy()
-        cost[~b.market_economy] *= 1.0 - self.config.nonmarket.subsidy
-        return cost
 
     def settle_policies(self) -> None:
         for policy in self.policies:
@@ -705,8 +689,6 @@ class MineralMarket(mesa.Model):
                 self.buyer_region, weights=out.buyer_tonnes, minlength=len(self.region_names))
         self.recorder.record(self.t, values, st.region_capacity)
         self.last_price = self.price
-        if self.has_recyclers:
-            self.price_history.append((self.price, self.club_price))
 
     def step_values(self, st: Structure, out, importers: float, offtake: float,
                     private_release: float, private_revenue: float) -> dict[str, float]:

@@ -91,24 +91,19 @@ def test_cover_targets_that_track_demand_amplify_price_volatility_bullwhip():
 
 
 def test_safety_stock_is_drawn_during_an_export_control_and_rebuilt_after():
-    # World (state-directed, 120 t/month at 30) supplies most of the Club (20 t/month at 60);
-    # the World cuts exports by 80% for a year from month 12. Club buyers holding 90 days draw
+    # China (state-directed, 120 t/month at 30) supplies most of the US club (20 t/month at 60)
+    # and cuts its exports by 80% for a year from month 12. Club buyers holding 90 days draw
     # their stock (target zero while the control is in force, at most half their use a month),
     # which lowers the club's price during the control; they rebuild it afterwards, which
     # raises it then.
-    raw = {"experiment": {"name": "e", "steps": 36, "seed": 1},
-           "market": {"demand": {"reference_price": 60.0, "reference_quantity": 1200.0,
-                                 "elasticity": -0.5}},
-           "regions": [{"name": "Club", "club": True}, {"name": "World", "market_economy": False}],
-           "producers": [{"name": "W", "region": "World", "stage": "refinery", "capacity": 1440.0,
-                          "unit_cost": 30.0},
-                         {"name": "C", "region": "Club", "stage": "refinery", "capacity": 240.0,
-                          "unit_cost": 60.0}],
-           "buyers": [{"name": "club", "region": "Club", "share": 0.5},
-                      {"name": "world", "region": "World", "share": 0.5}],
-           "nonmarket": {"strategy": "competitive"},
-           "shocks": [{"kind": "export_control", "region": "World", "start": 12, "duration": 12,
-                       "cut": 0.8}]}
+    # (BASE: US is the club, China state-directed; demand 100 t/month at 60, elasticity -0.5)
+    raw = copy.deepcopy(BASE)
+    raw["experiment"]["steps"] = 36
+    raw["producers"] = [dict(FLAT[0], name="W", region="China", capacity=1440.0, unit_cost=30.0),
+                        dict(FLAT[0], name="C", region="US", capacity=240.0, unit_cost=60.0)]
+    raw["nonmarket"] = {"strategy": "competitive"}
+    raw["shocks"] = [{"kind": "export_control", "region": "China", "start": 12, "duration": 12,
+                      "cut": 0.8}]
     held = copy.deepcopy(raw)
     held["buyers"][0]["inventory_cover"] = 90.0
     plain, stocked = run(raw).series(), run(held).series()

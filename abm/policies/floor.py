@@ -144,9 +144,7 @@ class CfdFloor(FloorPolicy):
         if not self.in_force(t):
             return
         b = model.book
-        if len(self.period_volume) < len(b):
-            self.period_volume = np.append(self.period_volume, np.zeros(len(b) - len(
-                self.period_volume)))
+        self.period_volume = _rows(self.period_volume, len(b))
         rows = self.covered_rows(model)
         self.period_volume[rows] += b.output[rows]
         self.period_prices.append(model.price if self.stage == REFINERY else
@@ -164,9 +162,7 @@ class CfdFloor(FloorPolicy):
         profit over a year (market revenue and CFD flows less cash and fixed costs, USD) is
         topped up to `min_ebitda` (pro rata for a part year at the end), within the budget."""
         b = model.book
-        if len(self.year_ebitda) < len(b):
-            self.year_ebitda = np.append(self.year_ebitda, np.zeros(len(b) - len(
-                self.year_ebitda)))
+        self.year_ebitda = _rows(self.year_ebitda, len(b))
         self.year_ebitda[rows] += (b.revenue - model.step_cost)[rows]
         self.year_steps += 1
         if not year_end:
@@ -285,6 +281,13 @@ class MinimumImportPrice(FloorPolicy):
                 and model.region_club[developer.region]):
             return Protection(floor=self.level)
         return None
+
+
+def _rows(per_producer: np.ndarray, n: int) -> np.ndarray:
+    """A per-producer array extended with zeros to `n` rows (producers join during a run)."""
+    if len(per_producer) >= n:
+        return per_producer
+    return np.append(per_producer, np.zeros(n - len(per_producer)))
 
 
 MECHANISMS = {"cfd": CfdFloor, "purchase": PurchaseFloor, "mip": MinimumImportPrice}
