@@ -456,7 +456,8 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
 
     asks = np.asarray(asks, dtype=float)
     qty = np.asarray(qty, dtype=float)
-    if qty.sum() + sum(n.qty.sum() for n in nodes) <= 0:
+    total_qty = qty.sum() + sum(n.qty.sum() for n in nodes)
+    if total_qty <= 0:
         # nothing to sell anywhere: nobody is served (the price is not meaningful)
         price = float(price_cap) if price_cap is not None else NO_SUPPLY_PRICE_FACTOR
         ref = shortfall_price if shortfall_price is not None else price
@@ -476,8 +477,6 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
     for n, r in zip(nodes, responses, strict=True):
         base = np.concatenate([n.asks[n.qty > 0], [r.autarky] if np.isfinite(r.autarky) else []])
         cands += [base, base / (1.0 + n.tariff), [n.mip]]
-        if n.mip > 0:
-            cands.append(base / (1.0 + n.tariff))
         if n.excess_duty is not None:
             wedge = (1.0 + n.tariff) * (1.0 + n.excess_duty)
             capped = [r.p_import_capped] if r.p_import_capped is not None else []
@@ -495,7 +494,6 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
         while excess(hi_limit) < 0 and hi_limit < 1e15:
             hi_limit *= 10.0
     # the lowest candidate sits below the price at which all supply would be absorbed
-    total_qty = qty.sum() + sum(n.qty.sum() for n in nodes)
     total_A = A + sum(n.A for n in nodes)
     floor_price = 1e-9
     if total_A > 0 and total_qty > 0:
