@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 PRICE = "price_unit"  # marker: the unit is whatever market.price_unit says
 
@@ -21,6 +22,19 @@ PRICE = "price_unit"  # marker: the unit is whatever market.price_unit says
 def field(default: Any, unit: str, description: str, **constraints: Any) -> Any:
     """A pydantic Field with a unit and a description (both required by our docs generator)."""
     return Field(default, description=description, json_schema_extra={"unit": unit}, **constraints)
+
+
+# The error type of every check written here (pydantic's own checks have theirs: missing, ...).
+INVALID = "config_invalid"
+
+
+def invalid(message: str, *path: str | int) -> ValidationError:
+    """A validation error for a model validator to raise: `message` as written (no "Value error,"
+    prefix) at the key path `path` below the model being checked; pydantic prefixes the path of
+    that model, so ``ValidationError.errors()[0]["loc"]`` is the full key path."""
+    error = PydanticCustomError(INVALID, "{message}", {"message": message})
+    return ValidationError.from_exception_data(
+        "ExperimentConfig", [InitErrorDetails(type=error, loc=path, input=None)])
 
 
 class Strict(BaseModel):
@@ -245,7 +259,7 @@ class Shock(Strict):
     @model_validator(mode="after")
     def announce_not_after_start(self) -> Shock:
         if self.announce is not None and self.announce > self.start:
-            raise ValueError("announce must be at or before start")
+            raise invalid("announce must be at or before start")
         return self
 
 
@@ -300,17 +314,17 @@ class Floor(Strict):
     @model_validator(mode="after")
     def level_given_for_fixed(self) -> Floor:
         if self.rule in ("fixed", "indexed") and self.level is None:
-            raise ValueError(f"rule = '{self.rule}' needs a level")
+            raise invalid(f"rule = '{self.rule}' needs a level")
         if self.end is not None and self.end <= self.start:
-            raise ValueError("end must be after start")
+            raise invalid("end must be after start")
         if self.min_ebitda is not None and self.mechanism != "cfd":
-            raise ValueError(f"min_ebitda is a guarantee of the CFD; it needs mechanism = 'cfd' "
+            raise invalid(f"min_ebitda is a guarantee of the CFD; it needs mechanism = 'cfd' "
                              f"(got '{self.mechanism}')")
         if self.excess_duty is not None and (self.mechanism != "mip" or self.volume_cap is None):
-            raise ValueError("excess_duty applies to imports beyond an MIP's volume_cap: it needs "
+            raise invalid("excess_duty applies to imports beyond an MIP's volume_cap: it needs "
                              "mechanism = 'mip' and a volume_cap")
         if self.stage == "concentrate" and self.mechanism != "cfd":
-            raise ValueError(f"stage = 'concentrate' is supported for mechanism 'cfd' only "
+            raise invalid(f"stage = 'concentrate' is supported for mechanism 'cfd' only "
                              f"(got '{self.mechanism}'); use stage = 'product'")
         return self
 
@@ -401,7 +415,7 @@ class Range(Strict):
     @model_validator(mode="after")
     def ordered(self) -> Range:
         if not self.high > self.low:
-            raise ValueError("high must be greater than low")
+            raise invalid("high must be greater than low")
         return self
 
 
@@ -417,14 +431,14 @@ class Sweep(Strict):
     @model_validator(mode="after")
     def parameters_fit_design(self) -> Sweep:
         if not self.parameters:
-            raise ValueError("sweep.parameters is empty")
+            raise invalid("sweep.parameters is empty")
         for key, value in self.parameters.items():
             if self.design == "grid" and not isinstance(value, list):
-                raise ValueError(f"grid design needs a list of values for '{key}'")
+                raise invalid(f"grid design needs a list of values for '{key}'")
             if self.design != "grid" and not isinstance(value, Range):
-                raise ValueError(f"{self.design} design needs {{low, high}} for '{key}'")
+                raise invalid(f"{self.design} design needs {{low, high}} for '{key}'")
         if self.design == "sobol" and self.samples & (self.samples - 1):
-            raise ValueError("sobol samples must be a power of two")
+            raise invalid("sobol samples must be a power of two")
         return self
 
 
@@ -463,13 +477,13 @@ class ExperimentConfig(Strict):
         """Every region named anywhere must be listed; producers must exist."""
         names = [r.name for r in self.regions]
         if len(set(names)) != len(names):
-            raise ValueError(_at(("regions",), "region names must be unique"))
+            raise invalid("region names must be unique", "regions")
         known = set(names)
 
         def check(path: tuple, region: str) -> None:
             if region not in known:
-                raise ValueError(_at(path, f"unknown region '{region}'; allowed: "
-                                     f"{', '.join(sorted(known))}"))
+                raise invalid(f"unknown region '{region}'; allowed: "
+                              f"{', '.join(sorted(known))}", *path)
 
         for i, p in enumerate(self.producers):
             check(("producers", i, "region"), p.region)
@@ -489,15 +503,11 @@ class ExperimentConfig(Strict):
         if not any(p.stage == "refinery" for p in self.producers) and not any(
             p.stage == "refinery" for p in self.investment.projects
         ):
-            raise ValueError(_at(("producers",), "at least one refinery (stage = 'refinery') is "
-                                 "needed: the product market has no supply"))
+            raise invalid("at least one refinery (stage = 'refinery') is needed: the product "
+                          "market has no supply", "producers")
         total_share = sum(b.share for b in self.buyers)
         if abs(total_share - 1.0) > 1e-6:
-            raise ValueError(_at(("buyers",), f"buyer shares must add up to 1 (they add up to "
-                                 f"{total_share:g})"))
+            raise invalid(f"buyer shares must add up to 1 (they add up to {total_share:g})",
+                          "buyers")
         return self
 
-
-def _at(path: tuple, message: str) -> str:
-    """Encode a key path into a validator message; experiment.py turns it into a ConfigError."""
-    return "@" + ".".join(str(p) for p in path) + "@" + message

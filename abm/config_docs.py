@@ -14,16 +14,7 @@ import typing
 from pydantic import BaseModel
 
 from abm.config import ExperimentConfig
-
-
-def _model_of(annotation) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _model_of(arg)
-        if found is not None:
-            return found
-    return None
+from abm.schema import model_in
 
 
 def _type_name(annotation) -> str:
@@ -71,7 +62,7 @@ def table(model: type[BaseModel], prefix: str) -> list[str]:
         unit = (field.json_schema_extra or {}).get("unit", "") if isinstance(
             field.json_schema_extra, dict) else ""
         unit = "price unit" if unit == "price_unit" else unit
-        inner = _model_of(field.annotation)
+        inner = model_in(field.annotation)
         kind = _type_name(field.annotation)
         if inner is not None and name not in ("scenarios",):
             is_list = typing.get_origin(field.annotation) is list or "list" in str(field.annotation)

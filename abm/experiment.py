@@ -7,7 +7,6 @@ dotted key path, the TOML line where it can be found, and what is allowed.
 from __future__ import annotations
 
 import copy
-import csv
 import hashlib
 import json
 import re
@@ -19,8 +18,10 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from abm.config import ExperimentConfig
+from abm.config import INVALID, ExperimentConfig
+from abm.csvtable import LINE, read_cells
 from abm.errors import ConfigError
+from abm.schema import table_at
 
 PRESET_DIR = Path(__file__).parent / "data" / "minerals"
 BASE = "base"
@@ -156,20 +157,21 @@ def _prefix(parts: list[str], table: list[str]) -> bool:
 
 def _error_from_validation(err: ValidationError, file: str | None, text: str | None,
                            scenario: str | None, overridden: tuple[str, ...] = ()) -> ConfigError:
+    """The first of pydantic's errors as a ConfigError: the key path is the error's `loc` (our
+    own checks in abm.config raise at the path they name, see abm.config.invalid)."""
     first = err.errors()[0]
     loc = tuple(first.get("loc", ()))
+    kind = first.get("type")
     msg = first.get("msg", "invalid value")
-    if msg.startswith("Value error, "):
+    if msg.startswith("Value error, "):  # a plain ValueError from a validator
         msg = msg[len("Value error, "):]
-    m = re.match(r"^@([^@]*)@(.*)$", msg, re.S)
-    if m:  # a cross-field check that names its own key path
-        loc = tuple(int(p) if p.isdigit() else p for p in m.group(1).split(".") if p)
-        msg = m.group(2)
-    elif first.get("type") == "extra_forbidden":
+    if kind == INVALID:
+        pass  # our own message, already saying what is allowed
+    elif kind == "extra_forbidden":
         msg = "unknown key" + _allowed_keys(loc)
-    elif first.get("type") == "missing":
+    elif kind == "missing":
         msg = "required key is missing"
-    elif "input" in first and first.get("type") not in ("model_type",):
+    elif "input" in first and kind != "model_type":
         shown = first["input"]
         if not isinstance(shown, dict | list):
             msg = f"{msg} (got {shown!r})"
@@ -186,30 +188,8 @@ def _error_from_validation(err: ValidationError, file: str | None, text: str | N
 
 def _allowed_keys(loc: tuple) -> str:
     """'; allowed: a, b, c' for the table that holds an unknown key."""
-    model: Any = ExperimentConfig
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        fields = getattr(model, "model_fields", None)
-        if not fields or part not in fields:
-            return ""
-        model = _inner_model(fields[part].annotation)
-        if model is None:
-            return ""
-    fields = getattr(model, "model_fields", None)
-    return f"; allowed: {', '.join(fields)}" if fields else ""
-
-
-def _inner_model(annotation: Any) -> Any:
-    from typing import get_args
-
-    if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
-        return annotation
-    for arg in get_args(annotation):
-        found = _inner_model(arg)
-        if found is not None:
-            return found
-    return None
+    model = table_at(ExperimentConfig, loc[:-1])
+    return f"; allowed: {', '.join(model.model_fields)}" if model is not None else ""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -236,14 +216,11 @@ def read_toml(path: Path) -> tuple[dict, str]:
 
 
 def read_table_csv(path: Path, *, file: str, key: str) -> list[dict[str, Any]]:
-    """Rows of a producers or projects CSV as dicts (empty cells left out; pydantic checks types)."""
-    if not path.exists():
-        raise ConfigError(file, key, f"file not found: {path}")
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = []
-        for row in csv.DictReader(handle):
-            rows.append({k.strip(): v.strip() for k, v in row.items()
-                         if k is not None and v is not None and v.strip() != ""})
+    """Rows of a producers or projects CSV as dicts of text cells (empty cells left out: the
+    defaults apply; pydantic checks the types and names the key of a bad cell)."""
+    cells = read_cells(path, file=file, key=key, what="a CSV file")
+    rows = [{k: v for k, v in row.items() if v is not None}
+            for row in cells.drop(LINE).iter_rows(named=True)]
     if not rows:
         raise ConfigError(file, key, f"{path} has no rows")
     return rows

@@ -21,9 +21,9 @@ def test_every_field_has_a_description_and_a_unit():
             extra = field.json_schema_extra
             if field.description and not (isinstance(extra, dict) and "unit" in extra):
                 missing.append(f"{prefix}{name} (unit)")
-            from abm.config_docs import _model_of
+            from abm.schema import model_in
 
-            inner = _model_of(field.annotation)
+            inner = model_in(field.annotation)
             if inner is not None and name != "scenarios":
                 walk(inner, f"{prefix}{name}.")
 

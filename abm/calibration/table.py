@@ -24,6 +24,7 @@ from pathlib import Path
 
 import polars as pl
 
+from abm.csvtable import LINE, read_cells
 from abm.errors import ConfigError
 
 REQUIRED = ("name", "region", "stage", "capacity", "unit_cost")
@@ -50,21 +51,16 @@ def read_producers(path: str | Path) -> pl.DataFrame:
     """
     path = Path(path)
     file = str(path)
-    if not path.exists():
-        raise ConfigError(file, None, "file not found")
-    if path.is_dir():
-        raise ConfigError(file, None, "is a folder, expected a producers CSV file")
-    try:
-        raw = pl.read_csv(path, infer_schema=False, encoding="utf8")
-    except Exception as exc:  # polars raises several types for unreadable files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(file, None, f"not a readable CSV file: {first}") from None
-    raw = raw.rename({c: c.replace("\ufeff", "").strip().lower() for c in raw.columns})
-    _check_columns(raw, file)
+    raw = read_cells(path, file=file, key=None, what="a producers CSV file")
+    if raw.width == 1:  # only the line numbers: the file is empty
+        raise ConfigError(file, None, "not a readable CSV file: empty CSV")
+    columns = [c for c in raw.columns if c != LINE]
+    _check_columns([c.lower() for c in columns], file)
+    raw = raw.rename({c: c.lower() for c in columns})
     if raw.height == 0:
         raise ConfigError(file, None, "has a header but no producer rows")
-    table = raw.with_columns(pl.col(pl.String).str.strip_chars())
-    table = table.with_row_index("line", offset=2)  # CSV line numbers (the header is line 1)
+    # the CSV line of each row, under the name the messages and agents_from_table use
+    table = raw.rename({LINE: "line"})
     for column in REQUIRED:
         _check_present(table, column, file)
     out = table.with_columns(pl.col("stage").str.to_lowercase())
@@ -80,17 +76,17 @@ def read_producers(path: str | Path) -> pl.DataFrame:
     return out
 
 
-def _check_columns(raw: pl.DataFrame, file: str) -> None:
+def _check_columns(columns: list[str], file: str) -> None:
     allowed = REQUIRED + OPTIONAL
     seen: set[str] = set()
-    for column in raw.columns:
+    for column in columns:
         if column in seen:
             raise ConfigError(file, None, f"column '{column}' appears twice")
         seen.add(column)
         if column not in allowed:
             raise ConfigError(file, None, f"unknown column '{column}'; allowed: "
                               f"{', '.join(allowed)}", 1)
-    missing = [c for c in REQUIRED if c not in raw.columns]
+    missing = [c for c in REQUIRED if c not in columns]
     if missing:
         raise ConfigError(file, None, f"missing column{'s' if len(missing) > 1 else ''} "
                           f"{', '.join(repr(c) for c in missing)}; required: "
