@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from abm.errors import ConfigError
@@ -151,23 +149,10 @@ def _segments(table, file: str, status: str) -> list[dict]:
 
 def _write(out: Path, files: dict[str, str]) -> None:
     """Write every file atomically (temporary file, then rename) once all content is ready."""
-    out.mkdir(parents=True, exist_ok=True)
+    from abm.engine.files import write_text_atomic
+
     for name, text in files.items():
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes files private; results are not
-            os.replace(tmp, out / name)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+        write_text_atomic(text, out / name)
 
 
 if __name__ == "__main__":  # pragma: no cover

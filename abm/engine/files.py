@@ -1,8 +1,12 @@
-"""Atomic file writes and the results-folder lock.
+"""Atomic file writes and the results-folder lock: the one writer every module uses.
 
-A reader (a resumed run, the report, a user's notebook) must never see half a file: every file is
-written under a temporary name in the same folder and then renamed with ``os.replace``, which is
-atomic on POSIX file systems. Temporary names end in ``.tmp`` so ``*.parquet`` globs skip them.
+A reader (a resumed run, the report, a browser, a user's notebook) must never see half a file:
+every file is written under a temporary name in the same folder and then renamed with
+``os.replace``, which is atomic on POSIX file systems (and replaces the target on Windows).
+Temporary names start with ``.`` and end in ``.tmp`` so ``*.parquet`` and ``*.html`` globs skip
+them. Files get the ordinary permissions of the umask (results and pages are shared, unlike
+``mkstemp``'s private files). There is no fsync: the guarantee is "whole or absent" for readers,
+not durability across a power cut (a lost run file is recomputed on resume).
 """
 
 from __future__ import annotations
@@ -10,10 +14,15 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
+from filelock import FileLock, Timeout
+
+if TYPE_CHECKING:
+    import polars as pl
 
 TMP_SUFFIX = ".tmp"
 
@@ -23,41 +32,50 @@ def temp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}{TMP_SUFFIX}")
 
 
-def write_parquet_atomic(frame: pl.DataFrame | pl.LazyFrame, path: Path,
+@contextmanager
+def atomic_path(path: Path | str) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on a clean exit it is renamed to `path`, on an error
+    it is removed. The folder is created when missing."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes_atomic(data: bytes, path: Path | str) -> None:
+    """Write bytes to `path` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(text: str, path: Path | str) -> None:
+    """Write UTF-8 text to `path` atomically (newlines written as given)."""
+    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+
+
+def write_json_atomic(data: Any, path: Path | str) -> None:
+    """Write JSON to `path` atomically (indented: people read manifests)."""
+    write_text_atomic(json.dumps(data, indent=1, default=str) + "\n", path)
+
+
+def write_parquet_atomic(frame: pl.DataFrame | pl.LazyFrame, path: Path | str,
                          compression: str = "zstd") -> None:
     """Write a frame to `path` atomically (a LazyFrame is streamed, not collected).
     `compression`: "zstd" (small files) or "lz4" (faster; used for per-run files that are
     compacted later)."""
-    tmp = temp_path(path)
-    try:
-        try:
-            _write(frame, tmp, compression)
-        except FileNotFoundError:       # first file in a new folder
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _write(frame, tmp, compression)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    import polars as pl
 
-
-def _write(frame: pl.DataFrame | pl.LazyFrame, path: Path, compression: str) -> None:
-    if isinstance(frame, pl.LazyFrame):
-        frame.sink_parquet(path, compression=compression)
-    else:
-        frame.write_parquet(path, compression=compression)
-
-
-def write_json_atomic(data: Any, path: Path) -> None:
-    """Write JSON to `path` atomically (indented: people read manifests)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(path)
-    try:
-        tmp.write_text(json.dumps(data, indent=1, default=str) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        if isinstance(frame, pl.LazyFrame):
+            frame.sink_parquet(tmp, compression=compression)
+        else:
+            frame.write_parquet(tmp, compression=compression)
 
 
 def remove_stale_temps(folder: Path) -> int:
@@ -74,30 +92,24 @@ def remove_stale_temps(folder: Path) -> int:
 class FolderLock:
     """An advisory lock on a results folder, so two engines never write one folder at once.
 
-    Uses ``fcntl.flock`` on ``<folder>/.lock`` (released automatically if the process dies).
-    On systems without fcntl the lock is a no-op.
+    A ``filelock.FileLock`` on ``<folder>/.lock`` (an OS lock: released when the process dies, so
+    a killed run never leaves the folder locked). The lock file itself is left in place.
     """
 
     def __init__(self, folder: Path):
-        self.path = folder / ".lock"
-        self._handle: Any = None
+        self.path = Path(folder) / ".lock"
+        # thread_local=False: acquired and released by the engine's thread, never shared
+        self._lock = FileLock(self.path, thread_local=False)
 
     def acquire(self) -> bool:
-        """Take the lock; False when another process holds it."""
+        """Take the lock without waiting; False when another process (or another FolderLock
+        object in this process) holds it."""
         try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows
-            return True
-        self._handle = self.path.open("a+")
-        try:
-            fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self._handle.close()
-            self._handle = None
+            self._lock.acquire(timeout=0)
+        except Timeout:
             return False
         return True
 
     def release(self) -> None:
-        if self._handle is not None:
-            self._handle.close()    # closing the file releases the flock
-            self._handle = None
+        if self._lock.is_locked:
+            self._lock.release()

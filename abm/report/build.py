@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from datetime import UTC, datetime
-from html import escape
 from pathlib import Path
 
+from abm.engine.files import write_bytes_atomic, write_text_atomic
 from abm.report import pages
 from abm.report.data import load
 from abm.report.html import PLOTLY_JS
@@ -15,18 +13,11 @@ from abm.report.html import PLOTLY_JS
 TOML_NAME = "experiment.toml"
 
 
-def plotly_js_source() -> Path:
-    """plotly.min.js shipped inside the plotly package (no download, no CDN)."""
-    import plotly
+def plotly_js() -> bytes:
+    """plotly.min.js as shipped with the plotly package (no download, no CDN)."""
+    from plotly.offline import get_plotlyjs
 
-    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-
-
-def _write(path: Path, text: str) -> None:
-    """Write atomically, so a browser never opens a half-written page."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    return get_plotlyjs().encode("utf-8")
 
 
 def build_report(out: Path | str) -> Path:
@@ -39,15 +30,15 @@ def build_report(out: Path | str) -> Path:
     folder = out / "report"
     folder.mkdir(parents=True, exist_ok=True)
 
-    source, target = plotly_js_source(), folder / PLOTLY_JS
-    if not target.is_file() or target.stat().st_size != source.stat().st_size:
-        shutil.copyfile(source, target)
+    source, target = plotly_js(), folder / PLOTLY_JS
+    if not target.is_file() or target.stat().st_size != len(source):
+        write_bytes_atomic(source, target)     # written once per plotly version, not per build
 
     names = ["index.html"] + (["sweep.html"] if data.sweep_parameters else []) + [
         "runs.html", "config.html"]
     version = data.manifest.get("version") or ""
     built = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    footer = escape(f"abm {version} · experiment {data.name} · pages built {built}")
+    footer = f"abm {version} · experiment {data.name} · pages built {built}"  # plain text
     built_pages = [pages.index_page(data, names, footer)]
     if data.sweep_parameters:
         built_pages.append(pages.sweep_page(data, names, footer))
@@ -56,6 +47,6 @@ def build_report(out: Path | str) -> Path:
     built_pages += [pages.runs_page(data, names, footer),
                     pages.config_page(data, names, footer, TOML_NAME)]
     for page in built_pages:
-        _write(folder / page.filename, page.render())
-    _write(folder / TOML_NAME, pages.config_toml(data))
+        write_text_atomic(page.render(), folder / page.filename)
+    write_text_atomic(pages.config_toml(data), folder / TOML_NAME)
     return folder / "index.html"

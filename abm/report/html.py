@@ -1,4 +1,5 @@
-"""The page shell: head, navigation, figure embedding and tables. No page content lives here.
+"""The report pages' parts: navigation, style, figure embedding and tables, in the shared page
+shell (:mod:`abm.shell`). No page content lives here.
 
 Pages load plotly.js from ``plotly.min.js`` beside them (plotly's "directory" mode): one 4.8 MB copy
 for the whole report instead of one per page keeps the report under 10 MB. Nothing is fetched
@@ -59,6 +60,7 @@ class Page:
 
     def __init__(self, filename: str, title: str, question: str = "",
                  pages: list[str] | None = None, footer: str = ""):
+        """`title`, `question`, `footer`: plain text (escaped when the page is rendered)."""
         self.filename = filename
         self.title = title
         self.question = question
@@ -88,19 +90,15 @@ class Page:
         return f'<div class="plot">{html}</div>'
 
     def render(self) -> str:
-        here = ' class="here"'
-        nav = " ".join(
-            f'<a href="{f}"{here if f == self.filename else ""}>{escape(name)}</a>'
-            for f, name in PAGES if f in self.pages)
+        """The whole page in the shared shell (abm/templates/page.html.j2)."""
+        from abm.shell import render_page
+
+        nav = [{"href": f, "label": name, "here": f == self.filename}
+               for f, name in PAGES if f in self.pages]
         script = f'<script src="{PLOTLY_JS}"></script>' if self.plots else ""
-        question = f'<p class="question">{escape(self.question)}</p>' if self.question else ""
-        return (
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{escape(self.title)}</title><style>{CSS}</style>{script}</head>"
-            f'<body data-plots="{self.plots}"><header><h1>{escape(self.title)}</h1>{question}'
-            f"<nav>{nav}</nav></header><main>{''.join(self.parts)}</main>"
-            f"<footer>{self.footer}</footer></body></html>\n")
+        return render_page(title=self.title, lead=self.question, lead_class="question", nav=nav,
+                           css=CSS, head=script, body="".join(self.parts), plots=self.plots,
+                           footer=self.footer)
 
 
 def table(header: list[str] | None, rows: list[list[str]],

@@ -8,9 +8,7 @@ cannot be written. ``abm/cli.py`` dispatches ``abm validate-model ...`` to :func
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -43,21 +41,6 @@ def run_claim(key: str, claim):
                            known_failure=f"the claim raised: {detail}")
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".index-", suffix=".html")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)      # mkstemp makes the file private; pages are shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def main(argv: list[str] | None = None) -> int:
     from abm.validation.claims import CLAIMS
 
@@ -66,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:          # argparse printed its message (or --help)
         return int(exc.code or 0)
+    from abm.engine.files import write_text_atomic
     from abm.validation.page import page
 
     keys = args.only or list(CLAIMS)
@@ -82,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"      failed: {check.text} [{check.detail}]")
     out = Path(args.out) / "index.html"
     try:
-        write_atomic(out, page(results, time.perf_counter() - start))
+        write_text_atomic(page(results, time.perf_counter() - start), out)
     except OSError as exc:
         print(f"{PROG}: error: {out}: cannot write: {exc.strerror or exc}", file=sys.stderr)
         return 2
