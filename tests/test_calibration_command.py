@@ -127,3 +127,18 @@ def test_status_pipeline_fits_only_planned_and_construction_rows(tmp_path):
     assert main([str(table), "--out", str(tmp_path / "o"), "--status", "pipeline"]) == 0
     data = json.loads((tmp_path / "o" / "cost_curve.json").read_text())
     assert data["selection"]["producers"] == 3 and data["data"]["min_cost"] == 80
+
+
+def test_producer_names_are_escaped_in_the_page(tmp_path):
+    """A producer named like a script tag reaches the hover text escaped, never as markup."""
+    table = tmp_path / "producers.csv"
+    table.write_text("name,region,stage,capacity,unit_cost\n"
+                     "<script>alert(1)</script>,China,refinery,1000,40\n"
+                     "B & <b>bold</b>,US,refinery,500,60\nC,Japan,refinery,700,55\n")
+    assert main([str(table), "--out", str(tmp_path / "out")]) == 0
+    page = (tmp_path / "out" / "cost_curve.html").read_text()
+    assert "<script>alert(1)" not in page and "<b>bold" not in page
+    # plotly's JSON writes "/" as \u002f; the escaped names are in the figure's hover text
+    assert "&lt;script&gt;alert(1)&lt;\\u002fscript&gt;" in page
+    assert "B &amp; &lt;b&gt;bold&lt;\\u002fb&gt;" in page
+    assert "<title>Cost curve: producers.csv</title>" in page

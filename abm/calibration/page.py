@@ -1,6 +1,7 @@
 """The plotly page of a cost-curve fit: data as capacity-width steps, fitted curves, residuals.
 
-plotly.js is embedded in the page (``include_plotlyjs=True``): the pages must open offline.
+plotly.js is embedded in the page (``include_plotlyjs=True``): the pages must open offline. The
+page is the shared shell (:mod:`abm.shell`); producer names from the CSV are escaped in hover text.
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from abm.calibration.cost_curve import CostCurveFit
+from abm.shell import render_page
+
+CSS = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
+"""
 
 _COLOURS = {"lognormal": "#1f77b4", "gamma": "#d62728", "weibull": "#2ca02c", "pchip": "#9467bd"}
 # pale bar colours that no fitted line uses
@@ -28,7 +34,10 @@ def figure(fit: CostCurveFit, price_unit: str, groups: list[str] | None = None) 
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.68, 0.32],
                         vertical_spacing=0.06,
                         subplot_titles=("Cost curve", "Residuals at each producer's midpoint"))
-    names = fit.names or [f"producer {i + 1}" for i in range(len(mo.cost))]
+    # names come from the user's CSV and plotly renders HTML tags in hover text: escape them
+    # (plotly.js decodes the entities, so "A&B" still reads "A&B")
+    names = [html.escape(str(n)) for n in fit.names] if fit.names else [
+        f"producer {i + 1}" for i in range(len(mo.cost))]
     hover = [f"{n}<br>capacity {c:,.0f} t/yr<br>unit cost {u:,.4g} {price_unit}"
              f"<br>cumulative share {lo:.1%}–{hi:.1%}"
              for n, c, u, lo, hi in zip(names, mo.capacity, mo.cost, mo.lower, mo.upper,
@@ -89,17 +98,9 @@ def page(fit: CostCurveFit, *, title: str, price_unit: str, notes: list[str],
                 f"(fitted {best.family} curve; weighted R² {best.fit.r2_weighted:.2f}).")
     body = figure(fit, price_unit, groups).to_html(full_html=False, include_plotlyjs=True)
     note_items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}
-</style></head><body>
-<h1>{html.escape(title)}</h1>
-<p>{html.escape(headline)}</p>
-<table><tr><th>curve</th><th>parameters</th><th>AIC</th><th>weighted R²</th>
-<th>max error ({html.escape(price_unit)})</th><th>RMSE ({html.escape(price_unit)})</th></tr>
-{''.join(rows)}</table>
-<ul>{note_items}</ul>
-{body}
-</body></html>
-"""
+    unit = html.escape(price_unit)
+    content = (f"<p>{html.escape(headline)}</p>\n"
+               f"<table><tr><th>curve</th><th>parameters</th><th>AIC</th><th>weighted R²</th>\n"
+               f"<th>max error ({unit})</th><th>RMSE ({unit})</th></tr>\n"
+               f"{''.join(rows)}</table>\n<ul>{note_items}</ul>\n{body}\n")
+    return render_page(title=title, css=CSS, body=content, plots=1)

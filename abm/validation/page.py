@@ -1,8 +1,8 @@
 """The validation page: every claim with its source, what was expected, what the model produced,
 pass or fail, and a small plotly chart.
 
-plotly.js is embedded once in the page head, so the single file opens offline (no CDN). Every
-piece of text from a claim is HTML-escaped.
+plotly.js is embedded once in the page head, so the single file opens offline (no CDN). The page
+is the shared shell (:mod:`abm.shell`); every piece of text from a claim is HTML-escaped.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from abm import __version__
+from abm.shell import render_page
 from abm.validation.base import ClaimResult, Plot
 
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
@@ -149,11 +150,8 @@ def page(results: list[ClaimResult], seconds: float | None = None) -> str:
                f"<table><thead><tr><th>claim</th><th>verdict</th><th>source</th></tr></thead>"
                f"<tbody>{rows}</tbody></table></section>")
     body = summary + "".join(claim_section(r) for r in results)
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>Model validation</title><style>{CSS}</style>"
-            f'<script type="text/javascript">{get_plotlyjs()}</script></head>'
-            f'<body data-plots="{sum(r.plot is not None for r in results)}">'
-            "<header><h1>How we know the model is right: validation claims</h1>"
-            f"<p>abm {escape(__version__)}, run {escape(when)}{escape(took)}</p></header>"
-            f"<main>{body}</main></body></html>\n")
+    return render_page(
+        title="Model validation", heading="How we know the model is right: validation claims",
+        lead=f"abm {__version__}, run {when}{took}", css=CSS,
+        head=f'<script type="text/javascript">{get_plotlyjs()}</script>', body=body,
+        plots=sum(r.plot is not None for r in results))
