@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from abm.config import INVALID, ExperimentConfig
 from abm.csvtable import LINE, read_cells
+from abm.dotted import apply_overrides, flatten
 from abm.errors import ConfigError
 from abm.schema import table_at
 
@@ -53,58 +54,6 @@ def run_seed(root_seed: int, replication: int) -> int:
     random numbers), independent of worker count, order and resume."""
     seq = np.random.SeedSequence(root_seed, spawn_key=(replication,))
     return int(seq.generate_state(2, dtype=np.uint32).view(np.uint64)[0] >> np.uint64(1))
-
-
-# --------------------------------------------------------------------------------------------------
-# dotted keys
-# --------------------------------------------------------------------------------------------------
-
-
-def parse_value(text: str) -> Any:
-    """A --set VALUE in TOML syntax; a bare word that is not TOML is taken as a string."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-def set_dotted(raw: dict, key: str, value: Any, *, source: str, file: str | None) -> None:
-    """Set `a.b.c` (or `producers.0.capacity`) in a nested dict, creating tables on the way."""
-    parts = key.split(".")
-    if not all(parts):
-        raise ConfigError(file, key, f"{source}: empty part in dotted key")
-    node: Any = raw
-    for i, part in enumerate(parts[:-1]):
-        nxt = parts[i + 1]
-        if isinstance(node, list):
-            if not part.isdigit() or int(part) >= len(node):
-                raise ConfigError(file, key, f"{source}: '{part}' is not an index of a list of "
-                                  f"{len(node)} entries")
-            node = node[int(part)]
-            continue
-        if not isinstance(node, dict):
-            raise ConfigError(file, key, f"{source}: '{'.'.join(parts[:i])}' is not a table")
-        if part not in node or node[part] is None:
-            node[part] = [] if nxt.isdigit() else {}
-        node = node[part]
-    last = parts[-1]
-    if isinstance(node, list):
-        if not last.isdigit() or int(last) >= len(node):
-            raise ConfigError(file, key, f"{source}: '{last}' is not an index of a list of "
-                              f"{len(node)} entries")
-        node[int(last)] = value
-    elif isinstance(node, dict):
-        node[last] = value
-    else:
-        raise ConfigError(file, key, f"{source}: parent of '{last}' is not a table")
-
-
-def apply_overrides(raw: dict, overrides: dict[str, Any], *, source: str,
-                    file: str | None) -> dict:
-    out = copy.deepcopy(raw)
-    for key, value in overrides.items():
-        set_dotted(out, key, value, source=source, file=file)
-    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -270,7 +219,7 @@ class Experiment:
             if not isinstance(overrides, dict):
                 raise ConfigError(file, f"scenarios.{name}", "must be a table of dotted-key "
                                   "overrides", locate(text, ("scenarios", name)))
-            scenario_raw = apply_overrides(raw, _flatten(overrides), source=f"scenarios.{name}",
+            scenario_raw = apply_overrides(raw, flatten(overrides), source=f"scenarios.{name}",
                                            file=file)
             self._scenarios[name] = self._validate(scenario_raw, name)
         chosen = self.config.experiment.baseline
@@ -338,7 +287,7 @@ class Experiment:
             return self.scenario(spec.scenario)
         raw = copy.deepcopy(self.raw)
         if spec.scenario != BASE:
-            raw = apply_overrides(raw, _flatten(self.config.scenarios[spec.scenario]),
+            raw = apply_overrides(raw, flatten(self.config.scenarios[spec.scenario]),
                                   source=f"scenarios.{spec.scenario}", file=self.file)
         raw = apply_overrides(raw, spec.params, source="sweep.parameters", file=self.file)
         return self._validate(raw, spec.scenario)
@@ -353,23 +302,6 @@ class Experiment:
             data.get(table, {}).pop(key, None)
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def _flatten(overrides: dict, prefix: str = "") -> dict[str, Any]:
-    """Scenario tables may be written with dotted string keys or nested tables; flatten both."""
-    out: dict[str, Any] = {}
-    for key, value in overrides.items():
-        full = f"{prefix}{key}"
-        if isinstance(value, dict) and value and not _is_leaf_table(full):
-            out.update(_flatten(value, full + "."))
-        else:
-            out[full] = value
-    return out
-
-
-def _is_leaf_table(key: str) -> bool:
-    """Tables whose value is itself a mapping parameter (a sweep range)."""
-    return key.startswith("sweep.parameters.")
 
 
 def resolve_extends(raw: dict, path: Path, *, file: str, text: str | None,
