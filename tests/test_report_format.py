@@ -78,3 +78,19 @@ def test_toml_roundtrip_of_a_config_dict():
     expected = {**data, "experiment": {"name": "x", "title": '<script>"q"', "seed": 3},
                 "policy": {}}
     assert back == expected
+
+
+def test_toml_strings_with_control_characters_round_trip():
+    """U+007F (DEL), NUL, other controls, quotes, backslashes and line separators all parse back."""
+    text = "a\x7fb\x00c\x1f\td\"e\\f\u2028g\u00e9\U0001F600\r\n"
+    data = {"experiment": {"title": text, "question": "\x7f"}, "k\x7fey": {"v\x00": text}}
+    assert tomllib.loads(dumps(data)) == data
+
+
+def test_toml_none_is_left_out_of_tables_and_refused_in_arrays():
+    import pytest
+
+    data = {"a": None, "t": {"b": None, "c": 1}, "items": [{"x": None, "y": 2}, {"y": 3}]}
+    assert tomllib.loads(dumps(data)) == {"t": {"c": 1}, "items": [{"y": 2}, {"y": 3}]}
+    with pytest.raises(ValueError, match=r"t\.levels: TOML has no null"):
+        dumps({"t": {"levels": [1.0, None, 3.0]}})
