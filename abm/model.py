@@ -13,7 +13,7 @@ import numpy as np
 from abm import market
 from abm.agents.buyers import Buyer
 from abm.agents.developers import Developer, PriceExpectation
-from abm.agents.government import Government
+from abm.agents.government import Governments
 from abm.agents.producers import AGENT_CLASS, MINE, RECYCLER, REFINERY, STAGES, ProducerBook
 from abm.clearing import MarketPlan, Offers, clear_single, clear_step
 from abm.config import ExperimentConfig
@@ -181,11 +181,7 @@ class MineralMarket(mesa.Model):
         self.buyer_stock_change = np.zeros(len(self.buyers))
 
         # governments: the club's, and one for each other region an instrument or shock names
-        self.governments: list[Government] = []
-        club_regions = list(np.flatnonzero(self.region_club))
-        self.club_government = Government(self, "club", club_regions) if club_regions else None
-        if self.club_government is not None:
-            self.governments.append(self.club_government)
+        self.governments = Governments(self, self.region_club)
 
         # exogenous processes
         d = mk.demand
@@ -283,8 +279,7 @@ class MineralMarket(mesa.Model):
     # steps of the schedule
     # ------------------------------------------------------------------------------------------
     def start_step(self) -> None:
-        for government in self.governments:
-            government.start_step()
+        self.governments.start_step()
         # (producers' output and revenue of the step are set from zero in settle_producers)
         self.acct = dict.fromkeys(ACCOUNT_KEYS, 0.0)
         self.plan = MarketPlan() if self.policies else self._idle_plan
@@ -867,18 +862,6 @@ class MineralMarket(mesa.Model):
         """An id (>= 0) under which an instrument offers its stock in the merit order."""
         self.stock_owners.append(policy)
         return len(self.stock_owners) - 1
-
-    def government_for(self, regions: list[int], name: str) -> Government:
-        """The government that runs an instrument covering `regions`: the club's when they are
-        all club members, else one made for them."""
-        if self.club_government is not None and all(self.region_club[r] for r in regions):
-            return self.club_government
-        for government in self.governments:
-            if government.regions == regions:
-                return government
-        government = Government(self, name, regions)
-        self.governments.append(government)
-        return government
 
     def annual_consumption(self) -> float:
         return float(self.consumption * self.steps_per_year)

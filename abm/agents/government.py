@@ -1,10 +1,17 @@
-"""Governments: own policy instruments and a ledger of every cash flow and tonne they move."""
+"""Governments: own policy instruments and a ledger of every cash flow and tonne they move.
+
+`Government` (a Mesa agent) acts on its own ledger and stock: `book` records one flow,
+`start_step` clears its net outlay of the step. `Governments`, the population (a list of them),
+acts on all at once (`start_step`) and finds the government that runs an instrument
+(`government_for`, what `model.governments.government_for` answers to policies).
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
 import mesa
+import numpy as np
 
 # Ledger kinds and their sign in the government's net outlay (fiscal cost): outlays count +1,
 # receipts -1.
@@ -41,3 +48,35 @@ class Government(mesa.Agent):
 
     def start_step(self) -> None:
         self.step_outlay = 0.0
+
+
+class Governments(list):
+    """The population of governments, a list of `Government` agents in the order they were made:
+    the club's (when any region is a club member) and one for each other group of regions an
+    instrument covers. Methods here act on all governments (`start_step`) or find one
+    (`government_for`); a `Government`'s own methods (`book`, `start_step`) act on its ledger."""
+
+    def __init__(self, model: mesa.Model, region_club):
+        super().__init__()
+        self.model = model                 # the Mesa model new governments register with
+        self.region_club = region_club
+        club_regions = list(np.flatnonzero(region_club))
+        self.club = Government(model, "club", club_regions) if club_regions else None
+        if self.club is not None:
+            self.append(self.club)
+
+    def government_for(self, regions: list[int], name: str) -> Government:
+        """The government that runs an instrument covering `regions`: the club's when they are
+        all club members, else one made for them."""
+        if self.club is not None and all(self.region_club[r] for r in regions):
+            return self.club
+        for government in self:
+            if government.regions == regions:
+                return government
+        government = Government(self.model, name, regions)
+        self.append(government)
+        return government
+
+    def start_step(self) -> None:
+        for government in self:
+            government.start_step()

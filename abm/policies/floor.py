@@ -58,7 +58,7 @@ class FloorPolicy(Policy):
             self.covers = club or list(range(len(model.region_names)))
         self.covered_region = np.isin(np.arange(len(model.region_names)), self.covers)
         self.stage = MINE if self.cfg.stage == "concentrate" else REFINERY
-        self.government = model.government_for(self.covers, "floor")
+        self.government = model.governments.government_for(self.covers, "floor")
         if self.cfg.rule == "cost_percentile":
             self.level = self.percentile_level(model)
 

@@ -31,7 +31,7 @@ class Offtake(Policy):
             covers = list(np.flatnonzero(model.region_club)) or list(range(len(model.region_names)))
         self.covered_region = np.isin(np.arange(len(model.region_names)), covers)
         club = list(np.flatnonzero(model.region_club)) or covers
-        self.government = model.government_for(club, "offtake") if \
+        self.government = model.governments.government_for(club, "offtake") if \
             self.cfg.offtaker == "government" else None
         self.first_step: dict[int, int] = {}
 

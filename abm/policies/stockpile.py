@@ -27,7 +27,7 @@ class Stockpile(StockHolder):
     def initialize(self, model) -> None:
         club = list(np.flatnonzero(model.region_club))
         self.regions = club or list(range(len(model.region_names)))
-        self.government = model.government_for(self.regions, "stockpile")
+        self.government = model.governments.government_for(self.regions, "stockpile")
         self.register(model)
         d = model.config.market.demand
         club_share = float(model.buyer_share[model.buyer_club].sum())

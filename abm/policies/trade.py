@@ -27,7 +27,7 @@ class TradeMeasures(Policy):
 
     def initialize(self, model) -> None:
         club = list(np.flatnonzero(model.region_club))
-        self.government = model.government_for(club, "trade") if club else None
+        self.government = model.governments.government_for(club, "trade") if club else None
 
     def apply(self, model) -> None:
         if not self.active(model.t) or self.government is None:
