@@ -28,8 +28,3 @@ def test_an_uninstalled_tree_reads_pyproject(monkeypatch):
     monkeypatch.setattr(importlib.metadata, "version", missing)
     assert abm._version() == project_version()
 
-
-def test_manifest_records_the_package_version():
-    from abm.engine import manifest
-
-    assert "abm.__version__" in Path(manifest.__file__).read_text()
