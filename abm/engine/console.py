@@ -1,4 +1,6 @@
-"""The short table printed after a run: one line per scenario with the headline metrics."""
+"""The short table printed after a run: one line per scenario with the headline metrics.
+
+Numbers are written by abm.report.format.fmt, as on the result pages ("-$437m", "12 kt/yr")."""
 
 from __future__ import annotations
 
@@ -8,22 +10,9 @@ from typing import TextIO
 import polars as pl
 
 from abm.names import METRICS
+from abm.report.format import fmt
 
 HEADLINE = ("price_mean", "price_volatility", "capacity_added_market", "fiscal_cost")
-
-
-def fmt(value: float | None, unit: str) -> str:
-    """A number for people: money in k/m/bn, tonnes with thousands separators."""
-    if value is None:
-        return "-"
-    if unit == "USD":
-        for size, suffix in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
-            if abs(value) >= size:
-                return f"${value / size:,.1f}{suffix}"
-        return f"${value:,.0f}"
-    if unit.startswith("t"):
-        return f"{value:,.0f}"
-    return f"{value:,.3g}" if abs(value) < 1 else f"{value:,.1f}"
 
 
 def headline_table(runs: pl.DataFrame, price_unit: str = "price") -> list[str]:
@@ -35,7 +24,9 @@ def headline_table(runs: pl.DataFrame, price_unit: str = "price") -> list[str]:
              .agg(pl.len().alias("n"), *[pl.col(m).cast(pl.Float64).mean() for m in metrics]))
     units = {m: price_unit if METRICS[m].unit == "price" else METRICS[m].unit for m in metrics}
     header = ["scenario", "runs"] + [f"{METRICS[m].label} ({units[m]})" for m in metrics]
-    rows = [[str(r["scenario"]), str(r["n"])] + [fmt(r[m], units[m]) for m in metrics]
+    # the pages' rounding and units, with an ASCII minus for copying from a terminal
+    rows = [[str(r["scenario"]), str(r["n"])]
+            + [fmt(r[m], METRICS[m].unit, price_unit, minus="-") for m in metrics]
             for r in means.iter_rows(named=True)]
     widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
     return ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)

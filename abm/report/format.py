@@ -93,15 +93,21 @@ def scale_for(values: float | list[float], unit: str, price_unit: str = "USD/kg"
     return Scale(1.0, unit, "", " " + unit)
 
 
-def fmt(value: float, unit: str, price_unit: str = "USD/kg", digits: int = 2,
-        scale: Scale | None = None) -> str:
-    """One number with its unit: fmt(1.23e9, "USD") == "$1.2bn", fmt(0.384, "share") == "38%"."""
+def fmt(value: float | None, unit: str, price_unit: str = "USD/kg", digits: int = 2,
+        scale: Scale | None = None, minus: str = MINUS) -> str:
+    """One number with its unit: fmt(1.23e9, "USD") == "$1.2bn", fmt(0.384, "share") == "38%",
+    fmt(-4.369e8, "USD") == "−$437m".
+
+    The pages and the terminal summary both use it. `minus` is the sign written before negative
+    numbers: the typographic minus on the pages; "-" in the terminal, where text is copied into
+    shells, spreadsheets and code that would not read U+2212 as a sign.
+    """
     if value is None or not math.isfinite(value):
         return "n/a"
     s = scale or scale_for(value, unit, price_unit)
     if unit == "price":
         digits = max(digits, 3)  # 62.4 USD/kg, not 62 USD/kg: prices are compared closely
-    return _with_unit(sig(value / s.factor, digits), s)
+    return _with_unit(sig(value / s.factor, digits), s).replace(MINUS, minus)
 
 
 def fmt_range(low: float, high: float, unit: str, price_unit: str = "USD/kg",
