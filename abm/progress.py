@@ -1,8 +1,10 @@
 """A progress line on stderr for long work: runs done/total, failures, runs per second, time left.
 
-On a terminal the line is redrawn in place (at most a few times a second) and a cost estimate is
-printed once the first runs are in. When stderr is not a terminal (a log file, CI) only the final
-line is written, so logs stay short. ``quiet=True`` writes nothing. No tqdm dependency.
+On a terminal the line is redrawn in place (at most a few times a second) by ``tqdm`` and a cost
+estimate is printed once the first runs are in. When stderr is not a terminal (a log file, CI)
+only the final line is written, so logs stay short: tqdm is then disabled and the final line is
+written here. ``quiet=True`` writes nothing. The line's text (and its time left, at the average
+rate so far) is built here, so it reads the same in a terminal and in a log.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import sys
 import time
 from typing import TextIO
+
+from tqdm import tqdm
 
 
 def duration(seconds: float) -> str:
@@ -22,6 +26,12 @@ def duration(seconds: float) -> str:
         return f"{minutes}m{secs:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
+
+
+class _Bar(tqdm):
+    """tqdm drawing our text: no monitor thread (the engine forks worker processes)."""
+
+    monitor_interval = 0
 
 
 class Progress:
@@ -43,8 +53,11 @@ class Progress:
         self.failed = 0
         self._last_draw = 0.0
         self._estimated = False
-        self._width = 0
         self._closed = False
+        # bar_format "{desc}": tqdm draws (pads, trims to the terminal width, clears for
+        # messages) the line built by `line()`; it is not created at all when not drawing live
+        self._bar = _Bar(total=total, file=self.stream, bar_format="{desc}", mininterval=0,
+                         miniters=0, leave=True, dynamic_ncols=True) if self.live else None
 
     @property
     def live(self) -> bool:
@@ -71,15 +84,20 @@ class Progress:
 
     def update(self, done: int, failed: int = 0) -> None:
         self.done, self.failed = done, failed
-        if not self.live:
+        if self._bar is None:
             return
         now = time.perf_counter()
         if not self._estimated and self._ready_to_estimate(now):
             self._estimated = True
-            self._write(self.estimate() + "\n")
+            self._bar.write(self.estimate(), file=self.stream)
         if now - self._last_draw >= self.interval or done == self.total:
             self._last_draw = now
-            self._write(self.line())
+            self._draw(self.line())
+
+    def _draw(self, text: str) -> None:
+        self._bar.set_description_str(text, refresh=False)
+        self._bar.n = self.done
+        self._bar.refresh()
 
     def _ready_to_estimate(self, now: float) -> bool:
         # after a round of work on every worker, or 10 s, whichever comes first
@@ -96,25 +114,20 @@ class Progress:
                 f"{duration(total)} for all {self.total} {self.unit} on {self.workers} "
                 f"worker{'s' if self.workers != 1 else ''}")
 
-    def _write(self, text: str) -> None:
-        if text.endswith("\n"):
-            self.stream.write("\r" + " " * self._width + "\r" + text)
-            self._width = 0
-        else:
-            pad = max(0, self._width - len(text))
-            self.stream.write("\r" + text + " " * pad)
-            self._width = len(text)
-        self.stream.flush()
-
     def close(self, note: str = "") -> None:
         """The final line (also when stderr is not a terminal); nothing when quiet."""
-        if self._closed or self.quiet or (self.total == 0 and not note):
-            self._closed = True
+        if self._closed:
             return
         self._closed = True
+        if self.quiet or (self.total == 0 and not note):
+            if self._bar is not None:
+                self._bar.leave = False
+                self._bar.close()
+            return
         text = self.line() + (f"; {note}" if note else "")
-        if self.tty:
-            self._write(text + "\n")
+        if self._bar is not None:
+            self._draw(text)
+            self._bar.close()          # leave=True: the line stays, followed by a newline
         else:
             self.stream.write(text + "\n")
             self.stream.flush()
@@ -123,8 +136,8 @@ class Progress:
         """A one-off line (resume notice, warnings) that does not break the progress line."""
         if self.quiet:
             return
-        if self.live and self._width:
-            self._write(text + "\n")
+        if self._bar is not None:
+            self._bar.write(text, file=self.stream)     # clears the line, writes, redraws
         else:
             self.stream.write(text + "\n")
             self.stream.flush()
