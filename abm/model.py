@@ -11,7 +11,7 @@ import mesa
 import numpy as np
 
 from abm import market
-from abm.agents.buyers import Buyer
+from abm.agents.buyers import Buyers
 from abm.agents.developers import Developer, PriceExpectation
 from abm.agents.government import Governments
 from abm.agents.producers import AGENT_CLASS, MINE, RECYCLER, REFINERY, STAGES, ProducerBook
@@ -20,7 +20,7 @@ from abm.config import ExperimentConfig
 from abm.investment import Protection
 from abm.metrics import run_metrics
 from abm.recorder import Recorder
-from abm.shocks import DemandShock, Outages
+from abm.shocks import Outages
 
 # Identity kinds for per-producer random streams (stable across scenarios).
 EXISTING, PROJECT, EXPANSION, RECYCLING = 0, 1, 2, 3
@@ -161,35 +161,13 @@ class MineralMarket(mesa.Model):
             pr.stage == "mine" for pr in config.investment.projects)
 
         # buyers
-        Buyer.create_agents(self, len(config.buyers), [b.name for b in config.buyers],
-                            [self.region_index[b.region] for b in config.buyers],
-                            [b.share for b in config.buyers])
-        self.buyers = list(self.agents_by_type[Buyer])
-        self.buyer_share = np.array([b.share for b in self.buyers])
-        self.buyer_region = np.array([b.region for b in self.buyers])
-        self.buyer_club = self.region_club[self.buyer_region]
-        # buyers' own inventories (Buyer.inventory_*): target cover in steps of use, starting
-        # at the target for the reference quantity
-        cover = np.array([b.inventory_cover for b in config.buyers])
-        self.has_inventories = bool((cover > 0).any())
-        self.buyer_cover_steps = cover * self.steps_per_year / 365.0
-        self.buyer_adjust = np.array([b.inventory_adjust for b in config.buyers])
-        self.buyer_max_draw = np.array([b.inventory_max_draw for b in config.buyers])
-        self.buyer_stock = (self.buyer_cover_steps * self.buyer_share
-                            * mk.demand.reference_quantity / self.steps_per_year)
-        self.buyer_order = np.ones(len(self.buyers))     # orders / own use this step
-        self.buyer_stock_change = np.zeros(len(self.buyers))
+        self.buyers = Buyers(self, config, self.region_index, self.region_club, seed,
+                             self.money_per_price_tonne)
 
         # governments: the club's, and one for each other region an instrument or shock names
         self.governments = Governments(self, self.region_club)
 
-        # exogenous processes
         d = mk.demand
-        self.demand_shock = DemandShock(seed, d.shock_sd, d.shock_persistence,
-                                        block=min(self.n_steps, 1024))
-        self.base_demand_scale = market.demand_scale(d.reference_quantity / self.steps_per_year,
-                                                     d.reference_price, d.elasticity)
-
         # developers of new capacity
         inv = config.investment
         self.investment_on = inv.enabled
@@ -211,11 +189,6 @@ class MineralMarket(mesa.Model):
             policy.initialize(self)
 
         self.recorder = Recorder(self.n_steps, self.region_names)
-        self.buyer_received = np.zeros(len(self.buyers))   # t per buyer this step
-        self.buyer_spent = np.zeros(len(self.buyers))      # USD per buyer this step
-        for slot, buyer in enumerate(self.buyers):
-            buyer.slot = slot
-        self.buyer_club_rows = np.flatnonzero(self.buyer_club)
         self._structure: Structure | None = None
         # without instruments nothing changes the plan, the asks or the offers: one idle plan
         # and the cached offers serve every step
@@ -228,7 +201,6 @@ class MineralMarket(mesa.Model):
         self._offers_reuse = None    # (structure, outage array, dumping, offers) of a plain step
         self._dumping = False
         self._margin_memo: dict | None = None   # shared parts of margins during a review
-        self._growth_factor = 1.0 + d.growth
         self._pending_from = 0                      # expansions before this index are online
         self._expansions_due: dict[int, list] = {}  # online step -> expansions
         self._building_capacity: dict[int, float] = {}   # stage -> t/yr under construction
@@ -236,7 +208,7 @@ class MineralMarket(mesa.Model):
         # are sums over producers or buyers are then computed for many steps at once, when the
         # series are first read (flush_record), from the outputs kept per step.
         self._defer_record = not (self.policies or self.has_mines or self.has_recyclers
-                                  or self.has_inventories)
+                                  or self.buyers.has_inventories)
         self._pending: list[tuple] = []
         if self._defer_record:
             self.recorder.before_read = self.flush_record
@@ -255,14 +227,14 @@ class MineralMarket(mesa.Model):
         """One period: shocks, policies, offers, clearing, settlement, exits, investment."""
         self.t = self.steps - 1                  # Mesa counts steps from 1
         self.start_step()
-        self.draw_demand()
+        self.buyers.draw_demand(self.t)
         self.draw_outages()
         self.collect_scrap()
         self.apply_policies()
-        self.plan_inventories()
+        self.buyers.plan_inventories(self.disruption)
         self.make_offers()
         self.clear_markets()
-        self.use_inventories()
+        self.buyers.use_inventories()
         self.settle_producers()
         self.settle_policies()
         self.review_producers()
@@ -295,48 +267,6 @@ class MineralMarket(mesa.Model):
             self._cut_active = bool(cut.any())
         else:
             self._cut_active = False
-
-    def draw_demand(self) -> None:
-        """Trend growth and the AR(1) shock set this step's demand scale per buyer."""
-        self.shock = self.demand_shock.advance()
-        growth = self._growth_factor ** (self.t / self.steps_per_year)
-        self.demand_scale = self.base_demand_scale * growth * self.shock
-        self.buyer_scale = self.buyer_share * self.demand_scale
-
-    def plan_inventories(self) -> None:
-        """Buyers holding inventory order more than they use while below their target and use
-        stock instead of buying while above it, closing `inventory_adjust` of the gap a step.
-        The target is `inventory_cover` days of use at the reference price (a volume forecast
-        from this step's demand, not from prices: a target that followed the last price would
-        feed price swings back into orders, a cobweb), and zero while an export control is in
-        force (safety stock is for disruptions). Orders scale the buyer's demand curve:
-        buyer i orders (1 + x_i) D_i(P) with x_i = adjust_i (target_i - stock_i) / U_i, U_i its
-        use at the reference price, so the tonnes it adds or draws are adjust x gap x
-        (P / P_ref) ^ elasticity; it draws at most `inventory_max_draw` of its use."""
-        if not self.has_inventories:
-            return
-        use = self.buyer_share * market.demand_at(self.demand_scale, self.elasticity,
-                                                  self.config.market.demand.reference_price)
-        target = self.buyer_cover_steps * use if not self.disruption else np.zeros_like(use)
-        live = use > 0
-        safe = np.where(live, use, 1.0)
-        gap = np.where(live, self.buyer_adjust * (target - self.buyer_stock) / safe, 0.0)
-        self.buyer_order = 1.0 + np.maximum(gap, -self.buyer_max_draw)
-        self.buyer_scale = self.buyer_scale * self.buyer_order
-
-    def use_inventories(self) -> None:
-        """Buyers use what they received net of stock building: deliveries / order multiple
-        (rationed alike in scarcity). The difference goes to or comes from their inventory,
-        which never falls below zero."""
-        if not self.has_inventories:
-            return
-        got = self.buyer_received
-        use = got / self.buyer_order          # (orders are at least 1 - inventory_max_draw > 0)
-        change = np.maximum(got - use, -self.buyer_stock)
-        self.buyer_stock = self.buyer_stock + change
-        self.buyer_stock_change = change
-        self.buyer_use = got - change
-        self.consumption = float(self.buyer_use.sum())
 
     def draw_outages(self) -> None:
         if self.outages is not None:
@@ -472,39 +402,25 @@ class MineralMarket(mesa.Model):
         if not self.policies or self.plan.idle:
             merit = (self.structure().merit_order(self._dumping, self.elasticity)
                      if self._plain_offers else None)
-            out = clear_single(self.offers, buyer_scale=self.buyer_scale, eps=self.elasticity,
+            out = clear_single(self.offers, buyer_scale=self.buyers.scale, eps=self.elasticity,
                                price_cap=self.config.market.price_cap,
                                last_price=self.last_price, merit=merit,
                                all_live=self._plain_offers)
         else:
-            out = clear_step(self.offers, self.plan, buyer_scale=self.buyer_scale,
-                             buyer_region=self.buyer_region, region_club=self.region_club,
+            out = clear_step(self.offers, self.plan, buyer_scale=self.buyers.scale,
+                             buyer_region=self.buyers.region, region_club=self.region_club,
                              eps=self.elasticity, price_cap=self.config.market.price_cap,
                              last_price=self.last_price)
         self.outcome = out
         self.price, self.club_price = out.world_price, out.club_price
-        self.consumption, self.unmet = out.consumption, out.unmet
+        self.unmet = out.unmet
         if self.has_mines and len(self.chain.asks):
             refs, mines, mine_avail = self.chain_rows
             n = len(self.chain.asks)
             self.concentrate_price = market.concentrate_price(
                 self.price, self.chain, out.sold[:n], self.producer_ask[refs],
                 self.producer_ask[mines], mine_avail, self.intensity)
-        # every buyer takes delivery (Buyer.take_delivery, for all buyers at once)
-        self.buyer_received = out.buyer_tonnes
-        self._buyer_price, self._buyer_spent = out.buyer_price, None   # see buyer_spent
-
-    @property
-    def buyer_spent(self) -> np.ndarray:
-        """USD per buyer this step (tonnes received x price paid), computed when read."""
-        if self._buyer_spent is None:
-            self._buyer_spent = (self.buyer_received * self._buyer_price
-                                 * self.money_per_price_tonne)
-        return self._buyer_spent
-
-    @buyer_spent.setter
-    def buyer_spent(self, value: np.ndarray) -> None:
-        self._buyer_spent = value
+        self.buyers.take_delivery(out)
 
     def settle_producers(self) -> None:
         """Producers are paid for what they sold (their market's price, or the floor for what a
@@ -618,7 +534,7 @@ class MineralMarket(mesa.Model):
         pending = sum(e[2] for e in self.expansions[self._pending_from:] if e[0] > self.t)
         have = b.capacity[nm_rows].sum() + pending
         # the market it aims at: world demand at the reference price (trend and shocks included)
-        market_size = market.demand_at(self.demand_scale, self.elasticity,
+        market_size = market.demand_at(self.buyers.demand_scale, self.elasticity,
                                        self.config.market.demand.reference_price)
         gap = rules.target_share * market_size * self.steps_per_year - have
         if gap <= 1e-9:
@@ -651,18 +567,18 @@ class MineralMarket(mesa.Model):
         values = self.step_values(st, out, importers, offtake, private_release, private_revenue)
         if self._defer_record:
             self._pending.append((self.t, st, b.output.copy(), out.buyer_tonnes,
-                                  self._buyer_spent, self.demand_scale, self.price, importers,
+                                  self.buyers._spent, self.buyers.demand_scale, self.price, importers,
                                   offtake))
         else:
-            spend = float(sum(self.buyer_spent.tolist()))
+            spend = float(sum(self.buyers.spent.tolist()))
             production = ref_out.sum()
             recycled = float(b.output[self.recycler_rows].sum()) if self.has_recyclers else 0.0
             values.update({
                 "concentrate_price": self.concentrate_price if self.has_mines else np.nan,
-                "demand": market.demand_at(self.demand_scale, self.elasticity, self.price),
+                "demand": market.demand_at(self.buyers.demand_scale, self.elasticity, self.price),
                 "production_market": ref_out[st.rows_market].sum(),
                 "production_nonmarket": ref_out[st.rows_nonmarket].sum(),
-                "club_consumption": out.buyer_tonnes[self.buyer_club_rows].sum(),
+                "club_consumption": out.buyer_tonnes[self.buyers.club_rows].sum(),
                 "club_production": ref_out[st.rows_club].sum(),
                 "consumer_spend": spend + importers + offtake,
                 "production": production,
@@ -673,15 +589,15 @@ class MineralMarket(mesa.Model):
                 "concentrate_used": ((production - recycled) * self.intensity
                                      if self.has_mines else 0.0),
             })
-            if self.has_inventories:
-                change = self.buyer_stock_change
-                values["club_consumption"] = self.buyer_use[self.buyer_club_rows].sum()
-                values["buyer_stock"] = float(self.buyer_stock.sum())
+            if self.buyers.has_inventories:
+                change = self.buyers.stock_change
+                values["club_consumption"] = self.buyers.use[self.buyers.club_rows].sum()
+                values["buyer_stock"] = float(self.buyers.stock.sum())
                 values["private_stocking"] += float(np.maximum(change, 0.0).sum())
                 values["private_release"] += float(np.maximum(-change, 0.0).sum())
             self._region_net_exports[self.t] = np.bincount(
                 b.region, weights=ref_out, minlength=len(self.region_names)) - np.bincount(
-                self.buyer_region, weights=out.buyer_tonnes, minlength=len(self.region_names))
+                self.buyers.region, weights=out.buyer_tonnes, minlength=len(self.region_names))
         self.recorder.record(self.t, values, st.region_capacity)
         self.last_price = self.price
 
@@ -699,7 +615,7 @@ class MineralMarket(mesa.Model):
             "export_region_price": out.restricted_price,
             "club_imports": out.club_imports,
             "demand": nan,
-            "consumption": self.consumption,
+            "consumption": self.buyers.consumption,
             "production_market": nan,
             "production_nonmarket": nan,
             "club_consumption": nan,
@@ -710,7 +626,7 @@ class MineralMarket(mesa.Model):
             "consumer_spend": nan,
             "capacity_market": st.capacity_market,
             "capacity_nonmarket": st.capacity_nonmarket,
-            "demand_shock": self.shock,
+            "demand_shock": self.buyers.shock,
             "recycled": 0.0,
             "buyer_stock": 0.0,
             # accounts for conservation checks (abm.recorder.ACCOUNTS)
@@ -763,7 +679,7 @@ class MineralMarket(mesa.Model):
             cols["production_nonmarket"][t0:t1] = output.take(st.rows_nonmarket,
                                                               axis=1).sum(axis=1)
             cols["club_production"][t0:t1] = output.take(st.rows_club, axis=1).sum(axis=1)
-            cols["club_consumption"][t0:t1] = tonnes.take(self.buyer_club_rows,
+            cols["club_consumption"][t0:t1] = tonnes.take(self.buyers.club_rows,
                                                           axis=1).sum(axis=1)
             # built-in sum over buyers: 0 + spent_0 + spent_1 + ... (Python 3.11)
             spend = np.zeros(len(group))
@@ -786,14 +702,14 @@ class MineralMarket(mesa.Model):
                 made, bought = np.zeros((len(group), regions)), np.zeros((len(group), regions))
                 for k, r in enumerate(st.region.tolist()):
                     made[:, r] += output[:, k]
-                for k, r in enumerate(self.buyer_region.tolist()):
+                for k, r in enumerate(self.buyers.region.tolist()):
                     bought[:, r] += tonnes[:, k]
                 self._region_net_exports[t0:t1] = made - bought
             else:
                 for k in range(len(group)):
                     self._region_net_exports[t0 + k] = np.bincount(
                         st.region, weights=output[k], minlength=regions) - np.bincount(
-                        self.buyer_region, weights=tonnes[k], minlength=regions)
+                        self.buyers.region, weights=tonnes[k], minlength=regions)
 
     @property
     def region_net_exports(self) -> np.ndarray:
@@ -864,7 +780,7 @@ class MineralMarket(mesa.Model):
         return len(self.stock_owners) - 1
 
     def annual_consumption(self) -> float:
-        return float(self.consumption * self.steps_per_year)
+        return float(self.buyers.consumption * self.steps_per_year)
 
     def capacity_added(self, market_economy: bool) -> float:
         """Product (refinery) capacity brought online by the pipeline or state expansion, t/yr."""

@@ -111,7 +111,7 @@ def recorded_offers(config, seed: int) -> tuple[list, float]:
     while model.steps < model.n_steps:
         model.step()
         o = model.offers
-        steps.append((o.ask.copy(), o.qty.copy(), float(model.buyer_scale.sum())))
+        steps.append((o.ask.copy(), o.qty.copy(), float(model.buyers.scale.sum())))
     return steps, model.elasticity
 
 

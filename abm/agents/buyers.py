@@ -1,8 +1,19 @@
-"""Buyers: downstream consumers, each a share of isoelastic aggregate demand in a region."""
+"""Buyers: downstream consumers, each a share of isoelastic aggregate demand in a region.
+
+`Buyers` is the population: its arrays hold every buyer's state (one entry per buyer, in the
+order of `[[buyers]]`), and its methods act on all buyers at once: `draw_demand` (trend growth
+and the AR(1) shock), `plan_inventories` (orders toward an inventory target), `take_delivery`
+(what the clearing delivered) and `use_inventories` (use net of stock building). A `Buyer` (a Mesa
+agent) is a view onto its entry `slot`; its own method `take_delivery` acts on that entry only.
+"""
 
 from __future__ import annotations
 
 import mesa
+import numpy as np
+
+from abm import market
+from abm.shocks import DemandShock
 
 
 class Buyer(mesa.Agent):
@@ -10,35 +21,140 @@ class Buyer(mesa.Agent):
 
     Demand D_i(P) = share_i * Q_ref/steps_per_year * growth_t * exp(z_t) * (P / P_ref)^eps; the
     model sums the buyers of a region into one demand curve per market. What a buyer received
-    and paid this step lives in the model's arrays `buyer_received` and `buyer_spent` (entry
-    `slot`), so the market delivers to every buyer with one array operation. A buyer with an
-    inventory cover target (config `inventory_cover`, days) orders toward it and uses stock
-    (MineralMarket.plan_inventories / use_inventories, for all buyers at once); its stock, t, is
+    and paid this step lives in the population's arrays `Buyers.received` and `Buyers.spent`
+    (entry `slot`), so the market delivers to every buyer with one array operation. A buyer with
+    an inventory cover target (config `inventory_cover`, days) orders toward it and uses stock
+    (`Buyers.plan_inventories` / `use_inventories`, for all buyers at once); its stock, t, is
     `stock`.
     """
 
-    def __init__(self, model: mesa.Model, name: str, region: int, share: float):
+    def __init__(self, model: mesa.Model, buyers: Buyers, name: str, region: int, share: float,
+                 slot: int):
         super().__init__(model)
+        self.buyers = buyers
         self.name = name
         self.region = region
         self.share = share
-        self.slot: int | None = None   # index into the model's buyer arrays
+        self.slot = slot               # index into the population's arrays
 
     @property
     def received(self) -> float:
         """t this step."""
-        return float(self.model.buyer_received[self.slot]) if self.slot is not None else 0.0
+        return float(self.buyers.received[self.slot])
 
     @property
     def stock(self) -> float:
         """t held in inventory."""
-        return float(self.model.buyer_stock[self.slot]) if self.slot is not None else 0.0
+        return float(self.buyers.stock[self.slot])
 
     @property
     def spent(self) -> float:
         """USD this step."""
-        return float(self.model.buyer_spent[self.slot]) if self.slot is not None else 0.0
+        return float(self.buyers.spent[self.slot])
 
     def take_delivery(self, tonnes: float, money: float) -> None:
-        self.model.buyer_received[self.slot] = tonnes
-        self.model.buyer_spent[self.slot] = money
+        self.buyers.received[self.slot] = tonnes
+        self.buyers.spent[self.slot] = money
+
+
+class Buyers:
+    """Every buyer's demand, deliveries and inventory, as arrays (one entry per buyer)."""
+
+    def __init__(self, model: mesa.Model, config, region_index: dict[str, int],
+                 region_club: np.ndarray, seed: int, money_per_price_tonne: float):
+        spy = config.experiment.steps_per_year
+        cfg, d = config.buyers, config.market.demand
+        n = len(cfg)
+        self.agents: list[Buyer] = list(Buyer.create_agents(
+            model, n, self, [b.name for b in cfg], [region_index[b.region] for b in cfg],
+            [b.share for b in cfg], list(range(n))))
+        self.share = np.array([b.share for b in self.agents])
+        self.region = np.array([b.region for b in self.agents])
+        self.club = region_club[self.region]
+        self.club_rows = np.flatnonzero(self.club)
+        self.steps_per_year = spy
+        self.elasticity = d.elasticity
+        self.reference_price = d.reference_price
+        self.money_per_price_tonne = money_per_price_tonne
+        # demand: the reference demand curve, trend growth and the AR(1) shock
+        self.demand_shock = DemandShock(seed, d.shock_sd, d.shock_persistence,
+                                        block=min(config.experiment.steps, 1024))
+        self.base_scale = market.demand_scale(d.reference_quantity / spy, d.reference_price,
+                                              d.elasticity)
+        self.growth_factor = 1.0 + d.growth
+        # own inventories (Buyer.stock): target cover in steps of use, starting at the target for
+        # the reference quantity
+        cover = np.array([b.inventory_cover for b in cfg])
+        self.has_inventories = bool((cover > 0).any())
+        self.cover_steps = cover * spy / 365.0
+        self.adjust = np.array([b.inventory_adjust for b in cfg])
+        self.max_draw = np.array([b.inventory_max_draw for b in cfg])
+        self.stock = self.cover_steps * self.share * d.reference_quantity / spy
+        self.order = np.ones(n)                # orders / own use this step
+        self.stock_change = np.zeros(n)
+        self.received = np.zeros(n)            # t per buyer this step
+        self._price = np.zeros(n)              # price each buyer paid this step
+        self._spent: np.ndarray | None = np.zeros(n)   # USD per buyer (see `spent`)
+
+    def __len__(self) -> int:
+        return len(self.agents)
+
+    def draw_demand(self, t: int) -> None:
+        """Trend growth and the AR(1) shock set step `t`'s demand scale per buyer."""
+        self.shock = self.demand_shock.advance()
+        growth = self.growth_factor ** (t / self.steps_per_year)
+        self.demand_scale = self.base_scale * growth * self.shock
+        self.scale = self.share * self.demand_scale
+
+    def plan_inventories(self, disruption: bool) -> None:
+        """Buyers holding inventory order more than they use while below their target and use
+        stock instead of buying while above it, closing `inventory_adjust` of the gap a step.
+        The target is `inventory_cover` days of use at the reference price (a volume forecast
+        from this step's demand, not from prices: a target that followed the last price would
+        feed price swings back into orders, a cobweb), and zero while an export control is in
+        force (safety stock is for disruptions). Orders scale the buyer's demand curve:
+        buyer i orders (1 + x_i) D_i(P) with x_i = adjust_i (target_i - stock_i) / U_i, U_i its
+        use at the reference price, so the tonnes it adds or draws are adjust x gap x
+        (P / P_ref) ^ elasticity; it draws at most `inventory_max_draw` of its use."""
+        if not self.has_inventories:
+            return
+        use = self.share * market.demand_at(self.demand_scale, self.elasticity,
+                                            self.reference_price)
+        target = self.cover_steps * use if not disruption else np.zeros_like(use)
+        live = use > 0
+        safe = np.where(live, use, 1.0)
+        gap = np.where(live, self.adjust * (target - self.stock) / safe, 0.0)
+        self.order = 1.0 + np.maximum(gap, -self.max_draw)
+        self.scale = self.scale * self.order
+
+    def take_delivery(self, outcome) -> None:
+        """Every buyer takes what the clearing delivered to it (Buyer.take_delivery, for all
+        buyers at once); consumption is what was delivered."""
+        self.received = outcome.buyer_tonnes
+        self._price, self._spent = outcome.buyer_price, None     # see `spent`
+        self.consumption = outcome.consumption
+
+    @property
+    def spent(self) -> np.ndarray:
+        """USD per buyer this step (tonnes received x price paid), computed when read."""
+        if self._spent is None:
+            self._spent = self.received * self._price * self.money_per_price_tonne
+        return self._spent
+
+    @spent.setter
+    def spent(self, value: np.ndarray) -> None:
+        self._spent = value
+
+    def use_inventories(self) -> None:
+        """Buyers use what they received net of stock building: deliveries / order multiple
+        (rationed alike in scarcity). The difference goes to or comes from their inventory,
+        which never falls below zero."""
+        if not self.has_inventories:
+            return
+        got = self.received
+        use = got / self.order          # (orders are at least 1 - inventory_max_draw > 0)
+        change = np.maximum(got - use, -self.stock)
+        self.stock = self.stock + change
+        self.stock_change = change
+        self.use = got - change
+        self.consumption = float(self.use.sum())

@@ -30,7 +30,7 @@ class Stockpile(StockHolder):
         self.government = model.governments.government_for(self.regions, "stockpile")
         self.register(model)
         d = model.config.market.demand
-        club_share = float(model.buyer_share[model.buyer_club].sum())
+        club_share = float(model.buyers.share[model.buyers.club].sum())
         self.last_club_consumption = club_share * d.reference_quantity / model.steps_per_year
 
     def target(self, model) -> float:
@@ -69,7 +69,7 @@ class Stockpile(StockHolder):
 
     def settle(self, model) -> None:
         out, g = model.outcome, self.government
-        self.last_club_consumption = float(out.buyer_tonnes[model.buyer_club].sum())
+        self.last_club_consumption = float(out.buyer_tonnes[model.buyers.club].sum())
         self.book_purchase(model, out.bid_filled, out.bid_price)
         self.book_sales(model)
         if self.stock > 0 and self.cfg.holding_cost > 0:

@@ -67,8 +67,8 @@ class ExportControl(Policy):
         t, s = model.t, self.shock
         if self.announce <= t < self.start and s.front_run > 0:
             # importers elsewhere buy ahead of the deadline
-            others = model.buyer_region != self.region
-            scale = float(model.buyer_scale[others].sum())
+            others = model.buyers.region != self.region
+            scale = float(model.buyers.scale[others].sum())
             from abm.market import demand_at
 
             per_step = demand_at(scale, model.elasticity, model.last_price)
@@ -87,9 +87,9 @@ class ExportControl(Policy):
         if self.active(model.t) and self.inventory > 1e-12:
             span = max((self.end - self.start) // 2, 1)
             qty = min(self.inventory, self.inventory_at_start / span)
-            region = int(np.flatnonzero(model.buyer_region != self.region)[0]) \
-                if (model.buyer_region != self.region).any() else self.region
-            offers.append(0.0, qty, int(model.buyer_region[region]), -2)
+            region = int(np.flatnonzero(model.buyers.region != self.region)[0]) \
+                if (model.buyers.region != self.region).any() else self.region
+            offers.append(0.0, qty, int(model.buyers.region[region]), -2)
 
     def settle(self, model) -> None:
         self.inventory += model.outcome.importer_bought
