@@ -31,10 +31,7 @@ def set_dotted(raw: dict, key: str, value: Any, *, source: str, file: str | None
     for i, part in enumerate(parts[:-1]):
         nxt = parts[i + 1]
         if isinstance(node, list):
-            if not part.isdigit() or int(part) >= len(node):
-                raise ConfigError(file, key, f"{source}: '{part}' is not an index of a list of "
-                                  f"{len(node)} entries")
-            node = node[int(part)]
+            node = node[_index(node, part, key, source=source, file=file)]
             continue
         if not isinstance(node, dict):
             raise ConfigError(file, key, f"{source}: '{'.'.join(parts[:i])}' is not a table")
@@ -43,14 +40,19 @@ def set_dotted(raw: dict, key: str, value: Any, *, source: str, file: str | None
         node = node[part]
     last = parts[-1]
     if isinstance(node, list):
-        if not last.isdigit() or int(last) >= len(node):
-            raise ConfigError(file, key, f"{source}: '{last}' is not an index of a list of "
-                              f"{len(node)} entries")
-        node[int(last)] = value
+        node[_index(node, last, key, source=source, file=file)] = value
     elif isinstance(node, dict):
         node[last] = value
     else:
         raise ConfigError(file, key, f"{source}: parent of '{last}' is not a table")
+
+
+def _index(node: list, part: str, key: str, *, source: str, file: str | None) -> int:
+    """`part` of dotted key `key` as an index of the list `node` (ConfigError if it is none)."""
+    if not part.isdigit() or int(part) >= len(node):
+        raise ConfigError(file, key, f"{source}: '{part}' is not an index of a list of "
+                          f"{len(node)} entries")
+    return int(part)
 
 
 def apply_overrides(raw: dict, overrides: dict[str, Any], *, source: str,

@@ -68,9 +68,7 @@ def locate(text: str | None, path: tuple) -> int | None:
     lines = text.splitlines()
     table: list[str] = []
     counters: dict[str, int] = {}
-    target_tables: list[tuple[str, int | None]] = []
-    # split the path into table parts (with list indices) and the final key
-    parts = [str(p) for p in path]
+    parts = [str(p) for p in path]  # table names and list indices, then the key
     best: int | None = None
     for number, line in enumerate(lines, start=1):
         stripped = line.split("#", 1)[0].strip()
@@ -79,10 +77,8 @@ def locate(text: str | None, path: tuple) -> int | None:
             name = m.group(1)
             counters[name] = counters.get(name, -1) + 1
             table = name.split(".") + [str(counters[name])]
-            if _prefix(parts, table):
-                best = best or number
-                if table == parts[: len(table)]:
-                    best = number
+            if table == parts[: len(table)]:
+                best = number
             continue
         m = re.match(r"^\[\s*([^\]]+?)\s*\]$", stripped)
         if m:
@@ -96,12 +92,7 @@ def locate(text: str | None, path: tuple) -> int | None:
             full = table + ([key.strip('"')] if key.startswith('"') else key.split("."))
             if full == parts[: len(full)]:
                 return number
-    del target_tables
     return best
-
-
-def _prefix(parts: list[str], table: list[str]) -> bool:
-    return table == parts[: len(table)]
 
 
 def _error_from_validation(err: ValidationError, file: str | None, text: str | None,

@@ -1,0 +1,78 @@
+"""Config errors carry their key path in pydantic's own `loc`; one schema walker, one CSV reader,
+one flatten of dotted keys."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from pydantic import ValidationError
+
+from abm.config import INVALID, ExperimentConfig, Policy, Producer
+from abm.dotted import flatten
+from abm.errors import ConfigError
+from abm.experiment import experiment_from_dict, read_table_csv
+from abm.schema import field_at, model_in, table_at
+from tests.helpers import BASE
+
+
+def first_error(raw: dict) -> dict:
+    with pytest.raises(ValidationError) as err:
+        ExperimentConfig.model_validate(raw)
+    return err.value.errors()[0]
+
+
+def test_cross_field_checks_raise_at_their_key_path_with_the_plain_message():
+    raw = copy.deepcopy(BASE)
+    raw["producers"][1]["region"] = "Mars"
+    error = first_error(raw)
+    assert error["type"] == INVALID and error["loc"] == ("producers", 1, "region")
+    assert error["msg"] == "unknown region 'Mars'; allowed: China, US"
+
+
+def test_a_nested_models_check_gets_the_path_of_that_model():
+    raw = copy.deepcopy(BASE)
+    raw["policy"] = {"floor": {"mechanism": "cfd"}}
+    error = first_error(raw)
+    assert error["loc"] == ("policy", "floor") and error["msg"] == "rule = 'fixed' needs a level"
+
+
+def test_the_config_error_names_the_path_from_loc():
+    raw = copy.deepcopy(BASE)
+    raw["buyers"][0]["share"] = 0.3
+    with pytest.raises(ConfigError) as err:
+        experiment_from_dict(raw)
+    assert err.value.key == "buyers" and "add up to 1 (they add up to 0.8)" in err.value.message
+    assert "@" not in str(err.value)
+
+
+def test_schema_walker_unwraps_optional_list_and_annotated():
+    fields = ExperimentConfig.model_fields
+    assert model_in(fields["producers"].annotation) is Producer
+    assert model_in(fields["policy"].annotation) is Policy
+    assert model_in(fields["scenarios"].annotation) is None
+    assert table_at(ExperimentConfig, ("producers", 0)) is Producer
+    assert table_at(ExperimentConfig, ()) is ExperimentConfig
+    assert field_at(ExperimentConfig, ("producers", 0, "capacity")).json_schema_extra == {
+        "unit": "t/yr"}
+    assert field_at(ExperimentConfig, ("producers", 0, "colour")) is None
+
+
+def test_flatten_nested_and_dotted_tables_alike_keeping_sweep_ranges():
+    assert flatten({"policy": {"floor": {"level": 80}}, "market.price_cap": 90, "x": {}}) == {
+        "policy.floor.level": 80, "market.price_cap": 90, "x": {}}
+    assert flatten({"sweep": {"parameters": {"a.b": {"low": 1, "high": 2}}}}) == {
+        "sweep.parameters.a.b": {"low": 1, "high": 2}}
+
+
+def test_producers_csv_rows_are_trimmed_text_without_empty_cells(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("\ufeffname , region,capacity\n A ,US,\n\nB,China, 5 \n", encoding="utf-8")
+    rows = read_table_csv(path, file="exp.toml", key="producers_file")
+    assert rows == [{"name": "A", "region": "US"}, {"name": "B", "region": "China",
+                                                    "capacity": "5"}]
+    (tmp_path / "h.csv").write_text("name,region\n")
+    with pytest.raises(ConfigError, match="has no rows"):
+        read_table_csv(tmp_path / "h.csv", file="exp.toml", key="producers_file")
+    with pytest.raises(ConfigError, match="file not found: .*nope.csv"):
+        read_table_csv(tmp_path / "nope.csv", file="exp.toml", key="producers_file")
