@@ -144,14 +144,21 @@ def producers_from_curve(curve: Curve, capacity_by_region: Mapping[str, float], 
     regions, capacity = split_capacity(capacity_by_region, agents_per_region, seed=seed,
                                        size_sd=size_sd)
     cost = _place(curve, capacity)
+    return [Producer.model_validate(data).model_dump(exclude_none=True)
+            for data in _rows(regions, capacity, cost, name_prefix, stage=stage, digits=digits)]
+
+
+def _rows(regions, capacity, cost, prefix: str, *, stage: str, digits: int, kind: str = "",
+          **extra) -> list[dict]:
+    """Agent dicts named "<prefix><region> <stage> <kind><n>", n = 1, 2, ... within each region;
+    capacities and costs rounded to `digits` decimals; `extra` keys added to every dict."""
     counter: dict[str, int] = {}
     out = []
     for region, cap, c in zip(regions, capacity, cost, strict=True):
         counter[region] = counter.get(region, 0) + 1
-        data = {"name": f"{name_prefix}{region} {stage} {counter[region]}", "region": region,
-                "stage": stage, "capacity": round(float(cap), digits),
-                "unit_cost": round(float(c), digits)}
-        out.append(Producer.model_validate(data).model_dump(exclude_none=True))
+        out.append({"name": f"{prefix}{region} {stage} {kind}{counter[region]}", "region": region,
+                    "stage": stage, "capacity": round(float(cap), digits),
+                    "unit_cost": round(float(c), digits), **extra})
     return out
 
 
@@ -196,16 +203,10 @@ def projects_from_curve(curve: Curve, capacity_by_region: Mapping[str, float], *
             raise ValueError(f"capex {capex:g} USD per t/yr costs more than the lowest incentive "
                              f"price allows ({float(cost.min()):.4g} {price_unit} cash cost); "
                              "lower capex or the hurdle rate")
-    counter: dict[str, int] = {}
-    out = []
-    for region, cap, c in zip(regions, capacity, cost, strict=True):
-        counter[region] = counter.get(region, 0) + 1
-        data = {"name": f"{name_prefix}{region} {stage} project {counter[region]}",
-                "region": region, "stage": stage, "capacity": round(float(cap), digits),
-                "unit_cost": round(float(c), digits), "capex": float(capex),
-                "lead_time": int(lead_time), "available_from": int(available_from)}
-        out.append(Project.model_validate(data).model_dump(exclude_none=True))
-    return out
+    rows = _rows(regions, capacity, cost, name_prefix, stage=stage, digits=digits,
+                 kind="project ", capex=float(capex), lead_time=int(lead_time),
+                 available_from=int(available_from))
+    return [Project.model_validate(data).model_dump(exclude_none=True) for data in rows]
 
 
 def agents_from_table(table, *, steps_per_year: int = 12) -> tuple[list[dict], list[dict]]:
