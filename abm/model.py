@@ -14,89 +14,13 @@ from abm import market
 from abm.agents.buyers import Buyers
 from abm.agents.developers import Developer, PriceExpectation
 from abm.agents.government import Governments
-from abm.agents.producers import AGENT_CLASS, MINE, RECYCLER, REFINERY, STAGES, ProducerBook
-from abm.clearing import MarketPlan, Offers, clear_single, clear_step
+from abm.agents.producers import Producers, Structure
+from abm.clearing import MarketPlan, clear_single, clear_step
 from abm.config import ExperimentConfig
 from abm.investment import Protection
+from abm.kinds import ACCOUNT_KEYS, EXPANSION, NO_PROTECTION, REFINERY
 from abm.metrics import run_metrics
 from abm.recorder import Recorder
-from abm.shocks import Outages
-
-# Identity kinds for per-producer random streams (stable across scenarios).
-EXISTING, PROJECT, EXPANSION, RECYCLING = 0, 1, 2, 3
-
-NO_PROTECTION = Protection()
-
-ACCOUNT_KEYS = ("gov_purchases", "gov_sales", "gov_payments_to_producers",
-                "gov_receipts_from_producers", "gov_sales_revenue", "duties", "producer_revenue",
-                "gov_purchase_spend", "private_sales_revenue", "buyer_payments_offtake")
-
-
-class Structure:
-    """What depends only on which producers exist: capacities per step, asks, cash costs, masks,
-    capacity sums and the merit order of the offers. Rebuilt when `ProducerBook.version`
-    changes (a producer enters or exits), so a step does not recompute them. Read-only."""
-
-    def __init__(self, model: MineralMarket):
-        b, spy = model.book, model.steps_per_year
-        self.version = b.version
-        self.cap_step = b.capacity / spy
-        self.region = b.region
-        self.is_ref = b.stage == REFINERY
-        self.is_mine = b.stage == MINE
-        self.is_recycler = b.stage == RECYCLER
-        self.is_product = self.is_ref | self.is_recycler       # rows whose output is product
-        self.all_product = bool(self.is_product.all())
-        self.no_mine_rows = not bool(self.is_mine.any())
-        self.all_active = bool(b.active.all())
-        self.fixed_step = b.fixed_cost / spy * b.active
-        cash_cost = b.unit_cost.copy()
-        nm = ~b.market_economy
-        rules = model.config.nonmarket
-        cash_cost[nm] *= 1.0 - rules.subsidy
-        self.cash_cost = cash_cost
-        # producers' asks: [0] as usual (cash cost; state-directed producers' subsidised, at
-        # zero under market_share), [1] the state dumping ahead of entry (predatory)
-        self.nm_any = bool(nm.any())
-        ask = b.unit_cost.copy()
-        dumping = ask.copy()
-        if self.nm_any:
-            ask[nm] *= 1.0 - rules.subsidy
-            dumping = ask.copy()
-            dumping[nm & self.is_ref] = 0.0
-            if rules.strategy == "market_share":
-                ask = dumping
-        self.asks = (ask, dumping)
-        # the offers when every active refinery has capacity available (no mines)
-        self.offer_rows = np.flatnonzero(self.is_ref & b.active)
-        self.offer_asks = tuple(a[self.offer_rows] for a in self.asks)
-        n = len(self.offer_rows)
-        self.offer_region = b.region[self.offer_rows]
-        self.offer_club_value = b.club[self.offer_rows].astype(float)
-        self.offer_mine = np.full(n, -1)
-        self.offer_owner = np.full(n, -1)
-        self.offer_contract = np.zeros(n, dtype=bool)
-        self.merit: dict = {}
-        # what the recorder sums
-        refining = self.is_ref & b.active
-        self.region_capacity = np.bincount(b.region[refining], weights=b.capacity[refining],
-                                           minlength=len(model.region_names))
-        self.capacity_market = b.capacity[refining & b.market_economy].sum()
-        self.capacity_nonmarket = b.capacity[refining & ~b.market_economy].sum()
-        self.rows_market = np.flatnonzero(b.market_economy)
-        self.rows_nonmarket = np.flatnonzero(nm)
-        self.rows_club = np.flatnonzero(b.club)
-        self.active_market = b.active & b.market_economy
-        self.state_refineries = np.flatnonzero(refining & nm)
-        # offered quantities are positive whatever the outages (see MineralMarket.make_offers)
-        self.offer_capacity_positive = bool((self.cap_step[self.offer_rows] >= 1e-200).all())
-
-    def merit_order(self, dumping: bool, eps: float):
-        """abm.market.merit_order of the offers' asks (cached)."""
-        key = (dumping, eps)
-        if key not in self.merit:
-            self.merit[key] = market.merit_order(self.offer_asks[dumping], eps)
-        return self.merit[key]
 
 
 def seed_of(rng) -> int:
@@ -131,34 +55,13 @@ class MineralMarket(mesa.Model):
         self.region_market = np.array([r.market_economy for r in config.regions])
         self.region_club = np.array([r.club for r in config.regions])
 
-        # producers
-        self.book = ProducerBook()
-        self.outages = None
-        if config.outages is not None and config.outages.probability > 0:
-            o = config.outages
-            # uniforms drawn ahead for up to 256 steps (one block for a 20-year monthly run)
-            self.outages = Outages(seed, o.probability, o.duration, o.severity,
-                                   block=min(self.n_steps, 256))
-        self.producer_exits = 0
-        for i, p in enumerate(config.producers):
-            self.add_producer(p.name, STAGES[p.stage], self.region_index[p.region], p.capacity,
-                              p.unit_cost, p.fixed_cost, p.cash, is_new=False,
-                              identity=(EXISTING, i))
-        for i, r in enumerate(config.recyclers):
-            self.add_producer(r.name, RECYCLER, self.region_index[r.region], r.capacity,
-                              r.unit_cost, r.fixed_cost, r.cash, is_new=False,
-                              identity=(RECYCLING, i))
-        self.recycler_rows = np.flatnonzero(self.book.stage == RECYCLER)
-        self.has_recyclers = len(self.recycler_rows) > 0
-        rc = config.recyclers
-        self.recycler_scrap = np.array([r.scrap for r in rc]) / self.steps_per_year   # t/step
-        self.recycler_elasticity = np.array([r.collection_elasticity for r in rc])
-        self.recycler_lag = np.array([r.collection_lag for r in rc], dtype=int)
-        self.recycler_start = np.array([r.start for r in rc], dtype=int)
-        self.recycler_club = self.region_club[self.book.region[self.recycler_rows]]
-        self.scrap_collected = np.zeros(len(rc))                    # t of product per step
-        self.has_mines = bool(np.any(self.book.stage == MINE)) or any(
-            pr.stage == "mine" for pr in config.investment.projects)
+        # producers (mines, refineries, recyclers)
+        self.producers = Producers(self, config, self.region_market, self.region_club, seed,
+                                   self.money_per_price_tonne)
+        self.book = self.producers.book                 # (the same object: policies read it)
+        self.recyclers = self.producers.recyclers
+        self.recycler_rows = self.recyclers.rows
+        self.has_mines = self.producers.has_mines
 
         # buyers
         self.buyers = Buyers(self, config, self.region_index, self.region_club, seed,
@@ -189,17 +92,9 @@ class MineralMarket(mesa.Model):
             policy.initialize(self)
 
         self.recorder = Recorder(self.n_steps, self.region_names)
-        self._structure: Structure | None = None
         # without instruments nothing changes the plan, the asks or the offers: one idle plan
         # and the cached offers serve every step
         self._idle_plan = MarketPlan()
-        self._supply_shocks = [s for s in config.shocks if s.kind == "supply_outage"]
-        self._no_cut = np.zeros(len(self.region_names))
-        self._no_cut.flags.writeable = False
-        self._cut_active = False
-        self._plain_offers = False
-        self._offers_reuse = None    # (structure, outage array, dumping, offers) of a plain step
-        self._dumping = False
         self._margin_memo: dict | None = None   # shared parts of margins during a review
         self._pending_from = 0                      # expansions before this index are online
         self._expansions_due: dict[int, list] = {}  # online step -> expansions
@@ -207,7 +102,7 @@ class MineralMarket(mesa.Model):
         # Without instruments nothing reads the series while the model runs: the columns that
         # are sums over producers or buyers are then computed for many steps at once, when the
         # series are first read (flush_record), from the outputs kept per step.
-        self._defer_record = not (self.policies or self.has_mines or self.has_recyclers
+        self._defer_record = not (self.policies or self.has_mines or self.recyclers.any
                                   or self.buyers.has_inventories)
         self._pending: list[tuple] = []
         if self._defer_record:
@@ -228,16 +123,16 @@ class MineralMarket(mesa.Model):
         self.t = self.steps - 1                  # Mesa counts steps from 1
         self.start_step()
         self.buyers.draw_demand(self.t)
-        self.draw_outages()
-        self.collect_scrap()
+        self.producers.draw_outages(self.t)
+        self.recyclers.collect(self.t, self.recorder.columns)
         self.apply_policies()
         self.buyers.plan_inventories(self.disruption)
-        self.make_offers()
+        self.offers = self.producers.make_offers(self)
         self.clear_markets()
         self.buyers.use_inventories()
-        self.settle_producers()
+        self.producers.settle(self)
         self.settle_policies()
-        self.review_producers()
+        self.producers.review(self.config.exits)
         self.invest()
         self.record()
 
@@ -257,155 +152,20 @@ class MineralMarket(mesa.Model):
         self.plan = MarketPlan() if self.policies else self._idle_plan
         self.disruption = False
         self.floor_level = float("nan")
-        self.region_supply_cut = self._no_cut
-        if self._supply_shocks:
-            cut = np.zeros(len(self.region_names))
-            for shock in self._supply_shocks:
-                if shock.start <= self.t < shock.start + shock.duration:
-                    cut[self.region_index[shock.region]] = shock.cut
-            self.region_supply_cut = cut
-            self._cut_active = bool(cut.any())
-        else:
-            self._cut_active = False
-
-    def draw_outages(self) -> None:
-        if self.outages is not None:
-            self.book.outage = self.outages.advance(self.book.outage, self.book.active)
-
-    def collect_scrap(self) -> None:
-        """Recyclers collect scrap in answer to the price `collection_lag` steps ago (the club's
-        price for club recyclers, as recorded): scrap x (P / reference price) ^ elasticity, t per
-        step (none before a recycler's start step)."""
-        if not self.has_recyclers:
-            return
-        reference = self.config.market.demand.reference_price
-        seen = self.t - self.recycler_lag
-        price = np.full(len(seen), reference)
-        past = seen >= 0
-        if past.any():
-            # (the price columns are written every step: recyclers turn deferred recording off)
-            cols = self.recorder.columns
-            price[past] = np.where(self.recycler_club[past], cols["club_price"][seen[past]],
-                                   cols["price"][seen[past]])
-        collected = self.recycler_scrap * (np.maximum(price, 0.0) / reference) \
-            ** self.recycler_elasticity
-        self.scrap_collected = np.where(self.t >= self.recycler_start, collected, 0.0)
 
     def apply_policies(self) -> None:
         for policy in self.policies:
             policy.apply(self)
 
-    def make_offers(self) -> None:
-        """Producers offer this step's available capacity at their asks (merit order); with mines,
-        refining and mining combine into the integrated chain curve."""
-        b = self.book
-        st = self.structure()
-        self._dumping = dumping = st.nm_any and self.config.nonmarket.strategy == "predatory" \
-            and self.entry_imminent()
-        reuse = self._offers_reuse
-        if reuse is not None and reuse[0] is st and reuse[1] is b.outage and reuse[2] == dumping \
-                and not self._cut_active:
-            # the same producers, outages and asks as last step (no instruments): same offers
-            self.producer_ask, self.offers, self._plain_offers = st.asks[dumping], reuse[3], True
-            return
-        self._offers_reuse = None
-        avail = self.available()
-        if not self.policies and not self.has_mines and not self.has_recyclers:
-            # no instrument can change asks or offers: the cached offers of every refinery
-            # that has capacity available this step
-            self.producer_ask = st.asks[dumping]
-            rows = st.offer_rows
-            qty = avail if len(rows) == len(b) else avail[rows]
-            # an active refinery offers a positive quantity unless an outage or a supply cut
-            # takes all of its capacity
-            if (st.offer_capacity_positive and not self._cut_active and (
-                    self.outages is None or self.outages.severity <= 1.0 - 1e-12)) \
-                    or (qty > 0).all():
-                self.offers = Offers(st.offer_asks[dumping], qty, rows, st.offer_mine,
-                                     st.offer_region, st.offer_owner, st.offer_contract,
-                                     st.offer_club_value)
-                self._plain_offers = True
-                self._offers_reuse = (st, b.outage, dumping, self.offers)
-                return
-        self._plain_offers = False
-        ask = st.asks[dumping].copy()
-        for policy in self.policies:
-            policy.adjust_asks(self, ask)
-        refs = np.flatnonzero(st.is_ref & (avail > 0))
-        recyclers = np.flatnonzero(st.is_recycler & (avail > 0))
-        if self.has_mines:
-            mines = np.flatnonzero((b.stage == MINE) & (avail > 0))
-            curve = market.chain_curve(ask[refs], avail[refs], ask[mines], avail[mines],
-                                       self.intensity)
-            self.chain, self.chain_rows = curve, (refs, mines, avail[mines])
-            ref_rows, mine_rows = refs[curve.refinery], mines[curve.mine]
-            asks, qty = curve.asks, curve.quantity
-            conc_value = self.intensity * ask[mine_rows]
-            club_value = np.where(b.club[ref_rows], asks - conc_value, 0.0) + np.where(
-                b.club[mine_rows], conc_value, 0.0)
-            club_value = np.divide(club_value, asks, out=b.club[ref_rows].astype(float),
-                                   where=asks > 0)
-        else:
-            ref_rows, mine_rows = refs, np.full(len(refs), -1)
-            asks, qty = ask[refs], avail[refs]
-            club_value = b.club[refs].astype(float)
-        if len(recyclers):
-            # recycled product needs no concentrate: offers after the chain's (or refineries')
-            ref_rows = np.concatenate([ref_rows, recyclers])
-            mine_rows = np.concatenate([mine_rows, np.full(len(recyclers), -1)])
-            asks = np.concatenate([asks, ask[recyclers]])
-            qty = np.concatenate([qty, avail[recyclers]])
-            club_value = np.concatenate([club_value, b.club[recyclers].astype(float)])
-        n = len(asks)
-        offers = Offers(asks.astype(float), qty.astype(float), ref_rows, mine_rows,
-                        b.region[ref_rows], np.full(n, -1), np.zeros(n, dtype=bool), club_value)
-        for policy in self.policies:
-            policy.adjust_offers(self, offers)
-        self.offers = offers
-        self.producer_ask = ask
-
-    def available(self) -> np.ndarray:
-        """Tonnes each producer can offer this step (outages and regional supply cuts applied)."""
-        b, st = self.book, self.structure()
-        # = capacity / steps_per_year * (1 - outage) * (1 - cut[region]) * active; factors that
-        # are exactly 1 are skipped (x * 1.0 == x)
-        if self.has_recyclers:
-            # a recycler processes what it collected, up to its capacity
-            cap = st.cap_step.copy()
-            rows = self.recycler_rows
-            cap[rows] = np.minimum(cap[rows], self.scrap_collected)
-            avail = cap * (1.0 - b.outage)
-        else:
-            avail = st.cap_step * (1.0 - b.outage)
-        if self._cut_active:
-            avail = avail * (1.0 - self.region_supply_cut[b.region])
-        if not st.all_active:
-            avail = avail * b.active
-        return avail
-
-    def structure(self) -> Structure:
-        """The cached Structure of the current set of producers."""
-        st = self._structure
-        if st is None or st.version != self.book.version:
-            st = self._structure = Structure(self)
-        return st
-
-    def entry_imminent(self) -> bool:
-        """A market-economy project comes online within the predatory window."""
-        window = self.config.nonmarket.predatory_window
-        return any(d.status == "building" and d.market_economy
-                   and 0 <= d.online_step - self.t <= window for d in self.developers)
-
     def clear_markets(self) -> None:
         """Clear the product markets (one world market, or linked club / world / restricting-region
         markets under trade measures) by merit order; derive the concentrate price."""
         if not self.policies or self.plan.idle:
-            merit = (self.structure().merit_order(self._dumping, self.elasticity)
-                     if self._plain_offers else None)
+            merit = self.producers.merit_order(self.elasticity)
             out = clear_single(self.offers, buyer_scale=self.buyers.scale, eps=self.elasticity,
                                price_cap=self.config.market.price_cap,
                                last_price=self.last_price, merit=merit,
-                               all_live=self._plain_offers)
+                               all_live=self.producers.plain)
         else:
             out = clear_step(self.offers, self.plan, buyer_scale=self.buyers.scale,
                              buyer_region=self.buyers.region, region_club=self.region_club,
@@ -414,73 +174,13 @@ class MineralMarket(mesa.Model):
         self.outcome = out
         self.price, self.club_price = out.world_price, out.club_price
         self.unmet = out.unmet
-        if self.has_mines and len(self.chain.asks):
-            refs, mines, mine_avail = self.chain_rows
-            n = len(self.chain.asks)
-            self.concentrate_price = market.concentrate_price(
-                self.price, self.chain, out.sold[:n], self.producer_ask[refs],
-                self.producer_ask[mines], mine_avail, self.intensity)
+        self.concentrate_price = self.producers.concentrate_price(self.price, out.sold,
+                                                                  self.concentrate_price)
         self.buyers.take_delivery(out)
-
-    def settle_producers(self) -> None:
-        """Producers are paid for what they sold (their market's price, or the floor for what a
-        buffer stock bought) and incur cash costs (feed bought from mines in the chain)."""
-        b, o, out, mf = self.book, self.offers, self.outcome, self.money_per_price_tonne
-        st = self.structure()
-        if self._plain_offers and self.plan.idle:
-            # every offer is a producer's, nothing went to a buffer stock (to_gov = 0)
-            money = out.sold * out.offer_price * mf
-            if len(o.refinery) == len(b):     # offer k is producer k: the bincounts are 0 + x
-                np.add(out.sold, 0.0, out=b.output)
-                np.add(money, 0.0, out=b.revenue)
-            else:
-                b.output[:] = np.bincount(o.refinery, weights=out.sold, minlength=len(b))
-                b.revenue[:] = np.bincount(o.refinery, weights=money, minlength=len(b))
-            self.acct["producer_revenue"] = float(money.sum())
-            self.step_cost = b.output * st.cash_cost * mf + st.fixed_step
-            return
-        b.output[:] = 0.0
-        b.revenue[:] = 0.0
-        produced = o.owner == -1
-        to_market = out.sold - out.to_gov
-        money = (to_market * out.offer_price + out.to_gov * self.defence_price()) * mf
-        ref_out = np.bincount(o.refinery[produced], weights=out.sold[produced], minlength=len(b))
-        b.output += ref_out
-        b.revenue += np.bincount(o.refinery[produced], weights=money[produced], minlength=len(b))
-        self.acct["producer_revenue"] = float(money[produced].sum())
-        if self.has_mines:
-            fed = produced & (o.mine >= 0)
-            mine_out = np.bincount(o.mine[fed], weights=out.sold[fed] * self.intensity,
-                                   minlength=len(b))
-            b.output += mine_out
-            # concentrate changes hands at the concentrate price: mines earn, refineries pay
-            # (recyclers need none)
-            fed_out = np.where(st.is_recycler, 0.0, ref_out) if self.has_recyclers else ref_out
-            b.revenue += (mine_out - fed_out * self.intensity) * self.concentrate_price * mf
-        self.step_cost = b.output * st.cash_cost * mf + st.fixed_step
-
-    def defence_price(self) -> float:
-        """Price a buffer-stock defence pays this step (0 without one)."""
-        return float(self.plan.defence[1]) if self.plan.defence is not None else 0.0
 
     def settle_policies(self) -> None:
         for policy in self.policies:
             policy.settle(self)
-
-    def review_producers(self) -> None:
-        """Book the step's profit (after policy payments); producers with sustained losses exit
-        (only when [exits] is configured)."""
-        b, st = self.book, self.structure()
-        profit = b.revenue - self.step_cost
-        b.cash += profit
-        losing = profit < 0 if st.all_active else b.active & (profit < 0)
-        b.loss_streak = np.where(losing, b.loss_streak + 1, 0)
-        rules = self.config.exits
-        if rules is None or not rules.enabled or b.loss_streak.max(initial=0) < rules.loss_steps:
-            return
-        # state-directed producers do not close for losses (the state carries them)
-        for row in np.flatnonzero(st.active_market & (b.loss_streak >= rules.loss_steps)):
-            self.producer_agent[row].exit_market()
 
     def invest(self) -> None:
         """Update developers' expectations; commission arrivals; review the pipeline."""
@@ -489,9 +189,9 @@ class MineralMarket(mesa.Model):
             if developer.status == "building" and developer.online_step <= self.t + 1:
                 developer.commission()
         for _online, region, cap, cost in self._expansions_due.pop(self.t + 1, ()):
-            self.add_producer(f"{self.region_names[region]} state expansion {self.t + 1}",
-                              REFINERY, region, cap, cost, 0.0, 0.0, is_new=True,
-                              identity=(EXPANSION, len(self.book)))
+            self.producers.add(f"{self.region_names[region]} state expansion {self.t + 1}",
+                               REFINERY, region, cap, cost, 0.0, 0.0, is_new=True,
+                               identity=(EXPANSION, len(self.book)))
         if not self.investment_on or self.t % self.config.investment.review_every:
             return
         self.review_pipeline()
@@ -524,7 +224,7 @@ class MineralMarket(mesa.Model):
         covers its target share of world demand at the reference price, whatever the profit."""
         rules = self.config.nonmarket
         b = self.book
-        nm_rows = self.structure().state_refineries
+        nm_rows = self.producers.structure().state_refineries
         if len(nm_rows) == 0:
             return
         # (expansions come online in the order they were decided: skip those already online)
@@ -554,11 +254,11 @@ class MineralMarket(mesa.Model):
     def record(self) -> None:
         """Write this step's series and accounts (in the recorder's column order)."""
         b, o, out, mf = self.book, self.offers, self.outcome, self.money_per_price_tonne
-        st = self.structure()
+        st = self.producers.structure()
         ref_out = b.output if st.all_product else np.where(st.is_product, b.output, 0.0)
         importers = out.importer_bought * self.price * mf
         offtake = self.acct["buyer_payments_offtake"]   # contract-price transfers paid by buyers
-        if self._plain_offers:                          # producers' offers only
+        if self.producers.plain:                        # producers' offers only
             private_release = private_revenue = 0.0
         else:
             private = o.owner == -2
@@ -572,7 +272,7 @@ class MineralMarket(mesa.Model):
         else:
             spend = float(sum(self.buyers.spent.tolist()))
             production = ref_out.sum()
-            recycled = float(b.output[self.recycler_rows].sum()) if self.has_recyclers else 0.0
+            recycled = float(b.output[self.recycler_rows].sum()) if self.recyclers.any else 0.0
             values.update({
                 "concentrate_price": self.concentrate_price if self.has_mines else np.nan,
                 "demand": market.demand_at(self.buyers.demand_scale, self.elasticity, self.price),
@@ -721,21 +421,6 @@ class MineralMarket(mesa.Model):
     # ------------------------------------------------------------------------------------------
     # helpers used by agents and policies
     # ------------------------------------------------------------------------------------------
-    def add_producer(self, name: str, stage: int, region: int, capacity: float, unit_cost: float,
-                     fixed_cost: float, cash: float, *, is_new: bool,
-                     identity: tuple[int, int]) -> int:
-        """Create a producer row and its Miner or Refiner agent."""
-        row = self.book.add(name, stage, region, capacity, unit_cost, fixed_cost, cash,
-                            bool(self.region_market[region]), bool(self.region_club[region]),
-                            is_new)
-        agent = AGENT_CLASS[stage](self, row)
-        if not hasattr(self, "producer_agent"):
-            self.producer_agent = {}
-        self.producer_agent[row] = agent
-        if self.outages is not None:
-            self.outages.register(identity)
-        return row
-
     def capacity_under_construction(self, stage: int) -> float:
         """Capacity of the projects of `stage` being built (t/yr), summed in pipeline order."""
         cache = self._building_capacity
@@ -781,12 +466,6 @@ class MineralMarket(mesa.Model):
 
     def annual_consumption(self) -> float:
         return float(self.buyers.consumption * self.steps_per_year)
-
-    def capacity_added(self, market_economy: bool) -> float:
-        """Product (refinery) capacity brought online by the pipeline or state expansion, t/yr."""
-        b = self.book
-        sel = b.is_new & (b.stage == REFINERY) & (b.market_economy == market_economy)
-        return float(b.capacity[sel].sum())
 
     # ------------------------------------------------------------------------------------------
     # outputs

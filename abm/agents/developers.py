@@ -15,8 +15,8 @@ import math
 import mesa
 import numpy as np
 
-from abm.agents.producers import MINE, REFINERY, STAGES
 from abm.investment import effective_price, pipeline_adjusted_price, trigger_price
+from abm.kinds import MINE, PROJECT, REFINERY, STAGES
 
 # Pure functions of hashable numbers: developers of one stage share their inputs at a review, so
 # each is computed once per review rather than once per developer.
@@ -117,9 +117,9 @@ class Developer(mesa.Agent):
         model, p = self.model, self.project
         self.status = "online"
         model.pipeline_changed()
-        self.producer_row = model.add_producer(p.name, self.stage, self.region, p.capacity,
+        self.producer_row = model.producers.add(p.name, self.stage, self.region, p.capacity,
                                                p.unit_cost, 0.0, 0.0, is_new=True,
-                                               identity=(1, self.index))
+                                               identity=(PROJECT, self.index))
 
 
 __all__ = ["Developer", "PriceExpectation", "REFINERY", "MINE"]

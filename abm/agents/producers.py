@@ -1,120 +1,71 @@
-"""Mines, refineries and recyclers.
+"""Mines, refineries and recyclers: the producers' population and its agents.
 
-Per-step state (capacity, cost, cash, output, outages) lives in the model's `ProducerBook`, a
-structure of numpy arrays, so that offers and settlements are array operations; each `Miner` and
-`Refiner` agent is a view onto one row of it with small verb methods for its discrete decisions.
+Producers' numeric state is the `ProducerBook` (abm/agents/book.py), one row each, so offers and
+settlements are array operations. `Producers`, the population, owns the book and acts on all rows
+at once: `add` (a row and its agent), `draw_outages` (random outages and regional supply cuts),
+`available` and `make_offers` (this step's offers, merit order), `concentrate_price`, `settle`
+(revenue and costs of what was sold), `review` (profit to cash; sustained losses close market-
+economy producers) and `capacity_added`. A `Miner`, `Refiner` or `Recycler` (a Mesa agent) is a
+view onto its row, and its own method `exit_market` acts on that row only. What recyclers collect
+is `RecyclerPool`'s (abm/agents/recyclers.py). `Structure` caches what depends only on which
+producers exist.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
-MINE, REFINERY, RECYCLER = 0, 1, 2
-STAGES = {"mine": MINE, "refinery": REFINERY}   # (recyclers come from [[recyclers]])
+from abm import market
+from abm.agents.book import ProducerBook
+from abm.agents.recyclers import RecyclerPool
+from abm.clearing import Offers
+from abm.kinds import EXISTING, MINE, RECYCLER, RECYCLING, REFINERY, STAGES, entry_imminent
+from abm.shocks import Outages
 
+if TYPE_CHECKING:
+    from abm.protocol import ModelView
 
-@dataclass
-class ProducerBook:
-    """Structure of arrays, one row per producer ever created (exited rows stay, inactive).
-
-    Rows are added with `add` and closed with `deactivate`; both bump `version`, which the model
-    uses to cache what depends only on which producers exist (merit order, masks, capacity
-    sums). Change `stage`, `region`, `capacity`, `unit_cost`, `fixed_cost`, `active`,
-    `market_economy` or `club` only through these methods (or call `touch()` after). Each array
-    is a view onto a larger buffer, so adding a row costs O(1) amortised, not a copy of the book.
-    """
-
-    name: list[str] = field(default_factory=list)
-    stage: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
-    region: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    capacity: np.ndarray = field(default_factory=lambda: np.zeros(0))      # t/yr
-    unit_cost: np.ndarray = field(default_factory=lambda: np.zeros(0))     # price unit per t
-    fixed_cost: np.ndarray = field(default_factory=lambda: np.zeros(0))    # USD/yr
-    cash: np.ndarray = field(default_factory=lambda: np.zeros(0))          # USD
-    active: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    market_economy: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    club: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    is_new: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # from pipeline
-    outage: np.ndarray = field(default_factory=lambda: np.zeros(0))        # share of capacity out
-    loss_streak: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    output: np.ndarray = field(default_factory=lambda: np.zeros(0))        # t this step
-    revenue: np.ndarray = field(default_factory=lambda: np.zeros(0))       # USD this step
-    version: int = 0
-    _buffers: dict = field(default_factory=dict, repr=False, compare=False)
-
-    def add(self, name: str, stage: int, region: int, capacity: float, unit_cost: float,
-            fixed_cost: float, cash: float, market_economy: bool, club: bool,
-            is_new: bool) -> int:
-        """Append one producer; returns its row."""
-        self.name.append(name)
-        row = {"stage": stage, "region": region, "capacity": capacity, "unit_cost": unit_cost,
-               "fixed_cost": fixed_cost, "cash": cash, "active": True,
-               "market_economy": market_economy, "club": club, "is_new": is_new, "outage": 0.0,
-               "loss_streak": 0, "output": 0.0, "revenue": 0.0}
-        n = len(self.name) - 1
-        buffers = self._buffers
-        for key, value in row.items():
-            arr = getattr(self, key)
-            buf = buffers.get(key)
-            # the attribute may have been replaced by a new array (e.g. `b.outage = ...`)
-            if buf is None or arr.base is not buf or len(buf) <= n:
-                buf = np.empty(max(2 * n, 16), dtype=arr.dtype)
-                buf[:n] = arr
-                buffers[key] = buf
-            buf[n] = value
-            setattr(self, key, buf[: n + 1])
-        self.version += 1
-        return n
-
-    def deactivate(self, row: int) -> None:
-        """Close row `row` for good."""
-        self.active[row] = False
-        self.version += 1
-
-    def touch(self) -> None:
-        """Say that rows were changed in place (invalidates what the model cached)."""
-        self.version += 1
-
-    def __len__(self) -> int:
-        return len(self.name)
+__all__ = ["MINE", "REFINERY", "RECYCLER", "STAGES", "ProducerBook", "Producers", "Structure",
+           "Producer", "Miner", "Refiner", "Recycler", "AGENT_CLASS"]
 
 
 class Producer(mesa.Agent):
-    """A producer: a view onto row `row` of the model's ProducerBook."""
+    """A producer: a view onto row `row` of its population's ProducerBook."""
 
     stage_code = -1
 
-    def __init__(self, model: mesa.Model, row: int):
+    def __init__(self, model: mesa.Model, producers: Producers, row: int):
         super().__init__(model)
+        self.producers = producers
         self.row = row
 
     @property
     def name(self) -> str:
-        return self.model.book.name[self.row]
+        return self.producers.book.name[self.row]
 
     @property
     def capacity(self) -> float:
-        return float(self.model.book.capacity[self.row])
+        return float(self.producers.book.capacity[self.row])
 
     @property
     def unit_cost(self) -> float:
-        return float(self.model.book.unit_cost[self.row])
+        return float(self.producers.book.unit_cost[self.row])
 
     @property
     def cash(self) -> float:
-        return float(self.model.book.cash[self.row])
+        return float(self.producers.book.cash[self.row])
 
     @property
     def active(self) -> bool:
-        return bool(self.model.book.active[self.row])
+        return bool(self.producers.book.active[self.row])
 
     def exit_market(self) -> None:
         """Close for good after sustained losses: capacity leaves the merit order."""
-        self.model.book.deactivate(self.row)
-        self.model.producer_exits += 1
+        self.producers.book.deactivate(self.row)
+        self.producers.exits += 1
         self.remove()
 
 
@@ -133,10 +84,330 @@ class Refiner(Producer):
 class Recycler(Producer):
     """A recycler: offers product made from the scrap it collected (no concentrate needed).
 
-    Collection answers the price with a lag (MineralMarket.collect_scrap, for all recyclers at
-    once); what it collected, up to its capacity, is offered at its unit cost."""
+    Collection answers the price with a lag (RecyclerPool.collect, for all recyclers at once);
+    what it collected, up to its capacity, is offered at its unit cost."""
 
     stage_code = RECYCLER
 
 
 AGENT_CLASS = {MINE: Miner, REFINERY: Refiner, RECYCLER: Recycler}
+
+
+class Structure:
+    """What depends only on which producers exist: capacities per step, asks, cash costs, masks,
+    capacity sums and the merit order of the offers. Rebuilt when `ProducerBook.version`
+    changes (a producer enters or exits), so a step does not recompute them. Read-only."""
+
+    def __init__(self, b: ProducerBook, steps_per_year: int, rules, n_regions: int):
+        spy = steps_per_year
+        self.version = b.version
+        self.cap_step = b.capacity / spy
+        self.region = b.region
+        self.is_ref = b.stage == REFINERY
+        self.is_mine = b.stage == MINE
+        self.is_recycler = b.stage == RECYCLER
+        self.is_product = self.is_ref | self.is_recycler       # rows whose output is product
+        self.all_product = bool(self.is_product.all())
+        self.no_mine_rows = not bool(self.is_mine.any())
+        self.all_active = bool(b.active.all())
+        self.fixed_step = b.fixed_cost / spy * b.active
+        cash_cost = b.unit_cost.copy()
+        nm = ~b.market_economy
+        cash_cost[nm] *= 1.0 - rules.subsidy
+        self.cash_cost = cash_cost
+        # producers' asks: [0] as usual (cash cost; state-directed producers' subsidised, at
+        # zero under market_share), [1] the state dumping ahead of entry (predatory)
+        self.nm_any = bool(nm.any())
+        ask = b.unit_cost.copy()
+        dumping = ask.copy()
+        if self.nm_any:
+            ask[nm] *= 1.0 - rules.subsidy
+            dumping = ask.copy()
+            dumping[nm & self.is_ref] = 0.0
+            if rules.strategy == "market_share":
+                ask = dumping
+        self.asks = (ask, dumping)
+        # the offers when every active refinery has capacity available (no mines)
+        self.offer_rows = np.flatnonzero(self.is_ref & b.active)
+        self.offer_asks = tuple(a[self.offer_rows] for a in self.asks)
+        n = len(self.offer_rows)
+        self.offer_region = b.region[self.offer_rows]
+        self.offer_club_value = b.club[self.offer_rows].astype(float)
+        self.offer_mine = np.full(n, -1)
+        self.offer_owner = np.full(n, -1)
+        self.offer_contract = np.zeros(n, dtype=bool)
+        self.merit: dict = {}
+        # what the recorder sums
+        refining = self.is_ref & b.active
+        self.region_capacity = np.bincount(b.region[refining], weights=b.capacity[refining],
+                                           minlength=n_regions)
+        self.capacity_market = b.capacity[refining & b.market_economy].sum()
+        self.capacity_nonmarket = b.capacity[refining & ~b.market_economy].sum()
+        self.rows_market = np.flatnonzero(b.market_economy)
+        self.rows_nonmarket = np.flatnonzero(nm)
+        self.rows_club = np.flatnonzero(b.club)
+        self.active_market = b.active & b.market_economy
+        self.state_refineries = np.flatnonzero(refining & nm)
+        # offered quantities are positive whatever the outages (see Producers.make_offers)
+        self.offer_capacity_positive = bool((self.cap_step[self.offer_rows] >= 1e-200).all())
+
+    def merit_order(self, dumping: bool, eps: float):
+        """abm.market.merit_order of the offers' asks (cached)."""
+        key = (dumping, eps)
+        if key not in self.merit:
+            self.merit[key] = market.merit_order(self.offer_asks[dumping], eps)
+        return self.merit[key]
+
+
+class Producers:
+    """Every producer's rows (`book`), agents (`agents`, by row), outages and this step's offers.
+
+    State of the step: `ask` (asks by row), `plain` (the offers are the producers' own, no
+    instrument touched them), `dumping` (the state dumps ahead of entry), `chain` / `chain_rows`
+    (with mines: the integrated chain curve and the rows behind it)."""
+
+    def __init__(self, model: mesa.Model, config, region_market: np.ndarray,
+                 region_club: np.ndarray, seed: int, money_per_price_tonne: float):
+        self.model = model                    # the Mesa model new agents register with
+        self.book = ProducerBook()
+        self.agents: dict[int, Producer] = {}
+        self.region_market, self.region_club = region_market, region_club
+        self.steps_per_year = config.experiment.steps_per_year
+        self.nonmarket = config.nonmarket
+        self.intensity = config.market.intensity
+        self.money_per_price_tonne = money_per_price_tonne
+        self.n_regions = len(region_market)
+        self.exits = 0
+        self.outages = None
+        if config.outages is not None and config.outages.probability > 0:
+            o = config.outages
+            # uniforms drawn ahead for up to 256 steps (one block for a 20-year monthly run)
+            self.outages = Outages(seed, o.probability, o.duration, o.severity,
+                                   block=min(config.experiment.steps, 256))
+        index = {r.name: i for i, r in enumerate(config.regions)}
+        for i, p in enumerate(config.producers):
+            self.add(p.name, STAGES[p.stage], index[p.region], p.capacity, p.unit_cost,
+                     p.fixed_cost, p.cash, is_new=False, identity=(EXISTING, i))
+        for i, r in enumerate(config.recyclers):
+            self.add(r.name, RECYCLER, index[r.region], r.capacity, r.unit_cost, r.fixed_cost,
+                     r.cash, is_new=False, identity=(RECYCLING, i))
+        rows = np.flatnonzero(self.book.stage == RECYCLER)
+        self.recyclers = RecyclerPool(config, rows, region_club[self.book.region[rows]])
+        self.has_mines = bool(np.any(self.book.stage == MINE)) or any(
+            pr.stage == "mine" for pr in config.investment.projects)
+        # regional supply cuts ([[shocks]] kind = "supply_outage"), by region
+        self._supply_shocks = [(index[s.region], s) for s in config.shocks
+                               if s.kind == "supply_outage"]
+        self._no_cut = np.zeros(self.n_regions)
+        self._no_cut.flags.writeable = False
+        self.supply_cut, self.cut_active = self._no_cut, False
+        self._structure: Structure | None = None
+        # (structure, outage array, dumping, offers) of a plain step: the next plain step with
+        # the same producers, outages and asks offers the same (a rebuild costs a few arrays)
+        self._offers_reuse = None
+        self.plain = False
+        self.dumping = False
+
+    def __len__(self) -> int:
+        return len(self.book)
+
+    def add(self, name: str, stage: int, region: int, capacity: float, unit_cost: float,
+            fixed_cost: float, cash: float, *, is_new: bool, identity: tuple[int, int]) -> int:
+        """Create a producer row and its Miner, Refiner or Recycler agent; `identity` (kind,
+        index) keys its outage stream."""
+        row = self.book.add(name, stage, region, capacity, unit_cost, fixed_cost, cash,
+                            bool(self.region_market[region]), bool(self.region_club[region]),
+                            is_new)
+        self.agents[row] = AGENT_CLASS[stage](self.model, self, row)
+        if self.outages is not None:
+            self.outages.register(identity)
+        return row
+
+    def structure(self) -> Structure:
+        """The cached Structure of the current set of producers."""
+        st = self._structure
+        if st is None or st.version != self.book.version:
+            st = self._structure = Structure(self.book, self.steps_per_year, self.nonmarket,
+                                             self.n_regions)
+        return st
+
+    def draw_outages(self, t: int) -> None:
+        """Random producer outages (abm.shocks.Outages) and the regional supply cuts of step
+        `t`."""
+        if self._supply_shocks:
+            cut = np.zeros(self.n_regions)
+            for region, shock in self._supply_shocks:
+                if shock.start <= t < shock.start + shock.duration:
+                    cut[region] = shock.cut
+            self.supply_cut = cut
+            self.cut_active = bool(cut.any())
+        if self.outages is not None:
+            self.book.outage = self.outages.advance(self.book.outage, self.book.active)
+
+    def available(self) -> np.ndarray:
+        """Tonnes each producer can offer this step (outages and regional supply cuts applied)."""
+        b, st = self.book, self.structure()
+        # = capacity / steps_per_year * (1 - outage) * (1 - cut[region]) * active; factors that
+        # are exactly 1 are skipped (x * 1.0 == x)
+        if self.recyclers.any:
+            # a recycler processes what it collected, up to its capacity
+            cap = st.cap_step.copy()
+            rows = self.recyclers.rows
+            cap[rows] = np.minimum(cap[rows], self.recyclers.collected)
+            avail = cap * (1.0 - b.outage)
+        else:
+            avail = st.cap_step * (1.0 - b.outage)
+        if self.cut_active:
+            avail = avail * (1.0 - self.supply_cut[b.region])
+        if not st.all_active:
+            avail = avail * b.active
+        return avail
+
+    def make_offers(self, model: ModelView) -> Offers:
+        """Producers offer this step's available capacity at their asks (merit order); with mines,
+        refining and mining combine into the integrated chain curve. Instruments adjust the asks
+        and the offers (Policy.adjust_asks, Policy.adjust_offers)."""
+        b = self.book
+        st = self.structure()
+        rules = self.nonmarket
+        self.dumping = dumping = st.nm_any and rules.strategy == "predatory" and entry_imminent(
+            model.developers, model.t, rules.predatory_window)
+        reuse = self._offers_reuse
+        if reuse is not None and reuse[0] is st and reuse[1] is b.outage and reuse[2] == dumping \
+                and not self.cut_active:
+            # the same producers, outages and asks as last step (no instruments): same offers
+            self.ask, self.plain = st.asks[dumping], True
+            return reuse[3]
+        self._offers_reuse = None
+        avail = self.available()
+        policies = model.policies
+        if not policies and not self.has_mines and not self.recyclers.any:
+            # no instrument can change asks or offers: the cached offers of every refinery
+            # that has capacity available this step
+            self.ask = st.asks[dumping]
+            rows = st.offer_rows
+            qty = avail if len(rows) == len(b) else avail[rows]
+            # an active refinery offers a positive quantity unless an outage or a supply cut
+            # takes all of its capacity
+            if (st.offer_capacity_positive and not self.cut_active and (
+                    self.outages is None or self.outages.severity <= 1.0 - 1e-12)) \
+                    or (qty > 0).all():
+                offers = Offers(st.offer_asks[dumping], qty, rows, st.offer_mine,
+                                st.offer_region, st.offer_owner, st.offer_contract,
+                                st.offer_club_value)
+                self.plain = True
+                self._offers_reuse = (st, b.outage, dumping, offers)
+                return offers
+        self.plain = False
+        ask = st.asks[dumping].copy()
+        for policy in policies:
+            policy.adjust_asks(model, ask)
+        refs = np.flatnonzero(st.is_ref & (avail > 0))
+        recyclers = np.flatnonzero(st.is_recycler & (avail > 0))
+        if self.has_mines:
+            mines = np.flatnonzero((b.stage == MINE) & (avail > 0))
+            curve = market.chain_curve(ask[refs], avail[refs], ask[mines], avail[mines],
+                                       self.intensity)
+            self.chain, self.chain_rows = curve, (refs, mines, avail[mines])
+            ref_rows, mine_rows = refs[curve.refinery], mines[curve.mine]
+            asks, qty = curve.asks, curve.quantity
+            conc_value = self.intensity * ask[mine_rows]
+            club_value = np.where(b.club[ref_rows], asks - conc_value, 0.0) + np.where(
+                b.club[mine_rows], conc_value, 0.0)
+            club_value = np.divide(club_value, asks, out=b.club[ref_rows].astype(float),
+                                   where=asks > 0)
+        else:
+            ref_rows, mine_rows = refs, np.full(len(refs), -1)
+            asks, qty = ask[refs], avail[refs]
+            club_value = b.club[refs].astype(float)
+        if len(recyclers):
+            # recycled product needs no concentrate: offers after the chain's (or refineries')
+            ref_rows = np.concatenate([ref_rows, recyclers])
+            mine_rows = np.concatenate([mine_rows, np.full(len(recyclers), -1)])
+            asks = np.concatenate([asks, ask[recyclers]])
+            qty = np.concatenate([qty, avail[recyclers]])
+            club_value = np.concatenate([club_value, b.club[recyclers].astype(float)])
+        n = len(asks)
+        offers = Offers(asks.astype(float), qty.astype(float), ref_rows, mine_rows,
+                        b.region[ref_rows], np.full(n, -1), np.zeros(n, dtype=bool), club_value)
+        for policy in policies:
+            policy.adjust_offers(model, offers)
+        self.ask = ask
+        return offers
+
+    def merit_order(self, eps: float):
+        """The cached merit order of this step's plain offers (None when instruments touched
+        them)."""
+        return self.structure().merit_order(self.dumping, eps) if self.plain else None
+
+    def concentrate_price(self, price: float, sold: np.ndarray, previous: float) -> float:
+        """With mines: the concentrate price behind product price `price`, given what the chain
+        offers sold (abm.market.concentrate_price); `previous` when no chain offers (or no
+        mines)."""
+        if not self.has_mines or not len(self.chain.asks):
+            return previous
+        refs, mines, mine_avail = self.chain_rows
+        n = len(self.chain.asks)
+        return market.concentrate_price(price, self.chain, sold[:n], self.ask[refs],
+                                        self.ask[mines], mine_avail, self.intensity)
+
+    def settle(self, model: ModelView) -> None:
+        """Producers are paid for what they sold (their market's price, or the floor for what a
+        buffer stock bought) and incur cash costs (feed bought from mines in the chain): this
+        step's `output`, `revenue` and `cost` rows of the book."""
+        b, o, out, mf = self.book, model.offers, model.outcome, self.money_per_price_tonne
+        st = self.structure()
+        plan = model.plan
+        if self.plain and plan.idle:
+            # every offer is a producer's, nothing went to a buffer stock (to_gov = 0)
+            money = out.sold * out.offer_price * mf
+            if len(o.refinery) == len(b):     # offer k is producer k: the bincounts are 0 + x
+                np.add(out.sold, 0.0, out=b.output)
+                np.add(money, 0.0, out=b.revenue)
+            else:
+                b.output[:] = np.bincount(o.refinery, weights=out.sold, minlength=len(b))
+                b.revenue[:] = np.bincount(o.refinery, weights=money, minlength=len(b))
+            model.acct["producer_revenue"] = float(money.sum())
+            b.cost = b.output * st.cash_cost * mf + st.fixed_step
+            return
+        b.output[:] = 0.0
+        b.revenue[:] = 0.0
+        produced = o.owner == -1
+        to_market = out.sold - out.to_gov
+        # what a buffer-stock defence pays this step (0 without one)
+        defence_price = float(plan.defence[1]) if plan.defence is not None else 0.0
+        money = (to_market * out.offer_price + out.to_gov * defence_price) * mf
+        ref_out = np.bincount(o.refinery[produced], weights=out.sold[produced], minlength=len(b))
+        b.output += ref_out
+        b.revenue += np.bincount(o.refinery[produced], weights=money[produced], minlength=len(b))
+        model.acct["producer_revenue"] = float(money[produced].sum())
+        if self.has_mines:
+            fed = produced & (o.mine >= 0)
+            mine_out = np.bincount(o.mine[fed], weights=out.sold[fed] * self.intensity,
+                                   minlength=len(b))
+            b.output += mine_out
+            # concentrate changes hands at the concentrate price: mines earn, refineries pay
+            # (recyclers need none)
+            fed_out = np.where(st.is_recycler, 0.0, ref_out) if self.recyclers.any else ref_out
+            b.revenue += (mine_out - fed_out * self.intensity) * model.concentrate_price * mf
+        b.cost = b.output * st.cash_cost * mf + st.fixed_step
+
+    def review(self, rules) -> None:
+        """Book the step's profit (after policy payments); producers with sustained losses exit
+        (only when [exits] is configured: `rules`)."""
+        b, st = self.book, self.structure()
+        profit = b.revenue - b.cost
+        b.cash += profit
+        losing = profit < 0 if st.all_active else b.active & (profit < 0)
+        b.loss_streak = np.where(losing, b.loss_streak + 1, 0)
+        if rules is None or not rules.enabled or b.loss_streak.max(initial=0) < rules.loss_steps:
+            return
+        # state-directed producers do not close for losses (the state carries them)
+        for row in np.flatnonzero(st.active_market & (b.loss_streak >= rules.loss_steps)):
+            self.agents[row].exit_market()
+
+    def capacity_added(self, market_economy: bool) -> float:
+        """Product (refinery) capacity brought online by the pipeline or state expansion, t/yr."""
+        b = self.book
+        sel = b.is_new & (b.stage == REFINERY) & (b.market_economy == market_economy)
+        return float(b.capacity[sel].sum())

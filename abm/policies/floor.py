@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from abm.agents.producers import MINE, RECYCLER, REFINERY
 from abm.investment import Protection
+from abm.kinds import MINE, RECYCLER, REFINERY
 from abm.policies.base import Policy, StockHolder
 
 
@@ -163,7 +163,7 @@ class CfdFloor(FloorPolicy):
         topped up to `min_ebitda` (pro rata for a part year at the end), within the budget."""
         b = model.book
         self.year_ebitda = _rows(self.year_ebitda, len(b))
-        self.year_ebitda[rows] += (b.revenue - model.step_cost)[rows]
+        self.year_ebitda[rows] += (b.revenue - b.cost)[rows]
         self.year_steps += 1
         if not year_end:
             return

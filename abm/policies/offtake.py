@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from abm.agents.producers import REFINERY
 from abm.investment import Protection
+from abm.kinds import REFINERY
 from abm.policies.base import Policy
 
 
