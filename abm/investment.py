@@ -1,6 +1,7 @@
 """Investment under uncertainty: the revenue distribution a project faces and its trigger price.
 
-Pure functions (numpy, scipy.special) used by the `Developer` agents:
+Pure functions (numpy, scipy.special) used by the `Developer` agents, and the price view they
+share (`PriceExpectation`):
 
 * A project's realised price at the assessment horizon is lognormal, log-mean m and log-sd
   s = sigma * sqrt(h), from the developers' price expectation and perceived volatility.
@@ -15,6 +16,7 @@ Pure functions (numpy, scipy.special) used by the `Developer` agents:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,3 +111,34 @@ def pipeline_adjusted_price(price: float, consumption: float, under_construction
     if consumption <= 0 or under_construction <= 0:
         return price
     return float(price * (1.0 + under_construction / consumption) ** (1.0 / elasticity))
+
+
+class PriceExpectation:
+    """Exponentially weighted mean of log price and of squared log changes (developers' view)."""
+
+    def __init__(self, initial_price: float, prior_sigma: float, halflife: float,
+                 steps_per_year: int):
+        self.alpha = 1.0 - 0.5 ** (1.0 / halflife)
+        self.log_mean = math.log(initial_price)
+        self.var_step = prior_sigma**2 / steps_per_year
+        self.steps_per_year = steps_per_year
+        self.last_log = None
+
+    def update(self, price: float) -> None:
+        if not price > 0:
+            return
+        lp = math.log(price)
+        self.log_mean += self.alpha * (lp - self.log_mean)
+        if self.last_log is not None:
+            self.var_step += self.alpha * ((lp - self.last_log) ** 2 - self.var_step)
+        self.last_log = lp
+
+    @property
+    def median(self) -> float:
+        """Expected (median) price."""
+        return math.exp(self.log_mean)
+
+    @property
+    def sigma(self) -> float:
+        """Perceived annualised volatility."""
+        return math.sqrt(self.var_step * self.steps_per_year)

@@ -12,13 +12,12 @@ import numpy as np
 
 from abm import market
 from abm.agents.buyers import Buyers
-from abm.agents.developers import Developer, PriceExpectation
+from abm.agents.developers import Pipeline
 from abm.agents.government import Governments
 from abm.agents.producers import Producers, Structure
 from abm.clearing import MarketPlan, clear_single, clear_step
 from abm.config import ExperimentConfig
-from abm.investment import Protection
-from abm.kinds import ACCOUNT_KEYS, EXPANSION, NO_PROTECTION, REFINERY
+from abm.kinds import ACCOUNT_KEYS
 from abm.metrics import run_metrics
 from abm.recorder import Recorder
 
@@ -70,18 +69,11 @@ class MineralMarket(mesa.Model):
         # governments: the club's, and one for each other region an instrument or shock names
         self.governments = Governments(self, self.region_club)
 
-        d = mk.demand
         # developers of new capacity
-        inv = config.investment
-        self.investment_on = inv.enabled
-        Developer.create_agents(self, len(inv.projects), inv.projects, list(range(len(
-            inv.projects))))
-        self.developers = sorted(self.agents_by_type.get(Developer, []), key=lambda a: a.index)
-        self.expectation = PriceExpectation(d.reference_price, inv.volatility_prior,
-                                            inv.expectation_halflife, self.steps_per_year)
-        self.investment_capex = 0.0
-        self.projects_started = 0
-        self.expansions: list[tuple[int, int, float, float]] = []   # (online, region, cap, cost)
+        self.pipeline = Pipeline(self, config, self.region_index, self.region_market,
+                                 self.producers)
+        self.developers = self.pipeline.developers      # (the same list)
+        self.expectation = self.pipeline.expectation    # (the same object: offtakes read it)
 
         # policies (a scenario is a list of instruments)
         from abm.policies import build_policies
@@ -95,10 +87,6 @@ class MineralMarket(mesa.Model):
         # without instruments nothing changes the plan, the asks or the offers: one idle plan
         # and the cached offers serve every step
         self._idle_plan = MarketPlan()
-        self._margin_memo: dict | None = None   # shared parts of margins during a review
-        self._pending_from = 0                      # expansions before this index are online
-        self._expansions_due: dict[int, list] = {}  # online step -> expansions
-        self._building_capacity: dict[int, float] = {}   # stage -> t/yr under construction
         # Without instruments nothing reads the series while the model runs: the columns that
         # are sums over producers or buyers are then computed for many steps at once, when the
         # series are first read (flush_record), from the outputs kept per step.
@@ -108,9 +96,7 @@ class MineralMarket(mesa.Model):
         if self._defer_record:
             self.recorder.before_read = self.flush_record
         self._region_net_exports = np.zeros((self.n_steps, len(self.region_names)))
-        self.price = d.reference_price
-        self.club_price = d.reference_price
-        self.last_price = d.reference_price
+        self.price = self.club_price = self.last_price = mk.demand.reference_price
         self.concentrate_price = float("nan")
         self.floor_level = float("nan")
         self.t = 0
@@ -133,7 +119,7 @@ class MineralMarket(mesa.Model):
         self.producers.settle(self)
         self.settle_policies()
         self.producers.review(self.config.exits)
-        self.invest()
+        self.pipeline.invest(self)
         self.record()
 
     def run(self) -> MineralMarket:
@@ -181,75 +167,6 @@ class MineralMarket(mesa.Model):
     def settle_policies(self) -> None:
         for policy in self.policies:
             policy.settle(self)
-
-    def invest(self) -> None:
-        """Update developers' expectations; commission arrivals; review the pipeline."""
-        self.expectation.update(self.price)
-        for developer in self.developers:
-            if developer.status == "building" and developer.online_step <= self.t + 1:
-                developer.commission()
-        for _online, region, cap, cost in self._expansions_due.pop(self.t + 1, ()):
-            self.producers.add(f"{self.region_names[region]} state expansion {self.t + 1}",
-                               REFINERY, region, cap, cost, 0.0, 0.0, is_new=True,
-                               identity=(EXPANSION, len(self.book)))
-        if not self.investment_on or self.t % self.config.investment.review_every:
-            return
-        self.review_pipeline()
-        if self.config.nonmarket.strategy == "market_share":
-            self.expand_state_capacity()
-
-    def review_pipeline(self) -> None:
-        """Developers start projects whose effective price clears their trigger, best first,
-        each accounting for the capacity already under construction."""
-        inv = self.config.investment
-        candidates = [d for d in self.developers if d.status == "candidate"
-                      and d.project.available_from <= self.t]
-        # without instruments, developers of a stage share their expected price, volatility
-        # and hurdle rate (no instrument protects or finances one region's projects)
-        self._margin_memo = {} if not self.policies else None
-        margins = [d.margin(self)[0] for d in candidates]
-        started = 0
-        for i in sorted(range(len(candidates)), key=margins.__getitem__, reverse=True):
-            developer = candidates[i]
-            # (until a project starts, nothing a margin depends on has changed)
-            margin = margins[i] if started == 0 else developer.margin(self)[0]
-            if margin < 0 or started >= inv.max_starts_per_review:
-                break
-            developer.start()
-            started += 1
-        self._margin_memo = None
-
-    def expand_state_capacity(self) -> None:
-        """market_share strategy: the state adds refining capacity so that what it can produce
-        covers its target share of world demand at the reference price, whatever the profit."""
-        rules = self.config.nonmarket
-        b = self.book
-        nm_rows = self.producers.structure().state_refineries
-        if len(nm_rows) == 0:
-            return
-        # (expansions come online in the order they were decided: skip those already online)
-        while self._pending_from < len(self.expansions) and \
-                self.expansions[self._pending_from][0] <= self.t:
-            self._pending_from += 1
-        pending = sum(e[2] for e in self.expansions[self._pending_from:] if e[0] > self.t)
-        have = b.capacity[nm_rows].sum() + pending
-        # the market it aims at: world demand at the reference price (trend and shocks included)
-        market_size = market.demand_at(self.buyers.demand_scale, self.elasticity,
-                                       self.config.market.demand.reference_price)
-        gap = rules.target_share * market_size * self.steps_per_year - have
-        if gap <= 1e-9:
-            return
-        region = int(b.region[nm_rows[np.argmax(b.capacity[nm_rows])]])
-        cost = rules.expansion_unit_cost
-        if cost is None:
-            weights = b.capacity[nm_rows]     # np.average(unit_cost, weights=capacity):
-            total = weights.sum()
-            if total == 0:
-                raise ZeroDivisionError("Weights sum to zero, can't be normalized")
-            cost = float(np.multiply(b.unit_cost[nm_rows], weights).sum() / total)
-        expansion = (self.t + 1 + rules.expansion_lead_time, region, gap, cost)
-        self.expansions.append(expansion)
-        self._expansions_due.setdefault(expansion[0], []).append(expansion)
 
     def record(self) -> None:
         """Write this step's series and accounts (in the recorder's column order)."""
@@ -421,51 +338,10 @@ class MineralMarket(mesa.Model):
     # ------------------------------------------------------------------------------------------
     # helpers used by agents and policies
     # ------------------------------------------------------------------------------------------
-    def capacity_under_construction(self, stage: int) -> float:
-        """Capacity of the projects of `stage` being built (t/yr), summed in pipeline order."""
-        cache = self._building_capacity
-        if stage not in cache:
-            cache[stage] = sum(d.project.capacity for d in self.developers
-                               if d.status == "building" and d.stage == stage)
-        return cache[stage]
-
-    def pipeline_changed(self) -> None:
-        """A project started or came online (called by Developer)."""
-        self._building_capacity = {}
-        if self._margin_memo is not None:
-            self._margin_memo = {}
-
-    def protection(self, developer) -> Protection:
-        """What announced instruments would do for `developer`'s project."""
-        if not self.policies:
-            return NO_PROTECTION
-        offers = [p for p in (policy.protection(self, developer) for policy in self.policies)
-                  if p is not None]
-        combined = Protection()
-        for offer in offers:
-            combined = offer if combined == Protection() else _stack(combined, offer)
-        return combined
-
-    def hurdle_rate(self, region: int) -> float:
-        """Developers' discount rate for a project in `region` (concessional finance lowers it)."""
-        rate = self.config.investment.hurdle_rate
-        for policy in self.policies:
-            rate = policy.hurdle_rate(self, region, rate)
-        return rate
-
-    def lead_time(self, region: int, months: int) -> int:
-        """Lead time of a project in `region` started now (permitting reform shortens it)."""
-        for policy in self.policies:
-            months = policy.lead_time(self, region, months)
-        return int(months)
-
     def register_stock_owner(self, policy) -> int:
         """An id (>= 0) under which an instrument offers its stock in the merit order."""
         self.stock_owners.append(policy)
         return len(self.stock_owners) - 1
-
-    def annual_consumption(self) -> float:
-        return float(self.buyers.consumption * self.steps_per_year)
 
     # ------------------------------------------------------------------------------------------
     # outputs
@@ -479,10 +355,3 @@ class MineralMarket(mesa.Model):
         """Every per-run metric (abm.names.METRICS)."""
         return run_metrics(self)
 
-
-def _stack(a: Protection, b: Protection) -> Protection:
-    """Two instruments on one project: the higher floor, the larger offtake."""
-    if b.floor > a.floor:
-        a, b = b, a
-    return Protection(a.floor, a.upside_share, max(a.offtake_share, b.offtake_share),
-                      a.offtake_price if a.offtake_share >= b.offtake_share else b.offtake_price)

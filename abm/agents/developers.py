@@ -1,22 +1,40 @@
-"""Developers of new capacity: one agent per pipeline project, and the price expectation they share.
+"""Developers of new capacity and the pipeline: one agent per pipeline project, the price view they
+share, and the state's own capacity expansion.
 
 A developer reviews its project every `investment.review_every` steps: it forms the price it
 expects once the capacity already under construction produces, lets announced instruments
 reshape that price's distribution (floors as puts, offtakes as fixed prices), and starts the
 project when the effective price clears its volatility-aware trigger (abm.investment). Capacity
 arrives only after the project's lead time.
+
+`Pipeline`, the population, acts on all projects at once: `invest` (the developers' price view,
+commissioning, state expansions coming online, the review), `review` (starts, best first),
+`expand_state` (the `market_share` state's refining capacity), and what a developer asks of the
+instruments (`protection`, stacked; `hurdle_rate`; `lead_time`) or of the pipeline
+(`capacity_under_construction`). A `Developer` (a Mesa agent) acts on its own project: `margin`,
+`start`, `commission`.
 """
 
 from __future__ import annotations
 
 import functools
-import math
+from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
-from abm.investment import effective_price, pipeline_adjusted_price, trigger_price
-from abm.kinds import MINE, PROJECT, REFINERY, STAGES
+from abm import market
+from abm.investment import (
+    PriceExpectation,
+    Protection,
+    effective_price,
+    pipeline_adjusted_price,
+    trigger_price,
+)
+from abm.kinds import EXPANSION, MINE, NO_PROTECTION, PROJECT, REFINERY, STAGES
+
+if TYPE_CHECKING:
+    from abm.protocol import ModelView
 
 # Pure functions of hashable numbers: developers of one stage share their inputs at a review, so
 # each is computed once per review rather than once per developer.
@@ -24,72 +42,46 @@ _effective_price = functools.lru_cache(maxsize=1024)(effective_price)
 _trigger_price = functools.lru_cache(maxsize=1024)(trigger_price)
 
 
-class PriceExpectation:
-    """Exponentially weighted mean of log price and of squared log changes (developers' view)."""
-
-    def __init__(self, initial_price: float, prior_sigma: float, halflife: float,
-                 steps_per_year: int):
-        self.alpha = 1.0 - 0.5 ** (1.0 / halflife)
-        self.log_mean = math.log(initial_price)
-        self.var_step = prior_sigma**2 / steps_per_year
-        self.steps_per_year = steps_per_year
-        self.last_log = None
-
-    def update(self, price: float) -> None:
-        if not price > 0:
-            return
-        lp = math.log(price)
-        self.log_mean += self.alpha * (lp - self.log_mean)
-        if self.last_log is not None:
-            self.var_step += self.alpha * ((lp - self.last_log) ** 2 - self.var_step)
-        self.last_log = lp
-
-    @property
-    def median(self) -> float:
-        """Expected (median) price."""
-        return math.exp(self.log_mean)
-
-    @property
-    def sigma(self) -> float:
-        """Perceived annualised volatility."""
-        return math.sqrt(self.var_step * self.steps_per_year)
-
-
 class Developer(mesa.Agent):
     """Develops one project of the pipeline: candidate -> building -> online."""
 
-    def __init__(self, model: mesa.Model, project, index: int):
+    def __init__(self, model: mesa.Model, pipeline: Pipeline, project, index: int, region: int,
+                 market_economy: bool):
         super().__init__(model)
+        self.pipeline = pipeline
         self.project = project
         self.index = index
-        self.region = model.region_index[project.region]
+        self.region = region
         self.stage = STAGES[project.stage]
-        self.market_economy = bool(model.region_market[self.region])
+        self.market_economy = market_economy
         self.status = "candidate"
         self.started_step: int | None = None
         self.online_step: int | None = None
         self.producer_row: int | None = None
 
-    def margin(self, model) -> tuple[float, float, float]:
+    def margin(self, model: ModelView) -> tuple[float, float, float]:
         """(effective price - trigger, effective price, trigger), in price units."""
         inv = model.config.investment
         p = self.project
-        memo = model._margin_memo     # during a review without instruments (see review_pipeline)
+        pipeline = self.pipeline
+        memo = pipeline.margin_memo    # during a review without instruments (Pipeline.review)
         shared = memo.get(self.stage) if memo is not None else None
         if shared is None:
-            expected = model.expectation.median
+            expectation = pipeline.expectation
+            expected = expectation.median
             if self.stage == MINE:
                 # mines earn the concentrate price: scale the product expectation by its share
                 if not np.isfinite(model.concentrate_price) or model.price <= 0:
                     return -np.inf, 0.0, np.inf
                 expected *= model.concentrate_price / model.price
-            expected = pipeline_adjusted_price(expected, model.annual_consumption(),
-                                               model.capacity_under_construction(self.stage),
+            consumption = float(model.buyers.consumption * model.steps_per_year)   # t/yr
+            expected = pipeline_adjusted_price(expected, consumption,
+                                               pipeline.capacity_under_construction(self.stage),
                                                model.elasticity)
-            protection = model.protection(self)
-            price, sigma = _effective_price(expected, model.expectation.sigma, inv.horizon,
+            protection = pipeline.protection(model, self)
+            price, sigma = _effective_price(expected, expectation.sigma, inv.horizon,
                                             protection)
-            rate = model.hurdle_rate(self.region)
+            rate = pipeline.hurdle_rate(model, self.region)
             if memo is not None:
                 memo[self.stage] = price, sigma, rate
         else:
@@ -99,27 +91,175 @@ class Developer(mesa.Agent):
                                  inv.volatility_premium, inv.project_life)
         return price - trigger, price, trigger
 
-    def lead_time(self, model) -> int:
-        return model.lead_time(self.region, self.project.lead_time)
+    def lead_time(self, model: ModelView) -> int:
+        return self.pipeline.lead_time(model, self.region, self.project.lead_time)
 
     def start(self) -> None:
         """Commit the capex; capacity arrives after the lead time."""
-        model = self.model
+        model, pipeline = self.model, self.pipeline
         self.status = "building"
-        model.pipeline_changed()
+        pipeline.changed()
         self.started_step = model.t
         self.online_step = model.t + 1 + self.lead_time(model)
-        model.investment_capex += self.project.capex * self.project.capacity
-        model.projects_started += 1
+        pipeline.capex += self.project.capex * self.project.capacity
+        pipeline.started += 1
 
     def commission(self) -> None:
         """The project's capacity joins the merit order as a new producer."""
-        model, p = self.model, self.project
+        p = self.project
         self.status = "online"
-        model.pipeline_changed()
-        self.producer_row = model.producers.add(p.name, self.stage, self.region, p.capacity,
-                                               p.unit_cost, 0.0, 0.0, is_new=True,
-                                               identity=(PROJECT, self.index))
+        self.pipeline.changed()
+        self.producer_row = self.pipeline.producers.add(
+            p.name, self.stage, self.region, p.capacity, p.unit_cost, 0.0, 0.0, is_new=True,
+            identity=(PROJECT, self.index))
 
 
-__all__ = ["Developer", "PriceExpectation", "REFINERY", "MINE"]
+class Pipeline:
+    """Every project of `[investment]` (`developers`, in config order), the developers' shared
+    price view (`expectation`), the capex committed and projects started, and the state's
+    capacity expansions (`expansions`: (online step, region, t/yr, unit cost))."""
+
+    def __init__(self, model: mesa.Model, config, region_index: dict[str, int],
+                 region_market: np.ndarray, producers):
+        inv, d = config.investment, config.market.demand
+        self.config = config
+        self.producers = producers            # commissioned projects become its rows
+        self.on = inv.enabled
+        regions = [region_index[p.region] for p in inv.projects]
+        self.developers: list[Developer] = list(Developer.create_agents(
+            model, len(inv.projects), self, list(inv.projects), list(range(len(inv.projects))),
+            regions, [bool(region_market[r]) for r in regions]))
+        self.expectation = PriceExpectation(d.reference_price, inv.volatility_prior,
+                                            inv.expectation_halflife,
+                                            config.experiment.steps_per_year)
+        self.capex = 0.0                                 # USD committed
+        self.started = 0                                 # projects started
+        self.expansions: list[tuple[int, int, float, float]] = []
+        self._pending_from = 0                           # expansions before this are online
+        self._expansions_due: dict[int, list] = {}       # online step -> expansions
+        # stage -> t/yr under construction: read by every margin, changes only when a project
+        # starts or comes online
+        self._building_capacity: dict[int, float] = {}
+        # shared parts of margins during a review without instruments (every developer of a
+        # stage would compute the same expected price, volatility and hurdle rate)
+        self.margin_memo: dict | None = None
+
+    def invest(self, model: ModelView) -> None:
+        """Update developers' expectations; commission arrivals; review the pipeline."""
+        t = model.t
+        self.expectation.update(model.price)
+        for developer in self.developers:
+            if developer.status == "building" and developer.online_step <= t + 1:
+                developer.commission()
+        for _online, region, cap, cost in self._expansions_due.pop(t + 1, ()):
+            self.producers.add(f"{model.region_names[region]} state expansion {t + 1}",
+                               REFINERY, region, cap, cost, 0.0, 0.0, is_new=True,
+                               identity=(EXPANSION, len(self.producers.book)))
+        if not self.on or t % self.config.investment.review_every:
+            return
+        self.review(model)
+        if self.config.nonmarket.strategy == "market_share":
+            self.expand_state(model)
+
+    def review(self, model: ModelView) -> None:
+        """Developers start projects whose effective price clears their trigger, best first,
+        each accounting for the capacity already under construction."""
+        inv = self.config.investment
+        t = model.t
+        candidates = [d for d in self.developers if d.status == "candidate"
+                      and d.project.available_from <= t]
+        # without instruments, developers of a stage share their expected price, volatility
+        # and hurdle rate (no instrument protects or finances one region's projects)
+        self.margin_memo = {} if not model.policies else None
+        margins = [d.margin(model)[0] for d in candidates]
+        started = 0
+        for i in sorted(range(len(candidates)), key=margins.__getitem__, reverse=True):
+            developer = candidates[i]
+            # (until a project starts, nothing a margin depends on has changed)
+            margin = margins[i] if started == 0 else developer.margin(model)[0]
+            if margin < 0 or started >= inv.max_starts_per_review:
+                break
+            developer.start()
+            started += 1
+        self.margin_memo = None
+
+    def expand_state(self, model: ModelView) -> None:
+        """market_share strategy: the state adds refining capacity so that what it can produce
+        covers its target share of world demand at the reference price, whatever the profit."""
+        rules = self.config.nonmarket
+        b, t = self.producers.book, model.t
+        nm_rows = self.producers.structure().state_refineries
+        if len(nm_rows) == 0:
+            return
+        # (expansions come online in the order they were decided: skip those already online)
+        while self._pending_from < len(self.expansions) and \
+                self.expansions[self._pending_from][0] <= t:
+            self._pending_from += 1
+        pending = sum(e[2] for e in self.expansions[self._pending_from:] if e[0] > t)
+        have = b.capacity[nm_rows].sum() + pending
+        # the market it aims at: world demand at the reference price (trend and shocks included)
+        market_size = market.demand_at(model.buyers.demand_scale, model.elasticity,
+                                       self.config.market.demand.reference_price)
+        gap = rules.target_share * market_size * model.steps_per_year - have
+        if gap <= 1e-9:
+            return
+        region = int(b.region[nm_rows[np.argmax(b.capacity[nm_rows])]])
+        cost = rules.expansion_unit_cost
+        if cost is None:
+            weights = b.capacity[nm_rows]     # np.average(unit_cost, weights=capacity):
+            total = weights.sum()
+            if total == 0:
+                raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+            cost = float(np.multiply(b.unit_cost[nm_rows], weights).sum() / total)
+        expansion = (t + 1 + rules.expansion_lead_time, region, gap, cost)
+        self.expansions.append(expansion)
+        self._expansions_due.setdefault(expansion[0], []).append(expansion)
+
+    def capacity_under_construction(self, stage: int) -> float:
+        """Capacity of the projects of `stage` being built (t/yr), summed in pipeline order."""
+        cache = self._building_capacity
+        if stage not in cache:
+            cache[stage] = sum(d.project.capacity for d in self.developers
+                               if d.status == "building" and d.stage == stage)
+        return cache[stage]
+
+    def changed(self) -> None:
+        """A project started or came online (called by Developer)."""
+        self._building_capacity = {}
+        if self.margin_memo is not None:
+            self.margin_memo = {}
+
+    def protection(self, model: ModelView, developer: Developer) -> Protection:
+        """What announced instruments would do for `developer`'s project (stacked)."""
+        if not model.policies:
+            return NO_PROTECTION
+        offers = [p for p in (policy.protection(model, developer) for policy in model.policies)
+                  if p is not None]
+        combined = Protection()
+        for offer in offers:
+            combined = offer if combined == Protection() else stack(combined, offer)
+        return combined
+
+    def hurdle_rate(self, model: ModelView, region: int) -> float:
+        """Developers' discount rate for a project in `region` (concessional finance lowers it)."""
+        rate = self.config.investment.hurdle_rate
+        for policy in model.policies:
+            rate = policy.hurdle_rate(model, region, rate)
+        return rate
+
+    def lead_time(self, model: ModelView, region: int, months: int) -> int:
+        """Lead time of a project in `region` started now (permitting reform shortens it)."""
+        for policy in model.policies:
+            months = policy.lead_time(model, region, months)
+        return int(months)
+
+
+def stack(a: Protection, b: Protection) -> Protection:
+    """Two instruments on one project: the higher floor, the larger offtake."""
+    if b.floor > a.floor:
+        a, b = b, a
+    return Protection(a.floor, a.upside_share, max(a.offtake_share, b.offtake_share),
+                      a.offtake_price if a.offtake_share >= b.offtake_share else b.offtake_price)
+
+
+__all__ = ["Developer", "Pipeline", "PriceExpectation", "stack", "REFINERY", "MINE"]
