@@ -1,9 +1,19 @@
-"""Per-step series in preallocated numpy arrays, handed out as one polars DataFrame."""
+"""Recording: the model's per-step series in preallocated numpy arrays, handed out as one polars
+DataFrame.
+
+`Recorder.record(model)` writes a step (the schedule's last sub-step): prices, quantities,
+capacities and the accounts of the conservation checks, and each region's net exports. Without
+instruments, mines, recyclers or buyers' inventories nothing reads the series while the model
+runs, so the columns that are sums over producers or buyers are deferred: `record` keeps the
+step's outputs, and `flush` (called before any read) computes them for many steps at once, with
+the same sums in the same order, so the series are identical.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from abm import market
 from abm.names import REGION_CAPACITY_PREFIX, SERIES
 
 # Columns kept beside the public series for accounting checks (conservation of tonnes and money).
@@ -22,10 +32,13 @@ class Recorder:
     """Fixed-size arrays, one per column, written by step index.
 
     The columns are views onto one (steps x columns) table, so a step whose values come in the
-    table's column order (*SERIES, *ACCOUNTS) is written as one row.
+    table's column order (*SERIES, *ACCOUNTS) is written as one row. `defer`: the sums over
+    producers and buyers wait for `flush` (see the module docstring).
     """
 
-    def __init__(self, steps: int, regions: list[str]):
+    def __init__(self, steps: int, regions: list[str], *, buyer_region: np.ndarray,
+                 buyer_club_rows: np.ndarray, money_per_price_tonne: float, elasticity: float,
+                 defer: bool = False):
         self.steps = steps
         self.names = (*SERIES, *ACCOUNTS)
         self.table = np.full((steps, len(self.names)), np.nan)
@@ -34,11 +47,17 @@ class Recorder:
         self.region_names = list(regions)
         self.region_capacity = np.zeros((steps, len(regions)))
         self.filled = 0
-        # called before the columns are read: lets the model complete columns it fills for many
-        # steps at once (MineralMarket.flush_record)
-        self.before_read = None
+        self.buyer_region, self.buyer_club_rows = buyer_region, buyer_club_rows
+        self.money_per_price_tonne = money_per_price_tonne
+        self.elasticity = elasticity
+        self.defer = defer
+        # per deferred step: (t, structure, output by producer, tonnes by buyer, spend by buyer
+        # when read during the step, demand scale, price, importers' spend, offtake payments)
+        self._pending: list[tuple] = []
+        self._net_exports = np.zeros((steps, len(regions)))
 
-    def record(self, step: int, values: dict[str, float], region_capacity: np.ndarray) -> None:
+    def write(self, step: int, values: dict[str, float], region_capacity: np.ndarray) -> None:
+        """Write one step's values (a dict by column) and capacity by region."""
         if len(values) == len(self.names) and tuple(values) == self.names:
             self.table[step] = tuple(values.values())
         else:
@@ -48,15 +67,22 @@ class Recorder:
         self.filled = step + 1
 
     def column(self, name: str) -> np.ndarray:
-        if self.before_read is not None:
-            self.before_read()
+        if self._pending:
+            self.flush()
         return self.columns[name][: self.filled]
+
+    @property
+    def region_net_exports(self) -> np.ndarray:
+        """Refinery output minus deliveries to buyers, t per step and region."""
+        if self._pending:
+            self.flush()
+        return self._net_exports
 
     def frame(self, accounts: bool = False):
         import polars as pl
 
-        if self.before_read is not None:
-            self.before_read()
+        if self._pending:
+            self.flush()
         n = self.filled
         data: dict[str, object] = {"step": np.arange(n, dtype=np.int64)}
         names = (*SERIES, *ACCOUNTS) if accounts else SERIES
@@ -67,3 +93,170 @@ class Recorder:
         frame = pl.DataFrame(data)
         # NaN marks "not applicable" (no floor in force, no concentrate market): store as null.
         return frame.with_columns(pl.col("floor", "concentrate_price", "export_region_price").fill_nan(None))
+
+    # ------------------------------------------------------------------------------------------
+    # the model's step
+    # ------------------------------------------------------------------------------------------
+    def record(self, model) -> None:
+        """Write step `model.t`'s series and accounts of the model (in the column order)."""
+        producers, buyers = model.producers, model.buyers
+        b, o, out, mf = producers.book, model.offers, model.outcome, self.money_per_price_tonne
+        st = producers.structure()
+        ref_out = b.output if st.all_product else np.where(st.is_product, b.output, 0.0)
+        importers = out.importer_bought * model.price * mf
+        offtake = model.acct["buyer_payments_offtake"]  # contract-price transfers paid by buyers
+        if producers.plain:                        # producers' offers only
+            private_release = private_revenue = 0.0
+        else:
+            private = o.owner == -2
+            private_release = float(out.sold[private].sum())
+            private_revenue = float((out.sold[private] * out.offer_price[private]).sum()) * mf
+        values = self.step_values(model, st, out, importers, offtake, private_release,
+                                  private_revenue)
+        if self.defer:
+            self._pending.append((model.t, st, b.output.copy(), out.buyer_tonnes,
+                                  buyers.spent_known, buyers.demand_scale, model.price,
+                                  importers, offtake))
+        else:
+            spend = float(sum(buyers.spent.tolist()))
+            production = ref_out.sum()
+            recyclers = producers.recyclers
+            recycled = float(b.output[recyclers.rows].sum()) if recyclers.any else 0.0
+            has_mines = producers.has_mines
+            values.update({
+                "concentrate_price": model.concentrate_price if has_mines else np.nan,
+                "demand": market.demand_at(buyers.demand_scale, self.elasticity, model.price),
+                "production_market": ref_out[st.rows_market].sum(),
+                "production_nonmarket": ref_out[st.rows_nonmarket].sum(),
+                "club_consumption": out.buyer_tonnes[buyers.club_rows].sum(),
+                "club_production": ref_out[st.rows_club].sum(),
+                "consumer_spend": spend + importers + offtake,
+                "production": production,
+                "buyer_payments": spend + importers + offtake,
+                "concentrate_output": 0.0 if st.no_mine_rows else float(
+                    np.where(st.is_mine, b.output, 0.0).sum()),
+                "recycled": recycled,
+                "concentrate_used": ((production - recycled) * producers.intensity
+                                     if has_mines else 0.0),
+            })
+            if buyers.has_inventories:
+                change = buyers.stock_change
+                values["club_consumption"] = buyers.use[buyers.club_rows].sum()
+                values["buyer_stock"] = float(buyers.stock.sum())
+                values["private_stocking"] += float(np.maximum(change, 0.0).sum())
+                values["private_release"] += float(np.maximum(-change, 0.0).sum())
+            regions = len(self.region_names)
+            self._net_exports[model.t] = np.bincount(
+                b.region, weights=ref_out, minlength=regions) - np.bincount(
+                buyers.region, weights=out.buyer_tonnes, minlength=regions)
+        self.write(model.t, values, st.region_capacity)
+
+    def step_values(self, model, st, out, importers: float, offtake: float,
+                    private_release: float, private_revenue: float) -> dict[str, float]:
+        """This step's row in the column order. The columns that are sums over producers or
+        buyers are NaN here: `record` fills them, or, when recording is deferred, `flush` does
+        for many steps at once."""
+        nan, mf, acct = np.nan, self.money_per_price_tonne, model.acct
+        return {
+            "price": model.price,
+            "club_price": model.club_price,
+            "floor": model.floor_level,
+            "concentrate_price": nan,
+            "export_region_price": out.restricted_price,
+            "club_imports": out.club_imports,
+            "demand": nan,
+            "consumption": model.buyers.consumption,
+            "production_market": nan,
+            "production_nonmarket": nan,
+            "club_consumption": nan,
+            "club_production": nan,
+            "government_stock": sum(g.stock for g in model.governments),
+            "fiscal_flow": sum(g.step_outlay for g in model.governments),
+            "unmet_demand": model.unmet,
+            "consumer_spend": nan,
+            "capacity_market": st.capacity_market,
+            "capacity_nonmarket": st.capacity_nonmarket,
+            "demand_shock": model.buyers.shock,
+            "recycled": 0.0,
+            "buyer_stock": 0.0,
+            # accounts for conservation checks (abm.recorder.ACCOUNTS)
+            "production": nan,
+            "gov_purchases": acct["gov_purchases"],
+            "gov_sales": acct["gov_sales"],
+            "private_stocking": out.importer_bought,
+            "private_release": private_release,
+            "buyer_payments": nan,
+            "producer_revenue": acct["producer_revenue"] + offtake,
+            "gov_purchase_spend": acct["gov_purchase_spend"],
+            "gov_payments_to_producers": acct["gov_payments_to_producers"],
+            "gov_receipts_from_producers": acct["gov_receipts_from_producers"],
+            "gov_sales_revenue": acct["gov_sales_revenue"],
+            "private_sales_revenue": private_revenue,
+            "duties": out.duties * mf,
+            "concentrate_output": 0.0,
+            "concentrate_used": 0.0,
+        }
+
+    def flush(self) -> None:
+        """Fill the deferred columns of the steps run since the last flush: for each stretch of
+        steps with the same producers, the same sums `record` would compute step by step (a
+        row sum of a stacked array is the sum of the row; running column sums are the
+        sequential sums of np.bincount and of the built-in sum), so the series are identical."""
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = []
+        cols, eps = self.columns, self.elasticity
+        i = 0
+        while i < len(pending):
+            st = pending[i][1]
+            j = i
+            while j < len(pending) and pending[j][1] is st:
+                j += 1
+            group, t0, t1 = pending[i:j], pending[i][0], pending[j - 1][0] + 1
+            i = j
+            output = np.array([g[2] for g in group])          # (steps, producers)
+            tonnes = np.array([g[3] for g in group])          # (steps, buyers)
+            price = np.array([g[6] for g in group], dtype=float)
+            # what each buyer paid (buyer_spent: tonnes x the one world price x USD per unit)
+            spent = tonnes * price[:, None] * self.money_per_price_tonne
+            for k, g in enumerate(group):
+                if g[4] is not None:      # read (or set) during the step: keep what it was
+                    spent[k] = g[4]
+            production = output.sum(axis=1)
+            cols["production"][t0:t1] = production
+            cols["production_market"][t0:t1] = output.take(st.rows_market, axis=1).sum(axis=1)
+            cols["production_nonmarket"][t0:t1] = output.take(st.rows_nonmarket,
+                                                              axis=1).sum(axis=1)
+            cols["club_production"][t0:t1] = output.take(st.rows_club, axis=1).sum(axis=1)
+            cols["club_consumption"][t0:t1] = tonnes.take(self.buyer_club_rows,
+                                                          axis=1).sum(axis=1)
+            # built-in sum over buyers: 0 + spent_0 + spent_1 + ... (Python 3.11)
+            spend = np.zeros(len(group))
+            for k in range(spent.shape[1]):
+                spend = spend + spent[:, k]
+            importers = np.array([g[7] for g in group])
+            offtake = np.array([g[8] for g in group])
+            cols["consumer_spend"][t0:t1] = cols["buyer_payments"][t0:t1] = \
+                spend + importers + offtake
+            scale = np.array([g[5] for g in group], dtype=float)
+            plain = (scale > 0) & (price >= 1e-6) & (scale < 1e200)    # market.demand_at
+            demand = np.empty(len(group))
+            demand[plain] = scale[plain] * np.power(price[plain], eps) + 0.0
+            for k in np.flatnonzero(~plain).tolist():
+                demand[k] = market.demand_at(scale[k], eps, price[k])
+            cols["demand"][t0:t1] = demand
+            # net exports: np.bincount adds producer by producer, buyer by buyer
+            regions = len(self.region_names)
+            if output.shape[1] + tonnes.shape[1] <= 256:
+                made, bought = np.zeros((len(group), regions)), np.zeros((len(group), regions))
+                for k, r in enumerate(st.region.tolist()):
+                    made[:, r] += output[:, k]
+                for k, r in enumerate(self.buyer_region.tolist()):
+                    bought[:, r] += tonnes[:, k]
+                self._net_exports[t0:t1] = made - bought
+            else:
+                for k in range(len(group)):
+                    self._net_exports[t0 + k] = np.bincount(
+                        st.region, weights=output[k], minlength=regions) - np.bincount(
+                        self.buyer_region, weights=tonnes[k], minlength=regions)

@@ -145,6 +145,12 @@ class Buyers:
     def spent(self, value: np.ndarray) -> None:
         self._spent = value
 
+    @property
+    def spent_known(self) -> np.ndarray | None:
+        """`spent` if it was read or set this step, else None (deferred recording computes it
+        later, for many steps at once)."""
+        return self._spent
+
     def use_inventories(self) -> None:
         """Buyers use what they received net of stock building: deliveries / order multiple
         (rationed alike in scarcity). The difference goes to or comes from their inventory,
