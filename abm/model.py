@@ -1,4 +1,22 @@
-"""MineralMarket: the Mesa model. `step()` reads as the schedule, top to bottom.
+"""MineralMarket: the Mesa model. It builds the populations from the config, and `step()` reads
+as the schedule, top to bottom; what each sub-step does lives with the agents that do it.
+
+Layout (docs/architecture.md): the producers (`abm.agents.producers.Producers`, rows in
+`abm.agents.book.ProducerBook`; recyclers' collection in `abm.agents.recyclers`), the buyers
+(`abm.agents.buyers.Buyers`), the governments (`abm.agents.government.Governments`), the developers
+and the pipeline (`abm.agents.developers.Pipeline`), the instruments (`abm.policies`), the market
+clearing (`abm.clearing`) and the recording (`abm.recorder.Recorder`). Agents and policies see
+the model through `abm.protocol.ModelView` and never import this module.
+
+Randomness: only through the named streams of `abm.shocks` (demand shocks, outages), each derived
+from the run seed and the process's name, never through Mesa's `model.rng` or `model.random`
+(seeded here but not used). A shared generator would hand a process different numbers whenever
+another process drew more or fewer (a policy that triggers a draw would shift every later
+shock), so scenarios would no longer see the same shocks; named streams per process give common
+random numbers across scenarios.
+
+Mesa conventions: `model.running` turns False after the last step, so `model.run_model()` and
+`while model.running: model.step()` run the experiment exactly as `run()` does.
 
 Units: one step is 1/steps_per_year of a year; quantities in the market are tonnes per step,
 capacities tonnes per year; prices in the experiment's price unit; money in USD
@@ -18,6 +36,7 @@ from abm.clearing import MarketPlan, clear_single, clear_step
 from abm.config import ExperimentConfig
 from abm.kinds import ACCOUNT_KEYS
 from abm.metrics import run_metrics
+from abm.policies import build_policies
 from abm.recorder import Recorder
 
 
@@ -46,6 +65,7 @@ class MineralMarket(mesa.Model):
         self.money_per_price_tonne = 1000.0 if mk.price_unit == "USD/kg" else 1.0
         self.elasticity = mk.demand.elasticity
         self.intensity = mk.intensity
+        self.running = self.n_steps > 0
 
         # regions
         self.region_names = [r.name for r in config.regions]
@@ -53,102 +73,92 @@ class MineralMarket(mesa.Model):
         self.region_market = np.array([r.market_economy for r in config.regions])
         self.region_club = np.array([r.club for r in config.regions])
 
-        # producers (mines, refineries, recyclers)
+        # the populations (Mesa agents register in this order)
         self.producers = Producers(self, config, self.region_market, self.region_club, seed,
-                                   self.money_per_price_tonne)
-        self.book = self.producers.book                 # (the same object: policies read it)
+                                   self.money_per_price_tonne)   # mines, refineries, recyclers
+        self.buyers = Buyers(self, config, self.region_index, self.region_club, seed,
+                             self.money_per_price_tonne)
+        self.governments = Governments(self, self.region_club)
+        self.pipeline = Pipeline(self, config, self.region_index, self.region_market,
+                                 self.producers)
+        # the same objects, under the names policies, tests and reports read
+        self.book = self.producers.book
         self.recyclers = self.producers.recyclers
         self.recycler_rows = self.recyclers.rows
         self.has_mines = self.producers.has_mines
-
-        # buyers
-        self.buyers = Buyers(self, config, self.region_index, self.region_club, seed,
-                             self.money_per_price_tonne)
-
-        # governments: the club's, and one for each other region an instrument or shock names
-        self.governments = Governments(self, self.region_club)
-
-        # developers of new capacity
-        self.pipeline = Pipeline(self, config, self.region_index, self.region_market,
-                                 self.producers)
-        self.developers = self.pipeline.developers      # (the same list)
-        self.expectation = self.pipeline.expectation    # (the same object: offtakes read it)
+        self.developers = self.pipeline.developers
+        self.expectation = self.pipeline.expectation
 
         # policies (a scenario is a list of instruments)
-        from abm.policies import build_policies
-
         self.stock_owners: list = []
         self.policies = build_policies(config)
         for policy in self.policies:
             policy.initialize(self)
 
-        # without instruments nothing changes the plan, the asks or the offers: one idle plan
-        # and the cached offers serve every step
+        # without instruments nothing changes the plan: one idle plan serves every step
         self._idle_plan = MarketPlan()
         # without instruments, mines, recyclers or inventories nothing reads the series while
         # the model runs: the recorder defers the sums over producers and buyers
-        self.recorder = Recorder(
-            self.n_steps, self.region_names, buyer_region=self.buyers.region,
-            buyer_club_rows=self.buyers.club_rows, money_per_price_tonne=self.money_per_price_tonne,
-            elasticity=self.elasticity, defer=not (self.policies or self.has_mines
-                                                   or self.recyclers.any
-                                                   or self.buyers.has_inventories))
+        defer = not (self.policies or self.has_mines or self.recyclers.any
+                     or self.buyers.has_inventories)
+        self.recorder = Recorder(self.n_steps, self.region_names,
+                                 buyer_region=self.buyers.region,
+                                 buyer_club_rows=self.buyers.club_rows,
+                                 money_per_price_tonne=self.money_per_price_tonne,
+                                 elasticity=self.elasticity, defer=defer)
         self.price = self.club_price = self.last_price = mk.demand.reference_price
         self.concentrate_price = float("nan")
         self.floor_level = float("nan")
         self.t = 0
 
     # ------------------------------------------------------------------------------------------
-    # the schedule
+    # the schedule (docs/ODD.md section 3)
     # ------------------------------------------------------------------------------------------
     def step(self) -> None:
         """One period: shocks, policies, offers, clearing, settlement, exits, investment."""
-        self.t = self.steps - 1                  # Mesa counts steps from 1
-        self.start_step()
-        self.buyers.draw_demand(self.t)
-        self.producers.draw_outages(self.t)
-        self.recyclers.collect(self.t, self.recorder.columns)
-        self.apply_policies()
+        t = self.t = self.steps - 1                 # Mesa counts steps from 1
+        self.start_step()                           # accounts, plan, governments' step outlay
+        self.buyers.draw_demand(t)                  # trend growth x AR(1) shock
+        self.producers.draw_outages(t)              # random outages, regional supply cuts
+        self.recyclers.collect(t, self.recorder.columns)   # answer to the lagged price
+        for policy in self.policies:                # levels, purchases, the plan's requests
+            policy.apply(self)
         self.buyers.plan_inventories(self.disruption)
-        self.offers = self.producers.make_offers(self)
-        self.clear_markets()
+        self.offers = self.producers.make_offers(self)     # instruments adjust asks, offers
+        self.clear_markets()                        # prices; buyers take delivery
         self.buyers.use_inventories()
-        self.producers.settle(self)
-        self.settle_policies()
-        self.producers.review(self.config.exits)
-        self.pipeline.invest(self)
+        self.producers.settle(self)                 # output, revenue, costs
+        for policy in self.policies:                # payments, stocks, ledgers
+            policy.settle(self)
+        self.producers.review(self.config.exits)    # profit to cash; exits
+        self.pipeline.invest(self)                  # expectations, arrivals, review, expansion
         self.recorder.record(self)
         self.last_price = self.price
+        if self.steps >= self.n_steps:
+            self.running = False
 
     def run(self) -> MineralMarket:
         """Run every remaining step of the experiment."""
-        while self.steps < self.n_steps:
+        while self.running:
             self.step()
         return self
 
-    # ------------------------------------------------------------------------------------------
-    # steps of the schedule
-    # ------------------------------------------------------------------------------------------
     def start_step(self) -> None:
         self.governments.start_step()
-        # (producers' output and revenue of the step are set from zero in settle_producers)
+        # (producers' output and revenue of the step are set from zero in Producers.settle)
         self.acct = dict.fromkeys(ACCOUNT_KEYS, 0.0)
         self.plan = MarketPlan() if self.policies else self._idle_plan
         self.disruption = False
         self.floor_level = float("nan")
 
-    def apply_policies(self) -> None:
-        for policy in self.policies:
-            policy.apply(self)
-
     def clear_markets(self) -> None:
         """Clear the product markets (one world market, or linked club / world / restricting-region
         markets under trade measures) by merit order; derive the concentrate price."""
         if not self.policies or self.plan.idle:
-            merit = self.producers.merit_order(self.elasticity)
             out = clear_single(self.offers, buyer_scale=self.buyers.scale, eps=self.elasticity,
                                price_cap=self.config.market.price_cap,
-                               last_price=self.last_price, merit=merit,
+                               last_price=self.last_price,
+                               merit=self.producers.merit_order(self.elasticity),
                                all_live=self.producers.plain)
         else:
             out = clear_step(self.offers, self.plan, buyer_scale=self.buyers.scale,
@@ -156,28 +166,23 @@ class MineralMarket(mesa.Model):
                              eps=self.elasticity, price_cap=self.config.market.price_cap,
                              last_price=self.last_price)
         self.outcome = out
-        self.price, self.club_price = out.world_price, out.club_price
-        self.unmet = out.unmet
+        self.price, self.club_price, self.unmet = out.world_price, out.club_price, out.unmet
         self.concentrate_price = self.producers.concentrate_price(self.price, out.sold,
                                                                   self.concentrate_price)
         self.buyers.take_delivery(out)
 
-    def settle_policies(self) -> None:
-        for policy in self.policies:
-            policy.settle(self)
-
-    @property
-    def region_net_exports(self) -> np.ndarray:
-        """Refinery output minus deliveries to buyers, t per step and region."""
-        return self.recorder.region_net_exports
-
     # ------------------------------------------------------------------------------------------
-    # helpers used by agents and policies
+    # what policies ask of the model
     # ------------------------------------------------------------------------------------------
     def register_stock_owner(self, policy) -> int:
         """An id (>= 0) under which an instrument offers its stock in the merit order."""
         self.stock_owners.append(policy)
         return len(self.stock_owners) - 1
+
+    @property
+    def region_net_exports(self) -> np.ndarray:
+        """Refinery output minus deliveries to buyers, t per step and region."""
+        return self.recorder.region_net_exports
 
     # ------------------------------------------------------------------------------------------
     # outputs
@@ -190,4 +195,3 @@ class MineralMarket(mesa.Model):
     def metrics(self) -> dict[str, float]:
         """Every per-run metric (abm.names.METRICS)."""
         return run_metrics(self)
-

@@ -323,9 +323,42 @@ def print_scaling(r: dict) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-SCHEDULE = ("start_step", "draw_demand", "draw_outages", "apply_policies", "make_offers",
-            "clear_markets", "settle_producers", "settle_policies", "review_producers", "invest",
-            "record")
+def _apply_policies(m) -> None:
+    for policy in m.policies:
+        policy.apply(m)
+
+
+def _settle_policies(m) -> None:
+    for policy in m.policies:
+        policy.settle(m)
+
+
+def _make_offers(m) -> None:
+    m.offers = m.producers.make_offers(m)
+
+
+def _record(m) -> None:
+    m.recorder.record(m)
+    m.last_price = m.price
+
+
+# MineralMarket.step, part by part (abm/model.py: keep in the same order)
+SCHEDULE = (
+    ("start_step", lambda m: m.start_step()),
+    ("draw_demand", lambda m: m.buyers.draw_demand(m.t)),
+    ("draw_outages", lambda m: m.producers.draw_outages(m.t)),
+    ("collect_scrap", lambda m: m.recyclers.collect(m.t, m.recorder.columns)),
+    ("apply_policies", _apply_policies),
+    ("plan_inventories", lambda m: m.buyers.plan_inventories(m.disruption)),
+    ("make_offers", _make_offers),
+    ("clear_markets", lambda m: m.clear_markets()),
+    ("use_inventories", lambda m: m.buyers.use_inventories()),
+    ("settle_producers", lambda m: m.producers.settle(m)),
+    ("settle_policies", _settle_policies),
+    ("review_producers", lambda m: m.producers.review(m.config.exits)),
+    ("invest", lambda m: m.pipeline.invest(m)),
+    ("record", _record),
+)
 
 
 def bench_phases(runs: int) -> dict:
@@ -338,15 +371,17 @@ def bench_phases(runs: int) -> dict:
 
     config = abm.load_experiment(BASELINE).scenario()
     MineralMarket(config, rng=0).run().metrics()
-    spent = dict.fromkeys(("build", *SCHEDULE, "metrics"), 0.0)
+    spent = dict.fromkeys(("build", *(name for name, _ in SCHEDULE), "metrics"), 0.0)
     clock = time.perf_counter
 
     def step(self) -> None:          # MineralMarket.step with a clock around each part
         self.t = self.steps - 1
-        for name in SCHEDULE:
+        for name, part in SCHEDULE:
             start = clock()
-            getattr(self, name)()
+            part(self)
             spent[name] += clock() - start
+        if self.steps >= self.n_steps:
+            self.running = False
 
     original = MineralMarket.step
     MineralMarket.step = step
@@ -366,8 +401,8 @@ def bench_phases(runs: int) -> dict:
 
 def print_phases(r: dict) -> None:
     total = sum(r["ms_per_run"].values())
-    print(f"## where a baseline run's time goes (wall, mean of {r['runs']} runs, 24 timer "
-          "calls a step included)\n")
+    print(f"## where a baseline run's time goes (wall, mean of {r['runs']} runs, "
+          f"{2 * len(SCHEDULE)} timer calls a step included)\n")
     print("| part | ms per run | share |")
     print("|---|---|---|")
     for name, ms in sorted(r["ms_per_run"].items(), key=lambda kv: -kv[1]):

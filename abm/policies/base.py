@@ -3,8 +3,11 @@
 Each instrument is a small object owned by a `Government`. The model calls, every step:
 `apply(model)` before offers are made (set levels, decide purchases), `adjust_offers(model,
 offers)` before the market clears, and `settle(model)` after it cleared (payments, ledger).
-`protection(region, stage, market_economy)` tells developers how the instrument would change a
-project's revenue (floors as puts, offtakes as fixed prices), once the instrument is announced.
+`protection(model, developer)` tells developers how the instrument would change a project's
+revenue (floors as puts, offtakes as fixed prices), once the instrument is announced;
+`hurdle_rate` and `lead_time` change a project's finance and permitting.
+
+Instruments see the model through `abm.protocol.ModelView` (they never import `abm.model`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from abm.clearing import Offers
-    from abm.model import MineralMarket
+    from abm.protocol import DeveloperView, ModelView
 
 
 class Policy:
@@ -27,7 +30,7 @@ class Policy:
         self.announce = start if announce is None else min(announce, start)
         self.government = None
 
-    def initialize(self, model: MineralMarket) -> None:
+    def initialize(self, model: ModelView) -> None:
         """Called once when the model is built."""
 
     def active(self, t: int) -> bool:
@@ -37,27 +40,27 @@ class Policy:
         """Announced and not yet over: agents may plan around it."""
         return self.announce <= t and (self.end is None or t < self.end)
 
-    def apply(self, model: MineralMarket) -> None:
+    def apply(self, model: ModelView) -> None:
         """Before offers: update levels and state."""
 
-    def adjust_asks(self, model: MineralMarket, asks) -> None:
+    def adjust_asks(self, model: ModelView, asks) -> None:
         """Before offers are formed: change producers' asks in place (array by producer row)."""
 
-    def adjust_offers(self, model: MineralMarket, offers: Offers) -> None:
+    def adjust_offers(self, model: ModelView, offers: Offers) -> None:
         """Before clearing: change asks or add offers."""
 
-    def settle(self, model: MineralMarket) -> None:
+    def settle(self, model: ModelView) -> None:
         """After clearing: payments and ledger entries."""
 
-    def protection(self, model: MineralMarket, developer):
+    def protection(self, model: ModelView, developer: DeveloperView):
         """Revenue protection this instrument would give `developer`'s project (None: none)."""
         return None
 
-    def hurdle_rate(self, model: MineralMarket, region: int, rate: float) -> float:
+    def hurdle_rate(self, model: ModelView, region: int, rate: float) -> float:
         """Discount rate for a project in `region` (concessional finance)."""
         return rate
 
-    def lead_time(self, model: MineralMarket, region: int, months: int) -> int:
+    def lead_time(self, model: ModelView, region: int, months: int) -> int:
         """Lead time for a project in `region` (permitting reform)."""
         return months
 
@@ -70,12 +73,12 @@ class StockHolder(Policy):
     purchase_kind = "purchase"
     sale_kind = "sale"
 
-    def register(self, model: MineralMarket) -> None:
+    def register(self, model: ModelView) -> None:
         self.stock = 0.0
         self.spent = 0.0
         self.owner = model.register_stock_owner(self)
 
-    def book_purchase(self, model: MineralMarket, tonnes: float, price: float) -> None:
+    def book_purchase(self, model: ModelView, tonnes: float, price: float) -> None:
         """`tonnes` bought at `price` (price units per t)."""
         if tonnes <= 0:
             return
@@ -87,7 +90,7 @@ class StockHolder(Policy):
         model.acct["gov_purchases"] += tonnes
         model.acct["gov_purchase_spend"] += money
 
-    def book_sales(self, model: MineralMarket) -> None:
+    def book_sales(self, model: ModelView) -> None:
         """What this instrument's release offers sold this step."""
         out = model.outcome
         mine = model.offers.owner == self.owner

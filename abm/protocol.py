@@ -1,0 +1,79 @@
+"""What agents and policies see of the model: `ModelView`, a typing.Protocol that
+`abm.model.MineralMarket` satisfies.
+
+Policies (`abm.policies`) and the populations that hand the model on to them
+(`abm.agents.producers.Producers`, `abm.agents.developers.Pipeline`) annotate their `model`
+parameter with it instead of importing `abm.model`, so dependencies run one way: `abm.model`
+imports agents and policies, never the reverse. The types named here come only from modules that
+do not import this one (no import circle, not even a type-only one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from abm.agents.book import ProducerBook
+    from abm.agents.buyers import Buyers
+    from abm.agents.government import Governments
+    from abm.clearing import MarketPlan, Offers, Outcome
+    from abm.config import ExperimentConfig
+    from abm.investment import PriceExpectation
+    from abm.recorder import Recorder
+
+
+@runtime_checkable
+class DeveloperView(Protocol):
+    """What instruments and the non-market strategy see of a developer (abm.agents.developers)."""
+
+    project: Any            # its [[investment.projects]] entry
+    region: int
+    stage: int              # abm.kinds.MINE or REFINERY
+    market_economy: bool
+    status: str             # candidate, building, online
+    online_step: int | None
+
+
+@runtime_checkable
+class ModelView(Protocol):
+    """The model as agents and policies read it (all attributes; `plan`, `offers`, `outcome`,
+    `acct` and `disruption` exist once a step has started)."""
+
+    # fixed at construction
+    config: ExperimentConfig
+    n_steps: int
+    steps_per_year: int
+    money_per_price_tonne: float    # USD per (price unit x t)
+    elasticity: float
+    region_names: list[str]
+    region_index: dict[str, int]
+    region_club: np.ndarray
+    has_mines: bool
+    policies: list              # the scenario's instruments (abm.policies.base.Policy)
+    # populations
+    book: ProducerBook          # producers' rows (owned by model.producers)
+    buyers: Buyers
+    governments: Governments
+    developers: Sequence[DeveloperView]
+    expectation: PriceExpectation   # developers' shared price view (owned by model.pipeline)
+    recorder: Recorder
+    # this step
+    t: int
+    plan: MarketPlan
+    offers: Offers
+    outcome: Outcome
+    acct: dict[str, float]      # abm.kinds.ACCOUNT_KEYS
+    price: float
+    club_price: float
+    last_price: float
+    concentrate_price: float
+    floor_level: float
+    disruption: bool
+
+    @property
+    def region_net_exports(self) -> np.ndarray: ...
+
+    def register_stock_owner(self, policy) -> int: ...
