@@ -11,6 +11,7 @@ from html import escape
 
 import polars as pl
 
+from abm.dotted import flatten
 from abm.names import METRICS
 from abm.report import figures, headlines, sweep_figures, tomlout
 from abm.report.data import ReportData, run_paths
@@ -33,18 +34,8 @@ def _overrides(data: ReportData, scenario: str) -> str:
     overrides of the base config (nested tables written as dotted keys, with units)."""
     table_ = (data.config.get("scenarios") or {}).get(scenario) or {}
     items = [f"{k} = {_value(v)}{_unit(k, data.price_unit)}"
-             for k, v in _flatten(table_).items()]
+             for k, v in flatten(table_).items()]
     return escape("; ".join(items)) if items else "the base configuration as written"
-
-
-def _flatten(table_: dict, prefix: str = "") -> dict:
-    out: dict = {}
-    for k, v in table_.items():
-        if isinstance(v, dict) and v:
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def _value(v: object) -> str:
