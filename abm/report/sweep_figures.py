@@ -30,32 +30,14 @@ HEATMAP_HEIGHT = 480
 def parameter_unit(dotted: str, price_unit: str) -> str:
     """Unit of a dotted config key from the schema (abm.config), '' when it has none."""
     from abm.config import ExperimentConfig
+    from abm.schema import field_at
 
-    model: Any = ExperimentConfig
-    info = None
-    for part in dotted.split("."):
-        fields = getattr(model, "model_fields", None)
-        if not fields or part not in fields:
-            return ""
-        info = fields[part]
-        model = _model_of(info.annotation)
+    info = field_at(ExperimentConfig, dotted.split("."))
     extra = (info.json_schema_extra or {}) if info is not None else {}
     unit = extra.get("unit", "") if isinstance(extra, dict) else ""
     if unit == "price_unit":
         return price_unit
     return "" if unit == "-" else str(unit)
-
-
-def _model_of(annotation: Any) -> Any:
-    from typing import get_args
-
-    if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
-        return annotation
-    for arg in get_args(annotation):
-        found = _model_of(arg)
-        if found is not None:
-            return found
-    return None
 
 
 def parameter_title(dotted: str, price_unit: str) -> str:
