@@ -50,6 +50,8 @@ class Recorder:
         self.buyer_region, self.buyer_club_rows = buyer_region, buyer_club_rows
         self.money_per_price_tonne = money_per_price_tonne
         self.elasticity = elasticity
+        # defer the sums over producers and buyers to `flush` when nothing reads the series
+        # during the run (one stacked sum for many steps instead of one per step)
         self.defer = defer
         # per deferred step: (t, structure, output by producer, tonnes by buyer, spend by buyer
         # when read during the step, demand scale, price, importers' spend, offtake payments)

@@ -262,4 +262,4 @@ def stack(a: Protection, b: Protection) -> Protection:
                       a.offtake_price if a.offtake_share >= b.offtake_share else b.offtake_price)
 
 
-__all__ = ["Developer", "Pipeline", "PriceExpectation", "stack", "REFINERY", "MINE"]
+__all__ = ["Developer", "Pipeline", "PriceExpectation", "stack"]

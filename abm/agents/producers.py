@@ -28,8 +28,8 @@ from abm.shocks import Outages
 if TYPE_CHECKING:
     from abm.protocol import ModelView
 
-__all__ = ["MINE", "REFINERY", "RECYCLER", "STAGES", "ProducerBook", "Producers", "Structure",
-           "Producer", "Miner", "Refiner", "Recycler", "AGENT_CLASS"]
+__all__ = ["ProducerBook", "Producers", "Structure", "Producer", "Miner", "Refiner", "Recycler",
+           "AGENT_CLASS"]
 
 
 class Producer(mesa.Agent):
@@ -201,6 +201,8 @@ class Producers:
         self._no_cut = np.zeros(self.n_regions)
         self._no_cut.flags.writeable = False
         self.supply_cut, self.cut_active = self._no_cut, False
+        # what depends only on which producers exist, rebuilt when the book's version changes
+        # (a step would otherwise recompute masks, asks and merit orders that rarely change)
         self._structure: Structure | None = None
         # (structure, outage array, dumping, offers) of a plain step: the next plain step with
         # the same producers, outages and asks offers the same (a rebuild costs a few arrays)
