@@ -73,9 +73,10 @@ class MineralMarket(mesa.Model):
         self.region_market = np.array([r.market_economy for r in config.regions])
         self.region_club = np.array([r.club for r in config.regions])
 
-        # the populations (Mesa agents register in this order)
-        self.producers = Producers(self, config, self.region_market, self.region_club, seed,
-                                   self.money_per_price_tonne)   # mines, refineries, recyclers
+        # the populations: producers (mines, refineries, recyclers), buyers, governments and
+        # the developers of the pipeline (Mesa agents register in this order)
+        self.producers = Producers(self, config, self.region_index, self.region_market,
+                                   self.region_club, seed, self.money_per_price_tonne)
         self.buyers = Buyers(self, config, self.region_index, self.region_club, seed,
                              self.money_per_price_tonne)
         self.governments = Governments(self, self.region_club)

@@ -166,8 +166,9 @@ class Producers:
     instrument touched them), `dumping` (the state dumps ahead of entry), `chain` / `chain_rows`
     (with mines: the integrated chain curve and the rows behind it)."""
 
-    def __init__(self, model: mesa.Model, config, region_market: np.ndarray,
-                 region_club: np.ndarray, seed: int, money_per_price_tonne: float):
+    def __init__(self, model: mesa.Model, config, region_index: dict[str, int],
+                 region_market: np.ndarray, region_club: np.ndarray, seed: int,
+                 money_per_price_tonne: float):
         self.model = model                    # the Mesa model new agents register with
         self.book = ProducerBook()
         self.agents: dict[int, Producer] = {}
@@ -184,7 +185,7 @@ class Producers:
             # uniforms drawn ahead for up to 256 steps (one block for a 20-year monthly run)
             self.outages = Outages(seed, o.probability, o.duration, o.severity,
                                    block=min(config.experiment.steps, 256))
-        index = {r.name: i for i, r in enumerate(config.regions)}
+        index = region_index
         for i, p in enumerate(config.producers):
             self.add(p.name, STAGES[p.stage], index[p.region], p.capacity, p.unit_cost,
                      p.fixed_cost, p.cash, is_new=False, identity=(EXISTING, i))
