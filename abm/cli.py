@@ -137,9 +137,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from abm.experiment import load_experiment
 
     exp = load_experiment(args.experiment, parse_sets(args.sets, args.experiment))
-    runs = len(exp.design())
+    specs = exp.design()
+    checked = exp.check_design(specs)   # every scenario x sweep point that will run
     print(f"{args.experiment}: ok: experiment '{exp.name}', scenarios "
-          f"{', '.join(exp.scenario_names)}, {runs} runs of {exp.config.experiment.steps} steps")
+          f"{', '.join(exp.scenario_names)}, {checked} scenario x point configs checked, "
+          f"{len(specs)} runs of {exp.config.experiment.steps} steps")
     return 0
 
 

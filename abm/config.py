@@ -427,6 +427,9 @@ class Sweep(Strict):
                          "N(2D+2) points", ge=1, le=1_000_000)
     parameters: dict[str, Annotated[list[float], Field(min_length=1)] | Range] = field(
         ..., "-", "Dotted config key -> list of values (grid) or {low, high} (lhs, sobol)")
+    scenarios: list[str] | None = field(
+        None, "-", "Scenarios the sweep applies to (each scenario not named runs unswept at "
+        "every point); default: a parameter applies to the scenarios where its table exists")
 
     @model_validator(mode="after")
     def parameters_fit_design(self) -> Sweep:

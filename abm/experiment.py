@@ -7,6 +7,7 @@ dotted key path, the TOML line where it can be found, and what is allowed.
 from __future__ import annotations
 
 import copy
+import difflib
 import hashlib
 import json
 import re
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from abm.config import INVALID, ExperimentConfig
 from abm.csvtable import LINE, read_cells
@@ -96,10 +97,18 @@ def locate(text: str | None, path: tuple) -> int | None:
 
 
 def _error_from_validation(err: ValidationError, file: str | None, text: str | None,
-                           scenario: str | None, overridden: tuple[str, ...] = ()) -> ConfigError:
+                           scenario: str | None, overridden: tuple[str, ...] = (),
+                           where: tuple[str, int | None] | None = None) -> ConfigError:
     """The first of pydantic's errors as a ConfigError: the key path is the error's `loc` (our
-    own checks in abm.config raise at the path they name, see abm.config.invalid)."""
-    first = err.errors()[0]
+    own checks in abm.config raise at the path they name, see abm.config.invalid).
+
+    An unknown key is reported before anything else, with the closest allowed name, and then
+    the required keys that are missing (a misspelt required key gives both errors; the
+    misspelling is the one to name). `where` is (key prefix, line) for an error of a sweep point
+    (the prefix names [sweep] and the point); else a scenario's errors name the scenario."""
+    errors = err.errors()
+    unknown = [e for e in errors if e.get("type") == "extra_forbidden"]
+    first = unknown[0] if unknown else errors[0]
     loc = tuple(first.get("loc", ()))
     kind = first.get("type")
     msg = first.get("msg", "invalid value")
@@ -108,7 +117,12 @@ def _error_from_validation(err: ValidationError, file: str | None, text: str | N
     if kind == INVALID:
         pass  # our own message, already saying what is allowed
     elif kind == "extra_forbidden":
-        msg = "unknown key" + _allowed_keys(loc)
+        msg = "unknown key" + _closest_key(loc) + _allowed_keys(loc)
+        missing = [".".join(str(p) for p in e.get("loc", ())) for e in errors
+                   if e.get("type") == "missing"]
+        if missing:
+            msg += ("; also missing: required " + ("key " if len(missing) == 1 else "keys ")
+                    + ", ".join(f"'{m}'" for m in missing))
     elif kind == "missing":
         msg = "required key is missing"
     elif "input" in first and kind != "model_type":
@@ -120,10 +134,22 @@ def _error_from_validation(err: ValidationError, file: str | None, text: str | N
     if key and any(key == k or key.startswith(k + ".") for k in overridden):
         # the value came from --set (or overrides), not from a line of the file
         return ConfigError(file, key, f"{msg} (a value given by --set or overrides)", None)
-    if scenario is not None:
+    if where is not None:
+        key = f"{where[0]} -> {key}"
+        line = where[1]
+    elif scenario is not None:
         key = f"scenarios.{scenario} -> {key}"
         line = locate(text, ("scenarios", scenario))
     return ConfigError(file, key or None, msg, line)
+
+
+def _closest_key(loc: tuple) -> str:
+    """" (did you mean 'x'?)" for an unknown key close to an allowed one (difflib)."""
+    model = table_at(ExperimentConfig, loc[:-1])
+    if model is None or not loc:
+        return ""
+    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _allowed_keys(loc: tuple) -> str:
@@ -218,14 +244,60 @@ class Experiment:
             raise ConfigError(file, "experiment.baseline", f"unknown scenario '{chosen}'; allowed: "
                               f"{', '.join(self.scenario_names)}",
                               locate(text, ("experiment", "baseline")))
+        self._swept = self._sweep_scopes()
 
     # -- validation -------------------------------------------------------------------------------
-    def _validate(self, raw: dict, scenario: str | None) -> ExperimentConfig:
+    def _validate(self, raw: dict, scenario: str | None,
+                  where: tuple[str, int | None] | None = None) -> ExperimentConfig:
         try:
             return ExperimentConfig.model_validate(raw)
         except ValidationError as err:
             raise _error_from_validation(err, self.file, self.text, scenario,
-                                         self.overridden) from None
+                                         self.overridden, where) from None
+
+    def _sweep_scopes(self) -> dict[str, list[str]]:
+        """Scenario -> the sweep parameters applied to it (design order). With
+        ``[sweep] scenarios = [...]`` every parameter applies to the scenarios named there;
+        otherwise a parameter applies to the scenarios where its table exists (a floor level
+        is swept where there is a floor). A parameter that applies nowhere is an error."""
+        sweep = self.config.sweep
+        if sweep is None:
+            return {}
+        names = list(sweep.parameters)
+        if sweep.scenarios is not None:
+            line = locate(self.text, ("sweep", "scenarios"))
+            if not sweep.scenarios:
+                raise ConfigError(self.file, "sweep.scenarios", "is empty; name at least one "
+                                  f"of: {', '.join(self.scenario_names)}", line)
+            for name in sweep.scenarios:
+                if name not in self.scenario_names:
+                    raise ConfigError(self.file, "sweep.scenarios", f"unknown scenario "
+                                      f"'{name}'; allowed: {', '.join(self.scenario_names)}",
+                                      line)
+            return {s: names if s in sweep.scenarios else [] for s in self.scenario_names}
+        scopes = {s: [k for k in names if table_exists(self._scenarios[s], k)]
+                  for s in self.scenario_names}
+        for key in names:
+            if not any(key in keys for keys in scopes.values()):
+                table = key.rsplit(".", 1)[0]
+                raise ConfigError(
+                    self.file, f"sweep.parameters.{key}", f"applies to no scenario: table "
+                    f"'{table}' is in none of the scenarios ({', '.join(self.scenario_names)}); "
+                    "set it in a scenario, or name the scenarios to sweep with "
+                    "[sweep] scenarios = [...]", locate(self.text, ("sweep", "parameters", key)))
+        return scopes
+
+    def check_design(self, specs: list[RunSpec] | None = None) -> int:
+        """Validate the config of every (scenario, sweep point) the design runs, once each, so
+        that a bad sweep value stops the experiment before it starts (and `abm validate` finds
+        it). Returns the number of configs checked."""
+        seen: set[tuple[str, int]] = set()
+        for spec in self.design() if specs is None else specs:
+            key = (spec.scenario, spec.point)
+            if key not in seen:
+                seen.add(key)
+                self.run_config(spec)
+        return len(seen)
 
     # -- public API -------------------------------------------------------------------------------
     @property
@@ -260,13 +332,23 @@ class Experiment:
 
         return design_points(sweep, self.config.experiment.seed)
 
+    def swept(self, scenario: str) -> list[str]:
+        """The sweep parameters applied to a scenario (see `_sweep_scopes`); [] without a sweep.
+        A scenario none applies to still runs at every point (the same config at each), so
+        paired differences exist at every point."""
+        return list(self._swept.get(scenario, []))
+
     def design(self) -> list[RunSpec]:
-        """Every run: scenario x sweep point x replication, with common-random-number seeds."""
+        """Every run: scenario x sweep point x replication, with common-random-number seeds.
+        A run's `params` are the sweep values applied to its scenario."""
         meta = self.config.experiment
         seeds = [run_seed(meta.seed, r) for r in range(meta.replications)]
+        points = self.points()
         specs = []
         for scenario in self.scenario_names:
-            for p, params in enumerate(self.points()):
+            keys = self.swept(scenario)
+            for p, point in enumerate(points):
+                params = {k: v for k, v in point.items() if k in keys}
                 for r, seed in enumerate(seeds):
                     specs.append(RunSpec(f"{scenario}/p{p:04d}/r{r:04d}", scenario, p, r, seed,
                                          dict(params)))
@@ -281,7 +363,17 @@ class Experiment:
             raw = apply_overrides(raw, flatten(self.config.scenarios[spec.scenario]),
                                   source=f"scenarios.{spec.scenario}", file=self.file)
         raw = apply_overrides(raw, spec.params, source="sweep.parameters", file=self.file)
-        return self._validate(raw, spec.scenario)
+        values = ", ".join(f"{k} = {v:g}" for k, v in spec.params.items())
+        where = f"[sweep] point {spec.point} ({values}) in scenario {spec.scenario}"
+        return self._validate(raw, spec.scenario, (where, self._sweep_line(spec.params)))
+
+    def _sweep_line(self, params: dict[str, float]) -> int | None:
+        """The TOML line of a sweep point's first parameter, else of [sweep]."""
+        for key in params:
+            line = locate(self.text, ("sweep", "parameters", key))
+            if line is not None:
+                return line
+        return locate(self.text, ("sweep",))
 
     def resolved(self) -> dict:
         """The resolved base config as plain JSON-able data (defaults filled in)."""
@@ -291,8 +383,28 @@ class Experiment:
         data = self.resolved()
         for table, key in HASH_EXCLUDED:
             data.get(table, {}).pop(key, None)
+        if isinstance(data.get("sweep"), dict) and data["sweep"].get("scenarios") is None:
+            data["sweep"].pop("scenarios", None)   # the hash of a sweep from before the key
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def table_exists(config: Any, key: str) -> bool:
+    """Whether the table holding dotted key `key` is set in a validated config (a list index
+    must name an entry; an optional table left out is None)."""
+    node = config
+    for part in key.split(".")[:-1]:
+        if isinstance(node, list):
+            node = node[int(part)] if part.isdigit() and int(part) < len(node) else None
+        elif isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, BaseModel):
+            node = getattr(node, part) if part in type(node).model_fields else None
+        else:
+            node = None
+        if node is None:
+            return False
+    return True
 
 
 def resolve_extends(raw: dict, path: Path, *, file: str, text: str | None,

@@ -11,8 +11,8 @@ The default compares the baseline's metrics for seeds 0..4
 compare much more, to 1e-12 relative: metrics and every series and accounting column of the
 baseline (seeds 0..4), of the baseline under each policy instrument, export controls, supply
 outages and the predatory strategy, of a two-stage variant with mines (with product and
-concentrate CFDs and rules of origin), of the mineral presets, and of every scenario of every
-experiment in experiments/ (seeds 0 and 1).
+concentrate CFDs and rules of origin), of the mineral presets, and of every scenario and every
+sweep point of every experiment in experiments/ (seeds 0 and 1).
 """
 
 from __future__ import annotations
@@ -119,6 +119,16 @@ def collect() -> dict:
             for s in range(2):
                 key = f"{Path(path).name}:{name}/{s}"
                 _record(out, key, abm.MineralMarket(exp.scenario(name), rng=s).run())
+        # ... and every sweep point of a swept scenario, with the config `abm run` gives it
+        seen = set()
+        for spec in exp.design():
+            if not spec.params or (spec.scenario, spec.point) in seen:
+                continue
+            seen.add((spec.scenario, spec.point))
+            config = exp.run_config(spec)
+            for s in range(2):
+                key = f"{Path(path).name}:{spec.scenario}/p{spec.point:04d}/{s}"
+                _record(out, key, abm.MineralMarket(config, rng=s).run())
     return out
 
 

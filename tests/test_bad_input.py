@@ -73,6 +73,24 @@ CASES = {
                    "greater than or equal to 1"),
     "bad_scenario_override": (GOOD + '\n[scenarios.x]\n"market.demand.elasticity" = 3.0\n',
                               "scenarios.x -> market.demand.elasticity", "less than 0"),
+    "misspelt_required_key": (GOOD.replace("elasticity = -0.4", "elastcity = -0.4"),
+                              "market.demand.elastcity", "did you mean 'elasticity'?"),
+    "bad_sweep_point": (GOOD + '\n[sweep]\n[sweep.parameters]\n'
+                        '"market.demand.elasticity" = [-0.5, 3.0]\n',
+                        "[sweep] point 1 (market.demand.elasticity = 3) in scenario base -> "
+                        "market.demand.elasticity", "less than 0"),
+    "sweep_forced_on_a_scenario_without_its_table": (
+        GOOD + '\n[scenarios.plain]\n[scenarios.cfd]\n"policy.floor.mechanism" = "cfd"\n'
+        '"policy.floor.rule" = "cost_percentile"\n[sweep]\nscenarios = ["plain", "cfd"]\n'
+        '[sweep.parameters]\n"policy.floor.percentile" = [50.0, 90.0]\n',
+        "[sweep] point 0 (policy.floor.percentile = 50) in scenario plain -> "
+        "policy.floor.mechanism", "required key is missing"),
+    "sweep_table_in_no_scenario": (
+        GOOD + '\n[sweep]\n[sweep.parameters]\n"policy.floor.percentile" = [50.0, 90.0]\n',
+        "sweep.parameters.policy.floor.percentile", "applies to no scenario"),
+    "sweep_unknown_scenario": (
+        GOOD + '\n[sweep]\nscenarios = ["nope"]\n[sweep.parameters]\n'
+        '"market.demand.elasticity" = [-0.5]\n', "sweep.scenarios", "unknown scenario 'nope'"),
 }
 
 
@@ -143,3 +161,30 @@ def test_console_script_prints_no_traceback(tmp_path):
     assert "Traceback" not in proc.stderr
     assert "producers.0.capacity" in proc.stderr
     assert not Path(tmp_path / "o").exists()
+
+
+def test_a_misspelt_required_key_is_named_first_then_what_is_missing(tmp_path, capsys):
+    config = tmp_path / "exp.toml"
+    config.write_text(CASES["misspelt_required_key"][0])
+    assert main(["validate", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert f"{config}, line 8: key 'market.demand.elastcity': unknown key (did you mean " \
+           "'elasticity'?)" in err
+    assert err.index("elastcity") < err.index("missing: required key 'market.demand.elasticity'")
+
+
+@pytest.mark.parametrize("case", ["bad_sweep_point", "sweep_forced_on_a_scenario_without_its_table"])
+def test_validate_checks_every_scenario_x_sweep_point(case, tmp_path, capsys):
+    """`abm validate` finds what `abm run` would refuse, and the message names [sweep], the
+    point and the line of the swept parameter, not the scenario's table."""
+    text, key, phrase = CASES[case]
+    config = tmp_path / "exp.toml"
+    config.write_text(text)
+    assert main(["validate", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert f"'{key}'" in err and phrase in err and "scenarios." not in err
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if t.startswith('"market.demand'
+                                                                             '.elasticity" = [')
+                or t.startswith('"policy.floor.percentile"'))
+    assert f"line {line}:" in err

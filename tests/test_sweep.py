@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from abm.config import Sweep
+from abm.errors import ConfigError
+from abm.experiment import HASH_EXCLUDED, experiment_from_dict
 from abm.sweep import design_matrix, design_points, sobol_indices, sobol_size
 
 PI = np.pi
@@ -113,3 +120,63 @@ def test_sobol_indices_refuse_outputs_that_do_not_fit_the_design():
 def test_sobol_indices_are_null_for_a_constant_output():
     got = sobol_indices(["a"], np.ones(4 * 8), n_boot=20)
     assert got["S1"].is_null().all() and got["ST"].is_null().all()
+
+
+# --------------------------------------------------------------------------------------------------
+# which scenarios a sweep applies to (abm.experiment)
+# --------------------------------------------------------------------------------------------------
+
+BASE_TOML = Path(__file__).resolve().parents[1] / "experiments" / "baseline.toml"
+
+
+def floor_sweep(**sweep) -> dict:
+    raw = tomllib.loads(BASE_TOML.read_text())
+    raw["experiment"].update(replications=2, steps=12)
+    raw["scenarios"] = {"baseline": {}, "cfd": {"policy.floor.mechanism": "cfd",
+                                                "policy.floor.rule": "cost_percentile"}}
+    raw["sweep"] = {"design": "grid", **sweep,
+                    "parameters": {"policy.floor.percentile": [50.0, 70.0, 90.0]}}
+    return raw
+
+
+def test_a_sweep_parameter_applies_where_its_table_exists():
+    exp = experiment_from_dict(floor_sweep())
+    assert exp.swept("cfd") == ["policy.floor.percentile"] and exp.swept("baseline") == []
+    specs = exp.design()
+    assert len(specs) == 2 * 3 * 2            # every scenario runs at every point (paired)
+    assert {s.point for s in specs if s.scenario == "baseline"} == {0, 1, 2}
+    assert all(s.params == {} for s in specs if s.scenario == "baseline")
+    levels = [exp.run_config(s).policy.floor.percentile for s in specs
+              if s.scenario == "cfd" and s.replication == 0]
+    assert levels == [50.0, 70.0, 90.0]
+    assert exp.run_config(specs[0]).policy.floor is None
+    assert exp.check_design() == 6
+
+
+def test_sweep_scenarios_names_the_scenarios_it_applies_to():
+    exp = experiment_from_dict(floor_sweep(scenarios=["cfd"]))
+    assert exp.swept("cfd") == ["policy.floor.percentile"] and exp.swept("baseline") == []
+    with pytest.raises(ConfigError, match=r"\[sweep\] point 0 .* in scenario baseline"):
+        experiment_from_dict(floor_sweep(scenarios=["baseline", "cfd"])).check_design()
+
+
+def test_a_parameter_whose_table_exists_everywhere_applies_to_every_scenario():
+    raw = floor_sweep()
+    raw["sweep"]["parameters"]["market.demand.elasticity"] = [-0.5]
+    exp = experiment_from_dict(raw)
+    assert exp.swept("baseline") == ["market.demand.elasticity"]
+    assert exp.swept("cfd") == ["policy.floor.percentile", "market.demand.elasticity"]
+    spec = next(s for s in exp.design() if s.scenario == "baseline")
+    assert exp.run_config(spec).market.demand.elasticity == -0.5
+
+
+def test_the_hash_of_a_sweep_without_scenarios_is_the_hash_from_before_the_key():
+    """Results folders of sweeps stored before `sweep.scenarios` existed keep their hash."""
+    plain, named = (experiment_from_dict(floor_sweep(**kw)) for kw in ({}, {"scenarios": ["cfd"]}))
+    data = plain.resolved()
+    assert data["sweep"].pop("scenarios") is None
+    for table, key in HASH_EXCLUDED:
+        data[table].pop(key)
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    assert plain.config_hash() == hashlib.sha256(blob.encode()).hexdigest()[:16]
+    assert plain.config_hash() != named.config_hash()

@@ -49,8 +49,10 @@ def failure_lines(runs: pl.DataFrame, shown: int = 3) -> list[str]:
     return lines
 
 
-def print_summary(result, file: TextIO = sys.stdout) -> None:
-    """Print what a `run_experiment` call did, the headline table and the report path."""
+def print_summary(result, file: TextIO | None = None) -> None:
+    """Print what a `run_experiment` call did, the headline table and the report path (to
+    stdout by default: the stream of the time of the call, not of the import)."""
+    file = sys.stdout if file is None else file
     from abm.engine import manifest as manifest_io
     from abm.summary import load_runs
 

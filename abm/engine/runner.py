@@ -89,12 +89,7 @@ def _check_options(workers: int | None, executor: str, scheduler: str | None,
 def _check_configs(exp: Experiment, specs: list[RunSpec]) -> None:
     """Validate the config of every (scenario, sweep point) once: a bad sweep value must stop
     the experiment before it starts, not fail thousands of runs."""
-    seen: set[tuple[str, int]] = set()
-    for spec in specs:
-        key = (spec.scenario, spec.point)
-        if key not in seen:
-            seen.add(key)
-            exp.run_config(spec)
+    exp.check_design(specs)
 
 
 def _check_folder(exp: Experiment, out: Path, force: bool) -> tuple[dict | None, bool]:
