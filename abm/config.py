@@ -173,6 +173,8 @@ class Project(Strict):
     lead_time: int = field(..., "steps", "Steps from the decision to invest to first output",
                            ge=0, le=10_000)
     available_from: int = field(0, "steps", "First step at which the project may be started", ge=0)
+    fixed_cost: float = field(0.0, "USD/yr", "Fixed cost once built (as incumbents' fixed_cost; "
+                              "what the plant avoids by closing)", ge=0)
 
 
 class Investment(Strict):
@@ -183,7 +185,12 @@ class Investment(Strict):
     rule: Literal["real_options", "npv"] = field(
         "real_options", "-", "real_options: Dixit-Pindyck trigger rising with volatility; npv: "
         "NPV at hurdle_rate plus volatility_premium x volatility")
-    hurdle_rate: float = field(0.10, "1/yr", "Developers' discount rate", gt=0, le=1)
+    hurdle_rate: float = field(0.10, "1/yr", "Developers' discount rate r (concessional finance "
+                               "lowers the cost of a project's capital, not this rate)", gt=0, le=1)
+    convenience_yield: float | None = field(
+        None, "1/yr", "real_options rule: convenience yield (payout rate) delta of the price in "
+        "the Dixit-Pindyck trigger; default: hurdle_rate, i.e. zero expected price drift, as the "
+        "developers' expectation assumes (ASSUMPTION)", gt=0, le=1)
     volatility_premium: float = field(0.0, "-", "npv rule: added to the hurdle rate per unit of "
                                       "annualised volatility", ge=0, le=10)
     volatility_prior: float = field(0.30, "1/yr^0.5", "Annualised price volatility developers "
@@ -236,8 +243,12 @@ class Exits(Strict):
     """Producer exit after sustained losses (a left-out [exits] table: producers never exit)."""
 
     enabled: bool = field(True, "-", "Producers may exit")
-    loss_steps: int = field(24, "steps", "Consecutive steps of negative cash margin after which a "
-                            "producer exits", ge=1)
+    loss_steps: int = field(24, "steps", "Consecutive steps of expected avoidable losses after "
+                            "which a producer exits", ge=1)
+    horizon: float = field(5.0, "yr", "Years of expected cash margin weighed against the fixed "
+                           "cost a plant avoids by closing", gt=0, le=50)
+    idle_fixed_share: float = field(0.0, "-", "Share of its fixed cost an idle plant (no output "
+                                    "in a step) avoids by mothballing", ge=0, le=1)
 
 
 class Shock(Strict):
@@ -282,10 +293,29 @@ class Floor(Strict):
                               "weighted market-economy cash-cost curve", ge=0, le=100)
     stage: Literal["product", "concentrate"] = field("product", "-", "Stage the floor applies to")
     covers: list[str] = field([], "-", "Regions protected (cfd, purchase) or imposing the MIP")
+    producers: list[str] = field([], "-", "cfd, purchase: names of the existing producers "
+                                 "covered (of the floor's stage, in covered regions); default: "
+                                 "every producer in the covered regions")
+    new_entrants: bool = field(True, "-", "cfd, purchase: pipeline projects in covered regions "
+                               "are covered once built (false: only the existing producers)")
+    volume_per_producer: float | None = field(None, "t/yr", "cfd: tonnes a year of each covered "
+                                              "producer's sales that the contract covers (top-up "
+                                              "and upside share); beyond them sales get no "
+                                              "top-up (default: all)", gt=0)
     upside_share: float = field(0.0, "-", "cfd: share of the price above the floor paid to the "
                                 "government", ge=0, le=1)
     settlement: int = field(1, "steps", "cfd: settlement period against the period's mean price",
                             ge=1)
+    benchmark: Literal["sale", "world", "club"] = field(
+        "sale", "-", "cfd: the price settled against: sale, the price each covered producer "
+        "sold at (its market's: the club price behind a tariff or an MIP); world, the world "
+        "price; club, the club price (at the concentrate stage all three are the concentrate "
+        "price)")
+    buy_from: Literal["covered", "any"] = field(
+        "covered", "-", "purchase: covered, the government buys covered producers' output at the "
+        "floor (producer support; the market price may sit below it); any, an open-market "
+        "buffer stock bidding at the floor for whatever is offered (tin, rubber agreements: the "
+        "price cannot fall below the floor while money and room last)")
     budget: float | None = field(None, "USD", "purchase, cfd: total the government may spend",
                                  ge=0)
     capacity: float | None = field(None, "t", "purchase: tonnes the buffer stock may hold", ge=0)
@@ -293,6 +323,10 @@ class Floor(Strict):
                                         "price (default: never)", gt=0)
     volume_cap: float | None = field(None, "t/yr", "mip: annual volume of imports under the MIP",
                                      ge=0)
+    quota: Literal["per_period", "first_come"] = field(
+        "per_period", "-", "mip with volume_cap: per_period, the annual cap is allocated per step "
+        "(volume_cap / steps_per_year, unused quota carried over within the year); first_come, "
+        "imports use the annual cap until it runs out")
     min_ebitda: float | None = field(None, "USD/yr", "cfd: minimum EBITDA guaranteed to each "
                                      "covered producer, settled every year (MP magnet deal: "
                                      "$140m/yr, FACTS)", ge=0)
@@ -326,6 +360,15 @@ class Floor(Strict):
         if self.stage == "concentrate" and self.mechanism != "cfd":
             raise invalid(f"stage = 'concentrate' is supported for mechanism 'cfd' only "
                              f"(got '{self.mechanism}'); use stage = 'product'")
+        # keys that mean nothing for the mechanism are errors, not silently ignored
+        for key, mechanisms in (("producers", ("cfd", "purchase")),
+                                ("new_entrants", ("cfd", "purchase")),
+                                ("volume_per_producer", ("cfd",)), ("benchmark", ("cfd",)),
+                                ("buy_from", ("purchase",)), ("quota", ("mip",))):
+            if key in self.model_fields_set and self.mechanism not in mechanisms:
+                allowed = " or ".join(f"'{m}'" for m in mechanisms)
+                raise invalid(f"{key} applies to mechanism {allowed} (got '{self.mechanism}')",
+                              key)
         return self
 
 
@@ -503,6 +546,9 @@ class ExperimentConfig(Strict):
             if instrument is not None:
                 for region in instrument.covers:
                     check(("policy", name, "covers"), region)
+        floor = self.policy.floor
+        if floor is not None and floor.producers:
+            self._check_floor_producers(floor)
         if not any(p.stage == "refinery" for p in self.producers) and not any(
             p.stage == "refinery" for p in self.investment.projects
         ):
@@ -513,4 +559,29 @@ class ExperimentConfig(Strict):
             raise invalid(f"buyer shares must add up to 1 (they add up to {total_share:g})",
                           "buyers")
         return self
+
+    def _check_floor_producers(self, floor: Floor) -> None:
+        """policy.floor.producers names existing producers of the floor's stage in covered
+        regions (an empty `covers`: the club's regions, or every region without a club)."""
+        import difflib
+
+        path = ("policy", "floor", "producers")
+        stage = "mine" if floor.stage == "concentrate" else "refinery"
+        existing = {p.name: (p.region, p.stage) for p in self.producers}
+        existing.update({r.name: (r.region, "refinery") for r in self.recyclers})
+        covered = set(floor.covers) or {r.name for r in self.regions if r.club} or {
+            r.name for r in self.regions}
+        for name in floor.producers:
+            if name not in existing:
+                close = difflib.get_close_matches(name, list(existing), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise invalid(f"unknown producer '{name}'{hint}; producers: "
+                              f"{', '.join(sorted(existing))}", *path)
+            region, kind = existing[name]
+            if kind != stage:
+                raise invalid(f"producer '{name}' is a {kind}; a {floor.stage}-stage floor covers "
+                              f"{stage}s", *path)
+            if region not in covered:
+                raise invalid(f"producer '{name}' is in region '{region}', which the floor does "
+                              f"not cover (covers: {', '.join(sorted(covered))})", *path)
 

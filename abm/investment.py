@@ -25,83 +25,264 @@ from scipy.special import ndtr
 
 @dataclass(frozen=True)
 class Protection:
-    """Revenue protection a project would enjoy (all off by default)."""
+    """What announced instruments would do to a project's revenue (all off by default).
 
-    floor: float = 0.0          # price floor level (0: none)
-    upside_share: float = 0.0   # share of the price above the floor given up (CFD)
-    offtake_share: float = 0.0  # share of output sold at the offtake price
-    offtake_price: float = 0.0  # contract price of the offtake share
+    Prices are in the experiment's price unit; the project's revenue per tonne is a function of
+    the world price P (see `revenue_function`):
+
+    * the club border (club projects): a tariff lets club producers sell at up to P (1 + tariff),
+      a minimum import price at `border_floor`, but only while the club still imports: once the
+      club's own capacity covers its demand its price falls to `autarky` (its own clearing
+      price), and never below P (it can export);
+    * a floor on the price the project sells at: a CFD or purchase floor at `floor`, with
+      `upside_share` of the price above it given up, covering `floor_weight` of the project's
+      discounted output (the floor's term within the project's life, its volume limits), and
+      limited by the money left (`floor_budget`, USD, shared by `floor_capacity` t/yr of covered
+      capacity over `floor_years` years; `floor_pays` "topup" or "purchase");
+    * an offtake of `offtake_share` of output at `offtake_price`, for `offtake_weight` of the
+      project's discounted output: take-or-pay (`offtake_firm`) is a fixed price; without it
+      the buyer walks away when the market price is lower, so the producer gets min(P, price).
+    """
+
+    floor: float = 0.0              # price floor level (0: none)
+    upside_share: float = 0.0       # share of the price above the floor given up (CFD)
+    offtake_share: float = 0.0      # share of output sold under the offtake
+    offtake_price: float = 0.0      # contract price of the offtake share
+    offtake_firm: bool = True       # take-or-pay
+    offtake_weight: float = 1.0     # share of the project's discounted output within the tenor
+    floor_weight: float = 1.0       # share of the project's discounted output the floor covers
+    floor_budget: float = math.inf  # USD the floor may still spend
+    floor_capacity: float = 0.0     # t/yr of covered capacity sharing the budget (this included)
+    floor_years: float = 0.0        # years of the floor within the project's life
+    floor_pays: str = "topup"       # "topup" (CFD: F - P per tonne) or "purchase" (F per tonne)
+    tariff: float = 0.0             # club tariff on imports (club projects)
+    border_floor: float = 0.0       # minimum import price (club projects)
+    autarky: float = math.inf       # club price once the club no longer imports
+
+    @property
+    def none(self) -> bool:
+        return self == NONE
+
+
+NONE = Protection()
+
+
+class Revenue:
+    """A continuous piecewise-linear function R(P), P >= 0, from a callable and its kinks.
+
+    Held as R(P) = a + b P + sum_k c_k (P - K_k)+, exact for any continuous piecewise-linear
+    function whose kinks are among K_k, so its moments under a lognormal P have closed forms
+    (`moments`)."""
+
+    def __init__(self, fn, kinks):
+        self.fn = fn
+        k = np.unique(np.array([x for x in kinks if np.isfinite(x) and x > 0], dtype=float))
+        self.kinks = k
+        points = np.concatenate([[0.0], k, [k[-1] + 1.0 if len(k) else 1.0]])
+        values = np.array([float(fn(x)) for x in points])
+        slopes = np.diff(values) / np.diff(points)
+        self.a, self.b, self.c = float(values[0]), float(slopes[0]), np.diff(slopes)
+
+    def __call__(self, p):
+        return self.fn(p)
+
+    def preimages(self, levels) -> list[float]:
+        """Points P at which this nondecreasing function crosses each of `levels`."""
+        points = np.concatenate([[0.0], self.kinks])
+        values = np.array([float(self.fn(x)) for x in points])
+        last_slope = self.b + float(self.c.sum())
+        out = []
+        for v in levels:
+            if not np.isfinite(v):
+                continue
+            for i in range(len(points) - 1):
+                if values[i] < v < values[i + 1]:
+                    out.append(points[i] + (v - values[i]) * (points[i + 1] - points[i])
+                               / (values[i + 1] - values[i]))
+            if v > values[-1] and last_slope > 0:
+                out.append(points[-1] + (v - values[-1]) / last_slope)
+        return out
+
+
+def _partial(n: int, m: float, s: float, k: np.ndarray) -> np.ndarray:
+    """E[P^n; P > k] for P lognormal(m, s), elementwise in k (k <= 0: the full moment)."""
+    full = np.exp(n * m + 0.5 * n * n * s * s)
+    k = np.asarray(k, dtype=float)
+    with np.errstate(divide="ignore"):
+        z = (m + n * s * s - np.log(np.where(k > 0, k, 1.0))) / s
+    return np.where(k > 0, full * ndtr(z), full)
+
+
+def moments(r: Revenue, m: float, s: float) -> tuple[float, float]:
+    """(E[R], sd R) for P lognormal with log-mean m and log-sd s > 0 (exact)."""
+    e1, e2 = float(_partial(1, m, s, 0.0)), float(_partial(2, m, s, 0.0))
+    k, c = r.kinks, r.c
+    q0, q1, q2 = _partial(0, m, s, k), _partial(1, m, s, k), _partial(2, m, s, k)
+    call = q1 - k * q0                       # E[(P - K)+]
+    pcall = q2 - k * q1                      # E[P (P - K)+]
+    mean = r.a + r.b * e1 + float(c @ call)
+    # E[(P - Ki)+ (P - Kj)+] = E[P^2; P > K] - (Ki + Kj) E[P; P > K] + Ki Kj Pr(P > K),
+    # K = max(Ki, Kj) (the kinks are sorted, so that is the later index)
+    j = np.maximum.outer(np.arange(len(k)), np.arange(len(k)))
+    cross = q2[j] - (k[:, None] + k[None, :]) * q1[j] + np.outer(k, k) * q0[j]
+    second = (r.a ** 2 + 2 * r.a * r.b * e1 + r.b ** 2 * e2 + 2 * r.a * float(c @ call)
+              + 2 * r.b * float(c @ pcall) + float(c @ cross @ c))
+    return float(mean), float(np.sqrt(max(second - mean * mean, 0.0)))
+
+
+def sale_price_function(p: Protection) -> Revenue:
+    """The price a project sells at as a function of the world price P (the club border)."""
+    t, f, a = p.tariff, p.border_floor, p.autarky
+    if t <= 0 and f <= 0:
+        return Revenue(lambda x: x, [])
+
+    def sale(x):
+        return max(x, min(max(f, (1.0 + t) * x), a))
+
+    return Revenue(sale, [f, f / (1.0 + t), a, a / (1.0 + t)])
+
+
+def revenue_function(p: Protection, floor_weight: float | None = None) -> Revenue:
+    """Revenue per tonne as a function of the world price P under protection `p` (the floor
+    weighted by `floor_weight`, default `p.floor_weight`)."""
+    sale = sale_price_function(p)
+    w = p.floor_weight if floor_weight is None else floor_weight
+    f, u = p.floor, p.upside_share
+    theta = p.offtake_share * p.offtake_weight
+    po = p.offtake_price
+
+    def floored(s):
+        if f <= 0 or w <= 0:
+            return s
+        return s + w * (max(f - s, 0.0) - u * max(s - f, 0.0))
+
+    def revenue(x):
+        s = sale(x)
+        rest = floored(s)
+        if theta <= 0:
+            return rest
+        contract = po if p.offtake_firm else min(po, s)
+        return theta * contract + (1.0 - theta) * rest
+
+    return Revenue(revenue, list(sale.kinks) + sale.preimages([f, po]))
+
+
+def floor_budget_weight(p: Protection, m: float, s: float, money_per_price_tonne: float) -> float:
+    """Share of the floor's promise its money can keep: the budget left against the expected
+    outlay for the covered capacity over the floor's years (top-ups E[(F - S)+], or purchases
+    F Pr(S < F), per tonne of covered output), at most 1."""
+    if p.floor <= 0 or not np.isfinite(p.floor_budget):
+        return 1.0
+    sale = sale_price_function(p)
+    f = p.floor
+    if p.floor_pays == "purchase":
+        # F x Pr(S < F): S is nondecreasing in P, so S < F exactly below its preimage of F
+        if float(sale(0.0)) >= f:
+            return 1.0
+        cut = sale.preimages([f])
+        below = float(ndtr((np.log(cut[0]) - m) / s)) if cut else 1.0
+        expected = f * below
+    else:
+        per_tonne = Revenue(lambda x: max(f - sale(x), 0.0),
+                            sale.kinks.tolist() + sale.preimages([f]))
+        expected, _ = moments(per_tonne, m, s)
+    outlay = expected * p.floor_capacity * p.floor_years * money_per_price_tonne
+    return 1.0 if outlay <= p.floor_budget else float(p.floor_budget / outlay)
 
 
 def protected_moments(log_mean: float, log_sd: float, p: Protection) -> tuple[float, float]:
     """Mean and standard deviation of realised revenue per tonne R under protection `p` when the
-    market price is lognormal(log_mean, log_sd)."""
-    m, s = log_mean, max(log_sd, 1e-12)
-    ex = np.exp(m + s * s / 2)
-    ex2 = np.exp(2 * m + 2 * s * s)
-    if p.floor > 0:
-        lf = np.log(p.floor)
-        prob_above = ndtr((m - lf) / s)
-        e_x_above = ex * ndtr((m + s * s - lf) / s)
-        e_x2_above = ex2 * ndtr((m + 2 * s * s - lf) / s)
-        call = e_x_above - p.floor * prob_above                     # E[(P - F)+]
-        call2 = e_x2_above - 2 * p.floor * e_x_above + p.floor**2 * prob_above
-        b = 1.0 - p.upside_share
-        mean = p.floor + b * call
-        second = p.floor**2 + 2 * p.floor * b * call + b * b * call2
-    else:
-        mean, second = ex, ex2
-    sd = float(np.sqrt(max(second - mean * mean, 0.0)))
-    theta = p.offtake_share
-    if theta > 0:
-        mean = theta * p.offtake_price + (1 - theta) * mean
-        sd = (1 - theta) * sd
-    return float(mean), sd
+    world price is lognormal(log_mean, log_sd)."""
+    return moments(revenue_function(p), log_mean, max(log_sd, 1e-12))
 
 
-def effective_price(expected_median: float, sigma: float, horizon: float,
-                    p: Protection) -> tuple[float, float]:
-    """(effective median price, effective annual volatility) of a project's revenue.
+def effective_price(expected_median: float, sigma: float, horizon: float, p: Protection,
+                    money_per_price_tonne: float = 1000.0) -> tuple[float, float]:
+    """(decision price, effective annual volatility) of a project's revenue under `p`.
 
-    Without protection this returns (expected_median, sigma) exactly.
+    One valuation, so a floor is counted once: the decision price is the expected median price
+    scaled by what the protection does to expected revenue, M x E[R] / E[P] (a floor whose
+    expected value to the producer is negative, a low floor with a high upside share, lowers
+    it); the volatility is that of the protected revenue (the lognormal with its coefficient of
+    variation), which enters the trigger's real-options or risk premium. Without protection
+    this returns (expected_median, sigma) exactly.
     """
-    if sigma <= 0 or horizon <= 0:
-        s = 0.0
-    else:
-        s = sigma * np.sqrt(horizon)
-    if s == 0.0:
-        price = expected_median
-        if p.floor > 0:
-            price = max(price, p.floor) if price <= p.floor else p.floor + (1 - p.upside_share) * (
-                price - p.floor)
-        price = p.offtake_share * p.offtake_price + (1 - p.offtake_share) * price
-        return float(price), 0.0
-    mean, sd = protected_moments(np.log(expected_median), s, p)
+    if p.none:
+        return float(expected_median), float(sigma)
+    s = sigma * np.sqrt(horizon) if sigma > 0 and horizon > 0 else 0.0
+    m = float(np.log(expected_median)) if expected_median > 0 else -np.inf
+    if s == 0.0 or not np.isfinite(m):
+        weight = p.floor_weight * (floor_budget_weight(p, m, 1e-12, money_per_price_tonne)
+                                   if np.isfinite(m) else 1.0)
+        return float(revenue_function(p, weight)(max(expected_median, 0.0))), 0.0
+    weight = p.floor_weight * floor_budget_weight(p, m, s, money_per_price_tonne)
+    mean, sd = moments(revenue_function(p, weight), m, s)
+    market_mean = expected_median * np.exp(s * s / 2)
     s_eff = np.sqrt(np.log1p((sd / mean) ** 2)) if mean > 0 else 0.0
-    return float(mean * np.exp(-s_eff * s_eff / 2)), float(s_eff / np.sqrt(horizon))
+    return float(expected_median * mean / market_mean), float(s_eff / np.sqrt(horizon))
 
 
-def real_options_multiple(rate: float, sigma: float) -> float:
-    """beta / (beta - 1) of Dixit-Pindyck with delta = r (1 when sigma = 0)."""
+def discounted_share(rate: float, start_years: float, end_years: float, life_years: float) -> float:
+    """Share of a project's discounted output (continuous discounting at `rate` over
+    `life_years` from first output) that falls between `start_years` and `end_years` after first
+    output: how much of the project's life an instrument with a term covers."""
+    a = min(max(start_years, 0.0), life_years)
+    b = min(max(end_years, 0.0), life_years)
+    if b <= a:
+        return 0.0
+    if rate <= 0:
+        return (b - a) / life_years
+    return float((math.exp(-rate * a) - math.exp(-rate * b)) / -math.expm1(-rate * life_years))
+
+
+def real_options_multiple(rate: float, sigma: float, convenience_yield: float | None = None) -> float:
+    """beta / (beta - 1) of Dixit-Pindyck (1 when sigma = 0): beta is the root above 1 of
+    sigma^2/2 b (b - 1) + (r - delta) b - r = 0, delta the convenience yield (default r)."""
     if sigma <= 1e-9:
         return 1.0
-    beta = 0.5 + np.sqrt(0.25 + 2.0 * rate / sigma**2)
+    delta = rate if convenience_yield is None else convenience_yield
+    v = sigma * sigma
+    x = (rate - delta) / v - 0.5
+    beta = -x + np.sqrt(x * x + 2.0 * rate / v)
     return float(beta / (beta - 1.0))
+
+
+def annuity_factor(rate: float, life_years: float) -> float:
+    """Yearly payment per unit of capital repaid over `life_years` at `rate`."""
+    if rate <= 0:
+        return 1.0 / life_years
+    return rate / (1.0 - (1.0 + rate) ** (-life_years))
 
 
 def trigger_price(unit_cost: float, capital_charge: float, rate: float, sigma: float,
                   rule: str = "real_options", volatility_premium: float = 0.0,
-                  life_years: float = 20.0) -> float:
-    """Price at which a project is started.
+                  life_years: float = 20.0, convenience_yield: float | None = None,
+                  finance_rate: float | None = None) -> float:
+    """Price at which a project is started, in price units.
 
-    `capital_charge` is capex per annual tonne in price units (e.g. USD/kg per kg/yr).
-    real_options: beta/(beta-1) * (c + r I). npv: c + I * annuity factor at r + premium * sigma.
+    `capital_charge` is capex per annual tonne in price units (e.g. USD/kg per kg/yr), `rate`
+    the developers' discount rate r, `finance_rate` a concessional loan rate for the capex
+    (default: r). Concessional finance lowers the cost of the capital: the capex becomes the
+    present value at r of the loan's annuity at the finance rate, I' = I A(r_f) / A(r) (A the
+    annuity factor over the project life), and nothing else; so cheaper finance never raises
+    the trigger under either rule.
+
+    real_options: Dixit-Pindyck (1994, ch. 6) for a project with operating cost c and a price
+    with convenience yield delta (default r: zero expected drift, the developers' expectation):
+    P* = beta / (beta - 1) x delta x (c / r + I'). npv: c + I' x A(r + premium x sigma).
     """
+    capex = capital_charge
+    if finance_rate is not None and finance_rate < rate:
+        capex = capital_charge * annuity_factor(finance_rate, life_years) / annuity_factor(
+            rate, life_years)
     if rule == "npv":
-        r = rate + volatility_premium * sigma
-        annuity = r / (1.0 - (1.0 + r) ** (-life_years))
-        return float(unit_cost + capital_charge * annuity)
-    return real_options_multiple(rate, sigma) * (unit_cost + rate * capital_charge)
+        return float(unit_cost + capex * annuity_factor(rate + volatility_premium * sigma,
+                                                        life_years))
+    delta = rate if convenience_yield is None else convenience_yield
+    multiple = real_options_multiple(rate, sigma, delta)
+    if convenience_yield is None:
+        return multiple * (unit_cost + rate * capex)     # delta = r: c + r I'
+    return float(multiple * delta * (unit_cost / rate + capex))
 
 
 def pipeline_adjusted_price(price: float, consumption: float, under_construction: float,

@@ -106,7 +106,8 @@ class MineralMarket(mesa.Model):
                                  buyer_region=self.buyers.region,
                                  buyer_club_rows=self.buyers.club_rows,
                                  money_per_price_tonne=self.money_per_price_tonne,
-                                 elasticity=self.elasticity, defer=defer)
+                                 elasticity=self.elasticity, defer=defer,
+                                 buyer_share=self.buyers.share)
         self.price = self.club_price = self.last_price = mk.demand.reference_price
         self.concentrate_price = float("nan")
         self.floor_level = float("nan")
@@ -131,7 +132,7 @@ class MineralMarket(mesa.Model):
         self.producers.settle(self)                 # output, revenue, costs
         for policy in self.policies:                # payments, stocks, ledgers
             policy.settle(self)
-        self.producers.review(self.config.exits)    # profit to cash; exits
+        self.producers.review(self)                 # profit to cash; exits
         self.pipeline.invest(self)                  # expectations, arrivals, review, expansion
         self.recorder.record(self)
         self.last_price = self.price
@@ -160,7 +161,8 @@ class MineralMarket(mesa.Model):
                                price_cap=self.config.market.price_cap,
                                last_price=self.last_price,
                                merit=self.producers.merit_order(self.elasticity),
-                               all_live=self.producers.plain)
+                               all_live=self.producers.plain, region_club=self.region_club,
+                               buyer_club_rows=self.buyers.club_rows)
         else:
             out = clear_step(self.offers, self.plan, buyer_scale=self.buyers.scale,
                              buyer_region=self.buyers.region, region_club=self.region_club,

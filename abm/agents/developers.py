@@ -17,6 +17,7 @@ instruments (`protection`, stacked; `hurdle_rate`; `lead_time`) or of the pipeli
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import TYPE_CHECKING
 
@@ -60,36 +61,41 @@ class Developer(mesa.Agent):
         self.producer_row: int | None = None
 
     def margin(self, model: ModelView) -> tuple[float, float, float]:
-        """(effective price - trigger, effective price, trigger), in price units."""
+        """(decision price - trigger, decision price, trigger), in price units.
+
+        The decision price is what the project expects to sell at (the world price the
+        developers expect once the capacity under construction produces, through the club
+        border for club projects, with the instruments that would cover it: abm.investment);
+        the trigger is the rule's (real options or NPV) for its cash and fixed costs, capex and
+        the finance it would get."""
         inv = model.config.investment
         p = self.project
         pipeline = self.pipeline
         memo = pipeline.margin_memo    # during a review without instruments (Pipeline.review)
         shared = memo.get(self.stage) if memo is not None else None
         if shared is None:
-            expectation = pipeline.expectation
-            expected = expectation.median
-            if self.stage == MINE:
-                # mines earn the concentrate price: scale the product expectation by its share
-                if not np.isfinite(model.concentrate_price) or model.price <= 0:
-                    return -np.inf, 0.0, np.inf
-                expected *= model.concentrate_price / model.price
-            consumption = float(model.buyers.consumption * model.steps_per_year)   # t/yr
-            expected = pipeline_adjusted_price(expected, consumption,
-                                               pipeline.capacity_under_construction(self.stage),
-                                               model.elasticity)
+            expected = pipeline.expected_price(model, self.stage)
+            if expected is None:
+                return -np.inf, 0.0, np.inf
             protection = pipeline.protection(model, self)
-            price, sigma = _effective_price(expected, expectation.sigma, inv.horizon,
-                                            protection)
-            rate = pipeline.hurdle_rate(model, self.region)
+            price, sigma = _effective_price(expected, pipeline.expectation.sigma, inv.horizon,
+                                            protection, model.money_per_price_tonne)
+            finance = pipeline.finance_rate(model, self.region)
             if memo is not None:
-                memo[self.stage] = price, sigma, rate
+                memo[self.stage] = price, sigma, finance
         else:
-            price, sigma, rate = shared
-        charge = p.capex / model.money_per_price_tonne
-        trigger = _trigger_price(p.unit_cost, charge, rate, sigma, inv.rule,
-                                 inv.volatility_premium, inv.project_life)
+            price, sigma, finance = shared
+        mf = model.money_per_price_tonne
+        # the fixed cost is a cost of operating, per tonne of capacity (price units)
+        cost = p.unit_cost + p.fixed_cost / (p.capacity * mf) if p.fixed_cost else p.unit_cost
+        trigger = _trigger_price(cost, p.capex / mf, inv.hurdle_rate, sigma, inv.rule,
+                                 inv.volatility_premium, inv.project_life,
+                                 inv.convenience_yield, finance)
         return price - trigger, price, trigger
+
+    def first_output_step(self, model: ModelView) -> int:
+        """The step the project would first produce if started now."""
+        return model.t + 1 + self.lead_time(model)
 
     def lead_time(self, model: ModelView) -> int:
         return self.pipeline.lead_time(model, self.region, self.project.lead_time)
@@ -110,8 +116,8 @@ class Developer(mesa.Agent):
         self.status = "online"
         self.pipeline.changed()
         self.producer_row = self.pipeline.producers.add(
-            p.name, self.stage, self.region, p.capacity, p.unit_cost, 0.0, 0.0, is_new=True,
-            identity=(PROJECT, self.index))
+            p.name, self.stage, self.region, p.capacity, p.unit_cost, p.fixed_cost, 0.0,
+            is_new=True, identity=(PROJECT, self.index))
 
 
 class Pipeline:
@@ -240,12 +246,46 @@ class Pipeline:
             combined = offer if combined == Protection() else stack(combined, offer)
         return combined
 
-    def hurdle_rate(self, model: ModelView, region: int) -> float:
-        """Developers' discount rate for a project in `region` (concessional finance lowers it)."""
-        rate = self.config.investment.hurdle_rate
+    def expected_price(self, model: ModelView, stage: int) -> float | None:
+        """The world price developers of `stage` expect once the capacity under construction
+        produces (price units; None for mines while there is no concentrate price)."""
+        expected = self.expectation.median
+        if stage == MINE:
+            # mines earn the concentrate price: scale the product expectation by its share
+            if not np.isfinite(model.concentrate_price) or model.price <= 0:
+                return None
+            expected *= model.concentrate_price / model.price
+        consumption = float(model.buyers.consumption * model.steps_per_year)   # t/yr
+        return pipeline_adjusted_price(expected, consumption,
+                                       self.capacity_under_construction(stage), model.elasticity)
+
+    def finance_rate(self, model: ModelView, region: int) -> float | None:
+        """Concessional rate on a project's capital in `region` (None: the hurdle rate)."""
+        base = rate = self.config.investment.hurdle_rate
         for policy in model.policies:
             rate = policy.hurdle_rate(model, region, rate)
-        return rate
+        return None if rate >= base else rate
+
+    def club_autarky_price(self, model: ModelView, developer: Developer) -> float:
+        """The club's own clearing price once `developer`'s project and every club refinery
+        online or under construction produce at capacity: club demand at the current demand
+        scale, D_c(P) = share_c x scale x P^eps per step, equals that capacity (price units;
+        inf when the club has no capacity, 0 when it has no demand)."""
+        b = self.producers.book
+        club_rows = b.active & b.club & (b.stage != MINE)
+        capacity = float(b.capacity[club_rows].sum()) + sum(
+            d.project.capacity for d in self.developers
+            if d.status == "building" and d.stage == REFINERY and model.region_club[d.region])
+        if developer.status == "candidate":
+            capacity += developer.project.capacity
+        buyers = model.buyers
+        scale = float(buyers.share[buyers.club_rows].sum()) * buyers.demand_scale \
+            * model.steps_per_year
+        if capacity <= 0:
+            return np.inf
+        if scale <= 0:
+            return 0.0
+        return float((capacity / scale) ** (1.0 / model.elasticity))
 
     def lead_time(self, model: ModelView, region: int, months: int) -> int:
         """Lead time of a project in `region` started now (permitting reform shortens it)."""
@@ -255,11 +295,16 @@ class Pipeline:
 
 
 def stack(a: Protection, b: Protection) -> Protection:
-    """Two instruments on one project: the higher floor, the larger offtake."""
-    if b.floor > a.floor:
-        a, b = b, a
-    return Protection(a.floor, a.upside_share, max(a.offtake_share, b.offtake_share),
-                      a.offtake_price if a.offtake_share >= b.offtake_share else b.offtake_price)
+    """Two instruments on one project: the higher floor (with its terms), the larger offtake,
+    the higher tariff and minimum import price, the lower club autarky price."""
+    floor_of = a if a.floor >= b.floor else b
+    offtake_of = a if a.offtake_share >= b.offtake_share else b
+    return dataclasses.replace(
+        floor_of,
+        offtake_share=offtake_of.offtake_share, offtake_price=offtake_of.offtake_price,
+        offtake_firm=offtake_of.offtake_firm, offtake_weight=offtake_of.offtake_weight,
+        tariff=max(a.tariff, b.tariff), border_floor=max(a.border_floor, b.border_floor),
+        autarky=min(a.autarky, b.autarky))
 
 
 __all__ = ["Developer", "Pipeline", "PriceExpectation", "stack"]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
+from scipy.special import ndtr
 
 from abm import market
 from abm.agents.book import ProducerBook
@@ -179,6 +180,10 @@ class Producers:
         self.money_per_price_tonne = money_per_price_tonne
         self.n_regions = len(region_market)
         self.exits = 0
+        rules = config.exits if config.exits is not None and config.exits.enabled else None
+        self.exit_rules = rules
+        # share of its fixed cost an idle plant avoids (mothballing; only with [exits])
+        self.idle_share = rules.idle_fixed_share if rules is not None else 0.0
         self.outages = None
         if config.outages is not None and config.outages.probability > 0:
             o = config.outages
@@ -302,16 +307,35 @@ class Producers:
                 self._offers_reuse = (st, b.outage, dumping, offers)
                 return offers
         self.plain = False
+        offers, self.ask, chain = self._offers(model, policies, avail, dumping)
+        if chain is not None:
+            self.chain, self.chain_rows = chain
+        return offers
+
+    def own_offers(self, model: ModelView) -> Offers:
+        """This step's offers as the producers make them without any instrument (what trade
+        would be without measures; no state of the step is changed)."""
+        st = self.structure()
+        rules = self.nonmarket
+        dumping = st.nm_any and rules.strategy == "predatory" and entry_imminent(
+            model.developers, model.t, rules.predatory_window)
+        return self._offers(model, (), self.available(), dumping)[0]
+
+    def _offers(self, model: ModelView, policies, avail: np.ndarray, dumping: bool):
+        """(offers, asks by row, (chain curve, chain rows) or None): the offers of `avail` at
+        the producers' asks, adjusted by `policies`."""
+        b, st = self.book, self.structure()
         ask = st.asks[dumping].copy()
         for policy in policies:
             policy.adjust_asks(model, ask)
         refs = np.flatnonzero(st.is_ref & (avail > 0))
         recyclers = np.flatnonzero(st.is_recycler & (avail > 0))
+        chain = None
         if self.has_mines:
             mines = np.flatnonzero((b.stage == MINE) & (avail > 0))
             curve = market.chain_curve(ask[refs], avail[refs], ask[mines], avail[mines],
                                        self.intensity)
-            self.chain, self.chain_rows = curve, (refs, mines, avail[mines])
+            chain = (curve, (refs, mines, avail[mines]))
             ref_rows, mine_rows = refs[curve.refinery], mines[curve.mine]
             asks, qty = curve.asks, curve.quantity
             conc_value = self.intensity * ask[mine_rows]
@@ -335,8 +359,7 @@ class Producers:
                         b.region[ref_rows], np.full(n, -1), np.zeros(n, dtype=bool), club_value)
         for policy in policies:
             policy.adjust_offers(model, offers)
-        self.ask = ask
-        return offers
+        return offers, ask, chain
 
     def merit_order(self, eps: float):
         """The cached merit order of this step's plain offers (None when instruments touched
@@ -371,15 +394,14 @@ class Producers:
                 b.output[:] = np.bincount(o.refinery, weights=out.sold, minlength=len(b))
                 b.revenue[:] = np.bincount(o.refinery, weights=money, minlength=len(b))
             model.acct["producer_revenue"] = float(money.sum())
-            b.cost = b.output * st.cash_cost * mf + st.fixed_step
+            b.cost = b.output * st.cash_cost * mf + self.fixed_cost(st)
             return
         b.output[:] = 0.0
         b.revenue[:] = 0.0
         produced = o.owner == -1
         to_market = out.sold - out.to_gov
-        # what a buffer-stock defence pays this step (0 without one)
-        defence_price = float(plan.defence[1]) if plan.defence is not None else 0.0
-        money = (to_market * out.offer_price + out.to_gov * defence_price) * mf
+        # what a buffer-stock defence pays for what it bought from covered producers
+        money = (to_market * out.offer_price + out.to_gov * out.defence_price) * mf
         ref_out = np.bincount(o.refinery[produced], weights=out.sold[produced], minlength=len(b))
         b.output += ref_out
         b.revenue += np.bincount(o.refinery[produced], weights=money[produced], minlength=len(b))
@@ -393,21 +415,84 @@ class Producers:
             # (recyclers need none)
             fed_out = np.where(st.is_recycler, 0.0, ref_out) if self.recyclers.any else ref_out
             b.revenue += (mine_out - fed_out * self.intensity) * model.concentrate_price * mf
-        b.cost = b.output * st.cash_cost * mf + st.fixed_step
+        b.cost = b.output * st.cash_cost * mf + self.fixed_cost(st)
 
-    def review(self, rules) -> None:
-        """Book the step's profit (after policy payments); producers with sustained losses exit
-        (only when [exits] is configured: `rules`)."""
+    def fixed_cost(self, st) -> np.ndarray:
+        """USD of fixed cost each producer pays this step: an idle plant (no output) avoids
+        `exits.idle_fixed_share` of it."""
+        if not self.idle_share:
+            return st.fixed_step
+        return st.fixed_step * np.where(self.book.output > 0, 1.0, 1.0 - self.idle_share)
+
+    def review(self, model: ModelView) -> None:
+        """Book the step's profit (after policy payments) into cash. With [exits], a
+        market-economy plant whose expected avoidable loss (`expected_avoidable_loss`) has been
+        positive for `exits.loss_steps` consecutive steps closes for good; state-directed
+        producers do not close for losses (the state carries them)."""
         b, st = self.book, self.structure()
-        profit = b.revenue - b.cost
-        b.cash += profit
-        losing = profit < 0 if st.all_active else b.active & (profit < 0)
-        b.loss_streak = np.where(losing, b.loss_streak + 1, 0)
-        if rules is None or not rules.enabled or b.loss_streak.max(initial=0) < rules.loss_steps:
+        b.cash += b.revenue - b.cost
+        rules = self.exit_rules
+        if rules is None:
             return
-        # state-directed producers do not close for losses (the state carries them)
-        for row in np.flatnonzero(st.active_market & (b.loss_streak >= rules.loss_steps)):
+        losing = st.active_market & (self.expected_avoidable_loss(model, rules) > 0)
+        b.loss_streak = np.where(losing, b.loss_streak + 1, 0)
+        for row in np.flatnonzero(b.loss_streak >= rules.loss_steps):
             self.agents[row].exit_market()
+
+    def expected_avoidable_loss(self, model: ModelView, rules) -> np.ndarray:
+        """USD per producer row: the fixed cost a plant would avoid by closing, less its
+        expected cash margin, summed over the next `exits.horizon` years.
+
+        The price a plant expects in year y is the developers' (abm.agents.developers.Pipeline
+        .expected_price: world, with the capacity under construction producing) grown with the
+        demand trend, P_y = P (1 + g)^(-y / eps), times the club's current wedge for a club
+        plant, lognormal with the developers' volatility over y years; a floor covering the
+        plant while it is in force puts a floor F under it. The plant runs only when the price
+        covers its cash cost c, so its margin per tonne is E[max(P_y, F, c)] - c, and an idle
+        plant avoids `idle_fixed_share` of its fixed cost. Every incumbent whose cash cost is
+        below the long-run price and whose margin covers its fixed cost stays, however thin
+        the margin at one clearing."""
+        b, st = self.book, self.structure()
+        pipeline = model.pipeline
+        n = len(b)
+        loss = np.zeros(n)
+        rows = np.flatnonzero(st.active_market)
+        if not len(rows):
+            return loss
+        eps = model.elasticity
+        sigma = pipeline.expectation.sigma
+        growth = model.config.market.demand.growth
+        price = np.zeros(len(rows))
+        for stage in (MINE, REFINERY):
+            sel = (b.stage[rows] == MINE) if stage == MINE else (b.stage[rows] != MINE)
+            if sel.any():
+                expected = pipeline.expected_price(model, stage)
+                price[sel] = np.nan if expected is None else expected
+        if model.price > 0:
+            wedge = np.where(b.club[rows] & (b.stage[rows] != MINE), model.club_price / model.price,
+                             1.0)
+            price = price * np.maximum(wedge, 1.0)
+        floor = np.zeros(len(rows))
+        for policy in model.policies:
+            floor = np.maximum(floor, policy.floor_for_rows(model)[rows])
+        cost = st.cash_cost[rows]
+        strike = np.maximum(floor, cost)
+        years = np.arange(1, int(np.ceil(rules.horizon)) + 1, dtype=float)
+        weights = np.minimum(rules.horizon - (years - 1.0), 1.0)       # a part last year
+        p_y = price[:, None] * (1.0 + growth) ** (-years[None, :] / eps)
+        s_y = np.maximum(sigma * np.sqrt(years), 1e-9)[None, :]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            d1 = (np.log(p_y / strike[:, None]) + 0.5 * s_y * s_y) / s_y
+            call = p_y * ndtr(d1) - strike[:, None] * ndtr(d1 - s_y)     # E[(P - K)+]
+            idle = np.where(floor[:, None] >= cost[:, None], 0.0, ndtr(-(d1 - s_y)))
+        call = np.where(np.isfinite(call), call, 0.0)
+        margin = (strike - cost)[:, None] + call                        # per tonne
+        mf = self.money_per_price_tonne
+        fixed = b.fixed_cost[rows][:, None] * (1.0 - self.idle_share * idle)
+        earned = b.capacity[rows][:, None] * margin * mf
+        loss[rows] = ((fixed - earned) * weights[None, :]).sum(axis=1)
+        loss[rows] = np.where(np.isnan(price), 0.0, loss[rows])
+        return loss
 
     def capacity_added(self, market_economy: bool) -> float:
         """Product (refinery) capacity brought online by the pipeline or state expansion, t/yr."""

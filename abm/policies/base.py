@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 if TYPE_CHECKING:
     from abm.clearing import Offers
     from abm.protocol import DeveloperView, ModelView
@@ -55,6 +57,10 @@ class Policy:
     def protection(self, model: ModelView, developer: DeveloperView):
         """Revenue protection this instrument would give `developer`'s project (None: none)."""
         return None
+
+    def floor_for_rows(self, model: ModelView):
+        """Floor level under each producer row's realised price while in force (0: none)."""
+        return np.zeros(len(model.book))
 
     def hurdle_rate(self, model: ModelView, region: int, rate: float) -> float:
         """Discount rate for a project in `region` (concessional finance)."""

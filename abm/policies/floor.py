@@ -5,15 +5,20 @@
 * `purchase`: a buffer stock buys covered producers' output at F within a stock capacity and a
   budget; when either runs out the defence stops and the price falls to the undefended level.
 * `cfd`: covered producers receive (F - P) per tonne when P < F and pay upside_share (P - F) when
-  P > F, settled every `settlement` steps against the period's mean price. Because the top-up
-  makes a covered producer with cost <= F sell at any price, it changes output, not only cash.
+  P > F, settled every `settlement` steps against the period's mean `benchmark` price (by default
+  the price each covered producer sold at). Because the top-up makes a covered producer with
+  cost <= F sell at any price, it changes output, not only cash.
+
+Coverage (cfd, purchase): producers of the floor's stage in the covered regions, or only the
+named `producers`; pipeline projects there once built when `new_entrants`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from abm.investment import Protection
+from abm.clearing import Defence
+from abm.investment import Protection, discounted_share
 from abm.kinds import MINE, RECYCLER, REFINERY
 from abm.policies.base import Policy, StockHolder
 
@@ -57,7 +62,9 @@ class FloorPolicy(Policy):
             club = list(np.flatnonzero(model.region_club))
             self.covers = club or list(range(len(model.region_names)))
         self.covered_region = np.isin(np.arange(len(model.region_names)), self.covers)
+        self.region_club = np.asarray(model.region_club, dtype=bool)
         self.stage = MINE if self.cfg.stage == "concentrate" else REFINERY
+        self._covered_cache = (None, None)      # (book version, rows covered if active)
         self.government = model.governments.government_for(self.covers, "floor")
         if self.cfg.rule == "cost_percentile":
             self.level = self.percentile_level(model)
@@ -92,12 +99,94 @@ class FloorPolicy(Policy):
         if self.in_force(model.t):
             model.floor_level = self.level
 
+    def covers_project(self, developer) -> bool:
+        """Whether a pipeline project would be covered once built: the floor covers new
+        entrants (`new_entrants`), and the project is of its stage in a covered region."""
+        return (bool(self.cfg.new_entrants) and developer.stage == self.stage
+                and bool(self.covered_region[developer.region]))
+
     def protection(self, model, developer):
-        """A floor is a put for covered projects once announced (and while money remains)."""
-        if (self.known(model.t) and not self.exhausted and developer.stage == self.stage
-                and self.covered_region[developer.region] and np.isfinite(self.level)):
-            return Protection(floor=self.level, upside_share=self.cfg.upside_share)
-        return None
+        """A floor on the price a covered project sells at, once announced and while money
+        remains: over the part of the project's life within the floor's term (discounted), as
+        far as its volume limit and the money left (shared by the covered capacity) reach."""
+        if not (self.known(model.t) and not self.exhausted and np.isfinite(self.level)
+                and self.covers_project(developer)):
+            return None
+        inv, spy = model.config.investment, model.steps_per_year
+        capacity = developer.project.capacity
+        online = developer.first_output_step(model)
+        start = (self.start - online) / spy
+        end = np.inf if self.end is None else (self.end - online) / spy
+        weight = discounted_share(inv.hurdle_rate, start, end, inv.project_life)
+        limit = getattr(self.cfg, "volume_per_producer", None)
+        if limit is not None:
+            weight *= min(1.0, limit / capacity)
+        years = max(min(end, inv.project_life) - max(start, 0.0), 0.0)
+        return Protection(floor=self.level, upside_share=self.cfg.upside_share,
+                          floor_weight=weight, floor_budget=self.money_left(model),
+                          floor_capacity=self.covered_capacity(model) + capacity,
+                          floor_years=years, floor_pays=self.pays)
+
+    pays = "topup"
+
+    def money_left(self, model) -> float:
+        """USD the floor may still spend (inf: no budget)."""
+        return self.budget_left()
+
+    def covered_rows(self, model) -> np.ndarray:
+        """Active covered producers: of the floor's stage (product: refineries and recyclers,
+        as with mines, where the CFD acts on every producer's product offer) in covered regions;
+        of the existing ones only the named `producers` when the floor names them, and entrants
+        (pipeline projects and state expansions, once built) only with `new_entrants`."""
+        b = model.book
+        version, rows = self._covered_cache
+        if version != b.version:
+            stage = b.stage == self.stage
+            if self.stage == REFINERY:
+                stage |= b.stage == RECYCLER
+            existing = ~b.is_new
+            if self.cfg.producers:
+                existing &= np.isin(np.asarray(b.name, dtype=object), list(self.cfg.producers))
+            who = existing | b.is_new if self.cfg.new_entrants else existing
+            rows = stage & self.covered_region[b.region] & who
+            self._covered_cache = (b.version, rows)
+        return b.active & rows
+
+    def covered_offers(self, model):
+        """A function of this step's offers: which are covered producers' own offers."""
+        rows = self.covered_rows(model)
+
+        def covered(offers) -> np.ndarray:
+            out = (offers.owner == -1) & (offers.refinery >= 0)
+            out[out] = rows[offers.refinery[out]]
+            return out
+
+        return covered
+
+    def price_column(self) -> str:
+        """The recorded price the floor is compared with (metric share_below_floor): the price
+        at the floor's stage in the market its covered producers sell in."""
+        if self.stage == MINE:
+            return "concentrate_price"
+        return "club_price" if self.in_club() else "price"
+
+    def in_club(self) -> bool:
+        """The covered producers sell in the club's market (every covered region is a club
+        member; the club price is the world price when the club is not a separate market)."""
+        return bool(self.region_club[self.covers].all()) if self.covers else False
+
+    def covered_capacity(self, model) -> float:
+        """t/yr of the floor's stage online in covered regions or being built there."""
+        online = float(model.book.capacity[self.covered_rows(model)].sum())
+        return online + sum(d.project.capacity for d in model.developers
+                            if d.status == "building" and self.covers_project(d))
+
+    def floor_for_rows(self, model) -> np.ndarray:
+        """The floor under each covered producer's realised price while in force (0: none)."""
+        levels = np.zeros(len(model.book))
+        if self.in_force(model.t):
+            levels[self.covered_rows(model)] = self.level
+        return levels
 
 
 class CfdFloor(FloorPolicy):
@@ -105,20 +194,13 @@ class CfdFloor(FloorPolicy):
 
     def initialize(self, model) -> None:
         super().initialize(model)
-        self.period_volume = np.zeros(0)
-        self.period_prices: list[float] = []
+        self.period_volume = np.zeros(0)    # t per producer row covered this period
+        self.period_price = np.zeros(0)     # sum over the period's steps of the benchmark, by row
+        self.period_steps = np.zeros(0)     # steps of the period each row was covered
         self.period_levels: list[float] = []
+        self.year_volume = np.zeros(0)      # t per producer row covered this contract year
         self.year_ebitda = np.zeros(0)      # USD per producer row, this guarantee year
         self.year_steps = 0
-
-    def covered_rows(self, model) -> np.ndarray:
-        """Active producers of the floor's stage in covered regions (product: refineries and
-        recyclers, as with mines, where the CFD acts on every producer's product offer)."""
-        b = model.book
-        stage = b.stage == self.stage
-        if self.stage == REFINERY:
-            stage |= b.stage == RECYCLER
-        return b.active & stage & self.covered_region[b.region]
 
     def effective_ask(self, ask: np.ndarray) -> np.ndarray:
         """A covered producer earns F below the floor and F + (1 - u)(P - F) above it, so it
@@ -128,27 +210,100 @@ class CfdFloor(FloorPolicy):
             return np.where(ask <= self.level, 0.0, ask)
         return np.where(ask <= self.level, 0.0, self.level + (ask - self.level) / (1 - u))
 
+    def apply(self, model) -> None:
+        super().apply(model)
+        if (model.t - self.start) % model.steps_per_year == 0:
+            self.year_volume = np.zeros(len(model.book))    # a new contract year
+
+    def volume_left(self, model) -> np.ndarray:
+        """t per producer row the contract still covers this year (inf: no volume limit)."""
+        n = len(model.book)
+        limit = self.cfg.volume_per_producer
+        if limit is None:
+            return np.full(n, np.inf)
+        self.year_volume = _rows(self.year_volume, n)
+        return np.maximum(limit - self.year_volume, 0.0)
+
     def adjust_asks(self, model, asks: np.ndarray) -> None:
-        if self.in_force(model.t) and (self.stage == MINE or model.has_mines is False):
+        # a product-stage CFD with a volume limit acts on the offers (adjust_offers)
+        if self.in_force(model.t) and (self.stage == MINE or (
+                model.has_mines is False and self.cfg.volume_per_producer is None)):
             rows = self.covered_rows(model)
+            if self.cfg.volume_per_producer is not None:
+                # (mines: a covered mine offers as covered while its year's volume lasts)
+                rows = rows & (self.volume_left(model) > 0)
             asks[rows] = self.effective_ask(asks[rows])
 
     def adjust_offers(self, model, offers) -> None:
-        # with mines, a product-stage CFD acts on the integrated (refining + feed) cost
-        if self.in_force(model.t) and self.stage == REFINERY and model.has_mines:
-            sel = (offers.owner == -1) & self.covered_region[offers.region]
+        """With mines, a product-stage CFD acts on the integrated (refining + feed) cost; with
+        a volume limit, only the part of a covered producer's offer the year's volume still
+        covers is offered at the covered ask (the rest at its own)."""
+        if not (self.in_force(model.t) and self.stage == REFINERY and (
+                model.has_mines or self.cfg.volume_per_producer is not None)):
+            return
+        sel = self.covered_offers(model)(offers)
+        if self.cfg.volume_per_producer is None:
             offers.ask[sel] = self.effective_ask(offers.ask[sel])
+            return
+        index = np.flatnonzero(sel & (offers.qty > 0))
+        rows = offers.refinery[index]
+        offered = np.bincount(rows, weights=offers.qty[index], minlength=len(model.book))
+        left = self.volume_left(model)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(offered > 0, np.minimum(left / offered, 1.0), 0.0)[rows]
+        whole = index[share >= 1.0]
+        offers.ask[whole] = self.effective_ask(offers.ask[whole])
+        part = share < 1.0
+        some = index[part & (share > 0)]
+        if len(some):
+            offers.split(some, share[part & (share > 0)],
+                         self.effective_ask(offers.ask[some]), contract=False)
+
+    def benchmark_prices(self, model) -> np.ndarray:
+        """This step's settlement price per producer row: the concentrate price at the
+        concentrate stage; else the world price (`benchmark = "world"`), the club price
+        ("club"), or the price each producer sold at ("sale": the mean price of its offers,
+        weighted by what they sold, or by what they offered when nothing sold; its region's
+        market price when it made no offer)."""
+        n = len(model.book)
+        if self.stage == MINE:
+            return np.full(n, model.concentrate_price)
+        out = model.outcome
+        if self.cfg.benchmark == "world":
+            return np.full(n, out.world_price)
+        if self.cfg.benchmark == "club":
+            return np.full(n, out.club_price)
+        b, o = model.book, model.offers
+        region_price = np.where(self.region_club[b.region], out.club_price, out.world_price)
+        own = (o.owner == -1) & (o.refinery >= 0)
+        rows = o.refinery[own]
+        weight = np.where(out.sold[own] > 0, out.sold[own], 0.0)
+        sold = np.bincount(rows, weights=weight, minlength=n)
+        offered = np.bincount(rows, weights=o.qty[own], minlength=n)
+        price = region_price.copy()
+        value = np.bincount(rows, weights=weight * out.offer_price[own], minlength=n)
+        by_offer = np.bincount(rows, weights=o.qty[own] * out.offer_price[own], minlength=n)
+        np.divide(by_offer, offered, out=price, where=offered > 0)
+        np.divide(value, sold, out=price, where=sold > 0)
+        return price
 
     def settle(self, model) -> None:
         t = model.t
         if not self.in_force(t):
             return
         b = model.book
-        self.period_volume = _rows(self.period_volume, len(b))
+        n = len(b)
+        self.period_volume = _rows(self.period_volume, n)
+        self.period_price = _rows(self.period_price, n)
+        self.period_steps = _rows(self.period_steps, n)
         rows = self.covered_rows(model)
-        self.period_volume[rows] += b.output[rows]
-        self.period_prices.append(model.price if self.stage == REFINERY else
-                                  model.concentrate_price)
+        volume = np.where(rows, b.output, 0.0)
+        if self.cfg.volume_per_producer is not None:
+            volume = np.minimum(volume, self.volume_left(model))
+            self.year_volume += volume
+        self.period_volume += volume
+        self.period_price += np.where(rows, self.benchmark_prices(model), 0.0)
+        self.period_steps += rows
         self.period_levels.append(self.level)
         last = t == model.n_steps - 1 or (self.end is not None and t == self.end - 1)
         if (t - self.start + 1) % self.cfg.settlement == 0 or last:
@@ -184,29 +339,38 @@ class CfdFloor(FloorPolicy):
         self.year_steps = 0
 
     def settle_period(self, model) -> None:
+        """Per covered producer: (mean level - mean benchmark price) x covered tonnes of the
+        period when positive (a top-up, within the budget), upside_share x the difference when
+        negative (paid to the government)."""
         mf = model.money_per_price_tonne
-        mean_price = float(np.mean(self.period_prices))
         level = float(np.mean(self.period_levels))
+        mean_price = np.divide(self.period_price, self.period_steps,
+                               out=np.full(len(self.period_price), level),
+                               where=self.period_steps > 0)
         per_tonne = level - mean_price
-        if per_tonne < 0:
-            per_tonne *= self.cfg.upside_share      # producers pay a share of the upside
+        per_tonne = np.where(per_tonne < 0, per_tonne * self.cfg.upside_share, per_tonne)
         payments = self.period_volume * per_tonne * mf
-        total = float(payments.sum())
+        topups = np.maximum(payments, 0.0)
+        upside = np.maximum(-payments, 0.0)
+        total = float(topups.sum())
         if total > 0 and total > self.budget_left():
-            payments *= self.budget_left() / total   # the budget caps the last settlement
-            total = float(payments.sum())
+            topups *= self.budget_left() / total     # the budget caps the last settlement
+            total = float(topups.sum())
             self.exhausted = True
         b = model.book
-        b.revenue[: len(payments)] += payments
-        if total >= 0:
+        b.revenue[: len(payments)] += topups - upside
+        if total > 0:
             self.spent += total
             self.government.book("topup", total)
             model.acct["gov_payments_to_producers"] += total
-        else:
-            self.government.book("upside", -total)
-            model.acct["gov_receipts_from_producers"] += -total
+            model.acct["gov_topups"] += total
+        received = float(upside.sum())
+        if received > 0:
+            self.government.book("upside", received)
+            model.acct["gov_receipts_from_producers"] += received
         self.period_volume[:] = 0.0
-        self.period_prices.clear()
+        self.period_price[:] = 0.0
+        self.period_steps[:] = 0.0
         self.period_levels.clear()
 
 
@@ -217,6 +381,13 @@ class PurchaseFloor(FloorPolicy, StockHolder):
     def initialize(self, model) -> None:
         super().initialize(model)
         self.register(model)
+
+    pays = "purchase"
+
+    def money_left(self, model) -> float:
+        """USD it may still spend on purchases: the budget, and the stock room at F."""
+        room = np.inf if self.cfg.capacity is None else max(self.cfg.capacity - self.stock, 0.0)
+        return float(min(self.budget_left(), room * self.level * model.money_per_price_tonne))
 
     def stock_room(self, model) -> float:
         room = np.inf if self.cfg.capacity is None else max(self.cfg.capacity - self.stock, 0.0)
@@ -231,10 +402,8 @@ class PurchaseFloor(FloorPolicy, StockHolder):
             self.exhausted = True          # the money is gone: the defence stops for good
             model.floor_level = float("nan")
             return
-        room = self.stock_room(model)
-        covered_region = self.covered_region
-        model.plan.defence = (lambda offers: (offers.owner == -1)
-                              & covered_region[offers.region], self.level, room)
+        model.plan.defence = Defence(self.covered_offers(model), self.level,
+                                     self.stock_room(model), self.cfg.buy_from)
 
     def adjust_offers(self, model, offers) -> None:
         release = self.cfg.release_price
@@ -262,7 +431,12 @@ class MinimumImportPrice(FloorPolicy):
             return
         model.plan.mip = self.level
         if self.cfg.volume_cap is not None:
-            left = self.cfg.volume_cap - self.year_imports
+            cap = self.cfg.volume_cap
+            if self.cfg.quota == "per_period":
+                # the annual cap allocated per step, unused quota carried over within the year
+                step = (model.t - self.start) % model.steps_per_year
+                cap = cap * (step + 1) / model.steps_per_year
+            left = cap - self.year_imports
             # (what rounding leaves of a used-up quota is no quota)
             model.plan.import_cap = left if left > 1e-12 * max(self.cfg.volume_cap, 1.0) else 0.0
             model.plan.excess_duty = self.cfg.excess_duty
@@ -275,11 +449,18 @@ class MinimumImportPrice(FloorPolicy):
         if out.duties > 0:
             self.government.book("duty", out.duties * model.money_per_price_tonne)
 
+    def floor_for_rows(self, model) -> np.ndarray:
+        """None: the MIP acts through the club price (the club's wedge in exit reviews)."""
+        return np.zeros(len(model.book))
+
     def protection(self, model, developer):
-        """Club producers sell at the club price, at least min(F, club autarky price)."""
+        """Club refinery projects sell at the club price: at least the MIP level while the club
+        still imports, its own clearing price once it no longer does, never below the world
+        price."""
         if (self.known(model.t) and developer.stage == REFINERY
-                and model.region_club[developer.region]):
-            return Protection(floor=self.level)
+                and model.region_club[developer.region] and np.isfinite(self.level)):
+            return Protection(border_floor=self.level,
+                              autarky=developer.pipeline.club_autarky_price(model, developer))
         return None
 
 

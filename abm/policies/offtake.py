@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from abm.investment import Protection
+from abm.investment import Protection, discounted_share
 from abm.kinds import REFINERY
 from abm.policies.base import Policy
 
@@ -99,9 +99,18 @@ class Offtake(Policy):
         del self.tranches
 
     def protection(self, model, developer):
+        """A contracted share at a known price for the contract's tenor from first output (within
+        the policy's term); without take-or-pay the buyer walks away when spot is lower."""
         if (self.known(model.t) and developer.stage == REFINERY
                 and self.covered_region[developer.region]):
-            p = developer.project
+            p, inv, spy = developer.project, model.config.investment, model.steps_per_year
             price = float(self.contract_price(np.array([p.unit_cost]), model.expectation.median)[0])
-            return Protection(offtake_share=self.cfg.share, offtake_price=price)
+            online = developer.first_output_step(model)
+            first = max(online, self.start)
+            last = first + self.cfg.tenor if self.end is None else min(first + self.cfg.tenor,
+                                                                       self.end)
+            weight = discounted_share(inv.hurdle_rate, (first - online) / spy,
+                                      (last - online) / spy, inv.project_life)
+            return Protection(offtake_share=self.cfg.share, offtake_price=price,
+                              offtake_firm=self.cfg.take_or_pay, offtake_weight=weight)
         return None

@@ -4,8 +4,10 @@
   (club-refined product counts as club product only if the club's share of its value added, the
   refining margin and the concentrate, reaches the threshold).
 * `ExportControl`: a region withholds a share of its exports (`[[shocks]] kind =
-  "export_control"`): exports are capped at (1 - cut) x its mean net exports over the year before
-  the announcement, and at zero during the licence delay. Between announcement and start,
+  "export_control"`): exports are capped at (1 - cut) x its normal exports (its mean net exports
+  over the year before the announcement; announced at step 0, what it exports in the step-0
+  clearing without any instrument), and at zero during the licence delay; a cut of 0 withholds
+  nothing (no cap, no disruption) once licences are issued. Between announcement and start,
   importers elsewhere buy ahead (`front_run`) and draw the inventory down once the control bites.
 * `Finance`: concessional finance (a lower hurdle rate) and permitting reform (shorter lead
   times) for projects in covered regions.
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from abm.investment import Protection
+from abm.kinds import REFINERY
 from abm.policies.base import Policy
 
 
@@ -37,6 +41,15 @@ class TradeMeasures(Policy):
         if self.cfg.rules_of_origin is not None:
             model.plan.rules_of_origin = self.cfg.rules_of_origin
 
+    def protection(self, model, developer):
+        """Club refinery projects sell at up to the world price x (1 + tariff), while the club
+        still imports (down to the club's own clearing price once it no longer does)."""
+        if (self.cfg.tariff > 0 and self.known(model.t) and developer.stage == REFINERY
+                and model.region_club[developer.region] and self.government is not None):
+            return Protection(tariff=self.cfg.tariff,
+                              autarky=developer.pipeline.club_autarky_price(model, developer))
+        return None
+
     def settle(self, model) -> None:
         # an MIP books the club's duties itself; a tariff alone books them here
         if (self.active(model.t) and self.government is not None and model.plan.mip == 0
@@ -58,13 +71,34 @@ class ExportControl(Policy):
         self.region = model.region_index[self.shock.region]
 
     def normal_exports(self, model) -> float:
-        """Mean net exports per step over the year before the announcement (t)."""
+        """Mean net exports per step over the year before the announcement (t); with no step
+        before it (announced at step 0), the region's net exports in this step's clearing of
+        the producers' own offers without any instrument (free trade)."""
+        if self.announce <= 0:
+            return max(self.free_trade_exports(model), 0.0)
         lo = max(self.announce - model.steps_per_year, 0)
-        hist = model.region_net_exports[lo:max(self.announce, 1), self.region]
+        hist = model.region_net_exports[lo:self.announce, self.region]
         return float(max(np.mean(hist), 0.0)) if len(hist) else 0.0
+
+    def free_trade_exports(self, model) -> float:
+        """The region's net exports (t per step) when this step's own offers of the producers
+        clear in one world market against the buyers' demand, without instruments."""
+        from abm.market import clear
+
+        offers = model.producers.own_offers(model)
+        scale = model.buyers.scale
+        total = float(scale.sum())
+        result = clear(offers.ask, offers.qty, total, model.elasticity,
+                       price_cap=model.config.market.price_cap, shortfall_price=model.last_price)
+        made = float(result.dispatched[offers.region == self.region].sum())
+        share = float(scale[model.buyers.region == self.region].sum()) / total if total > 0 else 0.0
+        return made - max(result.quantity, 0.0) * share
 
     def apply(self, model) -> None:
         t, s = model.t, self.shock
+        if t == 0 and self.announce <= 0 and self.reference_exports is None:
+            # normal exports of a control announced at step 0: the step-0 free-trade clearing
+            self.reference_exports = self.normal_exports(model)
         if self.announce <= t < self.start and s.front_run > 0:
             # importers elsewhere buy ahead of the deadline
             others = model.buyers.region != self.region
@@ -77,9 +111,15 @@ class ExportControl(Policy):
             return
         if self.reference_exports is None:
             self.reference_exports = self.normal_exports(model)
+        if t == self.start:
             self.inventory_at_start = self.inventory
+        if t < self.start + s.licence_delay:
+            cap = 0.0
+        elif s.cut > 0:
+            cap = (1 - s.cut) * self.reference_exports
+        else:
+            return                  # nothing withheld: exports are not restricted
         model.disruption = True
-        cap = 0.0 if t < self.start + s.licence_delay else (1 - s.cut) * self.reference_exports
         model.plan.export_caps[self.region] = cap
 
     def adjust_offers(self, model, offers) -> None:

@@ -1,0 +1,241 @@
+"""Investment decisions see the price a project will actually get (issue 12): the club border
+(tariffs, a minimum import price that holds only while the club imports), concessional finance
+that lowers the cost of capital, one valuation of floors and offtakes bounded by their terms and
+money, and exits on expected avoidable losses."""
+
+import numpy as np
+import pytest
+from helpers import raw, run
+
+from abm.investment import (
+    Protection,
+    discounted_share,
+    effective_price,
+    trigger_price,
+)
+
+# A world market priced at China's flat supply: 5,000 t/yr offered at 30 against demand of
+# 1,200 (P / 60)^-0.5 t/yr (1,697 t/yr at 30), so the world price is 30 whatever the club does.
+# Club (US) demand is half: D_c(P) = 600 (P / 60)^-0.5 t/yr. Developers see prices without
+# noise (prior volatility 0, a one-step half-life) and the projects become available at step 24,
+# once the expectation has settled at 30.
+CLUB_PROJECT_COST = 35.0
+
+
+def border_config(n_projects: int = 5, **changes):
+    cfg = raw(**{"experiment.steps": 120, "investment.rule": "npv", "investment.hurdle_rate": 0.1,
+                 "investment.volatility_prior": 0.0, "investment.expectation_halflife": 1.0,
+                 "investment.review_every": 1, **changes})
+    cfg["producers"] = [{"name": "China", "region": "China", "stage": "refinery",
+                         "capacity": 5000.0, "unit_cost": 30.0}]
+    cfg["investment"]["projects"] = [
+        {"name": f"club {i}", "region": "US", "capacity": 200.0, "unit_cost": CLUB_PROJECT_COST,
+         "capex": 0.0, "lead_time": 12, "available_from": 24} for i in range(n_projects)]
+    return cfg
+
+
+def started_capacity(model) -> float:
+    return sum(d.project.capacity for d in model.developers if d.status != "candidate")
+
+
+def test_world_price_is_the_chinese_ask_in_the_border_config():
+    model = run(border_config())
+    assert model.series()["price"].to_numpy()[24:] == pytest.approx(30.0)
+
+
+def test_a_club_tariff_raises_club_investment_and_tariff_zero_changes_nothing():
+    plain = run(border_config())
+    zero = run(border_config(**{"policy.trade.tariff": 0.0}))
+    assert started_capacity(zero) == started_capacity(plain) == 0.0
+    assert zero.metrics()["capacity_added_market"] == plain.metrics()["capacity_added_market"]
+    added = [started_capacity(run(border_config(**{"policy.trade.tariff": t})))
+             for t in (0.0, 0.1, 0.25, 0.5)]
+    # 30 x 1.1 = 33 < 35: no project; 30 x 1.25 = 37.5 and 30 x 1.5 = 45 > 35 clear the cost
+    assert added[1] == 0.0
+    assert all(np.diff(added) >= 0), added
+    assert added[2] > 0 and added[3] >= added[2]
+
+
+def test_the_mip_protects_only_what_the_club_can_absorb_at_the_floor():
+    """MIP at 40: the club pays 40 while it imports; club demand at 40 is
+    600 (40/60)^-0.5 = 734.8 t/yr. The club's own clearing price with K t/yr of club capacity is
+    60 (K / 600)^-2: 60 at 600 t/yr, 33.75 at 800. A project of cost 35 is worth starting while
+    the club price it would get, min(40, own price), is above 35: three 200 t/yr projects
+    (600 t/yr), not all eight (1,600 t/yr, twice what the club can absorb at 40)."""
+    model = run(border_config(8, **{"policy.floor.mechanism": "mip", "policy.floor.level": 40.0}))
+    demand_at_floor = 600.0 * (40.0 / 60.0) ** -0.5
+    assert 0 < started_capacity(model) <= demand_at_floor
+    assert started_capacity(model) == pytest.approx(600.0)
+
+
+@pytest.mark.parametrize("rule", ["real_options", "npv"])
+def test_cheaper_finance_never_raises_the_trigger(rule):
+    for sigma in np.linspace(0.1, 0.8, 8):
+        for r in np.linspace(0.03, 0.2, 8):
+            base = trigger_price(40.0, 120.0, r, sigma, rule, 0.1, 20.0)
+            finance = [trigger_price(40.0, 120.0, r, sigma, rule, 0.1, 20.0, finance_rate=f)
+                       for f in np.linspace(0.005, r, 6)]
+            assert all(t <= base * (1 + 1e-12) for t in finance)
+            assert all(np.diff(finance) >= -1e-9 * base)     # lower rate, lower trigger
+
+
+def test_convenience_yield_gives_the_dixit_pindyck_trigger():
+    """P* = beta/(beta-1) delta (c/r + I), beta the root above 1 of
+    sigma^2/2 b(b-1) + (r - delta) b - r = 0: with r = 0.1, delta = 0.07, sigma = 0.2, c = 40,
+    I = 100: beta = 2 (0.02 x 2 x 1 + 0.03 x 2 - 0.1 = 0), so P* = 2 x 0.07 x 500 = 70."""
+    assert trigger_price(40.0, 100.0, 0.1, 0.2, convenience_yield=0.07) == pytest.approx(70.0)
+    # delta = r is today's rule: beta/(beta-1) (c + r I)
+    beta = 0.5 + np.sqrt(0.25 + 2 * 0.1 / 0.09)
+    assert trigger_price(40.0, 100.0, 0.1, 0.3) == pytest.approx(beta / (beta - 1) * 50.0)
+
+
+def finance_config(**changes):
+    """One club project under the real-options rule at a high, steady perceived volatility
+    (0.8: a very long half-life keeps the prior): trigger 5 (c + 0.1 I) = 25 < 30 without
+    finance (beta = 1.25 at r = 0.1); a 3% concessional loan makes I' = 30 x A(3%)/A(10%)."""
+    # the same demand curve written around 30, so the expectation starts (and stays) at 30
+    cfg = border_config(1, **{"investment.rule": "real_options", "investment.volatility_prior": 0.8,
+                              "investment.expectation_halflife": 1e9,
+                              "market.demand.reference_price": 30.0,
+                              "market.demand.reference_quantity": 1200.0 * 2 ** 0.5, **changes})
+    cfg["investment"]["projects"][0].update({"unit_cost": 2.0, "capex": 30000.0})
+    return cfg
+
+
+def start_step(model):
+    d = model.developers[0]
+    return d.started_step if d.started_step is not None else np.inf
+
+
+def test_concessional_finance_never_delays_a_start():
+    plain = start_step(run(finance_config()))
+    assert np.isfinite(plain)
+    for rate in (0.08, 0.05, 0.03):
+        financed = start_step(run(finance_config(**{"policy.finance.hurdle_rate": rate})))
+        assert financed <= plain
+
+
+def test_a_floor_worth_less_than_nothing_lowers_the_decision_price():
+    """A CFD at 40 with 90% of the upside above it given up, on a price of median 60: the
+    producer gives up far more above 40 than it gets below, so its expected revenue falls."""
+    bare, _ = effective_price(60.0, 0.35, 5.0, Protection())
+    floored, _ = effective_price(60.0, 0.35, 5.0, Protection(floor=40.0, upside_share=0.9))
+    assert floored < bare
+    generous, _ = effective_price(60.0, 0.35, 5.0, Protection(floor=60.0))
+    assert generous > bare
+
+
+def test_a_floor_is_counted_once_in_the_decision_price():
+    """A CFD whose upside share makes its expected value to the producer zero,
+    u = E[(F - P)+] / E[(P - F)+], leaves the decision price at the expected median (it only
+    lowers the volatility the trigger sees); a median of the protected distribution would
+    count the lower volatility a second time."""
+    from scipy.stats import norm
+
+    m, s = np.log(60.0), 0.35 * np.sqrt(5.0)
+    f = 60.0
+    call = np.exp(m + s * s / 2) * norm.cdf((m - np.log(f)) / s + s) - f * norm.cdf((m - np.log(f)) / s)
+    put = call - (np.exp(m + s * s / 2) - f)
+    price, sigma = effective_price(60.0, 0.35, 5.0, Protection(floor=f, upside_share=put / call))
+    assert price == pytest.approx(60.0, rel=1e-9)
+    assert sigma < 0.35
+
+
+def test_a_short_floor_is_worth_less_than_a_long_one():
+    two = discounted_share(0.1, 0.0, 2.0, 20.0)
+    twenty = discounted_share(0.1, 0.0, 20.0, 20.0)
+    assert twenty == pytest.approx(1.0)
+    assert two == pytest.approx((1 - np.exp(-0.2)) / (1 - np.exp(-2.0)))
+    short, _ = effective_price(60.0, 0.35, 5.0, Protection(floor=70.0, floor_weight=two))
+    long, _ = effective_price(60.0, 0.35, 5.0, Protection(floor=70.0, floor_weight=twenty))
+    bare, _ = effective_price(60.0, 0.35, 5.0, Protection())
+    assert bare < short < long
+
+
+def decision_price(cfg) -> float:
+    model = run(cfg, steps=30)
+    return model.developers[0].margin(model)[1]
+
+
+def test_a_cfd_ending_soon_raises_the_decision_price_less_than_one_lasting():
+    """The project would first produce at step 30 + 1 + 12 = 43: a CFD at 45 ending at step 67
+    covers its first two years, one ending at step 283 its twenty."""
+    base = {"policy.floor.mechanism": "cfd", "policy.floor.level": 45.0}
+    bare = decision_price(border_config(1))
+    short = decision_price(border_config(1, **base, **{"policy.floor.end": 67}))
+    long = decision_price(border_config(1, **base, **{"policy.floor.end": 283}))
+    assert bare < short < long
+    assert long == pytest.approx(45.0)
+
+
+def test_a_purchase_floor_with_little_money_is_worth_little():
+    base = {"policy.floor.mechanism": "purchase", "policy.floor.level": 45.0}
+    bare = decision_price(border_config(1))
+    rich = decision_price(border_config(1, **base))
+    poor = decision_price(border_config(1, **base, **{"policy.floor.budget": 1000.0}))
+    assert rich == pytest.approx(45.0)
+    assert bare <= poor < bare + 0.01 * (rich - bare)
+
+
+def test_an_offtake_without_take_or_pay_is_not_a_firm_price():
+    firm = Protection(offtake_share=0.5, offtake_price=60.0)
+    walk = Protection(offtake_share=0.5, offtake_price=60.0, offtake_firm=False)
+    bare, _ = effective_price(60.0, 0.35, 5.0, Protection())
+    p_firm, s_firm = effective_price(60.0, 0.35, 5.0, firm)
+    p_walk, _ = effective_price(60.0, 0.35, 5.0, walk)
+    assert p_walk < bare        # min(P, 60) on half the output: the buyer keeps the upside
+    assert p_walk < p_firm and s_firm < 0.35
+
+
+def test_no_incumbent_exits_in_the_baseline_without_shocks():
+    from abm.experiment import load_experiment
+    from abm.model import MineralMarket
+
+    exp = load_experiment("experiments/baseline.toml", overrides={
+        "market.demand.shock_sd": 0.0, "outages.probability": 0.0})
+    for seed in range(3):
+        model = MineralMarket(exp.scenario(), rng=seed).run()
+        assert model.metrics()["producer_exits"] == 0
+
+
+def exit_config(fixed_cost: float, **changes):
+    """One market-economy refinery (cost 40, 1,200 t/yr) selling at 50 (the price where the
+    state's 2,400 t/yr at 50 meets demand): a 10 USD/kg margin on 1,200 t/yr earns 12 m USD a
+    year against its fixed cost."""
+    cfg = raw(**{"experiment.steps": 60, "exits.loss_steps": 6, "exits.horizon": 5.0,
+                 "investment.volatility_prior": 0.0, "investment.expectation_halflife": 1.0,
+                 "investment.enabled": False, **changes})
+    cfg["producers"] = [
+        {"name": "A", "region": "US", "stage": "refinery", "capacity": 1200.0, "unit_cost": 40.0,
+         "fixed_cost": fixed_cost},
+        {"name": "B", "region": "China", "stage": "refinery", "capacity": 2400.0,
+         "unit_cost": 50.0}]
+    return cfg
+
+
+def test_exit_weighs_expected_margin_against_the_fixed_cost_avoided():
+    keep = run(exit_config(11e6))          # 12 m USD/yr margin covers 11 m
+    close = run(exit_config(13e6))         # ... not 13 m: exits after 6 steps of expected loss
+    assert keep.metrics()["producer_exits"] == 0
+    assert close.metrics()["producer_exits"] == 1
+    loss = keep.producers.expected_avoidable_loss(keep, keep.config.exits)
+    assert loss[0] == pytest.approx(5 * (11e6 - 12e6), rel=1e-6)
+
+
+def test_an_idle_plant_mothballs_and_avoids_part_of_its_fixed_cost():
+    """A plant with cost 70 never runs at a price of 50: it pays (1 - 0.6) x 1.2 m USD/yr."""
+    cfg = exit_config(0.0, **{"exits.idle_fixed_share": 0.6, "exits.enabled": True})
+    cfg["producers"].append({"name": "C", "region": "US", "stage": "refinery", "capacity": 100.0,
+                             "unit_cost": 70.0, "fixed_cost": 1.2e6})
+    model = run(cfg, steps=3)
+    assert model.book.output[2] == 0.0
+    assert model.book.cost[2] == pytest.approx(0.4 * 1.2e6 / 12)
+    assert model.book.cash[2] == pytest.approx(-3 * 0.4 * 1.2e6 / 12)
+
+
+def test_entrants_pay_the_fixed_cost_of_their_project():
+    cfg = border_config(1, **{"policy.trade.tariff": 0.5})
+    cfg["investment"]["projects"][0]["fixed_cost"] = 2.4e5
+    model = run(cfg)
+    row = model.developers[0].producer_row
+    assert row is not None and model.book.fixed_cost[row] == 2.4e5
