@@ -343,12 +343,15 @@ def judge_export_control(runs: dict, announced) -> ClaimResult:
 # ================================================================================================
 
 # The ex-China pipeline and investment settings of experiments/baseline.toml (a test checks they
-# agree): (name, region, capacity t/yr, unit cost USD/kg); capex 60,000 USD per t/yr, 60 months.
-NDPR_PIPELINE = [("Pipeline A", "Australia", 4000, 52.4), ("Pipeline B", "US", 5000, 58.4),
-                 ("Pipeline C", "EU", 3000, 62.4), ("Pipeline D", "Australia", 4000, 66.4),
-                 ("Pipeline E", "US", 4000, 70.4), ("Pipeline F", "Japan", 3000, 74.4),
-                 ("Pipeline G", "EU", 3000, 85.4)]
+# agree): (name, region, capacity t/yr, unit cost USD/kg); capex 60,000 USD per t/yr, 60 months;
+# fixed cost 3,000 USD per t/yr (3 USD/kg: ASSUMPTION, Lynas's ratio), so unit cost + 3 + capex
+# annuity is each project's incentive price.
+NDPR_PIPELINE = [("Pipeline A", "Australia", 4000, 49.4), ("Pipeline B", "US", 5000, 55.4),
+                 ("Pipeline C", "EU", 3000, 59.4), ("Pipeline D", "Australia", 4000, 63.4),
+                 ("Pipeline E", "US", 4000, 67.4), ("Pipeline F", "Japan", 3000, 71.4),
+                 ("Pipeline G", "EU", 3000, 82.4)]
 NDPR_CAPEX, NDPR_LEAD = 60000.0, 60
+NDPR_FIXED_PER_T = 3000.0                  # USD/yr per t/yr of capacity
 NDPR_INVESTMENT = {"rule": "npv", "hurdle_rate": 0.15, "volatility_premium": 0.10,
                    "volatility_prior": 0.35, "expectation_halflife": 24, "project_life": 20,
                    "review_every": 3}
@@ -366,7 +369,8 @@ def ndpr_config(level: float, cfd: float | None = None, cost_shift: float = 0.0)
     """The price is held at `level`: a non-market producer with spare capacity at that cash cost
     is marginal whatever is built (deterministic demand)."""
     projects = [{"name": n, "region": r, "capacity": c, "unit_cost": u + cost_shift,
-                 "capex": NDPR_CAPEX, "lead_time": NDPR_LEAD} for n, r, c, u in NDPR_PIPELINE]
+                 "capex": NDPR_CAPEX, "lead_time": NDPR_LEAD, "fixed_cost": NDPR_FIXED_PER_T * c}
+                for n, r, c, u in NDPR_PIPELINE]
     raw = _raw("ndpr_threshold", NDPR_STEPS,
                {"reference_price": level, "reference_quantity": 80000, "elasticity": -0.4},
                [{"name": "China", "market_economy": False}] + [{"name": r, "club": True}
@@ -385,7 +389,8 @@ def incentive_prices() -> np.ndarray:
     """Each project's NPV trigger at zero volatility (USD/kg): its incentive price for a 15%
     return, as abm.investment.trigger_price computes it."""
     inv = NDPR_INVESTMENT
-    return np.array([trigger_price(u, NDPR_CAPEX / 1000.0, inv["hurdle_rate"], 0.0, inv["rule"],
+    return np.array([trigger_price(u + NDPR_FIXED_PER_T / 1000.0, NDPR_CAPEX / 1000.0,
+                                   inv["hurdle_rate"], 0.0, inv["rule"],
                                    inv["volatility_premium"], inv["project_life"])
                      for _, _, _, u in NDPR_PIPELINE])
 

@@ -56,5 +56,7 @@ def test_claim_uses_the_pipeline_of_the_baseline_experiment():
         (n, r, c, u) for n, r, c, u in claims.NDPR_PIPELINE]
     assert {p.capex for p in inv.projects} == {claims.NDPR_CAPEX}
     assert {p.lead_time for p in inv.projects} == {claims.NDPR_LEAD}
+    assert [p.fixed_cost for p in inv.projects] == [claims.NDPR_FIXED_PER_T * p.capacity
+                                                     for p in inv.projects]
     for key, value in claims.NDPR_INVESTMENT.items():
         assert getattr(inv, key) == value, key
