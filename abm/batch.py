@@ -8,6 +8,8 @@ The function computing one run is ``abm.engine.worker.RUNNER`` ("module:function
 from __future__ import annotations
 
 from abm.engine.console import print_summary
+from abm.engine.files import CannotWrite
 from abm.engine.runner import BatchResult, WorkersLost, default_out, run_experiment
 
-__all__ = ["BatchResult", "WorkersLost", "default_out", "print_summary", "run_experiment"]
+__all__ = ["BatchResult", "CannotWrite", "WorkersLost", "default_out", "print_summary",
+           "run_experiment"]

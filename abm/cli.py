@@ -112,13 +112,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise ConfigError(None, "--workers", f"must be at least 1 (got {args.workers})")
     exp = load_experiment(args.experiment, overrides)
-    from abm.batch import WorkersLost, print_summary, run_experiment
+    from abm.batch import CannotWrite, WorkersLost, print_summary, run_experiment
 
     try:
         result = run_experiment(exp, out=args.out, workers=args.workers, executor=args.executor,
                                 scheduler=args.scheduler, quiet=args.quiet, force=args.force,
                                 report=not args.no_report)
-    except WorkersLost as err:   # finished runs are kept; a rerun resumes
+    except (WorkersLost, CannotWrite) as err:   # finished runs are kept; a rerun resumes
         print(f"abm run: error: {err}", file=sys.stderr)
         return 1
     print_summary(result)
@@ -126,9 +126,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from abm.engine.files import CannotWrite, is_disk_error
     from abm.report import build_report
 
-    index = build_report(Path(args.results))
+    try:
+        index = build_report(Path(args.results))
+    except OSError as exc:
+        if not is_disk_error(exc):
+            raise
+        print(f"abm report: error: {CannotWrite(args.results, exc)}", file=sys.stderr)
+        return 1
     print(f"report: {index}")
     return 0
 

@@ -27,6 +27,9 @@ from abm.schema import table_at
 
 PRESET_DIR = Path(__file__).parent / "data" / "minerals"
 BASE = "base"
+# scenario names are part of every run's file name (RunSpec.file_id)
+SCENARIO_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+SCENARIO_MAX = 64
 # Keys that do not change any run's result: excluded from the config hash so a study can be
 # extended (more replications) or retitled and still reuse its finished runs.
 HASH_EXCLUDED = (("experiment", "replications"), ("experiment", "title"),
@@ -230,6 +233,7 @@ class Experiment:
         self.raw = raw
         self.overridden = overridden     # dotted keys set by --set / overrides, not by the file
         self.config = self._validate(raw, None)
+        self._check_names()
         self.scenario_names: list[str] = list(self.config.scenarios) or [BASE]
         self._scenarios: dict[str, ExperimentConfig] = {BASE: self.config}
         for name, overrides in self.config.scenarios.items():
@@ -254,6 +258,30 @@ class Experiment:
         except ValidationError as err:
             raise _error_from_validation(err, self.file, self.text, scenario,
                                          self.overridden, where) from None
+
+    def _check_names(self) -> None:
+        """Names that become file and folder names: the experiment's (results/<name>) and the
+        scenarios' (in every run's file id) must be safe and distinct as file names."""
+        name = self.config.experiment.name
+        if name in (".", ".."):
+            raise ConfigError(self.file, "experiment.name", f"'{name}' would name the results "
+                              "folder's parent or the folder itself; allowed: letters, digits, "
+                              "'_', '-', '.' (not '.' or '..')",
+                              locate(self.text, ("experiment", "name")))
+        seen: dict[str, str] = {}
+        for scenario in self.config.scenarios:
+            line = locate(self.text, ("scenarios", scenario))
+            if (not SCENARIO_NAME.fullmatch(scenario) or scenario in (".", "..")
+                    or len(scenario) > SCENARIO_MAX):
+                shown = scenario if len(scenario) <= 40 else scenario[:40] + "..."
+                raise ConfigError(self.file, f"scenarios.{shown!r}", "scenario names become "
+                                  "file names; allowed: letters, digits, '_', '-', '.' (not '.' "
+                                  f"or '..'), at most {SCENARIO_MAX} characters", line)
+            other = seen.setdefault(scenario.lower(), scenario)
+            if other != scenario:
+                raise ConfigError(self.file, f"scenarios.{scenario}", f"differs from scenario "
+                                  f"'{other}' only in case: their files would collide on "
+                                  "case-insensitive disks; rename one", line)
 
     def _sweep_scopes(self) -> dict[str, list[str]]:
         """Scenario -> the sweep parameters applied to it (design order). With

@@ -81,7 +81,7 @@ def warm_up(kind: str, workers: int | None) -> None:
 
 def local_pool(workers: int, runner: str) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(),
-                               initializer=init_worker, initargs=(runner,))
+                               initializer=init_worker, initargs=(runner, os.getpid()))
 
 
 def dask_available() -> bool:

@@ -11,6 +11,7 @@ not durability across a power cut (a lost run file is recomputed on resume).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import uuid
@@ -25,6 +26,21 @@ if TYPE_CHECKING:
     import polars as pl
 
 TMP_SUFFIX = ".tmp"
+# errors of a disk that cannot take more (full, over quota, read-only, no permission)
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+class CannotWrite(RuntimeError):
+    """The results folder cannot be written (disk full, read-only, no permission)."""
+
+    def __init__(self, out: Path | str, exc: OSError):
+        reason = (os.strerror(exc.errno) if exc.errno else str(exc)).lower()
+        super().__init__(f"cannot write to {out}: {reason}")
+        self.out, self.errno = Path(out), exc.errno
+
+
+def is_disk_error(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in DISK_ERRNOS
 
 
 def temp_path(path: Path) -> Path:
@@ -89,6 +105,39 @@ def remove_stale_temps(folder: Path) -> int:
     return count
 
 
+# what abm writes in a results folder (docs/architecture.md); links among them are refused
+OWN_ENTRIES = ("manifest.json", ".lock", "runs", "series", "summary", "report", "quarantine")
+
+
+def check_no_links(out: Path) -> None:
+    """Raise abm.errors.ConfigError when anything abm writes or deletes inside results folder
+    `out` is a symbolic link (the folder itself may be one): a write would go, and a delete
+    reach, outside the folder. One level below the folders is checked: abm writes no deeper."""
+    from abm.errors import ConfigError
+
+    out = Path(out)
+    if not out.is_dir():
+        return
+    for name in OWN_ENTRIES:
+        path = out / name
+        if path.is_symlink():
+            raise _link_error(ConfigError, path)
+        if path.is_dir():
+            with os.scandir(path) as entries:
+                for entry in entries:
+                    if entry.is_symlink():
+                        raise _link_error(ConfigError, Path(entry.path))
+                    if entry.is_dir(follow_symlinks=False) and name == "quarantine":
+                        for inner in os.scandir(entry.path):
+                            if inner.is_symlink():
+                                raise _link_error(ConfigError, Path(inner.path))
+
+
+def _link_error(cls: type, path: Path) -> Exception:
+    return cls(str(path), None, "is a symbolic link; abm never writes or deletes through a link "
+               "inside a results folder: remove the link (or choose another folder)")
+
+
 class FolderLock:
     """An advisory lock on a results folder, so two engines never write one folder at once.
 
@@ -101,11 +150,13 @@ class FolderLock:
         # thread_local=False: acquired and released by the engine's thread, never shared
         self._lock = FileLock(self.path, thread_local=False)
 
-    def acquire(self) -> bool:
-        """Take the lock without waiting; False when another process (or another FolderLock
-        object in this process) holds it."""
+    def acquire(self, timeout: float = 0) -> bool:
+        """Take the lock, waiting at most `timeout` seconds; False when another process (or
+        another FolderLock object in this process) holds it."""
+        if self.path.is_symlink():
+            return False    # never open a link inside a results folder (check_no_links says why)
         try:
-            self._lock.acquire(timeout=0)
+            self._lock.acquire(timeout=timeout)
         except Timeout:
             return False
         return True

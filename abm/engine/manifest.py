@@ -6,7 +6,9 @@ different hash would mix runs of two different experiments in one folder, so it 
 unless the caller forces it (which discards the old runs).
 
 Keys (format 1):
-  format, experiment, title, question, config (resolved), config_hash, version, git_commit,
+  format, kind ("abm results": the marker that the folder is ours), experiment, wrote (the
+  folders abm writes here, the only ones --force deletes), title, question, config
+  (resolved), config_hash, version, git_commit,
   root_seed, baseline, scenarios, design_kind ("none" | "grid" | "lhs" | "sobol"),
   sweep (null or {design, samples, parameters: [dotted keys in design order]}),
   design (list of {run_id, scenario, point, params, replication, seed}),
@@ -28,6 +30,25 @@ import polars as pl
 
 MANIFEST = "manifest.json"
 FORMAT = 1
+MARKER = "abm results"          # the "kind" key: this manifest.json is ours
+WROTE = ["runs", "series", "summary", "report", "quarantine"]   # what --force may delete
+
+
+def is_ours(stored: Any) -> bool:
+    """Whether a manifest.json was written by abm: our format marker and an experiment name
+    (folders from before the "kind" key: format 1 with an experiment, hash and design)."""
+    if not isinstance(stored, dict) or stored.get("format") != FORMAT:
+        return False
+    if not isinstance(stored.get("experiment"), str) or not stored["experiment"]:
+        return False
+    return stored.get("kind") == MARKER or (isinstance(stored.get("config_hash"), str)
+                                            and isinstance(stored.get("design"), list))
+
+
+def wrote(stored: dict[str, Any]) -> list[str]:
+    """The folders our manifest says we wrote (only names of WROTE count)."""
+    listed = stored.get("wrote")
+    return [n for n in listed if n in WROTE] if isinstance(listed, list) else list(WROTE)
 
 
 def now() -> str:
@@ -58,7 +79,9 @@ def build(exp: Any, specs: list, *, executor: dict[str, Any]) -> dict[str, Any]:
     sweep = exp.config.sweep
     return {
         "format": FORMAT,
+        "kind": MARKER,
         "experiment": exp.name,
+        "wrote": list(WROTE),
         "title": exp.title,
         "question": exp.config.experiment.question,
         "config": exp.resolved(),

@@ -13,7 +13,9 @@ Ctrl-C stops the workers, keeps every finished run and re-raises ``KeyboardInter
 
 from __future__ import annotations
 
+import importlib
 import json
+import sys
 import time
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
@@ -25,7 +27,16 @@ from typing import Any
 from abm.engine import manifest as manifest_io
 from abm.engine import store, worker
 from abm.engine.executors import Pool, is_broken, require_dask, warm_up
-from abm.engine.files import FolderLock, remove_stale_temps, write_json_atomic
+from abm.engine.files import (
+    OWN_ENTRIES,
+    TMP_SUFFIX,
+    CannotWrite,
+    FolderLock,
+    check_no_links,
+    is_disk_error,
+    remove_stale_temps,
+    write_json_atomic,
+)
 from abm.errors import ConfigError
 from abm.experiment import Experiment, RunSpec
 from abm.names import METRICS
@@ -93,11 +104,14 @@ def _check_configs(exp: Experiment, specs: list[RunSpec]) -> None:
 
 
 def _check_folder(exp: Experiment, out: Path, force: bool) -> tuple[dict | None, bool]:
-    """The stored manifest (or None) and whether stored runs must be discarded (force only)."""
+    """The stored manifest (or None) and whether stored runs must be discarded (force only).
+    Called before anything is written and again under the folder lock (another run may have
+    written the folder in between)."""
     if out.exists() and not out.is_dir():
         raise ConfigError(str(out), None, "is a file; expected a results folder")
     if not out.is_dir():
         return None, False
+    check_no_links(out)
     path = out / manifest_io.MANIFEST
     if not path.exists():
         if any(p.name != ".lock" for p in out.iterdir()):
@@ -106,13 +120,19 @@ def _check_folder(exp: Experiment, out: Path, force: bool) -> tuple[dict | None,
         return None, False
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
-        old = stored["config_hash"]
-    except (ValueError, KeyError, TypeError, OSError) as exc:
-        if force:
-            return None, True
-        raise ConfigError(str(path), None, f"unreadable manifest ({exc}); use --force to "
-                          "discard the folder's runs") from None
-    new = exp.config_hash()
+    except (ValueError, OSError) as exc:
+        if force and all(p.name in OWN_ENTRIES or p.name.endswith(TMP_SUFFIX)
+                         for p in out.iterdir()):
+            return None, True     # only what abm writes is there: ours, with a damaged manifest
+        raise ConfigError(str(path), None, f"unreadable manifest ({exc}); "
+                          + ("the folder holds files abm did not write, so --force deletes "
+                             "nothing here: choose another --out" if force else
+                             "use --force to discard the folder's runs")) from None
+    if not manifest_io.is_ours(stored):
+        raise ConfigError(str(path), None, "is not the manifest of an abm results folder (no "
+                          "format marker and experiment name); abm neither writes nor deletes "
+                          "anything here: choose another --out")
+    old, new = stored.get("config_hash"), exp.config_hash()
     if old != new:
         if force:
             return stored, True
@@ -191,30 +211,46 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, *, workers: i
                           f"({exc})") from None
     finished = False
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            if is_disk_error(exc):
+                raise CannotWrite(out, exc) from None
+            raise
         lock = FolderLock(out)
         if not lock.acquire():
             raise ConfigError(str(out), None, "is being written by another abm run")
         try:
-            result = _run(exp, out, the_plan, pool, runner, quiet=quiet)
+            # the stored config again, under the lock: a run that started meanwhile with
+            # another config must not have its results adopted
+            stored, discard = _check_folder(exp, out, force)
+            the_plan = _Plan(the_plan.specs, stored, discard)
+            try:
+                result = _run(exp, out, the_plan, pool, runner, quiet=quiet)
+                if report:    # under the lock too: no run or other build writes meanwhile
+                    result.report = _build_report(out, result.notes)
+            except OSError as exc:
+                if is_disk_error(exc):
+                    raise CannotWrite(out, exc) from None
+                raise
         finally:
             lock.release()
         finished = True
     finally:
         pool.shutdown(abandon=not finished)
-    if report:
-        result.report = _build_report(out, result.notes)
     result.seconds = time.perf_counter() - start
     return result
 
 
 def _build_report(out: Path, notes: list[str]) -> Path | None:
+    """Build the pages; the caller holds the folder lock."""
     try:
-        from abm.report import build_report
+        pages = importlib.import_module("abm.report")
     except ImportError as exc:
         notes.append(f"report not built: abm.report cannot be imported ({exc})")
         return None
-    index = build_report(out)
+    build = getattr(pages, "build_locked", None) or pages.build_report
+    index = build(out)
     return Path(index) if index is not None else out / "report" / "index.html"
 
 
@@ -222,10 +258,14 @@ def _run(exp: Experiment, out: Path, the_plan: _Plan, pool: Pool, runner: str, *
          quiet: bool) -> BatchResult:
     notes: list[str] = []
     if the_plan.discard:
-        store.discard(out)
+        stored = the_plan.stored
+        store.discard(out, manifest_io.wrote(stored) if stored else None)
         notes.append("discarded the stored runs of a different config (force)")
-    for folder in (out, out / "runs", out / "series", out / "summary"):
+    for folder in (out, out / "runs", out / "series", out / "summary", out / "report"):
         remove_stale_temps(folder)
+    for warning in store.quarantine(out):   # damaged files: moved aside, their runs rerun
+        print(f"abm run: warning: {warning}", file=sys.stderr)
+        notes.append(warning)
     store.compact(out, 1)               # leftovers of an interrupted invocation
     finished = store.finished(out)
     specs = the_plan.specs
@@ -259,8 +299,10 @@ def _run(exp: Experiment, out: Path, the_plan: _Plan, pool: Pool, runner: str, *
     try:
         _loop(todo, ctx, pool, progress, counts, compactor, notes)
         status = "complete"
-    except KeyboardInterrupt:
-        status = "interrupted"
+    except (KeyboardInterrupt, OSError) as exc:
+        if isinstance(exc, OSError) and not is_disk_error(exc):
+            raise
+        status = "interrupted"        # Ctrl-C, or a disk that takes no more: a rerun resumes
         pool.shutdown(abandon=True)
         if pool.kind in ("local", "inline"):
             # its workers are gone: a file they were writing is litter now (dask workers may
@@ -270,14 +312,17 @@ def _run(exp: Experiment, out: Path, the_plan: _Plan, pool: Pool, runner: str, *
         raise
     finally:
         try:
-            compactor.finish()
+            if status != "interrupted":
+                compactor.finish()
+            else:
+                _finish_quietly(compactor)
         finally:
             manifest.update(status=status, updated=manifest_io.now())
             manifest["counts"].update(computed=counts["ok"] + counts["failed"],
                                       failed=counts["failed"])
             call.update(status=status, computed=counts["ok"] + counts["failed"],
                         failed=counts["failed"])
-            write_json_atomic(manifest, out / manifest_io.MANIFEST)
+            _write_manifest(manifest, out / manifest_io.MANIFEST)
             progress.close({"interrupted": "interrupted: finished runs are kept, rerun to "
                             "resume", "failed": "stopped by an error"}.get(status, ""))
     from abm.summary import write_summaries
@@ -286,6 +331,33 @@ def _run(exp: Experiment, out: Path, the_plan: _Plan, pool: Pool, runner: str, *
     return BatchResult(out=out, planned=len(specs), computed=counts["ok"] + counts["failed"],
                        reused=reused, failed=counts["failed"], report=None, seconds=0.0,
                        notes=notes)
+
+
+def _finish_quietly(compactor: _Compactor) -> None:
+    """Finish compaction after an interruption; a disk that is full stays so: the small files
+    are kept (the next run compacts them) and the interruption is what is reported."""
+    try:
+        compactor.finish()
+    except OSError as exc:
+        if not is_disk_error(exc):
+            raise
+
+
+def _write_manifest(manifest: dict, path: Path) -> None:
+    """Rewrite the manifest; on a full or read-only disk, at least mark the one there
+    `interrupted` in place (its blocks are already allocated), so it never says `running`."""
+    try:
+        write_json_atomic(manifest, path)
+    except OSError as exc:
+        if not is_disk_error(exc) or manifest["status"] != "interrupted":
+            raise
+        try:
+            text = path.read_text(encoding="utf-8")
+            marked = text.replace('"status": "running"', '"status": "interrupted"')
+            with path.open("r+", encoding="utf-8") as handle:
+                handle.write(marked)
+        except OSError:
+            pass                            # nothing can be written: the error says so
 
 
 def _code_changed(history: list[dict], reused: int) -> list[str]:
@@ -320,6 +392,10 @@ def _loop(todo: list[RunSpec], ctx: worker.Context, pool: Pool, progress: Progre
         worker.write_failed(ctx, spec, error, None)
         counts["failed"] += 1
 
+    def check_disk(exc: BaseException) -> None:
+        if is_disk_error(exc):      # no point in retrying: every run would fail to write
+            raise exc
+
     while pending or inflight:
         broken: BaseException | None = None
         while pending and len(inflight) < pool.window and broken is None:
@@ -335,6 +411,7 @@ def _loop(todo: list[RunSpec], ctx: worker.Context, pool: Pool, progress: Progre
             try:
                 status = future.result()
             except Exception as exc:  # noqa: BLE001 - the task never ran to its end
+                check_disk(exc)
                 if is_broken(exc):
                     broken = exc
                 lost(spec, exc)

@@ -13,10 +13,17 @@ Dying after 1 leaves an orphan series part that the next compaction overwrites (
 after 2 leaves single files duplicating part rows, which the next compaction deletes (and
 ``abm.summary.load_runs`` ignores meanwhile). Failed runs are not merged: their single file is
 overwritten when the run is retried.
+
+Damage (a full disk, a SIGKILL mid-write, a user's editor): `quarantine` checks every parquet
+file's footer and columns and moves a damaged one into ``quarantine/`` (outside ``runs/`` and
+``series/``), with the part of the same k in the other folder, so that the runs they held are
+run again. A run counts as done (`finished`) only when its ok row and its series are present:
+a single runs file needs its single series file, a runs part its series part.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -27,8 +34,11 @@ import polars as pl
 from abm.engine.files import write_parquet_atomic
 
 PART = re.compile(r"^part-(\d+)\.parquet$")
-RESULT_DIRS = ("runs", "series", "summary", "report")
+QUARANTINE = "quarantine"
+RESULT_DIRS = ("runs", "series", "summary", "report", QUARANTINE)
 DELETE_THREADS = 8
+# columns every file of each folder has (docs/architecture.md)
+REQUIRED = {"runs": ("run_id", "status"), "series": ("scenario", "point", "replication", "step")}
 
 
 def file_id(run_id: str) -> str:
@@ -57,13 +67,72 @@ def _ids(files: list[Path], columns: tuple[str, ...] = ("run_id", "status"),
             .select(*schema).collect())
 
 
+def damage(path: Path, kind: str) -> str | None:
+    """Why a parquet file of folder `kind` ("runs" or "series") cannot be read, or None when
+    its footer reads and it has the folder's columns."""
+    try:
+        if path.stat().st_size == 0:
+            return "empty file"
+        names = pl.read_parquet_schema(path)
+    except Exception as exc:  # noqa: BLE001 - polars raises several kinds for a bad footer
+        return f"unreadable parquet ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
+    missing = [c for c in REQUIRED[kind] if c not in names]
+    return f"columns missing: {', '.join(missing)}" if missing else None
+
+
+def quarantine(out: Path) -> list[str]:
+    """Move every damaged file of ``runs/`` and ``series/`` (and the part of the same k in the
+    other folder, or a runs part whose series part is gone) into ``quarantine/<folder>/``;
+    returns one warning per file moved. Call while holding the folder lock."""
+    out = Path(out)
+    moves: dict[Path, str] = {}
+    for kind in ("runs", "series"):
+        folder = out / kind
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.parquet")):
+                reason = damage(path, kind)
+                if reason is not None:
+                    moves[path] = reason
+    runs_parts = {p.name for p in parts(out / "runs")} if (out / "runs").is_dir() else set()
+    for name in sorted(runs_parts):
+        runs_part, series_part = out / "runs" / name, out / "series" / name
+        if runs_part in moves and series_part.exists() and series_part not in moves:
+            moves[series_part] = f"its runs part {runs_part} is damaged"
+        elif series_part in moves and runs_part not in moves:
+            moves[runs_part] = f"its series part {series_part} is damaged"
+        elif not series_part.exists() and runs_part not in moves:
+            moves[runs_part] = f"its series part {series_part} is missing"
+    warnings = []
+    for path, reason in moves.items():
+        target = _quarantine_path(out, path)
+        os.replace(path, target)
+        warnings.append(f"{path}: {reason}; moved to {target}; its runs are run again")
+    return warnings
+
+
+def _quarantine_path(out: Path, path: Path) -> Path:
+    folder = out / QUARANTINE / path.parent.name
+    folder.mkdir(parents=True, exist_ok=True)
+    target, n = folder / path.name, 1
+    while target.exists() or target.is_symlink():
+        target, n = folder / f"{path.stem}.{n}{path.suffix}", n + 1
+    return target
+
+
 def finished(out: Path) -> set[str]:
-    """Run ids with an ok row in ``runs/`` (parts and single files)."""
+    """Run ids that are done: an ok row in ``runs/`` and its series present (a runs part's
+    series part exists, see `quarantine`; a single runs file needs its single series file)."""
     folder = Path(out) / "runs"
     if not folder.is_dir():
         return set()
-    ids = _ids(parts(folder) + singles(folder))
-    return set(ids.filter(pl.col("status") == "ok")["run_id"].to_list())
+    done = _ids(parts(folder))
+    single = _ids(singles(folder))
+    series_dir = Path(out) / "series"
+    ok = set(done.filter(pl.col("status") == "ok")["run_id"].to_list())
+    for run_id in single.filter(pl.col("status") == "ok")["run_id"].to_list():
+        if run_id in ok or (series_dir / f"{file_id(run_id)}.parquet").exists():
+            ok.add(run_id)
+    return ok
 
 
 def compact(out: Path, min_runs: int = 2) -> int:
@@ -82,15 +151,16 @@ def compact(out: Path, min_runs: int = 2) -> int:
     dup = rows.filter(pl.col("run_id").is_in(list(in_parts)))
     _delete(dup["run_id"].to_list(), dup["path"].to_list(), series_dir)
     ok = rows.filter((pl.col("status") == "ok") & ~pl.col("run_id").is_in(list(in_parts)))
+    # a run without its series is not done (it is run again): parts stay paired
+    has_series = [(series_dir / f"{file_id(r)}.parquet").exists() for r in ok["run_id"]]
+    ok = ok.filter(pl.Series(has_series, dtype=pl.Boolean))
     if ok.height < max(1, min_runs):
         return 0
     k = max((int(PART.match(p.name).group(1)) for p in existing), default=-1) + 1
     name = f"part-{k:05d}.parquet"
     run_ids, paths = ok["run_id"].to_list(), ok["path"].to_list()
     series = [series_dir / f"{file_id(r)}.parquet" for r in run_ids]
-    series = [p for p in series if p.exists()]
-    if series:
-        write_parquet_atomic(_concat(series), series_dir / name)
+    write_parquet_atomic(_concat(series), series_dir / name)
     write_parquet_atomic(_concat([Path(p) for p in paths]), runs_dir / name)
     _delete(run_ids, paths, series_dir)
     return len(run_ids)
@@ -120,7 +190,14 @@ def _delete(run_ids: list[str], paths: list[str], series_dir: Path) -> None:
         list(pool.map(_unlink, [series_dir / f"{file_id(r)}.parquet" for r in run_ids]))
 
 
-def discard(out: Path) -> None:
-    """Remove stored runs, series, summaries and pages (a forced rerun with a new config)."""
-    for name in RESULT_DIRS:
-        shutil.rmtree(Path(out) / name, ignore_errors=True)
+def discard(out: Path, wrote: list[str] | None = None) -> None:
+    """Remove stored runs, series, summaries, pages and quarantined files (a forced rerun with
+    a new config): only the folders of RESULT_DIRS that the manifest says we wrote (`wrote`,
+    default all of them), never through a symbolic link (see files.check_no_links)."""
+    names = [n for n in (wrote if wrote is not None else RESULT_DIRS) if n in RESULT_DIRS]
+    for name in names:
+        path = Path(out) / name
+        if path.is_symlink():
+            raise OSError(f"{path} is a symbolic link; not deleting through it")
+        if path.is_dir():
+            shutil.rmtree(path)

@@ -15,10 +15,14 @@ others and is retried by the next invocation.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import importlib
 import json
+import os
 import signal
+import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -76,15 +80,52 @@ def resolve_runner(path: str) -> Callable[..., Any]:
     return _RUNNERS[path]
 
 
-def init_worker(runner: str) -> None:
-    """Process-pool initializer: import the model and the runner once per worker, and leave
-    Ctrl-C to the parent (which stops the pool cleanly) instead of dying mid-write."""
+PARENT_POLL = 1.0     # seconds between a worker's checks that the engine's process is alive
+
+
+def init_worker(runner: str, parent_pid: int | None = None) -> None:
+    """Process-pool initializer: import the model and the runner once per worker, leave
+    Ctrl-C to the parent (which stops the pool cleanly) instead of dying mid-write, and exit
+    when the engine's process (`parent_pid`) is gone, even SIGKILLed (see `exit_with_parent`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent_pid is not None:
+        exit_with_parent(parent_pid)
     try:
         importlib.import_module("abm.model")
     except ImportError:      # a fake runner in tests does not need the model
         pass
     resolve_runner(runner)
+
+
+def exit_with_parent(parent_pid: int) -> None:
+    """End this worker when the process `parent_pid` dies. On Linux the kernel sends SIGTERM
+    when our parent (the fork server, which itself exits when the engine's process is gone)
+    dies (prctl PR_SET_PDEATHSIG); everywhere a daemon thread polls `parent_pid` every
+    PARENT_POLL seconds and ends the process (os._exit: no cleanup is owed to a dead parent;
+    a file being written is left as a temporary, removed by the next run)."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL)
+            try:
+                os.kill(parent_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass                      # alive, owned by someone else (pid reuse): keep going
+            if os.getppid() == 1:         # re-parented to init: our parent is gone
+                os._exit(1)
+
+    threading.Thread(target=watch, name="abm-parent-watch", daemon=True).start()
+
+
+PR_SET_PDEATHSIG = 1
 
 
 def experiment(ctx: Context) -> Experiment:

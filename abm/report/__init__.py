@@ -9,11 +9,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["build_report"]
+__all__ = ["build_locked", "build_report"]
 
 
 def build_report(out: Path | str) -> Path:
     """Build the pages of results folder `out`; return the path of report/index.html."""
     from abm.report.build import build_report as build
+
+    return build(out)
+
+
+def build_locked(out: Path | str) -> Path:
+    """`build_report` for a caller that already holds the folder lock (the engine)."""
+    from abm.report.build import build_locked as build
 
     return build(out)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from abm.engine.files import write_bytes_atomic, write_text_atomic
+from abm.engine import store
+from abm.engine.files import FolderLock, check_no_links, write_bytes_atomic, write_text_atomic
+from abm.engine.manifest import MANIFEST
+from abm.errors import ConfigError
 from abm.report import pages
 from abm.report.data import load
 from abm.report.html import PLOTLY_JS
@@ -20,12 +23,42 @@ def plotly_js() -> bytes:
     return get_plotlyjs().encode("utf-8")
 
 
-def build_report(out: Path | str) -> Path:
-    """Write index.html, sweep.html (with a sweep), runs.html and config.html into out/report/.
+LOCK_WAIT = 30.0   # seconds `abm report` waits for a run or another build to release the folder
 
-    Raises abm.errors.ConfigError when `out` has no manifest or no runs.
+
+def build_report(out: Path | str) -> Path:
+    """Write index.html, sweep.html (with a sweep), runs.html and config.html into out/report/,
+    holding the folder lock (a run, or another build, never writes the folder meanwhile).
+
+    Raises abm.errors.ConfigError when `out` has no manifest or no runs, holds a damaged
+    parquet file or a symbolic link where abm writes, or stays locked for LOCK_WAIT seconds.
     """
     out = Path(out)
+    if not (out / MANIFEST).is_file():
+        load(out)                       # its error names what is missing
+    check_no_links(out)
+    lock = FolderLock(out)
+    if not lock.acquire(timeout=LOCK_WAIT):
+        raise ConfigError(str(out), None, f"is locked by another abm process (a run or a "
+                          f"report build) for more than {LOCK_WAIT:g} s; try again when it "
+                          "ends (a run builds its report itself)")
+    try:
+        return build_locked(out)
+    finally:
+        lock.release()
+
+
+def build_locked(out: Path | str) -> Path:
+    """`build_report` for a caller that holds the folder lock (the engine, after a run)."""
+    out = Path(out)
+    check_no_links(out)
+    damaged = [f"{p} ({why})" for kind in ("runs", "series") if (out / kind).is_dir()
+               for p in sorted((out / kind).glob("*.parquet"))
+               if (why := store.damage(p, kind)) is not None]
+    if damaged:
+        raise ConfigError(str(out), None, f"damaged result files: {'; '.join(damaged)}; run "
+                          "`abm run` on the experiment again: it moves them to quarantine/ and "
+                          "recomputes their runs")
     data = load(out)
     folder = out / "report"
     folder.mkdir(parents=True, exist_ok=True)
