@@ -196,30 +196,34 @@ def protected_moments(log_mean: float, log_sd: float, p: Protection) -> tuple[fl
     return moments(revenue_function(p), log_mean, max(log_sd, 1e-12))
 
 
-def effective_price(expected_median: float, sigma: float, horizon: float, p: Protection,
+def effective_price(expected_price: float, sigma: float, horizon: float, p: Protection,
                     money_per_price_tonne: float = 1000.0) -> tuple[float, float]:
     """(decision price, effective annual volatility) of a project's revenue under `p`.
 
-    One valuation, so a floor is counted once: the decision price is the expected median price
-    scaled by what the protection does to expected revenue, M x E[R] / E[P] (a floor whose
-    expected value to the producer is negative, a low floor with a high upside share, lowers
-    it); the volatility is that of the protected revenue (the lognormal with its coefficient of
-    variation), which enters the trigger's real-options or risk premium. Without protection
-    this returns (expected_median, sigma) exactly.
+    The developers expect the world price to stay at `expected_price` on average (zero drift,
+    as the trigger's default convenience yield delta = r assumes): at the horizon h it is
+    lognormal with mean P', log-sd s = sigma sqrt(h), log-mean ln P' - s^2/2. One valuation, so
+    a floor is counted once: the decision price is the expected revenue per tonne E[R] (in the
+    ratio form P' E[R] / E[P], so no protection gives P' exactly); a floor whose expected value
+    to the producer is negative (a low floor with a high upside share), or a fixed offtake price
+    below P', lowers it. The volatility is that of the protected revenue (the lognormal with its
+    coefficient of variation, per sqrt(h)), which enters the trigger's real-options or risk
+    premium. Without protection this returns (expected_price, sigma) exactly.
     """
     if p.none:
-        return float(expected_median), float(sigma)
+        return float(expected_price), float(sigma)
     s = sigma * np.sqrt(horizon) if sigma > 0 and horizon > 0 else 0.0
-    m = float(np.log(expected_median)) if expected_median > 0 else -np.inf
-    if s == 0.0 or not np.isfinite(m):
+    if s == 0.0 or not expected_price > 0:
+        m = float(np.log(expected_price)) if expected_price > 0 else -np.inf
         weight = p.floor_weight * (floor_budget_weight(p, m, 1e-12, money_per_price_tonne)
                                    if np.isfinite(m) else 1.0)
-        return float(revenue_function(p, weight)(max(expected_median, 0.0))), 0.0
+        return float(revenue_function(p, weight)(max(expected_price, 0.0))), 0.0
+    m = float(np.log(expected_price)) - 0.5 * s * s
     weight = p.floor_weight * floor_budget_weight(p, m, s, money_per_price_tonne)
     mean, sd = moments(revenue_function(p, weight), m, s)
-    market_mean = expected_median * np.exp(s * s / 2)
+    market_mean = float(np.exp(m + 0.5 * s * s))          # = expected_price, up to rounding
     s_eff = np.sqrt(np.log1p((sd / mean) ** 2)) if mean > 0 else 0.0
-    return float(expected_median * mean / market_mean), float(s_eff / np.sqrt(horizon))
+    return float(expected_price * mean / market_mean), float(s_eff / np.sqrt(horizon))
 
 
 def discounted_share(rate: float, start_years: float, end_years: float, life_years: float) -> float:

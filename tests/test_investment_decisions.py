@@ -116,7 +116,7 @@ def test_concessional_finance_never_delays_a_start():
 
 
 def test_a_floor_worth_less_than_nothing_lowers_the_decision_price():
-    """A CFD at 40 with 90% of the upside above it given up, on a price of median 60: the
+    """A CFD at 40 with 90% of the upside above it given up, on a price expected at 60: the
     producer gives up far more above 40 than it gets below, so its expected revenue falls."""
     bare, _ = effective_price(60.0, 0.35, 5.0, Protection())
     floored, _ = effective_price(60.0, 0.35, 5.0, Protection(floor=40.0, upside_share=0.9))
@@ -132,7 +132,8 @@ def test_a_floor_is_counted_once_in_the_decision_price():
     count the lower volatility a second time."""
     from scipy.stats import norm
 
-    m, s = np.log(60.0), 0.35 * np.sqrt(5.0)
+    s = 0.35 * np.sqrt(5.0)
+    m = np.log(60.0) - s * s / 2           # the expected price 60 is the lognormal's mean
     f = 60.0
     call = np.exp(m + s * s / 2) * norm.cdf((m - np.log(f)) / s + s) - f * norm.cdf((m - np.log(f)) / s)
     put = call - (np.exp(m + s * s / 2) - f)
