@@ -258,9 +258,9 @@ def test_sweep_parameters_become_columns_and_summaries_are_written(tmp_path, use
                                         ["column"])
 
 
-def test_small_files_are_compacted_into_parts_and_resume_still_works(tmp_path, use,
-                                                                     monkeypatch):
-    monkeypatch.setattr(engine_runner, "COMPACT_EVERY", 5)
+def test_runs_travel_in_chunks_written_as_paired_parts_and_resume_still_works(tmp_path, use,
+                                                                              monkeypatch):
+    monkeypatch.setattr(engine_runner, "CHUNK_RUNS", 5)
     exp = experiment(**{"experiment.replications": 20})
     out = tmp_path / "r"
     run_experiment(exp, out, workers=2, quiet=True, report=False)

@@ -140,6 +140,15 @@ class Pool:
         return self._client.get_executor(pure=False)
 
     # -- the engine's needs ---------------------------------------------------------------------
+    def start_workers(self) -> None:
+        """Start the worker processes now (one no-op task each) instead of at the first run:
+        they fork and run their initializer while the parent builds the design."""
+        if isinstance(self.executor, ProcessPoolExecutor):
+            from abm.engine.worker import ping
+
+            for _ in range(self.workers):
+                self.executor.submit(ping)
+
     @property
     def window(self) -> int:
         """Tasks kept in flight: enough to keep every worker busy while the parent handles

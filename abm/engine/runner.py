@@ -18,7 +18,7 @@ import json
 import sys
 import time
 from collections import Counter, deque
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +42,9 @@ from abm.experiment import Experiment, RunSpec
 from abm.names import METRICS
 from abm.progress import Progress
 
-COMPACT_EVERY = 1000   # ok runs written as single files before a background compaction
+CHUNK_SECONDS = 1.0    # target work per task: runs travel in blocks of about this many seconds
+MAX_CHUNK = 2000       # runs per task at most
+CHUNK_RUNS: int | None = None   # a fixed number of runs per task (tests); None: sized by timing
 MAX_ATTEMPTS = 3       # times a run may be lost with its worker before it is recorded as failed
 MAX_RESTARTS = 10      # local pool restarts per invocation before giving up
 EXECUTORS = ("local", "dask")
@@ -154,37 +156,11 @@ def plan(exp: Experiment, out: Path, *, force: bool) -> _Plan:
 # --------------------------------------------------------------------------------------------------
 
 
-class _Compactor:
-    """Compacts small files in one background thread so workers are never kept waiting."""
-
-    def __init__(self, out: Path):
-        self.out = out
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="abm-compact")
-        self._job: Future | None = None
-
-    def start(self) -> bool:
-        """Start a compaction unless one is running; False when one is."""
-        if self._job is not None:
-            if not self._job.done():
-                return False
-            self._job.result()          # surface an error of the previous compaction
-        self._job = self._thread.submit(store.compact, self.out, 2)
-        return True
-
-    def finish(self) -> None:
-        """Wait for a running compaction, then merge what is left."""
-        try:
-            if self._job is not None:
-                self._job.result()
-        finally:
-            self._thread.shutdown(wait=True)
-        store.compact(self.out, 1)
-
-
 def run_experiment(exp: Experiment, out: str | Path | None = None, *, workers: int | None = None,
                    executor: str = "local", scheduler: str | None = None, quiet: bool = False,
                    force: bool = False, report: bool = True,
-                   executor_instance: Executor | None = None) -> BatchResult:
+                   executor_instance: Executor | None = None,
+                   series: str = "all") -> BatchResult:
     """Run every scenario x sweep point x replication of `exp` into `out` (default
     ``results/<experiment name>``), resuming from the runs already there.
 
@@ -193,22 +169,40 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, *, workers: i
     `executor_instance`: any concurrent.futures.Executor to use instead (not shut down here).
     force: discard stored runs made with a different config instead of refusing.
     report: build ``report/index.html`` after the summaries.
+    series: what is stored of each run's per-step series: "all", "bands" (only the columns the
+    fan charts and pages need) or "none".
     Raises ConfigError for bad input (before writing anything) and KeyboardInterrupt after a
     clean stop on Ctrl-C.
     """
     start = time.perf_counter()
     out = Path(out) if out is not None else default_out(exp)
     _check_options(workers, executor, scheduler, executor_instance is not None)
+    if series not in worker.SERIES_MODES:
+        raise ConfigError(None, "series", f"unknown series mode '{series}'; allowed: "
+                          f"{', '.join(worker.SERIES_MODES)}")
     runner = worker.RUNNER
     worker.resolve_runner(runner)       # an unimportable runner fails here, not in every run
-    if executor_instance is None:
+    pool: Pool | None = None
+    if executor_instance is None and executor == "local":
+        # the local pool starts now: its processes fork and import while the design is built
+        # and checked (a pool writes nothing, so bad input still leaves the disk untouched)
         warm_up(executor, workers)
-    the_plan = plan(exp, out, force=force)
+        pool = Pool(executor, workers, runner)
+        pool.start_workers()
     try:
-        pool = Pool(executor, workers, runner, scheduler=scheduler, instance=executor_instance)
-    except OSError as exc:              # e.g. no scheduler at that address
-        raise ConfigError(None, "scheduler", f"cannot start or reach the dask cluster "
-                          f"({exc})") from None
+        the_plan = plan(exp, out, force=force)
+        _check_series_mode(the_plan.stored, the_plan.discard, series, out)
+        if pool is None:
+            try:
+                pool = Pool(executor, workers, runner, scheduler=scheduler,
+                            instance=executor_instance)
+            except OSError as exc:              # e.g. no scheduler at that address
+                raise ConfigError(None, "scheduler", f"cannot start or reach the dask cluster "
+                                  f"({exc})") from None
+    except BaseException:
+        if pool is not None:
+            pool.shutdown(abandon=True)
+        raise
     finished = False
     try:
         try:
@@ -224,9 +218,10 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, *, workers: i
             # the stored config again, under the lock: a run that started meanwhile with
             # another config must not have its results adopted
             stored, discard = _check_folder(exp, out, force)
+            _check_series_mode(stored, discard, series, out)
             the_plan = _Plan(the_plan.specs, stored, discard)
             try:
-                result = _run(exp, out, the_plan, pool, runner, quiet=quiet)
+                result = _run(exp, out, the_plan, pool, runner, quiet=quiet, series=series)
                 if report:    # under the lock too: no run or other build writes meanwhile
                     result.report = _build_report(out, result.notes)
             except OSError as exc:
@@ -254,8 +249,19 @@ def _build_report(out: Path, notes: list[str]) -> Path | None:
     return Path(index) if index is not None else out / "report" / "index.html"
 
 
+def _check_series_mode(stored: dict | None, discard: bool, series: str, out: Path) -> None:
+    """A folder keeps one series mode: runs stored without (all) series cannot be reused by a
+    call that wants them, and mixing modes would make the bands cover some runs only."""
+    if stored is None or discard:
+        return
+    old = stored.get("series", "all")
+    if old != series and (stored.get("counts") or {}).get("planned"):
+        raise ConfigError(str(out), None, f"holds runs stored with --series {old}; rerun with "
+                          f"--series {old}, or use --force to discard them (or another --out)")
+
+
 def _run(exp: Experiment, out: Path, the_plan: _Plan, pool: Pool, runner: str, *,
-         quiet: bool) -> BatchResult:
+         quiet: bool, series: str = "all") -> BatchResult:
     notes: list[str] = []
     if the_plan.discard:
         stored = the_plan.stored
@@ -266,6 +272,7 @@ def _run(exp: Experiment, out: Path, the_plan: _Plan, pool: Pool, runner: str, *
     for warning in store.quarantine(out):   # damaged files: moved aside, their runs rerun
         print(f"abm run: warning: {warning}", file=sys.stderr)
         notes.append(warning)
+    store.remove_orphan_series(out)     # a series part whose runs part was never written
     store.compact(out, 1)               # leftovers of an interrupted invocation
     finished = store.finished(out)
     specs = the_plan.specs
@@ -273,6 +280,7 @@ def _run(exp: Experiment, out: Path, the_plan: _Plan, pool: Pool, runner: str, *
     reused = len(specs) - len(todo)
 
     manifest = manifest_io.build(exp, specs, executor=pool.describe())
+    manifest["series"] = series
     if the_plan.stored and not the_plan.discard:
         manifest["created"] = the_plan.stored.get("created", manifest["created"])
         manifest["history"] = list(the_plan.stored.get("history") or [])
@@ -288,16 +296,17 @@ def _run(exp: Experiment, out: Path, the_plan: _Plan, pool: Pool, runner: str, *
     sweep = exp.config.sweep
     ctx = worker.Context(raw=exp.raw, file=exp.file, out=str(out.resolve()), runner=runner,
                          metrics=tuple(METRICS),
-                         params=tuple(sweep.parameters) if sweep is not None else ())
+                         params=tuple(sweep.parameters) if sweep is not None else (),
+                         series=series)
     progress = Progress(len(todo), quiet=quiet, workers=pool.workers)
     if reused:
         progress.message(f"{out}: {reused} of {len(specs)} runs already done (reused), "
                          f"{len(todo)} to run")
     counts = Counter()
     status = "failed"
-    compactor = _Compactor(out)
+    first_part = store.next_part(out)
     try:
-        _loop(todo, ctx, pool, progress, counts, compactor, notes)
+        _loop(todo, ctx, pool, progress, counts, notes, first_part)
         status = "complete"
     except (KeyboardInterrupt, OSError) as exc:
         if isinstance(exc, OSError) and not is_disk_error(exc):
@@ -309,13 +318,14 @@ def _run(exp: Experiment, out: Path, the_plan: _Plan, pool: Pool, runner: str, *
             # still be finishing theirs, which are then cleaned by the next invocation)
             for folder in (out / "runs", out / "series"):
                 remove_stale_temps(folder)
+            store.remove_orphan_series(out)
         raise
     finally:
         try:
             if status != "interrupted":
-                compactor.finish()
-            else:
-                _finish_quietly(compactor)
+                store.compact(out, 1)     # single files (runs of one-run tasks) into a part
+            elif pool.kind in ("local", "inline"):
+                _compact_quietly(out)   # (dask tasks may still write parts: compact next time)
         finally:
             manifest.update(status=status, updated=manifest_io.now())
             manifest["counts"].update(computed=counts["ok"] + counts["failed"],
@@ -333,11 +343,11 @@ def _run(exp: Experiment, out: Path, the_plan: _Plan, pool: Pool, runner: str, *
                        notes=notes)
 
 
-def _finish_quietly(compactor: _Compactor) -> None:
-    """Finish compaction after an interruption; a disk that is full stays so: the small files
-    are kept (the next run compacts them) and the interruption is what is reported."""
+def _compact_quietly(out: Path) -> None:
+    """Compact after an interruption; a disk that is full stays so: the small files are kept
+    (the next run compacts them) and the interruption is what is reported."""
     try:
-        compactor.finish()
+        store.compact(out, 1)
     except OSError as exc:
         if not is_disk_error(exc):
             raise
@@ -374,16 +384,33 @@ def _code_changed(history: list[dict], reused: int) -> list[str]:
             "to recompute them"]
 
 
+def chunk_size(seconds_per_run: float | None, remaining: int, workers: int) -> int:
+    """Runs per task: about CHUNK_SECONDS of work (a task then costs its scheduling and its two
+    file writes once per block, not per run), at most MAX_CHUNK, and small enough that the
+    remaining runs still make 2 tasks per worker (no worker idles at the end). 1 until a first
+    run has been timed."""
+    if CHUNK_RUNS is not None:
+        return max(1, CHUNK_RUNS)
+    if seconds_per_run is None:
+        return 1
+    size = int(CHUNK_SECONDS / max(seconds_per_run, 1e-6))
+    size = min(size, MAX_CHUNK, -(-remaining // (2 * max(workers, 1))))
+    return max(1, size)
+
+
 def _loop(todo: list[RunSpec], ctx: worker.Context, pool: Pool, progress: Progress,
-          counts: Counter, compactor: _Compactor, notes: list[str]) -> None:
-    """Keep at most `pool.window` runs in flight until every run is recorded."""
+          counts: Counter, notes: list[str], first_part: int) -> None:
+    """Keep at most `pool.window` chunks of runs in flight until every run is recorded."""
     pending = deque(todo)
-    inflight: dict[Future, RunSpec] = {}
+    inflight: dict[Future, list[RunSpec]] = {}
     attempts: Counter = Counter()
-    since_compaction = 0
+    suspect: set[str] = set()     # runs lost with a worker: run alone from then on
+    timing = {"seconds": 0.0, "runs": 0}
+    next_part = first_part
 
     def lost(spec: RunSpec, exc: BaseException) -> None:
         attempts[spec.run_id] += 1
+        suspect.add(spec.run_id)
         if attempts[spec.run_id] < MAX_ATTEMPTS:
             pending.appendleft(spec)
             return
@@ -396,33 +423,49 @@ def _loop(todo: list[RunSpec], ctx: worker.Context, pool: Pool, progress: Progre
         if is_disk_error(exc):      # no point in retrying: every run would fail to write
             raise exc
 
+    def take() -> list[RunSpec]:
+        if pending[0].run_id in suspect:
+            return [pending.popleft()]
+        per_run = timing["seconds"] / timing["runs"] if timing["runs"] else None
+        size = chunk_size(per_run, len(pending), pool.workers)
+        chunk: list[RunSpec] = []
+        while pending and len(chunk) < size and pending[0].run_id not in suspect:
+            chunk.append(pending.popleft())
+        return chunk
+
     while pending or inflight:
         broken: BaseException | None = None
         while pending and len(inflight) < pool.window and broken is None:
-            spec = pending.popleft()
+            chunk = take()
             try:
-                inflight[pool.executor.submit(worker.run_one, ctx, spec)] = spec
+                future = pool.executor.submit(worker.run_chunk, ctx, chunk, next_part)
             except BrokenProcessPool as exc:
-                pending.appendleft(spec)
+                pending.extendleft(reversed(chunk))
                 broken = exc
+                break
+            inflight[future] = chunk
+            next_part += 1
         done, _ = wait(list(inflight), timeout=0.5, return_when=FIRST_COMPLETED)
         for future in done:
-            spec = inflight.pop(future)
+            chunk = inflight.pop(future)
             try:
-                status = future.result()
+                statuses = future.result()
             except Exception as exc:  # noqa: BLE001 - the task never ran to its end
                 check_disk(exc)
                 if is_broken(exc):
                     broken = exc
-                lost(spec, exc)
+                for spec in chunk:
+                    lost(spec, exc)
                 continue
-            counts[status["status"]] += 1
-            if status["status"] == "ok":
-                since_compaction += 1
+            for status in statuses:
+                counts[status["status"]] += 1
+                timing["seconds"] += status.get("seconds") or 0.0
+                timing["runs"] += 1
         if broken is not None:
             # a dead process breaks the whole local pool: every run in flight is lost
-            for spec in inflight.values():
-                lost(spec, broken)
+            for chunk in inflight.values():
+                for spec in chunk:
+                    lost(spec, broken)
             inflight.clear()
             if not pool.restartable:
                 raise broken
@@ -431,6 +474,4 @@ def _loop(todo: list[RunSpec], ctx: worker.Context, pool: Pool, progress: Progre
                                   f"{len(pending)} runs were not run (rerun to retry)")
             pool.restart()
             notes.append(f"worker pool restarted after: {broken}")
-        if since_compaction >= COMPACT_EVERY and compactor.start():
-            since_compaction = 0
         progress.update(counts["ok"] + counts["failed"], counts["failed"])

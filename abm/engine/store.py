@@ -102,6 +102,12 @@ def quarantine(out: Path) -> list[str]:
             moves[runs_part] = f"its series part {series_part} is damaged"
         elif not series_part.exists() and runs_part not in moves:
             moves[runs_part] = f"its series part {series_part} is missing"
+    for runs_part, run_id in duplicate_parts(out, set(moves)):
+        if runs_part not in moves:
+            moves[runs_part] = f"duplicates run {run_id} of an earlier part"
+            series_part = out / "series" / runs_part.name
+            if series_part.exists():
+                moves.setdefault(series_part, f"its runs part {runs_part} is a duplicate")
     warnings = []
     for path, reason in moves.items():
         target = _quarantine_path(out, path)
@@ -117,6 +123,54 @@ def _quarantine_path(out: Path, path: Path) -> Path:
     while target.exists() or target.is_symlink():
         target, n = folder / f"{path.stem}.{n}{path.suffix}", n + 1
     return target
+
+
+PART_BLOCK = 1_000_000   # each engine call numbers its parts from a new block (see next_part)
+
+
+def next_part(out: Path) -> int:
+    """The first part number of a new engine call: the start of the block after the highest
+    part number in ``runs/`` or ``series/``. Workers of an earlier call that are still
+    finishing (Dask tasks on a cluster after Ctrl-C) write only numbers of their own block, so
+    they never overwrite a part of this call."""
+    top = -1
+    for kind in ("runs", "series"):
+        folder = Path(out) / kind
+        if folder.is_dir():
+            top = max([top, *(int(PART.match(p.name).group(1)) for p in parts(folder))])
+    return (top // PART_BLOCK + 1) * PART_BLOCK
+
+
+def remove_orphan_series(out: Path) -> list[Path]:
+    """Delete series parts without their runs part (a worker killed between the two writes of
+    a chunk: its runs are not done and are run again). Call while holding the folder lock,
+    with no worker of this folder running."""
+    runs_dir, series_dir = Path(out) / "runs", Path(out) / "series"
+    if not series_dir.is_dir():
+        return []
+    have = {p.name for p in parts(runs_dir)} if runs_dir.is_dir() else set()
+    orphans = [p for p in parts(series_dir) if p.name not in have]
+    for path in orphans:
+        path.unlink(missing_ok=True)
+    return orphans
+
+
+def duplicate_parts(out: Path, skip: set[Path] | frozenset = frozenset()
+                    ) -> list[tuple[Path, str]]:
+    """Runs parts holding an ok run that an earlier part (lower number) already holds: written
+    by a task that was given up on but finished later (a Dask worker after the engine left).
+    The later part is the duplicate; `quarantine` moves it aside with its series part."""
+    folder = Path(out) / "runs"
+    files = [p for p in parts(folder) if p not in skip] if folder.is_dir() else []
+    if len(files) < 2:
+        return []
+    rows = _ids(files, path=True).filter(pl.col("status") == "ok")
+    rows = rows.with_columns(pl.col("path").str.extract(r"part-(\d+)\.parquet$")
+                             .cast(pl.Int64).alias("k"))
+    first = rows.group_by("run_id").agg(pl.col("k").min().alias("first"))
+    later = (rows.join(first, on="run_id").filter(pl.col("k") > pl.col("first"))
+             .group_by("path").agg(pl.col("run_id").first()).sort("path"))
+    return [(Path(p), r) for p, r in later.iter_rows()]
 
 
 def finished(out: Path) -> set[str]:

@@ -40,6 +40,14 @@ SERIES_KEYS = ("scenario", "point", "replication", "step")
 # Per-run files are compacted later: favour write speed over size.
 SMALL_FILE_COMPRESSION = "lz4"
 
+# What is stored of each run's per-step series (``--series``): every column; only the columns
+# the fan charts and pages need (BAND_SERIES, the region capacities); nothing (an empty file
+# with the keys, so a run's row keeps its paired series file and resume rules stay the same).
+SERIES_MODES = ("all", "bands", "none")
+BAND_SERIES = ("price", "floor", "government_stock", "recycled", "buyer_stock",
+               "capacity_market", "capacity_nonmarket", "fiscal_flow")
+REGION_CAPACITY_PREFIX = "capacity_region__"
+
 # The function computing one run: simulate(config, seed) -> object with .metrics and .series.
 RUNNER = "abm.simulate:simulate"
 
@@ -55,6 +63,7 @@ class Context:
     metrics: tuple[str, ...]     # metric columns written (as nulls) for failed runs
     params: tuple[str, ...]      # sweep parameter names (dotted keys), in design order
     key: str = ""                # raw_digest(raw), computed once by the parent
+    series: str = "all"          # what is stored of each run's series: SERIES_MODES
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -186,28 +195,103 @@ def series_frame(spec: RunSpec, series: Any) -> pl.DataFrame:
     return keys.hstack(rest)   # hstack: a few times cheaper than select with literals
 
 
-def run_one(ctx: Context, spec: RunSpec) -> dict[str, Any]:
-    """Compute one run and write its files; returns a small status dict (never raises for a
-    model error: that is recorded as a failed run)."""
+def stored_series(series: pl.DataFrame, mode: str) -> pl.DataFrame:
+    """What `--series mode` keeps of a run's series frame (keys always)."""
+    if mode == "all":
+        return series
+    if mode == "none":
+        return series.select(SERIES_KEYS).clear()
+    keep = [c for c in series.columns if c in SERIES_KEYS or c in BAND_SERIES
+            or c.startswith(REGION_CAPACITY_PREFIX)]
+    return series.select(keep)
+
+
+def _compute(ctx: Context, spec: RunSpec) -> tuple[dict[str, Any], pl.DataFrame | None,
+                                                  pl.DataFrame | None]:
+    """Run one spec: (status, series frame, row) for an ok run; a failed run is written at once
+    as its own runs file (status, None, None). Never raises for a model error."""
     start = time.perf_counter()
-    out = Path(ctx.out)
     try:
         config = experiment(ctx).run_config(spec)
         result = resolve_runner(ctx.runner)(config, spec.seed)
         duration = time.perf_counter() - start
         metrics = {k: (None if v is None else float(v)) for k, v in result.metrics.items()}
-        series = series_frame(spec, result.series)
+        series = stored_series(series_frame(spec, result.series), ctx.series)
         row = run_row(spec, ctx, status="ok", duration=duration, metrics=metrics)
     except Exception as exc:  # noqa: BLE001 - any model error becomes a failed run
         duration = time.perf_counter() - start
         error = f"{type(exc).__name__}: {exc}"
         write_failed(ctx, spec, error, traceback.format_exc(), duration)
-        return {"run_id": spec.run_id, "status": "failed", "error": error,
-                "duration_s": duration, "seconds": time.perf_counter() - start}
-    write_parquet_atomic(series, series_path(out, spec), SMALL_FILE_COMPRESSION)
-    write_parquet_atomic(row, run_path(out, spec), SMALL_FILE_COMPRESSION)
-    return {"run_id": spec.run_id, "status": "ok", "error": None, "duration_s": duration,
-            "seconds": time.perf_counter() - start}
+        return ({"run_id": spec.run_id, "status": "failed", "error": error,
+                 "duration_s": duration, "seconds": time.perf_counter() - start}, None, None)
+    return ({"run_id": spec.run_id, "status": "ok", "error": None, "duration_s": duration,
+             "seconds": time.perf_counter() - start}, series, row)
+
+
+def run_one(ctx: Context, spec: RunSpec) -> dict[str, Any]:
+    """Compute one run and write its two single files; returns a small status dict (never
+    raises for a model error: that is recorded as a failed run)."""
+    start = time.perf_counter()
+    status, series, row = _compute(ctx, spec)
+    if series is not None:
+        out = Path(ctx.out)
+        write_parquet_atomic(series, series_path(out, spec), SMALL_FILE_COMPRESSION)
+        write_parquet_atomic(row, run_path(out, spec), SMALL_FILE_COMPRESSION)
+        status["seconds"] = time.perf_counter() - start
+    return status
+
+
+def part_name(k: int) -> str:
+    return f"part-{k:05d}.parquet"
+
+
+def run_chunk(ctx: Context, specs: list[RunSpec], k: int) -> list[dict[str, Any]]:
+    """Compute a block of runs; write their ok rows and series as one pair of parts
+    (``series/part-<k>`` first, then ``runs/part-<k>``: the runs part is the "done" marker of
+    all its runs, see abm.engine.store); failed runs are written as single runs files at once.
+    A chunk of one run writes single files (`run_one`). Returns one status per run.
+
+    Interrupted in this process (Ctrl-C in the in-process executor), the runs finished so far
+    are written as the part before the interrupt propagates, so only unfinished runs rerun.
+    A worker killed mid-chunk writes nothing for its ok runs: they are all rerun (exactly)."""
+    if len(specs) == 1:
+        return [run_one(ctx, specs[0])]
+    statuses: list[dict[str, Any]] = []
+    series: list[pl.DataFrame] = []
+    rows: list[pl.DataFrame] = []
+    try:
+        for spec in specs:
+            status, frame, row = _compute(ctx, spec)
+            statuses.append(status)
+            if frame is not None:
+                series.append(frame)
+                rows.append(row)
+    finally:
+        if rows:
+            write_part(ctx, k, series, rows)
+    return statuses
+
+
+def write_part(ctx: Context, k: int, series: list[pl.DataFrame],
+               rows: list[pl.DataFrame]) -> None:
+    out = Path(ctx.out)
+    name = part_name(k)
+    write_parquet_atomic(_stack(series), out / "series" / name)
+    write_parquet_atomic(_stack(rows), out / "runs" / name)
+
+
+def _stack(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """One frame of `frames`: a plain vertical concat when they share a schema (the usual case),
+    else a diagonal one that unifies columns (a runner adding a metric, an all-null column)."""
+    try:
+        return pl.concat(frames, how="vertical", rechunk=True)
+    except (pl.exceptions.PolarsError, ValueError):
+        return pl.concat(frames, how="diagonal_relaxed", rechunk=True)
+
+
+def ping() -> int:
+    """A no-op task: submitted once per worker so the processes start before the first runs."""
+    return os.getpid()
 
 
 def write_failed(ctx: Context, spec: RunSpec, error: str, trace: str | None,
