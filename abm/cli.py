@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a config key (dotted; VALUE in TOML syntax); repeatable")
     run.add_argument("--force", action="store_true", help="discard stored runs made with a "
                      "different config")
+    run.add_argument("--series", choices=("all", "bands", "none"), default="all",
+                     help="per-step series stored for each run: all columns (default), only "
+                     "the columns the fan charts need (bands), or none")
     run.add_argument("--no-report", action="store_true", help="do not build the result pages")
     run.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -117,7 +120,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         result = run_experiment(exp, out=args.out, workers=args.workers, executor=args.executor,
                                 scheduler=args.scheduler, quiet=args.quiet, force=args.force,
-                                report=not args.no_report)
+                                report=not args.no_report, series=args.series)
     except (WorkersLost, CannotWrite) as err:   # finished runs are kept; a rerun resumes
         print(f"abm run: error: {err}", file=sys.stderr)
         return 1
