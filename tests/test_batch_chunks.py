@@ -1,0 +1,198 @@
+"""Runs in chunks (issue 17): the same results whatever the chunk size, executor or resume; a
+failed run is still its own row; a chunk lost or interrupted mid-way reruns exactly its
+unfinished runs; series stored as all, bands or none."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+
+import polars as pl
+import pytest
+import test_batch_fakes as fakes
+
+from abm.batch import run_experiment
+from abm.engine import runner as engine_runner
+from abm.engine import store, worker
+from abm.errors import ConfigError
+from abm.experiment import experiment_from_dict
+from abm.summary import load_runs, load_series
+
+RAW = {
+    "experiment": {"name": "chunks", "steps": 12, "replications": 10, "seed": 11},
+    "market": {"demand": {"reference_price": 50.0, "reference_quantity": 1000.0,
+                          "elasticity": -0.5}},
+    "regions": [{"name": "US", "club": True}],
+    "producers": [{"name": "R", "region": "US", "stage": "refinery", "capacity": 1200.0,
+                   "unit_cost": 30.0}],
+    "buyers": [{"name": "B", "region": "US", "share": 1.0}],
+    "scenarios": {"baseline": {}, "floor": {"policy.floor.mechanism": "cfd",
+                                            "policy.floor.level": 55.0,
+                                            "policy.floor.covers": ["US"]}},
+}
+N_RUNS = 20
+METRICS = ["price_mean", "price_volatility", "capacity_added_market", "fiscal_cost"]
+
+
+def experiment(**overrides):
+    return experiment_from_dict(copy.deepcopy(RAW), overrides)
+
+
+@pytest.fixture(autouse=True)
+def fake_runner(monkeypatch):
+    monkeypatch.setattr(worker, "RUNNER", f"{fakes.MODULE}:ok")
+
+
+def run(out, **kwargs):
+    kwargs.setdefault("workers", 1)
+    return run_experiment(kwargs.pop("exp", None) or experiment(), out, quiet=True,
+                          report=kwargs.pop("report", False), **kwargs)
+
+
+def runs_table(out) -> pl.DataFrame:
+    return load_runs(out).sort("run_id").drop("duration_s")
+
+
+def series_table(out) -> pl.DataFrame:
+    return load_series(out).collect().sort("scenario", "point", "replication", "step")
+
+
+@pytest.mark.parametrize("chunk, workers", [(1, 2), (3, 1), (7, 2), (None, 2)])
+def test_results_are_identical_whatever_the_chunk_size_and_workers(tmp_path, monkeypatch,
+                                                                   chunk, workers):
+    run(tmp_path / "ref")                               # 1 worker, sized chunks
+    monkeypatch.setattr(engine_runner, "CHUNK_RUNS", chunk)
+    got = run(tmp_path / "got", workers=workers)
+    assert (got.computed, got.failed) == (N_RUNS, 0)
+    assert runs_table(tmp_path / "got").equals(runs_table(tmp_path / "ref"))
+    assert series_table(tmp_path / "got").equals(series_table(tmp_path / "ref"))
+    runs_parts = [p.name for p in store.parts(tmp_path / "got" / "runs")]
+    assert runs_parts == [p.name for p in store.parts(tmp_path / "got" / "series")]
+    assert store.singles(tmp_path / "got" / "runs") == []
+
+
+def test_chunk_size_follows_the_run_time_and_keeps_every_worker_busy(monkeypatch):
+    monkeypatch.setattr(engine_runner, "CHUNK_RUNS", None)
+    size = engine_runner.chunk_size
+    assert size(None, 1000, 2) == 1                     # not timed yet
+    assert size(0.01, 10_000, 2) == 100                 # ~CHUNK_SECONDS of work
+    assert size(0.01, 40, 2) == 10                      # 2 tasks per worker left
+    assert size(5.0, 1000, 2) == 1
+    assert size(1e-7, 10**7, 2) == engine_runner.MAX_CHUNK
+
+
+def test_a_failed_run_in_a_chunk_is_its_own_row_with_its_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(engine_runner, "CHUNK_RUNS", 4)
+    monkeypatch.setattr(worker, "RUNNER", f"{fakes.MODULE}:fail_odd")
+    out = tmp_path / "r"
+    got = run(out, workers=2)
+    runs = load_runs(out)
+    failed = runs.filter(pl.col("status") == "failed")
+    assert got.failed == failed.height > 0 and runs.height == N_RUNS
+    assert failed["error"].str.starts_with("ValueError: model blew up").all()
+    assert (failed["seed"] % 2 == 1).all()
+    # ok runs are in parts, failed ones in their own files; the retry keeps every ok run
+    monkeypatch.setattr(worker, "RUNNER", f"{fakes.MODULE}:ok")
+    again = run(out, workers=2)
+    assert (again.reused, again.computed) == (N_RUNS - failed.height, failed.height)
+    run(tmp_path / "ref")
+    assert runs_table(out).equals(runs_table(tmp_path / "ref"))
+    assert store.singles(out / "runs") == []            # stale failed rows deleted
+
+
+def test_ctrl_c_in_process_mid_chunk_keeps_the_finished_runs_of_the_chunk(tmp_path,
+                                                                         monkeypatch):
+    monkeypatch.setattr(engine_runner, "CHUNK_RUNS", N_RUNS)   # one chunk for everything
+    monkeypatch.setattr(worker, "RUNNER", f"{fakes.MODULE}:interrupt_fifth")
+    fakes.CALLS["n"] = 0
+    out = tmp_path / "r"
+    with pytest.raises(KeyboardInterrupt):
+        run(out)
+    assert len(store.finished(out)) == 4
+    monkeypatch.setattr(worker, "RUNNER", f"{fakes.MODULE}:ok")
+    again = run(out, workers=2)
+    assert (again.reused, again.computed) == (4, N_RUNS - 4)
+    run(tmp_path / "ref")
+    assert runs_table(out).equals(runs_table(tmp_path / "ref"))
+    assert series_table(out).equals(series_table(tmp_path / "ref"))
+
+
+def test_a_worker_killed_mid_chunk_reruns_its_runs_and_isolates_the_killer(tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.setattr(engine_runner, "CHUNK_RUNS", 5)
+    monkeypatch.setattr(worker, "RUNNER", f"{fakes.MODULE}:exit_once")
+    exp = experiment(**{"experiment.title": str(tmp_path / "marker")})
+    out = tmp_path / "r"
+    got = run(out, exp=exp, workers=2)
+    assert (got.computed, got.failed) == (N_RUNS, 0)
+    assert any("restarted" in n for n in got.notes)
+    monkeypatch.setattr(worker, "RUNNER", f"{fakes.MODULE}:ok")
+    run(tmp_path / "ref", exp=exp)
+    assert runs_table(out).equals(runs_table(tmp_path / "ref"))
+    assert series_table(out).equals(series_table(tmp_path / "ref"))
+
+
+def test_an_orphan_series_part_is_removed_and_a_duplicate_part_quarantined(tmp_path,
+                                                                          monkeypatch,
+                                                                          capsys):
+    monkeypatch.setattr(engine_runner, "CHUNK_RUNS", 5)
+    out = tmp_path / "r"
+    run(out)
+    want_runs, want_series = runs_table(out), series_table(out)
+    first = store.parts(out / "runs")[0]
+    # a worker killed between its two writes: a series part without its runs part
+    shutil.copy(out / "series" / first.name, out / "series" / "part-00777.parquet")
+    # a task given up on that finished later (a dask worker): the same runs in a second part
+    shutil.copy(first, out / "runs" / "part-00999.parquet")
+    shutil.copy(out / "series" / first.name, out / "series" / "part-00999.parquet")
+    got = run(out)
+    assert (got.reused, got.computed) == (N_RUNS, 0)
+    assert not (out / "series" / "part-00777.parquet").exists()
+    assert (out / "quarantine" / "runs" / "part-00999.parquet").exists()
+    assert "duplicates run" in capsys.readouterr().err
+    assert runs_table(out).equals(want_runs) and series_table(out).equals(want_series)
+
+
+def test_parts_of_a_new_call_are_numbered_from_a_new_block(tmp_path, monkeypatch):
+    monkeypatch.setattr(engine_runner, "CHUNK_RUNS", 5)
+    out = tmp_path / "r"
+    run(out, exp=experiment(**{"experiment.replications": 5}))
+    run(out)
+    numbers = sorted(int(store.PART.match(p.name).group(1)) for p in store.parts(out / "runs"))
+    assert numbers[0] < store.PART_BLOCK <= numbers[-1]
+    assert load_runs(out)["run_id"].is_unique().all() and load_runs(out).height == N_RUNS
+
+
+# ---- series modes ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["bands", "none"])
+def test_series_modes_keep_the_runs_and_build_the_report(tmp_path, monkeypatch, mode):
+    monkeypatch.setattr(engine_runner, "CHUNK_RUNS", 4)
+    run(tmp_path / "all")
+    out = tmp_path / mode
+    got = run(out, series=mode, report=True)
+    assert got.report is not None and got.report.exists()
+    assert runs_table(out).equals(runs_table(tmp_path / "all"))
+    assert json.loads((out / "manifest.json").read_text())["series"] == mode
+    series = series_table(out)
+    if mode == "none":
+        assert series.height == 0
+        assert "no per-step series" in (out / "report" / "runs.html").read_text()
+    else:
+        full = series_table(tmp_path / "all")
+        assert series.height == full.height and "price" in series.columns
+        assert series.equals(full.select(series.columns))
+        bands = pl.read_parquet(out / "summary" / "bands.parquet")
+        full_bands = pl.read_parquet(tmp_path / "all" / "summary" / "bands.parquet")
+        assert bands.equals(full_bands.filter(pl.col("column").is_in(series.columns)))
+    # resume in the same mode reuses everything; another mode is refused
+    assert run(out, series=mode).reused == N_RUNS
+    with pytest.raises(ConfigError, match=f"--series {mode}"):
+        run(out, series="all")
+
+
+def test_an_unknown_series_mode_is_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(ConfigError, match="series"):
+        run(tmp_path / "r", series="some")
+    assert not (tmp_path / "r").exists()
