@@ -1,8 +1,9 @@
 """The `abm` command line. Heavy modules are imported inside the commands so `abm --help` is fast.
 
-Subcommands of one argparse parser: run, report, validate, calibrate and validate-model. The last
-two keep their arguments in their own modules (abm.calibration.command, abm.validation.command),
-loaded when the subcommand is used: listing the validation claims imports the model (~0.4 s).
+Subcommands of one argparse parser: run, report, validate, discover, calibrate and
+validate-model. The last two keep their arguments in their own modules
+(abm.calibration.command, abm.validation.command), loaded when the subcommand is used: listing
+the validation claims imports the model (~0.4 s).
 
 Exit codes: 0 success; 1 a run-time failure (some runs failed) or output cut off by a closed
 pipe (`abm run ... | head`, which ends quietly); 2 bad input (one clear message on stderr,
@@ -84,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("experiment", help="experiment TOML file")
     validate.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
 
+    discover = sub.add_parser("discover", help="scenario discovery (PRIM): under which swept "
+                              "parameters runs meet the [discovery] criteria")
+    discover.add_argument("results", help="results folder of an experiment with a [sweep]")
+    discover.add_argument("--criterion", action="append", default=[], metavar="TEXT",
+                          help="instead of the experiment's [discovery] criteria, e.g. "
+                          "'fiscal_cost > 2e9' (repeatable)")
+
     # add_help=False: the -h of the command's own parser is taken over with its arguments
     sub.add_parser("calibrate", help="fit cost curves from a producers CSV (abm calibrate -h)",
                    add_help=False, arguments=_calibrate_arguments)
@@ -143,6 +151,24 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_discover(args: argparse.Namespace) -> int:
+    from abm.report.data import read_manifest
+    from abm.report.discovery import discover, sentence
+
+    findings = discover(Path(args.results), args.criterion or None)
+    config = read_manifest(Path(args.results)).get("config") or {}
+    price_unit = str((config.get("market") or {}).get("price_unit") or "USD/kg")
+    for f in findings:
+        print(sentence(f, price_unit))
+        if f.limits:
+            for p, (lo, hi) in f.limits.items():
+                print(f"  {p}: {lo:,.6g} to {hi:,.6g} (quasi-p {f.p_values[p]:.2g}, restricted "
+                      f"in {f.stability.get(p, 0):.0%} of resamples)")
+    if not any(f.limits for f in findings):
+        print("no box of the swept parameters meets any criterion")
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from abm.experiment import load_experiment
 
@@ -168,6 +194,7 @@ def cmd_validate_model(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": cmd_run, "report": cmd_report, "validate": cmd_validate,
+            "discover": cmd_discover,
             "calibrate": cmd_calibrate, "validate-model": cmd_validate_model}
 
 

@@ -488,6 +488,52 @@ class Sweep(Strict):
         return self
 
 
+class Discovery(Strict):
+    """Scenario discovery (PRIM, `abm discover`): the conditions under which runs meet a criterion."""
+
+    criterion: str | list[str] = field(
+        ..., "-", "When a run counts as a case of interest: 'METRIC OP NUMBER' (OP one of > >= < "
+        "<=; conditions joined by 'and' / 'or'), e.g. 'fiscal_cost > 2e9'; a list: each "
+        "criterion analysed on its own")
+    scenarios: list[str] | None = field(None, "-", "Scenarios analysed, each on its own "
+                                        "(default: the swept ones)")
+    threshold: float = field(0.8, "-", "Least density (share of a box's runs meeting the "
+                             "criterion) of the box shown", gt=0, le=1)
+    peel_alpha: float = field(0.05, "-", "Share of a box's runs peeled off in one step", gt=0,
+                              lt=0.5)
+    paste_alpha: float = field(0.05, "-", "Share of a box's runs pasted back in one step", gt=0,
+                               lt=0.5)
+    mass_min: float = field(0.05, "-", "Least share of all runs a box holds (peeling stops)",
+                            gt=0, lt=1)
+    max_p: float = field(0.05, "-", "Limits with a quasi-p-value above this are dropped from "
+                         "the box shown", gt=0, le=1)
+
+    @model_validator(mode="after")
+    def criteria_read(self) -> Discovery:
+        from abm.discovery import parse_criterion
+        from abm.names import METRICS
+
+        for i, text in enumerate(self.criteria):
+            path = ("criterion", i) if isinstance(self.criterion, list) else ("criterion",)
+            try:
+                metrics = [c[0] for g in parse_criterion(text) for c in g]
+            except ValueError as err:
+                raise invalid(str(err), *path) from None
+            for m in metrics:
+                if m not in METRICS:
+                    import difflib
+
+                    close = difflib.get_close_matches(m, list(METRICS), n=1)
+                    hint = f" (did you mean '{close[0]}'?)" if close else ""
+                    raise invalid(f"unknown metric '{m}'{hint}; metrics: "
+                                  f"{', '.join(METRICS)}", *path)
+        return self
+
+    @property
+    def criteria(self) -> list[str]:
+        return [self.criterion] if isinstance(self.criterion, str) else list(self.criterion)
+
+
 # --------------------------------------------------------------------------------------------------
 # the whole experiment
 # --------------------------------------------------------------------------------------------------
@@ -517,6 +563,8 @@ class ExperimentConfig(Strict):
     scenarios: dict[str, dict[str, Any]] = field({}, "-", "Named scenarios: dotted-key overrides")
     sweep: Sweep | None = field(None, "-", "Parameter design crossed with the scenarios (none when "
                                 "left out)")
+    discovery: Discovery | None = field(None, "-", "Scenario discovery criteria for `abm "
+                                        "discover` and the sweep page (none when left out)")
 
     @model_validator(mode="after")
     def references_resolve(self) -> ExperimentConfig:

@@ -413,6 +413,7 @@ class Experiment:
             data.get(table, {}).pop(key, None)
         if isinstance(data.get("sweep"), dict) and data["sweep"].get("scenarios") is None:
             data["sweep"].pop("scenarios", None)   # the hash of a sweep from before the key
+        data.pop("discovery", None)   # criteria for `abm discover` change no run's result
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

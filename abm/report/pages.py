@@ -13,7 +13,7 @@ import polars as pl
 
 from abm.dotted import flatten
 from abm.names import METRICS
-from abm.report import figures, headlines, sweep_figures, tomlout
+from abm.report import discovery, figures, headlines, sweep_figures, tomlout
 from abm.report.data import ReportData, run_paths
 from abm.report.format import (
     fmt,
@@ -217,6 +217,7 @@ def sweep_page(data: ReportData, pages: list[str], footer: str) -> Page:
         f"every scenario. Each point is run {data.runs['replication'].n_unique()} times.</p>"
         + table(["Parameter", "Unit", "Lowest", "Highest", "Values"], ranges,
                 ["text", "text", "", "", ""])), "design")
+    discovery.sweep_section(page, data)
     for prm in params:
         page.section(f"Response to {prm}", (
             '<p class="note">Runs are grouped by the value of this parameter (other parameters '
