@@ -260,6 +260,9 @@ def test_size_does_not_grow_with_runs_and_build_is_fast(tmp_path):
     s, g = report_size(small), report_size(large)
     assert s.keys() == g.keys()
     for name in s:
+        if name.endswith("explore.html"):   # the what-if page embeds every run (up to 20,000)
+            assert g[name] < 4_000_000, (name, g[name])
+            continue
         assert 0.8 < g[name] / s[name] < 1.25, (name, s[name], g[name])
     assert sum(g.values()) < 10_000_000
     assert seconds < 15, f"report for 10,000 runs took {seconds:.1f} s"

@@ -11,6 +11,7 @@ from abm.engine.manifest import MANIFEST
 from abm.errors import ConfigError
 from abm.report import pages
 from abm.report.data import load
+from abm.report.explore import explore_page
 from abm.report.html import PLOTLY_JS
 
 TOML_NAME = "experiment.toml"
@@ -27,8 +28,9 @@ LOCK_WAIT = 30.0   # seconds `abm report` waits for a run or another build to re
 
 
 def build_report(out: Path | str) -> Path:
-    """Write index.html, sweep.html (with a sweep), runs.html and config.html into out/report/,
-    holding the folder lock (a run, or another build, never writes the folder meanwhile).
+    """Write index.html, sweep.html and explore.html (with a sweep), runs.html and config.html
+    into out/report/, holding the folder lock (a run, or another build, never writes the folder
+    meanwhile).
 
     Raises abm.errors.ConfigError when `out` has no manifest or no runs, holds a damaged
     parquet file or a symbolic link where abm writes, or stays locked for LOCK_WAIT seconds.
@@ -67,16 +69,18 @@ def build_locked(out: Path | str) -> Path:
     if not target.is_file() or target.stat().st_size != len(source):
         write_bytes_atomic(source, target)     # written once per plotly version, not per build
 
-    names = ["index.html"] + (["sweep.html"] if data.sweep_parameters else []) + [
-        "runs.html", "config.html"]
+    swept = ["sweep.html", "explore.html"] if data.sweep_parameters else []
+    names = ["index.html"] + swept + ["runs.html", "config.html"]
     version = data.manifest.get("version") or ""
     built = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     footer = f"abm {version} · experiment {data.name} · pages built {built}"  # plain text
     built_pages = [pages.index_page(data, names, footer)]
     if data.sweep_parameters:
         built_pages.append(pages.sweep_page(data, names, footer))
+        built_pages.append(explore_page(data, names, footer))
     else:
-        (folder / "sweep.html").unlink(missing_ok=True)  # left over from an earlier build
+        for name in ("sweep.html", "explore.html"):    # left over from an earlier build
+            (folder / name).unlink(missing_ok=True)
     built_pages += [pages.runs_page(data, names, footer),
                     pages.config_page(data, names, footer, TOML_NAME)]
     for page in built_pages:

@@ -159,28 +159,46 @@ def discover_runs(runs: pl.DataFrame, config: dict, criteria: list[str] | None =
                 f.reason = (f"no box reaches a density of {opts['threshold']:.0%} (in the "
                             f"densest, {best:.0%} of the runs meet it)")
                 continue
-            f.p_values = res.quasi_p(f.step)
-            init = res.box.init
-            f.limits = {}
-            for p, (lo, hi) in res.limits(f.step).items():   # unrestricted side: declared
-                if f.p_values.get(p, 1.0) <= opts["max_p"]:
-                    j = use.index(p)
-                    f.limits[p] = (declared[p][0] if lo == init[0, j] else lo,
-                                   declared[p][1] if hi == init[1, j] else hi)
-            if not f.limits:
-                f.reason = "no limit of the box is significant (quasi-p-values above " \
-                           f"{opts['max_p']:g})"
+            # The box shown: the steps at or above the threshold, most coverage first; the
+            # first whose significant limits alone still reach the threshold.
+            steps = sorted((r for r in res.box.rows
+                            if r["density"] >= opts["threshold"] and r["res_dim"] > 0),
+                           key=lambda r: (-r["coverage"], -r["step"]))
+            for row in steps:
+                shown = _significant(res, row["step"], use, declared, opts["max_p"], sub, y)
+                if shown is not None and shown[3] >= opts["threshold"]:
+                    break
+            else:
+                f.step = None
+                f.reason = ("no box of significant limits (quasi-p-value at most "
+                            f"{opts['max_p']:g}) reaches a density of {opts['threshold']:.0%}")
                 continue
-            inside = np.ones(sub.height, dtype=bool)
-            for p, (lo, hi) in f.limits.items():
-                v = sub[p].to_numpy()
-                inside &= (v >= lo) & (v <= hi)
-            f.in_box = int(inside.sum())
-            f.density = float(y[inside].mean()) if inside.any() else 0.0
-            f.coverage = float(y[inside].sum() / y.sum())
+            f.step = row["step"]
+            f.p_values, f.limits, f.in_box, f.density, f.coverage = shown
             if stability_iterations:
                 f.stability = res.stability(f.step, iterations=stability_iterations, seed=0)
     return findings
+
+
+def _significant(res, step, use, declared, max_p, sub, y):
+    """(p-values, significant limits with unrestricted sides at the declared range, runs in
+    that box, its density, its coverage), or None when no limit is significant."""
+    p_values = res.quasi_p(step)
+    init = res.box.init
+    limits = {}
+    for p, (lo, hi) in res.limits(step).items():
+        if p_values.get(p, 1.0) <= max_p:
+            j = use.index(p)
+            limits[p] = (declared[p][0] if lo == init[0, j] else lo,
+                         declared[p][1] if hi == init[1, j] else hi)
+    if not limits:
+        return None
+    inside = np.ones(sub.height, dtype=bool)
+    for p, (lo, hi) in limits.items():
+        v = sub[p].to_numpy()
+        inside &= (v >= lo) & (v <= hi)
+    density = float(y[inside].mean()) if inside.any() else 0.0
+    return p_values, limits, int(inside.sum()), density, float(y[inside].sum() / y.sum())
 
 
 # -------------------------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ from abm.report.style import FONT, PLOT_CONFIG
 PLOTLY_JS = "plotly.min.js"
 
 PAGES = [("index.html", "Results"), ("sweep.html", "Sweep and sensitivity"),
-         ("runs.html", "Individual runs"), ("config.html", "Configuration and provenance")]
+         ("explore.html", "What if?"), ("runs.html", "Individual runs"),
+         ("config.html", "Configuration and provenance")]
 
 CSS = f"""
 :root {{ color-scheme: light; }}
