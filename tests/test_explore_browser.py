@@ -94,3 +94,32 @@ def test_sliders_change_the_selection_and_match_python(browser, results):  # noq
     allowed = {(out / "report" / n).as_uri() for n in ("explore.html", "plotly.min.js")}
     assert set(requests) <= allowed, set(requests) - allowed
     page.close()
+
+
+def test_sweep_page_discovery_section_and_click(browser, results):  # noqa: F811
+    """The sweep page's PRIM section: the sentence's numbers are those of `abm discover`, and a
+    click on a point of the trade-off chart shows that step's box."""
+    from abm.report.discovery import discover
+
+    out, _ = results
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.goto((out / "report" / "sweep.html").as_uri())
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= "
+                           "Number(document.body.dataset.plots)", timeout=30_000)
+    found = {f.scenario: f for f in discover(out)}
+    for el in page.query_selector_all(".discovery-sentence"):
+        f = found[el.get_attribute("data-scenario")]
+        assert float(el.get_attribute("data-coverage")) == pytest.approx(f.coverage, abs=1e-5)
+        assert float(el.get_attribute("data-density")) == pytest.approx(f.density, abs=1e-5)
+    assert page.query_selector_all(".discovery-sentence")
+    ident = page.get_attribute("script[id^=disc][id$=-data]", "id")[:-5]
+    plot = page.evaluate(f"document.getElementById('{ident}-pick').previousElementSibling"
+                         ".previousElementSibling.querySelector('.js-plotly-plot').id")
+    page.evaluate(f"document.getElementById('{plot}').emit('plotly_click', "
+                  "{points: [{pointIndex: 1}]})")
+    assert page.text_content(f"#{ident}-pick").startswith("Step 1: coverage")
+    assert not errors, errors
+    page.close()
