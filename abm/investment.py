@@ -35,13 +35,15 @@ class Protection:
       club's own capacity covers its demand its price falls to `autarky` (its own clearing
       price), and never below P (it can export);
     * a floor on the price the project sells at: a CFD or purchase floor at `floor`, with
-      `upside_share` of the price above it given up, covering `floor_weight` of the project's
-      discounted output (the floor's term within the project's life, its volume limits), and
-      limited by the money left (`floor_budget`, USD, shared by `floor_capacity` t/yr of covered
-      capacity over `floor_years` years; `floor_pays` "topup" or "purchase");
-    * an offtake of `offtake_share` of output at `offtake_price`, for `offtake_weight` of the
-      project's discounted output: take-or-pay (`offtake_firm`) is a fixed price; without it
-      the buyer walks away when the market price is lower, so the producer gets min(P, price).
+      `upside_share` of the price above it given up, on `floor_weight` of the output (volume
+      limits), from `floor_start` to `floor_end` years after first output, and only while the
+      money left lasts (`floor_budget`, USD, spent in order by `floor_capacity` t/yr of covered
+      capacity at the expected outlay per tonne; `floor_pays` "topup" or "purchase"): the share
+      of the project's discounted output (at `discount_rate` over `life` years) in that span;
+    * an offtake of `offtake_share` of output at `offtake_price` (a collar: the market price
+      clipped to [`offtake_price`, `offtake_ceiling`]), for `offtake_weight` of the project's
+      discounted output: take-or-pay (`offtake_firm`) pays the contract price; without it the
+      buyer walks away when the market price is lower, so the producer gets min(P, contract).
     """
 
     floor: float = 0.0              # price floor level (0: none)
@@ -50,10 +52,14 @@ class Protection:
     offtake_price: float = 0.0      # contract price of the offtake share
     offtake_firm: bool = True       # take-or-pay
     offtake_weight: float = 1.0     # share of the project's discounted output within the tenor
-    floor_weight: float = 1.0       # share of the project's discounted output the floor covers
+    offtake_ceiling: float = math.nan   # collar: highest price paid (nan: a fixed price)
+    floor_weight: float = 1.0       # share of its output the floor covers (volume limits)
+    floor_start: float = 0.0        # years from first output until the floor starts
+    floor_end: float = math.inf     # years from first output until the floor ends
     floor_budget: float = math.inf  # USD the floor may still spend
     floor_capacity: float = 0.0     # t/yr of covered capacity sharing the budget (this included)
-    floor_years: float = 0.0        # years of the floor within the project's life
+    discount_rate: float = 0.1      # the developers' rate r, 1/yr (to weigh years of output)
+    life: float = 20.0              # project life, years
     floor_pays: str = "topup"       # "topup" (CFD: F - P per tonne) or "purchase" (F per tonne)
     tariff: float = 0.0             # club tariff on imports (club projects)
     border_floor: float = 0.0       # minimum import price (club projects)
@@ -78,7 +84,8 @@ class Revenue:
         self.fn = fn
         k = np.unique(np.array([x for x in kinks if np.isfinite(x) and x > 0], dtype=float))
         self.kinks = k
-        points = np.concatenate([[0.0], k, [k[-1] + 1.0 if len(k) else 1.0]])
+        # (the point past the last kink doubles it: k + 1 == k for k above ~1e16)
+        points = np.concatenate([[0.0], k, [2.0 * k[-1] + 1.0 if len(k) else 1.0]])
         values = np.array([float(fn(x)) for x in points])
         slopes = np.diff(values) / np.diff(points)
         self.a, self.b, self.c = float(values[0]), float(slopes[0]), np.diff(slopes)
@@ -131,15 +138,17 @@ def moments(r: Revenue, m: float, s: float) -> tuple[float, float]:
 
 
 def sale_price_function(p: Protection) -> Revenue:
-    """The price a project sells at as a function of the world price P (the club border)."""
+    """The price a project sells at as a function of the world price P (the club border, as the
+    market clears it: imports pay max(P, F_mip) (1 + tariff), capped by the club's own clearing
+    price, never below P)."""
     t, f, a = p.tariff, p.border_floor, p.autarky
     if t <= 0 and f <= 0:
         return Revenue(lambda x: x, [])
 
     def sale(x):
-        return max(x, min(max(f, (1.0 + t) * x), a))
+        return max(x, min(max(f, x) * (1.0 + t), a))
 
-    return Revenue(sale, [f, f / (1.0 + t), a, a / (1.0 + t)])
+    return Revenue(sale, [f, a, a / (1.0 + t)])
 
 
 def revenue_function(p: Protection, floor_weight: float | None = None) -> Revenue:
@@ -149,7 +158,7 @@ def revenue_function(p: Protection, floor_weight: float | None = None) -> Revenu
     w = p.floor_weight if floor_weight is None else floor_weight
     f, u = p.floor, p.upside_share
     theta = p.offtake_share * p.offtake_weight
-    po = p.offtake_price
+    po, hi = p.offtake_price, p.offtake_ceiling
 
     def floored(s):
         if f <= 0 or w <= 0:
@@ -161,33 +170,41 @@ def revenue_function(p: Protection, floor_weight: float | None = None) -> Revenu
         rest = floored(s)
         if theta <= 0:
             return rest
-        contract = po if p.offtake_firm else min(po, s)
+        contract = po if not np.isfinite(hi) else min(max(s, po), hi)
+        if not p.offtake_firm:
+            contract = min(contract, s)      # the buyer walks away when the market is lower
         return theta * contract + (1.0 - theta) * rest
 
-    return Revenue(revenue, list(sale.kinks) + sale.preimages([f, po]))
+    return Revenue(revenue, list(sale.kinks) + sale.preimages([f, po, hi]))
 
 
-def floor_budget_weight(p: Protection, m: float, s: float, money_per_price_tonne: float) -> float:
-    """Share of the floor's promise its money can keep: the budget left against the expected
-    outlay for the covered capacity over the floor's years (top-ups E[(F - S)+], or purchases
-    F Pr(S < F), per tonne of covered output), at most 1."""
-    if p.floor <= 0 or not np.isfinite(p.floor_budget):
-        return 1.0
-    sale = sale_price_function(p)
-    f = p.floor
-    if p.floor_pays == "purchase":
-        # F x Pr(S < F): S is nondecreasing in P, so S < F exactly below its preimage of F
-        if float(sale(0.0)) >= f:
-            return 1.0
-        cut = sale.preimages([f])
-        below = float(ndtr((np.log(cut[0]) - m) / s)) if cut else 1.0
-        expected = f * below
-    else:
-        per_tonne = Revenue(lambda x: max(f - sale(x), 0.0),
-                            sale.kinks.tolist() + sale.preimages([f]))
-        expected, _ = moments(per_tonne, m, s)
-    outlay = expected * p.floor_capacity * p.floor_years * money_per_price_tonne
-    return 1.0 if outlay <= p.floor_budget else float(p.floor_budget / outlay)
+def floor_weight(p: Protection, m: float, s: float, money_per_price_tonne: float) -> float:
+    """Share of the project's discounted output the floor protects: the years from `floor_start`
+    to the earlier of `floor_end` and when the money runs out, the budget left being spent in
+    order at the expected yearly outlay of the covered capacity (top-ups E[(F - S)+], or
+    purchases F Pr(S < F), per tonne of covered output); times `floor_weight` (volume). More
+    money or a longer term never protects less."""
+    if p.floor <= 0:
+        return 0.0
+    end = p.floor_end
+    if np.isfinite(p.floor_budget):
+        sale = sale_price_function(p)
+        f = p.floor
+        if p.floor_pays == "purchase":
+            # F x Pr(S < F): S is nondecreasing in P, so S < F exactly below its preimage of F
+            if float(sale(0.0)) >= f:
+                expected = 0.0
+            else:
+                cut = sale.preimages([f])
+                expected = f * (float(ndtr((np.log(cut[0]) - m) / s)) if cut else 1.0)
+        else:
+            per_tonne = Revenue(lambda x: max(f - sale(x), 0.0),
+                                sale.kinks.tolist() + sale.preimages([f]))
+            expected, _ = moments(per_tonne, m, s)
+        yearly = expected * p.floor_capacity * money_per_price_tonne     # USD/yr
+        if yearly > 0:
+            end = min(end, max(p.floor_start, 0.0) + p.floor_budget / yearly)
+    return p.floor_weight * discounted_share(p.discount_rate, p.floor_start, end, p.life)
 
 
 def protected_moments(log_mean: float, log_sd: float, p: Protection) -> tuple[float, float]:
@@ -215,15 +232,18 @@ def effective_price(expected_price: float, sigma: float, horizon: float, p: Prot
     s = sigma * np.sqrt(horizon) if sigma > 0 and horizon > 0 else 0.0
     if s == 0.0 or not expected_price > 0:
         m = float(np.log(expected_price)) if expected_price > 0 else -np.inf
-        weight = p.floor_weight * (floor_budget_weight(p, m, 1e-12, money_per_price_tonne)
-                                   if np.isfinite(m) else 1.0)
+        weight = floor_weight(p, m if np.isfinite(m) else 0.0, 1e-12, money_per_price_tonne)
         return float(revenue_function(p, weight)(max(expected_price, 0.0))), 0.0
     m = float(np.log(expected_price)) - 0.5 * s * s
-    weight = p.floor_weight * floor_budget_weight(p, m, s, money_per_price_tonne)
+    weight = floor_weight(p, m, s, money_per_price_tonne)
     mean, sd = moments(revenue_function(p, weight), m, s)
     market_mean = float(np.exp(m + 0.5 * s * s))          # = expected_price, up to rounding
     s_eff = np.sqrt(np.log1p((sd / mean) ** 2)) if mean > 0 else 0.0
-    return float(expected_price * mean / market_mean), float(s_eff / np.sqrt(horizon))
+    price = expected_price * mean / market_mean
+    if not (np.isfinite(price) and np.isfinite(s_eff)):
+        # (beyond floating point: log-sd past ~26) the protection cannot be valued; none
+        return float(expected_price), float(sigma)
+    return float(price), float(s_eff / np.sqrt(horizon))
 
 
 def discounted_share(rate: float, start_years: float, end_years: float, life_years: float) -> float:

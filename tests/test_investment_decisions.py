@@ -240,3 +240,106 @@ def test_entrants_pay_the_fixed_cost_of_their_project():
     model = run(cfg)
     row = model.developers[0].producer_row
     assert row is not None and model.book.fixed_cost[row] == 2.4e5
+
+
+# -- found by review (each a case where an earlier version of this change was wrong) ----------
+
+def test_club_capacity_that_cannot_supply_at_the_floor_does_not_end_the_mip_premium():
+    """A 2,000 t/yr club refinery at cost 100 never runs at the MIP's 40: the club still imports,
+    so the three projects of the MIP test still start (600 t/yr)."""
+    cfg = border_config(8, **{"policy.floor.mechanism": "mip", "policy.floor.level": 40.0})
+    cfg["producers"].append({"name": "idle US", "region": "US", "stage": "refinery",
+                             "capacity": 2000.0, "unit_cost": 100.0})
+    assert started_capacity(run(cfg)) == pytest.approx(600.0)
+
+
+def test_an_astronomical_autarky_price_is_valued_not_nan():
+    price, sigma = effective_price(30.0, 0.3, 5.0, Protection(border_floor=40.0, autarky=1e16))
+    same, _ = effective_price(30.0, 0.3, 5.0, Protection(border_floor=40.0))
+    assert np.isfinite(price) and np.isfinite(sigma)
+    assert price == pytest.approx(same, rel=1e-9)
+
+
+def test_tariff_and_mip_together_value_the_duty_paid_price_the_market_clears():
+    """Imports pay max(P, F) (1 + t): world 30, MIP 40, tariff 0.5 -> 60 (not max(40, 45))."""
+    from abm.investment import sale_price_function
+
+    sale = sale_price_function(Protection(tariff=0.5, border_floor=40.0))
+    assert sale(30.0) == pytest.approx(60.0)
+    assert sale(50.0) == pytest.approx(75.0)
+
+
+def test_a_longer_term_with_the_same_budget_never_protects_less():
+    """5 m USD for 1,000 t/yr at an expected top-up of ~11 USD/kg lasts under half a year:
+    every term from one year on protects the same first months."""
+    base = dict(floor=35.0, floor_budget=5e6, floor_capacity=1000.0)
+    prices = [effective_price(30.0, 0.3, 5.0, Protection(**base, floor_end=t))[0]
+              for t in (0.25, 1.0, 2.0, 20.0, np.inf)]
+    assert all(np.diff(prices) >= -1e-12)
+    assert prices[1] == pytest.approx(prices[-1], rel=1e-12)
+
+
+def test_exit_counts_the_feed_a_refinery_buys_from_mines():
+    """Refinery cost 32 + concentrate 8 (a China mine at 8 sets it) = 40 > product price 38:
+    it never earns a margin, so with a 1 m USD/yr fixed cost it exits."""
+    cfg = raw(**{"experiment.steps": 60, "exits.loss_steps": 12, "investment.enabled": False,
+                 "investment.volatility_prior": 0.0, "investment.expectation_halflife": 1.0})
+    cfg["producers"] = [
+        {"name": "US ref", "region": "US", "stage": "refinery", "capacity": 600.0,
+         "unit_cost": 32.0, "fixed_cost": 1e6},
+        {"name": "China ref", "region": "China", "stage": "refinery", "capacity": 5000.0,
+         "unit_cost": 30.0},
+        {"name": "China mine", "region": "China", "stage": "mine", "capacity": 8000.0,
+         "unit_cost": 8.0}]
+    model = run(cfg)
+    assert model.book.output[0] == 0.0 or not model.book.active[0]
+    assert model.metrics()["producer_exits"] == 1
+
+
+def test_exit_sees_a_floor_end_and_the_upside_it_gives_up():
+    """US plant, cost 29, 600 t/yr, price 30 (the exit config's B at 50 replaced by China at
+    30). A CFD at 29.5 taking all upside (u = 1) leaves it 0.5 USD/kg: 300 k USD/yr against a
+    450 k fixed cost -> it exits; without the upside share (u = 0) it earns 1 USD/kg (600 k) and
+    stays."""
+    def cfg(u):
+        c = raw(**{"experiment.steps": 60, "exits.loss_steps": 6, "investment.enabled": False,
+                   "investment.volatility_prior": 0.0, "investment.expectation_halflife": 1.0,
+                   "policy.floor.mechanism": "cfd", "policy.floor.level": 29.5,
+                   "policy.floor.covers": ["US"], "policy.floor.upside_share": u})
+        c["producers"] = [
+            {"name": "US", "region": "US", "stage": "refinery", "capacity": 600.0,
+             "unit_cost": 29.0, "fixed_cost": 4.5e5},
+            {"name": "China", "region": "China", "stage": "refinery", "capacity": 5000.0,
+             "unit_cost": 30.0}]
+        return c
+    assert run(cfg(0.0)).metrics()["producer_exits"] == 0
+    assert run(cfg(1.0)).metrics()["producer_exits"] == 1
+    # a floor ending within the horizon counts only until it ends: the plant's loss at step 30
+    # with the floor ending at step 36 is 4.5 fixed - 0.5 years of 0.3 m ... positive
+    model = run({**cfg(1.0), "policy": {"floor": {"mechanism": "cfd", "level": 40.0,
+                                                  "covers": ["US"], "end": 36}}}, steps=30)
+    loss = model.producers.expected_avoidable_loss(model, model.config.exits)[0]
+    # year 1 (mid-year step 35) covered: 11 USD/kg x 600 t = 6.6 m earned; years 2-5 at 30:
+    # 1 USD/kg (0.6 m); fixed 0.45 m a year
+    assert loss == pytest.approx(5 * 0.45e6 - 6.6e6 - 4 * 0.6e6, rel=1e-6)
+
+
+def test_an_offtake_below_the_producers_cost_is_not_counted():
+    cfg = border_config(1, **{"policy.trade.tariff": 0.5})
+    bare = decision_price(cfg)
+    cheap = decision_price(border_config(1, **{
+        "policy.trade.tariff": 0.5, "policy.offtake.share": 0.5, "policy.offtake.price": 20.0,
+        "policy.offtake.covers": ["US"]}))
+    assert cheap == pytest.approx(bare)
+
+
+def test_a_collar_offtake_is_valued_as_a_collar():
+    rng = np.random.default_rng(1)
+    s = 0.5 * np.sqrt(5.0)
+    x = 30.0 * np.exp(s * rng.standard_normal(2_000_000) - s * s / 2)
+    for lo, hi in ((25.0, 35.0), (40.0, 60.0)):
+        price, sigma = effective_price(30.0, 0.5, 5.0, Protection(
+            offtake_share=1.0, offtake_price=lo, offtake_ceiling=hi))
+        r = np.clip(x, lo, hi)
+        assert price == pytest.approx(r.mean(), rel=2e-3)
+        assert sigma > 0.05

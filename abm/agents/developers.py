@@ -177,13 +177,14 @@ class Pipeline:
         # without instruments, developers of a stage share their expected price, volatility
         # and hurdle rate (no instrument protects or finances one region's projects)
         self.margin_memo = {} if not model.policies else None
-        margins = [d.margin(model)[0] for d in candidates]
+        # (a margin that cannot be valued, NaN, ranks last and starts nothing)
+        margins = [m if m == m else -np.inf for m in (d.margin(model)[0] for d in candidates)]
         started = 0
         for i in sorted(range(len(candidates)), key=margins.__getitem__, reverse=True):
             developer = candidates[i]
             # (until a project starts, nothing a margin depends on has changed)
             margin = margins[i] if started == 0 else developer.margin(model)[0]
-            if margin < 0 or started >= inv.max_starts_per_review:
+            if not margin >= 0 or started >= inv.max_starts_per_review:   # (NaN: no start)
                 break
             developer.start()
             started += 1
@@ -266,26 +267,33 @@ class Pipeline:
             rate = policy.hurdle_rate(model, region, rate)
         return None if rate >= base else rate
 
-    def club_autarky_price(self, model: ModelView, developer: Developer) -> float:
-        """The club's own clearing price once `developer`'s project and every club refinery
-        online or under construction produce at capacity: club demand at the current demand
-        scale, D_c(P) = share_c x scale x P^eps per step, equals that capacity (price units;
-        inf when the club has no capacity, 0 when it has no demand)."""
-        b = self.producers.book
-        club_rows = b.active & b.club & (b.stage != MINE)
-        capacity = float(b.capacity[club_rows].sum()) + sum(
+    def club_autarky_price(self, model: ModelView, developer: Developer, price: float) -> float:
+        """The club's own clearing price once `developer`'s project and the club capacity online
+        or under construction that can supply at `price` (cash cost at most `price`; recyclers up
+        to the scrap they collect) produce: club demand at the current demand scale,
+        D_c(P) = share_c x scale x P^eps per step, equals that capacity (price units; inf when
+        the club has no such capacity, 0 when it has no demand)."""
+        b, st = self.producers.book, self.producers.structure()
+        spy = model.steps_per_year
+        rows = b.active & b.club & (b.stage != MINE) & (st.cash_cost <= price)
+        capacity = b.capacity.copy()
+        recyclers = self.producers.recyclers
+        if recyclers.any:
+            capacity[recyclers.rows] = np.minimum(capacity[recyclers.rows],
+                                                  recyclers.collected * spy)
+        supply = float(capacity[rows].sum()) + sum(
             d.project.capacity for d in self.developers
-            if d.status == "building" and d.stage == REFINERY and model.region_club[d.region])
+            if d.status == "building" and d.stage == REFINERY and model.region_club[d.region]
+            and d.project.unit_cost <= price)
         if developer.status == "candidate":
-            capacity += developer.project.capacity
+            supply += developer.project.capacity
         buyers = model.buyers
-        scale = float(buyers.share[buyers.club_rows].sum()) * buyers.demand_scale \
-            * model.steps_per_year
-        if capacity <= 0:
+        scale = float(buyers.share[buyers.club_rows].sum()) * buyers.demand_scale * spy
+        if supply <= 0:
             return np.inf
         if scale <= 0:
             return 0.0
-        return float((capacity / scale) ** (1.0 / model.elasticity))
+        return float((supply / scale) ** (1.0 / model.elasticity))
 
     def lead_time(self, model: ModelView, region: int, months: int) -> int:
         """Lead time of a project in `region` started now (permitting reform shortens it)."""
@@ -303,6 +311,7 @@ def stack(a: Protection, b: Protection) -> Protection:
         floor_of,
         offtake_share=offtake_of.offtake_share, offtake_price=offtake_of.offtake_price,
         offtake_firm=offtake_of.offtake_firm, offtake_weight=offtake_of.offtake_weight,
+        offtake_ceiling=offtake_of.offtake_ceiling,
         tariff=max(a.tariff, b.tariff), border_floor=max(a.border_floor, b.border_floor),
         autarky=min(a.autarky, b.autarky))
 

@@ -446,19 +446,66 @@ class Producers:
         The price a plant expects in year y is the developers' (abm.agents.developers.Pipeline
         .expected_price: world, with the capacity under construction producing) grown with the
         demand trend, P_y = P (1 + g)^(-y / eps), times the club's current wedge for a club
-        plant, lognormal with the developers' volatility over y years; a floor covering the
-        plant while it is in force puts a floor F under it. The plant runs only when the price
-        covers its cash cost c, so its margin per tonne is E[max(P_y, F, c)] - c, and an idle
-        plant avoids `idle_fixed_share` of its fixed cost. Every incumbent whose cash cost is
-        below the long-run price and whose margin covers its fixed cost stays, however thin
-        the margin at one clearing."""
+        plant, lognormal with mean P_y and the developers' volatility over y years. A floor
+        covering the plant in year y (as announced now; CFD or purchase floor) pays it
+        R = max(S, F) - u (S - F)+. Its cash cost c includes the feed at the concentrate price
+        for a refinery fed by mines. It runs only when R covers c, so its margin per tonne is
+        (F - c)+ + (1 - u) E[(S - K)+], K = F when c <= F, else F + (c - F) / (1 - u) (the price
+        at which R = c); an idle plant avoids `idle_fixed_share` of its fixed cost. Every
+        incumbent whose cash cost is below the long-run price and whose margin covers its fixed
+        cost stays, however thin the margin at one clearing."""
         b, st = self.book, self.structure()
         pipeline = model.pipeline
-        n = len(b)
-        loss = np.zeros(n)
+        loss = np.zeros(len(b))
         rows = np.flatnonzero(st.active_market)
         if not len(rows):
             return loss
+        eps, spy = model.elasticity, model.steps_per_year
+        sigma = pipeline.expectation.sigma
+        growth = model.config.market.demand.growth
+        product = b.stage[rows] != MINE
+        price = np.zeros(len(rows))
+        for stage, sel in ((MINE, ~product), (REFINERY, product)):
+            if sel.any():
+                expected = pipeline.expected_price(model, stage)
+                price[sel] = np.nan if expected is None else expected
+        if model.price > 0:
+            wedge = np.where(b.club[rows] & product, model.club_price / model.price, 1.0)
+            price = price * np.maximum(wedge, 1.0)
+        cost = st.cash_cost[rows].copy()
+        if self.has_mines and np.isfinite(model.concentrate_price):
+            # refineries buy their feed at the concentrate price (recyclers need none)
+            fed = b.stage[rows] == REFINERY
+            cost[fed] += self.intensity * model.concentrate_price
+        years = np.arange(1, int(np.ceil(rules.horizon)) + 1, dtype=float)
+        weights = np.minimum(rules.horizon - (years - 1.0), 1.0)       # a part last year
+        floor = np.zeros((len(rows), len(years)))
+        upside = np.zeros(len(rows))
+        mid_year = model.t + ((years - 0.5) * spy).astype(int)
+        for policy in model.policies:
+            found = policy.floor_for_rows(model, mid_year)
+            if found is not None:
+                higher = found[0][rows] > floor
+                floor = np.where(higher, found[0][rows], floor)
+                upside = np.where(higher.any(axis=1), found[1][rows], upside)
+        keep = 1.0 - upside[:, None]
+        c = cost[:, None]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            strike = np.where(c <= floor, floor, floor + (c - floor) / keep)
+            p_y = price[:, None] * (1.0 + growth) ** (-years[None, :] / eps)
+            s_y = np.maximum(sigma * np.sqrt(years), 1e-9)[None, :]
+            d1 = (np.log(p_y / strike) + 0.5 * s_y * s_y) / s_y
+            call = p_y * ndtr(d1) - strike * ndtr(d1 - s_y)           # E[(S - K)+]
+            idle = np.where(c <= floor, 0.0, ndtr(-(d1 - s_y)))
+        call = np.where(np.isfinite(call), call, 0.0)
+        idle = np.where(np.isfinite(idle), idle, 1.0)
+        margin = np.maximum(floor - c, 0.0) + keep * call               # per tonne
+        mf = self.money_per_price_tonne
+        fixed = b.fixed_cost[rows][:, None] * (1.0 - self.idle_share * idle)
+        earned = b.capacity[rows][:, None] * margin * mf
+        loss[rows] = np.where(np.isnan(price), 0.0,
+                              ((fixed - earned) * weights[None, :]).sum(axis=1))
+        return loss
         eps = model.elasticity
         sigma = pipeline.expectation.sigma
         growth = model.config.market.demand.growth

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 if TYPE_CHECKING:
     from abm.clearing import Offers
     from abm.protocol import DeveloperView, ModelView
@@ -58,9 +56,11 @@ class Policy:
         """Revenue protection this instrument would give `developer`'s project (None: none)."""
         return None
 
-    def floor_for_rows(self, model: ModelView):
-        """Floor level under each producer row's realised price while in force (0: none)."""
-        return np.zeros(len(model.book))
+    def floor_for_rows(self, model: ModelView, steps):
+        """A floor under producers' realised prices at the future `steps` (array) as this
+        instrument is known now: (levels, one row per producer and a column per step, 0 where
+        none; upside share per producer row), or None when it puts no floor under any."""
+        return None
 
     def hurdle_rate(self, model: ModelView, region: int, rate: float) -> float:
         """Discount rate for a project in `region` (concessional finance)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from abm.clearing import Defence
-from abm.investment import Protection, discounted_share
+from abm.investment import Protection
 from abm.kinds import MINE, RECYCLER, REFINERY
 from abm.policies.base import Policy, StockHolder
 
@@ -115,17 +115,15 @@ class FloorPolicy(Policy):
         inv, spy = model.config.investment, model.steps_per_year
         capacity = developer.project.capacity
         online = developer.first_output_step(model)
-        start = (self.start - online) / spy
-        end = np.inf if self.end is None else (self.end - online) / spy
-        weight = discounted_share(inv.hurdle_rate, start, end, inv.project_life)
         limit = getattr(self.cfg, "volume_per_producer", None)
-        if limit is not None:
-            weight *= min(1.0, limit / capacity)
-        years = max(min(end, inv.project_life) - max(start, 0.0), 0.0)
-        return Protection(floor=self.level, upside_share=self.cfg.upside_share,
-                          floor_weight=weight, floor_budget=self.money_left(model),
-                          floor_capacity=self.covered_capacity(model) + capacity,
-                          floor_years=years, floor_pays=self.pays)
+        return Protection(
+            floor=self.level, upside_share=self.cfg.upside_share,
+            floor_weight=1.0 if limit is None else min(1.0, limit / capacity),
+            floor_start=(self.start - online) / spy,
+            floor_end=np.inf if self.end is None else (self.end - online) / spy,
+            floor_budget=self.money_left(model),
+            floor_capacity=self.covered_capacity(model) + capacity, floor_pays=self.pays,
+            discount_rate=inv.hurdle_rate, life=inv.project_life)
 
     pays = "topup"
 
@@ -181,12 +179,17 @@ class FloorPolicy(Policy):
         return online + sum(d.project.capacity for d in model.developers
                             if d.status == "building" and self.covers_project(d))
 
-    def floor_for_rows(self, model) -> np.ndarray:
-        """The floor under each covered producer's realised price while in force (0: none)."""
-        levels = np.zeros(len(model.book))
-        if self.in_force(model.t):
-            levels[self.covered_rows(model)] = self.level
-        return levels
+    def floor_for_rows(self, model, steps):
+        """The floor under each covered producer's realised price at the future `steps`, as
+        announced now (its term, not its money), and its upside share."""
+        if not self.known(model.t) or self.exhausted or not np.isfinite(self.level):
+            return None
+        steps = np.asarray(steps)
+        in_force = (steps >= self.start) & ((steps < self.end) if self.end is not None else True)
+        levels = np.zeros((len(model.book), len(steps)))
+        levels[self.covered_rows(model)] = np.where(in_force, self.level, 0.0)
+        upside = np.full(len(model.book), self.cfg.upside_share)
+        return levels, upside
 
 
 class CfdFloor(FloorPolicy):
@@ -402,8 +405,12 @@ class PurchaseFloor(FloorPolicy, StockHolder):
             self.exhausted = True          # the money is gone: the defence stops for good
             model.floor_level = float("nan")
             return
-        model.plan.defence = Defence(self.covered_offers(model), self.level,
-                                     self.stock_room(model), self.cfg.buy_from)
+        room = self.stock_room(model)
+        capacity = np.inf if self.cfg.capacity is None else max(self.cfg.capacity - self.stock,
+                                                                0.0)
+        self.money_bound = room < capacity          # the money, not the store, limits it
+        model.plan.defence = Defence(self.covered_offers(model), self.level, room,
+                                     self.cfg.buy_from)
 
     def adjust_offers(self, model, offers) -> None:
         release = self.cfg.release_price
@@ -414,6 +421,12 @@ class PurchaseFloor(FloorPolicy, StockHolder):
         out = model.outcome
         self.book_purchase(model, out.defence_bought, out.defence_price)
         self.book_sales(model)
+        if (self.cfg.buy_from == "any" and model.plan.defence is not None and self.money_bound
+                and out.defence_bought > 0 and out.defence_price < self.level * (1 - 1e-12)):
+            # an open-market buffer stock whose money no longer holds the price at the floor
+            # (it bought all it could afford below it) stops for good, as the tin agreement's
+            # buffer stock stopped trading when its money ran out
+            self.exhausted = True
 
 
 class MinimumImportPrice(FloorPolicy):
@@ -449,9 +462,9 @@ class MinimumImportPrice(FloorPolicy):
         if out.duties > 0:
             self.government.book("duty", out.duties * model.money_per_price_tonne)
 
-    def floor_for_rows(self, model) -> np.ndarray:
+    def floor_for_rows(self, model, steps):
         """None: the MIP acts through the club price (the club's wedge in exit reviews)."""
-        return np.zeros(len(model.book))
+        return None
 
     def protection(self, model, developer):
         """Club refinery projects sell at the club price: at least the MIP level while the club
@@ -459,8 +472,8 @@ class MinimumImportPrice(FloorPolicy):
         price."""
         if (self.known(model.t) and developer.stage == REFINERY
                 and model.region_club[developer.region] and np.isfinite(self.level)):
-            return Protection(border_floor=self.level,
-                              autarky=developer.pipeline.club_autarky_price(model, developer))
+            return Protection(border_floor=self.level, autarky=developer.pipeline.club_autarky_price(
+                model, developer, self.level))
         return None
 
 

@@ -105,12 +105,17 @@ class Offtake(Policy):
                 and self.covered_region[developer.region]):
             p, inv, spy = developer.project, model.config.investment, model.steps_per_year
             price = float(self.contract_price(np.array([p.unit_cost]), model.expectation.median)[0])
+            if price < p.unit_cost:
+                return None      # the market carves no contract tranche below the producer's ask
             online = developer.first_output_step(model)
             first = max(online, self.start)
             last = first + self.cfg.tenor if self.end is None else min(first + self.cfg.tenor,
                                                                        self.end)
             weight = discounted_share(inv.hurdle_rate, (first - online) / spy,
                                       (last - online) / spy, inv.project_life)
-            return Protection(offtake_share=self.cfg.share, offtake_price=price,
+            collar = self.cfg.price_formula == "collar"
+            return Protection(offtake_share=self.cfg.share,
+                              offtake_price=self.cfg.floor if collar else price,
+                              offtake_ceiling=self.cfg.ceiling if collar else np.nan,
                               offtake_firm=self.cfg.take_or_pay, offtake_weight=weight)
         return None

@@ -46,8 +46,9 @@ class TradeMeasures(Policy):
         still imports (down to the club's own clearing price once it no longer does)."""
         if (self.cfg.tariff > 0 and self.known(model.t) and developer.stage == REFINERY
                 and model.region_club[developer.region] and self.government is not None):
-            return Protection(tariff=self.cfg.tariff,
-                              autarky=developer.pipeline.club_autarky_price(model, developer))
+            border = (1.0 + self.cfg.tariff) * developer.pipeline.expected_price(model, REFINERY)
+            return Protection(tariff=self.cfg.tariff, autarky=developer.pipeline.club_autarky_price(
+                model, developer, border))
         return None
 
     def settle(self, model) -> None:
