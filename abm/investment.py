@@ -1,17 +1,20 @@
-"""Investment under uncertainty: the revenue distribution a project faces and its trigger price.
+"""Investment under uncertainty: the revenue a project expects and its trigger price.
 
 Pure functions (numpy, scipy.special) used by the `Developer` agents, and the price view they
-share (`PriceExpectation`):
+share (`PriceExpectation`). docs/ODD.md section 7.13 has the equations.
 
-* A project's realised price at the assessment horizon is lognormal, log-mean m and log-sd
-  s = sigma * sqrt(h), from the developers' price expectation and perceived volatility.
-* Protection changes that distribution in closed form: a floor F is a put, R = max(P, F); a CFD
-  with upside share u pays R = F + (1 - u) (P - F)+; an offtake of share theta at price P_o mixes
-  in a fixed price. Its mean and standard deviation give an effective (median) price and an
-  effective volatility (the lognormal with the same coefficient of variation).
-* Dixit-Pindyck (1994, ch. 5) with a zero-drift price (delta = r): invest when
-  P >= beta / (beta - 1) * (c + r I), beta = 1/2 + sqrt(1/4 + 2 r / sigma^2). With sigma -> 0
-  the trigger falls to the NPV break-even c + r I; it rises with volatility.
+* The world price at the assessment horizon h is lognormal with mean P' (the developers'
+  expected price, zero drift) and log-sd sigma sqrt(h).
+* A project's revenue per tonne is a continuous piecewise-linear function of that price
+  (`revenue_function`): the club border (tariff, minimum import price, capped by the club's own
+  clearing price), a floor on the sale price (CFD with upside share, purchase floor) over the
+  part of the project's life its term and money cover, an offtake (fixed, cost-plus or collar;
+  take-or-pay or not). `Revenue` holds it as a + bP + sum c_k (P - K_k)+, so its mean and
+  variance are exact (`moments`). The decision price is E[R] (one valuation: a floor is counted
+  once) and the volatility the trigger sees is that of R (`effective_price`).
+* Dixit-Pindyck (1994, ch. 6) with convenience yield delta (default r):
+  P* = beta / (beta - 1) delta (c / r + I'); NPV: c + I' A(r + premium sigma). Concessional
+  finance lowers only the capital, I' = I A(r_f) / A(r) (`trigger_price`).
 """
 
 from __future__ import annotations
