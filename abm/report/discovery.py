@@ -340,7 +340,9 @@ def section(page, data, findings: list[Finding]) -> None:
              "<b>Coverage</b>: share of all runs meeting the criterion that fall in the box; "
              "<b>density</b>: share of the box's runs meeting it. Limits not shown, or shown as "
              "the declared range, are not restricted; limits whose quasi-p-value is above 0.05 "
-             "are dropped. Click a point of the trade-off chart to see that box.</p>"]
+             "are dropped. Click a point of the trade-off chart to see that box (the ring marks the "
+             "step the box shown comes from; the sentence counts the runs inside its kept "
+             "limits).</p>"]
     for k, f in enumerate(findings):
         text = sentence(f, data.price_unit)
         parts.append(f'<h3>{escape(f.scenario)}: {escape(f.criterion)}</h3>'
@@ -374,7 +376,7 @@ def sweep_section(page, data) -> None:
     if not (data.config.get("discovery") or {}).get("criterion"):
         return
     try:
-        findings = discover_runs(data.runs, data.config, stability_iterations=20)
+        findings = discover_runs(data.runs, data.config, stability_iterations=10)
     except ConfigError as err:
         page.section("Where the criteria are met (scenario discovery)",
                      f'<p class="note">{escape(err.message)}</p>', "discovery")
