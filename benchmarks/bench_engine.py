@@ -3,11 +3,14 @@
     .venv/bin/python benchmarks/bench_engine.py              # everything (several minutes)
     .venv/bin/python benchmarks/bench_engine.py --quick      # smaller sizes, a smoke check
     .venv/bin/python benchmarks/bench_engine.py throughput --runs 200
+    .venv/bin/python benchmarks/bench_engine.py efficiency --runs 400 --rounds 3
 
 Targets (issue 4):
 - throughput: 2 workers >= 1.7x the runs/s of 1 worker, 200 runs of the real model, 2 cores;
 - memory: the parent's peak RSS does not grow with the number of runs; 10,000 short runs < 1 GB;
 - overhead: engine time per run on top of the model < 10 ms.
+Issue 17: engine efficiency = (runs x single-run in-process time / workers) / wall time, 400
+baseline runs on 2 workers, >= 0.8; parent peak RSS for 10,000 runs < 500 MB.
 
 Each measurement runs in a fresh Python process so peak memory and import costs are its own.
 `--runner fake` replaces the model by a runner that sleeps a fixed time and returns a
@@ -104,8 +107,9 @@ def measure(args: argparse.Namespace) -> dict:
         from abm.engine.executors import local_pool
 
         instance = local_pool(args.workers, worker.RUNNER)
-    result = abm.run_experiment(exp, out, workers=args.workers, quiet=True, report=False,
-                                executor_instance=instance)
+    extra = {"series": args.series} if args.series != "all" else {}   # (older engines: all)
+    result = abm.run_experiment(exp, out, workers=args.workers, quiet=True,
+                                report=bool(args.report), executor_instance=instance, **extra)
     if instance is not None:
         instance.shutdown()
     wall = time.perf_counter() - start
@@ -225,12 +229,47 @@ def throughput(runs: int, steps: int, runner: str, tmp: Path, rounds: int = 2) -
     return lines
 
 
-def memory(sizes: list[int], steps: int, runner: str, workers: int, tmp: Path) -> list[str]:
+def efficiency(runs: int, steps: int, workers: int, rounds: int, series: str,
+               tmp: Path) -> list[str]:
+    """Engine efficiency = (runs x t / workers) / wall, with t the single-run in-process time
+    of the model (`simulate` in a loop in a fresh process, 60 runs, measured just before each
+    engine round so both see the same load on the machine); the engine's wall time is the whole
+    `run_experiment` call in a fresh process (pool start-up and final compaction included;
+    summaries and report excluded)."""
+    lines = [row("round", "load avg", "single run ms", "workers", "runs", "series", "wall s",
+                 "ideal s", "efficiency", "model share"), row(*["---"] * 10)]
+    effs, shares = [], []
+    for i in range(rounds):
+        load = os.getloadavg()[0]
+        solo = child("plain", runs=60, steps=steps)
+        t = solo["wall_s"] / solo["runs"]
+        got = child("measure", workers=workers, runs=runs, steps=steps, runner="model",
+                    out=tmp / f"eff{i}", series=series)
+        ideal = got["runs"] * t / workers
+        effs.append(ideal / got["wall_s"])
+        # the workers' time inside the model over the workers' wall time: the same ratio with
+        # t measured in the engine's own workers, so load on the machine slows both sides
+        shares.append(got["model_s"] / (workers * got["wall_s"]))
+        lines.append(row(i + 1, f"{load:.1f}", f"{t * 1000:.1f}", workers, got["runs"], series,
+                         f"{got['wall_s']:.2f}", f"{ideal:.2f}", f"{effs[-1]:.2f}",
+                         f"{shares[-1]:.2f}"))
+        shutil.rmtree(tmp / f"eff{i}", ignore_errors=True)
+    def spread(v: list[float]) -> str:
+        return f"{min(v):.2f} / {sorted(v)[len(v) // 2]:.2f} / {max(v):.2f}"
+
+    lines.append(row("min / median / max", "", "", "", "", "", "", "", spread(effs),
+                     spread(shares)))
+    return lines
+
+
+def memory(sizes: list[int], steps: int, runner: str, workers: int, tmp: Path,
+           series: str = "all") -> list[str]:
     lines = [row("runs", "engine wall s", "engine peak RSS MB", "summaries s",
                  "summaries peak RSS MB"), row(*["---"] * 5)]
     for n in sizes:
         out = tmp / f"mem{n}"
-        got = child("measure", workers=workers, runs=n, steps=steps, runner=runner, out=out)
+        got = child("measure", workers=workers, runs=n, steps=steps, runner=runner, out=out,
+                    series=series)
         summ = child("summaries", out=out)
         lines.append(row(n, f"{got['wall_s']:.1f}", f"{got['peak_rss_mb']:.0f}",
                          f"{summ['wall_s']:.1f}", f"{summ['peak_rss_mb']:.0f}"))
@@ -259,7 +298,8 @@ def overhead(runs: int, steps: int, tmp: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("which", nargs="*", help="throughput, memory, overhead (default: all)")
+    parser.add_argument("which", nargs="*", help="throughput, efficiency, memory, overhead "
+                        "(default: all)")
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke check)")
     parser.add_argument("--runner", default="model", choices=["model", "fake", "null"])
     parser.add_argument("--runs", type=int, default=None)
@@ -268,9 +308,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None)
     parser.add_argument("--summaries", type=int, default=0)
     parser.add_argument("--pool", type=int, default=0, help="1: process pool even for 1 worker")
+    parser.add_argument("--series", default="all", choices=["all", "bands", "none"])
+    parser.add_argument("--report", type=int, default=0, help="1: build the report too")
+    parser.add_argument("--rounds", type=int, default=3, help="efficiency: rounds")
+    parser.add_argument("--sizes", default=None, help="memory: comma-separated run counts")
     args = parser.parse_args(argv)
-    args.which = args.which or ["throughput", "memory", "overhead"]
-    known = {"throughput", "memory", "overhead", "_measure", "_summaries", "_plain"}
+    args.which = args.which or ["throughput", "efficiency", "memory", "overhead"]
+    known = {"throughput", "efficiency", "memory", "overhead", "_measure", "_summaries",
+             "_plain"}
     if not set(args.which) <= known:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(set(args.which) - known))}")
     if args.which and args.which[0].startswith("_"):
@@ -289,11 +334,20 @@ def main(argv: list[str] | None = None) -> int:
             steps = args.steps or (60 if args.quick else 240)
             print(f"## throughput: {runs} runs of {steps} steps\n")
             print("\n".join(throughput(runs, steps, args.runner, tmp)) + "\n")
+        if "efficiency" in args.which:
+            runs = args.runs or (40 if args.quick else 400)
+            steps = args.steps or 240
+            print(f"## efficiency: {runs} runs of {steps} steps, {args.workers} workers\n")
+            print("\n".join(efficiency(runs, steps, args.workers, args.rounds, args.series,
+                                       tmp)) + "\n")
         if "memory" in args.which:
             sizes = [200, 1000] if args.quick else [1000, 10_000]
+            if args.sizes:
+                sizes = [int(n) for n in args.sizes.split(",")]
             steps = 12
             print(f"## parent memory: short runs ({steps} steps), {args.workers} workers\n")
-            print("\n".join(memory(sizes, steps, args.runner, args.workers, tmp)) + "\n")
+            print("\n".join(memory(sizes, steps, args.runner, args.workers, tmp,
+                                   args.series)) + "\n")
         if "overhead" in args.which:
             runs = args.runs or (100 if args.quick else 500)
             steps = args.steps or 240

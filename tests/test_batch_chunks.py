@@ -196,3 +196,13 @@ def test_an_unknown_series_mode_is_refused_before_anything_is_written(tmp_path):
     with pytest.raises(ConfigError, match="series"):
         run(tmp_path / "r", series="some")
     assert not (tmp_path / "r").exists()
+
+
+def test_dask_with_chunks_gives_identical_results(tmp_path, monkeypatch):
+    pytest.importorskip("dask.distributed")
+    run(tmp_path / "ref")
+    monkeypatch.setattr(engine_runner, "CHUNK_RUNS", 4)
+    got = run(tmp_path / "dask", workers=2, executor="dask")
+    assert (got.computed, got.failed) == (N_RUNS, 0)
+    assert runs_table(tmp_path / "dask").equals(runs_table(tmp_path / "ref"))
+    assert series_table(tmp_path / "dask").equals(series_table(tmp_path / "ref"))

@@ -13,7 +13,8 @@ Keys (format 1):
   sweep (null or {design, samples, parameters: [dotted keys in design order]}),
   design (list of {run_id, scenario, point, params, replication, seed}),
   created, updated (ISO 8601 UTC), status, counts {planned, computed, reused, failed},
-  executor {kind, workers, scheduler},
+  executor {kind, workers, scheduler}, series ("all" | "bands" | "none": what is stored of
+  each run's series, set by the engine; absent in older folders, meaning "all"),
   history (one entry per call: started, version, git_commit, planned, reused, computed,
   failed, status; kept across calls so reused runs can be traced to the code that made them)
 """

@@ -4,9 +4,9 @@ Order of work:
 1. validate everything (executor options, every run's config, the results folder against its
    manifest) before writing anything: bad input leaves the disk untouched;
 2. lock the folder, write ``manifest.json`` (status ``running``), find the finished runs;
-3. submit the unfinished runs with a bounded number in flight; each worker writes its own
-   files and returns a small status; a lost worker's runs are requeued (bounded); small files
-   are compacted into parts in a background thread;
+3. submit the unfinished runs in chunks (blocks of about CHUNK_SECONDS of work) with a bounded
+   number in flight; each worker writes its chunk's parts and returns a small status per run;
+   a lost worker's runs are requeued one per task (bounded);
 4. update the manifest, write the summaries, build the report.
 Ctrl-C stops the workers, keeps every finished run and re-raises ``KeyboardInterrupt``.
 """

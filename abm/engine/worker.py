@@ -1,16 +1,18 @@
-"""What a worker does for one run: build its config, call the runner, write its two files.
+"""What a worker does for a block of runs: build each config, call the runner, write the files.
 
 A task carries a picklable `Context` (the experiment's raw config and where to write) and a
-`RunSpec`. The worker rebuilds the `Experiment` once per process (cached by a digest of the raw
-config), so every executor (local processes, Dask workers on other machines) works the same way
-and nothing large is shipped per run. The runner is named by a "module:function" path and
-resolved in the worker, so tests can swap in fake runners and a cluster only needs the package
-installed.
+list of `RunSpec` (a chunk, `run_chunk`). The worker rebuilds the `Experiment` once per process
+(cached by a digest of the raw config), so every executor (local processes, Dask workers on
+other machines) works the same way and nothing large is shipped per run. The runner is named by
+a "module:function" path and resolved in the worker, so tests can swap in fake runners and a
+cluster only needs the package installed.
 
-Files (docs/architecture.md): ``series/<file_id>.parquet`` first, then ``runs/<file_id>.parquet``;
-the runs file is the "done" marker, so a run killed between the two is simply recomputed.
-A run that raises becomes a ``failed`` row (error, traceback, null metrics); it never stops the
-others and is retried by the next invocation.
+Files (docs/engine.md): a chunk's ok runs as ``series/part-<k>.parquet`` first, then
+``runs/part-<k>.parquet``; the runs part is the "done" marker of its runs, so a chunk killed
+between the two (or before) is simply recomputed. A chunk of one run writes
+``series/<file_id>.parquet`` then ``runs/<file_id>.parquet``. A run that raises becomes a
+``failed`` row in its own runs file (error, traceback, null metrics); it never stops the others
+and is retried by the next invocation.
 """
 
 from __future__ import annotations
