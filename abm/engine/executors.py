@@ -18,6 +18,7 @@ import logging
 import multiprocessing
 import os
 import sys
+import threading
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -107,6 +108,7 @@ class Pool:
         self.scheduler = scheduler
         self.restarts = 0
         self._client: Any = None
+        self._starter: threading.Thread | None = None
         self._cluster: Any = None
         if instance is not None:
             self.kind = "custom"
@@ -141,13 +143,24 @@ class Pool:
 
     # -- the engine's needs ---------------------------------------------------------------------
     def start_workers(self) -> None:
-        """Start the worker processes now (one no-op task each) instead of at the first run:
-        they fork and run their initializer while the parent builds the design."""
-        if isinstance(self.executor, ProcessPoolExecutor):
-            from abm.engine.worker import ping
+        """Start the worker processes now (one no-op task each) instead of at the first run,
+        from a background thread: starting a process waits until the fork server has imported
+        the model (about a second), and meanwhile the parent builds and checks the design."""
+        if not isinstance(self.executor, ProcessPoolExecutor):
+            return
+        from abm.engine.worker import ping
 
-            for _ in range(self.workers):
-                self.executor.submit(ping)
+        executor, count = self.executor, self.workers
+
+        def start() -> None:
+            try:
+                for _ in range(count):
+                    executor.submit(ping)
+            except (RuntimeError, BrokenProcessPool):
+                pass              # shut down (bad input) or broken: the engine handles both
+
+        self._starter = threading.Thread(target=start, name="abm-pool-start", daemon=True)
+        self._starter.start()
 
     @property
     def window(self) -> int:
@@ -170,6 +183,9 @@ class Pool:
         broken pool) rather than waiting for them; their runs are simply not recorded."""
         if self.kind == "custom":
             return   # the caller owns it
+        if self._starter is not None:
+            self._starter.join()
+            self._starter = None
         if isinstance(self.executor, ProcessPoolExecutor):
             processes = list((getattr(self.executor, "_processes", None) or {}).values())
             self.executor.shutdown(wait=not abandon, cancel_futures=abandon)
