@@ -108,6 +108,8 @@ def measure(args: argparse.Namespace) -> dict:
 
         instance = local_pool(args.workers, worker.RUNNER)
     extra = {"series": args.series} if args.series != "all" else {}   # (older engines: all)
+    if args.executor != "local":
+        extra["executor"] = args.executor
     result = abm.run_experiment(exp, out, workers=args.workers, quiet=True,
                                 report=bool(args.report), executor_instance=instance, **extra)
     if instance is not None:
@@ -230,21 +232,21 @@ def throughput(runs: int, steps: int, runner: str, tmp: Path, rounds: int = 2) -
 
 
 def efficiency(runs: int, steps: int, workers: int, rounds: int, series: str,
-               tmp: Path) -> list[str]:
+               tmp: Path, executor: str = "local") -> list[str]:
     """Engine efficiency = (runs x t / workers) / wall, with t the single-run in-process time
     of the model (`simulate` in a loop in a fresh process, 60 runs, measured just before each
     engine round so both see the same load on the machine); the engine's wall time is the whole
     `run_experiment` call in a fresh process (pool start-up and final compaction included;
     summaries and report excluded)."""
-    lines = [row("round", "load avg", "single run ms", "workers", "runs", "series", "wall s",
-                 "ideal s", "efficiency", "model share"), row(*["---"] * 10)]
+    lines = [row("round", "load avg", "single run ms", "workers", "runs", f"series ({executor})",
+                 "wall s", "ideal s", "efficiency", "model share"), row(*["---"] * 10)]
     effs, shares = [], []
     for i in range(rounds):
         load = os.getloadavg()[0]
         solo = child("plain", runs=60, steps=steps)
         t = solo["wall_s"] / solo["runs"]
         got = child("measure", workers=workers, runs=runs, steps=steps, runner="model",
-                    out=tmp / f"eff{i}", series=series)
+                    out=tmp / f"eff{i}", series=series, executor=executor)
         ideal = got["runs"] * t / workers
         effs.append(ideal / got["wall_s"])
         # the workers' time inside the model over the workers' wall time: the same ratio with
@@ -309,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--summaries", type=int, default=0)
     parser.add_argument("--pool", type=int, default=0, help="1: process pool even for 1 worker")
     parser.add_argument("--series", default="all", choices=["all", "bands", "none"])
+    parser.add_argument("--executor", default="local", choices=["local", "dask"])
     parser.add_argument("--report", type=int, default=0, help="1: build the report too")
     parser.add_argument("--rounds", type=int, default=3, help="efficiency: rounds")
     parser.add_argument("--sizes", default=None, help="memory: comma-separated run counts")
@@ -339,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
             steps = args.steps or 240
             print(f"## efficiency: {runs} runs of {steps} steps, {args.workers} workers\n")
             print("\n".join(efficiency(runs, steps, args.workers, args.rounds, args.series,
-                                       tmp)) + "\n")
+                                       tmp, args.executor)) + "\n")
         if "memory" in args.which:
             sizes = [200, 1000] if args.quick else [1000, 10_000]
             if args.sizes:
