@@ -190,6 +190,9 @@ def test_series_modes_keep_the_runs_and_build_the_report(tmp_path, monkeypatch, 
     assert run(out, series=mode).reused == N_RUNS
     with pytest.raises(ConfigError, match=f"--series {mode}"):
         run(out, series="all")
+    forced = run(out, series="all", force=True)       # --force discards and recomputes
+    assert (forced.reused, forced.computed) == (0, N_RUNS)
+    assert series_table(out).equals(series_table(tmp_path / "all"))
 
 
 def test_an_unknown_series_mode_is_refused_before_anything_is_written(tmp_path):

@@ -191,7 +191,8 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, *, workers: i
         pool.start_workers()
     try:
         the_plan = plan(exp, out, force=force)
-        _check_series_mode(the_plan.stored, the_plan.discard, series, out)
+        the_plan.discard = _check_series_mode(the_plan.stored, the_plan.discard, series, out,
+                                              force)
         if pool is None:
             try:
                 pool = Pool(executor, workers, runner, scheduler=scheduler,
@@ -218,7 +219,7 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, *, workers: i
             # the stored config again, under the lock: a run that started meanwhile with
             # another config must not have its results adopted
             stored, discard = _check_folder(exp, out, force)
-            _check_series_mode(stored, discard, series, out)
+            discard = _check_series_mode(stored, discard, series, out, force)
             the_plan = _Plan(the_plan.specs, stored, discard)
             try:
                 result = _run(exp, out, the_plan, pool, runner, quiet=quiet, series=series)
@@ -249,15 +250,20 @@ def _build_report(out: Path, notes: list[str]) -> Path | None:
     return Path(index) if index is not None else out / "report" / "index.html"
 
 
-def _check_series_mode(stored: dict | None, discard: bool, series: str, out: Path) -> None:
+def _check_series_mode(stored: dict | None, discard: bool, series: str, out: Path,
+                       force: bool) -> bool:
     """A folder keeps one series mode: runs stored without (all) series cannot be reused by a
-    call that wants them, and mixing modes would make the bands cover some runs only."""
+    call that wants them, and mixing modes would make the bands cover some runs only. True when
+    the stored runs must be discarded (another mode, with force)."""
     if stored is None or discard:
-        return
+        return discard
     old = stored.get("series", "all")
     if old != series and (stored.get("counts") or {}).get("planned"):
+        if force:
+            return True
         raise ConfigError(str(out), None, f"holds runs stored with --series {old}; rerun with "
                           f"--series {old}, or use --force to discard them (or another --out)")
+    return False
 
 
 def _run(exp: Experiment, out: Path, the_plan: _Plan, pool: Pool, runner: str, *,
@@ -266,7 +272,7 @@ def _run(exp: Experiment, out: Path, the_plan: _Plan, pool: Pool, runner: str, *
     if the_plan.discard:
         stored = the_plan.stored
         store.discard(out, manifest_io.wrote(stored) if stored else None)
-        notes.append("discarded the stored runs of a different config (force)")
+        notes.append("discarded the stored runs of a different config or series mode (force)")
     for folder in (out, out / "runs", out / "series", out / "summary", out / "report"):
         remove_stale_temps(folder)
     for warning in store.quarantine(out):   # damaged files: moved aside, their runs rerun
