@@ -298,6 +298,24 @@ def band_columns(series: pl.LazyFrame) -> list[str]:
             + [c for c in names if c.startswith(REGION_CAPACITY_PREFIX)])
 
 
+# Above this many sweep points per scenario, summary/bands.parquet is pooled over the points
+# (point null): per-point bands of a Sobol or LHS design (a few replications per point) are
+# nearly the paths themselves, and cost minutes and gigabytes (4,608 points x 240 steps).
+BAND_POINTS_MAX = 100
+
+
+def _stored_bands(series: pl.LazyFrame, manifest: dict) -> pl.DataFrame:
+    columns = band_columns(series)
+    design = manifest.get("design") or []
+    points = len({(d.get("scenario"), d.get("point")) for d in design})
+    scenarios = len({d.get("scenario") for d in design}) or 1
+    if points / scenarios <= BAND_POINTS_MAX:
+        return bands(series, columns)
+    pooled = bands(series, columns, by=("scenario",))
+    return pooled.with_columns(pl.lit(None, dtype=pl.Int64).alias("point")).select(
+        list(BANDS_SCHEMA))
+
+
 def write_summaries(out: Path, baseline: str, metrics: list[str] | None = None) -> None:
     """Write summary/summary.parquet, summary/paired.parquet, summary/bands.parquet and (for a
     Sobol design, per the manifest) summary/sobol.parquet. Metrics default to every metric
@@ -313,8 +331,8 @@ def write_summaries(out: Path, baseline: str, metrics: list[str] | None = None) 
               else pl.DataFrame(schema=PAIRED_SCHEMA))
     write_parquet_atomic(paired, folder / "paired.parquet")
     series = load_series(out)
-    write_parquet_atomic(bands(series, band_columns(series)), folder / "bands.parquet")
     manifest = manifest_io.read(out) or {}
+    write_parquet_atomic(_stored_bands(series, manifest), folder / "bands.parquet")
     if manifest.get("design_kind") == "sobol":
         sweep = manifest.get("sweep") or {}
         write_parquet_atomic(sobol_table(runs, metrics, list(sweep.get("parameters") or []),

@@ -209,3 +209,16 @@ def test_dask_with_chunks_gives_identical_results(tmp_path, monkeypatch):
     assert (got.computed, got.failed) == (N_RUNS, 0)
     assert runs_table(tmp_path / "dask").equals(runs_table(tmp_path / "ref"))
     assert series_table(tmp_path / "dask").equals(series_table(tmp_path / "ref"))
+
+
+def test_bands_of_a_design_with_many_points_are_pooled_over_points(tmp_path, monkeypatch):
+    import abm.summary
+
+    run(tmp_path / "per_point")
+    monkeypatch.setattr(abm.summary, "BAND_POINTS_MAX", 0)
+    got = run(tmp_path / "pooled", report=True)
+    assert got.report is not None and got.report.exists()
+    pooled = pl.read_parquet(tmp_path / "pooled" / "summary" / "bands.parquet")
+    per_point = pl.read_parquet(tmp_path / "per_point" / "summary" / "bands.parquet")
+    assert pooled["point"].is_null().all() and pooled.height == per_point.height
+    assert pooled.drop("point").equals(per_point.drop("point"))   # one point: the same numbers
