@@ -150,3 +150,22 @@ def test_discover_bad_input_exits_2(tmp_path, capsys, args, message):
 def test_discover_not_a_results_folder(tmp_path, capsys):
     assert main(["discover", str(tmp_path)]) == 2
     assert "no manifest.json" in capsys.readouterr().err
+
+
+def test_discover_without_sweep_exits_2(tmp_path, capsys):
+    out = fake_results(tmp_path)
+    manifest = json.loads((out / "manifest.json").read_text())
+    del manifest["config"]["sweep"]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["discover", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "has no [sweep]" in err and err.count("\n") == 1
+
+
+def test_unknown_metric_in_the_config_names_the_key():
+    from pydantic import ValidationError
+
+    from abm.config import Discovery
+
+    with pytest.raises(ValidationError, match="did you mean 'capacity_added_market'"):
+        Discovery(criterion="capacity_added < 5000")
