@@ -169,3 +169,15 @@ def test_unknown_metric_in_the_config_names_the_key():
 
     with pytest.raises(ValidationError, match="did you mean 'capacity_added_market'"):
         Discovery(criterion="capacity_added < 5000")
+
+
+def test_criteria_are_not_in_the_config_hash():
+    """Asking another question of stored runs must not make `abm run` recompute them."""
+    from abm.experiment import load_experiment
+
+    with_criteria = load_experiment("experiments/floor_levels.toml")
+    other = load_experiment("experiments/floor_levels.toml",
+                            {"discovery.criterion": "price_mean > 100", "discovery.threshold": 0.5})
+    assert with_criteria.config.discovery is not None
+    assert other.config.discovery.threshold == 0.5
+    assert with_criteria.config_hash() == other.config_hash()
