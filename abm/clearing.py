@@ -3,12 +3,23 @@ with the pure functions of abm.market, and report who sold and bought what at wh
 
 Without trade measures the world is one market. A minimum import price or a tariff separates the
 club (club buyers, and offers that qualify for club treatment) from the world hub; an export
-control separates the restricting region. Buffer-stock defences and stockpile bids act in the
-market where they sit.
+control separates the restricting region. Whatever the structure, the instruments that act
+inside the markets are defined once, on top of one function that clears the step's markets for
+given offers and a block of demand (`_Markets.solve`: `abm.market.clear` for one market,
+`abm.market.clear_linked` for linked ones):
+
+* bids (the stockpile's, an open-market buffer stock's) with reservation prices sit in the
+  club's market when it is separate, else in the world market (`_Markets.with_bids`);
+* a buffer-stock defence of covered producers (`buy_from = "covered"`) lets covered offers sell
+  to the market no lower than the floor and buys what the market does not take at the floor,
+  within its room (`_Markets.defended`).
+
+So a trade measure that does not bind changes none of them (tests/test_invariance.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,8 +53,10 @@ class Offers:
         self.contract = np.append(self.contract, False)
         self.club_value = np.append(self.club_value, 1.0)
 
-    def split(self, index: np.ndarray, share: np.ndarray, ask: np.ndarray) -> None:
-        """Carve `share` of offers `index` into new contracted tranches offered at `ask`."""
+    def split(self, index: np.ndarray, share: np.ndarray, ask: np.ndarray,
+              contract: bool = True) -> None:
+        """Carve `share` of offers `index` into new tranches offered at `ask` (offtake-contracted
+        ones unless `contract` is false)."""
         carved = self.qty[index] * share
         self.qty[index] -= carved
         for name in ("refinery", "mine", "region", "owner", "club_value"):
@@ -51,10 +64,27 @@ class Offers:
             setattr(self, name, np.append(arr, arr[index]))
         self.ask = np.append(self.ask, ask)
         self.qty = np.append(self.qty, carved)
-        self.contract = np.append(self.contract, np.ones(len(index), dtype=bool))
+        self.contract = np.append(self.contract, np.full(len(index), contract, dtype=bool))
 
     def __len__(self) -> int:
         return len(self.ask)
+
+
+@dataclass
+class Defence:
+    """A buffer-stock floor's request to the clearing (abm.policies.floor.PurchaseFloor).
+
+    `buy_from = "covered"`: the government buys covered offers' output at `floor` (producer
+    support): covered offers do not sell to the market below the floor, and what the market does
+    not take at the floor the government buys, up to `room` t; the market price may sit below the
+    floor (set by uncovered supply). `"any"`: an open-market buffer stock (the tin and rubber
+    agreements) bids for up to `room` t at `floor` from whoever offers, paying the market price,
+    so the price cannot fall below the floor while its room lasts."""
+
+    covered: Callable[[Offers], np.ndarray]   # mask of covered offers
+    floor: float
+    room: float                               # t this step
+    buy_from: str = "covered"
 
 
 @dataclass
@@ -69,7 +99,7 @@ class MarketPlan:
     export_caps: dict[int, float] = field(default_factory=dict)   # region -> t per step
     bid_qty: float = 0.0                 # stockpile bid in the club's market, t
     bid_price: float = 0.0
-    defence: tuple | None = None         # (covered offers mask fn, floor, room t)
+    defence: Defence | None = None       # a buffer-stock floor
     importer_demand: float = 0.0         # front-running purchases by importers, t
 
     @property
@@ -106,11 +136,13 @@ class Outcome:
 
 def clear_single(offers: Offers, *, buyer_scale: np.ndarray, eps: float,
                  price_cap: float | None, last_price: float, merit=None,
-                 all_live: bool = False) -> Outcome:
+                 all_live: bool = False, region_club: np.ndarray | None = None,
+                 buyer_club_rows: np.ndarray | None = None) -> Outcome:
     """`clear_step` when the plan is idle (one world market; no trade measures, buffer-stock
     defence, stockpile bid or importers buying ahead): the same outcome with fewer array
     operations. `merit`: abm.market.merit_order of `offers.ask`, when the caller has it;
-    `all_live`: every offer has a positive quantity."""
+    `all_live`: every offer has a positive quantity. `region_club` and `buyer_club_rows` (club
+    buyers) give the club's net imports."""
     o = offers
     n_offers = len(o)
     scale = buyer_scale.sum()
@@ -125,9 +157,201 @@ def clear_single(offers: Offers, *, buyer_scale: np.ndarray, eps: float,
     offer_price.fill(price)
     buyer_price = np.empty(len(buyer_scale))
     buyer_price.fill(price)
+    club_imports = 0.0
+    if region_club is not None and buyer_club_rows is not None and region_club.any():
+        club_imports = float(buyer_tonnes[buyer_club_rows].sum()
+                             - result.dispatched[region_club[o.region]].sum())
     return Outcome(price, price, float("nan"), result.dispatched, np.zeros(n_offers),
-                   offer_price, buyer_tonnes, buyer_price, 0.0, price, 0.0, 0.0, 0.0,
+                   offer_price, buyer_tonnes, buyer_price, 0.0, price, 0.0, 0.0, club_imports,
                    result.unmet, float(buyer_tonnes.sum()))
+
+
+@dataclass
+class _Solved:
+    """The step's markets cleared once (`_Markets.solve`), by market node."""
+
+    prices: dict            # node -> price
+    sold: np.ndarray        # t per offer sold to the market
+    cons: dict              # node -> t delivered in the node (buyers and block demand)
+    block: dict             # node -> block demand B in the node (importers, bids), t
+    unmet: float
+    net_imports: dict       # node (not the hub) -> t imported from the hub (negative: exports)
+
+
+class _Markets:
+    """This step's market structure: the node of every offer and buyer (0 the world hub, 1 the
+    club when separate, 2.. restricting regions), and the clearing of all of them."""
+
+    def __init__(self, offers: Offers, plan: MarketPlan, buyer_scale: np.ndarray,
+                 buyer_region: np.ndarray, region_club: np.ndarray, eps: float,
+                 price_cap: float | None, last_price: float):
+        o = offers
+        self.offers, self.plan, self.eps = o, plan, eps
+        self.price_cap, self.last_price = price_cap, last_price
+        n_offers = len(o)
+        club_offer = region_club[o.region].copy()
+        if plan.rules_of_origin is not None:
+            club_offer &= o.club_value >= plan.rules_of_origin - 1e-12
+        self.club_offer = club_offer
+        self.club_buyer = region_club[buyer_region]
+        self.has_club = bool(region_club.any())
+        offer_node = np.zeros(n_offers, dtype=int)
+        buyer_node = np.zeros(len(buyer_scale), dtype=int)
+        node_ids = [HUB]
+        if plan.club_separate:
+            offer_node[club_offer] = 1
+            buyer_node[self.club_buyer] = 1
+            node_ids.append(1)
+        self.restricted_regions = list(plan.export_caps)
+        for j, region in enumerate(self.restricted_regions):
+            offer_node[o.region == region] = 2 + j
+            buyer_node[buyer_region == region] = 2 + j
+            node_ids.append(2 + j)
+        self.offer_node, self.buyer_node, self.node_ids = offer_node, buyer_node, node_ids
+        self.masks = {k: offer_node == k for k in node_ids}
+        self.scale = {k: float(buyer_scale[buyer_node == k].sum()) for k in node_ids}
+        self.linked = len(node_ids) > 1
+        # bids with a reservation price sit in the club's market when it is separate
+        self.bid_node = 1 if plan.club_separate else HUB
+
+    # -- one clearing ------------------------------------------------------------------------
+    def solve(self, asks: np.ndarray, qty: np.ndarray, bid: float) -> _Solved:
+        """Clear every market with offers (`asks`, `qty`) and `bid` t of price-independent
+        demand in the bid node (beside importers' purchases in the hub)."""
+        plan, eps = self.plan, self.eps
+        importers = plan.importer_demand
+        if not self.linked:
+            r = market.clear(asks, qty, self.scale[HUB], eps, B=importers + bid,
+                             price_cap=self.price_cap, shortfall_price=self.last_price)
+            return _Solved({HUB: r.price}, r.dispatched, {HUB: r.quantity},
+                           {HUB: importers + bid}, r.unmet, {})
+        nodes = []
+        for k in self.node_ids[1:]:
+            sel = self.masks[k]
+            is_club = k == 1
+            nodes.append(market.Node(
+                asks[sel], qty[sel], self.scale[k],
+                mip=plan.mip if is_club else 0.0, tariff=plan.tariff if is_club else 0.0,
+                import_cap=plan.import_cap if is_club else np.inf,
+                excess_duty=plan.excess_duty if is_club else None,
+                export_cap=(plan.export_caps[self.restricted_regions[k - 2]] if k >= 2
+                            else np.inf),
+                B=bid if k == self.bid_node else 0.0))
+        hub_b = importers + (bid if self.bid_node == HUB else 0.0)
+        hub = self.masks[HUB]
+        r = market.clear_linked(asks[hub], qty[hub], self.scale[HUB], eps, nodes, B=hub_b,
+                                price_cap=self.price_cap, shortfall_price=self.last_price)
+        sold = np.zeros(len(qty))
+        sold[hub] = r.world_dispatched
+        prices, cons, block, imports = {HUB: r.world_price}, {HUB: r.world_consumption}, \
+            {HUB: hub_b}, {}
+        for k, p_k, disp, c_k, m, node in zip(self.node_ids[1:], r.node_prices,
+                                              r.node_dispatched, r.node_consumption,
+                                              r.net_imports, nodes, strict=True):
+            sold[self.masks[k]] = disp
+            prices[k], cons[k], block[k], imports[k] = p_k, c_k, node.B, m
+        return _Solved(prices, sold, cons, block, r.unmet, imports)
+
+    def served(self, s: _Solved, k: int) -> float:
+        """Share of demand served in node `k` (1 unless supply ran short)."""
+        return _served(s.cons[k], self.scale[k], self.eps, s.prices[k], s.block[k])
+
+    # -- bids ----------------------------------------------------------------------------------
+    def with_bids(self, asks: np.ndarray, qty: np.ndarray,
+                  bids: list[tuple[float, float]]) -> tuple[_Solved, list[float]]:
+        """Clear with bids (t, reservation price) in the bid node. A bid is filled in full when
+        its market clears at or below its reservation price with it, sets the price at its
+        reservation price (taking what is left at that price) when the market clears at or
+        below it without it, else is priced out; bids willing to pay more are served first.
+        Returns the clearing and the tonnes each bid got (served pro rata in scarcity)."""
+        cap = self.price_cap
+        bids = [(q, min(r, cap) if cap is not None else r) for q, r in bids]
+        fills = [0.0] * len(bids)
+        active = sorted((i for i, (q, _) in enumerate(bids) if q > 0),
+                        key=lambda i: -bids[i][1])
+        s = self.solve(asks, qty, sum(bids[i][0] for i in active))
+        while active:
+            low = bids[active[-1]][1]
+            if s.prices[self.bid_node] <= low:
+                share = self.served(s, self.bid_node)
+                for i in active:
+                    fills[i] = bids[i][0] * share
+                return s, fills
+            lowest = [i for i in active if bids[i][1] == low]
+            active = [i for i in active if bids[i][1] != low]
+            rest = sum(bids[i][0] for i in active)
+            s0 = self.solve(asks, qty, rest)
+            if s0.prices[self.bid_node] <= low:
+                # the lowest bids set their market's price at their reservation price
+                wanted = sum(bids[i][0] for i in lowest)
+                s, got = self.bid_sets_price(asks, qty, rest, wanted, low, s0)
+                share = self.served(s, self.bid_node)
+                for i in active:
+                    fills[i] = bids[i][0] * share
+                for i in lowest:
+                    fills[i] = got * bids[i][0] / wanted
+                return s, fills
+            s = s0
+        return s, fills
+
+    def bid_sets_price(self, asks: np.ndarray, qty: np.ndarray, rest: float, wanted: float,
+                       price: float, without: _Solved) -> tuple[_Solved, float]:
+        """The clearing in which bids for `wanted` t hold their market at `price` (beside `rest`
+        t of bids filled in full), and the tonnes they get: in one market exactly (supply at
+        `price` less demand there), in linked markets the largest quantity that keeps the
+        price at or below `price` (the price is monotone in the quantity bid)."""
+        if not self.linked:
+            live = qty > 0
+            supply_at = float(qty[live & (asks <= price)].sum())
+            elastic = market.demand_at(self.scale[HUB], self.eps, price,
+                                       self.plan.importer_demand + rest)
+            if supply_at < elastic:          # only under a binding price cap
+                return without, 0.0
+            got = float(np.clip(supply_at - elastic, 0.0, wanted))
+            sold = elastic + got
+            dispatched = market._dispatch(asks, qty, live, price, sold)
+            return _Solved({HUB: float(price)}, dispatched, {HUB: sold},
+                           {HUB: self.plan.importer_demand + rest + got}, 0.0, {}), got
+        lo, hi = 0.0, wanted
+        best = without
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            trial = self.solve(asks, qty, rest + mid)
+            if trial.prices[self.bid_node] <= price:
+                lo, best = mid, trial
+            else:
+                hi = mid
+            if hi - lo <= 1e-15 * wanted:
+                break
+        return best, lo
+
+    # -- a buffer-stock defence of covered producers -------------------------------------------
+    def defended(self, asks: np.ndarray, qty: np.ndarray, bids: list[tuple[float, float]],
+                 defence: Defence) -> tuple[_Solved, list[float], np.ndarray]:
+        """Covered offers (ask at most the floor) sell to the market no lower than the floor,
+        and the government buys at the floor what the market does not take, within its room;
+        when the room does not reach, it buys its room pro rata from the covered offers and the
+        rest is sold at the market price. Returns the clearing (sold includes the government's
+        purchases), the bids' tonnes and the tonnes bought per offer."""
+        floor, room = defence.floor, defence.room
+        free, fills = self.with_bids(asks, qty, bids)
+        cov = defence.covered(self.offers) & (asks <= floor) & (qty > 0)
+        s_cov = float(qty[cov].sum())
+        none = np.zeros(len(qty))
+        if room <= 0 or s_cov <= 0 or all(free.prices[k] >= floor
+                                          for k in np.unique(self.offer_node[cov]).tolist()):
+            return free, fills, none
+        lifted = np.where(cov, floor, asks)
+        held, fills = self.with_bids(lifted, qty, bids)
+        left = np.where(cov, np.maximum(qty - held.sold, 0.0), 0.0)
+        if float(left.sum()) <= room:
+            held.sold = held.sold + left
+            return held, fills, left
+        share = room / s_cov
+        to_gov = np.where(cov, qty * share, 0.0)
+        partial, fills = self.with_bids(asks, np.where(cov, qty - to_gov, qty), bids)
+        partial.sold = partial.sold + to_gov
+        return partial, fills, to_gov
 
 
 def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
@@ -136,176 +360,69 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
     """Clear every market of the step; see the module docstring."""
     o = offers
     n_offers = len(o)
-    club_offer = region_club[o.region].copy()
-    if plan.rules_of_origin is not None:
-        club_offer &= o.club_value >= plan.rules_of_origin - 1e-12
-    # market node of each offer and buyer: 0 hub, 1 club (when separate), 2.. restricting regions
-    offer_node = np.zeros(n_offers, dtype=int)
-    buyer_node = np.zeros(len(buyer_scale), dtype=int)
-    node_ids = [HUB]
-    if plan.club_separate:
-        offer_node[club_offer] = 1
-        buyer_node[region_club[buyer_region]] = 1
-        node_ids.append(1)
-    restricted_regions = list(plan.export_caps)
-    for j, region in enumerate(restricted_regions):
-        offer_node[o.region == region] = 2 + j
-        buyer_node[buyer_region == region] = 2 + j
-        node_ids.append(2 + j)
-
-    scale = np.array([buyer_scale[buyer_node == k].sum() for k in node_ids])
-    to_gov = np.zeros(n_offers)
-    bid_filled, importer_bought, duties, club_imports = 0.0, 0.0, 0.0, 0.0
-    # importers buy ahead in the hub (the world outside the restricting region)
-    importer_B = plan.importer_demand
-
-    if len(node_ids) == 1:
-        if plan.defence is not None:
-            result, to_gov, bid_filled = _clear_defended_with_bid(
-                o, plan, scale[0], eps, importer_B, price_cap, last_price)
-        else:
-            result, bid_filled = market.clear_with_bid(
-                o.ask, o.qty, scale[0], eps, plan.bid_qty, plan.bid_price, B=importer_B,
-                price_cap=price_cap, shortfall_price=last_price)
-        # in scarcity every buyer, importers buying ahead included, is served pro rata
-        importer_bought = importer_B * _served(result.quantity, scale[0], eps, result.price,
-                                               importer_B)
-        prices = {HUB: result.price}
-        sold = result.dispatched
-        node_cons = {HUB: result.quantity - importer_bought}
-        unmet = result.unmet
+    m = _Markets(o, plan, buyer_scale, buyer_region, region_club, eps, price_cap, last_price)
+    asks, qty = np.asarray(o.ask, dtype=float), np.asarray(o.qty, dtype=float)
+    # the bids in the bid node: the stockpile's, and an open-market buffer stock's
+    bids = [(plan.bid_qty, plan.bid_price)]
+    defence = plan.defence
+    if defence is not None and defence.buy_from == "any":
+        bids.append((min(defence.room, float(qty[qty > 0].sum())), defence.floor))
+    if defence is not None and defence.buy_from == "covered":
+        s, fills, to_gov = m.defended(asks, qty, bids, defence)
     else:
-        # a bid with a reservation price (stockpile, or in linked markets the buffer-stock
-        # defence) sits in the club's market when it is separate, else in the hub
-        if plan.defence is not None:
-            covered, floor, room = plan.defence
-            bid_qty, bid_price = min(room, float(o.qty[covered(o)].sum())), floor
-        else:
-            bid_qty, bid_price = plan.bid_qty, plan.bid_price
-        bid_node = 1 if plan.club_separate else HUB
-        hub = offer_node == HUB
-
-        def solve(q: float):
-            nodes = []
-            for k in node_ids[1:]:
-                sel = offer_node == k
-                is_club = k == 1
-                nodes.append(market.Node(
-                    o.ask[sel], o.qty[sel], scale[node_ids.index(k)],
-                    mip=plan.mip if is_club else 0.0, tariff=plan.tariff if is_club else 0.0,
-                    import_cap=plan.import_cap if is_club else np.inf,
-                    excess_duty=plan.excess_duty if is_club else None,
-                    export_cap=plan.export_caps[restricted_regions[k - 2]] if k >= 2 else np.inf,
-                    B=q if k == bid_node else 0.0))
-            hub_b = importer_B + (q if bid_node == HUB else 0.0)
-            result = market.clear_linked(o.ask[hub], o.qty[hub], scale[0], eps, nodes, B=hub_b,
-                                         price_cap=price_cap, shortfall_price=last_price)
-            price = result.world_price if bid_node == HUB else result.node_prices[0]
-            return result, nodes, hub_b, price
-
-        linked, nodes, hub_B, _ = solve(0.0)
-        if bid_qty > 0 and _bid_price_of(linked, bid_node) < bid_price:
-            full = solve(bid_qty)
-            if full[3] <= bid_price:
-                linked, nodes, hub_B, _ = full
-            else:
-                # the bid sets its market's price: the largest quantity that keeps the price at
-                # or below the reservation price (price is monotone in the quantity bid)
-                lo, hi = 0.0, bid_qty
-                for _ in range(60):
-                    mid = 0.5 * (lo + hi)
-                    if solve(mid)[3] <= bid_price:
-                        lo = mid
-                    else:
-                        hi = mid
-                linked, nodes, hub_B, _ = solve(lo)
-        sold = np.zeros(n_offers)
-        sold[hub] = linked.world_dispatched
-        prices = {HUB: linked.world_price}
-        served = _served(linked.world_consumption, scale[0], eps, linked.world_price, hub_B)
-        importer_bought = importer_B * served
-        bid_filled = 0.0 if bid_node != HUB else (hub_B - importer_B) * served
-        node_cons = {HUB: linked.world_consumption - hub_B * served}
-        for k, p_k, disp, cons, node in zip(node_ids[1:], linked.node_prices,
-                                            linked.node_dispatched, linked.node_consumption,
-                                            nodes, strict=True):
-            sold[offer_node == k] = disp
-            prices[k] = p_k
-            share = _served(cons, node.A, eps, p_k, node.B)
-            if k == 1:
-                bid_filled = node.B * share
-            node_cons[k] = cons - node.B * share
-        unmet = linked.unmet
-        if plan.club_separate:
-            club_imports = linked.net_imports[0]
-            duties = max(prices[1] - prices[HUB], 0.0) * max(club_imports, 0.0)
-        # quota rents of an export control go to the restricting region's exporters
-        for j in range(len(restricted_regions)):
-            k = 2 + j
-            exports = -linked.net_imports[node_ids.index(k) - 1]
-            rent = (prices[HUB] - prices[k]) * max(exports, 0.0)
-            sel = (offer_node == k) & (sold > 0)
-            if rent > 0 and sel.any():
-                # booked as a price uplift on the region's sales (see settle_producers)
-                prices[("rent", k)] = rent / sold[sel].sum()
-
-    offer_price = np.array([prices[k] for k in offer_node]) if n_offers else np.zeros(0)
-    for j in range(len(restricted_regions)):
-        uplift = prices.get(("rent", 2 + j))
-        if uplift:
-            offer_price[offer_node == 2 + j] += uplift
-    buyer_price = np.array([prices[k] for k in buyer_node])
-    buyer_tonnes = np.zeros(len(buyer_scale))
-    for idx, k in enumerate(node_ids):
-        members = buyer_node == k
-        if scale[idx] > 0:
-            buyer_tonnes[members] = max(node_cons[k], 0.0) * buyer_scale[members] / scale[idx]
+        s, fills = m.with_bids(asks, qty, bids)
+        to_gov = np.zeros(n_offers)
+    bid_filled = fills[0]
+    prices = s.prices
+    importer_bought = plan.importer_demand * m.served(s, HUB)
+    node_cons = {}
+    for k in m.node_ids:
+        node_cons[k] = s.cons[k] - s.block[k] * m.served(s, k)
     world = prices[HUB]
     club = prices[1] if plan.club_separate else world
-    restricted = prices[2] if restricted_regions else float("nan")
-    if plan.defence is not None and len(node_ids) == 1:
-        offer_price = np.full(n_offers, world)
-    stock_price = club if plan.club_separate else world
+    restricted = prices[2] if m.restricted_regions else float("nan")
+    stock_price = prices[m.bid_node]
+
+    offer_price = np.empty(n_offers)
+    for k in m.node_ids:
+        offer_price[m.masks[k]] = prices[k]
+    # quota rents of an export control go to the restricting region's exporters, booked as a
+    # price uplift on the region's sales (see Producers.settle)
+    for j in range(len(m.restricted_regions)):
+        k = 2 + j
+        exports = -s.net_imports[k]
+        rent = (world - prices[k]) * max(exports, 0.0)
+        sel = m.masks[k] & (s.sold > 0)
+        if rent > 0 and sel.any():
+            offer_price[m.masks[k]] += rent / s.sold[sel].sum()
+    buyer_price = np.array([prices[k] for k in m.buyer_node])
+    buyer_tonnes = np.zeros(len(buyer_scale))
+    for k in m.node_ids:
+        members = m.buyer_node == k
+        if m.scale[k] > 0:
+            buyer_tonnes[members] = max(node_cons[k], 0.0) * buyer_scale[members] / m.scale[k]
+
     defence_bought, defence_price = 0.0, 0.0
-    if plan.defence is not None:
-        if len(node_ids) == 1:     # bought from covered producers at the floor
-            defence_bought, defence_price = float(to_gov.sum()), float(plan.defence[1])
-        else:                      # linked markets: bought in the market, at most at the floor
-            defence_bought, defence_price, bid_filled = bid_filled, stock_price, 0.0
-    return Outcome(world, club, restricted, sold, to_gov, offer_price, buyer_tonnes, buyer_price,
-                   bid_filled, stock_price, importer_bought, duties, club_imports, unmet,
-                   float(buyer_tonnes.sum()), defence_bought, defence_price)
-
-
-def _clear_defended_with_bid(o: Offers, plan: MarketPlan, A: float, eps: float, importer_B: float,
-                             price_cap: float | None, last_price: float):
-    """One market with a buffer-stock defence and, possibly, a stockpile's bid (plan.bid_qty
-    at reservation price plan.bid_price). Where the market clears at or above the floor with
-    the bid, the defence is idle and the bid is filled as in `market.clear_with_bid`. Where the
-    defence binds, the price is the floor: a bid willing to pay it buys its quantity there (as
-    price-independent demand beside importers'), and one that is not buys only if the defence
-    runs out of room and the price falls to its reservation price. Returns (clearing, tonnes
-    bought by the defence per offer, tonnes bought by the bid)."""
-    covered, floor, room = plan.defence
-    kw = {"price_cap": price_cap, "shortfall_price": last_price}
-    if plan.bid_qty > 0:
-        free, filled = market.clear_with_bid(o.ask, o.qty, A, eps, plan.bid_qty, plan.bid_price,
-                                             B=importer_B, **kw)
-        if free.price >= floor:
-            return free, np.zeros(len(o)), filled
-    result, to_gov = market.clear_defended(o.ask, o.qty, covered(o), A, eps, floor, room,
-                                           B=importer_B, **kw)
-    if plan.bid_qty <= 0 or result.price > plan.bid_price:
-        return result, to_gov, 0.0
-    with_bid, to_gov_bid = market.clear_defended(o.ask, o.qty, covered(o), A, eps, floor, room,
-                                                 B=importer_B + plan.bid_qty, **kw)
-    if with_bid.price > plan.bid_price:     # the bid would lift the price above its limit
-        return result, to_gov, 0.0
-    # in scarcity the bid is served pro rata with everyone else
-    filled = plan.bid_qty * _served(with_bid.quantity, A, eps, with_bid.price,
-                                    importer_B + plan.bid_qty)
-    with_bid.quantity -= filled
-    return with_bid, to_gov_bid, filled
+    if defence is not None:
+        if defence.buy_from == "covered":    # bought from covered producers at the floor
+            defence_bought, defence_price = float(to_gov.sum()), float(defence.floor)
+        else:                                # bought in the market, at its price
+            defence_bought, defence_price = fills[1], stock_price
+    duties = 0.0
+    if plan.club_separate:
+        club_imports = float(s.net_imports[1])
+        duties = max(club - world, 0.0) * max(club_imports, 0.0)
+    elif m.has_club:
+        # the club's net imports in one market: what club buyers and the bids that would sit in
+        # a separate club market got, less what club offers sold to the market
+        bids_in_club = sum(fills)
+        club_imports = float(buyer_tonnes[m.club_buyer].sum() + bids_in_club
+                             - (s.sold - to_gov)[m.club_offer].sum())
+    else:
+        club_imports = 0.0
+    return Outcome(world, club, restricted, s.sold, to_gov, offer_price, buyer_tonnes,
+                   buyer_price, bid_filled, stock_price, importer_bought, duties, club_imports,
+                   s.unmet, float(buyer_tonnes.sum()), defence_bought, defence_price)
 
 
 def _served(delivered: float, A: float, eps: float, price: float, B: float) -> float:
@@ -314,7 +431,3 @@ def _served(delivered: float, A: float, eps: float, price: float, B: float) -> f
     if wanted <= 0:
         return 1.0
     return float(min(max(delivered / wanted, 0.0), 1.0))
-
-
-def _bid_price_of(linked, bid_node: int) -> float:
-    return linked.world_price if bid_node == HUB else linked.node_prices[0]

@@ -26,7 +26,8 @@ NO_PROTECTION = Protection()
 # instruments, read by the recorder (abm.recorder.ACCOUNTS).
 ACCOUNT_KEYS = ("gov_purchases", "gov_sales", "gov_payments_to_producers",
                 "gov_receipts_from_producers", "gov_sales_revenue", "duties", "producer_revenue",
-                "gov_purchase_spend", "private_sales_revenue", "buyer_payments_offtake")
+                "gov_purchase_spend", "private_sales_revenue", "buyer_payments_offtake",
+                "gov_topups")
 
 
 def entry_imminent(developers: Iterable, t: int, window: int) -> bool:

@@ -92,15 +92,21 @@ def clear(asks: np.ndarray, quantities: np.ndarray, A: float, eps: float, *, B: 
           merit: MeritOrder | None = None, all_live: bool = False) -> Clearing:
     """Exact merit-order equilibrium of offers against D(P) = A P^eps + B.
 
-    `shortfall_price`: in scarcity without a binding cap, unmet demand is recorded as
-    D(shortfall_price) - supply (the demand buyers had at that price, e.g. the previous step's);
-    by default the highest ask. `merit`: `merit_order(asks, eps)` when the caller clears the
+    Unmet demand is demand not served at the clearing price: D(cap) - supply under a binding
+    `price_cap`, else 0 (beyond the last offer the price rises until demand equals supply),
+    except with no supply at all, where no price clears: then it is D(shortfall_price) (the
+    demand buyers had at that price, e.g. the previous step's; by default the marker price
+    recorded). `merit`: `merit_order(asks, eps)` when the caller clears the
     same asks many times (used only when every offer is live; the result is the same).
     `all_live`: the caller knows every quantity is positive. With `merit`, passing the very
     same quantities array again (unchanged) reuses its merit-order cumulation.
     """
     asks = np.asarray(asks, dtype=float)
     qty = np.asarray(quantities, dtype=float)
+    if price_cap is not None and len(asks) and asks.max() > price_cap:
+        # an offer asking more than the cap cannot sell at any price allowed
+        qty = np.where(asks > price_cap, 0.0, qty)
+        all_live, merit = False, None
     if all_live:
         live = None
     else:
@@ -156,21 +162,29 @@ def clear(asks: np.ndarray, quantities: np.ndarray, A: float, eps: float, *, B: 
         dispatched = _dispatch(asks, qty, live, price, sold, all_live)
         return Clearing(price, sold, dispatched, 0.0, False)
 
-    # scarcity: demand at the highest ask exceeds all supply
+    # scarcity: demand at the highest ask exceeds all supply; the price rises until demand
+    # equals supply, P = D^-1(total), and every buyer is served at it (unmet demand 0)
     price = inverse_demand(A, eps, total, B)
-    if not math.isfinite(price):
+    cleared = math.isfinite(price)
+    if not cleared:
+        # no price clears: no supply at all, or a price-independent block B beyond all supply
         if all_live:
             top = float(a.max()) if len(a) else 1.0
         else:
             top = float(a[live[order]].max()) if live.any() else 1.0
         price = max(top, 1.0) * NO_SUPPLY_PRICE_FACTOR
-    ref = shortfall_price if shortfall_price is not None else (float(a[q > 0][-1]) if total > 0
-                                                               else price)
     if price_cap is not None and price > price_cap:
+        # a binding cap: buyers are rationed at the cap
         price = float(price_cap)
         unmet = demand_at(A, eps, price, B) - total
+    elif total <= 0:
+        # no supply at all: buyers go without what they demanded at `shortfall_price` (the
+        # previous step's price; the price recorded here is only a marker)
+        unmet = demand_at(A, eps, shortfall_price if shortfall_price is not None else price, B)
+    elif not cleared:
+        unmet = demand_at(A, eps, price, B) - total
     else:
-        unmet = max(demand_at(A, eps, ref, B) - total, 0.0)
+        unmet = 0.0
     dispatched = qty.copy() if all_live else np.where(live, qty, 0.0)
     return Clearing(float(price), total, dispatched, max(unmet, 0.0), True)
 
@@ -278,7 +292,7 @@ def clear_with_bid(asks: np.ndarray, quantities: np.ndarray, A: float, eps: floa
         return with_bid, got
     without = clear(asks, quantities, A, eps, B=B, price_cap=price_cap,
                     shortfall_price=shortfall_price)
-    if without.price >= bid_price:
+    if without.price > bid_price:
         return without, 0.0
     # the bid sets the price: supply at bid_price beyond elastic demand goes to the bidder
     # (also when the market without the bid clears beyond its last offer, below bid_price)
@@ -366,7 +380,13 @@ class _SupplyCurve:
         return got
 
 
-def _snap(price: float, asks: np.ndarray, rel: float = 1e-12) -> float:
+# Relative difference below which a price computed through a wedge is an ask, and two prices are
+# the same: a wedge this small (a tariff of 1e-12) is rounding, not economics, so it must not
+# decide which of two tied offers sells (tests/test_invariance.py).
+SNAP_REL = 1e-10
+
+
+def _snap(price: float, asks: np.ndarray, rel: float = SNAP_REL) -> float:
     """A price computed through a wedge (P (1 + t)) that equals an ask up to rounding is that
     ask, so the offer is treated as marginal, not as inframarginal."""
     if len(asks) == 0:
@@ -433,13 +453,82 @@ def _trim_room(node: Node, p_n: float, m: float, p_w: float) -> float:
     marginal = float(node.qty[(node.asks == p_n) & (node.qty > 0)].sum())
     if marginal <= 0:
         return 0.0
-    if math.isclose(p_n, node.import_price(p_w), rel_tol=1e-12):
+    if math.isclose(p_n, node.import_price(p_w), rel_tol=SNAP_REL):
         return min(marginal, max(node.import_cap - m, 0.0))
-    if math.isclose(p_n, node.excess_price(p_w), rel_tol=1e-12):
+    if math.isclose(p_n, node.excess_price(p_w), rel_tol=SNAP_REL):
         return marginal                          # duty-paid imports come without limit
-    if m < 0 and math.isclose(p_n, p_w, rel_tol=1e-12):
+    if m < 0 and math.isclose(p_n, p_w, rel_tol=SNAP_REL):
         return min(marginal, -m)
     return 0.0
+
+
+def _pool_rationed(nodes: list[Node], node_prices: list[float], imports: list[float],
+                   p_w: float, eps: float, available: float, world_want: float, responses):
+    """Rationing (the world price at a binding cap) shared with the nodes trading at the world
+    price: their own supply and demand join the hub's, and every buyer there, and every
+    importing node, is served the same share. Returns (share, net imports), or None when no
+    node trades at the world price or sharing would exceed a node's import or export cap."""
+    pool = [j for j, p_n in enumerate(node_prices) if p_n == p_w]
+    if not pool:
+        return None
+    supply = available + sum(m for j, m in enumerate(imports) if j in pool and m < 0)
+    wanted = world_want + sum(m for j, m in enumerate(imports) if j not in pool and m > 0)
+    own, want = {}, {}
+    for j in pool:
+        own[j] = responses[j].supply(p_w)
+        want[j] = demand_at(nodes[j].A, eps, p_w, nodes[j].B)
+        supply += own[j]
+        wanted += want[j]
+    if wanted <= 0 or supply >= wanted:
+        return None            # the pool is not short (what fell short was rounding)
+    ratio = supply / wanted
+    out = [m * ratio if m > 0 else m for m in imports]
+    for j in pool:
+        m = ratio * want[j] - own[j]
+        n = nodes[j]
+        if m > n.import_cap * (1 + 1e-12) or -m > n.export_cap * (1 + 1e-12):
+            return None
+        out[j] = m
+    return ratio, out
+
+
+def _pool_ties(asks: np.ndarray, qty: np.ndarray, nodes: list[Node], node_prices: list[float],
+               imports: list[float], p_w: float, world_want: float, eps: float) -> list[float]:
+    """Offers priced exactly at the world price in the hub and in nodes trading at it (their
+    price equals the world price) are tied: as in one market (`_dispatch`), they share what
+    demand leaves to them pro rata, whichever market they sit in. Returns the nodes' net
+    imports with the ties shared (unchanged when no node takes part, or when sharing would
+    exceed a node's import or export cap)."""
+    pool = [j for j, (n, p_n) in enumerate(zip(nodes, node_prices, strict=True))
+            if p_n == p_w and float(n.qty[(n.asks == p_w) & (n.qty > 0)].sum()) > 0]
+    if not pool:
+        return imports
+    live = qty > 0
+    below = float(qty[live & (asks < p_w)].sum())
+    at = float(qty[live & (asks == p_w)].sum())
+    wanted = world_want + sum(m for j, m in enumerate(imports) if j not in pool)
+    node_below, node_at, node_want = {}, {}, {}
+    for j in pool:
+        n = nodes[j]
+        ok = n.qty > 0
+        node_below[j] = float(n.qty[ok & (n.asks < p_w)].sum())
+        node_at[j] = float(n.qty[ok & (n.asks == p_w)].sum())
+        node_want[j] = demand_at(n.A, eps, p_w, n.B)
+        below += node_below[j]
+        at += node_at[j]
+        wanted += node_want[j]
+    rest = wanted - below
+    if at <= 0 or rest < -1e-12 * max(wanted, 1e-300) or rest > at * (1 + 1e-12):
+        return imports
+    share = min(max(rest / at, 0.0), 1.0)
+    out = list(imports)
+    for j in pool:
+        n = nodes[j]
+        m = node_want[j] - (node_below[j] + share * node_at[j])
+        if m > n.import_cap * (1 + 1e-12) or -m > n.export_cap * (1 + 1e-12):
+            return imports
+        out[j] = m
+    return out
 
 
 def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes: list[Node], *,
@@ -458,9 +547,13 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
     qty = np.asarray(qty, dtype=float)
     total_qty = qty.sum() + sum(n.qty.sum() for n in nodes)
     if total_qty <= 0:
-        # nothing to sell anywhere: nobody is served (the price is not meaningful)
-        price = float(price_cap) if price_cap is not None else NO_SUPPLY_PRICE_FACTOR
-        ref = shortfall_price if shortfall_price is not None else price
+        # nothing to sell anywhere: nobody is served (as in `clear`: at the cap when there is
+        # one, else at `shortfall_price`; the price recorded is only a marker)
+        price = NO_SUPPLY_PRICE_FACTOR
+        if price_cap is not None and price > price_cap:
+            price = ref = float(price_cap)
+        else:
+            ref = shortfall_price if shortfall_price is not None else price
         unmet = demand_at(A, eps, ref, B) + sum(demand_at(n.A, eps, ref, n.B)
                                                     for n in nodes)
         return LinkedClearing(price, [price] * len(nodes), np.zeros_like(qty),
@@ -491,7 +584,7 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
         # above every breakpoint; raised until world excess supply turns non-negative (demand
         # is strictly decreasing, so it does unless there is no supply at all)
         hi_limit = top * NO_SUPPLY_PRICE_FACTOR
-        while excess(hi_limit) < 0 and hi_limit < 1e15:
+        while excess(hi_limit) < 0 and hi_limit < 1e300:
             hi_limit *= 10.0
     # the lowest candidate sits below the price at which all supply would be absorbed
     total_A = A + sum(n.A for n in nodes)
@@ -521,11 +614,27 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
             p_w = hi if left < 0 else brentq(excess, lo, hi, xtol=1e-300, rtol=1e-15,
                                              maxiter=500, full_output=True, disp=False)[0]
     p_w = _snap(p_w, asks)
-    node_prices, imports = [], []
-    for n, r in zip(nodes, responses, strict=True):
-        p_n, m = r(p_w)
-        node_prices.append(_snap(float(p_n), n.asks))
-        imports.append(float(m))
+
+    def respond(p_w: float) -> tuple[list[float], list[float]]:
+        prices, flows = [], []
+        for n, r in zip(nodes, responses, strict=True):
+            p_n, m = r(p_w)
+            prices.append(_snap(float(p_n), n.asks))
+            flows.append(float(m))
+        return prices, flows
+
+    node_prices, imports = respond(p_w)
+    # a node price within rounding of the world price (through a wedge of rounding size) is the
+    # world price: the world price takes the ask of a node's offer it stands for, unless it is an
+    # ask of the hub's own
+    close = [p_n for p_n in node_prices if p_n != p_w
+             and abs(p_n - p_w) <= SNAP_REL * max(abs(p_n), abs(p_w))]
+    if close:
+        if not np.any(asks == p_w) and any(np.any(n.asks == close[0]) for n in nodes):
+            p_w = close[0]
+            node_prices, imports = respond(p_w)
+        node_prices = [p_w if abs(p_n - p_w) <= SNAP_REL * max(abs(p_n), abs(p_w)) else p_n
+                       for p_n in node_prices]
     # consumption is what is dispatched: equal to demand except in scarcity, where buyers get
     # only the supply there is
     world_want = demand_at(A, eps, p_w, B)
@@ -542,6 +651,8 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
         if total > 0:
             take = min(surplus, total)
             imports = [m + take * r / total for m, r in zip(imports, room, strict=True)]
+    if not scarce:
+        imports = _pool_ties(asks, qty, nodes, node_prices, imports, p_w, world_want, eps)
     into_hub = -sum(m for m in imports if m < 0)
     out_of_hub = sum(m for m in imports if m > 0)
     available = supply(p_w) + into_hub
@@ -549,9 +660,15 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
     # (a relative tolerance: at a no-supply price, demand is a tiny tonnage that must still
     # go unserved rather than be conjured from an empty hub)
     if wanted > available + 1e-12 * max(available, wanted):
-        # scarcity: the hub and the importing nodes are served pro rata
-        ratio = available / wanted
-        imports = [m * ratio if m > 0 else m for m in imports]
+        # scarcity: the hub and the importing nodes are served pro rata, and so are nodes
+        # trading at the world price (as in one market: their supply is shared too)
+        pooled = _pool_rationed(nodes, node_prices, imports, p_w, eps, available, world_want,
+                                responses)
+        if pooled is not None:
+            ratio, imports = pooled
+        else:
+            ratio = available / wanted
+            imports = [m * ratio if m > 0 else m for m in imports]
         unmet_hub = world_want * (1 - ratio)
         world_want *= ratio
     else:
@@ -568,56 +685,10 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
         node_disp.append(disp)
         node_cons.append(float(disp.sum()) + m)
         unmet += max(want - node_cons[-1], 0.0)
+    # (what rounding leaves of demand served in full is no unmet demand)
+    wanted_all = demand_at(A, eps, p_w, B) + sum(demand_at(n.A, eps, p_n, n.B)
+                                                 for n, p_n in zip(nodes, node_prices, strict=True))
+    if unmet <= 1e-12 * wanted_all:
+        unmet = 0.0
     return LinkedClearing(p_w, node_prices, world_disp, node_disp, imports, world_cons, node_cons,
                           unmet, bool(scarce))
-
-
-def clear_defended(asks: np.ndarray, quantities: np.ndarray, covered: np.ndarray, A: float,
-                   eps: float, floor: float, room: float, *, B: float = 0.0,
-                   price_cap: float | None = None,
-                   shortfall_price: float | None = None) -> tuple[Clearing, np.ndarray]:
-    """A buffer-stock floor: the government buys covered offers' output at `floor`, up to `room`
-    tonnes this step. Returns the clearing (quantity = tonnes bought by the market; dispatched
-    includes what the government bought) and the tonnes bought by the government per offer.
-
-    While the defence holds, covered producers receive at least the floor and the stock grows by
-    covered supply at the floor minus what the market takes; with no room left the price falls
-    to the undefended level.
-    """
-    asks = np.asarray(asks, dtype=float)
-    qty = np.asarray(quantities, dtype=float)
-    kw = {"B": B, "price_cap": price_cap, "shortfall_price": shortfall_price}
-    to_gov = np.zeros_like(qty)
-    free = clear(asks, qty, A, eps, **kw)
-    cov = np.asarray(covered, dtype=bool) & (asks <= floor) & (qty > 0)
-    s_cov = float(qty[cov].sum())
-    if free.price >= floor or room <= 0 or s_cov <= 0:
-        return free, to_gov
-    unc = ~cov
-    rest = clear(asks[unc], qty[unc], A, eps, **kw)
-    # without uncovered supply the market would pay any price: it buys covered output at F
-    no_rest = float(qty[unc & (qty > 0)].sum()) <= 0
-    if no_rest or rest.price >= floor:
-        # price held at the floor: the market takes D(F) from uncovered below F, then covered
-        unc_below = float(qty[unc & (asks < floor) & (qty > 0)].sum())
-        d_floor = demand_at(A, eps, floor, B)
-        bought = max(unc_below + s_cov - d_floor, 0.0)
-        price = float(floor)
-        market_unc = np.where(unc & (asks < floor), qty, 0.0)
-    else:
-        bought = s_cov
-        price = rest.price
-        market_unc = np.zeros_like(qty)
-        market_unc[unc] = rest.dispatched
-    if bought > room:
-        # the defence runs out of room or money this step: buy what fits, the rest is sold
-        share = room / s_cov
-        reduced = np.where(cov, qty * (1.0 - share), qty)
-        partial = clear(asks, reduced, A, eps, **kw)
-        to_gov = np.where(cov, qty * share, 0.0)
-        return Clearing(partial.price, partial.quantity, partial.dispatched + to_gov,
-                        partial.unmet, partial.scarce), to_gov
-    to_gov = np.where(cov, qty * (bought / s_cov), 0.0)
-    dispatched = market_unc + np.where(cov, qty, 0.0)
-    market_qty = float(dispatched.sum() - bought)
-    return Clearing(price, market_qty, dispatched, 0.0, False), to_gov

@@ -31,6 +31,17 @@ def share_below_floor(price: np.ndarray, floor: np.ndarray) -> float:
     return float(np.mean(price[in_force] < floor[in_force] * (1 - 1e-9)))
 
 
+def floor_market_price(model) -> np.ndarray:
+    """The per-step price a floor is compared with: the price at the floor's stage in the market
+    where it acts (abm.policies.floor.FloorPolicy.price_column; the world price without one)."""
+    rec = model.recorder
+    for policy in model.policies:
+        column = getattr(policy, "price_column", None)
+        if column is not None:
+            return np.asarray(rec.column(column()), dtype=float)
+    return rec.column("price")
+
+
 def last_year(x: np.ndarray, steps_per_year: int) -> np.ndarray:
     return x[-steps_per_year:]
 
@@ -51,7 +62,7 @@ def run_metrics(model) -> dict[str, float]:
         "price_p05": float(np.percentile(price, 5)),
         "price_p95": float(np.percentile(price, 95)),
         "max_drawdown": max_drawdown(price),
-        "share_below_floor": share_below_floor(price, rec.column("floor")),
+        "share_below_floor": share_below_floor(floor_market_price(model), rec.column("floor")),
         "capacity_added_market": model.producers.capacity_added(market_economy=True),
         "capacity_added_nonmarket": model.producers.capacity_added(market_economy=False),
         "investment_capex": float(model.pipeline.capex),

@@ -27,8 +27,8 @@ METRICS: dict[str, Quantity] = {
     "max_drawdown": Quantity("Largest price fall", "share", "Largest fall from a running peak of "
                              "the world price, as a share of the peak", "lower"),
     "share_below_floor": Quantity("Time below the floor", "share", "Share of steps with a floor in "
-                                  "force in which the world price was below it (0 without a floor)",
-                                  ""),
+                                  "force in which the price at the floor's stage, in the market "
+                                  "where it acts, was below it (0 without a floor)", ""),
     "capacity_added_market": Quantity("New market-economy capacity", "t/yr", "Refining (product) "
                                       "capacity of market-economy projects online by the end", "higher"),
     "capacity_added_nonmarket": Quantity("New non-market capacity", "t/yr", "Refining (product) "
@@ -63,7 +63,8 @@ SERIES: dict[str, Quantity] = {
                                     "when none)", ""),
     "club_imports": Quantity("Club imports", "t/step", "Net product imports of the club from "
                              "outside it (negative: exports)", ""),
-    "demand": Quantity("Demand", "t/step", "Demand at the clearing price", ""),
+    "demand": Quantity("Demand", "t/step", "What buyers demanded at the prices they paid (their "
+                       "use, without orders toward inventory targets)", ""),
     "consumption": Quantity("Consumption", "t/step", "Product delivered to buyers", ""),
     "production_market": Quantity("Market-economy production", "t/step", "Product from "
                                   "market-economy refiners", ""),
@@ -73,7 +74,8 @@ SERIES: dict[str, Quantity] = {
     "club_production": Quantity("Club production", "t/step", "Product from club refiners", ""),
     "government_stock": Quantity("Government stock", "t", "Tonnes held by governments", ""),
     "fiscal_flow": Quantity("Fiscal flow", "USD/step", "Net government outlay in the step", ""),
-    "unmet_demand": Quantity("Unmet demand", "t/step", "Demand not served in the step", ""),
+    "unmet_demand": Quantity("Unmet demand", "t/step", "Demand not served at the clearing price "
+                             "(only under a binding price cap, or with no supply at all)", ""),
     "consumer_spend": Quantity("Consumer spend", "USD/step", "Money paid by buyers", ""),
     "capacity_market": Quantity("Market-economy refining capacity", "t/yr", "Operating product "
                                 "capacity in market economies", ""),

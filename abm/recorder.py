@@ -21,11 +21,13 @@ from abm.names import REGION_CAPACITY_PREFIX, SERIES
 # Money (USD): buyer_payments + gov_purchase_spend
 #            = producer_revenue + gov_sales_revenue + private_sales_revenue + duties;
 # top-ups and upside payments (gov_payments_to_producers, gov_receipts_from_producers) are transfers
-# between governments and producers, booked in the ledger.
+# between governments and producers, booked in the ledger; of the payments, gov_topups are the CFD's
+# top-ups (USD), apart from duties (USD collected on club imports) and other payments.
 ACCOUNTS = ("production", "gov_purchases", "gov_sales", "private_stocking", "private_release",
             "buyer_payments", "producer_revenue", "gov_purchase_spend",
             "gov_payments_to_producers", "gov_receipts_from_producers", "gov_sales_revenue",
-            "private_sales_revenue", "duties", "concentrate_output", "concentrate_used")
+            "private_sales_revenue", "duties", "concentrate_output", "concentrate_used",
+            "gov_topups")
 
 
 class Recorder:
@@ -38,7 +40,7 @@ class Recorder:
 
     def __init__(self, steps: int, regions: list[str], *, buyer_region: np.ndarray,
                  buyer_club_rows: np.ndarray, money_per_price_tonne: float, elasticity: float,
-                 defer: bool = False):
+                 defer: bool = False, buyer_share: np.ndarray | None = None):
         self.steps = steps
         self.names = (*SERIES, *ACCOUNTS)
         self.table = np.full((steps, len(self.names)), np.nan)
@@ -50,6 +52,7 @@ class Recorder:
         self.buyer_region, self.buyer_club_rows = buyer_region, buyer_club_rows
         self.money_per_price_tonne = money_per_price_tonne
         self.elasticity = elasticity
+        self.share_total = float(np.sum(buyer_share)) if buyer_share is not None else 1.0
         # defer the sums over producers and buyers to `flush` when nothing reads the series
         # during the run (one stacked sum for many steps instead of one per step)
         self.defer = defer
@@ -117,8 +120,8 @@ class Recorder:
                                   private_revenue)
         if self.defer:
             self._pending.append((model.t, st, b.output.copy(), out.buyer_tonnes,
-                                  buyers.spent_known, buyers.demand_scale, model.price,
-                                  importers, offtake))
+                                  buyers.spent_known, buyers.demand_scale * self.share_total,
+                                  model.price, importers, offtake))
         else:
             spend = float(sum(buyers.spent.tolist()))
             production = ref_out.sum()
@@ -127,7 +130,7 @@ class Recorder:
             has_mines = producers.has_mines
             values.update({
                 "concentrate_price": model.concentrate_price if has_mines else np.nan,
-                "demand": market.demand_at(buyers.demand_scale, self.elasticity, model.price),
+                "demand": self.demand(buyers, out.buyer_price, model.price),
                 "production_market": ref_out[st.rows_market].sum(),
                 "production_nonmarket": ref_out[st.rows_nonmarket].sum(),
                 "club_consumption": out.buyer_tonnes[buyers.club_rows].sum(),
@@ -152,6 +155,15 @@ class Recorder:
                 b.region, weights=ref_out, minlength=regions) - np.bincount(
                 buyers.region, weights=out.buyer_tonnes, minlength=regions)
         self.write(model.t, values, st.region_capacity)
+
+    def demand(self, buyers, buyer_price: np.ndarray, price: float) -> float:
+        """What buyers demanded at the prices they paid, t (their use, without orders toward
+        inventory targets): sum_i share_i A_t P_i^eps."""
+        if len(buyer_price) == 0 or (buyer_price == price).all():
+            return market.demand_at(buyers.demand_scale * self.share_total, self.elasticity, price)
+        return float(sum(market.demand_at(a, self.elasticity, p) for a, p in
+                         zip((buyers.share * buyers.demand_scale).tolist(), buyer_price.tolist(),
+                             strict=True)))
 
     def step_values(self, model, st, out, importers: float, offtake: float,
                     private_release: float, private_revenue: float) -> dict[str, float]:
@@ -197,6 +209,7 @@ class Recorder:
             "duties": out.duties * mf,
             "concentrate_output": 0.0,
             "concentrate_used": 0.0,
+            "gov_topups": acct["gov_topups"],
         }
 
     def flush(self) -> None:

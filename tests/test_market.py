@@ -35,12 +35,30 @@ def test_vertical_segment_crossing_solves_inverse_demand_at_cumulative_supply():
     np.testing.assert_allclose(c.dispatched, [95.0, 0.0])
 
 
-def test_shortage_raises_price_until_demand_equals_all_supply_and_records_unmet_demand():
-    # 50 t in all @ 30: P = 60 * (50/100)^-2 = 240; unmet vs demand at the shortfall price 60: 50 t
+def test_shortage_raises_price_until_demand_equals_all_supply_and_serves_every_buyer():
+    # 50 t in all @ 30: P = 60 * (50/100)^-2 = 240, where demand is 50 t: every buyer is served
+    # at the clearing price, so no demand is unmet (issue 13: unmet demand was D(60) - 50 = 50 t)
     c = market.clear(np.array([30.0]), np.array([50.0]), A, -0.5, shortfall_price=60.0)
     assert c.scarce
     assert c.price == pytest.approx(240.0, abs=1e-9)
-    assert c.unmet == pytest.approx(D(60.0) - 50.0, abs=1e-9)
+    assert c.quantity == pytest.approx(D(240.0), rel=1e-12)
+    assert c.unmet == 0.0
+
+
+def test_without_any_supply_unmet_demand_is_demand_at_the_shortfall_price():
+    # no offer at all: no price clears; buyers go without D(60) = 100 t in both clearings
+    c = market.clear(np.array([30.0]), np.array([0.0]), A, -0.5, shortfall_price=60.0)
+    assert c.unmet == pytest.approx(D(60.0), rel=1e-12)
+    linked = market.clear_linked(np.array([30.0]), np.array([0.0]), A, -0.5, [],
+                                 shortfall_price=60.0)
+    assert linked.unmet == pytest.approx(D(60.0), rel=1e-12)
+    # under a price cap both record demand at the cap
+    c = market.clear(np.array([30.0]), np.array([0.0]), A, -0.5, price_cap=150.0,
+                     shortfall_price=60.0)
+    linked = market.clear_linked(np.array([30.0]), np.array([0.0]), A, -0.5, [],
+                                 price_cap=150.0, shortfall_price=60.0)
+    assert c.unmet == pytest.approx(D(150.0), rel=1e-12)
+    assert linked.unmet == pytest.approx(D(150.0), rel=1e-12)
 
 
 def test_price_cap_binds_and_rations():

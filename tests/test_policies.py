@@ -68,12 +68,13 @@ def test_mip_below_the_world_price_changes_nothing():
     assert b["club_price"][0] == pytest.approx(b["price"][0], rel=1e-12)
 
 
-def test_mip_annual_volume_cap_raises_the_club_price_once_it_is_used_up():
+def test_mip_first_come_annual_volume_cap_raises_the_club_price_once_it_is_used_up():
     # imports of D_c(65) = 28.82 t per step fill the 120 t/yr cap in step 4 (4.71 t left); then
     # the club clears on its own 10 t @ 70 plus what the cap admits:
     # step 4: P = 60 ((10 + 4.71) / 30)^-2; step 5: no imports, P = 60 (10 / 30)^-2 = 540.
     raw = config([("Club", 10.0, 70.0), ("World", 200.0, 30.0)], steps=14,
-                 floor={"mechanism": "mip", "level": 65.0, "volume_cap": 120.0})
+                 floor={"mechanism": "mip", "level": 65.0, "volume_cap": 120.0,
+                        "quota": "first_come"})
     s = run(raw).series()
     per_step = D(30.0, 65.0)
     np.testing.assert_allclose(s["club_imports"][:4], per_step, rtol=1e-9)
@@ -93,7 +94,7 @@ def test_mip_imports_beyond_the_cap_pay_the_excess_duty_instead_of_being_barred(
     # duties (75 - 30) per tonne; a new year opens a new quota at 65
     raw = config([("Club", 10.0, 70.0), ("World", 200.0, 30.0)], steps=14,
                  floor={"mechanism": "mip", "level": 65.0, "volume_cap": 120.0,
-                        "excess_duty": 1.5})
+                        "excess_duty": 1.5, "quota": "first_come"})
     s = run(raw).series(accounts=True)
     np.testing.assert_allclose(s["price"], 30.0, rtol=1e-12)
     np.testing.assert_allclose(s["club_price"][:4], 65.0, rtol=1e-12)

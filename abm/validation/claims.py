@@ -165,6 +165,10 @@ def tin_config(defended: bool = True) -> dict:
                producers, [{"name": "Tin users", "region": "Non-members", "share": 1.0}],
                price_unit="USD/t")
     if defended:
+        # buy_from = "covered" (members' output bought at the floor): the checks below are the
+        # accounting of that defence (the whole budget spent at F, the stock growing by S(F) -
+        # D(F)); experiments/tin_1985.toml runs the open-market buffer stock ("any"), which
+        # holds the same price until its money can no longer buy at F
         raw["policy"] = {"floor": {"mechanism": "purchase", "level": TIN_FLOOR,
                                    "covers": ["ITA members"], "budget": TIN_BUDGET}}
     return raw
@@ -483,9 +487,10 @@ def storage_config(storage: str | None) -> dict:
                [_refinery("Harvest", "Club", 12000, 10.0), _refinery("Fringe", "Fringe", 10, 500.0)],
                [{"name": "Users", "region": "Club", "share": 1.0}])
     if storage == "band":
+        # a competitive storer buys from whoever offers at its price (open market)
         raw["policy"] = {"floor": {"mechanism": "purchase", "level": STORAGE_BUY,
                                    "release_price": STORAGE_SELL, "capacity": STORAGE_CAPACITY,
-                                   "covers": ["Club"]}}
+                                   "covers": ["Club"], "buy_from": "any"}}
     elif storage == "stockpile":
         raw["policy"] = {"stockpile": {"buy_below": STORAGE_BUY, "release_above": STORAGE_SELL,
                                        "target_cover": 150.0, "capacity": STORAGE_CAPACITY,

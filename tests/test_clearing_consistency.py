@@ -1,0 +1,330 @@
+"""One economics whatever the clearing path (issue 13 items 1-6) and the CFD's coverage (issue 12
+item 5), each against hand-computed answers. Every test here fails on the code before the fix.
+
+Two regions, Club (club member) and World, as in tests/test_policies.py: demand per monthly step
+D(P) = q (P / 60)^-0.5 with q = share x Q_ref / 12.
+"""
+
+import numpy as np
+import pytest
+from helpers import run
+from test_policies import D, config
+
+from abm.cli import main
+from abm.errors import ConfigError
+from abm.experiment import experiment_from_dict
+from abm.kinds import PROJECT, REFINERY
+from abm.model import MineralMarket
+
+# -- 1. the purchase floor: one definition on both clearing paths --------------------------------
+
+
+def purchase(buy_from: str, tariff: float = 0.0):
+    # covered Club producer 60 t @ 40; uncovered World producer 200 t @ 30; D = 100 (P/60)^-0.5.
+    # Free market: D(30) = 141.4 < 260 -> P = 30 (the World producer is marginal). Floor 50.
+    raw = config([("Club", 60.0, 40.0), ("World", 200.0, 30.0)], club_q=50.0, world_q=50.0,
+                 steps=1, floor={"mechanism": "purchase", "level": 50.0, "covers": ["Club"],
+                                 "buy_from": buy_from})
+    if tariff:
+        raw["policy"]["trade"] = {"tariff": tariff}
+    return run(raw).series(accounts=True)
+
+
+@pytest.mark.parametrize("tariff", [0.0, 1e-9])
+def test_covered_purchase_floor_buys_covered_output_at_the_floor_on_either_path(tariff):
+    # "covered": the uncovered World producer clears the market at 30 < 50 on its own, so the
+    # government buys all 60 t of covered output at 50 (3 m USD) and the price stays at 30; a
+    # tariff of 1e-9 (linked markets) changes none of it (before: the defence became a bid at
+    # 50 filled from any seller at the club price)
+    s = purchase("covered", tariff)
+    assert s["price"][0] == pytest.approx(30.0, rel=1e-8)
+    assert s["gov_purchases"][0] == pytest.approx(60.0, rel=1e-9)
+    assert s["gov_purchase_spend"][0] == pytest.approx(60.0 * 50.0 * 1000.0, rel=1e-9)
+    assert s["consumption"][0] == pytest.approx(D(100.0, 30.0), rel=1e-8)
+
+
+@pytest.mark.parametrize("tariff", [0.0, 1e-9])
+def test_open_market_buffer_stock_holds_the_price_at_the_floor_buying_from_anyone(tariff):
+    # "any": a bid at 50 for whatever is offered: supply at 50 is 260 t, demand D(50) = 109.5 t,
+    # so it buys 260 - 109.5 = 150.5 t at 50 and the price is 50
+    s = purchase("any", tariff)
+    bought = 260.0 - D(100.0, 50.0)
+    assert s["price"][0] == pytest.approx(50.0, rel=1e-8)
+    assert s["gov_purchases"][0] == pytest.approx(bought, rel=1e-8)
+    assert s["gov_purchase_spend"][0] == pytest.approx(bought * 50.0 * 1000.0, rel=1e-8)
+
+
+# -- 2. the CFD's settlement price ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("benchmark, price", [("sale", 60.0 * (60.0 / 50.0) ** -2),
+                                              ("club", 60.0 * (60.0 / 50.0) ** -2),
+                                              ("world", 40.0)])
+def test_cfd_settles_against_its_benchmark_and_the_ledger_keeps_top_ups_apart(benchmark, price):
+    # covered Club producer 60 t @ 50 (offers at any price under the CFD at 80), World 100 t @ 40,
+    # a 20% club tariff. World: D_w(40) = 61.2 < 100 -> P_w = 40. Club: 60 t of its own against
+    # D_c, autarky at 60 (60/50)^-2 = 41.67, between P_w = 40 and the import price 48: no
+    # trade. The covered producer sold at 41.67: "sale" (the default) and "club" top up
+    # (80 - 41.67) x 60 t; "world" (80 - 40) x 60 t (before: always the world price)
+    raw = config([("Club", 60.0, 50.0), ("World", 100.0, 40.0)], club_q=50.0, world_q=50.0,
+                 steps=1, floor={"mechanism": "cfd", "level": 80.0, "covers": ["Club"],
+                                 "benchmark": benchmark}, trade={"tariff": 0.2})
+    model = run(raw)
+    s = model.series(accounts=True)
+    assert s["price"][0] == pytest.approx(40.0, rel=1e-12)
+    assert s["club_price"][0] == pytest.approx(60.0 * (60.0 / 50.0) ** -2, rel=1e-12)
+    topup = (80.0 - price) * 60.0 * 1000.0
+    assert s["gov_topups"][0] == pytest.approx(topup, rel=1e-9)
+    assert s["duties"][0] == 0.0                       # no imports: no duty
+    assert model.governments[0].ledger["topup"] == pytest.approx(topup, rel=1e-9)
+
+
+def test_default_benchmark_is_the_sale_price():
+    raw = config([("Club", 60.0, 50.0), ("World", 100.0, 40.0)], club_q=50.0, world_q=50.0,
+                 steps=1, floor={"mechanism": "cfd", "level": 80.0, "covers": ["Club"]},
+                 trade={"tariff": 0.2})
+    s = run(raw).series(accounts=True)
+    assert s["gov_topups"][0] == pytest.approx((80.0 - 60.0 * 1.2 ** -2) * 60.0 * 1000.0,
+                                               rel=1e-9)
+
+
+# -- 3. unmet demand: demand not served at the clearing price ------------------------------------
+
+
+@pytest.mark.parametrize("mip", [False, True])
+@pytest.mark.parametrize("cap", [None, 150.0])
+def test_unmet_demand_is_nonzero_only_under_a_binding_price_cap_on_either_path(mip, cap):
+    # 50 t in all (20 t Club, 30 t World, both @ 30) against D = 100 (P/60)^-0.5: without a cap
+    # the price rises to 60 (50/100)^-2 = 240, where every buyer is served (before: one market
+    # recorded D(60) - 50 = 50 t unmet, and an MIP of 1 that never binds erased it); under a
+    # cap of 150 buyers are rationed: D(150) - 50 = 13.2 t unmet, on both paths
+    policy = {"floor": {"mechanism": "mip", "level": 1.0}} if mip else {}
+    raw = config([("Club", 20.0, 30.0), ("World", 30.0, 30.0)], club_q=50.0, world_q=50.0,
+                 steps=2, **policy)
+    if cap is not None:
+        raw["market"]["price_cap"] = cap
+    s = run(raw).series()
+    price = 240.0 if cap is None else cap
+    np.testing.assert_allclose(s["price"], price, rtol=1e-12)
+    unmet = 0.0 if cap is None else D(100.0, cap) - 50.0
+    np.testing.assert_allclose(s["unmet_demand"], unmet, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(s["demand"], D(100.0, price), rtol=1e-12)
+
+
+# -- 4. an export control from step 0 -----------------------------------------------------------
+
+
+def test_export_control_from_step_0_caps_exports_at_the_free_trade_level():
+    # World 120 t @ 30 (non-market), Club 20 t @ 60. Free trade at step 0: D(60) = 100 < 140, and
+    # 120 < D(30) -> P = 60 (120/100)^-2 = 41.67, World exports 120 - D_w(41.67) = 60 t. A 60%
+    # cut from step 0 caps exports at 24 t: the club has 20 + 24 = 44 t against D_c -> P =
+    # 60 (44/50)^-2 = 77.48 (before: no recorded history, a total embargo: P = 375)
+    raw = config([("World", 120.0, 30.0), ("Club", 20.0, 60.0)], club_q=50.0, world_q=50.0,
+                 steps=2)
+    raw["regions"][1]["market_economy"] = False
+    raw["shocks"] = [{"kind": "export_control", "region": "World", "start": 0, "duration": 2,
+                      "cut": 0.6}]
+    s = run(raw).series()
+    np.testing.assert_allclose(s["price"], 60.0 * (44.0 / 50.0) ** -2, rtol=1e-12)
+    np.testing.assert_allclose(s["export_region_price"], 30.0, rtol=1e-12)
+    np.testing.assert_allclose(s["club_imports"], 24.0, rtol=1e-9)
+
+
+def test_export_control_with_cut_0_withholds_nothing():
+    # World 200 t @ 30 sets the price and exports D_c(30), which grows with demand past its
+    # level before the announcement: a cut of 0 still caps nothing (before: exports were
+    # capped at that level)
+    raw = config([("World", 200.0, 30.0), ("Club", 20.0, 60.0)], club_q=50.0, world_q=50.0,
+                 steps=3)
+    raw["market"]["demand"]["growth"] = 0.3
+    plain = run(raw).series()
+    raw["shocks"] = [{"kind": "export_control", "region": "World", "start": 1, "duration": 2,
+                      "cut": 0.0}]
+    controlled = run(raw).series()
+    np.testing.assert_allclose(controlled["price"], plain["price"], rtol=1e-12)
+
+
+# -- 5. series that were wrong on some paths ------------------------------------------------------
+
+
+def test_club_imports_are_recorded_in_one_market():
+    # no trade measure: the club (no supply at 30: its producer asks 70) buys D_c(30) = 42.4 t,
+    # all imported (before: 0, the club not being a separate market)
+    raw = config([("Club", 10.0, 70.0), ("World", 200.0, 30.0)], steps=1)
+    s = run(raw).series()
+    assert s["club_imports"][0] == pytest.approx(D(30.0, 30.0), rel=1e-9)
+
+
+def test_demand_is_what_buyers_demanded_at_the_prices_they_paid():
+    # MIP 65: club buyers pay 65, world buyers 30: demand D_c(65) + D_w(30) = 85.39 t (before:
+    # the world curve at the world price, D(30) = 98.99 t); the floor is compared with the club
+    # price, which it holds: never below it (before: the world price, always below)
+    raw = config([("Club", 10.0, 70.0), ("World", 200.0, 30.0)], steps=1,
+                 floor={"mechanism": "mip", "level": 65.0})
+    model = run(raw)
+    assert model.series()["demand"][0] == pytest.approx(D(30.0, 65.0) + D(40.0, 30.0), rel=1e-12)
+    assert model.metrics()["share_below_floor"] == 0.0
+
+
+def test_a_concentrate_floor_is_compared_with_the_concentrate_price():
+    # Club mine 100 t @ 10 feeding a refinery 100 t @ 5 (k = 1): the product is scarce, P =
+    # 60 (100/100)^-2 = 60; the refinery earns its cost, the mine the rest: p_c = 60 - 5 = 55.
+    # A concentrate-stage CFD at 57 has the concentrate price below it every step (before: the
+    # product price 60 was compared, never below)
+    raw = config([("Club", 100.0, 5.0)], club_q=50.0, world_q=50.0, steps=1,
+                 floor={"mechanism": "cfd", "level": 57.0, "covers": ["Club"],
+                        "stage": "concentrate"})
+    raw["producers"].append({"name": "M", "region": "Club", "stage": "mine", "capacity": 1200.0,
+                             "unit_cost": 10.0})
+    model = run(raw)
+    s = model.series()
+    assert s["price"][0] == pytest.approx(60.0, rel=1e-12)
+    assert s["concentrate_price"][0] == pytest.approx(55.0, rel=1e-12)
+    assert model.metrics()["share_below_floor"] == 1.0
+
+
+def test_a_stockpile_bidding_at_the_mip_level_buys():
+    # the MIP holds the club price at 65 with imports; a stockpile with buy_below = 65 bids 20 t
+    # (its capacity) and gets them at 65, imported (before: a strict < never let it bid)
+    raw = config([("Club", 10.0, 70.0), ("World", 200.0, 30.0)], steps=2,
+                 floor={"mechanism": "mip", "level": 65.0},
+                 stockpile={"buy_below": 65.0, "release_above": 500.0, "target_cover": 3650.0,
+                            "capacity": 20.0, "max_rate": 1.0})
+    s = run(raw).series(accounts=True)
+    np.testing.assert_allclose(s["club_price"], 65.0, rtol=1e-12)
+    np.testing.assert_allclose(s["gov_purchases"], [20.0, 0.0], atol=1e-9)
+    assert s["club_imports"][0] == pytest.approx(D(30.0, 65.0) + 20.0, rel=1e-9)
+
+
+# -- 6. the MIP quota per settlement period -----------------------------------------------------
+
+
+def test_mip_quota_is_allocated_per_step_by_default():
+    # a 120 t/yr cap gives 10 t a month: the club imports 10 t every month and clears its own
+    # 10 t @ 70 plus them at 60 (20/30)^-2 = 135 (before: first come, 65 for four months and
+    # 540 for the rest of the year)
+    raw = config([("Club", 10.0, 70.0), ("World", 200.0, 30.0)], steps=12,
+                 floor={"mechanism": "mip", "level": 65.0, "volume_cap": 120.0})
+    s = run(raw).series()
+    np.testing.assert_allclose(s["club_price"], 135.0, rtol=1e-9)
+    np.testing.assert_allclose(s["club_imports"], 10.0, rtol=1e-9)
+
+
+def test_unused_mip_quota_carries_over_within_the_year():
+    # the World region loses all supply in months 0-1, so the club exports and imports nothing;
+    # month 2 may import 3 x 10 t, more than D_c(65) = 28.8 t: P_c = 65; month 3 has 40 - 28.8
+    # = 11.2 t left: P_c = 60 ((10 + 11.2)/30)^-2 = 120.4; month 4 its 10 t: 135
+    raw = config([("Club", 10.0, 70.0), ("World", 200.0, 30.0)], steps=5,
+                 floor={"mechanism": "mip", "level": 65.0, "volume_cap": 120.0})
+    raw["shocks"] = [{"kind": "supply_outage", "region": "World", "start": 0, "duration": 2,
+                      "cut": 1.0}]
+    s = run(raw).series()
+    assert (s["club_imports"][:2] <= 0).all()
+    first = D(30.0, 65.0)
+    assert s["club_price"][2] == pytest.approx(65.0, rel=1e-12)
+    assert s["club_imports"][2] == pytest.approx(first, rel=1e-9)
+    assert s["club_price"][3] == pytest.approx(60.0 * ((10.0 + 40.0 - first) / 30.0) ** -2,
+                                               rel=1e-9)
+    assert s["club_price"][4] == pytest.approx(135.0, rel=1e-9)
+
+
+# -- issue 12 item 5: the CFD's coverage --------------------------------------------------------
+
+
+def test_cfd_covers_only_the_named_producers():
+    # two Club producers 30 t @ 50, only P0 named; World 100 t @ 40. P0 offers at any price:
+    # 30 @ 0, 100 @ 40, 30 @ 50; D(40) = 122.5 in [30, 130] -> P = 40; P0 is topped up
+    # (80 - 40) x 30 t, P1 sells nothing and gets nothing
+    raw = config([("Club", 30.0, 50.0), ("Club", 30.0, 50.0), ("World", 100.0, 40.0)],
+                 club_q=50.0, world_q=50.0, steps=1,
+                 floor={"mechanism": "cfd", "level": 80.0, "covers": ["Club"],
+                        "producers": ["P0"]})
+    model = run(raw)
+    s = model.series(accounts=True)
+    assert s["price"][0] == pytest.approx(40.0, rel=1e-12)
+    assert s["gov_topups"][0] == pytest.approx(40.0 * 30.0 * 1000.0, rel=1e-9)
+    np.testing.assert_allclose(model.book.output[:2], [30.0, 0.0], atol=1e-9)
+
+
+@pytest.mark.parametrize("new_entrants", [False, True])
+def test_a_covered_region_entrant_gets_no_top_up_unless_new_entrants(new_entrants):
+    # the Club incumbent 30 t @ 50 is covered; an entrant of 30 t @ 50 in the Club joins before
+    # step 0. Covered, it offers at any price and is topped up (80 - 40) x 30 t like the
+    # incumbent; not covered, it asks 50 > P = 40 and sells nothing
+    raw = config([("Club", 30.0, 50.0), ("World", 100.0, 40.0)], club_q=50.0, world_q=50.0,
+                 floor={"mechanism": "cfd", "level": 80.0, "covers": ["Club"],
+                        "new_entrants": new_entrants})
+    model = MineralMarket(experiment_from_dict(raw).scenario(), rng=1)
+    row = model.producers.add("Entrant", REFINERY, model.region_index["Club"], 360.0, 50.0, 0.0,
+                              0.0, is_new=True, identity=(PROJECT, 0))
+    model.step()
+    s = model.series(accounts=True)
+    covered = 2 if new_entrants else 1
+    assert s["price"][0] == pytest.approx(40.0, rel=1e-12)
+    assert s["gov_topups"][0] == pytest.approx(covered * 40.0 * 30.0 * 1000.0, rel=1e-9)
+    assert model.book.output[row] == pytest.approx(30.0 if new_entrants else 0.0, abs=1e-9)
+
+
+def test_volume_per_producer_limits_the_tonnes_topped_up_each_year():
+    # covered Club producer 60 t/month @ 50, World 100 t @ 40, CFD 80 on 150 t/yr of its sales:
+    # months 0-1 fully covered (P = 40, top-up 40 x 60 t); month 2 has 30 t left: 30 t offered
+    # at any price, 30 t at 50 -> P = 40 (D(40) = 122.5 < 130), 40 x 30 t; month 3 nothing
+    # covered: merit 100 @ 40, 60 @ 50, D(50) = 109.5 -> P = 50, no top-up
+    raw = config([("Club", 60.0, 50.0), ("World", 100.0, 40.0)], club_q=50.0, world_q=50.0,
+                 steps=4, floor={"mechanism": "cfd", "level": 80.0, "covers": ["Club"],
+                                 "volume_per_producer": 150.0})
+    s = run(raw).series(accounts=True)
+    np.testing.assert_allclose(s["price"], [40.0, 40.0, 40.0, 50.0], rtol=1e-12)
+    np.testing.assert_allclose(s["gov_topups"], np.array([60.0, 60.0, 30.0, 0.0]) * 40e3,
+                               rtol=1e-9)
+
+
+BAD_NAME = """\
+[experiment]
+name = "bad"
+steps = 2
+
+[market.demand]
+reference_price = 60.0
+reference_quantity = 1200
+elasticity = -0.4
+
+[[regions]]
+name = "US"
+club = true
+
+[[producers]]
+name = "MP Materials"
+region = "US"
+stage = "refinery"
+capacity = 2000
+unit_cost = 45.0
+
+[[buyers]]
+name = "B"
+region = "US"
+share = 1.0
+
+[policy.floor]
+mechanism = "cfd"
+level = 80.0
+producers = ["MP Materails"]
+"""
+
+
+def test_an_unknown_covered_producer_exits_2_naming_it(tmp_path, capsys):
+    config_file = tmp_path / "exp.toml"
+    config_file.write_text(BAD_NAME)
+    assert main(["validate", str(config_file)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown producer 'MP Materails'" in err
+    assert "did you mean 'MP Materials'?" in err
+    assert "'policy.floor.producers'" in err
+
+
+def test_covered_producers_must_be_in_covered_regions():
+    raw = config([("Club", 30.0, 50.0), ("World", 100.0, 40.0)],
+                 floor={"mechanism": "cfd", "level": 80.0, "covers": ["Club"],
+                        "producers": ["P1"]})
+    with pytest.raises(ConfigError, match="region 'World', which the floor does not cover"):
+        experiment_from_dict(raw)
