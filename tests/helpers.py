@@ -50,3 +50,20 @@ def run(raw_config: dict, steps: int | None = None, seed: int = 1):
         for _ in range(steps):
             model.step()
     return model
+
+
+def engine_raw(name: str, replications: int, seed: int) -> dict:
+    """A small two-scenario experiment (baseline and a CFD at 55) for the engine's tests: one
+    refinery, one buyer, 12 steps."""
+    return {
+        "experiment": {"name": name, "steps": 12, "replications": replications, "seed": seed},
+        "market": {"demand": {"reference_price": 50.0, "reference_quantity": 1000.0,
+                              "elasticity": -0.5}},
+        "regions": [{"name": "US", "club": True}],
+        "producers": [{"name": "R", "region": "US", "stage": "refinery", "capacity": 1200.0,
+                       "unit_cost": 30.0}],
+        "buyers": [{"name": "B", "region": "US", "share": 1.0}],
+        "scenarios": {"baseline": {}, "floor": {"policy.floor.mechanism": "cfd",
+                                                "policy.floor.level": 55.0,
+                                                "policy.floor.covers": ["US"]}},
+    }

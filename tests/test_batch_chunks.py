@@ -11,6 +11,7 @@ import shutil
 import polars as pl
 import pytest
 import test_batch_fakes as fakes
+from helpers import engine_raw
 
 from abm.batch import run_experiment
 from abm.engine import runner as engine_runner
@@ -19,18 +20,7 @@ from abm.errors import ConfigError
 from abm.experiment import experiment_from_dict
 from abm.summary import load_runs, load_series
 
-RAW = {
-    "experiment": {"name": "chunks", "steps": 12, "replications": 10, "seed": 11},
-    "market": {"demand": {"reference_price": 50.0, "reference_quantity": 1000.0,
-                          "elasticity": -0.5}},
-    "regions": [{"name": "US", "club": True}],
-    "producers": [{"name": "R", "region": "US", "stage": "refinery", "capacity": 1200.0,
-                   "unit_cost": 30.0}],
-    "buyers": [{"name": "B", "region": "US", "share": 1.0}],
-    "scenarios": {"baseline": {}, "floor": {"policy.floor.mechanism": "cfd",
-                                            "policy.floor.level": 55.0,
-                                            "policy.floor.covers": ["US"]}},
-}
+RAW = engine_raw("chunks", replications=10, seed=11)
 N_RUNS = 20
 METRICS = ["price_mean", "price_volatility", "capacity_added_market", "fiscal_cost"]
 

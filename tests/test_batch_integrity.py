@@ -21,6 +21,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import test_batch_fakes as fakes
+from helpers import engine_raw
 
 from abm.batch import CannotWrite, run_experiment
 from abm.cli import main
@@ -30,18 +31,7 @@ from abm.errors import ConfigError
 from abm.experiment import experiment_from_dict
 from abm.summary import load_runs, load_series
 
-RAW = {
-    "experiment": {"name": "integrity", "steps": 12, "replications": 3, "seed": 7},
-    "market": {"demand": {"reference_price": 50.0, "reference_quantity": 1000.0,
-                          "elasticity": -0.5}},
-    "regions": [{"name": "US", "club": True}],
-    "producers": [{"name": "R", "region": "US", "stage": "refinery", "capacity": 1200.0,
-                   "unit_cost": 30.0}],
-    "buyers": [{"name": "B", "region": "US", "share": 1.0}],
-    "scenarios": {"baseline": {}, "floor": {"policy.floor.mechanism": "cfd",
-                                            "policy.floor.level": 55.0,
-                                            "policy.floor.covers": ["US"]}},
-}
+RAW = engine_raw("integrity", replications=3, seed=7)
 N_RUNS = 6
 
 
