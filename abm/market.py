@@ -362,6 +362,12 @@ def _supply_at(asks: np.ndarray, qty: np.ndarray, price: float) -> float:
     return float(qty[asks <= price].sum())
 
 
+# Relative difference below which a price computed through a wedge is an ask, and two prices are
+# the same: a wedge this small (a tariff of 1e-12) is rounding, not economics, so it must not
+# decide which of two tied offers sells (tests/test_invariance.py).
+SNAP_REL = 1e-10
+
+
 class _SupplyCurve:
     """`_supply_at(asks, qty, p)` for the many prices a root search tries: the offers at or
     below p depend only on how many sorted asks are <= p, so each such set is summed once
@@ -378,12 +384,6 @@ class _SupplyCurve:
         if got is None:
             got = self.sums[k] = _supply_at(self.asks, self.qty, price)
         return got
-
-
-# Relative difference below which a price computed through a wedge is an ask, and two prices are
-# the same: a wedge this small (a tariff of 1e-12) is rounding, not economics, so it must not
-# decide which of two tied offers sells (tests/test_invariance.py).
-SNAP_REL = 1e-10
 
 
 def _snap(price: float, asks: np.ndarray, rel: float = SNAP_REL) -> float:
@@ -578,14 +578,21 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
     points = np.unique(np.concatenate([np.ravel(c) for c in cands]))
     points = points[np.isfinite(points) & (points > 0)]
     top = max(float(points.max()) if len(points) else 1.0, 1.0)
+    no_clear = False
     if price_cap is not None:
         hi_limit = float(price_cap)
     else:
         # above every breakpoint; raised until world excess supply turns non-negative (demand
         # is strictly decreasing, so it does unless there is no supply at all)
-        hi_limit = top * NO_SUPPLY_PRICE_FACTOR
+        marker = hi_limit = top * NO_SUPPLY_PRICE_FACTOR
         while excess(hi_limit) < 0 and hi_limit < 1e300:
             hi_limit *= 10.0
+        if excess(hi_limit) < 0:
+            # no price clears: no supply reaches the world market (as `clear` without supply,
+            # the price recorded is a marker, and buyers go without what they demanded at
+            # `shortfall_price`)
+            hi_limit = marker
+            no_clear = True
     # the lowest candidate sits below the price at which all supply would be absorbed
     total_A = A + sum(n.A for n in nodes)
     floor_price = 1e-9
@@ -607,34 +614,45 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
         k = lo_k
         if k == 0:
             p_w = float(points[0])
+        elif excess(float(points[k - 1])) >= -1e-12 * total_qty:
+            # excess nil up to rounding at the breakpoint below: the world price is the lowest
+            # that clears (where nothing trades with an empty hub, any price in a range would
+            # clear; rounding must not pick a different one)
+            p_w = float(points[k - 1])
         else:
             lo, hi = float(points[k - 1]), float(points[k])
             # excess is continuous inside (lo, hi); a jump at hi means the root is hi itself
             left = excess(np.nextafter(hi, 0.0))
             p_w = hi if left < 0 else brentq(excess, lo, hi, xtol=1e-300, rtol=1e-15,
                                              maxiter=500, full_output=True, disp=False)[0]
-    p_w = _snap(p_w, asks)
+    # (snapped to the nearest ask of any market: a price within rounding of a node's own ask is
+    # that ask, never one of the hub's a hair away that would leave the node's offer unsold)
+    p_w = _snap(p_w, np.concatenate([asks, *(n.asks for n in nodes)]))
 
     def respond(p_w: float) -> tuple[list[float], list[float]]:
         prices, flows = [], []
         for n, r in zip(nodes, responses, strict=True):
-            p_n, m = r(p_w)
-            prices.append(_snap(float(p_n), n.asks))
+            raw, m = r(p_w)
+            p_n = _snap(float(raw), n.asks)
+            if p_n != raw and m > 0:
+                # importing at a price within rounding of one of its asks: the offer at that ask
+                # is marginal, so it counts in the node's own supply (trimmed below if the hub
+                # can send more), whichever side of the ask rounding put the import price
+                want = max(demand_at(n.A, eps, p_n, n.B) - r.supply(p_n), 0.0)
+                if m < n.import_cap:                       # at the import price, within the cap
+                    m = min(want, n.import_cap)
+                elif raw == n.excess_price(p_w):           # duty-paid beyond the cap
+                    m = max(want, n.import_cap)
+            prices.append(p_n)
             flows.append(float(m))
         return prices, flows
 
     node_prices, imports = respond(p_w)
     # a node price within rounding of the world price (through a wedge of rounding size) is the
-    # world price: the world price takes the ask of a node's offer it stands for, unless it is an
-    # ask of the hub's own
-    close = [p_n for p_n in node_prices if p_n != p_w
-             and abs(p_n - p_w) <= SNAP_REL * max(abs(p_n), abs(p_w))]
-    if close:
-        if not np.any(asks == p_w) and any(np.any(n.asks == close[0]) for n in nodes):
-            p_w = close[0]
-            node_prices, imports = respond(p_w)
-        node_prices = [p_w if abs(p_n - p_w) <= SNAP_REL * max(abs(p_n), abs(p_w)) else p_n
-                       for p_n in node_prices]
+    # world price, unless it is one of the node's own asks (its marginal offer must still sell)
+    node_prices = [p_w if p_n != p_w and abs(p_n - p_w) <= SNAP_REL * max(abs(p_n), abs(p_w))
+                   and not np.any(n.asks == p_n) else p_n
+                   for n, p_n in zip(nodes, node_prices, strict=True)]
     # consumption is what is dispatched: equal to demand except in scarcity, where buyers get
     # only the supply there is
     world_want = demand_at(A, eps, p_w, B)
@@ -670,6 +688,8 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
             ratio = available / wanted
             imports = [m * ratio if m > 0 else m for m in imports]
         unmet_hub = world_want * (1 - ratio)
+        if no_clear and available <= 0 and shortfall_price is not None:
+            unmet_hub = demand_at(A, eps, shortfall_price, B)
         world_want *= ratio
     else:
         unmet_hub = 0.0
