@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # the model core: the model, its agents, policies and the modules below them
 CORE = ["abm/*.py", "abm/agents/*.py", "abm/policies/*.py"]
 NOT_CORE = {"abm.cli", "abm.batch", "abm.sweep", "abm.summary", "abm.experiment",
-            "abm.simulate", "abm.config_docs", "abm.progress", "abm"}
+            "abm.simulate", "abm.config_docs", "abm.progress", "abm", "abm.__main__"}
 
 POLICIES = {"policy.floor": {"mechanism": "cfd", "level": 55.0, "min_ebitda": 1e6},
             "policy.stockpile": {"buy_below": 55.0, "release_above": 70.0},
