@@ -6,7 +6,8 @@
 * `ExportControl`: a region withholds a share of its exports (`[[shocks]] kind =
   "export_control"`): exports are capped at (1 - cut) x its normal exports (its mean net exports
   over the year before the announcement; announced at step 0, what it exports in the step-0
-  clearing without any instrument), and at zero during the licence delay; a cut of 0 withholds
+  clearing without any instrument), and at `licence_flow` x that during the licence delay (0:
+  no exports); a cut of 0 withholds
   nothing (no cap, no disruption) once licences are issued. Between announcement and start,
   importers elsewhere buy ahead (`front_run`) and draw the inventory down once the control bites.
 * `Finance`: concessional finance (a lower hurdle rate) and permitting reform (shorter lead
@@ -114,10 +115,16 @@ class ExportControl(Policy):
             self.reference_exports = self.normal_exports(model)
         if t == self.start:
             self.inventory_at_start = self.inventory
+        allowed = (1 - s.cut) * self.reference_exports
         if t < self.start + s.licence_delay:
-            cap = 0.0
+            # licences in process: only a share of what the control allows gets through, so the
+            # licensing months too scale with the cut
+            share = s.licence_flow * (1 - s.cut)
+            if share >= 1.0:
+                return              # nothing withheld (cut 0, every licence flowing)
+            cap = s.licence_flow * allowed
         elif s.cut > 0:
-            cap = (1 - s.cut) * self.reference_exports
+            cap = allowed
         else:
             return                  # nothing withheld: exports are not restricted
         model.disruption = True

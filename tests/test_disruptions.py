@@ -1,0 +1,48 @@
+"""Disruptions at realistic magnitudes (issue 15), against hand-computed answers.
+
+Two regions as in tests/test_policies.py: demand per monthly step D(P) = q (P / 60)^-0.5, so the
+price at which buyers of scale q take Q is P = 60 (Q / q)^-2.
+"""
+
+import numpy as np
+import pytest
+from helpers import run
+from test_policies import config
+
+
+def controlled(cut: float, licence_flow: float, licence_delay: int = 1):
+    # World 120 t @ 30 (non-market), Club 20 t @ 60, club and world buyers q = 50 each. Free
+    # trade at step 0: P = 60 (120/100)^-2 = 41.67 and World exports 60 t (tests of issue 13).
+    raw = config([("World", 120.0, 30.0), ("Club", 20.0, 60.0)], club_q=50.0, world_q=50.0,
+                 steps=3)
+    raw["regions"][1]["market_economy"] = False
+    raw["shocks"] = [{"kind": "export_control", "region": "World", "start": 0, "duration": 3,
+                      "cut": cut, "licence_delay": licence_delay, "licence_flow": licence_flow}]
+    return run(raw).series()
+
+
+@pytest.mark.parametrize("licence_flow, first", [
+    (0.0, 60.0 * (20.0 / 50.0) ** -2),            # no licences yet: the club has its own 20 t
+    (0.5, 60.0 * ((20.0 + 12.0) / 50.0) ** -2),   # half of the allowed 0.4 x 60 = 24 t flows
+    (1.0, 60.0 * ((20.0 + 24.0) / 50.0) ** -2),   # every allowed tonne flows: as after the delay
+])
+def test_licence_flow_lets_a_share_of_the_allowed_exports_through_the_licence_delay(
+        licence_flow, first):
+    s = controlled(cut=0.6, licence_flow=licence_flow)
+    # after the delay: exports capped at 24 t, P = 60 (44/50)^-2 = 77.48
+    np.testing.assert_allclose(s["price"], [first, 77.48, 77.48], rtol=1e-3)
+
+
+def test_licensing_months_scale_with_the_cut():
+    # licence_flow 0.5: cut 0.2 lets 0.5 x 0.8 x 60 = 24 t through (P = 77.48), cut 0.6 lets
+    # 12 t (P = 146.5): a milder control is milder in its licensing months too
+    mild, harsh = (controlled(cut, 0.5)["price"].to_numpy()[0] for cut in (0.2, 0.6))
+    np.testing.assert_allclose([mild, harsh], [60.0 * (44 / 50) ** -2, 60.0 * (32 / 50) ** -2],
+                               rtol=1e-9)
+
+
+def test_a_cut_of_0_with_every_licence_flowing_withholds_nothing():
+    plain = run(config([("World", 120.0, 30.0), ("Club", 20.0, 60.0)], club_q=50.0,
+                       world_q=50.0, steps=3)).series()
+    s = controlled(cut=0.0, licence_flow=1.0)
+    np.testing.assert_allclose(s["price"], plain["price"], rtol=1e-12)
