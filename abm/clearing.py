@@ -109,8 +109,10 @@ class MarketPlan:
     @property
     def idle(self) -> bool:
         """Nothing for the clearing to do beyond one world market (see `clear_single`)."""
+        # (rules of origin decide which offers count as the club's in club_imports)
         return (self.defence is None and not self.export_caps and self.bid_qty <= 0
-                and self.importer_demand == 0 and not self.club_separate)
+                and self.importer_demand == 0 and not self.club_separate
+                and self.rules_of_origin is None)
 
 
 @dataclass
@@ -252,6 +254,11 @@ class _Markets:
             prices[k], cons[k], block[k], imports[k] = p_k, c_k, node.B, m
         return _Solved(prices, sold, cons, block, r.unmet, imports)
 
+    def unrationed(self, s: _Solved) -> bool:
+        """The bid node's buyers are served in full: bids (a stockpile, a buffer stock) buy only
+        what buyers leave, never a share of supply rationed at a price cap."""
+        return self.served(s, self.bid_node) >= 1.0 - 1e-12
+
     def served(self, s: _Solved, k: int) -> float:
         """Share of demand served in node `k` (1 unless supply ran short)."""
         return _served(s.cons[k], self.scale[k], self.eps, s.prices[k], s.block[k])
@@ -263,31 +270,33 @@ class _Markets:
         its market clears at or below its reservation price with it, sets the price at its
         reservation price (taking what is left at that price) when the market clears at or
         below it without it, else is priced out; bids willing to pay more are served first.
-        Returns the clearing and the tonnes each bid got (served pro rata in scarcity)."""
+        Bids buy only what buyers leave: where buyers are rationed (at a price cap, or with no
+        supply) they get nothing. Returns the clearing and the tonnes each bid got."""
         cap = self.price_cap
         bids = [(q, min(r, cap) if cap is not None else r) for q, r in bids]
+        # a price through a wedge of rounding size (an MIP level x (1 + 1e-12)) is at the bid's
+        # reservation price, not above it (tests/test_invariance.py: linked equals single)
+        near = 1.0 + market.SNAP_REL
         fills = [0.0] * len(bids)
         active = sorted((i for i, (q, _) in enumerate(bids) if q > 0),
                         key=lambda i: -bids[i][1])
         s = self.solve(asks, qty, sum(bids[i][0] for i in active))
         while active:
             low = bids[active[-1]][1]
-            if s.prices[self.bid_node] <= low:
-                share = self.served(s, self.bid_node)
+            if s.prices[self.bid_node] <= low * near and self.unrationed(s):
                 for i in active:
-                    fills[i] = bids[i][0] * share
+                    fills[i] = bids[i][0]
                 return s, fills
             lowest = [i for i in active if bids[i][1] == low]
             active = [i for i in active if bids[i][1] != low]
             rest = sum(bids[i][0] for i in active)
             s0 = self.solve(asks, qty, rest)
-            if s0.prices[self.bid_node] <= low:
+            if s0.prices[self.bid_node] <= low * near and self.unrationed(s0):
                 # the lowest bids set their market's price at their reservation price
                 wanted = sum(bids[i][0] for i in lowest)
                 s, got = self.bid_sets_price(asks, qty, rest, wanted, low, s0)
-                share = self.served(s, self.bid_node)
                 for i in active:
-                    fills[i] = bids[i][0] * share
+                    fills[i] = bids[i][0]
                 for i in lowest:
                     fills[i] = got * bids[i][0] / wanted
                 return s, fills
@@ -317,7 +326,8 @@ class _Markets:
         for _ in range(60):
             mid = 0.5 * (lo + hi)
             trial = self.solve(asks, qty, rest + mid)
-            if trial.prices[self.bid_node] <= price:
+            if trial.prices[self.bid_node] <= price * (1.0 + market.SNAP_REL) and \
+                    self.unrationed(trial):
                 lo, best = mid, trial
             else:
                 hi = mid
@@ -376,8 +386,13 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
     prices = s.prices
     importer_bought = plan.importer_demand * m.served(s, HUB)
     node_cons = {}
+    unfilled_blocks = 0.0
     for k in m.node_ids:
-        node_cons[k] = s.cons[k] - s.block[k] * m.served(s, k)
+        served = m.served(s, k)
+        node_cons[k] = s.cons[k] - s.block[k] * served
+        unfilled_blocks += s.block[k] * (1.0 - served)
+    # unmet demand is buyers' demand not served: a bid's or importers' unfilled tonnes are not
+    unmet = max(s.unmet - unfilled_blocks, 0.0) if s.unmet > 0 else 0.0
     world = prices[HUB]
     club = prices[1] if plan.club_separate else world
     restricted = prices[2] if m.restricted_regions else float("nan")
@@ -392,9 +407,12 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
         k = 2 + j
         exports = -s.net_imports[k]
         rent = (world - prices[k]) * max(exports, 0.0)
-        sel = m.masks[k] & (s.sold > 0)
+        # (spread over what the region sold to the market: a buffer stock's purchases are paid
+        # at the floor, not at the market price plus the uplift)
+        to_market = s.sold - to_gov
+        sel = m.masks[k] & (to_market > 0)
         if rent > 0 and sel.any():
-            offer_price[m.masks[k]] += rent / s.sold[sel].sum()
+            offer_price[m.masks[k]] += rent / to_market[sel].sum()
     buyer_price = np.array([prices[k] for k in m.buyer_node])
     buyer_tonnes = np.zeros(len(buyer_scale))
     for k in m.node_ids:
@@ -422,7 +440,7 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
         club_imports = 0.0
     return Outcome(world, club, restricted, s.sold, to_gov, offer_price, buyer_tonnes,
                    buyer_price, bid_filled, stock_price, importer_bought, duties, club_imports,
-                   s.unmet, float(buyer_tonnes.sum()), defence_bought, defence_price)
+                   unmet, float(buyer_tonnes.sum()), defence_bought, defence_price)
 
 
 def _served(delivered: float, A: float, eps: float, price: float, B: float) -> float:

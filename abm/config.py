@@ -80,6 +80,25 @@ class Demand(Strict):
                             ge=0, le=2.0)
     shock_persistence: float = field(0.0, "-", "AR(1) coefficient of the log demand shock",
                                      gt=-1.0, lt=1.0)
+    long_run_elasticity: float | None = field(
+        None, "-", "Long-run price elasticity: each buyer's demand moves toward the long-run "
+        "curve at the price it paid last step, closing `adjustment_speed` of the gap (in logs) a "
+        "step; `elasticity` is then the short-run one (default: no adjustment)", lt=0, ge=-10)
+    adjustment_speed: float = field(0.1, "1/step", "Share of the log gap to long-run demand "
+                                    "closed per step (with long_run_elasticity; ASSUMPTION)",
+                                    gt=0, le=1)
+    backstop_price: float | None = field(
+        None, PRICE, "Substitution backstop: above this price buyers switch part of their demand "
+        "away (thrifting, other magnet or battery chemistries), ramping over months (default: "
+        "none)", gt=0)
+    backstop_share: float = field(0.0, "-", "Largest share of demand that can switch away",
+                                  ge=0, lt=1)
+    backstop_elasticity: float = field(2.0, "-", "How fast the switchable share is reached above "
+                                       "the backstop: switched share at price P tends to "
+                                       "backstop_share x (1 - (backstop_price / P)^this)",
+                                       gt=0, le=50)
+    backstop_ramp: float = field(6.0, "steps", "Mean time for switching away (and back) to reach "
+                                 "the share the price calls for", ge=1, le=1200)
 
 
 class Market(Strict):
@@ -639,3 +658,38 @@ class ExperimentConfig(Strict):
                 raise invalid(f"producer '{name}' is in region '{region}', which the floor does "
                               f"not cover (covers: {', '.join(sorted(covered))})", *path)
 
+
+    @model_validator(mode="after")
+    def instruments_combine(self) -> ExperimentConfig:
+        """Combinations of instruments the clearing cannot represent, or that contradict
+        themselves, are refused rather than run with a wrong answer."""
+        trade, floor, cap = self.policy.trade, self.policy.floor, self.market.price_cap
+        border = (trade is not None and trade.tariff > 0) or (
+            floor is not None and floor.mechanism == "mip")
+        club = {r.name for r in self.regions if r.club}
+        if border:
+            for i, s in enumerate(self.shocks):
+                if s.kind == "export_control" and s.region in club:
+                    # the restricting region is a market of its own linked to the world, so the
+                    # club's border (MIP, tariff) would not apply to its buyers
+                    raise invalid(f"an export control by club region '{s.region}' cannot be "
+                                  "combined with the club's minimum import price or tariff; "
+                                  "allowed: a non-club region", "shocks", i, "region")
+        if floor is not None and floor.mechanism == "purchase":
+            if (floor.buy_from == "any" and trade is not None and trade.tariff > 0
+                    and not set(floor.covers) <= club):
+                # an open-market buffer stock bids in the club's market behind the tariff
+                raise invalid("an open-market buffer stock (buy_from = 'any') behind a club "
+                              "tariff defends the club's price: cover club regions only, or "
+                              "use buy_from = 'covered'", "policy", "floor", "covers")
+            if (floor.rule == "fixed" and floor.release_price is not None
+                    and floor.level is not None and floor.release_price <= floor.level):
+                raise invalid(f"release_price ({floor.release_price:g}) must be above the floor "
+                              f"level ({floor.level:g}): the buffer stock would sell to itself",
+                              "policy", "floor", "release_price")
+        if cap is not None and floor is not None and floor.mechanism in ("purchase", "mip") \
+                and floor.rule == "fixed" and floor.level is not None and floor.level > cap:
+            raise invalid(f"the floor level ({floor.level:g}) is above market.price_cap "
+                          f"({cap:g}): a floor above the cap cannot hold", "policy", "floor",
+                          "level")
+        return self

@@ -399,8 +399,9 @@ def _snap(price: float, asks: np.ndarray, rel: float = SNAP_REL) -> float:
 class _NodeResponse:
     """A node's price and net imports as a function of the world price (monotone)."""
 
-    def __init__(self, node: Node, eps: float):
+    def __init__(self, node: Node, eps: float, price_cap: float | None = None):
         self.node, self.eps = node, eps
+        self.price_cap = price_cap
         self.supply = _SupplyCurve(node.asks, node.qty)
         if node.A <= 0 and node.B <= 0:
             self.autarky = 0.0                      # no buyers: exports everything it can
@@ -421,6 +422,18 @@ class _NodeResponse:
             self.p_export_capped = clear(n.asks, n.qty, n.A, eps, B=n.B + n.export_cap).price
 
     def __call__(self, p_w: float) -> tuple[float, float]:
+        p_n, m = self.uncapped(p_w)
+        cap = self.price_cap
+        if cap is None or p_n <= cap * (1.0 + SNAP_REL):
+            return p_n, m
+        # an administrative price cap holds in every market: the node's buyers are rationed
+        # at the cap; imports that cost more than the cap at the border do not come
+        if m > 0 and min(self.node.import_price(p_w), self.node.excess_price(p_w)) > \
+                cap * (1.0 + SNAP_REL):
+            m = 0.0
+        return float(cap), m
+
+    def uncapped(self, p_w: float) -> tuple[float, float]:
         n, eps = self.node, self.eps
         hi, cap, dear = n.import_price(p_w), n.import_cap, n.excess_price(p_w)
         if dear <= hi:
@@ -488,6 +501,8 @@ def _pool_rationed(nodes: list[Node], node_prices: list[float], imports: list[fl
         n = nodes[j]
         if m > n.import_cap * (1 + 1e-12) or -m > n.export_cap * (1 + 1e-12):
             return None
+        if m > 0 and n.import_price(p_w) > p_w * (1 + SNAP_REL):
+            return None        # imports cost more than the (capped) price: they do not come
         out[j] = m
     return ratio, out
 
@@ -559,7 +574,7 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
         return LinkedClearing(price, [price] * len(nodes), np.zeros_like(qty),
                               [np.zeros_like(n.qty) for n in nodes], [0.0] * len(nodes), 0.0,
                               [0.0] * len(nodes), unmet, True)
-    responses = [_NodeResponse(n, eps) for n in nodes]
+    responses = [_NodeResponse(n, eps, price_cap) for n in nodes]
     supply = _SupplyCurve(asks, qty)
 
     def excess(p: float) -> float:
@@ -575,6 +590,10 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
             capped = [r.p_import_capped] if r.p_import_capped is not None else []
             cands += [base / wedge, np.asarray(capped, dtype=float) / wedge,
                       [n.mip / (1.0 + n.excess_duty)]]
+            if price_cap is not None:
+                cands.append([price_cap / wedge])
+        if price_cap is not None:           # where imports stop costing less than the cap
+            cands.append([price_cap / (1.0 + n.tariff)])
     points = np.unique(np.concatenate([np.ravel(c) for c in cands]))
     points = points[np.isfinite(points) & (points > 0)]
     top = max(float(points.max()) if len(points) else 1.0, 1.0)

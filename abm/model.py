@@ -106,8 +106,7 @@ class MineralMarket(mesa.Model):
                                  buyer_region=self.buyers.region,
                                  buyer_club_rows=self.buyers.club_rows,
                                  money_per_price_tonne=self.money_per_price_tonne,
-                                 elasticity=self.elasticity, defer=defer,
-                                 buyer_share=self.buyers.share)
+                                 elasticity=self.elasticity, defer=defer)
         self.price = self.club_price = self.last_price = mk.demand.reference_price
         self.concentrate_price = float("nan")
         self.floor_level = float("nan")
@@ -135,7 +134,10 @@ class MineralMarket(mesa.Model):
         self.producers.review(self)                 # profit to cash; exits
         self.pipeline.invest(self)                  # expectations, arrivals, review, expansion
         self.recorder.record(self)
-        self.last_price = self.price
+        if self.outcome.consumption > 0:
+            # the last price at which anything traded: a step with no supply at all records only
+            # a marker price, and buyers go without what they demanded at this one
+            self.last_price = self.price
         if self.steps >= self.n_steps:
             self.running = False
 

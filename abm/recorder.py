@@ -40,7 +40,7 @@ class Recorder:
 
     def __init__(self, steps: int, regions: list[str], *, buyer_region: np.ndarray,
                  buyer_club_rows: np.ndarray, money_per_price_tonne: float, elasticity: float,
-                 defer: bool = False, buyer_share: np.ndarray | None = None):
+                 defer: bool = False):
         self.steps = steps
         self.names = (*SERIES, *ACCOUNTS)
         self.table = np.full((steps, len(self.names)), np.nan)
@@ -52,7 +52,6 @@ class Recorder:
         self.buyer_region, self.buyer_club_rows = buyer_region, buyer_club_rows
         self.money_per_price_tonne = money_per_price_tonne
         self.elasticity = elasticity
-        self.share_total = float(np.sum(buyer_share)) if buyer_share is not None else 1.0
         # defer the sums over producers and buyers to `flush` when nothing reads the series
         # during the run (one stacked sum for many steps instead of one per step)
         self.defer = defer
@@ -120,7 +119,7 @@ class Recorder:
                                   private_revenue)
         if self.defer:
             self._pending.append((model.t, st, b.output.copy(), out.buyer_tonnes,
-                                  buyers.spent_known, buyers.demand_scale * self.share_total,
+                                  buyers.spent_known, buyers.scale_of(),
                                   model.price, importers, offtake))
         else:
             spend = float(sum(buyers.spent.tolist()))
@@ -130,7 +129,7 @@ class Recorder:
             has_mines = producers.has_mines
             values.update({
                 "concentrate_price": model.concentrate_price if has_mines else np.nan,
-                "demand": self.demand(buyers, out.buyer_price, model.price),
+                "demand": self.demand(buyers, out, model.price),
                 "production_market": ref_out[st.rows_market].sum(),
                 "production_nonmarket": ref_out[st.rows_nonmarket].sum(),
                 "club_consumption": out.buyer_tonnes[buyers.club_rows].sum(),
@@ -156,14 +155,17 @@ class Recorder:
                 buyers.region, weights=out.buyer_tonnes, minlength=regions)
         self.write(model.t, values, st.region_capacity)
 
-    def demand(self, buyers, buyer_price: np.ndarray, price: float) -> float:
+    def demand(self, buyers, out, price: float) -> float:
         """What buyers demanded at the prices they paid, t (their use, without orders toward
-        inventory targets): sum_i share_i A_t P_i^eps."""
+        inventory targets): sum_i share_i A_t P_i^eps; in a step with no supply at all (the
+        price a marker), what was served and what went unmet."""
+        buyer_price = out.buyer_price
+        if out.consumption <= 0 < out.unmet:
+            return float(out.unmet)
         if len(buyer_price) == 0 or (buyer_price == price).all():
-            return market.demand_at(buyers.demand_scale * self.share_total, self.elasticity, price)
+            return market.demand_at(buyers.scale_of(), self.elasticity, price)
         return float(sum(market.demand_at(a, self.elasticity, p) for a, p in
-                         zip((buyers.share * buyers.demand_scale).tolist(), buyer_price.tolist(),
-                             strict=True)))
+                         zip(buyers.use_scales().tolist(), buyer_price.tolist(), strict=True)))
 
     def step_values(self, model, st, out, importers: float, offtake: float,
                     private_release: float, private_revenue: float) -> dict[str, float]:
@@ -260,6 +262,10 @@ class Recorder:
             demand[plain] = scale[plain] * np.power(price[plain], eps) + 0.0
             for k in np.flatnonzero(~plain).tolist():
                 demand[k] = market.demand_at(scale[k], eps, price[k])
+            # (a step with no supply at all: what went unmet, as `demand`)
+            unmet = cols["unmet_demand"][t0:t1]
+            none = (tonnes.sum(axis=1) <= 0) & (unmet > 0)
+            demand[none] = unmet[none]
             cols["demand"][t0:t1] = demand
             # net exports: np.bincount adds producer by producer, buyer by buyer
             regions = len(self.region_names)

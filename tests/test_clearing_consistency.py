@@ -328,3 +328,143 @@ def test_covered_producers_must_be_in_covered_regions():
                         "producers": ["P1"]})
     with pytest.raises(ConfigError, match="region 'World', which the floor does not cover"):
         experiment_from_dict(raw)
+
+
+# -- found by the adversarial review (each failed before its fix) -------------------------------
+
+
+def test_an_export_control_by_a_club_region_behind_the_clubs_border_is_refused():
+    # the restricting region is its own market: the club's MIP would silently not apply to it
+    raw = config([("Club", 10.0, 70.0), ("World", 200.0, 30.0)],
+                 floor={"mechanism": "mip", "level": 65.0})
+    raw["shocks"] = [{"kind": "export_control", "region": "Club", "start": 0, "duration": 2,
+                      "cut": 0.5}]
+    with pytest.raises(ConfigError, match="shocks.0.region"):
+        experiment_from_dict(raw)
+
+
+def test_a_buffer_stock_in_an_export_controlling_region_keeps_money_balanced():
+    # World 200 t @ 20 (non-market), Club 20 t @ 60, q = 50 each; World restricts exports from
+    # step 0 by half (free-trade exports 86.6 t -> cap 43.3 t) and defends its producers at 25.
+    # World price 60 (the club's own offer marginal), World-region price 25; the government
+    # buys 79.24 t at 25. Money in (buyers + government) equals money out (revenue + duties).
+    raw = config([("World", 200.0, 20.0), ("Club", 20.0, 60.0)], club_q=50.0, world_q=50.0,
+                 steps=1, floor={"mechanism": "purchase", "level": 25.0, "covers": ["World"]})
+    raw["regions"][1]["market_economy"] = False
+    raw["shocks"] = [{"kind": "export_control", "region": "World", "start": 0, "duration": 1,
+                      "cut": 0.5}]
+    s = run(raw).series(accounts=True)
+    money_in = s["buyer_payments"] + s["gov_purchase_spend"]
+    money_out = s["producer_revenue"] + s["duties"] + s["gov_sales_revenue"]
+    np.testing.assert_allclose(money_in, money_out, rtol=1e-12)
+    # free trade at step 0: P = 20 (D(100, 20) = 173.2 < 200), World exports 173.2 - D(50, 20)
+    # = 86.60 t; the cap is half of that. The government buys what is left at 25:
+    # 200 - D(50, 25) - 43.30 = 79.24 t; World-region revenue 200 x 25 + (60 - 25) x 43.30 (the
+    # quota rent) = 6,515.5, and the club's own offer sells what imports leave of D(50, 60) = 50
+    # t at 60: (50 - 43.30) x 60 = 401.9 (x 1000 USD)
+    cap = 0.5 * (D(100.0, 20.0) - D(50.0, 20.0))
+    np.testing.assert_allclose(s["gov_purchases"], 200.0 - D(50.0, 25.0) - cap, rtol=1e-9)
+    np.testing.assert_allclose(s["producer_revenue"],
+                               (200.0 * 25.0 + 35.0 * cap + (50.0 - cap) * 60.0) * 1000.0,
+                               rtol=1e-9)
+
+
+def test_a_stockpile_bid_at_the_mip_level_buys_whatever_the_clearing_path():
+    # test_a_stockpile_bidding_at_the_mip_level_buys with 1e-12 more tariff: the import price
+    # 65 (1 + 1e-12) is at the bid's reservation price, not above it
+    def bought(tariff):
+        raw = config([("Club", 10.0, 70.0), ("World", 200.0, 30.0)], steps=2,
+                     floor={"mechanism": "mip", "level": 65.0},
+                     stockpile={"buy_below": 65.0, "release_above": 500.0, "target_cover": 30.0,
+                                "max_rate": 1.0})
+        if tariff:
+            raw["policy"]["trade"] = {"tariff": tariff}
+        return run(raw).series(accounts=True)["gov_purchases"].to_numpy()
+    np.testing.assert_allclose(bought(1e-12), bought(0.0), rtol=1e-9)
+    assert bought(0.0)[0] > 0
+
+
+def test_a_price_cap_holds_in_the_clubs_market_too():
+    # Club 10 t @ 120, World 200 t @ 30, q = 50 each; MIP 65 with 120 t/yr of imports (10 a
+    # month); cap 100. The club offer asks more than the cap and cannot sell; club buyers get
+    # the 10 t of imports at the cap: unmet D(50, 100) - 10 = 38.73 - 10 = 28.73 t
+    raw = config([("Club", 10.0, 120.0), ("World", 200.0, 30.0)], club_q=50.0, world_q=50.0,
+                 steps=1, floor={"mechanism": "mip", "level": 65.0, "volume_cap": 120.0})
+    raw["market"]["price_cap"] = 100.0
+    s = run(raw).series()
+    assert s["club_price"][0] == pytest.approx(100.0)
+    assert s["club_imports"][0] == pytest.approx(10.0)
+    assert s["unmet_demand"][0] == pytest.approx(D(50.0, 100.0) - 10.0, rel=1e-9)
+
+
+def test_imports_dearer_than_the_cap_at_the_border_do_not_come():
+    # a 50% tariff on a world price capped at 100: imports would cost 150 at the club's border,
+    # above the cap, so club buyers get only the club's own 10 t @ 70 at the cap
+    raw = config([("Club", 10.0, 70.0), ("World", 20.0, 90.0)], club_q=50.0, world_q=50.0,
+                 steps=1, trade={"tariff": 0.5})
+    raw["market"]["price_cap"] = 100.0
+    s = run(raw).series()
+    assert s["club_price"][0] == pytest.approx(100.0)
+    assert s["club_imports"][0] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_steps_without_any_supply_leave_unmet_what_buyers_demanded_at_the_last_traded_price():
+    # every producer out for steps 1-2: buyers go without D(P_0) each step (P_0 = the price of
+    # step 0, the last at which anything traded), and `demand` records it
+    raw = config([("Club", 10.0, 70.0), ("World", 200.0, 30.0)], steps=3)
+    raw["shocks"] = [{"kind": "supply_outage", "region": r, "start": 1, "duration": 2, "cut": 1.0}
+                     for r in ("Club", "World")]
+    s = run(raw).series()
+    p0 = s["price"][0]
+    want = D(70.0, p0)
+    np.testing.assert_allclose(s["unmet_demand"].to_numpy()[1:], [want, want], rtol=1e-9)
+    np.testing.assert_allclose(s["demand"].to_numpy()[1:], [want, want], rtol=1e-9)
+
+
+def test_a_buffer_stock_release_at_or_below_its_floor_is_refused():
+    raw = config([("Club", 60.0, 40.0), ("World", 200.0, 30.0)], steps=1,
+                 floor={"mechanism": "purchase", "level": 50.0, "release_price": 50.0,
+                        "covers": ["Club"], "buy_from": "any"})
+    with pytest.raises(ConfigError, match="release_price"):
+        experiment_from_dict(raw)
+
+
+def test_a_cfd_spent_to_its_last_dollar_stops():
+    # Club 60 t @ 50 covered at 60, World 100 t @ 40; top-ups 1.2m a step exhaust a 6m budget
+    # after step 4 (budget == spent): from step 5 the covered producer asks its cost again
+    raw = config([("Club", 60.0, 50.0), ("World", 100.0, 40.0)], club_q=50.0, world_q=50.0,
+                 steps=6, floor={"mechanism": "cfd", "level": 60.0, "covers": ["Club"],
+                                 "budget": 6e6})
+    s = run(raw).series(accounts=True)
+    topups = s["gov_topups"].to_numpy()
+    assert topups.sum() == pytest.approx(6e6)
+    assert s["floor"].to_numpy()[-1] != s["floor"].to_numpy()[-1] or topups[-1] == 0  # nan: off
+    assert s["price"][5] == pytest.approx(50.0)
+
+
+def test_bids_buy_only_what_rationed_buyers_leave():
+    # Club 20 t @ 30, World 30 t @ 30, cap 100, D(100) = 77.46 > 50: buyers are rationed at the
+    # cap, so a stockpile bidding at 150 (capped to 100) buys nothing, and unmet demand is the
+    # buyers' own: 77.46 - 50 = 27.46 t
+    raw = config([("Club", 20.0, 30.0), ("World", 30.0, 30.0)], club_q=50.0, world_q=50.0,
+                 steps=1, stockpile={"buy_below": 150.0, "release_above": 300.0,
+                                     "capacity": 20.0, "target_cover": 30.0, "max_rate": 1.0})
+    raw["market"]["price_cap"] = 100.0
+    s = run(raw).series(accounts=True)
+    assert s["gov_purchases"][0] == pytest.approx(0.0, abs=1e-12)
+    assert s["unmet_demand"][0] == pytest.approx(D(100.0, 100.0) - 50.0, rel=1e-9)
+
+
+@pytest.mark.parametrize("floor, key", [
+    ({"mechanism": "purchase", "level": 120.0, "covers": ["Club"]}, "policy.floor.level"),
+    ({"mechanism": "purchase", "level": 50.0, "covers": ["World"], "buy_from": "any"},
+     "policy.floor.covers"),
+])
+def test_contradictory_instruments_are_refused_naming_the_key(floor, key):
+    # a floor above the price cap cannot hold; an open-market buffer stock behind the club's
+    # tariff defends the club's price, so it cannot cover a region outside the club
+    raw = config([("Club", 60.0, 40.0), ("World", 200.0, 30.0)], steps=1, floor=floor,
+                 trade={"tariff": 0.2})
+    raw["market"]["price_cap"] = 100.0
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        experiment_from_dict(raw)

@@ -54,6 +54,13 @@ def configs(draw):
     if draw(st.booleans()):
         raw["exits"] = {"loss_steps": 2}
     raw["policy"] = policies(draw)
+    floor, cap = raw["policy"].get("floor"), raw["market"]["price_cap"]
+    if floor and floor["mechanism"] in ("purchase", "mip") and cap is not None \
+            and floor["level"] > cap:
+        # (a floor above the price cap is refused: it cannot hold)
+        floor["level"] = cap * draw(st.floats(0.2, 1.0))
+        if "release_price" in floor:
+            floor["release_price"] = floor["level"] * draw(st.floats(1.01, 2.0))
     if draw(st.booleans()):
         raw["shocks"] = [{"kind": "export_control", "region": "China", "start": 4, "duration": 5,
                           "cut": draw(st.floats(0.0, 1.0)), "announce": 1,
@@ -75,7 +82,8 @@ def policies(draw) -> dict:
                         "capacity": draw(st.one_of(st.none(), st.floats(0.0, 500.0))),
                         "volume_cap": draw(st.one_of(st.none(), st.floats(0.0, 2000.0)))}
         if mechanism == "purchase" and draw(st.booleans()):
-            out["floor"]["release_price"] = draw(st.floats(30.0, 200.0))
+            # (above the floor: at or below it the buffer stock would sell to itself, refused)
+            out["floor"]["release_price"] = out["floor"]["level"] * draw(st.floats(1.01, 2.0))
         if mechanism == "cfd" and draw(st.booleans()):
             out["floor"]["min_ebitda"] = draw(st.floats(0.0, 1e7))
         if mechanism == "mip" and out["floor"]["volume_cap"] is not None and draw(st.booleans()):

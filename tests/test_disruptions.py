@@ -46,3 +46,45 @@ def test_a_cut_of_0_with_every_licence_flowing_withholds_nothing():
                        world_q=50.0, steps=3)).series()
     s = controlled(cut=0.0, licence_flow=1.0)
     np.testing.assert_allclose(s["price"], plain["price"], rtol=1e-12)
+
+
+# -- demand that adjusts and substitutes (item 1) ------------------------------------------------
+
+def flat_price_market(steps: int = 8, **demand):
+    # one producer with ample capacity at 120 sets the price every step (a horizontal segment);
+    # q = 100 a step at the reference price 60, short-run elasticity -0.5
+    raw = config([("Club", 1e4, 120.0)], club_q=50.0, world_q=50.0, steps=steps)
+    raw["market"]["demand"].update(demand)
+    return run(raw).series()
+
+
+def test_demand_moves_toward_the_long_run_curve_by_partial_adjustment():
+    # log m_t moves lambda = 0.25 of the way to (eps_L - eps_S) log(P / P_ref) each step, from
+    # m_0 = 1 (step 0 answers the reference price): log m_t = g (1 - 0.75^t), g = -0.5 log 2
+    s = flat_price_market(long_run_elasticity=-1.0, adjustment_speed=0.25)
+    t = np.arange(8)
+    gap = (-1.0 + 0.5) * np.log(120.0 / 60.0)
+    expected = 100.0 * 2.0 ** -0.5 * np.exp(gap * (1 - 0.75 ** t))
+    np.testing.assert_allclose(s["consumption"], expected, rtol=1e-12)
+    # toward the long-run demand 100 x 2^-1 = 50
+    long = flat_price_market(steps=200, long_run_elasticity=-1.0, adjustment_speed=0.25)
+    assert long["consumption"][-1] == pytest.approx(50.0, rel=1e-9)
+
+
+def test_above_the_backstop_price_a_share_of_demand_switches_away_over_months():
+    # backstop 80, share 0.3, elasticity 2, ramp 4 steps: at 120 the share switched tends to
+    # 0.3 (1 - (80/120)^2) = 0.1667, closing a quarter of the gap a step from 0 at step 0
+    s = flat_price_market(backstop_price=80.0, backstop_share=0.3, backstop_elasticity=2.0,
+                          backstop_ramp=4.0)
+    t = np.arange(8)
+    switched = 0.3 * (1 - (80.0 / 120.0) ** 2) * (1 - 0.75 ** t)
+    np.testing.assert_allclose(s["consumption"], 100.0 * 2.0 ** -0.5 * (1 - switched),
+                               rtol=1e-12)
+    np.testing.assert_allclose(s["demand"], s["consumption"], rtol=1e-12)
+
+
+def test_a_backstop_above_every_price_reached_changes_nothing():
+    plain = flat_price_market()
+    s = flat_price_market(backstop_price=500.0, backstop_share=0.5)
+    np.testing.assert_allclose(s["consumption"], plain["consumption"], rtol=0)
+    np.testing.assert_allclose(s["price"], plain["price"], rtol=0)

@@ -227,6 +227,9 @@ def floor_pairs(draw):
                      settlement=draw(st.integers(1, 4)))
     else:
         floor["buy_from"] = draw(st.sampled_from(["covered", "any"]))
+        cap = raw["market"].get("price_cap")
+        if cap is not None and high > cap:      # (a floor above the cap is refused)
+            low, high = min(low, cap), cap
     pair = []
     for level in (low, high):
         r = copy.deepcopy(raw)

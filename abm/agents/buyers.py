@@ -82,6 +82,19 @@ class Buyers:
         self.base_scale = market.demand_scale(d.reference_quantity / spy, d.reference_price,
                                               d.elasticity)
         self.growth_factor = 1.0 + d.growth
+        # demand that adjusts to the price each buyer paid: partial adjustment toward a long-run
+        # elasticity, and substitution away above a backstop price (both off by default)
+        self.long_run = d.long_run_elasticity is not None and d.long_run_elasticity != d.elasticity
+        self.long_run_gap = (d.long_run_elasticity - d.elasticity) if self.long_run else 0.0
+        self.adjustment_speed = d.adjustment_speed
+        self.backstop = d.backstop_price is not None and d.backstop_share > 0
+        self.backstop_price = d.backstop_price
+        self.backstop_share = d.backstop_share
+        self.backstop_elasticity = d.backstop_elasticity
+        self.backstop_speed = 1.0 / d.backstop_ramp
+        self.adjusting = self.long_run or self.backstop
+        self.log_adjustment = np.zeros(n)      # log multiplier of partial adjustment, per buyer
+        self.switched = np.zeros(n)            # share of demand switched away, per buyer
         # own inventories (Buyer.stock): target cover in steps of use, starting at the target for
         # the reference quantity
         cover = np.array([b.inventory_cover for b in cfg])
@@ -100,11 +113,52 @@ class Buyers:
         return len(self.agents)
 
     def draw_demand(self, t: int) -> None:
-        """Trend growth and the AR(1) shock set step `t`'s demand scale per buyer."""
+        """Trend growth and the AR(1) shock set step `t`'s demand scale per buyer (and, with
+        adjusting demand, each buyer's answer to the price it paid last step)."""
         self.shock = self.demand_shock.advance()
         growth = self.growth_factor ** (t / self.steps_per_year)
         self.demand_scale = self.base_scale * growth * self.shock
         self.scale = self.share * self.demand_scale
+        if self.adjusting:
+            self.adjust_to_prices(t)
+            self.scale = self.scale * self.adjustment()
+
+    def adjust_to_prices(self, t: int) -> None:
+        """Move each buyer's demand toward what the price it paid last step calls for (the
+        reference price before the first step).
+
+        Partial adjustment: log m_i moves `adjustment_speed` of the way to
+        (eps_long - eps_short) log(P_i / P_ref), so at a steady price demand is
+        A P^eps_short m = A P^eps_long. Substitution: the share switched away moves
+        1 / backstop_ramp of the way to backstop_share x (1 - (P_b / P_i)^backstop_elasticity)
+        above the backstop price P_b (0 below it), back as well as away."""
+        paid = self._price if t > 0 else np.full(len(self.share), self.reference_price)
+        paid = np.where(paid > 0, paid, self.reference_price)
+        if self.long_run:
+            target = self.long_run_gap * np.log(paid / self.reference_price)
+            self.log_adjustment += self.adjustment_speed * (target - self.log_adjustment)
+        if self.backstop:
+            above = np.maximum(paid / self.backstop_price, 1.0)
+            target = self.backstop_share * (1.0 - above ** -self.backstop_elasticity)
+            self.switched += self.backstop_speed * (target - self.switched)
+
+    def adjustment(self) -> np.ndarray:
+        """Per buyer, demand as a multiple of the reference curve's (1 without adjustment)."""
+        return np.exp(self.log_adjustment) * (1.0 - self.switched)
+
+    def use_scales(self) -> np.ndarray:
+        """Per buyer, the scale a_i of its use a_i P^eps this step (before orders toward an
+        inventory target)."""
+        scale = self.share * self.demand_scale
+        return scale * self.adjustment() if self.adjusting else scale
+
+    def scale_of(self, rows: np.ndarray | None = None) -> float:
+        """The scale of the summed use of the buyers `rows` (all by default)."""
+        if not self.adjusting:
+            share = self.share if rows is None else self.share[rows]
+            return float(share.sum()) * self.demand_scale
+        scales = self.use_scales()
+        return float(scales.sum() if rows is None else scales[rows].sum())
 
     def plan_inventories(self, disruption: bool) -> None:
         """Buyers holding inventory order more than they use while below their target and use
@@ -120,6 +174,8 @@ class Buyers:
             return
         use = self.share * market.demand_at(self.demand_scale, self.elasticity,
                                             self.reference_price)
+        if self.adjusting:
+            use = use * self.adjustment()
         target = self.cover_steps * use if not disruption else np.zeros_like(use)
         live = use > 0
         safe = np.where(live, use, 1.0)

@@ -205,7 +205,9 @@ class Pipeline:
         pending = sum(e[2] for e in self.expansions[self._pending_from:] if e[0] > t)
         have = b.capacity[nm_rows].sum() + pending
         # the market it aims at: world demand at the reference price (trend and shocks included)
-        market_size = market.demand_at(model.buyers.demand_scale, model.elasticity,
+        buyers = model.buyers
+        market_size = market.demand_at(buyers.scale_of() if buyers.adjusting else
+                                       buyers.demand_scale, model.elasticity,
                                        self.config.market.demand.reference_price)
         gap = rules.target_share * market_size * model.steps_per_year - have
         if gap <= 1e-9:
@@ -288,7 +290,7 @@ class Pipeline:
         if developer.status == "candidate":
             supply += developer.project.capacity
         buyers = model.buyers
-        scale = float(buyers.share[buyers.club_rows].sum()) * buyers.demand_scale * spy
+        scale = buyers.scale_of(buyers.club_rows) * spy
         if supply <= 0:
             return np.inf
         if scale <= 0:

@@ -356,10 +356,10 @@ class CfdFloor(FloorPolicy):
         topups = np.maximum(payments, 0.0)
         upside = np.maximum(-payments, 0.0)
         total = float(topups.sum())
-        if total > 0 and total > self.budget_left():
+        if total > 0 and total >= self.budget_left():
             topups *= self.budget_left() / total     # the budget caps the last settlement
             total = float(topups.sum())
-            self.exhausted = True
+            self.exhausted = True                    # (spent to the last dollar: gone too)
         b = model.book
         b.revenue[: len(payments)] += topups - upside
         if total > 0:
@@ -414,7 +414,9 @@ class PurchaseFloor(FloorPolicy, StockHolder):
 
     def adjust_offers(self, model, offers) -> None:
         release = self.cfg.release_price
-        if release is not None and self.active(model.t) and self.stock > 0:
+        # (never at or below the floor it defends: the stock would be sold to its own bid)
+        if (release is not None and self.active(model.t) and self.stock > 0
+                and not (self.in_force(model.t) and release <= self.level)):
             offers.append(release, self.stock, self.covers[0], self.owner)
 
     def settle(self, model) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from abm import market
 from abm.policies.base import StockHolder
 
 
@@ -22,20 +23,22 @@ class Stockpile(StockHolder):
     def __init__(self, cfg):
         super().__init__(cfg.start, cfg.end)
         self.cfg = cfg
-        self.last_club_consumption = 0.0
 
     def initialize(self, model) -> None:
         club = list(np.flatnonzero(model.region_club))
         self.regions = club or list(range(len(model.region_names)))
         self.government = model.governments.government_for(self.regions, "stockpile")
         self.register(model)
-        d = model.config.market.demand
-        club_share = float(model.buyers.share[model.buyers.club].sum())
-        self.last_club_consumption = club_share * d.reference_quantity / model.steps_per_year
 
     def target(self, model) -> float:
-        """Target stock: target_cover days of club consumption (t)."""
-        per_day = self.last_club_consumption * model.steps_per_year / 365.0
+        """Target stock: target_cover days of club use at the reference price (t), this step's
+        trend and demand shock included: a volume forecast, not what buyers got last step,
+        which the stockpile's own purchases and a disruption's prices would move (a larger
+        stockpile buying more would lower its own target)."""
+        buyers = model.buyers
+        use = market.demand_at(buyers.scale_of(buyers.club_rows), model.elasticity,
+                               model.config.market.demand.reference_price)
+        per_day = use * model.steps_per_year / 365.0
         target = self.cfg.target_cover * per_day
         if self.cfg.capacity is not None:
             target = min(target, self.cfg.capacity)
@@ -69,7 +72,6 @@ class Stockpile(StockHolder):
 
     def settle(self, model) -> None:
         out, g = model.outcome, self.government
-        self.last_club_consumption = float(out.buyer_tonnes[model.buyers.club].sum())
         self.book_purchase(model, out.bid_filled, out.bid_price)
         self.book_sales(model)
         if self.stock > 0 and self.cfg.holding_cost > 0:
