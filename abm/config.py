@@ -247,6 +247,15 @@ class NonMarket(Strict):
                                               ge=0)
     predatory_window: int = field(12, "steps", "predatory: how far ahead of a market-economy "
                                   "project's first output the price cut starts", ge=0)
+    quota_price: float | None = field(
+        None, PRICE, "Production quota: while the home price (what the region's buyers paid last "
+        "step) is below this, the state cuts its refiners' output to a share "
+        "(home price / quota_price)^quota_elasticity of capacity, at least quota_min_share "
+        "(default: no quota; output answers no price under market_share)", gt=0)
+    quota_elasticity: float = field(2.0, "-", "Production quota: how steeply output is cut as "
+                                    "the home price falls below quota_price", gt=0, le=50)
+    quota_min_share: float = field(0.5, "-", "Production quota: the least share of capacity the "
+                                   "state keeps producing", ge=0, le=1)
 
 
 class Outages(Strict):

@@ -88,3 +88,32 @@ def test_a_backstop_above_every_price_reached_changes_nothing():
     s = flat_price_market(backstop_price=500.0, backstop_share=0.5)
     np.testing.assert_allclose(s["consumption"], plain["consumption"], rtol=0)
     np.testing.assert_allclose(s["price"], plain["price"], rtol=0)
+
+
+# -- a state producer that responds (item 3) ----------------------------------------------------
+
+def test_a_production_quota_cuts_state_output_when_the_home_price_is_below_its_level():
+    # World (state-directed) 200 t @ 30, club buyers and world buyers q = 50 each. Step 0:
+    # D(100, 30) = 141.4 < 200 -> P = 30. Quota at 50, elasticity 1: step 1 produces
+    # (30/50) x 200 = 120 t < 141.4 -> P = 60 (120/100)^-2 = 41.67; step 2: (41.67/50) x 200 =
+    # 166.7 t > 141.4 -> P = 30 again (the quota answers last step's price: a cobweb)
+    raw = config([("World", 200.0, 30.0), ("Club", 0.0, 90.0)], club_q=50.0, world_q=50.0,
+                 steps=4)
+    raw["regions"][1]["market_economy"] = False
+    raw["nonmarket"] = {"quota_price": 50.0, "quota_elasticity": 1.0, "quota_min_share": 0.2}
+    s = run(raw).series()
+    high = 60.0 * (120.0 / 100.0) ** -2
+    np.testing.assert_allclose(s["price"], [30.0, high, 30.0, high], rtol=1e-12)
+    # the least share binds: min share 0.7 keeps 140 t, P = 60 (140/100)^-2 = 30.61
+    raw["nonmarket"]["quota_min_share"] = 0.7
+    s = run(raw).series()
+    assert s["price"][1] == pytest.approx(60.0 * 1.4 ** -2, rel=1e-12)
+
+
+def test_a_quota_level_below_every_price_changes_nothing():
+    raw = config([("World", 200.0, 30.0), ("Club", 0.0, 90.0)], club_q=50.0, world_q=50.0,
+                 steps=4)
+    raw["regions"][1]["market_economy"] = False
+    plain = run(raw).series()
+    raw["nonmarket"] = {"quota_price": 10.0}
+    np.testing.assert_allclose(run(raw).series()["price"], plain["price"], rtol=0)

@@ -207,6 +207,10 @@ class Producers:
         self._no_cut = np.zeros(self.n_regions)
         self._no_cut.flags.writeable = False
         self.supply_cut, self.cut_active = self._no_cut, False
+        # production quotas of the state-directed regions (config nonmarket.quota_price)
+        self.quota_regions = (np.flatnonzero(~region_market)
+                              if config.nonmarket.quota_price is not None else np.array([], int))
+        self.quota_share = np.ones(self.n_regions)
         # what depends only on which producers exist, rebuilt when the book's version changes
         # (a step would otherwise recompute masks, asks and merit orders that rarely change)
         self._structure: Structure | None = None
@@ -242,15 +246,30 @@ class Producers:
     def draw_outages(self, t: int) -> None:
         """Random producer outages (abm.shocks.Outages) and the regional supply cuts of step
         `t`."""
-        if self._supply_shocks:
+        if self._supply_shocks or len(self.quota_regions):
             cut = np.zeros(self.n_regions)
             for region, shock in self._supply_shocks:
                 if shock.start <= t < shock.start + shock.duration:
                     cut[region] = shock.cut
+            if len(self.quota_regions) and t > 0:
+                self.follow_quotas()
+                cut = 1.0 - (1.0 - cut) * self.quota_share
             self.supply_cut = cut
             self.cut_active = bool(cut.any())
         if self.outages is not None:
             self.book.outage = self.outages.advance(self.book.outage, self.book.active)
+
+    def follow_quotas(self) -> None:
+        """State-directed regions set this step's production quota from the home price of the
+        last step (the mean price their buyers paid; the world price without buyers there):
+        share = clip((P_home / quota_price)^quota_elasticity, quota_min_share, 1)."""
+        rules, model = self.nonmarket, self.model
+        paid, where = model.outcome.buyer_price, model.buyers.region
+        for r in self.quota_regions.tolist():
+            home = paid[where == r]
+            price = float(home.mean()) if len(home) else float(model.price)
+            share = (price / rules.quota_price) ** rules.quota_elasticity
+            self.quota_share[r] = min(max(share, rules.quota_min_share), 1.0)
 
     def available(self) -> np.ndarray:
         """Tonnes each producer can offer this step (outages and regional supply cuts applied)."""
