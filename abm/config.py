@@ -673,18 +673,26 @@ class ExperimentConfig(Strict):
         """Combinations of instruments the clearing cannot represent, or that contradict
         themselves, are refused rather than run with a wrong answer."""
         trade, floor, cap = self.policy.trade, self.policy.floor, self.market.price_cap
-        border = (trade is not None and trade.tariff > 0) or (
-            floor is not None and floor.mechanism == "mip")
         club = {r.name for r in self.regions if r.club}
-        if border:
-            for i, s in enumerate(self.shocks):
-                if s.kind == "export_control" and s.region in club:
-                    # the restricting region is a market of its own linked to the world, so the
-                    # club's border (MIP, tariff) would not apply to its buyers
-                    raise invalid(f"an export control by club region '{s.region}' cannot be "
-                                  "combined with the club's minimum import price or tariff; "
-                                  "allowed: a non-club region", "shocks", i, "region")
+        for i, s in enumerate(self.shocks):
+            if s.kind == "export_control" and s.region in club:
+                # the restricting region is a market of its own linked to the world: the club's
+                # border (MIP, tariff) would not apply to its buyers, and the club's price would
+                # not be what they pay
+                raise invalid(f"an export control by club region '{s.region}' is not supported "
+                              "(its buyers would leave the club's market); allowed: a non-club "
+                              "region", "shocks", i, "region")
+        restricting = {s.region: i for i, s in enumerate(self.shocks)
+                       if s.kind == "export_control"}
         if floor is not None and floor.mechanism == "purchase":
+            held = [r for r in floor.covers if r in restricting]
+            if floor.buy_from == "any" and held:
+                # its bid sits in the club's or the world's market, not in the restricting
+                # region's own market, whose price it would have to hold
+                raise invalid(f"an open-market buffer stock (buy_from = 'any') cannot cover "
+                              f"'{held[0]}', which restricts its exports (shocks."
+                              f"{restricting[held[0]]}); use buy_from = 'covered'", "policy",
+                              "floor", "covers")
             if (floor.buy_from == "any" and trade is not None and trade.tariff > 0
                     and not set(floor.covers) <= club):
                 # an open-market buffer stock bids in the club's market behind the tariff
@@ -697,8 +705,12 @@ class ExperimentConfig(Strict):
                               f"level ({floor.level:g}): the buffer stock would sell to itself",
                               "policy", "floor", "release_price")
         if cap is not None and floor is not None and floor.mechanism in ("purchase", "mip") \
-                and floor.rule == "fixed" and floor.level is not None and floor.level > cap:
-            raise invalid(f"the floor level ({floor.level:g}) is above market.price_cap "
-                          f"({cap:g}): a floor above the cap cannot hold", "policy", "floor",
-                          "level")
+                and floor.rule == "fixed":
+            levels = [("level", floor.level)] if floor.level is not None else []
+            levels += [("schedule", level) for _, level in floor.schedule]
+            for key, level in levels:
+                if level > cap:
+                    raise invalid(f"a floor level ({level:g}) is above market.price_cap "
+                                  f"({cap:g}): a floor above the cap cannot hold", "policy",
+                                  "floor", key)
         return self

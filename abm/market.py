@@ -428,9 +428,11 @@ class _NodeResponse:
             return p_n, m
         # an administrative price cap holds in every market: the node's buyers are rationed
         # at the cap; imports that cost more than the cap at the border do not come
-        if m > 0 and min(self.node.import_price(p_w), self.node.excess_price(p_w)) > \
-                cap * (1.0 + SNAP_REL):
+        n = self.node
+        if m > 0 and min(n.import_price(p_w), n.excess_price(p_w)) > cap * (1.0 + SNAP_REL):
             m = 0.0
+        elif m > n.import_cap and n.excess_price(p_w) > cap * (1.0 + SNAP_REL):
+            m = n.import_cap       # the quota's imports come; duty-paid ones beyond it cost more
         return float(cap), m
 
     def uncapped(self, p_w: float) -> tuple[float, float]:
@@ -505,6 +507,29 @@ def _pool_rationed(nodes: list[Node], node_prices: list[float], imports: list[fl
             return None        # imports cost more than the (capped) price: they do not come
         out[j] = m
     return ratio, out
+
+
+def _claim_at_cap(nodes: list[Node], node_prices: list[float], imports: list[float],
+                  p_w: float, cap: float, hub_supply: float, world_want: float) -> list[float]:
+    """At a world price where a node's imports cost exactly the price cap at its border (a
+    tariff-ridden node priced at the cap), that node is the marginal claimant: above this
+    world price its imports stop, so at it the node takes what the hub leaves after the hub's
+    own buyers and the other nodes, never rationing them (as an offer at the price takes what
+    demand leaves it)."""
+    at_cap = [j for j, (n, p_n, m) in enumerate(zip(nodes, node_prices, imports, strict=True))
+              if m > 0 and p_n == cap and math.isclose(n.import_price(p_w), cap,
+                                                       rel_tol=SNAP_REL)]
+    if not at_cap:
+        return imports
+    others = sum(m for j, m in enumerate(imports) if j not in at_cap)
+    left = max(hub_supply - world_want - others, 0.0)
+    claim = sum(imports[j] for j in at_cap)
+    if claim <= left:
+        return imports
+    out = list(imports)
+    for j in at_cap:
+        out[j] = imports[j] * left / claim
+    return out
 
 
 def _pool_ties(asks: np.ndarray, qty: np.ndarray, nodes: list[Node], node_prices: list[float],
@@ -647,6 +672,11 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
     # (snapped to the nearest ask of any market: a price within rounding of a node's own ask is
     # that ask, never one of the hub's a hair away that would leave the node's offer unsold)
     p_w = _snap(p_w, np.concatenate([asks, *(n.asks for n in nodes)]))
+    if price_cap is not None:
+        # (and to a world price at which a node's imports cost exactly the cap at its border:
+        # the root search stops a hair above such a jump)
+        border = np.array([price_cap / (1.0 + n.tariff) for n in nodes] + [price_cap])
+        p_w = _snap(p_w, border, rel=1e-9)
 
     def respond(p_w: float) -> tuple[list[float], list[float]]:
         prices, flows = [], []
@@ -690,6 +720,9 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
             imports = [m + take * r / total for m, r in zip(imports, room, strict=True)]
     if not scarce:
         imports = _pool_ties(asks, qty, nodes, node_prices, imports, p_w, world_want, eps)
+    if price_cap is not None and p_w < price_cap * (1 - SNAP_REL):
+        imports = _claim_at_cap(nodes, node_prices, imports, p_w, price_cap,
+                                supply(p_w), world_want)
     into_hub = -sum(m for m in imports if m < 0)
     out_of_hub = sum(m for m in imports if m > 0)
     available = supply(p_w) + into_hub

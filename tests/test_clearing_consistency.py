@@ -333,7 +333,7 @@ def test_covered_producers_must_be_in_covered_regions():
 # -- found by the adversarial review (each failed before its fix) -------------------------------
 
 
-def test_an_export_control_by_a_club_region_behind_the_clubs_border_is_refused():
+def test_an_export_control_by_a_club_region_is_refused():
     # the restricting region is its own market: the club's MIP would silently not apply to it
     raw = config([("Club", 10.0, 70.0), ("World", 200.0, 30.0)],
                  floor={"mechanism": "mip", "level": 65.0})
@@ -468,3 +468,83 @@ def test_contradictory_instruments_are_refused_naming_the_key(floor, key):
     raw["market"]["price_cap"] = 100.0
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         experiment_from_dict(raw)
+
+
+# -- found by the second review ------------------------------------------------------------------
+
+
+def test_a_node_whose_imports_cost_the_cap_at_its_border_takes_what_the_hub_leaves():
+    # World 60 t @ 30 and world buyers q = 50 in the hub; Club 10 t @ 50, q = 50, tariff 0.25,
+    # cap 100. At P_w = 80 imports cost 100 (the cap) at the club's border; above 80 they stop.
+    # The hub's buyers take D(50, 80) = 43.30 t at 80, the club the rest, 16.70 t, and club
+    # buyers go without D(50, 100) - 10 - 16.70 = 12.03 t
+    raw = config([("World", 60.0, 30.0), ("Club", 10.0, 50.0)], club_q=50.0, world_q=50.0,
+                 steps=1, trade={"tariff": 0.25})
+    raw["market"]["price_cap"] = 100.0
+    s = run(raw).series()
+    assert s["price"][0] == pytest.approx(80.0, rel=1e-12)
+    assert s["club_imports"][0] == pytest.approx(60.0 - D(50.0, 80.0), rel=1e-9)
+    assert s["unmet_demand"][0] == pytest.approx(D(50.0, 100.0) - 10.0 - (60.0 - D(50.0, 80.0)),
+                                                 rel=1e-9)
+
+
+def test_imports_beyond_the_quota_dearer_than_the_cap_stay_out():
+    # MIP 65 with 10 t a month of quota and a 300% duty beyond it (imports beyond cost 120 >
+    # cap 100): club buyers get the quota's 10 t and go without D(50, 100) - 10 = 28.73 t
+    raw = config([("Club", 10.0, 120.0), ("World", 200.0, 30.0)], club_q=50.0, world_q=50.0,
+                 steps=1, floor={"mechanism": "mip", "level": 65.0, "volume_cap": 120.0,
+                                 "excess_duty": 3.0})
+    raw["market"]["price_cap"] = 100.0
+    s = run(raw).series()
+    assert s["club_imports"][0] == pytest.approx(10.0, rel=1e-9)
+    assert s["unmet_demand"][0] == pytest.approx(D(50.0, 100.0) - 10.0, rel=1e-9)
+
+
+def test_demand_adjusts_to_the_last_traded_price_not_to_a_no_supply_marker():
+    # every producer out in steps 1-2 (the price recorded is a marker): buyers with a backstop
+    # at 80 keep answering 30, the last price at which anything traded, so nothing switches
+    raw = config([("Club", 10.0, 70.0), ("World", 200.0, 30.0)], steps=4)
+    raw["market"]["demand"].update(backstop_price=80.0, backstop_share=0.3, backstop_ramp=2.0)
+    raw["shocks"] = [{"kind": "supply_outage", "region": r, "start": 1, "duration": 2, "cut": 1.0}
+                     for r in ("Club", "World")]
+    s = run(raw).series()
+    assert s["consumption"][3] == pytest.approx(D(70.0, 30.0), rel=1e-12)
+
+
+def test_an_open_market_buffer_stock_in_a_region_restricting_exports_is_refused():
+    raw = config([("World", 200.0, 20.0), ("Club", 20.0, 60.0)], steps=1,
+                 floor={"mechanism": "purchase", "level": 25.0, "covers": ["World"],
+                        "buy_from": "any"})
+    raw["shocks"] = [{"kind": "export_control", "region": "World", "start": 0, "duration": 1,
+                      "cut": 0.5}]
+    with pytest.raises(ConfigError, match="policy.floor.covers"):
+        experiment_from_dict(raw)
+
+
+def test_a_scheduled_floor_level_above_the_cap_is_refused():
+    raw = config([("Club", 10.0, 70.0), ("World", 200.0, 30.0)], steps=2,
+                 floor={"mechanism": "mip", "level": 65.0, "schedule": [[1, 120.0]]})
+    raw["market"]["price_cap"] = 100.0
+    with pytest.raises(ConfigError, match="policy.floor.schedule"):
+        experiment_from_dict(raw)
+
+
+@pytest.mark.parametrize("level", [55.3, 61.3])
+def test_a_cfd_spent_to_its_last_dollar_up_to_rounding_stops(level):
+    # three top-ups of (level - 40) x 60 t x 1000 exhaust a budget of exactly three: from step 3
+    # the covered producer (cost 50) asks its cost, P = 50 (sums round to a hair either side)
+    raw = config([("Club", 60.0, 50.0), ("World", 100.0, 40.0)], club_q=50.0, world_q=50.0,
+                 steps=5, floor={"mechanism": "cfd", "level": level, "covers": ["Club"],
+                                 "budget": 3 * (level - 40.0) * 60.0 * 1000.0})
+    s = run(raw).series()
+    np.testing.assert_allclose(s["price"].to_numpy()[3:], [50.0, 50.0], rtol=1e-12)
+
+
+def test_a_stockpile_without_a_club_covers_every_buyers_use():
+    raw = config([("Club", 10.0, 70.0), ("World", 200.0, 30.0)], steps=1,
+                 stockpile={"buy_below": 40.0, "release_above": 500.0, "target_cover": 30.0,
+                            "max_rate": 1.0})
+    raw["regions"][0]["club"] = False
+    s = run(raw).series(accounts=True)
+    # target 30 days of D(70, 60) = 70 t a month: 70 x 12 x 30 / 365 = 69.04 t, bought at once
+    assert s["gov_purchases"][0] == pytest.approx(70.0 * 12 * 30 / 365, rel=1e-9)

@@ -93,6 +93,9 @@ class Buyers:
         self.backstop_elasticity = d.backstop_elasticity
         self.backstop_speed = 1.0 / d.backstop_ramp
         self.adjusting = self.long_run or self.backstop
+        # the price each buyer paid in the last step in which anything traded (a step with no
+        # supply records only a marker price)
+        self.last_paid = np.full(n, float(d.reference_price))
         self.log_adjustment = np.zeros(n)      # log multiplier of partial adjustment, per buyer
         self.switched = np.zeros(n)            # share of demand switched away, per buyer
         # own inventories (Buyer.stock): target cover in steps of use, starting at the target for
@@ -131,9 +134,9 @@ class Buyers:
         (eps_long - eps_short) log(P_i / P_ref), so at a steady price demand is
         A P^eps_short m = A P^eps_long. Substitution: the share switched away moves
         1 / backstop_ramp of the way to backstop_share x (1 - (P_b / P_i)^backstop_elasticity)
-        above the backstop price P_b (0 below it), back as well as away."""
-        paid = self._price if t > 0 else np.full(len(self.share), self.reference_price)
-        paid = np.where(paid > 0, paid, self.reference_price)
+        above the backstop price P_b (0 below it), back as well as away. The price paid is that
+        of the last step in which anything traded (the reference price before the first)."""
+        paid = self.last_paid
         if self.long_run:
             target = self.long_run_gap * np.log(paid / self.reference_price)
             self.log_adjustment += self.adjustment_speed * (target - self.log_adjustment)
@@ -189,6 +192,9 @@ class Buyers:
         self.received = outcome.buyer_tonnes
         self._price, self._spent = outcome.buyer_price, None     # see `spent`
         self.consumption = outcome.consumption
+        if self.adjusting and outcome.consumption > 0:
+            self.last_paid = np.where(outcome.buyer_price > 0, outcome.buyer_price,
+                                      self.last_paid)
 
     @property
     def spent(self) -> np.ndarray:

@@ -356,10 +356,13 @@ class CfdFloor(FloorPolicy):
         topups = np.maximum(payments, 0.0)
         upside = np.maximum(-payments, 0.0)
         total = float(topups.sum())
-        if total > 0 and total >= self.budget_left():
-            topups *= self.budget_left() / total     # the budget caps the last settlement
+        left = self.budget_left()
+        if total > 0 and total >= left * (1.0 - 1e-9):
+            # the budget caps the last settlement; spent to the last dollar (up to rounding of
+            # the sums), the contract is gone too
+            topups *= left / total
             total = float(topups.sum())
-            self.exhausted = True                    # (spent to the last dollar: gone too)
+            self.exhausted = True
         b = model.book
         b.revenue[: len(payments)] += topups - upside
         if total > 0:

@@ -29,14 +29,17 @@ class Stockpile(StockHolder):
         self.regions = club or list(range(len(model.region_names)))
         self.government = model.governments.government_for(self.regions, "stockpile")
         self.register(model)
+        # the buyers whose use the target covers: the club's (every buyer without a club)
+        self.buyer_rows = np.flatnonzero(np.isin(model.buyers.region, self.regions))
 
     def target(self, model) -> float:
         """Target stock: target_cover days of club use at the reference price (t), this step's
-        trend and demand shock included: a volume forecast, not what buyers got last step,
-        which the stockpile's own purchases and a disruption's prices would move (a larger
-        stockpile buying more would lower its own target)."""
+        trend and demand shock (and, with adjusting demand, the buyers' adjustment) included: a
+        volume forecast, not what buyers got last step, which the stockpile's own purchases
+        and a disruption's prices would move (a larger stockpile buying more would lower its
+        own target)."""
         buyers = model.buyers
-        use = market.demand_at(buyers.scale_of(buyers.club_rows), model.elasticity,
+        use = market.demand_at(buyers.scale_of(self.buyer_rows), model.elasticity,
                                model.config.market.demand.reference_price)
         per_day = use * model.steps_per_year / 365.0
         target = self.cfg.target_cover * per_day
