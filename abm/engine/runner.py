@@ -26,7 +26,13 @@ from typing import Any
 
 from abm.engine import manifest as manifest_io
 from abm.engine import store, worker
-from abm.engine.executors import Pool, is_broken, require_dask, warm_up
+from abm.engine.executors import (
+    Pool,
+    check_scheduler_address,
+    is_broken,
+    require_dask,
+    warm_up,
+)
 from abm.engine.files import (
     OWN_ENTRIES,
     TMP_SUFFIX,
@@ -97,6 +103,8 @@ def _check_options(workers: int | None, executor: str, scheduler: str | None,
         raise ConfigError(None, "scheduler", "a scheduler address needs executor 'dask'")
     if executor == "dask" and not has_instance:
         require_dask()
+        if scheduler:
+            check_scheduler_address(scheduler)
 
 
 def _check_configs(exp: Experiment, specs: list[RunSpec]) -> None:
@@ -109,8 +117,7 @@ def _check_folder(exp: Experiment, out: Path, force: bool) -> tuple[dict | None,
     """The stored manifest (or None) and whether stored runs must be discarded (force only).
     Called before anything is written and again under the folder lock (another run may have
     written the folder in between)."""
-    if out.exists() and not out.is_dir():
-        raise ConfigError(str(out), None, "is a file; expected a results folder")
+    _check_out_path(out)
     if not out.is_dir():
         return None, False
     check_no_links(out)
@@ -142,6 +149,16 @@ def _check_folder(exp: Experiment, out: Path, force: bool) -> tuple[dict | None,
                           f"(stored hash {old}, this config {new}); use --force to discard "
                           "them, or choose another --out")
     return stored, False
+
+
+def _check_out_path(out: Path) -> None:
+    """`out` is a folder or can be made one: neither it nor a path above it is a file."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(str(out), None, "is a file; expected a results folder")
+    above = next((p for p in out.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise ConfigError(str(out), None, f"cannot be a results folder: '{above}' above it is "
+                          "a file, not a folder; choose an --out inside a folder")
 
 
 def plan(exp: Experiment, out: Path, *, force: bool) -> _Plan:
@@ -177,6 +194,7 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, *, workers: i
     start = time.perf_counter()
     out = Path(out) if out is not None else default_out(exp)
     _check_options(workers, executor, scheduler, executor_instance is not None)
+    _check_out_path(out)    # before any worker starts: the cheap checks of the folder first
     if series not in worker.SERIES_MODES:
         raise ConfigError(None, "series", f"unknown series mode '{series}'; allowed: "
                           f"{', '.join(worker.SERIES_MODES)}")

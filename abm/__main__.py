@@ -1,0 +1,7 @@
+"""`python -m abm ...`: the `abm` command line (abm.cli)."""
+
+import sys
+
+from abm.cli import main
+
+sys.exit(main())
