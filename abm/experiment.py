@@ -32,6 +32,7 @@ SCENARIO_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 SCENARIO_MAX = 64
 # Keys that do not change any run's result: excluded from the config hash so a study can be
 # extended (more replications) or retitled and still reuse its finished runs.
+MAX_RUNS = 1_000_000   # default limit of runs in a design (`abm run --max-runs`)
 HASH_EXCLUDED = (("experiment", "replications"), ("experiment", "title"),
                  ("experiment", "question"))
 
@@ -87,8 +88,8 @@ def locate(text: str | None, path: tuple) -> int | None:
         m = re.match(r"^\[\s*([^\]]+?)\s*\]$", stripped)
         if m:
             table = [p.strip().strip('"') for p in m.group(1).split(".")]
-            if table == parts[: len(table)]:
-                best = number
+            if table == parts[: len(table)] or (best is None and table[: len(parts)] == parts):
+                best = number   # the table itself, or the first table inside it
             continue
         m = re.match(r'^("[^"]+"|[A-Za-z0-9_.-]+)\s*=', stripped)
         if m:
@@ -139,7 +140,7 @@ def _describe(errors: list[dict], root: type[BaseModel]) -> tuple[tuple, str]:
     misspelling is the one to name)."""
     unknown = [e for e in errors if e.get("type") == "extra_forbidden"]
     first = unknown[0] if unknown else errors[0]
-    loc = tuple(first.get("loc", ()))
+    loc = tuple(p for p in first.get("loc", ()) if not _union_tag(p))
     kind = first.get("type")
     msg = first.get("msg", "invalid value")
     if msg.startswith("Value error, "):  # a plain ValueError from a validator
@@ -160,6 +161,13 @@ def _describe(errors: list[dict], root: type[BaseModel]) -> tuple[tuple, str]:
         if not isinstance(shown, dict | list):
             msg = f"{msg} (got {shown!r}{_quoted_hint(kind, shown)})"
     return loc, msg
+
+
+def _union_tag(part: str | int) -> bool:
+    """Whether a part of pydantic's `loc` names the member of a union tried (``list[float]``,
+    ``Range``, ``str``), not a key: config keys are lower case and hold no brackets."""
+    return isinstance(part, str) and (part in ("str", "int", "float", "bool") or "[" in part
+                                      or re.fullmatch(r"[A-Z]\w*", part) is not None)
 
 
 def _quoted_hint(kind: str | None, shown: Any) -> str:
@@ -398,6 +406,38 @@ class Experiment:
         from abm.sweep import design_points
 
         return design_points(sweep, self.config.experiment.seed)
+
+    def design_size(self) -> tuple[int, int, int]:
+        """(scenarios, sweep points, replications) of the design, counted without building
+        it; the design has their product of runs."""
+        sweep = self.config.sweep
+        from abm.sweep import design_size
+
+        points = 1 if sweep is None else design_size(sweep)
+        return len(self.scenario_names), points, self.config.experiment.replications
+
+    def describe_size(self) -> str:
+        """The design size in words: '2 scenarios x 243 sweep points x 10 replications =
+        4,860 runs'."""
+        scenarios, points, replications = self.design_size()
+        runs = scenarios * points * replications
+        return (f"{scenarios:,} scenario{'s' * (scenarios != 1)} x {points:,} sweep "
+                f"point{'s' * (points != 1)} x {replications:,} replication"
+                f"{'s' * (replications != 1)} = {runs:,} run{'s' * (runs != 1)}")
+
+    def check_size(self, max_runs: int = MAX_RUNS) -> None:
+        """ConfigError when the design has more than `max_runs` runs, before it is built (a
+        design too large to run would otherwise be enumerated, checked and started)."""
+        scenarios, points, replications = self.design_size()
+        runs = scenarios * points * replications
+        if runs <= max_runs:
+            return
+        key = "sweep" if self.config.sweep is not None and points > 1 else \
+            "experiment.replications"
+        raise ConfigError(self.file, key, f"the design has {self.describe_size()}, above the "
+                          f"limit of {max_runs:,} runs; allowed: at most {max_runs:,} (fewer "
+                          "sweep values or samples, scenarios or replications, or a higher "
+                          "--max-runs)", locate(self.text, tuple(key.split("."))))
 
     def swept(self, scenario: str) -> list[str]:
         """The sweep parameters applied to a scenario (see `_sweep_scopes`); [] without a sweep.

@@ -44,7 +44,7 @@ from abm.engine.files import (
     write_json_atomic,
 )
 from abm.errors import ConfigError
-from abm.experiment import Experiment, RunSpec
+from abm.experiment import MAX_RUNS, Experiment, RunSpec
 from abm.names import METRICS
 from abm.progress import Progress
 
@@ -177,7 +177,7 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, *, workers: i
                    executor: str = "local", scheduler: str | None = None, quiet: bool = False,
                    force: bool = False, report: bool = True,
                    executor_instance: Executor | None = None,
-                   series: str = "all") -> BatchResult:
+                   series: str = "all", max_runs: int = MAX_RUNS) -> BatchResult:
     """Run every scenario x sweep point x replication of `exp` into `out` (default
     ``results/<experiment name>``), resuming from the runs already there.
 
@@ -188,13 +188,15 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, *, workers: i
     report: build ``report/index.html`` after the summaries.
     series: what is stored of each run's per-step series: "all", "bands" (only the columns the
     fan charts and pages need) or "none".
+    max_runs: a design with more runs is refused before it is built.
     Raises ConfigError for bad input (before writing anything) and KeyboardInterrupt after a
     clean stop on Ctrl-C.
     """
     start = time.perf_counter()
     out = Path(out) if out is not None else default_out(exp)
     _check_options(workers, executor, scheduler, executor_instance is not None)
-    _check_out_path(out)    # before any worker starts: the cheap checks of the folder first
+    _check_out_path(out)    # before any worker starts: the cheap checks first
+    exp.check_size(max_runs)      # counted before the design is built
     if series not in worker.SERIES_MODES:
         raise ConfigError(None, "series", f"unknown series mode '{series}'; allowed: "
                           f"{', '.join(worker.SERIES_MODES)}")
