@@ -181,6 +181,10 @@ CASES: dict[str, Case] = {
     "preset_file_name": Case(13, toml(replace("steps = 12", 'steps = 12\nmineral = '
                                               '"lithium.toml"')), run_case(["exp.toml"]),
                              "exp.toml", "experiment.mineral", "allowed: cobalt"),
+    "preset_path_to_a_preset": Case(13, toml(replace("steps = 12", 'steps = 12\nmineral = '
+                                                     '"../minerals/lithium"')),
+                                    run_case(["exp.toml"]), "exp.toml", "experiment.mineral",
+                                    "allowed: cobalt"),
     "preset_absolute_path": Case(13, toml(replace("steps = 12", 'steps = 12\nmineral = '
                                                   '"/etc/passwd"')), run_case(["exp.toml"]),
                                  "exp.toml", "experiment.mineral", "allowed: cobalt"),
@@ -308,13 +312,18 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             write_case(case, folder)
-            proc = subprocess.run([sys.executable, "-m", "abm", *case.argv], cwd=folder,
-                                  capture_output=True, text=True, timeout=120,
-                                  env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
-            found = problems(case, proc.returncode, proc.stderr, written(case, folder))
+            try:
+                proc = subprocess.run([sys.executable, "-m", "abm", *case.argv], cwd=folder,
+                                      capture_output=True, text=True, timeout=60, env={
+                                          **os.environ,
+                                          "PYTHONPATH": str(Path(__file__).parents[1])})
+                err = proc.stderr
+                found = problems(case, proc.returncode, err, written(case, folder))
+            except subprocess.TimeoutExpired:
+                err, found = "", ["hangs (no end within 60 s)"]
         met += not found
         print(f"{'ok ' if not found else 'BAD'} item {case.item:2d} {name}: "
-              f"{'; '.join(found) or proc.stderr.strip()}")
+              f"{'; '.join(found) or err.strip()}")
     print(f"{met} of {len(CASES)} bad inputs meet the contract (exit 2, one message naming the "
           "file, key and what is allowed, no traceback, nothing written)")
     return 0 if met == len(CASES) else 1
