@@ -134,6 +134,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(COMMAND_LINE, "--workers", f"must be at least 1 (got {args.workers})")
     max_runs = _max_runs(args)
     workers = _capped_workers(args)
+    if args.scheduler and args.executor == "dask":   # named as the option, before any loading
+        from abm.engine.executors import check_scheduler_address, require_dask
+
+        require_dask()
+        check_scheduler_address(args.scheduler, file=COMMAND_LINE, key="--scheduler")
     exp = load_experiment(args.experiment, overrides)
     exp.check_size(max_runs)
     # stdout: stderr is for the one message of an error; flushed now, so that a closed pipe

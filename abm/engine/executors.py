@@ -101,9 +101,10 @@ def require_dask() -> None:
 SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")   # dask comm protocols with HOST:PORT
 
 
-def check_scheduler_address(address: str) -> None:
-    """Raise ConfigError unless `address` reads as a dask scheduler address, [PROTOCOL://]HOST:
-    PORT (dask's own parser would raise a ValueError deep inside Client)."""
+def check_scheduler_address(address: str, *, file: str | None = None,
+                            key: str = "scheduler") -> None:
+    """Raise ConfigError(file, key, ...) unless `address` reads as a dask scheduler address,
+    [PROTOCOL://]HOST:PORT (dask's own parser would raise a ValueError deep inside Client)."""
     from distributed.comm.addressing import parse_address, parse_host_port
 
     allowed = ("expected a dask scheduler address PROTOCOL://HOST:PORT (protocol "
@@ -114,8 +115,7 @@ def check_scheduler_address(address: str) -> None:
     except (ValueError, TypeError):
         host, port = "", 0
     if not host or not 0 < int(port) < 65536:
-        raise ConfigError(None, "scheduler", f"'{address}' is not a scheduler address; "
-                          f"{allowed}")
+        raise ConfigError(file, key, f"'{address}' is not a scheduler address; {allowed}")
 
 
 class Pool:
