@@ -193,7 +193,8 @@ def test_the_sweep_covers_every_item_with_at_least_40_cases():
 def test_a_thousands_separator_in_a_producers_csv_names_the_csv_line_and_column_count(
         tmp_path, capsys):
     """`35,000` unquoted is two fields: the row has 6 fields under a 5-column header. Before,
-    the columns shifted (capacity 35, unit_cost 0) and the run exited 0 with a wrong price."""
+    polars' message named the experiment file, neither the CSV line nor the counts (and the
+    issue saw a CSV whose columns shifted into a run with a wrong price)."""
     (tmp_path / "exp.toml").write_text(WITH_CSV)
     (tmp_path / "p.csv").write_text(CSV_HEADER + "C,US,refinery,10,40\nD,US,refinery,35,000,45\n")
     out = tmp_path / "out"
