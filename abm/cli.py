@@ -21,6 +21,8 @@ from pathlib import Path
 from abm import __version__
 from abm.errors import ConfigError
 
+COMMAND_LINE = "command line"   # the 'file' of an error in an option's value
+
 
 class _Deferred(argparse.ArgumentParser):
     """A subcommand parser whose arguments come from the parser `arguments()` returns, built
@@ -65,7 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="results folder (default results/<experiment name>)")
     run.add_argument("--replications", type=int, help="override experiment.replications")
     run.add_argument("--steps", type=int, help="override experiment.steps")
-    run.add_argument("--workers", type=int, help="parallel workers (default: all cores)")
+    run.add_argument("--workers", type=int, help="parallel workers (default: all cores; more "
+                     "than the cores only with --oversubscribe)")
+    run.add_argument("--oversubscribe", action="store_true", help="start all the --workers "
+                     "asked for even when they outnumber the cores (default: capped at the "
+                     "cores, with a warning)")
+    run.add_argument("--max-runs", type=int, metavar="N", help="refuse a design of more than "
+                     "N runs before building it (default 1,000,000)")
     run.add_argument("--executor", choices=("local", "dask"), default="local")
     run.add_argument("--scheduler", help="dask scheduler address (default: a local cluster)")
     run.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
@@ -84,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check an experiment config without running it")
     validate.add_argument("experiment", help="experiment TOML file")
     validate.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
+    validate.add_argument("--max-runs", type=int, metavar="N", help="refuse a design of more "
+                          "than N runs (default 1,000,000)")
 
     discover = sub.add_parser("discover", help="scenario discovery (PRIM): under which swept "
                               "parameters runs meet the [discovery] criteria")
@@ -121,19 +131,82 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.steps is not None:
         overrides["experiment.steps"] = args.steps
     if args.workers is not None and args.workers < 1:
-        raise ConfigError(None, "--workers", f"must be at least 1 (got {args.workers})")
+        raise ConfigError(COMMAND_LINE, "--workers", f"must be at least 1 (got {args.workers})")
+    max_runs = _max_runs(args)
+    workers = _capped_workers(args)
+    if args.scheduler and args.executor == "dask":   # named as the option, before any loading
+        from abm.engine.executors import check_scheduler_address, require_dask
+
+        require_dask()
+        check_scheduler_address(args.scheduler, file=COMMAND_LINE, key="--scheduler")
     exp = load_experiment(args.experiment, overrides)
+    exp.check_size(max_runs)
+    # stdout: stderr is for the one message of an error; flushed now, so that a closed pipe
+    # (`abm run ... | true`) shows here, not when the worker pool starts, and the runs go on
+    cut = not args.quiet and not _say(f"design: {exp.describe_size()}")
     from abm.batch import CannotWrite, WorkersLost, print_summary, run_experiment
 
     try:
-        result = run_experiment(exp, out=args.out, workers=args.workers, executor=args.executor,
+        result = run_experiment(exp, out=args.out, workers=workers, executor=args.executor,
                                 scheduler=args.scheduler, quiet=args.quiet, force=args.force,
-                                report=not args.no_report, series=args.series)
+                                report=not args.no_report, series=args.series,
+                                max_runs=max_runs)
     except (WorkersLost, CannotWrite) as err:   # finished runs are kept; a rerun resumes
         print(f"abm run: error: {err}", file=sys.stderr)
         return 1
     print_summary(result)
-    return 1 if result.failed else 0
+    return 1 if result.failed or cut else 0
+
+
+def _say(line: str) -> bool:
+    """Print a line to stdout at once; False (and stdout pointed at devnull) when the reader
+    has gone away."""
+    try:
+        print(line, flush=True)
+        return True
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return False
+
+
+def _stdout_to_devnull() -> None:
+    """Python's documented recipe for a closed pipe (library/signal.html, "Note on SIGPIPE"):
+    point stdout at devnull so later writes and the interpreter's final flush do not fail."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _max_runs(args: argparse.Namespace) -> int:
+    """--max-runs, or the default limit of abm.experiment (imported here: the CLI starts fast)."""
+    from abm.experiment import MAX_RUNS
+
+    if args.max_runs is not None and args.max_runs < 1:
+        raise ConfigError(COMMAND_LINE, "--max-runs", f"must be at least 1 (got "
+                          f"{args.max_runs})")
+    return MAX_RUNS if args.max_runs is None else args.max_runs
+
+
+def _cores() -> int:
+    """The cores this process may run on (its CPU affinity where the platform tells)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:   # not on Linux
+        return os.cpu_count() or 1
+
+
+def _capped_workers(args: argparse.Namespace) -> int | None:
+    """--workers, capped at the cores unless --oversubscribe says otherwise (more processes
+    than cores only share them, and each holds a model in memory). Workers of a remote dask
+    scheduler are its own, not this machine's: nothing to cap."""
+    if args.oversubscribe and args.workers is None:
+        raise ConfigError(COMMAND_LINE, "--oversubscribe", "needs --workers N (the number of "
+                          "workers to start beyond the cores)")
+    cores = _cores()
+    if args.workers is None or args.workers <= cores or args.oversubscribe or args.scheduler:
+        return args.workers
+    print(f"abm run: warning: --workers {args.workers} capped at the {cores} cores of this "
+          f"machine (add --oversubscribe to start {args.workers})", file=sys.stderr)
+    return cores
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -172,7 +245,10 @@ def cmd_discover(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from abm.experiment import load_experiment
 
+    max_runs = _max_runs(args)
     exp = load_experiment(args.experiment, parse_sets(args.sets, args.experiment))
+    exp.check_size(max_runs)
+    print(f"design: {exp.describe_size()}")
     specs = exp.design()
     checked = exp.check_design(specs)   # every scenario x sweep point that will run
     print(f"{args.experiment}: ok: experiment '{exp.name}', scenarios "
@@ -219,11 +295,9 @@ def main(argv: list[str] | None = None) -> int:
         print("abm: interrupted; finished runs are kept and a rerun resumes", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # The reader went away (`abm run ... | head`): stop quietly. Python's documented recipe
-        # (library/signal.html, "Note on SIGPIPE"): point stdout at devnull so the interpreter's
-        # final flush does not fail again, and exit 1 as Python does on EPIPE.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        # The reader went away (`abm run ... | head`): stop quietly, and exit 1 as Python does
+        # on EPIPE.
+        _stdout_to_devnull()
         return 1
 
 

@@ -13,7 +13,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 PRICE = "price_unit"  # marker: the unit is whatever market.price_unit says
@@ -38,9 +45,23 @@ def invalid(message: str, *path: str | int) -> ValidationError:
 
 
 class Strict(BaseModel):
-    """Base: unknown keys are errors (a misspelt key must never be silently ignored)."""
+    """Base: unknown keys are errors (a misspelt key must never be silently ignored); types are
+    strict (TOML has real booleans and numbers: ``club = "yes"`` or ``capacity = "30000"`` is
+    an error, an integer where a float is expected is fine); every float is finite (``inf``
+    and ``nan`` give no meaningful run; a field where infinity meant something would say so
+    with ``Field(allow_inf_nan=True)``; none does). Text cells of a CSV table are converted by
+    the table's own model before (abm.experiment.read_table_csv), --set values are parsed as
+    TOML (abm.dotted.parse_value)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    model_config = ConfigDict(extra="forbid", frozen=False, strict=True, allow_inf_nan=False)
+
+
+def _pair(value: Any) -> Any:
+    """A TOML array ``[step, price]`` as the tuple strict validation expects."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+StepLevel = Annotated[tuple[int, float], BeforeValidator(_pair)]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -372,7 +393,7 @@ class Floor(Strict):
                         "revision_every steps leaves level x (1 +/- band)", gt=0, lt=1)
     revision: float = field(0.05, "-", "indexed: size of one revision (rubber agreement: 5%)",
                             gt=0, lt=1)
-    schedule: list[tuple[int, float]] = field([], "[steps, price]", "Pre-set levels: from each "
+    schedule: list[StepLevel] = field([], "[steps, price]", "Pre-set levels: from each "
                                               "step on, the paired level (EU solar MIP step-down)")
     start: int = field(0, "steps", "Step the floor takes effect", ge=0)
     end: int | None = field(None, "steps", "Step the floor ends (exclusive; default never)", ge=0)
@@ -607,6 +628,7 @@ class ExperimentConfig(Strict):
         if len(set(names)) != len(names):
             raise invalid("region names must be unique", "regions")
         known = set(names)
+        self._check_unique_names()
 
         def check(path: tuple, region: str) -> None:
             if region not in known:
@@ -641,6 +663,25 @@ class ExperimentConfig(Strict):
             raise invalid(f"buyer shares must add up to 1 (they add up to {total_share:g})",
                           "buyers")
         return self
+
+    def _check_unique_names(self) -> None:
+        """Producer, recycler and project names are one list of plants (a built project joins
+        the producers under its name; a floor names producers and recyclers alike); buyer
+        names are another. A name given twice would make results and references ambiguous."""
+        plants = [(("producers", i, "name"), p.name) for i, p in enumerate(self.producers)]
+        plants += [(("recyclers", i, "name"), r.name) for i, r in enumerate(self.recyclers)]
+        plants += [(("investment", "projects", i, "name"), p.name)
+                   for i, p in enumerate(self.investment.projects)]
+        for what, named in (("producer, recycler and project", plants),
+                            ("buyer", [(("buyers", i, "name"), b.name)
+                                       for i, b in enumerate(self.buyers)])):
+            first: dict[str, tuple] = {}
+            for path, name in named:
+                if name in first:
+                    earlier = ".".join(str(p) for p in first[name][:-1])
+                    raise invalid(f"duplicate name '{name}' (also {earlier}); {what} names "
+                                  "must be unique", *path)
+                first[name] = path
 
     def _check_floor_producers(self, floor: Floor) -> None:
         """policy.floor.producers names existing producers of the floor's stage in covered

@@ -82,7 +82,13 @@ def render() -> str:
             "Prices are in `market.price_unit` (\"price unit\" below), quantities in tonnes,",
             "capacities in tonnes per year, money in USD, time in steps (months by default).",
             "A table left out means the instrument is off. Scenario and `--set` overrides use",
-            "the dotted keys shown here (arrays of tables by index: `producers.0.capacity`)."]
+            "the dotted keys shown here (arrays of tables by index: `producers.0.capacity`).",
+            "Types are strict: a number or boolean in quotes (`\"30000\"`, `\"yes\"`) is an error,",
+            "an integer where a float is expected is fine; no float may be `inf` or `nan`.",
+            "`--set` values are read as TOML. A `producers_file` / `projects_file` CSV is UTF-8",
+            "(a byte-order mark is fine) with one header row; every row has as many fields as",
+            "the header (write `35000`, not `35,000`). Producer, recycler and project names are",
+            "unique together, buyer names among buyers; `mineral` is a preset name."]
     return "\n".join(head + table(ExperimentConfig, "")) + "\n"
 
 

@@ -7,7 +7,6 @@ dotted key path, the TOML line where it can be found, and what is allowed.
 from __future__ import annotations
 
 import copy
-import difflib
 import hashlib
 import json
 import re
@@ -19,11 +18,11 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from abm.config import INVALID, ExperimentConfig
-from abm.csvtable import LINE, read_cells
+from abm.config import ExperimentConfig, Producer, Project
+from abm.config_errors import describe, error_from_validation, locate
+from abm.csvtable import LINE, read_cells, read_text, regular_file
 from abm.dotted import apply_overrides, flatten
 from abm.errors import ConfigError
-from abm.schema import table_at
 
 PRESET_DIR = Path(__file__).parent / "data" / "minerals"
 BASE = "base"
@@ -32,6 +31,7 @@ SCENARIO_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 SCENARIO_MAX = 64
 # Keys that do not change any run's result: excluded from the config hash so a study can be
 # extended (more replications) or retitled and still reuse its finished runs.
+MAX_RUNS = 1_000_000   # default limit of runs in a design (`abm run --max-runs`)
 HASH_EXCLUDED = (("experiment", "replications"), ("experiment", "title"),
                  ("experiment", "question"))
 
@@ -61,117 +61,13 @@ def run_seed(root_seed: int, replication: int) -> int:
 
 
 # --------------------------------------------------------------------------------------------------
-# locating keys in TOML text (for line numbers in messages)
-# --------------------------------------------------------------------------------------------------
-
-
-def locate(text: str | None, path: tuple) -> int | None:
-    """Best-effort 1-based line of a key path in TOML text; None when it cannot be found."""
-    if not text or not path:
-        return None
-    lines = text.splitlines()
-    table: list[str] = []
-    counters: dict[str, int] = {}
-    parts = [str(p) for p in path]  # table names and list indices, then the key
-    best: int | None = None
-    for number, line in enumerate(lines, start=1):
-        stripped = line.split("#", 1)[0].strip()
-        m = re.match(r"^\[\[\s*([^\]]+?)\s*\]\]$", stripped)
-        if m:
-            name = m.group(1)
-            counters[name] = counters.get(name, -1) + 1
-            table = name.split(".") + [str(counters[name])]
-            if table == parts[: len(table)]:
-                best = number
-            continue
-        m = re.match(r"^\[\s*([^\]]+?)\s*\]$", stripped)
-        if m:
-            table = [p.strip().strip('"') for p in m.group(1).split(".")]
-            if table == parts[: len(table)]:
-                best = number
-            continue
-        m = re.match(r'^("[^"]+"|[A-Za-z0-9_.-]+)\s*=', stripped)
-        if m:
-            key = m.group(1)
-            full = table + ([key.strip('"')] if key.startswith('"') else key.split("."))
-            if full == parts[: len(full)]:
-                return number
-    return best
-
-
-def _error_from_validation(err: ValidationError, file: str | None, text: str | None,
-                           scenario: str | None, overridden: tuple[str, ...] = (),
-                           where: tuple[str, int | None] | None = None) -> ConfigError:
-    """The first of pydantic's errors as a ConfigError: the key path is the error's `loc` (our
-    own checks in abm.config raise at the path they name, see abm.config.invalid).
-
-    An unknown key is reported before anything else, with the closest allowed name, and then
-    the required keys that are missing (a misspelt required key gives both errors; the
-    misspelling is the one to name). `where` is (key prefix, line) for an error of a sweep point
-    (the prefix names [sweep] and the point); else a scenario's errors name the scenario."""
-    errors = err.errors()
-    unknown = [e for e in errors if e.get("type") == "extra_forbidden"]
-    first = unknown[0] if unknown else errors[0]
-    loc = tuple(first.get("loc", ()))
-    kind = first.get("type")
-    msg = first.get("msg", "invalid value")
-    if msg.startswith("Value error, "):  # a plain ValueError from a validator
-        msg = msg[len("Value error, "):]
-    if kind == INVALID:
-        pass  # our own message, already saying what is allowed
-    elif kind == "extra_forbidden":
-        msg = "unknown key" + _closest_key(loc) + _allowed_keys(loc)
-        missing = [".".join(str(p) for p in e.get("loc", ())) for e in errors
-                   if e.get("type") == "missing"]
-        if missing:
-            msg += ("; also missing: required " + ("key " if len(missing) == 1 else "keys ")
-                    + ", ".join(f"'{m}'" for m in missing))
-    elif kind == "missing":
-        msg = "required key is missing"
-    elif "input" in first and kind != "model_type":
-        shown = first["input"]
-        if not isinstance(shown, dict | list):
-            msg = f"{msg} (got {shown!r})"
-    key = ".".join(str(p) for p in loc)
-    line = locate(text, loc) if scenario is None else None
-    if key and any(key == k or key.startswith(k + ".") for k in overridden):
-        # the value came from --set (or overrides), not from a line of the file
-        return ConfigError(file, key, f"{msg} (a value given by --set or overrides)", None)
-    if where is not None:
-        key = f"{where[0]} -> {key}"
-        line = where[1]
-    elif scenario is not None:
-        key = f"scenarios.{scenario} -> {key}"
-        line = locate(text, ("scenarios", scenario))
-    return ConfigError(file, key or None, msg, line)
-
-
-def _closest_key(loc: tuple) -> str:
-    """" (did you mean 'x'?)" for an unknown key close to an allowed one (difflib)."""
-    model = table_at(ExperimentConfig, loc[:-1])
-    if model is None or not loc:
-        return ""
-    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def _allowed_keys(loc: tuple) -> str:
-    """'; allowed: a, b, c' for the table that holds an unknown key."""
-    model = table_at(ExperimentConfig, loc[:-1])
-    return f"; allowed: {', '.join(model.model_fields)}" if model is not None else ""
-
-
-# --------------------------------------------------------------------------------------------------
 # reading files
 # --------------------------------------------------------------------------------------------------
 
 
 def read_toml(path: Path) -> tuple[dict, str]:
-    if not path.exists():
-        raise ConfigError(str(path), None, "file not found")
-    if path.is_dir():
-        raise ConfigError(str(path), None, "is a folder, expected a TOML file")
-    text = path.read_text(encoding="utf-8")
+    """The data and text of a TOML file (a regular UTF-8 file: see abm.csvtable.read_text)."""
+    text = read_text(path, file=str(path), key=None, what="a TOML file")
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
@@ -184,21 +80,36 @@ def read_toml(path: Path) -> tuple[dict, str]:
         raise ConfigError(str(path), None, f"malformed TOML: {message}", line) from None
 
 
-def read_table_csv(path: Path, *, file: str, key: str) -> list[dict[str, Any]]:
-    """Rows of a producers or projects CSV as dicts of text cells (empty cells left out: the
-    defaults apply; pydantic checks the types and names the key of a bad cell)."""
+def read_table_csv(path: Path, *, file: str, key: str,
+                   model: type[BaseModel]) -> tuple[list[dict[str, Any]], list[int]]:
+    """Rows of a producers or projects CSV as TOML-typed dicts, and the CSV line of each.
+
+    Each row's text cells are converted by the row's model (`model`: Producer or Project) in
+    pydantic's lax mode: a CSV has only text, so ``35000`` becomes a number here; the whole
+    experiment is then validated strictly like TOML. Empty cells are left out (the defaults
+    apply). A cell that does not convert, an unknown column or a missing required one is a
+    ConfigError naming the CSV file, the column and the line."""
     cells = read_cells(path, file=file, key=key, what="a CSV file")
-    rows = [{k: v for k, v in row.items() if v is not None}
-            for row in cells.drop(LINE).iter_rows(named=True)]
-    if not rows:
+    if cells.height == 0:
         raise ConfigError(file, key, f"{path} has no rows")
-    return rows
+    rows, lines = [], cells[LINE].to_list()
+    for line, row in zip(lines, cells.drop(LINE).iter_rows(named=True), strict=True):
+        given = {k: v for k, v in row.items() if v is not None}
+        try:
+            typed = model.model_validate(given, strict=False)
+        except ValidationError as err:
+            loc, msg = describe(err.errors(), model)
+            column = str(loc[0]) if loc else None
+            raise ConfigError(str(path), column, msg, line) from None
+        rows.append(typed.model_dump(include=set(given)))
+    return rows, lines
 
 
 def load_preset(name: str, *, file: str, text: str | None) -> dict:
+    """The preset called `name` in PRESET_DIR: a name, never a path."""
+    known = sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
     path = PRESET_DIR / f"{name}.toml"
-    if not path.exists():
-        known = sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+    if name not in known:
         raise ConfigError(file, "experiment.mineral", f"unknown mineral preset '{name}'; allowed: "
                           f"{', '.join(known) or 'none installed'}",
                           locate(text, ("experiment", "mineral")))
@@ -227,11 +138,13 @@ class Experiment:
     """A validated experiment: base config, scenarios, sweep design and run table."""
 
     def __init__(self, raw: dict, *, file: str | None = None, text: str | None = None,
-                 overridden: tuple[str, ...] = ()):
+                 overridden: tuple[str, ...] = (),
+                 rows: dict[tuple, tuple[str, int]] | None = None):
         self.file = file
         self.text = text
         self.raw = raw
         self.overridden = overridden     # dotted keys set by --set / overrides, not by the file
+        self.rows = rows or {}           # key path of a row read from a CSV -> (CSV file, line)
         self.config = self._validate(raw, None)
         self._check_names()
         self.scenario_names: list[str] = list(self.config.scenarios) or [BASE]
@@ -256,8 +169,8 @@ class Experiment:
         try:
             return ExperimentConfig.model_validate(raw)
         except ValidationError as err:
-            raise _error_from_validation(err, self.file, self.text, scenario,
-                                         self.overridden, where) from None
+            raise error_from_validation(err, self.file, self.text, scenario,
+                                         self.overridden, where, self.rows) from None
 
     def _check_names(self) -> None:
         """Names that become file and folder names: the experiment's (results/<name>) and the
@@ -360,6 +273,38 @@ class Experiment:
 
         return design_points(sweep, self.config.experiment.seed)
 
+    def design_size(self) -> tuple[int, int, int]:
+        """(scenarios, sweep points, replications) of the design, counted without building
+        it; the design has their product of runs."""
+        sweep = self.config.sweep
+        from abm.sweep import design_size
+
+        points = 1 if sweep is None else design_size(sweep)
+        return len(self.scenario_names), points, self.config.experiment.replications
+
+    def describe_size(self) -> str:
+        """The design size in words: '2 scenarios x 243 sweep points x 10 replications =
+        4,860 runs'."""
+        scenarios, points, replications = self.design_size()
+        runs = scenarios * points * replications
+        return (f"{scenarios:,} scenario{'s' * (scenarios != 1)} x {points:,} sweep "
+                f"point{'s' * (points != 1)} x {replications:,} replication"
+                f"{'s' * (replications != 1)} = {runs:,} run{'s' * (runs != 1)}")
+
+    def check_size(self, max_runs: int = MAX_RUNS) -> None:
+        """ConfigError when the design has more than `max_runs` runs, before it is built (a
+        design too large to run would otherwise be enumerated, checked and started)."""
+        scenarios, points, replications = self.design_size()
+        runs = scenarios * points * replications
+        if runs <= max_runs:
+            return
+        key = "sweep" if self.config.sweep is not None and points > 1 else \
+            "experiment.replications"
+        raise ConfigError(self.file, key, f"the design has {self.describe_size()}, above the "
+                          f"limit of {max_runs:,} runs; allowed: at most {max_runs:,} (fewer "
+                          "sweep values or samples, scenarios or replications, or a higher "
+                          "--max-runs)", locate(self.text, tuple(key.split("."))))
+
     def swept(self, scenario: str) -> list[str]:
         """The sweep parameters applied to a scenario (see `_sweep_scopes`); [] without a sweep.
         A scenario none applies to still runs at every point (the same config at each), so
@@ -447,9 +392,10 @@ def resolve_extends(raw: dict, path: Path, *, file: str, text: str | None,
     if base_path in seen or base_path == path.resolve():
         raise ConfigError(file, "extends", f"circular extends: {base_path}",
                           locate(text, ("extends",)))
-    if not base_path.exists():
-        raise ConfigError(file, "extends", f"file not found: {base_path}",
-                          locate(text, ("extends",)))
+    try:
+        regular_file(base_path, file=file, key="extends", what="an experiment TOML file")
+    except ConfigError as err:
+        raise ConfigError(file, "extends", err.message, locate(text, ("extends",))) from None
     base_raw, base_text = read_toml(base_path)
     base_raw = resolve_extends(base_raw, base_path, file=str(base_path), text=base_text,
                                seen=(*seen, path.resolve()))
@@ -475,18 +421,34 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
         mineral = overrides["experiment.mineral"]
     if mineral:
         raw = merge_preset(load_preset(str(mineral), file=file, text=text), raw)
+    rows: dict[tuple, tuple[str, int]] = {}
     if raw.get("producers_file"):
-        rows = read_table_csv(path.parent / str(raw["producers_file"]), file=file,
-                              key="producers_file")
-        raw["producers"] = list(raw.get("producers", [])) + rows
+        _add_csv_rows(raw, ("producers",), path.parent / str(raw["producers_file"]), Producer,
+                      rows, file=file, key="producers_file")
     inv = raw.get("investment")
     if isinstance(inv, dict) and inv.get("projects_file"):
-        rows = read_table_csv(path.parent / str(inv["projects_file"]), file=file,
-                              key="investment.projects_file")
-        inv["projects"] = list(inv.get("projects", [])) + rows
+        _add_csv_rows(raw, ("investment", "projects"), path.parent / str(inv["projects_file"]),
+                      Project, rows, file=file, key="investment.projects_file")
     if overrides:
         raw = apply_overrides(raw, overrides, source="override", file=file)
-    return Experiment(raw, file=file, text=text, overridden=tuple(overrides or ()))
+    return Experiment(raw, file=file, text=text, overridden=tuple(overrides or ()), rows=rows)
+
+
+def _add_csv_rows(raw: dict, table: tuple[str, ...], csv_path: Path, model: type[BaseModel],
+                  rows: dict[tuple, tuple[str, int]], *, file: str, key: str) -> None:
+    """Append the rows of a CSV to the array of tables at `table` in `raw` (after those the
+    TOML writes) and record where each came from in `rows`."""
+    node = raw
+    for part in table[:-1]:
+        node = node[part]
+    if not isinstance(node.get(table[-1], []), list):
+        raise ConfigError(file, ".".join(table), "must be an array of tables ([[...]])",
+                          None)
+    typed, lines = read_table_csv(csv_path, file=file, key=key, model=model)
+    written = list(node.get(table[-1], []))
+    for i, line in enumerate(lines, start=len(written)):
+        rows[(*table, i)] = (str(csv_path), line)
+    node[table[-1]] = written + typed
 
 
 def experiment_from_dict(raw: dict, overrides: dict[str, Any] | None = None) -> Experiment:

@@ -20,6 +20,7 @@ run of the design. Confidence half-widths come from a bootstrap over the N block
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -98,6 +99,16 @@ def design_points(sweep: Sweep, seed: int) -> list[dict[str, float]]:
     names = list(sweep.parameters)
     matrix = design_matrix(sweep, seed)
     return [dict(zip(names, map(float, row), strict=True)) for row in matrix]
+
+
+def design_size(sweep: Sweep) -> int:
+    """Number of points of the sweep's design, counted without building it (a grid of ten
+    lists of 20 values has 20^10 points: counting must not enumerate them)."""
+    if sweep.design == "grid":
+        return math.prod(len(values) for values in sweep.parameters.values())
+    if sweep.design == "sobol":
+        return sobol_size(len(sweep.parameters), sweep.samples)
+    return sweep.samples
 
 
 def sobol_size(n_params: int, samples: int) -> int:

@@ -1,5 +1,6 @@
 """Bad input: exit code 2, one clear message naming the file and key, no traceback, nothing written."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -7,33 +8,10 @@ from pathlib import Path
 import pytest
 
 from abm.cli import main
-
-GOOD = """\
-[experiment]
-name = "bad"
-steps = 12
-
-[market.demand]
-reference_price = 60.0
-reference_quantity = 1200
-elasticity = -0.4
-
-[[regions]]
-name = "US"
-club = true
-
-[[producers]]
-name = "A"
-region = "US"
-stage = "refinery"
-capacity = 2000
-unit_cost = 45.0
-
-[[buyers]]
-name = "B"
-region = "US"
-share = 1.0
-"""
+from abm.experiment import load_experiment
+from tests.bad_input_sweep import CASES as SWEEP_CASES
+from tests.bad_input_sweep import GOOD, WITH_CSV, problems, write_case, written
+from tests.bad_input_sweep import HEADER as CSV_HEADER
 
 CASES = {
     "malformed_toml": (GOOD.replace('name = "A"', 'name = "A'), None, "malformed TOML"),
@@ -188,3 +166,153 @@ def test_validate_checks_every_scenario_x_sweep_point(case, tmp_path, capsys):
                                                                              '.elasticity" = [')
                 or t.startswith('"policy.floor.percentile"'))
     assert f"line {line}:" in err
+
+
+# --------------------------------------------------------------------------------------------------
+# issue 18, items 9-16: the sweep of bad inputs (tests/bad_input_sweep.py) and one test per item
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(SWEEP_CASES))
+def test_every_bad_input_of_the_sweep_meets_the_contract(name, tmp_path, monkeypatch, capsys):
+    """Exit 2, one line naming the file, the key and what is allowed, no traceback, nothing
+    written (the FIFO cases would hang a reader that opened them: they are refused first)."""
+    case = SWEEP_CASES[name]
+    write_case(case, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    code = main(list(case.argv))
+    err = capsys.readouterr().err
+    assert problems(case, code, err, written(case, tmp_path)) == [], err
+
+
+def test_the_sweep_covers_every_item_with_at_least_40_cases():
+    assert len(SWEEP_CASES) >= 40
+    assert {c.item for c in SWEEP_CASES.values()} == set(range(9, 17))
+
+
+def test_a_thousands_separator_in_a_producers_csv_names_the_csv_line_and_column_count(
+        tmp_path, capsys):
+    """`35,000` unquoted is two fields: the row has 6 fields under a 5-column header. Before,
+    polars' message named the experiment file, neither the CSV line nor the counts (and the
+    issue saw a CSV whose columns shifted into a run with a wrong price)."""
+    (tmp_path / "exp.toml").write_text(WITH_CSV)
+    (tmp_path / "p.csv").write_text(CSV_HEADER + "C,US,refinery,10,40\nD,US,refinery,35,000,45\n")
+    out = tmp_path / "out"
+    assert main(["run", str(tmp_path / "exp.toml"), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'p.csv'}, line 3: row has 6 fields but the header has 5 columns" in err
+    assert "exp.toml" not in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_a_producers_csv_with_a_byte_order_mark_reads_like_one_without(tmp_path):
+    """Excel's "CSV UTF-8" starts with EF BB BF: the first column is still `name`."""
+    (tmp_path / "exp.toml").write_text(WITH_CSV)
+    rows = CSV_HEADER + "C,US,refinery,35000,45\n"
+    configs = []
+    for data in (rows.encode(), b"\xef\xbb\xbf" + rows.encode()):
+        (tmp_path / "p.csv").write_bytes(data)
+        configs.append(load_experiment(tmp_path / "exp.toml").config.producers)
+    assert configs[0] == configs[1]
+    assert (configs[1][1].name, configs[1][1].capacity, configs[1][1].unit_cost) == (
+        "C", 35000.0, 45.0)
+
+
+def _float_fields() -> list[tuple[type, str]]:
+    """Every float field of every table of the schema."""
+    import typing
+
+    from pydantic import BaseModel
+
+    from abm.config import ExperimentConfig
+    from abm.schema import model_in
+
+    seen, todo, found = set(), [ExperimentConfig], []
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, info in model.model_fields.items():
+            inner = model_in(info.annotation)
+            if inner is not None and issubclass(inner, BaseModel):
+                todo.append(inner)
+            if float in typing.get_args(info.annotation) or info.annotation is float:
+                found.append((model, name))
+    return found
+
+
+def test_infinite_and_nan_values_are_refused_in_every_float_of_the_schema():
+    """No float field allows inf or nan (none says why infinity would mean something): each
+    one, given inf or nan, gives pydantic's finite_number error at that key."""
+    from pydantic import ValidationError
+
+    fields = _float_fields()
+    assert len(fields) > 60   # the walk reaches every table (demand, producers, policies, ...)
+    for model, name in fields:
+        for value in (float("inf"), float("-inf"), float("nan")):
+            with pytest.raises(ValidationError) as caught:
+                model.model_validate({name: value})
+            kinds = {e["type"] for e in caught.value.errors() if e["loc"] == (name,)}
+            assert kinds == {"finite_number"}, (model.__name__, name, value)
+
+
+def test_toml_values_are_strict_and_set_values_are_parsed_as_toml(tmp_path, capsys):
+    """In the file, "30000" is text and "yes" no boolean; from --set, 30000 and true are TOML
+    values (an integer where a float is expected is fine)."""
+    config = tmp_path / "exp.toml"
+    config.write_text(GOOD)
+    assert main(["validate", str(config), "--set", "producers.0.capacity=30000", "--set",
+                 "regions.0.club=false"]) == 0
+    exp = load_experiment(config, {"producers.0.capacity": 30000, "regions.0.club": False})
+    assert exp.config.producers[0].capacity == 30000.0 and not exp.config.regions[0].club
+    config.write_text(GOOD.replace("capacity = 2000", 'capacity = "30000"'))
+    assert main(["validate", str(config)]) == 2
+    assert "key 'producers.0.capacity': Input should be a valid number (got '30000': text in " \
+           "quotes; write the number without quotes)" in capsys.readouterr().err
+
+
+def test_duplicate_names_of_plants_and_buyers_are_refused(tmp_path, capsys):
+    """A recycler named like a producer shares its name in the one book of plants."""
+    config = tmp_path / "exp.toml"
+    config.write_text(GOOD + '\n[[recyclers]]\nname = "A"\nregion = "US"\ncapacity = 100\n'
+                      'unit_cost = 30.0\nscrap = 50\n')
+    assert main(["run", str(config), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "key 'recyclers.0.name': duplicate name 'A' (also producers.0); producer, recycler " \
+           "and project names must be unique" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_preset_is_named_never_a_path(tmp_path, capsys):
+    """An absolute path joined to the preset folder is that path: before, any TOML file there
+    loaded as a preset; now only the names in abm/data/minerals are allowed."""
+    (tmp_path / "evil.toml").write_text(GOOD.split("[[regions]]")[1].join(["[[regions]]", ""]))
+    config = tmp_path / "exp.toml"
+    config.write_text(GOOD.replace("steps = 12", f'steps = 12\nmineral = "{tmp_path / "evil"}"'))
+    assert main(["validate", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "key 'experiment.mineral': unknown mineral preset" in err
+    assert "allowed: cobalt, gallium, graphite, lithium, ndpr" in err
+
+
+def test_a_fifo_is_refused_before_it_is_opened(tmp_path):
+    """Opening a FIFO blocks until a writer comes: the command must end at once (the timeout
+    fails the test instead of hanging the suite)."""
+    os.mkfifo(tmp_path / "exp.toml")
+    here = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}   # this checkout's abm
+    proc = subprocess.run([sys.executable, "-m", "abm", "validate", "exp.toml"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, env=here)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("abm validate: error: exp.toml: is not a regular file (a "
+                                   "pipe, socket or device), expected a TOML file")
+
+
+def test_a_misspelt_column_of_a_csv_is_named_first_with_the_closest(tmp_path, capsys):
+    (tmp_path / "exp.toml").write_text(WITH_CSV)
+    (tmp_path / "p.csv").write_text("name,region,stage,capcity,unit_cost\nC,US,refinery,5,4\n")
+    assert main(["validate", str(tmp_path / "exp.toml")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'p.csv'}, line 2: key 'capcity': unknown key (did you mean " \
+           "'capacity'?)" in err
+    assert err.index("capcity") < err.index("also missing: required key 'capacity'")

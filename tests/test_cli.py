@@ -58,3 +58,71 @@ def test_help_is_fast_and_imports_no_heavy_module():
     assert float(out[0]) < 0.3  # seconds to import the CLI and build its parser
     proc = subprocess.run([*ABM, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "validate-model" in proc.stdout
+
+
+def _namespace(**given):
+    import argparse
+
+    return argparse.Namespace(**{"workers": None, "oversubscribe": False, "scheduler": None,
+                                 **given})
+
+
+def test_workers_beyond_the_cores_are_capped_with_one_warning_unless_oversubscribed(
+        monkeypatch, capsys):
+    from abm import cli
+
+    monkeypatch.setattr(cli, "_cores", lambda: 2)
+    assert cli._capped_workers(_namespace(workers=12)) == 2
+    assert capsys.readouterr().err == ("abm run: warning: --workers 12 capped at the 2 cores of "
+                                       "this machine (add --oversubscribe to start 12)\n")
+    assert cli._capped_workers(_namespace(workers=12, oversubscribe=True)) == 12
+    assert cli._capped_workers(_namespace(workers=2)) == 2
+    assert cli._capped_workers(_namespace()) is None      # the default: all cores
+    # a remote dask cluster's workers are not this machine's cores
+    assert cli._capped_workers(_namespace(workers=12, scheduler="tcp://h:8786")) == 12
+    assert capsys.readouterr().err == ""
+
+
+def test_a_run_with_more_workers_than_cores_starts_only_the_cores(tmp_path, capsys):
+    """The manifest records the pool the run used: at most the cores of this machine."""
+    import json
+
+    from abm import cli
+
+    out = tmp_path / "o"
+    code = main(["run", str(ROOT / "experiments" / "baseline.toml"), "--replications", "1",
+                 "--steps", "6", "--no-report", "--quiet", "--out", str(out), "--workers",
+                 str(cli._cores() + 10)])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert err.count("warning") == 1 and f"capped at the {cli._cores()} cores" in err
+    used = json.loads((out / "manifest.json").read_text())["executor"]["workers"]
+    assert used <= cli._cores()
+
+
+def test_the_design_size_is_printed_and_a_design_above_max_runs_refused(tmp_path, capsys):
+    """baseline.toml: 1 scenario x 1 point x 100 replications; 2 x 3 points x 4 replications =
+    24 runs with a 3-value sweep over two scenarios."""
+    config = tmp_path / "exp.toml"
+    base = (ROOT / "experiments" / "baseline.toml").read_text()
+    config.write_text(base.replace('name = "baseline"', 'name = "sized"') + (
+        '\n[scenarios.a]\n[scenarios.b]\n[sweep]\nscenarios = ["a"]\n[sweep.parameters]\n'
+        '"market.demand.elasticity" = [-0.3, -0.4, -0.5]\n'))
+    assert main(["validate", str(config), "--set", "experiment.replications=4"]) == 0
+    assert "design: 2 scenarios x 3 sweep points x 4 replications = 24 runs" in \
+        capsys.readouterr().out
+    out = tmp_path / "o"
+    assert main(["run", str(config), "--replications", "4", "--max-runs", "23", "--out",
+                 str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "key 'sweep': the design has 2 scenarios x 3 sweep points x 4 replications = 24 " \
+           "runs, above the limit of 23 runs" in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_new_run_flags_are_in_the_help_with_the_default_limit():
+    from abm.experiment import MAX_RUNS
+
+    text = build_parser()._subparsers._group_actions[0].choices["run"].format_help()
+    assert "--oversubscribe" in text and "--max-runs N" in text
+    assert f"(default {MAX_RUNS:,})" in " ".join(text.split())

@@ -65,14 +65,21 @@ def test_flatten_nested_and_dotted_tables_alike_keeping_sweep_ranges():
         "sweep.parameters.a.b": {"low": 1, "high": 2}}
 
 
-def test_producers_csv_rows_are_trimmed_text_without_empty_cells(tmp_path):
+def test_producers_csv_rows_are_trimmed_typed_cells_without_empty_ones(tmp_path):
+    """Cells are trimmed text converted by the row's model (a CSV has no types); an empty cell
+    is left out so its default applies; a blank line is skipped but counted in line numbers."""
     path = tmp_path / "p.csv"
-    path.write_text("\ufeffname , region,capacity\n A ,US,\n\nB,China, 5 \n", encoding="utf-8")
-    rows = read_table_csv(path, file="exp.toml", key="producers_file")
-    assert rows == [{"name": "A", "region": "US"}, {"name": "B", "region": "China",
-                                                    "capacity": "5"}]
+    path.write_text("\ufeffname , region,stage,capacity,unit_cost,fixed_cost\n"
+                    " A ,US,refinery,35000,45,\n\nB,China,mine, 5 ,1.5,2\n", encoding="utf-8")
+    rows, lines = read_table_csv(path, file="exp.toml", key="producers_file", model=Producer)
+    assert rows == [{"name": "A", "region": "US", "stage": "refinery", "capacity": 35000.0,
+                     "unit_cost": 45.0},
+                    {"name": "B", "region": "China", "stage": "mine", "capacity": 5.0,
+                     "unit_cost": 1.5, "fixed_cost": 2.0}]
+    assert lines == [2, 4]
     (tmp_path / "h.csv").write_text("name,region\n")
     with pytest.raises(ConfigError, match="has no rows"):
-        read_table_csv(tmp_path / "h.csv", file="exp.toml", key="producers_file")
+        read_table_csv(tmp_path / "h.csv", file="exp.toml", key="producers_file", model=Producer)
     with pytest.raises(ConfigError, match="file not found: .*nope.csv"):
-        read_table_csv(tmp_path / "nope.csv", file="exp.toml", key="producers_file")
+        read_table_csv(tmp_path / "nope.csv", file="exp.toml", key="producers_file",
+                       model=Producer)

@@ -98,6 +98,26 @@ def require_dask() -> None:
         raise ConfigError(None, "executor", "dask is not installed: pip install 'abm[dask]'")
 
 
+SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")   # dask comm protocols with HOST:PORT
+
+
+def check_scheduler_address(address: str, *, file: str | None = None,
+                            key: str = "scheduler") -> None:
+    """Raise ConfigError(file, key, ...) unless `address` reads as a dask scheduler address,
+    [PROTOCOL://]HOST:PORT (dask's own parser would raise a ValueError deep inside Client)."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    allowed = ("expected a dask scheduler address PROTOCOL://HOST:PORT (protocol "
+               f"{', '.join(SCHEDULER_SCHEMES)}; e.g. tcp://10.0.0.5:8786)")
+    try:
+        scheme, location = parse_address(address)
+        host, port = parse_host_port(location) if scheme in SCHEDULER_SCHEMES else ("", 0)
+    except (ValueError, TypeError):
+        host, port = "", 0
+    if not host or not 0 < int(port) < 65536:
+        raise ConfigError(file, key, f"'{address}' is not a scheduler address; {allowed}")
+
+
 class Pool:
     """The executor of one engine invocation and how to restart and stop it."""
 

@@ -46,6 +46,37 @@ def is_ours(stored: Any) -> bool:
                                             and isinstance(stored.get("design"), list))
 
 
+# The keys the pages and `abm discover` read, and the JSON type each must have when present
+# (null counts as absent); the tables of "config" they read must be objects.
+SHAPE: dict[str, tuple[type, str]] = {
+    "experiment": (str, "a string"), "title": (str, "a string"), "question": (str, "a string"),
+    "baseline": (str, "a string"), "config": (dict, "an object"), "design": (list, "a list"),
+    "scenarios": (list, "a list"), "sweep": (dict, "an object"),
+    "sweep_parameters": (list, "a list"), "design_kind": (str, "a string"),
+    "version": (str, "a string"), "series": (str, "a string"),
+}
+CONFIG_TABLES = ("experiment", "market", "sweep", "scenarios", "discovery")
+
+
+def shape_error(stored: Any) -> tuple[str | None, str] | None:
+    """(key, what is wrong) when a manifest is not ours or a key the pages read has the wrong
+    type (a hand-edited or damaged manifest.json); None when it has the expected shape."""
+    if not isinstance(stored, dict) or not (stored.get("kind") == MARKER
+                                            or stored.get("format") == FORMAT):
+        return None, (f"is not the manifest of an abm results folder (expected an object with "
+                      f"\"kind\": \"{MARKER}\")")
+    for key, (kind, allowed) in SHAPE.items():
+        if stored.get(key) is not None and not isinstance(stored[key], kind):
+            return key, f"must be {allowed} (got {type(stored[key]).__name__})"
+    config = stored.get("config") or {}
+    for table in CONFIG_TABLES:
+        if config.get(table) is not None and not isinstance(config[table], dict):
+            return f"config.{table}", f"must be an object (got {type(config[table]).__name__})"
+    if any(not isinstance(d, dict) for d in stored.get("design") or []):
+        return "design", "must be a list of objects, one per run"
+    return None
+
+
 def wrote(stored: dict[str, Any]) -> list[str]:
     """The folders our manifest says we wrote (only names of WROTE count)."""
     listed = stored.get("wrote")

@@ -26,7 +26,13 @@ from typing import Any
 
 from abm.engine import manifest as manifest_io
 from abm.engine import store, worker
-from abm.engine.executors import Pool, is_broken, require_dask, warm_up
+from abm.engine.executors import (
+    Pool,
+    check_scheduler_address,
+    is_broken,
+    require_dask,
+    warm_up,
+)
 from abm.engine.files import (
     OWN_ENTRIES,
     TMP_SUFFIX,
@@ -38,7 +44,7 @@ from abm.engine.files import (
     write_json_atomic,
 )
 from abm.errors import ConfigError
-from abm.experiment import Experiment, RunSpec
+from abm.experiment import MAX_RUNS, Experiment, RunSpec
 from abm.names import METRICS
 from abm.progress import Progress
 
@@ -97,6 +103,8 @@ def _check_options(workers: int | None, executor: str, scheduler: str | None,
         raise ConfigError(None, "scheduler", "a scheduler address needs executor 'dask'")
     if executor == "dask" and not has_instance:
         require_dask()
+        if scheduler:
+            check_scheduler_address(scheduler)
 
 
 def _check_configs(exp: Experiment, specs: list[RunSpec]) -> None:
@@ -109,8 +117,7 @@ def _check_folder(exp: Experiment, out: Path, force: bool) -> tuple[dict | None,
     """The stored manifest (or None) and whether stored runs must be discarded (force only).
     Called before anything is written and again under the folder lock (another run may have
     written the folder in between)."""
-    if out.exists() and not out.is_dir():
-        raise ConfigError(str(out), None, "is a file; expected a results folder")
+    _check_out_path(out)
     if not out.is_dir():
         return None, False
     check_no_links(out)
@@ -144,6 +151,16 @@ def _check_folder(exp: Experiment, out: Path, force: bool) -> tuple[dict | None,
     return stored, False
 
 
+def _check_out_path(out: Path) -> None:
+    """`out` is a folder or can be made one: neither it nor a path above it is a file."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(str(out), None, "is a file; expected a results folder")
+    above = next((p for p in out.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise ConfigError(str(out), None, f"cannot be a results folder: '{above}' above it is "
+                          "a file, not a folder; choose an --out inside a folder")
+
+
 def plan(exp: Experiment, out: Path, *, force: bool) -> _Plan:
     specs = exp.design()
     _check_configs(exp, specs)
@@ -160,7 +177,7 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, *, workers: i
                    executor: str = "local", scheduler: str | None = None, quiet: bool = False,
                    force: bool = False, report: bool = True,
                    executor_instance: Executor | None = None,
-                   series: str = "all") -> BatchResult:
+                   series: str = "all", max_runs: int = MAX_RUNS) -> BatchResult:
     """Run every scenario x sweep point x replication of `exp` into `out` (default
     ``results/<experiment name>``), resuming from the runs already there.
 
@@ -171,12 +188,15 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, *, workers: i
     report: build ``report/index.html`` after the summaries.
     series: what is stored of each run's per-step series: "all", "bands" (only the columns the
     fan charts and pages need) or "none".
+    max_runs: a design with more runs is refused before it is built.
     Raises ConfigError for bad input (before writing anything) and KeyboardInterrupt after a
     clean stop on Ctrl-C.
     """
     start = time.perf_counter()
     out = Path(out) if out is not None else default_out(exp)
     _check_options(workers, executor, scheduler, executor_instance is not None)
+    _check_out_path(out)    # before any worker starts: the cheap checks first
+    exp.check_size(max_runs)      # counted before the design is built
     if series not in worker.SERIES_MODES:
         raise ConfigError(None, "series", f"unknown series mode '{series}'; allowed: "
                           f"{', '.join(worker.SERIES_MODES)}")

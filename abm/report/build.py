@@ -10,7 +10,7 @@ from abm.engine.files import FolderLock, check_no_links, write_bytes_atomic, wri
 from abm.engine.manifest import MANIFEST
 from abm.errors import ConfigError
 from abm.report import pages
-from abm.report.data import load
+from abm.report.data import load, read_manifest
 from abm.report.explore import explore_page
 from abm.report.html import PLOTLY_JS
 
@@ -38,6 +38,7 @@ def build_report(out: Path | str) -> Path:
     out = Path(out)
     if not (out / MANIFEST).is_file():
         load(out)                       # its error names what is missing
+    read_manifest(out)    # a malformed manifest is refused before the lock file is written
     check_no_links(out)
     lock = FolderLock(out)
     if not lock.acquire(timeout=LOCK_WAIT):

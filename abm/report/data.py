@@ -18,6 +18,7 @@ from typing import Any
 import polars as pl
 
 from abm import summary as engine
+from abm.engine import manifest as manifest_io
 from abm.errors import ConfigError
 from abm.names import METRICS, REGION_CAPACITY_PREFIX, SERIES
 
@@ -116,9 +117,14 @@ def read_manifest(out: Path) -> dict[str, Any]:
         raise ConfigError(str(out), None, "no manifest.json here: not a results folder "
                           "(run `abm run EXPERIMENT.toml` first)")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+        stored = json.loads(path.read_bytes().decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), None, f"manifest.json is not valid JSON: {exc}") from None
+    problem = manifest_io.shape_error(stored)
+    if problem is not None:
+        raise ConfigError(str(path), problem[0], f"{problem[1]}; the pages cannot be built "
+                          "from this folder (rerun the experiment into it to rewrite it)")
+    return stored
 
 
 def _has_runs(out: Path) -> bool:
