@@ -37,6 +37,7 @@ from abm.config import ExperimentConfig
 from abm.kinds import ACCOUNT_KEYS
 from abm.metrics import run_metrics
 from abm.policies import build_policies
+from abm.realised import RealisedPrices
 from abm.recorder import Recorder
 
 
@@ -108,6 +109,7 @@ class MineralMarket(mesa.Model):
                                  money_per_price_tonne=self.money_per_price_tonne,
                                  elasticity=self.elasticity, defer=defer,
                                  buyer_share=self.buyers.share)
+        self.realised = RealisedPrices(self.n_steps)     # producers' realised prices (metrics)
         self.price = self.club_price = self.last_price = mk.demand.reference_price
         self.concentrate_price = float("nan")
         self.floor_level = float("nan")
@@ -132,6 +134,7 @@ class MineralMarket(mesa.Model):
         self.producers.settle(self)                 # output, revenue, costs
         for policy in self.policies:                # payments, stocks, ledgers
             policy.settle(self)
+        self.realised.record(self)                  # producers' revenue with policy payments
         self.producers.review(self)                 # profit to cash; exits
         self.pipeline.invest(self)                  # expectations, arrivals, review, expansion
         self.recorder.record(self)

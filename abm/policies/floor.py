@@ -1,7 +1,8 @@
 """Price floors: a level rule and one of three mechanisms (DESIGN section 2).
 
 * `mip`: imports into the club from non-club origins pay max(0, F - world price); the club's
-  market separates from the world's (abm.clearing); duty revenue goes to the club government.
+  market separates from the world's (abm.clearing); duty revenue goes to the club government,
+  or, under a price undertaking (`rent = "undertaking"`), the exporters keep it (exporter_rent).
 * `purchase`: a buffer stock buys covered producers' output at F within a stock capacity and a
   budget; when either runs out the defence stops and the price falls to the undefended level.
 * `cfd`: covered producers receive (F - P) per tonne when P < F and pay upside_share (P - F) when
@@ -443,6 +444,7 @@ class MinimumImportPrice(FloorPolicy):
         if not self.in_force(model.t):
             return
         model.plan.mip = self.level
+        model.plan.undertaking = self.cfg.rent == "undertaking"
         if self.cfg.volume_cap is not None:
             cap = self.cfg.volume_cap
             if self.cfg.quota == "per_period":
