@@ -79,26 +79,31 @@ def settlement_period(model) -> tuple[int, int]:
 
 
 def covered_risk(model) -> dict[str, float]:
-    """covered_price_volatility and covered_revenue_cv (abm.names): per settlement period, the
-    covered producers' revenue (policy payments included) over their tonnes sold."""
+    """covered_price_volatility and covered_revenue_cv (abm.names), per settlement period: the
+    price is the covered producers' revenue (policy payments included) over their tonnes sold,
+    its log changes taken between consecutive periods in which they sold; the revenue CV is over
+    the periods in which any covered producer was active (an idle period's revenue is 0)."""
     n, mf = model.recorder.filled, model.money_per_price_tonne
-    revenue = model.realised.column("covered_revenue", n)
-    output = model.realised.column("covered_output", n)
     if n == 0:
         return {"covered_price_volatility": 0.0, "covered_revenue_cv": 0.0}
     period, start = settlement_period(model)
     group = np.floor_divide(np.arange(n) - start, period)
     group -= group.min()
-    rev = np.bincount(group, weights=revenue)
-    out = np.bincount(group, weights=output)
-    sold = out > 0
-    price = np.divide(rev, out * mf, out=np.full(len(rev), np.nan), where=sold)
-    rev = rev[sold]
-    mean = float(np.mean(rev)) if len(rev) else 0.0
-    cv = float(np.std(rev, ddof=1) / mean) if len(rev) >= 2 and mean > 0 else 0.0
-    return {"covered_price_volatility": annualised_volatility(price, model.steps_per_year
-                                                              / period),
-            "covered_revenue_cv": cv}
+
+    def per_period(name: str) -> np.ndarray:
+        return np.bincount(group, weights=model.realised.column(name, n))
+
+    revenue, output = per_period("covered_revenue"), per_period("covered_output")
+    price = np.divide(revenue, output * mf, out=np.full(len(revenue), np.nan),
+                      where=output > 0)
+    changes = np.diff(np.log(price))
+    changes = changes[np.isfinite(changes)]
+    volatility = (float(np.std(changes, ddof=1) * np.sqrt(model.steps_per_year / period))
+                  if len(changes) >= 2 else 0.0)
+    revenue = revenue[per_period("covered_capacity") > 0]
+    mean = float(np.mean(revenue)) if len(revenue) else 0.0
+    cv = float(np.std(revenue, ddof=1) / mean) if len(revenue) >= 2 and mean > 0 else 0.0
+    return {"covered_price_volatility": volatility, "covered_revenue_cv": cv}
 
 
 def market_producers(model) -> dict[str, float]:

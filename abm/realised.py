@@ -15,9 +15,9 @@ import numpy as np
 
 from abm.kinds import MINE, RECYCLER, REFINERY
 
-# columns of RealisedPrices.table (USD, t)
-COLUMNS = ("covered_revenue", "covered_output", "market_revenue", "market_output",
-           "market_profit")
+# columns of RealisedPrices.table (USD, t, t/yr of active covered producers)
+COLUMNS = ("covered_revenue", "covered_output", "covered_capacity", "market_revenue",
+           "market_output", "market_profit")
 
 
 class RealisedPrices:
@@ -62,5 +62,6 @@ class RealisedPrices:
         covered = self.covered_rows(model)
         market = self.market_rows(model)
         self.table[model.t] = (sales[covered].sum(), b.output[covered].sum(),
-                               sales[market].sum(), b.output[market].sum(),
+                               b.capacity[covered].sum(), sales[market].sum(),
+                               b.output[market].sum(),
                                (b.revenue - b.cost)[market].sum())

@@ -7,11 +7,13 @@ price (USD/kg) x t x 1000.
 """
 
 import numpy as np
+import polars as pl
 import pytest
 from helpers import run
 from test_policies import D, config, export_control_config, stochastic
 
 import abm
+from abm.report import headlines
 
 PRICE_METRICS = ("price_mean", "price_volatility", "price_p05", "price_p95", "max_drawdown",
                  "share_below_floor")
@@ -227,3 +229,46 @@ def test_rent_applies_to_the_mip_only():
                                                  "rent": "undertaking"})
     with pytest.raises(ConfigError, match="rent applies to mechanism 'mip'"):
         experiment_from_dict(raw)
+
+
+# -- the headline of a club policy and its fiscal clause ------------------------------------------
+
+def paired_rows(scenario: str, club_mean: float) -> pl.DataFrame:
+    """A paired-differences table (abm.summary's columns) for one scenario: world volatility up
+    10% (CI 5-15%), club buyers' volatility down 40% (CI 30-50%), cash cost +$200m and net cost
+    +$50m (both CIs above zero); the club's mean price `club_mean` against a world mean of 60."""
+
+    def row(metric, base, here, low, high):
+        diff = here - base
+        return {"scenario": scenario, "point": 0, "metric": metric, "baseline_mean": base,
+                "scenario_mean": here, "diff_mean": diff, "diff_ci_low": low * abs(base or 1),
+                "diff_ci_high": high * abs(base or 1),
+                "rel_diff": diff / base if base else None,
+                "rel_ci_low": low if base else None, "rel_ci_high": high if base else None,
+                "n_pairs": 20}
+
+    return pl.DataFrame([
+        row("price_volatility", 0.30, 0.33, 0.05, 0.15),
+        row("club_price_volatility", 0.30, 0.18, -0.5, -0.3),
+        row("price_mean", 60.0, 60.0, -0.01, 0.01),
+        row("club_price_mean", 60.0, club_mean, -0.01, 0.01),
+        {**row("fiscal_cost", 0.0, 2e8, 0, 0), "diff_ci_low": 1e8, "diff_ci_high": 3e8},
+        {**row("fiscal_cost_net", 0.0, 5e7, 0, 0), "diff_ci_low": 1e7, "diff_ci_high": 9e7},
+    ])
+
+
+def test_the_headline_of_a_club_policy_speaks_of_the_club_price_and_the_net_fiscal_cost():
+    effects = headlines.effects_for(paired_rows("mip", club_mean=75.0), "mip", "USD/kg")
+    text = headlines.headline("mip", effects, 20.0)
+    assert "cut club buyers' price volatility by" in text
+    assert 'data-metric="club_price_volatility"' in text
+    assert 'data-metric="price_volatility"' not in text
+    assert "net fiscal cost of" in text and 'data-metric="fiscal_cost_net"' in text
+    assert 'data-value="50000000.0"' in text          # the net $50m, not the cash $200m
+
+
+def test_a_policy_that_leaves_the_club_at_the_world_price_is_headlined_on_the_world_price():
+    effects = headlines.effects_for(paired_rows("cfd", club_mean=60.0), "cfd", "USD/kg")
+    assert "club_price_volatility" not in effects
+    text = headlines.headline("cfd", effects, 20.0)
+    assert "raised price volatility by" in text and 'data-metric="price_volatility"' in text
