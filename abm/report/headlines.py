@@ -158,10 +158,13 @@ def _fiscal(e: Effect, baseline_cost: float, years: float) -> str:
     if e.zero:
         return "at no fiscal cost"
     extra = "extra " if _finite(baseline_cost) and abs(baseline_cost) > 0 else ""
-    net = " (net: outlays less receipts and the value of the stock held at the end)"
+    # (results computed before fiscal_cost_net existed have only the cash figure)
+    net = (" (net: outlays less receipts and the value of the stock held at the end)"
+           if e.metric == "fiscal_cost_net" else "")
     if e.value >= 0:
         article = f"an {extra}" if extra else "a "
-        return (f"at {article}net fiscal cost of {e.magnitude_html()} ({e.ci_html(True)})"
+        what = "net fiscal cost" if net else "fiscal cost"
+        return (f"at {article}{what} of {e.magnitude_html()} ({e.ci_html(True)})"
                 f"{span}{net}")
     return f"with a net fiscal gain of {e.magnitude_html()} ({e.ci_html(True)}){span}{net}"
 
@@ -182,8 +185,8 @@ def headline(scenario: str, effects: dict[str, Effect], years: float) -> str:
         else:
             parts.append(_verb(e, "increased", "reduced", what))
     sentence = f'<b class="scenario">{escape(scenario)}</b> ' + " and ".join(parts)
-    if "fiscal_cost_net" in effects:
-        e = effects["fiscal_cost_net"]
+    e = effects.get("fiscal_cost_net") or effects.get("fiscal_cost")
+    if e is not None:
         sentence += " " + _fiscal(e, e.row.get("baseline_mean"), years)
     return sentence + "."
 
