@@ -546,13 +546,18 @@ class Discovery(Strict):
 
 
 class Report(Strict):
-    """How run metrics value money over time."""
+    """How run metrics value money over time and read producers' price risk."""
 
     discount_rate: float = field(
         0.035, "1/yr", "Real discount rate of fiscal_cost_npv. ASSUMPTION: a government's real "
         "social discount rate, the UK Green Book's 3.5% (HM Treasury, https://www.gov.uk/"
         "government/publications/green-book-discount-rate-review-2026/review-of-discounting-"
         "in-the-green-book-terms-of-reference)", ge=0, le=1)
+    risk_period: int = field(
+        3, "steps", "Period over which covered_price_volatility and covered_revenue_cv read "
+        "covered producers' realised prices, from step 0 in every scenario (3: quarterly with "
+        "monthly steps, as the DoD-MP CFD settles, FACTS); a CFD settlement period that nests "
+        "in it is counted with the sales it pays for", ge=1)
 
 
 class ExperimentConfig(Strict):

@@ -68,27 +68,19 @@ def export_region_price(model) -> np.ndarray:
     return np.where(np.isfinite(restricted), restricted, rec.column("price"))
 
 
-def settlement_period(model) -> tuple[int, int]:
-    """(steps per period, first step) over which covered producers' prices are read: a CFD's
-    settlement periods (a top-up paid at a period's end is for the whole period); else steps."""
-    for policy in model.policies:
-        cfg = getattr(policy, "cfg", None)
-        if getattr(cfg, "mechanism", None) == "cfd":
-            return int(cfg.settlement), int(policy.start)
-    return 1, 0
-
-
 def covered_risk(model) -> dict[str, float]:
-    """covered_price_volatility and covered_revenue_cv (abm.names), per settlement period: the
-    price is the covered producers' revenue (policy payments included) over their tonnes sold,
-    its log changes taken between consecutive periods in which they sold; the revenue CV is over
-    the periods in which any covered producer was active (an idle period's revenue is 0)."""
+    """covered_price_volatility and covered_revenue_cv (abm.names), per period of
+    `report.risk_period` steps from step 0, the same in every scenario so that a policy and its
+    baseline are measured alike (a CFD's top-up paid at the end of a settlement period that
+    nests in these periods is counted with the sales it pays for). The price is the covered
+    producers' revenue (policy payments included) over their tonnes sold, its log changes taken
+    between consecutive periods in which they sold; the revenue CV is over the periods in which
+    any covered producer was active (an idle period's revenue is 0)."""
     n, mf = model.recorder.filled, model.money_per_price_tonne
     if n == 0:
         return {"covered_price_volatility": 0.0, "covered_revenue_cv": 0.0}
-    period, start = settlement_period(model)
-    group = np.floor_divide(np.arange(n) - start, period)
-    group -= group.min()
+    period = model.config.report.risk_period
+    group = np.arange(n) // period
 
     def per_period(name: str) -> np.ndarray:
         return np.bincount(group, weights=model.realised.column(name, n))

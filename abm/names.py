@@ -77,13 +77,13 @@ METRICS: dict[str, Quantity] = {
     "covered_price_volatility": Quantity(
         "Covered producers' price volatility", "1/yr^0.5", "Annualised standard deviation of "
         "the log changes of the price covered producers realise (revenue per tonne sold with "
-        "CFD top-ups, upside payments and guarantees), per settlement period of the CFD (per "
-        "step without one), between consecutive periods in which they sold; covered: the "
+        "CFD top-ups, upside payments and guarantees), per period of report.risk_period steps "
+        "(quarterly by default), between consecutive periods in which they sold; covered: the "
         "producers the floor covers, or without one the product-stage producers a floor covers "
         "by default (club regions; every region without a club)", "lower"),
     "covered_revenue_cv": Quantity(
         "Covered producers' revenue variability", "share", "Coefficient of variation (standard "
-        "deviation over mean) of covered producers' revenue per settlement period, policy "
+        "deviation over mean) of covered producers' revenue per report.risk_period, policy "
         "payments included, over the periods in which any of them was active", "lower"),
     "market_realised_price_mean": Quantity(
         "Market-economy producers' realised price", "price", "Revenue per tonne of product sold "
