@@ -191,6 +191,9 @@ def test_price_undertaking_moves_the_wedge_from_duty_to_exporters_at_the_same_pr
     assert duty.metrics()["exporter_rent"] == 0.0
     assert undertaking.metrics()["fiscal_cost"] == pytest.approx(0.0, abs=1e-6)
     assert undertaking.metrics()["exporter_rent"] == pytest.approx(wedge * steps, rel=1e-9)
+    # the club's ledger notes the rent as a memo item (no sign in the fiscal cost)
+    assert undertaking.governments.club.ledger["exporter_rent"] == pytest.approx(wedge * steps)
+    assert "exporter_rent" not in duty.governments.club.ledger
     # the rent is the non-club exporter's: only the World producer's revenue rises
     assert undertaking.book.revenue[0] == duty.book.revenue[0]
     assert undertaking.book.revenue[1] == pytest.approx(duty.book.revenue[1] + wedge)

@@ -463,6 +463,9 @@ class MinimumImportPrice(FloorPolicy):
         self.year_imports += max(out.club_imports, 0.0)
         if out.duties > 0:
             self.government.book("duty", out.duties * model.money_per_price_tonne)
+        if out.exporter_rent > 0:     # a memo item: what the club forwent to exporters
+            self.government.book("exporter_rent", out.exporter_rent * model.money_per_price_tonne,
+                                 max(out.club_imports, 0.0))
 
     def floor_for_rows(self, model, steps):
         """None: the MIP acts through the club price (the club's wedge in exit reviews)."""
