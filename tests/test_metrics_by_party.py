@@ -296,3 +296,14 @@ def test_summaries_leave_out_runs_without_new_capacity_from_the_cost_per_capacit
     assert base["mean"] == pytest.approx(2.0) and base["n"] == 2
     p = summary.paired_differences(runs, ["fiscal_cost_per_capacity"], "base").row(0, named=True)
     assert p["n_pairs"] == 1 and p["diff_mean"] == pytest.approx(2.0)
+
+
+def test_report_and_rent_settings_enter_the_config_hash_only_when_not_at_their_defaults():
+    from helpers import experiment
+
+    mip = {"policy.floor": {"mechanism": "mip", "level": 65.0}}
+    plain = experiment(**mip).config_hash()
+    assert experiment(**mip, **{"report.discount_rate": 0.035}).config_hash() == plain
+    assert experiment(**mip, **{"policy.floor.rent": "duty"}).config_hash() == plain
+    assert experiment(**mip, **{"report.discount_rate": 0.05}).config_hash() != plain
+    assert experiment(**mip, **{"policy.floor.rent": "undertaking"}).config_hash() != plain
