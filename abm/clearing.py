@@ -95,6 +95,7 @@ class MarketPlan:
     tariff: float = 0.0                  # club ad-valorem duty on non-club imports
     import_cap: float = np.inf           # t per step of MIP imports
     excess_duty: float | None = None     # ad-valorem duty on imports beyond import_cap (None: barred)
+    undertaking: bool = False            # MIP under a price undertaking: exporters keep the rent
     rules_of_origin: float | None = None
     export_caps: dict[int, float] = field(default_factory=dict)   # region -> t per step
     bid_qty: float = 0.0                 # stockpile bid in the club's market, t
@@ -134,6 +135,7 @@ class Outcome:
     consumption: float                   # t delivered to buyers
     defence_bought: float = 0.0          # t a buffer-stock defence bought (at defence_price)
     defence_price: float = 0.0
+    exporter_rent: float = 0.0           # price units x t kept by exporters under an undertaking
 
 
 def clear_single(offers: Offers, *, buyer_scale: np.ndarray, eps: float,
@@ -430,6 +432,11 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
     if plan.club_separate:
         club_imports = float(s.net_imports[1])
         duties = max(club - world, 0.0) * max(club_imports, 0.0)
+    exporter_rent = 0.0
+    if plan.undertaking and plan.mip > 0 and duties > 0:
+        exporter_rent = _undertaking_rent(m, s, offer_price, club, world, plan.mip,
+                                          club_imports)
+        duties -= exporter_rent
     elif m.has_club:
         # the club's net imports in one market: what club buyers and the bids that would sit in
         # a separate club market got, less what club offers sold to the market
@@ -440,7 +447,25 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
         club_imports = 0.0
     return Outcome(world, club, restricted, s.sold, to_gov, offer_price, buyer_tonnes,
                    buyer_price, bid_filled, stock_price, importer_bought, duties, club_imports,
-                   unmet, float(buyer_tonnes.sum()), defence_bought, defence_price)
+                   unmet, float(buyer_tonnes.sum()), defence_bought, defence_price,
+                   exporter_rent)
+
+
+def _undertaking_rent(m: _Markets, s: _Solved, offer_price: np.ndarray, club: float,
+                      world: float, mip: float, imports: float) -> float:
+    """Under a price undertaking exporters sell into the club at the minimum price: the MIP's
+    part of the wedge, (min(club price, MIP) - world price) per tonne imported, is theirs (a
+    tariff on top of the MIP, or the rent of a binding quota, stays duty). Which world-market
+    sellers supplied the club is not identified in one world market, so the rent is shared
+    pro rata to what producers selling in the world market sold, as a price uplift on their
+    offers (as the quota rent of an export control); with no such sales it stays duty. Returns
+    the rent, price units x t."""
+    rent = max(min(club, mip) - world, 0.0) * max(imports, 0.0)
+    sellers = m.masks[HUB] & (m.offers.owner == -1) & (s.sold > 0)
+    if rent <= 0 or not sellers.any():
+        return 0.0
+    offer_price[sellers] += rent / s.sold[sellers].sum()
+    return rent
 
 
 def _served(delivered: float, A: float, eps: float, price: float, B: float) -> float:

@@ -388,6 +388,11 @@ class Floor(Strict):
     excess_duty: float | None = field(None, "-", "mip with volume_cap: ad-valorem duty on imports "
                                       "beyond the cap (default: none enter; EU solar 2013-18: "
                                       "duties averaging 47.6%, FACTS)", ge=0, le=10)
+    rent: Literal["duty", "undertaking"] = field(
+        "duty", "-", "mip: who gets the wedge between the club price and the world price on "
+        "imports: duty, the club government as a variable duty; undertaking, the exporters, "
+        "who sell into the club at the minimum price under a price undertaking and keep the "
+        "rent (EU solar MIP 2013-18, FACTS); the tariff and any quota rent stay duty")
     revision_every: int = field(6, "steps", "indexed: steps between revisions", ge=1)
     band: float = field(0.15, "-", "indexed: revise when the mean price over the last "
                         "revision_every steps leaves level x (1 +/- band)", gt=0, lt=1)
@@ -419,7 +424,8 @@ class Floor(Strict):
         for key, mechanisms in (("producers", ("cfd", "purchase")),
                                 ("new_entrants", ("cfd", "purchase")),
                                 ("volume_per_producer", ("cfd",)), ("benchmark", ("cfd",)),
-                                ("buy_from", ("purchase",)), ("quota", ("mip",))):
+                                ("buy_from", ("purchase",)), ("quota", ("mip",)),
+                                ("rent", ("mip",))):
             if key in self.model_fields_set and self.mechanism not in mechanisms:
                 allowed = " or ".join(f"'{m}'" for m in mechanisms)
                 raise invalid(f"{key} applies to mechanism {allowed} (got '{self.mechanism}')",
@@ -594,6 +600,21 @@ class Discovery(Strict):
 # --------------------------------------------------------------------------------------------------
 
 
+class Report(Strict):
+    """How run metrics value money over time and read producers' price risk."""
+
+    discount_rate: float = field(
+        0.035, "1/yr", "Real discount rate of fiscal_cost_npv. ASSUMPTION: a government's real "
+        "social discount rate, the UK Green Book's 3.5% (HM Treasury, https://www.gov.uk/"
+        "government/publications/green-book-discount-rate-review-2026/review-of-discounting-"
+        "in-the-green-book-terms-of-reference)", ge=0, le=1)
+    risk_period: int = field(
+        3, "steps", "Period over which covered_price_volatility and covered_revenue_cv read "
+        "covered producers' realised prices, from step 0 in every scenario (3: quarterly with "
+        "monthly steps, as the DoD-MP CFD settles, FACTS); a CFD settlement period that nests "
+        "in it is counted with the sales it pays for", ge=1)
+
+
 class ExperimentConfig(Strict):
     """One experiment: the base configuration, its scenarios and an optional sweep."""
 
@@ -618,6 +639,7 @@ class ExperimentConfig(Strict):
     scenarios: dict[str, dict[str, Any]] = field({}, "-", "Named scenarios: dotted-key overrides")
     sweep: Sweep | None = field(None, "-", "Parameter design crossed with the scenarios (none when "
                                 "left out)")
+    report: Report = field(Report(), "-", "Run metrics' valuation settings")
     discovery: Discovery | None = field(None, "-", "Scenario discovery criteria for `abm "
                                         "discover` and the sweep page (none when left out)")
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from abm.config import ExperimentConfig, Producer, Project
+from abm.config import ExperimentConfig, Producer, Project, Report
 from abm.config_errors import describe, error_from_validation, locate
 from abm.csvtable import LINE, read_cells, read_text, regular_file
 from abm.dotted import apply_overrides, flatten
@@ -359,6 +359,12 @@ class Experiment:
         if isinstance(data.get("sweep"), dict) and data["sweep"].get("scenarios") is None:
             data["sweep"].pop("scenarios", None)   # the hash of a sweep from before the key
         data.pop("discovery", None)   # criteria for `abm discover` change no run's result
+        # keys added later leave the hash of a config that keeps their defaults as it was
+        if data.get("report") == Report().model_dump(mode="json"):
+            data.pop("report")
+        floor = (data.get("policy") or {}).get("floor")
+        if isinstance(floor, dict) and floor.get("rent") == "duty":
+            floor.pop("rent")
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

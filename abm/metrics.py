@@ -46,6 +46,97 @@ def last_year(x: np.ndarray, steps_per_year: int) -> np.ndarray:
     return x[-steps_per_year:]
 
 
+def price_set(prefix: str, price: np.ndarray, floor_price: np.ndarray, floor: np.ndarray,
+              steps_per_year: int) -> dict[str, float]:
+    """The price metrics of one market (abm.names.price_metrics): `price` per step, and the
+    share of steps in which `floor_price` was below the floor in force."""
+    return {
+        f"{prefix}price_mean": float(np.mean(price)),
+        f"{prefix}price_volatility": annualised_volatility(price, steps_per_year),
+        f"{prefix}price_p05": float(np.percentile(price, 5)),
+        f"{prefix}price_p95": float(np.percentile(price, 95)),
+        f"{prefix}max_drawdown": max_drawdown(price),
+        f"{prefix}share_below_floor": share_below_floor(floor_price, floor),
+    }
+
+
+def export_region_price(model) -> np.ndarray:
+    """The price inside a region restricting its exports, per step; the world price in steps
+    without a restriction (the region then trades at the world price)."""
+    rec = model.recorder
+    restricted = np.asarray(rec.column("export_region_price"), dtype=float)
+    return np.where(np.isfinite(restricted), restricted, rec.column("price"))
+
+
+def covered_risk(model) -> dict[str, float]:
+    """covered_price_volatility and covered_revenue_cv (abm.names), per period of
+    `report.risk_period` steps from step 0, the same in every scenario so that a policy and its
+    baseline are measured alike (a CFD's top-up paid at the end of a settlement period that
+    nests in these periods is counted with the sales it pays for). The price is the covered
+    producers' revenue (policy payments included) over their tonnes sold, its log changes taken
+    between consecutive periods in which they sold; the revenue CV is over the periods in which
+    any covered producer was active (an idle period's revenue is 0)."""
+    n, mf = model.recorder.filled, model.money_per_price_tonne
+    if n == 0:
+        return {"covered_price_volatility": 0.0, "covered_revenue_cv": 0.0}
+    period = model.config.report.risk_period
+    group = np.arange(n) // period
+
+    def per_period(name: str) -> np.ndarray:
+        return np.bincount(group, weights=model.realised.column(name, n))
+
+    revenue, output = per_period("covered_revenue"), per_period("covered_output")
+    price = np.divide(revenue, output * mf, out=np.full(len(revenue), np.nan),
+                      where=output > 0)
+    changes = np.diff(np.log(price))
+    changes = changes[np.isfinite(changes)]
+    volatility = (float(np.std(changes, ddof=1) * np.sqrt(model.steps_per_year / period))
+                  if len(changes) >= 2 else 0.0)
+    revenue = revenue[per_period("covered_capacity") > 0]
+    mean = float(np.mean(revenue)) if len(revenue) else 0.0
+    cv = float(np.std(revenue, ddof=1) / mean) if len(revenue) >= 2 and mean > 0 else 0.0
+    return {"covered_price_volatility": volatility, "covered_revenue_cv": cv}
+
+
+def market_producers(model) -> dict[str, float]:
+    """Market-economy product producers' realised price and margin per tonne over the run."""
+    n, mf = model.recorder.filled, model.money_per_price_tonne
+    tonnes = float(model.realised.column("market_output", n).sum())
+    if tonnes <= 0:
+        return {"market_realised_price_mean": float("nan"), "market_margin_mean": float("nan")}
+    return {"market_realised_price_mean":
+            float(model.realised.column("market_revenue", n).sum()) / (tonnes * mf),
+            "market_margin_mean": float(model.realised.column("market_profit", n).sum())
+            / (tonnes * mf)}
+
+
+def stock_value(model) -> float:
+    """USD the governments' stocks would fetch at the last step's price of the market each sits
+    in: the club price for the club's government (its stock is bought and offered in the club's
+    market), the world price for any other."""
+    club = model.governments.club
+    return sum(g.stock * (model.club_price if g is club else model.price)
+               for g in model.governments) * model.money_per_price_tonne
+
+
+def fiscal(model, cash: float, capacity_added: float) -> dict[str, float]:
+    """fiscal_cost_net, fiscal_cost_npv and fiscal_cost_per_capacity (abm.names): flows at the
+    end of their step, the stock valued at the end of the last step, discounted at
+    report.discount_rate per year."""
+    flows = np.asarray(model.recorder.column("fiscal_flow"), dtype=float)
+    n, spy = len(flows), model.steps_per_year
+    value = stock_value(model)
+    rate = model.config.report.discount_rate
+    discount = (1.0 + rate) ** (-np.arange(1, n + 1) / spy)
+    net = cash - value
+    return {
+        "fiscal_cost_net": float(net),
+        "fiscal_cost_npv": float(flows @ discount - value * (1.0 + rate) ** (-n / spy)),
+        "fiscal_cost_per_capacity": float(net / capacity_added) if capacity_added > 0
+        else float("nan"),
+    }
+
+
 def run_metrics(model) -> dict[str, float]:
     """Every metric of abm.names.METRICS for a finished (or stopped) model run."""
     rec = model.recorder
@@ -56,26 +147,32 @@ def run_metrics(model) -> dict[str, float]:
     club_cons = last_year(rec.column("club_consumption"), spy).sum()
     club_prod = last_year(rec.column("club_production"), spy).sum()
     reliance = (club_cons - club_prod) / club_cons if club_cons > 0 else 0.0
+    floor = rec.column("floor")
+    club_price = rec.column("club_price")
+    region_price = export_region_price(model)
+    capacity_added = model.producers.capacity_added(market_economy=True)
+    cash = float(sum(g.fiscal_cost for g in model.governments))
     out = {
-        "price_mean": float(np.mean(price)),
-        "price_volatility": annualised_volatility(price, spy),
-        "price_p05": float(np.percentile(price, 5)),
-        "price_p95": float(np.percentile(price, 95)),
-        "max_drawdown": max_drawdown(price),
-        "share_below_floor": share_below_floor(floor_market_price(model), rec.column("floor")),
-        "capacity_added_market": model.producers.capacity_added(market_economy=True),
+        **price_set("", price, floor_market_price(model), floor, spy),
+        "capacity_added_market": capacity_added,
         "capacity_added_nonmarket": model.producers.capacity_added(market_economy=False),
         "investment_capex": float(model.pipeline.capex),
         "projects_started": float(model.pipeline.started),
         "producer_exits": float(model.producers.exits),
         "market_economy_share": float(prod_m / (prod_m + prod_n)) if prod_m + prod_n > 0 else 0.0,
         "import_reliance": float(np.clip(reliance, 0.0, 1.0)),
-        "fiscal_cost": float(sum(g.fiscal_cost for g in model.governments)),
+        "fiscal_cost": cash,
         "stockpile_final": float(sum(g.stock for g in model.governments)),
         "unmet_demand": float(np.sum(rec.column("unmet_demand"))),
         "consumer_spend": float(np.sum(rec.column("consumer_spend"))),
         "recycled_share": (float(last_year(rec.column("recycled"), spy).sum() / (prod_m + prod_n))
                            if prod_m + prod_n > 0 else 0.0),
+        **price_set("club_", club_price, club_price, floor, spy),
+        **price_set("export_region_", region_price, region_price, floor, spy),
+        **covered_risk(model),
+        **market_producers(model),
+        **fiscal(model, cash, capacity_added),
+        "exporter_rent": float(np.sum(rec.column("exporter_rent"))),
     }
     assert set(out) == set(METRICS), "metrics and abm.names.METRICS must list the same names"
     return out

@@ -37,6 +37,7 @@ from abm.config import ExperimentConfig
 from abm.kinds import ACCOUNT_KEYS
 from abm.metrics import run_metrics
 from abm.policies import build_policies
+from abm.realised import RealisedPrices
 from abm.recorder import Recorder
 
 
@@ -107,6 +108,7 @@ class MineralMarket(mesa.Model):
                                  buyer_club_rows=self.buyers.club_rows,
                                  money_per_price_tonne=self.money_per_price_tonne,
                                  elasticity=self.elasticity, defer=defer)
+        self.realised = RealisedPrices(self.n_steps)     # producers' realised prices (metrics)
         self.price = self.club_price = self.last_price = mk.demand.reference_price
         self.concentrate_price = float("nan")
         self.floor_level = float("nan")
@@ -131,6 +133,7 @@ class MineralMarket(mesa.Model):
         self.producers.settle(self)                 # output, revenue, costs
         for policy in self.policies:                # payments, stocks, ledgers
             policy.settle(self)
+        self.realised.record(self)                  # producers' revenue with policy payments
         self.producers.review(self)                 # profit to cash; exits
         self.pipeline.invest(self)                  # expectations, arrivals, review, expansion
         self.recorder.record(self)

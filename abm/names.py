@@ -16,19 +16,38 @@ class Quantity(NamedTuple):
     better: str       # "lower", "higher" or "" (no direction): used for wording, not for judgement
 
 
+def price_metrics(prefix: str, who: str, price: str) -> dict[str, Quantity]:
+    """The price metrics of one market: `prefix` + name, labels starting with `who`, `price`
+    the words for the price series they read."""
+    return {
+        f"{prefix}price_mean": Quantity(f"{who}mean price", "price",
+                                        f"Mean of {price} over the run", ""),
+        f"{prefix}price_volatility": Quantity(f"{who}price volatility", "1/yr^0.5",
+                                              "Annualised standard deviation of per-step log "
+                                              f"changes of {price}", "lower"),
+        f"{prefix}price_p05": Quantity(f"{who}price, 5th percentile", "price",
+                                       f"5th percentile of {price} per step", ""),
+        f"{prefix}price_p95": Quantity(f"{who}price, 95th percentile", "price",
+                                       f"95th percentile of {price} per step", ""),
+        f"{prefix}max_drawdown": Quantity(f"{who}largest price fall", "share", "Largest fall "
+                                          f"from a running peak of {price}, as a share of the "
+                                          "peak", "lower"),
+        f"{prefix}share_below_floor": Quantity(f"{who}time below the floor", "share", "Share "
+                                               "of steps with a floor in force in which "
+                                               f"{price} was below it (0 without a floor)", ""),
+    }
+
+
+def _capital(labels: dict[str, Quantity]) -> dict[str, Quantity]:
+    return {k: q._replace(label=q.label[:1].upper() + q.label[1:]) for k, q in labels.items()}
+
+
 METRICS: dict[str, Quantity] = {
-    "price_mean": Quantity("Mean price", "price", "Mean world product price over the run", ""),
-    "price_volatility": Quantity("Price volatility", "1/yr^0.5", "Annualised standard deviation of "
-                                 "per-step log price changes", "lower"),
-    "price_p05": Quantity("Price, 5th percentile", "price", "5th percentile of the per-step world "
-                          "price", ""),
-    "price_p95": Quantity("Price, 95th percentile", "price", "95th percentile of the per-step world "
-                          "price", ""),
-    "max_drawdown": Quantity("Largest price fall", "share", "Largest fall from a running peak of "
-                             "the world price, as a share of the peak", "lower"),
-    "share_below_floor": Quantity("Time below the floor", "share", "Share of steps with a floor in "
-                                  "force in which the price at the floor's stage, in the market "
-                                  "where it acts, was below it (0 without a floor)", ""),
+    **_capital(price_metrics("", "", "the world product price")),
+    # the floor's own metric: the price it acts on, not necessarily the world price
+    "share_below_floor": Quantity("Time below the floor", "share", "Share of steps with a floor "
+                                  "in force in which the price at the floor's stage, in the "
+                                  "market where it acts, was below it (0 without a floor)", ""),
     "capacity_added_market": Quantity("New market-economy capacity", "t/yr", "Refining (product) "
                                       "capacity of market-economy projects online by the end", "higher"),
     "capacity_added_nonmarket": Quantity("New non-market capacity", "t/yr", "Refining (product) "
@@ -50,6 +69,44 @@ METRICS: dict[str, Quantity] = {
                                "run", "lower"),
     "recycled_share": Quantity("Recycled share of supply", "share", "Share of product supply from "
                                "recyclers in the last year", "higher"),
+    # added in issue 14, after the metrics of the result-file contract (DESIGN section 4)
+    **price_metrics("club_", "Club buyers' ", "the price club buyers pay (the world price when "
+                    "the club is not a separate market)"),
+    **price_metrics("export_region_", "Export region's ", "the price inside a region "
+                    "restricting its exports (the world price in steps without a restriction)"),
+    "covered_price_volatility": Quantity(
+        "Covered producers' price volatility", "1/yr^0.5", "Annualised standard deviation of "
+        "the log changes of the price covered producers realise (revenue per tonne sold with "
+        "CFD top-ups, upside payments and guarantees), per period of report.risk_period steps "
+        "(quarterly by default), between consecutive periods in which they sold; covered: the "
+        "producers the floor covers, or without one the product-stage producers a floor covers "
+        "by default (club regions; every region without a club)", "lower"),
+    "covered_revenue_cv": Quantity(
+        "Covered producers' revenue variability", "share", "Coefficient of variation (standard "
+        "deviation over mean) of covered producers' revenue per report.risk_period, policy "
+        "payments included, over the periods in which any of them was active", "lower"),
+    "market_realised_price_mean": Quantity(
+        "Market-economy producers' realised price", "price", "Revenue per tonne of product sold "
+        "by market-economy refiners and recyclers over the run (policy payments included, feed "
+        "bought from mines not deducted)", ""),
+    "market_margin_mean": Quantity(
+        "Market-economy producers' margin", "price", "Operating profit (revenue with policy "
+        "payments, less cash, feed and fixed costs) per tonne of product sold by market-economy "
+        "refiners and recyclers over the run", "higher"),
+    "fiscal_cost_net": Quantity("Net fiscal cost", "USD", "Fiscal cost less the market value "
+                                "of the stocks governments hold at the end (at the last step's "
+                                "price in the market each stock sits in)", "lower"),
+    "fiscal_cost_npv": Quantity("Net fiscal cost, discounted", "USD", "Net fiscal cost with each "
+                                "step's flows and the end value of stocks discounted to the "
+                                "start of the run at report.discount_rate", "lower"),
+    "fiscal_cost_per_capacity": Quantity("Net fiscal cost per t/yr of new capacity",
+                                         "USD/(t/yr)", "Net fiscal cost per t/yr of new "
+                                         "market-economy capacity (NaN when none was added)",
+                                         "lower"),
+    "exporter_rent": Quantity("Exporters' rent under a price undertaking", "USD", "What "
+                              "producers outside the club earn above the world price by "
+                              "selling into the club at the minimum import price under a price "
+                              "undertaking (policy.floor.rent = 'undertaking'; 0 otherwise)", ""),
 }
 
 SERIES: dict[str, Quantity] = {

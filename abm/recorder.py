@@ -22,12 +22,14 @@ from abm.names import REGION_CAPACITY_PREFIX, SERIES
 #            = producer_revenue + gov_sales_revenue + private_sales_revenue + duties;
 # top-ups and upside payments (gov_payments_to_producers, gov_receipts_from_producers) are transfers
 # between governments and producers, booked in the ledger; of the payments, gov_topups are the CFD's
-# top-ups (USD), apart from duties (USD collected on club imports) and other payments.
+# top-ups (USD), apart from duties (USD collected on club imports) and other payments; exporter_rent
+# (USD) is the part of producer_revenue that exporters kept under a price undertaking (an MIP's
+# wedge that would otherwise be duty).
 ACCOUNTS = ("production", "gov_purchases", "gov_sales", "private_stocking", "private_release",
             "buyer_payments", "producer_revenue", "gov_purchase_spend",
             "gov_payments_to_producers", "gov_receipts_from_producers", "gov_sales_revenue",
             "private_sales_revenue", "duties", "concentrate_output", "concentrate_used",
-            "gov_topups")
+            "gov_topups", "exporter_rent")
 
 
 class Recorder:
@@ -212,6 +214,7 @@ class Recorder:
             "concentrate_output": 0.0,
             "concentrate_used": 0.0,
             "gov_topups": acct["gov_topups"],
+            "exporter_rent": out.exporter_rent * mf,
         }
 
     def flush(self) -> None:

@@ -270,6 +270,30 @@ def simulate(design: pl.DataFrame, scenarios: list[str], steps: int, seed: int,
         "recycled_share": recycled[:, last].sum(1) / (
             production_market[:, last].sum(1) + production_nonmarket[:, last].sum(1)),
     }
+    # the club pays the world price here (no MIP or tariff), no region restricts its exports
+    for prefix in ("club_", "export_region_"):
+        metrics.update({prefix + k: metrics[k] for k in (
+            "price_mean", "price_volatility", "price_p05", "price_p95", "max_drawdown",
+            "share_below_floor")})
+    # covered (club) producers realise the price plus the CFD's net payment per kg
+    realised = price + np.divide(fiscal - bought * 1000.0 * 90.0, covered,
+                                 out=np.zeros_like(price), where=covered > 0)
+    revenue = realised * covered
+    stock_value = stock[:, -1] * price[:, -1] * 1000.0
+    discount = 1.035 ** (-np.arange(1, steps + 1) / 12)
+    metrics.update({
+        "covered_price_volatility": np.diff(np.log(realised), axis=1).std(axis=1, ddof=1)
+        * np.sqrt(12),
+        "covered_revenue_cv": revenue.std(axis=1, ddof=1) / revenue.mean(axis=1),
+        "market_realised_price_mean": revenue.sum(1) / (production_market.sum(1) * 1000.0),
+        "market_margin_mean": revenue.sum(1) / (production_market.sum(1) * 1000.0) - 45.0,
+        "fiscal_cost_net": fiscal.sum(axis=1) - stock_value,
+        "fiscal_cost_npv": fiscal @ discount - stock_value * 1.035 ** (-steps / 12),
+        "exporter_rent": np.zeros(n),
+    })
+    added = metrics["capacity_added_market"]
+    metrics["fiscal_cost_per_capacity"] = np.where(
+        added > 0, metrics["fiscal_cost_net"] / np.where(added > 0, added, 1.0), np.nan)
     del years
     params = [c for c in design.columns if "." in c]
     runs = design.select("run_id", "scenario", "point", "replication", "seed").with_columns(

@@ -88,6 +88,8 @@ def policies(draw) -> dict:
             out["floor"]["min_ebitda"] = draw(st.floats(0.0, 1e7))
         if mechanism == "mip" and out["floor"]["volume_cap"] is not None and draw(st.booleans()):
             out["floor"]["excess_duty"] = draw(st.floats(0.0, 3.0))
+        if mechanism == "mip":    # who keeps the wedge: the club (duty) or exporters
+            out["floor"]["rent"] = draw(st.sampled_from(["duty", "undertaking"]))
     if draw(st.booleans()):
         out["stockpile"] = {"buy_below": draw(st.floats(20.0, 120.0)),
                             "release_above": draw(st.floats(40.0, 200.0)),
@@ -136,6 +138,9 @@ def test_tonnes_and_money_are_conserved_every_step(raw):
     ledger = sum(g.fiscal_cost for g in model.governments)
     booked = float(s["fiscal_flow"].abs().sum())       # (relative to the gross flows, as above)
     assert abs(float(s["fiscal_flow"].sum()) - ledger) <= 1e-6 * max(1.0, abs(ledger)) + 1e-9 * booked
+    # an undertaking's rent is exporters' revenue; neither it nor what stays duty is negative
+    assert (s["exporter_rent"] >= 0).all() and (s["duties"] >= -1e-9).all()
+    assert (s["exporter_rent"] <= s["producer_revenue"] + 1e-6).all()
     stock = s["government_stock"].to_numpy()
     assert (stock >= -1e-9).all()
     assert (s["buyer_stock"] >= -1e-9).all()

@@ -44,12 +44,17 @@ REL = 1e-9
 PRICES = ("price", "club_price", "floor", "concentrate_price", "export_region_price")
 MONEY = ("fiscal_flow", "consumer_spend", "buyer_payments", "producer_revenue",
          "gov_purchase_spend", "gov_payments_to_producers", "gov_receipts_from_producers",
-         "gov_sales_revenue", "private_sales_revenue", "duties", "gov_topups")
+         "gov_sales_revenue", "private_sales_revenue", "duties", "gov_topups", "exporter_rent")
 UNITLESS = ("demand_shock",)
 METRIC_KIND = {"price_mean": "price", "price_p05": "price", "price_p95": "price",
                "fiscal_cost": "money", "investment_capex": "money", "consumer_spend": "money",
                "capacity_added_market": "tonnes", "capacity_added_nonmarket": "tonnes",
-               "stockpile_final": "tonnes", "unmet_demand": "tonnes"}
+               "stockpile_final": "tonnes", "unmet_demand": "tonnes",
+               **{f"{market}_{stat}": "price" for market in ("club_price", "export_region_price")
+                  for stat in ("mean", "p05", "p95")},
+               "market_realised_price_mean": "price", "market_margin_mean": "price",
+               "fiscal_cost_net": "money", "fiscal_cost_npv": "money",
+               "fiscal_cost_per_capacity": "money", "exporter_rent": "money"}
 
 
 def run(raw: dict) -> MineralMarket:
@@ -103,6 +108,9 @@ def compare(plain: MineralMarket, other: MineralMarket, skip: tuple[str, ...] = 
         if name in skip:
             continue
         x, y = ma[name], mb[name]
+        if np.isnan(x) or np.isnan(y):     # nothing to measure (no output, no new capacity)
+            assert np.isnan(x) and np.isnan(y), (name, x, y)
+            continue
         top = scale.get(METRIC_KIND.get(name, ""), 0.0)
         if name == "unmet_demand" or name == "consumer_spend":
             top *= len(a)        # sums over the run

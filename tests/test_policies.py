@@ -287,13 +287,18 @@ def test_stockpile_respects_capacity_budget_and_triggers():
 
 # -- export control -------------------------------------------------------------------------------
 
-def test_export_control_lowers_the_restricting_regions_price_and_raises_the_club_price():
-    producers = [("World", 120.0, 30.0), ("Club", 20.0, 60.0)]
-    raw = config(producers, club_q=50.0, world_q=50.0, steps=24)
+def export_control_config() -> dict:
+    """World (non-market, 120 t @ 30) halves its exports from step 12 to 23; Club 20 t @ 60."""
+    raw = config([("World", 120.0, 30.0), ("Club", 20.0, 60.0)], club_q=50.0, world_q=50.0,
+                 steps=24)
     raw["regions"][1]["market_economy"] = False
     raw["shocks"] = [{"kind": "export_control", "region": "World", "start": 12, "duration": 12,
                       "cut": 0.5}]
-    s = run(raw).series()
+    return raw
+
+
+def test_export_control_lowers_the_restricting_regions_price_and_raises_the_club_price():
+    s = run(export_control_config()).series()
     before, during = s.row(11, named=True), s.row(12, named=True)
     assert during["export_region_price"] < before["price"]
     assert during["club_price"] > before["club_price"]

@@ -14,10 +14,12 @@ import mesa
 import numpy as np
 
 # Ledger kinds and their sign in the government's net outlay (fiscal cost): outlays count +1,
-# receipts -1.
+# receipts -1; memo items 0 (exporter_rent: the MIP wedge exporters keep under a price
+# undertaking, which the club would otherwise collect as duty).
 OUTLAY = {"purchase": 1, "topup": 1, "guarantee": 1, "holding": 1, "offtake": 1,
           "stockpile_purchase": 1,
-          "sale": -1, "upside": -1, "duty": -1, "stockpile_sale": -1, "offtake_resale": -1}
+          "sale": -1, "upside": -1, "duty": -1, "stockpile_sale": -1, "offtake_resale": -1,
+          "exporter_rent": 0}
 
 
 class Government(mesa.Agent):

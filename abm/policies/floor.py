@@ -1,7 +1,8 @@
 """Price floors: a level rule and one of three mechanisms (DESIGN section 2).
 
 * `mip`: imports into the club from non-club origins pay max(0, F - world price); the club's
-  market separates from the world's (abm.clearing); duty revenue goes to the club government.
+  market separates from the world's (abm.clearing); duty revenue goes to the club government,
+  or, under a price undertaking (`rent = "undertaking"`), the exporters keep it (exporter_rent).
 * `purchase`: a buffer stock buys covered producers' output at F within a stock capacity and a
   budget; when either runs out the defence stops and the price falls to the undefended level.
 * `cfd`: covered producers receive (F - P) per tonne when P < F and pay upside_share (P - F) when
@@ -448,6 +449,7 @@ class MinimumImportPrice(FloorPolicy):
         if not self.in_force(model.t):
             return
         model.plan.mip = self.level
+        model.plan.undertaking = self.cfg.rent == "undertaking"
         if self.cfg.volume_cap is not None:
             cap = self.cfg.volume_cap
             if self.cfg.quota == "per_period":
@@ -466,6 +468,9 @@ class MinimumImportPrice(FloorPolicy):
         self.year_imports += max(out.club_imports, 0.0)
         if out.duties > 0:
             self.government.book("duty", out.duties * model.money_per_price_tonne)
+        if out.exporter_rent > 0:     # a memo item: what the club forwent to exporters
+            self.government.book("exporter_rent", out.exporter_rent * model.money_per_price_tonne,
+                                 max(out.club_imports, 0.0))
 
     def floor_for_rows(self, model, steps):
         """None: the MIP acts through the club price (the club's wedge in exit reviews)."""

@@ -20,14 +20,29 @@ from abm.report.format import fmt, fmt_diff, fmt_diff_range, fmt_pct, fmt_range
 # The effects a policy reader asks about, in the order of the issue, and how each is best stated:
 # "rel" as a percentage change; "abs" in the metric's own unit (capacity added and fiscal cost are
 # often zero in the baseline, so a percentage of them means nothing).
+# Club buyers' price volatility is listed only where the club is a separate market (its price is
+# then not the world price); the headline speaks of it there. The headline's fiscal figure is the
+# net one (cash less the end value of the stocks held); the cash figure is listed beside it.
 HEADLINE_EFFECTS: list[tuple[str, str]] = [
     ("price_volatility", "rel"),
+    ("club_price_volatility", "rel"),
     ("price_mean", "rel"),
     ("capacity_added_market", "abs"),
     ("import_reliance", "abs"),
+    ("fiscal_cost_net", "abs"),
     ("fiscal_cost", "abs"),
     ("consumer_spend", "abs"),
 ]
+
+
+def club_separate(rows: dict[str, dict[str, Any]], fields: tuple[str, ...]) -> bool:
+    """Club buyers paid other prices than the world's (an MIP, a tariff): their mean price
+    differs from the world's in one of `fields` of the rows (by metric)."""
+    club, world = rows.get("club_price_mean"), rows.get("price_mean")
+    if club is None or world is None:
+        return False
+    return any(_finite(club.get(f)) and _finite(world.get(f))
+               and abs(club[f] - world[f]) > 1e-9 * max(abs(world[f]), 1.0) for f in fields)
 
 
 def _finite(x: Any) -> bool:
@@ -120,6 +135,8 @@ class Effect:
 
 def effects_for(paired: pl.DataFrame, scenario: str, price_unit: str) -> dict[str, Effect]:
     rows = {r["metric"]: r for r in paired.filter(pl.col("scenario") == scenario).to_dicts()}
+    if not club_separate(rows, ("baseline_mean", "scenario_mean")):
+        rows.pop("club_price_volatility", None)
     return {m: Effect(scenario, m, rows[m], mode, price_unit)
             for m, mode in HEADLINE_EFFECTS if m in rows}
 
@@ -141,16 +158,24 @@ def _fiscal(e: Effect, baseline_cost: float, years: float) -> str:
     if e.zero:
         return "at no fiscal cost"
     extra = "extra " if _finite(baseline_cost) and abs(baseline_cost) > 0 else ""
+    # (results computed before fiscal_cost_net existed have only the cash figure)
+    net = (" (net: outlays less receipts and the value of the stock held at the end)"
+           if e.metric == "fiscal_cost_net" else "")
     if e.value >= 0:
-        return f"at an {extra}fiscal cost of {e.magnitude_html()} ({e.ci_html(True)}){span}" \
-            if extra else f"at a fiscal cost of {e.magnitude_html()} ({e.ci_html(True)}){span}"
-    return f"with a net fiscal gain of {e.magnitude_html()} ({e.ci_html(True)}){span}"
+        article = f"an {extra}" if extra else "a "
+        what = "net fiscal cost" if net else "fiscal cost"
+        return (f"at {article}{what} of {e.magnitude_html()} ({e.ci_html(True)})"
+                f"{span}{net}")
+    return f"with a net fiscal gain of {e.magnitude_html()} ({e.ci_html(True)}){span}{net}"
 
 
 def headline(scenario: str, effects: dict[str, Effect], years: float) -> str:
     """The one-sentence answer for a scenario (HTML), as in the issue's example."""
     parts = []
-    if "price_volatility" in effects:
+    if "club_price_volatility" in effects:   # a club policy: the price club buyers pay
+        parts.append(_verb(effects["club_price_volatility"], "raised", "cut",
+                           "club buyers' price volatility"))
+    elif "price_volatility" in effects:
         parts.append(_verb(effects["price_volatility"], "raised", "cut", "price volatility"))
     if "capacity_added_market" in effects:
         e = effects["capacity_added_market"]
@@ -160,8 +185,8 @@ def headline(scenario: str, effects: dict[str, Effect], years: float) -> str:
         else:
             parts.append(_verb(e, "increased", "reduced", what))
     sentence = f'<b class="scenario">{escape(scenario)}</b> ' + " and ".join(parts)
-    if "fiscal_cost" in effects:
-        e = effects["fiscal_cost"]
+    e = effects.get("fiscal_cost_net") or effects.get("fiscal_cost")
+    if e is not None:
         sentence += " " + _fiscal(e, e.row.get("baseline_mean"), years)
     return sentence + "."
 
@@ -198,6 +223,8 @@ def effect_items(effects: dict[str, Effect]) -> list[str]:
 def levels_sentence(summary: pl.DataFrame, scenario: str, price_unit: str) -> str:
     """Without a second scenario there is nothing to pair: state the levels with their spread."""
     rows = {r["metric"]: r for r in summary.filter(pl.col("scenario") == scenario).to_dicts()}
+    if not club_separate(rows, ("mean",)):
+        rows.pop("club_price_volatility", None)
     parts = []
     for metric, _ in HEADLINE_EFFECTS:
         r = rows.get(metric)
