@@ -34,6 +34,32 @@ SCENARIO_MAX = 64
 # extended (more replications) or retitled and still reuse its finished runs.
 HASH_EXCLUDED = (("experiment", "replications"), ("experiment", "title"),
                  ("experiment", "question"))
+# Keys that say where parts of a config came from, not what they are: the resolved config holds
+# the merged base tables and the CSV rows themselves. They are blanked (None, as when left out)
+# for the hash, so a resolved config saved without them (`standalone`) reruns to the same hash.
+PROVENANCE_KEYS = (("extends",), ("producers_file",), ("investment", "projects_file"))
+
+
+def standalone(resolved: dict) -> dict:
+    """A resolved config (`Experiment.resolved()`) that reruns on its own: without `extends`
+    (its tables are merged in) and without the producers and projects CSV files (their rows are
+    inlined), so it needs no other file and no path relative to where it was read."""
+    out = copy.deepcopy(resolved)
+    for table, key in _provenance(out):
+        del table[key]
+    return out
+
+
+def _provenance(data: dict) -> list[tuple[dict, str]]:
+    """(table, key) of each of PROVENANCE_KEYS present in a resolved config."""
+    found = []
+    for path in PROVENANCE_KEYS:
+        table: Any = data
+        for key in path[:-1]:
+            table = table.get(key) if isinstance(table, dict) else None
+        if isinstance(table, dict) and path[-1] in table:
+            found.append((table, path[-1]))
+    return found
 
 
 @dataclass(frozen=True)
@@ -407,8 +433,10 @@ class Experiment:
         """The resolved base config as plain JSON-able data (defaults filled in)."""
         return self.config.model_dump(mode="json")
 
-    def config_hash(self) -> str:
-        data = self.resolved()
+    def config_hash(self, legacy: bool = False) -> str:
+        """16 hex digits of the resolved config's keys that change runs. `legacy`: the hash as
+        written before PROVENANCE_KEYS were blanked (results folders of that time keep theirs)."""
+        data = self.resolved() if legacy else _blank_provenance(self.resolved())
         for table, key in HASH_EXCLUDED:
             data.get(table, {}).pop(key, None)
         if isinstance(data.get("sweep"), dict) and data["sweep"].get("scenarios") is None:
@@ -416,6 +444,14 @@ class Experiment:
         data.pop("discovery", None)   # criteria for `abm discover` change no run's result
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _blank_provenance(data: dict) -> dict:
+    """`data` with PROVENANCE_KEYS set to None where their table exists (None is what a config
+    without them resolves to, so configs that never used them keep their hash)."""
+    for table, key in _provenance(data):
+        table[key] = None
+    return data
 
 
 def table_exists(config: Any, key: str) -> bool:

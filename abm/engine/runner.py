@@ -135,7 +135,7 @@ def _check_folder(exp: Experiment, out: Path, force: bool) -> tuple[dict | None,
                           "format marker and experiment name); abm neither writes nor deletes "
                           "anything here: choose another --out")
     old, new = stored.get("config_hash"), exp.config_hash()
-    if old != new:
+    if old not in (new, exp.config_hash(legacy=True)):
         if force:
             return stored, True
         raise ConfigError(str(out), None, f"holds runs of a different experiment config "

@@ -380,4 +380,8 @@ def config_page(data: ReportData, pages: list[str], footer: str, toml_name: str)
 
 
 def config_toml(data: ReportData) -> str:
-    return tomlout.dumps(data.config)
+    """The resolved config as TOML that reruns on its own (no `extends`, no CSV files: their
+    tables and rows are in it), to the same config hash."""
+    from abm.experiment import standalone
+
+    return tomlout.dumps(standalone(data.config))
