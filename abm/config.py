@@ -488,6 +488,18 @@ class Sweep(Strict):
         return self
 
 
+def check_metric(name: str, *path: str | int) -> None:
+    """Raise a config error at `path` unless `name` is a run metric (abm.names.METRICS)."""
+    import difflib
+
+    from abm.names import METRICS
+
+    if name not in METRICS:
+        close = difflib.get_close_matches(name, list(METRICS), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise invalid(f"unknown metric '{name}'{hint}; metrics: {', '.join(METRICS)}", *path)
+
+
 class Discovery(Strict):
     """Scenario discovery (PRIM, `abm discover`): the conditions under which runs meet a criterion."""
 
@@ -520,18 +532,27 @@ class Discovery(Strict):
             except ValueError as err:
                 raise invalid(str(err), *path) from None
             for m in metrics:
-                if m not in METRICS:
-                    import difflib
-
-                    close = difflib.get_close_matches(m, list(METRICS), n=1)
-                    hint = f" (did you mean '{close[0]}'?)" if close else ""
-                    raise invalid(f"unknown metric '{m}'{hint}; metrics: "
-                                  f"{', '.join(METRICS)}", *path)
+                check_metric(m, *path)
         return self
 
     @property
     def criteria(self) -> list[str]:
         return [self.criterion] if isinstance(self.criterion, str) else list(self.criterion)
+
+
+class Report(Strict):
+    """What the result pages lead with (changes no run)."""
+
+    headline: list[str] | None = field(
+        None, "-", "Outcomes (run metric names) the headline of each scenario states first, in "
+        "this order, e.g. ['recycled_share', 'price_p95']; the fiscal cost follows. Default: "
+        "price volatility, new market-economy capacity, fiscal cost", min_length=1)
+
+    @model_validator(mode="after")
+    def metrics_known(self) -> Report:
+        for i, name in enumerate(self.headline or []):
+            check_metric(name, "headline", i)
+        return self
 
 
 # --------------------------------------------------------------------------------------------------
@@ -565,6 +586,7 @@ class ExperimentConfig(Strict):
                                 "left out)")
     discovery: Discovery | None = field(None, "-", "Scenario discovery criteria for `abm "
                                         "discover` and the sweep page (none when left out)")
+    report: Report = field(Report(), "-", "What the result pages show first")
 
     @model_validator(mode="after")
     def references_resolve(self) -> ExperimentConfig:

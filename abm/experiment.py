@@ -442,6 +442,11 @@ class Experiment:
         if isinstance(data.get("sweep"), dict) and data["sweep"].get("scenarios") is None:
             data["sweep"].pop("scenarios", None)   # the hash of a sweep from before the key
         data.pop("discovery", None)   # criteria for `abm discover` change no run's result
+        report = data.get("report")
+        if isinstance(report, dict):  # what the pages lead with changes no run either
+            report.pop("headline", None)
+            if not report:
+                data.pop("report")
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

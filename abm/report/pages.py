@@ -16,6 +16,7 @@ from abm.names import METRICS
 from abm.report import discovery, figures, headlines, sweep_figures, tomlout
 from abm.report.data import ReportData, run_paths
 from abm.report.format import (
+    POINTS_UNITS,
     fmt,
     fmt_diff,
     fmt_diff_range,
@@ -36,6 +37,27 @@ def _overrides(data: ReportData, scenario: str) -> str:
     items = [f"{k} = {_value(v)}{_unit(k, data.price_unit)}"
              for k, v in flatten(table_).items()]
     return escape("; ".join(items)) if items else "the base configuration as written"
+
+
+def _floor_level(data: ReportData, scenario: str) -> str:
+    """A floor whose level follows a rule (a cost percentile, an index) stated in price units:
+    the mean over the steps it was in force and over runs (nothing for a fixed level, which the
+    settings state)."""
+    config = data.config
+    policy = dict(flatten({"policy": config.get("policy") or {}}))
+    policy.update(flatten((config.get("scenarios") or {}).get(scenario) or {}))
+    rule = policy.get("policy.floor.rule")
+    if policy.get("policy.floor.mechanism") is None or rule in (None, "fixed"):
+        return ""
+    floor = data.bands.filter((pl.col("scenario") == scenario) & (pl.col("column") == "floor"))
+    level = floor["mean"].drop_nulls().drop_nans().mean() if floor.height else None
+    if level is None:
+        return ""
+    what = (f"the {fmt(policy.get('policy.floor.percentile'), '-')}th percentile of capacity "
+            "costs" if rule == "cost_percentile" else f"an {rule} level")
+    shown = num(fmt(level, "price", data.price_unit), scenario, "floor", "mean", level)
+    return (f". The floor ({escape(what)}) averaged {shown} over the steps it was in force, "
+            "over all runs.")
 
 
 def _value(v: object) -> str:
@@ -102,23 +124,25 @@ def index_page(data: ReportData, pages: list[str], footer: str) -> Page:
     boxes = []
     for scenario in data.scenarios:
         style = f' style="border-left-color:{cmap[scenario]}"'
+        outcomes = data.headline_outcomes
         if scenario == data.baseline:
-            body = headlines.levels_sentence(data.summary, scenario, data.price_unit)
+            body = headlines.levels_sentence(data.summary, scenario, data.price_unit, outcomes)
             boxes.append(f'<div class="scenario-box"{style}><p class="headline">{body}</p>'
                          f'<p class="overrides">Baseline: {_overrides(data, scenario)}</p></div>')
             continue
         if data.paired is None:
             continue
-        effects = headlines.effects_for(data.paired, scenario, data.price_unit)
+        effects = headlines.effects_for(data.paired, scenario, data.price_unit, outcomes)
         if not effects:
             continue
         n_pairs = next(iter(effects.values())).row.get("n_pairs")
         items = "".join(f"<li>{x}</li>" for x in headlines.effect_items(effects))
         boxes.append(
             f'<div class="scenario-box"{style}><p class="headline">'
-            f"{headlines.headline(scenario, effects, data.years)}</p><ul>{items}</ul>"
+            f"{headlines.headline(scenario, effects, data.years, outcomes)}</p><ul>{items}</ul>"
             f'<p class="overrides">Compared with {escape(data.baseline)} over {n_pairs} paired '
-            f"runs. Scenario settings: {_overrides(data, scenario)}</p></div>")
+            f"runs. Scenario settings: {_overrides(data, scenario)}{_floor_level(data, scenario)}"
+            "</p></div>")
     page.section("What each policy does", "".join(boxes), "headlines")
 
     charts = [
@@ -192,8 +216,9 @@ def _change_cell(r: dict, scenario: str, metric: str, price_unit: str) -> str:
     text = fmt_diff(d, unit, price_unit)
     ci_text = fmt_diff_range(r["diff_ci_low"], r["diff_ci_high"], unit, price_unit)
     rel = r.get("rel_diff")
+    # a relative change of a percentage would read as points: shares show the points alone
     rel_text = (f" ({num(fmt_pct(rel, signed=True), scenario, metric, 'rel_diff', rel)})"
-                if rel is not None and rel == rel else "")
+                if rel is not None and rel == rel and unit not in POINTS_UNITS else "")
     return (f"{num(text, scenario, metric, 'diff_mean', d)}{rel_text}<br><small>"
             f"{ci(ci_text, scenario, metric, 'diff_ci', r['diff_ci_low'], r['diff_ci_high'])}"
             "</small>")
