@@ -523,7 +523,6 @@ class Discovery(Strict):
     @model_validator(mode="after")
     def criteria_read(self) -> Discovery:
         from abm.discovery import parse_criterion
-        from abm.names import METRICS
 
         for i, text in enumerate(self.criteria):
             path = ("criterion", i) if isinstance(self.criterion, list) else ("criterion",)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 import time
 from collections import Counter, deque
@@ -37,6 +38,7 @@ from abm.engine.files import (
     remove_stale_temps,
     write_json_atomic,
 )
+from abm.engine.guard import check_guarded
 from abm.errors import ConfigError
 from abm.experiment import Experiment, RunSpec
 from abm.names import METRICS
@@ -177,6 +179,9 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, *, workers: i
     start = time.perf_counter()
     out = Path(out) if out is not None else default_out(exp)
     _check_options(workers, executor, scheduler, executor_instance is not None)
+    check_guarded(executor_instance is None and (
+        (executor == "local" and (workers or os.cpu_count() or 1) > 1)
+        or (executor == "dask" and scheduler is None)))
     if series not in worker.SERIES_MODES:
         raise ConfigError(None, "series", f"unknown series mode '{series}'; allowed: "
                           f"{', '.join(worker.SERIES_MODES)}")
