@@ -231,8 +231,11 @@ def test_optional_chart_is_drawn_only_with_its_series(browser, tmp_path_factory,
     try:
         assert v.errors == []
         assert v.page.locator(f"#{anchor} svg.main-svg").count() >= 1
+        # the baseline, which has none, is left out and named above the chart
         titles = v.page.locator(f"#{anchor} .annotation-text").all_text_contents()
-        assert {"baseline", "cfd_110", note} <= set(titles)
+        assert "cfd_110" in titles and "baseline" not in titles
+        assert v.page.locator(f"#{anchor} .chart-note").inner_text() == \
+            f"{note[0].upper()}{note[1:]} in: baseline (left out)."
         drawn = v.page.evaluate(
             "[...document.querySelectorAll('.js-plotly-plot')]"
             ".filter(d => d.querySelector('svg.main-svg')).length")
@@ -240,3 +243,43 @@ def test_optional_chart_is_drawn_only_with_its_series(browser, tmp_path_factory,
     finally:
         v.close()
     assert pages["index.html"].page.locator(f"#{anchor}").count() == 0
+
+
+def median_spans(v: Visit, anchor: str) -> list[float]:
+    """For each median line (the traces with a legend name) of the plot in section `anchor`:
+    the share of its y axis's drawn range that the line's own range spans."""
+    return v.page.evaluate("""(anchor) => {
+        const gd = document.querySelector(`#${anchor} .js-plotly-plot`);
+        const L = gd._fullLayout;
+        return gd._fullData.filter(t => t.name && t.mode === 'lines' && t.customdata)
+            .map(t => {
+                const ax = L[(t.yaxis || 'y').replace('y', 'yaxis')];
+                const ys = t.y.filter(y => y !== null && isFinite(y));
+                return (Math.max(...ys) - Math.min(...ys)) / (ax.range[1] - ax.range[0]);
+            });
+    }""", anchor)
+
+
+def test_extreme_tails_keep_the_medians_visible(browser, tmp_path_factory):
+    """In 3 of 20 runs of each scenario the price is 300 times higher (an export control's
+    spikes): the 95th percentile is then ~300x the median. The price axis is set from the
+    middle halves, so every median line spans more than 10% of its axis, and a line above the
+    chart says the axis is cut and how high the band goes."""
+    out = make_results(tmp_path_factory.mktemp("tails") / "results",
+                       scenarios=("baseline", "cfd_110"), replications=20, steps=48,
+                       summaries=False, failed=0)
+    for path in (out / "series").glob("*.parquet"):
+        frame = pl.read_parquet(path)
+        frame.with_columns(price=pl.when(pl.col("replication") < 3).then(pl.col("price") * 300)
+                           .otherwise(pl.col("price"))).write_parquet(path)
+    build_report(out)
+    v = Visit(browser, out / "report" / "index.html")
+    try:
+        assert v.errors == []
+        spans = median_spans(v, "price")
+        assert len(spans) == 2 and min(spans) > 0.10, spans
+        note = v.page.locator("#price .chart-note").inner_text()
+        assert note.startswith("The axis is cut at ") and "times the top of the middle half" \
+            in note
+    finally:
+        v.close()

@@ -18,7 +18,7 @@ import polars as pl
 
 from abm.names import METRICS, SERIES
 from abm.report.data import FISCAL_CUM, ReportData, label
-from abm.report.format import Scale, axis_title, round_sig, scale_for
+from abm.report.format import Scale, axis_title, round_sig, scale_for, sig
 from abm.report.headlines import lower_first
 from abm.report.plot import Figure, title_layout
 from abm.report.style import rgba, scenario_colours
@@ -78,27 +78,61 @@ def fan(fig: Figure, data: ReportData, b: pl.DataFrame, scenario: str, colour: s
                           "<extra></extra>")}, row, col)
 
 
-def _scenario_fans(data: ReportData, per: dict[str, pl.DataFrame], scale: Scale,
-                   what: str) -> Figure:
-    """One fan chart panel per scenario (shared axes), the y axis titled `what` in `scale`."""
-    rows, cols = grid(len(data.scenarios))
-    fig = Figure(rows, cols, [escape(s) for s in data.scenarios], shared_x=True, shared_y=True,
+def _scenario_fans(data: ReportData, per: dict[str, pl.DataFrame], scale: Scale, what: str,
+                   shown: list[str], also: list[float] = ()) -> Figure:
+    """One fan chart panel per scenario in `shown` (shared axes), the y axis titled `what` in
+    `scale`; the axis keeps the medians readable when the outer bands' tails are extreme
+    (`also`: other values drawn, e.g. the floor, in the series' own unit)."""
+    rows, cols = grid(len(shown))
+    fig = Figure(rows, cols, [escape(s) for s in shown], shared_x=True, shared_y=True,
                  hspace=0.03, vspace=0.14)
     cmap = colours(data)
-    for i, scenario in enumerate(data.scenarios):
+    for i, scenario in enumerate(shown):
         r, c = i // cols + 1, i % cols + 1
-        if scenario in per:
-            fan(fig, data, per[scenario], scenario, cmap[scenario], scale, what, r, c,
-                showlegend=True)
+        fan(fig, data, per[scenario], scenario, cmap[scenario], scale, what, r, c,
+            showlegend=True)
         fig.xaxis(r, c, title={"text": "Year"} if r == rows else None)
     fig.yaxis(1, 1, title={"text": escape(axis_title(what, scale))})
+    clip_tails(fig, [per[s] for s in shown], scale, what, also)
     return fig
 
 
-def panel_of(data: ReportData, scenario: str) -> tuple[int, int]:
-    """(row, col) of a scenario's panel in a per-scenario grid."""
-    i = data.scenarios.index(scenario)
-    cols = grid(len(data.scenarios))[1]
+# The y axis is set from the middle halves of runs when the 5-95% band reaches more than this
+# many times higher: an export control's price spikes in a few runs would otherwise squash
+# every median into a flat line at the bottom of the chart.
+TAIL_RATIO = 3.0
+
+
+def _extreme(frames: list[pl.DataFrame], column: str, top: bool) -> float | None:
+    values = [v for b in frames for v in b[column].drop_nulls().drop_nans().to_list()]
+    return (max(values) if top else min(values)) if values else None
+
+
+def clip_tails(fig: Figure, frames: list[pl.DataFrame], scale: Scale, what: str,
+               also: list[float] = ()) -> None:
+    """Set the (shared) y axis from the middle halves and medians when the 5-95% bands reach
+    over TAIL_RATIO times their top, and say on the chart what is cut off."""
+    middle, outer = _extreme(frames, "p75", True), _extreme(frames, "p95", True)
+    if middle is None or outer is None or middle <= 0 or outer <= TAIL_RATIO * middle:
+        return
+    top = max([middle, *[v for v in also if v is not None and math.isfinite(v)]])
+    bottom = _extreme(frames, "p25", False) or 0.0
+    pad = 0.08 * (top - bottom)      # the middle halves and the floor, with a margin
+    high, low = top + pad, (bottom - pad if bottom - pad > 0 or bottom < 0 else 0.0)
+    fig.yaxis(1, 1, range=[low / scale.factor, high / scale.factor], autorange=False)
+    shown = f"{sig(high / scale.factor, 3)}{unit_text(scale)}"
+    reach = f"{sig(outer / scale.factor, 3)}{unit_text(scale)}"
+    fig.notes.append(escape(
+        f"The axis is cut at {shown} so the medians stay readable: in some runs "
+        f"{lower_first(what)} goes far higher, and the light 5–95% band reaches {reach} "
+        f"({outer / middle:,.0f} times the top of the middle half). Hover over a median line "
+        "for the bands' values at each step."))
+
+
+def panel_of(shown: list[str], scenario: str) -> tuple[int, int]:
+    """(row, col) of a scenario's panel in a per-scenario grid of the scenarios `shown`."""
+    i = shown.index(scenario)
+    cols = grid(len(shown))[1]
     return i // cols + 1, i % cols + 1
 
 
@@ -108,11 +142,13 @@ def price_fans(data: ReportData) -> Figure | None:
     if not price:
         return None
     scale = scale_for(1.0, "price", data.price_unit)
-    fig = _scenario_fans(data, price, scale, SERIES["price"].label)
+    shown = [s for s in data.scenarios if s in price]
+    floors = {s: f.drop_nulls("p50") for s, f in bands_of(data, "floor").items() if s in shown}
+    fig = _scenario_fans(data, price, scale, SERIES["price"].label, shown,
+                         [v for f in floors.values() for v in f["p50"].to_list()])
     floor_shown = False
-    for scenario, floor in bands_of(data, "floor").items():
-        floor = floor.drop_nulls("p50")
-        if scenario not in data.scenarios or not floor.height:
+    for scenario, floor in floors.items():
+        if not floor.height:
             continue
         fig.add({
             "type": "scatter", "x": years(data, floor["step"]),
@@ -122,7 +158,7 @@ def price_fans(data: ReportData) -> Figure | None:
             "showlegend": not floor_shown,
             "hovertemplate": (f"<b>{escape(scenario)}</b> · {SERIES['floor'].label}<br>"
                               f"Year %{{x:.1f}}<br>%{{y:{NUM}}} {escape(data.price_unit)}"
-                              "<extra></extra>")}, *panel_of(data, scenario))
+                              "<extra></extra>")}, *panel_of(shown, scenario))
         floor_shown = True
     return title_layout(fig, f"{SERIES['price'].label}: median, middle half and 5–95% of runs",
                         330 * fig.rows + 110)
@@ -138,19 +174,21 @@ def optional_fans(data: ReportData, column: str) -> Figure | None:
     """Fan chart per scenario of a series that only some runs have (`recycled`: recycled
     supply, `buyer_stock`: buyers' inventories); None when it is zero in every run.
 
-    Scenarios without it keep their panel (so panels line up with the price chart), marked
-    "no recycled supply" (say) rather than left as a flat line to puzzle over.
+    Scenarios without it are left out, and a line above the chart names them ("No recycled
+    supply in: baseline"), rather than drawn as a flat line to puzzle over.
     """
     per = bands_of(data, column)
-    if not any(_nonzero(b) for b in per.values()):
+    shown = [s for s in data.scenarios if s in per and _nonzero(per[s])]
+    if not shown:
         return None
     q = SERIES[column]
-    scale = scale_for([v for b in per.values() for v in b["p95"].to_list()], q.unit,
+    scale = scale_for([v for s in shown for v in per[s]["p95"].to_list()], q.unit,
                       data.price_unit)
-    fig = _scenario_fans(data, per, scale, q.label)
-    for scenario in data.scenarios:
-        if scenario not in per or not _nonzero(per[scenario]):
-            fig.note(*panel_of(data, scenario), escape(f"no {lower_first(q.label)}"))
+    fig = _scenario_fans(data, per, scale, q.label, shown)
+    left_out = [s for s in data.scenarios if s not in shown]
+    if left_out:
+        fig.notes.append(escape(f"No {lower_first(q.label)} in: {', '.join(left_out)} "
+                                "(left out)."))
     return title_layout(fig, f"{q.label}: median, middle half and 5–95% of runs",
                         330 * fig.rows + 110)
 
@@ -175,7 +213,7 @@ def _band_lines(fig: Figure, data: ReportData, columns: list[tuple[str, str, str
         per = per_column[column]
         scale = scale_for(common if shared_scale else values(column), unit, data.price_unit)
         for scenario in data.scenarios:
-            if scenario in per:
+            if scenario in per and _nonzero(per[scenario]):
                 fan(fig, data, per[scenario], scenario, cmap[scenario], scale, title, r, c,
                     showlegend=(i == 0), outer=False)
         fig.xaxis(r, c, title={"text": "Year"} if r == rows else None)
@@ -189,6 +227,9 @@ def capacity(data: ReportData) -> Figure | None:
     columns = data.region_columns or [c for c in ("capacity_market", "capacity_nonmarket")
                                       if c in present]
     columns = [c for c in columns if c in present]
+    per = {c: bands_of(data, c) for c in columns}
+    empty = [c for c in columns if not any(_nonzero(b) for b in per[c].values())]
+    columns = [c for c in columns if c not in empty]
     if not columns:
         return None
     rows, cols = grid(len(columns))
@@ -198,21 +239,42 @@ def capacity(data: ReportData) -> Figure | None:
     _band_lines(fig, data, [(c, "t/yr", "Refining capacity") for c in columns], cols,
                 shared_scale=True)
     what = "by region" if data.region_columns else "market and non-market"
+    if empty:
+        fig.notes.append(escape(f"No refining capacity in any run: {', '.join(map(label, empty))}"
+                                " (left out)."))
+    fig.notes += _left_out(data, per, "refining capacity")
     return title_layout(fig, f"Refining (product) capacity {what}: median and middle half of "
                         "runs", 300 * rows + 110)
 
 
+def _left_out(data: ReportData, per: dict[str, dict[str, pl.DataFrame]], what: str) -> list[str]:
+    """'No fiscal flow in: baseline (left out).' for scenarios with nothing in any panel."""
+    missing = [s for s in data.scenarios
+               if not any(s in b and _nonzero(b[s]) for b in per.values())]
+    return [escape(f"No {what} in: {', '.join(missing)} (left out).")] if missing else []
+
+
 def stock_and_fiscal(data: ReportData) -> Figure | None:
-    """Government stock and cumulative fiscal cost over time, a line and band per scenario."""
+    """Government stock and cumulative fiscal cost over time, a line and band per scenario;
+    a panel, or a scenario in a panel, with nothing in it is left out and named above."""
     present = set(data.bands["column"].unique().to_list())
     panels = [(c, u, t) for c, u, t in (
         ("government_stock", "t", SERIES["government_stock"].label),
         (FISCAL_CUM, "USD", f"Cumulative {METRICS['fiscal_cost'].label.lower()}"))
         if c in present]
+    per = {c: bands_of(data, c) for c, _, _ in panels}
+    notes = []
+    for c, _, t in panels:
+        if not any(_nonzero(b) for b in per[c].values()):
+            notes.append(escape(f"{t}: zero in every run (left out)."))
+        else:
+            notes += _left_out(data, {c: per[c]}, lower_first(t))
+    panels = [p for p in panels if any(_nonzero(b) for b in per[p[0]].values())]
     if not panels:
         return None
     fig = Figure(1, len(panels), [t for _, _, t in panels], hspace=0.12)
     _band_lines(fig, data, panels, len(panels))
+    fig.notes += notes
     return title_layout(fig, "Government stock and cumulative fiscal cost: median and middle "
                         "half of runs", 440)
 

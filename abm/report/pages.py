@@ -243,16 +243,20 @@ def sweep_page(data: ReportData, pages: list[str], footer: str) -> Page:
         + table(["Parameter", "Unit", "Lowest", "Highest", "Values"], ranges,
                 ["text", "text", "", "", ""])), "design")
     discovery.sweep_section(page, data)
+    none = ('<p class="note">No run of the swept scenarios finished, so there is nothing to '
+            'show here (the errors are on the <a href="config.html">configuration page</a>).</p>')
     for prm in params:
+        fig = sweep_figures.response(data, prm)
         page.section(f"Response to {prm}", (
             '<p class="note">Runs are grouped by the value of this parameter (other parameters '
             "vary across their ranges within each group). Line: median run; band: middle half "
-            "of runs.</p>" + page.figure(sweep_figures.response(data, prm))))
+            "of runs.</p>" + page.figure(fig)) if fig is not None else none)
     for pi, pj in sweep_figures.pairs(params):
+        fig = sweep_figures.heatmap(data, pi, pj)
         page.section(f"{pi} and {pj} together", (
             '<p class="note">Colour: the median run in each cell. Use the menu to choose the '
-            "outcome. Empty cells had no runs.</p>" + page.figure(sweep_figures.heatmap(data, pi,
-                                                                                       pj))))
+            "outcome. Empty cells had no runs.</p>" + page.figure(fig)) if fig is not None
+            else none)
     fig = sweep_figures.sobol(data)
     if fig is not None:
         page.section("Which parameters matter (Sobol indices)", (
