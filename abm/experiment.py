@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
+from abm import comments
 from abm.config import INVALID, ExperimentConfig
 from abm.csvtable import LINE, read_cells
 from abm.dotted import apply_overrides, flatten
@@ -258,6 +259,8 @@ class Experiment:
         self.text = text
         self.raw = raw
         self.overridden = overridden     # dotted keys set by --set / overrides, not by the file
+        # the files' comments: values labelled ASSUMPTION and cited sources (abm.comments)
+        self.notes: list[dict[str, Any]] = []
         self.config = self._validate(raw, None)
         self._check_names()
         self.scenario_names: list[str] = list(self.config.scenarios) or [BASE]
@@ -478,9 +481,11 @@ def table_exists(config: Any, key: str) -> bool:
 
 
 def resolve_extends(raw: dict, path: Path, *, file: str, text: str | None,
-                    seen: tuple[Path, ...] = ()) -> dict:
+                    seen: tuple[Path, ...] = (),
+                    chain: list[tuple[Path, str]] | None = None) -> dict:
     """Merge the experiment that `extends` names under this one (recursively). Relative paths in
-    the base (producers_file, projects_file) keep working: they are made relative to this file."""
+    the base (producers_file, projects_file) keep working: they are made relative to this file.
+    `chain` collects (path, text) of every base file read, the deepest first."""
     base_name = raw.get("extends")
     if not base_name:
         return raw
@@ -493,7 +498,9 @@ def resolve_extends(raw: dict, path: Path, *, file: str, text: str | None,
                           locate(text, ("extends",)))
     base_raw, base_text = read_toml(base_path)
     base_raw = resolve_extends(base_raw, base_path, file=str(base_path), text=base_text,
-                               seen=(*seen, path.resolve()))
+                               seen=(*seen, path.resolve()), chain=chain)
+    if chain is not None:
+        chain.append((base_path, base_text))
     for key, table in (("producers_file", base_raw), ("projects_file", base_raw.get("investment"))):
         if isinstance(table, dict) and table.get(key):
             table[key] = str(base_path.parent / str(table[key]))
@@ -509,13 +516,16 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
     path = Path(path)
     file = str(path)
     raw, text = read_toml(path)
-    raw = resolve_extends(raw, path, file=file, text=text)
+    chain: list[tuple[Path, str]] = []
+    raw = resolve_extends(raw, path, file=file, text=text, chain=chain)
     mineral = raw.get("experiment", {}).get("mineral") if isinstance(raw.get("experiment"),
                                                                       dict) else None
     if overrides and "experiment.mineral" in overrides:
         mineral = overrides["experiment.mineral"]
     if mineral:
         raw = merge_preset(load_preset(str(mineral), file=file, text=text), raw)
+        preset = PRESET_DIR / f"{mineral}.toml"
+        chain.insert(0, (preset, preset.read_text(encoding="utf-8")))
     if raw.get("producers_file"):
         rows = read_table_csv(path.parent / str(raw["producers_file"]), file=file,
                               key="producers_file")
@@ -527,7 +537,9 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
         inv["projects"] = list(inv.get("projects", [])) + rows
     if overrides:
         raw = apply_overrides(raw, overrides, source="override", file=file)
-    return Experiment(raw, file=file, text=text, overridden=tuple(overrides or ()))
+    exp = Experiment(raw, file=file, text=text, overridden=tuple(overrides or ()))
+    exp.notes = comments.collect([*chain, (path, text)])
+    return exp
 
 
 def experiment_from_dict(raw: dict, overrides: dict[str, Any] | None = None) -> Experiment:

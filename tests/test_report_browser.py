@@ -10,6 +10,7 @@ set), where that is a failure. Never run `playwright install`: chromium comes fr
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -283,3 +284,61 @@ def test_extreme_tails_keep_the_medians_visible(browser, tmp_path_factory):
             in note
     finally:
         v.close()
+
+
+SHIPPED = sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*.toml"))
+# what the first policy headline of an experiment that names its outcomes leads with
+LEADS = {"recycling": "recycled share of supply", "stockpile_export_control":
+         "price, 95th percentile"}
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory) -> dict[str, Path]:
+    """Every shipped experiment run short (2 replications, 24 steps, as tests/test_experiments.py
+    runs them) with its pages."""
+    from abm.cli import main
+
+    root = tmp_path_factory.mktemp("shipped")
+    outs = {}
+    for path in SHIPPED:
+        out = root / path.stem
+        assert main(["run", str(path), "--out", str(out), "--replications", "2", "--steps",
+                     "24", "--workers", "1", "--quiet"]) == 0, path
+        outs[path.stem] = out
+    return outs
+
+
+@pytest.mark.parametrize("stem", [p.stem for p in SHIPPED])
+def test_every_page_of_every_shipped_experiment(browser, shipped, stem):
+    """Each page of each shipped experiment: drawn offline without errors, every plot drawn;
+    config.html lists every note the manifest recorded (assumptions and sources); experiments
+    naming their headline outcomes lead with them."""
+    out = shipped[stem]
+    folder = out / "report"
+    names = sorted(p.name for p in folder.glob("*.html"))
+    assert {"index.html", "runs.html", "config.html"} <= set(names)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    for name in names:
+        v = Visit(browser, folder / name)
+        try:
+            assert v.errors == [], (name, v.errors)
+            allowed = {(folder / name).as_uri(), (folder / "plotly.min.js").as_uri()}
+            assert set(v.requests) <= allowed, (name, set(v.requests) - allowed)
+            expected = v.page.evaluate("Number(document.body.dataset.plots)")
+            drawn = v.page.evaluate(
+                "[...document.querySelectorAll('.js-plotly-plot')]"
+                ".filter(d => d.querySelector('svg.main-svg')).length")
+            assert drawn == expected, name
+            if name == "config.html":
+                notes = manifest["notes"]
+                labelled = sum(n["assumption"] for n in notes)
+                assert labelled > 0
+                rows = v.page.locator("#assumptions tbody tr").count()
+                assert rows == len(notes)
+                assert f"Labelled ASSUMPTION ({labelled})" in v.page.locator(
+                    "#assumptions").inner_text()
+            if name == "index.html" and stem in LEADS:
+                first = v.page.locator("#headlines .headline").nth(1).inner_text()
+                assert first.split(" ", 1)[1].split(" (")[0].endswith(LEADS[stem]), first
+        finally:
+            v.close()

@@ -401,11 +401,45 @@ def config_page(data: ReportData, pages: list[str], footer: str, toml_name: str)
                      + '<p class="note">Tracebacks are in the <code>traceback</code> column of '
                      "runs/*.parquet.</p>",
                      "failures")
+    assumptions_section(page, m.get("notes"))
     page.section("Resolved configuration", (
         '<p class="note">Every parameter with its default filled in, as the runs used it. '
         "Scenarios override the keys listed under <code>[scenarios.NAME]</code>.</p>"
         f"<pre>{escape(config_toml(data))}</pre>"), "config")
     return page
+
+
+def assumptions_section(page: Page, notes: list[dict] | None) -> None:
+    """Every value the experiment's files label ASSUMPTION, then every note citing a source,
+    each with its file and line, the key it labels and the value as written."""
+    if notes is None:
+        page.section("Assumptions and sources", '<p class="note">This results folder was '
+                     "written before abm recorded the experiment files' comments; the files "
+                     "themselves label assumptions and cite sources.</p>", "assumptions")
+        return
+
+    def rows(items: list[dict]) -> list[list[str]]:
+        return [[escape(f"{n['file']}:{n['line']}"), escape(n["key"]) + (
+                 f"<br><small>{escape(n['where'])}</small>" if "(" in n.get("where", "") else ""),
+                 escape(n["value"] if n["value"] is not None else "(table)"),
+                 escape(n["text"])] for n in items]
+
+    head = ["Where", "Setting", "Value as written", "Note"]
+    cls = ["text", "text", "text", "text"]
+    labelled = [n for n in notes if n.get("assumption")]
+    cited = [n for n in notes if not n.get("assumption")]
+    page.section("Assumptions and sources", (
+        f"<p>{len(labelled)} settings or tables are labelled <b>ASSUMPTION</b> in the "
+        f"experiment's files (modelling choices without a source), and {len(cited)} notes give "
+        "the source of a value. The full references, with their addresses, are in "
+        "<code>docs/sources.md</code> of the abm repository (recycling: "
+        "<code>docs/recycling_sources.md</code>). A base file's note on a setting the experiment "
+        "sets again is not listed.</p>"
+        f"<h3>Labelled ASSUMPTION ({len(labelled)})</h3>"
+        + (table(head, rows(labelled), cls) if labelled else '<p class="note">None.</p>')
+        + f"<h3>Sources cited ({len(cited)})</h3>"
+        + (table(head, rows(cited), cls) if cited else '<p class="note">None.</p>')),
+        "assumptions")
 
 
 def config_toml(data: ReportData) -> str:

@@ -7,7 +7,7 @@ not have the claimed property. Tolerances are stated, with their reason, where t
 
 Units: prices in the scenario's price unit (USD/kg unless a claim says USD/t); quantities in
 tonnes per step (monthly steps); money in USD. Numbers marked ASSUMPTION are modelling choices;
-the others cite ../shared/reference/FACTS.md (the project's sourced facts).
+the others cite docs/sources.md (the project's sourced facts, with their addresses).
 """
 
 from __future__ import annotations
