@@ -106,3 +106,29 @@ def test_results_folder_of_an_extends_experiment_from_before_keeps_its_runs(tmp_
     assert main(args) == 0, capsys.readouterr().err
     assert json.loads((out / "manifest.json").read_text())["counts"]["reused"] == len(
         exp.design())
+
+
+def test_a_cost_percentile_floor_is_stated_in_price_units(tmp_path):
+    """floor_mechanisms.toml sets each floor at the 75th cost percentile: the index page states
+    its level as the mean of the floor series over the steps it was in force and over runs
+    (every run has the floor at every step here, so the mean of the bands' per-step means is the
+    plain mean of all floor values)."""
+    import re
+    from html import unescape
+
+    from abm import summary
+    from abm.report.format import fmt
+
+    out = tmp_path / "fm"
+    path = next(p for p in EXPERIMENTS if p.stem == "floor_mechanisms")
+    assert main(["run", str(path), "--out", str(out), "--replications", "2", "--steps", "12",
+                 "--workers", "1", "--quiet"]) == 0
+    page = unescape(re.sub(r"<[^>]+>", "", (out / "report" / "index.html").read_text(
+        encoding="utf-8")))
+    series = summary.load_series(out).collect()
+    for scenario in ("mip", "purchase", "cfd"):
+        level = series.filter(pl.col("scenario") == scenario)["floor"].drop_nulls().mean()
+        assert level is not None and level > 0
+        sentence = (f"The floor (the 75th percentile of capacity costs) averaged "
+                    f"{fmt(level, 'price', 'USD/kg')} over the steps it was in force")
+        assert sentence in page, scenario
