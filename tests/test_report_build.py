@@ -306,3 +306,29 @@ def test_sweep_page_when_no_run_of_the_swept_scenario_finished(tmp_path):
     build_report(out)
     sweep = (out / "report" / "sweep.html").read_text(encoding="utf-8")
     assert sweep.count("No run of the swept scenarios finished") == len(params) + 1
+
+
+def test_effects_chart_gives_changes_of_percentages_in_points(built):
+    """Left panel: % changes of prices, tonnes and money; right panel (x2): shares and
+    volatilities in percentage points, 100 x the paired difference (0.30 -> 0.22 is -8 pts)."""
+    from abm.names import METRICS
+    from abm.report.format import POINTS_UNITS
+
+    traces, layout = plot_json(section(built / "report" / "index.html", "effects"))
+    assert "percentage points" in layout["xaxis2"]["title"]["text"]
+    assert layout["xaxis"]["title"]["text"].endswith("(%)")
+    from abm.report.data import load
+
+    paired = load(built).paired      # pooled over the sweep's points, as the page shows them
+    for t in traces:
+        right = t.get("xaxis") == "x2"
+        labels = [c[2] for c in t["customdata"]]
+        metrics = [next(m for m, q in METRICS.items() if q.label == lab) for lab in labels]
+        assert all((METRICS[m].unit in POINTS_UNITS) == right for m in metrics), (t["name"],
+                                                                                 labels)
+        if right:
+            scenario = html.unescape(t["name"])
+            vol = metrics.index("price_volatility")
+            d = paired.filter((pl.col("scenario") == scenario)
+                              & (pl.col("metric") == "price_volatility"))["diff_mean"][0]
+            assert t["x"][vol] == pytest.approx(100 * d, rel=1e-3)

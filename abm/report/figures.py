@@ -18,7 +18,7 @@ import polars as pl
 
 from abm.names import METRICS, SERIES
 from abm.report.data import FISCAL_CUM, ReportData, label
-from abm.report.format import Scale, axis_title, round_sig, scale_for, sig
+from abm.report.format import POINTS_UNITS, Scale, axis_title, round_sig, scale_for, sig
 from abm.report.headlines import lower_first
 from abm.report.plot import Figure, title_layout
 from abm.report.style import rgba, scenario_colours
@@ -208,6 +208,7 @@ def _band_lines(fig: Figure, data: ReportData, columns: list[tuple[str, str, str
                 for v in b["p75"].to_list() + b["p25"].to_list()]
 
     common = [v for column, _, _ in columns for v in values(column)] if shared_scale else None
+    legend: set[str] = set()     # a scenario's legend entry comes with its first line drawn
     for i, (column, unit, title) in enumerate(columns):
         r, c = i // cols + 1, i % cols + 1
         per = per_column[column]
@@ -215,7 +216,8 @@ def _band_lines(fig: Figure, data: ReportData, columns: list[tuple[str, str, str
         for scenario in data.scenarios:
             if scenario in per and _nonzero(per[scenario]):
                 fan(fig, data, per[scenario], scenario, cmap[scenario], scale, title, r, c,
-                    showlegend=(i == 0), outer=False)
+                    showlegend=scenario not in legend, outer=False)
+                legend.add(scenario)
         fig.xaxis(r, c, title={"text": "Year"} if r == rows else None)
         if c == 1 or not shared_scale:
             fig.yaxis(r, c, title={"text": escape(axis_title(title, scale))})
@@ -279,48 +281,71 @@ def stock_and_fiscal(data: ReportData) -> Figure | None:
                         "half of runs", 440)
 
 
+# the two panels of the effects chart: relative changes, and changes of percentages in points
+EFFECT_PANELS = (("rel", "Change from {b} (%)", "%", "rel_diff", "rel_ci_low",
+                  "rel_ci_high"),
+                 ("pts", "Change from {b} (percentage points)", " pts",
+                  "diff_mean", "diff_ci_low", "diff_ci_high"))
+
+
 def effects(data: ReportData) -> Figure | None:
-    """Paired effects of each scenario on every metric, as % change with its 95% CI."""
+    """Paired effects of each scenario on every metric with its 95% CI: prices, tonnes and
+    money as % change; shares and volatilities (percentages already) in percentage points."""
     if data.paired is None or data.paired.height == 0:
         return None
-    finite = data.paired.filter(pl.col("rel_diff").is_finite())
+    points = [m for m in data.metrics if METRICS[m].unit in POINTS_UNITS]
+    kinds = {"rel": data.paired.filter(pl.col("rel_diff").is_finite()
+                                       & ~pl.col("metric").is_in(points)),
+             "pts": data.paired.filter(pl.col("diff_mean").is_finite()
+                                       & pl.col("metric").is_in(points))}
     # metrics whose baseline mean is zero have no % change: leave them out, without a gap
-    present = set(finite["metric"].to_list())
-    rows = {m: i for i, m in enumerate(m for m in data.metrics if m in present)}
-    if not rows:
+    panels = []
+    for kind, *rest in EFFECT_PANELS:
+        present = set(kinds[kind]["metric"].to_list())
+        rows = {m: i for i, m in enumerate(m for m in data.metrics if m in present)}
+        if rows:
+            panels.append((kind, rows, *rest))
+    if not panels:
         return None
-    fig = Figure()
+    fig = Figure(1, len(panels), hspace=0.32)
     cmap = colours(data)
     others = [s for s in data.scenarios if s != data.baseline]
-    for k, scenario in enumerate(others):
-        p = finite.filter((pl.col("scenario") == scenario) & pl.col("metric").is_in(list(rows)))
-        if p.height == 0:
-            continue
-        labels = [METRICS[m].label for m in p["metric"]]
-        # scenarios side by side within a metric's row
-        offset = (k - (len(others) - 1) / 2) * 0.8 / len(others)
-        y = round_sig(100 * p["rel_diff"].to_numpy())
-        lo = round_sig(100 * p["rel_ci_low"].to_numpy())
-        hi = round_sig(100 * p["rel_ci_high"].to_numpy())
-        fig.add({
-            "type": "scatter", "x": y, "y": np.array([rows[m] for m in p["metric"]]) + offset,
-            "mode": "markers", "name": escape(scenario),
-            "marker": {"color": cmap[scenario], "size": 9, "symbol": "diamond"},
-            "error_x": {"type": "data", "symmetric": False, "array": np.round(hi - y, 3),
-                        "arrayminus": np.round(y - lo, 3), "color": cmap[scenario],
-                        "thickness": 1.8},
-            "customdata": [[a, b, t] for a, b, t in zip(lo.tolist(), hi.tolist(), labels,
-                                                         strict=True)],
-            "hovertemplate": (f"<b>{escape(scenario)}</b> vs {escape(data.baseline)}<br>"
-                              "%{customdata[2]}: %{x:+.3~g}%<br>95% CI %{customdata[0]:+.3~g}% "
-                              "to %{customdata[1]:+.3~g}%<extra></extra>")})
-    fig.vline(0, color="#888", width=1)
-    fig.yaxis(autorange="reversed", tickvals=list(rows.values()),
-              ticktext=[METRICS[m].label for m in rows], showgrid=False)
-    fig.xaxis(title={"text": f"Change from {escape(data.baseline)} (%), with 95% CI"},
-              ticksuffix="%", tickformat=",~r")
+    for col, (kind, rows, title, suffix, value, low, high) in enumerate(panels, start=1):
+        for k, scenario in enumerate(others):
+            p = kinds[kind].filter((pl.col("scenario") == scenario)
+                                   & pl.col("metric").is_in(list(rows)))
+            if p.height == 0:
+                continue
+            labels = [METRICS[m].label for m in p["metric"]]
+            # scenarios side by side within a metric's row
+            offset = (k - (len(others) - 1) / 2) * 0.8 / len(others)
+            y = round_sig(100 * p[value].to_numpy())
+            lo = round_sig(100 * p[low].to_numpy())
+            hi = round_sig(100 * p[high].to_numpy())
+            fig.add({
+                "type": "scatter", "x": y,
+                "y": np.array([rows[m] for m in p["metric"]]) + offset,
+                "mode": "markers", "name": escape(scenario), "legendgroup": escape(scenario),
+                "showlegend": col == 1,
+                "marker": {"color": cmap[scenario], "size": 9, "symbol": "diamond"},
+                "error_x": {"type": "data", "symmetric": False, "array": np.round(hi - y, 3),
+                            "arrayminus": np.round(y - lo, 3), "color": cmap[scenario],
+                            "thickness": 1.8},
+                "customdata": [[a, b, t] for a, b, t in zip(lo.tolist(), hi.tolist(), labels,
+                                                             strict=True)],
+                "hovertemplate": (f"<b>{escape(scenario)}</b> vs {escape(data.baseline)}<br>"
+                                  f"%{{customdata[2]}}: %{{x:+.3~g}}{suffix}<br>95% CI "
+                                  f"%{{customdata[0]:+.3~g}}{suffix} to "
+                                  f"%{{customdata[1]:+.3~g}}{suffix}<extra></extra>")},
+                1, col)
+        fig.vline(0, 1, col, color="#888", width=1)
+        fig.yaxis(1, col, autorange="reversed", tickvals=list(rows.values()),
+                  ticktext=[METRICS[m].label for m in rows], showgrid=False)
+        fig.xaxis(1, col, title={"text": title.format(b=escape(data.baseline))},
+                  ticksuffix=suffix, tickformat=",~r")
+    n_rows = max(len(rows) for _, rows, *_ in panels)
     return title_layout(fig, f"Effect of each scenario compared with {escape(data.baseline)} "
-                        "(paired runs)", 170 + len(rows) * (14 + 12 * len(others)))
+                        "(paired runs)", 170 + n_rows * (14 + 12 * len(others)))
 
 
 def distributions(data: ReportData) -> Figure | None:

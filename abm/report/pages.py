@@ -147,9 +147,11 @@ def index_page(data: ReportData, pages: list[str], footer: str) -> Page:
 
     charts = [
         ("How sure are we", figures.effects(data), "effects",
-         "Each diamond is the average change from the baseline; the bar is its 95% CI. Metrics "
-         "that are zero in the baseline (a % change of zero is undefined) are left out here and "
-         "shown in the table below."),
+         "Each diamond is the average change from the baseline; the bar is its 95% CI. Prices, "
+         "tonnes and money change in % of the baseline (left); shares and volatilities, "
+         "percentages already, in percentage points (right). Metrics that are zero in the "
+         "baseline (a % change of zero is undefined) are left out here and shown in the table "
+         "below."),
         ("Price", figures.price_fans(data), "price",
          "One panel per scenario. Dashed line: the price floor in force (where there is one)."),
         ("Capacity", figures.capacity(data), "capacity",
