@@ -132,3 +132,34 @@ def test_a_cost_percentile_floor_is_stated_in_price_units(tmp_path):
         sentence = (f"The floor (the 75th percentile of capacity costs) averaged "
                     f"{fmt(level, 'price', 'USD/kg')} over the steps it was in force")
         assert sentence in page, scenario
+
+
+def test_saved_config_of_an_experiment_with_a_producers_csv_inlines_its_rows(tmp_path):
+    """A base file with producers_file = "producers.csv" (relative to it) and an experiment
+    extending it: the saved config holds the CSV's rows and no file name, and rereads from
+    another folder to the same hash and the same producers."""
+    from abm.experiment import standalone
+    from abm.report import tomlout
+
+    base = next(p for p in EXPERIMENTS if p.stem == "baseline").read_text(encoding="utf-8")
+    cut = base.index("[[producers]]")
+    rest = base[cut:]
+    after = rest.index("# Buyers")
+    folder = tmp_path / "study"
+    folder.mkdir()
+    (folder / "producers.csv").write_text(
+        "name,region,stage,capacity,unit_cost\nChina bulk,China,refinery,85000,30.0\n"
+        "US plant,US,refinery,2000,55.0\n", encoding="utf-8")
+    (folder / "base.toml").write_text('producers_file = "producers.csv"\n' + base[:cut]
+                                      + rest[after:], encoding="utf-8")
+    (folder / "exp.toml").write_text('extends = "base.toml"\n[experiment]\nname = "csv"\n'
+                                     'steps = 12\n', encoding="utf-8")
+    exp = load_experiment(folder / "exp.toml")
+    assert [p.name for p in exp.config.producers] == ["China bulk", "US plant"]
+    saved = tmp_path / "elsewhere.toml"
+    saved.write_text(tomlout.dumps(standalone(exp.resolved())), encoding="utf-8")
+    text = saved.read_text(encoding="utf-8")
+    assert "producers_file" not in text and "extends" not in text and "US plant" in text
+    again = load_experiment(saved)
+    assert again.config_hash() == exp.config_hash()
+    assert again.config.producers == exp.config.producers
