@@ -53,3 +53,34 @@ def test_the_example_without_its_main_guard_stops_with_one_line(tmp_path):
     assert len(lines) == 1, done.stderr[-3000:]
     assert "script.py, line" in lines[0] and 'if __name__ == "__main__":' in lines[0]
     assert not (tmp_path / "results").exists()
+
+
+WORKER = '''\
+import multiprocessing
+
+
+def import_unguarded_script():
+    """What a worker does with an unguarded script: runs it again as __mp_main__."""
+    code = "import abm.engine.guard as g\\ng.check_guarded(starts_processes=False)\\n"
+    exec(compile(code, "script.py", "exec"), {"__name__": "__mp_main__"})
+
+
+if __name__ == "__main__":
+    child = multiprocessing.get_context("spawn").Process(target=import_unguarded_script)
+    child.start()
+    child.join()
+    print(child.exitcode)
+'''
+
+
+def test_a_worker_reaching_run_experiment_while_importing_the_script_stops_with_one_line(
+        tmp_path):
+    """The fallback where the parent's check cannot read the script: in a worker process, a call
+    made while the main script is imported as __mp_main__ exits with one line, no traceback."""
+    (tmp_path / "parent.py").write_text(WORKER, encoding="utf-8")
+    done = subprocess.run([sys.executable, "parent.py"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.stdout.strip() == "1", done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "while a worker process imported the main script" in lines[0]
+    assert "Traceback" not in done.stderr
