@@ -332,3 +332,28 @@ def test_effects_chart_gives_changes_of_percentages_in_points(built):
             d = paired.filter((pl.col("scenario") == scenario)
                               & (pl.col("metric") == "price_volatility"))["diff_mean"][0]
             assert t["x"][vol] == pytest.approx(100 * d, rel=1e-3)
+
+
+def test_box_plots_with_extreme_whiskers_keep_their_boxes_readable(tmp_path):
+    """price_p95 is 300 times higher in 3 of 20 runs per scenario: its panel's axis is set from
+    the boxes (middle halves) and a line above the chart names it; other panels are untouched."""
+    out = make_results(tmp_path / "r", scenarios=("baseline", "cfd_110"), replications=20,
+                       steps=24, summaries=False, failed=0)
+    for path in (out / "runs").glob("*.parquet"):
+        runs = pl.read_parquet(path)
+        runs.with_columns(price_p95=pl.when(pl.col("replication") < 3).then(
+            pl.col("price_p95") * 300).otherwise(pl.col("price_p95"))).write_parquet(path)
+    build_report(out)
+    chart = section(out / "report" / "index.html", "distributions")
+    traces, layout = plot_json(chart)
+    titles = [html.unescape(a["text"]) for a in layout["annotations"]]
+    panel = next(i for i, t in enumerate(titles, start=1) if t.startswith("Price, 95th"))
+    axis = layout["yaxis" if panel == 1 else f"yaxis{panel}"]
+    runs = summary.load_runs(out).filter(pl.col("status") == "ok")
+    top = runs.group_by("scenario").agg(pl.col("price_p95").quantile(0.75, "linear"))[
+        "price_p95"].max()
+    assert axis["autorange"] is False and top < axis["range"][1] < 1.5 * top
+    assert "the whiskers go higher in: Price, 95th percentile (up to" in html.unescape(chart)
+    others = [layout.get(f"yaxis{i}" if i > 1 else "yaxis", {}) for i in
+              range(1, len(titles) + 1) if i != panel]
+    assert all("range" not in a for a in others)

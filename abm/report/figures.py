@@ -108,17 +108,29 @@ def _extreme(frames: list[pl.DataFrame], column: str, top: bool) -> float | None
     return (max(values) if top else min(values)) if values else None
 
 
+def tail_range(frames: list[pl.DataFrame], also: list[float] = ()
+               ) -> tuple[float, float, float, float] | None:
+    """(low, high, outer top, middle top) of a y axis set from the middle halves (p25-p75, with
+    `also`, e.g. the floor) when the 5-95% range reaches over TAIL_RATIO times their top; None
+    when the tails are not that extreme."""
+    middle, outer = _extreme(frames, "p75", True), _extreme(frames, "p95", True)
+    if middle is None or outer is None or middle <= 0 or outer <= TAIL_RATIO * middle:
+        return None
+    top = max([middle, *[v for v in also if v is not None and math.isfinite(v)]])
+    bottom = _extreme(frames, "p25", False) or 0.0
+    pad = 0.08 * (top - bottom)      # the middle halves and the floor, with a margin
+    low = bottom - pad if bottom - pad > 0 or bottom < 0 else 0.0
+    return low, top + pad, outer, middle
+
+
 def clip_tails(fig: Figure, frames: list[pl.DataFrame], scale: Scale, what: str,
                also: list[float] = ()) -> None:
     """Set the (shared) y axis from the middle halves and medians when the 5-95% bands reach
     over TAIL_RATIO times their top, and say on the chart what is cut off."""
-    middle, outer = _extreme(frames, "p75", True), _extreme(frames, "p95", True)
-    if middle is None or outer is None or middle <= 0 or outer <= TAIL_RATIO * middle:
+    cut = tail_range(frames, also)
+    if cut is None:
         return
-    top = max([middle, *[v for v in also if v is not None and math.isfinite(v)]])
-    bottom = _extreme(frames, "p25", False) or 0.0
-    pad = 0.08 * (top - bottom)      # the middle halves and the floor, with a margin
-    high, low = top + pad, (bottom - pad if bottom - pad > 0 or bottom < 0 else 0.0)
+    low, high, outer, middle = cut
     fig.yaxis(1, 1, range=[low / scale.factor, high / scale.factor], autorange=False)
     shown = f"{sig(high / scale.factor, 3)}{unit_text(scale)}"
     reach = f"{sig(outer / scale.factor, 3)}{unit_text(scale)}"
@@ -366,6 +378,7 @@ def distributions(data: ReportData) -> Figure | None:
     fig = Figure(rows, cols, [escape(axis_title(METRICS[m].label, scales[m])) for m in metrics],
                  hspace=0.08, vspace=0.3 / rows)
     cmap = colours(data)
+    clipped: list[str] = []
     for i, metric in enumerate(metrics):
         r, c = i // cols + 1, i % cols + 1
         s = scales[metric]
@@ -401,6 +414,14 @@ def distributions(data: ReportData) -> Figure | None:
                      "showlegend": False, "legendgroup": name, "customdata": custom,
                      "hovertemplate": hover}, r, c)
         fig.xaxis(r, c, showticklabels=False)
+        cut = tail_range([per[metric]])
+        if cut is not None:          # whiskers far above the boxes: the boxes stay readable
+            fig.yaxis(r, c, range=[cut[0] / s.factor, cut[1] / s.factor], autorange=False)
+            clipped.append(f"{METRICS[metric].label} (up to {sig(cut[2] / s.factor, 3)}"
+                           f"{unit_text(s)})")
+    if clipped:
+        fig.notes.append(escape("Axes cut above the boxes, so they stay readable; the whiskers "
+                                "go higher in: " + "; ".join(clipped) + "."))
     for ann in fig.layout["annotations"]:
         ann["font"] = {"size": 12}
     fig.layout["barmode"] = "overlay"
