@@ -384,15 +384,15 @@ class Floor(Strict):
         "imports use the annual cap until it runs out")
     min_ebitda: float | None = field(None, "USD/yr", "cfd: minimum EBITDA guaranteed to each "
                                      "covered producer, settled every year (MP magnet deal: "
-                                     "$140m/yr, FACTS)", ge=0)
+                                     "$140m/yr, docs/sources.md)", ge=0)
     excess_duty: float | None = field(None, "-", "mip with volume_cap: ad-valorem duty on imports "
                                       "beyond the cap (default: none enter; EU solar 2013-18: "
-                                      "duties averaging 47.6%, FACTS)", ge=0, le=10)
+                                      "duties averaging 47.6%, docs/sources.md)", ge=0, le=10)
     rent: Literal["duty", "undertaking"] = field(
         "duty", "-", "mip: who gets the wedge between the club price and the world price on "
         "imports: duty, the club government as a variable duty; undertaking, the exporters, "
         "who sell into the club at the minimum price under a price undertaking and keep the "
-        "rent (EU solar MIP 2013-18, FACTS); the tariff and any quota rent stay duty")
+        "rent (EU solar MIP 2013-18, docs/sources.md); the tariff and any quota rent stay duty")
     revision_every: int = field(6, "steps", "indexed: steps between revisions", ge=1)
     band: float = field(0.15, "-", "indexed: revise when the mean price over the last "
                         "revision_every steps leaves level x (1 +/- band)", gt=0, lt=1)
@@ -549,6 +549,18 @@ class Sweep(Strict):
         return self
 
 
+def check_metric(name: str, *path: str | int) -> None:
+    """Raise a config error at `path` unless `name` is a run metric (abm.names.METRICS)."""
+    import difflib
+
+    from abm.names import METRICS
+
+    if name not in METRICS:
+        close = difflib.get_close_matches(name, list(METRICS), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise invalid(f"unknown metric '{name}'{hint}; metrics: {', '.join(METRICS)}", *path)
+
+
 class Discovery(Strict):
     """Scenario discovery (PRIM, `abm discover`): the conditions under which runs meet a criterion."""
 
@@ -572,7 +584,6 @@ class Discovery(Strict):
     @model_validator(mode="after")
     def criteria_read(self) -> Discovery:
         from abm.discovery import parse_criterion
-        from abm.names import METRICS
 
         for i, text in enumerate(self.criteria):
             path = ("criterion", i) if isinstance(self.criterion, list) else ("criterion",)
@@ -581,13 +592,7 @@ class Discovery(Strict):
             except ValueError as err:
                 raise invalid(str(err), *path) from None
             for m in metrics:
-                if m not in METRICS:
-                    import difflib
-
-                    close = difflib.get_close_matches(m, list(METRICS), n=1)
-                    hint = f" (did you mean '{close[0]}'?)" if close else ""
-                    raise invalid(f"unknown metric '{m}'{hint}; metrics: "
-                                  f"{', '.join(METRICS)}", *path)
+                check_metric(m, *path)
         return self
 
     @property
@@ -601,18 +606,29 @@ class Discovery(Strict):
 
 
 class Report(Strict):
-    """How run metrics value money over time and read producers' price risk."""
+    """What the result pages lead with, and how run metrics value money over time and read
+    producers' price risk (headline changes no run; the other keys change metrics, not runs)."""
 
+    headline: list[str] | None = field(
+        None, "-", "Outcomes (run metric names) the headline of each scenario states first, in "
+        "this order, e.g. ['recycled_share', 'price_p95']; the fiscal cost follows. Default: "
+        "price volatility, new market-economy capacity, fiscal cost", min_length=1)
     discount_rate: float = field(
         0.035, "1/yr", "Real discount rate of fiscal_cost_npv. ASSUMPTION: a government's real "
         "social discount rate, the UK Green Book's 3.5% (HM Treasury, https://www.gov.uk/"
-        "government/publications/green-book-discount-rate-review-2026/review-of-discounting-"
-        "in-the-green-book-terms-of-reference)", ge=0, le=1)
+        "government/publications/the-green-book-appraisal-and-evaluation-in-central-government"
+        "; docs/sources.md)", ge=0, le=1)
     risk_period: int = field(
         3, "steps", "Period over which covered_price_volatility and covered_revenue_cv read "
         "covered producers' realised prices, from step 0 in every scenario (3: quarterly with "
-        "monthly steps, as the DoD-MP CFD settles, FACTS); a CFD settlement period that nests "
-        "in it is counted with the sales it pays for", ge=1)
+        "monthly steps, as the DoD-MP CFD settles, docs/sources.md); a CFD settlement period "
+        "that nests in it is counted with the sales it pays for", ge=1)
+
+    @model_validator(mode="after")
+    def metrics_known(self) -> Report:
+        for i, name in enumerate(self.headline or []):
+            check_metric(name, "headline", i)
+        return self
 
 
 class ExperimentConfig(Strict):
@@ -639,9 +655,10 @@ class ExperimentConfig(Strict):
     scenarios: dict[str, dict[str, Any]] = field({}, "-", "Named scenarios: dotted-key overrides")
     sweep: Sweep | None = field(None, "-", "Parameter design crossed with the scenarios (none when "
                                 "left out)")
-    report: Report = field(Report(), "-", "Run metrics' valuation settings")
     discovery: Discovery | None = field(None, "-", "Scenario discovery criteria for `abm "
                                         "discover` and the sweep page (none when left out)")
+    report: Report = field(Report(), "-", "What the result pages show first; how metrics value "
+                           "money over time")
 
     @model_validator(mode="after")
     def references_resolve(self) -> ExperimentConfig:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
+from abm import comments
 from abm.config import ExperimentConfig, Producer, Project, Report
 from abm.config_errors import describe, error_from_validation, locate
 from abm.csvtable import LINE, read_cells, read_text, regular_file
@@ -34,6 +35,32 @@ SCENARIO_MAX = 64
 MAX_RUNS = 1_000_000   # default limit of runs in a design (`abm run --max-runs`)
 HASH_EXCLUDED = (("experiment", "replications"), ("experiment", "title"),
                  ("experiment", "question"))
+# Keys that say where parts of a config came from, not what they are: the resolved config holds
+# the merged base tables and the CSV rows themselves. They are blanked (None, as when left out)
+# for the hash, so a resolved config saved without them (`standalone`) reruns to the same hash.
+PROVENANCE_KEYS = (("extends",), ("producers_file",), ("investment", "projects_file"))
+
+
+def standalone(resolved: dict) -> dict:
+    """A resolved config (`Experiment.resolved()`) that reruns on its own: without `extends`
+    (its tables are merged in) and without the producers and projects CSV files (their rows are
+    inlined), so it needs no other file and no path relative to where it was read."""
+    out = copy.deepcopy(resolved)
+    for table, key in _provenance(out):
+        del table[key]
+    return out
+
+
+def _provenance(data: dict) -> list[tuple[dict, str]]:
+    """(table, key) of each of PROVENANCE_KEYS present in a resolved config."""
+    found = []
+    for path in PROVENANCE_KEYS:
+        table: Any = data
+        for key in path[:-1]:
+            table = table.get(key) if isinstance(table, dict) else None
+        if isinstance(table, dict) and path[-1] in table:
+            found.append((table, path[-1]))
+    return found
 
 
 @dataclass(frozen=True)
@@ -145,6 +172,8 @@ class Experiment:
         self.raw = raw
         self.overridden = overridden     # dotted keys set by --set / overrides, not by the file
         self.rows = rows or {}           # key path of a row read from a CSV -> (CSV file, line)
+        # the files' comments: values labelled ASSUMPTION and cited sources (abm.comments)
+        self.notes: list[dict[str, Any]] = []
         self.config = self._validate(raw, None)
         self._check_names()
         self.scenario_names: list[str] = list(self.config.scenarios) or [BASE]
@@ -352,21 +381,36 @@ class Experiment:
         """The resolved base config as plain JSON-able data (defaults filled in)."""
         return self.config.model_dump(mode="json")
 
-    def config_hash(self) -> str:
-        data = self.resolved()
+    def config_hash(self, legacy: bool = False) -> str:
+        """16 hex digits of the resolved config's keys that change runs. `legacy`: the hash as
+        written before PROVENANCE_KEYS were blanked (results folders of that time keep theirs)."""
+        data = self.resolved() if legacy else _blank_provenance(self.resolved())
         for table, key in HASH_EXCLUDED:
             data.get(table, {}).pop(key, None)
         if isinstance(data.get("sweep"), dict) and data["sweep"].get("scenarios") is None:
             data["sweep"].pop("scenarios", None)   # the hash of a sweep from before the key
         data.pop("discovery", None)   # criteria for `abm discover` change no run's result
         # keys added later leave the hash of a config that keeps their defaults as it was
-        if data.get("report") == Report().model_dump(mode="json"):
-            data.pop("report")
+        report = data.get("report")
+        if isinstance(report, dict):
+            report.pop("headline", None)    # what the pages lead with changes no run
+            defaults = Report().model_dump(mode="json")
+            defaults.pop("headline", None)
+            if report == defaults:
+                data.pop("report")
         floor = (data.get("policy") or {}).get("floor")
         if isinstance(floor, dict) and floor.get("rent") == "duty":
             floor.pop("rent")
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _blank_provenance(data: dict) -> dict:
+    """`data` with PROVENANCE_KEYS set to None where their table exists (None is what a config
+    without them resolves to, so configs that never used them keep their hash)."""
+    for table, key in _provenance(data):
+        table[key] = None
+    return data
 
 
 def table_exists(config: Any, key: str) -> bool:
@@ -388,9 +432,11 @@ def table_exists(config: Any, key: str) -> bool:
 
 
 def resolve_extends(raw: dict, path: Path, *, file: str, text: str | None,
-                    seen: tuple[Path, ...] = ()) -> dict:
+                    seen: tuple[Path, ...] = (),
+                    chain: list[tuple[Path, str]] | None = None) -> dict:
     """Merge the experiment that `extends` names under this one (recursively). Relative paths in
-    the base (producers_file, projects_file) keep working: they are made relative to this file."""
+    the base (producers_file, projects_file) keep working: they are made relative to this file.
+    `chain` collects (path, text) of every base file read, the deepest first."""
     base_name = raw.get("extends")
     if not base_name:
         return raw
@@ -404,7 +450,9 @@ def resolve_extends(raw: dict, path: Path, *, file: str, text: str | None,
         raise ConfigError(file, "extends", err.message, locate(text, ("extends",))) from None
     base_raw, base_text = read_toml(base_path)
     base_raw = resolve_extends(base_raw, base_path, file=str(base_path), text=base_text,
-                               seen=(*seen, path.resolve()))
+                               seen=(*seen, path.resolve()), chain=chain)
+    if chain is not None:
+        chain.append((base_path, base_text))
     for key, table in (("producers_file", base_raw), ("projects_file", base_raw.get("investment"))):
         if isinstance(table, dict) and table.get(key):
             table[key] = str(base_path.parent / str(table[key]))
@@ -420,13 +468,16 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
     path = Path(path)
     file = str(path)
     raw, text = read_toml(path)
-    raw = resolve_extends(raw, path, file=file, text=text)
+    chain: list[tuple[Path, str]] = []
+    raw = resolve_extends(raw, path, file=file, text=text, chain=chain)
     mineral = raw.get("experiment", {}).get("mineral") if isinstance(raw.get("experiment"),
                                                                       dict) else None
     if overrides and "experiment.mineral" in overrides:
         mineral = overrides["experiment.mineral"]
     if mineral:
         raw = merge_preset(load_preset(str(mineral), file=file, text=text), raw)
+        preset = PRESET_DIR / f"{mineral}.toml"
+        chain.insert(0, (preset, preset.read_text(encoding="utf-8")))
     rows: dict[tuple, tuple[str, int]] = {}
     if raw.get("producers_file"):
         _add_csv_rows(raw, ("producers",), path.parent / str(raw["producers_file"]), Producer,
@@ -437,7 +488,9 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
                       Project, rows, file=file, key="investment.projects_file")
     if overrides:
         raw = apply_overrides(raw, overrides, source="override", file=file)
-    return Experiment(raw, file=file, text=text, overridden=tuple(overrides or ()), rows=rows)
+    exp = Experiment(raw, file=file, text=text, overridden=tuple(overrides or ()), rows=rows)
+    exp.notes = comments.collect([*chain, (path, text)])
+    return exp
 
 
 def _add_csv_rows(raw: dict, table: tuple[str, ...], csv_path: Path, model: type[BaseModel],

@@ -66,6 +66,11 @@ CASES = {
     "sweep_table_in_no_scenario": (
         GOOD + '\n[sweep]\n[sweep.parameters]\n"policy.floor.percentile" = [50.0, 90.0]\n',
         "sweep.parameters.policy.floor.percentile", "applies to no scenario"),
+    "unknown_headline_outcome": (GOOD + '\n[report]\nheadline = ["recycled_share", '
+                                 '"price_p59"]\n', "report.headline.1",
+                                 "unknown metric 'price_p59' (did you mean 'price_p95'?)"),
+    "empty_headline_outcomes": (GOOD + '\n[report]\nheadline = []\n', "report.headline",
+                                "at least 1 item"),
     "sweep_unknown_scenario": (
         GOOD + '\n[sweep]\nscenarios = ["nope"]\n[sweep.parameters]\n'
         '"market.demand.elasticity" = [-0.5]\n', "sweep.scenarios", "unknown scenario 'nope'"),

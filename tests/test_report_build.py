@@ -84,10 +84,12 @@ def test_headline_numbers_come_from_the_paired_differences(built):
         for metric in ("price_volatility", "capacity_added_market", "fiscal_cost"):
             d = (pairs[metric] - pairs[f"{metric}_b"]).drop_nulls()
             assert shown[(scenario, metric, "diff_mean")] == pytest.approx(d.mean(), rel=1e-9)
-        rel = shown[(scenario, "price_volatility", "rel_diff")]
-        v = pairs.drop_nulls(["price_volatility", "price_volatility_b"])
-        expected = (v["price_volatility"] - v["price_volatility_b"]).mean() / abs(
-            v["price_volatility_b"].mean())
+        # a price's change is also shown relative to the baseline; a volatility's (a
+        # percentage) only in percentage points
+        assert (scenario, "price_volatility", "rel_diff") not in shown
+        rel = shown[(scenario, "price_mean", "rel_diff")]
+        v = pairs.drop_nulls(["price_mean", "price_mean_b"])
+        expected = (v["price_mean"] - v["price_mean_b"]).mean() / abs(v["price_mean_b"].mean())
         assert rel == pytest.approx(expected, rel=1e-9)
 
 
@@ -137,8 +139,9 @@ def plot_json(html_: str) -> tuple[list[dict], dict]:
 def check_optional_chart(out: Path, anchor: str, column: str, note: str,
                          marked: set[str]) -> dict[str, np.ndarray]:
     """The index page of `out` has a fan chart of the tonnes `column` in section `anchor`: a
-    median line per scenario equal to the median of the series at each step, and the panels of
-    the scenarios `marked` (those without it) saying `note`. Returns the medians in t."""
+    median line per scenario that has it, equal to the median of the series at each step; the
+    scenarios `marked` (those without it) are left out and named in a line above the chart
+    ("No recycled supply in: baseline (left out)."). Returns the medians in t."""
     chart = section(out / "report" / "index.html", anchor)
     assert chart is not None
     traces, layout = plot_json(chart)
@@ -148,17 +151,19 @@ def check_optional_chart(out: Path, anchor: str, column: str, note: str,
     factor = {"t": 1.0, "kt": 1e3, "Mt": 1e6}[unit.split("/")[0]]  # "t/step" for recycled
     medians = {html.unescape(t["name"]): np.array(t["y"]) * factor for t in traces if "name" in t}
     series = summary.load_series(out).collect()
-    assert set(medians) == set(series["scenario"].unique())
-    without = set()
-    for scenario, shown in medians.items():
+    scenarios = set(series["scenario"].unique())
+    assert set(medians) == scenarios - marked
+    for scenario in scenarios:
         expected = (series.filter(pl.col("scenario") == scenario).group_by("step")
                     .agg(pl.col(column).median()).sort("step")[column].to_numpy())
-        assert shown == pytest.approx(expected, rel=1e-3, abs=1e-9), scenario  # 4 figures shown
-        if expected.max() == 0:
-            without.add(scenario)
-    assert without == marked
-    notes = [html.unescape(a["text"]) for a in layout["annotations"] if a["text"].startswith("no ")]
-    assert notes == [note] * len(marked)
+        if scenario in marked:
+            assert expected.max() == 0, scenario
+            continue
+        assert medians[scenario] == pytest.approx(expected, rel=1e-3, abs=1e-9), scenario
+    titles = {html.unescape(a["text"]) for a in layout["annotations"]}
+    assert not titles & marked                      # no empty panel for them
+    line = f"{note[0].upper()}{note[1:]} in: {', '.join(sorted(marked))} (left out)."
+    assert line in html.unescape(chart)
     return medians
 
 
@@ -280,3 +285,75 @@ def test_scenario_settings_show_an_emptied_list_as_none():
 
     assert _value([]) == "none"
     assert _value(["US", "EU"]) == "US, EU"
+
+
+def test_sweep_page_when_no_run_of_the_swept_scenario_finished(tmp_path):
+    """Only cfd_110 is swept (the baseline's runs have no parameter values) and every one of
+    its runs failed: the pages are built, the sweep page says there is nothing to show."""
+    out = make_results(tmp_path / "r", scenarios=("baseline", "cfd_110"), replications=3,
+                       steps=24, sweep="grid", failed=0)
+    params = ["market.demand.elasticity", "investment.hurdle_rate"]
+    for path in (out / "runs").glob("*.parquet"):
+        runs = pl.read_parquet(path)
+        swept = pl.col("scenario") == "cfd_110"
+        runs = runs.with_columns(
+            status=pl.when(swept).then(pl.lit("failed")).otherwise(pl.col("status")),
+            error=pl.when(swept).then(pl.lit("RuntimeError: synthetic")).otherwise(
+                pl.col("error")),
+            **{p: pl.when(swept).then(pl.col(p)).otherwise(None) for p in params})
+        runs.write_parquet(path)
+    shutil.rmtree(out / "summary")
+    build_report(out)
+    sweep = (out / "report" / "sweep.html").read_text(encoding="utf-8")
+    assert sweep.count("No run of the swept scenarios finished") == len(params) + 1
+
+
+def test_effects_chart_gives_changes_of_percentages_in_points(built):
+    """Left panel: % changes of prices, tonnes and money; right panel (x2): shares and
+    volatilities in percentage points, 100 x the paired difference (0.30 -> 0.22 is -8 pts)."""
+    from abm.names import METRICS
+    from abm.report.format import POINTS_UNITS
+
+    traces, layout = plot_json(section(built / "report" / "index.html", "effects"))
+    assert "percentage points" in layout["xaxis2"]["title"]["text"]
+    assert layout["xaxis"]["title"]["text"].endswith("(%)")
+    from abm.report.data import load
+
+    paired = load(built).paired      # pooled over the sweep's points, as the page shows them
+    for t in traces:
+        right = t.get("xaxis") == "x2"
+        labels = [c[2] for c in t["customdata"]]
+        metrics = [next(m for m, q in METRICS.items() if q.label == lab) for lab in labels]
+        assert all((METRICS[m].unit in POINTS_UNITS) == right for m in metrics), (t["name"],
+                                                                                 labels)
+        if right:
+            scenario = html.unescape(t["name"])
+            vol = metrics.index("price_volatility")
+            d = paired.filter((pl.col("scenario") == scenario)
+                              & (pl.col("metric") == "price_volatility"))["diff_mean"][0]
+            assert t["x"][vol] == pytest.approx(100 * d, rel=1e-3)
+
+
+def test_box_plots_with_extreme_whiskers_keep_their_boxes_readable(tmp_path):
+    """price_p95 is 300 times higher in 3 of 20 runs per scenario: its panel's axis is set from
+    the boxes (middle halves) and a line above the chart names it; other panels are untouched."""
+    out = make_results(tmp_path / "r", scenarios=("baseline", "cfd_110"), replications=20,
+                       steps=24, summaries=False, failed=0)
+    for path in (out / "runs").glob("*.parquet"):
+        runs = pl.read_parquet(path)
+        runs.with_columns(price_p95=pl.when(pl.col("replication") < 3).then(
+            pl.col("price_p95") * 300).otherwise(pl.col("price_p95"))).write_parquet(path)
+    build_report(out)
+    chart = section(out / "report" / "index.html", "distributions")
+    traces, layout = plot_json(chart)
+    titles = [html.unescape(a["text"]) for a in layout["annotations"]]
+    panel = next(i for i, t in enumerate(titles, start=1) if t.startswith("Price, 95th"))
+    axis = layout["yaxis" if panel == 1 else f"yaxis{panel}"]
+    runs = summary.load_runs(out).filter(pl.col("status") == "ok")
+    top = runs.group_by("scenario").agg(pl.col("price_p95").quantile(0.75, "linear"))[
+        "price_p95"].max()
+    assert axis["autorange"] is False and top < axis["range"][1] < 1.5 * top
+    assert "the whiskers go higher in: Price, 95th percentile (up to" in html.unescape(chart)
+    others = [layout.get(f"yaxis{i}" if i > 1 else "yaxis", {}) for i in
+              range(1, len(titles) + 1) if i != panel]
+    assert all("range" not in a for a in others)

@@ -10,19 +10,23 @@ from typing import TextIO
 import polars as pl
 
 from abm.names import METRICS
-from abm.report.format import fmt
+from abm.report.format import fmt, scale_for
+from abm.report.headlines import fiscal_metric
 
-HEADLINE = ("price_mean", "price_volatility", "capacity_added_market", "fiscal_cost")
+# then the fiscal cost the pages lead with: net of stocks held when the runs have it
+HEADLINE = ("price_mean", "price_volatility", "capacity_added_market")
 
 
 def headline_table(runs: pl.DataFrame, price_unit: str = "price") -> list[str]:
     """Lines of the per-scenario table: mean over ok runs (and sweep points) of HEADLINE."""
-    metrics = [m for m in HEADLINE if m in runs.columns]
+    fiscal = fiscal_metric([m for m in runs.columns if m in METRICS])
+    metrics = [m for m in HEADLINE if m in runs.columns] + ([fiscal] if fiscal else [])
     if runs.is_empty() or not metrics:
         return []
     means = (runs.filter(pl.col("status") == "ok").group_by("scenario", maintain_order=True)
              .agg(pl.len().alias("n"), *[pl.col(m).cast(pl.Float64).mean() for m in metrics]))
-    units = {m: price_unit if METRICS[m].unit == "price" else METRICS[m].unit for m in metrics}
+    # the unit the numbers are shown in (volatility in "% per year", as on the pages' axes)
+    units = {m: scale_for(1.0, METRICS[m].unit, price_unit).unit for m in metrics}
     header = ["scenario", "runs"] + [f"{METRICS[m].label} ({units[m]})" for m in metrics]
     # the pages' rounding and units, with an ASCII minus for copying from a terminal
     rows = [[str(r["scenario"]), str(r["n"])]

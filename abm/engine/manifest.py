@@ -8,7 +8,8 @@ unless the caller forces it (which discards the old runs).
 Keys (format 1):
   format, kind ("abm results": the marker that the folder is ours), experiment, wrote (the
   folders abm writes here, the only ones --force deletes), title, question, config
-  (resolved), config_hash, version, git_commit,
+  (resolved), config_hash, notes (the experiment files' comments: values labelled ASSUMPTION
+  and cited sources, abm.comments; absent in older folders), version, git_commit,
   root_seed, baseline, scenarios, design_kind ("none" | "grid" | "lhs" | "sobol"),
   sweep (null or {design, samples, parameters: [dotted keys in design order]}),
   design (list of {run_id, scenario, point, params, replication, seed}),
@@ -118,6 +119,7 @@ def build(exp: Any, specs: list, *, executor: dict[str, Any]) -> dict[str, Any]:
         "question": exp.config.experiment.question,
         "config": exp.resolved(),
         "config_hash": exp.config_hash(),
+        "notes": list(getattr(exp, "notes", [])),
         "version": abm.__version__,
         "git_commit": git_commit(),
         "root_seed": exp.config.experiment.seed,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 import time
 from collections import Counter, deque
@@ -43,6 +44,7 @@ from abm.engine.files import (
     remove_stale_temps,
     write_json_atomic,
 )
+from abm.engine.guard import check_guarded
 from abm.errors import ConfigError
 from abm.experiment import MAX_RUNS, Experiment, RunSpec
 from abm.names import METRICS
@@ -142,7 +144,7 @@ def _check_folder(exp: Experiment, out: Path, force: bool) -> tuple[dict | None,
                           "format marker and experiment name); abm neither writes nor deletes "
                           "anything here: choose another --out")
     old, new = stored.get("config_hash"), exp.config_hash()
-    if old != new:
+    if old not in (new, exp.config_hash(legacy=True)):
         if force:
             return stored, True
         raise ConfigError(str(out), None, f"holds runs of a different experiment config "
@@ -197,6 +199,9 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, *, workers: i
     _check_options(workers, executor, scheduler, executor_instance is not None)
     _check_out_path(out)    # before any worker starts: the cheap checks first
     exp.check_size(max_runs)      # counted before the design is built
+    check_guarded(executor_instance is None and (
+        (executor == "local" and (workers or os.cpu_count() or 1) > 1)
+        or (executor == "dask" and scheduler is None)))
     if series not in worker.SERIES_MODES:
         raise ConfigError(None, "series", f"unknown series mode '{series}'; allowed: "
                           f"{', '.join(worker.SERIES_MODES)}")

@@ -77,6 +77,12 @@ class ReportData:
         return str((self.config.get("market") or {}).get("price_unit") or "USD/kg")
 
     @property
+    def headline_outcomes(self) -> list[str]:
+        """The experiment's `[report] headline` metrics that the runs have (may be empty)."""
+        named = (self.config.get("report") or {}).get("headline") or []
+        return [m for m in named if m in self.metrics]
+
+    @property
     def steps_per_year(self) -> int:
         return int(self.meta.get("steps_per_year") or 12)
 

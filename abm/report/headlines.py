@@ -17,22 +17,32 @@ import polars as pl
 from abm.names import METRICS
 from abm.report.format import fmt, fmt_diff, fmt_diff_range, fmt_pct, fmt_range
 
-# The effects a policy reader asks about, in the order of the issue, and how each is best stated:
-# "rel" as a percentage change; "abs" in the metric's own unit (capacity added and fiscal cost are
-# often zero in the baseline, so a percentage of them means nothing).
+# The outcomes a scenario's headline sentence states first unless the experiment names its own
+# (`[report] headline`); the fiscal cost always closes the sentence.
+DEFAULT_HEADLINE = ["price_volatility", "capacity_added_market"]
+# The fiscal cost the headline states: net of the stocks the government holds at the end when the
+# runs have that metric (results written before it have only the cash outlay).
+FISCAL = ("fiscal_cost_net", "fiscal_cost")
+# The effects listed under each headline, after the experiment's own headline outcomes.
 # Club buyers' price volatility is listed only where the club is a separate market (its price is
-# then not the world price); the headline speaks of it there. The headline's fiscal figure is the
-# net one (cash less the end value of the stocks held); the cash figure is listed beside it.
-HEADLINE_EFFECTS: list[tuple[str, str]] = [
-    ("price_volatility", "rel"),
-    ("club_price_volatility", "rel"),
-    ("price_mean", "rel"),
-    ("capacity_added_market", "abs"),
-    ("import_reliance", "abs"),
-    ("fiscal_cost_net", "abs"),
-    ("fiscal_cost", "abs"),
-    ("consumer_spend", "abs"),
-]
+# then not the world price), and the default headline speaks of it there.
+LISTED = ["price_volatility", "club_price_volatility", "price_mean", "capacity_added_market",
+          "import_reliance", *FISCAL, "consumer_spend"]
+# Headline outcomes whose change is "cut" rather than "lowered"
+CUT = {"price_volatility", "club_price_volatility", "max_drawdown", "club_max_drawdown"}
+
+
+def mode_of(metric: str) -> str:
+    """How a change is best stated: "rel" (a % change) for prices; "abs" in the metric's own
+    unit for everything else: percentage points for shares and volatilities (a relative change
+    of a percentage reads as points), tonnes and money (often zero in the baseline, so a
+    percentage of them means nothing)."""
+    return "rel" if METRICS[metric].unit == "price" else "abs"
+
+
+def fiscal_metric(available: set[str] | list[str]) -> str | None:
+    """The fiscal cost metric the pages lead with: the net one when the runs have it."""
+    return next((m for m in FISCAL if m in available), None)
 
 
 def club_separate(rows: dict[str, dict[str, Any]], fields: tuple[str, ...]) -> bool:
@@ -133,12 +143,19 @@ class Effect:
         return "95% CI " + ci(text, self.scenario, self.metric, self.ci_field, lo, hi)
 
 
-def effects_for(paired: pl.DataFrame, scenario: str, price_unit: str) -> dict[str, Effect]:
+def effects_for(paired: pl.DataFrame, scenario: str, price_unit: str,
+                outcomes: list[str] | None = None) -> dict[str, Effect]:
+    """The paired effects of `scenario`: the headline `outcomes` first, then LISTED (the fiscal
+    cost once: net when present, else cash)."""
     rows = {r["metric"]: r for r in paired.filter(pl.col("scenario") == scenario).to_dicts()}
-    if not club_separate(rows, ("baseline_mean", "scenario_mean")):
+    if "club_price_volatility" not in (outcomes or []) and not club_separate(
+            rows, ("baseline_mean", "scenario_mean")):
         rows.pop("club_price_volatility", None)
-    return {m: Effect(scenario, m, rows[m], mode, price_unit)
-            for m, mode in HEADLINE_EFFECTS if m in rows}
+    fiscal = fiscal_metric(rows)
+    wanted = [m for m in [*(outcomes or []), *LISTED]
+              if m in METRICS and m in rows and (m not in FISCAL or m == fiscal)]
+    return {m: Effect(scenario, m, rows[m], mode_of(m), price_unit)
+            for m in dict.fromkeys(wanted)}
 
 
 def _verb(e: Effect, up: str, down: str, what: str) -> str:
@@ -153,41 +170,52 @@ def _verb(e: Effect, up: str, down: str, what: str) -> str:
     return f"{verb} {what} by {e.magnitude_html()} ({e.ci_html(True)})"
 
 
-def _fiscal(e: Effect, baseline_cost: float, years: float) -> str:
+def _fiscal(e: Effect, years: float) -> str:
+    """The fiscal clause, which like every other says only what its interval supports."""
+    net = e.metric == "fiscal_cost_net"
+    what = "net fiscal cost (outlay less the stocks held at the end)" if net else "fiscal cost"
+    baseline_cost = e.row.get("baseline_mean")
+    extra = "extra " if _finite(baseline_cost) and abs(baseline_cost) > 0 else ""
     span = f" over {fmt(years, '-')} years" if years else ""
     if e.zero:
-        return "at no fiscal cost"
-    extra = "extra " if _finite(baseline_cost) and abs(baseline_cost) > 0 else ""
-    # (results computed before fiscal_cost_net existed have only the cash figure)
-    net = (" (net: outlays less receipts and the value of the stock held at the end)"
-           if e.metric == "fiscal_cost_net" else "")
-    if e.value >= 0:
-        article = f"an {extra}" if extra else "a "
-        what = "net fiscal cost" if net else "fiscal cost"
-        return (f"at {article}{what} of {e.magnitude_html()} ({e.ci_html(True)})"
-                f"{span}{net}")
-    return f"with a net fiscal gain of {e.magnitude_html()} ({e.ci_html(True)}){span}{net}"
+        return f"at no {extra}fiscal cost"
+    if not e.has_ci:
+        return (f"with a change in {what} of {e.signed_html()} (too few paired runs for a "
+                "CI)")
+    if not e.clear:
+        return f"with no clear change in {what} ({e.signed_html()}, {e.ci_html(False)})"
+    if e.value > 0:
+        article = "an" if extra or net else "a"
+        return f"at {article} {extra}{what} of {e.magnitude_html()} ({e.ci_html(True)}){span}"
+    gain = "net fiscal gain (outlay less the stocks held at the end)" if net else "fiscal gain"
+    return f"with a {gain} of {e.magnitude_html()} ({e.ci_html(True)}){span}"
 
 
-def headline(scenario: str, effects: dict[str, Effect], years: float) -> str:
-    """The one-sentence answer for a scenario (HTML), as in the issue's example."""
-    parts = []
-    if "club_price_volatility" in effects:   # a club policy: the price club buyers pay
-        parts.append(_verb(effects["club_price_volatility"], "raised", "cut",
-                           "club buyers' price volatility"))
-    elif "price_volatility" in effects:
-        parts.append(_verb(effects["price_volatility"], "raised", "cut", "price volatility"))
-    if "capacity_added_market" in effects:
-        e = effects["capacity_added_market"]
-        what = lower_first(METRICS[e.metric].label)
-        if e.clear and e.value > 0:
-            parts.append(f"added {e.magnitude_html()} ({e.ci_html(True)}) of {what}")
-        else:
-            parts.append(_verb(e, "increased", "reduced", what))
-    sentence = f'<b class="scenario">{escape(scenario)}</b> ' + " and ".join(parts)
-    e = effects.get("fiscal_cost_net") or effects.get("fiscal_cost")
-    if e is not None:
-        sentence += " " + _fiscal(e, e.row.get("baseline_mean"), years)
+def _clause(e: Effect) -> str:
+    what = lower_first(METRICS[e.metric].label)
+    if e.metric == "capacity_added_market" and e.clear and e.value > 0:
+        return f"added {e.magnitude_html()} ({e.ci_html(True)}) of {what}"
+    return _verb(e, "raised", "cut" if e.metric in CUT else "lowered", what)
+
+
+def _join(parts: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else "".join(parts)
+
+
+def headline(scenario: str, effects: dict[str, Effect], years: float,
+             outcomes: list[str] | None = None) -> str:
+    """The one-sentence answer for a scenario (HTML): its effect on the headline `outcomes`
+    (default DEFAULT_HEADLINE), then its fiscal cost; each clause as sure as its 95% CI."""
+    default = DEFAULT_HEADLINE
+    if "club_price_volatility" in effects:      # a club policy: the price club buyers pay
+        default = ["club_price_volatility" if m == "price_volatility" else m for m in default]
+    lead = [m for m in (outcomes or default) if m in effects and m not in FISCAL]
+    parts = [_clause(effects[m]) for m in lead]
+    sentence = f'<b class="scenario">{escape(scenario)}</b> ' + _join(parts)
+    fiscal = fiscal_metric(effects)
+    if fiscal is not None:
+        sentence += (" " if parts else "") + _fiscal(effects[fiscal], years)
     return sentence + "."
 
 
@@ -220,13 +248,16 @@ def effect_items(effects: dict[str, Effect]) -> list[str]:
     return items
 
 
-def levels_sentence(summary: pl.DataFrame, scenario: str, price_unit: str) -> str:
-    """Without a second scenario there is nothing to pair: state the levels with their spread."""
+def levels_sentence(summary: pl.DataFrame, scenario: str, price_unit: str,
+                    outcomes: list[str] | None = None) -> str:
+    """Without a second scenario there is nothing to pair: state the levels with their spread
+    (the headline `outcomes` first)."""
     rows = {r["metric"]: r for r in summary.filter(pl.col("scenario") == scenario).to_dicts()}
-    if not club_separate(rows, ("mean",)):
-        rows.pop("club_price_volatility", None)
+    fiscal = fiscal_metric(rows)
+    wanted = [m for m in [*(outcomes or []), *LISTED] if m in METRICS
+              and (m not in FISCAL or m == fiscal)]
     parts = []
-    for metric, _ in HEADLINE_EFFECTS:
+    for metric in dict.fromkeys(wanted):
         r = rows.get(metric)
         if r is None or not _finite(r.get("mean")):
             continue

@@ -88,7 +88,8 @@ class Page:
                            include_mathjax=False, config=PLOT_CONFIG, div_id=div,
                            default_width="100%", default_height=f"{fig.height}px",
                            validate=False)
-        return f'<div class="plot">{html}</div>'
+        notes = "".join(f'<p class="note chart-note">{n}</p>' for n in fig.notes)
+        return f'{notes}<div class="plot">{html}</div>'
 
     def render(self) -> str:
         """The whole page in the shared shell (abm/templates/page.html.j2)."""

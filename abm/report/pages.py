@@ -16,6 +16,7 @@ from abm.names import METRICS
 from abm.report import discovery, figures, headlines, sweep_figures, tomlout
 from abm.report.data import ReportData, run_paths
 from abm.report.format import (
+    POINTS_UNITS,
     fmt,
     fmt_diff,
     fmt_diff_range,
@@ -36,6 +37,27 @@ def _overrides(data: ReportData, scenario: str) -> str:
     items = [f"{k} = {_value(v)}{_unit(k, data.price_unit)}"
              for k, v in flatten(table_).items()]
     return escape("; ".join(items)) if items else "the base configuration as written"
+
+
+def _floor_level(data: ReportData, scenario: str) -> str:
+    """A floor whose level follows a rule (a cost percentile, an index) stated in price units:
+    the mean over the steps it was in force and over runs (nothing for a fixed level, which the
+    settings state)."""
+    config = data.config
+    policy = dict(flatten({"policy": config.get("policy") or {}}))
+    policy.update(flatten((config.get("scenarios") or {}).get(scenario) or {}))
+    rule = policy.get("policy.floor.rule")
+    if policy.get("policy.floor.mechanism") is None or rule in (None, "fixed"):
+        return ""
+    floor = data.bands.filter((pl.col("scenario") == scenario) & (pl.col("column") == "floor"))
+    level = floor["mean"].drop_nulls().drop_nans().mean() if floor.height else None
+    if level is None:
+        return ""
+    what = (f"the {fmt(policy.get('policy.floor.percentile'), '-')}th percentile of capacity "
+            "costs" if rule == "cost_percentile" else f"an {rule} level")
+    shown = num(fmt(level, "price", data.price_unit), scenario, "floor", "mean", level)
+    return (f". The floor ({escape(what)}) averaged {shown} over the steps it was in force, "
+            "over all runs.")
 
 
 def _value(v: object) -> str:
@@ -102,30 +124,34 @@ def index_page(data: ReportData, pages: list[str], footer: str) -> Page:
     boxes = []
     for scenario in data.scenarios:
         style = f' style="border-left-color:{cmap[scenario]}"'
+        outcomes = data.headline_outcomes
         if scenario == data.baseline:
-            body = headlines.levels_sentence(data.summary, scenario, data.price_unit)
+            body = headlines.levels_sentence(data.summary, scenario, data.price_unit, outcomes)
             boxes.append(f'<div class="scenario-box"{style}><p class="headline">{body}</p>'
                          f'<p class="overrides">Baseline: {_overrides(data, scenario)}</p></div>')
             continue
         if data.paired is None:
             continue
-        effects = headlines.effects_for(data.paired, scenario, data.price_unit)
+        effects = headlines.effects_for(data.paired, scenario, data.price_unit, outcomes)
         if not effects:
             continue
         n_pairs = next(iter(effects.values())).row.get("n_pairs")
         items = "".join(f"<li>{x}</li>" for x in headlines.effect_items(effects))
         boxes.append(
             f'<div class="scenario-box"{style}><p class="headline">'
-            f"{headlines.headline(scenario, effects, data.years)}</p><ul>{items}</ul>"
+            f"{headlines.headline(scenario, effects, data.years, outcomes)}</p><ul>{items}</ul>"
             f'<p class="overrides">Compared with {escape(data.baseline)} over {n_pairs} paired '
-            f"runs. Scenario settings: {_overrides(data, scenario)}</p></div>")
+            f"runs. Scenario settings: {_overrides(data, scenario)}{_floor_level(data, scenario)}"
+            "</p></div>")
     page.section("What each policy does", "".join(boxes), "headlines")
 
     charts = [
         ("How sure are we", figures.effects(data), "effects",
-         "Each diamond is the average change from the baseline; the bar is its 95% CI. Metrics "
-         "that are zero in the baseline (a % change of zero is undefined) are left out here and "
-         "shown in the table below."),
+         "Each diamond is the average change from the baseline; the bar is its 95% CI. Prices, "
+         "tonnes and money change in % of the baseline (left); shares and volatilities, "
+         "percentages already, in percentage points (right). Metrics that are zero in the "
+         "baseline (a % change of zero is undefined) are left out here and shown in the table "
+         "below."),
         ("Price", figures.price_fans(data), "price",
          "One panel per scenario. Dashed line: the price floor in force (where there is one)."),
         ("Capacity", figures.capacity(data), "capacity",
@@ -192,8 +218,9 @@ def _change_cell(r: dict, scenario: str, metric: str, price_unit: str) -> str:
     text = fmt_diff(d, unit, price_unit)
     ci_text = fmt_diff_range(r["diff_ci_low"], r["diff_ci_high"], unit, price_unit)
     rel = r.get("rel_diff")
+    # a relative change of a percentage would read as points: shares show the points alone
     rel_text = (f" ({num(fmt_pct(rel, signed=True), scenario, metric, 'rel_diff', rel)})"
-                if rel is not None and rel == rel else "")
+                if rel is not None and rel == rel and unit not in POINTS_UNITS else "")
     return (f"{num(text, scenario, metric, 'diff_mean', d)}{rel_text}<br><small>"
             f"{ci(ci_text, scenario, metric, 'diff_ci', r['diff_ci_low'], r['diff_ci_high'])}"
             "</small>")
@@ -218,16 +245,20 @@ def sweep_page(data: ReportData, pages: list[str], footer: str) -> Page:
         + table(["Parameter", "Unit", "Lowest", "Highest", "Values"], ranges,
                 ["text", "text", "", "", ""])), "design")
     discovery.sweep_section(page, data)
+    none = ('<p class="note">No run of the swept scenarios finished, so there is nothing to '
+            'show here (the errors are on the <a href="config.html">configuration page</a>).</p>')
     for prm in params:
+        fig = sweep_figures.response(data, prm)
         page.section(f"Response to {prm}", (
             '<p class="note">Runs are grouped by the value of this parameter (other parameters '
             "vary across their ranges within each group). Line: median run; band: middle half "
-            "of runs.</p>" + page.figure(sweep_figures.response(data, prm))))
+            "of runs.</p>" + page.figure(fig)) if fig is not None else none)
     for pi, pj in sweep_figures.pairs(params):
+        fig = sweep_figures.heatmap(data, pi, pj)
         page.section(f"{pi} and {pj} together", (
             '<p class="note">Colour: the median run in each cell. Use the menu to choose the '
-            "outcome. Empty cells had no runs.</p>" + page.figure(sweep_figures.heatmap(data, pi,
-                                                                                       pj))))
+            "outcome. Empty cells had no runs.</p>" + page.figure(fig)) if fig is not None
+            else none)
     fig = sweep_figures.sobol(data)
     if fig is not None:
         page.section("Which parameters matter (Sobol indices)", (
@@ -372,6 +403,7 @@ def config_page(data: ReportData, pages: list[str], footer: str, toml_name: str)
                      + '<p class="note">Tracebacks are in the <code>traceback</code> column of '
                      "runs/*.parquet.</p>",
                      "failures")
+    assumptions_section(page, m.get("notes"))
     page.section("Resolved configuration", (
         '<p class="note">Every parameter with its default filled in, as the runs used it. '
         "Scenarios override the keys listed under <code>[scenarios.NAME]</code>.</p>"
@@ -379,5 +411,42 @@ def config_page(data: ReportData, pages: list[str], footer: str, toml_name: str)
     return page
 
 
+def assumptions_section(page: Page, notes: list[dict] | None) -> None:
+    """Every value the experiment's files label ASSUMPTION, then every note citing a source,
+    each with its file and line, the key it labels and the value as written."""
+    if notes is None:
+        page.section("Assumptions and sources", '<p class="note">This results folder was '
+                     "written before abm recorded the experiment files' comments; the files "
+                     "themselves label assumptions and cite sources.</p>", "assumptions")
+        return
+
+    def rows(items: list[dict]) -> list[list[str]]:
+        return [[escape(f"{n['file']}:{n['line']}"), escape(n["key"]) + (
+                 f"<br><small>{escape(n['where'])}</small>" if "(" in n.get("where", "") else ""),
+                 escape(n["value"] if n["value"] is not None else "(table)"),
+                 escape(n["text"])] for n in items]
+
+    head = ["Where", "Setting", "Value as written", "Note"]
+    cls = ["text", "text", "text", "text"]
+    labelled = [n for n in notes if n.get("assumption")]
+    cited = [n for n in notes if not n.get("assumption")]
+    page.section("Assumptions and sources", (
+        f"<p>{len(labelled)} settings or tables are labelled <b>ASSUMPTION</b> in the "
+        f"experiment's files (modelling choices without a source), and {len(cited)} notes give "
+        "the source of a value. The full references, with their addresses, are in "
+        "<code>docs/sources.md</code> of the abm repository (recycling: "
+        "<code>docs/recycling_sources.md</code>). A base file's note on a setting the experiment "
+        "sets again is not listed.</p>"
+        f"<h3>Labelled ASSUMPTION ({len(labelled)})</h3>"
+        + (table(head, rows(labelled), cls) if labelled else '<p class="note">None.</p>')
+        + f"<h3>Sources cited ({len(cited)})</h3>"
+        + (table(head, rows(cited), cls) if cited else '<p class="note">None.</p>')),
+        "assumptions")
+
+
 def config_toml(data: ReportData) -> str:
-    return tomlout.dumps(data.config)
+    """The resolved config as TOML that reruns on its own (no `extends`, no CSV files: their
+    tables and rows are in it), to the same config hash."""
+    from abm.experiment import standalone
+
+    return tomlout.dumps(standalone(data.config))

@@ -44,6 +44,7 @@ class Figure:
                  shared_x: bool = False, shared_y: bool = False, hspace: float = 0.08,
                  vspace: float = 0.12):
         self.rows, self.cols = rows, cols
+        self.notes: list[str] = []        # HTML lines shown above the chart (what is left out)
         self.data: list[dict[str, Any]] = []
         self.layout: dict[str, Any] = {"template": TEMPLATE, "annotations": [], "shapes": []}
         grid = copy.deepcopy(_grid(rows, cols, tuple(titles or ())[:rows * cols], hspace, vspace))

@@ -66,8 +66,9 @@ def binned(ok: pl.DataFrame, param: str, n_bins: int,
 
 
 def response(data: ReportData, param: str) -> Figure | None:
-    """Median and middle half of every metric across bins of one swept parameter, per scenario."""
-    ok = data.ok
+    """Median and middle half of every metric across bins of one swept parameter, per scenario
+    (None when no run with the parameter finished: the swept scenarios all failed)."""
+    ok = data.ok.filter(pl.col(param).is_not_null())
     metrics = data.metrics
     if not metrics or ok.height == 0:
         return None
@@ -120,8 +121,8 @@ def response(data: ReportData, param: str) -> Figure | None:
 
 def heatmap(data: ReportData, pi: str, pj: str) -> Figure | None:
     """Median of a metric over a 2-D grid of bins of two parameters, one panel per scenario;
-    a menu switches the metric."""
-    ok = data.ok
+    a menu switches the metric. None when no run with both parameters finished."""
+    ok = data.ok.filter(pl.col(pi).is_not_null() & pl.col(pj).is_not_null())
     metrics = data.metrics
     if not metrics or ok.height == 0:
         return None

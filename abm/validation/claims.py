@@ -7,7 +7,7 @@ not have the claimed property. Tolerances are stated, with their reason, where t
 
 Units: prices in the scenario's price unit (USD/kg unless a claim says USD/t); quantities in
 tonnes per step (monthly steps); money in USD. Numbers marked ASSUMPTION are modelling choices;
-the others cite ../shared/reference/FACTS.md (the project's sourced facts).
+the others cite docs/sources.md (the project's sourced facts, with their addresses).
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def judge_merit(price: np.ndarray, output: np.ndarray, costs: np.ndarray,
     steps = list(range(len(price)))
     return ClaimResult(
         "merit_order", "Merit-order curtailment in a downturn",
-        "Standard merit-order (cost-curve) economics; FACTS: lithium 2024, high-cost mines (Mt "
+        "Standard merit-order (cost-curve) economics; docs/sources.md: lithium 2024, high-cost mines (Mt "
         "Cattlin, Bald Hill) mothballed first",
         "In a downturn the highest-cost capacity idles first and the price settles near the cash "
         "cost of the marginal surviving capacity.",
@@ -140,9 +140,9 @@ def judge_merit(price: np.ndarray, output: np.ndarray, costs: np.ndarray,
 # ================================================================================================
 
 USD_PER_GBP_1985 = 1.30           # ASSUMPTION (as experiments/tin_1985.toml)
-TIN_FLOOR = 8140.0 * USD_PER_GBP_1985   # USD/t: LME tin at suspension, GBP 8,140/t (FACTS)
-TIN_BUDGET = 900e6 * USD_PER_GBP_1985   # USD: ~GBP 900m of loans (FACTS)
-TIN_RATIO = 0.40                  # free price / pre-collapse level (FACTS: Anderson & Gilbert 1988)
+TIN_FLOOR = 8140.0 * USD_PER_GBP_1985   # USD/t: LME tin at suspension, GBP 8,140/t (docs/sources.md)
+TIN_BUDGET = 900e6 * USD_PER_GBP_1985   # USD: ~GBP 900m of loans (docs/sources.md)
+TIN_RATIO = 0.40                  # free price / pre-collapse level (docs/sources.md: Anderson & Gilbert 1988)
 # "about 40%": GBP 3,250 / 8,140 = 0.40 at the mid-1986 low; +-5 points covers the rounding of
 # the historical figure (the model's ratio is set by the cost curve, not fitted to it)
 TIN_RATIO_TOL = 0.05
@@ -224,7 +224,7 @@ def judge_tin(runs: list) -> ClaimResult:
     return ClaimResult(
         "tin_collapse", "A buffer-stock floor with a finite budget collapses (tin, 1985)",
         "Salant (1983); International Tin Agreement collapse, 24 Oct 1985 (Anderson & Gilbert, "
-        "Economic Journal 1988; FACTS)",
+        "Economic Journal 1988; docs/sources.md)",
         "A floor above the long-run price defended by a finite stock: stock accumulates, the budget "
         "is exhausted, the price falls back to the undefended level; tin's free price fell to "
         "about 40% of the defended level.",
@@ -252,7 +252,7 @@ EC_FRONT_RUN = 0.3               # importers buy 30% of a month's demand ahead e
 # a surge must be material, not rounding: exports up by more than 10% over their pre-announcement
 # level (gallium, July 2023: +372% m/m; the model's size depends on front_run, a free parameter)
 EC_SURGE_MIN = 0.10
-ANTIMONY = {"Europe": 0.573, "China": -0.105}   # FACTS: price change since the Sept 2024 controls
+ANTIMONY = {"Europe": 0.573, "China": -0.105}   # docs/sources.md: price change since the Sept 2024 controls
 
 
 def export_control_config(cut: float, announce: int | None = None,
@@ -322,7 +322,7 @@ def judge_export_control(runs: dict, announced) -> ClaimResult:
     mid = moves.get(EC_HEADLINE_CUT, next(iter(moves.values())))
     return ClaimResult(
         "export_control", "Export control by a dominant producer",
-        "FACTS: antimony controls from 15 Sep 2024 (Europe +57.3%, China -10.5%); gallium and "
+        "docs/sources.md: antimony controls from 15 Sep 2024 (Europe +57.3%, China -10.5%); gallium and "
         "germanium controls announced 3 Jul 2023, effective 1 Aug 2023 (July exports +372% m/m)",
         "The restricting region's price falls while the club's rises; with an announcement lead, "
         "exports surge before the deadline.",
@@ -359,8 +359,8 @@ NDPR_FIXED_PER_T = 3000.0                  # USD/yr per t/yr of capacity
 NDPR_INVESTMENT = {"rule": "npv", "hurdle_rate": 0.15, "volatility_premium": 0.10,
                    "volatility_prior": 0.35, "expectation_halflife": 24, "project_life": 20,
                    "review_every": 3}
-NDPR_LEVELS = (54.0, 75.0, 80.0, 85.0)     # USD/kg held; Benchmark's thresholds (FACTS)
-NDPR_CFD = 110.0                           # USD/kg: DoD-MP floor (FACTS)
+NDPR_LEVELS = (54.0, 75.0, 80.0, 85.0)     # USD/kg held; Benchmark's thresholds (docs/sources.md)
+NDPR_CFD = 110.0                           # USD/kg: DoD-MP floor (docs/sources.md)
 NDPR_CFD_MARKET = 60.0                     # USD/kg: market held below the floor (~63 at signing)
 NDPR_STEPS = 120                           # ten years of monthly reviews
 # Benchmark shares are rounded ("~40%", "~15%") and the pipeline has 7 projects of >= 11.5% of
@@ -448,8 +448,8 @@ def judge_threshold(held: dict, cfd) -> ClaimResult:
                  "pipeline capacity share with an incentive price up to 85 USD/kg": 1 - above85}
     return ClaimResult(
         "investment_threshold", "Investment threshold: the NdPr pipeline",
-        "Benchmark Mineral Intelligence incentive prices (~Q1 2024; FACTS); DoD-MP 110 USD/kg "
-        "floor (July 2025; FACTS)",
+        "Benchmark Mineral Intelligence incentive prices (~Q1 2024; docs/sources.md); DoD-MP 110 USD/kg "
+        "floor (July 2025; docs/sources.md)",
         "Almost no ex-China projects start at 54 USD/kg, more start through 75-85 USD/kg, most "
         "start under a binding 110 USD/kg CFD floor.",
         produced, checks,
@@ -601,7 +601,7 @@ def judge_storage(runs: list, kind: str) -> ClaimResult:
     return ClaimResult(
         f"storage_{kind}", title,
         "Williams & Wright (1991); Deaton & Laroque (1992, 1996); RECS (Gouel) sto4: a public "
-        "stock defending a price band (FACTS)",
+        "stock defending a price band (docs/sources.md)",
         "With inventories prices are positively autocorrelated and right-skewed, with spikes when "
         "stocks run out (compared with a no-storage control on the same seeds).",
         {"lag-1 autocorrelation, storage": float(ac[:, 0].mean()),
@@ -702,7 +702,7 @@ def judge_real_options(runs: dict) -> ClaimResult:
 # 7. MP-style CFD: pays nothing at or above the floor; cost falls as prices rise
 # ================================================================================================
 
-CFD_FLOOR, CFD_UPSIDE, CFD_SETTLEMENT = 110.0, 0.3, 3     # FACTS: DoD-MP, July 2025
+CFD_FLOOR, CFD_UPSIDE, CFD_SETTLEMENT = 110.0, 0.3, 3     # docs/sources.md: DoD-MP, July 2025
 CFD_DEMAND = (0.7, 0.8, 0.9, 1.0, 1.1, 1.2)               # demand level multipliers (price paths)
 CFD_SEEDS = (1, 2, 3)
 CFD_STEPS = 120
@@ -769,7 +769,7 @@ def judge_cfd(runs: dict) -> ClaimResult:
     return ClaimResult(
         "cfd_cost", "MP-style CFD floor: pays nothing above the floor",
         "US DoD - MP Materials price protection, July 2025: 110 USD/kg NdPr floor, quarterly "
-        "settlement, 30% of the upside to the government (FACTS); no top-up was due at ~123 "
+        "settlement, 30% of the upside to the government (docs/sources.md); no top-up was due at ~123 "
         "USD/kg in Feb 2026",
         "The CFD pays nothing whenever the price is at or above the floor, and its fiscal cost "
         "falls as the price path rises.",
@@ -789,7 +789,7 @@ def judge_cfd(runs: dict) -> ClaimResult:
 MIP_LEVEL, MIP_END, MIP_STEPS = 52.0, 48, 72
 MIP_SEEDS = (1, 2, 3, 4)
 MIP_CAP_SLACK = 1.10     # annual cap = 110% of expected imports at the MIP (ASSUMPTION; EU 7 GW/yr)
-MIP_EXCESS_DUTY = 0.476   # imports beyond the cap pay duties averaging 47.6% (FACTS: EU solar)
+MIP_EXCESS_DUTY = 0.476   # imports beyond the cap pay duties averaging 47.6% (docs/sources.md: EU solar)
 # "near": within 2% of the MIP in at least 90% of in-force months; months after an annual cap is
 # used up are the exception (imports then pay the full duties and the club price rises to them)
 MIP_NEAR, MIP_SHARE = 0.02, 0.90
@@ -799,7 +799,7 @@ EU_CLUB_SHARE, EU_CAPACITY = 0.3, 6000.0
 def mip_config(end: int | None = MIP_END) -> dict:
     """A solar-module-like market: a Chinese cost curve 30-50 (USD per unit), EU makers at 47,
     EU buyers 30% of demand; the MIP 52 sits ~20% above the ~42 world price, as the EU's stayed
-    ~30% above market (FACTS). Quantities and costs are ASSUMPTIONS."""
+    ~30% above market (docs/sources.md). Quantities and costs are ASSUMPTIONS."""
     producers = [_refinery(f"China {i + 1}", "China", 25000, c)
                  for i, c in enumerate([30.0, 34.0, 38.0, 42.0, 46.0, 50.0])]
     producers.append(_refinery("EU makers", "EU", EU_CAPACITY, 47.0))
@@ -857,7 +857,7 @@ def judge_mip(runs: list) -> ClaimResult:
     return ClaimResult(
         "mip_removal", "EU-style minimum import price with a volume cap",
         "EU minimum import price on Chinese solar modules, Aug 2013 - Sept 2018: 0.56 EUR/W, 7 GW/yr "
-        "cap, ~30% above market in 2017, prices expected to fall up to 10% on expiry (FACTS)",
+        "cap, ~30% above market in 2017, prices expected to fall up to 10% on expiry (docs/sources.md)",
         "A MIP with a volume cap keeps the club price near the MIP while it binds and lets it fall "
         "toward the world price when removed.",
         {"share of binding months within 2% of the MIP": share_near,
