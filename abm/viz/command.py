@@ -3,7 +3,8 @@
 Checks, before anything starts: the optional extra is installed (else exit 2 naming the extra
 and the pip command), the experiment file and the scenario are valid (else exit 2 with the
 config error). Then ``python -m solara run abm.viz.app`` serves the page on localhost; the
-front-end assets come from the solara-assets package (no CDN), so the page renders offline.
+front-end assets come from the solara-assets package (no CDN), so the page renders offline, and
+solara's telemetry and version check are off.
 """
 
 from __future__ import annotations
@@ -78,8 +79,12 @@ def main(argv: list[str]) -> int:
     exp.scenario(scenario)                     # an unknown scenario names the allowed ones
     if not 0 < args.port < 65536:
         raise ConfigError(None, "--port", f"must be 1 to 65535 (got {args.port})")
-    env = {**os.environ, ENV_EXPERIMENT: str(path.resolve()), ENV_SCENARIO: scenario}
+    # solara's own calls out (usage telemetry, a check for a newer version) are switched off:
+    # the app runs offline and sends nothing
+    env = {**os.environ, ENV_EXPERIMENT: str(path.resolve()), ENV_SCENARIO: scenario,
+           "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
     command = [sys.executable, "-m", "solara", "run", "abm.viz.app", "--production",
+               "--no-check-version",
                "--host", args.host, "--port", str(args.port),
                "--open" if args.open else "--no-open"]
     print(f"abm viz: scenario '{scenario}' of {path} at http://{args.host}:{args.port} "
