@@ -181,6 +181,17 @@ def test_the_page_steps_and_reset_rebuilds_the_model_with_the_changed_inputs():
     assert step.widget.disabled                      # nothing left to step
 
 
+def test_the_served_page_without_an_experiment_says_how_to_start_it(monkeypatch):
+    solara = pytest.importorskip("solara")
+    v = pytest.importorskip("ipyvuetify")
+    pytest.importorskip("mesa.visualization")
+    from abm.viz.app import ENV_EXPERIMENT, Page
+
+    monkeypatch.delenv(ENV_EXPERIMENT, raising=False)
+    _, rc = solara.render(Page(), handle_error=False)
+    assert "abm viz EXPERIMENT.toml" in str(rc.find(v.Alert).widget.children)
+
+
 # ---------------------------------------------------------------------------------------------
 # `abm viz` and the layout
 # ---------------------------------------------------------------------------------------------

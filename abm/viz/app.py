@@ -17,7 +17,7 @@ import solara
 from mesa.visualization import SolaraViz, make_plot_component
 from mesa.visualization.utils import update_counter
 
-from abm.experiment import BASE, Experiment
+from abm.experiment import Experiment
 from abm.names import SERIES
 from abm.viz.command import ENV_EXPERIMENT, ENV_SCENARIO
 from abm.viz.model import MECHANISMS, Controls, VizMarket, controls_of, experiment_of
@@ -103,7 +103,7 @@ def make_page(experiment: str | Path | Experiment, scenario: str | None = None,
     """The SolaraViz element for one scenario of an experiment (default: its baseline).
     `model`: a reactive that holds the model shown (a test reads it); default, the page's own."""
     exp = experiment_of(experiment)
-    scenario = scenario or (exp.baseline if exp.config.scenarios else BASE)
+    scenario = scenario or exp.baseline
     now = controls_of(exp, scenario)
     market = exp.scenario(scenario).market
     first = VizMarket(experiment=experiment, scenario=scenario)
@@ -118,4 +118,7 @@ def make_page(experiment: str | Path | Experiment, scenario: str | None = None,
 @solara.component
 def Page():
     """The page `solara run abm.viz.app` serves (see the module docstring)."""
+    if not os.environ.get(ENV_EXPERIMENT):
+        return solara.Error(f"no experiment: start the app with `abm viz EXPERIMENT.toml` (or "
+                            f"set {ENV_EXPERIMENT} to the experiment file)")
     return make_page(os.environ[ENV_EXPERIMENT], os.environ.get(ENV_SCENARIO) or None)

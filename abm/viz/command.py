@@ -71,11 +71,11 @@ def main(argv: list[str]) -> int:
     except ExtraMissing as err:
         print(f"abm viz: error: {err}", file=sys.stderr)
         return 2
-    from abm.experiment import BASE, load_experiment
+    from abm.experiment import load_experiment
 
     path = Path(args.experiment)
     exp = load_experiment(path)                # ConfigError: exit 2 (abm.cli)
-    scenario = args.scenario or (exp.baseline if exp.config.scenarios else BASE)
+    scenario = args.scenario or exp.baseline
     exp.scenario(scenario)                     # an unknown scenario names the allowed ones
     if not 0 < args.port < 65536:
         raise ConfigError(None, "--port", f"must be 1 to 65535 (got {args.port})")

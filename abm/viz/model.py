@@ -20,7 +20,7 @@ from pathlib import Path
 
 from abm.config import ExperimentConfig
 from abm.errors import ConfigError
-from abm.experiment import BASE, Experiment, load_experiment, run_seed
+from abm.experiment import Experiment, load_experiment, run_seed
 from abm.model import MineralMarket
 from abm.names import REGION_CAPACITY_PREFIX
 
@@ -183,7 +183,7 @@ class VizMarket(MineralMarket):
                  tariff: float | None = None, stockpile_size: float | None = None,
                  demand_growth: float | None = None, seed: int | str | None = None):
         exp = experiment_of(experiment)
-        scenario = scenario or (exp.baseline if exp.config.scenarios else BASE)
+        scenario = scenario or exp.baseline
         config, notes = viz_config(exp, scenario, floor_level=floor_level, mechanism=mechanism,
                                    tariff=tariff, stockpile_size=stockpile_size,
                                    demand_growth=demand_growth)
