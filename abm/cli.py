@@ -1,9 +1,9 @@
 """The `abm` command line. Heavy modules are imported inside the commands so `abm --help` is fast.
 
-Subcommands of one argparse parser: run, report, validate, discover, calibrate and
-validate-model. The last two keep their arguments in their own modules
-(abm.calibration.command, abm.validation.command), loaded when the subcommand is used: listing
-the validation claims imports the model (~0.4 s).
+Subcommands of one argparse parser: run, report, validate, discover, calibrate, validate-model
+and viz. The last three keep their arguments in their own modules (abm.calibration.command,
+abm.validation.command, abm.viz.command), loaded when the subcommand is used: listing the
+validation claims imports the model (~0.4 s).
 
 Exit codes: 0 success; 1 a run-time failure (some runs failed) or output cut off by a closed
 pipe (`abm run ... | head`, which ends quietly); 2 bad input (one clear message on stderr,
@@ -52,6 +52,12 @@ def _validate_model_arguments() -> argparse.ArgumentParser:
     from abm.validation.command import build_parser
 
     return build_parser(list(CLAIMS))
+
+
+def _viz_arguments() -> argparse.ArgumentParser:
+    from abm.viz.command import build_parser
+
+    return build_parser()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                    add_help=False, arguments=_calibrate_arguments)
     sub.add_parser("validate-model", help="run the validation claims and write their page "
                    "(abm validate-model -h)", add_help=False, arguments=_validate_model_arguments)
+    sub.add_parser("viz", help="step a scenario in a SolaraViz app (optional extra abm[viz]; "
+                   "abm viz -h)", add_help=False, arguments=_viz_arguments)
     return parser
 
 
@@ -269,9 +277,16 @@ def cmd_validate_model(args: argparse.Namespace) -> int:
     return validate_model(args.argv)
 
 
+def cmd_viz(args: argparse.Namespace) -> int:
+    from abm.viz.command import main as viz
+
+    return viz(args.argv)
+
+
 COMMANDS = {"run": cmd_run, "report": cmd_report, "validate": cmd_validate,
             "discover": cmd_discover,
-            "calibrate": cmd_calibrate, "validate-model": cmd_validate_model}
+            "calibrate": cmd_calibrate, "validate-model": cmd_validate_model,
+            "viz": cmd_viz}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -356,14 +356,25 @@ class Experiment:
                                          dict(params)))
         return specs
 
+    def scenario_raw(self, name: str = BASE) -> dict:
+        """The raw (unvalidated) tables of a named scenario: the file's, with the scenario's
+        overrides applied (a copy: changing it changes nothing here)."""
+        self.scenario(name)             # an unknown name is an error naming the allowed ones
+        if name == BASE:
+            return copy.deepcopy(self.raw)
+        return apply_overrides(self.raw, flatten(self.config.scenarios[name]),
+                               source=f"scenarios.{name}", file=self.file)
+
+    def validated(self, raw: dict, scenario: str) -> ExperimentConfig:
+        """The validated config of tables derived from a scenario's (`scenario_raw` with
+        changes); errors name the scenario."""
+        return self._validate(raw, None if scenario == BASE else scenario)
+
     def run_config(self, spec: RunSpec) -> ExperimentConfig:
         """The validated config of one run: scenario overrides, then sweep parameters."""
         if not spec.params:
             return self.scenario(spec.scenario)
-        raw = copy.deepcopy(self.raw)
-        if spec.scenario != BASE:
-            raw = apply_overrides(raw, flatten(self.config.scenarios[spec.scenario]),
-                                  source=f"scenarios.{spec.scenario}", file=self.file)
+        raw = self.scenario_raw(spec.scenario)
         raw = apply_overrides(raw, spec.params, source="sweep.parameters", file=self.file)
         values = ", ".join(f"{k} = {v:g}" for k, v in spec.params.items())
         where = f"[sweep] point {spec.point} ({values}) in scenario {spec.scenario}"

@@ -51,7 +51,7 @@ def test_help_is_fast_and_imports_no_heavy_module():
     code = ("import sys, time; t = time.perf_counter(); from abm.cli import build_parser; "
             "build_parser().format_help(); print(time.perf_counter() - t); "
             "print(sorted(m for m in ('numpy', 'polars', 'pydantic', 'mesa', 'abm.validation."
-            "claims', 'abm.model') if m in sys.modules))")
+            "claims', 'abm.model', 'solara') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          timeout=60).stdout.splitlines()
     assert out[1] == "[]", out
