@@ -325,10 +325,14 @@ class _Markets:
                            {HUB: self.plan.importer_demand + rest + got}, 0.0, {}), got
         lo, hi = 0.0, wanted
         best = without
+        # the price the bids may not push their market above: their reservation price, or the
+        # price without them where that is a hair above it (an MIP level through a wedge of
+        # rounding size: the bids then take what is there at that price, no more)
+        bound = max(price, without.prices[self.bid_node])
         for _ in range(60):
             mid = 0.5 * (lo + hi)
             trial = self.solve(asks, qty, rest + mid)
-            if trial.prices[self.bid_node] <= price * (1.0 + market.SNAP_REL) and \
+            if trial.prices[self.bid_node] <= bound and \
                     self.unrationed(trial):
                 lo, best = mid, trial
             else:

@@ -396,3 +396,23 @@ def property_tests(examples: int, marks=(), derandomize: bool = True):
  test_slow_a_larger_stockpile_budget_never_raises_the_peak_disruption_price,
  test_slow_a_larger_export_cut_never_lowers_the_price_outside) = property_tests(
     SLOW_EXAMPLES, marks=(pytest.mark.slow,), derandomize=False)
+
+
+def test_a_stockpile_setting_the_price_at_its_reservation_buys_the_same_on_both_paths():
+    """Found by the slow search: the stockpile bid holds the price at buy_below 20 (supply 75 t
+    a step at zero cost against D = 4.17 (P/60)^-2 x 2); the linked path's search for the
+    quantity it takes must keep the price at 20 exactly, as one market does (it took 2e-7 more
+    while it allowed a rounding margin above the reservation price)."""
+    raw = {"experiment": {"name": "prop", "steps": 12, "seed": 0},
+           "market": {"intensity": 1.0, "demand": {
+               "reference_price": 60.0, "reference_quantity": 100.0, "elasticity": -2.0}},
+           "regions": [{"name": "US", "club": True},
+                       {"name": "China", "market_economy": False}],
+           "producers": [{"region": "US", "stage": "refinery", "capacity": 1.0,
+                          "unit_cost": 0.0, "name": "P1"}],
+           "buyers": [{"name": "US buyers", "region": "US", "share": 0.5},
+                      {"name": "China buyers", "region": "China", "share": 0.5}],
+           "recyclers": [{"name": "R", "region": "US", "capacity": 901.0, "unit_cost": 0.0,
+                          "scrap": 901.0, "collection_elasticity": 0.0, "collection_lag": 1}],
+           "policy": {"stockpile": {"buy_below": 20.0, "release_above": 40.0}}}
+    check_linked_equals_single(raw)
