@@ -432,15 +432,14 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
             defence_bought, defence_price = float(to_gov.sum()), float(defence.floor)
         else:                                # bought in the market, at its price
             defence_bought, defence_price = fills[1], stock_price
-    duties = 0.0
+    duties = exporter_rent = 0.0
     if plan.club_separate:
         club_imports = float(s.net_imports[1])
         duties = max(club - world, 0.0) * max(club_imports, 0.0)
-    exporter_rent = 0.0
-    if plan.undertaking and plan.mip > 0 and duties > 0:
-        exporter_rent = _undertaking_rent(m, s, offer_price, club, world, plan.mip,
-                                          club_imports)
-        duties -= exporter_rent
+        if plan.undertaking and plan.mip > 0 and duties > 0:
+            exporter_rent = _undertaking_rent(m, s, offer_price, club, world, plan.mip,
+                                              club_imports, plan.import_cap)
+            duties -= exporter_rent
     elif m.has_club:
         # the club's net imports in one market: what club buyers and the bids that would sit in
         # a separate club market got, less what club offers sold to the market
@@ -456,15 +455,18 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
 
 
 def _undertaking_rent(m: _Markets, s: _Solved, offer_price: np.ndarray, club: float,
-                      world: float, mip: float, imports: float) -> float:
+                      world: float, mip: float, imports: float, import_cap: float) -> float:
     """Under a price undertaking exporters sell into the club at the minimum price: the MIP's
-    part of the wedge, (min(club price, MIP) - world price) per tonne imported, is theirs (a
-    tariff on top of the MIP, or the rent of a binding quota, stays duty). Which world-market
+    part of the wedge, (MIP - world price) per tonne imported under the undertaking, is theirs
+    (a tariff on top of the MIP, the rent of a binding quota and the excess duty on imports
+    beyond the quota stay duty; with the club price below the MIP every tonne entered
+    duty-paid beyond the quota, so none is under the undertaking). Which world-market
     sellers supplied the club is not identified in one world market, so the rent is shared
     pro rata to what producers selling in the world market sold, as a price uplift on their
     offers (as the quota rent of an export control); with no such sales it stays duty. Returns
     the rent, price units x t."""
-    rent = max(min(club, mip) - world, 0.0) * max(imports, 0.0)
+    under = min(max(imports, 0.0), import_cap) if club >= mip * (1 - 1e-12) else 0.0
+    rent = max(mip - world, 0.0) * under
     sellers = m.masks[HUB] & (m.offers.owner == -1) & (s.sold > 0)
     if rent <= 0 or not sellers.any():
         return 0.0

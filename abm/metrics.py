@@ -38,7 +38,9 @@ def floor_market_price(model) -> np.ndarray:
     for policy in model.policies:
         column = getattr(policy, "price_column", None)
         if column is not None:
-            return np.asarray(rec.column(column()), dtype=float)
+            price = np.asarray(rec.column(column()), dtype=float)
+            # (a restricting region's price exists only while its control is in force)
+            return np.where(np.isfinite(price), price, rec.column("price"))
     return rec.column("price")
 
 
@@ -115,8 +117,19 @@ def stock_value(model) -> float:
     in: the club price for the club's government (its stock is bought and offered in the club's
     market), the world price for any other."""
     club = model.governments.club
-    return sum(g.stock * (model.club_price if g is club else model.price)
-               for g in model.governments) * model.money_per_price_tonne
+    restricted = model.outcome.restricted_price if hasattr(model, "outcome") else float("nan")
+
+    restricting = {model.region_index[s.region] for s in model.config.shocks
+                   if s.kind == "export_control"}
+
+    def price_of(g) -> float:
+        if g is club:
+            return model.club_price
+        # a buffer stock in a region restricting its exports sits in that region's market
+        home = bool(g.regions) and set(g.regions) <= restricting
+        return restricted if home and np.isfinite(restricted) else model.price
+
+    return sum(g.stock * price_of(g) for g in model.governments) * model.money_per_price_tonne
 
 
 def fiscal(model, cash: float, capacity_added: float) -> dict[str, float]:

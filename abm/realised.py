@@ -36,9 +36,11 @@ class RealisedPrices:
         product-stage producers a floor with default coverage would cover (the club's regions,
         or every region without a club), so a scenario and its baseline compare the same
         producers."""
-        for policy in model.policies:
-            if hasattr(policy, "covered_rows"):
-                return policy.covered_rows(model)
+        # the floor's producers first: an offtake's contracted producers only without a floor
+        covering = [p for p in model.policies if hasattr(p, "covered_rows")]
+        covering.sort(key=lambda p: p.name != "floor")
+        if covering:
+            return covering[0].covered_rows(model)
         b = model.book
         club = np.asarray(model.region_club, dtype=bool)
         region = club[b.region] if club.any() else np.ones(len(b), dtype=bool)

@@ -270,7 +270,7 @@ def test_the_headline_of_a_club_policy_speaks_of_the_club_price_and_the_net_fisc
     assert "cut club buyers' price volatility by" in text
     assert 'data-metric="club_price_volatility"' in text
     assert 'data-metric="price_volatility"' not in text
-    assert "net fiscal cost of" in text and 'data-metric="fiscal_cost_net"' in text
+    assert "at a net fiscal cost" in text and 'data-metric="fiscal_cost_net"' in text
     assert 'data-value="50000000.0"' in text          # the net $50m, not the cash $200m
 
 
@@ -307,3 +307,56 @@ def test_report_and_rent_settings_enter_the_config_hash_only_when_not_at_their_d
     assert experiment(**mip, **{"policy.floor.rent": "duty"}).config_hash() == plain
     assert experiment(**mip, **{"report.discount_rate": 0.05}).config_hash() != plain
     assert experiment(**mip, **{"policy.floor.rent": "undertaking"}).config_hash() != plain
+
+
+# -- found by the adversarial review ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("excess_duty, rent, duty", [
+    # club price 45 = 30 x 1.5 < MIP 65: every tonne enters duty-paid beyond the quota, none at
+    # the MIP: no rent, duty (45 - 30) x D(30, 45)
+    (0.5, 0.0, 15.0 * D(30.0, 45.0)),
+    # club price 105 = 30 x 3.5: the club's own 10 t @ 70 sell, imports D(30, 105) - 10 = 12.68
+    # t; the quota's 10 t enter at the MIP, rent (65 - 30) x 10; the rest of the wedge is duty
+    (2.5, 35.0 * 10.0, 75.0 * (D(30.0, 105.0) - 10.0) - 35.0 * 10.0),
+])
+def test_an_undertaking_leaves_the_excess_duty_beyond_the_quota_as_duty(excess_duty, rent, duty):
+    raw = config([("Club", 10.0, 70.0), ("World", 200.0, 30.0)], steps=1,
+                 floor={"mechanism": "mip", "level": 65.0, "rent": "undertaking",
+                        "volume_cap": 120.0, "excess_duty": excess_duty})
+    s = run(raw).series(accounts=True)
+    assert s["exporter_rent"][0] == pytest.approx(rent * 1000.0, abs=1e-6)
+    assert s["duties"][0] == pytest.approx(duty * 1000.0, rel=1e-9)
+
+
+def test_covered_producers_are_the_floors_even_beside_an_offtake():
+    # CFD at 80 covering Club (cost 50) in a market at 40, an offtake covering World: the
+    # covered producer realises 80 every step, so no price risk
+    raw = stochastic(config([("Club", 60.0, 50.0), ("World", 100.0, 40.0)], club_q=50.0,
+                            world_q=50.0, floor={"mechanism": "cfd", "level": 80.0,
+                                                 "covers": ["Club"]},
+                            offtake={"share": 0.5, "covers": ["World"], "price": 45.0}))
+    raw["experiment"]["steps"] = 36
+    assert run(raw).metrics()["covered_price_volatility"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_floor_in_a_region_restricting_exports_is_compared_with_that_regions_price():
+    # World restricts exports from step 12; a CFD at 55 covers World: before the control the
+    # world price is 41.67 < 55, during it World's own price 18.52 < 55 (the world price, 60, is
+    # above it): below the floor in every step
+    raw = export_control_config()
+    raw["experiment"]["steps"] = 16
+    raw["policy"] = {"floor": {"mechanism": "cfd", "level": 55.0, "covers": ["World"]}}
+    assert run(raw).metrics()["share_below_floor"] == pytest.approx(1.0)
+
+
+def test_a_buffer_stock_in_a_region_restricting_exports_is_valued_at_that_regions_price():
+    # a purchase floor at 45 covering World buys World's surplus at 45 while World restricts its
+    # exports; World's price is held at 45 (the world price is 60): the stock is worth what it
+    # cost, so the net fiscal cost is 0
+    raw = export_control_config()
+    raw["experiment"]["steps"] = 14
+    raw["policy"] = {"floor": {"mechanism": "purchase", "level": 45.0, "covers": ["World"]}}
+    m = run(raw).metrics()
+    assert m["fiscal_cost"] > 0
+    assert m["fiscal_cost_net"] == pytest.approx(0.0, abs=1e-6 * m["fiscal_cost"])

@@ -188,11 +188,13 @@ def test_headline_numbers_equal_those_from_the_parquet_files(results, pages):
     # one-sentence headline)
     assert checked >= 2 * 6 * 4
     fields = {(i["scenario"], i["metric"]) for i in shown}
-    assert {("cfd_110", "price_volatility"), ("purchase_90", "fiscal_cost")} <= fields
+    # (the fiscal cost headlined is the net one: outlay less the stocks held at the end)
+    assert {("cfd_110", "price_volatility"), ("purchase_90", "fiscal_cost_net")} <= fields
     # the sentence names the baseline and the effect on price volatility with its interval
     headline = v.page.locator("#headlines .headline").nth(1).inner_text()
     assert headline.startswith("cfd_110 cut price volatility by ")
-    assert "95% CI" in headline and "fiscal cost of $" in headline
+    assert "95% CI" in headline and "net fiscal cost (outlay less the stocks held at the end) " \
+        "of $" in headline
     # volatility is a percentage: its change is written in percentage points
     want = expected[("cfd_110", "price_volatility")]["diff_mean"]
     assert sig(abs(want) * 100) + " percentage points" in headline

@@ -65,6 +65,10 @@ class FloorPolicy(Policy):
         self.covered_region = np.isin(np.arange(len(model.region_names)), self.covers)
         self.region_club = np.asarray(model.region_club, dtype=bool)
         self.stage = MINE if self.cfg.stage == "concentrate" else REFINERY
+        # every covered region restricts its exports at some time (its own market then)
+        restricting = {model.region_index[s.region] for s in model.config.shocks
+                       if s.kind == "export_control"}
+        self.restricting = bool(self.covers) and set(self.covers) <= restricting
         self._covered_cache = (None, None)      # (book version, rows covered if active)
         self.government = model.governments.government_for(self.covers, "floor")
         if self.cfg.rule == "cost_percentile":
@@ -167,6 +171,11 @@ class FloorPolicy(Policy):
         at the floor's stage in the market its covered producers sell in."""
         if self.stage == MINE:
             return "concentrate_price"
+        if self.restricting:
+            # covered producers in a region restricting its exports sell in its own market
+            # while the control is in force (abm.metrics.floor_market_price: the world price
+            # in the other steps)
+            return "export_region_price"
         return "club_price" if self.in_club() else "price"
 
     def in_club(self) -> bool:

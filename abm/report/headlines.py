@@ -185,7 +185,7 @@ def _fiscal(e: Effect, years: float) -> str:
     if not e.clear:
         return f"with no clear change in {what} ({e.signed_html()}, {e.ci_html(False)})"
     if e.value > 0:
-        article = "an" if extra or net else "a"
+        article = "an" if extra else "a"
         return f"at {article} {extra}{what} of {e.magnitude_html()} ({e.ci_html(True)}){span}"
     gain = "net fiscal gain (outlay less the stocks held at the end)" if net else "fiscal gain"
     return f"with a {gain} of {e.magnitude_html()} ({e.ci_html(True)}){span}"
