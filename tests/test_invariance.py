@@ -416,3 +416,22 @@ def test_a_stockpile_setting_the_price_at_its_reservation_buys_the_same_on_both_
                           "scrap": 901.0, "collection_elasticity": 0.0, "collection_lag": 1}],
            "policy": {"stockpile": {"buy_below": 20.0, "release_above": 40.0}}}
     check_linked_equals_single(raw)
+
+
+def test_a_stockpile_bid_beside_an_unrationed_linked_market_buys_as_in_one_market():
+    """Found by the default search: with 1e-12 tariff the club's buyers were served
+    0.999999999998 of their demand (rounding of the linked sums), which the bid took for
+    rationing, so it bought nothing and the price stayed at 19.99 instead of 20."""
+    raw = {"experiment": {"name": "prop", "steps": 12, "seed": 0},
+           "market": {"intensity": 1.0, "demand": {
+               "reference_price": 60.0, "reference_quantity": 100.0, "elasticity": -2.0}},
+           "regions": [{"name": "US", "club": True},
+                       {"name": "China", "market_economy": False}],
+           "producers": [{"region": "China", "stage": "refinery", "capacity": 900.0,
+                          "unit_cost": 0.0, "name": "P2"},
+                         {"region": "US", "stage": "refinery", "capacity": 1.0,
+                          "unit_cost": 0.0, "name": "P3"}],
+           "buyers": [{"name": "US buyers", "region": "US", "share": 0.5},
+                      {"name": "China buyers", "region": "China", "share": 0.5}],
+           "policy": {"stockpile": {"buy_below": 20.0, "release_above": 40.0}}}
+    check_linked_equals_single(raw)
