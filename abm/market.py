@@ -517,8 +517,8 @@ def _claim_at_cap(nodes: list[Node], node_prices: list[float], imports: list[flo
     own buyers and the other nodes, never rationing them (as an offer at the price takes what
     demand leaves it)."""
     at_cap = [j for j, (n, p_n, m) in enumerate(zip(nodes, node_prices, imports, strict=True))
-              if m > 0 and p_n == cap and math.isclose(n.import_price(p_w), cap,
-                                                       rel_tol=SNAP_REL)]
+              if m > 0 and math.isclose(p_n, cap, rel_tol=SNAP_REL)
+              and math.isclose(n.import_price(p_w), cap, rel_tol=SNAP_REL)]
     if not at_cap:
         return imports
     others = sum(m for j, m in enumerate(imports) if j not in at_cap)

@@ -435,3 +435,25 @@ def test_a_stockpile_bid_beside_an_unrationed_linked_market_buys_as_in_one_marke
                       {"name": "China buyers", "region": "China", "share": 0.5}],
            "policy": {"stockpile": {"buy_below": 20.0, "release_above": 40.0}}}
     check_linked_equals_single(raw)
+
+
+def test_a_node_at_the_cap_through_a_wedge_a_hair_off_takes_what_the_hub_leaves_on_both_paths():
+    """Found by the slow search: at the world price where the club's imports cost the cap at
+    its border (144 x 1.25 = 180), the club takes what the hub leaves (0.0625 t); with 1e-12 more
+    tariff its price came out a hair below the cap and it took 1.37 t, rationing the hub."""
+    raw = {"experiment": {"name": "prop", "steps": 2, "seed": 0},
+           "market": {"intensity": 1.0, "price_cap": 180.0, "demand": {
+               "reference_price": 60.0, "reference_quantity": 174.0, "elasticity": -1.0}},
+           "regions": [{"name": "US", "club": True},
+                       {"name": "China", "market_economy": False}],
+           "producers": [{"capacity": 36.0, "stage": "refinery", "region": "US",
+                          "unit_cost": 73.0, "name": "P3"},
+                         {"region": "China", "stage": "mine", "capacity": 37.0, "unit_cost": 1.0,
+                          "name": "P4"},
+                         {"region": "US", "stage": "refinery", "capacity": 1.0, "unit_cost": 0.0,
+                          "name": "P5"}],
+           "buyers": [{"name": "US buyers", "region": "US", "share": 0.5},
+                      {"name": "China buyers", "region": "China", "share": 0.5}],
+           "policy": {"floor": {"mechanism": "cfd", "level": 20.0, "covers": ["US"]},
+                      "trade": {"tariff": 0.25, "rules_of_origin": 1.0}}}
+    check_linked_equals_single(raw)
