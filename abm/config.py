@@ -277,6 +277,12 @@ class NonMarket(Strict):
                                     "the home price falls below quota_price", gt=0, le=50)
     quota_min_share: float = field(0.5, "-", "Production quota: the least share of capacity the "
                                    "state keeps producing", ge=0, le=1)
+    quota_adjustment: float = field(1.0, "1/step", "Production quota: share of the way from last "
+                                    "step's quota to the one the home price asks for that the "
+                                    "state moves each step (1: at once; China issues its rare-earth "
+                                    "quotas about twice a year, about 1/6 a month, docs/sources.md "
+                                    "31); below 1 keeps an inelastic home market from a cobweb",
+                                    gt=0, le=1)
 
 
 class Outages(Strict):

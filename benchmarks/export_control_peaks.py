@@ -5,6 +5,9 @@ experiments/stockpile_export_control.toml over N of the experiment's run seeds (
 during the control against that mean (before the announcement one market: the world price).
 
     .venv/bin/python benchmarks/export_control_peaks.py [dotted.key=TOML_VALUE ...]
+
+With env CUTS="0.1,0.3,0.5,0.7" it runs each seed at every cut instead (paired seeds) and
+prints the median peak ratio per cut and how many seeds' peaks rise with the cut.
 """
 
 import os
@@ -33,19 +36,31 @@ def with_overrides(raw: dict, args: list[str]) -> dict:
     return raw
 
 
-def main(args: list[str]) -> None:
-    exp = load_experiment("experiments/stockpile_export_control.toml")
-    raw = exp.scenario("no_stockpile").model_dump(exclude_none=True)
-    cfg = ExperimentConfig.model_validate(with_overrides(raw, args))
+def measure(cfg, rep: int) -> tuple[float, float]:
+    """(peak outside price during the control / mean before, home price during / mean - 1)."""
     shock = next(s for s in cfg.shocks if s.kind == "export_control")
     before = slice(shock.announce - 12, shock.announce)
     during = slice(shock.start, shock.start + shock.duration)
-    ratios, home = [], []
-    for rep in range(int(os.environ.get("N", "50"))):
-        s = MineralMarket(cfg, rng=run_seed(cfg.experiment.seed, rep)).run().series()
-        price, own = s["price"].to_numpy(), s["export_region_price"].to_numpy()
-        ratios.append(price[during].max() / price[before].mean())
-        home.append(own[during].mean() / price[before].mean() - 1)
+    s = MineralMarket(cfg, rng=run_seed(cfg.experiment.seed, rep)).run().series()
+    price, own = s["price"].to_numpy(), s["export_region_price"].to_numpy()
+    return price[during].max() / price[before].mean(), own[during].mean() / price[before].mean() - 1
+
+
+def main(args: list[str]) -> None:
+    exp = load_experiment("experiments/stockpile_export_control.toml")
+    raw = with_overrides(exp.scenario("no_stockpile").model_dump(exclude_none=True), args)
+    n = int(os.environ.get("N", "50"))
+    if os.environ.get("CUTS"):
+        cuts = [float(c) for c in os.environ["CUTS"].split(",")]
+        peaks = np.array([[measure(ExperimentConfig.model_validate(
+            with_overrides(raw, [f"shocks.0.cut={c}"])), rep)[0] for c in cuts] for rep in range(n)])
+        print("cut:          " + "  ".join(f"{c:6.2f}" for c in cuts))
+        print("median peak:  " + "  ".join(f"{m:6.2f}" for m in np.median(peaks, axis=0)))
+        rising = int((np.diff(peaks, axis=1) >= 0).all(axis=1).sum())
+        print(f"seeds whose peak rises with the cut: {rising} of {n}")
+        return
+    cfg = ExperimentConfig.model_validate(raw)
+    ratios, home = zip(*(measure(cfg, rep) for rep in range(n)), strict=True)
     r, h = np.array(ratios), np.array(home) * 100
     print(f"peak outside / pre mean: median {np.median(r):.2f}  p95 {np.percentile(r, 95):.2f}  "
           f"max {r.max():.1f}")

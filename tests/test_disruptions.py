@@ -110,6 +110,23 @@ def test_a_production_quota_cuts_state_output_when_the_home_price_is_below_its_l
     assert s["price"][1] == pytest.approx(60.0 * 1.4 ** -2, rel=1e-12)
 
 
+def test_a_quota_adjusting_part_of_the_way_each_step_damps_the_cobweb():
+    # as above with quota_adjustment 0.5: step 1 the target is 30/50 = 0.6, the quota moves half
+    # way from 1 to 0.8 -> 160 t > 141.4 -> P = 30; step 2 target 0.6 again -> 0.7 -> 140 t <
+    # 141.4 -> P = 60 (140/100)^-2 = 30.61; step 3 target 30.61/50 = 0.612 -> quota
+    # (0.7 + 0.612) / 2 = 0.656 -> 131.2 t -> P = 60 (1.312)^-2 = 34.86: the price settles
+    # instead of jumping between 30 and 41.67
+    raw = config([("World", 200.0, 30.0), ("Club", 0.0, 90.0)], club_q=50.0, world_q=50.0,
+                 steps=4)
+    raw["regions"][1]["market_economy"] = False
+    raw["nonmarket"] = {"quota_price": 50.0, "quota_elasticity": 1.0, "quota_min_share": 0.2,
+                        "quota_adjustment": 0.5}
+    s = run(raw).series()
+    p2 = 60.0 * 1.4 ** -2
+    q3 = (0.7 + p2 / 50.0) / 2
+    np.testing.assert_allclose(s["price"], [30.0, 30.0, p2, 60.0 * (2 * q3) ** -2], rtol=1e-12)
+
+
 def test_a_quota_level_below_every_price_changes_nothing():
     raw = config([("World", 200.0, 30.0), ("Club", 0.0, 90.0)], club_q=50.0, world_q=50.0,
                  steps=4)
@@ -117,3 +134,20 @@ def test_a_quota_level_below_every_price_changes_nothing():
     plain = run(raw).series()
     raw["nonmarket"] = {"quota_price": 10.0}
     np.testing.assert_allclose(run(raw).series()["price"], plain["price"], rtol=0)
+
+
+def test_importers_use_the_stock_they_bought_ahead_in_place_of_the_withheld_exports():
+    # World (state) 120 t @ 30 exports 60 t a step at P = 41.67 (step 0). Announced at step 1,
+    # in force from step 2 with cut 0.5: normal exports 60 t, so 30 t are withheld a step.
+    # Step 1: importers buy front_run 0.5 x their 60 t ahead: demand 100 (P/60)^-0.5 + 30 meets
+    # 120 t at 30 and the club's 20 t at 60 -> P = 60 (130 t < 140 t). Step 2: 30 t of exports
+    # and the 30 t bought ahead: the club again has 60 t, P = 60 (60/50)^-2 = 41.67. Step 3: the
+    # stock is used up: 30 t of imports and the club's 20 t at 60 -> P = 60 (50 t at 60).
+    raw = config([("World", 120.0, 30.0), ("Club", 20.0, 60.0)], club_q=50.0, world_q=50.0,
+                 steps=5)
+    raw["regions"][1]["market_economy"] = False
+    raw["shocks"] = [{"kind": "export_control", "region": "World", "announce": 1, "start": 2,
+                      "duration": 4, "cut": 0.5, "front_run": 0.5}]
+    s = run(raw).series()
+    np.testing.assert_allclose(s["price"][:4], [60.0 * 1.2 ** -2, 60.0, 60.0 * 1.2 ** -2, 60.0],
+                               rtol=1e-9)

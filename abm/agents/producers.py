@@ -262,14 +262,19 @@ class Producers:
     def follow_quotas(self) -> None:
         """State-directed regions set this step's production quota from the home price of the
         last step (the mean price their buyers paid; the world price without buyers there):
-        share = clip((P_home / quota_price)^quota_elasticity, quota_min_share, 1)."""
+        target = clip((P_home / quota_price)^quota_elasticity, quota_min_share, 1), and the quota
+        moves `quota_adjustment` of the way from last step's share to the target."""
         rules, model = self.nonmarket, self.model
         paid, where = model.outcome.buyer_price, model.buyers.region
+        speed = rules.quota_adjustment
         for r in self.quota_regions.tolist():
             home = paid[where == r]
             price = float(home.mean()) if len(home) else float(model.price)
             share = (price / rules.quota_price) ** rules.quota_elasticity
-            self.quota_share[r] = min(max(share, rules.quota_min_share), 1.0)
+            target = min(max(share, rules.quota_min_share), 1.0)
+            if speed < 1.0:
+                target = self.quota_share[r] + speed * (target - self.quota_share[r])
+            self.quota_share[r] = target
 
     def available(self) -> np.ndarray:
         """Tonnes each producer can offer this step (outages and regional supply cuts applied)."""

@@ -9,7 +9,9 @@
   clearing without any instrument), and at `licence_flow` x that during the licence delay (0:
   no exports); a cut of 0 withholds
   nothing (no cap, no disruption) once licences are issued. Between announcement and start,
-  importers elsewhere buy ahead (`front_run`) and draw the inventory down once the control bites.
+  importers elsewhere buy ahead (`front_run`); once the control bites they use that inventory in
+  place of the withheld exports (each step at most normal exports less what the control lets
+  through), and after the control ends they draw what is left at normal exports a step.
 * `Finance`: concessional finance (a lower hurdle rate) and permitting reform (shorter lead
   times) for projects in covered regions.
 """
@@ -67,7 +69,7 @@ class ExportControl(Policy):
         self.shock = shock
         self.reference_exports = None
         self.inventory = 0.0
-        self.inventory_at_start = 0.0
+        self.withheld = 0.0        # t this step: normal exports less what the control allows
 
     def initialize(self, model) -> None:
         self.region = model.region_index[self.shock.region]
@@ -109,12 +111,13 @@ class ExportControl(Policy):
 
             per_step = demand_at(scale, model.elasticity, model.last_price)
             model.plan.importer_demand += s.front_run * per_step
+        self.withheld = 0.0
         if not self.active(t):
+            if t >= self.end and self.reference_exports is not None:
+                self.withheld = self.reference_exports   # importers run their stock down
             return
         if self.reference_exports is None:
             self.reference_exports = self.normal_exports(model)
-        if t == self.start:
-            self.inventory_at_start = self.inventory
         allowed = (1 - s.cut) * self.reference_exports
         if t < self.start + s.licence_delay:
             # licences in process: only a share of what the control allows gets through, so the
@@ -129,12 +132,13 @@ class ExportControl(Policy):
             return                  # nothing withheld: exports are not restricted
         model.disruption = True
         model.plan.export_caps[self.region] = cap
+        self.withheld = max(self.reference_exports - cap, 0.0)
 
     def adjust_offers(self, model, offers) -> None:
-        # importers' inventory bought ahead is drawn down over the first half of the control
-        if self.active(model.t) and self.inventory > 1e-12:
-            span = max((self.end - self.start) // 2, 1)
-            qty = min(self.inventory, self.inventory_at_start / span)
+        # importers' inventory bought ahead replaces the exports the control withholds (they
+        # bought it for that), offered to the market at no ask like any stock being used up
+        if self.withheld > 0 and self.inventory > 1e-12:
+            qty = min(self.inventory, self.withheld)
             region = int(np.flatnonzero(model.buyers.region != self.region)[0]) \
                 if (model.buyers.region != self.region).any() else self.region
             offers.append(0.0, qty, int(model.buyers.region[region]), -2)
