@@ -26,6 +26,7 @@ from abm.validation.base import (
     run_model,
     skewness,
 )
+from abm.validation.episodes import dysprosium, gallium
 
 # Floating-point tolerance for quantities the model computes exactly (merit-order prices,
 # accounting identities): relative 1e-9 leaves room for summation order only.
@@ -956,6 +957,8 @@ CLAIMS = {
     "merit_order": merit_order_curtailment,
     "tin_collapse": tin_collapse,
     "export_control": export_control,
+    "gallium_2023": gallium,
+    "dysprosium_2025": dysprosium,
     "investment_threshold": investment_threshold,
     "storage_band": storage_stylized_facts,
     "storage_stockpile": stockpile_storage,
