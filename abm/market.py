@@ -756,6 +756,12 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
         disp = _dispatch(n.asks, n.qty, n.qty > 0, p_n, min(need, n.qty.sum()))
         node_disp.append(disp)
         node_cons.append(float(disp.sum()) + m)
+        if node_cons[-1] <= 0 and want > 0 and shortfall_price is not None \
+                and price_cap is None:
+            # nothing reached the node: no price clears there (its price is a marker), so its
+            # buyers go without what they demanded at `shortfall_price`, as in the hub (under
+            # a price cap the node's price is the cap, and what they wanted there is unmet)
+            want = demand_at(n.A, eps, shortfall_price, n.B)
         unmet += max(want - node_cons[-1], 0.0)
     # (what rounding leaves of demand served in full is no unmet demand)
     wanted_all = demand_at(A, eps, p_w, B) + sum(demand_at(n.A, eps, p_n, n.B)

@@ -548,3 +548,57 @@ def test_a_stockpile_without_a_club_covers_every_buyers_use():
     s = run(raw).series(accounts=True)
     # target 30 days of D(70, 60) = 70 t a month: 70 x 12 x 30 / 365 = 69.04 t, bought at once
     assert s["gov_purchases"][0] == pytest.approx(70.0 * 12 * 30 / 365, rel=1e-9)
+
+
+@pytest.mark.parametrize("tariff", [0.0, 1e-12])
+def test_club_buyers_cut_off_from_all_supply_go_without_what_they_wanted_at_the_last_price(
+        tariff):
+    # one mine (US, 1 t/yr) feeds China's refinery first (both cost 0); step 4 is a licence
+    # month of an export control with no licences flowing: China's product cannot leave, the
+    # US has none. US buyers wanted D = 0.5 x 100/12 x (6000/60)^-1 = 0.04167 t at the last
+    # price at which anything traded (6,000: the cost-0 supply meeting elastic demand), with or
+    # without a club market of their own (a tariff separates it); it was demand at the marker
+    # price (8.3e-5 t) when the club was separate (found by tests/test_invariance.py)
+    raw = {"experiment": {"name": "p", "steps": 6, "seed": 0},
+           "market": {"demand": {"reference_price": 60.0, "reference_quantity": 100.0,
+                                 "elasticity": -1.0}},
+           "regions": [{"name": "US", "club": True},
+                       {"name": "China", "market_economy": False}],
+           "producers": [{"name": "Mine", "region": "US", "stage": "mine", "capacity": 1.0,
+                          "unit_cost": 0.0},
+                         {"name": "China refinery", "region": "China", "stage": "refinery",
+                          "capacity": 1.0, "unit_cost": 0.0},
+                         {"name": "US refinery", "region": "US", "stage": "refinery",
+                          "capacity": 1.0, "unit_cost": 0.0}],
+           "buyers": [{"name": "US buyers", "region": "US", "share": 0.5},
+                      {"name": "China buyers", "region": "China", "share": 0.5}],
+           "shocks": [{"kind": "export_control", "region": "China", "start": 4,
+                       "duration": 2, "cut": 0.0, "announce": 1, "licence_delay": 1}]}
+    if tariff:
+        raw["policy"] = {"trade": {"tariff": tariff}}
+    s = run(raw).series()
+    assert s["price"][3] == pytest.approx(6000.0, rel=1e-9)
+    assert s["unmet_demand"][4] == pytest.approx(0.5 * 100 / 12 * 60 / 6000, rel=1e-9)
+
+
+@pytest.mark.parametrize("tariff", [0.0, 1e-12])
+def test_with_a_price_cap_and_no_supply_buyers_go_without_what_they_wanted_at_the_cap(tariff):
+    # the only refinery asks 81, above the cap of 80: nothing is ever offered. Demand at the
+    # cap, D = 100/12 x (80/60)^-1 = 6.25 t a step, is unmet, with or without a club market
+    # (with the club separate its buyers' share was taken at the last price, 60, by mistake)
+    raw = {"experiment": {"name": "p", "steps": 3, "seed": 0},
+           "market": {"price_cap": 80.0, "demand": {"reference_price": 60.0,
+                                                    "reference_quantity": 100.0,
+                                                    "elasticity": -1.0}},
+           "regions": [{"name": "US", "club": True},
+                       {"name": "China", "market_economy": False}],
+           "producers": [{"name": "Mine", "region": "US", "stage": "mine", "capacity": 1.0,
+                          "unit_cost": 0.0},
+                         {"name": "US refinery", "region": "US", "stage": "refinery",
+                          "capacity": 1.0, "unit_cost": 81.0}],
+           "buyers": [{"name": "US buyers", "region": "US", "share": 0.5},
+                      {"name": "China buyers", "region": "China", "share": 0.5}]}
+    if tariff:
+        raw["policy"] = {"trade": {"tariff": tariff}}
+    s = run(raw).series()
+    np.testing.assert_allclose(s["unmet_demand"], 6.25, rtol=1e-9)
