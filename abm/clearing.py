@@ -10,6 +10,8 @@ given offers and a block of demand (`_Markets.solve`: `abm.market.clear` for one
 
 * bids (the stockpile's, an open-market buffer stock's) with reservation prices sit in the
   club's market when it is separate, else in the world market (`_Markets.with_bids`);
+* a state reserve's purchases (`reserve_demand`) are tonnes demanded whatever the price in the
+  market of its region (the restricting region's own market while it controls exports);
 * a buffer-stock defence of covered producers (`buy_from = "covered"`) lets covered offers sell
   to the market no lower than the floor and buys what the market does not take at the floor,
   within its room (`_Markets.defended`).
@@ -102,6 +104,7 @@ class MarketPlan:
     bid_price: float = 0.0
     defence: Defence | None = None       # a buffer-stock floor
     importer_demand: float = 0.0         # front-running purchases by importers, t
+    reserve_demand: dict[int, float] = field(default_factory=dict)  # region -> t a state reserve buys
 
     @property
     def club_separate(self) -> bool:
@@ -113,7 +116,7 @@ class MarketPlan:
         # (rules of origin decide which offers count as the club's in club_imports)
         return (self.defence is None and not self.export_caps and self.bid_qty <= 0
                 and self.importer_demand == 0 and not self.club_separate
-                and self.rules_of_origin is None)
+                and self.rules_of_origin is None and not self.reserve_demand)
 
 
 @dataclass
@@ -136,6 +139,7 @@ class Outcome:
     defence_bought: float = 0.0          # t a buffer-stock defence bought (at defence_price)
     defence_price: float = 0.0
     exporter_rent: float = 0.0           # price units x t kept by exporters under an undertaking
+    reserve_bought: dict[int, tuple[float, float]] = field(default_factory=dict)  # region -> (t, price)
 
 
 def clear_single(offers: Offers, *, buyer_scale: np.ndarray, eps: float,
@@ -217,13 +221,21 @@ class _Markets:
         self.linked = len(node_ids) > 1
         # bids with a reservation price sit in the club's market when it is separate
         self.bid_node = 1 if plan.club_separate else HUB
+        # a state reserve buys in its region's market: its own while it restricts exports
+        self.reserve_node = {
+            r: 2 + self.restricted_regions.index(r) if r in plan.export_caps
+            else (1 if plan.club_separate and region_club[r] else HUB)
+            for r in plan.reserve_demand}
+        self.reserve_block = {k: 0.0 for k in node_ids}
+        for r, t in plan.reserve_demand.items():
+            self.reserve_block[self.reserve_node[r]] += t
 
     # -- one clearing ------------------------------------------------------------------------
     def solve(self, asks: np.ndarray, qty: np.ndarray, bid: float) -> _Solved:
         """Clear every market with offers (`asks`, `qty`) and `bid` t of price-independent
         demand in the bid node (beside importers' purchases in the hub)."""
         plan, eps = self.plan, self.eps
-        importers = plan.importer_demand
+        importers = plan.importer_demand + self.reserve_block[HUB]
         if not self.linked:
             r = market.clear(asks, qty, self.scale[HUB], eps, B=importers + bid,
                              price_cap=self.price_cap, shortfall_price=self.last_price)
@@ -240,7 +252,7 @@ class _Markets:
                 excess_duty=plan.excess_duty if is_club else None,
                 export_cap=(plan.export_caps[self.restricted_regions[k - 2]] if k >= 2
                             else np.inf),
-                B=bid if k == self.bid_node else 0.0))
+                B=(bid if k == self.bid_node else 0.0) + self.reserve_block[k]))
         hub_b = importers + (bid if self.bid_node == HUB else 0.0)
         hub = self.masks[HUB]
         r = market.clear_linked(asks[hub], qty[hub], self.scale[HUB], eps, nodes, B=hub_b,
@@ -314,15 +326,15 @@ class _Markets:
         if not self.linked:
             live = qty > 0
             supply_at = float(qty[live & (asks <= price)].sum())
-            elastic = market.demand_at(self.scale[HUB], self.eps, price,
-                                       self.plan.importer_demand + rest)
+            blocks = self.plan.importer_demand + self.reserve_block[HUB] + rest
+            elastic = market.demand_at(self.scale[HUB], self.eps, price, blocks)
             if supply_at < elastic:          # only under a binding price cap
                 return without, 0.0
             got = float(np.clip(supply_at - elastic, 0.0, wanted))
             sold = elastic + got
             dispatched = market._dispatch(asks, qty, live, price, sold)
             return _Solved({HUB: float(price)}, dispatched, {HUB: sold},
-                           {HUB: self.plan.importer_demand + rest + got}, 0.0, {}), got
+                           {HUB: blocks + got}, 0.0, {}), got
         lo, hi = 0.0, wanted
         best = without
         # the price the bids may not push their market above: their reservation price, or the
@@ -391,6 +403,8 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
     bid_filled = fills[0]
     prices = s.prices
     importer_bought = plan.importer_demand * m.served(s, HUB)
+    reserve_bought = {r: (t * m.served(s, k), s.prices[k])
+                      for r, t in plan.reserve_demand.items() for k in (m.reserve_node[r],)}
     node_cons = {}
     unfilled_blocks = 0.0
     for k in m.node_ids:
@@ -451,7 +465,7 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
     return Outcome(world, club, restricted, s.sold, to_gov, offer_price, buyer_tonnes,
                    buyer_price, bid_filled, stock_price, importer_bought, duties, club_imports,
                    unmet, float(buyer_tonnes.sum()), defence_bought, defence_price,
-                   exporter_rent)
+                   exporter_rent, reserve_bought)
 
 
 def _undertaking_rent(m: _Markets, s: _Solved, offer_price: np.ndarray, club: float,

@@ -249,14 +249,37 @@ class Investment(Strict):
                                       "projects]]), relative to the experiment file")
 
 
+class StateReserve(Strict):
+    """A state reserve of each state-directed region (as China's State Reserve Bureau): it buys
+    what its region's producers offer below `buy_below` beyond what is taken at that price and
+    offers its stock at `sell_above`, at most `rate` a year either way, funded by that region's
+    state (the `state_outlay` metric, not the club's fiscal cost)."""
+
+    buy_below: float = field(..., PRICE, "Buys (up to its rate and room) what its region's "
+                             "producers offer at or below this beyond what its buyers and "
+                             "permitted exports take at it: holds the home price there", gt=0)
+    sell_above: float = field(..., PRICE, "Offers its stock at this price (sells when the home "
+                              "market clears at or above it)", gt=0)
+    rate: float = field(..., "t/yr", "Most it buys or offers per year", gt=0)
+    capacity: float = field(..., "t", "Most it holds", gt=0)
+
+    @model_validator(mode="after")
+    def sells_above_where_it_buys(self) -> StateReserve:
+        if self.sell_above <= self.buy_below:
+            raise invalid("sell_above must be above buy_below")
+        return self
+
+
 class NonMarket(Strict):
     """Behaviour of producers in regions with market_economy = false."""
 
     strategy: Literal["competitive", "market_share", "predatory"] = field(
         "competitive", "-", "competitive: offers at cost like others; market_share: produces at "
         "capacity and expands to cover target_share of world demand at the reference price; "
-        "predatory: offers all its capacity at any price (dumps) while market-economy capacity is "
-        "about to come online")
+        "predatory: offers all its capacity at any price (dumps), and a state reserve its stock, "
+        "from predatory_window steps before a market-economy project comes online to "
+        "predatory_window steps after, paying its refiners what they lose below cash cost "
+        "(state_outlay); developers expect it for their project's first predatory_window steps")
     target_share: float = field(0.0, "-", "market_share: share of world demand at the reference "
                                 "price its capacity is expanded to cover",
                                 ge=0, le=1)
@@ -283,6 +306,8 @@ class NonMarket(Strict):
                                     "quotas about twice a year, about 1/6 a month, docs/sources.md "
                                     "31); below 1 keeps an inelastic home market from a cobweb",
                                     gt=0, le=1)
+    reserve: StateReserve | None = field(None, "-", "A state reserve in each state-directed "
+                                         "region (default: none)")
 
 
 class Outages(Strict):

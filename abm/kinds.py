@@ -31,7 +31,9 @@ ACCOUNT_KEYS = ("gov_purchases", "gov_sales", "gov_payments_to_producers",
 
 
 def entry_imminent(developers: Iterable, t: int, window: int) -> bool:
-    """A market-economy project comes online within `window` steps of step `t` (what a
-    `predatory` state producer watches for)."""
-    return any(d.status == "building" and d.market_economy
-               and 0 <= d.online_step - t <= window for d in developers)
+    """A market-economy project comes online within `window` steps of step `t`, or came online
+    less than `window` steps before it (what a `predatory` state producer watches for: it
+    prices through the entrant's first months as well as ahead of them)."""
+    return any(d.market_economy and d.online_step is not None and (
+        (d.status == "building" and 0 <= d.online_step - t <= window)
+        or (d.status == "online" and 0 <= t - d.online_step < window)) for d in developers)

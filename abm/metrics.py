@@ -129,7 +129,8 @@ def stock_value(model) -> float:
         home = bool(g.regions) and set(g.regions) <= restricting
         return restricted if home and np.isfinite(restricted) else model.price
 
-    return sum(g.stock * price_of(g) for g in model.governments) * model.money_per_price_tonne
+    return sum(g.stock * price_of(g) for g in model.governments.policy_makers()) \
+        * model.money_per_price_tonne
 
 
 def fiscal(model, cash: float, capacity_added: float) -> dict[str, float]:
@@ -164,7 +165,7 @@ def run_metrics(model) -> dict[str, float]:
     club_price = rec.column("club_price")
     region_price = export_region_price(model)
     capacity_added = model.producers.capacity_added(market_economy=True)
-    cash = float(sum(g.fiscal_cost for g in model.governments))
+    cash = float(sum(g.fiscal_cost for g in model.governments.policy_makers()))
     out = {
         **price_set("", price, floor_market_price(model), floor, spy),
         "capacity_added_market": capacity_added,
@@ -175,7 +176,8 @@ def run_metrics(model) -> dict[str, float]:
         "market_economy_share": float(prod_m / (prod_m + prod_n)) if prod_m + prod_n > 0 else 0.0,
         "import_reliance": float(np.clip(reliance, 0.0, 1.0)),
         "fiscal_cost": cash,
-        "stockpile_final": float(sum(g.stock for g in model.governments)),
+        "stockpile_final": float(sum(g.stock for g in model.governments.policy_makers())),
+        "state_outlay": float(sum(g.fiscal_cost for g in model.governments if g.state)),
         "unmet_demand": float(np.sum(rec.column("unmet_demand"))),
         "consumer_spend": float(np.sum(rec.column("consumer_spend"))),
         "recycled_share": (float(last_year(rec.column("recycled"), spy).sum() / (prod_m + prod_n))

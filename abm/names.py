@@ -107,6 +107,10 @@ METRICS: dict[str, Quantity] = {
                               "producers outside the club earn above the world price by "
                               "selling into the club at the minimum import price under a price "
                               "undertaking (policy.floor.rent = 'undertaking'; 0 otherwise)", ""),
+    "state_outlay": Quantity("State-directed producers' state outlay", "USD", "Net cash the "
+                             "states of state-directed regions spent over the run: a state "
+                             "reserve's purchases less its sales, predatory-pricing subsidies "
+                             "(not part of the fiscal cost, which is the policy makers')", ""),
 }
 
 SERIES: dict[str, Quantity] = {

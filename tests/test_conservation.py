@@ -65,7 +65,16 @@ def configs(draw):
         raw["shocks"] = [{"kind": "export_control", "region": "China", "start": 4, "duration": 5,
                           "cut": draw(st.floats(0.0, 1.0)), "announce": 1,
                           "licence_delay": draw(st.integers(0, 2)),
-                          "front_run": draw(st.floats(0.0, 0.5))}]
+                          "front_run": draw(st.floats(0.0, 0.5)),
+                          "licence_flow": draw(st.floats(0.0, 1.0))}]
+    if draw(st.booleans()):
+        # China's state: production quotas and a reserve (issue 15)
+        buy = draw(st.floats(10.0, 150.0))
+        raw["nonmarket"] = {"quota_price": draw(st.floats(10.0, 150.0)),
+                            "quota_adjustment": draw(st.floats(0.05, 1.0)),
+                            "reserve": {"buy_below": buy, "sell_above": buy * draw(
+                                st.floats(1.01, 3.0)), "rate": draw(st.floats(1.0, 5000.0)),
+                                "capacity": draw(st.floats(1.0, 20000.0))}}
     return raw
 
 
@@ -135,7 +144,7 @@ def test_tonnes_and_money_are_conserved_every_step(raw):
         np.testing.assert_allclose(s["concentrate_output"], s["concentrate_used"], rtol=1e-9,
                                    atol=1e-9)
     # the ledger balances: net outlay per step is the signed sum of booked flows
-    ledger = sum(g.fiscal_cost for g in model.governments)
+    ledger = sum(g.fiscal_cost for g in model.governments.policy_makers())
     booked = float(s["fiscal_flow"].abs().sum())       # (relative to the gross flows, as above)
     assert abs(float(s["fiscal_flow"].sum()) - ledger) <= 1e-6 * max(1.0, abs(ledger)) + 1e-9 * booked
     # an undertaking's rent is exporters' revenue; neither it nor what stays duty is negative

@@ -151,3 +151,130 @@ def test_importers_use_the_stock_they_bought_ahead_in_place_of_the_withheld_expo
     s = run(raw).series()
     np.testing.assert_allclose(s["price"][:4], [60.0 * 1.2 ** -2, 60.0, 60.0 * 1.2 ** -2, 60.0],
                                rtol=1e-9)
+
+
+def reserve_market(reserve: dict, steps: int = 3, duration: int | None = None):
+    # World (state-directed, market_share: it offers its 120 t at no ask) controls exports from
+    # step 0 with cut 0.6: normal exports are the club buyers' 60 t at the free-trade price
+    # 60 (120/100)^-2 = 41.67, so 24 t may leave; at home 96 t meet D = 50 (P/60)^-0.5:
+    # P = 60 (96/50)^-2 = 16.28. The club: 24 t and its own 20 t at 60, P = 60 (44/50)^-2 = 77.48.
+    raw = config([("World", 120.0, 30.0), ("Club", 20.0, 60.0)], club_q=50.0, world_q=50.0,
+                 steps=steps)
+    raw["regions"][1]["market_economy"] = False
+    raw["nonmarket"] = {"strategy": "market_share", "target_share": 0.0, "reserve": reserve}
+    raw["shocks"] = [{"kind": "export_control", "region": "World", "start": 0,
+                      "duration": duration or steps, "cut": 0.6}]
+    model = run(raw)
+    return model, model.series()
+
+
+def test_a_state_reserve_buys_the_home_surplus_below_its_level_at_most_its_rate():
+    # at 40 World's 120 t exceed what its buyers take, D = 50 (40/60)^-0.5 = 61.24, and the 24 t
+    # it may export by 34.76 t: the reserve buys its 240/12 = 20 t a step; 76 t are left for
+    # home buyers, P = 60 (76/50)^-2 = 25.97; the club's price does not move
+    model, s = reserve_market({"buy_below": 40.0, "sell_above": 100.0, "rate": 240.0,
+                               "capacity": 1000.0})
+    held = 60.0 * (76 / 50) ** -2
+    np.testing.assert_allclose(s["export_region_price"], [held] * 3, rtol=1e-9)
+    np.testing.assert_allclose(s["price"], [60.0 * (44 / 50) ** -2] * 3, rtol=1e-9)
+    m = model.metrics()
+    # the state pays: 3 x 20 t at 25.97; the club's fiscal cost and stock are untouched
+    assert m["state_outlay"] == pytest.approx(60.0 * held * model.money_per_price_tonne, rel=1e-9)
+    assert m["fiscal_cost"] == 0.0 and m["stockpile_final"] == 0.0
+    np.testing.assert_allclose(s["government_stock"], 0.0)
+
+
+def test_a_state_reserve_with_room_enough_holds_the_home_price_at_its_level():
+    # at 20 the surplus is 120 - 50 (20/60)^-0.5 - 24 = 9.40 t, below its rate of 100 t: it buys
+    # exactly that, and home buyers take the rest, 86.6 t, at P = 20
+    _, s = reserve_market({"buy_below": 20.0, "sell_above": 100.0, "rate": 1200.0,
+                           "capacity": 1000.0})
+    np.testing.assert_allclose(s["export_region_price"], [20.0] * 3, rtol=1e-9)
+
+
+def test_a_state_reserve_stops_at_its_capacity():
+    # capacity 30 t: step 0 buys 20 t (P = 25.97), step 1 the 10 t of room left (86 t at home,
+    # P = 60 (86/50)^-2 = 20.28), step 2 nothing: it offers its stock at 100, which does not
+    # sell at the home price of 96 t, 16.28
+    _, s = reserve_market({"buy_below": 40.0, "sell_above": 100.0, "rate": 240.0,
+                           "capacity": 30.0})
+    np.testing.assert_allclose(s["export_region_price"],
+                               [60.0 * (76 / 50) ** -2, 60.0 * (86 / 50) ** -2,
+                                60.0 * (96 / 50) ** -2], rtol=1e-9)
+
+
+def test_a_state_reserve_sells_when_the_price_rises_above_its_level():
+    # buying below 30: steps 0-1 the surplus is 120 - 50 (30/60)^-0.5 - 24 = 25.3 t > 20, so it
+    # buys 20 t a step at 25.97. The control ends after step 1: step 2 is one free market, where
+    # at 30 the 120 t at no ask fall short of D = 100 (30/60)^-0.5 = 141.4, so it buys nothing
+    # and offers 20 t of its 40 t at 35: D(35) = 100 (35/60)^-0.5 = 130.93 t, of which it sells
+    # 10.93 t at P = 35. Its outlay: 40 t at 25.97 less 10.93 t at 35
+    model, s = reserve_market({"buy_below": 30.0, "sell_above": 35.0, "rate": 240.0,
+                               "capacity": 1000.0}, steps=3, duration=2)
+    bought = 60.0 * (76 / 50) ** -2
+    assert s["price"][2] == pytest.approx(35.0, rel=1e-9)
+    sold = 100.0 * (35.0 / 60.0) ** -0.5 - 120.0
+    mf = model.money_per_price_tonne
+    assert model.metrics()["state_outlay"] == pytest.approx((40.0 * bought - sold * 35.0) * mf,
+                                                            rel=1e-9)
+
+
+# -- predatory pricing with teeth (item 3) -------------------------------------------------------
+
+def predation(strategy: str, producers, cost: float = 40.0, available_from: int = 0,
+              steps: int = 12, window: int = 3):
+    # a state-directed World and one club entrant of 1 t a step at `cost`, no capex, 4 steps
+    # to build; buyers q = 50 + 50, D(P) = 100 (P/60)^-0.5 a step
+    raw = config(producers, club_q=50.0, world_q=50.0, steps=steps)
+    raw["regions"][1]["market_economy"] = False
+    raw["nonmarket"] = {"strategy": strategy, "predatory_window": window}
+    raw["investment"] = {"rule": "npv", "hurdle_rate": 0.1, "review_every": 1,
+                         "volatility_prior": 0.0, "volatility_premium": 0.0,
+                         "expectation_halflife": 1,
+                         "projects": [{"name": "Entrant", "region": "Club", "capacity": 12.0,
+                                       "unit_cost": cost, "capex": 0.0, "lead_time": 4,
+                                       "available_from": available_from}]}
+    return run(raw)
+
+
+STATE = [("World", 60.0, 30.0), ("World", 60.0, 45.0)]
+
+
+def test_a_predatory_state_prices_through_the_entrants_first_months_and_pays_the_loss():
+    # the entrant starts at step 0 and produces from step 5. Window 3: the state dumps from
+    # step 2 (3 steps ahead) to step 7 (its first 3 months). Normal price: D(45) = 115.5 < 120,
+    # P = 45. Dumping (120 t at no ask): P = 60 (120/100)^-2 = 41.67, with the entrant's 1 t
+    # 60 (121/100)^-2 = 40.98. The state pays its 45-cost tranche the gap: 60 t x 3.33 a step
+    # (steps 2-4) and 60 t x 4.02 (steps 5-7), x 1,000 (USD/kg x t)
+    model = predation("predatory", STATE)
+    p1, p2 = 60.0 * 1.2 ** -2, 60.0 * 1.21 ** -2
+    np.testing.assert_allclose(model.series()["price"],
+                               [45, 45, p1, p1, p1, p2, p2, p2, 45, 45, 45, 45], rtol=1e-9)
+    m = model.metrics()
+    subsidy = 60.0 * 1000 * (3 * (45 - p1) + 3 * (45 - p2))
+    assert m["state_outlay"] == pytest.approx(subsidy, rel=1e-9)
+    assert m["fiscal_cost"] == 0.0
+
+
+def test_developers_expecting_predation_do_not_start_a_project_it_would_sink():
+    # from step 24 the expected price is the market's 45. The state could hold the price at
+    # 41.67 through the entrant's first 24 months: a discounted share 0.2096 of a 20-year life
+    # at 10%, so the expected price is 45 - 0.2096 x 3.33 = 44.30. An entrant at 44.5 starts
+    # against a competitive state and not against a predatory one; one at 44.0 starts against
+    # both
+    started = {(s, c): predation(s, STATE, cost=c, available_from=24, steps=26, window=24)
+               .developers[0].status for s in ("competitive", "predatory") for c in (44.0, 44.5)}
+    assert started == {("competitive", 44.0): "building", ("competitive", 44.5): "building",
+                       ("predatory", 44.0): "building", ("predatory", 44.5): "candidate"}
+
+
+def test_a_predatory_threat_the_state_cannot_carry_out_changes_nothing():
+    # the state's 100 t at 30 already all sell; the club's own 40 t at 45 set the price (D(45) =
+    # 115.5): dumping its 100 t at no ask leaves the price at 45, so nothing changes and the
+    # state pays nothing
+    producers = [("World", 100.0, 30.0), ("Club", 40.0, 45.0)]
+    plain = predation("competitive", producers)
+    threat = predation("predatory", producers)
+    np.testing.assert_allclose(threat.series()["price"], plain.series()["price"], rtol=1e-12)
+    assert threat.metrics()["state_outlay"] == 0.0
+    assert [d.status for d in threat.developers] == [d.status for d in plain.developers]

@@ -201,12 +201,17 @@ def without_feedback(raw: dict) -> dict:
     price later, a cobweb, so totals over a run can move either way) and without buyers' own
     inventories (a store of their own, whose orders and drawing a change in prices shifts in
     time: they draw less now and more later, so a total or a peak may move by a hair either
-    way)."""
+    way), without importers buying ahead of an export control (they use that stock in place of
+    what is withheld, so a larger cut draws it sooner: a lower price now, a higher one later)
+    and without the state's quotas and reserve (they answer last step's home price: a cobweb)."""
     out = copy.deepcopy(raw)
     out.pop("exits", None)
     out.pop("recyclers", None)
+    out.pop("nonmarket", None)
     out["buyers"] = [{k: v for k, v in b.items() if not k.startswith("inventory")}
                      for b in out["buyers"]]
+    for shock in out.get("shocks", []):
+        shock["front_run"] = 0.0
     return out
 
 
@@ -260,12 +265,12 @@ def check_floor_monotone(pair) -> None:
 @st.composite
 def disruptions(draw):
     """A random market with an export control by China from step 4 that withholds something
-    (a cut of 0 is no disruption)."""
+    (a cut of 0 is no disruption), without importers buying ahead (`without_feedback`)."""
     raw = without_feedback(plain_market(draw(configs())))
     raw["shocks"] = [{"kind": "export_control", "region": "China", "start": 4, "duration": 5,
                       "cut": draw(st.floats(0.01, 1.0)), "announce": draw(st.integers(0, 4)),
                       "licence_delay": draw(st.integers(0, 2)),
-                      "front_run": draw(st.floats(0.0, 0.5))}]
+                      "licence_flow": draw(st.floats(0.0, 1.0))}]
     return raw
 
 

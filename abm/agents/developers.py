@@ -28,6 +28,7 @@ from abm import market
 from abm.investment import (
     PriceExpectation,
     Protection,
+    discounted_share,
     effective_price,
     pipeline_adjusted_price,
     trigger_price,
@@ -72,17 +73,20 @@ class Developer(mesa.Agent):
         p = self.project
         pipeline = self.pipeline
         memo = pipeline.margin_memo    # during a review without instruments (Pipeline.review)
-        shared = memo.get(self.stage) if memo is not None else None
+        key = (self.stage, self.market_economy)
+        shared = memo.get(key) if memo is not None else None
         if shared is None:
             expected = pipeline.expected_price(model, self.stage)
             if expected is None:
                 return -np.inf, 0.0, np.inf
+            if self.market_economy:
+                expected = pipeline.after_predation(model, expected)
             protection = pipeline.protection(model, self)
             price, sigma = _effective_price(expected, pipeline.expectation.sigma, inv.horizon,
                                             protection, model.money_per_price_tonne)
             finance = pipeline.finance_rate(model, self.region)
             if memo is not None:
-                memo[self.stage] = price, sigma, finance
+                memo[key] = price, sigma, finance
         else:
             price, sigma, finance = shared
         mf = model.money_per_price_tonne
@@ -261,6 +265,23 @@ class Pipeline:
         consumption = float(model.buyers.consumption * model.steps_per_year)   # t/yr
         return pipeline_adjusted_price(expected, consumption,
                                        self.capacity_under_construction(stage), model.elasticity)
+
+    def after_predation(self, model: ModelView, expected: float) -> float:
+        """The expected price a market-economy project sees once a `predatory` state is known to
+        price through its first `predatory_window` months: over that discounted share of its
+        life (abm.investment.discounted_share at the hurdle rate) the price is at most what the
+        state can hold it down to by dumping (`Producers.dumping_price`, with the capacity it
+        has today), so a threat the state cannot carry out changes nothing."""
+        rules = self.config.nonmarket
+        if rules.strategy != "predatory" or not self.producers.structure().nm_any:
+            return expected
+        inv = self.config.investment
+        dumped = self.producers.dumping_price(model)
+        if dumped >= expected:
+            return expected
+        share = discounted_share(inv.hurdle_rate, 0.0, rules.predatory_window
+                                 / model.steps_per_year, inv.project_life)
+        return expected - share * (expected - dumped)
 
     def finance_rate(self, model: ModelView, region: int) -> float | None:
         """Concessional rate on a project's capital in `region` (None: the hurdle rate)."""

@@ -17,9 +17,9 @@ import numpy as np
 # receipts -1; memo items 0 (exporter_rent: the MIP wedge exporters keep under a price
 # undertaking, which the club would otherwise collect as duty).
 OUTLAY = {"purchase": 1, "topup": 1, "guarantee": 1, "holding": 1, "offtake": 1,
-          "stockpile_purchase": 1,
+          "stockpile_purchase": 1, "reserve_purchase": 1, "predatory_subsidy": 1,
           "sale": -1, "upside": -1, "duty": -1, "stockpile_sale": -1, "offtake_resale": -1,
-          "exporter_rent": 0}
+          "reserve_sale": -1, "exporter_rent": 0}
 
 
 class Government(mesa.Agent):
@@ -34,6 +34,9 @@ class Government(mesa.Agent):
         self.ledger: dict[str, float] = defaultdict(float)   # USD by kind, whole run
         self.tonnes: dict[str, float] = defaultdict(float)   # t by kind, whole run
         self.step_outlay = 0.0                # USD net outlay this step
+        # the state of a state-directed region (its reserve, its subsidies): its outlays are
+        # `state_outlay`, not the policy-making governments' fiscal cost
+        self.state = False
 
     def book(self, kind: str, money: float, tonnes: float = 0.0) -> None:
         """Record a flow; `money` is positive USD, the sign comes from the kind."""
@@ -78,6 +81,11 @@ class Governments(list):
         government = Government(self.model, name, regions)
         self.append(government)
         return government
+
+    def policy_makers(self) -> list[Government]:
+        """The governments whose outlays are the fiscal cost (all but the states of
+        state-directed regions)."""
+        return [g for g in self if not g.state]
 
     def start_step(self) -> None:
         for government in self:

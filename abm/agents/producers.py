@@ -219,6 +219,7 @@ class Producers:
         self._offers_reuse = None
         self.plain = False
         self.dumping = False
+        self.dump_price: tuple[int, float] | None = None   # (step, price) memo
 
     def __len__(self) -> int:
         return len(self.book)
@@ -270,7 +271,10 @@ class Producers:
         for r in self.quota_regions.tolist():
             home = paid[where == r]
             price = float(home.mean()) if len(home) else float(model.price)
-            share = (price / rules.quota_price) ** rules.quota_elasticity
+            ratio = price / rules.quota_price
+            # (at or above the quota price the state produces at capacity; this also keeps a
+            # huge shortage price from overflowing the power)
+            share = ratio ** rules.quota_elasticity if ratio < 1.0 else 1.0
             target = min(max(share, rules.quota_min_share), 1.0)
             if speed < 1.0:
                 target = self.quota_share[r] + speed * (target - self.quota_share[r])
@@ -419,6 +423,8 @@ class Producers:
                 b.revenue[:] = np.bincount(o.refinery, weights=money, minlength=len(b))
             model.acct["producer_revenue"] = float(money.sum())
             b.cost = b.output * st.cash_cost * mf + self.fixed_cost(st)
+            if self.dumping:
+                self.subsidise_dumping(model)
             return
         b.output[:] = 0.0
         b.revenue[:] = 0.0
@@ -440,6 +446,41 @@ class Producers:
             fed_out = np.where(st.is_recycler, 0.0, ref_out) if self.recyclers.any else ref_out
             b.revenue += (mine_out - fed_out * self.intensity) * model.concentrate_price * mf
         b.cost = b.output * st.cash_cost * mf + self.fixed_cost(st)
+        if self.dumping:
+            self.subsidise_dumping(model)
+
+    def subsidise_dumping(self, model: ModelView) -> None:
+        """While the state dumps ahead of market-economy entry (`predatory`), it pays its
+        refiners what they sell below cash cost: the gap between their cash cost of this step's
+        output and what they earned (feed at the concentrate price included), booked as the
+        state's `predatory_subsidy` (its `state_outlay`, not the policy makers' fiscal cost)."""
+        b, st, mf = self.book, self.structure(), self.money_per_price_tonne
+        rows = ~b.market_economy & st.is_ref
+        gap = np.where(rows, np.maximum(b.output * st.cash_cost * mf - b.revenue, 0.0), 0.0)
+        total = float(gap.sum())
+        if total <= 0:
+            return
+        b.revenue += gap
+        model.acct["gov_payments_to_producers"] += total
+        regions = sorted({int(r) for r in b.region[rows]})
+        state = model.governments.government_for(regions, "state")
+        if state is not model.governments.club:
+            state.state = True
+        state.book("predatory_subsidy", total)
+
+    def dumping_price(self, model: ModelView) -> float:
+        """The world price this step's producers would clear at with the state dumping (its
+        refineries' whole available capacity at no ask) against today's demand, without
+        instruments: what developers expect a `predatory` state can hold the price down to when
+        their project comes online (price units; memoised per step)."""
+        if self.dump_price is not None and self.dump_price[0] == model.t:
+            return self.dump_price[1]
+        offers = self._offers(model, (), self.available(), True)[0]
+        price = market.clear(offers.ask, offers.qty, float(model.buyers.scale.sum()),
+                             model.elasticity, price_cap=model.config.market.price_cap,
+                             shortfall_price=model.last_price).price
+        self.dump_price = (model.t, float(price))
+        return float(price)
 
     def fixed_cost(self, st) -> np.ndarray:
         """USD of fixed cost each producer pays this step: an idle plant (no output) avoids

@@ -10,6 +10,7 @@ def build_policies(config) -> list[Policy]:
     """The scenario's instruments, in the order they act each step."""
     from abm.policies.floor import make_floor
     from abm.policies.offtake import Offtake
+    from abm.policies.state_reserve import StateReserve
     from abm.policies.stockpile import Stockpile
     from abm.policies.trade import ExportControl, Finance, TradeMeasures
 
@@ -26,6 +27,10 @@ def build_policies(config) -> list[Policy]:
         policies.append(Stockpile(p.stockpile))
     if p.finance is not None:
         policies.append(Finance(p.finance))
+    reserve = config.nonmarket.reserve
+    if reserve is not None:
+        policies += [StateReserve(reserve, r.name) for r in config.regions
+                     if not r.market_economy]
     return policies
 
 
