@@ -10,8 +10,9 @@ given offers and a block of demand (`_Markets.solve`: `abm.market.clear` for one
 
 * bids (the stockpile's, an open-market buffer stock's) with reservation prices sit in the
   club's market when it is separate, else in the world market (`_Markets.with_bids`);
-* a state reserve's purchases (`reserve_demand`) are tonnes demanded whatever the price in the
-  market of its region (the restricting region's own market while it controls exports);
+* a state reserve's bid (`reserve_bids`: t and a price level) sits in the market of its region
+  (the restricting region's own market while it controls exports) and buys, after the other
+  bids, the most it can without that market's price rising above its level (`with_reserves`);
 * a buffer-stock defence of covered producers (`buy_from = "covered"`) lets covered offers sell
   to the market no lower than the floor and buys what the market does not take at the floor,
   within its room (`_Markets.defended`).
@@ -104,7 +105,7 @@ class MarketPlan:
     bid_price: float = 0.0
     defence: Defence | None = None       # a buffer-stock floor
     importer_demand: float = 0.0         # front-running purchases by importers, t
-    reserve_demand: dict[int, float] = field(default_factory=dict)  # region -> t a state reserve buys
+    reserve_bids: dict[int, tuple[float, float]] = field(default_factory=dict)  # region -> (t, level)
 
     @property
     def club_separate(self) -> bool:
@@ -116,7 +117,7 @@ class MarketPlan:
         # (rules of origin decide which offers count as the club's in club_imports)
         return (self.defence is None and not self.export_caps and self.bid_qty <= 0
                 and self.importer_demand == 0 and not self.club_separate
-                and self.rules_of_origin is None and not self.reserve_demand)
+                and self.rules_of_origin is None and not self.reserve_bids)
 
 
 @dataclass
@@ -225,10 +226,9 @@ class _Markets:
         self.reserve_node = {
             r: 2 + self.restricted_regions.index(r) if r in plan.export_caps
             else (1 if plan.club_separate and region_club[r] else HUB)
-            for r in plan.reserve_demand}
+            for r in plan.reserve_bids}
+        # t the reserves' bids take in each node (set by `with_reserves`)
         self.reserve_block = {k: 0.0 for k in node_ids}
-        for r, t in plan.reserve_demand.items():
-            self.reserve_block[self.reserve_node[r]] += t
 
     # -- one clearing ------------------------------------------------------------------------
     def solve(self, asks: np.ndarray, qty: np.ndarray, bid: float) -> _Solved:
@@ -353,6 +353,49 @@ class _Markets:
                 break
         return best, lo
 
+    def with_reserves(self, asks: np.ndarray, qty: np.ndarray, bid: float,
+                      s: _Solved) -> tuple[_Solved, dict[int, float]]:
+        """State reserves' bids, after the other bids (`bid` t of them in the bid node, `s` the
+        clearing with them): each takes, in its region's node, the most of its tonnes that keeps
+        that node's price at or below its level with its buyers served (all of them when the
+        price stays below it, none when it is already at or above it; in between by bisection,
+        the price monotone in the tonnes). Returns the clearing and the tonnes each got."""
+        got = {}
+        for r, (wanted, level) in self.plan.reserve_bids.items():
+            k = self.reserve_node[r]
+            got[r] = 0.0
+            if wanted <= 0 or s.prices[k] >= level:
+                continue
+
+            def trial(t: float, k: int = k) -> _Solved:
+                self.reserve_block[k] += t
+                try:
+                    return self.solve(asks, qty, bid)
+                finally:
+                    self.reserve_block[k] -= t
+
+            def holds(x: _Solved, k: int = k, level: float = level) -> bool:
+                return x.prices[k] <= level * (1.0 + market.SNAP_REL) and self.served(x, k) \
+                    >= 1.0 - 1e-9
+
+            full = trial(wanted)
+            if holds(full):
+                lo, best = wanted, full
+            else:
+                lo, hi, best = 0.0, wanted, s
+                for _ in range(60):
+                    mid = 0.5 * (lo + hi)
+                    x = trial(mid)
+                    if holds(x):
+                        lo, best = mid, x
+                    else:
+                        hi = mid
+                    if hi - lo <= 1e-12 * wanted:
+                        break
+            self.reserve_block[k] += lo
+            got[r], s = lo, best
+        return s, got
+
     # -- a buffer-stock defence of covered producers -------------------------------------------
     def defended(self, asks: np.ndarray, qty: np.ndarray, bids: list[tuple[float, float]],
                  defence: Defence) -> tuple[_Solved, list[float], np.ndarray]:
@@ -400,11 +443,15 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
     else:
         s, fills = m.with_bids(asks, qty, bids)
         to_gov = np.zeros(n_offers)
+    # state reserves bid after the club's instruments (not beside a buffer-stock defence of
+    # covered producers, whose clearing is its own)
+    reserve_fills = {}
+    if plan.reserve_bids and not (defence is not None and defence.buy_from == "covered"):
+        s, reserve_fills = m.with_reserves(asks, qty, float(sum(fills)), s)
     bid_filled = fills[0]
     prices = s.prices
     importer_bought = plan.importer_demand * m.served(s, HUB)
-    reserve_bought = {r: (t * m.served(s, k), s.prices[k])
-                      for r, t in plan.reserve_demand.items() for k in (m.reserve_node[r],)}
+    reserve_bought = {r: (t, s.prices[m.reserve_node[r]]) for r, t in reserve_fills.items()}
     node_cons = {}
     unfilled_blocks = 0.0
     for k in m.node_ids:

@@ -121,6 +121,17 @@ class Demand(Strict):
     backstop_ramp: float = field(6.0, "steps", "Mean time for switching away (and back) to reach "
                                  "the share the price calls for", ge=1, le=1200)
 
+    @model_validator(mode="after")
+    def options_have_their_switch(self) -> Demand:
+        """A setting of a mechanism that is off would do nothing: refused, not ignored."""
+        if self.backstop_price is None and self.backstop_share > 0:
+            raise invalid("backstop_share needs backstop_price (the price above which demand "
+                          "switches away)", "backstop_share")
+        if self.long_run_elasticity is None and self.adjustment_speed != 0.1:
+            raise invalid("adjustment_speed needs long_run_elasticity (the demand it adjusts "
+                          "toward)", "adjustment_speed")
+        return self
+
 
 class Market(Strict):
     """The product market and its clearing."""
@@ -309,6 +320,17 @@ class NonMarket(Strict):
     reserve: StateReserve | None = field(None, "-", "A state reserve in each state-directed "
                                          "region (default: none)")
 
+    @model_validator(mode="after")
+    def quota_options_need_a_quota(self) -> NonMarket:
+        """Quota settings without `quota_price` would do nothing: refused, not ignored."""
+        if self.quota_price is None:
+            for key, default in (("quota_elasticity", 2.0), ("quota_min_share", 0.5),
+                                 ("quota_adjustment", 1.0)):
+                if getattr(self, key) != default:
+                    raise invalid(f"{key} needs quota_price (the home price below which the "
+                                  "state cuts output)", key)
+        return self
+
 
 class Outages(Strict):
     """Random producer outages (own random stream)."""
@@ -348,7 +370,8 @@ class Shock(Strict):
     licence_flow: float = field(0.0, "-", "export_control: share of the exports the control allows "
                                 "((1 - cut) x normal) that still flow during the licence delay; 0 "
                                 "stops exports (gallium, Aug 2023: zero exports; antimony, Oct "
-                                "2024: 190 t vs 6,533 t the month before, 0.03; docs/sources.md)",
+                                "2024: 190 t vs 6,533 t the month before, 2.9% of normal, so "
+                                "0.029 / (1 - cut); docs/sources.md)",
                                 ge=0, le=1)
     front_run: float = field(0.0, "-", "export_control: share of importers' per-step demand "
                              "bought ahead each step between announcement and start", ge=0, le=5)
@@ -357,6 +380,9 @@ class Shock(Strict):
     def announce_not_after_start(self) -> Shock:
         if self.announce is not None and self.announce > self.start:
             raise invalid("announce must be at or before start")
+        if self.licence_flow > 0 and (self.kind != "export_control" or self.licence_delay == 0):
+            raise invalid("licence_flow applies to an export_control's licence_delay steps: set "
+                          "licence_delay (or leave licence_flow out)", "licence_flow")
         return self
 
 
@@ -785,6 +811,9 @@ class ExperimentConfig(Strict):
         themselves, are refused rather than run with a wrong answer."""
         trade, floor, cap = self.policy.trade, self.policy.floor, self.market.price_cap
         club = {r.name for r in self.regions if r.club}
+        if self.nonmarket.reserve is not None and all(r.market_economy for r in self.regions):
+            raise invalid("a state reserve needs a state-directed region (market_economy = "
+                          "false)", "nonmarket", "reserve")
         for i, s in enumerate(self.shocks):
             if s.kind == "export_control" and s.region in club:
                 # the restricting region is a market of its own linked to the world: the club's

@@ -56,8 +56,9 @@ def main(args: list[str]) -> None:
             with_overrides(raw, [f"shocks.0.cut={c}"])), rep)[0] for c in cuts] for rep in range(n)])
         print("cut:          " + "  ".join(f"{c:6.2f}" for c in cuts))
         print("median peak:  " + "  ".join(f"{m:6.2f}" for m in np.median(peaks, axis=0)))
-        rising = int((np.diff(peaks, axis=1) >= 0).all(axis=1).sum())
-        print(f"seeds whose peak rises with the cut: {rising} of {n}")
+        steps = np.diff(peaks, axis=1)
+        print(f"seeds whose peak never falls as the cut grows: {int((steps >= 0).all(axis=1).sum())}"
+              f" of {n}; rises at every step: {int((steps > 0).all(axis=1).sum())} of {n}")
         return
     cfg = ExperimentConfig.model_validate(raw)
     ratios, home = zip(*(measure(cfg, rep) for rep in range(n)), strict=True)

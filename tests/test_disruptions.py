@@ -278,3 +278,30 @@ def test_a_predatory_threat_the_state_cannot_carry_out_changes_nothing():
     np.testing.assert_allclose(threat.series()["price"], plain.series()["price"], rtol=1e-12)
     assert threat.metrics()["state_outlay"] == 0.0
     assert [d.status for d in threat.developers] == [d.status for d in plain.developers]
+
+
+# -- settings that would do nothing are refused ------------------------------------------------
+
+@pytest.mark.parametrize("edit, loc", [
+    (lambda r: r["market"]["demand"].update(backstop_share=0.3),
+     ("market", "demand", "backstop_share")),
+    (lambda r: r["market"]["demand"].update(adjustment_speed=0.5),
+     ("market", "demand", "adjustment_speed")),
+    (lambda r: r.update(nonmarket={"quota_elasticity": 1.0}), ("nonmarket", "quota_elasticity")),
+    (lambda r: r.update(shocks=[{"kind": "export_control", "region": "World", "start": 1,
+                                 "duration": 2, "cut": 0.5, "licence_flow": 0.1}]),
+     ("shocks", 0, "licence_flow")),
+    (lambda r: r.update(nonmarket={"reserve": {"buy_below": 10.0, "sell_above": 20.0,
+                                               "rate": 1.0, "capacity": 1.0}}),
+     ("nonmarket", "reserve")),
+])
+def test_a_setting_of_a_mechanism_that_is_off_is_refused_at_its_key(edit, loc):
+    from pydantic import ValidationError
+
+    from abm.config import ExperimentConfig
+
+    raw = config([("World", 120.0, 30.0)], steps=2)      # every region a market economy
+    edit(raw)
+    with pytest.raises(ValidationError) as err:
+        ExperimentConfig.model_validate(raw)
+    assert err.value.errors()[0]["loc"] == loc

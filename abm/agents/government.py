@@ -82,6 +82,18 @@ class Governments(list):
         self.append(government)
         return government
 
+    def state_for(self, regions: list[int], name: str) -> Government:
+        """The state of state-directed `regions` (its reserve, its subsidies): a government of
+        its own, never the club's, even for a region that is both (its outlays are not the
+        club's fiscal cost)."""
+        for government in self:
+            if government.state and government.regions == regions:
+                return government
+        government = Government(self.model, name, regions)
+        government.state = True
+        self.append(government)
+        return government
+
     def policy_makers(self) -> list[Government]:
         """The governments whose outlays are the fiscal cost (all but the states of
         state-directed regions)."""

@@ -266,6 +266,11 @@ class Producers:
         target = clip((P_home / quota_price)^quota_elasticity, quota_min_share, 1), and the quota
         moves `quota_adjustment` of the way from last step's share to the target."""
         rules, model = self.nonmarket, self.model
+        if rules.strategy == "predatory" and entry_imminent(model.developers, model.t,
+                                                            rules.predatory_window):
+            # dumping ahead of entry: the state produces all it can, whatever its quota
+            self.quota_share[self.quota_regions] = 1.0
+            return
         paid, where = model.outcome.buyer_price, model.buyers.region
         speed = rules.quota_adjustment
         for r in self.quota_regions.tolist():
@@ -463,10 +468,7 @@ class Producers:
         b.revenue += gap
         model.acct["gov_payments_to_producers"] += total
         regions = sorted({int(r) for r in b.region[rows]})
-        state = model.governments.government_for(regions, "state")
-        if state is not model.governments.club:
-            state.state = True
-        state.book("predatory_subsidy", total)
+        model.governments.state_for(regions, "state").book("predatory_subsidy", total)
 
     def dumping_price(self, model: ModelView) -> float:
         """The world price this step's producers would clear at with the state dumping (its

@@ -78,10 +78,11 @@ def run_episode(ep: Episode) -> dict:
     outside = s["club_price"].to_numpy() / pre - 1
     home = s["export_region_price"].to_numpy() / pre - 1
     month = slice(ep.announce, ep.start + 1)        # within a month of the announcement
+    # the spread in one month: the first in force, when China's own price exists
     return {"outside": outside, "home": home,
             "outside_move": float(np.nanmax(outside[month])),
             "home_move": float(home[ep.start]),
-            "spread": float((1 + np.nanmax(outside[month])) / (1 + home[ep.start]) - 1)}
+            "spread": float((1 + outside[ep.start]) / (1 + home[ep.start]) - 1)}
 
 
 def _within(model: float, reported: float) -> bool:
@@ -108,13 +109,25 @@ GALLIUM = Episode(
     notice=1,              # announced 3 Jul, in force 1 Aug 2023 (docs/sources.md 15)
     licence_delay=2,       # ~45 working days (docs/sources.md 15)
     licence_flow=0.0,      # August exports zero (docs/sources.md 15)
-    front_run=3.72,        # July exports +372% m/m (docs/sources.md 15)
+    # July exports +372% m/m (docs/sources.md 15): 3.72 months of exports bought ahead, as a
+    # share of the importers' use (front_run's unit): exports are that use less the outside
+    # 1.2% of supply, (114 - 6.92) / 114 of it
+    front_run=3.72 * (0.2 * 570.0 - 570.0 * 0.012 / 0.988) / (0.2 * 570.0),
     cut=0.5)               # ASSUMPTION; the checks end with the licence months, before it acts
+
+
+# Why the gallium spread is not reproduced (the claim FAILs on it, as a known failure)
+GALLIUM_SPREAD_FAILURE = (
+    "In the first month in force the model's outside price is back at its normal level (the "
+    "importers' stock bought ahead is offered to the one outside market and covers the licence "
+    "months) while China's is 12.5% down: a spread of +14%, where China -9% against a European "
+    "quote above +40% is a spread of about +54%. The European quote is a thin spot market whose "
+    "buyers keep their own stock; the model pools it.")
 
 
 def gallium(ep: Episode = GALLIUM) -> ClaimResult:
     return judge_episode("gallium_2023", "Gallium export control, 2023", ep, run_episode(ep),
-                         GALLIUM_REPORTED,
+                         GALLIUM_REPORTED, GALLIUM_SPREAD_FAILURE,
                          "docs/sources.md 15: announced 3 Jul 2023, in force 1 Aug; licences ~45 "
                          "working days; July exports +372% m/m, August zero; China -9%, a "
                          "European quote >40% within a month",
@@ -148,7 +161,7 @@ DYSPROSIUM = Episode(
 
 def dysprosium(ep: Episode = DYSPROSIUM) -> ClaimResult:
     return judge_episode("dysprosium_2025", "Rare-earth export licensing, 2025 (dysprosium)", ep,
-                         run_episode(ep), DYSPROSIUM_REPORTED,
+                         run_episode(ep), DYSPROSIUM_REPORTED, "",
                          "docs/sources.md 17 and 33: European dysprosium oxide nearly tripled "
                          "within a month while Chinese prices held; about a quarter of licence "
                          "requests processed",
@@ -159,8 +172,8 @@ def dysprosium(ep: Episode = DYSPROSIUM) -> ClaimResult:
                          "price falling.")
 
 
-def judge_episode(key: str, title: str, ep: Episode, r: dict, reported: dict, source: str,
-                  mechanism: str) -> ClaimResult:
+def judge_episode(key: str, title: str, ep: Episode, r: dict, reported: dict, known_failure: str,
+                  source: str, mechanism: str) -> ClaimResult:
     out, home, spread = r["outside_move"], r["home_move"], r["spread"]
     want_spread = (1 + reported["outside"]) / (1 + reported["home"]) - 1
     home_ok = abs(home) <= HELD if reported["home"] == 0 else _within(home, reported["home"])
@@ -172,8 +185,9 @@ def judge_episode(key: str, title: str, ep: Episode, r: dict, reported: dict, so
               _within(out, reported["outside"]), f"model {pct(out)}"),
         Check("restricting_price", f"China's own price in the first month in force moves "
               f"{home_text}", home_ok, f"model {pct(home)}"),
-        Check("spread", f"The spread (outside over China) within a factor of {BAND:g} of the "
-              f"reported {pct(want_spread)}", _within(spread, want_spread), f"model {pct(spread)}"),
+        Check("spread", f"The spread (outside over China) in the first month in force within a "
+              f"factor of {BAND:g} of the reported {pct(want_spread)}",
+              _within(spread, want_spread), f"model {pct(spread)}"),
     ]
     steps = list(range(len(r["outside"])))
     return ClaimResult(
@@ -187,6 +201,12 @@ def judge_episode(key: str, title: str, ep: Episode, r: dict, reported: dict, so
               "China's price (control in force)": (steps, [None if not np.isfinite(v) else float(v)
                                                            for v in r["home"]])},
              vlines={"announced": ep.announce, "in force": ep.start}),
+        known_failure=known_failure,
         notes=["Capacities, costs, shares of use and the short-run demand elasticity (-0.3) are "
                "assumptions; the episode's share of supply, notice, licence delay and what "
-               "flowed are sourced."])
+               "flowed are sourced.",
+               "The magnitudes follow from the assumed cost tranches (gallium: +37.5% is the "
+               "dearest Chinese tranche, 330 against 240, and -12.5% one 30-USD step of the "
+               "assumed grid; dysprosium: China's price holds on the assumed idle tranche at "
+               "the reference price whatever the cut): the claims test the mechanisms and "
+               "directions, not a calibration."])
