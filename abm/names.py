@@ -107,6 +107,9 @@ METRICS: dict[str, Quantity] = {
                               "producers outside the club earn above the world price by "
                               "selling into the club at the minimum import price under a price "
                               "undertaking (policy.floor.rent = 'undertaking'; 0 otherwise)", ""),
+    "transshipped": Quantity("Transshipped imports", "t", "Club imports routed through a "
+                             "club-treated third country to evade the club's border measures "
+                             "over the run (policy.trade.transshipment_cost; 0 otherwise)", ""),
 }
 
 SERIES: dict[str, Quantity] = {
@@ -143,6 +146,13 @@ SERIES: dict[str, Quantity] = {
                          "production columns)", ""),
     "buyer_stock": Quantity("Buyers' inventories", "t", "Product held by buyers with an "
                             "inventory cover target", ""),
+    # added in issue 16 (rules of origin that move supply, transshipment)
+    "compliant_concentrate_price": Quantity(
+        "Compliant concentrate price", "price", "Price of club-mined concentrate bought by club "
+        "refiners to meet a rule of origin (null when none re-sourced)", ""),
+    "transshipped": Quantity("Transshipped imports", "t/step", "Club imports routed through a "
+                             "club-treated third country (policy.trade.transshipment_cost); the "
+                             "caught share (detection_rate) paid the duty", ""),
 }
 
 # Per-region product capacity columns in the series are named REGION_CAPACITY_PREFIX + region name.

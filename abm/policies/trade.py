@@ -2,7 +2,10 @@
 
 * `TradeMeasures`: the club's ad-valorem tariff on non-club imports and its rules of origin
   (club-refined product counts as club product only if the club's share of its value added, the
-  refining margin and the concentrate, reaches the threshold).
+  refining margin and the concentrate, reaches the threshold; club refiners re-source to
+  compliant feed when that pays, abm.agents.sourcing), and the circumvention path: imports
+  routed through a club-treated third country at `transshipment_cost` per t, a
+  `detection_rate` share of them caught and paying the duty (abm.market.Node.routes).
 * `ExportControl`: a region withholds a share of its exports (`[[shocks]] kind =
   "export_control"`): exports are capped at (1 - cut) x its normal exports (its mean net exports
   over the year before the announcement; announced at step 0, what it exports in the step-0
@@ -41,6 +44,9 @@ class TradeMeasures(Policy):
             model.plan.tariff = self.cfg.tariff
         if self.cfg.rules_of_origin is not None:
             model.plan.rules_of_origin = self.cfg.rules_of_origin
+        if self.cfg.transshipment_cost is not None:
+            model.plan.transship_cost = self.cfg.transshipment_cost
+            model.plan.detection_rate = self.cfg.detection_rate
 
     def protection(self, model, developer):
         """Club refinery projects sell at up to the world price x (1 + tariff), while the club
