@@ -229,3 +229,15 @@ def test_tonnes_money_and_concentrate_are_conserved_with_re_sourcing_and_routing
     assert np.isfinite(b.cash).all()
     assert float(b.revenue.sum()) == pytest.approx(float(s["producer_revenue"][-1]), rel=1e-9,
                                                    abs=1e-6)
+
+
+@pytest.mark.parametrize("cost,expected", [(3.0, 0.245), (3.25, 0.25), (None, 0.25)])
+def test_club_projects_expect_the_tariff_that_transshipment_leaves(cost, expected):
+    """Tariff 0.25, detection 0.5, expected world price 25: routed imports cost 25 (1 + 0.125)
+    + c, so the tariff protects 0.125 + 3 / 25 = 0.245 with routing at 3, and all of 0.25 with
+    routing at 3.25 (0.125 + 0.13 = 0.255 > 0.25) or none."""
+    from abm.config import Trade
+    from abm.policies.trade import TradeMeasures
+
+    measures = TradeMeasures(Trade(tariff=0.25, transshipment_cost=cost, detection_rate=0.5))
+    assert measures.effective_tariff(25.0) == pytest.approx(expected)

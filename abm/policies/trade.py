@@ -50,13 +50,25 @@ class TradeMeasures(Policy):
 
     def protection(self, model, developer):
         """Club refinery projects sell at up to the world price x (1 + tariff), while the club
-        still imports (down to the club's own clearing price once it no longer does)."""
+        still imports (down to the club's own clearing price once it no longer does); with
+        transshipment, at the effective tariff at the expected world price."""
         if (self.cfg.tariff > 0 and self.known(model.t) and developer.stage == REFINERY
                 and model.region_club[developer.region] and self.government is not None):
-            border = (1.0 + self.cfg.tariff) * developer.pipeline.expected_price(model, REFINERY)
-            return Protection(tariff=self.cfg.tariff, autarky=developer.pipeline.club_autarky_price(
+            expected = developer.pipeline.expected_price(model, REFINERY)
+            tariff = self.effective_tariff(expected)
+            border = (1.0 + tariff) * expected
+            return Protection(tariff=tariff, autarky=developer.pipeline.club_autarky_price(
                 model, developer, border))
         return None
+
+    def effective_tariff(self, price: float) -> float:
+        """The tariff as club producers see it at world price `price`: imports routed through a
+        third country cost price x (1 + d tariff) + c at the border (abm.market.Node), so the
+        tariff protects at most d tariff + c / price."""
+        cost, tariff = self.cfg.transshipment_cost, self.cfg.tariff
+        if cost is None or not price > 0:
+            return tariff
+        return min(tariff, self.cfg.detection_rate * tariff + cost / price)
 
     def settle(self, model) -> None:
         # an MIP books the club's duties itself; a tariff alone books them here
