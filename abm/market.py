@@ -342,9 +342,9 @@ class Node:
     detection: float = 0.0           # share of routed tonnes caught (they pay the duty)
 
     def import_price(self, p_w: float) -> float:
-        direct = max(p_w, self.mip) * (1.0 + self.tariff)
         if self.route_cost is None:
-            return direct
+            return max(p_w, self.mip) * (1.0 + self.tariff)
+        direct = max(p_w, self.mip) * (1.0 + self.tariff)
         return min(direct, p_w + self.route_cost + self.detection * (direct - p_w))
 
     def routes(self, p_w: float) -> bool:
