@@ -44,6 +44,7 @@ class Offers:
     owner: np.ndarray      # -1 producer; >= 0 index of the releasing government; -2 importers
     contract: np.ndarray   # bool: an offtake-contracted tranche
     club_value: np.ndarray  # share of the offer's value added in club regions (rules of origin)
+    feed: np.ndarray | None = None  # bool: fed with compliant concentrate (None: no such offer)
 
     def append(self, ask: float, qty: float, region: int, owner: int) -> None:
         """Add a stock release (no producer behind it)."""
@@ -55,6 +56,8 @@ class Offers:
         self.owner = np.append(self.owner, owner)
         self.contract = np.append(self.contract, False)
         self.club_value = np.append(self.club_value, 1.0)
+        if self.feed is not None:
+            self.feed = np.append(self.feed, False)
 
     def split(self, index: np.ndarray, share: np.ndarray, ask: np.ndarray,
               contract: bool = True) -> None:
@@ -62,8 +65,10 @@ class Offers:
         ones unless `contract` is false)."""
         carved = self.qty[index] * share
         self.qty[index] -= carved
-        for name in ("refinery", "mine", "region", "owner", "club_value"):
+        for name in ("refinery", "mine", "region", "owner", "club_value", "feed"):
             arr = getattr(self, name)
+            if arr is None:
+                continue
             setattr(self, name, np.append(arr, arr[index]))
         self.ask = np.append(self.ask, ask)
         self.qty = np.append(self.qty, carved)
@@ -100,6 +105,8 @@ class MarketPlan:
     excess_duty: float | None = None     # ad-valorem duty on imports beyond import_cap (None: barred)
     undertaking: bool = False            # MIP under a price undertaking: exporters keep the rent
     rules_of_origin: float | None = None
+    transship_cost: float | None = None  # routing through a club-treated third country, per t
+    detection_rate: float = 0.0          # share of routed tonnes caught (they pay the duty)
     export_caps: dict[int, float] = field(default_factory=dict)   # region -> t per step
     bid_qty: float = 0.0                 # stockpile bid in the club's market, t
     bid_price: float = 0.0
@@ -140,6 +147,8 @@ class Outcome:
     defence_bought: float = 0.0          # t a buffer-stock defence bought (at defence_price)
     defence_price: float = 0.0
     exporter_rent: float = 0.0           # price units x t kept by exporters under an undertaking
+    transshipped: float = 0.0            # t of club imports routed through a third country
+    routing_cost: float = 0.0            # price units x t paid for that routing
     reserve_bought: dict[int, tuple[float, float]] = field(default_factory=dict)  # region -> (t, price)
 
 
@@ -230,6 +239,16 @@ class _Markets:
         # t the reserves' bids take in each node (set by `with_reserves`)
         self.reserve_block = {k: 0.0 for k in node_ids}
 
+    def routes(self, p_w: float) -> bool:
+        """Club imports come routed through a third country at world price `p_w`."""
+        plan = self.plan
+        if not plan.club_separate or plan.transship_cost is None or (plan.undertaking
+                                                                      and plan.mip > 0):
+            return False
+        border = market.Node(np.zeros(0), np.zeros(0), 0.0, mip=plan.mip, tariff=plan.tariff,
+                             route_cost=plan.transship_cost, detection=plan.detection_rate)
+        return border.routes(p_w)
+
     # -- one clearing ------------------------------------------------------------------------
     def solve(self, asks: np.ndarray, qty: np.ndarray, bid: float) -> _Solved:
         """Clear every market with offers (`asks`, `qty`) and `bid` t of price-independent
@@ -250,6 +269,10 @@ class _Markets:
                 mip=plan.mip if is_club else 0.0, tariff=plan.tariff if is_club else 0.0,
                 import_cap=plan.import_cap if is_club else np.inf,
                 excess_duty=plan.excess_duty if is_club else None,
+                # (under a price undertaking exporters keep the wedge: nothing to evade)
+                route_cost=(plan.transship_cost if is_club and not (plan.undertaking
+                                                                     and plan.mip > 0) else None),
+                detection=plan.detection_rate if is_club else 0.0,
                 export_cap=(plan.export_caps[self.restricted_regions[k - 2]] if k >= 2
                             else np.inf),
                 B=(bid if k == self.bid_node else 0.0) + self.reserve_block[k]))
@@ -493,10 +516,15 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
             defence_bought, defence_price = float(to_gov.sum()), float(defence.floor)
         else:                                # bought in the market, at its price
             defence_bought, defence_price = fills[1], stock_price
-    duties = exporter_rent = 0.0
+    duties = exporter_rent = transshipped = routing_cost = 0.0
     if plan.club_separate:
         club_imports = float(s.net_imports[1])
         duties = max(club - world, 0.0) * max(club_imports, 0.0)
+        if club_imports > 0 and m.routes(world):
+            # every import comes routed; the caught share pays the duty, the routers are paid
+            transshipped = club_imports
+            routing_cost = plan.transship_cost * club_imports
+            duties = max(duties - routing_cost, 0.0)
         if plan.undertaking and plan.mip > 0 and duties > 0:
             exporter_rent = _undertaking_rent(m, s, offer_price, club, world, plan.mip,
                                               club_imports, plan.import_cap)
@@ -512,7 +540,7 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
     return Outcome(world, club, restricted, s.sold, to_gov, offer_price, buyer_tonnes,
                    buyer_price, bid_filled, stock_price, importer_bought, duties, club_imports,
                    unmet, float(buyer_tonnes.sum()), defence_bought, defence_price,
-                   exporter_rent, reserve_bought)
+                   exporter_rent, transshipped, routing_cost, reserve_bought)
 
 
 def _undertaking_rent(m: _Markets, s: _Solved, offer_price: np.ndarray, club: float,

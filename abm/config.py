@@ -534,6 +534,17 @@ class Trade(Strict):
     rules_of_origin: float | None = field(None, "-", "Minimum share of club value (refining "
                                           "margin and concentrate) for club treatment of "
                                           "club-refined product", ge=0, le=1)
+    sourcing: Literal["compliant", "cheapest"] = field(
+        "compliant", "-", "Under a binding rule of origin: compliant, club refiners that fail it "
+        "with non-club feed switch to club-mined (compliant) concentrate when last step's club "
+        "premium covers the extra feed cost; cheapest, they keep the cheapest feed and lose "
+        "club treatment")
+    transshipment_cost: float | None = field(
+        None, PRICE, "Cost of routing non-club product through a club-treated third country, "
+        "per t (default: no routing)", ge=0)
+    detection_rate: float = field(
+        0.0, "-", "Share of routed (transshipped) tonnes customs catch: caught tonnes are "
+        "refused club treatment and pay the duty (the club's border wedge)", ge=0, le=1)
     start: int = field(0, "steps", "First step in force", ge=0)
     end: int | None = field(None, "steps", "Step it ends (exclusive; default never)", ge=0)
 

@@ -323,6 +323,10 @@ class Node:
     `import_cap` and `export_cap` bound net trade per step (MIP volume cap; export control).
     With `excess_duty` d, imports beyond the cap are not barred but pay d on top:
     `excess_price(P_w)` = P_w (1 + tariff)(1 + d), without limit.
+    With `route_cost` c (transshipment through a club-treated third country) and `detection` d,
+    imports may come routed at `routed_price(P_w)` = P_w + c + d W (W = the direct import
+    price less P_w, the duty a caught tonne pays); they do, all of them, when that is below the
+    direct import price, i.e. when (1 - d) W > c (`routes`).
     """
 
     asks: np.ndarray
@@ -334,9 +338,36 @@ class Node:
     export_cap: float = np.inf       # t per step
     B: float = 0.0                   # price-independent demand in the node (e.g. a stockpile bid)
     excess_duty: float | None = None  # duty on imports beyond import_cap (None: they are barred)
+    route_cost: float | None = None  # price units per t routed through a third country (None: no)
+    detection: float = 0.0           # share of routed tonnes caught (they pay the duty)
 
     def import_price(self, p_w: float) -> float:
-        return max(p_w, self.mip) * (1.0 + self.tariff)
+        if self.route_cost is None:
+            return max(p_w, self.mip) * (1.0 + self.tariff)
+        direct = max(p_w, self.mip) * (1.0 + self.tariff)
+        return min(direct, p_w + self.route_cost + self.detection * (direct - p_w))
+
+    def routes(self, p_w: float) -> bool:
+        """Imports come routed through a third country at world price `p_w`: the expected duty
+        saved, (1 - detection) x the wedge, exceeds the routing cost."""
+        if self.route_cost is None:
+            return False
+        wedge = max(p_w, self.mip) * (1.0 + self.tariff) - p_w
+        return (1.0 - self.detection) * wedge > self.route_cost
+
+    def routed_inverse(self, x: np.ndarray) -> list[np.ndarray]:
+        """World prices at which routed imports cost `x` at the border, and at which routing
+        starts to pay (breakpoints of the node's response; none without routing)."""
+        if self.route_cost is None:
+            return []
+        c, d, t, f = self.route_cost, self.detection, self.tariff, self.mip
+        out = [(x - c) / (1.0 + d * t)]                       # P_w >= MIP: P_w (1 + d t) + c
+        if d < 1.0:
+            out += [(x - c - d * f * (1.0 + t)) / (1.0 - d),   # P_w < MIP
+                    np.array([f * (1.0 + t) - c / (1.0 - d)])]
+            if t > 0:
+                out.append(np.array([c / ((1.0 - d) * t)]))
+        return out
 
     def excess_price(self, p_w: float) -> float:
         """Price of imports beyond the cap (inf when they are barred)."""
@@ -619,6 +650,9 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
                 cands.append([price_cap / wedge])
         if price_cap is not None:           # where imports stop costing less than the cap
             cands.append([price_cap / (1.0 + n.tariff)])
+        if n.route_cost is not None:        # ... and the same for routed imports
+            cands += n.routed_inverse(np.append(base, [price_cap] if price_cap is not None
+                                                else []))
     points = np.unique(np.concatenate([np.ravel(c) for c in cands]))
     points = points[np.isfinite(points) & (points > 0)]
     top = max(float(points.max()) if len(points) else 1.0, 1.0)

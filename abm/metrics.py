@@ -188,6 +188,7 @@ def run_metrics(model) -> dict[str, float]:
         **market_producers(model),
         **fiscal(model, cash, capacity_added),
         "exporter_rent": float(np.sum(rec.column("exporter_rent"))),
+        "transshipped": float(np.sum(rec.column("transshipped"))),
     }
     assert set(out) == set(METRICS), "metrics and abm.names.METRICS must list the same names"
     return out

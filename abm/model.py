@@ -176,7 +176,8 @@ class MineralMarket(mesa.Model):
         self.outcome = out
         self.price, self.club_price, self.unmet = out.world_price, out.club_price, out.unmet
         self.concentrate_price = self.producers.concentrate_price(self.price, out.sold,
-                                                                  self.concentrate_price)
+                                                                  self.concentrate_price,
+                                                                  self.club_price)
         self.buyers.take_delivery(out)
 
     # ------------------------------------------------------------------------------------------

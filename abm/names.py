@@ -111,6 +111,9 @@ METRICS: dict[str, Quantity] = {
                              "states of state-directed regions spent over the run: a state "
                              "reserve's purchases less its sales, predatory-pricing subsidies "
                              "(not part of the fiscal cost, which is the policy makers')", ""),
+    "transshipped": Quantity("Transshipped imports", "t", "Club imports routed through a "
+                             "club-treated third country to evade the club's border measures "
+                             "over the run (policy.trade.transshipment_cost; 0 otherwise)", ""),
 }
 
 SERIES: dict[str, Quantity] = {
@@ -147,6 +150,13 @@ SERIES: dict[str, Quantity] = {
                          "production columns)", ""),
     "buyer_stock": Quantity("Buyers' inventories", "t", "Product held by buyers with an "
                             "inventory cover target", ""),
+    # added in issue 16 (rules of origin that move supply, transshipment)
+    "compliant_concentrate_price": Quantity(
+        "Compliant concentrate price", "price", "Price of club-mined concentrate bought by club "
+        "refiners to meet a rule of origin (null when none re-sourced)", ""),
+    "transshipped": Quantity("Transshipped imports", "t/step", "Club imports routed through a "
+                             "club-treated third country (policy.trade.transshipment_cost); the "
+                             "caught share (detection_rate) paid the duty", ""),
 }
 
 # Per-region product capacity columns in the series are named REGION_CAPACITY_PREFIX + region name.

@@ -19,17 +19,19 @@ from abm.names import REGION_CAPACITY_PREFIX, SERIES
 # Columns kept beside the public series for accounting checks (conservation of tonnes and money).
 # Tonnes: production + gov_sales + private_release = consumption + gov_purchases + private_stocking.
 # Money (USD): buyer_payments + gov_purchase_spend
-#            = producer_revenue + gov_sales_revenue + private_sales_revenue + duties;
+#            = producer_revenue + gov_sales_revenue + private_sales_revenue + duties
+#              + routing_cost;
 # top-ups and upside payments (gov_payments_to_producers, gov_receipts_from_producers) are transfers
 # between governments and producers, booked in the ledger; of the payments, gov_topups are the CFD's
 # top-ups (USD), apart from duties (USD collected on club imports) and other payments; exporter_rent
 # (USD) is the part of producer_revenue that exporters kept under a price undertaking (an MIP's
-# wedge that would otherwise be duty).
+# wedge that would otherwise be duty); routing_cost (USD) is what club buyers paid for imports
+# routed through a third country to the routers (outside the model), beside the duties.
 ACCOUNTS = ("production", "gov_purchases", "gov_sales", "private_stocking", "private_release",
             "buyer_payments", "producer_revenue", "gov_purchase_spend",
             "gov_payments_to_producers", "gov_receipts_from_producers", "gov_sales_revenue",
             "private_sales_revenue", "duties", "concentrate_output", "concentrate_used",
-            "gov_topups", "exporter_rent")
+            "gov_topups", "exporter_rent", "routing_cost")
 
 
 class Recorder:
@@ -98,7 +100,8 @@ class Recorder:
             data[REGION_CAPACITY_PREFIX + region] = self.region_capacity[:n, j]
         frame = pl.DataFrame(data)
         # NaN marks "not applicable" (no floor in force, no concentrate market): store as null.
-        return frame.with_columns(pl.col("floor", "concentrate_price", "export_region_price").fill_nan(None))
+        return frame.with_columns(pl.col("floor", "concentrate_price", "export_region_price",
+                                         "compliant_concentrate_price").fill_nan(None))
 
     # ------------------------------------------------------------------------------------------
     # the model's step
@@ -197,6 +200,8 @@ class Recorder:
             "demand_shock": model.buyers.shock,
             "recycled": 0.0,
             "buyer_stock": 0.0,
+            "compliant_concentrate_price": model.producers.compliant_price,
+            "transshipped": out.transshipped,
             # accounts for conservation checks (abm.recorder.ACCOUNTS)
             "production": nan,
             "gov_purchases": acct["gov_purchases"],
@@ -215,6 +220,7 @@ class Recorder:
             "concentrate_used": 0.0,
             "gov_topups": acct["gov_topups"],
             "exporter_rent": out.exporter_rent * mf,
+            "routing_cost": out.routing_cost * mf,
         }
 
     def flush(self) -> None:

@@ -111,7 +111,10 @@ def policies(draw) -> dict:
                           "offtaker": draw(st.sampled_from(["buyers", "government"]))}
     if draw(st.booleans()):
         out["trade"] = {"tariff": draw(st.floats(0.0, 0.5)),
-                        "rules_of_origin": draw(st.one_of(st.none(), st.floats(0.0, 1.0)))}
+                        "rules_of_origin": draw(st.one_of(st.none(), st.floats(0.0, 1.0))),
+                        "sourcing": draw(st.sampled_from(["compliant", "cheapest"])),
+                        "transshipment_cost": draw(st.one_of(st.none(), st.floats(0.0, 30.0))),
+                        "detection_rate": draw(st.floats(0.0, 1.0))}
     return out
 
 
@@ -130,7 +133,7 @@ def test_tonnes_and_money_are_conserved_every_step(raw):
     np.testing.assert_allclose(tonnes_in, tonnes_out, rtol=1e-9, atol=1e-9)
     money_in = s["buyer_payments"] + s["gov_purchase_spend"]
     money_out = (s["producer_revenue"] + s["gov_sales_revenue"] + s["private_sales_revenue"]
-                 + s["duties"])
+                 + s["duties"] + s["routing_cost"])
     # to floating-point precision of the gross value traded (flows that cancel, such as an
     # offtake's contract-price transfer against spot spending, lose digits when prices are
     # astronomical, as random configs with near-vertical demand can make them)
@@ -149,7 +152,11 @@ def test_tonnes_and_money_are_conserved_every_step(raw):
     assert abs(float(s["fiscal_flow"].sum()) - ledger) <= 1e-6 * max(1.0, abs(ledger)) + 1e-9 * booked
     # an undertaking's rent is exporters' revenue; neither it nor what stays duty is negative
     assert (s["exporter_rent"] >= 0).all() and (s["duties"] >= -1e-9).all()
+    # routed imports are imports: never more than the club took from outside, cost never < 0
+    assert (s["routing_cost"] >= 0).all()
+    assert (s["transshipped"] <= np.fmax(s["club_imports"].to_numpy(), 0.0) + 1e-9).all()
     assert (s["exporter_rent"] <= s["producer_revenue"] + 1e-6).all()
+    assert np.isfinite(model.book.cash).all()
     stock = s["government_stock"].to_numpy()
     assert (stock >= -1e-9).all()
     assert (s["buyer_stock"] >= -1e-9).all()

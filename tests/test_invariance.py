@@ -41,10 +41,12 @@ EXAMPLES = int(os.environ.get("ABM_INVARIANCE_EXAMPLES", "300"))
 SLOW_EXAMPLES = int(os.environ.get("ABM_INVARIANCE_SLOW_EXAMPLES", "2000"))
 REL = 1e-9
 
-PRICES = ("price", "club_price", "floor", "concentrate_price", "export_region_price")
+PRICES = ("price", "club_price", "floor", "concentrate_price", "export_region_price",
+          "compliant_concentrate_price")
 MONEY = ("fiscal_flow", "consumer_spend", "buyer_payments", "producer_revenue",
          "gov_purchase_spend", "gov_payments_to_producers", "gov_receipts_from_producers",
-         "gov_sales_revenue", "private_sales_revenue", "duties", "gov_topups", "exporter_rent")
+         "gov_sales_revenue", "private_sales_revenue", "duties", "gov_topups", "exporter_rent",
+         "routing_cost")
 UNITLESS = ("demand_shock",)
 METRIC_KIND = {"price_mean": "price", "price_p05": "price", "price_p95": "price",
                "fiscal_cost": "money", "investment_capex": "money", "consumer_spend": "money",

@@ -20,6 +20,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from abm import market
+from abm.agents import sourcing
 from abm.agents.book import ProducerBook
 from abm.agents.recyclers import RecyclerPool
 from abm.clearing import Offers
@@ -177,6 +178,11 @@ class Producers:
         self.steps_per_year = config.experiment.steps_per_year
         self.nonmarket = config.nonmarket
         self.intensity = config.market.intensity
+        trade = config.policy.trade
+        self.sourcing = trade.sourcing if trade is not None else "cheapest"
+        # this step's compliant chain (abm.agents.sourcing; None: nobody re-sourced) and the
+        # price of compliant concentrate (NaN: none)
+        self.compliant, self.compliant_price = None, float("nan")
         self.money_per_price_tonne = money_per_price_tonne
         self.n_regions = len(region_market)
         self.exits = 0
@@ -320,6 +326,7 @@ class Producers:
             self.ask, self.plain = st.asks[dumping], True
             return reuse[3]
         self._offers_reuse = None
+        self.compliant, self.compliant_price = None, float("nan")
         avail = self.available()
         policies = model.policies
         if not policies and not self.has_mines and not self.recyclers.any:
@@ -340,7 +347,7 @@ class Producers:
                 self._offers_reuse = (st, b.outage, dumping, offers)
                 return offers
         self.plain = False
-        offers, self.ask, chain = self._offers(model, policies, avail, dumping)
+        offers, self.ask, chain, self.compliant = self._offers(model, policies, avail, dumping)
         if chain is not None:
             self.chain, self.chain_rows = chain
         return offers
@@ -355,8 +362,9 @@ class Producers:
         return self._offers(model, (), self.available(), dumping)[0]
 
     def _offers(self, model: ModelView, policies, avail: np.ndarray, dumping: bool):
-        """(offers, asks by row, (chain curve, chain rows) or None): the offers of `avail` at
-        the producers' asks, adjusted by `policies`."""
+        """(offers, asks by row, (chain curve, chain rows) or None, compliant pool or None):
+        the offers of `avail` at the producers' asks, adjusted by `policies`; under a binding
+        rule of origin club refiners may re-source to compliant feed (`_resourced`)."""
         b, st = self.book, self.structure()
         ask = st.asks[dumping].copy()
         for policy in policies:
@@ -364,6 +372,7 @@ class Producers:
         refs = np.flatnonzero(st.is_ref & (avail > 0))
         recyclers = np.flatnonzero(st.is_recycler & (avail > 0))
         chain = None
+        compliant = feed = None
         if self.has_mines:
             mines = np.flatnonzero((b.stage == MINE) & (avail > 0))
             curve = market.chain_curve(ask[refs], avail[refs], ask[mines], avail[mines],
@@ -371,11 +380,14 @@ class Producers:
             chain = (curve, (refs, mines, avail[mines]))
             ref_rows, mine_rows = refs[curve.refinery], mines[curve.mine]
             asks, qty = curve.asks, curve.quantity
-            conc_value = self.intensity * ask[mine_rows]
-            club_value = np.where(b.club[ref_rows], asks - conc_value, 0.0) + np.where(
-                b.club[mine_rows], conc_value, 0.0)
-            club_value = np.divide(club_value, asks, out=b.club[ref_rows].astype(float),
-                                   where=asks > 0)
+            club_value = sourcing.club_value(b.club, ref_rows, mine_rows, asks, ask[mine_rows],
+                                             self.intensity)
+            rule = model.plan.rules_of_origin if policies else None
+            if rule is not None and self.sourcing == "compliant" and model.plan.club_separate:
+                resourced = self._resourced(model, ask, avail, refs, mines, rule)
+                if resourced is not None:
+                    chain, compliant, ref_rows, mine_rows, asks, qty, club_value, feed = \
+                        resourced
         else:
             ref_rows, mine_rows = refs, np.full(len(refs), -1)
             asks, qty = ask[refs], avail[refs]
@@ -387,28 +399,74 @@ class Producers:
             asks = np.concatenate([asks, ask[recyclers]])
             qty = np.concatenate([qty, avail[recyclers]])
             club_value = np.concatenate([club_value, b.club[recyclers].astype(float)])
+            if feed is not None:
+                feed = np.concatenate([feed, np.zeros(len(recyclers), dtype=bool)])
         n = len(asks)
         offers = Offers(asks.astype(float), qty.astype(float), ref_rows, mine_rows,
-                        b.region[ref_rows], np.full(n, -1), np.zeros(n, dtype=bool), club_value)
+                        b.region[ref_rows], np.full(n, -1), np.zeros(n, dtype=bool), club_value,
+                        feed)
         for policy in policies:
             policy.adjust_offers(model, offers)
-        return offers, ask, chain
+        return offers, ask, chain, compliant
+
+    def _resourced(self, model: ModelView, ask: np.ndarray, avail: np.ndarray,
+                   refs: np.ndarray, mines: np.ndarray, rule: float):
+        """The chain offers when club refiners that fail rule of origin `rule` re-source to
+        compliant (club-mined) feed where that pays (abm.agents.sourcing): (chain, compliant
+        pool, refinery rows, mine rows, asks, tonnes, club value, compliant-feed mask) of the
+        offers, the usual curve's first; None when nobody re-sources."""
+        b, k = self.book, self.intensity
+        found = sourcing.compliant_candidates(ask, b.club, refs, mines, k, rule,
+                                              model.club_price - model.price,
+                                              model.concentrate_price)
+        if found is None:
+            return None
+        need, worth = found
+        pool = market.chain_curve(ask[need], avail[need], ask[worth], avail[worth], k)
+        if not len(pool.asks):
+            return None
+        # what the compliant curve leaves goes to the usual one, with everyone else
+        left = avail.copy()
+        left[need] -= np.bincount(pool.refinery, weights=pool.quantity, minlength=len(need))
+        left[worth] -= np.bincount(pool.mine, weights=pool.quantity * k, minlength=len(worth))
+        left[left <= 1e-12 * np.maximum(avail, 1.0)] = 0.0      # (rounding of the sums)
+        rest_refs, rest_mines = refs[left[refs] > 0], mines[left[mines] > 0]
+        curve = market.chain_curve(ask[rest_refs], left[rest_refs], ask[rest_mines],
+                                   left[rest_mines], k)
+        chain = (curve, (rest_refs, rest_mines, left[rest_mines]))
+        compliant = sourcing.CompliantPool(pool, need, worth, avail[worth], len(curve.asks))
+        ref_rows = np.concatenate([rest_refs[curve.refinery], need[pool.refinery]])
+        mine_rows = np.concatenate([rest_mines[curve.mine], worth[pool.mine]])
+        asks = np.concatenate([curve.asks, pool.asks])
+        qty = np.concatenate([curve.quantity, pool.quantity])
+        value = sourcing.club_value(b.club, ref_rows, mine_rows, asks, ask[mine_rows], k)
+        feed = np.concatenate([np.zeros(len(curve.asks), dtype=bool),
+                               np.ones(len(pool.asks), dtype=bool)])
+        return chain, compliant, ref_rows, mine_rows, asks, qty, value, feed
 
     def merit_order(self, eps: float):
         """The cached merit order of this step's plain offers (None when instruments touched
         them)."""
         return self.structure().merit_order(self.dumping, eps) if self.plain else None
 
-    def concentrate_price(self, price: float, sold: np.ndarray, previous: float) -> float:
+    def concentrate_price(self, price: float, sold: np.ndarray, previous: float,
+                          club_price: float | None = None) -> float:
         """With mines: the concentrate price behind product price `price`, given what the chain
         offers sold (abm.market.concentrate_price); `previous` when no chain offers (or no
-        mines)."""
+        mines). With club refiners re-sourced to compliant feed, also the compliant
+        concentrate price behind `club_price` (`compliant_price`, abm.agents.sourcing)."""
         if not self.has_mines or not len(self.chain.asks):
-            return previous
-        refs, mines, mine_avail = self.chain_rows
-        n = len(self.chain.asks)
-        return market.concentrate_price(price, self.chain, sold[:n], self.ask[refs],
-                                        self.ask[mines], mine_avail, self.intensity)
+            found = previous
+        else:
+            refs, mines, mine_avail = self.chain_rows
+            n = len(self.chain.asks)
+            found = market.concentrate_price(price, self.chain, sold[:n], self.ask[refs],
+                                             self.ask[mines], mine_avail, self.intensity)
+        if self.compliant is not None:
+            self.compliant_price = sourcing.compliant_price(
+                self.compliant, price if club_price is None else club_price, sold, self.ask,
+                self.intensity, found)
+        return found
 
     def settle(self, model: ModelView) -> None:
         """Producers are paid for what they sold (their market's price, or the floor for what a
@@ -446,10 +504,22 @@ class Producers:
             mine_out = np.bincount(o.mine[fed], weights=out.sold[fed] * self.intensity,
                                    minlength=len(b))
             b.output += mine_out
-            # concentrate changes hands at the concentrate price: mines earn, refineries pay
-            # (recyclers need none)
-            fed_out = np.where(st.is_recycler, 0.0, ref_out) if self.recyclers.any else ref_out
-            b.revenue += (mine_out - fed_out * self.intensity) * model.concentrate_price * mf
+            if self.compliant is not None and o.feed is not None:
+                # two concentrate prices: compliant feed at the compliant one (NaN when none
+                # of it sold, and then no tonne is paid at it)
+                compliant = o.feed & np.isfinite(self.compliant_price)
+                paid = np.where(compliant, self.compliant_price, model.concentrate_price)
+                value = np.where(fed, out.sold * self.intensity * paid * mf, 0.0)
+                b.revenue += (np.bincount(o.mine[fed], weights=value[fed], minlength=len(b))
+                              - np.bincount(o.refinery[fed], weights=value[fed],
+                                            minlength=len(b)))
+            elif np.isfinite(model.concentrate_price):
+                # concentrate changes hands at the concentrate price: mines earn, refineries
+                # pay (recyclers need none; no price yet: no chain offer has been made, so no
+                # concentrate changed hands)
+                fed_out = (np.where(st.is_recycler, 0.0, ref_out) if self.recyclers.any
+                           else ref_out)
+                b.revenue += (mine_out - fed_out * self.intensity) * model.concentrate_price * mf
         b.cost = b.output * st.cash_cost * mf + self.fixed_cost(st)
         if self.dumping:
             self.subsidise_dumping(model)

@@ -2,7 +2,10 @@
 
 * `TradeMeasures`: the club's ad-valorem tariff on non-club imports and its rules of origin
   (club-refined product counts as club product only if the club's share of its value added, the
-  refining margin and the concentrate, reaches the threshold).
+  refining margin and the concentrate, reaches the threshold; club refiners re-source to
+  compliant feed when that pays, abm.agents.sourcing), and the circumvention path: imports
+  routed through a club-treated third country at `transshipment_cost` per t, a
+  `detection_rate` share of them caught and paying the duty (abm.market.Node.routes).
 * `ExportControl`: a region withholds a share of its exports (`[[shocks]] kind =
   "export_control"`): exports are capped at (1 - cut) x its normal exports (its mean net exports
   over the year before the announcement; announced at step 0, what it exports in the step-0
@@ -43,16 +46,31 @@ class TradeMeasures(Policy):
             model.plan.tariff = self.cfg.tariff
         if self.cfg.rules_of_origin is not None:
             model.plan.rules_of_origin = self.cfg.rules_of_origin
+        if self.cfg.transshipment_cost is not None:
+            model.plan.transship_cost = self.cfg.transshipment_cost
+            model.plan.detection_rate = self.cfg.detection_rate
 
     def protection(self, model, developer):
         """Club refinery projects sell at up to the world price x (1 + tariff), while the club
-        still imports (down to the club's own clearing price once it no longer does)."""
+        still imports (down to the club's own clearing price once it no longer does); with
+        transshipment, at the effective tariff at the expected world price."""
         if (self.cfg.tariff > 0 and self.known(model.t) and developer.stage == REFINERY
                 and model.region_club[developer.region] and self.government is not None):
-            border = (1.0 + self.cfg.tariff) * developer.pipeline.expected_price(model, REFINERY)
-            return Protection(tariff=self.cfg.tariff, autarky=developer.pipeline.club_autarky_price(
+            expected = developer.pipeline.expected_price(model, REFINERY)
+            tariff = self.effective_tariff(expected)
+            border = (1.0 + tariff) * expected
+            return Protection(tariff=tariff, autarky=developer.pipeline.club_autarky_price(
                 model, developer, border))
         return None
+
+    def effective_tariff(self, price: float) -> float:
+        """The tariff as club producers see it at world price `price`: imports routed through a
+        third country cost price x (1 + d tariff) + c at the border (abm.market.Node), so the
+        tariff protects at most d tariff + c / price."""
+        cost, tariff = self.cfg.transshipment_cost, self.cfg.tariff
+        if cost is None or not price > 0:
+            return tariff
+        return min(tariff, self.cfg.detection_rate * tariff + cost / price)
 
     def settle(self, model) -> None:
         # an MIP books the club's duties itself; a tariff alone books them here
