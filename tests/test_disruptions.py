@@ -305,3 +305,40 @@ def test_a_setting_of_a_mechanism_that_is_off_is_refused_at_its_key(edit, loc):
     with pytest.raises(ValidationError) as err:
         ExperimentConfig.model_validate(raw)
     assert err.value.errors()[0]["loc"] == loc
+
+
+def test_a_state_reserve_beside_a_minimum_import_price_holds_the_world_price_at_its_level():
+    # club 10 t @ 70, World (state) 200 t @ 30, club buyers q = 30, world q = 40, MIP 65: the
+    # club pays 65 and imports D_c(65) = 30 (65/60)^-0.5 = 28.82 t. A reserve buying below 40
+    # takes 200 - D_w(40) - 28.82 = 200 - 48.99 - 28.82 = 122.19 t, and the world price is 40
+    # (it read every buyer's demand at 40 and bought 114.27 t, leaving the price at 30; found
+    # by the adversarial review)
+    raw = config([("Club", 10.0, 70.0), ("World", 200.0, 30.0)], steps=2,
+                 floor={"mechanism": "mip", "level": 65.0})
+    raw["regions"][1]["market_economy"] = False
+    raw["nonmarket"] = {"reserve": {"buy_below": 40.0, "sell_above": 100.0, "rate": 12000.0,
+                                    "capacity": 1e5}}
+    s = run(raw).series(accounts=True)
+    np.testing.assert_allclose(s["price"], 40.0, rtol=1e-9)
+    np.testing.assert_allclose(s["club_price"], 65.0, rtol=1e-9)
+    bought = 200.0 - 40.0 * (40 / 60) ** -0.5 - 30.0 * (65 / 60) ** -0.5
+    np.testing.assert_allclose(s["gov_purchases"], bought, rtol=1e-6)
+
+
+def test_a_club_region_that_is_state_directed_keeps_the_clubs_money_apart_from_its_states():
+    # both regions state-directed, the club's stockpile buying: a reserve that never buys (its
+    # level 1 below every price) changes neither the club's fiscal cost nor its stock, and a
+    # predatory state's subsidy is the state's, not the club's (the club's government was
+    # flagged as the state, or booked the subsidy; found by the adversarial review)
+    raw = config([("Club", 60.0, 30.0), ("World", 60.0, 45.0)], club_q=50.0, world_q=50.0,
+                 steps=6, stockpile={"buy_below": 80.0, "release_above": 200.0,
+                                     "capacity": 100.0, "max_rate": 0.5})
+    for region in raw["regions"]:
+        region["market_economy"] = False
+    plain = run(raw).metrics()
+    raw["nonmarket"] = {"reserve": {"buy_below": 1.0, "sell_above": 2.0, "rate": 1.0,
+                                    "capacity": 1.0}}
+    with_reserve = run(raw).metrics()
+    for key in ("fiscal_cost", "stockpile_final", "state_outlay"):
+        assert with_reserve[key] == plain[key]
+    assert plain["fiscal_cost"] > 0 and plain["state_outlay"] == 0.0
