@@ -157,10 +157,10 @@ class _Solver:
                 p[-1] = pin          # Psi(X_a) = PF exactly, not to brentq's tolerance
             # nobody carries X with Psi(X) <= 0: A -> infinity as Psi -> 0, so X stays below
             keep = np.cumprod(p > 0).astype(bool)
-            return xs[keep] + p[keep] ** alpha, xs[keep]
+            return (xs[keep] + p[keep] ** alpha, xs[keep]) if keep.sum() > 1 else None
 
-        if m.floor is None:
-            return _Carryover([euler_branch(0.0, self.x_max)]), 0.0
+        if m.floor is None:   # (no piece when storage never pays: Psi(0) <= 0)
+            return _Carryover([p for p in [euler_branch(0.0, self.x_max)] if p]), 0.0
         floor, cap = m.floor, m.floor_capacity
         x_attack = 0.0
         if self.psi(rule, 0.0)[0] > floor:
@@ -177,12 +177,13 @@ class _Solver:
         if x_attack < cap:   # the agency alone at P = PF, then full with P falling from PF
             pieces.append((np.array([x_attack, cap]) + consumed_at_floor,
                            np.array([x_attack, cap])))
-            full_at = cap + self.psi(rule, cap)[0] ** alpha
+            at_cap = self.psi(rule, cap)[0]    # <= 0: nobody stores beyond the agency, ever
+            full_at = cap + at_cap ** alpha if at_cap > 0 else math.inf
             if full_at > cap + consumed_at_floor:
                 pieces.append((np.array([cap + consumed_at_floor, full_at]),
                                np.array([cap, cap])))
         pieces.append(euler_branch(max(x_attack, cap), self.x_max))
-        return _Carryover(pieces), x_attack
+        return _Carryover([p for p in pieces if p]), x_attack
 
 
 class StorageSolution:
@@ -249,7 +250,7 @@ class StorageSolution:
             if abs(new - hi) < 1e-13:
                 break
             hi = new
-        if hi > self.rule.top:
+        if self.rule.fits and hi > self.rule.top:
             raise ValueError(f"availability reaches {hi:.3f} beyond the grid's {self.rule.top:.3f}"
                              " (raise x_max)")
         width, per_panel = self._panels
