@@ -254,3 +254,10 @@ def test_the_published_sto1fx_table_is_what_the_solver_gives():
         solved = storage.solve(**STO1FX, **FLOORS[name]).moments()
         assert published[name].keys() == solved.keys()
         assert {k: v for k, v in published[name].items() if abs(v - solved[k]) > 5.1e-5} == {}
+
+
+@pytest.mark.parametrize("bad", [{"elasticity": 0.2}, {"harvest_sd": 0.2}, {"decay": 1.0},
+                                 {"floor": 1.0}, {"floor": 1.0, "floor_capacity": 5.0}])
+def test_parameters_outside_the_model_are_refused(bad):
+    with pytest.raises(ValueError):
+        storage.solve(**(STO1FX | bad))
