@@ -344,8 +344,10 @@ def solve(elasticity: float, harvest_sd: float, cost: float, decay: float, inter
     stock_mean (private); with a floor also prob_floor_defended (share with P = floor),
     public_stock_mean, attack_stock (the public stock stockholders take in one period:
     min(X_a, capacity), 0 without attack) and prob_attack (given a positive public stock this
-    period, the probability that the next has none: all of it taken, as there is no other way
-    for it to end when X_a > 0; 0 without attack).
+    period, the probability that the next has none; 0 without attack). With X_a > 0 the agency
+    can never sell its stock down below X_a, so a public stock always ends in one period: the
+    agency's carry-over enters the next period's availability and stockholders carry whatever
+    of the total is not consumed (nothing if the harvest is short enough to stock out).
     """
     if not elasticity < 0:
         raise ValueError(f"elasticity must be negative, got {elasticity}")
