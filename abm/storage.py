@@ -239,20 +239,33 @@ class StorageSolution:
     def stationary(self) -> tuple[np.ndarray, np.ndarray]:
         """Nodes of A and their probabilities under the stationary distribution.
 
-        The density f solves f(A') = int phi_sd(A' - 1 - (1 - delta) X(A)) f(A) dA; A runs from
-        the lowest harvest to the top fixed point A = (1 - delta) X(A) + 1 + 8.5 sd, on
-        Gauss-Legendre panels split at the kinks of X(A) (and of G(A)).
+        The density f solves f(A') = int phi_sd(A' - 1 - (1 - delta) X(A)) f(A) dA on
+        Gauss-Legendre panels split at the kinks of X(A) (and of G(A)), from the lowest harvest
+        1 - 8.5 sd up to where the stationary mass ends: the domain grows by half until its top
+        tenth holds less than 1e-13 of it (or reaches the top of the support, the fixed point of
+        A = (1 - delta) X(A) + 1 + 8.5 sd).
         """
         m, sd = self.model, self.model.harvest_sd
-        lo, hi = 1.0 - TRUNCATION * sd, 1.0 + TRUNCATION * sd
+        lo = 1.0 - TRUNCATION * sd
+        support = 1.0 + TRUNCATION * sd
         for _ in range(10_000):
-            new = (1.0 - m.decay) * float(self.rule(hi)) + 1.0 + TRUNCATION * sd
-            if abs(new - hi) < 1e-13:
+            new = (1.0 - m.decay) * float(self.rule(support)) + 1.0 + TRUNCATION * sd
+            if abs(new - support) < 1e-13:
                 break
-            hi = new
-        if self.rule.fits and hi > self.rule.top:
-            raise ValueError(f"availability reaches {hi:.3f} beyond the grid's {self.rule.top:.3f}"
-                             " (raise x_max)")
+            support = new
+        hi = (1.0 - m.decay) * float(self.rule(1.0 + TRUNCATION * sd)) + 1.0 + TRUNCATION * sd
+        while True:
+            hi = min(hi, support)
+            if self.rule.fits and hi > self.rule.top:
+                raise ValueError(f"availability reaches {hi:.3f} beyond the grid's "
+                                 f"{self.rule.top:.3f} (raise x_max)")
+            a, prob = self._density(lo, hi)
+            if hi >= support or prob[a > hi - (hi - lo) / 10].sum() < 1e-13:
+                return a, prob
+            hi = lo + 1.5 * (hi - lo)
+
+    def _density(self, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+        m, sd = self.model, self.model.harvest_sd
         width, per_panel = self._panels
         cuts = [lo, *sorted(b for b in [*self.rule.breaks, self.attack_availability]
                             if lo < b < hi), hi]
@@ -270,8 +283,7 @@ class StorageSolution:
         system[0] = w                          # f = K f has a line of solutions: int f = 1
         rhs = np.zeros(len(a))
         rhs[0] = 1.0
-        density = np.linalg.solve(system, rhs)
-        return a, density * w
+        return a, np.linalg.solve(system, rhs) * w
 
     def moments(self) -> dict[str, float]:
         """Stationary moments (see `solve`)."""
