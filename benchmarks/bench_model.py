@@ -339,7 +339,8 @@ def _make_offers(m) -> None:
 
 def _record(m) -> None:
     m.recorder.record(m)
-    m.last_price = m.price
+    if m.outcome.consumption > 0:
+        m.last_price = m.price
 
 
 # MineralMarket.step, part by part (abm/model.py: keep in the same order)
@@ -355,7 +356,8 @@ SCHEDULE = (
     ("use_inventories", lambda m: m.buyers.use_inventories()),
     ("settle_producers", lambda m: m.producers.settle(m)),
     ("settle_policies", _settle_policies),
-    ("review_producers", lambda m: m.producers.review(m.config.exits)),
+    ("realised_prices", lambda m: m.realised.record(m)),
+    ("review_producers", lambda m: m.producers.review(m)),
     ("invest", lambda m: m.pipeline.invest(m)),
     ("record", _record),
 )
