@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "different config")
     run.add_argument("--series", choices=("all", "bands", "none"), default="all",
                      help="per-step series stored for each run: all columns (default), only "
-                     "the columns the fan charts need (bands), or none")
+                     "the columns the fan charts need, of a fixed-size sample of runs per "
+                     "scenario (bands), or none")
     run.add_argument("--no-report", action="store_true", help="do not build the result pages")
     run.add_argument("--quiet", action="store_true", help="no progress output")
 
