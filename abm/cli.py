@@ -143,6 +143,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(COMMAND_LINE, "--workers", f"must be at least 1 (got {args.workers})")
     max_runs = _max_runs(args)
     workers = _capped_workers(args)
+    if args.executor == "local":
+        # the local pool's fork server imports the model meanwhile (writes nothing)
+        from abm.engine.forkserver import warm_up
+
+        warm_up(args.executor, workers)
     if args.scheduler and args.executor == "dask":   # named as the option, before any loading
         from abm.engine.executors import check_scheduler_address, require_dask
 

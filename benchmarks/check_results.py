@@ -9,11 +9,12 @@
 The default compares the baseline's metrics for seeds 0..4
 (`abm.MineralMarket(abm.load_experiment("experiments/baseline.toml").scenario(), rng=s).run()
 .metrics()`) with the values recorded before the performance work (issue 8). `save`/`check`
-compare much more, to 1e-12 relative (`--exact`: bit for bit, NaN equal to NaN): metrics and every series and accounting column of the
-baseline (seeds 0..4), of the baseline under each policy instrument, export controls, supply
-outages and the predatory strategy, of a two-stage variant with mines (with product and
-concentrate CFDs and rules of origin), of the mineral presets, and of every scenario and every
-sweep point of every experiment in experiments/ (seeds 0 and 1).
+compare much more, to 1e-12 relative (`--exact`: bit for bit, NaN equal to NaN): metrics and
+every series and accounting column of the baseline (seeds 0..4), of the baseline under each
+policy instrument, export controls, supply outages and the predatory strategy, of a
+two-stage variant with mines (with product and concentrate CFDs and rules of origin), of the
+mineral presets, and of every scenario and every sweep point of every experiment in
+experiments/ (seeds 0 and 1).
 """
 
 from __future__ import annotations

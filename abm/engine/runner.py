@@ -32,7 +32,6 @@ from abm.engine.executors import (
     check_scheduler_address,
     is_broken,
     require_dask,
-    warm_up,
 )
 from abm.engine.files import (
     OWN_ENTRIES,
@@ -44,6 +43,7 @@ from abm.engine.files import (
     remove_stale_temps,
     write_json_atomic,
 )
+from abm.engine.forkserver import warm_up
 from abm.engine.guard import check_guarded
 from abm.errors import ConfigError
 from abm.experiment import MAX_RUNS, Experiment, RunSpec
