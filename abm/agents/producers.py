@@ -481,18 +481,26 @@ class Producers:
         if terms is None:
             return loss
         rows = terms.rows
-        price = np.zeros(len(rows))
-        some_nan = False
-        for stage, sel in terms.stages:
-            expected = model.pipeline.expected_price(model, stage)
-            price[sel] = np.nan if expected is None else expected
-            some_nan = some_nan or expected is None or expected != expected
+        expected = [model.pipeline.expected_price(model, stage) for stage, _ in terms.stages]
+        wedge = None
         if model.price > 0 and terms.club_product_any:
             ratio = model.club_price / model.price
             if not ratio <= 1.0:        # (a wedge of at most 1, max(wedge, 1) = 1: price x 1)
-                wedge = np.where(terms.club_product, ratio, 1.0)
-                price = price * np.maximum(wedge, 1.0)
-                some_nan = True         # (not known without a look)
+                wedge = np.maximum(np.where(terms.club_product, ratio, 1.0), 1.0)
+        price = None
+        if len(expected) == 1 and wedge is None:
+            # one price for every row: P_y = P (1 + g)^(-y / eps) as a row of years
+            value = expected[0]
+            if value is None or value != value:
+                return loss             # (no price to value a plant at: no loss counted)
+            p_y = value * terms.growth_factor
+        else:
+            price = np.zeros(len(rows))
+            for (_, sel), value in zip(terms.stages, expected, strict=True):
+                price[sel] = np.nan if value is None else value
+            if wedge is not None:
+                price = price * wedge
+            p_y = price[:, None] * terms.growth_factor
         cost, fed_cost = terms.cost, False
         if self.has_mines and np.isfinite(model.concentrate_price):
             # refineries buy their feed at the concentrate price (recyclers need none)
@@ -508,7 +516,6 @@ class Producers:
         c = cost[:, None]
         sigma = model.pipeline.expectation.sigma
         s_y = np.maximum(sigma * terms.sqrt_years, 1e-9)[None, :]
-        p_y = price[:, None] * terms.growth_factor
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             if found:
                 floor = np.zeros((len(rows), len(terms.years)))
@@ -541,7 +548,7 @@ class Producers:
             fixed = fixed * (1.0 - self.idle_share * idle)
         earned = terms.capacity * margin * mf
         loss[rows] = ((fixed - earned) * terms.weights).sum(axis=1)
-        if some_nan:
+        if price is not None:
             loss[rows] = np.where(np.isnan(price), 0.0, loss[rows])
         return loss
 
