@@ -27,6 +27,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -289,7 +290,7 @@ def executors(runs: int, steps: int, workers: int, rounds: int, series: str,
                              f"{got['model_s'] / (workers * got['wall_s']):.2f}",
                              "" if ratio is None else f"{ratio:.2f}"))
             shutil.rmtree(tmp / f"ex{i}{executor}", ignore_errors=True)
-    lines.append(row("median", "", "", "", "", "", f"{sorted(ratios)[len(ratios) // 2]:.2f}"))
+    lines.append(row("median", "", "", "", "", "", f"{statistics.median(ratios):.2f}"))
     return lines
 
 
