@@ -177,6 +177,8 @@ def test_series_modes_keep_the_runs_and_build_the_report(tmp_path, monkeypatch, 
         bands = pl.read_parquet(out / "summary" / "bands.parquet")
         full_bands = pl.read_parquet(tmp_path / "all" / "summary" / "bands.parquet")
         assert bands.equals(full_bands.filter(pl.col("column").is_in(series.columns)))
+        # every run is in the sample: the pages say nothing of one
+        assert "are drawn from" not in (out / "report" / "index.html").read_text()
     # resume in the same mode reuses everything; another mode is refused
     assert run(out, series=mode).reused == N_RUNS
     with pytest.raises(ConfigError, match=f"--series {mode}"):
@@ -242,6 +244,8 @@ def test_bands_of_a_large_scenario_come_from_an_evenly_spread_sample_of_its_runs
     assert series.equals(full.select(series.columns))
     want = abm.summary.bands(full.lazy(), abm.summary.band_columns(series.lazy()))
     assert pl.read_parquet(out / "summary" / "bands.parquet").equals(want)
+    assert ("fan charts of a scenario are drawn from 4 of its 10 runs"
+            in (out / "report" / "index.html").read_text())
     assert run(out, series="bands").reused == N_RUNS        # resume: the same sample
 
 
