@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "different config")
     run.add_argument("--series", choices=("all", "bands", "none"), default="all",
                      help="per-step series stored for each run: all columns (default), only "
-                     "the columns the fan charts need (bands), or none")
+                     "the columns the fan charts need, of a fixed-size sample of runs per "
+                     "scenario (bands), or none")
     run.add_argument("--no-report", action="store_true", help="do not build the result pages")
     run.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -142,6 +143,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(COMMAND_LINE, "--workers", f"must be at least 1 (got {args.workers})")
     max_runs = _max_runs(args)
     workers = _capped_workers(args)
+    if args.executor == "local":
+        # the local pool's fork server imports the model meanwhile (writes nothing)
+        from abm.engine.forkserver import warm_up
+
+        warm_up(args.executor, workers)
     if args.scheduler and args.executor == "dask":   # named as the option, before any loading
         from abm.engine.executors import check_scheduler_address, require_dask
 

@@ -26,6 +26,8 @@ class RealisedPrices:
     def __init__(self, steps: int):
         self.table = np.zeros((steps, len(COLUMNS)))
         self._market_cache = (None, None)       # (book version, market-economy product rows)
+        # without a covering instrument: (book version, covered rows, their capacity, t/yr)
+        self._covered_cache = (None, None, 0.0)
 
     def column(self, name: str, steps: int) -> np.ndarray:
         return self.table[:steps, COLUMNS.index(name)]
@@ -46,6 +48,20 @@ class RealisedPrices:
         region = club[b.region] if club.any() else np.ones(len(b), dtype=bool)
         return b.active & (b.stage != MINE) & region
 
+    def covered(self, model) -> tuple[np.ndarray, float]:
+        """`covered_rows` and their capacity (t/yr); cached per book version when no instrument
+        covers producers (the rows then depend only on which producers exist)."""
+        b = model.book
+        if any(hasattr(p, "covered_rows") for p in model.policies):
+            rows = self.covered_rows(model)
+            return rows, b.capacity[rows].sum()
+        version, rows, capacity = self._covered_cache
+        if version != b.version:
+            rows = self.covered_rows(model)
+            capacity = b.capacity[rows].sum()
+            self._covered_cache = (b.version, rows, capacity)
+        return rows, capacity
+
     def market_rows(self, model) -> np.ndarray:
         b = model.book
         version, rows = self._market_cache
@@ -61,9 +77,9 @@ class RealisedPrices:
         if model.has_mines:   # add back the feed refineries bought at the concentrate price
             sales = sales + np.where(b.stage == REFINERY, b.output, 0.0) * (
                 model.intensity * model.concentrate_price * mf)
-        covered = self.covered_rows(model)
+        covered, capacity = self.covered(model)
         market = self.market_rows(model)
         self.table[model.t] = (sales[covered].sum(), b.output[covered].sum(),
-                               b.capacity[covered].sum(), sales[market].sum(),
+                               capacity, sales[market].sum(),
                                b.output[market].sum(),
                                (b.revenue - b.cost)[market].sum())

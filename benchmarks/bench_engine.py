@@ -4,6 +4,9 @@
     .venv/bin/python benchmarks/bench_engine.py --quick      # smaller sizes, a smoke check
     .venv/bin/python benchmarks/bench_engine.py throughput --runs 200
     .venv/bin/python benchmarks/bench_engine.py efficiency --runs 400 --rounds 3
+    .venv/bin/python benchmarks/bench_engine.py efficiency --runs 4000 --rounds 1
+    .venv/bin/python benchmarks/bench_engine.py sobol --rounds 1       # the issue-17 Sobol study
+    .venv/bin/python benchmarks/bench_engine.py executors --runs 400 --rounds 2   # local vs dask
 
 Targets (issue 4):
 - throughput: 2 workers >= 1.7x the runs/s of 1 worker, 200 runs of the real model, 2 cores;
@@ -24,6 +27,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -264,6 +268,71 @@ def efficiency(runs: int, steps: int, workers: int, rounds: int, series: str,
     return lines
 
 
+def executors(runs: int, steps: int, workers: int, rounds: int, series: str,
+              tmp: Path) -> list[str]:
+    """The local pool against Dask (LocalCluster of `workers` single-threaded processes):
+    `rounds` engine calls of each, alternating, each a fresh process timed as in `efficiency`
+    (summaries and report excluded); Dask's wall over the local pool's per round."""
+    lines = [row("round", "load avg", "executor", "runs", "wall s", "model share",
+                 "dask / local"), row(*["---"] * 7)]
+    ratios = []
+    for i in range(rounds):
+        walls = {}
+        for executor in ("local", "dask"):
+            load = os.getloadavg()[0]
+            got = child("measure", workers=workers, runs=runs, steps=steps, runner="model",
+                        out=tmp / f"ex{i}{executor}", series=series, executor=executor)
+            walls[executor] = got["wall_s"]
+            ratio = walls["dask"] / walls["local"] if executor == "dask" else None
+            if ratio is not None:
+                ratios.append(ratio)
+            lines.append(row(i + 1, f"{load:.1f}", executor, got["runs"], f"{got['wall_s']:.2f}",
+                             f"{got['model_s'] / (workers * got['wall_s']):.2f}",
+                             "" if ratio is None else f"{ratio:.2f}"))
+            shutil.rmtree(tmp / f"ex{i}{executor}", ignore_errors=True)
+    lines.append(row("median", "", "", "", "", "", f"{statistics.median(ratios):.2f}"))
+    return lines
+
+
+SOBOL = HERE / "sobol8.toml"
+
+
+def sobol(workers: int, rounds: int, tmp: Path) -> list[str]:
+    """The issue's Sobol study: `abm run benchmarks/sobol8.toml --series bands --workers N`
+    (4,608 runs x 240 steps, summaries and report included) as a user runs it, in a fresh
+    process; wall time, the largest process's peak RSS (the engine's or a worker's), and the
+    single-run in-process time measured just before (`simulate` in a loop, 60 runs)."""
+    from datetime import datetime
+
+    lines = [row("round", "load avg", "single run ms", "runs", "wall s", "of which runs s",
+                 "summaries + report s", "model-only s (runs x t / workers)", "peak RSS MB"),
+             row(*["---"] * 9)]
+    for i in range(rounds):
+        load = os.getloadavg()[0]
+        solo = child("plain", runs=60, steps=240)
+        t = solo["wall_s"] / solo["runs"]
+        out = tmp / f"sobol{i}"
+        cmd = [sys.executable, "-m", "abm", "run", str(SOBOL), "--series", "bands",
+               "--workers", str(workers), "--out", str(out), "--quiet", "--force"]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        start = time.perf_counter()
+        subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+        wall = time.perf_counter() - start
+        peak = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+        manifest = json.loads((out / "manifest.json").read_text())
+        runs = len(manifest["design"])
+        if not (out / "report" / "index.html").is_file():
+            raise RuntimeError(f"no report in {out}")
+        # the runs: from the manifest's first write (design planned) to its last (runs done)
+        running = (datetime.fromisoformat(manifest["updated"])
+                   - datetime.fromisoformat(manifest["history"][-1]["started"])).total_seconds()
+        lines.append(row(i + 1, f"{load:.1f}", f"{t * 1000:.1f}", runs, f"{wall:.1f}",
+                         f"{running:.0f}", f"{wall - running:.0f}", f"{runs * t / workers:.1f}",
+                         f"{peak / 1024:.0f}"))
+        shutil.rmtree(out, ignore_errors=True)
+    return lines
+
+
 def memory(sizes: list[int], steps: int, runner: str, workers: int, tmp: Path,
            series: str = "all") -> list[str]:
     lines = [row("runs", "engine wall s", "engine peak RSS MB", "summaries s",
@@ -317,8 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default=None, help="memory: comma-separated run counts")
     args = parser.parse_args(argv)
     args.which = args.which or ["throughput", "efficiency", "memory", "overhead"]
-    known = {"throughput", "efficiency", "memory", "overhead", "_measure", "_summaries",
-             "_plain"}
+    known = {"throughput", "efficiency", "memory", "overhead", "executors", "sobol",
+             "_measure", "_summaries", "_plain"}
     if not set(args.which) <= known:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(set(args.which) - known))}")
     if args.which and args.which[0].startswith("_"):
@@ -343,6 +412,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"## efficiency: {runs} runs of {steps} steps, {args.workers} workers\n")
             print("\n".join(efficiency(runs, steps, args.workers, args.rounds, args.series,
                                        tmp, args.executor)) + "\n")
+        if "executors" in args.which:
+            runs = args.runs or (40 if args.quick else 400)
+            steps = args.steps or 240
+            print(f"## local pool vs Dask: {runs} runs of {steps} steps, {args.workers} "
+                  "workers\n")
+            print("\n".join(executors(runs, steps, args.workers, args.rounds, args.series,
+                                      tmp)) + "\n")
+        if "sobol" in args.which:
+            print(f"## Sobol study ({SOBOL.name}, --series bands, report included), "
+                  f"{args.workers} workers\n")
+            print("\n".join(sobol(args.workers, args.rounds, tmp)) + "\n")
         if "memory" in args.which:
             sizes = [200, 1000] if args.quick else [1000, 10_000]
             if args.sizes:

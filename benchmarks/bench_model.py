@@ -9,6 +9,7 @@ scaling in agents and steps, a profile, and the cost of `abm --help`.
     .venv/bin/python benchmarks/bench_model.py instructions     # callgrind counts (~15 min)
     .venv/bin/python benchmarks/bench_model.py profile          # pyinstrument text profile
     .venv/bin/python benchmarks/bench_model.py help
+    .venv/bin/python benchmarks/bench_model.py cpu --repeat 30  # CPU ms a run (PYTHONPATH=<tree>)
     .venv/bin/python benchmarks/bench_model.py experiment       # 1,000 runs x 240 steps, 2 workers
 
 Definitions:
@@ -339,7 +340,8 @@ def _make_offers(m) -> None:
 
 def _record(m) -> None:
     m.recorder.record(m)
-    m.last_price = m.price
+    if m.outcome.consumption > 0:
+        m.last_price = m.price
 
 
 # MineralMarket.step, part by part (abm/model.py: keep in the same order)
@@ -355,7 +357,8 @@ SCHEDULE = (
     ("use_inventories", lambda m: m.buyers.use_inventories()),
     ("settle_producers", lambda m: m.producers.settle(m)),
     ("settle_policies", _settle_policies),
-    ("review_producers", lambda m: m.producers.review(m.config.exits)),
+    ("realised_prices", lambda m: m.realised.record(m)),
+    ("review_producers", lambda m: m.producers.review(m)),
     ("invest", lambda m: m.pipeline.invest(m)),
     ("record", _record),
 )
@@ -519,6 +522,25 @@ def bench_instructions(runs: int = 3) -> dict:
     return out
 
 
+def bench_cpu(repeat: int) -> dict:
+    """CPU time (time.process_time) of `repeat` baseline runs (seeds 0..repeat-1) after one
+    warm-up run, in this process: robust to other load for comparing two trees, run one after
+    the other (`PYTHONPATH=<tree>` picks the tree)."""
+    import abm
+    from abm.model import MineralMarket
+
+    config = abm.load_experiment(BASELINE).scenario()
+    MineralMarket(config, rng=0).run().metrics()
+    times = []
+    for seed in range(repeat):
+        start = time.process_time()
+        MineralMarket(config, rng=seed).run().metrics()
+        times.append(time.process_time() - start)
+    return {"tree": str(Path(abm.__file__).parents[1]), "runs": repeat,
+            "median_ms": statistics.median(times) * 1e3, "min_ms": min(times) * 1e3,
+            "load": os.getloadavg()[0]}
+
+
 def bench_help(repeat: int) -> dict:
     exe = ROOT / ".venv" / "bin" / "abm"
     cmd = [str(exe), "--help"] if exe.exists() else [sys.executable, "-m", "abm.cli", "--help"]
@@ -556,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("which", nargs="*",
                         help="run, scaling, phases, scenarios, profile, help, experiment, "
-                        "instructions "
+                        "instructions, cpu "
                         "(default: run scaling phases help)")
     parser.add_argument("--repeat", type=int, default=21, help="runs per timing (median)")
     parser.add_argument("--sizes", default="100,300,1000,3000,10000")
@@ -598,6 +620,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['ratio_to_mesa']:.2f} |")
             print(f"| numpy kernel | {r['kernel'] / 1e6:.0f} | run / kernel = "
                   f"{r['ratio_to_kernel']:.2f} |\n")
+    if "cpu" in which:
+        r = results["cpu"] = bench_cpu(args.repeat)
+        print("| tree | runs | median CPU ms | min CPU ms | load avg |\n| --- | --- | --- | --- | --- |")
+        print(f"| {r['tree']} | {r['runs']} | {r['median_ms']:.1f} | {r['min_ms']:.1f} | "
+              f"{r['load']:.1f} |\n")
     if "help" in which:
         r = results["help"] = bench_help(max(args.repeat, 10))
         print(f"## abm --help: median {r['help_ms']:.0f} ms (min {r['help_min_ms']:.0f} ms) "

@@ -4,15 +4,17 @@
                                                                        # benchmarks/baseline_metrics.json
     .venv/bin/python benchmarks/check_results.py save /tmp/ref.json    # full reference, before
     .venv/bin/python benchmarks/check_results.py check /tmp/ref.json   # ... and after a change
+    .venv/bin/python benchmarks/check_results.py check /tmp/ref.json --exact   # bit for bit
 
 The default compares the baseline's metrics for seeds 0..4
 (`abm.MineralMarket(abm.load_experiment("experiments/baseline.toml").scenario(), rng=s).run()
 .metrics()`) with the values recorded before the performance work (issue 8). `save`/`check`
-compare much more, to 1e-12 relative: metrics and every series and accounting column of the
-baseline (seeds 0..4), of the baseline under each policy instrument, export controls, supply
-outages and the predatory strategy, of a two-stage variant with mines (with product and
-concentrate CFDs and rules of origin), of the mineral presets, and of every scenario and every
-sweep point of every experiment in experiments/ (seeds 0 and 1).
+compare much more, to 1e-12 relative (`--exact`: bit for bit, NaN equal to NaN): metrics and
+every series and accounting column of the baseline (seeds 0..4), of the baseline under each
+policy instrument, export controls, supply outages and the predatory strategy, of a
+two-stage variant with mines (with product and concentrate CFDs and rules of origin), of the
+mineral presets, and of every scenario and every sweep point of every experiment in
+experiments/ (seeds 0 and 1).
 """
 
 from __future__ import annotations
@@ -168,11 +170,15 @@ def compare(ref: dict, got: dict) -> int:
 
 
 def main(argv: list[str]) -> int:
+    global REL
     if not argv:
         ref = json.loads(RECORDED.read_text())["metrics"]
         bad = compare(ref, baseline_metrics())
         print(f"baseline seeds 0..4: {len(ref)} runs, {bad} metrics differ (rel > {REL:g})")
         return 1 if bad else 0
+    if "--exact" in argv:
+        argv = [a for a in argv if a != "--exact"]
+        REL = 0.0
     mode, path = argv[0], Path(argv[1])
     got = collect()
     if mode == "save":

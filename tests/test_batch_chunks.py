@@ -8,6 +8,7 @@ import copy
 import json
 import shutil
 
+import numpy as np
 import polars as pl
 import pytest
 import test_batch_fakes as fakes
@@ -176,6 +177,8 @@ def test_series_modes_keep_the_runs_and_build_the_report(tmp_path, monkeypatch, 
         bands = pl.read_parquet(out / "summary" / "bands.parquet")
         full_bands = pl.read_parquet(tmp_path / "all" / "summary" / "bands.parquet")
         assert bands.equals(full_bands.filter(pl.col("column").is_in(series.columns)))
+        # every run is in the sample: the pages say nothing of one
+        assert "are drawn from" not in (out / "report" / "index.html").read_text()
     # resume in the same mode reuses everything; another mode is refused
     assert run(out, series=mode).reused == N_RUNS
     with pytest.raises(ConfigError, match=f"--series {mode}"):
@@ -212,3 +215,79 @@ def test_bands_of_a_design_with_many_points_are_pooled_over_points(tmp_path, mon
     per_point = pl.read_parquet(tmp_path / "per_point" / "summary" / "bands.parquet")
     assert pooled["point"].is_null().all() and pooled.height == per_point.height
     assert pooled.drop("point").equals(per_point.drop("point"))   # one point: the same numbers
+
+
+# ---- the band sample of --series bands -------------------------------------------------------------
+
+@pytest.mark.parametrize("chunk, workers", [(3, 1), (4, 2)])
+def test_bands_of_a_large_scenario_come_from_an_evenly_spread_sample_of_its_runs(
+        tmp_path, monkeypatch, chunk, workers):
+    """With at most 4 runs' series kept per scenario of 10 replications, the kept runs are
+    i = floor(j x 10 / 4), j = 0..3: replications 0, 2, 5 and 7, in both scenarios; their
+    series and the bands are exactly those of `all` over these runs, whatever the chunks and
+    workers; every run keeps its row."""
+    import abm.summary
+
+    monkeypatch.setattr(engine_runner, "CHUNK_RUNS", chunk)
+    run(tmp_path / "all")
+    monkeypatch.setattr(worker, "BAND_RUNS", 4)
+    out = tmp_path / "bands"
+    got = run(out, series="bands", workers=workers, report=True)
+    assert got.report is not None and got.report.exists()
+    assert runs_table(out).equals(runs_table(tmp_path / "all"))
+    assert json.loads((out / "manifest.json").read_text())["band_runs"] == 4
+    series = series_table(out)
+    kept = series.select("scenario", "replication").unique().sort("scenario", "replication")
+    assert kept.to_dict(as_series=False) == {"scenario": ["baseline"] * 4 + ["floor"] * 4,
+                                             "replication": [0, 2, 5, 7] * 2}
+    full = series_table(tmp_path / "all").filter(pl.col("replication").is_in([0, 2, 5, 7]))
+    assert series.equals(full.select(series.columns))
+    want = abm.summary.bands(full.lazy(), abm.summary.band_columns(series.lazy()))
+    assert pl.read_parquet(out / "summary" / "bands.parquet").equals(want)
+    assert ("fan charts of a scenario are drawn from 4 of its 10 runs"
+            in (out / "report" / "index.html").read_text())
+    assert run(out, series="bands").reused == N_RUNS        # resume: the same sample
+
+
+def test_the_band_sample_is_a_fixed_number_of_runs_spread_over_the_design():
+    """1,000 runs (10 points x 100 replications) sampled to 64: exactly 64, the first run
+    among them, at most ceil(1000 / 64) = 16 apart in design order; a scenario of at most 64
+    runs keeps them all."""
+    from abm.experiment import RunSpec
+
+    specs = [RunSpec(f"s/p{p}/r{r}", "s", p, r, 0) for p in range(10) for r in range(100)]
+    kept = [i for i, s in enumerate(specs) if worker.in_band_sample(s, 10, 100, 64)]
+    assert len(kept) == 64 and kept[0] == 0
+    assert max(b - a for a, b in zip(kept, kept[1:], strict=False)) <= 16
+    assert all(worker.in_band_sample(s, 8, 8, 64) for s in specs[:64])
+
+
+def test_band_sample_quantiles_are_within_the_dkw_bound_of_all_runs():
+    """Bands from the sample against all runs, at the shipped sample size K = 2,000 of 20,000
+    runs. Independent replications (lognormal values, as prices): each sample quantile q lies
+    where the full distribution function is within q +- 0.030 (DKW, 95%: sqrt(ln(40) / 4000)).
+    A sweep whose value rises along the design (runs in design order, point-major): the evenly
+    spread sample stays within the bound too, where the first 2,000 runs (the lowest values)
+    would put the median at the full p05."""
+    from abm.experiment import RunSpec
+    from abm.summary import QUANTILES
+
+    n, k = 20_000, worker.BAND_RUNS
+    assert k == 2000
+    eps = np.sqrt(np.log(2 / 0.05) / (2 * k))
+    assert abs(eps - 0.0304) < 1e-3
+    rng = np.random.default_rng(17)
+    iid = rng.lognormal(np.log(60.0), 0.3, n)
+    trend = np.sort(iid)                                  # value rising with the design index
+    points, reps = 200, 100
+    specs = [RunSpec("", "s", p, r, 0) for p in range(points) for r in range(reps)]
+    keep = np.array([worker.in_band_sample(s, points, reps, k) for s in specs])
+    assert keep.sum() == k
+    for values in (iid, trend):
+        full = np.sort(values)
+        for q in QUANTILES.values():
+            got = np.quantile(values[keep], q)
+            position = np.searchsorted(full, got) / n        # F_full at the sample quantile
+            assert abs(position - q) <= eps, (q, position)
+    first = np.searchsorted(trend, np.quantile(trend[:k], 0.5)) / n
+    assert abs(first - 0.05) < 1e-3 and abs(first - 0.5) > eps     # (the bound can fail)

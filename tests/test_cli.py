@@ -126,3 +126,31 @@ def test_new_run_flags_are_in_the_help_with_the_default_limit():
     text = build_parser()._subparsers._group_actions[0].choices["run"].format_help()
     assert "--oversubscribe" in text and "--max-runs N" in text
     assert f"(default {MAX_RUNS:,})" in " ".join(text.split())
+
+
+def test_run_starts_the_fork_server_before_loading_the_experiment(tmp_path, monkeypatch):
+    """`abm run --workers 2` starts the local pool's fork server first, so its imports overlap
+    the loading of the experiment; bad input still exits 2 with nothing written; Dask starts
+    none (and `warm_up` itself does nothing for a single, in-process worker)."""
+    import abm.engine.forkserver
+    import abm.experiment
+
+    calls = []
+    monkeypatch.setattr(abm.engine.forkserver, "warm_up",
+                        lambda kind, workers: calls.append(("warm_up", kind, workers)))
+
+    def load(path, overrides=None):
+        calls.append(("load", Path(path).name))
+        return real_load(path, overrides)
+
+    real_load = abm.experiment.load_experiment
+    monkeypatch.setattr(abm.experiment, "load_experiment", load)
+    out = tmp_path / "o"
+    assert main(["run", str(tmp_path / "missing.toml"), "--workers", "2", "--out",
+                 str(out)]) == 2
+    assert calls == [("warm_up", "local", 2), ("load", "missing.toml")]
+    assert not out.exists()
+    calls.clear()
+    assert main(["run", str(tmp_path / "missing.toml"), "--executor", "dask", "--out",
+                 str(out)]) == 2
+    assert calls == [("load", "missing.toml")]

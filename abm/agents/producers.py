@@ -13,6 +13,7 @@ producers exist.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import mesa
@@ -223,6 +224,7 @@ class Producers:
         # (structure, outage array, dumping, offers) of a plain step: the next plain step with
         # the same producers, outages and asks offers the same (a rebuild costs a few arrays)
         self._offers_reuse = None
+        self._loss_cache = None     # (structure, exit rules, terms of expected_avoidable_loss)
         self.plain = False
         self.dumping = False
         self.dump_price: tuple[int, float] | None = None   # (step, price) memo
@@ -592,91 +594,115 @@ class Producers:
         incumbent whose cash cost is below the long-run price and whose margin covers its fixed
         cost stays, however thin the margin at one clearing."""
         b, st = self.book, self.structure()
-        pipeline = model.pipeline
         loss = np.zeros(len(b))
-        rows = np.flatnonzero(st.active_market)
-        if not len(rows):
+        terms = self._loss_terms(model, rules, st)
+        if terms is None:
             return loss
-        eps, spy = model.elasticity, model.steps_per_year
-        sigma = pipeline.expectation.sigma
-        growth = model.config.market.demand.growth
-        product = b.stage[rows] != MINE
-        price = np.zeros(len(rows))
-        for stage, sel in ((MINE, ~product), (REFINERY, product)):
-            if sel.any():
-                expected = pipeline.expected_price(model, stage)
-                price[sel] = np.nan if expected is None else expected
-        if model.price > 0:
-            wedge = np.where(b.club[rows] & product, model.club_price / model.price, 1.0)
-            price = price * np.maximum(wedge, 1.0)
-        cost = st.cash_cost[rows].copy()
+        rows = terms.rows
+        expected = [model.pipeline.expected_price(model, stage) for stage, _ in terms.stages]
+        wedge = None
+        if model.price > 0 and terms.club_product_any:
+            ratio = model.club_price / model.price
+            if not ratio <= 1.0:        # (a wedge of at most 1, max(wedge, 1) = 1: price x 1)
+                wedge = np.maximum(np.where(terms.club_product, ratio, 1.0), 1.0)
+        price = None
+        if len(expected) == 1 and wedge is None:
+            # one price for every row: P_y = P (1 + g)^(-y / eps) as a row of years
+            value = expected[0]
+            if value is None or value != value:
+                return loss             # (no price to value a plant at: no loss counted)
+            p_y = value * terms.growth_factor
+        else:
+            price = np.zeros(len(rows))
+            for (_, sel), value in zip(terms.stages, expected, strict=True):
+                price[sel] = np.nan if value is None else value
+            if wedge is not None:
+                price = price * wedge
+            p_y = price[:, None] * terms.growth_factor
+        cost, fed_cost = terms.cost, False
         if self.has_mines and np.isfinite(model.concentrate_price):
             # refineries buy their feed at the concentrate price (recyclers need none)
-            fed = b.stage[rows] == REFINERY
-            cost[fed] += self.intensity * model.concentrate_price
-        years = np.arange(1, int(np.ceil(rules.horizon)) + 1, dtype=float)
-        weights = np.minimum(rules.horizon - (years - 1.0), 1.0)       # a part last year
-        floor = np.zeros((len(rows), len(years)))
-        upside = np.zeros(len(rows))
-        mid_year = model.t + ((years - 0.5) * spy).astype(int)
-        for policy in model.policies:
-            found = policy.floor_for_rows(model, mid_year)
-            if found is not None:
-                higher = found[0][rows] > floor
-                floor = np.where(higher, found[0][rows], floor)
-                upside = np.where(higher.any(axis=1), found[1][rows], upside)
-        keep = 1.0 - upside[:, None]
+            cost, fed_cost = cost.copy(), True
+            cost[terms.fed] += self.intensity * model.concentrate_price
+        found = []
+        if model.policies:
+            mid_year = model.t + terms.mid_year_offset
+            for policy in model.policies:
+                floors = policy.floor_for_rows(model, mid_year)
+                if floors is not None:
+                    found.append(floors)
         c = cost[:, None]
+        sigma = model.pipeline.expectation.sigma
+        s_y = np.maximum(sigma * terms.sqrt_years, 1e-9)[None, :]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            strike = np.where(c <= floor, floor, floor + (c - floor) / keep)
-            p_y = price[:, None] * (1.0 + growth) ** (-years[None, :] / eps)
-            s_y = np.maximum(sigma * np.sqrt(years), 1e-9)[None, :]
+            if found:
+                floor = np.zeros((len(rows), len(terms.years)))
+                upside = np.zeros(len(rows))
+                for levels, shares in found:
+                    higher = levels[rows] > floor
+                    floor = np.where(higher, levels[rows], floor)
+                    upside = np.where(higher.any(axis=1), shares[rows], upside)
+                keep = 1.0 - upside[:, None]
+                strike = np.where(c <= floor, floor, floor + (c - floor) / keep)
+            elif fed_cost:
+                # no floor (0, upside 0): strike 0 + (c - 0) / 1 = c above 0, else the floor 0
+                floor, keep = 0.0, None
+                strike = np.where(c <= 0.0, 0.0, c)
+            else:
+                floor, keep, strike = 0.0, None, terms.strike
             d1 = (np.log(p_y / strike) + 0.5 * s_y * s_y) / s_y
-            call = p_y * ndtr(d1) - strike * ndtr(d1 - s_y)           # E[(S - K)+]
-            idle = np.where(c <= floor, 0.0, ndtr(-(d1 - s_y)))
+            d2 = d1 - s_y
+            call = p_y * ndtr(d1) - strike * ndtr(d2)                # E[(S - K)+]
+            idle = np.where(c <= floor, 0.0, ndtr(-d2)) if self.idle_share else None
         call = np.where(np.isfinite(call), call, 0.0)
-        idle = np.where(np.isfinite(idle), idle, 1.0)
-        margin = np.maximum(floor - c, 0.0) + keep * call               # per tonne
+        if keep is None:      # (keep x call with keep = 1 is call)
+            margin = (np.maximum(0.0 - c, 0.0) if fed_cost else terms.margin) + call
+        else:
+            margin = np.maximum(floor - c, 0.0) + keep * call
         mf = self.money_per_price_tonne
-        fixed = b.fixed_cost[rows][:, None] * (1.0 - self.idle_share * idle)
-        earned = b.capacity[rows][:, None] * margin * mf
-        loss[rows] = np.where(np.isnan(price), 0.0,
-                              ((fixed - earned) * weights[None, :]).sum(axis=1))
+        fixed = terms.fixed
+        if idle is not None:      # (without an idle share the factor is 1 - 0 x idle = 1)
+            idle = np.where(np.isfinite(idle), idle, 1.0)
+            fixed = fixed * (1.0 - self.idle_share * idle)
+        earned = terms.capacity * margin * mf
+        loss[rows] = ((fixed - earned) * terms.weights).sum(axis=1)
+        if price is not None:
+            loss[rows] = np.where(np.isnan(price), 0.0, loss[rows])
         return loss
-        eps = model.elasticity
-        sigma = pipeline.expectation.sigma
-        growth = model.config.market.demand.growth
-        price = np.zeros(len(rows))
-        for stage in (MINE, REFINERY):
-            sel = (b.stage[rows] == MINE) if stage == MINE else (b.stage[rows] != MINE)
-            if sel.any():
-                expected = pipeline.expected_price(model, stage)
-                price[sel] = np.nan if expected is None else expected
-        if model.price > 0:
-            wedge = np.where(b.club[rows] & (b.stage[rows] != MINE), model.club_price / model.price,
-                             1.0)
-            price = price * np.maximum(wedge, 1.0)
-        floor = np.zeros(len(rows))
-        for policy in model.policies:
-            floor = np.maximum(floor, policy.floor_for_rows(model)[rows])
-        cost = st.cash_cost[rows]
-        strike = np.maximum(floor, cost)
-        years = np.arange(1, int(np.ceil(rules.horizon)) + 1, dtype=float)
-        weights = np.minimum(rules.horizon - (years - 1.0), 1.0)       # a part last year
-        p_y = price[:, None] * (1.0 + growth) ** (-years[None, :] / eps)
-        s_y = np.maximum(sigma * np.sqrt(years), 1e-9)[None, :]
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            d1 = (np.log(p_y / strike[:, None]) + 0.5 * s_y * s_y) / s_y
-            call = p_y * ndtr(d1) - strike[:, None] * ndtr(d1 - s_y)     # E[(P - K)+]
-            idle = np.where(floor[:, None] >= cost[:, None], 0.0, ndtr(-(d1 - s_y)))
-        call = np.where(np.isfinite(call), call, 0.0)
-        margin = (strike - cost)[:, None] + call                        # per tonne
-        mf = self.money_per_price_tonne
-        fixed = b.fixed_cost[rows][:, None] * (1.0 - self.idle_share * idle)
-        earned = b.capacity[rows][:, None] * margin * mf
-        loss[rows] = ((fixed - earned) * weights[None, :]).sum(axis=1)
-        loss[rows] = np.where(np.isnan(price), 0.0, loss[rows])
-        return loss
+
+    def _loss_terms(self, model: ModelView, rules, st: Structure):
+        """What `expected_avoidable_loss` reads that changes only with the producers (rows,
+        masks, costs, capacities) or not at all in a run (years, weights, demand growth over
+        the years): cached per Structure and rules; None without active market-economy plants."""
+        cached = self._loss_cache
+        if cached is not None and cached[0] is st and cached[1] is rules:
+            return cached[2]
+        b = self.book
+        rows = np.flatnonzero(st.active_market)
+        terms = None
+        if len(rows):
+            product = b.stage[rows] != MINE
+            years = np.arange(1, int(np.ceil(rules.horizon)) + 1, dtype=float)
+            eps, growth = model.elasticity, model.config.market.demand.growth
+            club_product = b.club[rows] & product
+            cost = st.cash_cost[rows]
+            terms = SimpleNamespace(
+                rows=rows,
+                # the stages whose expected price is read, mines first (as the developers)
+                stages=[(stage, sel) for stage, sel in ((MINE, ~product), (REFINERY, product))
+                        if sel.any()],
+                club_product=club_product, club_product_any=bool(club_product.any()),
+                cost=cost, fed=b.stage[rows] == REFINERY,
+                # without a floor or feed: the strike and the margin (F - c)+ at F = 0
+                strike=np.where(cost[:, None] <= 0.0, 0.0, cost[:, None]),
+                margin=np.maximum(0.0 - cost[:, None], 0.0),
+                years=years, sqrt_years=np.sqrt(years),
+                weights=np.minimum(rules.horizon - (years - 1.0), 1.0)[None, :],  # a part year
+                growth_factor=(1.0 + growth) ** (-years[None, :] / eps),     # P_y / P
+                mid_year_offset=((years - 0.5) * model.steps_per_year).astype(int),
+                fixed=b.fixed_cost[rows][:, None], capacity=b.capacity[rows][:, None])
+        self._loss_cache = (st, rules, terms)
+        return terms
 
     def capacity_added(self, market_economy: bool) -> float:
         """Product (refinery) capacity brought online by the pipeline or state expansion, t/yr."""

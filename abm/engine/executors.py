@@ -15,19 +15,17 @@ restart after the pool broke, and a shutdown that can abandon running tasks on C
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
-import sys
 import threading
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from abm.engine.forkserver import mp_context as _mp_context
 from abm.engine.worker import init_worker
 from abm.errors import ConfigError
 
 CONNECT_TIMEOUT = 10   # seconds to reach a dask scheduler before giving up
-PRELOAD = ["abm.model", "abm.simulate", "abm.engine.worker", "polars", "numpy"]
 
 
 class InlineExecutor(Executor):
@@ -41,43 +39,6 @@ class InlineExecutor(Executor):
         except Exception as exc:  # noqa: BLE001 - stored, as a pool would
             future.set_exception(exc)
         return future
-
-
-# One thread per worker process for the numeric libraries: parallelism comes from the
-# processes, and N processes x N threads each oversubscribe the cores (as dask's nannies also
-# set). Values the user has set are kept.
-WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-              "POLARS_MAX_THREADS": "1"}
-
-
-def _mp_context() -> multiprocessing.context.BaseContext:
-    if sys.platform.startswith("linux") and "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(PRELOAD)
-        _start_forkserver()
-        return ctx
-    return multiprocessing.get_context("spawn")
-
-
-def _start_forkserver() -> None:
-    """Start the fork server (once per process) with WORKER_ENV in its environment, which
-    every worker forked from it inherits; the parent's own environment is restored."""
-    from multiprocessing import forkserver
-
-    added = {k: v for k, v in WORKER_ENV.items() if k not in os.environ}
-    os.environ.update(added)
-    try:
-        forkserver.ensure_running()
-    finally:
-        for key in added:
-            os.environ.pop(key, None)
-
-
-def warm_up(kind: str, workers: int | None) -> None:
-    """Start the fork server now, so its imports (about a second: mesa, polars) overlap the
-    parent's validation of the experiment instead of delaying the first run."""
-    if kind == "local" and (workers or os.cpu_count() or 1) > 1:
-        _mp_context()
 
 
 def local_pool(workers: int, runner: str) -> ProcessPoolExecutor:

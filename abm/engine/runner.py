@@ -32,7 +32,6 @@ from abm.engine.executors import (
     check_scheduler_address,
     is_broken,
     require_dask,
-    warm_up,
 )
 from abm.engine.files import (
     OWN_ENTRIES,
@@ -44,6 +43,7 @@ from abm.engine.files import (
     remove_stale_temps,
     write_json_atomic,
 )
+from abm.engine.forkserver import warm_up
 from abm.engine.guard import check_guarded
 from abm.errors import ConfigError
 from abm.experiment import MAX_RUNS, Experiment, RunSpec
@@ -189,7 +189,7 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, *, workers: i
     force: discard stored runs made with a different config instead of refusing.
     report: build ``report/index.html`` after the summaries.
     series: what is stored of each run's per-step series: "all", "bands" (only the columns the
-    fan charts and pages need) or "none".
+    fan charts and pages need, of at most worker.BAND_RUNS runs per scenario) or "none".
     max_runs: a design with more runs is refused before it is built.
     Raises ConfigError for bad input (before writing anything) and KeyboardInterrupt after a
     clean stop on Ctrl-C.
@@ -312,6 +312,8 @@ def _run(exp: Experiment, out: Path, the_plan: _Plan, pool: Pool, runner: str, *
 
     manifest = manifest_io.build(exp, specs, executor=pool.describe())
     manifest["series"] = series
+    if series == "bands":
+        manifest["band_runs"] = worker.BAND_RUNS    # series kept of at most this many per scenario
     if the_plan.stored and not the_plan.discard:
         manifest["created"] = the_plan.stored.get("created", manifest["created"])
         manifest["history"] = list(the_plan.stored.get("history") or [])
@@ -328,7 +330,7 @@ def _run(exp: Experiment, out: Path, the_plan: _Plan, pool: Pool, runner: str, *
     ctx = worker.Context(raw=exp.raw, file=exp.file, out=str(out.resolve()), runner=runner,
                          metrics=tuple(METRICS),
                          params=tuple(sweep.parameters) if sweep is not None else (),
-                         series=series)
+                         series=series, band_runs=worker.BAND_RUNS)
     progress = Progress(len(todo), quiet=quiet, workers=pool.workers)
     if reused:
         progress.message(f"{out}: {reused} of {len(specs)} runs already done (reused), "

@@ -49,6 +49,12 @@ SERIES_MODES = ("all", "bands", "none")
 BAND_SERIES = ("price", "floor", "government_stock", "recycled", "buyer_stock",
                "capacity_market", "capacity_nonmarket", "fiscal_flow")
 REGION_CAPACITY_PREFIX = "capacity_region__"
+# ... and of at most this many runs per scenario (`in_band_sample`): the bands of a larger
+# scenario are those of this sample, exact for it. For independent replications the sample's
+# distribution at each step is within DKW's bound of the full one: |F_K - F| <= 0.030 at
+# K = 2,000 with probability 0.95 (sqrt(ln(2 / 0.05) / (2 K))), so a p05 band lies between the
+# full p02 and p08 (tested: tests/test_batch_chunks.py).
+BAND_RUNS = 2000
 
 # The function computing one run: simulate(config, seed) -> object with .metrics and .series.
 RUNNER = "abm.simulate:simulate"
@@ -66,6 +72,7 @@ class Context:
     params: tuple[str, ...]      # sweep parameter names (dotted keys), in design order
     key: str = ""                # raw_digest(raw), computed once by the parent
     series: str = "all"          # what is stored of each run's series: SERIES_MODES
+    band_runs: int = BAND_RUNS   # `series = "bands"`: runs per scenario whose series are kept
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -197,11 +204,27 @@ def series_frame(spec: RunSpec, series: Any) -> pl.DataFrame:
     return keys.hstack(rest)   # hstack: a few times cheaper than select with literals
 
 
-def stored_series(series: pl.DataFrame, mode: str) -> pl.DataFrame:
-    """What `--series mode` keeps of a run's series frame (keys always)."""
+def in_band_sample(spec: RunSpec, points: int, replications: int, runs: int) -> bool:
+    """Whether `--series bands` keeps this run's series: every run of a scenario of at most
+    `runs` runs (points x replications); else `runs` of them spread evenly over the scenario's
+    runs in design order: index i = point x replications + replication is kept when
+    i = floor(j n / runs) for some j = 0..runs-1 (n the scenario's runs; so the first run, and
+    the same replications in every scenario, which keeps the scenarios' bands paired). A rule
+    on the spec alone: the same runs whatever the workers, chunks, executor or resume."""
+    n = points * replications
+    if n <= runs:
+        return True
+    i = spec.point * replications + spec.replication
+    j = -(-i * runs // n)                       # ceil(i runs / n): the only candidate j
+    return j < runs and j * n // runs == i
+
+
+def stored_series(series: pl.DataFrame, mode: str, sampled: bool = True) -> pl.DataFrame:
+    """What `--series mode` keeps of a run's series frame (keys always); `sampled`: the run is
+    in the band sample (`in_band_sample`; a run outside it keeps no series under bands)."""
     if mode == "all":
         return series
-    if mode == "none":
+    if mode == "none" or not sampled:
         return series.select(SERIES_KEYS).clear()
     keep = [c for c in series.columns if c in SERIES_KEYS or c in BAND_SERIES
             or c.startswith(REGION_CAPACITY_PREFIX)]
@@ -218,7 +241,11 @@ def _compute(ctx: Context, spec: RunSpec) -> tuple[dict[str, Any], pl.DataFrame 
         result = resolve_runner(ctx.runner)(config, spec.seed)
         duration = time.perf_counter() - start
         metrics = {k: (None if v is None else float(v)) for k, v in result.metrics.items()}
-        series = stored_series(series_frame(spec, result.series), ctx.series)
+        sampled = True
+        if ctx.series == "bands":
+            _, points, replications = experiment(ctx).design_size()
+            sampled = in_band_sample(spec, points, replications, ctx.band_runs)
+        series = stored_series(series_frame(spec, result.series), ctx.series, sampled)
         row = run_row(spec, ctx, status="ok", duration=duration, metrics=metrics)
     except Exception as exc:  # noqa: BLE001 - any model error becomes a failed run
         duration = time.perf_counter() - start

@@ -85,6 +85,20 @@ def _n_text(data: ReportData) -> str:
             f"{_plural(reps, 'replication')}: {_plural(ok, 'run')} finished{fail}.")
 
 
+def _sample_text(data: ReportData) -> str:
+    """Under `--series bands`, a scenario of more runs than the manifest's `band_runs` has its
+    fan charts drawn from that many of its runs (abm.engine.worker.in_band_sample)."""
+    kept = data.manifest.get("band_runs")
+    if not kept or data.runs.height == 0:
+        return ""
+    most = int(data.runs.group_by("scenario").len()["len"].max())
+    if most <= kept:
+        return ""
+    return (f" The fan charts of a scenario are drawn from {kept:,} of its {most:,} runs, spread "
+            "evenly over them (the same replications in every scenario); the tables use all "
+            "runs.")
+
+
 def _step_text(data: ReportData) -> str:
     """What one step is: 'one month' with monthly steps."""
     names = {12: "one month", 4: "one quarter", 52: "one week", 1: "one year"}
@@ -114,7 +128,8 @@ def index_page(data: ReportData, pages: list[str], footer: str) -> Page:
         "intervals built this way would contain the true average effect 95 times in 100. "
         "An effect whose interval includes zero is reported as “no clear change”. "
         "Fan charts show the middle of all runs: the dark line is the median run, the darker "
-        "band the middle half of runs, the light band 90% of runs.</p>"), "overview")
+        f"band the middle half of runs, the light band 90% of runs.{_sample_text(data)}</p>"),
+        "overview")
 
     if data.ok.height == 0:
         page.section("No results", '<p class="headline">No run finished, so there is nothing to '
