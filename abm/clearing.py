@@ -466,10 +466,13 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
     else:
         s, fills = m.with_bids(asks, qty, bids)
         to_gov = np.zeros(n_offers)
-    # state reserves bid after the club's instruments (not beside a buffer-stock defence of
-    # covered producers, whose clearing is its own)
+    # state reserves bid after the club's instruments; beside a buffer-stock defence of covered
+    # producers only while it does not bind (it bought nothing and every price is above its
+    # floor: its clearing is then the plain one), as that defence's clearing is its own
     reserve_fills = {}
-    if plan.reserve_bids and not (defence is not None and defence.buy_from == "covered"):
+    covered = defence is not None and defence.buy_from == "covered"
+    if plan.reserve_bids and (not covered or (
+            float(to_gov.sum()) <= 0 and min(s.prices.values()) > defence.floor)):
         s, reserve_fills = m.with_reserves(asks, qty, float(sum(fills)), s)
     bid_filled = fills[0]
     prices = s.prices

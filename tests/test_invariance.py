@@ -56,7 +56,8 @@ METRIC_KIND = {"price_mean": "price", "price_p05": "price", "price_p95": "price"
                   for stat in ("mean", "p05", "p95")},
                "market_realised_price_mean": "price", "market_margin_mean": "price",
                "fiscal_cost_net": "money", "fiscal_cost_npv": "money",
-               "fiscal_cost_per_capacity": "money", "exporter_rent": "money"}
+               "fiscal_cost_per_capacity": "money", "exporter_rent": "money",
+               "state_outlay": "money", "transshipped": "tonnes"}
 
 
 def run(raw: dict) -> MineralMarket:
