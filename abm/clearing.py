@@ -461,17 +461,24 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
     defence = plan.defence
     if defence is not None and defence.buy_from == "any":
         bids.append((min(defence.room, float(qty[qty > 0].sum())), defence.floor))
-    if defence is not None and defence.buy_from == "covered":
+    # state reserves bid after the club's instruments, unless a reserve bids more than a club
+    # bid (bids willing to pay more are served first: the club's bids then see the price with
+    # its purchases); beside a buffer-stock defence of covered producers only after it and
+    # while it does not bind (it bought nothing and every price is above its floor: its
+    # clearing is then the plain one), as that defence's clearing is its own
+    covered = defence is not None and defence.buy_from == "covered"
+    levels = [price for t, price in bids if t > 0]
+    reserves_first = bool(plan.reserve_bids) and not covered and bool(levels) and max(
+        level for _, level in plan.reserve_bids.values()) > min(levels)
+    reserve_fills = {}
+    if reserves_first:
+        _, reserve_fills = m.with_reserves(asks, qty, 0.0, m.solve(asks, qty, 0.0))
+    if covered:
         s, fills, to_gov = m.defended(asks, qty, bids, defence)
     else:
         s, fills = m.with_bids(asks, qty, bids)
         to_gov = np.zeros(n_offers)
-    # state reserves bid after the club's instruments; beside a buffer-stock defence of covered
-    # producers only while it does not bind (it bought nothing and every price is above its
-    # floor: its clearing is then the plain one), as that defence's clearing is its own
-    reserve_fills = {}
-    covered = defence is not None and defence.buy_from == "covered"
-    if plan.reserve_bids and (not covered or (
+    if plan.reserve_bids and not reserves_first and (not covered or (
             float(to_gov.sum()) <= 0 and min(s.prices.values()) > defence.floor)):
         s, reserve_fills = m.with_reserves(asks, qty, float(sum(fills)), s)
     bid_filled = fills[0]
@@ -535,7 +542,7 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
     elif m.has_club:
         # the club's net imports in one market: what club buyers and the bids that would sit in
         # a separate club market got, less what club offers sold to the market
-        bids_in_club = sum(fills)
+        bids_in_club = sum(fills) + sum(t for r, t in reserve_fills.items() if region_club[r])
         club_imports = float(buyer_tonnes[m.club_buyer].sum() + bids_in_club
                              - (s.sold - to_gov)[m.club_offer].sum())
     else:

@@ -124,9 +124,12 @@ class Demand(Strict):
     @model_validator(mode="after")
     def options_have_their_switch(self) -> Demand:
         """A setting of a mechanism that is off would do nothing: refused, not ignored."""
-        if self.backstop_price is None and self.backstop_share > 0:
-            raise invalid("backstop_share needs backstop_price (the price above which demand "
-                          "switches away)", "backstop_share")
+        if self.backstop_price is None:
+            for key, default in (("backstop_share", 0.0), ("backstop_elasticity", 2.0),
+                                 ("backstop_ramp", 6.0)):
+                if getattr(self, key) != default:
+                    raise invalid(f"{key} needs backstop_price (the price above which demand "
+                                  "switches away)", key)
         if self.long_run_elasticity is None and self.adjustment_speed != 0.1:
             raise invalid("adjustment_speed needs long_run_elasticity (the demand it adjusts "
                           "toward)", "adjustment_speed")
@@ -383,6 +386,13 @@ class Shock(Strict):
         if self.licence_flow > 0 and (self.kind != "export_control" or self.licence_delay == 0):
             raise invalid("licence_flow applies to an export_control's licence_delay steps: set "
                           "licence_delay (or leave licence_flow out)", "licence_flow")
+        if self.kind != "export_control":
+            for key in ("licence_delay", "front_run"):
+                if getattr(self, key) != 0:
+                    raise invalid(f"{key} applies to an export_control, not a {self.kind}", key)
+        elif self.front_run > 0 and (self.announce is None or self.announce >= self.start):
+            raise invalid("front_run needs announce before start (importers buy ahead between "
+                          "the two)", "front_run")
         return self
 
 
@@ -822,9 +832,11 @@ class ExperimentConfig(Strict):
         themselves, are refused rather than run with a wrong answer."""
         trade, floor, cap = self.policy.trade, self.policy.floor, self.market.price_cap
         club = {r.name for r in self.regions if r.club}
-        if self.nonmarket.reserve is not None and all(r.market_economy for r in self.regions):
-            raise invalid("a state reserve needs a state-directed region (market_economy = "
-                          "false)", "nonmarket", "reserve")
+        if all(r.market_economy for r in self.regions):
+            for key in ("reserve", "quota_price"):
+                if getattr(self.nonmarket, key) is not None:
+                    raise invalid(f"nonmarket.{key} needs a state-directed region "
+                                  "(market_economy = false)", "nonmarket", key)
         for i, s in enumerate(self.shocks):
             if s.kind == "export_control" and s.region in club:
                 # the restricting region is a market of its own linked to the world: the club's

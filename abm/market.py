@@ -365,7 +365,9 @@ class Node:
         if d < 1.0:
             out += [(x - c - d * f * (1.0 + t)) / (1.0 - d),   # P_w < MIP
                     np.array([f * (1.0 + t) - c / (1.0 - d)])]
-            if t > 0:
+            # (where routing starts to pay above MIP: none within any meaningful price for a
+            # tariff of rounding size, whose breakpoint would only inflate the no-supply marker)
+            if t > 0 and c / ((1.0 - d) * t) < 1e15:
                 out.append(np.array([c / ((1.0 - d) * t)]))
         return out
 

@@ -62,11 +62,13 @@ def configs(draw):
         if "release_price" in floor:
             floor["release_price"] = floor["level"] * draw(st.floats(1.01, 2.0))
     if draw(st.booleans()):
+        delay = draw(st.integers(0, 2))
         raw["shocks"] = [{"kind": "export_control", "region": "China", "start": 4, "duration": 5,
                           "cut": draw(st.floats(0.0, 1.0)), "announce": 1,
-                          "licence_delay": draw(st.integers(0, 2)),
+                          "licence_delay": delay,
                           "front_run": draw(st.floats(0.0, 0.5)),
-                          "licence_flow": draw(st.floats(0.0, 1.0))}]
+                          # (a licence flow without a licence delay is refused: it does nothing)
+                          "licence_flow": draw(st.floats(0.0, 1.0)) if delay else 0.0}]
     if draw(st.booleans()):
         # China's state: production quotas and a reserve (issue 15)
         buy = draw(st.floats(10.0, 150.0))

@@ -294,6 +294,15 @@ def test_a_predatory_threat_the_state_cannot_carry_out_changes_nothing():
     (lambda r: r.update(nonmarket={"reserve": {"buy_below": 10.0, "sell_above": 20.0,
                                                "rate": 1.0, "capacity": 1.0}}),
      ("nonmarket", "reserve")),
+    (lambda r: r.update(nonmarket={"quota_price": 50.0}), ("nonmarket", "quota_price")),
+    (lambda r: r["market"]["demand"].update(backstop_ramp=3.0),
+     ("market", "demand", "backstop_ramp")),
+    (lambda r: r.update(shocks=[{"kind": "export_control", "region": "World", "start": 1,
+                                 "duration": 2, "cut": 0.5, "front_run": 0.5}]),
+     ("shocks", 0, "front_run")),
+    (lambda r: r.update(shocks=[{"kind": "supply_outage", "region": "World", "start": 1,
+                                 "duration": 2, "cut": 0.5, "licence_delay": 1}]),
+     ("shocks", 0, "licence_delay")),
 ])
 def test_a_setting_of_a_mechanism_that_is_off_is_refused_at_its_key(edit, loc):
     from pydantic import ValidationError
@@ -342,3 +351,58 @@ def test_a_club_region_that_is_state_directed_keeps_the_clubs_money_apart_from_i
     for key in ("fiscal_cost", "stockpile_final", "state_outlay"):
         assert with_reserve[key] == plain[key]
     assert plain["fiscal_cost"] > 0 and plain["state_outlay"] == 0.0
+
+
+def test_a_reserve_bidding_more_than_the_clubs_stockpile_is_served_first():
+    # one market: World (state) 200 t @ 30, club 10 t @ 70, buyers 30 + 40. The reserve bids at
+    # 40, the club's stockpile at 35: the reserve takes 200 - D(70, 40) = 200 - 85.73 = 114.27 t
+    # and the price is 40, above the stockpile's 35, which buys nothing (it bought 10 t at 40,
+    # beyond its budget, when the reserve bid after it; found by the second review)
+    raw = config([("Club", 10.0, 70.0), ("World", 200.0, 30.0)], steps=2,
+                 stockpile={"buy_below": 35.0, "release_above": 200.0, "capacity": 10.0,
+                            "max_rate": 1.0, "budget": 350000.0})
+    raw["regions"][1]["market_economy"] = False
+    raw["nonmarket"] = {"reserve": {"buy_below": 40.0, "sell_above": 100.0, "rate": 12000.0,
+                                    "capacity": 1e5}}
+    model = run(raw)
+    s = model.series(accounts=True)
+    np.testing.assert_allclose(s["price"], 40.0, rtol=1e-9)
+    np.testing.assert_allclose(s["gov_purchases"], 200.0 - 70.0 * (40 / 60) ** -0.5, rtol=1e-6)
+    assert model.metrics()["fiscal_cost"] == 0.0 and model.metrics()["stockpile_final"] == 0.0
+
+
+def test_a_state_directed_club_regions_reserve_counts_in_club_imports_in_one_market():
+    # Club (state-directed) 10 t @ 20, World 200 t @ 30; the club's reserve holds the price at
+    # 40: club imports are its buyers' D(30, 40) = 36.74 t plus the reserve's 124.27 t less its
+    # own 10 t, 151.01 t, as with a club market of its own (a 1e-12 tariff)
+    raw = config([("Club", 10.0, 20.0), ("World", 200.0, 30.0)], steps=1)
+    raw["regions"][0]["market_economy"] = False
+    raw["nonmarket"] = {"reserve": {"buy_below": 40.0, "sell_above": 100.0, "rate": 12000.0,
+                                    "capacity": 1e5}}
+    one = run(raw).series()
+    raw["policy"] = {"trade": {"tariff": 1e-12}}
+    linked = run(raw).series()
+    reserve = 200.0 + 10.0 - 70.0 * (40 / 60) ** -0.5
+    expected = 30.0 * (40 / 60) ** -0.5 + reserve - 10.0
+    np.testing.assert_allclose([one["club_imports"][0], linked["club_imports"][0]], expected,
+                               rtol=1e-6)
+
+
+def test_developers_expect_dumping_at_the_capacity_quotas_would_hold_back():
+    # as the predation test above, with a quota holding the state at half its capacity
+    # (price 166.67): dumping overrides it (the state offers all 120 t, P = 41.67), so the
+    # expected price is 166.67 - 0.2096 x (166.67 - 41.67) = 140.47 and an entrant at 150
+    # does not start, one at 140 does
+    def quota_run(cost):
+        raw = config(STATE, club_q=50.0, world_q=50.0, steps=26)
+        raw["regions"][1]["market_economy"] = False
+        raw["nonmarket"] = {"strategy": "predatory", "predatory_window": 24,
+                            "quota_price": 1000.0, "quota_min_share": 0.5}
+        raw["investment"] = {"rule": "npv", "hurdle_rate": 0.1, "review_every": 1,
+                             "volatility_prior": 0.0, "volatility_premium": 0.0,
+                             "expectation_halflife": 1,
+                             "projects": [{"name": "Entrant", "region": "Club", "capacity": 12.0,
+                                           "unit_cost": cost, "capex": 0.0, "lead_time": 4,
+                                           "available_from": 24}]}
+        return run(raw).developers[0].status
+    assert (quota_run(140.0), quota_run(150.0)) == ("building", "candidate")

@@ -270,10 +270,11 @@ def disruptions(draw):
     """A random market with an export control by China from step 4 that withholds something
     (a cut of 0 is no disruption), without importers buying ahead (`without_feedback`)."""
     raw = without_feedback(plain_market(draw(configs())))
+    delay = draw(st.integers(0, 2))
     raw["shocks"] = [{"kind": "export_control", "region": "China", "start": 4, "duration": 5,
                       "cut": draw(st.floats(0.01, 1.0)), "announce": draw(st.integers(0, 4)),
-                      "licence_delay": draw(st.integers(0, 2)),
-                      "licence_flow": draw(st.floats(0.0, 1.0))}]
+                      "licence_delay": delay,
+                      "licence_flow": draw(st.floats(0.0, 1.0)) if delay else 0.0}]
     return raw
 
 

@@ -214,6 +214,7 @@ class Producers:
         self._no_cut = np.zeros(self.n_regions)
         self._no_cut.flags.writeable = False
         self.supply_cut, self.cut_active = self._no_cut, False
+        self.shock_cut = self._no_cut
         # production quotas of the state-directed regions (config nonmarket.quota_price)
         self.quota_regions = (np.flatnonzero(~region_market)
                               if config.nonmarket.quota_price is not None else np.array([], int))
@@ -260,6 +261,7 @@ class Producers:
             for region, shock in self._supply_shocks:
                 if shock.start <= t < shock.start + shock.duration:
                     cut[region] = shock.cut
+            self.shock_cut = cut           # (what dumping, which overrides quotas, faces)
             if len(self.quota_regions) and t > 0:
                 self.follow_quotas()
                 cut = 1.0 - (1.0 - cut) * self.quota_share
@@ -549,7 +551,16 @@ class Producers:
         their project comes online (price units; memoised per step)."""
         if self.dump_price is not None and self.dump_price[0] == model.t:
             return self.dump_price[1]
-        offers = self._offers(model, (), self.available(), True)[0]
+        # dumping overrides production quotas (follow_quotas): the capacity without them
+        kept = self.supply_cut, self.cut_active
+        if len(self.quota_regions) and self.cut_active:
+            self.supply_cut = self.shock_cut
+            self.cut_active = bool(self.shock_cut.any())
+        try:
+            avail = self.available()
+        finally:
+            self.supply_cut, self.cut_active = kept
+        offers = self._offers(model, (), avail, True)[0]
         price = market.clear(offers.ask, offers.qty, float(model.buyers.scale.sum()),
                              model.elasticity, price_cap=model.config.market.price_cap,
                              shortfall_price=model.last_price).price
