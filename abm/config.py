@@ -44,6 +44,17 @@ def invalid(message: str, *path: str | int) -> ValidationError:
         "ExperimentConfig", [InitErrorDetails(type=error, loc=path, input=None)])
 
 
+def needs(model: BaseModel, switch: str, keys: tuple[str, ...], why: str) -> None:
+    """Refuse `keys` set away from their defaults while `switch`, the setting that turns their
+    mechanism on, is not set: they would do nothing, and a setting that does nothing is an
+    error, not silently ignored."""
+    if getattr(model, switch) is not None:
+        return
+    for key in keys:
+        if getattr(model, key) != type(model).model_fields[key].default:
+            raise invalid(f"{key} needs {switch} ({why})", key)
+
+
 class Strict(BaseModel):
     """Base: unknown keys are errors (a misspelt key must never be silently ignored); types are
     strict (TOML has real booleans and numbers: ``club = "yes"`` or ``capacity = "30000"`` is
@@ -123,16 +134,9 @@ class Demand(Strict):
 
     @model_validator(mode="after")
     def options_have_their_switch(self) -> Demand:
-        """A setting of a mechanism that is off would do nothing: refused, not ignored."""
-        if self.backstop_price is None:
-            for key, default in (("backstop_share", 0.0), ("backstop_elasticity", 2.0),
-                                 ("backstop_ramp", 6.0)):
-                if getattr(self, key) != default:
-                    raise invalid(f"{key} needs backstop_price (the price above which demand "
-                                  "switches away)", key)
-        if self.long_run_elasticity is None and self.adjustment_speed != 0.1:
-            raise invalid("adjustment_speed needs long_run_elasticity (the demand it adjusts "
-                          "toward)", "adjustment_speed")
+        needs(self, "backstop_price", ("backstop_share", "backstop_elasticity", "backstop_ramp"),
+              "the price above which demand switches away")
+        needs(self, "long_run_elasticity", ("adjustment_speed",), "the demand it adjusts toward")
         return self
 
 
@@ -325,13 +329,8 @@ class NonMarket(Strict):
 
     @model_validator(mode="after")
     def quota_options_need_a_quota(self) -> NonMarket:
-        """Quota settings without `quota_price` would do nothing: refused, not ignored."""
-        if self.quota_price is None:
-            for key, default in (("quota_elasticity", 2.0), ("quota_min_share", 0.5),
-                                 ("quota_adjustment", 1.0)):
-                if getattr(self, key) != default:
-                    raise invalid(f"{key} needs quota_price (the home price below which the "
-                                  "state cuts output)", key)
+        needs(self, "quota_price", ("quota_elasticity", "quota_min_share", "quota_adjustment"),
+              "the home price below which the state cuts output")
         return self
 
 
