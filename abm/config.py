@@ -143,6 +143,10 @@ class Market(Strict):
                                     "the cap is recorded as unmet demand (none by default)", gt=0)
     intensity: float = field(1.0, "t/t", "Tonnes of concentrate per tonne of product "
                              "(used when the experiment has mines)", gt=0, le=1000)
+    scrap_trade: bool = field(False, "-", "Scrap is a traded good: recyclers' collected scrap "
+                              "is sold each step, at one scrap price, to the recyclers that value "
+                              "it most, in any region (false: each recycler processes what it "
+                              "collected)")
 
 
 class Region(Strict):
@@ -356,12 +360,18 @@ class Exits(Strict):
 class Shock(Strict):
     """An exogenous event: export control by a region, or a supply outage of a region."""
 
-    kind: Literal["export_control", "supply_outage"] = field(..., "-", "Kind of event")
+    kind: Literal["export_control", "supply_outage", "scrap_export_control"] = field(
+        ..., "-", "Kind of event (scrap_export_control: on scrap, needs market.scrap_trade)")
     region: str = field(..., "-", "Region imposing the control or losing supply")
     start: int = field(..., "steps", "First step in force", ge=0)
     duration: int = field(..., "steps", "Steps in force", ge=1)
-    cut: float = field(..., "-", "Share of exports withheld (export_control) or of capacity lost "
-                       "(supply_outage)", ge=0, le=1)
+    cut: float = field(..., "-", "Share of exports withheld (export_control; "
+                       "scrap_export_control: of the net scrap exports there would be without "
+                       "it) or of capacity lost (supply_outage)", ge=0, le=1)
+    targets: list[str] = field([], "-", "scrap_export_control: regions whose imports are "
+                               "withheld; the regions not targeted trade scrap freely with the "
+                               "controlling region and share its side of the split (default: "
+                               "every other region)")
     announce: int | None = field(None, "steps", "Step at which the event becomes known (default: "
                                  "start)", ge=0)
     licence_delay: int = field(0, "steps", "export_control: steps after start while licences "
@@ -383,6 +393,15 @@ class Shock(Strict):
         if self.licence_flow > 0 and (self.kind != "export_control" or self.licence_delay == 0):
             raise invalid("licence_flow applies to an export_control's licence_delay steps: set "
                           "licence_delay (or leave licence_flow out)", "licence_flow")
+        if self.kind == "scrap_export_control":
+            for key, default in (("licence_delay", 0), ("front_run", 0.0)):
+                if getattr(self, key) != default:
+                    raise invalid(f"{key} applies to an export_control (of product); a "
+                                  "scrap_export_control has none", key)
+            if self.region in self.targets:
+                raise invalid(f"a region cannot target itself ('{self.region}')", "targets")
+        elif self.targets:
+            raise invalid("targets applies to a scrap_export_control", "targets")
         return self
 
 
@@ -752,6 +771,9 @@ class ExperimentConfig(Strict):
             check(("investment", "projects", i, "region"), p.region)
         for i, s in enumerate(self.shocks):
             check(("shocks", i, "region"), s.region)
+            for region in s.targets:
+                check(("shocks", i, "targets"), region)
+        self._check_scrap_controls()
         for name, instrument in (("floor", self.policy.floor), ("offtake", self.policy.offtake),
                                  ("finance", self.policy.finance)):
             if instrument is not None:
@@ -789,6 +811,20 @@ class ExperimentConfig(Strict):
                     raise invalid(f"duplicate name '{name}' (also {earlier}); {what} names "
                                   "must be unique", *path)
                 first[name] = path
+
+    def _check_scrap_controls(self) -> None:
+        """A scrap export control needs traded scrap, and one at a time: the scrap market splits
+        into two sides (abm.scrap), not more."""
+        controls = [(i, s) for i, s in enumerate(self.shocks) if s.kind == "scrap_export_control"]
+        if controls and not self.market.scrap_trade:
+            raise invalid("a scrap_export_control needs traded scrap: set market.scrap_trade = "
+                          "true", "shocks", controls[0][0], "kind")
+        for n, (i, a) in enumerate(controls):
+            for j, b in controls[n + 1:]:
+                if a.start < b.start + b.duration and b.start < a.start + a.duration:
+                    raise invalid(f"scrap export controls overlap in time (shocks.{i} and "
+                                  f"shocks.{j}); allowed: one in force at a time", "shocks", j,
+                                  "start")
 
     def _check_floor_producers(self, floor: Floor) -> None:
         """policy.floor.producers names existing producers of the floor's stage in covered

@@ -291,6 +291,7 @@ def simulate(design: pl.DataFrame, scenarios: list[str], steps: int, seed: int,
         "fiscal_cost_npv": fiscal @ discount - stock_value * 1.035 ** (-steps / 12),
         "exporter_rent": np.zeros(n),
         "transshipped": np.zeros(n),
+        "club_recycled_share": np.zeros(n),
     })
     added = metrics["capacity_added_market"]
     metrics["fiscal_cost_per_capacity"] = np.where(

@@ -49,6 +49,20 @@ def configs(draw):
                              "scrap": draw(st.one_of(st.just(0.0), st.floats(1e-3, 3000.0))),
                              "collection_elasticity": draw(st.floats(0.0, 2.0)),
                              "collection_lag": draw(st.integers(1, 4))}]
+        if draw(st.booleans()):
+            # scrap as a traded good: a second recycler elsewhere, and perhaps a scrap export
+            # control (issue 16 part 2)
+            other = "China" if raw["recyclers"][0]["region"] == "US" else "US"
+            raw["recyclers"].append({"name": "R2", "region": other,
+                                     "capacity": draw(st.floats(0.0, 3000.0)),
+                                     "unit_cost": draw(st.floats(0.0, 120.0)),
+                                     "scrap": draw(st.floats(0.0, 3000.0))})
+            raw["market"]["scrap_trade"] = True
+            if draw(st.booleans()):
+                raw["shocks"] = [{"kind": "scrap_export_control",
+                                  "region": draw(st.sampled_from(["US", "China"])),
+                                  "start": draw(st.integers(0, 6)), "duration": 4,
+                                  "cut": draw(st.floats(0.0, 1.0))}]
     if draw(st.booleans()):
         raw["outages"] = {"probability": 0.2, "duration": 2.0, "severity": 0.7}
     if draw(st.booleans()):
@@ -62,11 +76,13 @@ def configs(draw):
         if "release_price" in floor:
             floor["release_price"] = floor["level"] * draw(st.floats(1.01, 2.0))
     if draw(st.booleans()):
-        raw["shocks"] = [{"kind": "export_control", "region": "China", "start": 4, "duration": 5,
-                          "cut": draw(st.floats(0.0, 1.0)), "announce": 1,
-                          "licence_delay": draw(st.integers(0, 2)),
-                          "front_run": draw(st.floats(0.0, 0.5)),
-                          "licence_flow": draw(st.floats(0.0, 1.0))}]
+        delay = draw(st.integers(0, 2))
+        raw["shocks"] = raw.get("shocks", []) + [{
+            "kind": "export_control", "region": "China", "start": 4, "duration": 5,
+            "cut": draw(st.floats(0.0, 1.0)), "announce": 1, "licence_delay": delay,
+            "front_run": draw(st.floats(0.0, 0.5)),
+            # (licence_flow is refused without a licence delay)
+            "licence_flow": draw(st.floats(0.0, 1.0)) if delay else 0.0}]
     if draw(st.booleans()):
         # China's state: production quotas and a reserve (issue 15)
         buy = draw(st.floats(10.0, 150.0))
@@ -157,6 +173,12 @@ def test_tonnes_and_money_are_conserved_every_step(raw):
     assert (s["transshipped"] <= np.fmax(s["club_imports"].to_numpy(), 0.0) + 1e-9).all()
     assert (s["exporter_rent"] <= s["producer_revenue"] + 1e-6).all()
     assert np.isfinite(model.book.cash).all()
+    # traded scrap: no more bought than collected, recycled no more than bought, and what
+    # recyclers pay for scrap is what recyclers are paid for it
+    assert (s["scrap_bought"] <= s["scrap_collected"] * (1 + 1e-12) + 1e-9).all()
+    if model.config.market.scrap_trade:
+        assert (s["recycled"] <= s["scrap_bought"] * (1 + 1e-12) + 1e-9).all()
+    np.testing.assert_allclose(s["scrap_receipts"], s["scrap_payments"], rtol=1e-9, atol=1e-6)
     stock = s["government_stock"].to_numpy()
     assert (stock >= -1e-9).all()
     assert (s["buyer_stock"] >= -1e-9).all()
