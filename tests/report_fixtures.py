@@ -292,6 +292,7 @@ def simulate(design: pl.DataFrame, scenarios: list[str], steps: int, seed: int,
         "exporter_rent": np.zeros(n),
         "transshipped": np.zeros(n),
         "club_recycled_share": np.zeros(n),
+        "state_outlay": np.zeros(n),          # (issue 15: no state reserve here)
     })
     added = metrics["capacity_added_market"]
     metrics["fiscal_cost_per_capacity"] = np.where(
