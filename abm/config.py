@@ -387,21 +387,27 @@ class Shock(Strict):
                              "bought ahead each step between announcement and start", ge=0, le=5)
 
     @model_validator(mode="after")
+    def scrap_control_settings(self) -> Shock:
+        """targets belong to a scrap export control, which has no licences or front-running."""
+        if self.kind != "scrap_export_control":
+            if self.targets:
+                raise invalid("targets applies to a scrap_export_control", "targets")
+            return self
+        for key in ("licence_delay", "front_run"):
+            if getattr(self, key) != 0:
+                raise invalid(f"{key} applies to an export_control (of product), not a "
+                              "scrap_export_control", key)
+        if self.region in self.targets:
+            raise invalid(f"a region cannot target itself ('{self.region}')", "targets")
+        return self
+
+    @model_validator(mode="after")
     def announce_not_after_start(self) -> Shock:
         if self.announce is not None and self.announce > self.start:
             raise invalid("announce must be at or before start")
         if self.licence_flow > 0 and (self.kind != "export_control" or self.licence_delay == 0):
             raise invalid("licence_flow applies to an export_control's licence_delay steps: set "
                           "licence_delay (or leave licence_flow out)", "licence_flow")
-        if self.kind == "scrap_export_control":
-            for key, default in (("licence_delay", 0), ("front_run", 0.0)):
-                if getattr(self, key) != default:
-                    raise invalid(f"{key} applies to an export_control (of product); a "
-                                  "scrap_export_control has none", key)
-            if self.region in self.targets:
-                raise invalid(f"a region cannot target itself ('{self.region}')", "targets")
-        elif self.targets:
-            raise invalid("targets applies to a scrap_export_control", "targets")
         return self
 
 

@@ -291,12 +291,12 @@ def simulate(design: pl.DataFrame, scenarios: list[str], steps: int, seed: int,
         "fiscal_cost_npv": fiscal @ discount - stock_value * 1.035 ** (-steps / 12),
         "exporter_rent": np.zeros(n),
         "transshipped": np.zeros(n),
-        "club_recycled_share": np.zeros(n),
-        "state_outlay": np.zeros(n),          # (issue 15: no state reserve here)
+        "state_outlay": np.zeros(n),
     })
     added = metrics["capacity_added_market"]
     metrics["fiscal_cost_per_capacity"] = np.where(
         added > 0, metrics["fiscal_cost_net"] / np.where(added > 0, added, 1.0), np.nan)
+    metrics["club_recycled_share"] = np.zeros(n)      # (no recyclers here)
     del years
     params = [c for c in design.columns if "." in c]
     runs = design.select("run_id", "scenario", "point", "replication", "seed").with_columns(

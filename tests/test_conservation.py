@@ -49,20 +49,6 @@ def configs(draw):
                              "scrap": draw(st.one_of(st.just(0.0), st.floats(1e-3, 3000.0))),
                              "collection_elasticity": draw(st.floats(0.0, 2.0)),
                              "collection_lag": draw(st.integers(1, 4))}]
-        if draw(st.booleans()):
-            # scrap as a traded good: a second recycler elsewhere, and perhaps a scrap export
-            # control (issue 16 part 2)
-            other = "China" if raw["recyclers"][0]["region"] == "US" else "US"
-            raw["recyclers"].append({"name": "R2", "region": other,
-                                     "capacity": draw(st.floats(0.0, 3000.0)),
-                                     "unit_cost": draw(st.floats(0.0, 120.0)),
-                                     "scrap": draw(st.floats(0.0, 3000.0))})
-            raw["market"]["scrap_trade"] = True
-            if draw(st.booleans()):
-                raw["shocks"] = [{"kind": "scrap_export_control",
-                                  "region": draw(st.sampled_from(["US", "China"])),
-                                  "start": draw(st.integers(0, 6)), "duration": 4,
-                                  "cut": draw(st.floats(0.0, 1.0))}]
     if draw(st.booleans()):
         raw["outages"] = {"probability": 0.2, "duration": 2.0, "severity": 0.7}
     if draw(st.booleans()):
@@ -77,12 +63,12 @@ def configs(draw):
             floor["release_price"] = floor["level"] * draw(st.floats(1.01, 2.0))
     if draw(st.booleans()):
         delay = draw(st.integers(0, 2))
-        raw["shocks"] = raw.get("shocks", []) + [{
-            "kind": "export_control", "region": "China", "start": 4, "duration": 5,
-            "cut": draw(st.floats(0.0, 1.0)), "announce": 1, "licence_delay": delay,
-            "front_run": draw(st.floats(0.0, 0.5)),
-            # (licence_flow is refused without a licence delay)
-            "licence_flow": draw(st.floats(0.0, 1.0)) if delay else 0.0}]
+        raw["shocks"] = [{"kind": "export_control", "region": "China", "start": 4, "duration": 5,
+                          "cut": draw(st.floats(0.0, 1.0)), "announce": 1,
+                          "licence_delay": delay,
+                          "front_run": draw(st.floats(0.0, 0.5)),
+                          # (a licence flow without a licence delay is refused: it does nothing)
+                          "licence_flow": draw(st.floats(0.0, 1.0)) if delay else 0.0}]
     if draw(st.booleans()):
         # China's state: production quotas and a reserve (issue 15)
         buy = draw(st.floats(10.0, 150.0))
@@ -91,6 +77,20 @@ def configs(draw):
                             "reserve": {"buy_below": buy, "sell_above": buy * draw(
                                 st.floats(1.01, 3.0)), "rate": draw(st.floats(1.0, 5000.0)),
                                 "capacity": draw(st.floats(1.0, 20000.0))}}
+    if raw.get("recyclers") and draw(st.booleans()):
+        # scrap as a traded good: a second recycler elsewhere, and perhaps a scrap export
+        # control (issue 16 part 2; drawn last, so the other draws are those of before)
+        other = "China" if raw["recyclers"][0]["region"] == "US" else "US"
+        raw["recyclers"].append({"name": "R2", "region": other,
+                                 "capacity": draw(st.floats(0.0, 3000.0)),
+                                 "unit_cost": draw(st.floats(0.0, 120.0)),
+                                 "scrap": draw(st.floats(0.0, 3000.0))})
+        raw["market"]["scrap_trade"] = True
+        if draw(st.booleans()):
+            raw["shocks"] = raw.get("shocks", []) + [{
+                "kind": "scrap_export_control", "region": draw(st.sampled_from(["US", "China"])),
+                "start": draw(st.integers(0, 6)), "duration": 4,
+                "cut": draw(st.floats(0.0, 1.0))}]
     return raw
 
 

@@ -56,7 +56,8 @@ METRIC_KIND = {"price_mean": "price", "price_p05": "price", "price_p95": "price"
                   for stat in ("mean", "p05", "p95")},
                "market_realised_price_mean": "price", "market_margin_mean": "price",
                "fiscal_cost_net": "money", "fiscal_cost_npv": "money",
-               "fiscal_cost_per_capacity": "money", "exporter_rent": "money"}
+               "fiscal_cost_per_capacity": "money", "exporter_rent": "money",
+               "state_outlay": "money", "transshipped": "tonnes"}
 
 
 def run(raw: dict) -> MineralMarket:
@@ -269,10 +270,11 @@ def disruptions(draw):
     """A random market with an export control by China from step 4 that withholds something
     (a cut of 0 is no disruption), without importers buying ahead (`without_feedback`)."""
     raw = without_feedback(plain_market(draw(configs())))
+    delay = draw(st.integers(0, 2))
     raw["shocks"] = [{"kind": "export_control", "region": "China", "start": 4, "duration": 5,
                       "cut": draw(st.floats(0.01, 1.0)), "announce": draw(st.integers(0, 4)),
-                      "licence_delay": draw(st.integers(0, 2)),
-                      "licence_flow": draw(st.floats(0.0, 1.0))}]
+                      "licence_delay": delay,
+                      "licence_flow": draw(st.floats(0.0, 1.0)) if delay else 0.0}]
     return raw
 
 
