@@ -82,9 +82,11 @@ def configs(draw):
         # control (issue 16 part 2; drawn last, so the other draws are those of before)
         other = "China" if raw["recyclers"][0]["region"] == "US" else "US"
         raw["recyclers"].append({"name": "R2", "region": other,
-                                 "capacity": draw(st.floats(0.0, 3000.0)),
+                                 # (as R's: zero or at least a kilogram a year)
+                                 "capacity": draw(st.one_of(st.just(0.0),
+                                                            st.floats(1e-3, 3000.0))),
                                  "unit_cost": draw(st.floats(0.0, 120.0)),
-                                 "scrap": draw(st.floats(0.0, 3000.0))})
+                                 "scrap": draw(st.one_of(st.just(0.0), st.floats(1e-3, 3000.0)))})
         raw["market"]["scrap_trade"] = True
         if draw(st.booleans()):
             raw["shocks"] = raw.get("shocks", []) + [{
