@@ -150,6 +150,10 @@ class Market(Strict):
                                     "the cap is recorded as unmet demand (none by default)", gt=0)
     intensity: float = field(1.0, "t/t", "Tonnes of concentrate per tonne of product "
                              "(used when the experiment has mines)", gt=0, le=1000)
+    scrap_trade: bool = field(False, "-", "Scrap is a traded good: recyclers' collected scrap "
+                              "is sold each step, at one scrap price, to the recyclers that value "
+                              "it most, in any region (false: each recycler processes what it "
+                              "collected)")
 
 
 class Region(Strict):
@@ -358,12 +362,18 @@ class Exits(Strict):
 class Shock(Strict):
     """An exogenous event: export control by a region, or a supply outage of a region."""
 
-    kind: Literal["export_control", "supply_outage"] = field(..., "-", "Kind of event")
+    kind: Literal["export_control", "supply_outage", "scrap_export_control"] = field(
+        ..., "-", "Kind of event (scrap_export_control: on scrap, needs market.scrap_trade)")
     region: str = field(..., "-", "Region imposing the control or losing supply")
     start: int = field(..., "steps", "First step in force", ge=0)
     duration: int = field(..., "steps", "Steps in force", ge=1)
-    cut: float = field(..., "-", "Share of exports withheld (export_control) or of capacity lost "
-                       "(supply_outage)", ge=0, le=1)
+    cut: float = field(..., "-", "Share of exports withheld (export_control; "
+                       "scrap_export_control: of the net scrap exports there would be without "
+                       "it) or of capacity lost (supply_outage)", ge=0, le=1)
+    targets: list[str] = field([], "-", "scrap_export_control: regions whose imports are "
+                               "withheld; the regions not targeted trade scrap freely with the "
+                               "controlling region and share its side of the split (default: "
+                               "every other region)")
     announce: int | None = field(None, "steps", "Step at which the event becomes known (default: "
                                  "start)", ge=0)
     licence_delay: int = field(0, "steps", "export_control: steps after start while licences "
@@ -377,6 +387,21 @@ class Shock(Strict):
                                 ge=0, le=1)
     front_run: float = field(0.0, "-", "export_control: share of importers' per-step demand "
                              "bought ahead each step between announcement and start", ge=0, le=5)
+
+    @model_validator(mode="after")
+    def scrap_control_settings(self) -> Shock:
+        """targets belong to a scrap export control, which has no licences or front-running."""
+        if self.kind != "scrap_export_control":
+            if self.targets:
+                raise invalid("targets applies to a scrap_export_control", "targets")
+            return self
+        for key in ("licence_delay", "front_run"):
+            if getattr(self, key) != 0:
+                raise invalid(f"{key} applies to an export_control (of product), not a "
+                              "scrap_export_control", key)
+        if self.region in self.targets:
+            raise invalid(f"a region cannot target itself ('{self.region}')", "targets")
+        return self
 
     @model_validator(mode="after")
     def announce_not_after_start(self) -> Shock:
@@ -761,6 +786,9 @@ class ExperimentConfig(Strict):
             check(("investment", "projects", i, "region"), p.region)
         for i, s in enumerate(self.shocks):
             check(("shocks", i, "region"), s.region)
+            for region in s.targets:
+                check(("shocks", i, "targets"), region)
+        self._check_scrap_controls()
         for name, instrument in (("floor", self.policy.floor), ("offtake", self.policy.offtake),
                                  ("finance", self.policy.finance)):
             if instrument is not None:
@@ -798,6 +826,20 @@ class ExperimentConfig(Strict):
                     raise invalid(f"duplicate name '{name}' (also {earlier}); {what} names "
                                   "must be unique", *path)
                 first[name] = path
+
+    def _check_scrap_controls(self) -> None:
+        """A scrap export control needs traded scrap, and one at a time: the scrap market splits
+        into two sides (abm.scrap), not more."""
+        controls = [(i, s) for i, s in enumerate(self.shocks) if s.kind == "scrap_export_control"]
+        if controls and not self.market.scrap_trade:
+            raise invalid("a scrap_export_control needs traded scrap: set market.scrap_trade = "
+                          "true", "shocks", controls[0][0], "kind")
+        for n, (i, a) in enumerate(controls):
+            for j, b in controls[n + 1:]:
+                if a.start < b.start + b.duration and b.start < a.start + a.duration:
+                    raise invalid(f"scrap export controls overlap in time (shocks.{i} and "
+                                  f"shocks.{j}); allowed: one in force at a time", "shocks", j,
+                                  "start")
 
     def _check_floor_producers(self, floor: Floor) -> None:
         """policy.floor.producers names existing producers of the floor's stage in covered

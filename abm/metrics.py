@@ -189,6 +189,8 @@ def run_metrics(model) -> dict[str, float]:
         **fiscal(model, cash, capacity_added),
         "exporter_rent": float(np.sum(rec.column("exporter_rent"))),
         "transshipped": float(np.sum(rec.column("transshipped"))),
+        "club_recycled_share": (float(last_year(rec.column("club_recycled"), spy).sum())
+                                / club_cons if club_cons > 0 else 0.0),
     }
     assert set(out) == set(METRICS), "metrics and abm.names.METRICS must list the same names"
     return out

@@ -124,6 +124,8 @@ class MineralMarket(mesa.Model):
         self.buyers.draw_demand(t)                  # trend growth x AR(1) shock
         self.producers.draw_outages(t)              # random outages, regional supply cuts
         self.recyclers.collect(t, self.recorder.columns)   # answer to the lagged price
+        if self.recyclers.trades:                   # the scrap market: who processes it
+            self.recyclers.trade(t, self.price, self.club_price, self.producers.recycler_room())
         for policy in self.policies:                # levels, purchases, the plan's requests
             policy.apply(self)
         self.buyers.plan_inventories(self.disruption)
@@ -131,6 +133,9 @@ class MineralMarket(mesa.Model):
         self.clear_markets()                        # prices; buyers take delivery
         self.buyers.use_inventories()
         self.producers.settle(self)                 # output, revenue, costs
+        if self.recyclers.trades:                   # recyclers pay each other for scrap
+            self.book.revenue[self.recycler_rows] += (self.recyclers.scrap_money()
+                                                      * self.money_per_price_tonne)
         for policy in self.policies:                # payments, stocks, ledgers
             policy.settle(self)
         self.realised.record(self)                  # producers' revenue with policy payments

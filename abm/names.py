@@ -114,6 +114,10 @@ METRICS: dict[str, Quantity] = {
     "transshipped": Quantity("Transshipped imports", "t", "Club imports routed through a "
                              "club-treated third country to evade the club's border measures "
                              "over the run (policy.trade.transshipment_cost; 0 otherwise)", ""),
+    "club_recycled_share": Quantity("Club recycled share of club consumption", "share", "Product "
+                                    "from club recyclers as a share of club consumption in the "
+                                    "last year (issue 16: scrap trade and scrap export controls "
+                                    "move it)", "higher"),
 }
 
 SERIES: dict[str, Quantity] = {
@@ -157,6 +161,17 @@ SERIES: dict[str, Quantity] = {
     "transshipped": Quantity("Transshipped imports", "t/step", "Club imports routed through a "
                              "club-treated third country (policy.trade.transshipment_cost); the "
                              "caught share (detection_rate) paid the duty", ""),
+    # added in issue 16 part 2 (scrap as a traded good, scrap export controls)
+    "scrap_price": Quantity("Scrap price", "price", "Price of scrap (per tonne of product it "
+                            "yields) with market.scrap_trade; under a scrap export control, the "
+                            "price on the targeted side (null without traded scrap)", ""),
+    "scrap_price_home": Quantity("Scrap price, controlling side", "price", "Scrap price on a "
+                                 "scrap export control's controlling side (= scrap_price without "
+                                 "a binding control; null without traded scrap)", ""),
+    "club_recycled": Quantity("Club recycled supply", "t/step", "Product from recyclers in club "
+                              "regions (included in recycled)", ""),
+    "scrap_withheld": Quantity("Scrap exports withheld", "t/step", "Net scrap exports a scrap "
+                               "export control kept at home", ""),
 }
 
 # Per-region product capacity columns in the series are named REGION_CAPACITY_PREFIX + region name.

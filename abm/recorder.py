@@ -27,11 +27,14 @@ from abm.names import REGION_CAPACITY_PREFIX, SERIES
 # (USD) is the part of producer_revenue that exporters kept under a price undertaking (an MIP's
 # wedge that would otherwise be duty); routing_cost (USD) is what club buyers paid for imports
 # routed through a third country to the routers (outside the model), beside the duties.
+# Scrap (market.scrap_trade): scrap_bought <= scrap_collected (t; equal where the scrap price is
+# positive), and scrap_receipts = scrap_payments (USD, recyclers paying recyclers).
 ACCOUNTS = ("production", "gov_purchases", "gov_sales", "private_stocking", "private_release",
             "buyer_payments", "producer_revenue", "gov_purchase_spend",
             "gov_payments_to_producers", "gov_receipts_from_producers", "gov_sales_revenue",
             "private_sales_revenue", "duties", "concentrate_output", "concentrate_used",
-            "gov_topups", "exporter_rent", "routing_cost")
+            "gov_topups", "exporter_rent", "routing_cost", "scrap_collected", "scrap_bought",
+            "scrap_receipts", "scrap_payments")
 
 
 class Recorder:
@@ -101,7 +104,8 @@ class Recorder:
         frame = pl.DataFrame(data)
         # NaN marks "not applicable" (no floor in force, no concentrate market): store as null.
         return frame.with_columns(pl.col("floor", "concentrate_price", "export_region_price",
-                                         "compliant_concentrate_price").fill_nan(None))
+                                         "compliant_concentrate_price", "scrap_price",
+                                         "scrap_price_home").fill_nan(None))
 
     # ------------------------------------------------------------------------------------------
     # the model's step
@@ -145,6 +149,8 @@ class Recorder:
                 "concentrate_output": 0.0 if st.no_mine_rows else float(
                     np.where(st.is_mine, b.output, 0.0).sum()),
                 "recycled": recycled,
+                "club_recycled": (float(b.output[recyclers.rows[recyclers.club]].sum())
+                                  if recyclers.any else 0.0),
                 "concentrate_used": ((production - recycled) * producers.intensity
                                      if has_mines else 0.0),
             })
@@ -202,6 +208,7 @@ class Recorder:
             "buyer_stock": 0.0,
             "compliant_concentrate_price": model.producers.compliant_price,
             "transshipped": out.transshipped,
+            **self.scrap_series(model.recyclers.outcome),
             # accounts for conservation checks (abm.recorder.ACCOUNTS)
             "production": nan,
             "gov_purchases": acct["gov_purchases"],
@@ -221,7 +228,26 @@ class Recorder:
             "gov_topups": acct["gov_topups"],
             "exporter_rent": out.exporter_rent * mf,
             "routing_cost": out.routing_cost * mf,
+            **self.scrap_accounts(model.recyclers),
         }
+
+    @staticmethod
+    def scrap_series(o) -> dict[str, float]:
+        if o is None:
+            return {"scrap_price": np.nan, "scrap_price_home": np.nan, "club_recycled": 0.0,
+                    "scrap_withheld": 0.0}
+        return {"scrap_price": o.outside_price, "scrap_price_home": o.home_price,
+                "club_recycled": 0.0, "scrap_withheld": o.withheld}
+
+    def scrap_accounts(self, recyclers) -> dict[str, float]:
+        o, mf = recyclers.outcome, self.money_per_price_tonne
+        if o is None:
+            return dict.fromkeys(("scrap_collected", "scrap_bought", "scrap_receipts",
+                                  "scrap_payments"), 0.0)
+        return {"scrap_collected": float(recyclers.collected.sum()),
+                "scrap_bought": float(o.bought.sum()),
+                "scrap_receipts": float(o.receipts.sum()) * mf,
+                "scrap_payments": float((o.price * o.bought).sum()) * mf}
 
     def flush(self) -> None:
         """Fill the deferred columns of the steps run since the last flush: for each stretch of

@@ -80,6 +80,29 @@ def configs(draw):
     return raw
 
 
+@st.composite
+def configs_with_scrap(draw):
+    """`configs`, and with its recycler perhaps traded scrap (issue 16 part 2)."""
+    raw = draw(configs())
+    if raw.get("recyclers") and draw(st.booleans()):
+        # a second recycler elsewhere, and perhaps a scrap export control (apart from
+        # `configs`, whose examples the invariance searches share)
+        other = "China" if raw["recyclers"][0]["region"] == "US" else "US"
+        raw["recyclers"].append({"name": "R2", "region": other,
+                                 # (as R's: zero or at least a kilogram a year)
+                                 "capacity": draw(st.one_of(st.just(0.0),
+                                                            st.floats(1e-3, 3000.0))),
+                                 "unit_cost": draw(st.floats(0.0, 120.0)),
+                                 "scrap": draw(st.one_of(st.just(0.0), st.floats(1e-3, 3000.0)))})
+        raw["market"]["scrap_trade"] = True
+        if draw(st.booleans()):
+            raw["shocks"] = raw.get("shocks", []) + [{
+                "kind": "scrap_export_control", "region": draw(st.sampled_from(["US", "China"])),
+                "start": draw(st.integers(0, 6)), "duration": 4,
+                "cut": draw(st.floats(0.0, 1.0))}]
+    return raw
+
+
 def policies(draw) -> dict:
     """A random mix of instruments (each on or off)."""
     out = {}
@@ -125,7 +148,7 @@ EXAMPLES = int(os.environ.get("ABM_PROPERTY_EXAMPLES", "60"))
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(configs())
+@given(configs_with_scrap())
 def test_tonnes_and_money_are_conserved_every_step(raw):
     model = MineralMarket(experiment_from_dict(raw).scenario(), rng=raw["experiment"]["seed"])
     model.run()
@@ -159,6 +182,12 @@ def test_tonnes_and_money_are_conserved_every_step(raw):
     assert (s["transshipped"] <= np.fmax(s["club_imports"].to_numpy(), 0.0) + 1e-9).all()
     assert (s["exporter_rent"] <= s["producer_revenue"] + 1e-6).all()
     assert np.isfinite(model.book.cash).all()
+    # traded scrap: no more bought than collected, recycled no more than bought, and what
+    # recyclers pay for scrap is what recyclers are paid for it
+    assert (s["scrap_bought"] <= s["scrap_collected"] * (1 + 1e-12) + 1e-9).all()
+    if model.config.market.scrap_trade:
+        assert (s["recycled"] <= s["scrap_bought"] * (1 + 1e-12) + 1e-9).all()
+    np.testing.assert_allclose(s["scrap_receipts"], s["scrap_payments"], rtol=1e-9, atol=1e-6)
     stock = s["government_stock"].to_numpy()
     assert (stock >= -1e-9).all()
     assert (s["buyer_stock"] >= -1e-9).all()

@@ -111,6 +111,8 @@ def compare(plain: MineralMarket, other: MineralMarket, skip: tuple[str, ...] = 
         if name in skip:
             continue
         x, y = ma[name], mb[name]
+        if x == y:                         # (equal, infinities included: inf - inf is NaN)
+            continue
         if np.isnan(x) or np.isnan(y):     # nothing to measure (no output, no new capacity)
             assert np.isnan(x) and np.isnan(y), (name, x, y)
             continue

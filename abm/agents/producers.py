@@ -205,7 +205,8 @@ class Producers:
             self.add(r.name, RECYCLER, index[r.region], r.capacity, r.unit_cost, r.fixed_cost,
                      r.cash, is_new=False, identity=(RECYCLING, i))
         rows = np.flatnonzero(self.book.stage == RECYCLER)
-        self.recyclers = RecyclerPool(config, rows, region_club[self.book.region[rows]])
+        self.recyclers = RecyclerPool(config, rows, region_club[self.book.region[rows]],
+                                      self.book.region[rows], region_index)
         self.has_mines = bool(np.any(self.book.stage == MINE)) or any(
             pr.stage == "mine" for pr in config.investment.projects)
         # regional supply cuts ([[shocks]] kind = "supply_outage"), by region
@@ -300,6 +301,12 @@ class Producers:
         b, st = self.book, self.structure()
         # = capacity / steps_per_year * (1 - outage) * (1 - cut[region]) * active; factors that
         # are exactly 1 are skipped (x * 1.0 == x)
+        if self.recyclers.trades:
+            # a recycler processes the scrap it bought (no more than it had room for)
+            avail = self.recycler_room(all_rows=True)
+            rows = self.recyclers.rows
+            avail[rows] = np.minimum(avail[rows], self.recyclers.supply)
+            return avail
         if self.recyclers.any:
             # a recycler processes what it collected, up to its capacity
             cap = st.cap_step.copy()
@@ -313,6 +320,18 @@ class Producers:
         if not st.all_active:
             avail = avail * b.active
         return avail
+
+    def recycler_room(self, all_rows: bool = False) -> np.ndarray:
+        """Tonnes each recycler can process this step (capacity with outages and regional supply
+        cuts, nothing once exited): its bid quantity in the scrap market (`all_rows`: every
+        producer's available capacity, recyclers' uncapped by scrap)."""
+        b, st = self.book, self.structure()
+        avail = st.cap_step * (1.0 - b.outage)
+        if self.cut_active:
+            avail = avail * (1.0 - self.supply_cut[b.region])
+        if not st.all_active:
+            avail = avail * b.active
+        return avail if all_rows else avail[self.recyclers.rows]
 
     def make_offers(self, model: ModelView) -> Offers:
         """Producers offer this step's available capacity at their asks (merit order); with mines,

@@ -4,19 +4,23 @@
 order), and its method `collect` acts on all recyclers at once. A recycler is also a producer: its
 capacity, costs, cash and output are a row of the `ProducerBook` (`rows`), its Mesa agent is
 `abm.agents.producers.Recycler`, and `Producers.available` caps what it offers at what it
-collected.
+collected, or, with `market.scrap_trade`, at the scrap it bought in the step's scrap market
+(`trade`, abm/scrap.py).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from abm.scrap import ScrapOutcome, clear_scrap_market
+
 
 class RecyclerPool:
     """What each recycler collects: scrap at the reference price (t of product per step), the
     collection elasticity and lag, the start step, whether it sees the club's price."""
 
-    def __init__(self, config, rows: np.ndarray, club: np.ndarray):
+    def __init__(self, config, rows: np.ndarray, club: np.ndarray, region: np.ndarray,
+                 region_index: dict[str, int]):
         rc = config.recyclers
         self.rows = rows                      # their rows in the ProducerBook
         self.any = len(rows) > 0
@@ -27,6 +31,44 @@ class RecyclerPool:
         self.start = np.array([r.start for r in rc], dtype=int)
         self.club = club
         self.collected = np.zeros(len(rc))    # t of product per step
+        # the scrap market (market.scrap_trade): recyclers' unit costs, the scrap export
+        # controls as (first step, end step, controlling side, cut), this step's outcome
+        self.trades = bool(config.market.scrap_trade) and self.any
+        self.unit_cost = np.array([r.unit_cost for r in rc])
+        self.controls = []
+        for s in config.shocks:
+            if s.kind == "scrap_export_control":
+                targeted = np.isin(region, [region_index[n] for n in s.targets]) if s.targets \
+                    else region != region_index[s.region]
+                self.controls.append((s.start, s.start + s.duration, ~targeted, s.cut))
+        self.outcome: ScrapOutcome | None = None
+
+    @property
+    def supply(self) -> np.ndarray:
+        """The scrap each recycler can process this step, t of product: what it bought in the
+        scrap market when scrap is traded, else what it collected."""
+        return self.outcome.bought if self.outcome is not None else self.collected
+
+    def trade(self, t: int, price: float, club_price: float, room: np.ndarray) -> None:
+        """Clear this step's scrap market (market.scrap_trade): recyclers bid for scrap up to
+        the product price they last saw (the club's for club recyclers) less their unit cost,
+        for `room` t (what they can process this step); a scrap export control in force splits
+        the market (abm.scrap)."""
+        if not self.trades:
+            return
+        value = np.where(self.club, club_price, price) - self.unit_cost
+        home, cut = None, 0.0
+        for start, end, side, share in self.controls:
+            if start <= t < end:
+                home, cut = side, share
+        self.outcome = clear_scrap_market(self.collected, value, room, home, cut)
+
+    def scrap_money(self) -> np.ndarray:
+        """Each recycler's net receipts from the scrap market this step, price units x t: paid
+        for the scrap it collected, paying for the scrap it bought (it pays for what it bought
+        even if its product does not all sell: scrap is not stocked)."""
+        o = self.outcome
+        return o.receipts - o.price * o.bought
 
     def collect(self, t: int, columns: dict[str, np.ndarray]) -> None:
         """Recyclers collect scrap in answer to the price `collection_lag` steps ago (the club's
