@@ -116,8 +116,8 @@ METRICS: dict[str, Quantity] = {
                              "over the run (policy.trade.transshipment_cost; 0 otherwise)", ""),
     "club_recycled_share": Quantity("Club recycled share of club consumption", "share", "Product "
                                     "from club recyclers as a share of club consumption in the "
-                                    "last year (issue 16: scrap trade and scrap export controls "
-                                    "move it)", "higher"),
+                                    "last year; scrap trade (market.scrap_trade) and scrap export "
+                                    "controls move it", "higher"),
 }
 
 SERIES: dict[str, Quantity] = {
