@@ -337,6 +337,20 @@ class NonMarket(Strict):
               "the home price below which the state cuts output")
         return self
 
+    @model_validator(mode="after")
+    def strategy_options_need_their_strategy(self) -> NonMarket:
+        # a setting its strategy never reads would do nothing: an error, not silently ignored
+        only = {"market_share": ("target_share", "expansion_lead_time", "expansion_unit_cost"),
+                "predatory": ("predatory_window",)}
+        for strategy, keys in only.items():
+            if self.strategy == strategy:
+                continue
+            for key in keys:
+                if getattr(self, key) != type(self).model_fields[key].default:
+                    raise invalid(f"{key} is read only under strategy = \"{strategy}\" "
+                                  f"(this is strategy = \"{self.strategy}\")", key)
+        return self
+
 
 class Outages(Strict):
     """Random producer outages (own random stream)."""

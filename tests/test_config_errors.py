@@ -83,3 +83,26 @@ def test_producers_csv_rows_are_trimmed_typed_cells_without_empty_ones(tmp_path)
     with pytest.raises(ConfigError, match="file not found: .*nope.csv"):
         read_table_csv(tmp_path / "nope.csv", file="exp.toml", key="producers_file",
                        model=Producer)
+
+
+@pytest.mark.parametrize("strategy, key, value, owner", [
+    ("competitive", "target_share", 0.5, "market_share"),
+    ("predatory", "expansion_lead_time", 12, "market_share"),
+    ("market_share", "predatory_window", 6, "predatory"),
+    ("competitive", "predatory_window", 6, "predatory")])
+def test_a_strategy_setting_under_another_strategy_is_refused_at_its_key(strategy, key, value,
+                                                                          owner):
+    raw = copy.deepcopy(BASE)
+    raw["nonmarket"] = {"strategy": strategy, key: value}
+    error = first_error(raw)
+    assert error["loc"] == ("nonmarket", key)
+    assert error["msg"] == (f'{key} is read only under strategy = "{owner}" '
+                            f'(this is strategy = "{strategy}")')
+
+
+def test_a_strategy_setting_under_its_own_strategy_is_accepted():
+    raw = copy.deepcopy(BASE)
+    raw["nonmarket"] = {"strategy": "predatory", "predatory_window": 6}
+    assert ExperimentConfig.model_validate(raw).nonmarket.predatory_window == 6
+    raw["nonmarket"] = {"strategy": "market_share", "target_share": 0.5}
+    assert ExperimentConfig.model_validate(raw).nonmarket.target_share == 0.5

@@ -227,7 +227,9 @@ def predation(strategy: str, producers, cost: float = 40.0, available_from: int 
     # to build; buyers q = 50 + 50, D(P) = 100 (P/60)^-0.5 a step
     raw = config(producers, club_q=50.0, world_q=50.0, steps=steps)
     raw["regions"][1]["market_economy"] = False
-    raw["nonmarket"] = {"strategy": strategy, "predatory_window": window}
+    raw["nonmarket"] = {"strategy": strategy}
+    if strategy == "predatory":     # (the window is read only by the predatory strategy)
+        raw["nonmarket"]["predatory_window"] = window
     raw["investment"] = {"rule": "npv", "hurdle_rate": 0.1, "review_every": 1,
                          "volatility_prior": 0.0, "volatility_premium": 0.0,
                          "expectation_halflife": 1,
