@@ -141,6 +141,9 @@ SERIES: dict[str, Quantity] = {
     "club_consumption": Quantity("Club consumption", "t/step", "Product delivered to club buyers", ""),
     "club_production": Quantity("Club production", "t/step", "Product from club refiners", ""),
     "government_stock": Quantity("Government stock", "t", "Tonnes held by governments", ""),
+    "state_stock": Quantity("State reserve stock", "t", "Tonnes held by the state reserves of "
+                            "state-directed regions ([nonmarket.reserve]; 0 without one); not "
+                            "in government_stock, which is the policy makers'", ""),
     "fiscal_flow": Quantity("Fiscal flow", "USD/step", "Net government outlay in the step", ""),
     "unmet_demand": Quantity("Unmet demand", "t/step", "Demand not served at the clearing price "
                              "(only under a binding price cap, or with no supply at all)", ""),

@@ -198,6 +198,7 @@ class Recorder:
             "club_consumption": nan,
             "club_production": nan,
             "government_stock": sum(g.stock for g in model.governments.policy_makers()),
+            "state_stock": sum(g.stock for g in model.governments if g.state),
             "fiscal_flow": sum(g.step_outlay for g in model.governments.policy_makers()),
             "unmet_demand": model.unmet,
             "consumer_spend": nan,

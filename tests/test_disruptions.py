@@ -217,6 +217,10 @@ def test_a_state_reserve_sells_when_the_price_rises_above_its_level():
     mf = model.money_per_price_tonne
     assert model.metrics()["state_outlay"] == pytest.approx((40.0 * bought - sold * 35.0) * mf,
                                                             rel=1e-9)
+    # its stock is its own series: 20, 40, then 40 less the 10.93 t sold; the policy makers'
+    # stock stays 0
+    np.testing.assert_allclose(s["state_stock"], [20.0, 40.0, 40.0 - sold], rtol=1e-9)
+    np.testing.assert_allclose(s["government_stock"], 0.0)
 
 
 # -- predatory pricing with teeth (item 3) -------------------------------------------------------
