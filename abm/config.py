@@ -378,7 +378,8 @@ class Shock(Strict):
 
     kind: Literal["export_control", "supply_outage", "scrap_export_control"] = field(
         ..., "-", "Kind of event (scrap_export_control: on scrap, needs market.scrap_trade)")
-    region: str = field(..., "-", "Region imposing the control or losing supply")
+    region: str = field(..., "-", "Region imposing the control or losing supply "
+                        "(scrap_export_control: \"club\" for the club's regions together)")
     start: int = field(..., "steps", "First step in force", ge=0)
     duration: int = field(..., "steps", "Steps in force", ge=1)
     cut: float = field(..., "-", "Share of exports withheld (export_control; "
@@ -799,7 +800,9 @@ class ExperimentConfig(Strict):
         for i, p in enumerate(self.investment.projects):
             check(("investment", "projects", i, "region"), p.region)
         for i, s in enumerate(self.shocks):
-            check(("shocks", i, "region"), s.region)
+            if not (s.kind == "scrap_export_control" and s.region == "club"
+                    and "club" not in known):
+                check(("shocks", i, "region"), s.region)
             for region in s.targets:
                 check(("shocks", i, "targets"), region)
         self._check_scrap_controls()
@@ -848,6 +851,28 @@ class ExperimentConfig(Strict):
         if controls and not self.market.scrap_trade:
             raise invalid("a scrap_export_control needs traded scrap: set market.scrap_trade = "
                           "true", "shocks", controls[0][0], "kind")
+        club = {r.name for r in self.regions if r.club}
+        scrap = {r.region for r in self.recyclers if r.scrap > 0}
+        for i, s in controls:
+            keyword = s.region == "club" and all(r.name != "club" for r in self.regions)
+            controller = club if keyword else {s.region}
+            if keyword and not club:
+                raise invalid("region = 'club' needs club regions (regions with club = true)",
+                              "shocks", i, "region")
+            if not controller & scrap:
+                raise invalid(f"'{s.region}' has no scrap to withhold (no recycler there with "
+                              "scrap > 0); allowed: a region whose recyclers collect scrap",
+                              "shocks", i, "region")
+            if len(set(s.targets)) != len(s.targets):
+                raise invalid("targets lists a region twice", "shocks", i, "targets")
+            inside = sorted(controller & set(s.targets))
+            if inside:
+                raise invalid(f"a control cannot target its own region ('{inside[0]}')",
+                              "shocks", i, "targets")
+            if s.announce is not None:
+                raise invalid("announce applies to an export_control (of product, whose "
+                              "importers buy ahead), not a scrap_export_control", "shocks", i,
+                              "announce")
         for n, (i, a) in enumerate(controls):
             for j, b in controls[n + 1:]:
                 if a.start < b.start + b.duration and b.start < a.start + a.duration:

@@ -48,6 +48,13 @@ def last_year(x: np.ndarray, steps_per_year: int) -> np.ndarray:
     return x[-steps_per_year:]
 
 
+def mean_defined(x: np.ndarray) -> float:
+    """Mean over the steps where `x` is defined (not NaN); NaN when it never is."""
+    x = np.asarray(x, dtype=float)
+    defined = x[np.isfinite(x)]
+    return float(defined.mean()) if len(defined) else float("nan")
+
+
 def price_set(prefix: str, price: np.ndarray, floor_price: np.ndarray, floor: np.ndarray,
               steps_per_year: int) -> dict[str, float]:
     """The price metrics of one market (abm.names.price_metrics): `price` per step, and the
@@ -191,6 +198,7 @@ def run_metrics(model) -> dict[str, float]:
         "transshipped": float(np.sum(rec.column("transshipped"))),
         "club_recycled_share": (float(last_year(rec.column("club_recycled"), spy).sum())
                                 / club_cons if club_cons > 0 else 0.0),
+        "club_scrap_price_mean": mean_defined(rec.column("club_scrap_price")),
     }
     assert set(out) == set(METRICS), "metrics and abm.names.METRICS must list the same names"
     return out

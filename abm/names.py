@@ -114,6 +114,9 @@ METRICS: dict[str, Quantity] = {
     "transshipped": Quantity("Transshipped imports", "t", "Club imports routed through a "
                              "club-treated third country to evade the club's border measures "
                              "over the run (policy.trade.transshipment_cost; 0 otherwise)", ""),
+    "club_scrap_price_mean": Quantity("Club scrap price, mean", "price", "Mean over the run "
+                                      "of the scrap price club recyclers paid (club_scrap_price; "
+                                      "NaN without traded scrap or club recyclers)", ""),
     "club_recycled_share": Quantity("Club recycled share of club consumption", "share", "Product "
                                     "from club recyclers as a share of club consumption in the "
                                     "last year; scrap trade (market.scrap_trade) and scrap export "
@@ -168,13 +171,18 @@ SERIES: dict[str, Quantity] = {
     "scrap_price": Quantity("Scrap price", "price", "Price of scrap (per tonne of product it "
                             "yields) with market.scrap_trade; under a scrap export control, the "
                             "price on the targeted side (null without traded scrap)", ""),
-    "scrap_price_home": Quantity("Scrap price, controlling side", "price", "Scrap price on a "
-                                 "scrap export control's controlling side (= scrap_price without "
-                                 "a binding control; null without traded scrap)", ""),
+    "scrap_price_home": Quantity("Scrap price, controlling side", "price", "Scrap price where a "
+                                 "scrap export control's controller and the regions it does not "
+                                 "target buy (= scrap_price without a binding control; null "
+                                 "without traded scrap)", ""),
+    "club_scrap_price": Quantity("Club scrap price", "price", "Scrap price club recyclers "
+                                 "paid (weighted by the scrap each bought; null without traded "
+                                 "scrap or club recyclers)", ""),
     "club_recycled": Quantity("Club recycled supply", "t/step", "Product from recyclers in club "
                               "regions (included in recycled)", ""),
-    "scrap_withheld": Quantity("Scrap exports withheld", "t/step", "Net scrap exports a scrap "
-                               "export control kept at home", ""),
+    "scrap_withheld": Quantity("Scrap exports withheld", "t/step", "Scrap exports to its "
+                               "targets that a binding scrap export control kept from leaving "
+                               "(0 when bystanders' scrap replaces them)", ""),
 }
 
 # Per-region product capacity columns in the series are named REGION_CAPACITY_PREFIX + region name.

@@ -105,7 +105,7 @@ class Recorder:
         # NaN marks "not applicable" (no floor in force, no concentrate market): store as null.
         return frame.with_columns(pl.col("floor", "concentrate_price", "export_region_price",
                                          "compliant_concentrate_price", "scrap_price",
-                                         "scrap_price_home").fill_nan(None))
+                                         "scrap_price_home", "club_scrap_price").fill_nan(None))
 
     # ------------------------------------------------------------------------------------------
     # the model's step
@@ -209,7 +209,7 @@ class Recorder:
             "buyer_stock": 0.0,
             "compliant_concentrate_price": model.producers.compliant_price,
             "transshipped": out.transshipped,
-            **self.scrap_series(model.recyclers.outcome),
+            **self.scrap_series(model.recyclers),
             # accounts for conservation checks (abm.recorder.ACCOUNTS)
             "production": nan,
             "gov_purchases": acct["gov_purchases"],
@@ -233,11 +233,13 @@ class Recorder:
         }
 
     @staticmethod
-    def scrap_series(o) -> dict[str, float]:
+    def scrap_series(recyclers) -> dict[str, float]:
+        o = recyclers.outcome
         if o is None:
-            return {"scrap_price": np.nan, "scrap_price_home": np.nan, "club_recycled": 0.0,
-                    "scrap_withheld": 0.0}
+            return {"scrap_price": np.nan, "scrap_price_home": np.nan, "club_scrap_price": np.nan,
+                    "club_recycled": 0.0, "scrap_withheld": 0.0}
         return {"scrap_price": o.outside_price, "scrap_price_home": o.home_price,
+                "club_scrap_price": club_scrap_price(o, recyclers.club),
                 "club_recycled": 0.0, "scrap_withheld": o.withheld}
 
     def scrap_accounts(self, recyclers) -> dict[str, float]:
@@ -317,3 +319,15 @@ class Recorder:
                     self._net_exports[t0 + k] = np.bincount(
                         st.region, weights=output[k], minlength=regions) - np.bincount(
                         self.buyer_region, weights=tonnes[k], minlength=regions)
+
+
+def club_scrap_price(o, club: np.ndarray) -> float:
+    """The scrap price club recyclers paid this step: the mean of their prices weighted by the
+    scrap each bought (unweighted when none bought; NaN without club recyclers). Under a
+    scrap export control they may sit on either side of the split."""
+    if not club.any():
+        return float("nan")
+    bought = o.bought[club]
+    if bought.sum() > 0:
+        return float((o.price[club] * bought).sum() / bought.sum())
+    return float(o.price[club].mean())

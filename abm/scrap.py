@@ -7,11 +7,17 @@ the scrap yields), for as many tonnes as it can process this step. One uniform s
 the market: the value of the lowest-valued recycler that gets scrap when all scrap is bought, 0
 when some scrap finds no bidder (free disposal), the highest bid when there is no scrap.
 
-A scrap export control (`[[shocks]] kind = "scrap_export_control"`) splits the market in two:
-the controlling side (the controlling region and the regions it does not target) and the
-targeted side. The control caps the controlling side's net scrap exports at (1 - cut) x what
-they would be without it; each side then clears on its own scrap, and the scrap price falls on
-the controlling side and rises on the targeted side. The exporters keep the gap between the two
+A scrap export control (`[[shocks]] kind = "scrap_export_control"`) splits the market in two.
+The controller (one region, or the club's regions together) may export to the targeted regions
+at most (1 - cut) x what it would export to them without the control: its net scrap exports in
+the uncontrolled market, times the targets' share of all net imports (exports are attributed to
+importers pro rata, as in one pooled market). Bystanders (regions neither controlling nor
+targeted) trade freely with both sides: their recyclers buy where scrap is cheap (the
+controller's side) and their collectors sell where it is dear (the targeted side), so a
+bystander's own scrap can replace the controller's withheld exports (leakage; re-exporting the
+controller's scrap is not modelled). Each side then clears on its own scrap; when that leaves the
+controller's side at a price below the targeted side's, the control binds, else rerouting undoes
+it and one price clears everything. The controller's exporters keep the gap between the two
 prices on what they may still export (they sell it at the importers' price).
 """
 
@@ -20,6 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+# a scrap export control's `region` naming the club's regions together (unless a region is
+# called so)
+CLUB = "club"
 
 
 def clear_scrap(supply: float, value: np.ndarray, room: np.ndarray) -> tuple[float, np.ndarray]:
@@ -65,36 +75,55 @@ class ScrapOutcome:
 
 
 def clear_scrap_market(collected: np.ndarray, value: np.ndarray, room: np.ndarray,
-                       home: np.ndarray | None = None, cut: float = 0.0) -> ScrapOutcome:
+                       home: np.ndarray | None = None, cut: float = 0.0,
+                       targeted: np.ndarray | None = None) -> ScrapOutcome:
     """The scrap market of one step: recyclers' `collected` scrap (t), their `value` and `room`
-    as in `clear_scrap`; `home` marks the recyclers on a scrap export control's controlling side
-    (None: no control in force), `cut` the share of its net scrap exports withheld.
+    as in `clear_scrap`; `home` marks the recyclers of a scrap export control's controller
+    (None: no control in force), `targeted` those of its targets (None: every other recycler),
+    `cut` the share of the controller's exports to the targets withheld.
 
-    Without a binding control (none, cut 0, or a controlling side that imports scrap) one price
-    clears the world's scrap and the outcome is exactly the uncontrolled one."""
+    Without a binding control (none, cut 0, a controller that exports nothing to the targets,
+    or bystanders' scrap enough to replace what it withholds) one price clears the world's
+    scrap and the outcome is exactly the uncontrolled one."""
     supply = float(collected.sum())
     price, bought = clear_scrap(supply, value, room)
-    withheld = 0.0
     if home is not None and cut > 0.0:
-        away = ~home
-        home_supply, away_supply = float(collected[home].sum()), float(collected[away].sum())
-        # net exports of the controlling side = net imports of the other (when scrap is left
-        # over, each side's recyclers are taken to use their own scrap first)
-        exports = min(home_supply - float(bought[home].sum()),
-                      float(bought[away].sum()) - away_supply)
-        if exports > 0.0:
-            allowed = (1.0 - cut) * exports
-            withheld = exports - allowed
-            home_price, bought_home = clear_scrap(home_supply - allowed, value[home], room[home])
-            away_price, bought_away = clear_scrap(away_supply + allowed, value[away], room[away])
-            bought = np.zeros(len(value))
-            bought[home], bought[away] = bought_home, bought_away
-            prices = np.where(home, home_price, away_price)
-            # exporters sell at home what stays, and the allowed exports at the importers'
-            # price, pro rata to what each collected
-            share = collected / home_supply if home_supply > 0 else np.zeros(len(value))
-            receipts = np.where(home, home_price * (collected - share * allowed)
-                                + away_price * share * allowed, away_price * collected)
-            return ScrapOutcome(prices, bought, receipts, home_price, away_price, withheld)
+        split = _split(collected, value, room, bought, home,
+                       ~home if targeted is None else targeted & ~home, cut)
+        if split is not None:
+            return split
     prices = np.full(len(value), price)
-    return ScrapOutcome(prices, bought, price * collected, price, price, withheld)
+    return ScrapOutcome(prices, bought, price * collected, price, price, 0.0)
+
+
+def _split(collected, value, room, bought, home, targeted, cut) -> ScrapOutcome | None:
+    """The two-sided market of a binding control, or None when the control does not bind."""
+    other = ~home & ~targeted                        # bystanders
+    # net positions in the uncontrolled market (when scrap is left over, each region's
+    # recyclers are taken to use their own scrap first)
+    exports = float(collected[home].sum()) - float(bought[home].sum())
+    imports_t = float(bought[targeted].sum()) - float(collected[targeted].sum())
+    imports_o = float(bought[other].sum()) - float(collected[other].sum())
+    if exports <= 0.0 or imports_t <= 0.0:
+        return None
+    # the controller's exports to the targets: its exports (no more than all importers take)
+    # pro rata to the importers' needs
+    imports = imports_t + max(imports_o, 0.0)
+    to_targets = min(exports, imports) * imports_t / imports
+    allowed = (1.0 - cut) * to_targets
+    home_supply = float(collected[home].sum())
+    cheap, dear = home | other, targeted             # where each side's recyclers buy
+    home_price, bought_cheap = clear_scrap(home_supply - allowed, value[cheap], room[cheap])
+    away_supply = float(collected[targeted].sum()) + float(collected[other].sum()) + allowed
+    away_price, bought_dear = clear_scrap(away_supply, value[dear], room[dear])
+    if home_price > away_price:
+        return None                                  # bystanders' rerouting undoes the control
+    bought = np.zeros(len(value))
+    bought[cheap], bought[dear] = bought_cheap, bought_dear
+    prices = np.where(cheap, home_price, away_price)
+    # the controller's collectors sell at home what stays and the allowed exports at the
+    # importers' price, pro rata to what each collected; everyone else's sell at the dear price
+    share = np.where(home, collected / home_supply, 0.0)
+    receipts = np.where(home, home_price * (collected - share * allowed)
+                        + away_price * share * allowed, away_price * collected)
+    return ScrapOutcome(prices, bought, receipts, home_price, away_price, to_targets - allowed)

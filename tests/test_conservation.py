@@ -95,9 +95,11 @@ def configs_with_scrap(draw):
                                  "unit_cost": draw(st.floats(0.0, 120.0)),
                                  "scrap": draw(st.one_of(st.just(0.0), st.floats(1e-3, 3000.0)))})
         raw["market"]["scrap_trade"] = True
-        if draw(st.booleans()):
+        # (a control needs scrap to withhold: regions without it are refused)
+        holders = sorted({r["region"] for r in raw["recyclers"] if r["scrap"] > 0})
+        if holders and draw(st.booleans()):
             raw["shocks"] = raw.get("shocks", []) + [{
-                "kind": "scrap_export_control", "region": draw(st.sampled_from(["US", "China"])),
+                "kind": "scrap_export_control", "region": draw(st.sampled_from(holders)),
                 "start": draw(st.integers(0, 6)), "duration": 4,
                 "cut": draw(st.floats(0.0, 1.0))}]
     return raw

@@ -99,3 +99,16 @@ def test_an_experiment_names_its_own_headline_outcomes():
                                "20% (95% CI 15\u201325%) with no clear change in fiscal cost"), \
         sentence
     assert "volatility" not in sentence
+
+
+def test_a_difference_of_rounding_size_reads_no_change():
+    # two scenarios whose runs differ only in the order of a sum: a mean price 63.9 in both,
+    # differences of ~1e-15 relative, is no change, not "+0.0000000000000028%"
+    effects = headlines.effects_for(paired({"price_mean": (63.9, 1.8e-13, -4e-13, 8e-13)}),
+                                    "cfd", "USD/kg", ["price_mean"])
+    assert "left mean price unchanged" in text(headlines.headline("cfd", effects, 20.0, ["price_mean"]))
+    assert "no change" in text(headlines.effect_items(effects)[0])
+    # a real difference of a billionth is still reported (1e-9 of 63.9 is well above rounding)
+    effects = headlines.effects_for(paired({"price_mean": (63.9, 6.4e-8, 6e-8, 7e-8)}),
+                                    "cfd", "USD/kg", ["price_mean"])
+    assert "raised mean price by" in text(headlines.headline("cfd", effects, 20.0, ["price_mean"]))

@@ -165,12 +165,13 @@ def test_traded_scrap_with_one_recycler_is_todays_recycling():
     trade["recyclers"] = copy.deepcopy(one)
     a, b = run(plain).series(), run(trade).series()
     assert (b["scrap_price"] > 0).all()
-    assert a.drop("scrap_price", "scrap_price_home").equals(
-        b.drop("scrap_price", "scrap_price_home"))
+    prices = ("scrap_price", "scrap_price_home", "club_scrap_price")
+    assert a.drop(*prices).equals(b.drop(*prices))
 
 
-def test_targets_put_the_untargeted_regions_on_the_controlling_side():
-    # with a third region EU (untargeted) the US and EU trade freely; only China is cut off
+def test_an_untargeted_regions_recyclers_buy_on_the_controllers_side():
+    # with a third region EU (untargeted, no scrap of its own) the US and EU trade freely; only
+    # China is cut off
     raw = traded([dict(US_CONTROL, targets=["China"])])
     raw["regions"].append({"name": "EU", "club": True})
     raw["recyclers"].append({"name": "R EU", "region": "EU", "capacity": 600.0,
@@ -193,7 +194,74 @@ def test_club_recycled_share_is_club_recyclers_output_over_club_consumption_in_t
     assert float(s["club_recycled"].sum()) > 0
 
 
+def test_a_bystander_replaces_part_of_the_withheld_exports_with_its_own_scrap():
+    # US (controller): collects 100, value 30, room 50; China (target): 30, value 50, room 100;
+    # EU (bystander): 10, value 25, room 50. Uniform: 140 t -> China 100, US 40, price 30; the
+    # US exports 60, EU 10, China imports 70, so the US's exports to China are 60 x 70/70 = 60
+    # and cut 0.5 allows 30. The US and EU recyclers buy on the cheap side: 100 - 30 = 70 t ->
+    # US 50, EU 20 at 25 (EU marginal); China's side: 30 + EU's 10 + 30 = 70 t < room 100, at
+    # 50. Receipts: US 25 x 70 + 50 x 30 = 3250, China 50 x 30 = 1500, EU 50 x 10 = 500;
+    # payments 25 x 70 + 50 x 70 = 5250 = receipts.
+    collected = np.array([100.0, 30.0, 10.0])
+    value, room = np.array([30.0, 50.0, 25.0]), np.array([50.0, 100.0, 50.0])
+    home, china = np.array([True, False, False]), np.array([False, True, False])
+    o = clear_scrap_market(collected, value, room, home, 0.5, china)
+    assert (o.home_price, o.outside_price, o.withheld) == (25.0, 50.0, 30.0)
+    np.testing.assert_array_equal(o.bought, [50.0, 70.0, 20.0])
+    np.testing.assert_array_equal(o.price, [25.0, 50.0, 25.0])
+    np.testing.assert_allclose(o.receipts, [3250.0, 1500.0, 500.0], rtol=1e-14)
+    assert o.receipts.sum() == pytest.approx((o.price * o.bought).sum(), rel=1e-14)
+
+
+def test_a_bystander_with_scrap_enough_undoes_the_control():
+    # as above with EU collecting 60: uniform 190 t -> China 100, US 50, EU 40 at 25; US exports
+    # 50, all to China (EU exports too), 25 allowed. Split: cheap side 100 - 25 = 75 t -> US 50,
+    # EU 25 at 25; China's side 30 + 60 + 25 = 115 t > room 100, price 0 < 25: EU's scrap
+    # replaces what the US withholds, so one price clears as without the control
+    collected = np.array([100.0, 30.0, 60.0])
+    value, room = np.array([30.0, 50.0, 25.0]), np.array([50.0, 100.0, 50.0])
+    home, china = np.array([True, False, False]), np.array([False, True, False])
+    free = clear_scrap_market(collected, value, room)
+    o = clear_scrap_market(collected, value, room, home, 0.5, china)
+    assert o.withheld == 0.0 and o.home_price == o.outside_price == free.outside_price == 25.0
+    np.testing.assert_array_equal(o.bought, free.bought)
+
+
+def test_a_recycler_bids_for_scrap_only_from_its_start_step():
+    # the Chinese recycler starts at step 2: before, the US recycler alone takes 50 of its
+    # 100 t (room 50), scrap left over, price 0; from step 2 China's recycler bids too
+    raw = traded()
+    raw["recyclers"][1]["start"] = 2
+    raw["recyclers"][1]["scrap"] = 0.0
+    m = run(raw, steps=3)
+    s = m.series()
+    assert s["scrap_price"].to_list()[:2] == [0.0, 0.0]
+    assert s["recycled"][0] == pytest.approx(50.0, rel=1e-12)
+    assert s["scrap_price"][2] > 0.0
+
+
+def test_the_club_as_controller_withholds_every_club_regions_exports():
+    # region = "club": the US and EU together (EU: club, a recycler with 480/12 = 40 t of scrap
+    # a step and no room). Uniform: 170 t, China takes 100 (value 50), the US 50 (value 30), 20 t
+    # are left over: price 0. The club exports 140 - 50 = 90 t, more than China's 70 t of
+    # imports, so 70 t go to China; cut 1 withholds them all. Club side: 140 t for room 50,
+    # price 0; China: its own 30 t < room 100, price 50 (China's value)
+    raw = traded([dict(US_CONTROL, region="club", cut=1.0)])
+    raw["regions"].append({"name": "EU", "club": True})
+    raw["recyclers"].append({"name": "R EU", "region": "EU", "capacity": 0.0,
+                             "unit_cost": 35.0, "scrap": 480.0})
+    m = run(raw, steps=1)
+    s = m.series()
+    assert (s["scrap_price_home"][0], s["scrap_price"][0], s["scrap_withheld"][0]) == \
+        (0.0, 50.0, 70.0)
+    np.testing.assert_array_equal(m.recyclers.outcome.bought, [50.0, 30.0, 0.0])
+    assert s["club_scrap_price"][0] == 0.0
+
+
 @pytest.mark.parametrize("change, key", [
+    ({"shocks": [dict(US_CONTROL, region="China", targets=["US", "US"])]}, "targets"),
+    ({"shocks": [dict(US_CONTROL, announce=0)]}, "announce"),
+    ({"shocks": [dict(US_CONTROL, region="club", targets=["US"])]}, "targets"),
     ({"market.scrap_trade": False}, "kind"),
     ({"shocks": [US_CONTROL, dict(US_CONTROL, region="China", start=3)]}, "start"),
     ({"shocks": [dict(US_CONTROL, targets=["US"])]}, "targets"),
@@ -211,3 +279,15 @@ def test_bad_scrap_controls_are_refused_naming_the_key(change, key):
     with pytest.raises(ConfigError) as err:
         experiment_from_dict(raw)
     assert key in str(err.value)
+
+
+def test_a_control_by_a_region_without_scrap_is_refused():
+    # the EU has a recycler but no scrap: its control would withhold nothing
+    raw = traded([dict(US_CONTROL, region="EU")])
+    raw["regions"].append({"name": "EU", "club": True})
+    raw["recyclers"].append({"name": "R EU", "region": "EU", "capacity": 600.0,
+                             "unit_cost": 35.0, "scrap": 0.0})
+    with pytest.raises(ConfigError) as err:
+        experiment_from_dict(raw)
+    assert err.value.key == "shocks.0.region"
+    assert "'EU' has no scrap to withhold" in err.value.message

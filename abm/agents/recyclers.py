@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from abm.scrap import ScrapOutcome, clear_scrap_market
+from abm.scrap import CLUB, ScrapOutcome, clear_scrap_market
 
 
 class RecyclerPool:
@@ -32,15 +32,18 @@ class RecyclerPool:
         self.club = club
         self.collected = np.zeros(len(rc))    # t of product per step
         # the scrap market (market.scrap_trade): recyclers' unit costs, the scrap export
-        # controls as (first step, end step, controlling side, cut), this step's outcome
+        # controls as (first step, end step, controller's recyclers, targets' recyclers, cut),
+        # this step's outcome
         self.trades = bool(config.market.scrap_trade) and self.any
         self.unit_cost = np.array([r.unit_cost for r in rc])
         self.controls = []
         for s in config.shocks:
             if s.kind == "scrap_export_control":
+                home = club.copy() if s.region == CLUB and s.region not in region_index else (
+                    region == region_index[s.region])
                 targeted = np.isin(region, [region_index[n] for n in s.targets]) if s.targets \
-                    else region != region_index[s.region]
-                self.controls.append((s.start, s.start + s.duration, ~targeted, s.cut))
+                    else ~home
+                self.controls.append((s.start, s.start + s.duration, home, targeted, s.cut))
         self.outcome: ScrapOutcome | None = None
 
     @property
@@ -57,11 +60,13 @@ class RecyclerPool:
         if not self.trades:
             return
         value = np.where(self.club, club_price, price) - self.unit_cost
-        home, cut = None, 0.0
-        for start, end, side, share in self.controls:
+        room = np.where(t >= self.start, room, 0.0)     # (no plant before its start step)
+        home = targeted = None
+        cut = 0.0
+        for start, end, controller, targets, share in self.controls:
             if start <= t < end:
-                home, cut = side, share
-        self.outcome = clear_scrap_market(self.collected, value, room, home, cut)
+                home, targeted, cut = controller, targets, share
+        self.outcome = clear_scrap_market(self.collected, value, room, home, cut, targeted)
 
     def scrap_money(self) -> np.ndarray:
         """Each recycler's net receipts from the scrap market this step, price units x t: paid

@@ -75,6 +75,10 @@ def lower_first(label: str) -> str:
     return label[:1].lower() + label[1:]
 
 
+# differences smaller than this share of the means they compare are rounding, not effects
+ZERO_TOLERANCE = 1e-12
+
+
 class Effect:
     """One paired difference, ready to be written as words."""
 
@@ -108,8 +112,19 @@ class Effect:
 
     @property
     def zero(self) -> bool:
-        """No difference in any pair (e.g. no fiscal flows in either scenario)."""
-        return self.value == 0 and self.low == 0 and self.high == 0
+        """No difference in any pair (e.g. no fiscal flows in either scenario), up to rounding:
+        a difference below 1e-12 of the means it compares (relative: below 1e-12) is the
+        floating-point noise of sums taken in another order, not an effect."""
+        values = (self.value, self.low, self.high)
+        if not all(_finite(v) for v in values):
+            return False
+        if self.mode == "rel":
+            scale = 1.0
+        else:
+            means = [abs(m) for m in (self.row.get("baseline_mean"), self.row.get("scenario_mean"))
+                     if _finite(m)]
+            scale = max(means, default=0.0)
+        return all(abs(v) <= ZERO_TOLERANCE * scale for v in values)
 
     def magnitude_html(self) -> str:
         """'38%' or '12 kt/yr' (absolute value: the verb carries the sign)."""
