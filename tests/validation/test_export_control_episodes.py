@@ -210,3 +210,16 @@ def test_an_export_control_on_a_mining_region_changes_nothing():
     banned = run_model(config(True), 1).series()
     for column in ("price", "concentrate_price", "consumption"):
         assert banned[column].to_list() == pytest.approx(free[column].to_list(), rel=1e-12)
+
+
+def test_antimony_with_chinas_capacity_at_one_cost_its_price_holds_instead_of_falling():
+    # China's 8 tranches (0.5 to 1.375 of the reference price) replaced by the same capacity at
+    # the reference price: the withheld exports idle capacity at that cost, so the home price
+    # stays there (0%) and misses the reported -10.5%
+    ep = episodes.ANTIMONY
+    flat = [(f"China {i + 1}", "China", episodes.SB_TRANCHE, ep.reference_price)
+            for i in range(8)]
+    outside = [p for p in ep.producers if p[1] != "China"]
+    off = episodes.antimony(dataclasses.replace(ep, producers=tuple(flat + outside)))
+    assert not off.check("restricting_price").passed
+    assert off.produced["China price move (model)"] == pytest.approx(0.0, abs=1e-9)
