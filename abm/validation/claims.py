@@ -26,7 +26,7 @@ from abm.validation.base import (
     run_model,
     skewness,
 )
-from abm.validation.episodes import dysprosium, gallium
+from abm.validation.episodes import antimony, cobalt, dysprosium, gallium
 
 # Floating-point tolerance for quantities the model computes exactly (merit-order prices,
 # accounting identities): relative 1e-9 leaves room for summation order only.
@@ -959,6 +959,8 @@ CLAIMS = {
     "export_control": export_control,
     "gallium_2023": gallium,
     "dysprosium_2025": dysprosium,
+    "antimony_2024": antimony,
+    "cobalt_2025": cobalt,
     "investment_threshold": investment_threshold,
     "storage_band": storage_stylized_facts,
     "storage_stockpile": stockpile_storage,
