@@ -114,9 +114,10 @@ METRICS: dict[str, Quantity] = {
     "transshipped": Quantity("Transshipped imports", "t", "Club imports routed through a "
                              "club-treated third country to evade the club's border measures "
                              "over the run (policy.trade.transshipment_cost; 0 otherwise)", ""),
-    "club_scrap_price_mean": Quantity("Club scrap price, mean", "price", "Mean over the run "
-                                      "of the scrap price club recyclers paid (club_scrap_price; "
-                                      "NaN without traded scrap or club recyclers)", ""),
+    "club_scrap_price_mean": Quantity("Club scrap price, mean", "price", "Mean of what club "
+                                      "collectors received a tonne of scrap (club_scrap_price) "
+                                      "over the steps the club collected scrap; NaN without "
+                                      "traded scrap", ""),
     "club_recycled_share": Quantity("Club recycled share of club consumption", "share", "Product "
                                     "from club recyclers as a share of club consumption in the "
                                     "last year; scrap trade (market.scrap_trade) and scrap export "
@@ -175,9 +176,10 @@ SERIES: dict[str, Quantity] = {
                                  "scrap export control's controller and the regions it does not "
                                  "target buy (= scrap_price without a binding control; null "
                                  "without traded scrap)", ""),
-    "club_scrap_price": Quantity("Club scrap price", "price", "Scrap price club recyclers "
-                                 "paid (weighted by the scrap each bought; null without traded "
-                                 "scrap or club recyclers)", ""),
+    "club_scrap_price": Quantity("Club scrap price", "price", "What club collectors received "
+                                 "a tonne of scrap: club recyclers' scrap receipts over the scrap "
+                                 "they collected (null without traded scrap or in a step the "
+                                 "club collects none)", ""),
     "club_recycled": Quantity("Club recycled supply", "t/step", "Product from recyclers in club "
                               "regions (included in recycled)", ""),
     "scrap_withheld": Quantity("Scrap exports withheld", "t/step", "Scrap exports to its "

@@ -239,7 +239,7 @@ class Recorder:
             return {"scrap_price": np.nan, "scrap_price_home": np.nan, "club_scrap_price": np.nan,
                     "club_recycled": 0.0, "scrap_withheld": 0.0}
         return {"scrap_price": o.outside_price, "scrap_price_home": o.home_price,
-                "club_scrap_price": club_scrap_price(o, recyclers.club),
+                "club_scrap_price": club_scrap_price(recyclers),
                 "club_recycled": 0.0, "scrap_withheld": o.withheld}
 
     def scrap_accounts(self, recyclers) -> dict[str, float]:
@@ -321,13 +321,12 @@ class Recorder:
                         self.buyer_region, weights=tonnes[k], minlength=regions)
 
 
-def club_scrap_price(o, club: np.ndarray) -> float:
-    """The scrap price club recyclers paid this step: the mean of their prices weighted by the
-    scrap each bought (unweighted when none bought; NaN without club recyclers). Under a
-    scrap export control they may sit on either side of the split."""
-    if not club.any():
+def club_scrap_price(recyclers) -> float:
+    """What club collectors received this step for a tonne of scrap: club recyclers' receipts
+    over the scrap they collected, price units/t (NaN when the club collected none). Under a
+    scrap export control they sell at home what stays and abroad what may leave."""
+    club = recyclers.club
+    tonnes = float(recyclers.collected[club].sum())
+    if tonnes <= 0:
         return float("nan")
-    bought = o.bought[club]
-    if bought.sum() > 0:
-        return float((o.price[club] * bought).sum() / bought.sum())
-    return float(o.price[club].mean())
+    return float(recyclers.outcome.receipts[club].sum()) / tonnes

@@ -15,10 +15,11 @@ importers pro rata, as in one pooled market). Bystanders (regions neither contro
 targeted) trade freely with both sides: their recyclers buy where scrap is cheap (the
 controller's side) and their collectors sell where it is dear (the targeted side), so a
 bystander's own scrap can replace the controller's withheld exports (leakage; re-exporting the
-controller's scrap is not modelled). Each side then clears on its own scrap; when that leaves the
-controller's side at a price below the targeted side's, the control binds, else rerouting undoes
-it and one price clears everything. The controller's exporters keep the gap between the two
-prices on what they may still export (they sell it at the importers' price).
+controller's scrap is not modelled). When the bystanders' own scrap covers what the targets would
+import beyond the allowed exports, the uncontrolled allocation is still feasible and one price
+clears everything as without the control; else the control binds and each side clears on its own
+scrap. The controller's exporters keep the gap between the two prices on what they may still
+export (they sell it at the importers' price).
 """
 
 from __future__ import annotations
@@ -111,13 +112,15 @@ def _split(collected, value, room, bought, home, targeted, cut) -> ScrapOutcome 
     imports = imports_t + max(imports_o, 0.0)
     to_targets = min(exports, imports) * imports_t / imports
     allowed = (1.0 - cut) * to_targets
+    if float(collected[other].sum()) >= imports_t - allowed:
+        # the uncontrolled allocation is still feasible: the bystanders send the targets their
+        # own scrap in place of what the controller withholds and buy the controller's
+        return None
     home_supply = float(collected[home].sum())
     cheap, dear = home | other, targeted             # where each side's recyclers buy
     home_price, bought_cheap = clear_scrap(home_supply - allowed, value[cheap], room[cheap])
     away_supply = float(collected[targeted].sum()) + float(collected[other].sum()) + allowed
     away_price, bought_dear = clear_scrap(away_supply, value[dear], room[dear])
-    if home_price > away_price:
-        return None                                  # bystanders' rerouting undoes the control
     bought = np.zeros(len(value))
     bought[cheap], bought[dear] = bought_cheap, bought_dear
     prices = np.where(cheap, home_price, away_price)

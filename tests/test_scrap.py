@@ -137,6 +137,8 @@ def test_a_us_scrap_export_control_splits_the_scrap_price_as_it_implies():
     assert s["club_recycled"][0] == pytest.approx(50.0, rel=1e-12)     # the US recycler's
     assert s["price"][0] == pytest.approx(40.0, rel=1e-12)
     # money: US receipts 0 x 65 + 50 x 35 = 1750, China 50 x 30 = 1500; payments 50 x 65 = 3250
+    # (club collectors received 1750 / 100 t = 17.5 a tonne)
+    assert s["club_scrap_price"][0] == pytest.approx(17.5, rel=1e-12)
     assert s["scrap_receipts"][0] == pytest.approx(3250.0 * 1000.0, rel=1e-12)
     assert s["scrap_payments"][0] == pytest.approx(3250.0 * 1000.0, rel=1e-12)
 
@@ -225,6 +227,21 @@ def test_a_bystander_with_scrap_enough_undoes_the_control():
     o = clear_scrap_market(collected, value, room, home, 0.5, china)
     assert o.withheld == 0.0 and o.home_price == o.outside_price == free.outside_price == 25.0
     np.testing.assert_array_equal(o.bought, free.bought)
+
+
+def test_a_small_control_with_alike_recyclers_and_a_bystander_changes_nothing():
+    # every recycler values scrap at 30, room 100; H collects 150, T 0, O 10: free, 160 t shared
+    # pro rata, 53.33 each at 30. H exports 96.67, T imports 53.33, O 43.33: 53.33 of H's exports
+    # go to T, cut 0.01 allows 52.8; O's 10 t cover the 0.53 t T would miss, so the free
+    # allocation is still feasible (a test on prices would call the tie 30 = 30 binding and
+    # send T 62.8 t)
+    collected = np.array([150.0, 0.0, 10.0])
+    value, room = np.full(3, 30.0), np.full(3, 100.0)
+    home, target = np.array([True, False, False]), np.array([False, True, False])
+    free = clear_scrap_market(collected, value, room)
+    o = clear_scrap_market(collected, value, room, home, 0.01, target)
+    np.testing.assert_array_equal(o.bought, free.bought)
+    assert o.withheld == 0.0 and o.home_price == o.outside_price == 30.0
 
 
 def test_a_recycler_bids_for_scrap_only_from_its_start_step():
