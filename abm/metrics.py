@@ -191,6 +191,7 @@ def run_metrics(model) -> dict[str, float]:
         "transshipped": float(np.sum(rec.column("transshipped"))),
         "club_recycled_share": (float(last_year(rec.column("club_recycled"), spy).sum())
                                 / club_cons if club_cons > 0 else 0.0),
+        "private_stock_mean": float(np.mean(rec.column("private_stock"))),
     }
     assert set(out) == set(METRICS), "metrics and abm.names.METRICS must list the same names"
     return out
