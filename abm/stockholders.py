@@ -11,8 +11,10 @@ hold at each price. The clearing decides how much of either trades at the market
   which they clear against demand (abm.clearing.clear_step, trade measures and export controls
   included) and the quantity Qbar demanded there; the benchmark is solved with prices in units
   of pbar, quantities in units of Qbar, the shock's sd, cost / pbar, decay and interest (and an
-  open-market buffer stock's floor / pbar and capacity / Qbar while it is in force), and
-  re-solved only when these change by more than `RESOLVE`. The stockholders expect this step's
+  open-market buffer stock's floor / pbar and capacity / Qbar while it is in force). These are
+  snapped to grids of relative step `RESOLVE` anchored at the config's own values (the
+  reference price and quantity: the benchmark is solved at its exact parameters), so a regime is
+  re-solved only when it moves to another grid point. The stockholders expect this step's
   availability to be what they carry (and the buffer stock holds) plus the mean output times
   the step's shock, and place their schedule's points around it (docs/ODD.md states what is
   approximated: the supply curve is taken as vertical at Qbar x shock).
@@ -36,7 +38,11 @@ from abm import storage
 from abm.clearing import clear_step
 from abm.policies.base import Policy
 
-RESOLVE = 0.01      # relative change of a normalised parameter that calls for a new solution
+RESOLVE = 0.02      # relative change of a normalised parameter that calls for a new solution
+# solutions by their (snapped) parameters, shared by every run in the process: a solution
+# depends only on its key, so results do not depend on which run solved it first
+_SOLVED: dict[tuple, storage.StorageSolution | None] = {}
+CACHE = 256         # solutions kept at most
 POINTS = 16         # schedule points each side of the expected availability
 SPREAD = 4.0        # ... spread over +-SPREAD shock sd
 
@@ -52,9 +58,8 @@ class Stockholders(Policy):
         self.stock = 0.0           # t held at the end of the step
         self.bought = self.sold = self.lost = 0.0   # this step, t
         self.spent = self.received = self.storage_paid = 0.0   # over the run, USD
-        self._solutions: dict[tuple, storage.StorageSolution] = {}
         self.step_spend = self.step_sales = 0.0                # this step, USD
-        self.unsolved: list[tuple[int, tuple]] = []   # (step, regime) without a solved rule
+        self.unsolved: list[int] = []      # steps whose regime has no solved rule
 
     def initialize(self, model) -> None:
         self.owner = model.register_stock_owner(self)
@@ -142,31 +147,38 @@ class Stockholders(Policy):
         return float(price), float(out.consumption)
 
     def solution(self, model, pbar: float, qbar: float):
-        """The benchmark solved in the regime's units (cached by rounded parameters), and the
-        open-market buffer stock it includes (None: none)."""
-        cfg = self.cfg
+        """The benchmark solved in the regime's units, and the open-market buffer stock it
+        includes (None: none). The normalised parameters are snapped to grids anchored at the
+        config's own values (the reference price and quantity) with relative steps RESOLVE, and
+        solved at the grid point: a regime re-solves when it moves off its point, and runs that
+        meet the same point share one solution (_SOLVED)."""
+        cfg, d = self.cfg, model.config.market.demand
+        ref_price, ref_qty = d.reference_price, d.reference_quantity / model.steps_per_year
+        carry = cfg.decay + cfg.interest        # (a price-free part of the carrying cost)
+        # the carrying cost per period relative to the price, cost / pbar + decay + interest
+        total = _snapped(cfg.cost / pbar + carry, cfg.cost / ref_price + carry)
+        key = (model.elasticity, max(self.sd, 1e-4), cfg.decay, cfg.interest,
+               max(total - carry, 0.0))
         floor = next((p for p in model.policies if getattr(p, "cfg", None) is not None
                       and getattr(p.cfg, "mechanism", None) == "purchase"
                       and p.cfg.buy_from == "any" and p.in_force(model.t)
                       and p.cfg.capacity is not None), None)
-        key = [_rounded(cfg.cost / pbar)]
         if floor is not None:
-            key += [_rounded(floor.level / pbar), _rounded(floor.cfg.capacity / qbar)]
-        key = tuple(key)
-        if key not in self._solutions:
-            # (solved at the parameters first seen in the regime, not at the rounded key)
-            args = (dict(floor=floor.level / pbar, floor_capacity=floor.cfg.capacity / qbar)
-                    if floor is not None else {})
+            key += (_snapped(floor.level / pbar, floor.level / ref_price),
+                    _snapped(floor.cfg.capacity / qbar, floor.cfg.capacity / ref_qty))
+        if key not in _SOLVED:
+            if len(_SOLVED) >= CACHE:
+                _SOLVED.clear()
+            args = dict(floor=key[5], floor_capacity=key[6]) if floor is not None else {}
             try:
-                self._solutions[key] = storage.solve(model.elasticity, max(self.sd, 1e-4),
-                                                     cfg.cost / pbar, cfg.decay, cfg.interest,
-                                                     **args)
+                _SOLVED[key] = storage.solve(*key[:2], key[4], key[2], key[3], **args)
             except (RuntimeError, ValueError):
                 # no stationary rule in this regime (a buffer-stock capacity beyond the
                 # solver's grid, a carrying cost too small to converge): they hold nothing
-                self._solutions[key] = None
-                self.unsolved.append((model.t, key))
-        return self._solutions[key], floor
+                _SOLVED[key] = None
+        if _SOLVED[key] is None:
+            self.unsolved.append(model.t)
+        return _SOLVED[key], floor
 
     def rational_points(self, model, offers) -> tuple[np.ndarray, np.ndarray]:
         """Schedule points (stock t, price) of the solved rule around this step's expected
@@ -197,9 +209,9 @@ class Stockholders(Policy):
         return stock * qbar, price * pbar
 
 
-def _rounded(x: float) -> float:
-    """x to the relative precision RESOLVE (a cache key: equal keys share a solution)."""
-    if x <= 0:
-        return 0.0
-    step = math.log1p(RESOLVE)
-    return float(math.exp(round(math.log(x) / step) * step))
+def _snapped(x: float, anchor: float) -> float:
+    """x snapped to the grid anchor x (1 + RESOLVE)^k (k integer; 0 stays 0)."""
+    if x <= 0 or anchor <= 0:
+        return max(x, 0.0)
+    k = round(math.log(x / anchor) / math.log1p(RESOLVE))
+    return float(anchor * (1.0 + RESOLVE) ** k) if k else float(anchor)
