@@ -14,6 +14,8 @@ price's autocorrelation of about 0.19); agreement is within MC_SE of them.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from abm import storage
@@ -67,8 +69,9 @@ def benchmark_config(enabled: bool = True, steps: int = STEPS, floor: float | No
     return raw
 
 
+@functools.lru_cache(maxsize=2)
 def runs(seeds=SEEDS, steps: int = STEPS) -> list:
-    """(series with stockholders, series without) per seed."""
+    """(series with stockholders, series without) per seed (kept: two claims judge them)."""
     return [(run_model(benchmark_config(True, steps), s).series(),
              run_model(benchmark_config(False, steps), s).series()) for s in seeds]
 
