@@ -113,6 +113,9 @@ class MarketPlan:
     defence: Defence | None = None       # a buffer-stock floor
     importer_demand: float = 0.0         # front-running purchases by importers, t
     reserve_bids: dict[int, tuple[float, float]] = field(default_factory=dict)  # region -> (t, level)
+    # private stockholders' bids (abm.stockholders): tranches (t, reservation price) in the bid
+    # node, each bought at the market price when it clears at or below the tranche's price
+    storage_bids: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def club_separate(self) -> bool:
@@ -124,7 +127,8 @@ class MarketPlan:
         # (rules of origin decide which offers count as the club's in club_imports)
         return (self.defence is None and not self.export_caps and self.bid_qty <= 0
                 and self.importer_demand == 0 and not self.club_separate
-                and self.rules_of_origin is None and not self.reserve_bids)
+                and self.rules_of_origin is None and not self.reserve_bids
+                and not self.storage_bids)
 
 
 @dataclass
@@ -150,6 +154,7 @@ class Outcome:
     transshipped: float = 0.0            # t of club imports routed through a third country
     routing_cost: float = 0.0            # price units x t paid for that routing
     reserve_bought: dict[int, tuple[float, float]] = field(default_factory=dict)  # region -> (t, price)
+    storage_bought: float = 0.0          # t private stockholders' bids bought (at bid_price)
 
 
 def clear_single(offers: Offers, *, buyer_scale: np.ndarray, eps: float,
@@ -461,6 +466,8 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
     defence = plan.defence
     if defence is not None and defence.buy_from == "any":
         bids.append((min(defence.room, float(qty[qty > 0].sum())), defence.floor))
+    first_storage = len(bids)           # stockholders' tranches come last in the list
+    bids += plan.storage_bids
     # state reserves bid after the club's instruments, unless a reserve bids more than a club
     # bid (bids willing to pay more are served first: the club's bids then see the price with
     # its purchases); beside a buffer-stock defence of covered producers only after it and
@@ -550,7 +557,8 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
     return Outcome(world, club, restricted, s.sold, to_gov, offer_price, buyer_tonnes,
                    buyer_price, bid_filled, stock_price, importer_bought, duties, club_imports,
                    unmet, float(buyer_tonnes.sum()), defence_bought, defence_price,
-                   exporter_rent, transshipped, routing_cost, reserve_bought)
+                   exporter_rent, transshipped, routing_cost, reserve_bought,
+                   float(sum(fills[first_storage:])))
 
 
 def _undertaking_rent(m: _Markets, s: _Solved, offer_price: np.ndarray, club: float,

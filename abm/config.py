@@ -140,6 +140,16 @@ class Demand(Strict):
         return self
 
 
+class SupplyShock(Strict):
+    """An i.i.d. multiplicative shock on every producer's output (own random stream): each
+    step all output available is scaled by h_t = max(1 + sd e_t, 0), e_t ~ N(0, 1), the harvest
+    shock of the competitive-storage model (abm.storage)."""
+
+    sd: float = field(0.0, "-", "Standard deviation of the per-step output factor (0: none; at "
+                      "most 0.11, so the factor stays positive 8.5 sd below 1, as the storage "
+                      "model's harvest does)", ge=0, le=0.11)
+
+
 class Market(Strict):
     """The product market and its clearing."""
 
@@ -154,6 +164,8 @@ class Market(Strict):
                               "is sold each step, at one scrap price, to the recyclers that value "
                               "it most, in any region (false: each recycler processes what it "
                               "collected)")
+    supply_shock: SupplyShock | None = field(None, "-", "An i.i.d. shock on every producer's "
+                                             "output (none when left out)")
 
 
 class Region(Strict):
@@ -359,6 +371,36 @@ class Outages(Strict):
                                ge=0, le=1)
     duration: float = field(3.0, "steps", "Mean outage length (geometric)", ge=1)
     severity: float = field(0.5, "-", "Share of capacity lost during an outage", gt=0, le=1)
+
+
+class Storage(Strict):
+    """Private stockholders who store because it pays (competitive storage, abm.stockholders):
+    they buy in the market and sell into it, holding stock while the price they expect covers
+    the storage cost, the decay and the interest (a left-out [storage] table: none)."""
+
+    enabled: bool = field(False, "-", "Private stockholders trade in the market")
+    cost: float = field(0.0, PRICE, "Physical storage cost per tonne held per step", ge=0)
+    decay: float = field(0.0, "1/step", "Share of the stock lost per step", ge=0, lt=1)
+    interest: float = field(0.0, "1/step", "Stockholders' interest rate per step", ge=0, le=1)
+    capacity: float | None = field(None, "t", "Most the stockholders hold (default: no limit)",
+                                   ge=0)
+    rule: Literal["rational", "adaptive"] = field(
+        "rational", "-", "rational: the competitive-storage rule solved for the market they are "
+        "in (abm.storage); adaptive: store while the developers' expected price covers cost, "
+        "decay and interest")
+
+    @model_validator(mode="after")
+    def rule_is_defined(self) -> Storage:
+        if self.enabled and self.rule == "adaptive" and self.capacity is None:
+            # (they hold all they can while storing pays: the capacity is how much)
+            raise invalid("rule = 'adaptive' needs capacity (the stock held while storing "
+                          "pays)", "capacity")
+        if self.enabled and self.rule == "rational" and self.cost + self.decay \
+                + self.interest <= 0:
+            # free storage always pays: stocks would grow without end (no stationary rule)
+            raise invalid("rule = 'rational' needs a cost of carrying stock: cost, decay or "
+                          "interest above 0", "cost")
+        return self
 
 
 class Exits(Strict):
@@ -767,6 +809,7 @@ class ExperimentConfig(Strict):
     nonmarket: NonMarket = field(NonMarket(), "-", "Non-market producer behaviour")
     outages: Outages | None = field(None, "-", "Random producer outages (off when left out)")
     exits: Exits | None = field(None, "-", "Exit after sustained losses (off when left out)")
+    storage: Storage = field(Storage(), "-", "Private stockholders (off when left out)")
     shocks: list[Shock] = field([], "-", "Exogenous events")
     policy: Policy = field(Policy(), "-", "Policy instruments")
     scenarios: dict[str, dict[str, Any]] = field({}, "-", "Named scenarios: dotted-key overrides")
@@ -943,9 +986,12 @@ class ExperimentConfig(Strict):
                               "tariff defends the club's price: cover club regions only, or "
                               "use buy_from = 'covered'", "policy", "floor", "covers")
             if (floor.rule == "fixed" and floor.release_price is not None
-                    and floor.level is not None and floor.release_price <= floor.level):
+                    and floor.level is not None and (floor.release_price < floor.level or (
+                        floor.release_price == floor.level and floor.buy_from != "any"))):
+                # (an open-market buffer stock may sell at the floor: it buys and sells there)
                 raise invalid(f"release_price ({floor.release_price:g}) must be above the floor "
-                              f"level ({floor.level:g}): the buffer stock would sell to itself",
+                              f"level ({floor.level:g}) (or equal to it with buy_from = 'any'): "
+                              "the buffer stock would sell to itself",
                               "policy", "floor", "release_price")
         if cap is not None and floor is not None and floor.mechanism in ("purchase", "mip") \
                 and floor.rule == "fixed":

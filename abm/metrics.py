@@ -199,6 +199,7 @@ def run_metrics(model) -> dict[str, float]:
         "club_recycled_share": (float(last_year(rec.column("club_recycled"), spy).sum())
                                 / club_cons if club_cons > 0 else 0.0),
         "club_scrap_price_mean": mean_defined(rec.column("club_scrap_price")),
+        "private_stock_mean": float(np.mean(rec.column("private_stock"))),
     }
     assert set(out) == set(METRICS), "metrics and abm.names.METRICS must list the same names"
     return out

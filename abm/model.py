@@ -93,6 +93,7 @@ class MineralMarket(mesa.Model):
 
         # policies (a scenario is a list of instruments)
         self.stock_owners: list = []
+        self.stockholders = None        # private stockholders ([storage]; set by their policy)
         self.policies = build_policies(config)
         for policy in self.policies:
             policy.initialize(self)

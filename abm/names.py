@@ -122,6 +122,10 @@ METRICS: dict[str, Quantity] = {
                                     "from club recyclers as a share of club consumption in the "
                                     "last year; scrap trade (market.scrap_trade) and scrap export "
                                     "controls move it", "higher"),
+    # added in issue 20 part 2 (private stockholders)
+    "private_stock_mean": Quantity("Mean private stocks", "t", "Mean over the run of the "
+                                   "product private stockholders hold ([storage]; 0 without "
+                                   "them)", ""),
 }
 
 SERIES: dict[str, Quantity] = {
@@ -185,6 +189,9 @@ SERIES: dict[str, Quantity] = {
     "scrap_withheld": Quantity("Scrap exports withheld", "t/step", "Scrap exports to its "
                                "targets that a binding scrap export control kept from leaving "
                                "(0 when bystanders' scrap replaces them)", ""),
+    # added in issue 20 part 2 (private stockholders)
+    "private_stock": Quantity("Private stocks", "t", "Product held by private stockholders "
+                              "([storage]; 0 without them)", ""),
 }
 
 # Per-region product capacity columns in the series are named REGION_CAPACITY_PREFIX + region name.

@@ -59,6 +59,7 @@ class ModelView(Protocol):
     governments: Governments
     developers: Sequence[DeveloperView]
     expectation: PriceExpectation   # developers' shared price view (owned by model.pipeline)
+    stockholders: object        # private stockholders (abm.stockholders; None without [storage])
     recorder: Recorder
     # this step
     t: int

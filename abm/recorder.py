@@ -27,6 +27,8 @@ from abm.names import REGION_CAPACITY_PREFIX, SERIES
 # (USD) is the part of producer_revenue that exporters kept under a price undertaking (an MIP's
 # wedge that would otherwise be duty); routing_cost (USD) is what club buyers paid for imports
 # routed through a third country to the routers (outside the model), beside the duties.
+# Private stockholders ([storage]) book their purchases in private_stocking and buyer_payments,
+# their sales in private_release and private_sales_revenue.
 # Scrap (market.scrap_trade): scrap_bought <= scrap_collected (t; equal where the scrap price is
 # positive), and scrap_receipts = scrap_payments (USD, recyclers paying recyclers).
 ACCOUNTS = ("production", "gov_purchases", "gov_sales", "private_stocking", "private_release",
@@ -126,6 +128,16 @@ class Recorder:
             private_revenue = float((out.sold[private] * out.offer_price[private]).sum()) * mf
         values = self.step_values(model, st, out, importers, offtake, private_release,
                                   private_revenue)
+        holders = model.stockholders
+        storage_spend = 0.0
+        if holders is not None:
+            # private stockholders: their purchases are stocking paid for like buyers' (in
+            # buyer_payments, not consumer_spend), their sales private releases
+            values["private_stock"] = holders.stock
+            values["private_stocking"] += holders.bought
+            values["private_release"] += holders.sold
+            values["private_sales_revenue"] += holders.step_sales
+            storage_spend = holders.step_spend
         if self.defer:
             self._pending.append((model.t, st, b.output.copy(), out.buyer_tonnes,
                                   buyers.spent_known, buyers.scale_of(),
@@ -145,7 +157,7 @@ class Recorder:
                 "club_production": ref_out[st.rows_club].sum(),
                 "consumer_spend": spend + importers + offtake,
                 "production": production,
-                "buyer_payments": spend + importers + offtake,
+                "buyer_payments": spend + importers + offtake + storage_spend,
                 "concentrate_output": 0.0 if st.no_mine_rows else float(
                     np.where(st.is_mine, b.output, 0.0).sum()),
                 "recycled": recycled,
@@ -210,6 +222,7 @@ class Recorder:
             "compliant_concentrate_price": model.producers.compliant_price,
             "transshipped": out.transshipped,
             **self.scrap_series(model.recyclers),
+            "private_stock": 0.0,
             # accounts for conservation checks (abm.recorder.ACCOUNTS)
             "production": nan,
             "gov_purchases": acct["gov_purchases"],

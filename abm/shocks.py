@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-STREAM_KEYS = {"demand": 1, "outages": 2, "events": 3, "recycling": 4}
+STREAM_KEYS = {"demand": 1, "outages": 2, "events": 3, "recycling": 4, "supply": 5}
 
 
 def stream(seed: int, name: str, *key: int) -> np.random.Generator:
@@ -50,6 +50,27 @@ class DemandShock:
         self._next = i + 1
         self.z = self._z[i]
         return self._shock[i]
+
+
+class SupplyShock:
+    """I.i.d. multiplicative output factor h_t = max(1 + sd e_t, 0), e_t ~ N(0, 1), common to
+    every producer (the harvest of the competitive-storage model, abm.storage); one normal per
+    step from its own stream, drawn `block` at a time as DemandShock does."""
+
+    def __init__(self, seed: int, sd: float, block: int = 64):
+        self.rng = stream(seed, "supply")
+        self.sd = sd
+        self.block = max(int(block), 1)
+        self._h: list[float] = []
+        self._next = 0
+
+    def advance(self) -> float:
+        """Next output factor (>= 0). Always draws one number (keeps streams aligned)."""
+        if self._next >= len(self._h):
+            e = self.rng.standard_normal(self.block)
+            self._h, self._next = np.maximum(1.0 + self.sd * e, 0.0).tolist(), 0
+        self._next += 1
+        return self._h[self._next - 1]
 
 
 class Outages:

@@ -298,6 +298,7 @@ def simulate(design: pl.DataFrame, scenarios: list[str], steps: int, seed: int,
         added > 0, metrics["fiscal_cost_net"] / np.where(added > 0, added, 1.0), np.nan)
     metrics["club_recycled_share"] = np.zeros(n)      # (no recyclers here)
     metrics["club_scrap_price_mean"] = np.full(n, np.nan)     # (no traded scrap)
+    metrics["private_stock_mean"] = np.zeros(n)       # (no private stockholders here)
     del years
     params = [c for c in design.columns if "." in c]
     runs = design.select("run_id", "scenario", "point", "replication", "seed").with_columns(

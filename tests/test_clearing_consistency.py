@@ -421,9 +421,10 @@ def test_steps_without_any_supply_leave_unmet_what_buyers_demanded_at_the_last_t
     np.testing.assert_allclose(s["demand"].to_numpy()[1:], [want, want], rtol=1e-9)
 
 
-def test_a_buffer_stock_release_at_or_below_its_floor_is_refused():
+def test_a_buffer_stock_release_below_its_floor_is_refused():
+    # (at the floor itself an open-market buffer stock may release: tests/test_stockholders.py)
     raw = config([("Club", 60.0, 40.0), ("World", 200.0, 30.0)], steps=1,
-                 floor={"mechanism": "purchase", "level": 50.0, "release_price": 50.0,
+                 floor={"mechanism": "purchase", "level": 50.0, "release_price": 49.9,
                         "covers": ["Club"], "buy_from": "any"})
     with pytest.raises(ConfigError, match="release_price"):
         experiment_from_dict(raw)

@@ -26,7 +26,7 @@ from abm.agents.book import ProducerBook
 from abm.agents.recyclers import RecyclerPool
 from abm.clearing import Offers
 from abm.kinds import EXISTING, MINE, RECYCLER, RECYCLING, REFINERY, STAGES, entry_imminent
-from abm.shocks import Outages
+from abm.shocks import Outages, SupplyShock
 
 if TYPE_CHECKING:
     from abm.protocol import ModelView
@@ -191,6 +191,11 @@ class Producers:
         self.exit_rules = rules
         # share of its fixed cost an idle plant avoids (mothballing; only with [exits])
         self.idle_share = rules.idle_fixed_share if rules is not None else 0.0
+        # the i.i.d. output factor of [market.supply_shock] (None: none; its own stream)
+        shock = config.market.supply_shock
+        self.supply_shock = (SupplyShock(seed, shock.sd, block=min(config.experiment.steps, 256))
+                             if shock is not None and shock.sd > 0 else None)
+        self.supply_factor = 1.0
         self.outages = None
         if config.outages is not None and config.outages.probability > 0:
             o = config.outages
@@ -257,17 +262,21 @@ class Producers:
     def draw_outages(self, t: int) -> None:
         """Random producer outages (abm.shocks.Outages) and the regional supply cuts of step
         `t`."""
-        if self._supply_shocks or len(self.quota_regions):
+        if self._supply_shocks or len(self.quota_regions) or self.supply_shock is not None:
             cut = np.zeros(self.n_regions)
             for region, shock in self._supply_shocks:
                 if shock.start <= t < shock.start + shock.duration:
                     cut[region] = shock.cut
+            if self.supply_shock is not None:
+                # every producer's output scaled by this step's factor: a "cut" of 1 - h
+                self.supply_factor = self.supply_shock.advance()
+                cut = 1.0 - (1.0 - cut) * self.supply_factor
             self.shock_cut = cut           # (what dumping, which overrides quotas, faces)
             if len(self.quota_regions) and t > 0:
                 self.follow_quotas()
                 cut = 1.0 - (1.0 - cut) * self.quota_share
             self.supply_cut = cut
-            self.cut_active = bool(cut.any())
+            self.cut_active = bool(cut.any()) or self.supply_shock is not None
         if self.outages is not None:
             self.book.outage = self.outages.advance(self.book.outage, self.book.active)
 
@@ -574,7 +583,7 @@ class Producers:
         kept = self.supply_cut, self.cut_active
         if len(self.quota_regions) and self.cut_active:
             self.supply_cut = self.shock_cut
-            self.cut_active = bool(self.shock_cut.any())
+            self.cut_active = bool(self.shock_cut.any()) or self.supply_shock is not None
         try:
             avail = self.available()
         finally:

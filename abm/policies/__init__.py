@@ -31,6 +31,11 @@ def build_policies(config) -> list[Policy]:
     if reserve is not None:
         policies += [StateReserve(reserve, r.name) for r in config.regions
                      if not r.market_economy]
+    if config.storage.enabled:
+        # last: private stockholders read the step's offers and plan as the others left them
+        from abm.stockholders import Stockholders
+
+        policies.append(Stockholders(config.storage))
     return policies
 
 

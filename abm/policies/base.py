@@ -96,16 +96,27 @@ class StockHolder(Policy):
         model.acct["gov_purchases"] += tonnes
         model.acct["gov_purchase_spend"] += money
 
-    def book_sales(self, model: ModelView) -> None:
-        """What this instrument's release offers sold this step."""
-        out = model.outcome
-        mine = model.offers.owner == self.owner
-        sold = float(out.sold[mine].sum())
+    def book_sales(self, model: ModelView, less: float = 0.0) -> None:
+        """What this instrument's release offers sold this step (`less` t fewer, at their
+        mean price: what it bought back from itself)."""
+        sold, money = self.sales(model)
+        if less > 0 and sold > 0:
+            money *= (sold - less) / sold
+            sold -= less
         if sold <= 0:
             return
-        money = float((out.sold[mine] * out.offer_price[mine]).sum()) * model.money_per_price_tonne
         self.stock -= sold
         self.government.stock -= sold
         self.government.book(self.sale_kind, money, sold)
         model.acct["gov_sales"] += sold
         model.acct["gov_sales_revenue"] += money
+
+    def sales(self, model: ModelView) -> tuple[float, float]:
+        """(t, USD) this instrument's release offers sold this step."""
+        out = model.outcome
+        mine = model.offers.owner == self.owner
+        sold = float(out.sold[mine].sum())
+        if sold <= 0:
+            return 0.0, 0.0
+        return sold, float((out.sold[mine] * out.offer_price[mine]).sum()) * \
+            model.money_per_price_tonne

@@ -427,15 +427,25 @@ class PurchaseFloor(FloorPolicy, StockHolder):
 
     def adjust_offers(self, model, offers) -> None:
         release = self.cfg.release_price
-        # (never at or below the floor it defends: the stock would be sold to its own bid)
+        # (never below the floor it defends: the stock would be sold to its own bid; an
+        # open-market buffer stock may sell at the floor itself, as RECS's sto2 agency does)
+        at_floor_ok = self.cfg.buy_from == "any"
         if (release is not None and self.active(model.t) and self.stock > 0
-                and not (self.in_force(model.t) and release <= self.level)):
+                and not (self.in_force(model.t) and (release < self.level or (
+                    release == self.level and not at_floor_ok)))):
             offers.append(release, self.stock, self.covers[0], self.owner)
 
     def settle(self, model) -> None:
         out = model.outcome
-        self.book_purchase(model, out.defence_bought, out.defence_price)
-        self.book_sales(model)
+        bought, own = out.defence_bought, 0.0
+        sold, money = self.sales(model)
+        if bought > 0 and sold > 0 and money == sold * out.defence_price * \
+                model.money_per_price_tonne:
+            # releasing at the floor it bids at, it bought its own release back at the same
+            # price: only the net trade is booked (the budget pays for what it gained)
+            own = min(bought, sold)
+        self.book_purchase(model, bought - own, out.defence_price)
+        self.book_sales(model, less=own)
         if (self.cfg.buy_from == "any" and model.plan.defence is not None and self.money_bound
                 and out.defence_bought > 0 and out.defence_price < self.level * (1 - 1e-12)):
             # an open-market buffer stock whose money no longer holds the price at the floor

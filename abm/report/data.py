@@ -23,8 +23,10 @@ from abm.errors import ConfigError
 from abm.names import METRICS, REGION_CAPACITY_PREFIX, SERIES
 
 # Series shown as fan charts on the index page (each costs ~0.3 s per 10,000 runs to reduce).
-# `recycled` and `buyer_stock` are charted only when some run has them (figures.optional_fans).
-BAND_COLUMNS = ["price", "floor", "government_stock", "recycled", "buyer_stock"]
+# `recycled`, `buyer_stock` and `private_stock` are charted only when some run has them
+# (figures.optional_fans).
+BAND_COLUMNS = ["price", "floor", "government_stock", "recycled", "buyer_stock",
+                "private_stock"]
 # Capacity: per region when the series have region columns, else market / non-market.
 CAPACITY_COLUMNS = ["capacity_market", "capacity_nonmarket"]
 FISCAL_CUM = "fiscal_cost_cumulative"  # derived here: cumulative sum of fiscal_flow per run

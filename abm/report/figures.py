@@ -184,7 +184,8 @@ def _nonzero(b: pl.DataFrame) -> bool:
 
 def optional_fans(data: ReportData, column: str) -> Figure | None:
     """Fan chart per scenario of a series that only some runs have (`recycled`: recycled
-    supply, `buyer_stock`: buyers' inventories); None when it is zero in every run.
+    supply, `buyer_stock`: buyers' inventories, `private_stock`: private stockholders'
+    stocks); None when it is zero in every run.
 
     Scenarios without it are left out, and a line above the chart names them ("No recycled
     supply in: baseline"), rather than drawn as a flat line to puzzle over.

@@ -183,6 +183,10 @@ def index_page(data: ReportData, pages: list[str], footer: str) -> Page:
          "their use) at the end of each step: private stocks, to compare with the government "
          "stock above. Buyers draw on them while an export control is in force "
          "and rebuild them after. One panel per scenario."),
+        ("Private stockholders", figures.optional_fans(data, "private_stock"), "stockholders",
+         "Product held by private stockholders ([storage]) at the end of each step: stocks "
+         "carried because the price they expect covers the storage cost, decay and interest. "
+         "One panel per scenario."),
         ("Spread of outcomes across runs", figures.distributions(data), "distributions",
          "Each box summarises one outcome over all runs of a scenario."),
     ]

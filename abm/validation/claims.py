@@ -26,6 +26,7 @@ from abm.validation.base import (
     run_model,
     skewness,
 )
+from abm.validation import stockholders
 from abm.validation.episodes import antimony, cobalt, dysprosium, gallium
 
 # Floating-point tolerance for quantities the model computes exactly (merit-order prices,
@@ -968,4 +969,7 @@ CLAIMS = {
     "cfd_cost": cfd_fiscal_cost,
     "mip_removal": mip_removal,
     "bullwhip": bullwhip,
+    "stockholders_stylized": stockholders.stylized_facts,
+    "stockholders_benchmark": stockholders.benchmark,
+    "stockholders_attack": stockholders.attack,
 }

@@ -1,0 +1,217 @@
+"""Private stockholders who store because it pays ([storage]; issue 20 part 2).
+
+One competitive stockholder (the sector) trades in the market as the other agents do: it offers
+what it carries as sell tranches in the merit order and bids for more as tranches with
+reservation prices (MarketPlan.storage_bids), both from one schedule, the stock it wants to
+hold at each price. The clearing decides how much of either trades at the market price.
+
+* `rational`: the schedule of the competitive-storage model (abm.storage) solved for the market
+  the stockholders are in, in that market's own units. Each step the regime is read from the
+  step's offers without the shock and without storage or buffer-stock bids: the price pbar at
+  which they clear against demand (abm.clearing.clear_step, trade measures and export controls
+  included) and the quantity Qbar demanded there; the benchmark is solved with prices in units
+  of pbar, quantities in units of Qbar, the shock's sd, cost / pbar, decay and interest (and an
+  open-market buffer stock's floor / pbar and capacity / Qbar while it is in force). These are
+  snapped to grids of relative step `RESOLVE` anchored at the config's own values (the
+  reference price and quantity: the benchmark is solved at its exact parameters), so a regime is
+  re-solved only when it moves to another grid point. The stockholders expect this step's
+  availability to be what they carry (and the buffer stock holds) plus the mean output times
+  the step's shock, and place their schedule's points around it (docs/ODD.md states what is
+  approximated: the supply curve is taken as vertical at Qbar x shock).
+* `adaptive`: they want to hold their capacity while the price is at most what the developers'
+  expected price is worth carried a step, (1 - decay) E / (1 + interest) - cost, and nothing
+  above it.
+
+Units: tonnes, price units per t; `cost` is price units per t held per step; money in USD
+(`money_per_price_tonne` converts). Decay is lost at the start of each step; the storage cost is
+paid on the stock carried into the step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from abm import storage
+from abm.clearing import clear_step
+from abm.policies.base import Policy
+
+RESOLVE = 0.02      # relative change of a normalised parameter that calls for a new solution
+# solutions by their (snapped) parameters, shared by every run in the process: a solution
+# depends only on its key, so results do not depend on which run solved it first
+_SOLVED: dict[tuple, storage.StorageSolution | None] = {}
+CACHE = 256         # solutions kept at most
+POINTS = 16         # schedule points each side of the expected availability
+SPREAD = 4.0        # ... spread over +-SPREAD shock sd
+
+
+class Stockholders(Policy):
+    """The stockholders: stock, trades and money (see the module docstring)."""
+
+    name = "storage"
+
+    def __init__(self, cfg):
+        super().__init__(0, None)
+        self.cfg = cfg
+        self.stock = 0.0           # t held at the end of the step
+        self.bought = self.sold = self.lost = 0.0   # this step, t
+        self.spent = self.received = self.storage_paid = 0.0   # over the run, USD
+        self.step_spend = self.step_sales = 0.0                # this step, USD
+        self.unsolved: list[int] = []      # steps whose regime has no solved rule
+
+    def initialize(self, model) -> None:
+        self.owner = model.register_stock_owner(self)
+        model.stockholders = self
+        restricting = {model.region_index[s.region] for s in model.config.shocks
+                       if s.kind == "export_control"}
+        club = [r for r in np.flatnonzero(model.region_club).tolist() if r not in restricting]
+        free = [r for r in range(len(model.region_names)) if r not in restricting]
+        # they trade in the bids' market: the club's when it is separate, else the world's
+        self.region = (club or free or [0])[0]
+        shock = model.config.market.supply_shock
+        self.sd = shock.sd if shock is not None else 0.0
+
+    # -- the step ------------------------------------------------------------------------------
+    def apply(self, model) -> None:
+        cfg = self.cfg
+        self.lost = self.stock * cfg.decay
+        self.stock -= self.lost
+        self.bought = self.sold = 0.0
+        if self.stock > 0 and cfg.cost > 0:
+            self.storage_paid += self.stock * cfg.cost * model.money_per_price_tonne
+
+    def adjust_offers(self, model, offers) -> None:
+        """Sell tranches into the merit order and bid tranches into the plan, from the
+        schedule of (stock, price) points: the stock held is what the stockholders want at the
+        market price."""
+        points = (self.rational_points(model, offers) if self.cfg.rule == "rational"
+                  else self.adaptive_points(model))
+        carry = self.stock
+        cap = math.inf if self.cfg.capacity is None else self.cfg.capacity
+        levels, prices = points
+        bids = []
+        # the tranche (l_k-1, l_k] between two points is bought at prices up to P(l_k) (the
+        # lower price) and sold above P(l_k-1) (the higher), so the points trade exactly
+        lower, lower_price = 0.0, float(prices[0])
+        for level, price in zip(levels.tolist(), prices.tolist(), strict=True):
+            top = min(level, cap)
+            if top > lower:
+                if lower < carry:       # what it carries between lower and top: offered
+                    offers.append(lower_price, min(top, carry) - lower, self.region, self.owner)
+                if top > carry:         # what it would add up to top: bid for
+                    bids.append((top - max(lower, carry), price))
+                lower = top
+            lower_price = price
+        if carry > lower:               # beyond the last point: at the schedule's lowest price
+            offers.append(float(prices[-1]), carry - lower, self.region, self.owner)
+        model.plan.storage_bids = [b for b in bids if b[0] > 0 and b[1] > 0]
+
+    def settle(self, model) -> None:
+        out, mf = model.outcome, model.money_per_price_tonne
+        mine = model.offers.owner == self.owner
+        self.sold = float(out.sold[mine].sum())
+        sales = float((out.sold[mine] * out.offer_price[mine]).sum()) * mf
+        self.bought = out.storage_bought
+        purchases = self.bought * out.bid_price * mf
+        self.stock += self.bought - self.sold
+        if self.stock < 1e-12 * max(self.bought + self.sold, 1.0):
+            self.stock = 0.0            # (what rounding leaves of a stock sold out is none)
+        self.spent += purchases
+        self.received += sales
+        self.step_spend, self.step_sales = purchases, sales
+
+    # -- schedules -----------------------------------------------------------------------------
+    def adaptive_points(self, model) -> tuple[np.ndarray, np.ndarray]:
+        """Hold the capacity at prices up to the developers' expected price carried a step."""
+        cfg = self.cfg
+        worth = (1 - cfg.decay) * model.expectation.median / (1 + cfg.interest) - cfg.cost
+        return np.array([0.0, float(cfg.capacity)]), np.array([max(worth, 0.0)] * 2)
+
+    def regime(self, model, offers) -> tuple[float, float]:
+        """(pbar, Qbar): the price at which this step's offers without the shock (and without
+        stock releases) clear against demand with the plan's trade measures but no bids, and
+        what buyers take there, t."""
+        factor = model.producers.supply_factor
+        own = offers.owner == -1
+        plain = dataclasses.replace(offers, qty=np.where(own, offers.qty / max(factor, 1e-9),
+                                                         0.0))
+        plan = dataclasses.replace(model.plan, bid_qty=0.0, defence=None, importer_demand=0.0,
+                                   reserve_bids={}, storage_bids=[])
+        out = clear_step(plain, plan, buyer_scale=model.buyers.scale,
+                         buyer_region=model.buyers.region, region_club=model.region_club,
+                         eps=model.elasticity, price_cap=model.config.market.price_cap,
+                         last_price=model.last_price)
+        price = out.club_price if plan.club_separate else out.world_price
+        return float(price), float(out.consumption)
+
+    def solution(self, model, pbar: float, qbar: float):
+        """The benchmark solved in the regime's units, and the open-market buffer stock it
+        includes (None: none). The normalised parameters are snapped to grids anchored at the
+        config's own values (the reference price and quantity) with relative steps RESOLVE, and
+        solved at the grid point: a regime re-solves when it moves off its point, and runs that
+        meet the same point share one solution (_SOLVED)."""
+        cfg, d = self.cfg, model.config.market.demand
+        ref_price, ref_qty = d.reference_price, d.reference_quantity / model.steps_per_year
+        carry = cfg.decay + cfg.interest        # (a price-free part of the carrying cost)
+        # the carrying cost per period relative to the price, cost / pbar + decay + interest
+        total = _snapped(cfg.cost / pbar + carry, cfg.cost / ref_price + carry)
+        key = (model.elasticity, max(self.sd, 1e-4), cfg.decay, cfg.interest,
+               max(total - carry, 0.0))
+        floor = next((p for p in model.policies if getattr(p, "cfg", None) is not None
+                      and getattr(p.cfg, "mechanism", None) == "purchase"
+                      and p.cfg.buy_from == "any" and p.in_force(model.t)
+                      and p.cfg.capacity is not None), None)
+        if floor is not None:
+            key += (_snapped(floor.level / pbar, floor.level / ref_price),
+                    _snapped(floor.cfg.capacity / qbar, floor.cfg.capacity / ref_qty))
+        if key not in _SOLVED:
+            if len(_SOLVED) >= CACHE:
+                _SOLVED.clear()
+            args = dict(floor=key[5], floor_capacity=key[6]) if floor is not None else {}
+            try:
+                _SOLVED[key] = storage.solve(*key[:2], key[4], key[2], key[3], **args)
+            except (RuntimeError, ValueError):
+                # no stationary rule in this regime (a buffer-stock capacity beyond the
+                # solver's grid, a carrying cost too small to converge): they hold nothing
+                _SOLVED[key] = None
+        if _SOLVED[key] is None:
+            self.unsolved.append(model.t)
+        return _SOLVED[key], floor
+
+    def rational_points(self, model, offers) -> tuple[np.ndarray, np.ndarray]:
+        """Schedule points (stock t, price) of the solved rule around this step's expected
+        availability, on the branch of the rule it lies on (with a buffer stock: above or at
+        its floor)."""
+        pbar, qbar = self.regime(model, offers)
+        if not (pbar > 0 and qbar > 0 and math.isfinite(pbar)):
+            return np.array([0.0]), np.array([0.0])    # no market to store for: sell it all
+        sol, floor = self.solution(model, pbar, qbar)
+        if sol is None:
+            return np.array([0.0]), np.array([0.0])    # no rule: sell it all
+        public = floor.stock if floor is not None else 0.0
+        expected = (self.stock + public) / qbar + model.producers.supply_factor
+        sd = max(self.sd, 1e-4)
+        a = expected + sd * SPREAD * np.linspace(-1.0, 1.0, 2 * POINTS + 1)
+        a0 = float(sol.rule.breaks[0]) if len(sol.rule.breaks) else math.inf
+        a = np.unique(np.append(a[a > 0], [a0] if math.isfinite(a0) else []))
+        price, stock = sol.price(a), sol.stock(a)
+        if floor is not None:      # the branch: the buffer stock emptied (P > PF), or not
+            above = sol.price(np.array([expected]))[0] > sol.model.floor * (1 + 1e-12)
+            keep = (price > sol.model.floor * (1 + 1e-12)) == above
+            price, stock = price[keep], stock[keep]
+        order = np.argsort(stock, kind="stable")
+        stock, price = stock[order], price[order]
+        # one point per stock level (the lowest price at it: where a larger stock starts)
+        stock, first = np.unique(stock, return_index=True)
+        price = np.minimum.reduceat(price, first) if len(first) else price
+        return stock * qbar, price * pbar
+
+
+def _snapped(x: float, anchor: float) -> float:
+    """x snapped to the grid anchor x (1 + RESOLVE)^k (k integer; 0 stays 0)."""
+    if x <= 0 or anchor <= 0:
+        return max(x, 0.0)
+    k = round(math.log(x / anchor) / math.log1p(RESOLVE))
+    return float(anchor * (1.0 + RESOLVE) ** k) if k else float(anchor)

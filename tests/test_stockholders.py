@@ -1,0 +1,147 @@
+"""Private stockholders in the market ([storage], abm.stockholders) and the i.i.d. supply shock
+([market.supply_shock]) they answer (issue 20 part 2)."""
+
+import numpy as np
+import pytest
+from helpers import run
+
+from abm import storage
+from abm.errors import ConfigError
+from abm.experiment import experiment_from_dict
+from abm.investment import PriceExpectation
+from abm.shocks import stream
+from abm.validation.stockholders import HARVEST, STO1, benchmark_config
+
+SEED = 1             # helpers.run runs every model with seed 1
+
+
+def benchmark_raw(steps: int = 300, enabled: bool = True, rule: str = "rational",
+                  capacity: float | None = None, price: float = 1.0) -> dict:
+    """The benchmark in the ABM (abm.validation.stockholders): annual steps, one zero-cost
+    producer of 1000 t/yr whose output is shocked, isoelastic demand equal to its capacity at
+    the reference price (`price`, USD/t), sto1FX's storage parameters."""
+    return benchmark_config(enabled, steps, rule=rule, capacity=capacity, price=price)
+
+
+def harvests(seed: int, steps: int) -> np.ndarray:
+    """The supply factors h_t = max(1 + sd e_t, 0) the model draws from its 'supply' stream."""
+    return np.maximum(1.0 + STO1["harvest_sd"] * stream(seed, "supply").standard_normal(steps),
+                      0.0)
+
+
+def test_supply_shock_scales_every_producers_output_by_its_own_streams_factor():
+    # with storage off the farm sells its whole output each step: production = 1000 h_t t
+    model = run(benchmark_raw(steps=20, enabled=False))
+    s = model.series(accounts=True)
+    np.testing.assert_allclose(s["production"], HARVEST * harvests(SEED, 20), rtol=1e-12)
+    # and the price is the inverse demand of it: (1000 h / 1000)^(1 / -0.2) = h^-5
+    np.testing.assert_allclose(s["price"], harvests(SEED, 20) ** -5.0, rtol=1e-9)
+
+
+def test_supply_shocks_are_the_same_whatever_the_stockholders_do():
+    with_storage = run(benchmark_raw(steps=30)).series(accounts=True)
+    without = run(benchmark_raw(steps=30, enabled=False)).series(accounts=True)
+    np.testing.assert_array_equal(with_storage["production"], without["production"])
+
+
+def test_rational_stockholders_trade_exactly_the_solved_rule_step_by_step():
+    """With a vertical supply (the farm sells all it has) the market run is the benchmark: each
+    step availability is A_t = (1 - 0.02) S_t-1 + h_t (in units of 1000 t), and the market
+    must clear at P(A_t) with stock S(A_t) of abm.storage's solution, to rounding."""
+    steps = 400
+    model = run(benchmark_raw(steps=steps))
+    s = model.series()
+    sol = storage.solve(**STO1)
+    stock, prices, stocks = 0.0, [], []
+    for h in harvests(SEED, steps):
+        a = np.array([(1 - STO1["decay"]) * stock + h])
+        stock = float(sol.stock(a)[0])
+        prices.append(float(sol.price(a)[0]))
+        stocks.append(stock)
+    np.testing.assert_allclose(s["price"], prices, rtol=1e-9)
+    np.testing.assert_allclose(s["private_stock"] / HARVEST, stocks, rtol=1e-9, atol=1e-12)
+    # both stocking and stock-outs happen on this path (so the test exercises both branches)
+    assert (np.array(stocks) == 0).any() and (np.array(stocks) > 0.05).any()
+
+
+def test_the_rule_is_the_same_in_any_price_unit_scale():
+    """Prices 250 times higher (cost scaled with them): the same stocks, prices x 250."""
+    base = run(benchmark_raw(steps=60)).series()
+    scaled = run(benchmark_raw(steps=60, price=250.0)).series()
+    np.testing.assert_allclose(scaled["price"], 250.0 * base["price"], rtol=1e-9)
+    np.testing.assert_allclose(scaled["private_stock"], base["private_stock"], rtol=1e-9,
+                               atol=1e-9)
+
+
+def test_stock_moves_by_trades_less_decay():
+    """S_t = (1 - decay) S_t-1 + bought_t - sold_t; they pay the market price for what they
+    buy and get it for what they sell (money recorded beside the tonnes)."""
+    model = run(benchmark_raw(steps=80))
+    s = model.series(accounts=True)
+    stock = s["private_stock"].to_numpy()
+    before = np.r_[0.0, stock[:-1]] * (1 - STO1["decay"])
+    change = s["private_stocking"].to_numpy() - s["private_release"].to_numpy()
+    np.testing.assert_allclose(stock, before + change, rtol=1e-9, atol=1e-9)
+    holders = model.stockholders
+    price = s["price"].to_numpy()
+    np.testing.assert_allclose(holders.spent, float((s["private_stocking"] * price).sum()),
+                               rtol=1e-9)
+    np.testing.assert_allclose(holders.received, float((s["private_release"] * price).sum()),
+                               rtol=1e-9)
+    # storage cost: 0.06 USD/t on every tonne carried into a step
+    np.testing.assert_allclose(holders.storage_paid, 0.06 * float(before.sum()), rtol=1e-9)
+    assert model.metrics()["private_stock_mean"] == pytest.approx(float(stock.mean()))
+
+
+def test_adaptive_stockholders_fill_their_capacity_while_storing_pays_and_empty_it_when_not():
+    """Each step they want their 50 t while the price is at most what the developers' expected
+    price E (an exponentially weighted mean of log prices, from the reference price 1 USD/t) is
+    worth carried a step, 0.98 E / 1.03 - 0.06 (0.8914 USD/t at E = 1), and none above it; at
+    that price exactly they take what the market leaves."""
+    model = run(benchmark_raw(steps=60, rule="adaptive", capacity=50.0))
+    s = model.series()
+    stock, price = s["private_stock"].to_numpy(), s["price"].to_numpy()
+    inv = model.config.investment
+    view = PriceExpectation(1.0, inv.volatility_prior, inv.expectation_halflife, 1)
+    worth = []
+    for p in price:
+        worth.append(0.98 * view.median / 1.03 - 0.06)
+        view.update(p)
+    worth = np.array(worth)
+    assert worth[0] == pytest.approx(0.8914, abs=1e-4)
+    below, above = price < worth * (1 - 1e-9), price > worth * (1 + 1e-9)
+    np.testing.assert_allclose(stock[below], 50.0, rtol=1e-9)
+    np.testing.assert_allclose(stock[above], 0.0, atol=1e-9)
+    assert below.any() and above.any()
+
+
+def test_without_the_tables_the_results_are_those_with_them_switched_off():
+    plain = benchmark_raw(steps=40, enabled=False)
+    plain["market"].pop("supply_shock")
+    plain.pop("storage")
+    off = benchmark_raw(steps=40, enabled=False)
+    off["market"]["supply_shock"] = {"sd": 0.0}
+    a, b = run(plain).series(), run(off).series()
+    assert a.equals(b)
+
+
+def test_adaptive_stockholders_without_a_capacity_are_refused():
+    with pytest.raises(ConfigError, match="capacity"):
+        experiment_from_dict(benchmark_raw(rule="adaptive"))
+
+
+def test_rational_stockholders_with_free_storage_are_refused():
+    raw = benchmark_raw()
+    raw["storage"].update(cost=0.0, decay=0.0, interest=0.0)
+    with pytest.raises(ConfigError, match="cost of carrying"):
+        experiment_from_dict(raw)
+
+
+def test_an_open_market_buffer_stock_may_release_at_its_floor_a_producer_support_one_not():
+    raw = benchmark_raw()
+    raw["policy"] = {"floor": {"mechanism": "purchase", "level": 0.9, "release_price": 0.9,
+                               "capacity": 100.0, "buy_from": "any", "covers": ["World"]}}
+    experiment_from_dict(raw)
+    raw["policy"]["floor"]["buy_from"] = "covered"
+    with pytest.raises(ConfigError, match="release_price"):
+        experiment_from_dict(raw)
