@@ -32,7 +32,8 @@ from abm.agents.buyers import Buyers
 from abm.agents.developers import Pipeline
 from abm.agents.government import Governments
 from abm.agents.producers import Producers
-from abm.clearing import MarketPlan, clear_single, clear_step
+from abm.clearing import MarketPlan, Offers, Outcome, clear_single, clear_step
+from abm.component import ComponentMakers, product_equilibrium
 from abm.config import ExperimentConfig
 from abm.kinds import ACCOUNT_KEYS
 from abm.metrics import run_metrics
@@ -90,6 +91,11 @@ class MineralMarket(mesa.Model):
         self.has_mines = self.producers.has_mines
         self.developers = self.pipeline.developers
         self.expectation = self.pipeline.expectation
+        # the component stage (docs/ODD.md 7.17): with component makers buyers demand
+        # components, and the product market clears against the makers' derived demand
+        self.components = ComponentMakers(config, self.region_index, self.region_club)
+        self.component_plan = MarketPlan()
+        self.component_outcome: Outcome | None = None
 
         # policies (a scenario is a list of instruments)
         self.stock_owners: list = []
@@ -102,7 +108,7 @@ class MineralMarket(mesa.Model):
         # without instruments, mines, recyclers or inventories nothing reads the series while
         # the model runs: the recorder defers the sums over producers and buyers
         defer = not (self.policies or self.has_mines or self.recyclers.any
-                     or self.buyers.has_inventories)
+                     or self.buyers.has_inventories or self.components.any)
         self.recorder = Recorder(self.n_steps, self.region_names,
                                  buyer_region=self.buyers.region,
                                  buyer_club_rows=self.buyers.club_rows,
@@ -111,6 +117,9 @@ class MineralMarket(mesa.Model):
         self.realised = RealisedPrices(self.n_steps)     # producers' realised prices (metrics)
         self.price = self.club_price = self.last_price = mk.demand.reference_price
         self.concentrate_price = float("nan")
+        # component prices (NaN without component makers): world and club
+        self.component_price = self.club_component_price = float("nan")
+        self.last_component_price = mk.demand.reference_price
         self.floor_level = float("nan")
         self.t = 0
 
@@ -133,6 +142,10 @@ class MineralMarket(mesa.Model):
         self.clear_markets()                        # prices; buyers take delivery
         self.buyers.use_inventories()
         self.producers.settle(self)                 # output, revenue, costs
+        if self.components.any:                     # component makers: sales, product bought
+            self.components.settle(self.component_outcome.sold,
+                                   self.component_outcome.offer_price, self.price,
+                                   self.money_per_price_tonne)
         if self.recyclers.trades:                   # recyclers pay each other for scrap
             self.book.revenue[self.recycler_rows] += (self.recyclers.scrap_money()
                                                       * self.money_per_price_tonne)
@@ -146,6 +159,8 @@ class MineralMarket(mesa.Model):
             # the last price at which anything traded: a step with no supply at all records only
             # a marker price, and buyers go without what they demanded at this one
             self.last_price = self.price
+            if self.components.any:
+                self.last_component_price = self.component_price
         if self.steps >= self.n_steps:
             self.running = False
 
@@ -160,12 +175,18 @@ class MineralMarket(mesa.Model):
         # (producers' output and revenue of the step are set from zero in Producers.settle)
         self.acct = dict.fromkeys(ACCOUNT_KEYS, 0.0)
         self.plan = MarketPlan() if self.policies else self._idle_plan
+        if self.components.any and self.policies:
+            self.component_plan = MarketPlan()
         self.disruption = False
         self.floor_level = float("nan")
 
     def clear_markets(self) -> None:
         """Clear the product markets (one world market, or linked club / world / restricting-region
-        markets under trade measures) by merit order; derive the concentrate price."""
+        markets under trade measures) by merit order; derive the concentrate price. With
+        component makers the buyers' market is the component market (`clear_three_stages`)."""
+        if self.components.any:
+            self.clear_three_stages()
+            return
         if not self.policies or self.plan.idle:
             out = clear_single(self.offers, buyer_scale=self.buyers.scale, eps=self.elasticity,
                                price_cap=self.config.market.price_cap,
@@ -184,6 +205,63 @@ class MineralMarket(mesa.Model):
                                                                   self.concentrate_price,
                                                                   self.club_price)
         self.buyers.take_delivery(out)
+
+    def clear_three_stages(self) -> None:
+        """The component market (buyers against component makers, with the component stage's
+        measures) and the product market (product offers against the makers' derived demand),
+        solved together (abm.component.product_equilibrium); then the concentrate price."""
+        makers, buyers, plan = self.components, self.buyers, self.component_plan
+        cut = self.producers.supply_cut if self.producers.cut_active else None
+        # (without product on offer nothing can be made)
+        avail = makers.available(cut) if (self.offers.qty > 0).any() else np.zeros(
+            len(makers.capacity))
+        n = len(avail)
+        rows, none = np.arange(n), np.full(n, -1)
+        contract, club_value = np.zeros(n, dtype=bool), makers.club.astype(float)
+        eps = self.elasticity
+
+        def component_market(product_price: float) -> Outcome:
+            offers = Offers(makers.asks(product_price), avail, rows, none, makers.region, none,
+                            contract, club_value)
+            if plan.idle:
+                return clear_single(offers, buyer_scale=buyers.scale, eps=eps, price_cap=None,
+                                    last_price=self.last_component_price,
+                                    region_club=self.region_club,
+                                    buyer_club_rows=buyers.club_rows)
+            return clear_step(offers, plan, buyer_scale=buyers.scale, buyer_region=buyers.region,
+                              region_club=self.region_club, eps=eps, price_cap=None,
+                              last_price=self.last_component_price)
+
+        def derived(product_price: float) -> float:
+            return float((makers.intensity * component_market(product_price).sold).sum())
+
+        def ceiling(product_price: float) -> float:
+            comp = component_market(product_price)
+            selling = comp.sold > 0
+            if not selling.any():
+                return product_price
+            return float(np.min((comp.offer_price[selling] - makers.unit_cost[selling])
+                                / makers.intensity[selling]))
+
+        o = self.offers
+        product = product_equilibrium(o.ask, o.qty, derived, ceiling)
+        comp = component_market(product.price)
+        price = product.price
+        # the club's net product imports: what club makers bought less what club offers sold
+        club_use = float((makers.intensity * comp.sold)[makers.club].sum())
+        club_imports = club_use - float(product.dispatched[self.region_club[o.region]].sum())
+        n_offers = len(o)
+        self.outcome = Outcome(price, price, float("nan"), product.dispatched,
+                               np.zeros(n_offers), np.full(n_offers, price), comp.buyer_tonnes,
+                               comp.buyer_price, 0.0, price, 0.0, comp.duties, club_imports,
+                               comp.unmet, comp.consumption)
+        self.component_outcome = comp
+        self.price = self.club_price = price
+        self.unmet = comp.unmet
+        self.component_price, self.club_component_price = comp.world_price, comp.club_price
+        self.concentrate_price = self.producers.concentrate_price(
+            price, product.dispatched, self.concentrate_price, price)
+        buyers.take_delivery(comp)
 
     # ------------------------------------------------------------------------------------------
     # what policies ask of the model

@@ -29,12 +29,18 @@ from abm.names import REGION_CAPACITY_PREFIX, SERIES
 # routed through a third country to the routers (outside the model), beside the duties.
 # Scrap (market.scrap_trade): scrap_bought <= scrap_collected (t; equal where the scrap price is
 # positive), and scrap_receipts = scrap_payments (USD, recyclers paying recyclers).
+# Components (component makers, docs/ODD.md 7.17): consumption is components delivered
+# (= component_output); production = product_used (t of product the makers bought, sum of
+# intensity x output); buyer_payments = component_revenue + duties (USD, the makers' sales
+# and a component MIP's duty); component_product_payments = producer_revenue (USD, the makers
+# paying for product).
 ACCOUNTS = ("production", "gov_purchases", "gov_sales", "private_stocking", "private_release",
             "buyer_payments", "producer_revenue", "gov_purchase_spend",
             "gov_payments_to_producers", "gov_receipts_from_producers", "gov_sales_revenue",
             "private_sales_revenue", "duties", "concentrate_output", "concentrate_used",
             "gov_topups", "exporter_rent", "routing_cost", "scrap_collected", "scrap_bought",
-            "scrap_receipts", "scrap_payments")
+            "scrap_receipts", "scrap_payments", "product_used", "component_revenue",
+            "component_product_payments")
 
 
 class Recorder:
@@ -105,7 +111,8 @@ class Recorder:
         # NaN marks "not applicable" (no floor in force, no concentrate market): store as null.
         return frame.with_columns(pl.col("floor", "concentrate_price", "export_region_price",
                                          "compliant_concentrate_price", "scrap_price",
-                                         "scrap_price_home").fill_nan(None))
+                                         "scrap_price_home", "component_price",
+                                         "club_component_price").fill_nan(None))
 
     # ------------------------------------------------------------------------------------------
     # the model's step
@@ -209,6 +216,7 @@ class Recorder:
             "compliant_concentrate_price": model.producers.compliant_price,
             "transshipped": out.transshipped,
             **self.scrap_series(model.recyclers.outcome),
+            **self.component_series(model),
             # accounts for conservation checks (abm.recorder.ACCOUNTS)
             "production": nan,
             "gov_purchases": acct["gov_purchases"],
@@ -229,7 +237,28 @@ class Recorder:
             "exporter_rent": out.exporter_rent * mf,
             "routing_cost": out.routing_cost * mf,
             **self.scrap_accounts(model.recyclers),
+            **self.component_accounts(model.components),
         }
+
+    @staticmethod
+    def component_series(model) -> dict[str, float]:
+        makers = model.components
+        if not makers.any:
+            return {"component_price": np.nan, "club_component_price": np.nan,
+                    "component_output": 0.0, "club_component_output": 0.0}
+        return {"component_price": model.component_price,
+                "club_component_price": model.club_component_price,
+                "component_output": float(makers.output.sum()),
+                "club_component_output": float(makers.output[makers.club].sum())}
+
+    @staticmethod
+    def component_accounts(makers) -> dict[str, float]:
+        if not makers.any:
+            return dict.fromkeys(("product_used", "component_revenue",
+                                  "component_product_payments"), 0.0)
+        return {"product_used": float((makers.intensity * makers.output).sum()),
+                "component_revenue": float(makers.revenue.sum()),
+                "component_product_payments": float(makers.input_cost.sum())}
 
     @staticmethod
     def scrap_series(o) -> dict[str, float]:

@@ -1,0 +1,164 @@
+"""The component stage: component makers turn product into a downstream component (NdFeB magnets
+from NdPr oxide), buyers demand components, and the product price comes from component makers'
+derived demand (docs/ODD.md 7.17).
+
+A component maker i with conversion cost c_i (price units per t component) and intensity k_i
+(t product per t component) offers its available capacity at c_i + k_i P when the product
+price is P. For a trial P the component market clears against buyers (`abm.clearing`, with the
+component stage's trade measures), and the component makers' derived product demand is
+D(P) = sum_i k_i q_i(P), continuous and non-increasing in P. The product market clears where
+that demand meets the product supply curve S (product offers, merit order):
+
+* on a horizontal segment, P is the marginal product ask a (S(a-) <= D(a) <= S(a)): the
+  marginal product offers are dispatched pro rata, component makers earn the scarcity rent;
+* on a vertical segment, a_(k-1) < P < a_k with D(P) = S(a_(k-1)), solved to machine precision
+  (brentq): product is scarce and refiners earn the rent;
+* beyond the last ask, D(P) = all product supply.
+
+Where component capacity binds as well, D is flat at the root and a range of product prices
+clears; then, as with the concentrate price (abm.market.concentrate_price), the scarce upstream
+stage earns the rent: P is the highest price at which every maker that sells still breaks even,
+min_i (Pc_i - c_i) / k_i over the makers selling (Pc_i the price of the maker's market).
+
+Quantities are tonnes per step; prices in the experiment's price unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from abm import market
+
+
+@dataclass
+class ProductClearing:
+    """The product market cleared against component makers' derived demand."""
+
+    price: float
+    dispatched: np.ndarray      # t of product sold per product offer
+    demand: float               # t of product the component makers buy, = dispatched.sum()
+
+
+def product_equilibrium(asks: np.ndarray, qty: np.ndarray, derived: Callable[[float], float],
+                        ceiling: Callable[[float], float] | None = None) -> ProductClearing:
+    """Clear product offers (`asks`, `qty`) against a continuous non-increasing derived demand
+    `derived(P)` (t of product); see the module docstring. `ceiling(P)`: the highest product
+    price at which the makers selling at P still break even (None: the root is the price).
+    With no product on offer the price is a marker (NO_SUPPLY_PRICE_FACTOR x the highest ask,
+    or that factor) and nothing sells."""
+    from scipy.optimize import brentq
+
+    asks = np.asarray(asks, dtype=float)
+    qty = np.asarray(qty, dtype=float)
+    live = qty > 0
+    levels = np.unique(asks[live])
+    if not len(levels):
+        top = float(asks.max()) if len(asks) else 1.0
+        return ProductClearing(max(top, 1.0) * market.NO_SUPPLY_PRICE_FACTOR,
+                               np.zeros_like(qty), 0.0)
+    order = np.argsort(asks[live], kind="stable")
+    cum_at = np.cumsum(qty[live][order])
+    sorted_asks = asks[live][order]
+    # supply at or below each level: the cumulated quantity at its last offer
+    supply = cum_at[np.searchsorted(sorted_asks, levels, side="right") - 1]
+    seen: dict[float, float] = {}
+
+    def demand(p: float) -> float:
+        if p not in seen:
+            seen[p] = derived(p)
+        return seen[p]
+
+    lo, hi = 0, len(levels)
+    while lo < hi:          # the first level at which supply meets derived demand
+        mid = (lo + hi) // 2
+        if demand(float(levels[mid])) <= supply[mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    k = lo
+    below = float(supply[k - 1]) if k > 0 else 0.0
+    if k < len(levels) and demand(float(levels[k])) >= below:
+        price = float(levels[k])                      # horizontal segment
+        sold = demand(price)
+    else:
+        left = float(levels[k - 1])
+        if k < len(levels):                           # vertical segment below levels[k]
+            right = float(levels[k])
+        else:                                         # beyond the last ask
+            right = max(left, 1.0) * 2.0
+            while demand(right) > below and right < 1e300:
+                right *= 2.0
+        price = float(brentq(lambda p: demand(p) - below, left, right, xtol=1e-300,
+                             rtol=1e-15, maxiter=500))
+        if ceiling is not None:
+            # demand flat beyond the root (component capacity binds too): the highest price
+            # that still clears, within the segment
+            top = ceiling(price)
+            if k < len(levels):
+                top = min(top, right)
+            if top > price and demand(top) >= below * (1.0 - 1e-12):
+                price = top
+        sold = below
+    at = live & (asks == price)
+    out = np.where(live & (asks < price), qty, 0.0)
+    rest = sold - float(out.sum())
+    if at.any():
+        out = out + np.where(at, qty * min(max(rest / float(qty[at].sum()), 0.0), 1.0), 0.0)
+    elif out.sum() > 0:
+        # (a vertical segment: what the makers buy is the supply below, up to rounding of the
+        # root; shared so that the tonnes sold are the tonnes bought)
+        out = out * (demand(price) / float(out.sum()))
+    return ProductClearing(price, out, float(out.sum()))
+
+
+class ComponentMakers:
+    """The component makers of an experiment (`[[producers]] stage = "component"`), one row
+    each: name, region, club, capacity (t/yr), conversion cost (price units/t), intensity
+    (t product/t component), fixed cost (USD/yr) and cash (USD); and this step's output (t),
+    revenue, product bought and costs (USD)."""
+
+    def __init__(self, config, region_index: dict[str, int], region_club: np.ndarray):
+        rows = [p for p in config.producers if p.stage == "component"]
+        k_default = config.market.component_intensity
+        self.name = [p.name for p in rows]
+        self.region = np.array([region_index[p.region] for p in rows], dtype=int)
+        self.club = region_club[self.region] if len(rows) else np.zeros(0, dtype=bool)
+        self.capacity = np.array([p.capacity for p in rows], dtype=float)
+        self.unit_cost = np.array([p.unit_cost for p in rows], dtype=float)
+        self.intensity = np.array([p.intensity if p.intensity is not None else k_default
+                                   for p in rows], dtype=float)
+        self.fixed_cost = np.array([p.fixed_cost for p in rows], dtype=float)
+        self.cash = np.array([p.cash for p in rows], dtype=float)
+        self.steps_per_year = config.experiment.steps_per_year
+        n = len(rows)
+        self.output = np.zeros(n)
+        self.revenue = np.zeros(n)
+        self.input_cost = np.zeros(n)
+        self.cost = np.zeros(n)
+
+    @property
+    def any(self) -> bool:
+        return len(self.name) > 0
+
+    def available(self, cut: np.ndarray | None = None) -> np.ndarray:
+        """t of component each maker can make this step (a regional supply cut applies)."""
+        avail = self.capacity / self.steps_per_year
+        return avail * (1.0 - cut[self.region]) if cut is not None else avail
+
+    def asks(self, product_price: float) -> np.ndarray:
+        """Each maker's ask at product price P: c_i + k_i P (price units per t component)."""
+        return self.unit_cost + self.intensity * product_price
+
+    def settle(self, sold: np.ndarray, offer_price: np.ndarray, product_price: float,
+               money_per_price_tonne: float) -> None:
+        """Makers are paid their market's component price for what they sold, buy k_i t of
+        product per t at the product price, pay their conversion and fixed costs (USD)."""
+        mf = money_per_price_tonne
+        self.output = sold.copy()
+        self.revenue = sold * offer_price * mf
+        self.input_cost = self.intensity * sold * product_price * mf
+        self.cost = sold * self.unit_cost * mf + self.fixed_cost / self.steps_per_year
+        self.cash += self.revenue - self.input_cost - self.cost
