@@ -114,6 +114,17 @@ def product_equilibrium(asks: np.ndarray, qty: np.ndarray, derived: Callable[[fl
     return ProductClearing(price, out, float(out.sum()))
 
 
+def composed(maker_cost: np.ndarray, maker_qty: np.ndarray, product_ask: np.ndarray,
+             product_qty: np.ndarray, intensity: float) -> market.ChainCurve:
+    """With one intensity k and one component market, the cheapest component is made by the
+    cheapest maker from the cheapest product: the integrated component supply curve is the
+    series composition of the two merit orders (abm.market.chain_curve, makers in the refinery
+    role, product offers in the mine role), whose clearing gives the same equilibrium as
+    `product_equilibrium` in one clearing; the product price then follows as the concentrate
+    price does (abm.market.concentrate_price: the scarce upstream stage earns the rent)."""
+    return market.chain_curve(maker_cost, maker_qty, product_ask, product_qty, intensity)
+
+
 class ComponentMakers:
     """The component makers of an experiment (`[[producers]] stage = "component"`), one row
     each: name, region, club, capacity (t/yr), conversion cost (price units/t), intensity
@@ -131,6 +142,9 @@ class ComponentMakers:
         self.intensity = np.array([p.intensity if p.intensity is not None else k_default
                                    for p in rows], dtype=float)
         self.fixed_cost = np.array([p.fixed_cost for p in rows], dtype=float)
+        # one intensity for all: the component market composes with the product market
+        # (`composed`) when no measure splits it
+        self.uniform = len(rows) > 0 and bool((self.intensity == self.intensity[0]).all())
         self.cash = np.array([p.cash for p in rows], dtype=float)
         self.steps_per_year = config.experiment.steps_per_year
         n = len(rows)

@@ -934,8 +934,8 @@ class ExperimentConfig(Strict):
              f"a product-stage '{p.floor.mechanism if p.floor else ''}' floor",
              ("policy", "floor", "mechanism")),
             (self.market.price_cap is not None, "market.price_cap", ("market", "price_cap")),
-            (self.investment.enabled and bool(self.investment.projects), "an investment pipeline",
-             ("investment", "enabled")),
+            (self.investment.enabled, "[investment] (developers and state expansion read "
+             "buyers' demand as product demand)", ("investment", "enabled")),
             (self.exits is not None and self.exits.enabled, "[exits]", ("exits", "enabled")),
             (self.nonmarket.strategy == "predatory", "nonmarket.strategy = 'predatory'",
              ("nonmarket", "strategy")),

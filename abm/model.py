@@ -33,7 +33,8 @@ from abm.agents.developers import Pipeline
 from abm.agents.government import Governments
 from abm.agents.producers import Producers
 from abm.clearing import MarketPlan, Offers, Outcome, clear_single, clear_step
-from abm.component import ComponentMakers, product_equilibrium
+from abm import market
+from abm.component import ComponentMakers, composed, product_equilibrium
 from abm.config import ExperimentConfig
 from abm.kinds import ACCOUNT_KEYS
 from abm.metrics import run_metrics
@@ -108,7 +109,7 @@ class MineralMarket(mesa.Model):
         # without instruments, mines, recyclers or inventories nothing reads the series while
         # the model runs: the recorder defers the sums over producers and buyers
         defer = not (self.policies or self.has_mines or self.recyclers.any
-                     or self.buyers.has_inventories or self.components.any)
+                     or self.buyers.has_inventories)
         self.recorder = Recorder(self.n_steps, self.region_names,
                                  buyer_region=self.buyers.region,
                                  buyer_club_rows=self.buyers.club_rows,
@@ -244,14 +245,18 @@ class MineralMarket(mesa.Model):
                                 / makers.intensity[selling]))
 
         o = self.offers
-        product = product_equilibrium(o.ask, o.qty, derived, ceiling)
-        comp = component_market(product.price)
-        price = product.price
+        product_live, maker_live = o.qty > 0, avail > 0
+        if plan.idle and makers.uniform and product_live.any() and maker_live.any():
+            price, dispatched, comp = self.clear_composed(avail, component_market)
+        else:
+            product = product_equilibrium(o.ask, o.qty, derived, ceiling)
+            comp = component_market(product.price)
+            price, dispatched = product.price, product.dispatched
         # the club's net product imports: what club makers bought less what club offers sold
         club_use = float((makers.intensity * comp.sold)[makers.club].sum())
-        club_imports = club_use - float(product.dispatched[self.region_club[o.region]].sum())
+        club_imports = club_use - float(dispatched[self.region_club[o.region]].sum())
         n_offers = len(o)
-        self.outcome = Outcome(price, price, float("nan"), product.dispatched,
+        self.outcome = Outcome(price, price, float("nan"), dispatched,
                                np.zeros(n_offers), np.full(n_offers, price), comp.buyer_tonnes,
                                comp.buyer_price, 0.0, price, 0.0, comp.duties, club_imports,
                                comp.unmet, comp.consumption)
@@ -260,8 +265,36 @@ class MineralMarket(mesa.Model):
         self.unmet = comp.unmet
         self.component_price, self.club_component_price = comp.world_price, comp.club_price
         self.concentrate_price = self.producers.concentrate_price(
-            price, product.dispatched, self.concentrate_price, price)
+            price, dispatched, self.concentrate_price, price)
         buyers.take_delivery(comp)
+
+    def clear_composed(self, avail: np.ndarray, component_market) -> tuple:
+        """`clear_three_stages` in one clearing when one intensity serves every maker and no
+        measure splits the component market (abm.component.composed): (product price, t sold
+        per product offer, the component outcome by maker). `component_market(P)` clears the
+        makers' own offers at product price P (here only for the outcome's layout)."""
+        makers, o = self.components, self.offers
+        k = float(makers.intensity[0])
+        live_o, live_m = np.flatnonzero(o.qty > 0), np.flatnonzero(avail > 0)
+        curve = composed(makers.unit_cost[live_m], avail[live_m], o.ask[live_o], o.qty[live_o],
+                         k)
+        maker_rows = live_m[curve.refinery]
+        n = len(curve.asks)
+        seg = clear_single(Offers(curve.asks, curve.quantity, maker_rows, live_o[curve.mine],
+                                  makers.region[maker_rows], np.full(n, -1),
+                                  np.zeros(n, dtype=bool), makers.club[maker_rows].astype(float)),
+                           buyer_scale=self.buyers.scale, eps=self.elasticity, price_cap=None,
+                           last_price=self.last_component_price, region_club=self.region_club,
+                           buyer_club_rows=self.buyers.club_rows)
+        price = market.concentrate_price(seg.world_price, curve, seg.sold,
+                                         makers.unit_cost[live_m], o.ask[live_o],
+                                         o.qty[live_o], k)
+        dispatched = np.bincount(live_o[curve.mine], weights=seg.sold * k, minlength=len(o))
+        n_makers = len(avail)
+        seg.sold = np.bincount(maker_rows, weights=seg.sold, minlength=n_makers)
+        seg.to_gov = np.zeros(n_makers)
+        seg.offer_price = np.full(n_makers, seg.world_price)
+        return price, dispatched, seg
 
     # ------------------------------------------------------------------------------------------
     # what policies ask of the model

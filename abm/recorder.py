@@ -133,10 +133,12 @@ class Recorder:
             private_revenue = float((out.sold[private] * out.offer_price[private]).sum()) * mf
         values = self.step_values(model, st, out, importers, offtake, private_release,
                                   private_revenue)
+        # (the price buyers paid: the component price when they buy components)
+        paid = model.component_price if model.components.any else model.price
         if self.defer:
             self._pending.append((model.t, st, b.output.copy(), out.buyer_tonnes,
                                   buyers.spent_known, buyers.scale_of(),
-                                  model.price, importers, offtake))
+                                  paid, importers, offtake))
         else:
             spend = float(sum(buyers.spent.tolist()))
             production = ref_out.sum()
@@ -145,7 +147,7 @@ class Recorder:
             has_mines = producers.has_mines
             values.update({
                 "concentrate_price": model.concentrate_price if has_mines else np.nan,
-                "demand": self.demand(buyers, out, model.price),
+                "demand": self.demand(buyers, out, paid),
                 "production_market": ref_out[st.rows_market].sum(),
                 "production_nonmarket": ref_out[st.rows_nonmarket].sum(),
                 "club_consumption": out.buyer_tonnes[buyers.club_rows].sum(),
