@@ -27,10 +27,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from abm import market
+from abm.clearing import Offers, Outcome, clear_single, clear_step
+
+if TYPE_CHECKING:
+    from abm.protocol import ModelView
 
 
 @dataclass
@@ -125,6 +130,73 @@ def composed(maker_cost: np.ndarray, maker_qty: np.ndarray, product_ask: np.ndar
     return market.chain_curve(maker_cost, maker_qty, product_ask, product_qty, intensity)
 
 
+def clear_stages(model: ModelView) -> tuple[float, np.ndarray, Outcome]:
+    """This step's component and product markets (the model's offers, component makers, buyers
+    and component plan): (product price, t of product sold per product offer, the component
+    market's outcome by maker). One composed clearing when one intensity serves every maker and
+    no measure splits the component market (`composed_clearing`), else the derived-demand
+    search (`product_equilibrium`)."""
+    makers, buyers, plan, o = model.components, model.buyers, model.component_plan, model.offers
+    cut = model.producers.supply_cut if model.producers.cut_active else None
+    # (without product on offer nothing can be made)
+    avail = makers.available(cut) if (o.qty > 0).any() else np.zeros(len(makers.capacity))
+    if plan.idle and makers.uniform and (avail > 0).any():
+        return composed_clearing(model, avail)
+    n = len(avail)
+    rows, none = np.arange(n), np.full(n, -1)
+    contract, club_value = np.zeros(n, dtype=bool), makers.club.astype(float)
+
+    def component_market(product_price: float) -> Outcome:
+        offers = Offers(makers.asks(product_price), avail, rows, none, makers.region, none,
+                        contract, club_value)
+        if plan.idle:
+            return clear_single(offers, buyer_scale=buyers.scale, eps=model.elasticity,
+                                price_cap=None, last_price=model.last_component_price,
+                                region_club=model.region_club, buyer_club_rows=buyers.club_rows)
+        return clear_step(offers, plan, buyer_scale=buyers.scale, buyer_region=buyers.region,
+                          region_club=model.region_club, eps=model.elasticity, price_cap=None,
+                          last_price=model.last_component_price)
+
+    def derived(product_price: float) -> float:
+        return float((makers.intensity * component_market(product_price).sold).sum())
+
+    def ceiling(product_price: float) -> float:
+        comp = component_market(product_price)
+        selling = comp.sold > 0
+        if not selling.any():
+            return product_price
+        return float(np.min((comp.offer_price[selling] - makers.unit_cost[selling])
+                            / makers.intensity[selling]))
+
+    product = product_equilibrium(o.ask, o.qty, derived, ceiling)
+    return product.price, product.dispatched, component_market(product.price)
+
+
+def composed_clearing(model: ModelView, avail: np.ndarray) -> tuple[float, np.ndarray, Outcome]:
+    """`clear_stages` in one clearing of the composed merit order (`composed`; one intensity k,
+    no component measure, some product on offer): the component outcome is re-laid by maker
+    (t sold, the one component price), the product price follows the concentrate-price rule."""
+    makers, o = model.components, model.offers
+    k = float(makers.intensity[0])
+    live_o, live_m = np.flatnonzero(o.qty > 0), np.flatnonzero(avail > 0)
+    curve = composed(makers.unit_cost[live_m], avail[live_m], o.ask[live_o], o.qty[live_o], k)
+    maker_rows = live_m[curve.refinery]
+    n = len(curve.asks)
+    seg = clear_single(Offers(curve.asks, curve.quantity, maker_rows, live_o[curve.mine],
+                              makers.region[maker_rows], np.full(n, -1), np.zeros(n, dtype=bool),
+                              makers.club[maker_rows].astype(float)),
+                       buyer_scale=model.buyers.scale, eps=model.elasticity, price_cap=None,
+                       last_price=model.last_component_price, region_club=model.region_club,
+                       buyer_club_rows=model.buyers.club_rows)
+    price = market.concentrate_price(seg.world_price, curve, seg.sold, makers.unit_cost[live_m],
+                                     o.ask[live_o], o.qty[live_o], k)
+    dispatched = np.bincount(live_o[curve.mine], weights=seg.sold * k, minlength=len(o))
+    seg.sold = np.bincount(maker_rows, weights=seg.sold, minlength=len(avail))
+    seg.to_gov = np.zeros(len(avail))
+    seg.offer_price = np.full(len(avail), seg.world_price)
+    return price, dispatched, seg
+
+
 class ComponentMakers:
     """The component makers of an experiment (`[[producers]] stage = "component"`), one row
     each: name, region, club, capacity (t/yr), conversion cost (price units/t), intensity
@@ -147,15 +219,12 @@ class ComponentMakers:
         self.uniform = len(rows) > 0 and bool((self.intensity == self.intensity[0]).all())
         self.cash = np.array([p.cash for p in rows], dtype=float)
         self.steps_per_year = config.experiment.steps_per_year
+        self.any = len(rows) > 0        # (a plain attribute: read every step)
         n = len(rows)
         self.output = np.zeros(n)
         self.revenue = np.zeros(n)
         self.input_cost = np.zeros(n)
         self.cost = np.zeros(n)
-
-    @property
-    def any(self) -> bool:
-        return len(self.name) > 0
 
     def available(self, cut: np.ndarray | None = None) -> np.ndarray:
         """t of component each maker can make this step (a regional supply cut applies)."""

@@ -587,8 +587,12 @@ class Offtake(Strict):
 class Trade(Strict):
     """Club trade measures on imports from non-club origins."""
 
-    tariff: float = field(0.0, "-", "Ad-valorem duty on product imports into the club from "
-                          "non-club origins", ge=0, le=10)
+    stage: Literal["product", "component"] = field(
+        "product", "-", "Stage of the imports the measures apply to: product, or component (a "
+        "tariff on components made outside the club; needs component producers; rules of origin "
+        "and transshipment are the product stage's: docs/ODD.md 7.17)")
+    tariff: float = field(0.0, "-", "Ad-valorem duty on imports into the club from non-club "
+                          "origins (of the measures' stage)", ge=0, le=10)
     rules_of_origin: float | None = field(None, "-", "Minimum share of club value (refining "
                                           "margin and concentrate) for club treatment of "
                                           "club-refined product", ge=0, le=1)
@@ -910,6 +914,16 @@ class ExperimentConfig(Strict):
         if second is not None and p.floor is not None and p.floor.stage == "component":
             raise invalid("policy.floor and policy.component_floor are both at the component "
                           "stage; allowed: one floor per stage", "policy", "floor", "stage")
+        trade = p.trade
+        if trade is not None and trade.stage == "component":
+            if not makers:
+                raise invalid("policy.trade with stage = 'component' needs component producers "
+                              "([[producers]] stage = 'component')", "policy", "trade", "stage")
+            for key in ("rules_of_origin", "transshipment_cost", "detection_rate", "sourcing"):
+                if key in trade.model_fields_set:
+                    raise invalid(f"{key} applies to product-stage trade measures (policy.trade."
+                                  "stage = 'product'); allowed at the component stage: tariff, "
+                                  "start, end", "policy", "trade", key)
         for name, floor in (("floor", p.floor), ("component_floor", second)):
             if floor is None or floor.stage != "component":
                 continue
@@ -925,8 +939,8 @@ class ExperimentConfig(Strict):
         where = ("producers", makers[0], "stage")
         refused = [
             (bool(self.recyclers), "recyclers", ("recyclers",)),
-            (p.trade is not None, "policy.trade (product-stage trade measures)",
-             ("policy", "trade")),
+            (p.trade is not None and p.trade.stage == "product",
+             "policy.trade at the product stage", ("policy", "trade", "stage")),
             (p.stockpile is not None, "policy.stockpile", ("policy", "stockpile")),
             (p.offtake is not None, "policy.offtake", ("policy", "offtake")),
             (p.floor is not None and p.floor.stage == "product"
@@ -953,7 +967,8 @@ class ExperimentConfig(Strict):
                 raise invalid(f"{what} is not modelled with component producers (producers."
                               f"{where[1]} has stage = 'component'); allowed with them: mines, "
                               "refineries, buyers, outages, supply_outage shocks, a product or "
-                              "concentrate CFD and a component MIP (docs/ODD.md 7.17)", *path)
+                              "concentrate CFD, a component MIP and a component tariff "
+                              "(docs/ODD.md 7.17)", *path)
         return self
 
     @model_validator(mode="after")

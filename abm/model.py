@@ -32,9 +32,8 @@ from abm.agents.buyers import Buyers
 from abm.agents.developers import Pipeline
 from abm.agents.government import Governments
 from abm.agents.producers import Producers
-from abm.clearing import MarketPlan, Offers, Outcome, clear_single, clear_step
-from abm import market
-from abm.component import ComponentMakers, composed, product_equilibrium
+from abm.clearing import MarketPlan, Outcome, clear_single, clear_step
+from abm.component import ComponentMakers, clear_stages
 from abm.config import ExperimentConfig
 from abm.kinds import ACCOUNT_KEYS
 from abm.metrics import run_metrics
@@ -210,48 +209,9 @@ class MineralMarket(mesa.Model):
     def clear_three_stages(self) -> None:
         """The component market (buyers against component makers, with the component stage's
         measures) and the product market (product offers against the makers' derived demand),
-        solved together (abm.component.product_equilibrium); then the concentrate price."""
-        makers, buyers, plan = self.components, self.buyers, self.component_plan
-        cut = self.producers.supply_cut if self.producers.cut_active else None
-        # (without product on offer nothing can be made)
-        avail = makers.available(cut) if (self.offers.qty > 0).any() else np.zeros(
-            len(makers.capacity))
-        n = len(avail)
-        rows, none = np.arange(n), np.full(n, -1)
-        contract, club_value = np.zeros(n, dtype=bool), makers.club.astype(float)
-        eps = self.elasticity
-
-        def component_market(product_price: float) -> Outcome:
-            offers = Offers(makers.asks(product_price), avail, rows, none, makers.region, none,
-                            contract, club_value)
-            if plan.idle:
-                return clear_single(offers, buyer_scale=buyers.scale, eps=eps, price_cap=None,
-                                    last_price=self.last_component_price,
-                                    region_club=self.region_club,
-                                    buyer_club_rows=buyers.club_rows)
-            return clear_step(offers, plan, buyer_scale=buyers.scale, buyer_region=buyers.region,
-                              region_club=self.region_club, eps=eps, price_cap=None,
-                              last_price=self.last_component_price)
-
-        def derived(product_price: float) -> float:
-            return float((makers.intensity * component_market(product_price).sold).sum())
-
-        def ceiling(product_price: float) -> float:
-            comp = component_market(product_price)
-            selling = comp.sold > 0
-            if not selling.any():
-                return product_price
-            return float(np.min((comp.offer_price[selling] - makers.unit_cost[selling])
-                                / makers.intensity[selling]))
-
-        o = self.offers
-        product_live, maker_live = o.qty > 0, avail > 0
-        if plan.idle and makers.uniform and product_live.any() and maker_live.any():
-            price, dispatched, comp = self.clear_composed(avail, component_market)
-        else:
-            product = product_equilibrium(o.ask, o.qty, derived, ceiling)
-            comp = component_market(product.price)
-            price, dispatched = product.price, product.dispatched
+        solved together (abm.component.clear_stages); then the concentrate price."""
+        price, dispatched, comp = clear_stages(self)
+        makers, o = self.components, self.offers
         # the club's net product imports: what club makers bought less what club offers sold
         club_use = float((makers.intensity * comp.sold)[makers.club].sum())
         club_imports = club_use - float(dispatched[self.region_club[o.region]].sum())
@@ -266,35 +226,7 @@ class MineralMarket(mesa.Model):
         self.component_price, self.club_component_price = comp.world_price, comp.club_price
         self.concentrate_price = self.producers.concentrate_price(
             price, dispatched, self.concentrate_price, price)
-        buyers.take_delivery(comp)
-
-    def clear_composed(self, avail: np.ndarray, component_market) -> tuple:
-        """`clear_three_stages` in one clearing when one intensity serves every maker and no
-        measure splits the component market (abm.component.composed): (product price, t sold
-        per product offer, the component outcome by maker). `component_market(P)` clears the
-        makers' own offers at product price P (here only for the outcome's layout)."""
-        makers, o = self.components, self.offers
-        k = float(makers.intensity[0])
-        live_o, live_m = np.flatnonzero(o.qty > 0), np.flatnonzero(avail > 0)
-        curve = composed(makers.unit_cost[live_m], avail[live_m], o.ask[live_o], o.qty[live_o],
-                         k)
-        maker_rows = live_m[curve.refinery]
-        n = len(curve.asks)
-        seg = clear_single(Offers(curve.asks, curve.quantity, maker_rows, live_o[curve.mine],
-                                  makers.region[maker_rows], np.full(n, -1),
-                                  np.zeros(n, dtype=bool), makers.club[maker_rows].astype(float)),
-                           buyer_scale=self.buyers.scale, eps=self.elasticity, price_cap=None,
-                           last_price=self.last_component_price, region_club=self.region_club,
-                           buyer_club_rows=self.buyers.club_rows)
-        price = market.concentrate_price(seg.world_price, curve, seg.sold,
-                                         makers.unit_cost[live_m], o.ask[live_o],
-                                         o.qty[live_o], k)
-        dispatched = np.bincount(live_o[curve.mine], weights=seg.sold * k, minlength=len(o))
-        n_makers = len(avail)
-        seg.sold = np.bincount(maker_rows, weights=seg.sold, minlength=n_makers)
-        seg.to_gov = np.zeros(n_makers)
-        seg.offer_price = np.full(n_makers, seg.world_price)
-        return price, dispatched, seg
+        self.buyers.take_delivery(comp)
 
     # ------------------------------------------------------------------------------------------
     # what policies ask of the model

@@ -11,6 +11,8 @@ the same sums in the same order, so the series are identical.
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy as np
 
 from abm import market
@@ -41,6 +43,12 @@ ACCOUNTS = ("production", "gov_purchases", "gov_sales", "private_stocking", "pri
             "gov_topups", "exporter_rent", "routing_cost", "scrap_collected", "scrap_bought",
             "scrap_receipts", "scrap_payments", "product_used", "component_revenue",
             "component_product_payments")
+
+# the component stage's columns of a run without component makers (read-only, shared)
+NO_COMPONENT_SERIES = MappingProxyType({"component_price": np.nan, "club_component_price": np.nan,
+                                        "component_output": 0.0, "club_component_output": 0.0})
+NO_COMPONENT_ACCOUNTS = MappingProxyType(dict.fromkeys(
+    ("product_used", "component_revenue", "component_product_payments"), 0.0))
 
 
 class Recorder:
@@ -246,8 +254,7 @@ class Recorder:
     def component_series(model) -> dict[str, float]:
         makers = model.components
         if not makers.any:
-            return {"component_price": np.nan, "club_component_price": np.nan,
-                    "component_output": 0.0, "club_component_output": 0.0}
+            return NO_COMPONENT_SERIES
         return {"component_price": model.component_price,
                 "club_component_price": model.club_component_price,
                 "component_output": float(makers.output.sum()),
@@ -256,8 +263,7 @@ class Recorder:
     @staticmethod
     def component_accounts(makers) -> dict[str, float]:
         if not makers.any:
-            return dict.fromkeys(("product_used", "component_revenue",
-                                  "component_product_payments"), 0.0)
+            return NO_COMPONENT_ACCOUNTS
         return {"product_used": float((makers.intensity * makers.output).sum()),
                 "component_revenue": float(makers.revenue.sum()),
                 "component_product_payments": float(makers.input_cost.sum())}

@@ -120,6 +120,25 @@ def test_a_component_mip_raises_the_club_component_price_to_the_floor():
     assert m.metrics()["club_component_share"] == pytest.approx(40 / (149 + 1 / 3), rel=1e-12)
 
 
+def test_a_component_tariff_lifts_the_club_component_price_by_the_duty():
+    """As the MIP case (C1 40 t/step in the club, C2 200 t/step), a 25% club tariff on
+    components: with the club importing, the club price is 1.25 x 78 = 97.5; club buyers want
+    6,240 / 97.5 = 64 t, C1 sells 40, 24 t are imported; the world sells 80 + 24 = 104 t < 200
+    at 78 (C2 marginal), derived product demand 0.5 x 144 = 72 t in [50, 150]: P = 56. Duty
+    (97.5 - 78) x 24 = 468 (x 1,000 USD), booked by the club's government."""
+    raw = three()
+    raw["producers"][3]["capacity"] = 480.0
+    raw["producers"][4]["capacity"] = 2400.0
+    raw["policy"] = {"trade": {"stage": "component", "tariff": 0.25}}
+    m = run(raw)
+    s = m.series(accounts=True)
+    assert s["club_component_price"][0] == pytest.approx(97.5, rel=1e-12)
+    assert s["component_price"][0] == 78.0 and s["price"][0] == 56.0
+    np.testing.assert_allclose(m.components.output, [40.0, 104.0], rtol=1e-12)
+    assert s["duties"][0] == pytest.approx(468e3, rel=1e-12)
+    assert s["fiscal_flow"][0] == pytest.approx(-468e3, rel=1e-12)
+
+
 def test_scarce_product_sets_the_product_price_on_a_vertical_segment():
     """Only R1 (50 t at 40) refines, and at 40 makers want 89 t (above): product is scarce,
     P is beyond the last ask where 0.5 x q = 50, q = 100 t of components. Below P = 149.6 C2
@@ -182,7 +201,7 @@ def test_configs_without_component_makers_record_no_component_stage():
     ({"recyclers": [{"name": "R", "region": "US", "capacity": 10.0, "unit_cost": 1.0,
                      "scrap": 5.0}]}, "recyclers"),
     ({"policy": {"floor": {"mechanism": "mip", "level": 50.0}}}, "policy.floor.mechanism"),
-    ({"policy": {"trade": {"tariff": 0.1}}}, "policy.trade"),
+    ({"policy": {"trade": {"tariff": 0.1}}}, "policy.trade.stage"),
     ({"market": {"price_cap": 100.0, "demand": THREE["market"]["demand"]}}, "market.price_cap"),
     ({"shocks": [{"kind": "export_control", "region": "China", "start": 1, "duration": 1,
                   "cut": 0.5}]}, "shocks.0.kind"),
@@ -206,6 +225,17 @@ def test_floor_stage_and_mechanism_pairs_outside_the_matrix_are_refused(floor, k
     with pytest.raises(ConfigError) as err:
         experiment_from_dict(three(policy={"floor": floor}))
     assert key in str(err.value) and words in str(err.value)
+
+
+def test_component_trade_measures_take_a_tariff_only():
+    with pytest.raises(ConfigError, match="policy.trade.rules_of_origin"):
+        experiment_from_dict(three(policy={"trade": {"stage": "component", "tariff": 0.1,
+                                                     "rules_of_origin": 0.5}}))
+    raw = three()
+    raw["producers"] = [p for p in raw["producers"] if p["stage"] != "component"]
+    raw["policy"] = {"trade": {"stage": "component", "tariff": 0.1}}
+    with pytest.raises(ConfigError, match="needs component producers"):
+        experiment_from_dict(raw)
 
 
 def test_a_component_floor_needs_component_makers_and_its_stage():

@@ -213,8 +213,9 @@ maker = st.fixed_dictionaries({
 @st.composite
 def configs_three_stage(draw):
     """Three stages (issue 16 part 1): mines and refineries as in `configs`, component makers
-    and buyers of components; a product or concentrate CFD and a component MIP perhaps (what
-    the component stage models; the rest is refused with component makers)."""
+    and buyers of components; a product or concentrate CFD, a component MIP and a component
+    tariff perhaps (what the component stage models; the rest is refused with component
+    makers)."""
     producers = draw(st.lists(producer, min_size=1, max_size=5))
     producers.append({"region": "US", "stage": "refinery", "capacity": draw(st.floats(1.0, 3000)),
                       "unit_cost": draw(st.floats(0.0, 100.0))})
@@ -253,6 +254,8 @@ def configs_three_stage(draw):
         if mip["volume_cap"] is not None and draw(st.booleans()):
             mip["excess_duty"] = draw(st.floats(0.0, 3.0))
         policy["component_floor"] = mip
+    if draw(st.booleans()):
+        policy["trade"] = {"stage": "component", "tariff": draw(st.floats(0.0, 0.5))}
     raw["policy"] = policy
     return raw
 
