@@ -27,15 +27,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from abm import market
 from abm.clearing import Offers, Outcome, clear_single, clear_step
-
-if TYPE_CHECKING:
-    from abm.protocol import ModelView
 
 
 @dataclass
@@ -130,12 +126,13 @@ def composed(maker_cost: np.ndarray, maker_qty: np.ndarray, product_ask: np.ndar
     return market.chain_curve(maker_cost, maker_qty, product_ask, product_qty, intensity)
 
 
-def clear_stages(model: ModelView) -> tuple[float, np.ndarray, Outcome]:
-    """This step's component and product markets (the model's offers, component makers, buyers
-    and component plan): (product price, t of product sold per product offer, the component
-    market's outcome by maker). One composed clearing when one intensity serves every maker and
-    no measure splits the component market (`composed_clearing`), else the derived-demand
-    search (`product_equilibrium`)."""
+def clear_stages(model) -> tuple[float, np.ndarray, Outcome]:
+    """This step's component and product markets (`model` an abm.protocol.ModelView, which
+    imports this module's types: the model's offers, component makers, buyers and component
+    plan): (product price, t of product sold per product offer, the component market's outcome
+    by maker). One composed clearing when one intensity serves every maker and no measure
+    splits the component market (`composed_clearing`), else the derived-demand search
+    (`product_equilibrium`)."""
     makers, buyers, plan, o = model.components, model.buyers, model.component_plan, model.offers
     cut = model.producers.supply_cut if model.producers.cut_active else None
     # (without product on offer nothing can be made)
@@ -172,7 +169,7 @@ def clear_stages(model: ModelView) -> tuple[float, np.ndarray, Outcome]:
     return product.price, product.dispatched, component_market(product.price)
 
 
-def composed_clearing(model: ModelView, avail: np.ndarray) -> tuple[float, np.ndarray, Outcome]:
+def composed_clearing(model, avail: np.ndarray) -> tuple[float, np.ndarray, Outcome]:
     """`clear_stages` in one clearing of the composed merit order (`composed`; one intensity k,
     no component measure, some product on offer): the component outcome is re-laid by maker
     (t sold, the one component price), the product price follows the concentrate-price rule."""

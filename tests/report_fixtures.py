@@ -297,6 +297,9 @@ def simulate(design: pl.DataFrame, scenarios: list[str], steps: int, seed: int,
     metrics["fiscal_cost_per_capacity"] = np.where(
         added > 0, metrics["fiscal_cost_net"] / np.where(added > 0, added, 1.0), np.nan)
     metrics["club_recycled_share"] = np.zeros(n)      # (no recyclers here)
+    # (no component makers here: the component stage's metrics are NaN, as a run records them)
+    metrics["club_component_share"] = np.full(n, np.nan)
+    metrics["component_price_mean"] = np.full(n, np.nan)
     del years
     params = [c for c in design.columns if "." in c]
     runs = design.select("run_id", "scenario", "point", "replication", "seed").with_columns(
