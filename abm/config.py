@@ -166,6 +166,10 @@ class Market(Strict):
                               "collected)")
     supply_shock: SupplyShock | None = field(None, "-", "An i.i.d. shock on every producer's "
                                              "output (none when left out)")
+    component_intensity: float = field(1.0, "t/t", "Tonnes of product per tonne of component "
+                                       "(used when the experiment has component producers; "
+                                       "NdFeB magnets: ~0.3 t NdPr per t, docs/sources.md)",
+                                       gt=0, le=1000)
 
 
 class Region(Strict):
@@ -178,18 +182,27 @@ class Region(Strict):
 
 
 class Producer(Strict):
-    """An existing mine or refinery."""
+    """An existing mine, refinery or component maker.
+
+    Component makers (`stage = "component"`, e.g. NdFeB magnet plants) turn product into a
+    downstream component: with any of them in the experiment, buyers demand components
+    (market.demand is component demand) and component makers demand product, `intensity` t of
+    it per t of component (docs/ODD.md 7.17)."""
 
     name: str = field(..., "-", "Producer name", min_length=1)
     region: str = field(..., "-", "Region (must be listed in [[regions]])")
-    stage: Literal["mine", "refinery"] = field(..., "-", "mine (concentrate) or refinery (product)")
-    capacity: float = field(..., "t/yr", "Nameplate capacity (concentrate for mines)", ge=0)
+    stage: Literal["mine", "refinery", "component"] = field(
+        ..., "-", "mine (concentrate), refinery (product) or component (downstream of product)")
+    capacity: float = field(..., "t/yr", "Nameplate capacity (concentrate for mines, component "
+                            "for component makers)", ge=0)
     unit_cost: float = field(..., PRICE, "Cash cost per tonne of output (for refineries without "
-                             "mines in the experiment, including feed)", ge=0)
+                             "mines in the experiment, including feed; for component makers the "
+                             "conversion cost, without the product bought)", ge=0)
     fixed_cost: float = field(0.0, "USD/yr", "Fixed cost paid while not exited", ge=0)
     cash: float = field(0.0, "USD", "Initial cash balance", ge=-1e15, le=1e15)
-    intensity: float | None = field(None, "t/t", "Refinery only: concentrate per product "
-                                    "(default market.intensity)", gt=0)
+    intensity: float | None = field(None, "t/t", "Refinery: concentrate per product (default "
+                                    "market.intensity); component maker: product per component "
+                                    "(default market.component_intensity)", gt=0)
 
 
 class Recycler(Strict):
@@ -482,6 +495,13 @@ class Shock(Strict):
 # --------------------------------------------------------------------------------------------------
 
 
+# Which floor mechanism acts at which stage (docs/ODD.md 7.17 gives the reasons): concentrate is
+# not a market of its own (it is priced through the chain curve), so only a top-up on mines'
+# sales is meaningful there; a component MIP is a border measure on imported components.
+STAGE_MECHANISMS = {"product": ("mip", "purchase", "cfd"), "concentrate": ("cfd",),
+                    "component": ("mip",)}
+
+
 class Floor(Strict):
     """A price floor: level rule, mechanism, coverage and limits."""
 
@@ -494,7 +514,9 @@ class Floor(Strict):
                                 gt=0)
     percentile: float = field(75.0, "%", "rule = cost_percentile: percentile of the capacity-"
                               "weighted market-economy cash-cost curve", ge=0, le=100)
-    stage: Literal["product", "concentrate"] = field("product", "-", "Stage the floor applies to")
+    stage: Literal["product", "concentrate", "component"] = field(
+        "product", "-", "Stage the floor applies to (which mechanism at which stage: "
+        "docs/ODD.md 7.17)")
     covers: list[str] = field([], "-", "Regions protected (cfd, purchase) or imposing the MIP")
     producers: list[str] = field([], "-", "cfd, purchase: names of the existing producers "
                                  "covered (of the floor's stage, in covered regions); default: "
@@ -565,9 +587,11 @@ class Floor(Strict):
         if self.excess_duty is not None and (self.mechanism != "mip" or self.volume_cap is None):
             raise invalid("excess_duty applies to imports beyond an MIP's volume_cap: it needs "
                              "mechanism = 'mip' and a volume_cap")
-        if self.stage == "concentrate" and self.mechanism != "cfd":
-            raise invalid(f"stage = 'concentrate' is supported for mechanism 'cfd' only "
-                             f"(got '{self.mechanism}'); use stage = 'product'")
+        allowed = STAGE_MECHANISMS[self.stage]
+        if self.mechanism not in allowed:
+            raise invalid(f"stage = '{self.stage}' takes mechanism "
+                          f"{' or '.join(repr(m) for m in allowed)} (got '{self.mechanism}'; "
+                          "docs/ODD.md 7.17)", "mechanism")
         # keys that mean nothing for the mechanism are errors, not silently ignored
         for key, mechanisms in (("producers", ("cfd", "purchase")),
                                 ("new_entrants", ("cfd", "purchase")),
@@ -620,8 +644,12 @@ class Offtake(Strict):
 class Trade(Strict):
     """Club trade measures on imports from non-club origins."""
 
-    tariff: float = field(0.0, "-", "Ad-valorem duty on product imports into the club from "
-                          "non-club origins", ge=0, le=10)
+    stage: Literal["product", "component"] = field(
+        "product", "-", "Stage of the imports the measures apply to: product, or component (a "
+        "tariff on components made outside the club; needs component producers; rules of origin "
+        "and transshipment are the product stage's: docs/ODD.md 7.17)")
+    tariff: float = field(0.0, "-", "Ad-valorem duty on imports into the club from non-club "
+                          "origins (of the measures' stage)", ge=0, le=10)
     rules_of_origin: float | None = field(None, "-", "Minimum share of club value (refining "
                                           "margin and concentrate) for club treatment of "
                                           "club-refined product", ge=0, le=1)
@@ -657,6 +685,9 @@ class Policy(Strict):
     """The policy instruments; a left-out table means the instrument is off."""
 
     floor: Floor | None = field(None, "-", "Price floor (off when left out)")
+    component_floor: Floor | None = field(
+        None, "-", "A second floor, at the component stage (stage = 'component'), beside "
+        "policy.floor (off when left out; needs component producers)")
     stockpile: Stockpile | None = field(None, "-", "Strategic stockpile (off when left out)")
     offtake: Offtake | None = field(None, "-", "Offtake contracts (off when left out)")
     trade: Trade | None = field(None, "-", "Club trade measures (off when left out)")
@@ -850,7 +881,8 @@ class ExperimentConfig(Strict):
                 check(("shocks", i, "targets"), region)
         self._check_scrap_controls()
         for name, instrument in (("floor", self.policy.floor), ("offtake", self.policy.offtake),
-                                 ("finance", self.policy.finance)):
+                                 ("finance", self.policy.finance),
+                                 ("component_floor", self.policy.component_floor)):
             if instrument is not None:
                 for region in instrument.covers:
                     check(("policy", name, "covers"), region)
@@ -948,6 +980,78 @@ class ExperimentConfig(Strict):
                 raise invalid(f"producer '{name}' is in region '{region}', which the floor does "
                               f"not cover (covers: {', '.join(sorted(covered))})", *path)
 
+
+    @model_validator(mode="after")
+    def components_combine(self) -> ExperimentConfig:
+        """A component-stage floor needs component producers; with them, the features whose
+        submodels still read the product price as buyers' price (or clear the product market
+        against buyers) are refused rather than run with a wrong answer (docs/ODD.md 7.17)."""
+        makers = [i for i, p in enumerate(self.producers) if p.stage == "component"]
+        p = self.policy
+        second = p.component_floor
+        if second is not None and second.stage != "component":
+            raise invalid(f"policy.component_floor is the component-stage floor: stage = "
+                          f"'component' (got '{second.stage}'; a product or concentrate floor "
+                          "is policy.floor)", "policy", "component_floor", "stage")
+        if second is not None and p.floor is not None and p.floor.stage == "component":
+            raise invalid("policy.floor and policy.component_floor are both at the component "
+                          "stage; allowed: one floor per stage", "policy", "floor", "stage")
+        trade = p.trade
+        if trade is not None and trade.stage == "component":
+            if not makers:
+                raise invalid("policy.trade with stage = 'component' needs component producers "
+                              "([[producers]] stage = 'component')", "policy", "trade", "stage")
+            for key in ("rules_of_origin", "transshipment_cost", "detection_rate", "sourcing"):
+                if key in trade.model_fields_set:
+                    raise invalid(f"{key} applies to product-stage trade measures (policy.trade."
+                                  "stage = 'product'); allowed at the component stage: tariff, "
+                                  "start, end", "policy", "trade", key)
+        for name, floor in (("floor", p.floor), ("component_floor", second)):
+            if floor is None or floor.stage != "component":
+                continue
+            if not makers:
+                raise invalid("a component-stage floor needs component producers "
+                              "([[producers]] stage = 'component')", "policy", name, "stage")
+            if floor.rule != "fixed":
+                raise invalid(f"a component-stage floor takes rule = 'fixed' (got "
+                              f"'{floor.rule}': its percentile and index would read the "
+                              "product stage)", "policy", name, "rule")
+        if not makers:
+            return self
+        where = ("producers", makers[0], "stage")
+        refused = [
+            (bool(self.recyclers), "recyclers", ("recyclers",)),
+            (p.trade is not None and p.trade.stage == "product",
+             "policy.trade at the product stage", ("policy", "trade", "stage")),
+            (p.stockpile is not None, "policy.stockpile", ("policy", "stockpile")),
+            (p.offtake is not None, "policy.offtake", ("policy", "offtake")),
+            (p.floor is not None and p.floor.stage == "product"
+             and p.floor.mechanism != "cfd",
+             f"a product-stage '{p.floor.mechanism if p.floor else ''}' floor",
+             ("policy", "floor", "mechanism")),
+            (self.market.price_cap is not None, "market.price_cap", ("market", "price_cap")),
+            (self.investment.enabled, "[investment] (developers and state expansion read "
+             "buyers' demand as product demand)", ("investment", "enabled")),
+            (self.exits is not None and self.exits.enabled, "[exits]", ("exits", "enabled")),
+            (self.nonmarket.strategy == "predatory", "nonmarket.strategy = 'predatory'",
+             ("nonmarket", "strategy")),
+            (self.nonmarket.quota_price is not None, "nonmarket.quota_price",
+             ("nonmarket", "quota_price")),
+            (self.nonmarket.reserve is not None, "nonmarket.reserve", ("nonmarket", "reserve")),
+        ]
+        refused += [(s.kind == "export_control", "an export_control shock", ("shocks", i, "kind"))
+                    for i, s in enumerate(self.shocks)]
+        refused += [(b.inventory_cover > 0, "buyers' inventories", ("buyers", i,
+                                                                   "inventory_cover"))
+                    for i, b in enumerate(self.buyers)]
+        for bad, what, path in refused:
+            if bad:
+                raise invalid(f"{what} is not modelled with component producers (producers."
+                              f"{where[1]} has stage = 'component'); allowed with them: mines, "
+                              "refineries, buyers, outages, supply_outage shocks, a product or "
+                              "concentrate CFD, a component MIP and a component tariff "
+                              "(docs/ODD.md 7.17)", *path)
+        return self
 
     @model_validator(mode="after")
     def instruments_combine(self) -> ExperimentConfig:

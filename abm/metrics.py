@@ -158,6 +158,18 @@ def fiscal(model, cash: float, capacity_added: float) -> dict[str, float]:
     }
 
 
+def component_metrics(model) -> dict[str, float]:
+    """The component stage's metrics: the club's share of component output in the last year (0
+    when nothing was made) and the mean world component price; NaN without component makers."""
+    if not model.components.any:
+        return {"club_component_share": float("nan"), "component_price_mean": float("nan")}
+    rec, spy = model.recorder, model.steps_per_year
+    made = float(last_year(rec.column("component_output"), spy).sum())
+    club = float(last_year(rec.column("club_component_output"), spy).sum())
+    return {"club_component_share": club / made if made > 0 else 0.0,
+            "component_price_mean": float(np.mean(rec.column("component_price")))}
+
+
 def run_metrics(model) -> dict[str, float]:
     """Every metric of abm.names.METRICS for a finished (or stopped) model run."""
     rec = model.recorder
@@ -200,6 +212,7 @@ def run_metrics(model) -> dict[str, float]:
                                 / club_cons if club_cons > 0 else 0.0),
         "club_scrap_price_mean": mean_defined(rec.column("club_scrap_price")),
         "private_stock_mean": float(np.mean(rec.column("private_stock"))),
+        **component_metrics(model),
     }
     assert set(out) == set(METRICS), "metrics and abm.names.METRICS must list the same names"
     return out

@@ -32,7 +32,8 @@ from abm.agents.buyers import Buyers
 from abm.agents.developers import Pipeline
 from abm.agents.government import Governments
 from abm.agents.producers import Producers
-from abm.clearing import MarketPlan, clear_single, clear_step
+from abm.clearing import MarketPlan, Outcome, clear_single, clear_step
+from abm.component import ComponentMakers, clear_stages
 from abm.config import ExperimentConfig
 from abm.kinds import ACCOUNT_KEYS
 from abm.metrics import run_metrics
@@ -90,6 +91,11 @@ class MineralMarket(mesa.Model):
         self.has_mines = self.producers.has_mines
         self.developers = self.pipeline.developers
         self.expectation = self.pipeline.expectation
+        # the component stage (docs/ODD.md 7.17): with component makers buyers demand
+        # components, and the product market clears against the makers' derived demand
+        self.components = ComponentMakers(config, self.region_index, self.region_club)
+        self.component_plan = MarketPlan()
+        self.component_outcome: Outcome | None = None
 
         # policies (a scenario is a list of instruments)
         self.stock_owners: list = []
@@ -112,6 +118,9 @@ class MineralMarket(mesa.Model):
         self.realised = RealisedPrices(self.n_steps)     # producers' realised prices (metrics)
         self.price = self.club_price = self.last_price = mk.demand.reference_price
         self.concentrate_price = float("nan")
+        # component prices (NaN without component makers): world and club
+        self.component_price = self.club_component_price = float("nan")
+        self.last_component_price = mk.demand.reference_price
         self.floor_level = float("nan")
         self.t = 0
 
@@ -134,6 +143,10 @@ class MineralMarket(mesa.Model):
         self.clear_markets()                        # prices; buyers take delivery
         self.buyers.use_inventories()
         self.producers.settle(self)                 # output, revenue, costs
+        if self.components.any:                     # component makers: sales, product bought
+            self.components.settle(self.component_outcome.sold,
+                                   self.component_outcome.offer_price, self.price,
+                                   self.money_per_price_tonne)
         if self.recyclers.trades:                   # recyclers pay each other for scrap
             self.book.revenue[self.recycler_rows] += (self.recyclers.scrap_money()
                                                       * self.money_per_price_tonne)
@@ -147,6 +160,8 @@ class MineralMarket(mesa.Model):
             # the last price at which anything traded: a step with no supply at all records only
             # a marker price, and buyers go without what they demanded at this one
             self.last_price = self.price
+            if self.components.any:
+                self.last_component_price = self.component_price
         if self.steps >= self.n_steps:
             self.running = False
 
@@ -161,12 +176,18 @@ class MineralMarket(mesa.Model):
         # (producers' output and revenue of the step are set from zero in Producers.settle)
         self.acct = dict.fromkeys(ACCOUNT_KEYS, 0.0)
         self.plan = MarketPlan() if self.policies else self._idle_plan
+        if self.components.any and self.policies:
+            self.component_plan = MarketPlan()
         self.disruption = False
         self.floor_level = float("nan")
 
     def clear_markets(self) -> None:
         """Clear the product markets (one world market, or linked club / world / restricting-region
-        markets under trade measures) by merit order; derive the concentrate price."""
+        markets under trade measures) by merit order; derive the concentrate price. With
+        component makers the buyers' market is the component market (`clear_three_stages`)."""
+        if self.components.any:
+            self.clear_three_stages()
+            return
         if not self.policies or self.plan.idle:
             out = clear_single(self.offers, buyer_scale=self.buyers.scale, eps=self.elasticity,
                                price_cap=self.config.market.price_cap,
@@ -185,6 +206,28 @@ class MineralMarket(mesa.Model):
                                                                   self.concentrate_price,
                                                                   self.club_price)
         self.buyers.take_delivery(out)
+
+    def clear_three_stages(self) -> None:
+        """The component market (buyers against component makers, with the component stage's
+        measures) and the product market (product offers against the makers' derived demand),
+        solved together (abm.component.clear_stages); then the concentrate price."""
+        price, dispatched, comp = clear_stages(self)
+        makers, o = self.components, self.offers
+        # the club's net product imports: what club makers bought less what club offers sold
+        club_use = float((makers.intensity * comp.sold)[makers.club].sum())
+        club_imports = club_use - float(dispatched[self.region_club[o.region]].sum())
+        n_offers = len(o)
+        self.outcome = Outcome(price, price, float("nan"), dispatched,
+                               np.zeros(n_offers), np.full(n_offers, price), comp.buyer_tonnes,
+                               comp.buyer_price, 0.0, price, 0.0, comp.duties, club_imports,
+                               comp.unmet, comp.consumption)
+        self.component_outcome = comp
+        self.price = self.club_price = price
+        self.unmet = comp.unmet
+        self.component_price, self.club_component_price = comp.world_price, comp.club_price
+        self.concentrate_price = self.producers.concentrate_price(
+            price, dispatched, self.concentrate_price, price)
+        self.buyers.take_delivery(comp)
 
     # ------------------------------------------------------------------------------------------
     # what policies ask of the model

@@ -126,6 +126,13 @@ METRICS: dict[str, Quantity] = {
     "private_stock_mean": Quantity("Mean private stocks", "t", "Mean over the run of the "
                                    "product private stockholders hold ([storage]; 0 without "
                                    "them)", ""),
+    "club_component_share": Quantity("Club share of component output", "share", "Components "
+                                     "made in club regions as a share of all components made "
+                                     "in the last year (NaN without component makers; a product "
+                                     "floor without a component one may move component making "
+                                     "out of the club)", "higher"),
+    "component_price_mean": Quantity("Mean component price", "price", "Mean world component "
+                                     "price over the run (NaN without component makers)", ""),
 }
 
 SERIES: dict[str, Quantity] = {
@@ -192,6 +199,16 @@ SERIES: dict[str, Quantity] = {
     # added in issue 20 part 2 (private stockholders)
     "private_stock": Quantity("Private stocks", "t", "Product held by private stockholders "
                               "([storage]; 0 without them)", ""),
+    # added in issue 16 part 1 (a downstream component stage)
+    "component_price": Quantity("Component price", "price", "Price of the component (e.g. "
+                                "magnets) in the world market (null without component makers)",
+                                ""),
+    "club_component_price": Quantity("Club component price", "price", "Component price paid by "
+                                     "club buyers (null without component makers)", ""),
+    "component_output": Quantity("Component output", "t/step", "Components made (delivered to "
+                                 "buyers)", ""),
+    "club_component_output": Quantity("Club component output", "t/step", "Components made by "
+                                      "component makers in club regions", ""),
 }
 
 # Per-region product capacity columns in the series are named REGION_CAPACITY_PREFIX + region name.

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from abm.agents.buyers import Buyers
     from abm.agents.government import Governments
     from abm.clearing import MarketPlan, Offers, Outcome
+    from abm.component import ComponentMakers
     from abm.config import ExperimentConfig
     from abm.investment import PriceExpectation
     from abm.recorder import Recorder
@@ -73,6 +74,12 @@ class ModelView(Protocol):
     concentrate_price: float
     floor_level: float
     disruption: bool
+    # the component stage (abm.component; NaN prices and an empty population without it)
+    components: ComponentMakers
+    component_plan: MarketPlan          # the component market's measures (a component MIP)
+    component_outcome: Outcome | None   # the component market's clearing (None without it)
+    component_price: float
+    club_component_price: float
 
     @property
     def region_net_exports(self) -> np.ndarray: ...

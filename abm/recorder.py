@@ -11,6 +11,8 @@ the same sums in the same order, so the series are identical.
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy as np
 
 from abm import market
@@ -31,12 +33,24 @@ from abm.names import REGION_CAPACITY_PREFIX, SERIES
 # their sales in private_release and private_sales_revenue.
 # Scrap (market.scrap_trade): scrap_bought <= scrap_collected (t; equal where the scrap price is
 # positive), and scrap_receipts = scrap_payments (USD, recyclers paying recyclers).
+# Components (component makers, docs/ODD.md 7.17): consumption is components delivered
+# (= component_output); production = product_used (t of product the makers bought, sum of
+# intensity x output); buyer_payments = component_revenue + duties (USD, the makers' sales
+# and a component MIP's duty); component_product_payments = producer_revenue (USD, the makers
+# paying for product).
 ACCOUNTS = ("production", "gov_purchases", "gov_sales", "private_stocking", "private_release",
             "buyer_payments", "producer_revenue", "gov_purchase_spend",
             "gov_payments_to_producers", "gov_receipts_from_producers", "gov_sales_revenue",
             "private_sales_revenue", "duties", "concentrate_output", "concentrate_used",
             "gov_topups", "exporter_rent", "routing_cost", "scrap_collected", "scrap_bought",
-            "scrap_receipts", "scrap_payments")
+            "scrap_receipts", "scrap_payments", "product_used", "component_revenue",
+            "component_product_payments")
+
+# the component stage's columns of a run without component makers (read-only, shared)
+NO_COMPONENT_SERIES = MappingProxyType({"component_price": np.nan, "club_component_price": np.nan,
+                                        "component_output": 0.0, "club_component_output": 0.0})
+NO_COMPONENT_ACCOUNTS = MappingProxyType(dict.fromkeys(
+    ("product_used", "component_revenue", "component_product_payments"), 0.0))
 
 
 class Recorder:
@@ -107,7 +121,9 @@ class Recorder:
         # NaN marks "not applicable" (no floor in force, no concentrate market): store as null.
         return frame.with_columns(pl.col("floor", "concentrate_price", "export_region_price",
                                          "compliant_concentrate_price", "scrap_price",
-                                         "scrap_price_home", "club_scrap_price").fill_nan(None))
+                                         "scrap_price_home", "club_scrap_price",
+                                         "component_price",
+                                         "club_component_price").fill_nan(None))
 
     # ------------------------------------------------------------------------------------------
     # the model's step
@@ -138,10 +154,12 @@ class Recorder:
             values["private_release"] += holders.sold
             values["private_sales_revenue"] += holders.step_sales
             storage_spend = holders.step_spend
+        # (the price buyers paid: the component price when they buy components)
+        paid = model.component_price if model.components.any else model.price
         if self.defer:
             self._pending.append((model.t, st, b.output.copy(), out.buyer_tonnes,
                                   buyers.spent_known, buyers.scale_of(),
-                                  model.price, importers, offtake))
+                                  paid, importers, offtake))
         else:
             spend = float(sum(buyers.spent.tolist()))
             production = ref_out.sum()
@@ -150,7 +168,7 @@ class Recorder:
             has_mines = producers.has_mines
             values.update({
                 "concentrate_price": model.concentrate_price if has_mines else np.nan,
-                "demand": self.demand(buyers, out, model.price),
+                "demand": self.demand(buyers, out, paid),
                 "production_market": ref_out[st.rows_market].sum(),
                 "production_nonmarket": ref_out[st.rows_nonmarket].sum(),
                 "club_consumption": out.buyer_tonnes[buyers.club_rows].sum(),
@@ -223,6 +241,7 @@ class Recorder:
             "transshipped": out.transshipped,
             **self.scrap_series(model.recyclers),
             "private_stock": 0.0,
+            **self.component_series(model),
             # accounts for conservation checks (abm.recorder.ACCOUNTS)
             "production": nan,
             "gov_purchases": acct["gov_purchases"],
@@ -243,7 +262,26 @@ class Recorder:
             "exporter_rent": out.exporter_rent * mf,
             "routing_cost": out.routing_cost * mf,
             **self.scrap_accounts(model.recyclers),
+            **self.component_accounts(model.components),
         }
+
+    @staticmethod
+    def component_series(model) -> dict[str, float]:
+        makers = model.components
+        if not makers.any:
+            return NO_COMPONENT_SERIES
+        return {"component_price": model.component_price,
+                "club_component_price": model.club_component_price,
+                "component_output": float(makers.output.sum()),
+                "club_component_output": float(makers.output[makers.club].sum())}
+
+    @staticmethod
+    def component_accounts(makers) -> dict[str, float]:
+        if not makers.any:
+            return NO_COMPONENT_ACCOUNTS
+        return {"product_used": float((makers.intensity * makers.output).sum()),
+                "component_revenue": float(makers.revenue.sum()),
+                "component_product_payments": float(makers.input_cost.sum())}
 
     @staticmethod
     def scrap_series(recyclers) -> dict[str, float]:

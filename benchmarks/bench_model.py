@@ -11,6 +11,7 @@ scaling in agents and steps, a profile, and the cost of `abm --help`.
     .venv/bin/python benchmarks/bench_model.py help
     .venv/bin/python benchmarks/bench_model.py cpu --repeat 30  # CPU ms a run (PYTHONPATH=<tree>)
     .venv/bin/python benchmarks/bench_model.py experiment       # 1,000 runs x 240 steps, 2 workers
+    .venv/bin/python benchmarks/bench_model.py stages --repeat 5   # three stages vs two (CPU)
 
 Definitions:
 - run: the baseline experiment (experiments/baseline.toml, 240 monthly steps), building the model,
@@ -541,6 +542,30 @@ def bench_cpu(repeat: int) -> dict:
             "load": os.getloadavg()[0]}
 
 
+def bench_stages(repeat: int) -> dict:
+    """CPU time of a three-stage run of the baseline's size against the two-stage run it
+    extends (issue 16 part 1): experiments/downstream_floor.toml's `no_policy` scenario (the
+    baseline's refineries, buyers, outages and 240 steps, plus six magnet makers) against the
+    baseline with the same switches (no pipeline, no exits, competitive state refiners).
+    Least CPU seconds of `repeat` runs each, alternating."""
+    import abm
+
+    two = abm.load_experiment(BASELINE, overrides={
+        "investment.enabled": False, "exits.enabled": False,
+        "nonmarket.strategy": "competitive", "nonmarket.target_share": 0.0,
+        "market.demand.growth": 0.0}).scenario()
+    three = abm.load_experiment(ROOT / "experiments" / "downstream_floor.toml").scenario(
+        "no_policy")
+    times = {"two_stage": [], "three_stage": []}
+    for seed in range(repeat):
+        times["two_stage"].append(one_run(two, seed).cpu)
+        times["three_stage"].append(one_run(three, seed).cpu)
+    out = {k: min(v) * 1e3 for k, v in times.items()}
+    out["ratio"] = out["three_stage"] / out["two_stage"]
+    out["runs"] = repeat
+    return out
+
+
 def bench_help(repeat: int) -> dict:
     exe = ROOT / ".venv" / "bin" / "abm"
     cmd = [str(exe), "--help"] if exe.exists() else [sys.executable, "-m", "abm.cli", "--help"]
@@ -578,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("which", nargs="*",
                         help="run, scaling, phases, scenarios, profile, help, experiment, "
-                        "instructions, cpu "
+                        "instructions, cpu, stages "
                         "(default: run scaling phases help)")
     parser.add_argument("--repeat", type=int, default=21, help="runs per timing (median)")
     parser.add_argument("--sizes", default="100,300,1000,3000,10000")
@@ -625,6 +650,11 @@ def main(argv: list[str] | None = None) -> int:
         print("| tree | runs | median CPU ms | min CPU ms | load avg |\n| --- | --- | --- | --- | --- |")
         print(f"| {r['tree']} | {r['runs']} | {r['median_ms']:.1f} | {r['min_ms']:.1f} | "
               f"{r['load']:.1f} |\n")
+    if "stages" in which:
+        r = results["stages"] = bench_stages(args.repeat)
+        print(f"## three stages vs two (least CPU ms of {r['runs']} runs): two-stage "
+              f"{r['two_stage']:.1f}, three-stage {r['three_stage']:.1f}, ratio "
+              f"{r['ratio']:.2f}\n")
     if "help" in which:
         r = results["help"] = bench_help(max(args.repeat, 10))
         print(f"## abm --help: median {r['help_ms']:.0f} ms (min {r['help_min_ms']:.0f} ms) "

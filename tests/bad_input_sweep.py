@@ -97,8 +97,8 @@ CASES: dict[str, Case] = {
     "csv_bad_cell": Case(9, toml(WITH_CSV, **{"p.csv": HEADER + "C,US,refinery,lots,45\n"}),
                          run_case(["exp.toml"]), "p.csv, line 2", "capacity", "valid number"),
     "csv_unknown_stage": Case(9, toml(WITH_CSV, **{"p.csv": HEADER + "C,US,smelter,35,45\n"}),
-                              run_case(["exp.toml"]), "p.csv, line 2", "stage", "'mine' or "
-                              "'refinery'"),
+                              run_case(["exp.toml"]), "p.csv, line 2", "stage", "'mine', "
+                              "'refinery' or 'component'"),
     "csv_unknown_region": Case(9, toml(WITH_CSV, **{"p.csv": HEADER + "C,US,refinery,35,45\n"
                                                      "D,Mars,refinery,35,45\n"}),
                                run_case(["exp.toml"]), "p.csv, line 3", "region", "allowed: US"),

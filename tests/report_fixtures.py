@@ -299,6 +299,9 @@ def simulate(design: pl.DataFrame, scenarios: list[str], steps: int, seed: int,
     metrics["club_recycled_share"] = np.zeros(n)      # (no recyclers here)
     metrics["club_scrap_price_mean"] = np.full(n, np.nan)     # (no traded scrap)
     metrics["private_stock_mean"] = np.zeros(n)       # (no private stockholders here)
+    # (no component makers here: the component stage's metrics are NaN, as a run records them)
+    metrics["club_component_share"] = np.full(n, np.nan)
+    metrics["component_price_mean"] = np.full(n, np.nan)
     del years
     params = [c for c in design.columns if "." in c]
     runs = design.select("run_id", "scenario", "point", "replication", "seed").with_columns(

@@ -204,6 +204,8 @@ class Producers:
                                    block=min(config.experiment.steps, 256))
         index = region_index
         for i, p in enumerate(config.producers):
+            if p.stage == "component":      # component makers: abm.component.ComponentMakers
+                continue
             self.add(p.name, STAGES[p.stage], index[p.region], p.capacity, p.unit_cost,
                      p.fixed_cost, p.cash, is_new=False, identity=(EXISTING, i))
         for i, r in enumerate(config.recyclers):

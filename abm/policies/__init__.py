@@ -23,6 +23,8 @@ def build_policies(config) -> list[Policy]:
         policies.append(Offtake(p.offtake))
     if p.floor is not None:
         policies.append(make_floor(p.floor))
+    if p.component_floor is not None:
+        policies.append(make_floor(p.component_floor, records_level=False))
     if p.stockpile is not None:
         policies.append(Stockpile(p.stockpile))
     if p.finance is not None:

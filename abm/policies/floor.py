@@ -50,9 +50,11 @@ class FloorPolicy(Policy):
 
     name = "floor"
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, records_level: bool = True):
         super().__init__(cfg.start, cfg.end, cfg.announce)
         self.cfg = cfg
+        # the `floor` series records policy.floor's level (policy.component_floor's is not)
+        self.records_level = records_level
         self.level = cfg.level if cfg.level is not None else float("nan")
         self.spent = 0.0
         self.exhausted = False
@@ -101,8 +103,13 @@ class FloorPolicy(Policy):
     def apply(self, model) -> None:
         if self.active(model.t):
             self.update_level(model)
-        if self.in_force(model.t):
+        if self.in_force(model.t) and self.records_level:
             model.floor_level = self.level
+
+    @property
+    def downstream(self) -> bool:
+        """A floor at the component stage (it acts in the component market)."""
+        return self.cfg.stage == "component"
 
     def covers_project(self, developer) -> bool:
         """Whether a pipeline project would be covered once built: the floor covers new
@@ -171,6 +178,8 @@ class FloorPolicy(Policy):
         at the floor's stage in the market its covered producers sell in."""
         if self.stage == MINE:
             return "concentrate_price"
+        if self.downstream:
+            return "club_component_price" if self.in_club() else "component_price"
         if self.restricting:
             # covered producers in a region restricting its exports sell in its own market
             # while the control is in force (abm.metrics.floor_market_price: the world price
@@ -315,7 +324,12 @@ class CfdFloor(FloorPolicy):
             volume = np.minimum(volume, self.volume_left(model))
             self.year_volume += volume
         self.period_volume += volume
-        self.period_price += np.where(rows, self.benchmark_prices(model), 0.0)
+        benchmark = self.benchmark_prices(model)
+        if self.stage == MINE and not np.isfinite(model.concentrate_price):
+            # no concentrate price yet (no chain offer was ever made): nothing was sold and
+            # there is no price to settle against in this step
+            rows = rows & False
+        self.period_price += np.where(rows, benchmark, 0.0)
         self.period_steps += rows
         self.period_levels.append(self.level)
         last = t == model.n_steps - 1 or (self.end is not None and t == self.end - 1)
@@ -467,8 +481,10 @@ class MinimumImportPrice(FloorPolicy):
             self.year_imports = 0.0
         if not self.in_force(model.t):
             return
-        model.plan.mip = self.level
-        model.plan.undertaking = self.cfg.rent == "undertaking"
+        # a component MIP is a border measure on imported components (the component market's)
+        plan = model.component_plan if self.downstream else model.plan
+        plan.mip = self.level
+        plan.undertaking = self.cfg.rent == "undertaking"
         if self.cfg.volume_cap is not None:
             cap = self.cfg.volume_cap
             if self.cfg.quota == "per_period":
@@ -477,13 +493,13 @@ class MinimumImportPrice(FloorPolicy):
                 cap = cap * (step + 1) / model.steps_per_year
             left = cap - self.year_imports
             # (what rounding leaves of a used-up quota is no quota)
-            model.plan.import_cap = left if left > 1e-12 * max(self.cfg.volume_cap, 1.0) else 0.0
-            model.plan.excess_duty = self.cfg.excess_duty
+            plan.import_cap = left if left > 1e-12 * max(self.cfg.volume_cap, 1.0) else 0.0
+            plan.excess_duty = self.cfg.excess_duty
 
     def settle(self, model) -> None:
         if not self.in_force(model.t):
             return
-        out = model.outcome
+        out = model.component_outcome if self.downstream else model.outcome
         self.year_imports += max(out.club_imports, 0.0)
         if out.duties > 0:
             self.government.book("duty", out.duties * model.money_per_price_tonne)
@@ -516,5 +532,5 @@ def _rows(per_producer: np.ndarray, n: int) -> np.ndarray:
 MECHANISMS = {"cfd": CfdFloor, "purchase": PurchaseFloor, "mip": MinimumImportPrice}
 
 
-def make_floor(cfg) -> FloorPolicy:
-    return MECHANISMS[cfg.mechanism](cfg)
+def make_floor(cfg, records_level: bool = True) -> FloorPolicy:
+    return MECHANISMS[cfg.mechanism](cfg, records_level)

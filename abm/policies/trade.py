@@ -39,8 +39,16 @@ class TradeMeasures(Policy):
         club = list(np.flatnonzero(model.region_club))
         self.government = model.governments.government_for(club, "trade") if club else None
 
+    @property
+    def downstream(self) -> bool:
+        """Measures on component imports (they act in the component market)."""
+        return self.cfg.stage == "component"
+
     def apply(self, model) -> None:
         if not self.active(model.t) or self.government is None:
+            return
+        if self.downstream:
+            model.component_plan.tariff = self.cfg.tariff
             return
         if self.cfg.tariff > 0:
             model.plan.tariff = self.cfg.tariff
@@ -54,7 +62,8 @@ class TradeMeasures(Policy):
         """Club refinery projects sell at up to the world price x (1 + tariff), while the club
         still imports (down to the club's own clearing price once it no longer does); with
         transshipment, at the effective tariff at the expected world price."""
-        if (self.cfg.tariff > 0 and self.known(model.t) and developer.stage == REFINERY
+        if (self.cfg.tariff > 0 and not self.downstream and self.known(model.t)
+                and developer.stage == REFINERY
                 and model.region_club[developer.region] and self.government is not None):
             expected = developer.pipeline.expected_price(model, REFINERY)
             tariff = self.effective_tariff(expected)
@@ -74,9 +83,11 @@ class TradeMeasures(Policy):
 
     def settle(self, model) -> None:
         # an MIP books the club's duties itself; a tariff alone books them here
-        if (self.active(model.t) and self.government is not None and model.plan.mip == 0
-                and model.outcome.duties > 0):
-            self.government.book("duty", model.outcome.duties * model.money_per_price_tonne)
+        plan, out = ((model.component_plan, model.component_outcome) if self.downstream
+                     else (model.plan, model.outcome))
+        if (self.active(model.t) and self.government is not None and plan.mip == 0
+                and out.duties > 0):
+            self.government.book("duty", out.duties * model.money_per_price_tonne)
 
 
 class ExportControl(Policy):

@@ -1,0 +1,244 @@
+"""The component stage: component makers turn product into a downstream component (NdFeB magnets
+from NdPr oxide), buyers demand components, and the product price comes from component makers'
+derived demand (docs/ODD.md 7.17).
+
+A component maker i with conversion cost c_i (price units per t component) and intensity k_i
+(t product per t component) offers its available capacity at c_i + k_i P when the product
+price is P. For a trial P the component market clears against buyers (`abm.clearing`, with the
+component stage's trade measures), and the component makers' derived product demand is
+D(P) = sum_i k_i q_i(P), continuous and non-increasing in P. The product market clears where
+that demand meets the product supply curve S (product offers, merit order):
+
+* on a horizontal segment, P is the marginal product ask a (S(a-) <= D(a) <= S(a)): the
+  marginal product offers are dispatched pro rata, component makers earn the scarcity rent;
+* on a vertical segment, a_(k-1) < P < a_k with D(P) = S(a_(k-1)), solved to machine precision
+  (brentq): product is scarce and refiners earn the rent;
+* beyond the last ask, D(P) = all product supply.
+
+Where component capacity binds as well, D is flat at the root and a range of product prices
+clears; then, as with the concentrate price (abm.market.concentrate_price), the scarce upstream
+stage earns the rent: P is the highest price at which every maker that sells still breaks even,
+min_i (Pc_i - c_i) / k_i over the makers selling (Pc_i the price of the maker's market).
+
+Quantities are tonnes per step; prices in the experiment's price unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from abm import market
+from abm.clearing import Offers, Outcome, clear_single, clear_step
+
+
+@dataclass
+class ProductClearing:
+    """The product market cleared against component makers' derived demand."""
+
+    price: float
+    dispatched: np.ndarray      # t of product sold per product offer
+    demand: float               # t of product the component makers buy, = dispatched.sum()
+
+
+def product_equilibrium(asks: np.ndarray, qty: np.ndarray, derived: Callable[[float], float],
+                        ceiling: Callable[[float], float] | None = None) -> ProductClearing:
+    """Clear product offers (`asks`, `qty`) against a continuous non-increasing derived demand
+    `derived(P)` (t of product); see the module docstring. `ceiling(P)`: the highest product
+    price at which the makers selling at P still break even (None: the root is the price).
+    With no product on offer the price is a marker (NO_SUPPLY_PRICE_FACTOR x the highest ask,
+    or that factor) and nothing sells."""
+    from scipy.optimize import brentq
+
+    asks = np.asarray(asks, dtype=float)
+    qty = np.asarray(qty, dtype=float)
+    live = qty > 0
+    levels = np.unique(asks[live])
+    if not len(levels):
+        top = float(asks.max()) if len(asks) else 1.0
+        return ProductClearing(max(top, 1.0) * market.NO_SUPPLY_PRICE_FACTOR,
+                               np.zeros_like(qty), 0.0)
+    order = np.argsort(asks[live], kind="stable")
+    cum_at = np.cumsum(qty[live][order])
+    sorted_asks = asks[live][order]
+    # supply at or below each level: the cumulated quantity at its last offer
+    supply = cum_at[np.searchsorted(sorted_asks, levels, side="right") - 1]
+    seen: dict[float, float] = {}
+
+    def demand(p: float) -> float:
+        if p not in seen:
+            seen[p] = derived(p)
+        return seen[p]
+
+    lo, hi = 0, len(levels)
+    while lo < hi:          # the first level at which supply meets derived demand
+        mid = (lo + hi) // 2
+        if demand(float(levels[mid])) <= supply[mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    k = lo
+    below = float(supply[k - 1]) if k > 0 else 0.0
+    if k < len(levels) and demand(float(levels[k])) >= below:
+        price = float(levels[k])                      # horizontal segment
+        sold = demand(price)
+    else:
+        left = float(levels[k - 1])
+        if k < len(levels):                           # vertical segment below levels[k]
+            right = float(levels[k])
+        else:                                         # beyond the last ask
+            right = max(left, 1.0) * 2.0
+            while demand(right) > below and right < 1e300:
+                right *= 2.0
+        price = float(brentq(lambda p: demand(p) - below, left, right, xtol=1e-300,
+                             rtol=1e-15, maxiter=500))
+        if ceiling is not None:
+            # demand flat beyond the root (component capacity binds too): the highest price
+            # that still clears, within the segment
+            top = ceiling(price)
+            if k < len(levels):
+                top = min(top, right)
+            if top > price and demand(top) >= below * (1.0 - 1e-12):
+                price = top
+        sold = below
+    at = live & (asks == price)
+    out = np.where(live & (asks < price), qty, 0.0)
+    rest = sold - float(out.sum())
+    if at.any():
+        out = out + np.where(at, qty * min(max(rest / float(qty[at].sum()), 0.0), 1.0), 0.0)
+    elif out.sum() > 0:
+        # (a vertical segment: what the makers buy is the supply below, up to rounding of the
+        # root; shared so that the tonnes sold are the tonnes bought)
+        out = out * (demand(price) / float(out.sum()))
+    return ProductClearing(price, out, float(out.sum()))
+
+
+def composed(maker_cost: np.ndarray, maker_qty: np.ndarray, product_ask: np.ndarray,
+             product_qty: np.ndarray, intensity: float) -> market.ChainCurve:
+    """With one intensity k and one component market, the cheapest component is made by the
+    cheapest maker from the cheapest product: the integrated component supply curve is the
+    series composition of the two merit orders (abm.market.chain_curve, makers in the refinery
+    role, product offers in the mine role), whose clearing gives the same equilibrium as
+    `product_equilibrium` in one clearing; the product price then follows as the concentrate
+    price does (abm.market.concentrate_price: the scarce upstream stage earns the rent)."""
+    return market.chain_curve(maker_cost, maker_qty, product_ask, product_qty, intensity)
+
+
+def clear_stages(model) -> tuple[float, np.ndarray, Outcome]:
+    """This step's component and product markets (`model` an abm.protocol.ModelView, which
+    imports this module's types: the model's offers, component makers, buyers and component
+    plan): (product price, t of product sold per product offer, the component market's outcome
+    by maker). One composed clearing when one intensity serves every maker and no measure
+    splits the component market (`composed_clearing`), else the derived-demand search
+    (`product_equilibrium`)."""
+    makers, buyers, plan, o = model.components, model.buyers, model.component_plan, model.offers
+    cut = model.producers.supply_cut if model.producers.cut_active else None
+    # (without product on offer nothing can be made)
+    avail = makers.available(cut) if (o.qty > 0).any() else np.zeros(len(makers.capacity))
+    if plan.idle and makers.uniform and (avail > 0).any():
+        return composed_clearing(model, avail)
+    n = len(avail)
+    rows, none = np.arange(n), np.full(n, -1)
+    contract, club_value = np.zeros(n, dtype=bool), makers.club.astype(float)
+
+    def component_market(product_price: float) -> Outcome:
+        offers = Offers(makers.asks(product_price), avail, rows, none, makers.region, none,
+                        contract, club_value)
+        if plan.idle:
+            return clear_single(offers, buyer_scale=buyers.scale, eps=model.elasticity,
+                                price_cap=None, last_price=model.last_component_price,
+                                region_club=model.region_club, buyer_club_rows=buyers.club_rows)
+        return clear_step(offers, plan, buyer_scale=buyers.scale, buyer_region=buyers.region,
+                          region_club=model.region_club, eps=model.elasticity, price_cap=None,
+                          last_price=model.last_component_price)
+
+    def derived(product_price: float) -> float:
+        return float((makers.intensity * component_market(product_price).sold).sum())
+
+    def ceiling(product_price: float) -> float:
+        comp = component_market(product_price)
+        selling = comp.sold > 0
+        if not selling.any():
+            return product_price
+        return float(np.min((comp.offer_price[selling] - makers.unit_cost[selling])
+                            / makers.intensity[selling]))
+
+    product = product_equilibrium(o.ask, o.qty, derived, ceiling)
+    return product.price, product.dispatched, component_market(product.price)
+
+
+def composed_clearing(model, avail: np.ndarray) -> tuple[float, np.ndarray, Outcome]:
+    """`clear_stages` in one clearing of the composed merit order (`composed`; one intensity k,
+    no component measure, some product on offer): the component outcome is re-laid by maker
+    (t sold, the one component price), the product price follows the concentrate-price rule."""
+    makers, o = model.components, model.offers
+    k = float(makers.intensity[0])
+    live_o, live_m = np.flatnonzero(o.qty > 0), np.flatnonzero(avail > 0)
+    curve = composed(makers.unit_cost[live_m], avail[live_m], o.ask[live_o], o.qty[live_o], k)
+    maker_rows = live_m[curve.refinery]
+    n = len(curve.asks)
+    seg = clear_single(Offers(curve.asks, curve.quantity, maker_rows, live_o[curve.mine],
+                              makers.region[maker_rows], np.full(n, -1), np.zeros(n, dtype=bool),
+                              makers.club[maker_rows].astype(float)),
+                       buyer_scale=model.buyers.scale, eps=model.elasticity, price_cap=None,
+                       last_price=model.last_component_price, region_club=model.region_club,
+                       buyer_club_rows=model.buyers.club_rows)
+    price = market.concentrate_price(seg.world_price, curve, seg.sold, makers.unit_cost[live_m],
+                                     o.ask[live_o], o.qty[live_o], k)
+    dispatched = np.bincount(live_o[curve.mine], weights=seg.sold * k, minlength=len(o))
+    seg.sold = np.bincount(maker_rows, weights=seg.sold, minlength=len(avail))
+    seg.to_gov = np.zeros(len(avail))
+    seg.offer_price = np.full(len(avail), seg.world_price)
+    return price, dispatched, seg
+
+
+class ComponentMakers:
+    """The component makers of an experiment (`[[producers]] stage = "component"`), one row
+    each: name, region, club, capacity (t/yr), conversion cost (price units/t), intensity
+    (t product/t component), fixed cost (USD/yr) and cash (USD); and this step's output (t),
+    revenue, product bought and costs (USD)."""
+
+    def __init__(self, config, region_index: dict[str, int], region_club: np.ndarray):
+        rows = [p for p in config.producers if p.stage == "component"]
+        k_default = config.market.component_intensity
+        self.name = [p.name for p in rows]
+        self.region = np.array([region_index[p.region] for p in rows], dtype=int)
+        self.club = region_club[self.region] if len(rows) else np.zeros(0, dtype=bool)
+        self.capacity = np.array([p.capacity for p in rows], dtype=float)
+        self.unit_cost = np.array([p.unit_cost for p in rows], dtype=float)
+        self.intensity = np.array([p.intensity if p.intensity is not None else k_default
+                                   for p in rows], dtype=float)
+        self.fixed_cost = np.array([p.fixed_cost for p in rows], dtype=float)
+        # one intensity for all: the component market composes with the product market
+        # (`composed`) when no measure splits it
+        self.uniform = len(rows) > 0 and bool((self.intensity == self.intensity[0]).all())
+        self.cash = np.array([p.cash for p in rows], dtype=float)
+        self.steps_per_year = config.experiment.steps_per_year
+        self.any = len(rows) > 0        # (a plain attribute: read every step)
+        n = len(rows)
+        self.output = np.zeros(n)
+        self.revenue = np.zeros(n)
+        self.input_cost = np.zeros(n)
+        self.cost = np.zeros(n)
+
+    def available(self, cut: np.ndarray | None = None) -> np.ndarray:
+        """t of component each maker can make this step (a regional supply cut applies)."""
+        avail = self.capacity / self.steps_per_year
+        return avail * (1.0 - cut[self.region]) if cut is not None else avail
+
+    def asks(self, product_price: float) -> np.ndarray:
+        """Each maker's ask at product price P: c_i + k_i P (price units per t component)."""
+        return self.unit_cost + self.intensity * product_price
+
+    def settle(self, sold: np.ndarray, offer_price: np.ndarray, product_price: float,
+               money_per_price_tonne: float) -> None:
+        """Makers are paid their market's component price for what they sold, buy k_i t of
+        product per t at the product price, pay their conversion and fixed costs (USD)."""
+        mf = money_per_price_tonne
+        self.output = sold.copy()
+        self.revenue = sold * offer_price * mf
+        self.input_cost = self.intensity * sold * product_price * mf
+        self.cost = sold * self.unit_cost * mf + self.fixed_cost / self.steps_per_year
+        self.cash += self.revenue - self.input_cost - self.cost

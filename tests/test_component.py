@@ -1,0 +1,302 @@
+"""The component stage (issue 16 part 1): component makers, buyers demanding components, the
+product price from the makers' derived demand, and a component MIP: hand-computed cases."""
+
+import copy
+
+import numpy as np
+import pytest
+from helpers import run
+
+from abm.component import product_equilibrium
+from abm.errors import ConfigError
+from abm.experiment import experiment_from_dict
+
+# Three stages, monthly steps (capacities / 12 per step), no shocks, elasticity -1:
+#   mine M (China) 500 t concentrate/step at 10, market.intensity 2 t concentrate/t product;
+#   refineries R1 (US) 50 t/step at 20, R2 (China) 100 t/step at 36;
+#   component makers C1 (US, club) 100 t/step at conversion cost 30, C2 (China) 100 t/step at 50,
+#   market.component_intensity 0.5 t product/t component;
+#   buyers (half US, half China) D(Pc) = 12,480 / Pc t/step (160 t/step at 78: 1,920 t/yr).
+THREE = {
+    "experiment": {"name": "three", "steps": 3, "seed": 1},
+    "market": {"intensity": 2.0, "component_intensity": 0.5,
+               "demand": {"reference_price": 78.0, "reference_quantity": 1920.0,
+                          "elasticity": -1.0}},
+    "regions": [{"name": "US", "club": True}, {"name": "China", "market_economy": False}],
+    "producers": [
+        {"name": "M", "region": "China", "stage": "mine", "capacity": 6000.0, "unit_cost": 10.0},
+        {"name": "R1", "region": "US", "stage": "refinery", "capacity": 600.0,
+         "unit_cost": 20.0},
+        {"name": "R2", "region": "China", "stage": "refinery", "capacity": 1200.0,
+         "unit_cost": 36.0},
+        {"name": "C1", "region": "US", "stage": "component", "capacity": 1200.0,
+         "unit_cost": 30.0},
+        {"name": "C2", "region": "China", "stage": "component", "capacity": 1200.0,
+         "unit_cost": 50.0},
+    ],
+    "buyers": [{"name": "US buyers", "region": "US", "share": 0.5},
+               {"name": "China buyers", "region": "China", "share": 0.5}],
+}
+
+
+def three(**changes) -> dict:
+    raw = copy.deepcopy(THREE)
+    for key, value in changes.items():
+        raw[key] = value
+    return raw
+
+
+def test_three_stage_equilibrium_is_the_hand_computed_one():
+    """Product chain: R1 + 2 x 10 = 40 for 50 t, R2 + 2 x 10 = 56 for 100 t (the mine has room).
+    Makers ask 30 + 0.5 P and 50 + 0.5 P. At P = 40: asks 50 and 70; demand at 70 is
+    12,480 / 70 = 178.3 t, C1 100 t and C2 78.3 t, derived product demand 0.5 x 178.3 = 89.1 >
+    50 t on offer at 40, so P is higher. At P = 56: asks 58 and 78; demand at 78 is 160 t: C1
+    100 t, C2 the marginal 60 t, Pc = 78; derived demand 0.5 x 160 = 80 t, between 50 (below 56)
+    and 150 (at 56): P = 56, R1 50 t, R2 30 t. Concentrate: clip((56 - 36) / 2, 10, 10) = 10,
+    the mine sells 2 x 80 = 160 t. Money per step (USD/kg x 1,000): buyers pay 78 x 160 =
+    12,480k to makers; makers pay 56 x 80 = 4,480k to refiners."""
+    m = run(THREE)
+    s = m.series(accounts=True)
+    assert s["price"].to_list() == [56.0] * 3
+    assert s["component_price"].to_list() == [78.0] * 3
+    assert s["club_component_price"].to_list() == [78.0] * 3
+    assert s["concentrate_price"].to_list() == [10.0] * 3
+    np.testing.assert_allclose(m.components.output, [100.0, 60.0], rtol=1e-12)
+    np.testing.assert_allclose(m.book.output, [160.0, 50.0, 30.0], rtol=1e-12)   # M, R1, R2
+    assert s["consumption"][0] == pytest.approx(160.0, rel=1e-12)
+    assert s["buyer_payments"][0] == pytest.approx(12_480e3, rel=1e-12)
+    assert s["component_product_payments"][0] == pytest.approx(4_480e3, rel=1e-12)
+    assert s["producer_revenue"][0] == pytest.approx(4_480e3, rel=1e-12)
+    # C1 makes 100 of 160 t: the club's share of component output is 0.625
+    assert m.metrics()["club_component_share"] == pytest.approx(0.625, rel=1e-12)
+
+
+def test_derived_product_demand_is_intensity_times_component_output():
+    """With two intensities (C1 0.5 t/t, C2 0.25 t/t), the product sold is sum_i k_i q_i. In
+    the base case with C2's intensity 0.25: at P = 40 C1 asks 50, C2 60; demand at 60 is 208 t
+    > 200 t of room, so both sell all, derived 50 + 25 = 75 > 50 on offer at 40. At P = 56 C1
+    asks 58, C2 64; demand at 64 is 195 t: C1 100, C2 the marginal 95, Pc = 64; derived
+    0.5 x 100 + 0.25 x 95 = 73.75 t, between 50 and 150: P = 56. Then with demand shocks and
+    growth, every step: product sold = product used = sum_i k_i q_i; components = consumption."""
+    raw = three()
+    raw["producers"][4]["intensity"] = 0.25
+    m = run(raw)
+    assert m.series()["component_price"][0] == 64.0
+    np.testing.assert_allclose(m.components.output, [100.0, 95.0], rtol=1e-12)
+    assert float(m.book.output[1:].sum()) == pytest.approx(73.75, rel=1e-12)
+    raw["market"]["demand"].update(shock_sd=0.2, shock_persistence=0.5, growth=0.1)
+    raw["experiment"]["steps"] = 24
+    m = run(raw, seed=7)
+    s = m.series(accounts=True)
+    np.testing.assert_allclose(s["product_used"], s["production"], rtol=1e-12)
+    np.testing.assert_allclose(s["component_output"], s["consumption"], rtol=1e-12)
+    assert len(set(s["component_price"].to_list())) > 1     # (the shocks moved the price)
+
+
+def test_a_component_mip_raises_the_club_component_price_to_the_floor():
+    """C1 (club) 40 t/step, C2 200 t/step; a club component MIP at 90. Club buyers want
+    6,240 / 90 = 69.33 t at 90: C1 sells its 40 t, 29.33 t are imported at the MIP. At P = 56 C2
+    asks 78; world demand 6,240 / 78 = 80 t + 29.33 t of club imports = 109.33 t < 200: Pc = 78.
+    Derived product demand 0.5 x (40 + 109.33) = 74.67 t, between 50 and 150: P = 56 holds (at
+    P = 40: C2 asks 70, 89.14 + 29.33 = 118.5 t, derived 79.2 > 50). Duty (90 - 78) x 29.33 =
+    352 (x 1,000 USD). Club share of component output 40 / 149.33 = 0.268 (0.25 without it:
+    C1 40 of 160 t)."""
+    raw = three()
+    raw["producers"][3]["capacity"] = 480.0
+    raw["producers"][4]["capacity"] = 2400.0
+    base = run(raw).metrics()["club_component_share"]
+    raw["policy"] = {"component_floor": {"mechanism": "mip", "level": 90.0,
+                                         "stage": "component", "covers": ["US"]}}
+    m = run(raw)
+    s = m.series(accounts=True)
+    assert s["club_component_price"].to_list() == [90.0] * 3
+    assert s["component_price"].to_list() == [78.0] * 3
+    assert s["price"].to_list() == [56.0] * 3
+    np.testing.assert_allclose(m.components.output, [40.0, 109.0 + 1 / 3], rtol=1e-12)
+    assert s["duties"][0] == pytest.approx(352e3, rel=1e-12)
+    assert s["buyer_payments"][0] == pytest.approx(
+        s["component_revenue"][0] + s["duties"][0], rel=1e-12)
+    assert base == pytest.approx(0.25, rel=1e-12)
+    assert m.metrics()["club_component_share"] == pytest.approx(40 / (149 + 1 / 3), rel=1e-12)
+
+
+def test_a_component_tariff_lifts_the_club_component_price_by_the_duty():
+    """As the MIP case (C1 40 t/step in the club, C2 200 t/step), a 25% club tariff on
+    components: with the club importing, the club price is 1.25 x 78 = 97.5; club buyers want
+    6,240 / 97.5 = 64 t, C1 sells 40, 24 t are imported; the world sells 80 + 24 = 104 t < 200
+    at 78 (C2 marginal), derived product demand 0.5 x 144 = 72 t in [50, 150]: P = 56. Duty
+    (97.5 - 78) x 24 = 468 (x 1,000 USD), booked by the club's government."""
+    raw = three()
+    raw["producers"][3]["capacity"] = 480.0
+    raw["producers"][4]["capacity"] = 2400.0
+    raw["policy"] = {"trade": {"stage": "component", "tariff": 0.25}}
+    m = run(raw)
+    s = m.series(accounts=True)
+    assert s["club_component_price"][0] == pytest.approx(97.5, rel=1e-12)
+    assert s["component_price"][0] == 78.0 and s["price"][0] == 56.0
+    np.testing.assert_allclose(m.components.output, [40.0, 104.0], rtol=1e-12)
+    assert s["duties"][0] == pytest.approx(468e3, rel=1e-12)
+    assert s["fiscal_flow"][0] == pytest.approx(-468e3, rel=1e-12)
+
+
+def test_scarce_product_sets_the_product_price_on_a_vertical_segment():
+    """Only R1 (50 t at 40) refines, and at 40 makers want 89 t (above): product is scarce,
+    P is beyond the last ask where 0.5 x q = 50, q = 100 t of components. Below P = 149.6 C2
+    (ask 50 + 0.5 P < 124.8) sells too and q > 100; from 149.6 C1 alone sells its 100 t at
+    Pc = 12,480 / 100 = 124.8, and goes on doing so up to P = (124.8 - 30) / 0.5 = 189.6, where
+    its ask reaches Pc. Both product and C1's capacity are scarce over [149.6, 189.6]: the
+    upstream stage earns the rent (as concentrate does, abm.market.concentrate_price), P = 189.6
+    with C1 breaking even."""
+    raw = three()
+    raw["producers"] = [p for p in raw["producers"] if p["name"] != "R2"]
+    m = run(raw)
+    s = m.series()
+    assert s["price"][0] == pytest.approx(189.6, rel=1e-12)
+    assert s["component_price"][0] == pytest.approx(124.8, rel=1e-12)
+    assert float(m.book.output[1]) == pytest.approx(50.0, rel=1e-12)
+    np.testing.assert_allclose(m.components.output, [100.0, 0.0], atol=1e-9)
+
+
+def test_a_vertical_product_segment_with_a_marginal_maker_is_the_root():
+    """R1 80 t/step (chain ask 40), R2 at 60 + 2 x 10 = 80. At P = 40 makers ask 50 and 70,
+    demand at 70 is 178.3 t, derived 89.1 > 80 on offer. At P = 80 they ask 70 and 90, demand
+    at 90 is 138.7 t (C2 38.7 t), derived 69.3 < 80: P lies strictly between 40 and 80, where
+    0.5 x 12,480 / (50 + 0.5 P) = 80 with C2 marginal: 50 + 0.5 P = 78, P = 56, Pc = 78,
+    C1 100 t, C2 60 t, R1 its 80 t, R2 none."""
+    raw = three()
+    raw["producers"][1]["capacity"] = 960.0
+    raw["producers"][2]["unit_cost"] = 60.0
+    m = run(raw)
+    s = m.series()
+    assert s["price"][0] == pytest.approx(56.0, rel=1e-12)
+    assert s["component_price"][0] == pytest.approx(78.0, rel=1e-12)
+    np.testing.assert_allclose(m.components.output, [100.0, 60.0], rtol=1e-12)
+    np.testing.assert_allclose(m.book.output[1:], [80.0, 0.0], rtol=1e-12, atol=1e-9)
+
+
+def test_product_equilibrium_horizontal_and_beyond_the_last_ask():
+    """Derived demand D(P) = 100 - P. Offers 30 t at 10 and 30 t at 50: at 10, D = 90 > 30; at
+    50, D = 50 between 30 and 60: P = 50, the second offer sells 20 t. With only the first
+    offer, D(P) = 30 at P = 70 (beyond the last ask)."""
+    out = product_equilibrium(np.array([50.0, 10.0]), np.array([30.0, 30.0]),
+                              lambda p: max(100.0 - p, 0.0))
+    assert out.price == 50.0
+    np.testing.assert_allclose(out.dispatched, [20.0, 30.0], rtol=1e-15)
+    out = product_equilibrium(np.array([10.0]), np.array([30.0]), lambda p: max(100.0 - p, 0.0))
+    assert out.price == pytest.approx(70.0, rel=1e-12)
+    assert out.demand == pytest.approx(30.0, rel=1e-12)
+
+
+def test_configs_without_component_makers_record_no_component_stage():
+    raw = three()
+    raw["producers"] = [p for p in raw["producers"] if p["stage"] != "component"]
+    m = run(raw)
+    s = m.series(accounts=True)
+    assert s["component_price"].null_count() == 3
+    assert s["component_output"].to_list() == [0.0] * 3
+    assert np.isnan(m.metrics()["club_component_share"])
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"recyclers": [{"name": "R", "region": "US", "capacity": 10.0, "unit_cost": 1.0,
+                     "scrap": 5.0}]}, "recyclers"),
+    ({"policy": {"floor": {"mechanism": "mip", "level": 50.0}}}, "policy.floor.mechanism"),
+    ({"policy": {"trade": {"tariff": 0.1}}}, "policy.trade.stage"),
+    ({"market": {"price_cap": 100.0, "demand": THREE["market"]["demand"]}}, "market.price_cap"),
+    ({"shocks": [{"kind": "export_control", "region": "China", "start": 1, "duration": 1,
+                  "cut": 0.5}]}, "shocks.0.kind"),
+])
+def test_what_the_component_stage_does_not_model_is_refused(change, key):
+    raw = three(**change)
+    with pytest.raises(ConfigError) as err:
+        experiment_from_dict(raw)
+    assert key in str(err.value) and "not modelled with component producers" in str(err.value)
+
+
+@pytest.mark.parametrize("floor, key, words", [
+    ({"mechanism": "cfd", "level": 50.0, "stage": "component"}, "policy.floor.mechanism",
+     "stage = 'component' takes mechanism 'mip'"),
+    ({"mechanism": "mip", "level": 50.0, "stage": "concentrate"}, "policy.floor.mechanism",
+     "stage = 'concentrate' takes mechanism 'cfd'"),
+    ({"mechanism": "mip", "rule": "indexed", "level": 50.0, "stage": "component"},
+     "policy.floor.rule", "rule = 'fixed'"),
+])
+def test_floor_stage_and_mechanism_pairs_outside_the_matrix_are_refused(floor, key, words):
+    with pytest.raises(ConfigError) as err:
+        experiment_from_dict(three(policy={"floor": floor}))
+    assert key in str(err.value) and words in str(err.value)
+
+
+def test_component_trade_measures_take_a_tariff_only():
+    with pytest.raises(ConfigError, match="policy.trade.rules_of_origin"):
+        experiment_from_dict(three(policy={"trade": {"stage": "component", "tariff": 0.1,
+                                                     "rules_of_origin": 0.5}}))
+    raw = three()
+    raw["producers"] = [p for p in raw["producers"] if p["stage"] != "component"]
+    raw["policy"] = {"trade": {"stage": "component", "tariff": 0.1}}
+    with pytest.raises(ConfigError, match="needs component producers"):
+        experiment_from_dict(raw)
+
+
+def test_a_component_floor_needs_component_makers_and_its_stage():
+    raw = three()
+    raw["producers"] = [p for p in raw["producers"] if p["stage"] != "component"]
+    raw["policy"] = {"floor": {"mechanism": "mip", "level": 50.0, "stage": "component"}}
+    with pytest.raises(ConfigError, match="needs component producers"):
+        experiment_from_dict(raw)
+    with pytest.raises(ConfigError, match="policy.component_floor.stage"):
+        experiment_from_dict(three(policy={"component_floor": {"mechanism": "cfd",
+                                                               "level": 50.0}}))
+
+
+def test_the_composed_clearing_equals_the_derived_demand_search():
+    """With one intensity and no component measure the step clears in one composed merit order
+    (abm.component.composed); the derived-demand search (abm.component.product_equilibrium)
+    must give the same prices and tonnes, here over 24 steps of shocked demand, outages and a
+    scarce product stage in some steps."""
+    raw = three()
+    raw["experiment"]["steps"] = 24
+    raw["market"]["demand"].update(shock_sd=0.3, shock_persistence=0.5)
+    raw["outages"] = {"probability": 0.3, "duration": 2.0, "severity": 0.9}
+    composed = run(raw, seed=3)
+    from abm.model import MineralMarket
+    searched = MineralMarket(experiment_from_dict(raw).scenario(), rng=3)
+    searched.components.uniform = False          # (forces the search)
+    searched.run()
+    a, b = composed.series(accounts=True), searched.series(accounts=True)
+    for column in ("price", "component_price", "production", "consumption", "product_used",
+                   "buyer_payments", "producer_revenue", "concentrate_price"):
+        np.testing.assert_allclose(a[column], b[column], rtol=1e-9, err_msg=column)
+    assert len(set(a["price"].to_list())) > 1
+
+
+def test_deferred_recording_of_a_three_stage_run_equals_step_by_step_recording():
+    """Without mines, instruments or inventories the recorder defers its sums (abm.recorder);
+    buyers then paid the component price, which the deferred sums must use."""
+    raw = three()
+    raw["producers"] = [p for p in raw["producers"] if p["stage"] != "mine"]
+    raw["experiment"]["steps"] = 12
+    raw["market"]["demand"].update(shock_sd=0.2)
+    from abm.model import MineralMarket
+    deferred = MineralMarket(experiment_from_dict(raw).scenario(), rng=2)
+    assert deferred.recorder.defer
+    stepwise = MineralMarket(experiment_from_dict(raw).scenario(), rng=2)
+    stepwise.recorder.defer = False
+    a, b = deferred.run().series(accounts=True), stepwise.run().series(accounts=True)
+    for column in ("consumer_spend", "buyer_payments", "demand", "club_consumption"):
+        np.testing.assert_allclose(a[column], b[column], rtol=1e-12, err_msg=column)
+
+
+def test_downstream_floor_experiment_answers_its_question():
+    """experiments/downstream_floor.toml: an oxide CFD leaves the oxide price club magnet
+    makers pay at the world price, so the club's share of magnet output barely moves; a club
+    magnet MIP raises it (club makers sell into the club at up to the MIP)."""
+    import abm
+
+    exp = abm.load_experiment("experiments/downstream_floor.toml",
+                              overrides={"experiment.steps": 36})
+    share = {name: abm.MineralMarket(exp.scenario(name), rng=5).run().metrics()[
+        "club_component_share"] for name in ("no_policy", "oxide_floor",
+                                             "oxide_floor_magnet_mip")}
+    assert abs(share["oxide_floor"] - share["no_policy"]) < 0.005
+    assert share["oxide_floor_magnet_mip"] > share["no_policy"] + 0.01
