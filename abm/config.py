@@ -1038,6 +1038,9 @@ class ExperimentConfig(Strict):
             (self.nonmarket.quota_price is not None, "nonmarket.quota_price",
              ("nonmarket", "quota_price")),
             (self.nonmarket.reserve is not None, "nonmarket.reserve", ("nonmarket", "reserve")),
+            (self.storage is not None and self.storage.enabled,
+             "[storage] (stockholders trade product at the buyers' price)", ("storage",
+                                                                             "enabled")),
         ]
         refused += [(s.kind == "export_control", "an export_control shock", ("shocks", i, "kind"))
                     for i, s in enumerate(self.shocks)]

@@ -205,6 +205,7 @@ def test_configs_without_component_makers_record_no_component_stage():
     ({"market": {"price_cap": 100.0, "demand": THREE["market"]["demand"]}}, "market.price_cap"),
     ({"shocks": [{"kind": "export_control", "region": "China", "start": 1, "duration": 1,
                   "cut": 0.5}]}, "shocks.0.kind"),
+    ({"storage": {"enabled": True, "cost": 0.1, "rule": "rational"}}, "storage.enabled"),
 ])
 def test_what_the_component_stage_does_not_model_is_refused(change, key):
     raw = three(**change)
