@@ -176,3 +176,6 @@ SERIES: dict[str, Quantity] = {
 
 # Per-region product capacity columns in the series are named REGION_CAPACITY_PREFIX + region name.
 REGION_CAPACITY_PREFIX = "capacity_region__"
+# Per-region product price columns of separate-market regions ([[regions]] separate_market = true)
+# are named REGION_PRICE_PREFIX + region name.
+REGION_PRICE_PREFIX = "price_region__"
