@@ -113,6 +113,8 @@ class MineralMarket(mesa.Model):
                                  elasticity=self.elasticity, defer=defer,
                                  region_prices=price_columns(self.region_names,
                                                              self.separate_markets))
+        if self.separate_markets:
+            self.recyclers.see_regional_prices(sorted(self.separate_markets))
         self.realised = RealisedPrices(self.n_steps)     # producers' realised prices (metrics)
         self.price = self.club_price = self.last_price = mk.demand.reference_price
         self.concentrate_price = float("nan")
@@ -128,9 +130,11 @@ class MineralMarket(mesa.Model):
         self.start_step()                           # accounts, plan, governments' step outlay
         self.buyers.draw_demand(t)                  # trend growth x AR(1) shock
         self.producers.draw_outages(t)              # random outages, regional supply cuts
-        self.recyclers.collect(t, self.recorder.columns)   # answer to the lagged price
+        self.recyclers.collect(t, self.recorder.columns,   # answer to the lagged price
+                               self.recorder.region_price)
         if self.recyclers.trades:                   # the scrap market: who processes it
-            self.recyclers.trade(t, self.price, self.club_price, self.producers.recycler_room())
+            self.recyclers.trade(t, self.price, self.club_price, self.producers.recycler_room(),
+                                 self.outcome.region_prices if t > 0 else None)
         for policy in self.policies:                # levels, purchases, the plan's requests
             policy.apply(self)
         self.buyers.plan_inventories(self.disruption)

@@ -85,6 +85,9 @@ class Recorder:
     def column(self, name: str) -> np.ndarray:
         if self._pending:
             self.flush()
+        if name not in self.columns:                # a separate market's price
+            j = [c for _, c in self.region_prices].index(name)
+            return self.region_price[: self.filled, j]
         return self.columns[name][: self.filled]
 
     @property

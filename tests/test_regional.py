@@ -213,3 +213,32 @@ def test_a_good_separate_market_config_validates(tmp_path):
     config.write_text(TWO + ROUTE.format(a="EU", b="US", c=2.0)
                       + ROUTE.format(a="US", b="EU", c=2.5))
     assert main(["validate", str(config)]) == 0
+
+
+def test_recyclers_in_a_separate_market_see_its_price():
+    """A US recycler, the US a separate market importing at a cost of 10 (China's 2,000 t/yr at
+    50 set the world price, the US has 120 t/yr of its own): it collects in answer to the US
+    price, 50 + 10 = 60, not the world's 50 (collection_elasticity 1: scrap x P / 60 = 20 t per
+    step)."""
+    base = {**BASE, "recyclers": [{"name": "R", "region": "US", "capacity": 500.0,
+                                   "unit_cost": 20.0, "scrap": 240.0,
+                                   "collection_elasticity": 1.0, "collection_lag": 1}],
+            "producers": [dict(BASE["producers"][0], capacity=120.0),
+                          dict(BASE["producers"][1], capacity=2000.0)]}
+    model = run(separate(base, "US", [{"from": "China", "to": "US", "cost": 10.0}]), steps=3)
+    s = model.series()
+    us = s["price_region__US"].to_numpy()
+    expected = 240.0 / 12 * us[1] / 60.0          # step 2 answers the US price of step 1
+    assert model.recyclers.collected[0] == pytest.approx(expected, rel=1e-12)
+    assert us[1] == pytest.approx(60.0, rel=1e-12) and s["price"][1] == pytest.approx(50.0)
+    assert model.recyclers.collected[0] == pytest.approx(20.0, rel=1e-12)
+
+
+def test_a_floor_covering_one_separate_market_is_compared_with_its_price():
+    raw = separate(BASE, "US", [{"from": "China", "to": "US", "cost": 10.0}])
+    raw["policy"] = {"floor": {"mechanism": "cfd", "level": 55.0, "covers": ["US"]}}
+    model = run(raw, steps=2)
+    floor = next(p for p in model.policies if hasattr(p, "price_column"))
+    assert floor.price_column() == "price_region__US"
+    assert model.recorder.column("price_region__US") == pytest.approx(
+        model.series()["price_region__US"].to_numpy())
