@@ -573,6 +573,12 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
         k = m.region_node[r]
         region_prices[r] = prices[k]
         shipping += _shipping(m.node_costs[k], s.net_imports[k])
+    if plan.separate and not plan.club_separate and any(region_club[r] for r in plan.separate):
+        # club buyers in separate markets pay their markets' prices: the club's price is the
+        # mean price club buyers paid, weighted by what they bought
+        got = buyer_tonnes[m.club_buyer]
+        if got.sum() > 0:
+            club = float((buyer_price[m.club_buyer] * got).sum() / got.sum())
     return Outcome(world, club, restricted, s.sold, to_gov, offer_price, buyer_tonnes,
                    buyer_price, bid_filled, stock_price, importer_bought, duties, club_imports,
                    unmet, float(buyer_tonnes.sum()), defence_bought, defence_price,

@@ -242,3 +242,47 @@ def test_a_floor_covering_one_separate_market_is_compared_with_its_price():
     assert floor.price_column() == "price_region__US"
     assert model.recorder.column("price_region__US") == pytest.approx(
         model.series()["price_region__US"].to_numpy())
+
+
+def importing_us() -> dict:
+    """BASE with China's 2,000 t/yr at 50 setting the world price, the US (120 t/yr of its own)
+    a separate market importing at a cost of 10: its price is 60."""
+    raw = {**BASE, "producers": [dict(BASE["producers"][0], capacity=120.0),
+                                 dict(BASE["producers"][1], capacity=2000.0)]}
+    return separate(raw, "US", [{"from": "China", "to": "US", "cost": 10.0}])
+
+
+def test_the_club_price_is_what_club_buyers_pay_in_their_separate_markets():
+    """The US buyers are the club's only buyers: the club price is the US price, 60, while the
+    world price is China's 50, and the shippers got 10 per t the US imported."""
+    model = run(importing_us(), steps=3)
+    s = model.series(accounts=True)
+    np.testing.assert_allclose(s["club_price"], s["price_region__US"], rtol=1e-12)
+    np.testing.assert_allclose(s["price_region__US"], 60.0, rtol=1e-12)
+    imports = s["club_consumption"] - s["club_production"]
+    np.testing.assert_allclose(s["shipping_cost"], 10.0 * imports * model.money_per_price_tonne,
+                               rtol=1e-9)
+
+
+def test_the_resolved_config_keeps_the_from_key_and_reloads():
+    exp = experiment_from_dict(importing_us())
+    resolved = exp.resolved()
+    assert resolved["trade_costs"] == [{"from": "China", "to": "US", "cost": 10.0}]
+    assert experiment_from_dict(resolved).resolved() == resolved
+
+
+def test_a_separate_market_restricting_its_exports_is_one_market_with_both():
+    """China a separate market (exports cost 3 to ship) that controls its exports from step 2:
+    one node carries the cap and the cost, so the export region's price is China's price; before
+    the control the gap to the world price is the cost of 3 (China exports), under it more."""
+    raw = separate(BASE, "China", [{"from": "China", "to": "US", "cost": 3.0}])
+    raw["producers"] = [dict(BASE["producers"][0], capacity=120.0),
+                        dict(BASE["producers"][1], capacity=2000.0)]
+    raw["shocks"] = [{"kind": "export_control", "region": "China", "start": 2, "duration": 4,
+                      "cut": 0.8}]
+    s = run(raw, steps=6).series()
+    gap = (s["price"] - s["price_region__China"]).to_numpy()
+    np.testing.assert_allclose(gap[:2], 3.0, rtol=1e-12)
+    assert (gap[2:] > 3.0 + 1e-6).all()
+    np.testing.assert_allclose(s["export_region_price"][2:], s["price_region__China"][2:],
+                               rtol=1e-12)
