@@ -286,3 +286,19 @@ def test_a_separate_market_restricting_its_exports_is_one_market_with_both():
     assert (gap[2:] > 3.0 + 1e-6).all()
     np.testing.assert_allclose(s["export_region_price"][2:], s["price_region__China"][2:],
                                rtol=1e-12)
+
+
+def test_the_report_shows_prices_by_market_only_with_separate_markets(tmp_path, capsys):
+    """regional_prices.toml's report has the 'Prices by market' chart (the world, US and EU
+    prices); the baseline's, without separate markets, has none."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "experiments"
+    for name, shown in (("regional_prices", True), ("baseline", False)):
+        out = tmp_path / name
+        assert main(["run", str(root / f"{name}.toml"), "--out", str(out), "--steps", "6",
+                     "--replications", "1", "--workers", "1", "--quiet"]) == 0
+        page = (out / "report" / "index.html").read_text()
+        assert ('id="region-prices"' in page) is shown
+        assert ("Price in US" in page and "Price in EU" in page) is shown
+    capsys.readouterr()
