@@ -378,7 +378,8 @@ class Node:
                     np.array([f * (1.0 + t) - c / (1.0 - d)])]
             # (where routing starts to pay above MIP: none within any meaningful price for a
             # tariff of rounding size, whose breakpoint would only inflate the no-supply marker)
-            if t > 0 and c / ((1.0 - d) * t) < 1e15:
+            # (a subnormal tariff x (1 - d) rounds to 0: no such breakpoint, no division)
+            if (1.0 - d) * t > 0 and c / ((1.0 - d) * t) < 1e15:
                 out.append(np.array([c / ((1.0 - d) * t)]))
         return out
 

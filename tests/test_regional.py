@@ -159,11 +159,17 @@ def configs_with_separate_markets(draw):
     raw = draw(configs())
     region = draw(st.sampled_from(["US", "China"]))
     other = "China" if region == "US" else "US"
-    routes = []
-    if draw(st.booleans()):
-        routes.append({"from": region, "to": other, "cost": draw(st.floats(0.0, 30.0))})
-    if draw(st.booleans()):
-        routes.append({"from": other, "to": region, "cost": draw(st.floats(0.0, 30.0))})
+    # (a route in each direction, mostly priced, so that many examples ship something)
+    cost = st.one_of(st.just(0.0), st.floats(0.1, 5.0), st.floats(0.1, 5.0))
+    routes = [{"from": region, "to": other, "cost": draw(cost)},
+              {"from": other, "to": region, "cost": draw(cost)}]
+    # ... and a cheap world-market refinery, whose product the separate market usually imports
+    raw["producers"] = raw["producers"] + [{
+        "name": "World", "region": other, "stage": "refinery",
+        "capacity": draw(st.floats(500.0, 5000.0)), "unit_cost": draw(st.floats(0.0, 40.0))}]
+    if any(p["stage"] == "mine" for p in raw["producers"]):     # (its feed: 3 t/t at most)
+        raw["producers"].append({"name": "World mine", "region": other, "stage": "mine",
+                                 "capacity": 15000.0, "unit_cost": draw(st.floats(0.0, 10.0))})
     raw = separate(raw, region, routes)
     try:
         experiment_from_dict(raw).scenario()
@@ -302,3 +308,12 @@ def test_the_report_shows_prices_by_market_only_with_separate_markets(tmp_path, 
         assert ('id="region-prices"' in page) is shown
         assert ("Price in US" in page and "Price in EU" in page) is shown
     capsys.readouterr()
+
+
+def test_routing_breakpoints_of_a_subnormal_tariff_do_not_divide_by_zero():
+    """Found by the conservation search above (present before separate markets): a tariff of
+    5e-324 with transshipment at detection 0.5 made (1 - d) x tariff round to 0 in
+    Node.routed_inverse, a ZeroDivisionError in the clearing; such a tariff has no
+    routing-pays breakpoint."""
+    n = market.Node(np.zeros(0), np.zeros(0), 1.0, tariff=5e-324, route_cost=0.0, detection=0.5)
+    assert len(n.routed_inverse(np.array([6.0]))) == 3
