@@ -173,6 +173,7 @@ def configs_with_separate_markets(draw):
         raw["producers"].append({"name": "World mine", "region": other, "stage": "mine",
                                  "capacity": 15000.0, "unit_cost": draw(st.floats(0.0, 10.0))})
     raw = separate(raw, region, routes)
+    raw["market"] = {**raw["market"], "price_cap": None}      # (refused with separate markets)
     try:
         experiment_from_dict(raw).scenario()
     except Exception:           # a combination the config refuses (a club border, ...)
