@@ -3,10 +3,11 @@ with the pure functions of abm.market, and report who sold and bought what at wh
 
 Without trade measures the world is one market. A minimum import price or a tariff separates the
 club (club buyers, and offers that qualify for club treatment) from the world hub; an export
-control separates the restricting region. Whatever the structure, the instruments that act
-inside the markets are defined once, on top of one function that clears the step's markets for
-given offers and a block of demand (`_Markets.solve`: `abm.market.clear` for one market,
-`abm.market.clear_linked` for linked ones):
+control separates the restricting region; a region with `separate_market = true` is a market of
+its own, trading with the world hub at its shipping costs (abm.regional). Whatever the structure,
+the instruments that act inside the markets are defined once, on top of one function that
+clears the step's markets for given offers and a block of demand (`_Markets.solve`:
+`abm.market.clear` for one market, `abm.market.clear_linked` for linked ones):
 
 * bids (the stockpile's, an open-market buffer stock's) with reservation prices sit in the
   club's market when it is separate, else in the world market (`_Markets.with_bids`);
@@ -116,6 +117,8 @@ class MarketPlan:
     # private stockholders' bids (abm.stockholders): tranches (t, reservation price) in the bid
     # node, each bought at the market price when it clears at or below the tranche's price
     storage_bids: list[tuple[float, float]] = field(default_factory=list)
+    # separate-market regions: region -> (shipping cost per t into it, out of it) from the hub
+    separate: dict[int, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def club_separate(self) -> bool:
@@ -128,7 +131,7 @@ class MarketPlan:
         return (self.defence is None and not self.export_caps and self.bid_qty <= 0
                 and self.importer_demand == 0 and not self.club_separate
                 and self.rules_of_origin is None and not self.reserve_bids
-                and not self.storage_bids)
+                and not self.storage_bids and not self.separate)
 
 
 @dataclass
@@ -155,6 +158,8 @@ class Outcome:
     routing_cost: float = 0.0            # price units x t paid for that routing
     reserve_bought: dict[int, tuple[float, float]] = field(default_factory=dict)  # region -> (t, price)
     storage_bought: float = 0.0          # t private stockholders' bids bought (at bid_price)
+    region_prices: dict[int, float] = field(default_factory=dict)  # separate-market region -> price
+    shipping_cost: float = 0.0           # price units x t paid for shipping to and from them
 
 
 def clear_single(offers: Offers, *, buyer_scale: np.ndarray, eps: float,
@@ -203,7 +208,8 @@ class _Solved:
 
 class _Markets:
     """This step's market structure: the node of every offer and buyer (0 the world hub, 1 the
-    club when separate, 2.. restricting regions), and the clearing of all of them."""
+    club when separate, 2.. restricting regions, then separate-market regions), and the
+    clearing of all of them."""
 
     def __init__(self, offers: Offers, plan: MarketPlan, buyer_scale: np.ndarray,
                  buyer_region: np.ndarray, region_club: np.ndarray, eps: float,
@@ -230,6 +236,17 @@ class _Markets:
             offer_node[o.region == region] = 2 + j
             buyer_node[buyer_region == region] = 2 + j
             node_ids.append(2 + j)
+        # region -> node of the regions that are markets of their own (a separate market that
+        # restricts its exports is one node with both)
+        self.region_node = {r: 2 + j for j, r in enumerate(self.restricted_regions)}
+        for region in sorted(plan.separate):
+            if region not in self.region_node:
+                k = len(node_ids) + (0 if plan.club_separate else 1)
+                offer_node[o.region == region] = k
+                buyer_node[buyer_region == region] = k
+                node_ids.append(k)
+                self.region_node[region] = k
+        self.node_costs = {self.region_node[r]: c for r, c in plan.separate.items()}
         self.offer_node, self.buyer_node, self.node_ids = offer_node, buyer_node, node_ids
         self.masks = {k: offer_node == k for k in node_ids}
         self.scale = {k: float(buyer_scale[buyer_node == k].sum()) for k in node_ids}
@@ -238,7 +255,7 @@ class _Markets:
         self.bid_node = 1 if plan.club_separate else HUB
         # a state reserve buys in its region's market: its own while it restricts exports
         self.reserve_node = {
-            r: 2 + self.restricted_regions.index(r) if r in plan.export_caps
+            r: self.region_node[r] if r in self.region_node
             else (1 if plan.club_separate and region_club[r] else HUB)
             for r in plan.reserve_bids}
         # t the reserves' bids take in each node (set by `with_reserves`)
@@ -278,9 +295,11 @@ class _Markets:
                 route_cost=(plan.transship_cost if is_club and not (plan.undertaking
                                                                      and plan.mip > 0) else None),
                 detection=plan.detection_rate if is_club else 0.0,
-                export_cap=(plan.export_caps[self.restricted_regions[k - 2]] if k >= 2
-                            else np.inf),
-                B=(bid if k == self.bid_node else 0.0) + self.reserve_block[k]))
+                export_cap=(plan.export_caps[self.restricted_regions[k - 2]]
+                            if 2 <= k < 2 + len(self.restricted_regions) else np.inf),
+                B=(bid if k == self.bid_node else 0.0) + self.reserve_block[k],
+                cost_in=self.node_costs.get(k, (0.0, 0.0))[0],
+                cost_out=self.node_costs.get(k, (0.0, 0.0))[1]))
         hub_b = importers + (bid if self.bid_node == HUB else 0.0)
         hub = self.masks[HUB]
         r = market.clear_linked(asks[hub], qty[hub], self.scale[HUB], eps, nodes, B=hub_b,
@@ -513,7 +532,8 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
     for j in range(len(m.restricted_regions)):
         k = 2 + j
         exports = -s.net_imports[k]
-        rent = (world - prices[k]) * max(exports, 0.0)
+        # (the rent is the gap the cap opens beyond shipping: exports fetch world - cost_out)
+        rent = (world - m.node_costs.get(k, (0.0, 0.0))[1] - prices[k]) * max(exports, 0.0)
         # (spread over what the region sold to the market: a buffer stock's purchases are paid
         # at the floor, not at the market price plus the uplift)
         to_market = s.sold - to_gov
@@ -554,11 +574,29 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
                              - (s.sold - to_gov)[m.club_offer].sum())
     else:
         club_imports = 0.0
+    region_prices, shipping = {}, 0.0
+    for r in sorted(plan.separate):
+        k = m.region_node[r]
+        region_prices[r] = prices[k]
+        shipping += _shipping(m.node_costs[k], s.net_imports[k])
+    if plan.separate and not plan.club_separate and any(region_club[r] for r in plan.separate):
+        # club buyers in separate markets pay their markets' prices: the club's price is the
+        # mean price club buyers paid, weighted by what they bought
+        got = buyer_tonnes[m.club_buyer]
+        if got.sum() > 0:
+            club = float((buyer_price[m.club_buyer] * got).sum() / got.sum())
     return Outcome(world, club, restricted, s.sold, to_gov, offer_price, buyer_tonnes,
                    buyer_price, bid_filled, stock_price, importer_bought, duties, club_imports,
                    unmet, float(buyer_tonnes.sum()), defence_bought, defence_price,
                    exporter_rent, transshipped, routing_cost, reserve_bought,
-                   float(sum(fills[first_storage:])))
+                   float(sum(fills[first_storage:])), region_prices, shipping)
+
+
+def _shipping(costs: tuple[float, float], net_imports: float) -> float:
+    """What a separate market's trade with the hub paid for shipping, price units x t: its
+    imports at the cost into it, its exports at the cost out of it."""
+    cost_in, cost_out = costs
+    return cost_in * max(net_imports, 0.0) + cost_out * max(-net_imports, 0.0)
 
 
 def _undertaking_rent(m: _Markets, s: _Solved, offer_price: np.ndarray, club: float,

@@ -179,6 +179,21 @@ class Region(Strict):
                       min_length=1)
     market_economy: bool = field(True, "-", "Produces on commercial terms (false: state-directed)")
     club: bool = field(False, "-", "Member of the standards-based marketplace / floor agreement")
+    separate_market: bool = field(False, "-", "A product market of its own, linked to the world "
+                                  "market (the regions that are not separate) by trade at the "
+                                  "costs of [[trade_costs]]: its buyers pay, and its producers "
+                                  "get, its own price (series price_region__<name>)")
+
+
+class TradeCost(Strict):
+    """The cost of shipping product one way between a separate-market region and the world market
+    (the regions that are not separate markets). A route not listed costs nothing; list both
+    directions for a two-way cost."""
+
+    origin: str = field(..., "-", "Region the product leaves (key `from`)", alias="from",
+                        min_length=1)
+    to: str = field(..., "-", "Region the product goes to", min_length=1)
+    cost: float = field(..., PRICE, "Cost per t of product shipped on the route", ge=0)
 
 
 class Producer(Strict):
@@ -835,6 +850,8 @@ class ExperimentConfig(Strict):
     producers: list[Producer] = field([], "-", "Existing producers")
     recyclers: list[Recycler] = field([], "-", "Recyclers (secondary supply)")
     buyers: list[Buyer] = field(..., "-", "Buyers", min_length=1)
+    trade_costs: list[TradeCost] = field([], "-", "Shipping costs between separate-market "
+                                         "regions and the world market")
     investment: Investment = field(Investment(enabled=False), "-", "Investment (off when the table "
                                    "is left out)")
     nonmarket: NonMarket = field(NonMarket(), "-", "Non-market producer behaviour")
@@ -880,6 +897,10 @@ class ExperimentConfig(Strict):
             for region in s.targets:
                 check(("shocks", i, "targets"), region)
         self._check_scrap_controls()
+        for i, route in enumerate(self.trade_costs):
+            check(("trade_costs", i, "from"), route.origin)
+            check(("trade_costs", i, "to"), route.to)
+        self._check_separate_markets()
         for name, instrument in (("floor", self.policy.floor), ("offtake", self.policy.offtake),
                                  ("finance", self.policy.finance),
                                  ("component_floor", self.policy.component_floor)):
@@ -954,6 +975,68 @@ class ExperimentConfig(Strict):
                     raise invalid(f"scrap export controls overlap in time (shocks.{i} and "
                                   f"shocks.{j}); allowed: one in force at a time", "shocks", j,
                                   "start")
+
+    def _check_separate_markets(self) -> None:
+        """Separate markets trade through the world market (abm.regional): a route joins one
+        separate-market region and the world market (any region that is not separate stands for
+        it), once per direction; at least one region stays in the world market."""
+        separate = {r.name for r in self.regions if r.separate_market}
+        if separate and len(separate) == len(self.regions):
+            raise invalid("every region has separate_market = true; allowed: at least one region "
+                          "left in the world market, through which separate markets trade",
+                          "regions")
+        if separate and self.market.price_cap is not None:
+            # (known: rationing at the cap with separate markets and a club border lost tonnes
+            # in the conservation search, tests/test_regional.py; refused until fixed)
+            raise invalid("market.price_cap is not supported with separate_market regions "
+                          "(rationing at the cap across separate markets is not yet conserved "
+                          "in every case); allowed: no price cap", "market", "price_cap")
+        if separate and self.storage.enabled:
+            # (stockholders' rule is solved for one market; a separate market's is not theirs)
+            first = next(i for i, r in enumerate(self.regions) if r.separate_market)
+            raise invalid("[storage] is not supported with separate_market regions (private "
+                          "stockholders trade in one market); allowed: one or the other",
+                          "regions", first, "separate_market")
+        if self.trade_costs and not separate:
+            raise invalid("trade_costs need a region with separate_market = true (the other "
+                          "regions are one market, where shipping costs nothing)", "trade_costs")
+        seen: dict[tuple[str, str], int] = {}
+        for i, route in enumerate(self.trade_costs):
+            ends = (route.origin in separate, route.to in separate)
+            if ends == (True, True):
+                raise invalid(f"route '{route.origin}' -> '{route.to}' joins two separate "
+                              "markets; allowed: one end a separate market, the other a region "
+                              "of the world market (separate markets trade through the world "
+                              "market, at the sum of their two routes' costs)", "trade_costs",
+                              i, "to")
+            if ends == (False, False):
+                raise invalid(f"route '{route.origin}' -> '{route.to}' has no separate-market "
+                              f"end; allowed: from or to one of {', '.join(sorted(separate))}",
+                              "trade_costs", i, "from")
+            key = (route.origin, "world") if ends[0] else ("world", route.to)
+            if key in seen:
+                raise invalid(f"duplicate route '{route.origin}' -> '{route.to}' (also "
+                              f"trade_costs.{seen[key]}; the regions of the world market are "
+                              "one market, so a separate market has one route to it and one "
+                              "from it)", "trade_costs", i, "to" if ends[0] else "from")
+            seen[key] = i
+        floor = self.policy.floor
+        border = (self.policy.trade is not None and self.policy.trade.tariff > 0) or (
+            floor is not None and floor.mechanism == "mip")
+        for i, r in enumerate(self.regions):
+            if r.separate_market and r.club and border:
+                raise invalid(f"club region '{r.name}' cannot be a separate market while the "
+                              "club has a border (a tariff or an MIP floor): its trade with the "
+                              "other club regions would cross the club's border; allowed: "
+                              "separate_market on non-club regions, or no club border",
+                              "regions", i, "separate_market")
+        if floor is not None and floor.mechanism == "purchase" and floor.buy_from == "any":
+            held = [r for r in floor.covers if r in separate]
+            if held:
+                raise invalid(f"an open-market buffer stock (buy_from = 'any') cannot cover "
+                              f"'{held[0]}', a separate market (its bid sits in the world or "
+                              "the club's market); use buy_from = 'covered'", "policy", "floor",
+                              "covers")
 
     def _check_floor_producers(self, floor: Floor) -> None:
         """policy.floor.producers names existing producers of the floor's stage in covered
@@ -1038,6 +1121,8 @@ class ExperimentConfig(Strict):
             (self.nonmarket.quota_price is not None, "nonmarket.quota_price",
              ("nonmarket", "quota_price")),
             (self.nonmarket.reserve is not None, "nonmarket.reserve", ("nonmarket", "reserve")),
+            (any(r.separate_market for r in self.regions), "separate_market regions",
+             ("regions",)),
             (self.storage is not None and self.storage.enabled,
              "[storage] (stockholders trade product at the buyers' price)", ("storage",
                                                                              "enabled")),

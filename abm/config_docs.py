@@ -69,7 +69,7 @@ def table(model: type[BaseModel], prefix: str) -> list[str]:
             key = f"{prefix}.{name}" if prefix else name
             nested.append((inner, key, is_list))
             kind = "array of tables" if is_list else "table"
-        rows.append(f"| `{name}` | {kind} | {_default(field)} | {unit} | {_range(field)} | "
+        rows.append(f"| `{field.alias or name}` | {kind} | {_default(field)} | {unit} | {_range(field)} | "
                     f"{field.description or ''} |")
     for inner, key, is_list in nested:
         rows += table(inner, f"{key}[]" if is_list else key)

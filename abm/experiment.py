@@ -390,7 +390,7 @@ class Experiment:
 
     def resolved(self) -> dict:
         """The resolved base config as plain JSON-able data (defaults filled in)."""
-        return self.config.model_dump(mode="json")
+        return self.config.model_dump(mode="json", by_alias=True)   # ([[trade_costs]] from)
 
     def config_hash(self, legacy: bool = False) -> str:
         """16 hex digits of the resolved config's keys that change runs. `legacy`: the hash as

@@ -327,6 +327,9 @@ class Node:
     imports may come routed at `routed_price(P_w)` = P_w + c + d W (W = the direct import
     price less P_w, the duty a caught tonne pays); they do, all of them, when that is below the
     direct import price, i.e. when (1 - d) W > c (`routes`).
+    With shipping costs (a separate regional market, abm.regional), imports arrive at
+    P_w + `cost_in` before the measures above and exports leave at `export_price(P_w)` =
+    P_w - `cost_out`: between the two the node trades nothing (spatial equilibrium).
     """
 
     asks: np.ndarray
@@ -340,12 +343,20 @@ class Node:
     excess_duty: float | None = None  # duty on imports beyond import_cap (None: they are barred)
     route_cost: float | None = None  # price units per t routed through a third country (None: no)
     detection: float = 0.0           # share of routed tonnes caught (they pay the duty)
+    cost_in: float = 0.0             # shipping cost per t from the hub into the node
+    cost_out: float = 0.0            # shipping cost per t from the node to the hub
 
     def import_price(self, p_w: float) -> float:
+        if self.cost_in:
+            p_w = p_w + self.cost_in     # (the landed price: the measures apply to it)
         if self.route_cost is None:
             return max(p_w, self.mip) * (1.0 + self.tariff)
         direct = max(p_w, self.mip) * (1.0 + self.tariff)
         return min(direct, p_w + self.route_cost + self.detection * (direct - p_w))
+
+    def export_price(self, p_w: float) -> float:
+        """What the node's exports fetch at home: the world price less shipping."""
+        return p_w - self.cost_out if self.cost_out else p_w
 
     def routes(self, p_w: float) -> bool:
         """Imports come routed through a third country at world price `p_w`: the expected duty
@@ -367,7 +378,8 @@ class Node:
                     np.array([f * (1.0 + t) - c / (1.0 - d)])]
             # (where routing starts to pay above MIP: none within any meaningful price for a
             # tariff of rounding size, whose breakpoint would only inflate the no-supply marker)
-            if t > 0 and c / ((1.0 - d) * t) < 1e15:
+            # (a subnormal tariff x (1 - d) rounds to 0: no such breakpoint, no division)
+            if (1.0 - d) * t > 0 and c / ((1.0 - d) * t) < 1e15:
                 out.append(np.array([c / ((1.0 - d) * t)]))
         return out
 
@@ -375,7 +387,7 @@ class Node:
         """Price of imports beyond the cap (inf when they are barred)."""
         if self.excess_duty is None:
             return np.inf
-        return p_w * (1.0 + self.tariff) * (1.0 + self.excess_duty)
+        return (p_w + self.cost_in) * (1.0 + self.tariff) * (1.0 + self.excess_duty)
 
 
 @dataclass
@@ -484,11 +496,12 @@ class _NodeResponse:
                     return dear, max(demand_at(n.A, eps, dear, n.B) - self.supply(dear), cap)
                 return capped, cap
             return hi, max(m, 0.0)
-        if self.autarky <= p_w:   # right-continuous: at a flat segment, export it all (trimmed later)
-            m = demand_at(n.A, eps, p_w, n.B) - self.supply(p_w)
+        p_x = n.export_price(p_w)
+        if self.autarky <= p_x:   # right-continuous: at a flat segment, export it all (trimmed later)
+            m = demand_at(n.A, eps, p_x, n.B) - self.supply(p_x)
             if -m > n.export_cap:
-                return min(p_w, float(self.p_export_capped)), -n.export_cap
-            return p_w, min(m, 0.0)
+                return min(p_x, float(self.p_export_capped)), -n.export_cap
+            return p_x, min(m, 0.0)
         return self.autarky, 0.0
 
 
@@ -505,7 +518,7 @@ def _trim_room(node: Node, p_n: float, m: float, p_w: float) -> float:
         return min(marginal, max(node.import_cap - m, 0.0))
     if math.isclose(p_n, node.excess_price(p_w), rel_tol=SNAP_REL):
         return marginal                          # duty-paid imports come without limit
-    if m < 0 and math.isclose(p_n, p_w, rel_tol=SNAP_REL):
+    if m < 0 and math.isclose(p_n, node.export_price(p_w), rel_tol=SNAP_REL):
         return min(marginal, -m)
     return 0.0
 
@@ -643,6 +656,8 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
     for n, r in zip(nodes, responses, strict=True):
         base = np.concatenate([n.asks[n.qty > 0], [r.autarky] if np.isfinite(r.autarky) else []])
         cands += [base, base / (1.0 + n.tariff), [n.mip]]
+        if n.cost_in or n.cost_out:         # where imports or exports start paying
+            cands += [base / (1.0 + n.tariff) - n.cost_in, base + n.cost_out]
         if n.excess_duty is not None:
             wedge = (1.0 + n.tariff) * (1.0 + n.excess_duty)
             capped = [r.p_import_capped] if r.p_import_capped is not None else []

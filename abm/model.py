@@ -40,6 +40,7 @@ from abm.metrics import run_metrics
 from abm.policies import build_policies
 from abm.realised import RealisedPrices
 from abm.recorder import Recorder
+from abm.regional import price_columns, route_costs
 
 
 def seed_of(rng) -> int:
@@ -74,6 +75,8 @@ class MineralMarket(mesa.Model):
         self.region_index = {name: i for i, name in enumerate(self.region_names)}
         self.region_market = np.array([r.market_economy for r in config.regions])
         self.region_club = np.array([r.club for r in config.regions])
+        # separate-market regions: region -> (shipping cost into it, out of it), abm.regional
+        self.separate_markets = route_costs(config)
 
         # the populations: producers (mines, refineries, recyclers), buyers, governments and
         # the developers of the pipeline (Mesa agents register in this order)
@@ -109,12 +112,16 @@ class MineralMarket(mesa.Model):
         # without instruments, mines, recyclers or inventories nothing reads the series while
         # the model runs: the recorder defers the sums over producers and buyers
         defer = not (self.policies or self.has_mines or self.recyclers.any
-                     or self.buyers.has_inventories)
+                     or self.buyers.has_inventories or self.separate_markets)
         self.recorder = Recorder(self.n_steps, self.region_names,
                                  buyer_region=self.buyers.region,
                                  buyer_club_rows=self.buyers.club_rows,
                                  money_per_price_tonne=self.money_per_price_tonne,
-                                 elasticity=self.elasticity, defer=defer)
+                                 elasticity=self.elasticity, defer=defer,
+                                 region_prices=price_columns(self.region_names,
+                                                             self.separate_markets))
+        if self.separate_markets:
+            self.recyclers.see_regional_prices(sorted(self.separate_markets))
         self.realised = RealisedPrices(self.n_steps)     # producers' realised prices (metrics)
         self.price = self.club_price = self.last_price = mk.demand.reference_price
         self.concentrate_price = float("nan")
@@ -133,9 +140,11 @@ class MineralMarket(mesa.Model):
         self.start_step()                           # accounts, plan, governments' step outlay
         self.buyers.draw_demand(t)                  # trend growth x AR(1) shock
         self.producers.draw_outages(t)              # random outages, regional supply cuts
-        self.recyclers.collect(t, self.recorder.columns)   # answer to the lagged price
+        self.recyclers.collect(t, self.recorder.columns,   # answer to the lagged price
+                               self.recorder.region_price)
         if self.recyclers.trades:                   # the scrap market: who processes it
-            self.recyclers.trade(t, self.price, self.club_price, self.producers.recycler_room())
+            self.recyclers.trade(t, self.price, self.club_price, self.producers.recycler_room(),
+                                 self.outcome.region_prices if t > 0 else None)
         for policy in self.policies:                # levels, purchases, the plan's requests
             policy.apply(self)
         self.buyers.plan_inventories(self.disruption)
@@ -188,7 +197,9 @@ class MineralMarket(mesa.Model):
         if self.components.any:
             self.clear_three_stages()
             return
-        if not self.policies or self.plan.idle:
+        if self.separate_markets:
+            self.plan.separate = self.separate_markets
+        if (not self.policies or self.plan.idle) and not self.separate_markets:
             out = clear_single(self.offers, buyer_scale=self.buyers.scale, eps=self.elasticity,
                                price_cap=self.config.market.price_cap,
                                last_price=self.last_price,

@@ -137,7 +137,9 @@ METRICS: dict[str, Quantity] = {
 
 SERIES: dict[str, Quantity] = {
     "price": Quantity("World price", "price", "Product price in the world market", ""),
-    "club_price": Quantity("Club price", "price", "Product price paid by club buyers", ""),
+    "club_price": Quantity("Club price", "price", "Product price paid by club buyers (their "
+                           "mean, weighted by tonnes bought, when club regions are separate "
+                           "markets)", ""),
     "floor": Quantity("Floor", "price", "Floor level in force (null when none)", ""),
     "concentrate_price": Quantity("Concentrate price", "price", "Concentrate price (null without "
                                   "mines)", ""),
@@ -213,3 +215,6 @@ SERIES: dict[str, Quantity] = {
 
 # Per-region product capacity columns in the series are named REGION_CAPACITY_PREFIX + region name.
 REGION_CAPACITY_PREFIX = "capacity_region__"
+# Per-region product price columns of separate-market regions ([[regions]] separate_market = true)
+# are named REGION_PRICE_PREFIX + region name.
+REGION_PRICE_PREFIX = "price_region__"

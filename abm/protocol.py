@@ -52,6 +52,7 @@ class ModelView(Protocol):
     region_names: list[str]
     region_index: dict[str, int]
     region_club: np.ndarray
+    separate_markets: dict[int, tuple[float, float]]   # region -> shipping cost in, out (abm.regional)
     has_mines: bool
     policies: list              # the scenario's instruments (abm.policies.base.Policy)
     # populations

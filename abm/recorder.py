@@ -28,7 +28,9 @@ from abm.names import REGION_CAPACITY_PREFIX, SERIES
 # top-ups (USD), apart from duties (USD collected on club imports) and other payments; exporter_rent
 # (USD) is the part of producer_revenue that exporters kept under a price undertaking (an MIP's
 # wedge that would otherwise be duty); routing_cost (USD) is what club buyers paid for imports
-# routed through a third country to the routers (outside the model), beside the duties.
+# routed through a third country to the routers (outside the model), beside the duties;
+# shipping_cost (USD) is what trade with separate-market regions paid shippers (abm.regional),
+# on the money-out side beside routing_cost.
 # Private stockholders ([storage]) book their purchases in private_stocking and buyer_payments,
 # their sales in private_release and private_sales_revenue.
 # Scrap (market.scrap_trade): scrap_bought <= scrap_collected (t; equal where the scrap price is
@@ -44,13 +46,13 @@ ACCOUNTS = ("production", "gov_purchases", "gov_sales", "private_stocking", "pri
             "private_sales_revenue", "duties", "concentrate_output", "concentrate_used",
             "gov_topups", "exporter_rent", "routing_cost", "scrap_collected", "scrap_bought",
             "scrap_receipts", "scrap_payments", "product_used", "component_revenue",
-            "component_product_payments")
+            "component_product_payments", "shipping_cost")
 
 # the component stage's columns of a run without component makers (read-only, shared)
 NO_COMPONENT_SERIES = MappingProxyType({"component_price": np.nan, "club_component_price": np.nan,
                                         "component_output": 0.0, "club_component_output": 0.0})
 NO_COMPONENT_ACCOUNTS = MappingProxyType(dict.fromkeys(
-    ("product_used", "component_revenue", "component_product_payments"), 0.0))
+    ("product_used", "component_revenue", "component_product_payments", "shipping_cost"), 0.0))
 
 
 class Recorder:
@@ -63,7 +65,7 @@ class Recorder:
 
     def __init__(self, steps: int, regions: list[str], *, buyer_region: np.ndarray,
                  buyer_club_rows: np.ndarray, money_per_price_tonne: float, elasticity: float,
-                 defer: bool = False):
+                 defer: bool = False, region_prices: list[tuple[int, str]] = ()):
         self.steps = steps
         self.names = (*SERIES, *ACCOUNTS)
         self.table = np.full((steps, len(self.names)), np.nan)
@@ -82,6 +84,9 @@ class Recorder:
         # when read during the step, demand scale, price, importers' spend, offtake payments)
         self._pending: list[tuple] = []
         self._net_exports = np.zeros((steps, len(regions)))
+        # (region index, column) of each separate market's price (abm.regional.price_columns)
+        self.region_prices = list(region_prices)
+        self.region_price = np.full((steps, len(self.region_prices)), np.nan)
 
     def write(self, step: int, values: dict[str, float], region_capacity: np.ndarray) -> None:
         """Write one step's values (a dict by column) and capacity by region."""
@@ -96,6 +101,9 @@ class Recorder:
     def column(self, name: str) -> np.ndarray:
         if self._pending:
             self.flush()
+        if name not in self.columns:                # a separate market's price
+            j = [c for _, c in self.region_prices].index(name)
+            return self.region_price[: self.filled, j]
         return self.columns[name][: self.filled]
 
     @property
@@ -117,6 +125,8 @@ class Recorder:
             data[name] = np.ascontiguousarray(self.columns[name][:n])
         for j, region in enumerate(self.region_names):
             data[REGION_CAPACITY_PREFIX + region] = self.region_capacity[:n, j]
+        for j, (_, column) in enumerate(self.region_prices):
+            data[column] = self.region_price[:n, j]
         frame = pl.DataFrame(data)
         # NaN marks "not applicable" (no floor in force, no concentrate market): store as null.
         return frame.with_columns(pl.col("floor", "concentrate_price", "export_region_price",
@@ -194,6 +204,8 @@ class Recorder:
             self._net_exports[model.t] = np.bincount(
                 b.region, weights=ref_out, minlength=regions) - np.bincount(
                 buyers.region, weights=out.buyer_tonnes, minlength=regions)
+        if self.region_prices:
+            self.region_price[model.t] = [out.region_prices[r] for r, _ in self.region_prices]
         self.write(model.t, values, st.region_capacity)
 
     def demand(self, buyers, out, price: float) -> float:
@@ -263,6 +275,7 @@ class Recorder:
             "routing_cost": out.routing_cost * mf,
             **self.scrap_accounts(model.recyclers),
             **self.component_accounts(model.components),
+            "shipping_cost": out.shipping_cost * mf,
         }
 
     @staticmethod

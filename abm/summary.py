@@ -21,7 +21,7 @@ from scipy import stats
 
 from abm.engine import manifest as manifest_io
 from abm.engine.files import write_parquet_atomic
-from abm.names import METRICS, REGION_CAPACITY_PREFIX, SERIES
+from abm.names import METRICS, REGION_CAPACITY_PREFIX, REGION_PRICE_PREFIX, SERIES
 
 # Columns of the runs table that are not metrics or sweep parameters (docs/architecture.md).
 RUN_KEYS = ("run_id", "scenario", "point", "replication", "seed", "status", "error", "traceback",
@@ -292,10 +292,11 @@ def sobol_table(runs: pl.DataFrame, metrics: list[str], parameters: list[str],
 
 def band_columns(series: pl.LazyFrame) -> list[str]:
     """Series columns that get fan-chart bands: those of abm.names.SERIES present, then the
-    per-region capacity columns."""
+    per-region capacity columns, then separate markets' prices."""
     names = series.collect_schema().names()
     return ([c for c in SERIES if c in names]
-            + [c for c in names if c.startswith(REGION_CAPACITY_PREFIX)])
+            + [c for c in names if c.startswith(REGION_CAPACITY_PREFIX)]
+            + [c for c in names if c.startswith(REGION_PRICE_PREFIX)])
 
 
 # Above this many sweep points per scenario, summary/bands.parquet is pooled over the points

@@ -12,6 +12,7 @@ from abm.experiment import load_experiment
 from tests.bad_input_sweep import CASES as SWEEP_CASES
 from tests.bad_input_sweep import GOOD, WITH_CSV, problems, write_case, written
 from tests.bad_input_sweep import HEADER as CSV_HEADER
+from tests.test_regional import ROUTE, TWO
 
 CASES = {
     "malformed_toml": (GOOD.replace('name = "A"', 'name = "A'), None, "malformed TOML"),
@@ -74,6 +75,27 @@ CASES = {
     "sweep_unknown_scenario": (
         GOOD + '\n[sweep]\nscenarios = ["nope"]\n[sweep.parameters]\n'
         '"market.demand.elasticity" = [-0.5]\n', "sweep.scenarios", "unknown scenario 'nope'"),
+    # separate markets and trade costs (issue 16 part 4; tests/test_regional.py)
+    "trade_cost_unknown_region": (TWO + ROUTE.format(a="EU", b="Mars", c=2.0),
+                                  "trade_costs.0.to", "unknown region 'Mars'; allowed: EU, US"),
+    "trade_cost_negative": (TWO + ROUTE.format(a="EU", b="US", c=-1.0), "trade_costs.0.cost",
+                            "greater than or equal to 0"),
+    "trade_cost_duplicate_route": (TWO + ROUTE.format(a="EU", b="US", c=2.0)
+                                   + ROUTE.format(a="EU", b="US", c=3.0), "trade_costs.1.to",
+                                   "duplicate route 'EU' -> 'US' (also trade_costs.0"),
+    "trade_cost_without_separate_end": (
+        GOOD.replace('club = true\n', 'club = true\n\n[[regions]]\nname = "EU"\n', 1)
+        + ROUTE.format(a="EU", b="US", c=2.0), "trade_costs",
+        "need a region with separate_market = true"),
+    "price_cap_with_separate_markets": (TWO.replace("elasticity = -0.4", "elasticity = -0.4\n"
+                                                    "[market]\nprice_cap = 90.0"),
+                                        "market.price_cap", "not supported with separate_market"),
+    "every_region_separate": (TWO.replace('club = true\n', 'separate_market = true\n', 1),
+                              "regions", "at least one region left in the world market"),
+    "separate_club_region_behind_a_tariff": (
+        TWO.replace('name = "EU"\n', 'name = "EU"\nclub = true\n')
+        + "\n[policy.trade]\ntariff = 0.2\n", "regions.1.separate_market",
+        "cannot be a separate market while the club has a border"),
 }
 
 

@@ -206,6 +206,8 @@ def test_configs_without_component_makers_record_no_component_stage():
     ({"shocks": [{"kind": "export_control", "region": "China", "start": 1, "duration": 1,
                   "cut": 0.5}]}, "shocks.0.kind"),
     ({"storage": {"enabled": True, "cost": 0.1, "rule": "rational"}}, "storage.enabled"),
+    ({"regions": [{"name": "US", "club": True, "separate_market": True},
+                  {"name": "China", "market_economy": False}]}, "regions"),
 ])
 def test_what_the_component_stage_does_not_model_is_refused(change, key):
     raw = three(**change)

@@ -30,6 +30,11 @@ class RecyclerPool:
         self.lag = np.array([r.collection_lag for r in rc], dtype=int)
         self.start = np.array([r.start for r in rc], dtype=int)
         self.club = club
+        # recyclers in separate-market regions (abm.regional) see their region's price:
+        # (position in the recorder's regional price columns, mask of those recyclers), set by
+        # `see_regional_prices`
+        self.region = region
+        self.regional: list[tuple[int, np.ndarray]] = []
         self.collected = np.zeros(len(rc))    # t of product per step
         # the scrap market (market.scrap_trade): recyclers' unit costs, the scrap export
         # controls as (first step, end step, controller's recyclers, targets' recyclers, cut),
@@ -52,14 +57,26 @@ class RecyclerPool:
         scrap market when scrap is traded, else what it collected."""
         return self.outcome.bought if self.outcome is not None else self.collected
 
-    def trade(self, t: int, price: float, club_price: float, room: np.ndarray) -> None:
+    def see_regional_prices(self, regions: list[int]) -> None:
+        """Recyclers in region `regions[j]` see that separate market's price (column j of the
+        recorder's regional prices; the outcome's region_prices), not the world's or club's."""
+        self.regional = [(j, self.region == r) for j, r in enumerate(regions)
+                         if (self.region == r).any()]
+        self.regional_regions = list(regions)
+
+    def trade(self, t: int, price: float, club_price: float, room: np.ndarray,
+              region_prices: dict[int, float] | None = None) -> None:
         """Clear this step's scrap market (market.scrap_trade): recyclers bid for scrap up to
         the product price they last saw (the club's for club recyclers) less their unit cost,
         for `room` t (what they can process this step); a scrap export control in force splits
         the market (abm.scrap)."""
         if not self.trades:
             return
-        value = np.where(self.club, club_price, price) - self.unit_cost
+        value = np.where(self.club, club_price, price)
+        if region_prices:                 # (last step's prices: none before the first step)
+            for j, mask in self.regional:
+                value[mask] = region_prices[self.regional_regions[j]]
+        value = value - self.unit_cost
         room = np.where(t >= self.start, room, 0.0)     # (no plant before its start step)
         home = targeted = None
         cut = 0.0
@@ -75,7 +92,8 @@ class RecyclerPool:
         o = self.outcome
         return o.receipts - o.price * o.bought
 
-    def collect(self, t: int, columns: dict[str, np.ndarray]) -> None:
+    def collect(self, t: int, columns: dict[str, np.ndarray],
+                regional: np.ndarray | None = None) -> None:
         """Recyclers collect scrap in answer to the price `collection_lag` steps ago (the club's
         price for club recyclers, as recorded in the recorder's `columns`): scrap x (P /
         reference price) ^ elasticity, t per step (none before a recycler's start step)."""
@@ -89,5 +107,8 @@ class RecyclerPool:
             # (the price columns are written every step: recyclers turn deferred recording off)
             price[past] = np.where(self.club[past], columns["club_price"][seen[past]],
                                    columns["price"][seen[past]])
+            for j, mask in self.regional:           # regional: recorder.region_price
+                sel = past & mask
+                price[sel] = regional[seen[sel], j]
         collected = self.scrap * (np.maximum(price, 0.0) / reference) ** self.elasticity
         self.collected = np.where(t >= self.start, collected, 0.0)

@@ -49,6 +49,7 @@ SERIES_MODES = ("all", "bands", "none")
 BAND_SERIES = ("price", "floor", "government_stock", "recycled", "buyer_stock",
                "capacity_market", "capacity_nonmarket", "fiscal_flow")
 REGION_CAPACITY_PREFIX = "capacity_region__"
+REGION_PRICE_PREFIX = "price_region__"       # (abm.names; separate markets' prices)
 # ... and of at most this many runs per scenario (`in_band_sample`): the bands of a larger
 # scenario are those of this sample, exact for it. For independent replications the sample's
 # distribution at each step is within DKW's bound of the full one: |F_K - F| <= 0.030 at
@@ -227,7 +228,7 @@ def stored_series(series: pl.DataFrame, mode: str, sampled: bool = True) -> pl.D
     if mode == "none" or not sampled:
         return series.select(SERIES_KEYS).clear()
     keep = [c for c in series.columns if c in SERIES_KEYS or c in BAND_SERIES
-            or c.startswith(REGION_CAPACITY_PREFIX)]
+            or c.startswith((REGION_CAPACITY_PREFIX, REGION_PRICE_PREFIX))]
     return series.select(keep)
 
 

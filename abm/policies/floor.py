@@ -21,6 +21,7 @@ import numpy as np
 from abm.clearing import Defence
 from abm.investment import Protection
 from abm.kinds import MINE, RECYCLER, REFINERY
+from abm.names import REGION_PRICE_PREFIX
 from abm.policies.base import Policy, StockHolder
 
 
@@ -71,6 +72,11 @@ class FloorPolicy(Policy):
         restricting = {model.region_index[s.region] for s in model.config.shocks
                        if s.kind == "export_control"}
         self.restricting = bool(self.covers) and set(self.covers) <= restricting
+        # a floor covering one separate-market region acts on that region's price
+        separate = getattr(model, "separate_markets", {})
+        self.regional_column = (REGION_PRICE_PREFIX + model.region_names[self.covers[0]]
+                                if len(self.covers) == 1 and self.covers[0] in separate
+                                else None)
         self._covered_cache = (None, None)      # (book version, rows covered if active)
         self.government = model.governments.government_for(self.covers, "floor")
         if self.cfg.rule == "cost_percentile":
@@ -180,6 +186,8 @@ class FloorPolicy(Policy):
             return "concentrate_price"
         if self.downstream:
             return "club_component_price" if self.in_club() else "component_price"
+        if self.regional_column is not None:
+            return self.regional_column
         if self.restricting:
             # covered producers in a region restricting its exports sell in its own market
             # while the control is in force (abm.metrics.floor_market_price: the world price
@@ -297,6 +305,8 @@ class CfdFloor(FloorPolicy):
             return np.full(n, out.club_price)
         b, o = model.book, model.offers
         region_price = np.where(self.region_club[b.region], out.club_price, out.world_price)
+        for r, p in out.region_prices.items():      # separate markets (abm.regional)
+            region_price[b.region == r] = p
         own = (o.owner == -1) & (o.refinery >= 0)
         rows = o.refinery[own]
         weight = np.where(out.sold[own] > 0, out.sold[own], 0.0)

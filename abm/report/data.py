@@ -20,7 +20,7 @@ import polars as pl
 from abm import summary as engine
 from abm.engine import manifest as manifest_io
 from abm.errors import ConfigError
-from abm.names import METRICS, REGION_CAPACITY_PREFIX, SERIES
+from abm.names import METRICS, REGION_CAPACITY_PREFIX, REGION_PRICE_PREFIX, SERIES
 
 # Series shown as fan charts on the index page (each costs ~0.3 s per 10,000 runs to reduce).
 # `recycled`, `buyer_stock` and `private_stock` are charted only when some run has them
@@ -48,6 +48,7 @@ class ReportData:
     bands: pl.DataFrame                     # scenario x step x column percentile bands (pooled)
     sobol: pl.DataFrame | None = None
     region_columns: list[str] = field(default_factory=list)
+    region_price_columns: list[str] = field(default_factory=list)   # separate markets' prices
 
     # -- manifest helpers -------------------------------------------------------------------------
     @property
@@ -169,12 +170,13 @@ def load(out: Path | str) -> ReportData:
     series = _series(out)
     names = series.collect_schema().names() if series is not None else []
     regions = [c for c in names if c.startswith(REGION_CAPACITY_PREFIX)]
-    bands = _bands(out, series, names, regions, single_point)
+    prices = [c for c in names if c.startswith(REGION_PRICE_PREFIX)]
+    bands = _bands(out, series, names, regions + prices, single_point)
     sobol = _read_summary(out, "sobol")
     return ReportData(out=out, manifest=manifest, runs=runs, metrics=metrics, scenarios=scenarios,
                       summary=summary.drop("point", strict=False), paired=paired,
                       quartiles=quartiles(ok, metrics), bands=bands, sobol=sobol,
-                      region_columns=regions)
+                      region_columns=regions, region_price_columns=prices)
 
 
 def _scenario_order(manifest: dict[str, Any], runs: pl.DataFrame) -> list[str]:
@@ -236,7 +238,9 @@ def _bands(out: Path, series: pl.LazyFrame | None, names: list[str], regions: li
     empty = pl.DataFrame(schema=BANDS_SCHEMA)
     if series is None:
         return empty
-    wanted = [c for c in BAND_COLUMNS + (regions or CAPACITY_COLUMNS) if c in names]
+    capacities = [c for c in regions if c.startswith(REGION_CAPACITY_PREFIX)]
+    wanted = [c for c in BAND_COLUMNS + (capacities or CAPACITY_COLUMNS)
+              + [c for c in regions if c.startswith(REGION_PRICE_PREFIX)] if c in names]
     stored = _read_summary(out, "bands") if single_point else None
     parts = []
     if stored is not None and set(wanted) <= set(stored["column"].unique().to_list()):
@@ -296,4 +300,6 @@ def label(name: str) -> str:
         return SERIES[name].label
     if name.startswith(REGION_CAPACITY_PREFIX):
         return name[len(REGION_CAPACITY_PREFIX):]
+    if name.startswith(REGION_PRICE_PREFIX):
+        return f"Price in {name[len(REGION_PRICE_PREFIX):]}"
     return name

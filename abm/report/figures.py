@@ -262,6 +262,22 @@ def capacity(data: ReportData) -> Figure | None:
                         "runs", 300 * rows + 110)
 
 
+def region_prices(data: ReportData) -> Figure | None:
+    """The world price and each separate market's price (abm.regional) over time, a panel per
+    market with a line per scenario; None without separate markets."""
+    present = set(data.bands["column"].unique().to_list())
+    columns = [c for c in ["price", *data.region_price_columns] if c in present]
+    if len(columns) < 2:
+        return None
+    rows, cols = grid(len(columns))
+    titles = ["World price" if c == "price" else label(c) for c in columns]
+    fig = Figure(rows, cols, [escape(t) for t in titles], shared_x=True, hspace=0.07,
+                 vspace=0.16)
+    _band_lines(fig, data, [(c, "price", "Price") for c in columns], cols, shared_scale=True)
+    return title_layout(fig, "Prices by market: median and middle half of runs",
+                        300 * rows + 110)
+
+
 def _left_out(data: ReportData, per: dict[str, dict[str, pl.DataFrame]], what: str) -> list[str]:
     """'No fiscal flow in: baseline (left out).' for scenarios with nothing in any panel."""
     missing = [s for s in data.scenarios

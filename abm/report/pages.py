@@ -169,6 +169,9 @@ def index_page(data: ReportData, pages: list[str], footer: str) -> Page:
          "below."),
         ("Price", figures.price_fans(data), "price",
          "One panel per scenario. Dashed line: the price floor in force (where there is one)."),
+        ("Prices by market", figures.region_prices(data), "region-prices",
+         "The world price and the price in each region that is a market of its own "
+         "(separate_market), apart from it by at most the shipping cost while they trade."),
         ("Capacity", figures.capacity(data), "capacity",
          "Operating refining capacity. New mines are counted in the run metrics, not here."),
         ("Recycled supply", figures.optional_fans(data, "recycled"), "recycled",

@@ -1,0 +1,334 @@
+"""Regional prices with shipping costs (abm.regional; issue 16 part 4): the spatial equilibrium
+of abm.market.clear_linked with costs on its nodes, against hand-computed cases, and the model's
+separate-market regions.
+
+The hand cases use demand with elasticity -1, D(P) = A / P, and supply vertical at its capacity
+(every offer asks 5, below the prices found), so each equilibrium is a quadratic solved in the
+docstring."""
+
+import copy
+
+import numpy as np
+import pytest
+from helpers import BASE, run
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_conservation import configs
+
+from abm import market
+from abm.cli import main
+from abm.experiment import experiment_from_dict
+from abm.model import MineralMarket
+from tests.bad_input_sweep import GOOD
+
+EPS = -1.0
+
+
+def node(supply: float, A: float, **costs) -> market.Node:
+    return market.Node(np.array([5.0]), np.array([supply]), A, **costs)
+
+
+def test_two_regions_trading_clear_at_prices_differing_by_exactly_the_cost():
+    """World: 350 t at ask 5, D = 3000 / P; region: 50 t at ask 5, D = 1200 / P; shipping into
+    the region costs 2. Autarky: world 3000 / 350 = 8.57, region 1200 / 50 = 24, a gap above 2,
+    so the region imports at P + 2, and all 400 t clear:
+        3000 / P + 1200 / (P + 2) = 400  ->  400 P^2 + 800 P = 4200 P + 6000
+        ->  2 P^2 - 17 P - 30 = 0  ->  P = (17 + sqrt(289 + 240)) / 4 = (17 + 23) / 4 = 10.
+    World 10, region 12 (= 10 + 2); the region buys 1200 / 12 = 100 t, 50 of them imported."""
+    r = market.clear_linked(np.array([5.0]), np.array([350.0]), 3000.0, EPS,
+                            [node(50.0, 1200.0, cost_in=2.0)])
+    assert r.world_price == pytest.approx(10.0, rel=1e-12)
+    assert r.node_prices[0] == pytest.approx(12.0, rel=1e-12)
+    assert r.node_prices[0] - r.world_price == pytest.approx(2.0, rel=1e-12)
+    assert r.net_imports[0] == pytest.approx(50.0, rel=1e-10)
+    assert r.world_consumption == pytest.approx(300.0, rel=1e-10)
+
+
+def test_an_exporting_region_gets_the_world_price_less_the_cost_out():
+    """The mirror case: the region has 350 t and D = 3000 / P, the world 50 t and D = 1200 / P;
+    shipping out of the region costs 2, so it sells at P_w - 2:
+        3000 / p + 1200 / (p + 2) = 400 with p the region's price  ->  p = 10, P_w = 12;
+    the region exports 350 - 3000 / 10 = 50 t."""
+    r = market.clear_linked(np.array([5.0]), np.array([50.0]), 1200.0, EPS,
+                            [node(350.0, 3000.0, cost_out=2.0)])
+    assert r.world_price == pytest.approx(12.0, rel=1e-12)
+    assert r.node_prices[0] == pytest.approx(10.0, rel=1e-12)
+    assert r.net_imports[0] == pytest.approx(-50.0, rel=1e-10)
+
+
+def test_regions_stay_at_autarky_prices_when_the_gap_is_below_the_cost():
+    """World: 300 t, D = 3000 / P: autarky 10. Region: 100 t, D = 1100 / P: autarky 11. The gap,
+    1, is below the cost of 2 either way: nothing trades, each clears at its autarky price."""
+    r = market.clear_linked(np.array([5.0]), np.array([300.0]), 3000.0, EPS,
+                            [node(100.0, 1100.0, cost_in=2.0, cost_out=2.0)])
+    assert r.world_price == pytest.approx(10.0, rel=1e-12)
+    assert r.node_prices[0] == pytest.approx(11.0, rel=1e-12)
+    assert r.net_imports[0] == pytest.approx(0.0, abs=1e-9)
+    # at a cost of 0.5 the gap of 1 exceeds it: they trade, 0.5 apart (P + 0.5 - P)
+    r = market.clear_linked(np.array([5.0]), np.array([300.0]), 3000.0, EPS,
+                            [node(100.0, 1100.0, cost_in=0.5, cost_out=0.5)])
+    assert r.node_prices[0] - r.world_price == pytest.approx(0.5, rel=1e-10)
+    assert r.net_imports[0] > 0
+
+
+def test_three_regions_trade_through_the_world_market_at_the_sum_of_their_costs():
+    """World: 300 t, D = 2400 / P. X: 300 t, D = 1600 / P, shipping out costs 2. Y: no supply,
+    D = 2080 / P, shipping in costs 3. At P = 10: X's price 8, Y's 13; demand
+    2400 / 10 + 1600 / 8 + 2080 / 13 = 240 + 200 + 160 = 600 = all supply, and excess supply
+    600 - 2400 / P - 1600 / (P - 2) - 2080 / (P + 3) rises in P, so P = 10 is the equilibrium.
+    X exports 100 t, Y imports 160 t: Y's price exceeds X's by 5 = 2 + 3, X -> world -> Y."""
+    y = market.Node(np.zeros(0), np.zeros(0), 2080.0, cost_in=3.0)
+    r = market.clear_linked(np.array([5.0]), np.array([300.0]), 2400.0, EPS,
+                            [node(300.0, 1600.0, cost_out=2.0), y])
+    assert r.world_price == pytest.approx(10.0, rel=1e-12)
+    assert r.node_prices == pytest.approx([8.0, 13.0], rel=1e-12)
+    assert r.net_imports == pytest.approx([-100.0, 160.0], rel=1e-10)
+    assert r.node_prices[1] - r.node_prices[0] == pytest.approx(5.0, rel=1e-12)
+
+
+def test_an_export_control_opens_a_gap_beyond_the_cost():
+    """The exporter of the first mirror case under an export cap of 20 t: it sells 350 - 20 =
+    330 t at home, 3000 / p = 330 -> p = 9.09; the world gets 50 + 20 = 70 t, 1200 / P_w = 70 ->
+    P_w = 17.14. The gap, 8.05, exceeds the cost of 2: the measure stops trade."""
+    r = market.clear_linked(np.array([5.0]), np.array([50.0]), 1200.0, EPS,
+                            [node(350.0, 3000.0, cost_out=2.0, export_cap=20.0)])
+    assert r.world_price == pytest.approx(1200.0 / 70.0, rel=1e-10)
+    assert r.node_prices[0] == pytest.approx(3000.0 / 330.0, rel=1e-10)
+    assert r.world_price - r.node_prices[0] > 2.0
+
+
+# offers: ask, and t zero or at least a kilogram (subnormal tonnages are not meaningful)
+OFFER = st.tuples(st.floats(1.0, 100.0), st.one_of(st.just(0.0), st.floats(1e-3, 500.0)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(OFFER, min_size=1, max_size=6), st.lists(OFFER, max_size=6),
+       st.floats(10.0, 1e5), st.floats(0.0, 1e5), st.floats(-2.0, -0.2))
+def test_a_cost_of_zero_gives_the_single_markets_price(hub, own, a_hub, a_node, eps):
+    """With nothing to pay for shipping, the world and a separate region are one market: both
+    prices are the price of all offers cleared against all demand (A_hub + A_node) P^eps."""
+    h, o = np.array(hub).reshape(-1, 2), np.array(own).reshape(-1, 2)
+    one = market.clear(np.concatenate([h[:, 0], o[:, 0]]), np.concatenate([h[:, 1], o[:, 1]]),
+                       a_hub + a_node, eps)
+    if one.scarce:
+        return                          # (no supply at all: the price is only a marker)
+    r = market.clear_linked(h[:, 0], h[:, 1], a_hub, eps,
+                            [market.Node(o[:, 0], o[:, 1], a_node, cost_in=0.0, cost_out=0.0)])
+    assert r.world_price == pytest.approx(one.price, rel=1e-9)
+    assert r.node_prices[0] == pytest.approx(one.price, rel=1e-9)
+
+
+# --------------------------------------------------------------------------------------------
+# the model: [[regions]] separate_market, [[trade_costs]]
+# --------------------------------------------------------------------------------------------
+
+
+def separate(raw: dict, region: str = "China", routes=()) -> dict:
+    out = {**raw, "regions": [dict(r, separate_market=True) if r["name"] == region else dict(r)
+                              for r in raw["regions"]]}
+    out["trade_costs"] = [dict(r) for r in routes]
+    return out
+
+
+def test_a_separate_region_has_its_price_series_and_its_buyers_pay_it():
+    """China (600 t at 50) exports to the US (600 t at 40) side at a cost of 3: its price is the
+    world price less 3 in every step China exports, and China's buyers pay it."""
+    raw = separate(BASE, routes=[{"from": "China", "to": "US", "cost": 3.0}])
+    model = run(raw, steps=6)
+    s = model.series()
+    assert "price_region__China" in s.columns and "price_region__US" not in s.columns
+    gap = (s["price"] - s["price_region__China"]).to_numpy()
+    assert ((gap <= 3.0 + 1e-9) & (gap >= -1e-9)).all()
+    china = model.region_index["China"]
+    paid = model.outcome.buyer_price[model.buyers.region == china]
+    assert paid == pytest.approx(model.outcome.region_prices[china], rel=1e-12)
+
+
+def test_without_separate_markets_no_price_region_columns():
+    assert not [c for c in run(BASE, steps=2).series().columns if c.startswith("price_region__")]
+
+
+def test_a_route_cost_of_zero_gives_the_models_single_market_prices():
+    """A separate market that ships for nothing is the world market: the same world price and
+    the same deliveries every step as without it (to rounding of the linked root search)."""
+    one = run(BASE, steps=12).series()
+    two = run(separate(BASE), steps=12).series()
+    np.testing.assert_allclose(two["price"], one["price"], rtol=1e-9)
+    np.testing.assert_allclose(two["price_region__China"], one["price"], rtol=1e-9)
+    np.testing.assert_allclose(two["consumption"], one["consumption"], rtol=1e-9)
+
+
+@st.composite
+def configs_with_separate_markets(draw):
+    raw = draw(configs())
+    region = draw(st.sampled_from(["US", "China"]))
+    other = "China" if region == "US" else "US"
+    # (a route in each direction, mostly priced, so that many examples ship something)
+    cost = st.one_of(st.just(0.0), st.floats(0.1, 5.0), st.floats(0.1, 5.0))
+    routes = [{"from": region, "to": other, "cost": draw(cost)},
+              {"from": other, "to": region, "cost": draw(cost)}]
+    # ... and a cheap world-market refinery, whose product the separate market usually imports
+    raw["producers"] = raw["producers"] + [{
+        "name": "World", "region": other, "stage": "refinery",
+        "capacity": draw(st.floats(500.0, 5000.0)), "unit_cost": draw(st.floats(0.0, 40.0))}]
+    if any(p["stage"] == "mine" for p in raw["producers"]):     # (its feed: 3 t/t at most)
+        raw["producers"].append({"name": "World mine", "region": other, "stage": "mine",
+                                 "capacity": 15000.0, "unit_cost": draw(st.floats(0.0, 10.0))})
+    raw = separate(raw, region, routes)
+    raw["market"] = {**raw["market"], "price_cap": None}      # (refused with separate markets)
+    try:
+        experiment_from_dict(raw).scenario()
+    except Exception:           # a combination the config refuses (a club border, ...)
+        raw["regions"] = [dict(r, club=False) for r in raw["regions"]]
+        raw["policy"] = {}
+    return raw
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(configs_with_separate_markets())
+def test_tonnes_and_money_are_conserved_with_separate_markets(raw):
+    """Tonnes produced and released are consumed or stocked; what buyers and governments pay is
+    what sellers, duties, routers and shippers receive (shipping_cost: imports into a separate
+    market at its cost in, exports at its cost out)."""
+    model = MineralMarket(experiment_from_dict(raw).scenario(), rng=raw["experiment"]["seed"])
+    model.run()
+    s = model.series(accounts=True)
+    np.testing.assert_allclose(s["production"] + s["gov_sales"] + s["private_release"],
+                               s["consumption"] + s["gov_purchases"] + s["private_stocking"],
+                               rtol=1e-9, atol=1e-9)
+    money_in = (s["buyer_payments"] + s["gov_purchase_spend"]).to_numpy()
+    money_out = (s["producer_revenue"] + s["gov_sales_revenue"] + s["private_sales_revenue"]
+                 + s["duties"] + s["routing_cost"] + s["shipping_cost"]).to_numpy()
+    prices = np.fmax(s["price"].to_numpy(), s["club_price"].to_numpy())
+    for c in s.columns:
+        if c.startswith("price_region__"):
+            prices = np.fmax(prices, s[c].to_numpy())
+    traded = (s["consumption"] + s["gov_purchases"] + s["gov_sales"]).to_numpy()
+    gross = np.abs(traded * prices) * model.money_per_price_tonne
+    gap = np.abs(money_in - money_out)
+    assert (gap <= 1e-3 + 1e-9 * np.fmax(gross, np.abs(money_out))).all(), gap
+    assert (s["shipping_cost"] >= 0).all()
+
+
+# --------------------------------------------------------------------------------------------
+# bad input: tests/test_bad_input.py (CASES, the trade_costs ones)
+# --------------------------------------------------------------------------------------------
+
+TWO = GOOD.replace('club = true\n', 'club = true\n\n[[regions]]\nname = "EU"\n'
+                   'separate_market = true\n', 1)
+ROUTE = '\n[[trade_costs]]\nfrom = "{a}"\nto = "{b}"\ncost = {c}\n'
+
+
+def test_a_good_separate_market_config_validates(tmp_path):
+    config = tmp_path / "exp.toml"
+    config.write_text(TWO + ROUTE.format(a="EU", b="US", c=2.0)
+                      + ROUTE.format(a="US", b="EU", c=2.5))
+    assert main(["validate", str(config)]) == 0
+
+
+def test_recyclers_in_a_separate_market_see_its_price():
+    """A US recycler, the US a separate market importing at a cost of 10 (China's 2,000 t/yr at
+    50 set the world price, the US has 120 t/yr of its own): it collects in answer to the US
+    price, 50 + 10 = 60, not the world's 50 (collection_elasticity 1: scrap x P / 60 = 20 t per
+    step)."""
+    base = {**BASE, "recyclers": [{"name": "R", "region": "US", "capacity": 500.0,
+                                   "unit_cost": 20.0, "scrap": 240.0,
+                                   "collection_elasticity": 1.0, "collection_lag": 1}],
+            "producers": [dict(BASE["producers"][0], capacity=120.0),
+                          dict(BASE["producers"][1], capacity=2000.0)]}
+    model = run(separate(base, "US", [{"from": "China", "to": "US", "cost": 10.0}]), steps=3)
+    s = model.series()
+    us = s["price_region__US"].to_numpy()
+    expected = 240.0 / 12 * us[1] / 60.0          # step 2 answers the US price of step 1
+    assert model.recyclers.collected[0] == pytest.approx(expected, rel=1e-12)
+    assert us[1] == pytest.approx(60.0, rel=1e-12) and s["price"][1] == pytest.approx(50.0)
+    assert model.recyclers.collected[0] == pytest.approx(20.0, rel=1e-12)
+
+
+def test_a_floor_covering_one_separate_market_is_compared_with_its_price():
+    raw = separate(BASE, "US", [{"from": "China", "to": "US", "cost": 10.0}])
+    raw["policy"] = {"floor": {"mechanism": "cfd", "level": 55.0, "covers": ["US"]}}
+    model = run(raw, steps=2)
+    floor = next(p for p in model.policies if hasattr(p, "price_column"))
+    assert floor.price_column() == "price_region__US"
+    assert model.recorder.column("price_region__US") == pytest.approx(
+        model.series()["price_region__US"].to_numpy())
+
+
+def importing_us() -> dict:
+    """BASE with China's 2,000 t/yr at 50 setting the world price, the US (120 t/yr of its own)
+    a separate market importing at a cost of 10: its price is 60."""
+    raw = {**BASE, "producers": [dict(BASE["producers"][0], capacity=120.0),
+                                 dict(BASE["producers"][1], capacity=2000.0)]}
+    return separate(raw, "US", [{"from": "China", "to": "US", "cost": 10.0}])
+
+
+def test_the_club_price_is_what_club_buyers_pay_in_their_separate_markets():
+    """The US buyers are the club's only buyers: the club price is the US price, 60, while the
+    world price is China's 50, and the shippers got 10 per t the US imported."""
+    model = run(importing_us(), steps=3)
+    s = model.series(accounts=True)
+    np.testing.assert_allclose(s["club_price"], s["price_region__US"], rtol=1e-12)
+    np.testing.assert_allclose(s["price_region__US"], 60.0, rtol=1e-12)
+    imports = s["club_consumption"] - s["club_production"]
+    np.testing.assert_allclose(s["shipping_cost"], 10.0 * imports * model.money_per_price_tonne,
+                               rtol=1e-9)
+
+
+def test_the_resolved_config_keeps_the_from_key_and_reloads():
+    exp = experiment_from_dict(importing_us())
+    resolved = exp.resolved()
+    assert resolved["trade_costs"] == [{"from": "China", "to": "US", "cost": 10.0}]
+    assert experiment_from_dict(resolved).resolved() == resolved
+
+
+def test_a_separate_market_restricting_its_exports_is_one_market_with_both():
+    """China a separate market (exports cost 3 to ship) that controls its exports from step 2:
+    one node carries the cap and the cost, so the export region's price is China's price; before
+    the control the gap to the world price is the cost of 3 (China exports), under it more."""
+    raw = separate(BASE, "China", [{"from": "China", "to": "US", "cost": 3.0}])
+    raw["producers"] = [dict(BASE["producers"][0], capacity=120.0),
+                        dict(BASE["producers"][1], capacity=2000.0)]
+    raw["shocks"] = [{"kind": "export_control", "region": "China", "start": 2, "duration": 4,
+                      "cut": 0.8}]
+    s = run(raw, steps=6).series()
+    gap = (s["price"] - s["price_region__China"]).to_numpy()
+    np.testing.assert_allclose(gap[:2], 3.0, rtol=1e-12)
+    assert (gap[2:] > 3.0 + 1e-6).all()
+    np.testing.assert_allclose(s["export_region_price"][2:], s["price_region__China"][2:],
+                               rtol=1e-12)
+
+
+def test_the_report_shows_prices_by_market_only_with_separate_markets(tmp_path, capsys):
+    """regional_prices.toml's report has the 'Prices by market' chart (the world, US and EU
+    prices); the baseline's, without separate markets, has none."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "experiments"
+    for name, shown in (("regional_prices", True), ("baseline", False)):
+        out = tmp_path / name
+        assert main(["run", str(root / f"{name}.toml"), "--out", str(out), "--steps", "6",
+                     "--replications", "1", "--workers", "1", "--quiet"]) == 0
+        page = (out / "report" / "index.html").read_text()
+        assert ('id="region-prices"' in page) is shown
+        assert ("Price in US" in page and "Price in EU" in page) is shown
+    capsys.readouterr()
+
+
+def test_routing_breakpoints_of_a_subnormal_tariff_do_not_divide_by_zero():
+    """Found by the conservation search above (present before separate markets): a tariff of
+    5e-324 with transshipment at detection 0.5 made (1 - d) x tariff round to 0 in
+    Node.routed_inverse, a ZeroDivisionError in the clearing; such a tariff has no
+    routing-pays breakpoint."""
+    n = market.Node(np.zeros(0), np.zeros(0), 1.0, tariff=5e-324, route_cost=0.0, detection=0.5)
+    assert len(n.routed_inverse(np.array([6.0]))) == 3
+
+
+def test_private_stockholders_with_a_separate_market_are_refused():
+    # (their rule is solved for the one market they trade in)
+    from abm.errors import ConfigError
+    raw = separate(copy.deepcopy(BASE), routes=[{"from": "China", "to": "US", "cost": 3.0}])
+    raw["storage"] = {"enabled": True, "cost": 0.1, "rule": "rational"}
+    with pytest.raises(ConfigError) as err:
+        experiment_from_dict(raw)
+    assert "[storage] is not supported with separate_market regions" in err.value.message
