@@ -159,10 +159,16 @@ class Stockholders(Policy):
         total = _snapped(cfg.cost / pbar + carry, cfg.cost / ref_price + carry)
         key = (model.elasticity, max(self.sd, 1e-4), cfg.decay, cfg.interest,
                max(total - carry, 0.0))
+        # RECS sto2's agency: an open-market buffer stock with a capacity that sells at the
+        # floor it buys at. Any other buffer stock is left out of the rule and of availability
+        # (sto1): one that never releases is inert once full and changes no future
+        # availability; one releasing above its floor is an approximation (docs/ODD.md 7.17)
         floor = next((p for p in model.policies if getattr(p, "cfg", None) is not None
                       and getattr(p.cfg, "mechanism", None) == "purchase"
                       and p.cfg.buy_from == "any" and p.in_force(model.t)
-                      and p.cfg.capacity is not None), None)
+                      and p.cfg.capacity is not None
+                      and p.cfg.release_price is not None
+                      and math.isclose(p.cfg.release_price, p.level, rel_tol=1e-12)), None)
         if floor is not None:
             key += (_snapped(floor.level / pbar, floor.level / ref_price),
                     _snapped(floor.cfg.capacity / qbar, floor.cfg.capacity / ref_qty))

@@ -145,3 +145,43 @@ def test_an_open_market_buffer_stock_may_release_at_its_floor_a_producer_support
     raw["policy"]["floor"]["buy_from"] = "covered"
     with pytest.raises(ConfigError, match="release_price"):
         experiment_from_dict(raw)
+
+
+def test_a_buffer_stock_that_does_not_release_at_its_floor_leaves_the_stockholders_sto1s_rule():
+    """An open-market buffer stock buying at 0.9 USD/t within 400 t that never sells (no
+    release price) is not RECS sto2's agency: once it is full it is inert, it changes no future availability, and the
+    stockholders must follow sto1's rule, S_t = S((1 - 0.02) S_t-1 + h_t) (abm.storage.solve
+    with sto1FX's parameters, availability in units of the 1000 t harvest), from the first step
+    after it filled. (Treating it as sto2's agency, which sells at the floor, and counting its
+    400 t in availability, they stored only at P <= 0.771: mean stock 2.6 t on this path.)"""
+    raw = benchmark_raw(steps=300)
+    raw["policy"] = {"floor": {"mechanism": "purchase", "level": 0.9, "capacity": 400.0,
+                               "buy_from": "any", "covers": ["World"]}}
+    s = run(raw).series()
+    public, private = s["government_stock"].to_numpy(), s["private_stock"].to_numpy()
+    full = int(np.argmax(public >= 400.0 - 1e-9))
+    assert public[full] == pytest.approx(400.0) and full < 250
+    np.testing.assert_allclose(public[full:], 400.0)      # it never sells
+    sol = storage.solve(**STO1)
+    stock, expected = private[full] / HARVEST, []
+    for h in harvests(SEED, 300)[full + 1:]:
+        stock = float(sol.stock(np.array([(1 - STO1["decay"]) * stock + h]))[0])
+        expected.append(stock)
+    np.testing.assert_allclose(private[full + 1:] / HARVEST, expected, rtol=1e-9, atol=1e-12)
+    assert (np.array(expected) > 0.02).any()      # they do store on this path
+
+
+def test_a_buffer_stock_releasing_above_its_floor_is_not_solved_as_sto2s_agency():
+    """Releasing at 1.2 USD/t, above its 0.9 USD/t floor, it is not the agency of RECS sto2
+    (which sells at the floor): the stockholders' rule is solved without it (sto1; docs/ODD.md
+    7.17 states the approximation) and its stock is not counted in their availability."""
+    raw = benchmark_raw(steps=5)
+    raw["policy"] = {"floor": {"mechanism": "purchase", "level": 0.9, "capacity": 400.0,
+                               "release_price": 1.2, "buy_from": "any", "covers": ["World"]}}
+    model = run(raw)
+    sol, floor = model.stockholders.solution(model, 1.0, HARVEST)
+    assert floor is None and sol.model.floor is None
+    raw["policy"]["floor"]["release_price"] = 0.9          # at the floor: sto2's agency
+    model = run(raw)
+    sol, floor = model.stockholders.solution(model, 1.0, HARVEST)
+    assert floor is not None and sol.model.floor == pytest.approx(0.9)
