@@ -28,7 +28,10 @@ from abm.names import REGION_CAPACITY_PREFIX, SERIES
 # wedge that would otherwise be duty); routing_cost (USD) is what club buyers paid for imports
 # routed through a third country to the routers (outside the model), beside the duties.
 # Private stockholders ([storage]) book their purchases in private_stocking and buyer_payments,
-# their sales in private_release and private_sales_revenue.
+# their sales in private_release and private_sales_revenue; private_decay (t) is what decayed of
+# their stock at the start of the step and private_storage_cost (USD) what they paid for storage
+# on the stock they held at its end (both leave the market: to nobody, to storers outside it), so
+# over a run stocking - release - decay = their last stock.
 # Scrap (market.scrap_trade): scrap_bought <= scrap_collected (t; equal where the scrap price is
 # positive), and scrap_receipts = scrap_payments (USD, recyclers paying recyclers).
 ACCOUNTS = ("production", "gov_purchases", "gov_sales", "private_stocking", "private_release",
@@ -36,7 +39,7 @@ ACCOUNTS = ("production", "gov_purchases", "gov_sales", "private_stocking", "pri
             "gov_payments_to_producers", "gov_receipts_from_producers", "gov_sales_revenue",
             "private_sales_revenue", "duties", "concentrate_output", "concentrate_used",
             "gov_topups", "exporter_rent", "routing_cost", "scrap_collected", "scrap_bought",
-            "scrap_receipts", "scrap_payments")
+            "scrap_receipts", "scrap_payments", "private_decay", "private_storage_cost")
 
 
 class Recorder:
@@ -137,6 +140,8 @@ class Recorder:
             values["private_stocking"] += holders.bought
             values["private_release"] += holders.sold
             values["private_sales_revenue"] += holders.step_sales
+            values["private_decay"] = holders.lost
+            values["private_storage_cost"] = holders.step_storage
             storage_spend = holders.step_spend
         if self.defer:
             self._pending.append((model.t, st, b.output.copy(), out.buyer_tonnes,
@@ -242,6 +247,8 @@ class Recorder:
             "exporter_rent": out.exporter_rent * mf,
             "routing_cost": out.routing_cost * mf,
             **self.scrap_accounts(model.recyclers),
+            "private_decay": 0.0,
+            "private_storage_cost": 0.0,
         }
 
     @staticmethod

@@ -23,8 +23,10 @@ hold at each price. The clearing decides how much of either trades at the market
   above it.
 
 Units: tonnes, price units per t; `cost` is price units per t held per step; money in USD
-(`money_per_price_tonne` converts). Decay is lost at the start of each step; the storage cost is
-paid on the stock carried into the step.
+(`money_per_price_tonne` converts). As in the solver (A_t = (1 - decay) S_t-1 + h_t, and
+P_t + cost >= (1 - decay) E_t[P_t+1] / (1 + interest)), decay is lost at the start of each step
+and the storage cost is paid on the stock S_t held at the end of step t (the last step's too);
+both are recorded (abm.recorder.ACCOUNTS private_decay, private_storage_cost).
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ class Stockholders(Policy):
         self.stock = 0.0           # t held at the end of the step
         self.bought = self.sold = self.lost = 0.0   # this step, t
         self.spent = self.received = self.storage_paid = 0.0   # over the run, USD
-        self.step_spend = self.step_sales = 0.0                # this step, USD
+        self.step_spend = self.step_sales = self.step_storage = 0.0   # this step, USD
         self.unsolved: list[int] = []      # steps whose regime has no solved rule
 
     def initialize(self, model) -> None:
@@ -79,8 +81,6 @@ class Stockholders(Policy):
         self.lost = self.stock * cfg.decay
         self.stock -= self.lost
         self.bought = self.sold = 0.0
-        if self.stock > 0 and cfg.cost > 0:
-            self.storage_paid += self.stock * cfg.cost * model.money_per_price_tonne
 
     def adjust_offers(self, model, offers) -> None:
         """Sell tranches into the merit order and bid tranches into the plan, from the
@@ -121,6 +121,9 @@ class Stockholders(Policy):
         self.spent += purchases
         self.received += sales
         self.step_spend, self.step_sales = purchases, sales
+        # the storage cost on the stock carried out of the step (the solver's timing)
+        self.step_storage = self.stock * self.cfg.cost * mf
+        self.storage_paid += self.step_storage
 
     # -- schedules -----------------------------------------------------------------------------
     def adaptive_points(self, model) -> tuple[np.ndarray, np.ndarray]:

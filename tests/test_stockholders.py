@@ -88,8 +88,10 @@ def test_stock_moves_by_trades_less_decay():
                                rtol=1e-9)
     np.testing.assert_allclose(holders.received, float((s["private_release"] * price).sum()),
                                rtol=1e-9)
-    # storage cost: 0.06 USD/t on every tonne carried into a step
-    np.testing.assert_allclose(holders.storage_paid, 0.06 * float(before.sum()), rtol=1e-9)
+    # storage cost, as the solver charges it (P_t + cost >= ...: cost on the stock S_t held at
+    # the end of step t, the last step's included): 0.06 USD/t x S_t, recorded each step
+    np.testing.assert_allclose(s["private_storage_cost"], 0.06 * stock, rtol=1e-12)
+    np.testing.assert_allclose(holders.storage_paid, 0.06 * float(stock.sum()), rtol=1e-9)
     assert model.metrics()["private_stock_mean"] == pytest.approx(float(stock.mean()))
 
 
@@ -185,3 +187,23 @@ def test_a_buffer_stock_releasing_above_its_floor_is_not_solved_as_sto2s_agency(
     model = run(raw)
     sol, floor = model.stockholders.solution(model, 1.0, HARVEST)
     assert floor is not None and sol.model.floor == pytest.approx(0.9)
+
+
+def test_decay_and_storage_costs_are_recorded_so_the_whole_runs_tonnes_and_money_close():
+    """Tonnes: decay at the start of step t is 2% of S_t-1 (private_decay), and over the run
+    sum(bought) - sum(sold) - sum(decayed) = the last stock. Money (USD, 1 USD/t here): what
+    they received for sales less what they paid for purchases and for storage (0.06 x S_t
+    each step) is their whole-run cash flow, from the recorded accounts alone."""
+    model = run(benchmark_raw(steps=80))
+    s = model.series(accounts=True)
+    stock = s["private_stock"].to_numpy()
+    np.testing.assert_allclose(s["private_decay"], 0.02 * np.r_[0.0, stock[:-1]], rtol=1e-12)
+    assert float(s["private_decay"].sum()) > 0.1           # some tonnes do decay on this path
+    balance = float((s["private_stocking"] - s["private_release"] - s["private_decay"]).sum())
+    assert balance == pytest.approx(stock[-1], rel=1e-9, abs=1e-9)
+    price = s["price"].to_numpy()
+    cash = float((s["private_sales_revenue"] - s["private_stocking"] * price
+                  - s["private_storage_cost"]).sum())
+    h = model.stockholders
+    assert cash == pytest.approx(h.received - h.spent - h.storage_paid, rel=1e-9)
+    assert h.storage_paid == pytest.approx(0.06 * float(stock.sum()), rel=1e-9)
