@@ -18,6 +18,9 @@ hold at each price. The clearing decides how much of either trades at the market
   availability to be what they carry (and the buffer stock holds) plus the mean output times
   the step's shock, and place their schedule's points around it (docs/ODD.md states what is
   approximated: the supply curve is taken as vertical at Qbar x shock).
+  Once an export control is announced its caps are public, and until its end the schedule is
+  also solved by backward induction over the known regimes (abm.known_regimes); `foresight =
+  "exit"` holds the lesser of the two at each price, "full" the induction's.
 * `adaptive`: they want to hold their capacity while the price is at most what the developers'
   expected price is worth carried a step, (1 - decay) E / (1 + interest) - cost, and nothing
   above it.
@@ -36,7 +39,7 @@ import math
 
 import numpy as np
 
-from abm import storage
+from abm import known_regimes, storage
 from abm.clearing import clear_step
 from abm.policies.base import Policy
 
@@ -74,6 +77,8 @@ class Stockholders(Policy):
         self.region = (club or free or [0])[0]
         shock = model.config.market.supply_shock
         self.sd = shock.sd if shock is not None else 0.0
+        # export controls: announced, their schedules are public (next_caps)
+        self.controls = [p for p in model.policies if p.name == "export_control"]
 
     # -- the step ------------------------------------------------------------------------------
     def apply(self, model) -> None:
@@ -132,16 +137,17 @@ class Stockholders(Policy):
         worth = (1 - cfg.decay) * model.expectation.median / (1 + cfg.interest) - cfg.cost
         return np.array([0.0, float(cfg.capacity)]), np.array([max(worth, 0.0)] * 2)
 
-    def regime(self, model, offers) -> tuple[float, float]:
+    def regime(self, model, offers, export_caps: dict | None = None) -> tuple[float, float]:
         """(pbar, Qbar): the price at which this step's offers without the shock (and without
-        stock releases) clear against demand with the plan's trade measures but no bids, and
-        what buyers take there, t."""
+        stock releases) clear against demand with the plan's trade measures (or with the export
+        caps `export_caps` in place of the plan's) but no bids, and what buyers take there, t."""
         factor = model.producers.supply_factor
         own = offers.owner == -1
         plain = dataclasses.replace(offers, qty=np.where(own, offers.qty / max(factor, 1e-9),
                                                          0.0))
+        caps = model.plan.export_caps if export_caps is None else export_caps
         plan = dataclasses.replace(model.plan, bid_qty=0.0, defence=None, importer_demand=0.0,
-                                   reserve_bids={}, storage_bids=[])
+                                   reserve_bids={}, storage_bids=[], export_caps=dict(caps))
         out = clear_step(plain, plan, buyer_scale=model.buyers.scale,
                          buyer_region=model.buyers.region, region_club=model.region_club,
                          eps=model.elasticity, price_cap=model.config.market.price_cap,
@@ -189,10 +195,65 @@ class Stockholders(Policy):
             self.unsolved.append(model.t)
         return _SOLVED[key], floor
 
+    def known_caps(self, model) -> list[dict[int, float]] | None:
+        """The export caps of the steps t+1 .. T as the announced export controls make them
+        public (region -> t per step), T the step from which they stay as they are (the last
+        control's end); None when none of them differs from this step's (no known switch)."""
+        t = model.t
+        known = [c for c in self.controls if c.known(t)]
+        last = max((c.end for c in known), default=t)
+        path = []
+        for k in range(t + 1, last + 1):
+            caps = {}
+            for control in known:
+                cap = control.cap_at(model, k)
+                if cap is not None:
+                    caps[control.region] = cap
+            path.append(caps)
+        return path if any(caps != model.plan.export_caps for caps in path) else None
+
+    def switch_points(self, model, offers, path) -> tuple[np.ndarray, np.ndarray] | None:
+        """At a known sequence of regimes ahead (known_caps): the schedule by backward
+        induction from the last of them (abm.known_regimes), each step's regime (pbar_k,
+        Qbar_k) read from this step's offers with that step's caps (None: no market or no
+        rule in the last one)."""
+        seen: dict[tuple, tuple[float, float]] = {}
+        regimes = []
+        for caps in path:
+            key = tuple(sorted(caps.items()))
+            if key not in seen:
+                seen[key] = self.regime(model, offers, caps)
+            regimes.append(seen[key])
+        if not all(p > 0 and q > 0 and math.isfinite(p) for p, q in regimes):
+            return None
+        pbar, qbar = regimes[-1]
+        sol, _ = self.solution(model, pbar, qbar)
+        if sol is None:
+            return None
+        cfg = self.cfg
+        x, worth = known_regimes.carry_worth(regimes[:-1], (pbar, qbar, sol.price),
+                                             model.elasticity, max(self.sd, 1e-4), cfg.decay,
+                                             cfg.interest, cfg.cost)
+        keep = worth > 0
+        return x[keep], worth[keep]
+
     def rational_points(self, model, offers) -> tuple[np.ndarray, np.ndarray]:
         """Schedule points (stock t, price) of the solved rule around this step's expected
         availability, on the branch of the rule it lies on (with a buffer stock: above or at
-        its floor)."""
+        its floor); with known regimes ahead (known_caps), per `foresight` (module docstring)."""
+        path = self.known_caps(model) if self.controls else None
+        if path is None:
+            return self.stationary_points(model, offers)
+        known = self.switch_points(model, offers, path)
+        if known is None or not len(known[0]):
+            return np.array([0.0]), np.array([0.0])    # nothing worth carrying
+        if self.cfg.foresight == "full":
+            return known
+        return _lesser(known, self.stationary_points(model, offers))
+
+    def stationary_points(self, model, offers) -> tuple[np.ndarray, np.ndarray]:
+        """The current regime's solved rule around this step's expected availability (the
+        rule expects the regime to last)."""
         pbar, qbar = self.regime(model, offers)
         if not (pbar > 0 and qbar > 0 and math.isfinite(pbar)):
             return np.array([0.0]), np.array([0.0])    # no market to store for: sell it all
@@ -216,6 +277,28 @@ class Stockholders(Policy):
         stock, first = np.unique(stock, return_index=True)
         price = np.minimum.reduceat(price, first) if len(first) else price
         return stock * qbar, price * pbar
+
+
+def _lesser(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]):
+    """The schedule holding at each price the lesser of the stocks schedules a and b hold
+    there: (stock, price) points, stock rising and price falling, and a schedule holds at price
+    P the largest stock of its points priced at P or more (none above its first point)."""
+    prices = np.unique(np.concatenate([a[1], b[1]]))[::-1]        # falling
+
+    def held(schedule) -> np.ndarray:
+        stock, price = schedule
+        count = (price[None, :] >= prices[:, None]).sum(axis=1)
+        return np.where(count > 0, stock[np.maximum(count - 1, 0)], 0.0)
+
+    stock = np.minimum(held(a), held(b))        # rising as the price falls
+    # a stock's point is at the highest price it is held at (held from there down); no point
+    # at no stock (its price, the highest of either, would keep the first tranche unsold up to
+    # it: adjust_offers sells a tranche above the price of the point below it)
+    stock, first = np.unique(stock, return_index=True)
+    some = stock > 0
+    if not some.any():
+        return np.array([0.0]), np.array([0.0])
+    return stock[some], prices[first][some]
 
 
 def _snapped(x: float, anchor: float) -> float:

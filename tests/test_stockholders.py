@@ -10,6 +10,7 @@ from abm.errors import ConfigError
 from abm.experiment import experiment_from_dict
 from abm.investment import PriceExpectation
 from abm.shocks import stream
+from abm.stockholders import _lesser
 from abm.validation.stockholders import HARVEST, STO1, benchmark_config
 
 SEED = 1             # helpers.run runs every model with seed 1
@@ -207,3 +208,71 @@ def test_decay_and_storage_costs_are_recorded_so_the_whole_runs_tonnes_and_money
     h = model.stockholders
     assert cash == pytest.approx(h.received - h.spent - h.storage_paid, rel=1e-9)
     assert h.storage_paid == pytest.approx(0.06 * float(stock.sum()), rel=1e-9)
+
+
+def export_control_raw(steps: int = 30) -> dict:
+    """The benchmark's farm in China, its buyers in World; China's exports cut by half from
+    step 12 to step 21 (announced at step 10; no licence delay)."""
+    raw = benchmark_raw(steps=steps)
+    raw["regions"] = [{"name": "World"}, {"name": "China"}]
+    raw["producers"][0]["region"] = "China"
+    raw["shocks"] = [{"kind": "export_control", "region": "China", "announce": 10, "start": 12,
+                      "duration": 10, "cut": 0.5}]
+    return raw
+
+
+def test_stockholders_carry_nothing_into_the_known_end_of_an_export_control():
+    """The control's end is public: at step 21, its last, a tonne carried into step 22 is
+    worth (1 - 0.02) / 1.03 E[P(h)] - 0.06 now, P the benchmark's rule (step 22's regime is
+    the benchmark exactly: 1000 t at cost 0 against D(P) = 1000 P^-0.2, pbar' = 1, Qbar' =
+    1000 t), 0.961 USD/t (Psi(0) of tests/test_storage.py), far below the controlled price (~20 USD/t = (0.5)^-5 less their
+    releases): so they hold nothing at its end. (Expecting the control to last they carried
+    4.9 t into a price 17 times lower.)"""
+    s = run(export_control_raw()).series()
+    price, stock = s["price"].to_numpy(), s["private_stock"].to_numpy()
+    sol = storage.solve(**STO1)
+    worth = 0.98 / 1.03 * float(sol.price_after(np.array([0.0]))[0]) - 0.06
+    assert worth == pytest.approx(0.961, abs=1e-3) and price[21] > 10 * worth
+    assert stock[21] == 0.0 and stock[20] > 1.0
+
+
+def test_with_full_foresight_they_buy_at_the_announcement_and_follow_hotellings_rule():
+    """With `foresight = "full"` and without the supply shock (sd 0) the control is perfect foresight: from the announcement
+    (step 10) the caps of steps 11-22 are public, China's exports to World are a fixed 500 t
+    (half its normal 1000 t) in steps 12-21, so a stock carried from step t to t+1 while it
+    is positive earns its carrying cost exactly: (1 - 0.02) P_t+1 / 1.03 = P_t + 0.06, i.e.
+    P_t+1 = (P_t + 0.06) x 1.0510 (Hotelling's rule with cost), and it is all drawn by the
+    control's end. Without foresight (and with the default "exit") they bought nothing before the price jumped (P_10 = 1
+    USD/t is above what storage pays in the benchmark). To the schedule's spacing: 2%."""
+    raw = export_control_raw()
+    raw["market"]["supply_shock"] = {"sd": 0.0}
+    raw["storage"]["foresight"] = "full"
+    s = run(raw).series()
+    price, stock = s["price"].to_numpy(), s["private_stock"].to_numpy()
+    assert stock[10] > 100.0 and price[10] > 5.0      # bought at the announcement
+    assert (stock[10:21] > 1.0).all() and stock[21] == 0.0 and stock[22] == 0.0
+    np.testing.assert_allclose(price[11:22], (price[10:21] + 0.06) * 1.03 / 0.98, rtol=0.02)
+    assert price[22] == pytest.approx(1.0)      # after the control: 1000 t at D^-1(1000)
+
+
+def test_exit_foresight_holds_the_lesser_of_the_two_schedules_at_every_price():
+    """Schedules hold at price P the largest stock of their points priced at P or more.
+    a = (0 t, 5), (10 t, 4), (20 t, 3); b = (0 t, 4.5), (5 t, 3.5), (30 t, 2) (USD/t). Held:
+    P in (4, 5]: a 0, b 0; (3.5, 4]: a 10, b 0; (3, 3.5]: a 10, b 5; (2, 3]: a 20, b 5;
+    P <= 2: a 20, b 30. The lesser: 0 above 3.5, 5 t from 3.5, 20 t from 2 (no point at no
+    stock: one would keep a carried first tranche unsold up to its price, the highest)."""
+    stock, price = _lesser((np.array([0.0, 10, 20]), np.array([5.0, 4, 3])),
+                           (np.array([0.0, 5, 30]), np.array([4.5, 3.5, 2])))
+    np.testing.assert_array_equal(stock, [5.0, 20.0])
+    np.testing.assert_array_equal(price, [3.5, 2.0])
+
+
+def test_with_exit_foresight_they_do_not_buy_ahead_of_a_known_control():
+    """The default (`foresight = "exit"`) never holds more than the current regime's rule:
+    at the announcement (P_10 = 1 USD/t in the benchmark without a shock, above Psi(0)) that
+    rule holds nothing, so they hold nothing before the control however high it will push
+    the price."""
+    raw = export_control_raw()
+    raw["market"]["supply_shock"] = {"sd": 0.0}
+    s = run(raw).series()
+    np.testing.assert_array_equal(s["private_stock"].to_numpy()[:12], 0.0)
