@@ -179,6 +179,9 @@ SERIES: dict[str, Quantity] = {
     # added in issue 20 part 2 (private stockholders)
     "private_stock": Quantity("Private stocks", "t", "Product held by private stockholders "
                               "([storage]; 0 without them)", ""),
+    "storage_unsolved": Quantity("Stockholders without a rule", "-", "1 in a step whose "
+                                 "regime has no solved storage rule (the stockholders' stock "
+                                 "then waits out of the market), else 0", ""),
 }
 
 # Per-region product capacity columns in the series are named REGION_CAPACITY_PREFIX + region name.

@@ -137,6 +137,7 @@ class Recorder:
             # private stockholders: their purchases are stocking paid for like buyers' (in
             # buyer_payments, not consumer_spend), their sales private releases
             values["private_stock"] = holders.stock
+            values["storage_unsolved"] = float(holders.held_out)
             values["private_stocking"] += holders.bought
             values["private_release"] += holders.sold
             values["private_sales_revenue"] += holders.step_sales
@@ -227,6 +228,7 @@ class Recorder:
             "transshipped": out.transshipped,
             **self.scrap_series(model.recyclers.outcome),
             "private_stock": 0.0,
+            "storage_unsolved": 0.0,
             # accounts for conservation checks (abm.recorder.ACCOUNTS)
             "production": nan,
             "gov_purchases": acct["gov_purchases"],

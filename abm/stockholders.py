@@ -65,6 +65,7 @@ class Stockholders(Policy):
         self.spent = self.received = self.storage_paid = 0.0   # over the run, USD
         self.step_spend = self.step_sales = self.step_storage = 0.0   # this step, USD
         self.unsolved: list[int] = []      # steps whose regime has no solved rule
+        self.held_out = False              # this step: no rule, the stock kept off the market
 
     def initialize(self, model) -> None:
         self.owner = model.register_stock_owner(self)
@@ -93,6 +94,12 @@ class Stockholders(Policy):
         market price."""
         points = (self.rational_points(model, offers) if self.cfg.rule == "rational"
                   else self.adaptive_points(model))
+        self.held_out = points is None
+        if self.held_out:
+            # no solved rule in this regime: neither dump the stock nor buy; it waits out of
+            # the market (recorded: the series storage_unsolved)
+            model.plan.storage_bids = []
+            return
         carry = self.stock
         cap = math.inf if self.cfg.capacity is None else self.cfg.capacity
         levels, prices = points
@@ -189,9 +196,9 @@ class Stockholders(Policy):
                 _SOLVED[key] = storage.solve(*key[:2], key[4], key[2], key[3], **args)
             except (RuntimeError, ValueError):
                 # no stationary rule in this regime (a buffer-stock capacity beyond the
-                # solver's grid, a carrying cost too small to converge): they hold nothing
+                # solver's grid, a carrying cost too small to converge)
                 _SOLVED[key] = None
-        if _SOLVED[key] is None:
+        if _SOLVED[key] is None and model.t not in self.unsolved[-1:]:
             self.unsolved.append(model.t)
         return _SOLVED[key], floor
 
@@ -245,11 +252,14 @@ class Stockholders(Policy):
         if path is None:
             return self.stationary_points(model, offers)
         known = self.switch_points(model, offers, path)
-        if known is None or not len(known[0]):
-            return np.array([0.0]), np.array([0.0])    # nothing worth carrying
+        if known is None:
+            return None                                # no rule
+        if not len(known[0]):
+            return np.array([0.0]), np.array([0.0])    # nothing worth carrying: sell it all
         if self.cfg.foresight == "full":
             return known
-        return _lesser(known, self.stationary_points(model, offers))
+        now = self.stationary_points(model, offers)
+        return None if now is None else _lesser(known, now)
 
     def stationary_points(self, model, offers) -> tuple[np.ndarray, np.ndarray]:
         """The current regime's solved rule around this step's expected availability (the
@@ -259,7 +269,7 @@ class Stockholders(Policy):
             return np.array([0.0]), np.array([0.0])    # no market to store for: sell it all
         sol, floor = self.solution(model, pbar, qbar)
         if sol is None:
-            return np.array([0.0]), np.array([0.0])    # no rule: sell it all
+            return None                                # no rule
         public = floor.stock if floor is not None else 0.0
         expected = (self.stock + public) / qbar + model.producers.supply_factor
         sd = max(self.sd, 1e-4)

@@ -276,3 +276,42 @@ def test_with_exit_foresight_they_do_not_buy_ahead_of_a_known_control():
     raw["market"]["supply_shock"] = {"sd": 0.0}
     s = run(raw).series()
     np.testing.assert_array_equal(s["private_stock"].to_numpy()[:12], 0.0)
+
+
+def test_without_a_solved_rule_the_stock_waits_out_of_the_market(monkeypatch):
+    """If a regime has no solved rule the stockholders neither dump their stock nor buy: from
+    step 8 on (the solver made to fail) the stock only decays, S_t = 0.98 S_t-1, the price is
+    the market's without them, h_t^-5, and storage_unsolved marks those steps. (Before, the
+    whole stock was offered at ask 0.)"""
+    from abm import stockholders
+
+    model = run(benchmark_raw(steps=18), steps=8)
+
+    def no_rule(*args, **kwargs):
+        raise RuntimeError("no stationary rule")
+
+    monkeypatch.setattr(stockholders, "_SOLVED", {})
+    monkeypatch.setattr(storage, "solve", no_rule)
+    model.run()
+    s = model.series()
+    stock, price = s["private_stock"].to_numpy(), s["price"].to_numpy()
+    assert stock[7] > 50.0
+    np.testing.assert_allclose(stock[8:], stock[7] * 0.98 ** np.arange(1, 11), rtol=1e-12)
+    np.testing.assert_allclose(price[8:], harvests(SEED, 18)[8:] ** -5.0, rtol=1e-9)
+    np.testing.assert_array_equal(s["storage_unsolved"], [0.0] * 8 + [1.0] * 10)
+    assert model.stockholders.unsolved == list(range(8, 18))
+
+
+def test_a_buffer_stocks_buy_back_of_its_own_release_is_netted_to_rounding():
+    """Releasing 0.1 t and 0.2 t at the 0.9 USD/t floor it bids at (money per price-tonne
+    1000: USD/kg prices) while buying 0.5 t, it bought back min(0.5, 0.3) = 0.3 t of its own:
+    the release's money (0.1 x 0.9 + 0.2 x 0.9) x 1000 = 270 USD differs from 0.3 x 0.9 x
+    1000 in the last bits, which an exact comparison missed. A release at 1.2 USD/t (360
+    USD) is not bought back."""
+    from abm.policies.floor import bought_back
+
+    sold, money = 0.1 + 0.2, (0.1 * 0.9 + 0.2 * 0.9) * 1000.0
+    assert money != sold * 0.9 * 1000.0          # (the rounding an exact test missed)
+    assert bought_back(0.5, sold, money, 0.9, 1000.0) == pytest.approx(0.3)
+    assert bought_back(0.5, sold, 0.3 * 1.2 * 1000.0, 0.9, 1000.0) == 0.0
+    assert bought_back(0.0, sold, money, 0.9, 1000.0) == 0.0
