@@ -416,6 +416,13 @@ class Storage(Strict):
         "rational", "-", "rational: the competitive-storage rule solved for the market they are "
         "in (abm.storage); adaptive: store while the developers' expected price covers cost, "
         "decay and interest")
+    foresight: Literal["exit", "full"] = field(
+        "exit", "-", "rule = 'rational', the regimes an announced export control makes public "
+        "(its caps step by step): exit: they hold at each price the lesser of the current "
+        "regime's rule and the backward induction over the known regimes (never carrying stock "
+        "into a known fall, never buying ahead on the estimate); full: the backward induction "
+        "(abm.known_regimes; exact where supply is vertical, but it ignores other agents' "
+        "stocks when it estimates future regimes)")
 
     @model_validator(mode="after")
     def rule_is_defined(self) -> Storage:

@@ -211,6 +211,9 @@ SERIES: dict[str, Quantity] = {
                                  "buyers)", ""),
     "club_component_output": Quantity("Club component output", "t/step", "Components made by "
                                       "component makers in club regions", ""),
+    "storage_unsolved": Quantity("Stockholders without a rule", "-", "1 in a step whose "
+                                 "regime has no solved storage rule (the stockholders' stock "
+                                 "then waits out of the market), else 0", ""),
 }
 
 # Per-region product capacity columns in the series are named REGION_CAPACITY_PREFIX + region name.

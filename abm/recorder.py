@@ -32,7 +32,10 @@ from abm.names import REGION_CAPACITY_PREFIX, SERIES
 # shipping_cost (USD) is what trade with separate-market regions paid shippers (abm.regional),
 # on the money-out side beside routing_cost.
 # Private stockholders ([storage]) book their purchases in private_stocking and buyer_payments,
-# their sales in private_release and private_sales_revenue.
+# their sales in private_release and private_sales_revenue; private_decay (t) is what decayed of
+# their stock at the start of the step and private_storage_cost (USD) what they paid for storage
+# on the stock they held at its end (both leave the market: to nobody, to storers outside it), so
+# over a run stocking - release - decay = their last stock.
 # Scrap (market.scrap_trade): scrap_bought <= scrap_collected (t; equal where the scrap price is
 # positive), and scrap_receipts = scrap_payments (USD, recyclers paying recyclers).
 # Components (component makers, docs/ODD.md 7.17): consumption is components delivered
@@ -46,13 +49,14 @@ ACCOUNTS = ("production", "gov_purchases", "gov_sales", "private_stocking", "pri
             "private_sales_revenue", "duties", "concentrate_output", "concentrate_used",
             "gov_topups", "exporter_rent", "routing_cost", "scrap_collected", "scrap_bought",
             "scrap_receipts", "scrap_payments", "product_used", "component_revenue",
-            "component_product_payments", "shipping_cost")
+            "component_product_payments", "shipping_cost",
+            "private_decay", "private_storage_cost")
 
 # the component stage's columns of a run without component makers (read-only, shared)
 NO_COMPONENT_SERIES = MappingProxyType({"component_price": np.nan, "club_component_price": np.nan,
                                         "component_output": 0.0, "club_component_output": 0.0})
 NO_COMPONENT_ACCOUNTS = MappingProxyType(dict.fromkeys(
-    ("product_used", "component_revenue", "component_product_payments", "shipping_cost"), 0.0))
+    ("product_used", "component_revenue", "component_product_payments"), 0.0))
 
 
 class Recorder:
@@ -160,9 +164,12 @@ class Recorder:
             # private stockholders: their purchases are stocking paid for like buyers' (in
             # buyer_payments, not consumer_spend), their sales private releases
             values["private_stock"] = holders.stock
+            values["storage_unsolved"] = float(holders.held_out)
             values["private_stocking"] += holders.bought
             values["private_release"] += holders.sold
             values["private_sales_revenue"] += holders.step_sales
+            values["private_decay"] = holders.lost
+            values["private_storage_cost"] = holders.step_storage
             storage_spend = holders.step_spend
         # (the price buyers paid: the component price when they buy components)
         paid = model.component_price if model.components.any else model.price
@@ -254,6 +261,7 @@ class Recorder:
             **self.scrap_series(model.recyclers),
             "private_stock": 0.0,
             **self.component_series(model),
+            "storage_unsolved": 0.0,
             # accounts for conservation checks (abm.recorder.ACCOUNTS)
             "production": nan,
             "gov_purchases": acct["gov_purchases"],
@@ -276,6 +284,8 @@ class Recorder:
             **self.scrap_accounts(model.recyclers),
             **self.component_accounts(model.components),
             "shipping_cost": out.shipping_cost * mf,
+            "private_decay": 0.0,
+            "private_storage_cost": 0.0,
         }
 
     @staticmethod

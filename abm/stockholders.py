@@ -18,13 +18,18 @@ hold at each price. The clearing decides how much of either trades at the market
   availability to be what they carry (and the buffer stock holds) plus the mean output times
   the step's shock, and place their schedule's points around it (docs/ODD.md states what is
   approximated: the supply curve is taken as vertical at Qbar x shock).
+  Once an export control is announced its caps are public, and until its end the schedule is
+  also solved by backward induction over the known regimes (abm.known_regimes); `foresight =
+  "exit"` holds the lesser of the two at each price, "full" the induction's.
 * `adaptive`: they want to hold their capacity while the price is at most what the developers'
   expected price is worth carried a step, (1 - decay) E / (1 + interest) - cost, and nothing
   above it.
 
 Units: tonnes, price units per t; `cost` is price units per t held per step; money in USD
-(`money_per_price_tonne` converts). Decay is lost at the start of each step; the storage cost is
-paid on the stock carried into the step.
+(`money_per_price_tonne` converts). As in the solver (A_t = (1 - decay) S_t-1 + h_t, and
+P_t + cost >= (1 - decay) E_t[P_t+1] / (1 + interest)), decay is lost at the start of each step
+and the storage cost is paid on the stock S_t held at the end of step t (the last step's too);
+both are recorded (abm.recorder.ACCOUNTS private_decay, private_storage_cost).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import math
 
 import numpy as np
 
-from abm import storage
+from abm import known_regimes, storage
 from abm.clearing import clear_step
 from abm.policies.base import Policy
 
@@ -58,8 +63,9 @@ class Stockholders(Policy):
         self.stock = 0.0           # t held at the end of the step
         self.bought = self.sold = self.lost = 0.0   # this step, t
         self.spent = self.received = self.storage_paid = 0.0   # over the run, USD
-        self.step_spend = self.step_sales = 0.0                # this step, USD
+        self.step_spend = self.step_sales = self.step_storage = 0.0   # this step, USD
         self.unsolved: list[int] = []      # steps whose regime has no solved rule
+        self.held_out = False              # this step: no rule, the stock kept off the market
 
     def initialize(self, model) -> None:
         self.owner = model.register_stock_owner(self)
@@ -72,6 +78,8 @@ class Stockholders(Policy):
         self.region = (club or free or [0])[0]
         shock = model.config.market.supply_shock
         self.sd = shock.sd if shock is not None else 0.0
+        # export controls: announced, their schedules are public (next_caps)
+        self.controls = [p for p in model.policies if p.name == "export_control"]
 
     # -- the step ------------------------------------------------------------------------------
     def apply(self, model) -> None:
@@ -79,8 +87,6 @@ class Stockholders(Policy):
         self.lost = self.stock * cfg.decay
         self.stock -= self.lost
         self.bought = self.sold = 0.0
-        if self.stock > 0 and cfg.cost > 0:
-            self.storage_paid += self.stock * cfg.cost * model.money_per_price_tonne
 
     def adjust_offers(self, model, offers) -> None:
         """Sell tranches into the merit order and bid tranches into the plan, from the
@@ -88,6 +94,12 @@ class Stockholders(Policy):
         market price."""
         points = (self.rational_points(model, offers) if self.cfg.rule == "rational"
                   else self.adaptive_points(model))
+        self.held_out = points is None
+        if self.held_out:
+            # no solved rule in this regime: neither dump the stock nor buy; it waits out of
+            # the market (recorded: the series storage_unsolved)
+            model.plan.storage_bids = []
+            return
         carry = self.stock
         cap = math.inf if self.cfg.capacity is None else self.cfg.capacity
         levels, prices = points
@@ -121,6 +133,9 @@ class Stockholders(Policy):
         self.spent += purchases
         self.received += sales
         self.step_spend, self.step_sales = purchases, sales
+        # the storage cost on the stock carried out of the step (the solver's timing)
+        self.step_storage = self.stock * self.cfg.cost * mf
+        self.storage_paid += self.step_storage
 
     # -- schedules -----------------------------------------------------------------------------
     def adaptive_points(self, model) -> tuple[np.ndarray, np.ndarray]:
@@ -129,16 +144,17 @@ class Stockholders(Policy):
         worth = (1 - cfg.decay) * model.expectation.median / (1 + cfg.interest) - cfg.cost
         return np.array([0.0, float(cfg.capacity)]), np.array([max(worth, 0.0)] * 2)
 
-    def regime(self, model, offers) -> tuple[float, float]:
+    def regime(self, model, offers, export_caps: dict | None = None) -> tuple[float, float]:
         """(pbar, Qbar): the price at which this step's offers without the shock (and without
-        stock releases) clear against demand with the plan's trade measures but no bids, and
-        what buyers take there, t."""
+        stock releases) clear against demand with the plan's trade measures (or with the export
+        caps `export_caps` in place of the plan's) but no bids, and what buyers take there, t."""
         factor = model.producers.supply_factor
         own = offers.owner == -1
         plain = dataclasses.replace(offers, qty=np.where(own, offers.qty / max(factor, 1e-9),
                                                          0.0))
+        caps = model.plan.export_caps if export_caps is None else export_caps
         plan = dataclasses.replace(model.plan, bid_qty=0.0, defence=None, importer_demand=0.0,
-                                   reserve_bids={}, storage_bids=[])
+                                   reserve_bids={}, storage_bids=[], export_caps=dict(caps))
         out = clear_step(plain, plan, buyer_scale=model.buyers.scale,
                          buyer_region=model.buyers.region, region_club=model.region_club,
                          eps=model.elasticity, price_cap=model.config.market.price_cap,
@@ -159,10 +175,16 @@ class Stockholders(Policy):
         total = _snapped(cfg.cost / pbar + carry, cfg.cost / ref_price + carry)
         key = (model.elasticity, max(self.sd, 1e-4), cfg.decay, cfg.interest,
                max(total - carry, 0.0))
+        # RECS sto2's agency: an open-market buffer stock with a capacity that sells at the
+        # floor it buys at. Any other buffer stock is left out of the rule and of availability
+        # (sto1): one that never releases is inert once full and changes no future
+        # availability; one releasing above its floor is an approximation (docs/ODD.md 7.17)
         floor = next((p for p in model.policies if getattr(p, "cfg", None) is not None
                       and getattr(p.cfg, "mechanism", None) == "purchase"
                       and p.cfg.buy_from == "any" and p.in_force(model.t)
-                      and p.cfg.capacity is not None), None)
+                      and p.cfg.capacity is not None
+                      and p.cfg.release_price is not None
+                      and math.isclose(p.cfg.release_price, p.level, rel_tol=1e-12)), None)
         if floor is not None:
             key += (_snapped(floor.level / pbar, floor.level / ref_price),
                     _snapped(floor.cfg.capacity / qbar, floor.cfg.capacity / ref_qty))
@@ -174,22 +196,80 @@ class Stockholders(Policy):
                 _SOLVED[key] = storage.solve(*key[:2], key[4], key[2], key[3], **args)
             except (RuntimeError, ValueError):
                 # no stationary rule in this regime (a buffer-stock capacity beyond the
-                # solver's grid, a carrying cost too small to converge): they hold nothing
+                # solver's grid, a carrying cost too small to converge)
                 _SOLVED[key] = None
-        if _SOLVED[key] is None:
+        if _SOLVED[key] is None and model.t not in self.unsolved[-1:]:
             self.unsolved.append(model.t)
         return _SOLVED[key], floor
+
+    def known_caps(self, model) -> list[dict[int, float]] | None:
+        """The export caps of the steps t+1 .. T as the announced export controls make them
+        public (region -> t per step), T the step from which they stay as they are (the last
+        control's end); None when none of them differs from this step's (no known switch)."""
+        t = model.t
+        known = [c for c in self.controls if c.known(t)]
+        last = max((c.end for c in known), default=t)
+        path = []
+        for k in range(t + 1, last + 1):
+            caps = {}
+            for control in known:
+                cap = control.cap_at(model, k)
+                if cap is not None:
+                    caps[control.region] = cap
+            path.append(caps)
+        return path if any(caps != model.plan.export_caps for caps in path) else None
+
+    def switch_points(self, model, offers, path) -> tuple[np.ndarray, np.ndarray] | None:
+        """At a known sequence of regimes ahead (known_caps): the schedule by backward
+        induction from the last of them (abm.known_regimes), each step's regime (pbar_k,
+        Qbar_k) read from this step's offers with that step's caps (None: no market or no
+        rule in the last one)."""
+        seen: dict[tuple, tuple[float, float]] = {}
+        regimes = []
+        for caps in path:
+            key = tuple(sorted(caps.items()))
+            if key not in seen:
+                seen[key] = self.regime(model, offers, caps)
+            regimes.append(seen[key])
+        if not all(p > 0 and q > 0 and math.isfinite(p) for p, q in regimes):
+            return None
+        pbar, qbar = regimes[-1]
+        sol, _ = self.solution(model, pbar, qbar)
+        if sol is None:
+            return None
+        cfg = self.cfg
+        x, worth = known_regimes.carry_worth(regimes[:-1], (pbar, qbar, sol.price),
+                                             model.elasticity, max(self.sd, 1e-4), cfg.decay,
+                                             cfg.interest, cfg.cost)
+        keep = worth > 0
+        return x[keep], worth[keep]
 
     def rational_points(self, model, offers) -> tuple[np.ndarray, np.ndarray]:
         """Schedule points (stock t, price) of the solved rule around this step's expected
         availability, on the branch of the rule it lies on (with a buffer stock: above or at
-        its floor)."""
+        its floor); with known regimes ahead (known_caps), per `foresight` (module docstring)."""
+        path = self.known_caps(model) if self.controls else None
+        if path is None:
+            return self.stationary_points(model, offers)
+        known = self.switch_points(model, offers, path)
+        if known is None:
+            return None                                # no rule
+        if not len(known[0]):
+            return np.array([0.0]), np.array([0.0])    # nothing worth carrying: sell it all
+        if self.cfg.foresight == "full":
+            return known
+        now = self.stationary_points(model, offers)
+        return None if now is None else _lesser(known, now)
+
+    def stationary_points(self, model, offers) -> tuple[np.ndarray, np.ndarray]:
+        """The current regime's solved rule around this step's expected availability (the
+        rule expects the regime to last)."""
         pbar, qbar = self.regime(model, offers)
         if not (pbar > 0 and qbar > 0 and math.isfinite(pbar)):
             return np.array([0.0]), np.array([0.0])    # no market to store for: sell it all
         sol, floor = self.solution(model, pbar, qbar)
         if sol is None:
-            return np.array([0.0]), np.array([0.0])    # no rule: sell it all
+            return None                                # no rule
         public = floor.stock if floor is not None else 0.0
         expected = (self.stock + public) / qbar + model.producers.supply_factor
         sd = max(self.sd, 1e-4)
@@ -207,6 +287,28 @@ class Stockholders(Policy):
         stock, first = np.unique(stock, return_index=True)
         price = np.minimum.reduceat(price, first) if len(first) else price
         return stock * qbar, price * pbar
+
+
+def _lesser(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]):
+    """The schedule holding at each price the lesser of the stocks schedules a and b hold
+    there: (stock, price) points, stock rising and price falling, and a schedule holds at price
+    P the largest stock of its points priced at P or more (none above its first point)."""
+    prices = np.unique(np.concatenate([a[1], b[1]]))[::-1]        # falling
+
+    def held(schedule) -> np.ndarray:
+        stock, price = schedule
+        count = (price[None, :] >= prices[:, None]).sum(axis=1)
+        return np.where(count > 0, stock[np.maximum(count - 1, 0)], 0.0)
+
+    stock = np.minimum(held(a), held(b))        # rising as the price falls
+    # a stock's point is at the highest price it is held at (held from there down); no point
+    # at no stock (its price, the highest of either, would keep the first tranche unsold up to
+    # it: adjust_offers sells a tranche above the price of the point below it)
+    stock, first = np.unique(stock, return_index=True)
+    some = stock > 0
+    if not some.any():
+        return np.array([0.0]), np.array([0.0])
+    return stock[some], prices[first][some]
 
 
 def _snapped(x: float, anchor: float) -> float:

@@ -228,8 +228,12 @@ class StorageSolution:
 
     def expected_price(self, a) -> np.ndarray:
         """E[P_{t+1} | A_t = a], exact to quadrature precision."""
-        shift = (1.0 - self.model.decay) * self.rule(a)
-        return self._solver.quad.expect(self.price, shift, self.rule.breaks)
+        return self.price_after((1.0 - self.model.decay) * self.rule(a))
+
+    def price_after(self, carried) -> np.ndarray:
+        """E[P(carried + h)]: the expected price of a period into which `carried` (after
+        decay, units of the mean harvest) is brought, exact to quadrature precision."""
+        return self._solver.quad.expect(self.price, carried, self.rule.breaks)
 
     def euler_residual(self, a) -> np.ndarray:
         """P + cost - (1 - decay) E[P'] / (1 + interest): 0 where S > 0, >= 0 elsewhere."""

@@ -3,6 +3,7 @@
 import os
 
 import numpy as np
+import pytest
 from helpers import BASE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -186,6 +187,19 @@ def test_tonnes_and_money_are_conserved_every_step_with_stockholders(raw):
     model = assert_conserved(raw)
     s = model.series(accounts=True)
     assert (s["private_stock"] >= 0).all()
+    # the whole run's private stocks close: what was stocked less what was released and what
+    # decayed is what stockholders (who start with none) and buyers' inventories (who start
+    # with their cover) added to their stocks over the run (without export controls, whose
+    # importers' forward buying is stocking held elsewhere)
+    if not any(k["kind"] == "export_control" for k in raw.get("shocks", [])):
+        net = (s["private_stocking"] - s["private_release"] - s["private_decay"]).to_numpy()
+        held = (s["private_stock"] + s["buyer_stock"]).to_numpy()
+        scale = max(float(np.abs(held).max()), 1.0)
+        np.testing.assert_allclose(np.cumsum(net[1:]), held[1:] - held[0], rtol=0,
+                                   atol=1e-9 * scale * len(net))
+    holders = model.stockholders
+    assert float(s["private_storage_cost"].sum()) == pytest.approx(holders.storage_paid,
+                                                                    rel=1e-9, abs=1e-9)
 
 
 def assert_conserved(raw):

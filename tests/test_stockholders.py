@@ -10,6 +10,7 @@ from abm.errors import ConfigError
 from abm.experiment import experiment_from_dict
 from abm.investment import PriceExpectation
 from abm.shocks import stream
+from abm.stockholders import _lesser
 from abm.validation.stockholders import HARVEST, STO1, benchmark_config
 
 SEED = 1             # helpers.run runs every model with seed 1
@@ -88,8 +89,10 @@ def test_stock_moves_by_trades_less_decay():
                                rtol=1e-9)
     np.testing.assert_allclose(holders.received, float((s["private_release"] * price).sum()),
                                rtol=1e-9)
-    # storage cost: 0.06 USD/t on every tonne carried into a step
-    np.testing.assert_allclose(holders.storage_paid, 0.06 * float(before.sum()), rtol=1e-9)
+    # storage cost, as the solver charges it (P_t + cost >= ...: cost on the stock S_t held at
+    # the end of step t, the last step's included): 0.06 USD/t x S_t, recorded each step
+    np.testing.assert_allclose(s["private_storage_cost"], 0.06 * stock, rtol=1e-12)
+    np.testing.assert_allclose(holders.storage_paid, 0.06 * float(stock.sum()), rtol=1e-9)
     assert model.metrics()["private_stock_mean"] == pytest.approx(float(stock.mean()))
 
 
@@ -145,3 +148,170 @@ def test_an_open_market_buffer_stock_may_release_at_its_floor_a_producer_support
     raw["policy"]["floor"]["buy_from"] = "covered"
     with pytest.raises(ConfigError, match="release_price"):
         experiment_from_dict(raw)
+
+
+def test_a_buffer_stock_that_does_not_release_at_its_floor_leaves_the_stockholders_sto1s_rule():
+    """An open-market buffer stock buying at 0.9 USD/t within 400 t that never sells (no
+    release price) is not RECS sto2's agency: once it is full it is inert, it changes no future availability, and the
+    stockholders must follow sto1's rule, S_t = S((1 - 0.02) S_t-1 + h_t) (abm.storage.solve
+    with sto1FX's parameters, availability in units of the 1000 t harvest), from the first step
+    after it filled. (Treating it as sto2's agency, which sells at the floor, and counting its
+    400 t in availability, they stored only at P <= 0.771: mean stock 2.6 t on this path.)"""
+    raw = benchmark_raw(steps=300)
+    raw["policy"] = {"floor": {"mechanism": "purchase", "level": 0.9, "capacity": 400.0,
+                               "buy_from": "any", "covers": ["World"]}}
+    s = run(raw).series()
+    public, private = s["government_stock"].to_numpy(), s["private_stock"].to_numpy()
+    full = int(np.argmax(public >= 400.0 - 1e-9))
+    assert public[full] == pytest.approx(400.0) and full < 250
+    np.testing.assert_allclose(public[full:], 400.0)      # it never sells
+    sol = storage.solve(**STO1)
+    stock, expected = private[full] / HARVEST, []
+    for h in harvests(SEED, 300)[full + 1:]:
+        stock = float(sol.stock(np.array([(1 - STO1["decay"]) * stock + h]))[0])
+        expected.append(stock)
+    np.testing.assert_allclose(private[full + 1:] / HARVEST, expected, rtol=1e-9, atol=1e-12)
+    assert (np.array(expected) > 0.02).any()      # they do store on this path
+
+
+def test_a_buffer_stock_releasing_above_its_floor_is_not_solved_as_sto2s_agency():
+    """Releasing at 1.2 USD/t, above its 0.9 USD/t floor, it is not the agency of RECS sto2
+    (which sells at the floor): the stockholders' rule is solved without it (sto1; docs/ODD.md
+    7.17 states the approximation) and its stock is not counted in their availability."""
+    raw = benchmark_raw(steps=5)
+    raw["policy"] = {"floor": {"mechanism": "purchase", "level": 0.9, "capacity": 400.0,
+                               "release_price": 1.2, "buy_from": "any", "covers": ["World"]}}
+    model = run(raw)
+    sol, floor = model.stockholders.solution(model, 1.0, HARVEST)
+    assert floor is None and sol.model.floor is None
+    raw["policy"]["floor"]["release_price"] = 0.9          # at the floor: sto2's agency
+    model = run(raw)
+    sol, floor = model.stockholders.solution(model, 1.0, HARVEST)
+    assert floor is not None and sol.model.floor == pytest.approx(0.9)
+
+
+def test_decay_and_storage_costs_are_recorded_so_the_whole_runs_tonnes_and_money_close():
+    """Tonnes: decay at the start of step t is 2% of S_t-1 (private_decay), and over the run
+    sum(bought) - sum(sold) - sum(decayed) = the last stock. Money (USD, 1 USD/t here): what
+    they received for sales less what they paid for purchases and for storage (0.06 x S_t
+    each step) is their whole-run cash flow, from the recorded accounts alone."""
+    model = run(benchmark_raw(steps=80))
+    s = model.series(accounts=True)
+    stock = s["private_stock"].to_numpy()
+    np.testing.assert_allclose(s["private_decay"], 0.02 * np.r_[0.0, stock[:-1]], rtol=1e-12)
+    assert float(s["private_decay"].sum()) > 0.1           # some tonnes do decay on this path
+    balance = float((s["private_stocking"] - s["private_release"] - s["private_decay"]).sum())
+    assert balance == pytest.approx(stock[-1], rel=1e-9, abs=1e-9)
+    price = s["price"].to_numpy()
+    cash = float((s["private_sales_revenue"] - s["private_stocking"] * price
+                  - s["private_storage_cost"]).sum())
+    h = model.stockholders
+    assert cash == pytest.approx(h.received - h.spent - h.storage_paid, rel=1e-9)
+    assert h.storage_paid == pytest.approx(0.06 * float(stock.sum()), rel=1e-9)
+
+
+def export_control_raw(steps: int = 30) -> dict:
+    """The benchmark's farm in China, its buyers in World; China's exports cut by half from
+    step 12 to step 21 (announced at step 10; no licence delay)."""
+    raw = benchmark_raw(steps=steps)
+    raw["regions"] = [{"name": "World"}, {"name": "China"}]
+    raw["producers"][0]["region"] = "China"
+    raw["shocks"] = [{"kind": "export_control", "region": "China", "announce": 10, "start": 12,
+                      "duration": 10, "cut": 0.5}]
+    return raw
+
+
+def test_stockholders_carry_nothing_into_the_known_end_of_an_export_control():
+    """The control's end is public: at step 21, its last, a tonne carried into step 22 is
+    worth (1 - 0.02) / 1.03 E[P(h)] - 0.06 now, P the benchmark's rule (step 22's regime is
+    the benchmark exactly: 1000 t at cost 0 against D(P) = 1000 P^-0.2, pbar' = 1, Qbar' =
+    1000 t), 0.961 USD/t (Psi(0) of tests/test_storage.py), far below the controlled price (~20 USD/t = (0.5)^-5 less their
+    releases): so they hold nothing at its end. (Expecting the control to last they carried
+    4.9 t into a price 17 times lower.)"""
+    s = run(export_control_raw()).series()
+    price, stock = s["price"].to_numpy(), s["private_stock"].to_numpy()
+    sol = storage.solve(**STO1)
+    worth = 0.98 / 1.03 * float(sol.price_after(np.array([0.0]))[0]) - 0.06
+    assert worth == pytest.approx(0.961, abs=1e-3) and price[21] > 10 * worth
+    assert stock[21] == 0.0 and stock[20] > 1.0
+
+
+def test_with_full_foresight_they_buy_at_the_announcement_and_follow_hotellings_rule():
+    """With `foresight = "full"` and without the supply shock (sd 0) the control is perfect foresight: from the announcement
+    (step 10) the caps of steps 11-22 are public, China's exports to World are a fixed 500 t
+    (half its normal 1000 t) in steps 12-21, so a stock carried from step t to t+1 while it
+    is positive earns its carrying cost exactly: (1 - 0.02) P_t+1 / 1.03 = P_t + 0.06, i.e.
+    P_t+1 = (P_t + 0.06) x 1.0510 (Hotelling's rule with cost), and it is all drawn by the
+    control's end. Without foresight (and with the default "exit") they bought nothing before the price jumped (P_10 = 1
+    USD/t is above what storage pays in the benchmark). To the schedule's spacing: 2%."""
+    raw = export_control_raw()
+    raw["market"]["supply_shock"] = {"sd": 0.0}
+    raw["storage"]["foresight"] = "full"
+    s = run(raw).series()
+    price, stock = s["price"].to_numpy(), s["private_stock"].to_numpy()
+    assert stock[10] > 100.0 and price[10] > 5.0      # bought at the announcement
+    assert (stock[10:21] > 1.0).all() and stock[21] == 0.0 and stock[22] == 0.0
+    np.testing.assert_allclose(price[11:22], (price[10:21] + 0.06) * 1.03 / 0.98, rtol=0.02)
+    assert price[22] == pytest.approx(1.0)      # after the control: 1000 t at D^-1(1000)
+
+
+def test_exit_foresight_holds_the_lesser_of_the_two_schedules_at_every_price():
+    """Schedules hold at price P the largest stock of their points priced at P or more.
+    a = (0 t, 5), (10 t, 4), (20 t, 3); b = (0 t, 4.5), (5 t, 3.5), (30 t, 2) (USD/t). Held:
+    P in (4, 5]: a 0, b 0; (3.5, 4]: a 10, b 0; (3, 3.5]: a 10, b 5; (2, 3]: a 20, b 5;
+    P <= 2: a 20, b 30. The lesser: 0 above 3.5, 5 t from 3.5, 20 t from 2 (no point at no
+    stock: one would keep a carried first tranche unsold up to its price, the highest)."""
+    stock, price = _lesser((np.array([0.0, 10, 20]), np.array([5.0, 4, 3])),
+                           (np.array([0.0, 5, 30]), np.array([4.5, 3.5, 2])))
+    np.testing.assert_array_equal(stock, [5.0, 20.0])
+    np.testing.assert_array_equal(price, [3.5, 2.0])
+
+
+def test_with_exit_foresight_they_do_not_buy_ahead_of_a_known_control():
+    """The default (`foresight = "exit"`) never holds more than the current regime's rule:
+    at the announcement (P_10 = 1 USD/t in the benchmark without a shock, above Psi(0)) that
+    rule holds nothing, so they hold nothing before the control however high it will push
+    the price."""
+    raw = export_control_raw()
+    raw["market"]["supply_shock"] = {"sd": 0.0}
+    s = run(raw).series()
+    np.testing.assert_array_equal(s["private_stock"].to_numpy()[:12], 0.0)
+
+
+def test_without_a_solved_rule_the_stock_waits_out_of_the_market(monkeypatch):
+    """If a regime has no solved rule the stockholders neither dump their stock nor buy: from
+    step 8 on (the solver made to fail) the stock only decays, S_t = 0.98 S_t-1, the price is
+    the market's without them, h_t^-5, and storage_unsolved marks those steps. (Before, the
+    whole stock was offered at ask 0.)"""
+    from abm import stockholders
+
+    model = run(benchmark_raw(steps=18), steps=8)
+
+    def no_rule(*args, **kwargs):
+        raise RuntimeError("no stationary rule")
+
+    monkeypatch.setattr(stockholders, "_SOLVED", {})
+    monkeypatch.setattr(storage, "solve", no_rule)
+    model.run()
+    s = model.series()
+    stock, price = s["private_stock"].to_numpy(), s["price"].to_numpy()
+    assert stock[7] > 50.0
+    np.testing.assert_allclose(stock[8:], stock[7] * 0.98 ** np.arange(1, 11), rtol=1e-12)
+    np.testing.assert_allclose(price[8:], harvests(SEED, 18)[8:] ** -5.0, rtol=1e-9)
+    np.testing.assert_array_equal(s["storage_unsolved"], [0.0] * 8 + [1.0] * 10)
+    assert model.stockholders.unsolved == list(range(8, 18))
+
+
+def test_a_buffer_stocks_buy_back_of_its_own_release_is_netted_to_rounding():
+    """Releasing 0.1 t and 0.2 t at the 0.9 USD/t floor it bids at (money per price-tonne
+    1000: USD/kg prices) while buying 0.5 t, it bought back min(0.5, 0.3) = 0.3 t of its own:
+    the release's money (0.1 x 0.9 + 0.2 x 0.9) x 1000 = 270 USD differs from 0.3 x 0.9 x
+    1000 in the last bits, which an exact comparison missed. A release at 1.2 USD/t (360
+    USD) is not bought back."""
+    from abm.policies.floor import bought_back
+
+    sold, money = 0.1 + 0.2, (0.1 * 0.9 + 0.2 * 0.9) * 1000.0
+    assert money != sold * 0.9 * 1000.0          # (the rounding an exact test missed)
+    assert bought_back(0.5, sold, money, 0.9, 1000.0) == pytest.approx(0.3)
+    assert bought_back(0.5, sold, 0.3 * 1.2 * 1000.0, 0.9, 1000.0) == 0.0
+    assert bought_back(0.0, sold, money, 0.9, 1000.0) == 0.0

@@ -16,6 +16,8 @@ named `producers`; pipeline projects there once built when `new_entrants`.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from abm.clearing import Defence
@@ -461,13 +463,9 @@ class PurchaseFloor(FloorPolicy, StockHolder):
 
     def settle(self, model) -> None:
         out = model.outcome
-        bought, own = out.defence_bought, 0.0
+        bought = out.defence_bought
         sold, money = self.sales(model)
-        if bought > 0 and sold > 0 and money == sold * out.defence_price * \
-                model.money_per_price_tonne:
-            # releasing at the floor it bids at, it bought its own release back at the same
-            # price: only the net trade is booked (the budget pays for what it gained)
-            own = min(bought, sold)
+        own = bought_back(bought, sold, money, out.defence_price, model.money_per_price_tonne)
         self.book_purchase(model, bought - own, out.defence_price)
         self.book_sales(model, less=own)
         if (self.cfg.buy_from == "any" and model.plan.defence is not None and self.money_bound
@@ -476,6 +474,18 @@ class PurchaseFloor(FloorPolicy, StockHolder):
             # (it bought all it could afford below it) stops for good, as the tin agreement's
             # buffer stock stopped trading when its money ran out
             self.exhausted = True
+
+
+def bought_back(bought: float, sold: float, money: float, price: float,
+                money_per_price_tonne: float) -> float:
+    """t of its own release a buffer stock bought back: releasing at the floor it bids at (its
+    release sold at the defence price `price`, to rounding: `money` USD for `sold` t), it bought
+    back min(bought, sold) at the same price, and only the net trade is booked (the budget pays
+    for what it gained); 0 when it released at another price or did not both buy and sell."""
+    if bought <= 0 or sold <= 0:
+        return 0.0
+    at_price = math.isclose(money, sold * price * money_per_price_tonne, rel_tol=1e-9)
+    return min(bought, sold) if at_price else 0.0
 
 
 class MinimumImportPrice(FloorPolicy):

@@ -145,23 +145,30 @@ class ExportControl(Policy):
             if t >= self.end and self.reference_exports is not None:
                 self.withheld = self.reference_exports   # importers run their stock down
             return
+        cap = self.cap_at(model, t)
+        if cap is None:
+            return                  # nothing withheld
+        model.disruption = True
+        model.plan.export_caps[self.region] = cap
+        self.withheld = max(self.reference_exports - cap, 0.0)
+
+    def cap_at(self, model, t: int) -> float | None:
+        """The cap on the region's exports at step `t` (t per step; None: none), as announced:
+        a public schedule once the control is known (its normal exports are fixed at the
+        announcement, so the cap of any step is known from then)."""
+        s = self.shock
+        if not self.active(t):
+            return None
         if self.reference_exports is None:
             self.reference_exports = self.normal_exports(model)
         allowed = (1 - s.cut) * self.reference_exports
         if t < self.start + s.licence_delay:
             # licences in process: only a share of what the control allows gets through, so the
             # licensing months too scale with the cut
-            share = s.licence_flow * (1 - s.cut)
-            if share >= 1.0:
-                return              # nothing withheld (cut 0, every licence flowing)
-            cap = s.licence_flow * allowed
-        elif s.cut > 0:
-            cap = allowed
-        else:
-            return                  # nothing withheld: exports are not restricted
-        model.disruption = True
-        model.plan.export_caps[self.region] = cap
-        self.withheld = max(self.reference_exports - cap, 0.0)
+            if s.licence_flow * (1 - s.cut) >= 1.0:
+                return None         # nothing withheld (cut 0, every licence flowing)
+            return s.licence_flow * allowed
+        return allowed if s.cut > 0 else None   # (cut 0: exports are not restricted)
 
     def adjust_offers(self, model, offers) -> None:
         # importers' inventory bought ahead replaces the exports the control withholds (they

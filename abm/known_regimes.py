@@ -1,0 +1,85 @@
+"""Stockholders' backward induction over a known sequence of regimes (abm.stockholders).
+
+An announced export control makes the coming regimes public: each future step's export caps
+are known from its announcement (abm.policies.trade.ExportControl.cap_at), so the stockholders
+know the regime of every step up to the last switch T, and that regime T then lasts. The value
+of carrying stock is solved backward from T, whose rule is abm.storage's stationary one:
+
+* P_T(A) = pbar_T P*(A / Q_T), P* the solved rule's price (units of pbar_T and Q_T);
+* for k = T-1 down to t+1: the worth now of a tonne carried out of step k with S tonnes,
+  W_k(S) = (1 - decay) E[P_k+1((1 - decay) S + Q_k+1 h)] / (1 + interest) - cost, and the
+  step's price P_k(A) solves the market with storage: hold S = 0 and P_k(A) = pbar_k (A /
+  Q_k)^(1 / elasticity) while that is at least W_k(0), else P_k(A) = W_k(S) where
+  A = S + Q_k (W_k(S) / pbar_k)^elasticity (the endogenous grid in S);
+* now (step t) the schedule is W_t(x): the stockholders hold x tonnes at price W_t(x).
+
+Approximated as in the stationary rule (docs/ODD.md 7.17): supply vertical at each regime's Q_k
+times the shock h ~ N(1, sd^2) (integrated by Gauss-Hermite nodes, which smooth the stock-out
+kink), demand isoelastic through (pbar_k, Q_k), the future regimes read from this step's offers
+with the future caps; a buffer stock is in the terminal rule only.
+Units: tonnes, price units per t (cost per t per step), decay and interest per step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+NODES = 48          # Gauss-Hermite nodes for the shock
+POINTS = 257        # stock grid points per step ...
+RANGE = 3.0         # ... for stocks up to RANGE x the step's Q
+
+
+def shock_nodes(sd: float) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes h and weights of N(1, sd^2) (negative nodes, beyond 1/sd sd, cut to 0)."""
+    z, w = np.polynomial.hermite_e.hermegauss(NODES)
+    return np.maximum(1.0 + sd * z, 0.0), w / w.sum()
+
+
+def stock_grid(q: float) -> np.ndarray:
+    """Stocks 0 .. RANGE q, denser near none (where the worth falls fastest), t."""
+    return RANGE * q * np.linspace(0.0, 1.0, POINTS) ** 2
+
+
+def carry_worth(regimes: list[tuple[float, float]], terminal, elasticity: float, sd: float,
+                decay: float, interest: float, cost: float) -> tuple[np.ndarray, np.ndarray]:
+    """(x, W_t(x)): stocks (t) and what a tonne carried out of this step with x is worth now
+    (price units per t). `regimes`: (pbar_k, Q_k) of steps t+1 .. T-1; `terminal`: (pbar_T,
+    Q_T, P*) with P* the stationary rule's price of normalised availability."""
+    h, w = shock_nodes(sd)
+    discount = (1.0 - decay) / (1.0 + interest)
+    pbar_t, q_t, rule = terminal
+
+    def expected(price, carried: np.ndarray, q: float) -> np.ndarray:
+        points = carried[:, None] + q * h[None, :]
+        return (price(points.ravel()).reshape(points.shape) * w).sum(axis=1)
+
+    price, q_next = (lambda a: pbar_t * rule(a / q_t)), q_t
+    for pbar, q in reversed(regimes):
+        stock = stock_grid(q)
+        worth = discount * expected(price, (1.0 - decay) * stock, q_next) - cost
+        price, q_next = _market_price(stock, worth, pbar, q, elasticity), q
+    stock = stock_grid(q_next)
+    return stock, discount * expected(price, (1.0 - decay) * stock, q_next) - cost
+
+
+def _market_price(stock: np.ndarray, worth: np.ndarray, pbar: float, q: float,
+                  elasticity: float):
+    """P_k(A), availability A in t, given the worth W_k of the stock grid (module docstring)."""
+    pos = worth > 0
+    stock, worth = stock[pos], worth[pos]
+
+    def demand_price(a):
+        return pbar * (np.maximum(a, 1e-12 * q) / q) ** (1.0 / elasticity)
+
+    if len(stock) == 0:
+        return demand_price          # storing never pays: the price clears the step
+    a_held = stock + q * (worth / pbar) ** elasticity      # rising in S (W falls in S)
+
+    def price(a):
+        a = np.asarray(a, float)
+        # above the grid: the last stock held, the rest consumed
+        return np.where(a <= a_held[0], demand_price(a),
+                        np.where(a <= a_held[-1], np.interp(a, a_held, worth),
+                                 demand_price(a - stock[-1])))
+
+    return price
