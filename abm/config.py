@@ -904,6 +904,7 @@ class ExperimentConfig(Strict):
             for region in s.targets:
                 check(("shocks", i, "targets"), region)
         self._check_scrap_controls()
+        self._check_storage_foresight()
         for i, route in enumerate(self.trade_costs):
             check(("trade_costs", i, "from"), route.origin)
             check(("trade_costs", i, "to"), route.to)
@@ -946,6 +947,19 @@ class ExperimentConfig(Strict):
                     raise invalid(f"duplicate name '{name}' (also {earlier}); {what} names "
                                   "must be unique", *path)
                 first[name] = path
+
+    def _check_storage_foresight(self) -> None:
+        """Full foresight reads an export control's caps, not the importers' stock bought
+        ahead, which is released at no ask during the control: the induction would expect
+        prices the release does not leave."""
+        st = self.storage
+        if not (st.enabled and st.rule == "rational" and st.foresight == "full"):
+            return
+        for i, s in enumerate(self.shocks):
+            if s.kind == "export_control" and s.front_run > 0:
+                raise invalid("storage.foresight = 'full' does not see importers' buying ahead "
+                              "(front_run), which is released during the control; allowed: "
+                              "foresight = 'exit', or front_run = 0", "shocks", i, "front_run")
 
     def _check_scrap_controls(self) -> None:
         """A scrap export control needs traded scrap, and one at a time: the scrap market splits

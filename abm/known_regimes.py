@@ -26,7 +26,7 @@ import numpy as np
 
 NODES = 48          # Gauss-Hermite nodes for the shock
 POINTS = 257        # stock grid points per step ...
-RANGE = 3.0         # ... for stocks up to RANGE x the step's Q
+RANGE = 3.0         # ... for stocks up to RANGE x the largest Q on the known path
 
 
 def shock_nodes(sd: float) -> tuple[np.ndarray, np.ndarray]:
@@ -36,7 +36,9 @@ def shock_nodes(sd: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def stock_grid(q: float) -> np.ndarray:
-    """Stocks 0 .. RANGE q, denser near none (where the worth falls fastest), t."""
+    """Stocks 0 .. RANGE q, denser near none (where the worth falls fastest), t. `q` is the
+    largest Q on the path: a grid cut at the next step's Q would stop stocks from growing
+    exactly when a supply cut makes that Q small."""
     return RANGE * q * np.linspace(0.0, 1.0, POINTS) ** 2
 
 
@@ -53,12 +55,12 @@ def carry_worth(regimes: list[tuple[float, float]], terminal, elasticity: float,
         points = carried[:, None] + q * h[None, :]
         return (price(points.ravel()).reshape(points.shape) * w).sum(axis=1)
 
+    q_top = max([q_t, *(q for _, q in regimes)])
+    stock = stock_grid(q_top)
     price, q_next = (lambda a: pbar_t * rule(a / q_t)), q_t
     for pbar, q in reversed(regimes):
-        stock = stock_grid(q)
         worth = discount * expected(price, (1.0 - decay) * stock, q_next) - cost
         price, q_next = _market_price(stock, worth, pbar, q, elasticity), q
-    stock = stock_grid(q_next)
     return stock, discount * expected(price, (1.0 - decay) * stock, q_next) - cost
 
 

@@ -315,3 +315,38 @@ def test_a_buffer_stocks_buy_back_of_its_own_release_is_netted_to_rounding():
     assert bought_back(0.5, sold, money, 0.9, 1000.0) == pytest.approx(0.3)
     assert bought_back(0.5, sold, 0.3 * 1.2 * 1000.0, 0.9, 1000.0) == 0.0
     assert bought_back(0.0, sold, money, 0.9, 1000.0) == 0.0
+
+
+def known_control(**storage) -> dict:
+    # the benchmark market (1000 t a year at no cost, D = 1000 P^-0.2, annual steps, storage
+    # cost 0.06, decay 0.02, interest 0.03) with its farm in China, which announces at step 10
+    # a control from 12 to 21 (cut 0.5; two licence steps at half the allowed flow: 250 t, then
+    # 500 t), and no supply shock: a deterministic known path
+    raw = benchmark_config(True, 30)
+    raw["regions"] = [{"name": "World"}, {"name": "China"}]
+    raw["producers"][0]["region"] = "China"
+    raw["shocks"] = [{"kind": "export_control", "region": "China", "announce": 10, "start": 12,
+                      "duration": 10, "cut": 0.5, "licence_delay": 2, "licence_flow": 0.5}]
+    raw["storage"].update(storage)
+    raw["market"]["supply_shock"] = {"sd": 0.0}
+    return raw
+
+
+def test_full_foresight_carries_stock_into_a_known_cut_at_hotellings_rule():
+    # with the path known, carrying a tonne from t to t+1 earns 0.98 P' / 1.03 - 0.06 - P = 0
+    # while stocks are held (Hotelling with storage costs). The stock grid once stopped at 3 x
+    # the next step's supply (3 x 250 = 750 t), so they held 750 t into step 11 and lost 9.85 a
+    # tonne from 10 to 11 while leaving +12.24 from 11 to 12 unexploited
+    s = run(known_control(foresight="full"), steps=30).series()
+    p, held = s["price"].to_numpy(), s["private_stock"].to_numpy()
+    carry = 0.98 * p[11:14] / 1.03 - 0.06 - p[10:13]
+    assert (held[10:13] > 100).all() and held[11] > 750.0 + 1.0
+    assert np.abs(carry).max() < 0.2, carry
+
+
+def test_full_foresight_with_importers_buying_ahead_is_refused():
+    raw = known_control(foresight="full")
+    raw["shocks"][0]["front_run"] = 0.5
+    with pytest.raises(ConfigError) as err:
+        experiment_from_dict(raw)
+    assert err.value.key == "shocks.0.front_run"
