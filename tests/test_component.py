@@ -190,6 +190,7 @@ def test_product_equilibrium_horizontal_and_beyond_the_last_ask():
 def test_configs_without_component_makers_record_no_component_stage():
     raw = three()
     raw["producers"] = [p for p in raw["producers"] if p["stage"] != "component"]
+    del raw["market"]["component_intensity"]
     m = run(raw)
     s = m.series(accounts=True)
     assert s["component_price"].null_count() == 3
@@ -382,3 +383,20 @@ def test_both_stages_binding_exactly_gives_the_upstream_the_rent(uniform):
     assert m.price == pytest.approx(140.0, rel=1e-12)
     assert m.component_price == pytest.approx(100.0, rel=1e-12)
     assert float(m.book.output[0]) == pytest.approx(50.0, rel=1e-12)
+
+
+def test_component_intensity_without_component_makers_is_refused():
+    raw = three()
+    raw["producers"] = [p for p in raw["producers"] if p["stage"] != "component"]
+    raw["market"]["component_intensity"] = 7.0
+    with pytest.raises(ConfigError) as err:
+        experiment_from_dict(raw)
+    assert "market.component_intensity" in str(err.value) and "has none" in str(err.value)
+
+
+def test_a_component_mip_covering_a_region_outside_the_club_is_refused():
+    with pytest.raises(ConfigError) as err:
+        experiment_from_dict(three(policy={"component_floor": {
+            "mechanism": "mip", "level": 80.0, "stage": "component", "covers": ["China"]}}))
+    assert "policy.component_floor.covers" in str(err.value)
+    assert "'China' is not in the club" in str(err.value) and "US" in str(err.value)
