@@ -944,7 +944,9 @@ class ExperimentConfig(Strict):
                               f"{', '.join(sorted(club)) or 'no region: the experiment has no club'})",
                               "policy", name, "covers")
         if not makers:
-            if "component_intensity" in self.market.model_fields_set:
+            # (a resolved config, abm.experiment, writes every key: its default value passes)
+            default = type(self.market).model_fields["component_intensity"].default
+            if self.market.component_intensity != default:
                 raise invalid("market.component_intensity applies to component producers; the "
                               "experiment has none (add [[producers]] with stage = 'component', "
                               "or leave the key out)", "market", "component_intensity")
