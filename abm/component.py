@@ -32,6 +32,8 @@ import numpy as np
 
 from abm import market
 from abm.clearing import Offers, Outcome, clear_single, clear_step
+from abm.kinds import COMPONENT_MAKER
+from abm.shocks import Outages
 
 
 @dataclass
@@ -84,6 +86,16 @@ def product_equilibrium(asks: np.ndarray, qty: np.ndarray, derived: Callable[[fl
     if k < len(levels) and demand(float(levels[k])) >= below:
         price = float(levels[k])                      # horizontal segment
         sold = demand(price)
+        full = float(supply[k]) * (1.0 - 1e-12)
+        if ceiling is not None and sold >= full:
+            # the makers take every offer at this ask exactly: if their demand stays there above
+            # it (component capacity binds too), the scarce upstream stage earns the rent, as
+            # on a vertical segment, up to the next ask
+            top = ceiling(price)
+            if k + 1 < len(levels):
+                top = min(top, float(levels[k + 1]))
+            if top > price and demand(top) >= full:
+                price, sold = top, float(supply[k])
     else:
         left = float(levels[k - 1])
         if k < len(levels):                           # vertical segment below levels[k]
@@ -200,7 +212,8 @@ class ComponentMakers:
     (t product/t component), fixed cost (USD/yr) and cash (USD); and this step's output (t),
     revenue, product bought and costs (USD)."""
 
-    def __init__(self, config, region_index: dict[str, int], region_club: np.ndarray):
+    def __init__(self, config, region_index: dict[str, int], region_club: np.ndarray,
+                 seed: int = 0):
         rows = [p for p in config.producers if p.stage == "component"]
         k_default = config.market.component_intensity
         self.name = [p.name for p in rows]
@@ -222,10 +235,27 @@ class ComponentMakers:
         self.revenue = np.zeros(n)
         self.input_cost = np.zeros(n)
         self.cost = np.zeros(n)
+        # random outages ([outages]) hit makers as they hit producers: each maker its own
+        # stream, keyed (COMPONENT_MAKER, its index among the makers)
+        self.outage = np.zeros(n)
+        self.outages = None
+        if config.outages is not None and config.outages.probability > 0 and n:
+            o = config.outages
+            self.outages = Outages(seed, o.probability, o.duration, o.severity,
+                                   block=min(config.experiment.steps, 256))
+            for i in range(n):
+                self.outages.register((COMPONENT_MAKER, i))
+            self._active = np.ones(n, dtype=bool)
+
+    def draw_outages(self) -> None:
+        """This step's random outages (share of capacity lost, per maker)."""
+        if self.outages is not None:
+            self.outage = self.outages.advance(self.outage, self._active)
 
     def available(self, cut: np.ndarray | None = None) -> np.ndarray:
-        """t of component each maker can make this step (a regional supply cut applies)."""
-        avail = self.capacity / self.steps_per_year
+        """t of component each maker can make this step (its outage and a regional supply cut
+        apply)."""
+        avail = self.capacity / self.steps_per_year * (1.0 - self.outage)
         return avail * (1.0 - cut[self.region]) if cut is not None else avail
 
     def asks(self, product_price: float) -> np.ndarray:

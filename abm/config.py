@@ -1120,7 +1120,22 @@ class ExperimentConfig(Strict):
                 raise invalid(f"a component-stage floor takes rule = 'fixed' (got "
                               f"'{floor.rule}': its percentile and index would read the "
                               "product stage)", "policy", name, "rule")
+            club = {r.name for r in self.regions if r.club}
+            outside = [r for r in floor.covers if r not in club]
+            if floor.mechanism == "mip" and outside:
+                # (a MIP acts at the club's border: a region outside the club has none in the
+                # model, and its duties would be booked to a government that levies none)
+                raise invalid(f"a component MIP is imposed by club regions; '{outside[0]}' is "
+                              f"not in the club (allowed in covers: "
+                              f"{', '.join(sorted(club)) or 'no region: the experiment has no club'})",
+                              "policy", name, "covers")
         if not makers:
+            # (a resolved config, abm.experiment, writes every key: its default value passes)
+            default = type(self.market).model_fields["component_intensity"].default
+            if self.market.component_intensity != default:
+                raise invalid("market.component_intensity applies to component producers; the "
+                              "experiment has none (add [[producers]] with stage = 'component', "
+                              "or leave the key out)", "market", "component_intensity")
             return self
         where = ("producers", makers[0], "stage")
         refused = [

@@ -18,6 +18,7 @@ STAGES = {"mine": MINE, "refinery": REFINERY}
 # Identity kinds of producers' random streams (abm.shocks.Outages.register): (kind, index) is the
 # same in every scenario, so a producer draws the same outages whatever the policies do.
 EXISTING, PROJECT, EXPANSION, RECYCLING = 0, 1, 2, 3
+COMPONENT_MAKER = 4                 # (abm.component.ComponentMakers, by maker)
 
 # What a project gets when no announced instrument protects it.
 NO_PROTECTION = Protection()

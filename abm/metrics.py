@@ -178,7 +178,10 @@ def run_metrics(model) -> dict[str, float]:
     prod_m = last_year(rec.column("production_market"), spy).sum()
     prod_n = last_year(rec.column("production_nonmarket"), spy).sum()
     club_cons = last_year(rec.column("club_consumption"), spy).sum()
-    club_prod = last_year(rec.column("club_production"), spy).sum()
+    # (with component makers club buyers buy components: reliance is on components, the club's
+    # own component output against what its buyers took, not product tonnes against components)
+    club_prod = last_year(rec.column("club_component_output" if model.components.any
+                                     else "club_production"), spy).sum()
     reliance = (club_cons - club_prod) / club_cons if club_cons > 0 else 0.0
     floor = rec.column("floor")
     club_price = rec.column("club_price")

@@ -96,7 +96,7 @@ class MineralMarket(mesa.Model):
         self.expectation = self.pipeline.expectation
         # the component stage (docs/ODD.md 7.17): with component makers buyers demand
         # components, and the product market clears against the makers' derived demand
-        self.components = ComponentMakers(config, self.region_index, self.region_club)
+        self.components = ComponentMakers(config, self.region_index, self.region_club, seed)
         self.component_plan = MarketPlan()
         self.component_outcome: Outcome | None = None
 
@@ -140,6 +140,7 @@ class MineralMarket(mesa.Model):
         self.start_step()                           # accounts, plan, governments' step outlay
         self.buyers.draw_demand(t)                  # trend growth x AR(1) shock
         self.producers.draw_outages(t)              # random outages, regional supply cuts
+        self.components.draw_outages()
         self.recyclers.collect(t, self.recorder.columns,   # answer to the lagged price
                                self.recorder.region_price)
         if self.recyclers.trades:                   # the scrap market: who processes it
@@ -231,7 +232,8 @@ class MineralMarket(mesa.Model):
         self.outcome = Outcome(price, price, float("nan"), dispatched,
                                np.zeros(n_offers), np.full(n_offers, price), comp.buyer_tonnes,
                                comp.buyer_price, 0.0, price, 0.0, comp.duties, club_imports,
-                               comp.unmet, comp.consumption)
+                               comp.unmet, comp.consumption,
+                               exporter_rent=comp.exporter_rent)
         self.component_outcome = comp
         self.price = self.club_price = price
         self.unmet = comp.unmet

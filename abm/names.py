@@ -59,7 +59,10 @@ METRICS: dict[str, Quantity] = {
     "market_economy_share": Quantity("Market-economy share of supply", "share", "Share of product "
                                      "supply from market-economy refiners in the last year", "higher"),
     "import_reliance": Quantity("Club import reliance", "share", "Net import reliance of club "
-                                "regions for product in the last year (0 = self-sufficient)", "lower"),
+                                "regions for what their buyers buy in the last year: product, "
+                                "or with component makers components ((club buyers' tonnes - "
+                                "club makers' output) / club buyers' tonnes; 0 = "
+                                "self-sufficient)", "lower"),
     "fiscal_cost": Quantity("Fiscal cost", "USD", "Net government outlay over the run (purchases, "
                             "top-ups, holding costs, less sales, upside receipts and duties)", "lower"),
     "stockpile_final": Quantity("Government stock at the end", "t", "Tonnes held by governments at "

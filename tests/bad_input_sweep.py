@@ -267,6 +267,11 @@ CASES: dict[str, Case] = {
     "oversubscribe_without_workers": Case(16, toml(GOOD), run_case(["exp.toml",
                                                                     "--oversubscribe"]),
                                           "command line", "--oversubscribe", "needs --workers"),
+    # (issue 16 review, finding 8) a key that means nothing in the experiment it is in
+    "component_intensity_without_makers": Case(
+        16, toml(replace("[market.demand]", "[market]\ncomponent_intensity = 7\n\n"
+                         "[market.demand]")),
+        run_case(["exp.toml"]), "exp.toml", "market.component_intensity", "leave the key out"),
 }
 
 

@@ -190,6 +190,7 @@ def test_product_equilibrium_horizontal_and_beyond_the_last_ask():
 def test_configs_without_component_makers_record_no_component_stage():
     raw = three()
     raw["producers"] = [p for p in raw["producers"] if p["stage"] != "component"]
+    del raw["market"]["component_intensity"]
     m = run(raw)
     s = m.series(accounts=True)
     assert s["component_price"].null_count() == 3
@@ -303,3 +304,102 @@ def test_downstream_floor_experiment_answers_its_question():
                                              "oxide_floor_magnet_mip")}
     assert abs(share["oxide_floor"] - share["no_policy"]) < 0.005
     assert share["oxide_floor_magnet_mip"] > share["no_policy"] + 0.01
+
+
+# Base B (findings of the issue-16c review): 2 monthly steps, component_intensity 0.5, buyers
+# D(Pc) = 1,200 / 12 x 100 / Pc = 10,000 / Pc t/step; capacities below in t/yr (12 x t/step).
+def base_b(producers, buyers=(("US", 0.5), ("China", 0.5)), **changes) -> dict:
+    raw = {
+        "experiment": {"name": "b", "steps": 2, "seed": 1},
+        "market": {"component_intensity": 0.5,
+                   "demand": {"reference_price": 100.0, "reference_quantity": 1200.0,
+                              "elasticity": -1.0}},
+        "regions": [{"name": "US", "club": True}, {"name": "China", "market_economy": False}],
+        "producers": [{"name": n, "region": r, "stage": st, "capacity": 12.0 * q, "unit_cost": c}
+                      for n, r, st, q, c in producers],
+        "buyers": [{"name": f"{r} buyers", "region": r, "share": s} for r, s in buyers],
+    }
+    raw.update(changes)
+    return raw
+
+
+@pytest.mark.parametrize("maker_region, reliance", [("US", 0.0), ("China", 1.0)])
+def test_import_reliance_with_component_makers_is_on_components(maker_region, reliance):
+    """Buyers all in the US (club); R (US) 1,000 t/step at 20, C1 1,000 t/step at 30. Pc =
+    30 + 0.5 x 20 = 40, buyers take 10,000 / 40 = 250 t of components, R sells 125 t of product.
+    With C1 in the US the club makes all 250 t it buys: reliance (250 - 250) / 250 = 0; with C1
+    in China it makes none: (250 - 0) / 250 = 1. (Product against components gave
+    (250 - 125) / 250 = 0.5 in both.)"""
+    m = run(base_b([("R", "US", "refinery", 1000.0, 20.0),
+                    ("C1", maker_region, "component", 1000.0, 30.0)], buyers=(("US", 1.0),)))
+    assert m.series()["component_price"][0] == pytest.approx(40.0, rel=1e-12)
+    assert m.metrics()["import_reliance"] == pytest.approx(reliance, abs=1e-12)
+
+
+def test_exporter_rent_under_a_component_undertaking_is_recorded():
+    """R (China) 1,000 t/step at 20; C1 (US) 40 t/step at 30 asks 40, C2 (China) 1,000 t/step at
+    50 asks 60: the world component price is 60 (C2 marginal). A club component MIP at 80 with
+    rent = 'undertaking': club buyers want 5,000 / 80 = 62.5 t, C1 sells 40, 22.5 t are imported
+    at 80; exporters keep (80 - 60) x 22.5 = 450 (x 1,000 USD) a step and no duty is collected.
+    C2's revenue (5,000 / 60 x 60 + 22.5 x 80) x 1,000 = 6,800k a step."""
+    m = run(base_b([("R", "China", "refinery", 1000.0, 20.0),
+                    ("C1", "US", "component", 40.0, 30.0),
+                    ("C2", "China", "component", 1000.0, 50.0)],
+                   policy={"component_floor": {"mechanism": "mip", "level": 80.0,
+                                               "stage": "component", "rent": "undertaking"}}))
+    s = m.series(accounts=True)
+    assert s["exporter_rent"].to_list() == pytest.approx([450e3] * 2, rel=1e-12)
+    assert s["duties"].to_list() == [0.0, 0.0]
+    assert float(m.components.revenue[1]) == pytest.approx(6_800e3, rel=1e-12)
+    assert m.metrics()["exporter_rent"] == pytest.approx(900e3, rel=1e-12)
+
+
+def test_random_outages_hit_component_makers():
+    """[outages] probability 1 (every maker starts one in the first step), severity 0.9: C1
+    (40 t/step at 30, asks 40 against Pc 60 set by C2) makes 40 x (1 - 0.9) = 4 t in step 0,
+    not its 40 t."""
+    m = _first_step(base_b([("R", "China", "refinery", 1000.0, 20.0),
+                            ("C1", "US", "component", 40.0, 30.0),
+                            ("C2", "China", "component", 1000.0, 50.0)],
+                           outages={"probability": 1.0, "duration": 50.0, "severity": 0.9}))
+    assert float(m.components.output[0]) == pytest.approx(4.0, rel=1e-12)
+
+
+def _first_step(raw):
+    from abm.model import MineralMarket
+    m = MineralMarket(experiment_from_dict(raw).scenario(), rng=1)
+    m.step()
+    return m
+
+
+@pytest.mark.parametrize("uniform", [True, False])
+def test_both_stages_binding_exactly_gives_the_upstream_the_rent(uniform):
+    """R (China) 50 t/step at 20, C1 (US) 100 t/step at 30 (0.5 t/t: 50 t of product). At P = 20
+    C1 asks 40, buyers want 250 t, C1 makes its 100 t and buys exactly R's 50 t: both stages
+    bind at once. Pc = 10,000 / 100 = 100; the scarce upstream earns the rent (docs/ODD.md
+    7.17): P = (100 - 30) / 0.5 = 140, the same by the composed clearing and by the search."""
+    from abm.model import MineralMarket
+    raw = base_b([("R", "China", "refinery", 50.0, 20.0), ("C1", "US", "component", 100.0, 30.0)])
+    m = MineralMarket(experiment_from_dict(raw).scenario(), rng=1)
+    m.components.uniform = uniform
+    m.step()
+    assert m.price == pytest.approx(140.0, rel=1e-12)
+    assert m.component_price == pytest.approx(100.0, rel=1e-12)
+    assert float(m.book.output[0]) == pytest.approx(50.0, rel=1e-12)
+
+
+def test_component_intensity_without_component_makers_is_refused():
+    raw = three()
+    raw["producers"] = [p for p in raw["producers"] if p["stage"] != "component"]
+    raw["market"]["component_intensity"] = 7.0
+    with pytest.raises(ConfigError) as err:
+        experiment_from_dict(raw)
+    assert "market.component_intensity" in str(err.value) and "has none" in str(err.value)
+
+
+def test_a_component_mip_covering_a_region_outside_the_club_is_refused():
+    with pytest.raises(ConfigError) as err:
+        experiment_from_dict(three(policy={"component_floor": {
+            "mechanism": "mip", "level": 80.0, "stage": "component", "covers": ["China"]}}))
+    assert "policy.component_floor.covers" in str(err.value)
+    assert "'China' is not in the club" in str(err.value) and "US" in str(err.value)
