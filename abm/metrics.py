@@ -124,7 +124,7 @@ def stock_value(model) -> float:
 
     def price_of(g) -> float:
         if g is club:
-            return model.club_price
+            return model.club_market_price
         # a buffer stock in a region restricting its exports sits in that region's market
         home = bool(g.regions) and set(g.regions) <= restricting
         return restricted if home and np.isfinite(restricted) else model.price

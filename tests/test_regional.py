@@ -320,3 +320,73 @@ def test_routing_breakpoints_of_a_subnormal_tariff_do_not_divide_by_zero():
     routing-pays breakpoint."""
     n = market.Node(np.zeros(0), np.zeros(0), 1.0, tariff=5e-324, route_cost=0.0, detection=0.5)
     assert len(n.routed_inverse(np.array([6.0]))) == 3
+
+
+def club_beside_a_separate_us(separate_us: bool = True, **au) -> dict:
+    """Regions US (club, a separate market importing at a cost of 10 from China), AU (club, in
+    the world market) and CN. CN's 2,000 t/yr at 50 set the world price, 50; the US (10 t/yr of
+    its own) imports at 50 + 10 = 60; AU's 100 t/yr at 45 sell in the world market at 50. Club
+    buyers are all in the US, so the club price (what they pay) is 60, but no club producer
+    outside the US is paid it."""
+    raw = {"experiment": {"name": "t", "steps": 30, "seed": 1},
+           "market": {"demand": {"reference_price": 60.0, "reference_quantity": 1200.0,
+                                 "elasticity": -0.5}},
+           "regions": [{"name": "US", "club": True, "separate_market": separate_us},
+                       {"name": "AU", "club": True}, {"name": "CN"}],
+           "producers": [
+               {"name": "cn", "region": "CN", "stage": "refinery", "capacity": 2000.0,
+                "unit_cost": 50.0},
+               dict({"name": "au", "region": "AU", "stage": "refinery", "capacity": 100.0,
+                     "unit_cost": 45.0}, **au),
+               {"name": "us", "region": "US", "stage": "refinery", "capacity": 10.0,
+                "unit_cost": 1.0}],
+           "buyers": [{"name": "US buyers", "region": "US", "share": 0.5},
+                      {"name": "CN buyers", "region": "CN", "share": 0.5}],
+           "exits": {"loss_steps": 3}}
+    if separate_us:
+        raw["trade_costs"] = [{"from": "CN", "to": "US", "cost": 10.0}]
+    return raw
+
+
+def exit_step(raw: dict, row: int, steps: int = 30) -> int | None:
+    model = MineralMarket(experiment_from_dict(raw).scenario(), rng=1)
+    for t in range(steps):
+        model.step()
+        if not model.producers.book.active[row]:
+            return t
+    return None
+
+
+def test_a_club_producer_outside_the_separate_markets_exits_at_the_world_price():
+    """AU sells at the world price, 50, whether or not the US is a separate market: its
+    deterministic margin is (50 - 45) x 100 t/yr x 1,000 kg/t = 5e5 USD/yr against a fixed cost
+    of 1.4e6 USD/yr, and it exits at the same step either way (valued at the club buyers' 60 it
+    would see (60 - 45) x 100 x 1,000 = 1.5e6 > 1.4e6 and stay)."""
+    without = exit_step(club_beside_a_separate_us(False, fixed_cost=1.4e6), row=1)
+    assert without is not None
+    assert exit_step(club_beside_a_separate_us(True, fixed_cost=1.4e6), row=1) == without
+
+
+def test_a_club_recycler_outside_the_separate_markets_collects_at_the_world_price():
+    """A recycler in AU (club, world market) collects in answer to the world price 50, not the
+    club buyers' 60: 240 t/yr / 12 = 20 t per step x (50 / 60) ^ 1 = 16.667 t (reference price
+    60, collection elasticity 1); it bids for scrap at 50 less its unit cost."""
+    raw = club_beside_a_separate_us()
+    raw["recyclers"] = [{"name": "R", "region": "AU", "capacity": 500.0, "unit_cost": 20.0,
+                         "scrap": 240.0, "collection_elasticity": 1.0, "collection_lag": 1}]
+    model = MineralMarket(experiment_from_dict(raw).scenario(), rng=1)
+    for _ in range(3):
+        model.step()
+    s = model.series()
+    assert s["club_price"][1] == pytest.approx(60.0) and s["price"][1] == pytest.approx(50.0)
+    assert model.recyclers.collected[0] == pytest.approx(20.0 * 50.0 / 60.0, rel=1e-12)
+    assert model.club_market_price == pytest.approx(50.0, rel=1e-12)
+
+
+def test_each_region_sells_in_its_own_market_and_a_club_region_without_a_border_in_the_worlds():
+    """Outcome.market_prices (read by exits, a CFD's sale benchmark without an offer, the
+    club's stock value): the US (separate) 60 = 50 + 10, AU (club, no border) 50, CN 50."""
+    model = MineralMarket(experiment_from_dict(club_beside_a_separate_us()).scenario(), rng=1)
+    model.step()
+    np.testing.assert_allclose(model.outcome.market_prices(model.region_club), [60, 50, 50],
+                               rtol=1e-12)
