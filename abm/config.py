@@ -911,7 +911,10 @@ class ExperimentConfig(Strict):
                               "separate_market on non-club regions, or no club border",
                               "regions", i, "separate_market")
         if floor is not None and floor.mechanism == "purchase" and floor.buy_from == "any":
-            held = [r for r in floor.covers if r in separate]
+            # (an empty covers: the club's regions, or every region without a club)
+            club = [r.name for r in self.regions if r.club]
+            covered = floor.covers or club or [r.name for r in self.regions]
+            held = [r for r in covered if r in separate]
             if held:
                 raise invalid(f"an open-market buffer stock (buy_from = 'any') cannot cover "
                               f"'{held[0]}', a separate market (its bid sits in the world or "

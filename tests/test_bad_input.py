@@ -96,6 +96,11 @@ CASES = {
         TWO.replace('name = "EU"\n', 'name = "EU"\nclub = true\n')
         + "\n[policy.trade]\ntariff = 0.2\n", "regions.1.separate_market",
         "cannot be a separate market while the club has a border"),
+    # an empty covers is the club's regions, EU among them (review finding 4)
+    "open_market_buffer_stock_covering_the_clubs_separate_market": (
+        TWO.replace('name = "EU"\n', 'name = "EU"\nclub = true\n')
+        + '\n[policy.floor]\nmechanism = "purchase"\nlevel = 90.0\nbuy_from = "any"\n',
+        "policy.floor.covers", "cannot cover 'EU', a separate market"),
 }
 
 
