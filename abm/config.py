@@ -883,6 +883,10 @@ class ExperimentConfig(Strict):
         seen: dict[tuple[str, str], int] = {}
         for i, route in enumerate(self.trade_costs):
             ends = (route.origin in separate, route.to in separate)
+            if route.origin == route.to:
+                raise invalid(f"route '{route.origin}' -> '{route.to}' starts and ends in the "
+                              "same region; allowed: one end a separate market, the other a "
+                              "region of the world market", "trade_costs", i, "to")
             if ends == (True, True):
                 raise invalid(f"route '{route.origin}' -> '{route.to}' joins two separate "
                               "markets; allowed: one end a separate market, the other a region "
