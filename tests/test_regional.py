@@ -116,6 +116,19 @@ def test_a_cost_of_zero_gives_the_single_markets_price(hub, own, a_hub, a_node, 
     assert r.node_prices[0] == pytest.approx(one.price, rel=1e-9)
 
 
+def test_a_separate_markets_landed_price_stops_at_the_price_cap_not_a_hair_above():
+    """World: 50 t at ask 5, D = 1000 / P; the region has no supply, D = 6000 / P, and imports
+    land at P_w + 50; price cap 110. Imports stop when they land above the cap, at
+    P_w = 110 - 50 = 60: there the world buys 1000 / 60 = 16.667 t and the region gets the other
+    33.333 t at the cap, 110 (its buyers want 6000 / 110 = 54.5: rationed). Both prices exact."""
+    r = market.clear_linked(np.array([5.0]), np.array([50.0]), 1000.0, EPS,
+                            [market.Node(np.zeros(0), np.zeros(0), 6000.0, cost_in=50.0)],
+                            price_cap=110.0)
+    assert r.world_price == 60.0 and r.node_prices[0] == 110.0
+    assert r.net_imports[0] == pytest.approx(50.0 - 1000.0 / 60.0, rel=1e-12)
+    assert r.world_consumption == pytest.approx(1000.0 / 60.0, rel=1e-12)
+
+
 # --------------------------------------------------------------------------------------------
 # the model: [[regions]] separate_market, [[trade_costs]]
 # --------------------------------------------------------------------------------------------
@@ -390,3 +403,34 @@ def test_each_region_sells_in_its_own_market_and_a_club_region_without_a_border_
     model.step()
     np.testing.assert_allclose(model.outcome.market_prices(model.region_club), [60, 50, 50],
                                rtol=1e-12)
+
+
+def test_an_export_control_from_step_0_caps_exports_of_the_markets_with_shipping():
+    """W 120 t/yr and R (separate, exports cost 5 to ship) 600 t/yr, 10 and 50 t per step, asks
+    5; demand 1,200 t/yr at 60, elasticity -1: A = 100 x 60 = 6000 per step, 3000 per region.
+    Normal (free-trade) exports from R, at P_R = P - 5:
+        3000 / P + 3000 / (P - 5) = 60  ->  P^2 - 105 P + 250 = 0
+        ->  P = (105 + sqrt(10025)) / 2 = 102.562, P_R = 97.562,
+        exports 50 - 3000 / 97.562 = 19.250 t per step (a costless single market: 20).
+    Cut 0.5 from step 0: exports 9.625, P_w = 3000 / (10 + 9.625) = 152.864,
+    P_R = 3000 / (50 - 9.625) = 74.304 (as with the control starting at step 3)."""
+    raw = {"experiment": {"name": "t", "steps": 4, "seed": 1},
+           "market": {"demand": {"reference_price": 60.0, "reference_quantity": 1200.0,
+                                 "elasticity": -1.0}},
+           "regions": [{"name": "W"}, {"name": "R", "separate_market": True}],
+           "trade_costs": [{"from": "R", "to": "W", "cost": 5.0}],
+           "producers": [{"name": "w", "region": "W", "stage": "refinery", "capacity": 120.0,
+                          "unit_cost": 5.0},
+                         {"name": "r", "region": "R", "stage": "refinery", "capacity": 600.0,
+                          "unit_cost": 5.0}],
+           "buyers": [{"name": "W buyers", "region": "W", "share": 0.5},
+                      {"name": "R buyers", "region": "R", "share": 0.5}],
+           "shocks": [{"kind": "export_control", "region": "R", "start": 0, "duration": 10,
+                       "cut": 0.5}]}
+    p = (105.0 + np.sqrt(10025.0)) / 2
+    exports = 50.0 - 3000.0 / (p - 5.0)
+    assert exports == pytest.approx(19.2505, rel=1e-4)
+    s = run(raw, steps=2).series()
+    np.testing.assert_allclose(s["price"], 3000.0 / (10.0 + exports / 2), rtol=1e-9)
+    np.testing.assert_allclose(s["price_region__R"], 3000.0 / (50.0 - exports / 2), rtol=1e-9)
+    assert s["price"][0] == pytest.approx(152.864, rel=1e-5)
