@@ -434,3 +434,33 @@ def test_an_export_control_from_step_0_caps_exports_of_the_markets_with_shipping
     np.testing.assert_allclose(s["price"], 3000.0 / (10.0 + exports / 2), rtol=1e-9)
     np.testing.assert_allclose(s["price_region__R"], 3000.0 / (50.0 - exports / 2), rtol=1e-9)
     assert s["price"][0] == pytest.approx(152.864, rel=1e-5)
+
+
+def test_a_buffer_stock_in_a_separate_market_is_valued_at_its_price():
+    """W 10 t and R (separate, exports cost 5) 50 t per step at asks 5, A = 3000 per region
+    (elasticity -1); free trade: P_w = 102.562, P_R = 97.562 (the step-0 export control test).
+    A purchase floor of 100 covering R buys R's output at 100 until P_R = 100, so P_w = 105:
+    W takes 3000 / 105 = 28.571 t (18.571 imported), R's buyers 3000 / 100 = 30 t, and the stock
+    the rest of R's 50 t: 50 - 30 - 18.571 = 1.4286 t per step, 2.857 t in 2 steps, bought at
+    100 x 1,000 kg/t = 285,714 USD and worth the same at R's price 100: net fiscal cost 0 (at
+    the world price 105 it would be -2.857 x 5 x 1,000 = -14,286)."""
+    raw = {"experiment": {"name": "t", "steps": 2, "seed": 1},
+           "market": {"demand": {"reference_price": 60.0, "reference_quantity": 1200.0,
+                                 "elasticity": -1.0}},
+           "regions": [{"name": "W"}, {"name": "R", "separate_market": True}],
+           "trade_costs": [{"from": "R", "to": "W", "cost": 5.0}],
+           "producers": [{"name": "w", "region": "W", "stage": "refinery", "capacity": 120.0,
+                          "unit_cost": 5.0},
+                         {"name": "r", "region": "R", "stage": "refinery", "capacity": 600.0,
+                          "unit_cost": 5.0}],
+           "buyers": [{"name": "W buyers", "region": "W", "share": 0.5},
+                      {"name": "R buyers", "region": "R", "share": 0.5}],
+           "policy": {"floor": {"mechanism": "purchase", "level": 100.0, "covers": ["R"]}}}
+    model = run(raw)
+    s, m = model.series(), model.metrics()
+    np.testing.assert_allclose(s["price"], 105.0, rtol=1e-12)
+    np.testing.assert_allclose(s["price_region__R"], 100.0, rtol=1e-12)
+    stock = 2 * (50.0 - 30.0 - (3000.0 / 105.0 - 10.0))
+    assert m["stockpile_final"] == pytest.approx(stock, rel=1e-12)
+    assert m["fiscal_cost"] == pytest.approx(stock * 100.0 * 1000.0, rel=1e-12)
+    assert m["fiscal_cost_net"] == pytest.approx(0.0, abs=1e-6)
