@@ -405,6 +405,22 @@ def test_each_region_sells_in_its_own_market_and_a_club_region_without_a_border_
                                rtol=1e-12)
 
 
+def exporting_r(**tables) -> dict:
+    """W (10 t per step) and R (a separate market, 50 t per step, exports cost 5 to ship), asks
+    5; demand 1,200 t/yr at 60, elasticity -1, half in each region; 2 steps; plus `tables`."""
+    return {"experiment": {"name": "t", "steps": 2, "seed": 1},
+            "market": {"demand": {"reference_price": 60.0, "reference_quantity": 1200.0,
+                                  "elasticity": -1.0}},
+            "regions": [{"name": "W"}, {"name": "R", "separate_market": True}],
+            "trade_costs": [{"from": "R", "to": "W", "cost": 5.0}],
+            "producers": [{"name": "w", "region": "W", "stage": "refinery", "capacity": 120.0,
+                           "unit_cost": 5.0},
+                          {"name": "r", "region": "R", "stage": "refinery", "capacity": 600.0,
+                           "unit_cost": 5.0}],
+            "buyers": [{"name": "W buyers", "region": "W", "share": 0.5},
+                       {"name": "R buyers", "region": "R", "share": 0.5}], **tables}
+
+
 def test_an_export_control_from_step_0_caps_exports_of_the_markets_with_shipping():
     """W 120 t/yr and R (separate, exports cost 5 to ship) 600 t/yr, 10 and 50 t per step, asks
     5; demand 1,200 t/yr at 60, elasticity -1: A = 100 x 60 = 6000 per step, 3000 per region.
@@ -414,19 +430,8 @@ def test_an_export_control_from_step_0_caps_exports_of_the_markets_with_shipping
         exports 50 - 3000 / 97.562 = 19.250 t per step (a costless single market: 20).
     Cut 0.5 from step 0: exports 9.625, P_w = 3000 / (10 + 9.625) = 152.864,
     P_R = 3000 / (50 - 9.625) = 74.304 (as with the control starting at step 3)."""
-    raw = {"experiment": {"name": "t", "steps": 4, "seed": 1},
-           "market": {"demand": {"reference_price": 60.0, "reference_quantity": 1200.0,
-                                 "elasticity": -1.0}},
-           "regions": [{"name": "W"}, {"name": "R", "separate_market": True}],
-           "trade_costs": [{"from": "R", "to": "W", "cost": 5.0}],
-           "producers": [{"name": "w", "region": "W", "stage": "refinery", "capacity": 120.0,
-                          "unit_cost": 5.0},
-                         {"name": "r", "region": "R", "stage": "refinery", "capacity": 600.0,
-                          "unit_cost": 5.0}],
-           "buyers": [{"name": "W buyers", "region": "W", "share": 0.5},
-                      {"name": "R buyers", "region": "R", "share": 0.5}],
-           "shocks": [{"kind": "export_control", "region": "R", "start": 0, "duration": 10,
-                       "cut": 0.5}]}
+    raw = exporting_r(shocks=[{"kind": "export_control", "region": "R", "start": 0,
+                               "duration": 10, "cut": 0.5}])
     p = (105.0 + np.sqrt(10025.0)) / 2
     exports = 50.0 - 3000.0 / (p - 5.0)
     assert exports == pytest.approx(19.2505, rel=1e-4)
@@ -444,18 +449,8 @@ def test_a_buffer_stock_in_a_separate_market_is_valued_at_its_price():
     the rest of R's 50 t: 50 - 30 - 18.571 = 1.4286 t per step, 2.857 t in 2 steps, bought at
     100 x 1,000 kg/t = 285,714 USD and worth the same at R's price 100: net fiscal cost 0 (at
     the world price 105 it would be -2.857 x 5 x 1,000 = -14,286)."""
-    raw = {"experiment": {"name": "t", "steps": 2, "seed": 1},
-           "market": {"demand": {"reference_price": 60.0, "reference_quantity": 1200.0,
-                                 "elasticity": -1.0}},
-           "regions": [{"name": "W"}, {"name": "R", "separate_market": True}],
-           "trade_costs": [{"from": "R", "to": "W", "cost": 5.0}],
-           "producers": [{"name": "w", "region": "W", "stage": "refinery", "capacity": 120.0,
-                          "unit_cost": 5.0},
-                         {"name": "r", "region": "R", "stage": "refinery", "capacity": 600.0,
-                          "unit_cost": 5.0}],
-           "buyers": [{"name": "W buyers", "region": "W", "share": 0.5},
-                      {"name": "R buyers", "region": "R", "share": 0.5}],
-           "policy": {"floor": {"mechanism": "purchase", "level": 100.0, "covers": ["R"]}}}
+    raw = exporting_r(policy={"floor": {"mechanism": "purchase", "level": 100.0,
+                                        "covers": ["R"]}})
     model = run(raw)
     s, m = model.series(), model.metrics()
     np.testing.assert_allclose(s["price"], 105.0, rtol=1e-12)
