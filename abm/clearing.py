@@ -160,6 +160,23 @@ class Outcome:
     storage_bought: float = 0.0          # t private stockholders' bids bought (at bid_price)
     region_prices: dict[int, float] = field(default_factory=dict)  # separate-market region -> price
     shipping_cost: float = 0.0           # price units x t paid for shipping to and from them
+    # the price in the club's market, which club producers outside separate markets are paid
+    # (None: club_price; it differs when club_price is club buyers' mean over separate markets)
+    club_sale_price: float | None = None
+
+    @property
+    def club_market_price(self) -> float:
+        """The price of the club's market (the world's without a club border): what club
+        producers and recyclers outside separate markets sell at."""
+        return self.club_price if self.club_sale_price is None else self.club_sale_price
+
+    def market_prices(self, region_club: np.ndarray) -> np.ndarray:
+        """The price of the market each region sells in, per region: its separate market's,
+        else the club market's for a club region, else the world's."""
+        price = np.where(region_club, self.club_market_price, self.world_price)
+        for r, p in self.region_prices.items():
+            price[r] = p
+        return price
 
 
 def clear_single(offers: Offers, *, buyer_scale: np.ndarray, eps: float,
@@ -579,7 +596,9 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
         k = m.region_node[r]
         region_prices[r] = prices[k]
         shipping += _shipping(m.node_costs[k], s.net_imports[k])
+    club_sale = None
     if plan.separate and not plan.club_separate and any(region_club[r] for r in plan.separate):
+        club_sale = club                # (club producers outside separate markets: the world's)
         # club buyers in separate markets pay their markets' prices: the club's price is the
         # mean price club buyers paid, weighted by what they bought
         got = buyer_tonnes[m.club_buyer]
@@ -589,7 +608,7 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
                    buyer_price, bid_filled, stock_price, importer_bought, duties, club_imports,
                    unmet, float(buyer_tonnes.sum()), defence_bought, defence_price,
                    exporter_rent, transshipped, routing_cost, reserve_bought,
-                   float(sum(fills[first_storage:])), region_prices, shipping)
+                   float(sum(fills[first_storage:])), region_prices, shipping, club_sale)
 
 
 def _shipping(costs: tuple[float, float], net_imports: float) -> float:

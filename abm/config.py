@@ -1024,6 +1024,10 @@ class ExperimentConfig(Strict):
         seen: dict[tuple[str, str], int] = {}
         for i, route in enumerate(self.trade_costs):
             ends = (route.origin in separate, route.to in separate)
+            if route.origin == route.to:
+                raise invalid(f"route '{route.origin}' -> '{route.to}' starts and ends in the "
+                              "same region; allowed: one end a separate market, the other a "
+                              "region of the world market", "trade_costs", i, "to")
             if ends == (True, True):
                 raise invalid(f"route '{route.origin}' -> '{route.to}' joins two separate "
                               "markets; allowed: one end a separate market, the other a region "
@@ -1052,7 +1056,10 @@ class ExperimentConfig(Strict):
                               "separate_market on non-club regions, or no club border",
                               "regions", i, "separate_market")
         if floor is not None and floor.mechanism == "purchase" and floor.buy_from == "any":
-            held = [r for r in floor.covers if r in separate]
+            # (an empty covers: the club's regions, or every region without a club)
+            club = [r.name for r in self.regions if r.club]
+            covered = floor.covers or club or [r.name for r in self.regions]
+            held = [r for r in covered if r in separate]
             if held:
                 raise invalid(f"an open-market buffer stock (buy_from = 'any') cannot cover "
                               f"'{held[0]}', a separate market (its bid sits in the world or "

@@ -139,11 +139,20 @@ def _closest_key(root: type[BaseModel], loc: tuple) -> str:
     model = table_at(root, loc[:-1])
     if model is None or not loc:
         return ""
-    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1, cutoff=0.6)
+    keys = _key_names(model)
+    if keys.get(str(loc[-1]), loc[-1]) != loc[-1]:      # a field's Python name, not its key
+        return f" (did you mean '{keys[str(loc[-1])]}'?)"
+    close = difflib.get_close_matches(str(loc[-1]), list(keys.values()), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _key_names(model: type[BaseModel]) -> dict[str, str]:
+    """Each field's name -> the key written in a config (its alias, as `from` for `origin`)."""
+    return {name: f.alias or name for name, f in model.model_fields.items()}
 
 
 def _allowed_keys(root: type[BaseModel], loc: tuple) -> str:
     """'; allowed: a, b, c' for the table that holds an unknown key."""
     model = table_at(root, loc[:-1])
-    return f"; allowed: {', '.join(model.model_fields)}" if model is not None else ""
+    return (f"; allowed: {', '.join(_key_names(model).values())}" if model is not None
+            else "")

@@ -664,9 +664,9 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
             cands += [base / wedge, np.asarray(capped, dtype=float) / wedge,
                       [n.mip / (1.0 + n.excess_duty)]]
             if price_cap is not None:
-                cands.append([price_cap / wedge])
+                cands.append([price_cap / wedge - n.cost_in])
         if price_cap is not None:           # where imports stop costing less than the cap
-            cands.append([price_cap / (1.0 + n.tariff)])
+            cands.append([price_cap / (1.0 + n.tariff) - n.cost_in])
         if n.route_cost is not None:        # ... and the same for routed imports
             cands += n.routed_inverse(np.append(base, [price_cap] if price_cap is not None
                                                 else []))
@@ -726,7 +726,9 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
     if price_cap is not None:
         # (and to a world price at which a node's imports cost exactly the cap at its border:
         # the root search stops a hair above such a jump)
-        border = np.array([price_cap / (1.0 + n.tariff) for n in nodes] + [price_cap])
+        # (landed at P_w + cost_in: abm.regional)
+        border = np.array([price_cap / (1.0 + n.tariff) - n.cost_in for n in nodes]
+                          + [price_cap])
         p_w = _snap(p_w, border, rel=1e-9)
 
     def respond(p_w: float) -> tuple[list[float], list[float]]:

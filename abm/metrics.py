@@ -121,17 +121,21 @@ def market_producers(model) -> dict[str, float]:
 
 def stock_value(model) -> float:
     """USD the governments' stocks would fetch at the last step's price of the market each sits
-    in: the club price for the club's government (its stock is bought and offered in the club's
-    market), the world price for any other."""
+    in: its separate market's price for a government of one separate-market region (abm.regional:
+    its floor's releases are offered there), the club market's price for the club's government
+    (its stock is bought and offered in the club's market), the world price for any other."""
     club = model.governments.club
     restricted = model.outcome.restricted_price if hasattr(model, "outcome") else float("nan")
+    regional = model.outcome.region_prices if hasattr(model, "outcome") else {}
 
     restricting = {model.region_index[s.region] for s in model.config.shocks
                    if s.kind == "export_control"}
 
     def price_of(g) -> float:
+        if len(g.regions) == 1 and g.regions[0] in regional:
+            return regional[g.regions[0]]
         if g is club:
-            return model.club_price
+            return model.club_market_price
         # a buffer stock in a region restricting its exports sits in that region's market
         home = bool(g.regions) and set(g.regions) <= restricting
         return restricted if home and np.isfinite(restricted) else model.price

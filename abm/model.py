@@ -124,6 +124,7 @@ class MineralMarket(mesa.Model):
             self.recyclers.see_regional_prices(sorted(self.separate_markets))
         self.realised = RealisedPrices(self.n_steps)     # producers' realised prices (metrics)
         self.price = self.club_price = self.last_price = mk.demand.reference_price
+        self.club_market_price = self.price   # what club producers outside separate markets get
         self.concentrate_price = float("nan")
         # component prices (NaN without component makers): world and club
         self.component_price = self.club_component_price = float("nan")
@@ -142,9 +143,10 @@ class MineralMarket(mesa.Model):
         self.producers.draw_outages(t)              # random outages, regional supply cuts
         self.components.draw_outages()
         self.recyclers.collect(t, self.recorder.columns,   # answer to the lagged price
-                               self.recorder.region_price)
+                               self.recorder.region_price, self.recorder.club_market)
         if self.recyclers.trades:                   # the scrap market: who processes it
-            self.recyclers.trade(t, self.price, self.club_price, self.producers.recycler_room(),
+            self.recyclers.trade(t, self.price, self.club_market_price,
+                                 self.producers.recycler_room(),
                                  self.outcome.region_prices if t > 0 else None)
         for policy in self.policies:                # levels, purchases, the plan's requests
             policy.apply(self)
@@ -214,9 +216,10 @@ class MineralMarket(mesa.Model):
                              last_price=self.last_price)
         self.outcome = out
         self.price, self.club_price, self.unmet = out.world_price, out.club_price, out.unmet
+        self.club_market_price = out.club_market_price
         self.concentrate_price = self.producers.concentrate_price(self.price, out.sold,
                                                                   self.concentrate_price,
-                                                                  self.club_price)
+                                                                  self.club_market_price)
         self.buyers.take_delivery(out)
 
     def clear_three_stages(self) -> None:

@@ -71,6 +71,7 @@ class ModelView(Protocol):
     acct: dict[str, float]      # abm.kinds.ACCOUNT_KEYS
     price: float
     club_price: float
+    club_market_price: float    # the club market's price (Outcome.club_market_price)
     last_price: float
     concentrate_price: float
     floor_level: float

@@ -91,6 +91,8 @@ class Recorder:
         # (region index, column) of each separate market's price (abm.regional.price_columns)
         self.region_prices = list(region_prices)
         self.region_price = np.full((steps, len(self.region_prices)), np.nan)
+        # the club market's price per step (Outcome.club_market_price: club recyclers collect at it)
+        self.club_market = np.full(steps, np.nan)
 
     def write(self, step: int, values: dict[str, float], region_capacity: np.ndarray) -> None:
         """Write one step's values (a dict by column) and capacity by region."""
@@ -211,6 +213,7 @@ class Recorder:
             self._net_exports[model.t] = np.bincount(
                 b.region, weights=ref_out, minlength=regions) - np.bincount(
                 buyers.region, weights=out.buyer_tonnes, minlength=regions)
+        self.club_market[model.t] = out.club_market_price
         if self.region_prices:
             self.region_price[model.t] = [out.region_prices[r] for r, _ in self.region_prices]
         self.write(model.t, values, st.region_capacity)

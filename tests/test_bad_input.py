@@ -96,6 +96,18 @@ CASES = {
         TWO.replace('name = "EU"\n', 'name = "EU"\nclub = true\n')
         + "\n[policy.trade]\ntariff = 0.2\n", "regions.1.separate_market",
         "cannot be a separate market while the club has a border"),
+    # the route's keys are from, to, cost: `origin` is the field's Python name (finding 5)
+    "trade_cost_extra_key": (TWO + ROUTE.format(a="EU", b="US", c=2.0) + 'via = "X"\n',
+                             "trade_costs.0.via", "unknown key; allowed: from, to, cost"),
+    "trade_cost_origin_key": (TWO + ROUTE.format(a="EU", b="US", c=2.0).replace(
+        "from =", "origin ="), "trade_costs.0.origin", "unknown key (did you mean 'from'?)"),
+    "trade_cost_from_a_region_to_itself": (TWO + ROUTE.format(a="EU", b="EU", c=2.0),
+                                           "trade_costs.0.to", "starts and ends in the same"),
+    # an empty covers is the club's regions, EU among them (review finding 4)
+    "open_market_buffer_stock_covering_the_clubs_separate_market": (
+        TWO.replace('name = "EU"\n', 'name = "EU"\nclub = true\n')
+        + '\n[policy.floor]\nmechanism = "purchase"\nlevel = 90.0\nbuy_from = "any"\n',
+        "policy.floor.covers", "cannot cover 'EU', a separate market"),
 }
 
 

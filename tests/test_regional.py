@@ -118,6 +118,19 @@ def test_a_cost_of_zero_gives_the_single_markets_price(hub, own, a_hub, a_node, 
     assert r.node_prices[0] == pytest.approx(one.price, rel=1e-9)
 
 
+def test_a_separate_markets_landed_price_stops_at_the_price_cap_not_a_hair_above():
+    """World: 50 t at ask 5, D = 1000 / P; the region has no supply, D = 6000 / P, and imports
+    land at P_w + 50; price cap 110. Imports stop when they land above the cap, at
+    P_w = 110 - 50 = 60: there the world buys 1000 / 60 = 16.667 t and the region gets the other
+    33.333 t at the cap, 110 (its buyers want 6000 / 110 = 54.5: rationed). Both prices exact."""
+    r = market.clear_linked(np.array([5.0]), np.array([50.0]), 1000.0, EPS,
+                            [market.Node(np.zeros(0), np.zeros(0), 6000.0, cost_in=50.0)],
+                            price_cap=110.0)
+    assert r.world_price == 60.0 and r.node_prices[0] == 110.0
+    assert r.net_imports[0] == pytest.approx(50.0 - 1000.0 / 60.0, rel=1e-12)
+    assert r.world_consumption == pytest.approx(1000.0 / 60.0, rel=1e-12)
+
+
 # --------------------------------------------------------------------------------------------
 # the model: [[regions]] separate_market, [[trade_costs]]
 # --------------------------------------------------------------------------------------------
@@ -322,6 +335,132 @@ def test_routing_breakpoints_of_a_subnormal_tariff_do_not_divide_by_zero():
     routing-pays breakpoint."""
     n = market.Node(np.zeros(0), np.zeros(0), 1.0, tariff=5e-324, route_cost=0.0, detection=0.5)
     assert len(n.routed_inverse(np.array([6.0]))) == 3
+
+
+def club_beside_a_separate_us(separate_us: bool = True, **au) -> dict:
+    """Regions US (club, a separate market importing at a cost of 10 from China), AU (club, in
+    the world market) and CN. CN's 2,000 t/yr at 50 set the world price, 50; the US (10 t/yr of
+    its own) imports at 50 + 10 = 60; AU's 100 t/yr at 45 sell in the world market at 50. Club
+    buyers are all in the US, so the club price (what they pay) is 60, but no club producer
+    outside the US is paid it."""
+    raw = {"experiment": {"name": "t", "steps": 30, "seed": 1},
+           "market": {"demand": {"reference_price": 60.0, "reference_quantity": 1200.0,
+                                 "elasticity": -0.5}},
+           "regions": [{"name": "US", "club": True, "separate_market": separate_us},
+                       {"name": "AU", "club": True}, {"name": "CN"}],
+           "producers": [
+               {"name": "cn", "region": "CN", "stage": "refinery", "capacity": 2000.0,
+                "unit_cost": 50.0},
+               dict({"name": "au", "region": "AU", "stage": "refinery", "capacity": 100.0,
+                     "unit_cost": 45.0}, **au),
+               {"name": "us", "region": "US", "stage": "refinery", "capacity": 10.0,
+                "unit_cost": 1.0}],
+           "buyers": [{"name": "US buyers", "region": "US", "share": 0.5},
+                      {"name": "CN buyers", "region": "CN", "share": 0.5}],
+           "exits": {"loss_steps": 3}}
+    if separate_us:
+        raw["trade_costs"] = [{"from": "CN", "to": "US", "cost": 10.0}]
+    return raw
+
+
+def exit_step(raw: dict, row: int, steps: int = 30) -> int | None:
+    model = MineralMarket(experiment_from_dict(raw).scenario(), rng=1)
+    for t in range(steps):
+        model.step()
+        if not model.producers.book.active[row]:
+            return t
+    return None
+
+
+def test_a_club_producer_outside_the_separate_markets_exits_at_the_world_price():
+    """AU sells at the world price, 50, whether or not the US is a separate market: its
+    deterministic margin is (50 - 45) x 100 t/yr x 1,000 kg/t = 5e5 USD/yr against a fixed cost
+    of 1.4e6 USD/yr, and it exits at the same step either way (valued at the club buyers' 60 it
+    would see (60 - 45) x 100 x 1,000 = 1.5e6 > 1.4e6 and stay)."""
+    without = exit_step(club_beside_a_separate_us(False, fixed_cost=1.4e6), row=1)
+    assert without is not None
+    assert exit_step(club_beside_a_separate_us(True, fixed_cost=1.4e6), row=1) == without
+
+
+def test_a_club_recycler_outside_the_separate_markets_collects_at_the_world_price():
+    """A recycler in AU (club, world market) collects in answer to the world price 50, not the
+    club buyers' 60: 240 t/yr / 12 = 20 t per step x (50 / 60) ^ 1 = 16.667 t (reference price
+    60, collection elasticity 1); it bids for scrap at 50 less its unit cost."""
+    raw = club_beside_a_separate_us()
+    raw["recyclers"] = [{"name": "R", "region": "AU", "capacity": 500.0, "unit_cost": 20.0,
+                         "scrap": 240.0, "collection_elasticity": 1.0, "collection_lag": 1}]
+    model = MineralMarket(experiment_from_dict(raw).scenario(), rng=1)
+    for _ in range(3):
+        model.step()
+    s = model.series()
+    assert s["club_price"][1] == pytest.approx(60.0) and s["price"][1] == pytest.approx(50.0)
+    assert model.recyclers.collected[0] == pytest.approx(20.0 * 50.0 / 60.0, rel=1e-12)
+    assert model.club_market_price == pytest.approx(50.0, rel=1e-12)
+
+
+def test_each_region_sells_in_its_own_market_and_a_club_region_without_a_border_in_the_worlds():
+    """Outcome.market_prices (read by exits, a CFD's sale benchmark without an offer, the
+    club's stock value): the US (separate) 60 = 50 + 10, AU (club, no border) 50, CN 50."""
+    model = MineralMarket(experiment_from_dict(club_beside_a_separate_us()).scenario(), rng=1)
+    model.step()
+    np.testing.assert_allclose(model.outcome.market_prices(model.region_club), [60, 50, 50],
+                               rtol=1e-12)
+
+
+def exporting_r(**tables) -> dict:
+    """W (10 t per step) and R (a separate market, 50 t per step, exports cost 5 to ship), asks
+    5; demand 1,200 t/yr at 60, elasticity -1, half in each region; 2 steps; plus `tables`."""
+    return {"experiment": {"name": "t", "steps": 2, "seed": 1},
+            "market": {"demand": {"reference_price": 60.0, "reference_quantity": 1200.0,
+                                  "elasticity": -1.0}},
+            "regions": [{"name": "W"}, {"name": "R", "separate_market": True}],
+            "trade_costs": [{"from": "R", "to": "W", "cost": 5.0}],
+            "producers": [{"name": "w", "region": "W", "stage": "refinery", "capacity": 120.0,
+                           "unit_cost": 5.0},
+                          {"name": "r", "region": "R", "stage": "refinery", "capacity": 600.0,
+                           "unit_cost": 5.0}],
+            "buyers": [{"name": "W buyers", "region": "W", "share": 0.5},
+                       {"name": "R buyers", "region": "R", "share": 0.5}], **tables}
+
+
+def test_an_export_control_from_step_0_caps_exports_of_the_markets_with_shipping():
+    """W 120 t/yr and R (separate, exports cost 5 to ship) 600 t/yr, 10 and 50 t per step, asks
+    5; demand 1,200 t/yr at 60, elasticity -1: A = 100 x 60 = 6000 per step, 3000 per region.
+    Normal (free-trade) exports from R, at P_R = P - 5:
+        3000 / P + 3000 / (P - 5) = 60  ->  P^2 - 105 P + 250 = 0
+        ->  P = (105 + sqrt(10025)) / 2 = 102.562, P_R = 97.562,
+        exports 50 - 3000 / 97.562 = 19.250 t per step (a costless single market: 20).
+    Cut 0.5 from step 0: exports 9.625, P_w = 3000 / (10 + 9.625) = 152.864,
+    P_R = 3000 / (50 - 9.625) = 74.304 (as with the control starting at step 3)."""
+    raw = exporting_r(shocks=[{"kind": "export_control", "region": "R", "start": 0,
+                               "duration": 10, "cut": 0.5}])
+    p = (105.0 + np.sqrt(10025.0)) / 2
+    exports = 50.0 - 3000.0 / (p - 5.0)
+    assert exports == pytest.approx(19.2505, rel=1e-4)
+    s = run(raw, steps=2).series()
+    np.testing.assert_allclose(s["price"], 3000.0 / (10.0 + exports / 2), rtol=1e-9)
+    np.testing.assert_allclose(s["price_region__R"], 3000.0 / (50.0 - exports / 2), rtol=1e-9)
+    assert s["price"][0] == pytest.approx(152.864, rel=1e-5)
+
+
+def test_a_buffer_stock_in_a_separate_market_is_valued_at_its_price():
+    """W 10 t and R (separate, exports cost 5) 50 t per step at asks 5, A = 3000 per region
+    (elasticity -1); free trade: P_w = 102.562, P_R = 97.562 (the step-0 export control test).
+    A purchase floor of 100 covering R buys R's output at 100 until P_R = 100, so P_w = 105:
+    W takes 3000 / 105 = 28.571 t (18.571 imported), R's buyers 3000 / 100 = 30 t, and the stock
+    the rest of R's 50 t: 50 - 30 - 18.571 = 1.4286 t per step, 2.857 t in 2 steps, bought at
+    100 x 1,000 kg/t = 285,714 USD and worth the same at R's price 100: net fiscal cost 0 (at
+    the world price 105 it would be -2.857 x 5 x 1,000 = -14,286)."""
+    raw = exporting_r(policy={"floor": {"mechanism": "purchase", "level": 100.0,
+                                        "covers": ["R"]}})
+    model = run(raw)
+    s, m = model.series(), model.metrics()
+    np.testing.assert_allclose(s["price"], 105.0, rtol=1e-12)
+    np.testing.assert_allclose(s["price_region__R"], 100.0, rtol=1e-12)
+    stock = 2 * (50.0 - 30.0 - (3000.0 / 105.0 - 10.0))
+    assert m["stockpile_final"] == pytest.approx(stock, rel=1e-12)
+    assert m["fiscal_cost"] == pytest.approx(stock * 100.0 * 1000.0, rel=1e-12)
+    assert m["fiscal_cost_net"] == pytest.approx(0.0, abs=1e-6)
 
 
 def test_private_stockholders_with_a_separate_market_are_refused():

@@ -451,7 +451,7 @@ class Producers:
         offers, the usual curve's first; None when nobody re-sources."""
         b, k = self.book, self.intensity
         found = sourcing.compliant_candidates(ask, b.club, refs, mines, k, rule,
-                                              model.club_price - model.price,
+                                              model.club_market_price - model.price,
                                               model.concentrate_price)
         if found is None:
             return None
@@ -642,8 +642,10 @@ class Producers:
         rows = terms.rows
         expected = [model.pipeline.expected_price(model, stage) for stage, _ in terms.stages]
         wedge = None
-        if model.price > 0 and terms.club_product_any:
-            ratio = model.club_price / model.price
+        if model.price > 0 and model.outcome.region_prices:
+            wedge = self._market_wedge(model, terms)
+        elif model.price > 0 and terms.club_product_any:
+            ratio = model.club_market_price / model.price
             if not ratio <= 1.0:        # (a wedge of at most 1, max(wedge, 1) = 1: price x 1)
                 wedge = np.maximum(np.where(terms.club_product, ratio, 1.0), 1.0)
         price = None
@@ -711,6 +713,19 @@ class Producers:
             loss[rows] = np.where(np.isnan(price), 0.0, loss[rows])
         return loss
 
+    def _market_wedge(self, model: ModelView, terms) -> np.ndarray | None:
+        """With separate markets (abm.regional): per row, the price of the market the plant
+        sells in over the world price (the club market's for a club plant, at least 1 as
+        without separate markets; its separate market's, either side of 1, for a plant in
+        one); None when every row sells at the world price."""
+        out = model.outcome
+        region = self.book.region[terms.rows]
+        sells_at = out.market_prices(model.region_club)[region] / model.price
+        wedge = np.where(terms.club_product, np.maximum(sells_at, 1.0), 1.0)
+        separate = terms.product & np.isin(region, list(out.region_prices))
+        wedge[separate] = sells_at[separate]
+        return None if (wedge == 1.0).all() else wedge
+
     def _loss_terms(self, model: ModelView, rules, st: Structure):
         """What `expected_avoidable_loss` reads that changes only with the producers (rows,
         masks, costs, capacities) or not at all in a run (years, weights, demand growth over
@@ -733,6 +748,7 @@ class Producers:
                 stages=[(stage, sel) for stage, sel in ((MINE, ~product), (REFINERY, product))
                         if sel.any()],
                 club_product=club_product, club_product_any=bool(club_product.any()),
+                product=product,
                 cost=cost, fed=b.stage[rows] == REFINERY,
                 # without a floor or feed: the strike and the margin (F - c)+ at F = 0
                 strike=np.where(cost[:, None] <= 0.0, 0.0, cost[:, None]),

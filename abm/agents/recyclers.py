@@ -64,15 +64,15 @@ class RecyclerPool:
                          if (self.region == r).any()]
         self.regional_regions = list(regions)
 
-    def trade(self, t: int, price: float, club_price: float, room: np.ndarray,
+    def trade(self, t: int, price: float, club_market_price: float, room: np.ndarray,
               region_prices: dict[int, float] | None = None) -> None:
         """Clear this step's scrap market (market.scrap_trade): recyclers bid for scrap up to
-        the product price they last saw (the club's for club recyclers) less their unit cost,
+        the product price they last saw (the club market's for club recyclers) less their unit cost,
         for `room` t (what they can process this step); a scrap export control in force splits
         the market (abm.scrap)."""
         if not self.trades:
             return
-        value = np.where(self.club, club_price, price)
+        value = np.where(self.club, club_market_price, price)
         if region_prices:                 # (last step's prices: none before the first step)
             for j, mask in self.regional:
                 value[mask] = region_prices[self.regional_regions[j]]
@@ -93,9 +93,10 @@ class RecyclerPool:
         return o.receipts - o.price * o.bought
 
     def collect(self, t: int, columns: dict[str, np.ndarray],
-                regional: np.ndarray | None = None) -> None:
+                regional: np.ndarray | None = None,
+                club_market: np.ndarray | None = None) -> None:
         """Recyclers collect scrap in answer to the price `collection_lag` steps ago (the club's
-        price for club recyclers, as recorded in the recorder's `columns`): scrap x (P /
+        market's price for club recyclers, `club_market`, else the recorder's `columns`): scrap x (P /
         reference price) ^ elasticity, t per step (none before a recycler's start step)."""
         if not self.any:
             return
@@ -105,7 +106,8 @@ class RecyclerPool:
         past = seen >= 0
         if past.any():
             # (the price columns are written every step: recyclers turn deferred recording off)
-            price[past] = np.where(self.club[past], columns["club_price"][seen[past]],
+            club = columns["club_price"] if club_market is None else club_market
+            price[past] = np.where(self.club[past], club[seen[past]],
                                    columns["price"][seen[past]])
             for j, mask in self.regional:           # regional: recorder.region_price
                 sel = past & mask

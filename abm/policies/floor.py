@@ -306,9 +306,7 @@ class CfdFloor(FloorPolicy):
         if self.cfg.benchmark == "club":
             return np.full(n, out.club_price)
         b, o = model.book, model.offers
-        region_price = np.where(self.region_club[b.region], out.club_price, out.world_price)
-        for r, p in out.region_prices.items():      # separate markets (abm.regional)
-            region_price[b.region == r] = p
+        region_price = out.market_prices(self.region_club)[b.region]
         own = (o.owner == -1) & (o.refinery >= 0)
         rows = o.refinery[own]
         weight = np.where(out.sold[own] > 0, out.sold[own], 0.0)

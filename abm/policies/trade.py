@@ -115,17 +115,44 @@ class ExportControl(Policy):
 
     def free_trade_exports(self, model) -> float:
         """The region's net exports (t per step) when this step's own offers of the producers
-        clear in one world market against the buyers' demand, without instruments."""
+        clear in one world market against the buyers' demand, without instruments (with
+        separate markets, abm.regional: the world market linked to them at their shipping
+        costs)."""
         from abm.market import clear
 
         offers = model.producers.own_offers(model)
         scale = model.buyers.scale
+        if model.separate_markets:
+            return self._free_trade_exports_linked(model, offers, scale)
         total = float(scale.sum())
         result = clear(offers.ask, offers.qty, total, model.elasticity,
                        price_cap=model.config.market.price_cap, shortfall_price=model.last_price)
         made = float(result.dispatched[offers.region == self.region].sum())
         share = float(scale[model.buyers.region == self.region].sum()) / total if total > 0 else 0.0
         return made - max(result.quantity, 0.0) * share
+
+    def _free_trade_exports_linked(self, model, offers, scale: np.ndarray) -> float:
+        """free_trade_exports with separate markets: one node per separate market (its own
+        offers and buyers, its shipping costs in and out), the other regions the world hub; the
+        region's exports are its node's net exports, or, in the hub, what its offers sold less
+        its buyers' share of the hub's consumption."""
+        from abm.market import Node, clear_linked
+
+        order = sorted(model.separate_markets)
+        buyer_region = model.buyers.region
+        nodes = [Node(offers.ask[offers.region == r], offers.qty[offers.region == r],
+                      float(scale[buyer_region == r].sum()), cost_in=cost_in, cost_out=cost_out)
+                 for r, (cost_in, cost_out) in ((r, model.separate_markets[r]) for r in order)]
+        hub, hub_buyers = ~np.isin(offers.region, order), ~np.isin(buyer_region, order)
+        result = clear_linked(offers.ask[hub], offers.qty[hub], float(scale[hub_buyers].sum()),
+                              model.elasticity, nodes, price_cap=model.config.market.price_cap,
+                              shortfall_price=model.last_price)
+        if self.region in model.separate_markets:
+            return -float(result.net_imports[order.index(self.region)])
+        made = float(result.world_dispatched[offers.region[hub] == self.region].sum())
+        total = float(scale[hub_buyers].sum())
+        share = float(scale[buyer_region == self.region].sum()) / total if total > 0 else 0.0
+        return made - max(result.world_consumption, 0.0) * share
 
     def apply(self, model) -> None:
         t, s = model.t, self.shock
