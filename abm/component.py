@@ -1,6 +1,6 @@
 """The component stage: component makers turn product into a downstream component (NdFeB magnets
 from NdPr oxide), buyers demand components, and the product price comes from component makers'
-derived demand (docs/ODD.md 7.17).
+derived demand (docs/ODD.md 7.18).
 
 A component maker i with conversion cost c_i (price units per t component) and intensity k_i
 (t product per t component) offers its available capacity at c_i + k_i P when the product

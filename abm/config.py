@@ -202,7 +202,7 @@ class Producer(Strict):
     Component makers (`stage = "component"`, e.g. NdFeB magnet plants) turn product into a
     downstream component: with any of them in the experiment, buyers demand components
     (market.demand is component demand) and component makers demand product, `intensity` t of
-    it per t of component (docs/ODD.md 7.17)."""
+    it per t of component (docs/ODD.md 7.18)."""
 
     name: str = field(..., "-", "Producer name", min_length=1)
     region: str = field(..., "-", "Region (must be listed in [[regions]])")
@@ -517,7 +517,7 @@ class Shock(Strict):
 # --------------------------------------------------------------------------------------------------
 
 
-# Which floor mechanism acts at which stage (docs/ODD.md 7.17 gives the reasons): concentrate is
+# Which floor mechanism acts at which stage (docs/ODD.md 7.18 gives the reasons): concentrate is
 # not a market of its own (it is priced through the chain curve), so only a top-up on mines'
 # sales is meaningful there; a component MIP is a border measure on imported components.
 STAGE_MECHANISMS = {"product": ("mip", "purchase", "cfd"), "concentrate": ("cfd",),
@@ -538,7 +538,7 @@ class Floor(Strict):
                               "weighted market-economy cash-cost curve", ge=0, le=100)
     stage: Literal["product", "concentrate", "component"] = field(
         "product", "-", "Stage the floor applies to (which mechanism at which stage: "
-        "docs/ODD.md 7.17)")
+        "docs/ODD.md 7.18)")
     covers: list[str] = field([], "-", "Regions protected (cfd, purchase) or imposing the MIP")
     producers: list[str] = field([], "-", "cfd, purchase: names of the existing producers "
                                  "covered (of the floor's stage, in covered regions); default: "
@@ -613,7 +613,7 @@ class Floor(Strict):
         if self.mechanism not in allowed:
             raise invalid(f"stage = '{self.stage}' takes mechanism "
                           f"{' or '.join(repr(m) for m in allowed)} (got '{self.mechanism}'; "
-                          "docs/ODD.md 7.17)", "mechanism")
+                          "docs/ODD.md 7.18)", "mechanism")
         # keys that mean nothing for the mechanism are errors, not silently ignored
         for key, mechanisms in (("producers", ("cfd", "purchase")),
                                 ("new_entrants", ("cfd", "purchase")),
@@ -669,7 +669,7 @@ class Trade(Strict):
     stage: Literal["product", "component"] = field(
         "product", "-", "Stage of the imports the measures apply to: product, or component (a "
         "tariff on components made outside the club; needs component producers; rules of origin "
-        "and transshipment are the product stage's: docs/ODD.md 7.17)")
+        "and transshipment are the product stage's: docs/ODD.md 7.18)")
     tariff: float = field(0.0, "-", "Ad-valorem duty on imports into the club from non-club "
                           "origins (of the measures' stage)", ge=0, le=10)
     rules_of_origin: float | None = field(None, "-", "Minimum share of club value (refining "
@@ -1096,7 +1096,7 @@ class ExperimentConfig(Strict):
     def components_combine(self) -> ExperimentConfig:
         """A component-stage floor needs component producers; with them, the features whose
         submodels still read the product price as buyers' price (or clear the product market
-        against buyers) are refused rather than run with a wrong answer (docs/ODD.md 7.17)."""
+        against buyers) are refused rather than run with a wrong answer (docs/ODD.md 7.18)."""
         makers = [i for i, p in enumerate(self.producers) if p.stage == "component"]
         p = self.policy
         second = p.component_floor
@@ -1181,7 +1181,7 @@ class ExperimentConfig(Strict):
                               f"{where[1]} has stage = 'component'); allowed with them: mines, "
                               "refineries, buyers, outages, supply_outage shocks, a product or "
                               "concentrate CFD, a component MIP and a component tariff "
-                              "(docs/ODD.md 7.17)", *path)
+                              "(docs/ODD.md 7.18)", *path)
         return self
 
     @model_validator(mode="after")

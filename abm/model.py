@@ -94,7 +94,7 @@ class MineralMarket(mesa.Model):
         self.has_mines = self.producers.has_mines
         self.developers = self.pipeline.developers
         self.expectation = self.pipeline.expectation
-        # the component stage (docs/ODD.md 7.17): with component makers buyers demand
+        # the component stage (docs/ODD.md 7.18): with component makers buyers demand
         # components, and the product market clears against the makers' derived demand
         self.components = ComponentMakers(config, self.region_index, self.region_club, seed)
         self.component_plan = MarketPlan()

@@ -38,7 +38,7 @@ from abm.names import REGION_CAPACITY_PREFIX, SERIES
 # over a run stocking - release - decay = their last stock.
 # Scrap (market.scrap_trade): scrap_bought <= scrap_collected (t; equal where the scrap price is
 # positive), and scrap_receipts = scrap_payments (USD, recyclers paying recyclers).
-# Components (component makers, docs/ODD.md 7.17): consumption is components delivered
+# Components (component makers, docs/ODD.md 7.18): consumption is components delivered
 # (= component_output); production = product_used (t of product the makers bought, sum of
 # intensity x output); buyer_payments = component_revenue + duties (USD, the makers' sales
 # and a component MIP's duty); component_product_payments = producer_revenue (USD, the makers

@@ -377,7 +377,7 @@ def test_both_stages_binding_exactly_gives_the_upstream_the_rent(uniform):
     """R (China) 50 t/step at 20, C1 (US) 100 t/step at 30 (0.5 t/t: 50 t of product). At P = 20
     C1 asks 40, buyers want 250 t, C1 makes its 100 t and buys exactly R's 50 t: both stages
     bind at once. Pc = 10,000 / 100 = 100; the scarce upstream earns the rent (docs/ODD.md
-    7.17): P = (100 - 30) / 0.5 = 140, the same by the composed clearing and by the search."""
+    7.18): P = (100 - 30) / 0.5 = 140, the same by the composed clearing and by the search."""
     from abm.model import MineralMarket
     raw = base_b([("R", "China", "refinery", 50.0, 20.0), ("C1", "US", "component", 100.0, 30.0)])
     m = MineralMarket(experiment_from_dict(raw).scenario(), rng=1)
