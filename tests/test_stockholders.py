@@ -152,7 +152,8 @@ def test_an_open_market_buffer_stock_may_release_at_its_floor_a_producer_support
 
 def test_a_buffer_stock_that_does_not_release_at_its_floor_leaves_the_stockholders_sto1s_rule():
     """An open-market buffer stock buying at 0.9 USD/t within 400 t that never sells (no
-    release price) is not RECS sto2's agency: once it is full it is inert, it changes no future availability, and the
+    release price) is not RECS sto2's agency: once it is full it is inert, it changes no future
+    availability, and the
     stockholders must follow sto1's rule, S_t = S((1 - 0.02) S_t-1 + h_t) (abm.storage.solve
     with sto1FX's parameters, availability in units of the 1000 t harvest), from the first step
     after it filled. (Treating it as sto2's agency, which sells at the floor, and counting its
@@ -225,7 +226,8 @@ def test_stockholders_carry_nothing_into_the_known_end_of_an_export_control():
     """The control's end is public: at step 21, its last, a tonne carried into step 22 is
     worth (1 - 0.02) / 1.03 E[P(h)] - 0.06 now, P the benchmark's rule (step 22's regime is
     the benchmark exactly: 1000 t at cost 0 against D(P) = 1000 P^-0.2, pbar' = 1, Qbar' =
-    1000 t), 0.961 USD/t (Psi(0) of tests/test_storage.py), far below the controlled price (~20 USD/t = (0.5)^-5 less their
+    1000 t), 0.961 USD/t (Psi(0) of tests/test_storage.py), far below the controlled price (~20 USD/t =
+    (0.5)^-5 less their
     releases): so they hold nothing at its end. (Expecting the control to last they carried
     4.9 t into a price 17 times lower.)"""
     s = run(export_control_raw()).series()
@@ -237,12 +239,14 @@ def test_stockholders_carry_nothing_into_the_known_end_of_an_export_control():
 
 
 def test_with_full_foresight_they_buy_at_the_announcement_and_follow_hotellings_rule():
-    """With `foresight = "full"` and without the supply shock (sd 0) the control is perfect foresight: from the announcement
+    """With `foresight = "full"` and without the supply shock (sd 0) the control is perfect foresight:
+    from the announcement
     (step 10) the caps of steps 11-22 are public, China's exports to World are a fixed 500 t
     (half its normal 1000 t) in steps 12-21, so a stock carried from step t to t+1 while it
     is positive earns its carrying cost exactly: (1 - 0.02) P_t+1 / 1.03 = P_t + 0.06, i.e.
     P_t+1 = (P_t + 0.06) x 1.0510 (Hotelling's rule with cost), and it is all drawn by the
-    control's end. Without foresight (and with the default "exit") they bought nothing before the price jumped (P_10 = 1
+    control's end. Without foresight (and with the default "exit") they bought nothing before the price
+    jumped (P_10 = 1
     USD/t is above what storage pays in the benchmark). To the schedule's spacing: 2%."""
     raw = export_control_raw()
     raw["market"]["supply_shock"] = {"sd": 0.0}

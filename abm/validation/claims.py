@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from abm.investment import trigger_price
+from abm.validation import stockholders
 from abm.validation.base import (
     Check,
     ClaimResult,
@@ -26,7 +27,6 @@ from abm.validation.base import (
     run_model,
     skewness,
 )
-from abm.validation import stockholders
 from abm.validation.episodes import antimony, cobalt, dysprosium, gallium
 
 # Floating-point tolerance for quantities the model computes exactly (merit-order prices,
