@@ -44,6 +44,11 @@ def invalid(message: str, *path: str | int) -> ValidationError:
         "ExperimentConfig", [InitErrorDetails(type=error, loc=path, input=None)])
 
 
+def changed(model: BaseModel, key: str) -> bool:
+    """`key` is set away from its default."""
+    return getattr(model, key) != type(model).model_fields[key].default
+
+
 def needs(model: BaseModel, switch: str, keys: tuple[str, ...], why: str) -> None:
     """Refuse `keys` set away from their defaults while `switch`, the setting that turns their
     mechanism on, is not set: they would do nothing, and a setting that does nothing is an
@@ -51,7 +56,7 @@ def needs(model: BaseModel, switch: str, keys: tuple[str, ...], why: str) -> Non
     if getattr(model, switch) is not None:
         return
     for key in keys:
-        if getattr(model, key) != type(model).model_fields[key].default:
+        if changed(model, key):
             raise invalid(f"{key} needs {switch} ({why})", key)
 
 
@@ -386,7 +391,7 @@ class NonMarket(Strict):
             if self.strategy == strategy:
                 continue
             for key in keys:
-                if getattr(self, key) != type(self).model_fields[key].default:
+                if changed(self, key):
                     raise invalid(f"{key} is read only under strategy = \"{strategy}\" "
                                   f"(this is strategy = \"{self.strategy}\")", key)
         return self
@@ -1138,8 +1143,7 @@ class ExperimentConfig(Strict):
                               "policy", name, "covers")
         if not makers:
             # (a resolved config, abm.experiment, writes every key: its default value passes)
-            default = type(self.market).model_fields["component_intensity"].default
-            if self.market.component_intensity != default:
+            if changed(self.market, "component_intensity"):
                 raise invalid("market.component_intensity applies to component producers; the "
                               "experiment has none (add [[producers]] with stage = 'component', "
                               "or leave the key out)", "market", "component_intensity")
