@@ -109,6 +109,9 @@ class MarketPlan:
     transship_cost: float | None = None  # routing through a club-treated third country, per t
     detection_rate: float = 0.0          # share of routed tonnes caught (they pay the duty)
     export_caps: dict[int, float] = field(default_factory=dict)   # region -> t per step
+    # region -> t of concentrate per step its mines may ship to other regions' refiners (acts
+    # on the offers, abm.agents.withholding, not in the clearing)
+    concentrate_caps: dict[int, float] = field(default_factory=dict)
     bid_qty: float = 0.0                 # stockpile bid in the club's market, t
     bid_price: float = 0.0
     defence: Defence | None = None       # a buffer-stock floor

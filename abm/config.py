@@ -484,6 +484,10 @@ class Shock(Strict):
                                 ge=0, le=1)
     front_run: float = field(0.0, "-", "export_control: share of importers' per-step demand "
                              "bought ahead each step between announcement and start", ge=0, le=5)
+    stage: Literal["product", "concentrate"] = field(
+        "product", "-", "export_control: what is withheld: product (the region's net exports of "
+        "product) or concentrate (what its mines ship to refiners in other regions; DRC cobalt "
+        "hydroxide, 2025); abm.policies.trade.ExportControl")
 
     @model_validator(mode="after")
     def scrap_control_settings(self) -> Shock:
@@ -511,6 +515,13 @@ class Shock(Strict):
             for key in ("licence_delay", "front_run"):
                 if getattr(self, key) != 0:
                     raise invalid(f"{key} applies to an export_control, not a {self.kind}", key)
+            if self.stage != "product":
+                raise invalid(f"stage applies to an export_control, not a {self.kind}", "stage")
+        elif self.stage == "concentrate" and self.front_run > 0:
+            # the model holds no concentrate stocks: refiners abroad cannot buy ahead
+            raise invalid("front_run applies to a control of product (importers' stocks of "
+                          "product); a stage = 'concentrate' control allows front_run = 0",
+                          "front_run")
         elif self.front_run > 0 and (self.announce is None or self.announce >= self.start):
             raise invalid("front_run needs announce before start (importers buy ahead between "
                           "the two)", "front_run")
@@ -909,6 +920,7 @@ class ExperimentConfig(Strict):
             for region in s.targets:
                 check(("shocks", i, "targets"), region)
         self._check_scrap_controls()
+        self._check_concentrate_controls()
         self._check_storage_foresight()
         for i, route in enumerate(self.trade_costs):
             check(("trade_costs", i, "from"), route.origin)
@@ -961,10 +973,31 @@ class ExperimentConfig(Strict):
         if not (st.enabled and st.rule == "rational" and st.foresight == "full"):
             return
         for i, s in enumerate(self.shocks):
+            if s.kind == "export_control" and s.stage == "concentrate":
+                raise invalid("storage.foresight = 'full' reads product export caps, not a "
+                              "stage = 'concentrate' control's; allowed: foresight = 'exit'",
+                              "shocks", i, "stage")
             if s.kind == "export_control" and s.front_run > 0:
                 raise invalid("storage.foresight = 'full' does not see importers' buying ahead "
                               "(front_run), which is released during the control; allowed: "
                               "foresight = 'exit', or front_run = 0", "shocks", i, "front_run")
+
+    def _check_concentrate_controls(self) -> None:
+        """A concentrate control needs mines in its region (today's or projects), and acts on
+        the usual chain curve: rules of origin, which re-pair club refiners with compliant feed
+        (abm.agents.sourcing), are not modelled together with it."""
+        for i, s in enumerate(self.shocks):
+            if s.kind != "export_control" or s.stage != "concentrate":
+                continue
+            if not any(p.stage == "mine" and p.region == s.region
+                       for p in [*self.producers, *self.investment.projects]):
+                raise invalid(f"'{s.region}' has no mines (no producer or project there with "
+                              "stage = 'mine'); allowed for stage = 'concentrate': a region "
+                              "with mines", "shocks", i, "region")
+            if self.policy.trade is not None and self.policy.trade.rules_of_origin is not None:
+                raise invalid("a stage = 'concentrate' export control is not modelled with "
+                              "rules of origin (policy.trade.rules_of_origin); allowed: one of "
+                              "the two", "shocks", i, "stage")
 
     def _check_scrap_controls(self) -> None:
         """A scrap export control needs traded scrap, and one at a time: the scrap market splits
@@ -1200,7 +1233,7 @@ class ExperimentConfig(Strict):
                     raise invalid(f"nonmarket.{key} needs a state-directed region "
                                   "(market_economy = false)", "nonmarket", key)
         for i, s in enumerate(self.shocks):
-            if s.kind == "export_control" and s.region in club:
+            if s.kind == "export_control" and s.stage == "product" and s.region in club:
                 # the restricting region is a market of its own linked to the world: the club's
                 # border (MIP, tariff) would not apply to its buyers, and the club's price would
                 # not be what they pay
@@ -1208,7 +1241,7 @@ class ExperimentConfig(Strict):
                               "(its buyers would leave the club's market); allowed: a non-club "
                               "region", "shocks", i, "region")
         restricting = {s.region: i for i, s in enumerate(self.shocks)
-                       if s.kind == "export_control"}
+                       if s.kind == "export_control" and s.stage == "product"}
         if floor is not None and floor.mechanism == "purchase":
             held = [r for r in floor.covers if r in restricting]
             if floor.buy_from == "any" and held:

@@ -129,7 +129,7 @@ def stock_value(model) -> float:
     regional = model.outcome.region_prices if hasattr(model, "outcome") else {}
 
     restricting = {model.region_index[s.region] for s in model.config.shocks
-                   if s.kind == "export_control"}
+                   if s.kind == "export_control" and s.stage == "product"}
 
     def price_of(g) -> float:
         if len(g.regions) == 1 and g.regions[0] in regional:

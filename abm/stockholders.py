@@ -71,7 +71,7 @@ class Stockholders(Policy):
         self.owner = model.register_stock_owner(self)
         model.stockholders = self
         restricting = {model.region_index[s.region] for s in model.config.shocks
-                       if s.kind == "export_control"}
+                       if s.kind == "export_control" and s.stage == "product"}
         club = [r for r in np.flatnonzero(model.region_club).tolist() if r not in restricting]
         free = [r for r in range(len(model.region_names)) if r not in restricting]
         # they trade in the bids' market: the club's when it is separate, else the world's
@@ -79,7 +79,8 @@ class Stockholders(Policy):
         shock = model.config.market.supply_shock
         self.sd = shock.sd if shock is not None else 0.0
         # export controls: announced, their schedules are public (next_caps)
-        self.controls = [p for p in model.policies if p.name == "export_control"]
+        self.controls = [p for p in model.policies
+                         if p.name == "export_control" and p.shock.stage == "product"]
 
     # -- the step ------------------------------------------------------------------------------
     def apply(self, model) -> None:

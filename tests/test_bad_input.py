@@ -108,6 +108,21 @@ CASES = {
         TWO.replace('name = "EU"\n', 'name = "EU"\nclub = true\n')
         + '\n[policy.floor]\nmechanism = "purchase"\nlevel = 90.0\nbuy_from = "any"\n',
         "policy.floor.covers", "cannot cover 'EU', a separate market"),
+    "concentrate_control_by_a_region_without_mines": (
+        GOOD + '\n[[shocks]]\nkind = "export_control"\nregion = "US"\nstart = 2\nduration = 3\n'
+        'cut = 0.5\nstage = "concentrate"\n', "shocks.0.region", "'US' has no mines"),
+    "front_run_on_a_concentrate_control": (
+        GOOD + '\n[[shocks]]\nkind = "export_control"\nregion = "US"\nstart = 2\nduration = 3\n'
+        'cut = 0.5\nstage = "concentrate"\nannounce = 1\nfront_run = 0.5\n',
+        "shocks.0.front_run", "allows front_run = 0"),
+    "concentrate_control_with_rules_of_origin": (
+        GOOD + '\n[[producers]]\nname = "M"\nregion = "US"\nstage = "mine"\ncapacity = 900\n'
+        'unit_cost = 5.0\n[policy.trade]\nrules_of_origin = 0.5\n[[shocks]]\n'
+        'kind = "export_control"\nregion = "US"\nstart = 2\nduration = 3\ncut = 0.5\n'
+        'stage = "concentrate"\n', "shocks.0.stage", "not modelled with rules of origin"),
+    "stage_on_a_supply_outage": (
+        GOOD + '\n[[shocks]]\nkind = "supply_outage"\nregion = "US"\nstart = 2\nduration = 3\n'
+        'cut = 0.5\nstage = "concentrate"\n', "shocks.0.stage", "applies to an export_control"),
 }
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from abm import market
-from abm.agents import sourcing
+from abm.agents import sourcing, withholding
 from abm.agents.book import ProducerBook
 from abm.agents.recyclers import RecyclerPool
 from abm.clearing import Offers
@@ -184,6 +184,7 @@ class Producers:
         # this step's compliant chain (abm.agents.sourcing; None: nobody re-sourced) and the
         # price of compliant concentrate (NaN: none)
         self.compliant, self.compliant_price = None, float("nan")
+        self.home_pools: list[withholding.HomePool] = []   # concentrate withheld at home
         self.money_per_price_tonne = money_per_price_tonne
         self.n_regions = len(region_market)
         self.exits = 0
@@ -361,6 +362,7 @@ class Producers:
             return reuse[3]
         self._offers_reuse = None
         self.compliant, self.compliant_price = None, float("nan")
+        self.home_pools: list[withholding.HomePool] = []   # concentrate withheld at home
         avail = self.available()
         policies = model.policies
         if not policies and not self.has_mines and not self.recyclers.any:
@@ -381,7 +383,8 @@ class Producers:
                 self._offers_reuse = (st, b.outage, dumping, offers)
                 return offers
         self.plain = False
-        offers, self.ask, chain, self.compliant = self._offers(model, policies, avail, dumping)
+        offers, self.ask, chain, self.compliant, self.home_pools = self._offers(
+            model, policies, avail, dumping)
         if chain is not None:
             self.chain, self.chain_rows = chain
         return offers
@@ -396,9 +399,11 @@ class Producers:
         return self._offers(model, (), self.available(), dumping)[0]
 
     def _offers(self, model: ModelView, policies, avail: np.ndarray, dumping: bool):
-        """(offers, asks by row, (chain curve, chain rows) or None, compliant pool or None):
-        the offers of `avail` at the producers' asks, adjusted by `policies`; under a binding
-        rule of origin club refiners may re-source to compliant feed (`_resourced`)."""
+        """(offers, asks by row, (chain curve, chain rows) or None, compliant pool or None,
+        home pools): the offers of `avail` at the producers' asks, adjusted by `policies`; under
+        a binding rule of origin club refiners may re-source to compliant feed (`_resourced`);
+        under a concentrate export control the controlling region's mines ship only their
+        quota abroad (abm.agents.withholding: the home pools' offers follow the world chain's)."""
         b, st = self.book, self.structure()
         ask = st.asks[dumping].copy()
         for policy in policies:
@@ -407,13 +412,27 @@ class Producers:
         recyclers = np.flatnonzero(st.is_recycler & (avail > 0))
         chain = None
         compliant = feed = None
+        pools = []
         if self.has_mines:
             mines = np.flatnonzero((b.stage == MINE) & (avail > 0))
-            curve = market.chain_curve(ask[refs], avail[refs], ask[mines], avail[mines],
+            caps = model.plan.concentrate_caps if policies else None
+            if caps:
+                left, pools = withholding.withhold(ask, avail, b.region, refs, mines, caps,
+                                                   self.intensity)
+                refs, mines = refs[left[refs] > 0], mines[left[mines] > 0]
+            else:
+                left = avail
+            curve = market.chain_curve(ask[refs], left[refs], ask[mines], left[mines],
                                        self.intensity)
-            chain = (curve, (refs, mines, avail[mines]))
+            chain = (curve, (refs, mines, left[mines]))
             ref_rows, mine_rows = refs[curve.refinery], mines[curve.mine]
             asks, qty = curve.asks, curve.quantity
+            for pool in pools:
+                pool.start = len(asks)
+                ref_rows = np.concatenate([ref_rows, pool.refs[pool.curve.refinery]])
+                mine_rows = np.concatenate([mine_rows, pool.mines[pool.curve.mine]])
+                asks = np.concatenate([asks, pool.curve.asks])
+                qty = np.concatenate([qty, pool.curve.quantity])
             club_value = sourcing.club_value(b.club, ref_rows, mine_rows, asks, ask[mine_rows],
                                              self.intensity)
             rule = model.plan.rules_of_origin if policies else None
@@ -441,7 +460,7 @@ class Producers:
                         feed)
         for policy in policies:
             policy.adjust_offers(model, offers)
-        return offers, ask, chain, compliant
+        return offers, ask, chain, compliant, pools
 
     def _resourced(self, model: ModelView, ask: np.ndarray, avail: np.ndarray,
                    refs: np.ndarray, mines: np.ndarray, rule: float):
@@ -496,6 +515,8 @@ class Producers:
             n = len(self.chain.asks)
             found = market.concentrate_price(price, self.chain, sold[:n], self.ask[refs],
                                              self.ask[mines], mine_avail, self.intensity)
+        if self.home_pools:
+            withholding.home_prices(self.home_pools, price, sold, self.ask, self.intensity)
         if self.compliant is not None:
             self.compliant_price = sourcing.compliant_price(
                 self.compliant, price if club_price is None else club_price, sold, self.ask,
@@ -538,11 +559,15 @@ class Producers:
             mine_out = np.bincount(o.mine[fed], weights=out.sold[fed] * self.intensity,
                                    minlength=len(b))
             b.output += mine_out
-            if self.compliant is not None and o.feed is not None:
+            if (self.compliant is not None and o.feed is not None) or self.home_pools:
                 # two concentrate prices: compliant feed at the compliant one (NaN when none
-                # of it sold, and then no tonne is paid at it)
-                compliant = o.feed & np.isfinite(self.compliant_price)
-                paid = np.where(compliant, self.compliant_price, model.concentrate_price)
+                # of it sold, and then no tonne is paid at it); withheld feed at its home pool's
+                paid = np.full(len(o), model.concentrate_price)
+                if self.compliant is not None and o.feed is not None:
+                    compliant = o.feed & np.isfinite(self.compliant_price)
+                    paid = np.where(compliant, self.compliant_price, paid)
+                for pool in self.home_pools:
+                    paid[pool.start:pool.start + len(pool.curve.asks)] = pool.price
                 value = np.where(fed, out.sold * self.intensity * paid * mf, 0.0)
                 b.revenue += (np.bincount(o.mine[fed], weights=value[fed], minlength=len(b))
                               - np.bincount(o.refinery[fed], weights=value[fed],

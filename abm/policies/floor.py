@@ -72,7 +72,7 @@ class FloorPolicy(Policy):
         self.stage = MINE if self.cfg.stage == "concentrate" else REFINERY
         # every covered region restricts its exports at some time (its own market then)
         restricting = {model.region_index[s.region] for s in model.config.shocks
-                       if s.kind == "export_control"}
+                       if s.kind == "export_control" and s.stage == "product"}
         self.restricting = bool(self.covers) and set(self.covers) <= restricting
         # a floor covering one separate-market region acts on that region's price
         separate = getattr(model, "separate_markets", {})

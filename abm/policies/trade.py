@@ -15,6 +15,11 @@
   importers elsewhere buy ahead (`front_run`); once the control bites they use that inventory in
   place of the withheld exports (each step at most normal exports less what the control lets
   through), and after the control ends they draw what is left at normal exports a step.
+  With `stage = "concentrate"` the control is on what the region's mines ship to refiners in
+  other regions (t of concentrate; normal: the mean over the year before the announcement, or
+  the step-0 free-trade clearing), capped the same way and applied to the offers
+  (abm.agents.withholding: the rest stays home); importers do not buy ahead (no concentrate
+  stocks).
 * `Finance`: concessional finance (a lower hurdle rate) and permitting reform (shorter lead
   times) for projects in covered regions.
 """
@@ -99,6 +104,8 @@ class ExportControl(Policy):
         self.reference_exports = None
         self.inventory = 0.0
         self.withheld = 0.0        # t this step: normal exports less what the control allows
+        self.concentrate = shock.stage == "concentrate"
+        self.shipped: list[float] = []   # concentrate: t its mines shipped abroad, per step
 
     def initialize(self, model) -> None:
         self.region = model.region_index[self.shock.region]
@@ -106,12 +113,23 @@ class ExportControl(Policy):
     def normal_exports(self, model) -> float:
         """Mean net exports per step over the year before the announcement (t); with no step
         before it (announced at step 0), the region's net exports in this step's clearing of
-        the producers' own offers without any instrument (free trade)."""
+        the producers' own offers without any instrument (free trade). At the concentrate
+        stage: what its mines shipped to refiners in other regions (t of concentrate)."""
         if self.announce <= 0:
             return max(self.free_trade_exports(model), 0.0)
         lo = max(self.announce - model.steps_per_year, 0)
-        hist = model.region_net_exports[lo:self.announce, self.region]
+        hist = (np.asarray(self.shipped[lo:self.announce]) if self.concentrate
+                else model.region_net_exports[lo:self.announce, self.region])
         return float(max(np.mean(hist), 0.0)) if len(hist) else 0.0
+
+    def shipped_abroad(self, model, offers, sold: np.ndarray) -> float:
+        """t of concentrate the region's mines shipped to refiners in other regions when the
+        chain offers `offers` sold `sold` (t of product each)."""
+        region = model.book.region
+        fed = (offers.owner == -1) & (offers.mine >= 0)
+        mine_region = np.where(fed, region[np.maximum(offers.mine, 0)], -1)
+        abroad = fed & (mine_region == self.region) & (offers.region != self.region)
+        return float(sold[abroad].sum()) * model.producers.intensity
 
     def free_trade_exports(self, model) -> float:
         """The region's net exports (t per step) when this step's own offers of the producers
@@ -122,11 +140,14 @@ class ExportControl(Policy):
 
         offers = model.producers.own_offers(model)
         scale = model.buyers.scale
-        if model.separate_markets:
+        if model.separate_markets and not self.concentrate:
             return self._free_trade_exports_linked(model, offers, scale)
         total = float(scale.sum())
         result = clear(offers.ask, offers.qty, total, model.elasticity,
                        price_cap=model.config.market.price_cap, shortfall_price=model.last_price)
+        if self.concentrate:
+            # (one world market: where concentrate goes does not depend on where product does)
+            return self.shipped_abroad(model, offers, result.dispatched)
         made = float(result.dispatched[offers.region == self.region].sum())
         share = float(scale[model.buyers.region == self.region].sum()) / total if total > 0 else 0.0
         return made - max(result.quantity, 0.0) * share
@@ -176,6 +197,9 @@ class ExportControl(Policy):
         if cap is None:
             return                  # nothing withheld
         model.disruption = True
+        if self.concentrate:
+            model.plan.concentrate_caps[self.region] = cap
+            return
         model.plan.export_caps[self.region] = cap
         self.withheld = max(self.reference_exports - cap, 0.0)
 
@@ -207,6 +231,9 @@ class ExportControl(Policy):
             offers.append(0.0, qty, int(model.buyers.region[region]), -2)
 
     def settle(self, model) -> None:
+        if self.concentrate:
+            self.shipped.append(self.shipped_abroad(model, model.offers, model.outcome.sold))
+            return
         self.inventory += model.outcome.importer_bought
         released = float(model.outcome.sold[model.offers.owner == -2].sum())
         self.inventory = max(self.inventory - released, 0.0)
