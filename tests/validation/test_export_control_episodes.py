@@ -150,14 +150,20 @@ def test_antimony_with_a_state_producer_that_answers_no_price_chinas_price_colla
     assert off.produced["China price move (model)"] < 2 * episodes.ANTIMONY_REPORTED["home"]
 
 
-def test_cobalt_2025_the_drcs_price_falls_and_sits_below_the_outside_price(cobalt):
-    assert cobalt.check("restricting_price").passed
-    assert cobalt.check("spread").passed
+def test_cobalt_2025_the_drcs_withheld_concentrate_stays_unsold_in_the_drc(cobalt):
+    # the DRC mines 220,000 t/yr at the reference price, all shipped to the refiners outside
+    # (it has none): the ban leaves 220,000 / 12 x 4 = 73,333 t unsold by the June extension,
+    # within a factor of two of the ~80 kt reported to have built up there
+    check = cobalt.check("withheld")
+    assert check.passed, check.detail
+    assert cobalt.produced["DRC unsold concentrate, t (model)"] == pytest.approx(
+        220000 / 12 * 4, rel=1e-9)
 
 
 @pytest.mark.xfail(strict=True, reason=episodes.COBALT_OUTSIDE_FAILURE)
-def test_cobalt_2025_outside_price_is_the_reported_one(cobalt):
-    check = cobalt.check("outside_price")
+@pytest.mark.parametrize("key", ["outside_price", "concentrate_price"])
+def test_cobalt_2025_outside_prices_are_the_reported_ones(cobalt, key):
+    check = cobalt.check(key)
     assert check.passed, check.detail
 
 
@@ -165,30 +171,39 @@ def test_cobalt_2025_says_why_it_fails(cobalt):
     assert not cobalt.passed and cobalt.known_failure == episodes.COBALT_OUTSIDE_FAILURE
 
 
-def test_cobalt_outside_price_is_the_clearing_of_half_the_refiners_use_on_the_rest_of_supply():
-    # refiners draw the most they may (inventory_max_draw 0.5) from stock, so they order half
+def test_cobalt_outside_prices_are_the_clearing_of_half_the_users_use_on_the_rest_of_supply():
+    # users draw the most they may (inventory_max_draw 0.5) from stock, so they order half
     # their use: 0.5 x 290,000 (P / P0)^-0.3 = 70,000, P / P0 = (70,000 / 145,000)^(-1 / 0.3)
-    # = 11.33 (+1,033%); with no stocks (70,000 / 290,000)^(-1 / 0.3) = 114.2
-    r = episodes.run_episode(episodes.COBALT)
-    assert r["outside_move"] == pytest.approx((70000 / 145000) ** (-1 / 0.3) - 1, rel=1e-6)
+    # = 11.33 (+1,033%); with no stocks (70,000 / 290,000)^(-1 / 0.3) = 114.2. The refiners
+    # (cost c_r = the hydroxide price C, P0 = 2 C) have capacity to spare and no concentrate is
+    # left: the concentrate price is P - c_r = (2 x 11.33 - 1) C, +2,066%
+    r = episodes.run_cobalt(episodes.COBALT)
+    ratio = (70000 / 145000) ** (-1 / 0.3)
+    assert r["outside_move"] == pytest.approx(ratio - 1, rel=1e-6)
+    assert r["concentrate_move"] == pytest.approx(2 * ratio - 2, rel=1e-6)
     buyers = tuple((n, g, s, 0.0) for n, g, s, _ in episodes.COBALT.buyers)
-    bare = episodes.run_episode(dataclasses.replace(episodes.COBALT, buyers=buyers))
+    bare = episodes.run_cobalt(dataclasses.replace(episodes.COBALT, buyers=buyers))
     assert bare["outside_move"] == pytest.approx((70000 / 290000) ** (-1 / 0.3) - 1, rel=1e-6)
 
 
-def test_cobalt_with_nothing_withheld_the_drcs_price_does_not_fall():
-    # cut 0: no cap, so the DRC never becomes a market of its own (no price of its own, NaN)
-    # and trades at the world price
-    off = episodes.cobalt(dataclasses.replace(episodes.COBALT, cut=0.0))
-    assert not off.check("restricting_price").passed
-    assert math.isnan(off.produced["DRC price move (model)"])
+@pytest.mark.parametrize("change", [{"stage": "product"}, {"cut": 0.0}])
+def test_cobalt_with_the_ban_on_product_or_no_ban_nothing_is_withheld(change):
+    # a product control by the DRC (no refinery, no product exports) or a cut of 0 leaves the
+    # DRC's mines shipping all they mine: nothing unsold and no price rise (under the product
+    # control users draw their stock as in any disruption, so the price falls), the claim's
+    # checks fail
+    off = episodes.cobalt(dataclasses.replace(episodes.COBALT, **change))
+    assert not off.check("withheld").passed
+    assert not off.check("outside_price").passed
+    assert off.produced["DRC unsold concentrate, t (model)"] == pytest.approx(0.0, abs=1e-6)
+    assert off.produced["outside price move (model)"] <= 1e-9
 
 
-def test_an_export_control_on_a_mining_region_changes_nothing():
-    # the model caps a region's exports of product only: a ban on the DRC's concentrate (the
-    # region has mines and no refinery) leaves every price and tonnage as without it, which is
-    # why the cobalt claim runs the DRC's intermediate as the product
-    def config(control: bool) -> dict:
+def test_an_export_control_of_product_on_a_mining_region_changes_nothing():
+    # a product control caps a region's net exports of product: a ban by the DRC (mines, no
+    # refinery) leaves every price and tonnage as without it; the same ban at the concentrate
+    # stage withholds its 220,000 t/yr, so the outside supply is the other 70,000 t/yr
+    def config(control: str | None) -> dict:
         raw = {"experiment": {"name": "drc", "steps": 16, "seed": 1},
                "market": {"price_unit": "USD/kg", "demand": {
                    "reference_price": 30.0, "reference_quantity": 290000, "elasticity": -0.3}},
@@ -201,15 +216,17 @@ def test_an_export_control_on_a_mining_region_changes_nothing():
                    {"name": "China refiners", "region": "China", "stage": "refinery",
                     "capacity": 300000, "unit_cost": 5.0}],
                "buyers": [{"name": "Refiners' customers", "region": "China", "share": 1.0}]}
-        if control:
+        if control is not None:
             raw["shocks"] = [{"kind": "export_control", "region": "DRC", "start": 12,
-                              "duration": 4, "cut": 1.0}]
+                              "duration": 4, "cut": 1.0, "stage": control}]
         return raw
 
-    free = run_model(config(False), 1).series()
-    banned = run_model(config(True), 1).series()
+    free = run_model(config(None), 1).series()
+    banned = run_model(config("product"), 1).series()
     for column in ("price", "concentrate_price", "consumption"):
         assert banned[column].to_list() == pytest.approx(free[column].to_list(), rel=1e-12)
+    held = run_model(config("concentrate"), 1).series()
+    assert held["consumption"][12:16].to_list() == pytest.approx([70000 / 12] * 4, rel=1e-12)
 
 
 def test_antimony_with_chinas_capacity_at_one_cost_its_price_holds_instead_of_falling():
