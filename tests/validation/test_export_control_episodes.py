@@ -8,7 +8,6 @@ Deterministic runs; the bands are stated in abm.validation.episodes.
 """
 
 import dataclasses
-import math
 
 import pytest
 
