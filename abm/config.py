@@ -543,7 +543,8 @@ class Floor(Strict):
                               "weighted market-economy cash-cost curve", ge=0, le=100)
     stage: Literal["product", "concentrate", "component"] = field(
         "product", "-", "Stage the floor applies to (which mechanism at which stage: "
-        "docs/ODD.md 7.18)")
+        "docs/ODD.md 7.18; a product MIP with component producers prices club makers' product "
+        "at the club price)")
     covers: list[str] = field([], "-", "Regions protected (cfd, purchase) or imposing the MIP")
     producers: list[str] = field([], "-", "cfd, purchase: names of the existing producers "
                                  "covered (of the floor's stage, in covered regions); default: "
@@ -672,9 +673,10 @@ class Trade(Strict):
     """Club trade measures on imports from non-club origins."""
 
     stage: Literal["product", "component"] = field(
-        "product", "-", "Stage of the imports the measures apply to: product, or component (a "
-        "tariff on components made outside the club; needs component producers; rules of origin "
-        "and transshipment are the product stage's: docs/ODD.md 7.18)")
+        "product", "-", "Stage of the imports the measures apply to: product (with component "
+        "producers: a tariff only, and club makers buy product at the club price), or component "
+        "(a tariff on components made outside the club; needs component producers; rules of "
+        "origin and transshipment are the product stage's: docs/ODD.md 7.18)")
     tariff: float = field(0.0, "-", "Ad-valorem duty on imports into the club from non-club "
                           "origins (of the measures' stage)", ge=0, le=10)
     rules_of_origin: float | None = field(None, "-", "Minimum share of club value (refining "
