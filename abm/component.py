@@ -145,17 +145,34 @@ def clear_stages(model) -> tuple[float, np.ndarray, Outcome]:
     by maker). One composed clearing when one intensity serves every maker and no measure
     splits the component market (`composed_clearing`), else the derived-demand search
     (`product_equilibrium`)."""
-    makers, buyers, plan, o = model.components, model.buyers, model.component_plan, model.offers
+    makers, plan, o = model.components, model.component_plan, model.offers
     cut = model.producers.supply_cut if model.producers.cut_active else None
     # (without product on offer nothing can be made)
     avail = makers.available(cut) if (o.qty > 0).any() else np.zeros(len(makers.capacity))
     if plan.idle and makers.uniform and (avail > 0).any():
         return composed_clearing(model, avail)
+    component_market = component_clearing(model, avail)
+
+    def derived(product_price: float) -> float:
+        return float((makers.intensity * component_market(product_price).sold).sum())
+
+    def ceiling(product_price: float) -> float:
+        return break_even(makers, component_market(product_price), None, product_price)
+
+    product = product_equilibrium(o.ask, o.qty, derived, ceiling)
+    return product.price, product.dispatched, component_market(product.price)
+
+
+def component_clearing(model, avail: np.ndarray) -> Callable[[float | np.ndarray], Outcome]:
+    """The component market as a function of the product price the makers pay (one price, or
+    one per maker): buyers against the makers' offers c_i + k_i P_i of their `avail` t, with
+    the component stage's measures (model.component_plan)."""
+    makers, buyers, plan = model.components, model.buyers, model.component_plan
     n = len(avail)
     rows, none = np.arange(n), np.full(n, -1)
     contract, club_value = np.zeros(n, dtype=bool), makers.club.astype(float)
 
-    def component_market(product_price: float) -> Outcome:
+    def component_market(product_price) -> Outcome:
         offers = Offers(makers.asks(product_price), avail, rows, none, makers.region, none,
                         contract, club_value)
         if plan.idle:
@@ -166,19 +183,19 @@ def clear_stages(model) -> tuple[float, np.ndarray, Outcome]:
                           region_club=model.region_club, eps=model.elasticity, price_cap=None,
                           last_price=model.last_component_price)
 
-    def derived(product_price: float) -> float:
-        return float((makers.intensity * component_market(product_price).sold).sum())
+    return component_market
 
-    def ceiling(product_price: float) -> float:
-        comp = component_market(product_price)
-        selling = comp.sold > 0
-        if not selling.any():
-            return product_price
-        return float(np.min((comp.offer_price[selling] - makers.unit_cost[selling])
-                            / makers.intensity[selling]))
 
-    product = product_equilibrium(o.ask, o.qty, derived, ceiling)
-    return product.price, product.dispatched, component_market(product.price)
+def break_even(makers, comp: Outcome, among: np.ndarray | None, product_price: float) -> float:
+    """The highest product price at which every maker selling in `comp` (of the rows `among`;
+    None: all) still breaks even, min_i (Pc_i - c_i) / k_i; `product_price` when none sells."""
+    selling = comp.sold > 0
+    if among is not None:
+        selling &= among
+    if not selling.any():
+        return product_price
+    return float(np.min((comp.offer_price[selling] - makers.unit_cost[selling])
+                        / makers.intensity[selling]))
 
 
 def composed_clearing(model, avail: np.ndarray) -> tuple[float, np.ndarray, Outcome]:
@@ -262,10 +279,11 @@ class ComponentMakers:
         """Each maker's ask at product price P: c_i + k_i P (price units per t component)."""
         return self.unit_cost + self.intensity * product_price
 
-    def settle(self, sold: np.ndarray, offer_price: np.ndarray, product_price: float,
+    def settle(self, sold: np.ndarray, offer_price: np.ndarray, product_price: np.ndarray,
                money_per_price_tonne: float) -> None:
         """Makers are paid their market's component price for what they sold, buy k_i t of
-        product per t at the product price, pay their conversion and fixed costs (USD)."""
+        product per t at the product price of their market (`product_price`, per maker), pay
+        their conversion and fixed costs (USD)."""
         mf = money_per_price_tonne
         self.output = sold.copy()
         self.revenue = sold * offer_price * mf

@@ -554,7 +554,8 @@ class Floor(Strict):
                               "weighted market-economy cash-cost curve", ge=0, le=100)
     stage: Literal["product", "concentrate", "component"] = field(
         "product", "-", "Stage the floor applies to (which mechanism at which stage: "
-        "docs/ODD.md 7.18)")
+        "docs/ODD.md 7.18; a product MIP with component producers prices club makers' product "
+        "at the club price)")
     covers: list[str] = field([], "-", "Regions protected (cfd, purchase) or imposing the MIP")
     producers: list[str] = field([], "-", "cfd, purchase: names of the existing producers "
                                  "covered (of the floor's stage, in covered regions); default: "
@@ -683,9 +684,10 @@ class Trade(Strict):
     """Club trade measures on imports from non-club origins."""
 
     stage: Literal["product", "component"] = field(
-        "product", "-", "Stage of the imports the measures apply to: product, or component (a "
-        "tariff on components made outside the club; needs component producers; rules of origin "
-        "and transshipment are the product stage's: docs/ODD.md 7.18)")
+        "product", "-", "Stage of the imports the measures apply to: product (with component "
+        "producers: a tariff only, and club makers buy product at the club price), or component "
+        "(a tariff on components made outside the club; needs component producers; rules of "
+        "origin and transshipment are the product stage's: docs/ODD.md 7.18)")
     tariff: float = field(0.0, "-", "Ad-valorem duty on imports into the club from non-club "
                           "origins (of the measures' stage)", ge=0, le=10)
     rules_of_origin: float | None = field(None, "-", "Minimum share of club value (refining "
@@ -1182,16 +1184,28 @@ class ExperimentConfig(Strict):
                               "or leave the key out)", "market", "component_intensity")
             return self
         where = ("producers", makers[0], "stage")
+        if trade is not None and trade.stage == "product":
+            # (the club product market with makers, abm.club_product, takes a tariff only)
+            for key in ("rules_of_origin", "transshipment_cost", "detection_rate", "sourcing"):
+                if key in trade.model_fields_set:
+                    raise invalid(f"{key} is not modelled with component producers (producers."
+                                  f"{where[1]} has stage = 'component'); allowed in policy.trade "
+                                  "with them: tariff, stage, start, end (docs/ODD.md 7.18)",
+                                  "policy", "trade", key)
+        product_mip = (p.floor is not None and p.floor.stage == "product"
+                       and p.floor.mechanism == "mip")
+        if product_mip and p.floor.volume_cap is not None:
+            raise invalid(f"a product MIP's volume_cap is not modelled with component producers "
+                          f"(producers.{where[1]} has stage = 'component'); allowed: a product "
+                          "MIP without a volume cap, a component MIP with one (docs/ODD.md "
+                          "7.18)", "policy", "floor", "volume_cap")
         refused = [
             (bool(self.recyclers), "recyclers", ("recyclers",)),
-            (p.trade is not None and p.trade.stage == "product",
-             "policy.trade at the product stage", ("policy", "trade", "stage")),
             (p.stockpile is not None, "policy.stockpile", ("policy", "stockpile")),
             (p.offtake is not None, "policy.offtake", ("policy", "offtake")),
             (p.floor is not None and p.floor.stage == "product"
-             and p.floor.mechanism != "cfd",
-             f"a product-stage '{p.floor.mechanism if p.floor else ''}' floor",
-             ("policy", "floor", "mechanism")),
+             and p.floor.mechanism == "purchase",
+             "a product-stage 'purchase' floor", ("policy", "floor", "mechanism")),
             (self.market.price_cap is not None, "market.price_cap", ("market", "price_cap")),
             (self.investment.enabled, "[investment] (developers and state expansion read "
              "buyers' demand as product demand)", ("investment", "enabled")),
@@ -1217,8 +1231,8 @@ class ExperimentConfig(Strict):
                 raise invalid(f"{what} is not modelled with component producers (producers."
                               f"{where[1]} has stage = 'component'); allowed with them: mines, "
                               "refineries, buyers, outages, supply_outage shocks, a product or "
-                              "concentrate CFD, a component MIP and a component tariff "
-                              "(docs/ODD.md 7.18)", *path)
+                              "concentrate CFD, a product MIP, a product tariff, a component "
+                              "MIP and a component tariff (docs/ODD.md 7.18)", *path)
         return self
 
     @model_validator(mode="after")

@@ -33,6 +33,7 @@ from abm.agents.developers import Pipeline
 from abm.agents.government import Governments
 from abm.agents.producers import Producers
 from abm.clearing import MarketPlan, Outcome, clear_single, clear_step
+from abm.club_product import StagesOutcome, clear_club_stages
 from abm.component import ComponentMakers, clear_stages
 from abm.config import ExperimentConfig
 from abm.kinds import ACCOUNT_KEYS
@@ -129,6 +130,8 @@ class MineralMarket(mesa.Model):
         # component prices (NaN without component makers): world and club
         self.component_price = self.club_component_price = float("nan")
         self.last_component_price = mk.demand.reference_price
+        # the product price each component maker pays (its market's: the club's for club makers)
+        self.maker_product_price = np.zeros(len(self.components.capacity))
         self.floor_level = float("nan")
         self.t = 0
 
@@ -157,7 +160,8 @@ class MineralMarket(mesa.Model):
         self.producers.settle(self)                 # output, revenue, costs
         if self.components.any:                     # component makers: sales, product bought
             self.components.settle(self.component_outcome.sold,
-                                   self.component_outcome.offer_price, self.price,
+                                   self.component_outcome.offer_price,
+                                   self.maker_product_price,
                                    self.money_per_price_tonne)
         if self.recyclers.trades:                   # recyclers pay each other for scrap
             self.book.revenue[self.recycler_rows] += (self.recyclers.scrap_money()
@@ -226,23 +230,32 @@ class MineralMarket(mesa.Model):
         """The component market (buyers against component makers, with the component stage's
         measures) and the product market (product offers against the makers' derived demand),
         solved together (abm.component.clear_stages); then the concentrate price."""
-        price, dispatched, comp = clear_stages(self)
-        makers, o = self.components, self.offers
-        # the club's net product imports: what club makers bought less what club offers sold
-        club_use = float((makers.intensity * comp.sold)[makers.club].sum())
-        club_imports = club_use - float(dispatched[self.region_club[o.region]].sum())
-        n_offers = len(o)
-        self.outcome = Outcome(price, price, float("nan"), dispatched,
-                               np.zeros(n_offers), np.full(n_offers, price), comp.buyer_tonnes,
-                               comp.buyer_price, 0.0, price, 0.0, comp.duties, club_imports,
-                               comp.unmet, comp.consumption,
-                               exporter_rent=comp.exporter_rent)
+        if self.plan.club_separate:     # a product MIP or tariff: the club's product market
+            st = clear_club_stages(self)
+        else:
+            price, dispatched, comp = clear_stages(self)
+            # the club's net product imports: what club makers bought less what club offers sold
+            makers, o = self.components, self.offers
+            club_imports = (float((makers.intensity * comp.sold)[makers.club].sum())
+                            - float(dispatched[self.region_club[o.region]].sum()))
+            st = StagesOutcome(price, price, dispatched, np.full(len(o), price), comp, 0.0, 0.0,
+                               club_imports)
+        comp, n_offers = st.component, len(self.offers)
+        # (the product market's duties and rent are the product measure's; the component
+        # market's stay on component_outcome, and the recorder adds the two)
+        self.outcome = Outcome(st.world_price, st.club_price, float("nan"), st.dispatched,
+                               np.zeros(n_offers), st.offer_price, comp.buyer_tonnes,
+                               comp.buyer_price, 0.0, st.club_price, 0.0, st.duties,
+                               st.club_imports, comp.unmet, comp.consumption,
+                               exporter_rent=st.exporter_rent)
         self.component_outcome = comp
-        self.price = self.club_price = price
+        self.price, self.club_price = st.world_price, st.club_price
+        self.club_market_price = st.club_price
+        self.maker_product_price = st.maker_price(self.components.club)
         self.unmet = comp.unmet
         self.component_price, self.club_component_price = comp.world_price, comp.club_price
         self.concentrate_price = self.producers.concentrate_price(
-            price, dispatched, self.concentrate_price, price)
+            st.world_price, st.dispatched, self.concentrate_price, st.club_price)
         self.buyers.take_delivery(comp)
 
     # ------------------------------------------------------------------------------------------

@@ -142,7 +142,7 @@ SERIES: dict[str, Quantity] = {
     "price": Quantity("World price", "price", "Product price in the world market", ""),
     "club_price": Quantity("Club price", "price", "Product price paid by club buyers (their "
                            "mean, weighted by tonnes bought, when club regions are separate "
-                           "markets)", ""),
+                           "markets; with component makers, what club makers pay)", ""),
     "floor": Quantity("Floor", "price", "Floor level in force (null when none)", ""),
     "concentrate_price": Quantity("Concentrate price", "price", "Concentrate price (null without "
                                   "mines)", ""),

@@ -40,9 +40,10 @@ from abm.names import REGION_CAPACITY_PREFIX, SERIES
 # positive), and scrap_receipts = scrap_payments (USD, recyclers paying recyclers).
 # Components (component makers, docs/ODD.md 7.18): consumption is components delivered
 # (= component_output); production = product_used (t of product the makers bought, sum of
-# intensity x output); buyer_payments = component_revenue + duties (USD, the makers' sales
-# and a component MIP's duty); component_product_payments = producer_revenue (USD, the makers
-# paying for product).
+# intensity x output); duties and exporter_rent are the component market's plus the product
+# market's (a product MIP or tariff with a club product market, abm.club_product); buyer_payments
+# + component_product_payments = component_revenue + producer_revenue + duties (USD: buyers pay
+# the makers and the component duty, the makers pay the refiners and the product duty).
 ACCOUNTS = ("production", "gov_purchases", "gov_sales", "private_stocking", "private_release",
             "buyer_payments", "producer_revenue", "gov_purchase_spend",
             "gov_payments_to_producers", "gov_receipts_from_producers", "gov_sales_revenue",
@@ -278,11 +279,13 @@ class Recorder:
             "gov_receipts_from_producers": acct["gov_receipts_from_producers"],
             "gov_sales_revenue": acct["gov_sales_revenue"],
             "private_sales_revenue": private_revenue,
-            "duties": out.duties * mf,
+            "duties": (out.duties if not model.components.any
+                       else out.duties + model.component_outcome.duties) * mf,
             "concentrate_output": 0.0,
             "concentrate_used": 0.0,
             "gov_topups": acct["gov_topups"],
-            "exporter_rent": out.exporter_rent * mf,
+            "exporter_rent": (out.exporter_rent if not model.components.any
+                              else out.exporter_rent + model.component_outcome.exporter_rent) * mf,
             "routing_cost": out.routing_cost * mf,
             **self.scrap_accounts(model.recyclers),
             **self.component_accounts(model.components),

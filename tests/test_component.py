@@ -201,8 +201,13 @@ def test_configs_without_component_makers_record_no_component_stage():
 @pytest.mark.parametrize("change, key", [
     ({"recyclers": [{"name": "R", "region": "US", "capacity": 10.0, "unit_cost": 1.0,
                      "scrap": 5.0}]}, "recyclers"),
-    ({"policy": {"floor": {"mechanism": "mip", "level": 50.0}}}, "policy.floor.mechanism"),
-    ({"policy": {"trade": {"tariff": 0.1}}}, "policy.trade.stage"),
+    ({"policy": {"floor": {"mechanism": "purchase", "level": 50.0}}}, "policy.floor.mechanism"),
+    ({"policy": {"trade": {"tariff": 0.1, "rules_of_origin": 0.5}}},
+     "policy.trade.rules_of_origin"),
+    ({"policy": {"trade": {"tariff": 0.1, "transshipment_cost": 2.0}}},
+     "policy.trade.transshipment_cost"),
+    ({"policy": {"floor": {"mechanism": "mip", "level": 50.0, "volume_cap": 100.0}}},
+     "policy.floor.volume_cap"),
     ({"market": {"price_cap": 100.0, "demand": THREE["market"]["demand"]}}, "market.price_cap"),
     ({"shocks": [{"kind": "export_control", "region": "China", "start": 1, "duration": 1,
                   "cut": 0.5}]}, "shocks.0.kind"),
@@ -292,18 +297,20 @@ def test_deferred_recording_of_a_three_stage_run_equals_step_by_step_recording()
 
 
 def test_downstream_floor_experiment_answers_its_question():
-    """experiments/downstream_floor.toml: an oxide CFD leaves the oxide price club magnet
-    makers pay at the world price, so the club's share of magnet output barely moves; a club
-    magnet MIP raises it (club makers sell into the club at up to the MIP)."""
+    """experiments/downstream_floor.toml (36 steps, seed 5): an oxide CFD leaves club magnet
+    makers paying the world oxide price, so the club's share of magnet output does not move
+    (0.0965 both); a club oxide MIP at 110 raises what they pay (the club oxide price) and
+    moves magnet making out of the club (0.039); a club magnet MIP beside it brings most of it
+    back (0.089)."""
     import abm
 
     exp = abm.load_experiment("experiments/downstream_floor.toml",
                               overrides={"experiment.steps": 36})
     share = {name: abm.MineralMarket(exp.scenario(name), rng=5).run().metrics()[
-        "club_component_share"] for name in ("no_policy", "oxide_floor",
-                                             "oxide_floor_magnet_mip")}
-    assert abs(share["oxide_floor"] - share["no_policy"]) < 0.005
-    assert share["oxide_floor_magnet_mip"] > share["no_policy"] + 0.01
+        "club_component_share"] for name in exp.scenario_names}
+    assert abs(share["oxide_cfd"] - share["no_policy"]) < 0.005
+    assert share["oxide_mip"] < share["no_policy"] - 0.03
+    assert share["oxide_mip_magnet_mip"] > share["oxide_mip"] + 0.03
 
 
 # Base B (findings of the issue-16c review): 2 monthly steps, component_intensity 0.5, buyers
@@ -403,3 +410,146 @@ def test_a_component_mip_covering_a_region_outside_the_club_is_refused():
             "mechanism": "mip", "level": 80.0, "stage": "component", "covers": ["China"]}}))
     assert "policy.component_floor.covers" in str(err.value)
     assert "'China' is not in the club" in str(err.value) and "US" in str(err.value)
+
+
+# The club's product market (abm.club_product): no mines, monthly steps, component_intensity
+# 0.5 t product/t component;
+#   refineries R1 (US, club) 20 t/step at 20, R2 (China) 200 t/step at 40;
+#   makers C1 (US, club) 100 t/step at 30, C2 (China) 100 t/step at 50;
+#   buyers (half US, half China) D(Pc) = 11,100 / Pc t/step (150 t/step at 74: 1,800 t/yr).
+# Without a product measure (one market): at P = 20 the makers ask 40 and 60, buyers want
+# 185 t, the makers 0.5 x 185 = 92.5 t of product > R1's 20; at P = 40 they ask 50 and 70,
+# buyers want 11,100 / 70 = 158.57 t: C1 100, C2 58.57, derived demand 79.29 t in [20, 220]:
+# P = 40, Pc = 70, and the club imports 0.5 x 100 - 20 = 30 t of product.
+CLUB = base_b([("R1", "US", "refinery", 20.0, 20.0), ("R2", "China", "refinery", 200.0, 40.0),
+               ("C1", "US", "component", 100.0, 30.0), ("C2", "China", "component", 100.0, 50.0)],
+              experiment={"name": "club_product", "steps": 3, "seed": 1},
+              market={"component_intensity": 0.5,
+                      "demand": {"reference_price": 74.0, "reference_quantity": 1800.0,
+                                 "elasticity": -1.0}})
+
+
+def club(policy=None, **changes) -> dict:
+    raw = copy.deepcopy(CLUB)
+    raw["policy"] = policy or {}
+    raw.update(changes)
+    return raw
+
+
+def test_without_a_product_measure_the_club_imports_product_at_the_world_price():
+    m = run(club())
+    s = m.series()
+    assert s["price"][0] == 40.0 and s["club_price"][0] == 40.0
+    assert s["component_price"][0] == 70.0
+    np.testing.assert_allclose(m.components.output, [100.0, 11_100 / 70 - 100], rtol=1e-12)
+    assert s["club_imports"][0] == pytest.approx(30.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("rent", ["duty", "undertaking"])
+def test_a_product_mip_prices_club_makers_product_at_the_floor(rent):
+    """A club product MIP at 88: imports into the club cost max(P_w, 88) = 88. Club market:
+    R1's 20 t at 20, imports at 88. C1 asks 30 + 0.5 x 88 = 74, C2 50 + 0.5 x 40 = 70: buyers
+    want 11,100 / 74 = 150 t at 74, C2 sells its 100 t, C1 the marginal 50 t (100 t without the
+    MIP): Pc = 74. Club makers' derived demand 0.5 x 50 = 25 t > R1's 20 t: P_c = 88 (the import
+    tranche), imports 5 t. World market: C2's 0.5 x 100 = 50 t + 5 t of imports = 55 t in
+    [0, 200] at R2's ask: P_w = 40. Duty (88 - 40) x 5 = 240 (x 1,000 USD: prices in USD/kg).
+    Money per step: makers pay 0.5 x 50 x 88 + 0.5 x 100 x 40 = 2,200 + 2,000 = 4,200 = R1's
+    20 x 88 = 1,760 + R2's 55 x 40 = 2,200 + the duty 240. Under a price undertaking R2 keeps
+    the 240 (exporter_rent; R2's revenue 2,440) and the duty is 0. Club share of magnets
+    50 / 150 (100 / 158.57 without the MIP): the oxide floor moved magnet making out."""
+    m = run(club({"floor": {"mechanism": "mip", "level": 88.0, "rent": rent}}))
+    s = m.series(accounts=True)
+    assert s["price"].to_list() == [40.0] * 3
+    assert s["club_price"].to_list() == [88.0] * 3
+    assert s["component_price"][0] == pytest.approx(74.0, rel=1e-12)
+    np.testing.assert_allclose(m.components.output, [50.0, 100.0], rtol=1e-12)
+    np.testing.assert_allclose(m.book.output, [20.0, 55.0], rtol=1e-12)
+    assert s["club_imports"][0] == pytest.approx(5.0, rel=1e-12)
+    assert s["component_product_payments"][0] == pytest.approx(4_200e3, rel=1e-12)
+    duty, kept = (240e3, 0.0) if rent == "duty" else (0.0, 240e3)
+    assert s["duties"][0] == pytest.approx(duty, rel=1e-12, abs=1e-6)
+    assert s["exporter_rent"][0] == pytest.approx(kept, rel=1e-12, abs=1e-6)
+    np.testing.assert_allclose(m.book.revenue, [1_760e3, 2_200e3 + kept], rtol=1e-12)
+    assert s["fiscal_flow"][0] == pytest.approx(-duty, rel=1e-12, abs=1e-6)
+    assert m.metrics()["club_component_share"] == pytest.approx(50 / 150, rel=1e-12)
+
+
+def test_a_product_mip_the_club_no_longer_imports_under_leaves_it_in_autarky():
+    """At a product MIP of 100 C1 would ask 80 with imports: buyers want 138.75 t, C1 38.75 t,
+    0.5 x 38.75 = 19.4 t < R1's 20: the club imports nothing and its price is where club makers'
+    derived demand takes R1's 20 t: C1 makes 40 t, buyers take 140 t at Pc = 11,100 / 140 =
+    79.29 = 30 + 0.5 P_c, so P_c = 98.57 < 100, no duty; the world's P_w = 40 (50 t)."""
+    m = run(club({"floor": {"mechanism": "mip", "level": 100.0}}))
+    s = m.series(accounts=True)
+    assert s["club_price"][0] == pytest.approx((11_100 / 140 - 30) / 0.5, rel=1e-12)
+    assert s["price"][0] == 40.0 and s["duties"][0] == 0.0
+    np.testing.assert_allclose(m.components.output, [40.0, 100.0], rtol=1e-12)
+
+
+def test_a_product_tariff_lifts_the_club_product_price_by_the_duty():
+    """A 50% club tariff on product: imports cost 1.5 x P_w = 60 at P_w = 40. C1 asks
+    30 + 0.5 x 60 = 60 < C2's 70: C1 still makes its 100 t, C2 the marginal 58.57 t at Pc = 70
+    (as without the tariff). Club makers want 50 t > R1's 20: P_c = 60, imports 30 t; the world
+    sells 0.5 x 58.57 + 30 = 59.29 t at 40. Duty (60 - 40) x 30 = 600 (x 1,000 USD), booked by
+    the club's government: no magnet making moves, the tariff is a transfer from club makers."""
+    m = run(club({"trade": {"tariff": 0.5}}))
+    s = m.series(accounts=True)
+    assert s["price"][0] == 40.0 and s["club_price"][0] == pytest.approx(60.0, rel=1e-12)
+    assert s["component_price"][0] == 70.0
+    np.testing.assert_allclose(m.components.output, [100.0, 11_100 / 70 - 100], rtol=1e-12)
+    np.testing.assert_allclose(m.book.output, [20.0, 0.5 * (11_100 / 70 - 100) + 30],
+                               rtol=1e-12)
+    assert s["duties"][0] == pytest.approx(600e3, rel=1e-12)
+    assert s["fiscal_flow"][0] == pytest.approx(-600e3, rel=1e-12)
+
+
+SHOCKED = {"reference_price": 74.0, "reference_quantity": 1800.0, "elasticity": -1.0,
+           "shock_sd": 0.2, "shock_persistence": 0.5}
+
+
+@pytest.mark.parametrize("raw", [
+    club(),
+    club(market={"component_intensity": 0.5, "demand": SHOCKED},
+         experiment={"name": "c", "steps": 24, "seed": 3}),
+    club(outages={"probability": 0.3, "duration": 2.0, "severity": 0.8},
+         experiment={"name": "c", "steps": 24, "seed": 4}),
+    club({"component_floor": {"mechanism": "mip", "level": 75.0, "stage": "component"}}),
+    three(experiment={"name": "t", "steps": 12, "seed": 2}),
+], ids=["club", "shocked", "outages", "component_mip", "three"])
+def test_a_product_mip_below_the_world_price_changes_nothing(raw):
+    """A product MIP at or below the world price adds nothing at the border (max(P_w, F) =
+    P_w): every series but the recorded floor level is the one without it, bit for bit."""
+    plain = run(raw)
+    base = plain.series(accounts=True)
+    level = 0.99 * float(base["price"].min())
+    floored = copy.deepcopy(raw)
+    floored["policy"] = {**raw.get("policy", {}),
+                         "floor": {"mechanism": "mip", "level": level}}
+    s = run(floored).series(accounts=True)
+    assert s.drop("floor").equals(base.drop("floor"))
+    # (and one just above the world price binds somewhere while the club imports)
+    if float(base["club_imports"].max()) > 0:
+        floored["policy"]["floor"]["level"] = 1.5 * float(base["price"].max())
+        assert run(floored).series()["club_price"].max() > base["club_price"].max()
+
+
+@pytest.mark.parametrize("demand", [CLUB["market"]["demand"], SHOCKED])
+def test_raising_the_product_mip_never_raises_club_component_output(demand):
+    """Leakage is monotone: a higher oxide MIP raises what club makers pay for product and
+    never raises their output (step by step, levels 0 (none) to 300); in the unshocked case C1
+    makes 100 t up to the level where its ask 30 + 0.5 F meets C2's 70 (F = 80), 50 t at 88,
+    and 40 t from 98.57 on (the club in autarky, tests above)."""
+    levels = [None, 30.0, 50.0, 70.0, 80.0, 85.0, 88.0, 95.0, 100.0, 150.0, 300.0]
+    outputs = []
+    for level in levels:
+        policy = {"floor": {"mechanism": "mip", "level": level}} if level else {}
+        raw = club(policy, market={"component_intensity": 0.5, "demand": demand},
+                   experiment={"name": "c", "steps": 12, "seed": 5})
+        outputs.append(run(raw).series()["club_component_output"].to_numpy())
+    for lower, higher in zip(outputs, outputs[1:], strict=False):
+        assert (higher <= lower * (1 + 1e-12) + 1e-9).all()
+    assert outputs[-1].sum() < outputs[0].sum()
+    if demand is CLUB["market"]["demand"]:
+        assert outputs[0][0] == pytest.approx(100.0, rel=1e-12)
+        assert outputs[levels.index(88.0)][0] == pytest.approx(50.0, rel=1e-12)
+        assert outputs[-1][0] == pytest.approx(40.0, rel=1e-12)

@@ -294,9 +294,9 @@ maker = st.fixed_dictionaries({
 @st.composite
 def configs_three_stage(draw):
     """Three stages (issue 16 part 1): mines and refineries as in `configs`, component makers
-    and buyers of components; a product or concentrate CFD, a component MIP and a component
-    tariff perhaps (what the component stage models; the rest is refused with component
-    makers)."""
+    and buyers of components; a product or concentrate CFD or a product MIP, a component MIP,
+    and a component or product tariff perhaps (what the component stage models; the rest is
+    refused with component makers)."""
     producers = draw(st.lists(producer, min_size=1, max_size=5))
     producers.append({"region": "US", "stage": "refinery", "capacity": draw(st.floats(1.0, 3000)),
                       "unit_cost": draw(st.floats(0.0, 100.0))})
@@ -306,6 +306,15 @@ def configs_three_stage(draw):
         if p["intensity"] is None:
             del p["intensity"]
     producers += makers
+    # a product MIP or tariff binds only while the club imports product: then often a club
+    # maker with room beside product refined outside the club
+    product_measure = draw(st.sampled_from([None, "mip", "tariff"]))
+    if product_measure and draw(st.booleans()):
+        producers += [{"region": "US", "stage": "component", "capacity": draw(st.floats(1e3, 2e4)),
+                       "unit_cost": draw(st.floats(0.0, 60.0))},
+                      {"region": "China", "stage": "refinery",
+                       "capacity": draw(st.floats(1e3, 2e4)),
+                       "unit_cost": draw(st.floats(0.0, 60.0))}]
     for i, p in enumerate(producers):
         p["name"] = f"P{i}"
     raw = {**BASE, "producers": producers}
@@ -321,8 +330,13 @@ def configs_three_stage(draw):
                           "start": draw(st.integers(0, 8)), "duration": 3,
                           "cut": draw(st.floats(0.0, 1.0))}]
     policy = {}
-    stage = draw(st.sampled_from([None, "product", "concentrate"]))
-    if stage:
+    stage = "product MIP" if product_measure == "mip" else draw(
+        st.sampled_from([None, "product", "concentrate"]))
+    if stage == "product MIP":      # the club's product market (abm.club_product)
+        policy["floor"] = {"mechanism": "mip", "level": draw(st.floats(5.0, 200.0)),
+                           "start": draw(st.integers(0, 6)),
+                           "rent": draw(st.sampled_from(["duty", "undertaking"]))}
+    elif stage:
         policy["floor"] = {"mechanism": "cfd", "stage": stage, "covers": ["US"],
                            "level": draw(st.floats(5.0, 150.0)),
                            "upside_share": draw(st.floats(0.0, 1.0)),
@@ -335,8 +349,10 @@ def configs_three_stage(draw):
         if mip["volume_cap"] is not None and draw(st.booleans()):
             mip["excess_duty"] = draw(st.floats(0.0, 3.0))
         policy["component_floor"] = mip
-    if draw(st.booleans()):
-        policy["trade"] = {"stage": "component", "tariff": draw(st.floats(0.0, 0.5))}
+    trade = "product" if product_measure == "tariff" else draw(st.sampled_from([None,
+                                                                                 "component"]))
+    if trade:
+        policy["trade"] = {"stage": trade, "tariff": draw(st.floats(0.0, 0.5))}
     raw["policy"] = policy
     return raw
 
@@ -354,15 +370,24 @@ def test_tonnes_and_money_are_conserved_every_step_across_three_stages(raw):
     if model.has_mines:
         np.testing.assert_allclose(s["concentrate_output"], s["concentrate_used"], rtol=1e-9,
                                    atol=1e-9)
-    # money: buyers pay the makers and a component MIP's duty; the makers pay the refiners
+    # money: buyers pay the makers and the component duty; the makers pay the refiners and the
+    # product duty (duties is both: buyer_payments + component_product_payments =
+    # component_revenue + producer_revenue + duties)
+    mf = model.money_per_price_tonne
     highest = np.fmax(s["component_price"].to_numpy(), s["club_component_price"].to_numpy())
-    gross = np.abs(s["consumption"].to_numpy() * highest) * model.money_per_price_tonne
-    gap = np.abs((s["buyer_payments"] - s["component_revenue"] - s["duties"]).to_numpy())
-    assert (gap <= 1e-3 + 1e-9 * gross).all(), gap
-    product_gross = np.abs(s["production"].to_numpy() * s["price"].to_numpy()) \
-        * model.money_per_price_tonne
-    gap = np.abs((s["component_product_payments"] - s["producer_revenue"]).to_numpy())
-    assert (gap <= 1e-3 + 1e-9 * product_gross).all(), gap
+    gross = np.abs(s["consumption"].to_numpy() * highest) * mf
+    product_gross = np.abs(s["production"].to_numpy() * s["club_price"].to_numpy()) * mf
+    tol = 1e-3 + 1e-9 * (gross + product_gross)
+    gap = np.abs((s["buyer_payments"] + s["component_product_payments"] - s["component_revenue"]
+                  - s["producer_revenue"] - s["duties"]).to_numpy())
+    assert (gap <= tol).all(), gap
+    # the product stage's part: the club's wedge on its product imports, (P_c - P_w) M, is the
+    # product duty and the rent world sellers keep under an undertaking (at most exporter_rent)
+    product_duty = (s["component_product_payments"] - s["producer_revenue"]).to_numpy()
+    wedge = ((s["club_price"] - s["price"]) * s["club_imports"].clip(0.0)).to_numpy() * mf
+    assert (product_duty >= -tol).all() and (product_duty <= wedge + tol).all()
+    assert (product_duty >= wedge - s["exporter_rent"].to_numpy() - tol).all()
+    assert (s["club_price"] >= s["price"] * (1 - 1e-12)).all()
     ledger = sum(g.fiscal_cost for g in model.governments.policy_makers())
     booked = float(s["fiscal_flow"].abs().sum())
     assert abs(float(s["fiscal_flow"].sum()) - ledger) <= 1e-6 * max(1.0, abs(ledger)) + 1e-9 * booked
@@ -371,6 +396,9 @@ def test_tonnes_and_money_are_conserved_every_step_across_three_stages(raw):
     assert (s["club_component_output"] <= s["component_output"] * (1 + 1e-12) + 1e-9).all()
     per_step = model.components.capacity / model.steps_per_year
     assert (model.components.output <= per_step * (1 + 1e-12) + 1e-9).all()
+    # ... and producers theirs (a club market's tie of makers must not oversell its refiners)
+    per_step = model.book.capacity / model.steps_per_year
+    assert (model.book.output <= per_step * (1 + 1e-9) + 1e-9).all()
     # (product with no maker to buy it may be priced at a zero ask: demand for it is bounded)
     assert (s["price"] >= 0).all() and (s["component_price"] > 0).all()
     assert np.isfinite(model.components.cash).all() and np.isfinite(model.book.cash).all()

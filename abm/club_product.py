@@ -1,0 +1,171 @@
+"""The club's product market with component makers (docs/ODD.md 7.18): under a product-stage
+minimum import price F or tariff t (model.plan) club makers buy product in the club's market at
+the club price P_c, the others in the world market at P_w.
+
+Imports into the club cost the border price b(P_w) = max(P_w, F) (1 + t) (as abm.market.Node);
+club refiners sell at P_c, non-club refiners at P_w. The component market clears with club
+makers' asks c_i + k_i P_c and the others' c_i + k_i P_w (abm.component.component_clearing),
+and each product price follows from the derived demand of the makers in its market:
+
+* first the markets clear as one (abm.component.clear_stages, P_c = P_w = P). If the club then
+  imports nothing, or the border price at P adds nothing (b(P) = P: an MIP at or below the world
+  price, no tariff), that is the equilibrium under the measure too: it does not bind, and the
+  outcome is the one-market outcome exactly;
+* else the club imports at a wedge. For a trial P_w the club's market clears club offers and an
+  import tranche at b(P_w) (up to the world's product on offer) against club makers' derived
+  demand D_c(P_c; P_w) (abm.component.product_equilibrium): P_c and the imports M(P_w); the
+  world market clears non-club offers against D_w(P_w; P_c) + M(P_w), the non-club makers'
+  derived demand plus the club's imports. Club refiners sell only in the club (P_c >= P_w).
+
+Duties are (P_c - P_w) M, booked to the club government by the measure (abm.policies); under a
+price undertaking the MIP's part, (F - P_w) M when P_c reaches F, is kept by world sellers as a
+price uplift on their sales (exporter_rent), as in the product-only clearing (abm.clearing).
+Money: makers pay k_i q_i P_i = club refiners' P_c S_c + world sellers' P_w (D_w + M) + duties.
+Prices in the experiment's price unit per t; quantities t per step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from abm.clearing import Outcome
+from abm.component import break_even, clear_stages, component_clearing, product_equilibrium
+
+
+def mixed(lo: Outcome, hi: Outcome, share: float) -> Outcome:
+    """`share` of component-market outcome `lo` and the rest of `hi`, which clear at the same
+    prices (the two sides of a tie): the tonnes and the money mixed, the prices `lo`'s."""
+    def mix(a, b):
+        return share * a + (1.0 - share) * b
+
+    return replace(lo, sold=mix(lo.sold, hi.sold), to_gov=mix(lo.to_gov, hi.to_gov),
+                   buyer_tonnes=mix(lo.buyer_tonnes, hi.buyer_tonnes),
+                   duties=mix(lo.duties, hi.duties), club_imports=mix(lo.club_imports,
+                                                                      hi.club_imports),
+                   unmet=mix(lo.unmet, hi.unmet), consumption=mix(lo.consumption, hi.consumption),
+                   exporter_rent=mix(lo.exporter_rent, hi.exporter_rent))
+
+
+@dataclass
+class StagesOutcome:
+    """The component and product markets of a step with a club product market."""
+
+    world_price: float           # P_w, price units per t product
+    club_price: float            # P_c, what club makers pay and club refiners get
+    dispatched: np.ndarray       # t of product sold per product offer
+    offer_price: np.ndarray      # price received per t, per product offer
+    component: Outcome           # the component market, by maker
+    duties: float                # price units x t collected on club product imports
+    exporter_rent: float         # price units x t kept by exporters under an undertaking
+    club_imports: float          # t of product into the club (net)
+
+    def maker_price(self, club: np.ndarray) -> np.ndarray:
+        """The product price each maker pays (club makers the club's)."""
+        return np.where(club, self.club_price, self.world_price)
+
+
+def clear_club_stages(model) -> StagesOutcome:
+    """This step's markets with component makers and a product MIP or tariff (module
+    docstring); `model` an abm.protocol.ModelView."""
+    o, makers, plan = model.offers, model.components, model.plan
+    club_offer = model.region_club[o.region]
+    price, dispatched, comp = clear_stages(model)
+    club_use = float((makers.intensity * comp.sold)[makers.club].sum())
+    imports = club_use - float(dispatched[club_offer].sum())
+    world_qty = float(o.qty[~club_offer].sum())
+
+    def border(p_w: float) -> float:
+        return max(p_w, plan.mip) * (1.0 + plan.tariff)
+
+    # (imports of rounding size, or none to be had, are none)
+    if imports <= 1e-12 * club_use or world_qty <= 0 or border(price) <= price:
+        return StagesOutcome(price, price, dispatched, np.full(len(o), price), comp, 0.0, 0.0,
+                             imports)
+    cut = model.producers.supply_cut if model.producers.cut_active else None
+    component_market = component_clearing(model, makers.available(cut))
+    club_asks, club_qty = o.ask[club_offer], o.qty[club_offer]
+    markets: dict[tuple[float, float], Outcome] = {}
+    clubs: dict[float, tuple[float, np.ndarray]] = {}
+
+    def comp_at(p_w: float, p_c: float) -> Outcome:
+        if (p_w, p_c) not in markets:
+            markets[p_w, p_c] = component_market(np.where(makers.club, p_c, p_w))
+        return markets[p_w, p_c]
+
+    def club_market(p_w: float) -> tuple[float, np.ndarray]:
+        """The club's clearing at world price p_w: (P_c, t sold per club offer and, last, the
+        imports)."""
+        if p_w not in clubs:
+            def derived(p_c: float) -> float:
+                return float((makers.intensity * comp_at(p_w, p_c).sold)[makers.club].sum())
+
+            def ceiling(p_c: float) -> float:
+                return break_even(makers, comp_at(p_w, p_c), makers.club, p_c)
+
+            asks = np.append(club_asks, border(p_w))
+            qty = np.append(club_qty, world_qty)
+            got = product_equilibrium(asks, qty, derived, ceiling)
+            clubs[p_w] = got.price, tie_broken(p_w, got.price, asks, qty, got.dispatched)
+        return clubs[p_w]
+
+    def tie_broken(p_w: float, p_c: float, asks: np.ndarray, qty: np.ndarray,
+                   sold: np.ndarray) -> np.ndarray:
+        """Where club makers' derived demand jumps across the club's supply at P_c (a club
+        maker's ask c_i + k_i P_c meets a component price set by a maker outside the club: below
+        P_c it sells all it can, above nothing), every split of the tie is a component-market
+        equilibrium; the one that clears the club's market is the mix of the two sides that
+        takes exactly the club's supply below P_c. Returns t sold per club offer (and imports);
+        the mixed component market is the one `comp_at(p_w, p_c)` gives from then on."""
+        live = qty > 0
+        if (live & (asks == p_c)).any():          # a horizontal segment: no jump to mend
+            return sold
+        below = float(qty[live & (asks < p_c)].sum())
+        if abs(float(sold.sum()) - below) <= 1e-12 * max(below, 1.0):
+            return sold
+        lo, hi = comp_at(p_w, p_c * (1 - 1e-9)), comp_at(p_w, p_c * (1 + 1e-9))
+        d_lo = float((makers.intensity * lo.sold)[makers.club].sum())
+        d_hi = float((makers.intensity * hi.sold)[makers.club].sum())
+        if not d_lo >= below >= d_hi or d_lo <= d_hi:
+            return sold
+        markets[p_w, p_c] = mixed(lo, hi, (below - d_hi) / (d_lo - d_hi))
+        return np.where(live & (asks < p_c), qty, 0.0)
+
+    def world_demand(p_w: float) -> float:
+        p_c, sold = club_market(p_w)
+        outside = float((makers.intensity * comp_at(p_w, p_c).sold)[~makers.club].sum())
+        return outside + float(sold[-1])
+
+    def world_ceiling(p_w: float) -> float:
+        p_c, sold = club_market(p_w)
+        comp = comp_at(p_w, p_c)
+        top = break_even(makers, comp, ~makers.club, p_w)
+        if sold[-1] > 0:
+            # club makers selling pay the border price: they break even up to b(P_w) = x
+            x = break_even(makers, comp, makers.club, p_c)
+            scale = 1.0 + plan.tariff
+            top = min(top, max(x / scale, plan.mip) if x >= plan.mip * scale else p_w)
+        return top
+
+    world = product_equilibrium(o.ask[~club_offer], o.qty[~club_offer], world_demand,
+                                world_ceiling)
+    p_w = world.price
+    p_c, club_sold = club_market(p_w)
+    comp = comp_at(p_w, p_c)
+    dispatched = np.zeros(len(o))
+    dispatched[~club_offer] = world.dispatched
+    dispatched[club_offer] = club_sold[:-1]
+    imports = float(club_sold[-1])
+    offer_price = np.where(club_offer, p_c, p_w)
+    duties = max(p_c - p_w, 0.0) * imports
+    rent = 0.0
+    if plan.undertaking and plan.mip > 0 and p_c >= plan.mip * (1 - 1e-12):
+        sellers = ~club_offer & (o.owner == -1) & (dispatched > 0)
+        rent = min(max(plan.mip - p_w, 0.0) * imports, duties)
+        if rent > 0 and sellers.any():
+            offer_price[sellers] += rent / dispatched[sellers].sum()
+            duties -= rent
+        else:
+            rent = 0.0
+    return StagesOutcome(p_w, p_c, dispatched, offer_price, comp, duties, rent, imports)
