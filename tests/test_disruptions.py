@@ -412,3 +412,15 @@ def test_developers_expect_dumping_at_the_capacity_quotas_would_hold_back():
                                            "available_from": 24}]}
         return run(raw).developers[0].status
     assert (quota_run(140.0), quota_run(150.0)) == ("building", "candidate")
+
+
+def test_capacity_returns_when_a_supply_outage_ends():
+    # One refiner, 40 t/step @ 30, buyers 70 t/step at 60 with elasticity -0.5, so the price
+    # clears capacity: 60 (70/40)^2 = 183.75; a 50% outage in steps 2-3 leaves 20 t:
+    # 60 (70/20)^2 = 735; from step 4 the 40 t are back (offers cut by the outage were kept and
+    # reused after it ended, found by review 16f).
+    raw = config([("World", 40.0, 30.0)], steps=6)
+    raw["shocks"] = [{"kind": "supply_outage", "region": "World", "start": 2, "duration": 2,
+                      "cut": 0.5}]
+    price = run(raw).series()["price"].to_numpy()
+    np.testing.assert_allclose(price, [183.75, 183.75, 735.0, 735.0, 183.75, 183.75], rtol=1e-9)

@@ -380,7 +380,10 @@ class Producers:
                                 st.offer_region, st.offer_owner, st.offer_contract,
                                 st.offer_club_value)
                 self.plain = True
-                self._offers_reuse = (st, b.outage, dumping, offers)
+                # (offers cut by a supply outage are not kept: the cut ends while the
+                # structure and outages that key the reuse stay the same)
+                if not self.cut_active:
+                    self._offers_reuse = (st, b.outage, dumping, offers)
                 return offers
         self.plain = False
         offers, self.ask, chain, self.compliant, self.home_pools = self._offers(
