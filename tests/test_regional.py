@@ -10,7 +10,7 @@ import copy
 
 import numpy as np
 import pytest
-from helpers import BASE, run
+from helpers import BASE, raw, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_conservation import configs
@@ -471,3 +471,41 @@ def test_private_stockholders_with_a_separate_market_are_refused():
     with pytest.raises(ConfigError) as err:
         experiment_from_dict(raw)
     assert "[storage] is not supported with separate_market regions" in err.value.message
+
+
+def test_a_refinery_project_in_a_separate_market_is_valued_at_its_markets_price():
+    """China's 5,000 t/yr at 30 set the world price, 30; the US, a separate market with no
+    refinery of its own, imports at a shipping cost of 10, so its price is 40. Two identical
+    projects from step 24, one in the US and one in the EU (a region of the world market):
+    200 t/yr, unit cost 35, capex 25,000 USD per t/yr = 25 USD/kg per kg/yr, NPV rule at a
+    hurdle rate of 10% over 20 years, no perceived volatility. Trigger:
+        35 + 25 x A(0.10, 20) = 35 + 25 x 0.1 / (1 - 1.1^-20) = 35 + 25 x 0.117460 = 37.937.
+    Valued at its own market's expected price, 40 (nothing under construction yet: no pipeline
+    adjustment), the US project's NPV margin is 40 - 37.937 = +2.06: it starts at step 24. The
+    EU project sells at the world price, 30 - 37.937 = -7.94: it never starts (as the US one
+    would not, valued at the world price)."""
+    cfg = raw(**{"experiment.steps": 40, "investment.rule": "npv", "investment.hurdle_rate": 0.1,
+                 "investment.volatility_prior": 0.0, "investment.expectation_halflife": 1.0,
+                 "investment.review_every": 1})
+    cfg["regions"] = [{"name": "US", "club": True, "separate_market": True},
+                      {"name": "China", "market_economy": False}, {"name": "EU"}]
+    cfg["trade_costs"] = [{"from": "China", "to": "US", "cost": 10.0}]
+    cfg["producers"] = [{"name": "China", "region": "China", "stage": "refinery",
+                         "capacity": 5000.0, "unit_cost": 30.0}]
+    cfg["investment"]["projects"] = [
+        {"name": f"{r} project", "region": r, "capacity": 200.0, "unit_cost": 35.0,
+         "capex": 25000.0, "lead_time": 12, "available_from": 24} for r in ("US", "EU")]
+    trigger = 35.0 + 25.0 * 0.1 / (1.0 - 1.1 ** -20)
+    assert trigger == pytest.approx(37.937, abs=1e-3)
+    model = run(cfg, steps=24)
+    s = model.series()
+    assert s["price"][23] == pytest.approx(30.0) and s["price_region__US"][23] == pytest.approx(40.0)
+    us, eu = model.developers
+    # (the expectation, from the reference price of 60 with a one-step half-life, is within
+    # 40 x (60 / 40)^(2^-24) - 40 = 1e-6 of 40 after 24 steps)
+    assert us.margin(model)[1:] == pytest.approx((40.0, trigger), rel=1e-6)
+    assert eu.margin(model)[1:] == pytest.approx((30.0, trigger), rel=1e-6)
+    for _ in range(16):
+        model.step()
+    assert (us.status, us.started_step) == ("online", 24)
+    assert eu.status == "candidate"
