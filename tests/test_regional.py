@@ -347,6 +347,29 @@ def test_the_club_price_is_what_club_buyers_pay_in_their_separate_markets():
                                rtol=1e-9)
 
 
+def test_regional_price_metrics_are_the_separate_markets_mean_price_and_premium():
+    """importing_us: the US price is 50 + 10 = 60 in every step, the world's 50, so the mean
+    price in the separate markets is 60 and their premium over the world price 10. Without
+    separate markets both are NaN. With China a separate market too, shipping out of it costing
+    4 (to an empty RoW standing for the world market): China's 2,000 t/yr at ask 50 set its
+    price, 50, the world price is 50 + 4 = 54 and the US's 54 + 10 = 64; spreads -4 and +10:
+    mean price (64 + 50) / 2 = 57, mean premium (10 - 4) / 2 = 3."""
+    m = run(importing_us(), steps=6).metrics()
+    assert m["regional_price_mean"] == pytest.approx(60.0, rel=1e-12)
+    assert m["regional_price_spread"] == pytest.approx(10.0, rel=1e-12)
+    assert np.isnan(run(BASE, steps=2).metrics()["regional_price_spread"])
+    both = importing_us()
+    both["regions"] = [dict(r, separate_market=True) for r in both["regions"]] + [{"name": "RoW"}]
+    both["trade_costs"] = [{"from": "RoW", "to": "US", "cost": 10.0},
+                           {"from": "China", "to": "RoW", "cost": 4.0}]
+    model = run(both, steps=6)
+    s = model.series()
+    assert (s["price"] == 54.0).all() and (s["price_region__China"] == 50.0).all()
+    m = model.metrics()
+    assert m["regional_price_mean"] == pytest.approx(57.0, rel=1e-12)
+    assert m["regional_price_spread"] == pytest.approx(3.0, rel=1e-12)
+
+
 def test_the_resolved_config_keeps_the_from_key_and_reloads():
     exp = experiment_from_dict(importing_us())
     resolved = exp.resolved()
