@@ -675,9 +675,23 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
     responses = [_NodeResponse(n, eps, price_cap) for n in nodes]
     supply = _SupplyCurve(asks, qty)
 
+    # (pure functions of p: the bracket search, its checks, brentq's first two evaluations and
+    # the dispatch ask for the same prices, each computed once)
+    answers: dict[float, list[tuple[float, float]]] = {}
+    known: dict[float, float] = {}
+
+    def answer(p: float) -> list[tuple[float, float]]:
+        got = answers.get(p)
+        if got is None:
+            got = answers[p] = [r(p) for r in responses]
+        return got
+
     def excess(p: float) -> float:
-        return (supply(p) - demand_at(A, eps, p, B)
-                - sum(r(p)[1] for r in responses))
+        got = known.get(p)
+        if got is None:
+            got = known[p] = (supply(p) - demand_at(A, eps, p, B)
+                              - sum(m for _, m in answer(p)))
+        return got
 
     cands = [asks[qty > 0]]
     for n, r in zip(nodes, responses, strict=True):
@@ -764,8 +778,7 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
 
     def respond(p_w: float) -> tuple[list[float], list[float]]:
         prices, flows = [], []
-        for n, r in zip(nodes, responses, strict=True):
-            raw, m = r(p_w)
+        for n, r, (raw, m) in zip(nodes, responses, answer(p_w), strict=True):
             p_n = _snap(float(raw), n.asks)
             if p_n != raw and m > 0:
                 # importing at a price within rounding of one of its asks: the offer at that ask
@@ -788,7 +801,7 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
                    for n, p_n in zip(nodes, node_prices, strict=True)]
     # consumption is what is dispatched: equal to demand except in scarcity, where buyers get
     # only the supply there is
-    world_want = demand_at(A, eps, p_w, B)
+    world_want = world_demand = demand_at(A, eps, p_w, B)
     # a node exporting from offers priced exactly at its price may export less than all of them:
     # trim such exports so the hub's own offers below the price are not displaced
     hub_below = float(qty[(asks < p_w) & (qty > 0)].sum())
@@ -833,9 +846,10 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
     world_disp = _dispatch(asks, qty, qty > 0, p_w, min(max(world_need, 0.0), qty.sum()))
     world_cons = float(world_disp.sum()) - sum(imports)
     unmet = unmet_hub + max(world_need - float(world_disp.sum()), 0.0)
-    node_disp, node_cons = [], []
+    node_disp, node_cons, node_want = [], [], []
     for n, p_n, m in zip(nodes, node_prices, imports, strict=True):
         want = demand_at(n.A, eps, p_n, n.B)
+        node_want.append(want)
         need = max(want - m, 0.0)
         disp = _dispatch(n.asks, n.qty, n.qty > 0, p_n, min(need, n.qty.sum()))
         node_disp.append(disp)
@@ -848,8 +862,7 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
             want = demand_at(n.A, eps, shortfall_price, n.B)
         unmet += max(want - node_cons[-1], 0.0)
     # (what rounding leaves of demand served in full is no unmet demand)
-    wanted_all = demand_at(A, eps, p_w, B) + sum(demand_at(n.A, eps, p_n, n.B)
-                                                 for n, p_n in zip(nodes, node_prices, strict=True))
+    wanted_all = world_demand + sum(node_want)
     if unmet <= 1e-12 * wanted_all:
         unmet = 0.0
     return LinkedClearing(p_w, node_prices, world_disp, node_disp, imports, world_cons, node_cons,
