@@ -1046,12 +1046,6 @@ class ExperimentConfig(Strict):
             raise invalid("every region has separate_market = true; allowed: at least one region "
                           "left in the world market, through which separate markets trade",
                           "regions")
-        if separate and self.market.price_cap is not None:
-            # (known: rationing at the cap with separate markets and a club border lost tonnes
-            # in the conservation search, tests/test_regional.py; refused until fixed)
-            raise invalid("market.price_cap is not supported with separate_market regions "
-                          "(rationing at the cap across separate markets is not yet conserved "
-                          "in every case); allowed: no price cap", "market", "price_cap")
         if separate and self.storage.enabled:
             # (stockholders' rule is solved for one market; a separate market's is not theirs)
             first = next(i for i, r in enumerate(self.regions) if r.separate_market)

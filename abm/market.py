@@ -528,10 +528,26 @@ def _pool_rationed(nodes: list[Node], node_prices: list[float], imports: list[fl
     """Rationing (the world price at a binding cap) shared with the nodes trading at the world
     price: their own supply and demand join the hub's, and every buyer there, and every
     importing node, is served the same share. Returns (share, net imports), or None when no
-    node trades at the world price or sharing would exceed a node's import or export cap."""
+    node trades at the world price or sharing would exceed a node's import or export cap.
+
+    A separate market (abm.regional) at the world price whose share would have to be shipped
+    at a cost (imports landing above the capped price, exports fetching less than its own) does
+    not join the pool: it trades nothing and rations its own buyers, and the pool is formed
+    again without it (else its shipped tonnes would be paid for twice: by buyers at the world
+    price and to shippers)."""
     pool = [j for j, p_n in enumerate(node_prices) if p_n == p_w]
-    if not pool:
-        return None
+    while pool:
+        shared = _share_pool(pool, nodes, imports, p_w, eps, available, world_want, responses)
+        if not isinstance(shared, int):
+            return shared
+        pool.remove(shared)
+    return None
+
+
+def _share_pool(pool: list[int], nodes: list[Node], imports: list[float], p_w: float,
+                eps: float, available: float, world_want: float, responses):
+    """`_pool_rationed` for the nodes `pool`: (share, net imports), None, or the index of a
+    separate market that would have to ship at a cost to share (to leave out)."""
     supply = available + sum(m for j, m in enumerate(imports) if j in pool and m < 0)
     wanted = world_want + sum(m for j, m in enumerate(imports) if j not in pool and m > 0)
     own, want = {}, {}
@@ -549,7 +565,11 @@ def _pool_rationed(nodes: list[Node], node_prices: list[float], imports: list[fl
         n = nodes[j]
         if m > n.import_cap * (1 + 1e-12) or -m > n.export_cap * (1 + 1e-12):
             return None
-        if m > 0 and n.import_price(p_w) > p_w * (1 + SNAP_REL):
+        costly = ((m > 0 and n.import_price(p_w) > p_w * (1 + SNAP_REL))
+                  or (m < 0 and n.export_price(p_w) < p_w * (1 - SNAP_REL)))
+        if costly and (n.cost_in or n.cost_out):
+            return j           # a separate market that would ship at a cost: left out
+        if costly:
             return None        # imports cost more than the (capped) price: they do not come
         out[j] = m
     return ratio, out
@@ -579,14 +599,18 @@ def _claim_at_cap(nodes: list[Node], node_prices: list[float], imports: list[flo
 
 
 def _pool_ties(asks: np.ndarray, qty: np.ndarray, nodes: list[Node], node_prices: list[float],
-               imports: list[float], p_w: float, world_want: float, eps: float) -> list[float]:
+               imports: list[float], p_w: float, world_want: float, eps: float,
+               left_out: frozenset = frozenset()) -> list[float]:
     """Offers priced exactly at the world price in the hub and in nodes trading at it (their
     price equals the world price) are tied: as in one market (`_dispatch`), they share what
     demand leaves to them pro rata, whichever market they sit in. Returns the nodes' net
     imports with the ties shared (unchanged when no node takes part, or when sharing would
-    exceed a node's import or export cap)."""
+    exceed a node's import or export cap). A separate market (abm.regional) whose share would
+    have to be shipped at a cost is left out (`left_out`) and the ties shared again without it:
+    at the world price it trades nothing (its import price is above, its export price below)."""
     pool = [j for j, (n, p_n) in enumerate(zip(nodes, node_prices, strict=True))
-            if p_n == p_w and float(n.qty[(n.asks == p_w) & (n.qty > 0)].sum()) > 0]
+            if p_n == p_w and j not in left_out
+            and float(n.qty[(n.asks == p_w) & (n.qty > 0)].sum()) > 0]
     if not pool:
         return imports
     live = qty > 0
@@ -611,6 +635,9 @@ def _pool_ties(asks: np.ndarray, qty: np.ndarray, nodes: list[Node], node_prices
     for j in pool:
         n = nodes[j]
         m = node_want[j] - (node_below[j] + share * node_at[j])
+        if (m > 0 and n.cost_in) or (m < 0 and n.cost_out):
+            return _pool_ties(asks, qty, nodes, node_prices, imports, p_w, world_want, eps,
+                              left_out | {j})
         if m > n.import_cap * (1 + 1e-12) or -m > n.export_cap * (1 + 1e-12):
             return imports
         out[j] = m
@@ -648,9 +675,23 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
     responses = [_NodeResponse(n, eps, price_cap) for n in nodes]
     supply = _SupplyCurve(asks, qty)
 
+    # (pure functions of p: the bracket search, its checks, brentq's first two evaluations and
+    # the dispatch ask for the same prices, each computed once)
+    answers: dict[float, list[tuple[float, float]]] = {}
+    known: dict[float, float] = {}
+
+    def answer(p: float) -> list[tuple[float, float]]:
+        got = answers.get(p)
+        if got is None:
+            got = answers[p] = [r(p) for r in responses]
+        return got
+
     def excess(p: float) -> float:
-        return (supply(p) - demand_at(A, eps, p, B)
-                - sum(r(p)[1] for r in responses))
+        got = known.get(p)
+        if got is None:
+            got = known[p] = (supply(p) - demand_at(A, eps, p, B)
+                              - sum(m for _, m in answer(p)))
+        return got
 
     cands = [asks[qty > 0]]
     for n, r in zip(nodes, responses, strict=True):
@@ -727,14 +768,17 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
         # (and to a world price at which a node's imports cost exactly the cap at its border:
         # the root search stops a hair above such a jump)
         # (landed at P_w + cost_in: abm.regional)
-        border = np.array([price_cap / (1.0 + n.tariff) - n.cost_in for n in nodes]
-                          + [price_cap])
+        # (routed imports, abm.clearing: the world prices at which they cost the cap at the
+        # border, above and below the MIP, as routed_inverse gives them)
+        routed = [np.ravel(x) - n.cost_in for n in nodes
+                  for x in n.routed_inverse(np.array([price_cap]))[:2]]
+        border = np.concatenate([[price_cap / (1.0 + n.tariff) - n.cost_in for n in nodes],
+                                 *routed, [price_cap]])
         p_w = _snap(p_w, border, rel=1e-9)
 
     def respond(p_w: float) -> tuple[list[float], list[float]]:
         prices, flows = [], []
-        for n, r in zip(nodes, responses, strict=True):
-            raw, m = r(p_w)
+        for n, r, (raw, m) in zip(nodes, responses, answer(p_w), strict=True):
             p_n = _snap(float(raw), n.asks)
             if p_n != raw and m > 0:
                 # importing at a price within rounding of one of its asks: the offer at that ask
@@ -757,7 +801,7 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
                    for n, p_n in zip(nodes, node_prices, strict=True)]
     # consumption is what is dispatched: equal to demand except in scarcity, where buyers get
     # only the supply there is
-    world_want = demand_at(A, eps, p_w, B)
+    world_want = world_demand = demand_at(A, eps, p_w, B)
     # a node exporting from offers priced exactly at its price may export less than all of them:
     # trim such exports so the hub's own offers below the price are not displaced
     hub_below = float(qty[(asks < p_w) & (qty > 0)].sum())
@@ -802,9 +846,10 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
     world_disp = _dispatch(asks, qty, qty > 0, p_w, min(max(world_need, 0.0), qty.sum()))
     world_cons = float(world_disp.sum()) - sum(imports)
     unmet = unmet_hub + max(world_need - float(world_disp.sum()), 0.0)
-    node_disp, node_cons = [], []
+    node_disp, node_cons, node_want = [], [], []
     for n, p_n, m in zip(nodes, node_prices, imports, strict=True):
         want = demand_at(n.A, eps, p_n, n.B)
+        node_want.append(want)
         need = max(want - m, 0.0)
         disp = _dispatch(n.asks, n.qty, n.qty > 0, p_n, min(need, n.qty.sum()))
         node_disp.append(disp)
@@ -817,8 +862,7 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
             want = demand_at(n.A, eps, shortfall_price, n.B)
         unmet += max(want - node_cons[-1], 0.0)
     # (what rounding leaves of demand served in full is no unmet demand)
-    wanted_all = demand_at(A, eps, p_w, B) + sum(demand_at(n.A, eps, p_n, n.B)
-                                                 for n, p_n in zip(nodes, node_prices, strict=True))
+    wanted_all = world_demand + sum(node_want)
     if unmet <= 1e-12 * wanted_all:
         unmet = 0.0
     return LinkedClearing(p_w, node_prices, world_disp, node_disp, imports, world_cons, node_cons,

@@ -174,6 +174,19 @@ def component_metrics(model) -> dict[str, float]:
             "component_price_mean": float(np.mean(rec.column("component_price")))}
 
 
+def regional_metrics(model) -> dict[str, float]:
+    """regional_price_mean and regional_price_spread (abm.names): each separate market's price
+    per step (abm.regional), and that price less the world price, averaged over the steps and
+    the separate markets (each market counts once); NaN without separate markets."""
+    rec = model.recorder
+    columns = [c for _, c in rec.region_prices]
+    if not columns or rec.filled == 0:
+        return {"regional_price_mean": float("nan"), "regional_price_spread": float("nan")}
+    prices = np.array([rec.column(c) for c in columns])          # markets x steps
+    return {"regional_price_mean": float(np.mean(prices)),
+            "regional_price_spread": float(np.mean(prices - rec.column("price")))}
+
+
 def run_metrics(model) -> dict[str, float]:
     """Every metric of abm.names.METRICS for a finished (or stopped) model run."""
     rec = model.recorder
@@ -220,6 +233,7 @@ def run_metrics(model) -> dict[str, float]:
         "club_scrap_price_mean": mean_defined(rec.column("club_scrap_price")),
         "private_stock_mean": float(np.mean(rec.column("private_stock"))),
         **component_metrics(model),
+        **regional_metrics(model),
     }
     assert set(out) == set(METRICS), "metrics and abm.names.METRICS must list the same names"
     return out

@@ -136,6 +136,17 @@ METRICS: dict[str, Quantity] = {
                                      "out of the club)", "higher"),
     "component_price_mean": Quantity("Mean component price", "price", "Mean world component "
                                      "price over the run (NaN without component makers)", ""),
+    # added in issue 16 part 4 (regional prices with shipping costs)
+    "regional_price_mean": Quantity("Mean price in separate markets", "price", "Mean over the "
+                                    "run of the price buyers pay in the separate-market regions "
+                                    "([[regions]] separate_market), averaged over those regions "
+                                    "(NaN without separate markets)", ""),
+    "regional_price_spread": Quantity("Separate markets' premium over the world price", "price",
+                                      "Mean over the run and the separate-market regions of "
+                                      "each one's price less the world price: positive where "
+                                      "they import (by at most the shipping cost in while they "
+                                      "trade), negative where they export (NaN without separate "
+                                      "markets)", ""),
 }
 
 SERIES: dict[str, Quantity] = {

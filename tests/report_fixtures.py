@@ -302,6 +302,9 @@ def simulate(design: pl.DataFrame, scenarios: list[str], steps: int, seed: int,
     # (no component makers here: the component stage's metrics are NaN, as a run records them)
     metrics["club_component_share"] = np.full(n, np.nan)
     metrics["component_price_mean"] = np.full(n, np.nan)
+    # (no separate markets here: the regional price metrics are NaN, as a run records them)
+    metrics["regional_price_mean"] = np.full(n, np.nan)
+    metrics["regional_price_spread"] = np.full(n, np.nan)
     del years
     params = [c for c in design.columns if "." in c]
     runs = design.select("run_id", "scenario", "point", "replication", "seed").with_columns(

@@ -87,9 +87,6 @@ CASES = {
         GOOD.replace('club = true\n', 'club = true\n\n[[regions]]\nname = "EU"\n', 1)
         + ROUTE.format(a="EU", b="US", c=2.0), "trade_costs",
         "need a region with separate_market = true"),
-    "price_cap_with_separate_markets": (TWO.replace("elasticity = -0.4", "elasticity = -0.4\n"
-                                                    "[market]\nprice_cap = 90.0"),
-                                        "market.price_cap", "not supported with separate_market"),
     "every_region_separate": (TWO.replace('club = true\n', 'separate_market = true\n', 1),
                               "regions", "at least one region left in the world market"),
     "separate_club_region_behind_a_tariff": (

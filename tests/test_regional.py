@@ -10,7 +10,7 @@ import copy
 
 import numpy as np
 import pytest
-from helpers import BASE, run
+from helpers import BASE, raw, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_conservation import configs
@@ -131,6 +131,59 @@ def test_a_separate_markets_landed_price_stops_at_the_price_cap_not_a_hair_above
     assert r.world_consumption == pytest.approx(1000.0 / 60.0, rel=1e-12)
 
 
+def test_rationing_at_the_cap_ships_nothing_that_would_cost_shipping():
+    """Price cap 20, D = A / P everywhere, every offer asks 5. Hub: 40 t, A = 1000 (wants 50 at
+    the cap). Separate market X: 48 t, A = 1000 (wants 50; autarky 1000 / 48 = 20.83), shipping
+    1 each way. Separate market Y: 20 t, A = 500 (wants 25), shipping free. Every market is short
+    at the cap, so the world price is the cap, 20. Y trades with the hub at no cost: they share
+    the shortage, (40 + 20) / (50 + 25) = 0.8 each, so Y's buyers get 0.8 x 25 = 20 t, its own,
+    and nothing moves. X would share the pool's 0.864 = (40 + 48 + 20) / 125 only by exporting
+    48 - 0.864 x 50 = 4.8 t, which fetch 20 - 1 = 19 at home, below its own (capped) price of
+    20: it trades nothing and its buyers get its own 48 t. Unmet: 10 + 2 + 5 = 17 t."""
+    x = market.Node(np.array([5.0]), np.array([48.0]), 1000.0, cost_in=1.0, cost_out=1.0)
+    y = market.Node(np.array([5.0]), np.array([20.0]), 500.0)
+    r = market.clear_linked(np.array([5.0]), np.array([40.0]), 1000.0, EPS, [x, y],
+                            price_cap=20.0)
+    assert r.world_price == 20.0 and r.node_prices == [20.0, 20.0] and r.scarce
+    assert r.net_imports == pytest.approx([0.0, 0.0], abs=1e-12)
+    assert r.world_consumption == pytest.approx(40.0, rel=1e-12)
+    assert r.node_consumption == pytest.approx([48.0, 20.0], rel=1e-12)
+    assert r.unmet == pytest.approx(17.0, rel=1e-12)
+
+
+def test_tied_offers_are_not_shared_with_a_market_that_would_pay_shipping():
+    """Hub: 40 t at ask 10, D = 400 / P: alone it clears at exactly 10 (400 / 10 = 40 t).
+    Separate market X: 40 t at ask 10, D = 350 / P (35 t at 10: its offer is marginal, its
+    price 10), shipping 3 in and 1 out. Sharing the tie at 10 pro rata as in one market would
+    sell (40 + 35) / 80 = 0.9375 of each offer, 37.5 t each, so X would export
+    37.5 - 35 = 2.5 t; but its exports fetch 10 - 1 = 9 < 10 at home, and imports would land
+    at 13: X trades nothing, its buyers take 35 t of its own, the hub's 40 t sell at home."""
+    x = market.Node(np.array([10.0]), np.array([40.0]), 350.0, cost_in=3.0, cost_out=1.0)
+    r = market.clear_linked(np.array([10.0]), np.array([40.0]), 400.0, EPS, [x])
+    assert r.world_price == 10.0 and r.node_prices == [10.0]
+    assert r.net_imports == pytest.approx([0.0], abs=1e-12)
+    assert r.world_consumption == pytest.approx(40.0, rel=1e-12)
+    assert r.node_consumption == pytest.approx([35.0], rel=1e-12)
+
+
+def test_routed_imports_stop_at_the_price_cap_exactly_beside_a_separate_market():
+    """Price cap 20, D = A / P. The hub is empty (every region a node). The club: 30 t at ask 5,
+    A = 1000, a tariff of 0.5 evaded by routing at no cost with detection 0.5, so imports land
+    at P_w (1 + 0.5 x 0.5) = 1.25 P_w: at the cap when P_w = 16. Separate market X (no
+    shipping cost): 60 t at 5, A = 800. Below 16 the club wants 1000 / (1.25 P_w) - 30 > 20 t
+    and X offers 60 - 800 / P_w < 10: short; above 16 routed imports cost more than the cap
+    and X's exports have nowhere to go. So P_w = 16: X exports 60 - 800 / 16 = 10 t, the club
+    takes them at the cap, 20 (its buyers want 1000 / 20 = 50 t: 40 served, 10 unmet)."""
+    club = market.Node(np.array([5.0]), np.array([30.0]), 1000.0, tariff=0.5, route_cost=0.0,
+                       detection=0.5)
+    x = market.Node(np.array([5.0]), np.array([60.0]), 800.0)
+    r = market.clear_linked(np.zeros(0), np.zeros(0), 0.0, EPS, [club, x], price_cap=20.0)
+    assert r.world_price == 16.0 and r.node_prices == [20.0, 16.0]
+    assert r.net_imports == pytest.approx([10.0, -10.0], rel=1e-12)
+    assert r.node_consumption == pytest.approx([40.0, 50.0], rel=1e-12)
+    assert r.unmet == pytest.approx(10.0, rel=1e-12)
+
+
 # --------------------------------------------------------------------------------------------
 # the model: [[regions]] separate_market, [[trade_costs]]
 # --------------------------------------------------------------------------------------------
@@ -188,7 +241,13 @@ def configs_with_separate_markets(draw):
         raw["producers"].append({"name": "World mine", "region": other, "stage": "mine",
                                  "capacity": 15000.0, "unit_cost": draw(st.floats(0.0, 10.0))})
     raw = separate(raw, region, routes)
-    raw["market"] = {**raw["market"], "price_cap": None}      # (refused with separate markets)
+    # (a price cap that often binds: rationing at it across linked markets)
+    cap = draw(st.one_of(st.none(), st.floats(20.0, 200.0)))
+    raw["market"] = {**raw["market"], "price_cap": cap}
+    floor = raw.get("policy", {}).get("floor")
+    if cap is not None and floor and floor["mechanism"] in ("purchase", "mip") \
+            and floor["level"] > cap:
+        floor["level"] = cap * 0.8          # (a floor above the cap is refused)
     try:
         experiment_from_dict(raw).scenario()
     except Exception:           # a combination the config refuses (a club border, ...)
@@ -286,6 +345,29 @@ def test_the_club_price_is_what_club_buyers_pay_in_their_separate_markets():
     imports = s["club_consumption"] - s["club_production"]
     np.testing.assert_allclose(s["shipping_cost"], 10.0 * imports * model.money_per_price_tonne,
                                rtol=1e-9)
+
+
+def test_regional_price_metrics_are_the_separate_markets_mean_price_and_premium():
+    """importing_us: the US price is 50 + 10 = 60 in every step, the world's 50, so the mean
+    price in the separate markets is 60 and their premium over the world price 10. Without
+    separate markets both are NaN. With China a separate market too, shipping out of it costing
+    4 (to an empty RoW standing for the world market): China's 2,000 t/yr at ask 50 set its
+    price, 50, the world price is 50 + 4 = 54 and the US's 54 + 10 = 64; spreads -4 and +10:
+    mean price (64 + 50) / 2 = 57, mean premium (10 - 4) / 2 = 3."""
+    m = run(importing_us(), steps=6).metrics()
+    assert m["regional_price_mean"] == pytest.approx(60.0, rel=1e-12)
+    assert m["regional_price_spread"] == pytest.approx(10.0, rel=1e-12)
+    assert np.isnan(run(BASE, steps=2).metrics()["regional_price_spread"])
+    both = importing_us()
+    both["regions"] = [dict(r, separate_market=True) for r in both["regions"]] + [{"name": "RoW"}]
+    both["trade_costs"] = [{"from": "RoW", "to": "US", "cost": 10.0},
+                           {"from": "China", "to": "RoW", "cost": 4.0}]
+    model = run(both, steps=6)
+    s = model.series()
+    assert (s["price"] == 54.0).all() and (s["price_region__China"] == 50.0).all()
+    m = model.metrics()
+    assert m["regional_price_mean"] == pytest.approx(57.0, rel=1e-12)
+    assert m["regional_price_spread"] == pytest.approx(3.0, rel=1e-12)
 
 
 def test_the_resolved_config_keeps_the_from_key_and_reloads():
@@ -471,3 +553,41 @@ def test_private_stockholders_with_a_separate_market_are_refused():
     with pytest.raises(ConfigError) as err:
         experiment_from_dict(raw)
     assert "[storage] is not supported with separate_market regions" in err.value.message
+
+
+def test_a_refinery_project_in_a_separate_market_is_valued_at_its_markets_price():
+    """China's 5,000 t/yr at 30 set the world price, 30; the US, a separate market with no
+    refinery of its own, imports at a shipping cost of 10, so its price is 40. Two identical
+    projects from step 24, one in the US and one in the EU (a region of the world market):
+    200 t/yr, unit cost 35, capex 25,000 USD per t/yr = 25 USD/kg per kg/yr, NPV rule at a
+    hurdle rate of 10% over 20 years, no perceived volatility. Trigger:
+        35 + 25 x A(0.10, 20) = 35 + 25 x 0.1 / (1 - 1.1^-20) = 35 + 25 x 0.117460 = 37.937.
+    Valued at its own market's expected price, 40 (nothing under construction yet: no pipeline
+    adjustment), the US project's NPV margin is 40 - 37.937 = +2.06: it starts at step 24. The
+    EU project sells at the world price, 30 - 37.937 = -7.94: it never starts (as the US one
+    would not, valued at the world price)."""
+    cfg = raw(**{"experiment.steps": 40, "investment.rule": "npv", "investment.hurdle_rate": 0.1,
+                 "investment.volatility_prior": 0.0, "investment.expectation_halflife": 1.0,
+                 "investment.review_every": 1})
+    cfg["regions"] = [{"name": "US", "club": True, "separate_market": True},
+                      {"name": "China", "market_economy": False}, {"name": "EU"}]
+    cfg["trade_costs"] = [{"from": "China", "to": "US", "cost": 10.0}]
+    cfg["producers"] = [{"name": "China", "region": "China", "stage": "refinery",
+                         "capacity": 5000.0, "unit_cost": 30.0}]
+    cfg["investment"]["projects"] = [
+        {"name": f"{r} project", "region": r, "capacity": 200.0, "unit_cost": 35.0,
+         "capex": 25000.0, "lead_time": 12, "available_from": 24} for r in ("US", "EU")]
+    trigger = 35.0 + 25.0 * 0.1 / (1.0 - 1.1 ** -20)
+    assert trigger == pytest.approx(37.937, abs=1e-3)
+    model = run(cfg, steps=24)
+    s = model.series()
+    assert s["price"][23] == pytest.approx(30.0) and s["price_region__US"][23] == pytest.approx(40.0)
+    us, eu = model.developers
+    # (the expectation, from the reference price of 60 with a one-step half-life, is within
+    # 40 x (60 / 40)^(2^-24) - 40 = 1e-6 of 40 after 24 steps)
+    assert us.margin(model)[1:] == pytest.approx((40.0, trigger), rel=1e-6)
+    assert eu.margin(model)[1:] == pytest.approx((30.0, trigger), rel=1e-6)
+    for _ in range(16):
+        model.step()
+    assert (us.status, us.started_step) == ("online", 24)
+    assert eu.status == "candidate"

@@ -34,6 +34,7 @@ from abm.investment import (
     trigger_price,
 )
 from abm.kinds import EXPANSION, MINE, NO_PROTECTION, PROJECT, REFINERY, STAGES
+from abm.regional import route_costs
 
 if TYPE_CHECKING:
     from abm.protocol import ModelView
@@ -64,25 +65,27 @@ class Developer(mesa.Agent):
     def margin(self, model: ModelView) -> tuple[float, float, float]:
         """(decision price - trigger, decision price, trigger), in price units.
 
-        The decision price is what the project expects to sell at (the world price the
-        developers expect once the capacity under construction produces, through the club
-        border for club projects, with the instruments that would cover it: abm.investment);
+        The decision price is what the project expects to sell at (the price the developers
+        expect once the capacity under construction produces: the world's, or its own
+        market's for a refinery in a separate market; through the club border for club
+        projects, with the instruments that would cover it: abm.investment);
         the trigger is the rule's (real options or NPV) for its cash and fixed costs, capex and
         the finance it would get."""
         inv = model.config.investment
         p = self.project
         pipeline = self.pipeline
         memo = pipeline.margin_memo    # during a review without instruments (Pipeline.review)
-        key = (self.stage, self.market_economy)
+        market = pipeline.market_of(self.stage, self.region)    # (None: the world's)
+        key = (self.stage, self.market_economy, market)
         shared = memo.get(key) if memo is not None else None
         if shared is None:
-            expected = pipeline.expected_price(model, self.stage)
+            expected = pipeline.expected_price(model, self.stage, market)
             if expected is None:
                 return -np.inf, 0.0, np.inf
             if self.market_economy:
                 expected = pipeline.after_predation(model, expected)
             protection = pipeline.protection(model, self)
-            price, sigma = _effective_price(expected, pipeline.expectation.sigma, inv.horizon,
+            price, sigma = _effective_price(expected, pipeline.view(market).sigma, inv.horizon,
                                             protection, model.money_per_price_tonne)
             finance = pipeline.finance_rate(model, self.region)
             if memo is not None:
@@ -126,7 +129,7 @@ class Developer(mesa.Agent):
 
 class Pipeline:
     """Every project of `[investment]` (`developers`, in config order), the developers' shared
-    price view (`expectation`), the capex committed and projects started, and the state's
+    price view (`expectation`; `regional`: of each separate market's price), the capex committed and projects started, and the state's
     capacity expansions (`expansions`: (online step, region, t/yr, unit cost))."""
 
     def __init__(self, model: mesa.Model, config, region_index: dict[str, int],
@@ -142,6 +145,12 @@ class Pipeline:
         self.expectation = PriceExpectation(d.reference_price, inv.volatility_prior,
                                             inv.expectation_halflife,
                                             config.experiment.steps_per_year)
+        # separate-market region (abm.regional) -> the same view of that market's price, which
+        # its refinery projects sell at (formed from its price history as the world's is)
+        self.regional = {r: PriceExpectation(d.reference_price, inv.volatility_prior,
+                                             inv.expectation_halflife,
+                                             config.experiment.steps_per_year)
+                         for r in sorted(route_costs(config))}
         self.capex = 0.0                                 # USD committed
         self.started = 0                                 # projects started
         self.expansions: list[tuple[int, int, float, float]] = []
@@ -158,6 +167,8 @@ class Pipeline:
         """Update developers' expectations; commission arrivals; review the pipeline."""
         t = model.t
         self.expectation.update(model.price)
+        for region, view in self.regional.items():
+            view.update(model.outcome.region_prices[region])
         for developer in self.developers:
             if developer.status == "building" and developer.online_step <= t + 1:
                 developer.commission()
@@ -253,10 +264,24 @@ class Pipeline:
             combined = offer if combined == Protection() else stack(combined, offer)
         return combined
 
-    def expected_price(self, model: ModelView, stage: int) -> float | None:
-        """The world price developers of `stage` expect once the capacity under construction
-        produces (price units; None for mines while there is no concentrate price)."""
-        expected = self.expectation.median
+    def market_of(self, stage: int, region: int) -> int | None:
+        """The separate market (its region) whose price a project of `stage` in `region` sells
+        at: its region's for a refinery there (separate markets trade product); None: the
+        world's (mines sell concentrate at the world's concentrate price)."""
+        return region if stage != MINE and region in self.regional else None
+
+    def view(self, market: int | None) -> PriceExpectation:
+        """The developers' view of `market`'s price (None: the world's)."""
+        return self.expectation if market is None else self.regional[market]
+
+    def expected_price(self, model: ModelView, stage: int,
+                       market: int | None = None) -> float | None:
+        """The price developers of `stage` expect once the capacity under construction
+        produces: the world's, or separate market `market`'s (`market_of`), whose median they
+        form from its own history, moved by the same pipeline adjustment (the world's capacity
+        under construction against world consumption: a separate market that trades moves with
+        the world price) (price units; None for mines while there is no concentrate price)."""
+        expected = self.view(market).median
         if stage == MINE:
             # mines earn the concentrate price: scale the product expectation by its share
             if not np.isfinite(model.concentrate_price) or model.price <= 0:

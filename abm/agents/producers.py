@@ -748,9 +748,12 @@ class Producers:
         one); None when every row sells at the world price."""
         out = model.outcome
         region = self.book.region[terms.rows]
-        sells_at = out.market_prices(model.region_club)[region] / model.price
+        prices = out.market_prices(model.region_club)       # per region
+        sells_at = prices[region] / model.price
         wedge = np.where(terms.club_product, np.maximum(sells_at, 1.0), 1.0)
-        separate = terms.product & np.isin(region, list(out.region_prices))
+        in_separate = np.zeros(len(prices), dtype=bool)     # (per region: cheaper than isin)
+        in_separate[list(out.region_prices)] = True
+        separate = terms.product & in_separate[region]
         wedge[separate] = sells_at[separate]
         return None if (wedge == 1.0).all() else wedge
 
