@@ -51,8 +51,10 @@ VARIANTS = {
                            "licence_delay": 2},
                           {"kind": "supply_outage", "region": "Malaysia", "start": 60,
                            "duration": 6, "cut": 0.5}]},
-    "predatory": {"nonmarket.strategy": "predatory"},
-    "competitive_cap": {"nonmarket.strategy": "competitive", "market.price_cap": 90.0},
+    # (target_share is read only under market_share, the baseline's: its default elsewhere)
+    "predatory": {"nonmarket.strategy": "predatory", "nonmarket.target_share": 0.0},
+    "competitive_cap": {"nonmarket.strategy": "competitive", "nonmarket.target_share": 0.0,
+                        "market.price_cap": 90.0},
 }
 
 MINES = [
