@@ -676,7 +676,10 @@ class Producers:
                     found.append(floors)
         c = cost[:, None]
         sigma = model.pipeline.expectation.sigma
-        s_y = np.maximum(sigma * terms.sqrt_years, 1e-9)[None, :]
+        if sigma >= 1e-9:         # (then sigma sqrt(y) >= sigma >= 1e-9: the max is itself)
+            s_y = sigma * terms.sqrt_row
+        else:
+            s_y = np.maximum(sigma * terms.sqrt_years, 1e-9)[None, :]
         if (price is None and not found and not fed_cost and terms.normal
                 and 1e-100 < value < 1e100 and sigma < 1e100):
             # P_y and K positive and within 1e+-110, s_y within [1e-9, 1e101]: every term
@@ -773,7 +776,7 @@ class Producers:
                 margin=np.maximum(0.0 - cost[:, None], 0.0),
                 margin_zero=bool((cost >= 0.0).all()),      # (0 - c)+ = 0 for every row
                 whole_years=float(rules.horizon).is_integer(),   # every weight 1
-                years=years, sqrt_years=np.sqrt(years),
+                years=years, sqrt_years=np.sqrt(years), sqrt_row=np.sqrt(years)[None, :],
                 weights=np.minimum(rules.horizon - (years - 1.0), 1.0)[None, :],  # a part year
                 growth_factor=(1.0 + growth) ** (-years[None, :] / eps),     # P_y / P
                 mid_year_offset=((years - 0.5) * model.steps_per_year).astype(int),
