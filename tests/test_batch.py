@@ -359,3 +359,38 @@ def test_reusing_runs_of_other_code_is_reported(tmp_path, use):
     history = json.loads((out / "manifest.json").read_text())["history"]
     assert [h["computed"] for h in history] == [12, 0, 0, 0]
     assert [h["status"] for h in history] == ["complete"] * 4
+
+
+def test_a_dask_cluster_starts_beside_the_design_and_bad_input_still_stops_it(tmp_path, use,
+                                                                              monkeypatch):
+    """The LocalCluster starts in a background thread while the design is built and checked;
+    input refused after that (a folder holding another series mode) still raises the clear
+    error, with the started cluster shut down and nothing written."""
+    from abm.engine import executors
+
+    threads, pools, original = [], [], executors.Pool
+
+    class Recorded(original):
+        def __init__(self, *args, **kwargs):
+            threads.append(threading.current_thread().name)
+            super().__init__("local", 1, *args[2:])     # (an inline pool stands in for dask)
+            pools.append(self)
+
+        def shutdown(self, abandon: bool = False) -> None:
+            self.abandoned = abandon
+            super().shutdown(abandon)
+
+    monkeypatch.setattr(executors, "Pool", Recorded)
+    monkeypatch.setattr(engine_runner, "require_dask", lambda: None)
+    run_experiment(experiment(), tmp_path / "r", workers=1, quiet=True, report=False)
+    before = sorted(p.name for p in (tmp_path / "r").rglob("*"))
+    with pytest.raises(ConfigError, match="holds runs stored with --series all"):
+        run_experiment(experiment(), tmp_path / "r", executor="dask", series="bands",
+                       quiet=True, report=False)
+    assert threads == ["abm-dask-start"] and pools[0].abandoned
+    assert sorted(p.name for p in (tmp_path / "r").rglob("*")) == before
+    # what starting raised is raised in the caller's thread
+    monkeypatch.setattr(executors, "Pool", original)
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    with pytest.raises(ImportError):
+        executors.Starting("dask", 2, worker.RUNNER).pool()

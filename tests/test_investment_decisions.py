@@ -223,6 +223,28 @@ def test_exit_weighs_expected_margin_against_the_fixed_cost_avoided():
     assert loss[0] == pytest.approx(5 * (11e6 - 12e6), rel=1e-6)
 
 
+@pytest.mark.parametrize("changes", [{}, {"exits.idle_fixed_share": 0.6, "exits.horizon": 4.5,
+                                          "investment.volatility_prior": 0.4},
+                                     {"investment.volatility_prior": 0.4}])
+def test_the_exit_review_fast_path_gives_the_general_paths_numbers_bit_for_bit(changes):
+    """Without floors, feed or several prices the review skips errstate, the finiteness masks,
+    (0 - c)+ = 0, part-year weights of 1 and the USD/kg factor when it is 1: the same floats
+    (checked against the general path on the same state, with idle share, a part year and
+    volatility; `normal` off forces the general path)."""
+    cfg = exit_config(11e6, **changes)
+    cfg["producers"].append({"name": "C", "region": "US", "stage": "refinery", "capacity": 300.0,
+                             "unit_cost": 45.0, "fixed_cost": 2e6})
+    model = run(cfg, steps=4)       # (before any exit: losses count from the first step)
+    producers, rules = model.producers, model.config.exits
+    fast = producers.expected_avoidable_loss(model, rules)
+    terms = producers._loss_terms(model, rules, producers.structure())
+    assert terms.normal
+    terms.normal = False
+    general = producers.expected_avoidable_loss(model, rules)
+    assert np.count_nonzero(general) == 2          # A and C, market-economy plants
+    assert fast.tobytes() == general.tobytes()
+
+
 def test_an_idle_plant_mothballs_and_avoids_part_of_its_fixed_cost():
     """A plant with cost 70 never runs at a price of 50: it pays (1 - 0.6) x 1.2 m USD/yr."""
     cfg = exit_config(0.0, **{"exits.idle_fixed_share": 0.6, "exits.enabled": True})

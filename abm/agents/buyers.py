@@ -69,6 +69,7 @@ class Buyers:
             model, n, self, [b.name for b in cfg], [region_index[b.region] for b in cfg],
             [b.share for b in cfg], list(range(n))))
         self.share = np.array([b.share for b in self.agents])
+        self.share_total = float(self.share.sum())     # (read every step; shares are fixed)
         self.region = np.array([b.region for b in self.agents])
         self.club = region_club[self.region]
         self.club_rows = np.flatnonzero(self.club)
@@ -158,8 +159,8 @@ class Buyers:
     def scale_of(self, rows: np.ndarray | None = None) -> float:
         """The scale of the summed use of the buyers `rows` (all by default)."""
         if not self.adjusting:
-            share = self.share if rows is None else self.share[rows]
-            return float(share.sum()) * self.demand_scale
+            total = self.share_total if rows is None else float(self.share[rows].sum())
+            return total * self.demand_scale
         scales = self.use_scales()
         return float(scales.sum() if rows is None else scales[rows].sum())
 

@@ -704,7 +704,28 @@ class Producers:
                     found.append(floors)
         c = cost[:, None]
         sigma = model.pipeline.expectation.sigma
-        s_y = np.maximum(sigma * terms.sqrt_years, 1e-9)[None, :]
+        if sigma >= 1e-9:         # (then sigma sqrt(y) >= sigma >= 1e-9: the max is itself)
+            s_y = sigma * terms.sqrt_row
+        else:
+            s_y = np.maximum(sigma * terms.sqrt_years, 1e-9)[None, :]
+        if (price is None and not found and not fed_cost and terms.normal
+                and 1e-100 < value < 1e100 and sigma < 1e100):
+            # P_y and K positive and within 1e+-110, s_y within [1e-9, 1e101]: every term
+            # below is finite and raises no floating-point warning, so the same arithmetic
+            # needs neither errstate nor the finiteness masks (x + 0 and x * 1 skipped: exact)
+            d1 = (np.log(p_y / terms.strike) + 0.5 * s_y * s_y) / s_y
+            d2 = d1 - s_y
+            call = p_y * ndtr(d1) - terms.strike * ndtr(d2)
+            margin = call if terms.margin_zero else terms.margin + call
+            fixed = terms.fixed
+            if self.idle_share:
+                fixed = fixed * (1.0 - self.idle_share * ndtr(-d2))
+            earned = terms.capacity * margin
+            if self.money_per_price_tonne != 1.0:
+                earned = earned * self.money_per_price_tonne
+            loss[rows] = ((fixed - earned) if terms.whole_years
+                          else (fixed - earned) * terms.weights).sum(axis=1)
+            return loss
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             if found:
                 floor = np.zeros((len(rows), len(terms.years)))
@@ -784,11 +805,18 @@ class Producers:
                 # without a floor or feed: the strike and the margin (F - c)+ at F = 0
                 strike=np.where(cost[:, None] <= 0.0, 0.0, cost[:, None]),
                 margin=np.maximum(0.0 - cost[:, None], 0.0),
-                years=years, sqrt_years=np.sqrt(years),
+                margin_zero=bool((cost >= 0.0).all()),      # (0 - c)+ = 0 for every row
+                whole_years=float(rules.horizon).is_integer(),   # every weight 1
+                years=years, sqrt_years=np.sqrt(years), sqrt_row=np.sqrt(years)[None, :],
                 weights=np.minimum(rules.horizon - (years - 1.0), 1.0)[None, :],  # a part year
                 growth_factor=(1.0 + growth) ** (-years[None, :] / eps),     # P_y / P
                 mid_year_offset=((years - 0.5) * model.steps_per_year).astype(int),
                 fixed=b.fixed_cost[rows][:, None], capacity=b.capacity[rows][:, None])
+            # every strike (c > 0) within 1e+-100 and P_y / P within 1e+-10: see
+            # expected_avoidable_loss
+            terms.normal = bool(((cost > 1e-100) & (cost < 1e100)).all()
+                                and ((terms.growth_factor > 1e-10)
+                                     & (terms.growth_factor < 1e10)).all())
         self._loss_cache = (st, rules, terms)
         return terms
 

@@ -191,6 +191,38 @@ class Pool:
         return {"kind": self.kind, "workers": self.workers, "scheduler": self.scheduler}
 
 
+class Starting:
+    """A `Pool` started in a background thread, for a dask LocalCluster (its scheduler and
+    worker processes take seconds to start): the parent builds and checks the design
+    meanwhile. `pool()` waits for it and raises what starting it raised; `abandon()` waits and
+    shuts a started pool down (bad input or Ctrl-C before the runs)."""
+
+    def __init__(self, *args, **kwargs):
+        self._pool: Pool | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._start, args=args, kwargs=kwargs,
+                                        name="abm-dask-start", daemon=True)
+        self._thread.start()
+
+    def _start(self, *args, **kwargs) -> None:
+        try:
+            self._pool = Pool(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread by pool()
+            self._error = exc
+
+    def pool(self) -> Pool:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._pool is not None
+        return self._pool
+
+    def abandon(self) -> None:
+        self._thread.join()
+        if self._pool is not None:
+            self._pool.shutdown(abandon=True)
+
+
 def is_broken(exc: BaseException) -> bool:
     """Whether a task's exception means the whole local pool is unusable."""
     return isinstance(exc, BrokenProcessPool)

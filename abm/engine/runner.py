@@ -29,6 +29,7 @@ from abm.engine import manifest as manifest_io
 from abm.engine import store, worker
 from abm.engine.executors import (
     Pool,
+    Starting,
     check_scheduler_address,
     is_broken,
     require_dask,
@@ -208,26 +209,31 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, *, workers: i
     runner = worker.RUNNER
     worker.resolve_runner(runner)       # an unimportable runner fails here, not in every run
     pool: Pool | None = None
+    starting: Starting | None = None
     if executor_instance is None and executor == "local":
         # the local pool starts now: its processes fork and import while the design is built
         # and checked (a pool writes nothing, so bad input still leaves the disk untouched)
         warm_up(executor, workers)
         pool = Pool(executor, workers, runner)
         pool.start_workers()
+    elif executor_instance is None and executor == "dask" and scheduler is None:
+        starting = Starting(executor, workers, runner)      # a LocalCluster, likewise
     try:
         the_plan = plan(exp, out, force=force)
         the_plan.discard = _check_series_mode(the_plan.stored, the_plan.discard, series, out,
                                               force)
         if pool is None:
             try:
-                pool = Pool(executor, workers, runner, scheduler=scheduler,
-                            instance=executor_instance)
+                pool = starting.pool() if starting is not None else Pool(
+                    executor, workers, runner, scheduler=scheduler, instance=executor_instance)
             except OSError as exc:              # e.g. no scheduler at that address
                 raise ConfigError(None, "scheduler", f"cannot start or reach the dask cluster "
                                   f"({exc})") from None
     except BaseException:
         if pool is not None:
             pool.shutdown(abandon=True)
+        elif starting is not None:
+            starting.abandon()
         raise
     finished = False
     try:
