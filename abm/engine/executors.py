@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import warnings
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -206,7 +207,11 @@ class Starting:
 
     def _start(self, *args, **kwargs) -> None:
         try:
-            self._pool = Pool(*args, **kwargs)
+            # (distributed warns when its default ports are taken; started beside the design, its
+            # warnings would interleave with the parent's output, even on the bad-input path)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                self._pool = Pool(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread by pool()
             self._error = exc
 
