@@ -47,15 +47,14 @@ def test_calibrate_through_abm_reports_bad_input_with_exit_code_2(tmp_path, caps
     assert not (tmp_path / "o").exists()
 
 
-def test_help_is_fast_and_imports_no_heavy_module():
-    code = ("import sys, time; t = time.perf_counter(); from abm.cli import build_parser; "
-            "build_parser().format_help(); print(time.perf_counter() - t); "
+def test_help_imports_no_heavy_module():
+    # (its time, < 0.3 s, is measured by benchmarks/bench_report.py help, not here)
+    code = ("import sys; from abm.cli import build_parser; build_parser().format_help(); "
             "print(sorted(m for m in ('numpy', 'polars', 'pydantic', 'mesa', 'abm.validation."
             "claims', 'abm.model', 'solara') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          timeout=60).stdout.splitlines()
-    assert out[1] == "[]", out
-    assert float(out[0]) < 0.3  # seconds to import the CLI and build its parser
+    assert out[0] == "[]", out
     proc = subprocess.run([*ABM, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "validate-model" in proc.stdout
 

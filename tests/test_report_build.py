@@ -6,7 +6,6 @@ import html
 import json
 import re
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -250,8 +249,10 @@ def report_size(out: Path) -> dict[str, int]:
     return {p.name: p.stat().st_size for p in (out / "report").iterdir()}
 
 
-def test_size_does_not_grow_with_runs_and_build_is_fast(tmp_path):
-    """10,000 runs give the same pages as 100; the report stays under 10 MB and 15 s."""
+def test_size_does_not_grow_with_runs(tmp_path):
+    """10,000 runs give the same pages as 100; the report stays under 10 MB (its build time,
+    < 15 s, is measured by benchmarks/bench_report.py, not here: a wall-clock limit fails on a
+    loaded machine)."""
     scen = ("baseline", "cfd_110")
     small = make_results(tmp_path / "small", scenarios=scen, replications=5, sweep="lhs",
                          samples=10, layout="parts", summaries=False)
@@ -259,9 +260,7 @@ def test_size_does_not_grow_with_runs_and_build_is_fast(tmp_path):
                          samples=10, layout="parts", summaries=False)
     assert summary.load_runs(large).height == 10_000
     build_report(small)
-    start = time.perf_counter()
     build_report(large)
-    seconds = time.perf_counter() - start
     s, g = report_size(small), report_size(large)
     assert s.keys() == g.keys()
     for name in s:
@@ -270,7 +269,6 @@ def test_size_does_not_grow_with_runs_and_build_is_fast(tmp_path):
             continue
         assert 0.8 < g[name] / s[name] < 1.25, (name, s[name], g[name])
     assert sum(g.values()) < 10_000_000
-    assert seconds < 15, f"report for 10,000 runs took {seconds:.1f} s"
 
 
 def test_all_runs_failed_still_gives_pages_with_the_errors(tmp_path):
