@@ -102,7 +102,7 @@ def clear_club_stages(model) -> StagesOutcome:
                 return float((makers.intensity * comp_at(p_w, p_c).sold)[makers.club].sum())
 
             def ceiling(p_c: float) -> float:
-                return break_even(makers, comp_at(p_w, p_c), makers.club, p_c)
+                return break_even(makers, comp_at(p_w, p_c), makers.club)
 
             asks = np.append(club_asks, border(p_w))
             qty = np.append(club_qty, world_qty)
@@ -140,21 +140,56 @@ def clear_club_stages(model) -> StagesOutcome:
     def world_ceiling(p_w: float) -> float:
         p_c, sold = club_market(p_w)
         comp = comp_at(p_w, p_c)
-        top = break_even(makers, comp, ~makers.club, p_w)
+        # (no outside maker buying: none bounds P_w, inf)
+        top = break_even(makers, comp, ~makers.club)
         if sold[-1] > 0:
             # club makers selling pay the border price: they break even up to b(P_w) = x
-            x = break_even(makers, comp, makers.club, p_c)
+            x = break_even(makers, comp, makers.club)
             scale = 1.0 + plan.tariff
             top = min(top, max(x / scale, plan.mip) if x >= plan.mip * scale else p_w)
-        return top
+        return top if np.isfinite(top) else p_w
 
-    world = product_equilibrium(o.ask[~club_offer], o.qty[~club_offer], world_demand,
-                                world_ceiling)
+    world_asks, world_offer_qty = o.ask[~club_offer], o.qty[~club_offer]
+
+    def tied_at_border(p_w: float, p_c: float) -> bool:
+        """The border price b(P_w) is the club's price and a club refiner's ask there, and the
+        world's price is on a vertical segment (no world offer at P_w): the world sells all its
+        product below P_w, so the club's tie between its refiners and imports is split by what
+        the world has left (`shipped`), not by the club's merit order."""
+        eps = 1e-9 * max(p_c, 1.0)
+        live = club_qty > 0
+        return (abs(border(p_w) - p_c) <= eps and bool((live & (np.abs(club_asks - p_c)
+                                                                 <= eps)).any())
+                and not ((world_offer_qty > 0) & (world_asks == p_w)).any())
+
+    def shipped(p_w: float, p_c: float, comp: Outcome) -> tuple[np.ndarray, np.ndarray]:
+        """The tie at the border split as the world ships: imports = the world's product below
+        P_w less what outside makers buy, club refiners at the tied ask the rest of club
+        makers' use, pro rata (t per club offer and imports, t per world offer)."""
+        use = makers.intensity * comp.sold
+        club_use, outside = float(use[makers.club].sum()), float(use[~makers.club].sum())
+        eps = 1e-9 * max(p_c, 1.0)
+        live = club_qty > 0
+        at = live & (np.abs(club_asks - p_c) <= eps)
+        club_below = np.where(live & ~at & (club_asks < p_c), club_qty, 0.0)
+        world_out = np.where((world_offer_qty > 0) & (world_asks < p_w), world_offer_qty, 0.0)
+        room = club_use - float(club_below.sum())
+        imports = min(max(float(world_out.sum()) - outside, 0.0), room)
+        share = min(max((room - imports) / float(club_qty[at].sum()), 0.0), 1.0)
+        club = np.append(club_below + np.where(at, club_qty * share, 0.0), imports)
+        if world_out.sum() > 0:
+            world_out = world_out * min((outside + imports) / float(world_out.sum()), 1.0)
+        return club, world_out
+
+    world = product_equilibrium(world_asks, world_offer_qty, world_demand, world_ceiling)
     p_w = world.price
     p_c, club_sold = club_market(p_w)
     comp = comp_at(p_w, p_c)
+    world_sold = world.dispatched
+    if tied_at_border(p_w, p_c):
+        club_sold, world_sold = shipped(p_w, p_c, comp)
     dispatched = np.zeros(len(o))
-    dispatched[~club_offer] = world.dispatched
+    dispatched[~club_offer] = world_sold
     dispatched[club_offer] = club_sold[:-1]
     imports = float(club_sold[-1])
     offer_price = np.where(club_offer, p_c, p_w)

@@ -94,7 +94,7 @@ def product_equilibrium(asks: np.ndarray, qty: np.ndarray, derived: Callable[[fl
             top = ceiling(price)
             if k + 1 < len(levels):
                 top = min(top, float(levels[k + 1]))
-            if top > price and demand(top) >= full:
+            if np.isfinite(top) and top > price and demand(top) >= full:
                 price, sold = top, float(supply[k])
     else:
         left = float(levels[k - 1])
@@ -112,7 +112,7 @@ def product_equilibrium(asks: np.ndarray, qty: np.ndarray, derived: Callable[[fl
             top = ceiling(price)
             if k < len(levels):
                 top = min(top, right)
-            if top > price and demand(top) >= below * (1.0 - 1e-12):
+            if np.isfinite(top) and top > price and demand(top) >= below * (1.0 - 1e-12):
                 price = top
         sold = below
     at = live & (asks == price)
@@ -157,7 +157,7 @@ def clear_stages(model) -> tuple[float, np.ndarray, Outcome]:
         return float((makers.intensity * component_market(product_price).sold).sum())
 
     def ceiling(product_price: float) -> float:
-        return break_even(makers, component_market(product_price), None, product_price)
+        return break_even(makers, component_market(product_price), None)
 
     product = product_equilibrium(o.ask, o.qty, derived, ceiling)
     return product.price, product.dispatched, component_market(product.price)
@@ -186,14 +186,15 @@ def component_clearing(model, avail: np.ndarray) -> Callable[[float | np.ndarray
     return component_market
 
 
-def break_even(makers, comp: Outcome, among: np.ndarray | None, product_price: float) -> float:
+def break_even(makers, comp: Outcome, among: np.ndarray | None) -> float:
     """The highest product price at which every maker selling in `comp` (of the rows `among`;
-    None: all) still breaks even, min_i (Pc_i - c_i) / k_i; `product_price` when none sells."""
+    None: all) still breaks even, min_i (Pc_i - c_i) / k_i; inf when none sells (no maker's
+    break-even bounds the price: the caller's other bounds do)."""
     selling = comp.sold > 0
     if among is not None:
         selling &= among
     if not selling.any():
-        return product_price
+        return np.inf
     return float(np.min((comp.offer_price[selling] - makers.unit_cost[selling])
                         / makers.intensity[selling]))
 
