@@ -26,26 +26,13 @@ Prices in the experiment's price unit per t; quantities t per step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from abm.clearing import Outcome
-from abm.component import break_even, clear_stages, component_clearing, product_equilibrium
-
-
-def mixed(lo: Outcome, hi: Outcome, share: float) -> Outcome:
-    """`share` of component-market outcome `lo` and the rest of `hi`, which clear at the same
-    prices (the two sides of a tie): the tonnes and the money mixed, the prices `lo`'s."""
-    def mix(a, b):
-        return share * a + (1.0 - share) * b
-
-    return replace(lo, sold=mix(lo.sold, hi.sold), to_gov=mix(lo.to_gov, hi.to_gov),
-                   buyer_tonnes=mix(lo.buyer_tonnes, hi.buyer_tonnes),
-                   duties=mix(lo.duties, hi.duties), club_imports=mix(lo.club_imports,
-                                                                      hi.club_imports),
-                   unmet=mix(lo.unmet, hi.unmet), consumption=mix(lo.consumption, hi.consumption),
-                   exporter_rent=mix(lo.exporter_rent, hi.exporter_rent))
+from abm.component import (break_even, clear_stages, component_clearing, mixed,
+                           product_equilibrium)
 
 
 @dataclass
@@ -181,6 +168,31 @@ def clear_club_stages(model) -> StagesOutcome:
             world_out = world_out * min((outside + imports) / float(world_out.sum()), 1.0)
         return club, world_out
 
+    def world_tie(p_w: float, p_c: float) -> tuple[np.ndarray, Outcome, np.ndarray] | None:
+        """Where the world's derived demand jumps across the world's supply at P_w (a club
+        maker's ask meets an outside maker's at the component price, intensities differing:
+        below P_w the outside maker takes the tie, above it the club maker), every split of the
+        tie is a component-market equilibrium; the one that clears the world's market is the
+        mix of the two sides whose world demand is the world's supply below P_w. Returns
+        (t per club offer and imports, the component market, t per world offer), or None
+        without such a jump (or where the club's price jumps with it)."""
+        live = world_offer_qty > 0
+        if (live & (world_asks == p_w)).any():
+            return None
+        world_out = np.where(live & (world_asks < p_w), world_offer_qty, 0.0)
+        supply = float(world_out.sum())
+        if supply <= 0 or abs(world_demand(p_w) - supply) <= 1e-9 * supply:
+            return None
+        lo_w, hi_w = p_w * (1 - 1e-9), p_w * (1 + 1e-9)
+        (pc_lo, sold_lo), (pc_hi, sold_hi) = club_market(lo_w), club_market(hi_w)
+        d_lo, d_hi = world_demand(lo_w), world_demand(hi_w)
+        if (abs(pc_lo - pc_hi) > 1e-6 * max(p_c, 1.0) or not d_lo >= supply >= d_hi
+                or d_lo <= d_hi):
+            return None
+        share = (supply - d_hi) / (d_lo - d_hi)
+        comp = mixed(comp_at(lo_w, pc_lo), comp_at(hi_w, pc_hi), share, comp_at(p_w, p_c))
+        return share * sold_lo + (1.0 - share) * sold_hi, comp, world_out
+
     world = product_equilibrium(world_asks, world_offer_qty, world_demand, world_ceiling)
     p_w = world.price
     p_c, club_sold = club_market(p_w)
@@ -188,6 +200,10 @@ def clear_club_stages(model) -> StagesOutcome:
     world_sold = world.dispatched
     if tied_at_border(p_w, p_c):
         club_sold, world_sold = shipped(p_w, p_c, comp)
+    else:
+        split = world_tie(p_w, p_c)
+        if split is not None:
+            club_sold, comp, world_sold = split
     dispatched = np.zeros(len(o))
     dispatched[~club_offer] = world_sold
     dispatched[club_offer] = club_sold[:-1]

@@ -26,7 +26,7 @@ Quantities are tonnes per step; prices in the experiment's price unit.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -127,6 +127,24 @@ def product_equilibrium(asks: np.ndarray, qty: np.ndarray, derived: Callable[[fl
     return ProductClearing(price, out, float(out.sum()))
 
 
+def mixed(lo: Outcome, hi: Outcome, share: float, at: Outcome | None = None) -> Outcome:
+    """`share` of component-market outcome `lo` and the rest of `hi`, the two sides of a tie
+    between makers: the tonnes and the money mixed, the prices `at`'s (the outcome at the tie's
+    own prices; None: `lo`'s)."""
+    def mix(a, b):
+        return share * a + (1.0 - share) * b
+
+    prices = at if at is not None else lo
+    return replace(lo, sold=mix(lo.sold, hi.sold), to_gov=mix(lo.to_gov, hi.to_gov),
+                   buyer_tonnes=mix(lo.buyer_tonnes, hi.buyer_tonnes),
+                   duties=mix(lo.duties, hi.duties), club_imports=mix(lo.club_imports,
+                                                                      hi.club_imports),
+                   unmet=mix(lo.unmet, hi.unmet), consumption=mix(lo.consumption, hi.consumption),
+                   exporter_rent=mix(lo.exporter_rent, hi.exporter_rent),
+                   world_price=prices.world_price, club_price=prices.club_price,
+                   offer_price=prices.offer_price, buyer_price=prices.buyer_price)
+
+
 def composed(maker_cost: np.ndarray, maker_qty: np.ndarray, product_ask: np.ndarray,
              product_qty: np.ndarray, intensity: float) -> market.ChainCurve:
     """With one intensity k and one component market, the cheapest component is made by the
@@ -160,7 +178,25 @@ def clear_stages(model) -> tuple[float, np.ndarray, Outcome]:
         return break_even(makers, component_market(product_price), None)
 
     product = product_equilibrium(o.ask, o.qty, derived, ceiling)
-    return product.price, product.dispatched, component_market(product.price)
+    price, dispatched = product.price, product.dispatched
+    comp = component_market(price)
+    live = o.qty > 0
+    below = float(o.qty[live & (o.ask < price)].sum())
+    if below > 0 and not (live & (o.ask == price)).any():
+        # a vertical segment where derived demand jumps across the supply below P (makers of
+        # different intensities tie at the component price: below P the one with the larger
+        # k takes the tie, above it the other): every split of the tie is a component-market
+        # equilibrium, and the one that clears the product market mixes the two sides so
+        # that the makers buy the supply below P
+        if abs(float((makers.intensity * comp.sold).sum()) - below) > 1e-9 * below:
+            lo = component_market(price * (1 - 1e-9))
+            hi = component_market(price * (1 + 1e-9))
+            d_lo = float((makers.intensity * lo.sold).sum())
+            d_hi = float((makers.intensity * hi.sold).sum())
+            if d_lo >= below >= d_hi and d_lo > d_hi:
+                comp = mixed(lo, hi, (below - d_hi) / (d_lo - d_hi), comp)
+                dispatched = np.where(live & (o.ask < price), o.qty, 0.0)
+    return price, dispatched, comp
 
 
 def component_clearing(model, avail: np.ndarray) -> Callable[[float | np.ndarray], Outcome]:

@@ -638,3 +638,65 @@ def test_a_tariff_on_all_the_worlds_product_sets_the_world_price_at_the_borders_
     assert s["club_imports"][0] == pytest.approx(40.0, rel=1e-12)
     assert s["duties"][0] == pytest.approx((p_c - p_w) * 40 * 1e3, rel=1e-9)
     assert s["duties"][0] == pytest.approx({0.1: 699.2e3, 0.2: 1_281.8e3}[tariff], rel=1e-4)
+
+
+@pytest.mark.parametrize("mip", [120.0, 110.0])
+def test_a_tie_between_a_club_and_an_outside_maker_is_split_so_both_markets_clear(mip):
+    """Intensities differ: R1 (US) 20 t/step at 20, R2 (China) 40 t at 40; C1 (US) 60 t at 30
+    (k 0.3), C3 (US) 60 t at 25 (k 0.6), C2 (China) 100 t at 40 (k 0.8); a club product MIP F.
+    The club imports at F, so P_c = F; C1 asks 30 + 0.3 F < the component price and makes its
+    60 t; C3 (25 + 0.6 F) and C2 (40 + 0.8 P_w) tie at the component price Pc = 25 + 0.6 F, so
+    P_w = (Pc - 40) / 0.8 (below it C2 takes the whole tie and the world is short, above it C3
+    does and R2 is left unsold). The split q2 + q3 = 11,100 / Pc - 60 clears the world: R2's
+    40 t = 0.8 q2 + imports, imports = 0.3 x 60 + 0.6 q3 - R1's 20.
+    F 120: Pc 97, P_w 71.25, q2 + q3 = 54.43, 0.8 q2 + 0.6 q3 = 42: q2 46.70, q3 7.73,
+    imports 2.64 t, duty (120 - 71.25) x 2.64 = 128.6 (x 1,000 USD).
+    F 110: Pc 91, P_w 63.75, q2 + q3 = 61.98: q2 24.07, q3 37.91, imports 20.75 t,
+    duty 46.25 x 20.75 = 959.6."""
+    m = run(club_b([("R1", "US", "refinery", 20.0, 20.0), ("R2", "China", "refinery", 40.0, 40.0),
+                    ("C1", "US", "component", 60.0, 30.0), ("C3", "US", "component", 60.0, 25.0),
+                    ("C2", "China", "component", 100.0, 40.0)],
+                   {"floor": {"mechanism": "mip", "level": mip}},
+                   intensities={"C1": 0.3, "C3": 0.6, "C2": 0.8}))
+    s = m.series(accounts=True)
+    pc = 25 + 0.6 * mip
+    p_w = (pc - 40) / 0.8
+    tie = 11_100 / pc - 60
+    q2 = (42 - 0.6 * tie) / 0.2
+    imports = 0.3 * 60 + 0.6 * (tie - q2) - 20
+    assert s["club_price"][0] == pytest.approx(mip, rel=1e-12)
+    assert s["component_price"][0] == pytest.approx(pc, rel=1e-9)
+    assert s["price"][0] == pytest.approx(p_w, rel=1e-9)
+    np.testing.assert_allclose(m.components.output, [60.0, tie - q2, q2], rtol=1e-6)
+    assert q2 == pytest.approx({120.0: 46.70, 110.0: 24.07}[mip], abs=0.01)
+    np.testing.assert_allclose(m.book.output, [20.0, 40.0], rtol=1e-6)
+    assert s["club_imports"][0] == pytest.approx(imports, rel=1e-6)
+    assert s["duties"][0] == pytest.approx((mip - p_w) * imports * 1e3, rel=1e-6)
+    assert s["duties"][0] == pytest.approx({120.0: 128.6e3, 110.0: 959.6e3}[mip], rel=1e-3)
+    # tonnes and money: product sold = product used; makers' product bill = refiners + duty
+    used = float((m.components.intensity * m.components.output).sum())
+    assert float(m.book.output.sum()) == pytest.approx(used, rel=1e-9)
+    assert s["component_product_payments"][0] == pytest.approx(
+        s["producer_revenue"][0] + s["duties"][0], rel=1e-9)
+
+
+def test_makers_of_different_intensities_tied_in_one_market_split_so_product_clears():
+    """No product measure, one market: R1 (US) 100 t/step at 20, R2 (China) 200 t at 60;
+    C1 (US) 300 t at 30 (k 0.3), C2 (China) 300 t at 10 (k 0.8). Their asks cross at
+    30 + 0.3 P = 10 + 0.8 P, P = 40 (ask 42): below it C2 takes the buyers' 11,100 / 42 =
+    264.29 t and buys 0.8 x 264.29 = 211.4 t of product (> R1's 100), above it C1 does and
+    buys 79.3 t (< 100): P = 40, and the tie is split so the makers buy R1's 100 t:
+    q1 + q2 = 264.29, 0.3 q1 + 0.8 q2 = 100: q2 = (100 - 79.29) / 0.5 = 41.43, q1 = 222.86."""
+    m = run(club_b([("R1", "US", "refinery", 100.0, 20.0), ("R2", "China", "refinery", 200.0, 60.0),
+                    ("C1", "US", "component", 300.0, 30.0),
+                    ("C2", "China", "component", 300.0, 10.0)], {},
+                   intensities={"C1": 0.3, "C2": 0.8}))
+    s = m.series(accounts=True)
+    total = 11_100 / 42
+    q2 = (100 - 0.3 * total) / 0.5
+    assert s["price"][0] == pytest.approx(40.0, rel=1e-9)
+    assert s["component_price"][0] == pytest.approx(42.0, rel=1e-9)
+    np.testing.assert_allclose(m.components.output, [total - q2, q2], rtol=1e-6)
+    np.testing.assert_allclose(m.book.output, [100.0, 0.0], rtol=1e-9, atol=1e-9)
+    assert s["component_product_payments"][0] == pytest.approx(s["producer_revenue"][0],
+                                                               rel=1e-9)
