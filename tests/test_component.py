@@ -700,3 +700,17 @@ def test_makers_of_different_intensities_tied_in_one_market_split_so_product_cle
     np.testing.assert_allclose(m.book.output, [100.0, 0.0], rtol=1e-9, atol=1e-9)
     assert s["component_product_payments"][0] == pytest.approx(s["producer_revenue"][0],
                                                                rel=1e-9)
+
+
+@pytest.mark.parametrize("with_makers", [True, False])
+def test_a_product_mip_covering_a_region_outside_the_club_is_refused(with_makers):
+    """As the component MIP: a product MIP acts at the club's border (review 16e finding 4:
+    covers = ["China"] ran, at the club's border, its duty booked to a 'floor' government)."""
+    raw = club({"floor": {"mechanism": "mip", "level": 84.0, "covers": ["China"]}})
+    if not with_makers:
+        raw["producers"] = [p for p in raw["producers"] if p["stage"] != "component"]
+        del raw["market"]["component_intensity"]
+    with pytest.raises(ConfigError) as err:
+        experiment_from_dict(raw)
+    assert "policy.floor.covers" in str(err.value)
+    assert "'China' is not in the club (allowed in covers: US)" in str(err.value)
