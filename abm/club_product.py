@@ -26,26 +26,13 @@ Prices in the experiment's price unit per t; quantities t per step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from abm.clearing import Outcome
-from abm.component import break_even, clear_stages, component_clearing, product_equilibrium
-
-
-def mixed(lo: Outcome, hi: Outcome, share: float) -> Outcome:
-    """`share` of component-market outcome `lo` and the rest of `hi`, which clear at the same
-    prices (the two sides of a tie): the tonnes and the money mixed, the prices `lo`'s."""
-    def mix(a, b):
-        return share * a + (1.0 - share) * b
-
-    return replace(lo, sold=mix(lo.sold, hi.sold), to_gov=mix(lo.to_gov, hi.to_gov),
-                   buyer_tonnes=mix(lo.buyer_tonnes, hi.buyer_tonnes),
-                   duties=mix(lo.duties, hi.duties), club_imports=mix(lo.club_imports,
-                                                                      hi.club_imports),
-                   unmet=mix(lo.unmet, hi.unmet), consumption=mix(lo.consumption, hi.consumption),
-                   exporter_rent=mix(lo.exporter_rent, hi.exporter_rent))
+from abm.component import (break_even, clear_stages, component_clearing, mixed,
+                           product_equilibrium)
 
 
 @dataclass
@@ -102,7 +89,7 @@ def clear_club_stages(model) -> StagesOutcome:
                 return float((makers.intensity * comp_at(p_w, p_c).sold)[makers.club].sum())
 
             def ceiling(p_c: float) -> float:
-                return break_even(makers, comp_at(p_w, p_c), makers.club, p_c)
+                return break_even(makers, comp_at(p_w, p_c), makers.club)
 
             asks = np.append(club_asks, border(p_w))
             qty = np.append(club_qty, world_qty)
@@ -140,21 +127,85 @@ def clear_club_stages(model) -> StagesOutcome:
     def world_ceiling(p_w: float) -> float:
         p_c, sold = club_market(p_w)
         comp = comp_at(p_w, p_c)
-        top = break_even(makers, comp, ~makers.club, p_w)
+        # (no outside maker buying: none bounds P_w, inf)
+        top = break_even(makers, comp, ~makers.club)
         if sold[-1] > 0:
             # club makers selling pay the border price: they break even up to b(P_w) = x
-            x = break_even(makers, comp, makers.club, p_c)
+            x = break_even(makers, comp, makers.club)
             scale = 1.0 + plan.tariff
             top = min(top, max(x / scale, plan.mip) if x >= plan.mip * scale else p_w)
-        return top
+        return top if np.isfinite(top) else p_w
 
-    world = product_equilibrium(o.ask[~club_offer], o.qty[~club_offer], world_demand,
-                                world_ceiling)
+    world_asks, world_offer_qty = o.ask[~club_offer], o.qty[~club_offer]
+
+    def tied_at_border(p_w: float, p_c: float) -> bool:
+        """The border price b(P_w) is the club's price and a club refiner's ask there, and the
+        world's price is on a vertical segment (no world offer at P_w): the world sells all its
+        product below P_w, so the club's tie between its refiners and imports is split by what
+        the world has left (`shipped`), not by the club's merit order."""
+        eps = 1e-9 * max(p_c, 1.0)
+        live = club_qty > 0
+        return (abs(border(p_w) - p_c) <= eps and bool((live & (np.abs(club_asks - p_c)
+                                                                 <= eps)).any())
+                and not ((world_offer_qty > 0) & (world_asks == p_w)).any())
+
+    def shipped(p_w: float, p_c: float, comp: Outcome) -> tuple[np.ndarray, np.ndarray]:
+        """The tie at the border split as the world ships: imports = the world's product below
+        P_w less what outside makers buy, club refiners at the tied ask the rest of club
+        makers' use, pro rata (t per club offer and imports, t per world offer)."""
+        use = makers.intensity * comp.sold
+        club_use, outside = float(use[makers.club].sum()), float(use[~makers.club].sum())
+        eps = 1e-9 * max(p_c, 1.0)
+        live = club_qty > 0
+        at = live & (np.abs(club_asks - p_c) <= eps)
+        club_below = np.where(live & ~at & (club_asks < p_c), club_qty, 0.0)
+        world_out = np.where((world_offer_qty > 0) & (world_asks < p_w), world_offer_qty, 0.0)
+        room = club_use - float(club_below.sum())
+        imports = min(max(float(world_out.sum()) - outside, 0.0), room)
+        share = min(max((room - imports) / float(club_qty[at].sum()), 0.0), 1.0)
+        club = np.append(club_below + np.where(at, club_qty * share, 0.0), imports)
+        if world_out.sum() > 0:
+            world_out = world_out * min((outside + imports) / float(world_out.sum()), 1.0)
+        return club, world_out
+
+    def world_tie(p_w: float, p_c: float) -> tuple[np.ndarray, Outcome, np.ndarray] | None:
+        """Where the world's derived demand jumps across the world's supply at P_w (a club
+        maker's ask meets an outside maker's at the component price, intensities differing:
+        below P_w the outside maker takes the tie, above it the club maker), every split of the
+        tie is a component-market equilibrium; the one that clears the world's market is the
+        mix of the two sides whose world demand is the world's supply below P_w. Returns
+        (t per club offer and imports, the component market, t per world offer), or None
+        without such a jump (or where the club's price jumps with it)."""
+        live = world_offer_qty > 0
+        if (live & (world_asks == p_w)).any():
+            return None
+        world_out = np.where(live & (world_asks < p_w), world_offer_qty, 0.0)
+        supply = float(world_out.sum())
+        if supply <= 0 or abs(world_demand(p_w) - supply) <= 1e-9 * supply:
+            return None
+        lo_w, hi_w = p_w * (1 - 1e-9), p_w * (1 + 1e-9)
+        (pc_lo, sold_lo), (pc_hi, sold_hi) = club_market(lo_w), club_market(hi_w)
+        d_lo, d_hi = world_demand(lo_w), world_demand(hi_w)
+        if (abs(pc_lo - pc_hi) > 1e-6 * max(p_c, 1.0) or not d_lo >= supply >= d_hi
+                or d_lo <= d_hi):
+            return None
+        share = (supply - d_hi) / (d_lo - d_hi)
+        comp = mixed(comp_at(lo_w, pc_lo), comp_at(hi_w, pc_hi), share, comp_at(p_w, p_c))
+        return share * sold_lo + (1.0 - share) * sold_hi, comp, world_out
+
+    world = product_equilibrium(world_asks, world_offer_qty, world_demand, world_ceiling)
     p_w = world.price
     p_c, club_sold = club_market(p_w)
     comp = comp_at(p_w, p_c)
+    world_sold = world.dispatched
+    if tied_at_border(p_w, p_c):
+        club_sold, world_sold = shipped(p_w, p_c, comp)
+    else:
+        split = world_tie(p_w, p_c)
+        if split is not None:
+            club_sold, comp, world_sold = split
     dispatched = np.zeros(len(o))
-    dispatched[~club_offer] = world.dispatched
+    dispatched[~club_offer] = world_sold
     dispatched[club_offer] = club_sold[:-1]
     imports = float(club_sold[-1])
     offer_price = np.where(club_offer, p_c, p_w)

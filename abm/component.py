@@ -26,7 +26,7 @@ Quantities are tonnes per step; prices in the experiment's price unit.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -94,7 +94,7 @@ def product_equilibrium(asks: np.ndarray, qty: np.ndarray, derived: Callable[[fl
             top = ceiling(price)
             if k + 1 < len(levels):
                 top = min(top, float(levels[k + 1]))
-            if top > price and demand(top) >= full:
+            if np.isfinite(top) and top > price and demand(top) >= full:
                 price, sold = top, float(supply[k])
     else:
         left = float(levels[k - 1])
@@ -112,7 +112,7 @@ def product_equilibrium(asks: np.ndarray, qty: np.ndarray, derived: Callable[[fl
             top = ceiling(price)
             if k < len(levels):
                 top = min(top, right)
-            if top > price and demand(top) >= below * (1.0 - 1e-12):
+            if np.isfinite(top) and top > price and demand(top) >= below * (1.0 - 1e-12):
                 price = top
         sold = below
     at = live & (asks == price)
@@ -125,6 +125,24 @@ def product_equilibrium(asks: np.ndarray, qty: np.ndarray, derived: Callable[[fl
         # root; shared so that the tonnes sold are the tonnes bought)
         out = out * (demand(price) / float(out.sum()))
     return ProductClearing(price, out, float(out.sum()))
+
+
+def mixed(lo: Outcome, hi: Outcome, share: float, at: Outcome | None = None) -> Outcome:
+    """`share` of component-market outcome `lo` and the rest of `hi`, the two sides of a tie
+    between makers: the tonnes and the money mixed, the prices `at`'s (the outcome at the tie's
+    own prices; None: `lo`'s)."""
+    def mix(a, b):
+        return share * a + (1.0 - share) * b
+
+    prices = at if at is not None else lo
+    return replace(lo, sold=mix(lo.sold, hi.sold), to_gov=mix(lo.to_gov, hi.to_gov),
+                   buyer_tonnes=mix(lo.buyer_tonnes, hi.buyer_tonnes),
+                   duties=mix(lo.duties, hi.duties), club_imports=mix(lo.club_imports,
+                                                                      hi.club_imports),
+                   unmet=mix(lo.unmet, hi.unmet), consumption=mix(lo.consumption, hi.consumption),
+                   exporter_rent=mix(lo.exporter_rent, hi.exporter_rent),
+                   world_price=prices.world_price, club_price=prices.club_price,
+                   offer_price=prices.offer_price, buyer_price=prices.buyer_price)
 
 
 def composed(maker_cost: np.ndarray, maker_qty: np.ndarray, product_ask: np.ndarray,
@@ -157,10 +175,28 @@ def clear_stages(model) -> tuple[float, np.ndarray, Outcome]:
         return float((makers.intensity * component_market(product_price).sold).sum())
 
     def ceiling(product_price: float) -> float:
-        return break_even(makers, component_market(product_price), None, product_price)
+        return break_even(makers, component_market(product_price), None)
 
     product = product_equilibrium(o.ask, o.qty, derived, ceiling)
-    return product.price, product.dispatched, component_market(product.price)
+    price, dispatched = product.price, product.dispatched
+    comp = component_market(price)
+    live = o.qty > 0
+    below = float(o.qty[live & (o.ask < price)].sum())
+    if below > 0 and not (live & (o.ask == price)).any():
+        # a vertical segment where derived demand jumps across the supply below P (makers of
+        # different intensities tie at the component price: below P the one with the larger
+        # k takes the tie, above it the other): every split of the tie is a component-market
+        # equilibrium, and the one that clears the product market mixes the two sides so
+        # that the makers buy the supply below P
+        if abs(float((makers.intensity * comp.sold).sum()) - below) > 1e-9 * below:
+            lo = component_market(price * (1 - 1e-9))
+            hi = component_market(price * (1 + 1e-9))
+            d_lo = float((makers.intensity * lo.sold).sum())
+            d_hi = float((makers.intensity * hi.sold).sum())
+            if d_lo >= below >= d_hi and d_lo > d_hi:
+                comp = mixed(lo, hi, (below - d_hi) / (d_lo - d_hi), comp)
+                dispatched = np.where(live & (o.ask < price), o.qty, 0.0)
+    return price, dispatched, comp
 
 
 def component_clearing(model, avail: np.ndarray) -> Callable[[float | np.ndarray], Outcome]:
@@ -186,14 +222,15 @@ def component_clearing(model, avail: np.ndarray) -> Callable[[float | np.ndarray
     return component_market
 
 
-def break_even(makers, comp: Outcome, among: np.ndarray | None, product_price: float) -> float:
+def break_even(makers, comp: Outcome, among: np.ndarray | None) -> float:
     """The highest product price at which every maker selling in `comp` (of the rows `among`;
-    None: all) still breaks even, min_i (Pc_i - c_i) / k_i; `product_price` when none sells."""
+    None: all) still breaks even, min_i (Pc_i - c_i) / k_i; inf when none sells (no maker's
+    break-even bounds the price: the caller's other bounds do)."""
     selling = comp.sold > 0
     if among is not None:
         selling &= among
     if not selling.any():
-        return product_price
+        return np.inf
     return float(np.min((comp.offer_price[selling] - makers.unit_cost[selling])
                         / makers.intensity[selling]))
 

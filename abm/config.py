@@ -1126,6 +1126,22 @@ class ExperimentConfig(Strict):
                               f"not cover (covers: {', '.join(sorted(covered))})", *path)
 
 
+    def mip_covers_club(self) -> None:
+        """A MIP (product or component stage) acts at the club's border: a covered region
+        outside the club has none in the model, and its duties would be booked to a government
+        that levies none."""
+        club = {r.name for r in self.regions if r.club}
+        for name, floor in (("floor", self.policy.floor),
+                            ("component_floor", self.policy.component_floor)):
+            if floor is None or floor.mechanism != "mip" or floor.stage == "concentrate":
+                continue
+            outside = [r for r in floor.covers if r not in club]
+            if outside:
+                raise invalid(f"a {floor.stage} MIP is imposed by club regions; '{outside[0]}' "
+                              f"is not in the club (allowed in covers: "
+                              f"{', '.join(sorted(club)) or 'no region: the experiment has no club'})",
+                              "policy", name, "covers")
+
     @model_validator(mode="after")
     def components_combine(self) -> ExperimentConfig:
         """A component-stage floor needs component producers; with them, the features whose
@@ -1134,6 +1150,7 @@ class ExperimentConfig(Strict):
         makers = [i for i, p in enumerate(self.producers) if p.stage == "component"]
         p = self.policy
         second = p.component_floor
+        self.mip_covers_club()
         if second is not None and second.stage != "component":
             raise invalid(f"policy.component_floor is the component-stage floor: stage = "
                           f"'component' (got '{second.stage}'; a product or concentrate floor "
@@ -1161,15 +1178,6 @@ class ExperimentConfig(Strict):
                 raise invalid(f"a component-stage floor takes rule = 'fixed' (got "
                               f"'{floor.rule}': its percentile and index would read the "
                               "product stage)", "policy", name, "rule")
-            club = {r.name for r in self.regions if r.club}
-            outside = [r for r in floor.covers if r not in club]
-            if floor.mechanism == "mip" and outside:
-                # (a MIP acts at the club's border: a region outside the club has none in the
-                # model, and its duties would be booked to a government that levies none)
-                raise invalid(f"a component MIP is imposed by club regions; '{outside[0]}' is "
-                              f"not in the club (allowed in covers: "
-                              f"{', '.join(sorted(club)) or 'no region: the experiment has no club'})",
-                              "policy", name, "covers")
         if not makers:
             # (a resolved config, abm.experiment, writes every key: its default value passes)
             if changed(self.market, "component_intensity"):

@@ -73,8 +73,10 @@ METRICS: dict[str, Quantity] = {
     "recycled_share": Quantity("Recycled share of supply", "share", "Share of product supply from "
                                "recyclers in the last year", "higher"),
     # added in issue 14, after the metrics of the result-file contract (DESIGN section 4)
-    **price_metrics("club_", "Club buyers' ", "the price club buyers pay (the world price when "
-                    "the club is not a separate market)"),
+    **price_metrics("club_", "Club buyers' ", "the club's product price: what club buyers pay "
+                    "(the world price when the club is not a separate market), or with "
+                    "component makers what club makers pay for product (club buyers then pay "
+                    "the club component price)"),
     **price_metrics("export_region_", "Export region's ", "the price inside a region "
                     "restricting its exports (the world price in steps without a restriction)"),
     "covered_price_volatility": Quantity(

@@ -44,6 +44,10 @@ CASES = {
                                'min_ebitda = 1e6\n', "policy.floor", "needs mechanism = 'cfd'"),
     "unknown_region_in_covers": (GOOD + '\n[policy.floor]\nmechanism = "cfd"\nlevel = 80.0\n'
                                  'covers = ["Mars"]\n', "policy.floor.covers", "unknown region"),
+    "product_mip_covering_a_non_club_region": (
+        GOOD + '\n[[regions]]\nname = "China"\n\n[policy.floor]\nmechanism = "mip"\n'
+        'level = 80.0\ncovers = ["China"]\n', "policy.floor.covers",
+        "'China' is not in the club (allowed in covers: US)"),
     "unknown_scenario": (GOOD.replace('steps = 12', 'steps = 12\nbaseline = "nope"'),
                          "experiment.baseline", "unknown scenario 'nope'"),
     "missing_producers_file": (GOOD.replace('[experiment]', 'producers_file = "nope.csv"\n'

@@ -553,3 +553,164 @@ def test_raising_the_product_mip_never_raises_club_component_output(demand):
         assert outputs[0][0] == pytest.approx(100.0, rel=1e-12)
         assert outputs[levels.index(88.0)][0] == pytest.approx(50.0, rel=1e-12)
         assert outputs[-1][0] == pytest.approx(40.0, rel=1e-12)
+
+
+def club_b(producers, policy, intensities=None) -> dict:
+    """`producers` (name, region, stage, t/step, cost) in CLUB's market (D = 11,100 / Pc t/step,
+    k 0.5); `intensities`: {maker name: k} for makers with their own."""
+    raw = base_b(producers, market=copy.deepcopy(CLUB["market"]), policy=policy)
+    for p in raw["producers"]:
+        if intensities and p["name"] in intensities:
+            p["intensity"] = intensities[p["name"]]
+    return raw
+
+
+@pytest.mark.parametrize("tariff", [0.1, 0.2])
+def test_a_tariff_tie_at_the_club_refiners_ask_ships_what_the_world_has_left(tariff):
+    """R1 (US) 50 t/step at 30, R2 (China) 60 t at 20; C1 (US) 200 t at 40, C2 (China) 60 t at
+    30. Without the tariff P = 30: C1 asks 40 + 15 = 55, C2 45; buyers take 11,100 / 55 =
+    201.82 t (C2 60, C1 141.82), 0.5 x 201.82 = 100.91 t of product in [60, 110]: R1 marginal,
+    R2 sold out, the club imports 60 - 30 = 30 t. With a tariff t the club's price stays R1's
+    30 and the world's rises to where the border price ties it, P_w = 30 / (1 + t) (below it
+    the club would import all 70.91 t it uses, > the 30 t C2 leaves; above it R1's 50 t first,
+    and R2 unsold). The tie is split by what the world can ship: imports 60 - 0.5 x 60 = 30 t,
+    R1 70.91 - 30 = 40.91 t, R2 60 t; the duty (30 - P_w) x 30: 2.727 x 30 = 81.8 (t 0.1),
+    5 x 30 = 150 (t 0.2), x 1,000 USD. C2 asks 30 + 0.5 P_w < 55: makers' output unchanged."""
+    m = run(club_b([("R1", "US", "refinery", 50.0, 30.0), ("R2", "China", "refinery", 60.0, 20.0),
+                    ("C1", "US", "component", 200.0, 40.0),
+                    ("C2", "China", "component", 60.0, 30.0)], {"trade": {"tariff": tariff}}))
+    s = m.series(accounts=True)
+    p_w = 30.0 / (1.0 + tariff)
+    assert s["price"][0] == pytest.approx(p_w, rel=1e-9)
+    assert s["club_price"][0] == pytest.approx(30.0, rel=1e-12)
+    np.testing.assert_allclose(m.components.output, [11_100 / 55 - 60, 60.0], rtol=1e-9)
+    np.testing.assert_allclose(m.book.output, [0.5 * (11_100 / 55 - 60) - 30, 60.0], rtol=1e-9)
+    assert s["club_imports"][0] == pytest.approx(30.0, rel=1e-9)
+    assert s["duties"][0] == pytest.approx((30.0 - p_w) * 30 * 1e3, rel=1e-9)
+
+
+def test_a_tariff_tie_never_sells_more_product_than_the_world_offers():
+    """The reviewer's random case (tariff 0.4131): R1 (US) 38.12 t at 31.27, R2 (China)
+    74.48 t at 21.28, R3 (China) 10.30 t at 79.47; makers C0, C1 (US), C2, C3 (China). The
+    club's price stays R1's ask 31.27 and P_w = 31.27 / 1.4131 = 22.13 (< R3's ask: R3 out);
+    C2 (37.93 + 0.5 x 22.13) sells its 95.42 t, so the world has 74.48 - 47.71 = 26.77 t left
+    for the club, and R1 sells the rest of the club's 0.5 x (73.51 + 12.16) = 42.83 t:
+    16.06 t. R2 sells its 74.48 t, not more."""
+    t = 0.4130672771915438
+    m = run(club_b([("R1", "US", "refinery", 38.12422100770687, 31.271130790167096),
+                    ("R2", "China", "refinery", 74.47883410993639, 21.27571179416617),
+                    ("R3", "China", "refinery", 10.304410102955803, 79.46745268832683),
+                    ("C0", "US", "component", 83.22358519312459, 45.66241091876323),
+                    ("C1", "US", "component", 12.158313689227981, 22.826288123832352),
+                    ("C2", "China", "component", 95.41613464279057, 37.92961905837965),
+                    ("C3", "China", "component", 48.70101632196746, 58.5660100463705)],
+                   {"trade": {"tariff": t}}))
+    s = m.series(accounts=True)
+    q = m.components.output
+    assert s["club_price"][0] == pytest.approx(31.271130790167096, rel=1e-12)
+    assert s["price"][0] == pytest.approx(31.271130790167096 / (1 + t), rel=1e-9)
+    assert q[2] == pytest.approx(95.41613464279057, rel=1e-12) and q[3] == 0.0
+    imports = 74.47883410993639 - 0.5 * q[2]
+    assert s["club_imports"][0] == pytest.approx(imports, rel=1e-9)          # 26.77 t
+    np.testing.assert_allclose(m.book.output, [0.5 * (q[0] + q[1]) - imports,
+                                               74.47883410993639, 0.0], rtol=1e-9, atol=1e-9)
+    assert m.book.output[0] == pytest.approx(16.06, abs=0.01)
+
+
+@pytest.mark.parametrize("tariff", [0.1, 0.2])
+def test_a_tariff_on_all_the_worlds_product_sets_the_world_price_at_the_borders_pre_image(
+        tariff):
+    """R1 (US) 4 t/step at 20, R2 (China) 40 t at 40; C1 (US) 100 t at 30, C2 (China) 100 t at
+    50. One market: the 44 t of product make 88 t of components at 11,100 / 88 = 126.14, C1
+    alone (C2 would ask more from P > 152.27), and the scarce product earns the rent up to C1's
+    break-even, P = (126.14 - 30) / 0.5 = 192.27. With a tariff the club imports all 40 t of
+    world product and no outside maker buys: the club's price stays 192.27 and the world's is
+    the border price's pre-image 192.27 / (1 + t) (174.79 at t 0.1, 160.23 at 0.2; C2 would
+    ask 50 + 0.5 P_w > 126.14), the duty (192.27 - P_w) x 40: 699.2 and 1,281.8 (x 1,000 USD)."""
+    m = run(club_b([("R1", "US", "refinery", 4.0, 20.0), ("R2", "China", "refinery", 40.0, 40.0),
+                    ("C1", "US", "component", 100.0, 30.0),
+                    ("C2", "China", "component", 100.0, 50.0)], {"trade": {"tariff": tariff}}))
+    s = m.series(accounts=True)
+    p_c = (11_100 / 88 - 30) / 0.5
+    p_w = p_c / (1 + tariff)
+    assert s["club_price"][0] == pytest.approx(p_c, rel=1e-9)
+    assert s["price"][0] == pytest.approx(p_w, rel=1e-9)
+    assert s["club_imports"][0] == pytest.approx(40.0, rel=1e-12)
+    assert s["duties"][0] == pytest.approx((p_c - p_w) * 40 * 1e3, rel=1e-9)
+    assert s["duties"][0] == pytest.approx({0.1: 699.2e3, 0.2: 1_281.8e3}[tariff], rel=1e-4)
+
+
+@pytest.mark.parametrize("mip", [120.0, 110.0])
+def test_a_tie_between_a_club_and_an_outside_maker_is_split_so_both_markets_clear(mip):
+    """Intensities differ: R1 (US) 20 t/step at 20, R2 (China) 40 t at 40; C1 (US) 60 t at 30
+    (k 0.3), C3 (US) 60 t at 25 (k 0.6), C2 (China) 100 t at 40 (k 0.8); a club product MIP F.
+    The club imports at F, so P_c = F; C1 asks 30 + 0.3 F < the component price and makes its
+    60 t; C3 (25 + 0.6 F) and C2 (40 + 0.8 P_w) tie at the component price Pc = 25 + 0.6 F, so
+    P_w = (Pc - 40) / 0.8 (below it C2 takes the whole tie and the world is short, above it C3
+    does and R2 is left unsold). The split q2 + q3 = 11,100 / Pc - 60 clears the world: R2's
+    40 t = 0.8 q2 + imports, imports = 0.3 x 60 + 0.6 q3 - R1's 20.
+    F 120: Pc 97, P_w 71.25, q2 + q3 = 54.43, 0.8 q2 + 0.6 q3 = 42: q2 46.70, q3 7.73,
+    imports 2.64 t, duty (120 - 71.25) x 2.64 = 128.6 (x 1,000 USD).
+    F 110: Pc 91, P_w 63.75, q2 + q3 = 61.98: q2 24.07, q3 37.91, imports 20.75 t,
+    duty 46.25 x 20.75 = 959.6."""
+    m = run(club_b([("R1", "US", "refinery", 20.0, 20.0), ("R2", "China", "refinery", 40.0, 40.0),
+                    ("C1", "US", "component", 60.0, 30.0), ("C3", "US", "component", 60.0, 25.0),
+                    ("C2", "China", "component", 100.0, 40.0)],
+                   {"floor": {"mechanism": "mip", "level": mip}},
+                   intensities={"C1": 0.3, "C3": 0.6, "C2": 0.8}))
+    s = m.series(accounts=True)
+    pc = 25 + 0.6 * mip
+    p_w = (pc - 40) / 0.8
+    tie = 11_100 / pc - 60
+    q2 = (42 - 0.6 * tie) / 0.2
+    imports = 0.3 * 60 + 0.6 * (tie - q2) - 20
+    assert s["club_price"][0] == pytest.approx(mip, rel=1e-12)
+    assert s["component_price"][0] == pytest.approx(pc, rel=1e-9)
+    assert s["price"][0] == pytest.approx(p_w, rel=1e-9)
+    np.testing.assert_allclose(m.components.output, [60.0, tie - q2, q2], rtol=1e-6)
+    assert q2 == pytest.approx({120.0: 46.70, 110.0: 24.07}[mip], abs=0.01)
+    np.testing.assert_allclose(m.book.output, [20.0, 40.0], rtol=1e-6)
+    assert s["club_imports"][0] == pytest.approx(imports, rel=1e-6)
+    assert s["duties"][0] == pytest.approx((mip - p_w) * imports * 1e3, rel=1e-6)
+    assert s["duties"][0] == pytest.approx({120.0: 128.6e3, 110.0: 959.6e3}[mip], rel=1e-3)
+    # tonnes and money: product sold = product used; makers' product bill = refiners + duty
+    used = float((m.components.intensity * m.components.output).sum())
+    assert float(m.book.output.sum()) == pytest.approx(used, rel=1e-9)
+    assert s["component_product_payments"][0] == pytest.approx(
+        s["producer_revenue"][0] + s["duties"][0], rel=1e-9)
+
+
+def test_makers_of_different_intensities_tied_in_one_market_split_so_product_clears():
+    """No product measure, one market: R1 (US) 100 t/step at 20, R2 (China) 200 t at 60;
+    C1 (US) 300 t at 30 (k 0.3), C2 (China) 300 t at 10 (k 0.8). Their asks cross at
+    30 + 0.3 P = 10 + 0.8 P, P = 40 (ask 42): below it C2 takes the buyers' 11,100 / 42 =
+    264.29 t and buys 0.8 x 264.29 = 211.4 t of product (> R1's 100), above it C1 does and
+    buys 79.3 t (< 100): P = 40, and the tie is split so the makers buy R1's 100 t:
+    q1 + q2 = 264.29, 0.3 q1 + 0.8 q2 = 100: q2 = (100 - 79.29) / 0.5 = 41.43, q1 = 222.86."""
+    m = run(club_b([("R1", "US", "refinery", 100.0, 20.0), ("R2", "China", "refinery", 200.0, 60.0),
+                    ("C1", "US", "component", 300.0, 30.0),
+                    ("C2", "China", "component", 300.0, 10.0)], {},
+                   intensities={"C1": 0.3, "C2": 0.8}))
+    s = m.series(accounts=True)
+    total = 11_100 / 42
+    q2 = (100 - 0.3 * total) / 0.5
+    assert s["price"][0] == pytest.approx(40.0, rel=1e-9)
+    assert s["component_price"][0] == pytest.approx(42.0, rel=1e-9)
+    np.testing.assert_allclose(m.components.output, [total - q2, q2], rtol=1e-6)
+    np.testing.assert_allclose(m.book.output, [100.0, 0.0], rtol=1e-9, atol=1e-9)
+    assert s["component_product_payments"][0] == pytest.approx(s["producer_revenue"][0],
+                                                               rel=1e-9)
+
+
+@pytest.mark.parametrize("with_makers", [True, False])
+def test_a_product_mip_covering_a_region_outside_the_club_is_refused(with_makers):
+    """As the component MIP: a product MIP acts at the club's border (review 16e finding 4:
+    covers = ["China"] ran, at the club's border, its duty booked to a 'floor' government)."""
+    raw = club({"floor": {"mechanism": "mip", "level": 84.0, "covers": ["China"]}})
+    if not with_makers:
+        raw["producers"] = [p for p in raw["producers"] if p["stage"] != "component"]
+        del raw["market"]["component_intensity"]
+    with pytest.raises(ConfigError) as err:
+        experiment_from_dict(raw)
+    assert "policy.floor.covers" in str(err.value)
+    assert "'China' is not in the club (allowed in covers: US)" in str(err.value)

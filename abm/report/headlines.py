@@ -223,7 +223,9 @@ def headline(scenario: str, effects: dict[str, Effect], years: float,
     """The one-sentence answer for a scenario (HTML): its effect on the headline `outcomes`
     (default DEFAULT_HEADLINE), then its fiscal cost; each clause as sure as its 95% CI."""
     default = DEFAULT_HEADLINE
-    if "club_price_volatility" in effects:      # a club policy: the price club buyers pay
+    # a club policy: the club's product price (club buyers', or with component makers club
+    # makers')
+    if "club_price_volatility" in effects:
         default = ["club_price_volatility" if m == "price_volatility" else m for m in default]
     lead = [m for m in (outcomes or default) if m in effects and m not in FISCAL]
     parts = [_clause(effects[m]) for m in lead]
