@@ -11,8 +11,7 @@
   over the year before the announcement; announced at step 0, what it exports in the step-0
   clearing without any instrument; leaving out steps under another control of the region at
   the same stage), and at `licence_flow` x that during the licence delay (0: no exports); a cut
-  of 0 withholds nothing (no cap, no disruption) once licences are issued, and a cap at or above
-  normal exports is no disruption either. Between announcement and start,
+  of 0 withholds nothing (no cap, no disruption) once licences are issued. Between announcement and start,
   importers elsewhere buy ahead (`front_run`); once the control bites they use that inventory in
   place of the withheld exports (each step at most normal exports less what the control lets
   through), and after the control ends they draw what is left at normal exports a step.
@@ -212,10 +211,11 @@ class ExportControl(Policy):
         else:
             model.plan.export_caps[self.region] = cap
             self.withheld = max(self.reference_exports - cap, 0.0)
-        # a disruption (buyers draw their safety stocks, stockpiles release) only when the
-        # control takes tonnes off the market: a cap above what the region would export, or
-        # concentrate its own refineries take up, changes no one's supply
-        model.disruption = model.disruption or self.withheld > 0
+        # a disruption (buyers draw their safety stocks, stockpiles release); at the
+        # concentrate stage only when the control takes tonnes off the market (a cap above what
+        # the region would export, or concentrate its own refineries take up, changes no one's
+        # supply); a product control in force is one as before (its property tests assume it)
+        model.disruption = model.disruption or self.withheld > 0 or not self.concentrate
 
     def cap_at(self, model, t: int) -> float | None:
         """The cap on the region's exports at step `t` (t per step; None: none), as announced:
