@@ -923,6 +923,7 @@ class ExperimentConfig(Strict):
                 check(("shocks", i, "targets"), region)
         self._check_scrap_controls()
         self._check_concentrate_controls()
+        self._check_overlapping_export_controls()
         self._check_storage_foresight()
         for i, route in enumerate(self.trade_costs):
             check(("trade_costs", i, "from"), route.origin)
@@ -1000,6 +1001,23 @@ class ExperimentConfig(Strict):
                 raise invalid("a stage = 'concentrate' export control is not modelled with "
                               "rules of origin (policy.trade.rules_of_origin); allowed: one of "
                               "the two", "shocks", i, "stage")
+
+    def _check_overlapping_export_controls(self) -> None:
+        """One export control at a time per region and stage: each caps a share of the region's
+        normal exports, and two in force together would each set the cap."""
+        seen: dict[tuple[str, str], list[tuple[int, int, int]]] = {}
+        for i, s in enumerate(self.shocks):
+            if s.kind != "export_control":
+                continue
+            end = s.start + s.duration
+            for j, start, stop in seen.get((s.region, s.stage), []):
+                if s.start < stop and start < end:
+                    raise invalid(f"overlaps shocks[{j}], another export_control by "
+                                  f"'{s.region}' at stage '{s.stage}' (steps {start}-{stop - 1} "
+                                  f"and {s.start}-{end - 1}); allowed: one control in force at a "
+                                  "time per region and stage (start one after the other ends)",
+                                  "shocks", i, "start")
+            seen.setdefault((s.region, s.stage), []).append((i, s.start, end))
 
     def _check_scrap_controls(self) -> None:
         """A scrap export control needs traded scrap, and one at a time: the scrap market splits

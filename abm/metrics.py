@@ -71,8 +71,13 @@ def price_set(prefix: str, price: np.ndarray, floor_price: np.ndarray, floor: np
 
 def export_region_price(model) -> np.ndarray:
     """The price inside a region restricting its exports, per step; the world price in steps
-    without a restriction (the region then trades at the world price)."""
+    without a restriction (the region then trades at the world price). NaN throughout when
+    every export control is on concentrate: the region has no product market of its own (the
+    price of its withheld concentrate at home: ExportControl.home_price)."""
     rec = model.recorder
+    controls = [s.stage for s in model.config.shocks if s.kind == "export_control"]
+    if controls and set(controls) == {"concentrate"}:
+        return np.full(rec.filled, np.nan)
     restricted = np.asarray(rec.column("export_region_price"), dtype=float)
     return np.where(np.isfinite(restricted), restricted, rec.column("price"))
 
@@ -222,7 +227,9 @@ def run_metrics(model) -> dict[str, float]:
         "recycled_share": (float(last_year(rec.column("recycled"), spy).sum() / (prod_m + prod_n))
                            if prod_m + prod_n > 0 else 0.0),
         **price_set("club_", club_price, club_price, floor, spy),
-        **price_set("export_region_", region_price, region_price, floor, spy),
+        **(price_set("export_region_", region_price, region_price, floor, spy)
+           if np.isfinite(region_price).any() else   # (no product market of its own)
+           dict.fromkeys(price_set("export_region_", price, price, floor, spy), np.nan)),
         **covered_risk(model),
         **market_producers(model),
         **fiscal(model, cash, capacity_added),

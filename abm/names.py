@@ -78,7 +78,8 @@ METRICS: dict[str, Quantity] = {
                     "component makers what club makers pay for product (club buyers then pay "
                     "the club component price)"),
     **price_metrics("export_region_", "Export region's ", "the price inside a region "
-                    "restricting its exports (the world price in steps without a restriction)"),
+                    "restricting its exports (the world price in steps without a restriction; "
+                    "NaN when every control is on concentrate: no product market of its own)"),
     "covered_price_volatility": Quantity(
         "Covered producers' price volatility", "1/yr^0.5", "Annualised standard deviation of "
         "the log changes of the price covered producers realise (revenue per tonne sold with "

@@ -121,6 +121,11 @@ CASES = {
         'unit_cost = 5.0\n[policy.trade]\nrules_of_origin = 0.5\n[[shocks]]\n'
         'kind = "export_control"\nregion = "US"\nstart = 2\nduration = 3\ncut = 0.5\n'
         'stage = "concentrate"\n', "shocks.0.stage", "not modelled with rules of origin"),
+    # two controls by one region at one stage in force together (review 15e finding 6)
+    "overlapping_export_controls_of_one_region": (
+        GOOD + '\n[[shocks]]\nkind = "export_control"\nregion = "US"\nstart = 2\nduration = 3\n'
+        'cut = 0.9\n[[shocks]]\nkind = "export_control"\nregion = "US"\nstart = 4\n'
+        'duration = 3\ncut = 0.1\n', "shocks.1.start", "overlaps shocks[0]"),
     "stage_on_a_supply_outage": (
         GOOD + '\n[[shocks]]\nkind = "supply_outage"\nregion = "US"\nstart = 2\nduration = 3\n'
         'cut = 0.5\nstage = "concentrate"\n', "shocks.0.stage", "applies to an export_control"),

@@ -126,3 +126,137 @@ def test_a_licence_delay_ships_licence_flow_of_the_allowed_concentrate():
     raw["shocks"][0].update(licence_delay=1, licence_flow=0.5)
     s = run(raw).series()
     np.testing.assert_allclose(s["price"][2:5], [375.0, 60 / 0.36, 60 / 0.36], rtol=1e-9)
+
+
+def idle_tranche(cut: float | None) -> dict:
+    """MINELAND with the DRC's mines as 7,200 t/yr at 10 (600 t/step) and 7,200 t/yr at 1,000,
+    idle under free trade (review 15e finding 1)."""
+    raw = controlled(cut)
+    raw["producers"][MINE_DRC]["capacity"] = 7200.0
+    raw["producers"].append({"name": "Mine DRC dear", "region": "DRC", "stage": "mine",
+                             "capacity": 7200.0, "unit_cost": 1000.0})
+    return raw
+
+
+@pytest.mark.parametrize(("cut", "price"), [
+    (1e-6, 60.0 * (800.0 - 600e-6) ** -2 * 1e6), (0.1, 60.0 / 0.74 ** 2), (0.5, 60.0 / 0.5 ** 2),
+    (0.7, 60.0 / 0.38 ** 2)])
+def test_licences_go_to_the_mines_that_would_export_not_to_idle_capacity(cut, price):
+    """Free trade: the chain offers 600 t at 10 + 10 = 20 (cheap DRC), 200 t at 50 (EU mine),
+    600 t at 1,010 (dear DRC); at 50 buyers want 1,095 t > 800, at 1,010 only 1000 (60 /
+    1010)^0.5 = 244 t < 800, so Q = 800 on the vertical, P = 60 x 0.8^-2 = 93.75, and the DRC
+    ships 600 t (the dear mine idle). A cut c caps exports at 600 (1 - c), all of it the cheap
+    mine's licence: Q = 200 + 600 (1 - c), P = 60 (Q / 1000)^-2: cut 1e-6 93.75 (+0.0001%),
+    0.1 Q = 740, 109.57; 0.5 Q = 500, 240; 0.7 Q = 380, 415.51. (Licences pro rata to
+    available capacity gave the idle mine half: a cut of 1e-6 halved exports, P = 240.)"""
+    model = run(idle_tranche(cut))
+    s = model.series()
+    assert s["price"][0] == pytest.approx(93.75, rel=1e-12)
+    np.testing.assert_allclose(s["price"][2:5], np.full(3, price), rtol=1e-9)
+    control = next(p for p in model.policies if p.name == "export_control")
+    np.testing.assert_allclose(control.shipped[2:5], np.full(3, 600.0 * (1 - cut)), rtol=1e-9)
+
+
+def test_the_price_rises_continuously_with_the_cut_from_zero():
+    """The idle-tranche case: the control's price is 60 (0.8 - 0.6 c)^-2, continuous at c = 0
+    (93.75) and rising in c: each step of 0.05 in the cut raises it."""
+    cuts = np.linspace(0.0, 0.95, 20)
+    prices = np.array([run(idle_tranche(c), steps=3).price for c in cuts])
+    np.testing.assert_allclose(prices, 60.0 / (0.8 - 0.6 * cuts) ** 2, rtol=1e-9)
+    assert (np.diff(prices) > 0).all()
+
+
+def refining_drc(cut: float, ref_cost: float) -> dict:
+    """`controlled(cut)` with a DRC mine of 12,000 t/yr at 10 (1,000 t/step), a DRC refinery of
+    6,000 t/yr (500 t/step) at `ref_cost`, the EU refinery at 10 and no EU mine."""
+    raw = controlled(cut)
+    raw["producers"] = [
+        {"name": "Mine DRC", "region": "DRC", "stage": "mine", "capacity": 12000.0,
+         "unit_cost": 10.0},
+        {"name": "Ref DRC", "region": "DRC", "stage": "refinery", "capacity": 6000.0,
+         "unit_cost": ref_cost},
+        {"name": "Ref EU", "region": "EU", "stage": "refinery", "capacity": 1e6,
+         "unit_cost": 10.0}]
+    return raw
+
+
+def test_a_control_whose_withheld_concentrate_is_refined_at_home_is_no_disruption():
+    """Review 15e finding 2 (a): DRC mine 12,000 t/yr at 10 (1,000 t/step), DRC refinery 6,000
+    t/yr at 15 (500 t/step), the EU refinery at 10, no EU mine; EU buyers hold 30 days' cover.
+    Free trade: 1,000 t at 20 via the EU refinery, P = 60 (Q = 1,000 on the vertical). Cut 0.5:
+    500 t shipped, the other 500 t refined in the DRC (500 t at 25): production 1,000 t, P = 60
+    throughout. Nothing is taken off the market, so it is no disruption: buyers keep their
+    safety stock (30 days x 1,000 x 12 / 365 = 986.3 t) and the price stays 60 (as a
+    disruption, with stocks drawn, the price fell to 34.06 and rose to 81.26 after)."""
+    raw = refining_drc(0.5, 15.0)
+    raw["experiment"]["steps"] = 8
+    raw["buyers"][0]["inventory_cover"] = 30.0
+    model = run(raw)
+    s = model.series(accounts=True)
+    np.testing.assert_allclose(s["price"], np.full(8, 60.0), rtol=1e-9)
+    np.testing.assert_allclose(s["production"], np.full(8, 1000.0), rtol=1e-9)
+    np.testing.assert_allclose(s["buyer_stock"], np.full(8, 30 * 12000.0 / 365), rtol=1e-9)
+    control = next(p for p in model.policies if p.name == "export_control")
+    np.testing.assert_allclose(control.shipped[2:5], np.full(3, 500.0), rtol=1e-9)
+    np.testing.assert_allclose(control.home[2:5], np.full(3, 500.0), rtol=1e-9)
+
+
+def test_a_control_on_a_region_that_exports_nothing_is_no_disruption(stage="concentrate"):
+    """Review 15e finding 2 (b): the DRC has only a mine project that is never built (capex
+    1e12); the EU mine 12,000 t/yr at 10 and refinery serve the EU buyers (30 days' cover):
+    P = 60 on the vertical. A control by the DRC withholds nothing (normal exports 0), so it is
+    no disruption: P stays 60 (it fell to 34.06 as one; a product control in force is still
+    one, as the stockpile's property tests assume)."""
+    raw = controlled(0.5, stage=stage)
+    raw["experiment"]["steps"] = 8
+    raw["producers"] = [
+        {"name": "Mine EU", "region": "EU", "stage": "mine", "capacity": 12000.0,
+         "unit_cost": 10.0},
+        {"name": "Ref EU", "region": "EU", "stage": "refinery", "capacity": 1e6,
+         "unit_cost": 10.0}]
+    raw["investment"] = {"projects": [{"name": "DRC project", "region": "DRC", "stage": "mine",
+                                       "capacity": 1000.0, "unit_cost": 10.0, "capex": 1e12,
+                                       "lead_time": 100}]}
+    raw["buyers"][0]["inventory_cover"] = 30.0
+    s = run(raw).series()
+    np.testing.assert_allclose(s["price"], np.full(8, 60.0), rtol=1e-9)
+
+
+def test_a_quota_after_a_ban_is_a_share_of_exports_before_the_ban():
+    """Review 15e finding 5: a ban (cut 1, steps 2-4) then a quota (cut 0.5, steps 5-7,
+    announced at its start). The quota's normal exports leave out the ban's steps: the mean of
+    steps 0 and 1, 800 t, so the cap is 400 t and P = 60 (600 / 1000)^-2 = 166.67 (averaging
+    over the ban, (800 + 800 + 0 + 0 + 0) / 5 = 320, capped it at 160 t: P = 462.96)."""
+    raw = controlled(1.0)
+    raw["experiment"]["steps"] = 9
+    raw["shocks"].append({"kind": "export_control", "region": "DRC", "start": 5,
+                          "duration": 3, "cut": 0.5, "stage": "concentrate"})
+    model = run(raw)
+    s = model.series()
+    np.testing.assert_allclose(s["price"][2:5], np.full(3, 1500.0), rtol=1e-9)
+    np.testing.assert_allclose(s["price"][5:8], np.full(3, 60.0 / 0.36), rtol=1e-9)
+    quota = [p for p in model.policies if p.name == "export_control"][1]
+    assert quota.reference_exports == pytest.approx(800.0)
+    np.testing.assert_allclose(quota.shipped[5:8], np.full(3, 400.0), rtol=1e-9)
+
+
+def test_with_nothing_exported_the_concentrate_price_is_the_home_pools_not_a_stale_one():
+    """Review 15e finding 7: DRC mine 12,000 t/yr at 10 (1,000 t/step), DRC refinery 6,000 t/yr
+    at 5 (500 t/step), the EU refinery at 10, no EU mine. Free trade: 500 t at 15 (home), 500 t
+    at 20 (EU), Q = 1,000, P = 60, p_c = (60 - 10) / 1 = 50; the DRC ships 500 t. A ban: only
+    the DRC refinery's 500 t, P = 60 x 0.5^-2 = 240; the only concentrate traded is the home
+    pool's, with 500 t spare at 10: clip(240 - 5, 10, 10) = 10, the concentrate price of those
+    steps (it stayed at the pre-ban 50). The DRC has no product market of its own: the export
+    region's price metrics are NaN (they were the world price's, 113.33 for MINELAND)."""
+    raw = refining_drc(1.0, 5.0)
+    model = run(raw)
+    s = model.series()
+    np.testing.assert_allclose(s["price"], [60, 60, 240, 240, 240, 60], rtol=1e-9)
+    np.testing.assert_allclose(s["concentrate_price"], [50, 50, 10, 10, 10, 50], rtol=1e-9)
+    control = model.policies[0]
+    np.testing.assert_allclose(control.home_price, [np.nan, np.nan, 10, 10, 10, np.nan])
+    np.testing.assert_allclose(control.shipped, [500, 500, 0, 0, 0, 500], rtol=1e-9)
+    metrics = model.metrics()
+    assert np.isnan(metrics["export_region_price_mean"])
+    assert np.isnan(metrics["export_region_price_volatility"])
+    assert np.isnan(run(controlled(0.5)).metrics()["export_region_price_mean"])

@@ -509,17 +509,21 @@ class Producers:
                           club_price: float | None = None) -> float:
         """With mines: the concentrate price behind product price `price`, given what the chain
         offers sold (abm.market.concentrate_price); `previous` when no chain offers (or no
-        mines). With club refiners re-sourced to compliant feed, also the compliant
-        concentrate price behind `club_price` (`compliant_price`, abm.agents.sourcing)."""
-        if not self.has_mines or not len(self.chain.asks):
+        mines), except under a concentrate export control whose home pools are then the only
+        concentrate traded: the first pool's price (abm.agents.withholding). With club refiners
+        re-sourced to compliant feed, also the compliant concentrate price behind `club_price`
+        (`compliant_price`, abm.agents.sourcing)."""
+        if self.home_pools:
+            withholding.home_prices(self.home_pools, price, sold, self.ask, self.intensity)
+        if self.has_mines and not len(self.chain.asks) and self.home_pools:
+            found = self.home_pools[0].price
+        elif not self.has_mines or not len(self.chain.asks):
             found = previous
         else:
             refs, mines, mine_avail = self.chain_rows
             n = len(self.chain.asks)
             found = market.concentrate_price(price, self.chain, sold[:n], self.ask[refs],
                                              self.ask[mines], mine_avail, self.intensity)
-        if self.home_pools:
-            withholding.home_prices(self.home_pools, price, sold, self.ask, self.intensity)
         if self.compliant is not None:
             self.compliant_price = sourcing.compliant_price(
                 self.compliant, price if club_price is None else club_price, sold, self.ask,

@@ -3,23 +3,28 @@ elsewhere (`[[shocks]] kind = "export_control"`, `stage = "concentrate"`; the DR
 and quotas on cobalt hydroxide).
 
 Without a control the chain curve (abm.market.chain_curve) pairs the cheapest refinery with the
-cheapest mine wherever they are. Under a cap C (t of concentrate per step) on region r's mines,
-which have A t available this step (C < A: the cap binds):
+cheapest mine wherever they are. Under a cap C (t of concentrate per step) on region r's mines:
 
-* each of r's mines offers the share C / A of its concentrate to the usual (world) chain, where
-  any refinery may buy it (export licences pro rata to output: ASSUMPTION, the simplest
-  allocation of a national quota among its miners);
-* the rest stays home: r's own refineries pair with it first, on a chain curve of their own
-  (`HomePool`), and whatever of their capacity it leaves joins the world chain. What r's
-  refineries cannot take is not sold: the model holds no concentrate stocks, so an unsold
-  tonne is not mined this step (the mines' output and revenue fall by it; DRC hydroxide piled
-  up at the mines instead, which the model does not carry over).
+* `licences`: this step's offers clear once without any instrument (one world market, as
+  abm.policies.trade.ExportControl.free_trade_exports); r's mines would ship S_i abroad, S in
+  all. With S <= C the cap does not bind and nothing changes. Else the mines get export
+  licences for C in all, allotted pro rata to S_i and traded among them (ASSUMPTION), so that
+  the cheapest ore fills them: r's mines offer C to the usual (world) chain in their merit
+  order (`withhold`), where any refinery may buy it. Idle capacity gets no licence that
+  cheaper ore would use, so a cut of c lowers exports by c x S, continuously from c = 0, and
+  r ships C whenever shipping C pays (licence payments among the miners are not booked);
+* the rest of r's concentrate stays home: r's own refineries pair with it first, on a chain
+  curve of their own (`HomePool`), and whatever of their capacity it leaves joins the world
+  chain. What r's refineries cannot take is not sold: the model holds no concentrate stocks,
+  so an unsold tonne is not mined this step (the mines' output and revenue fall by it; DRC
+  hydroxide piled up at the mines instead, which the model does not carry over).
 
 Concentrate then changes hands at two prices: the world chain's (abm.market.concentrate_price)
 and, in each home pool, its own, by the same rule on the home curve at the product price (the
 scarce stage earns the rent; with more withheld feed than home refining, the home mines' cost).
-A region's own refineries may also buy its exportable share in the world chain, so its
-shipments abroad are at most C (exactly C for a region without refineries).
+A region's own refineries may also buy its licensed concentrate in the world chain, so its
+shipments abroad are at most C (exactly C when its own refineries buy none of the licensed
+tonnes, e.g. a region without refineries).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from abm import market
+from abm.kinds import REFINERY
 
 
 @dataclass
@@ -52,18 +58,18 @@ def withhold(ask: np.ndarray, avail: np.ndarray, region: np.ndarray, refs: np.nd
              mines: np.ndarray, caps: dict[int, float],
              intensity: float) -> tuple[np.ndarray, list[HomePool]]:
     """(availability per producer row left for the world chain, the home pools) under the
-    concentrate caps `caps` (region -> t of concentrate per step); see the module docstring."""
+    binding caps `caps` (region -> t of concentrate per step, filled by its mines in the order
+    of their asks `ask`); see the module docstring."""
     world = avail.copy()
     pools = []
     for r, cap in caps.items():
         home_mines = mines[region[mines] == r]
-        total = float(avail[home_mines].sum())
-        if total <= cap:
-            continue                      # the cap does not bind this step
-        world[home_mines] = avail[home_mines] * (cap / total)
+        home_mines = home_mines[np.argsort(ask[home_mines], kind="stable")]
+        before = np.cumsum(avail[home_mines]) - avail[home_mines]   # t of cheaper ore
+        world[home_mines] = np.clip(cap - before, 0.0, avail[home_mines])
         kept = avail[home_mines] - world[home_mines]
         home_refs = refs[region[refs] == r]
-        if not len(home_refs):
+        if not len(home_refs) or not kept.any():
             continue                      # a mine-only region: the withheld tonnes go unsold
         curve = market.chain_curve(ask[home_refs], avail[home_refs], ask[home_mines], kept,
                                    intensity)
@@ -74,6 +80,57 @@ def withhold(ask: np.ndarray, avail: np.ndarray, region: np.ndarray, refs: np.nd
         pools.append(HomePool(curve, home_refs, home_mines, kept))
     world[world <= 1e-12 * np.maximum(avail, 1.0)] = 0.0      # (rounding of the sums)
     return world, pools
+
+
+def free_trade(model):
+    """(offers, t product each dispatched): this step's offers as the producers make them
+    without any instrument, cleared in one world market against the buyers' demand (where
+    concentrate goes does not depend on where product does)."""
+    offers = model.producers.own_offers(model)
+    result = market.clear(offers.ask, offers.qty, float(model.buyers.scale.sum()),
+                          model.elasticity, price_cap=model.config.market.price_cap,
+                          shortfall_price=model.last_price)
+    return offers, result.dispatched
+
+
+def abroad(model, offers, sold: np.ndarray, region: int) -> np.ndarray:
+    """t of concentrate each producer row (region `region`'s mines) shipped to refiners in
+    other regions when the chain offers `offers` sold `sold` (t of product each)."""
+    rows = model.book.region
+    fed = (offers.owner == -1) & (offers.mine >= 0)
+    mine_region = np.where(fed, rows[np.maximum(offers.mine, 0)], -1)
+    out = fed & (mine_region == region) & (offers.region != region)
+    return np.bincount(offers.mine[out], weights=sold[out] * model.producers.intensity,
+                       minlength=len(rows))
+
+
+def home_refined(model, offers, sold: np.ndarray, region: int) -> float:
+    """t of region `region`'s concentrate its own refineries refined when the chain offers
+    `offers` sold `sold` (t of product each)."""
+    rows = model.book.region
+    fed = (offers.owner == -1) & (offers.mine >= 0)
+    home = fed & (np.where(fed, rows[np.maximum(offers.mine, 0)], -1) == region) & (
+        offers.region == region)
+    return float(sold[home].sum()) * model.producers.intensity
+
+
+def licences(model, region: int, cap: float) -> tuple[bool, float]:
+    """(whether the cap `cap`, t of concentrate per step, binds: region `region`'s mines would
+    ship more abroad this step without the control, `free_trade`; t of concentrate it takes
+    off the market): the exports it denies less the spare capacity of the region's refineries
+    in that clearing (ASSUMPTION: they take the denied tonnes, whose home price falls to the
+    home mines' cost), in concentrate t."""
+    offers, sold = free_trade(model)
+    ship = abroad(model, offers, sold, region)
+    total = float(ship.sum())
+    if total <= cap * (1 + 1e-12):
+        return False, 0.0
+    b, k = model.book, model.producers.intensity
+    refs = (b.stage == REFINERY) & (b.region == region)
+    refined = np.bincount(offers.refinery[offers.refinery >= 0],
+                          weights=sold[offers.refinery >= 0], minlength=len(b))
+    spare = float(np.maximum(model.producers.available()[refs] - refined[refs], 0.0).sum()) * k
+    return True, max(total - cap - spare, 0.0)
 
 
 def home_prices(pools: list[HomePool], price: float, sold: np.ndarray, ask: np.ndarray,

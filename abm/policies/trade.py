@@ -9,16 +9,18 @@
 * `ExportControl`: a region withholds a share of its exports (`[[shocks]] kind =
   "export_control"`): exports are capped at (1 - cut) x its normal exports (its mean net exports
   over the year before the announcement; announced at step 0, what it exports in the step-0
-  clearing without any instrument), and at `licence_flow` x that during the licence delay (0:
-  no exports); a cut of 0 withholds
-  nothing (no cap, no disruption) once licences are issued. Between announcement and start,
+  clearing without any instrument; leaving out steps under another control of the region at
+  the same stage), and at `licence_flow` x that during the licence delay (0: no exports); a cut
+  of 0 withholds nothing (no cap, no disruption) once licences are issued. Between announcement and start,
   importers elsewhere buy ahead (`front_run`); once the control bites they use that inventory in
   place of the withheld exports (each step at most normal exports less what the control lets
   through), and after the control ends they draw what is left at normal exports a step.
   With `stage = "concentrate"` the control is on what the region's mines ship to refiners in
   other regions (t of concentrate; normal: the mean over the year before the announcement, or
-  the step-0 free-trade clearing), capped the same way and applied to the offers
-  (abm.agents.withholding: the rest stays home); importers do not buy ahead (no concentrate
+  the step-0 free-trade clearing), capped the same way and applied to the offers as export
+  licences (abm.agents.withholding: when it binds, the region's cheapest ore fills the cap;
+  the rest stays home); a disruption only while it takes concentrate off the market (more is
+  denied than the region's refineries can take); importers do not buy ahead (no concentrate
   stocks).
 * `Finance`: concessional finance (a lower hurdle rate) and permitting reform (shorter lead
   times) for projects in covered regions.
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from abm.agents import withholding
 from abm.investment import Protection
 from abm.kinds import REFINERY
 from abm.policies.base import Policy
@@ -103,51 +106,56 @@ class ExportControl(Policy):
         self.shock = shock
         self.reference_exports = None
         self.inventory = 0.0
-        self.withheld = 0.0        # t this step: normal exports less what the control allows
+        # t this step: normal exports less what the control allows (concentrate: what it takes
+        # off the market, abm.agents.withholding.licences)
+        self.withheld = 0.0
         self.concentrate = shock.stage == "concentrate"
         self.shipped: list[float] = []   # concentrate: t its mines shipped abroad, per step
+        self.home: list[float] = []      # concentrate: t of it refined at home, per step
+        # concentrate: t the cap took off the market, per step (`withheld`: the exports it
+        # denied that the region's own refineries could not take, abm.agents.withholding)
+        self.off_market: list[float] = []
+        # concentrate: the price its withheld concentrate changed hands at at home, per step
+        # (abm.agents.withholding.HomePool; NaN: none withheld, or no home refinery took any)
+        self.home_price: list[float] = []
 
     def initialize(self, model) -> None:
         self.region = model.region_index[self.shock.region]
 
     def normal_exports(self, model) -> float:
-        """Mean net exports per step over the year before the announcement (t); with no step
-        before it (announced at step 0), the region's net exports in this step's clearing of
-        the producers' own offers without any instrument (free trade). At the concentrate
-        stage: what its mines shipped to refiners in other regions (t of concentrate)."""
+        """Mean net exports per step over the year before the announcement (t), leaving out the
+        steps under another export control of the region at the same stage (a quota after a
+        ban is a share of exports before the ban); with no step before it (announced at step
+        0), the region's net exports in this step's clearing of the producers' own offers
+        without any instrument (free trade). At the concentrate stage: what its mines shipped
+        to refiners in other regions (t of concentrate)."""
         if self.announce <= 0:
             return max(self.free_trade_exports(model), 0.0)
-        lo = max(self.announce - model.steps_per_year, 0)
-        hist = (np.asarray(self.shipped[lo:self.announce]) if self.concentrate
-                else model.region_net_exports[lo:self.announce, self.region])
+        earlier = [p for p in model.policies if p is not self and p.name == self.name
+                   and p.shock.region == self.shock.region and p.shock.stage == self.shock.stage]
+        steps = [t for t in range(self.announce) if not any(p.active(t) for p in earlier)]
+        steps = steps[-model.steps_per_year:]
+        hist = (np.asarray(self.shipped)[steps] if self.concentrate
+                else model.region_net_exports[steps, self.region])
         return float(max(np.mean(hist), 0.0)) if len(hist) else 0.0
-
-    def shipped_abroad(self, model, offers, sold: np.ndarray) -> float:
-        """t of concentrate the region's mines shipped to refiners in other regions when the
-        chain offers `offers` sold `sold` (t of product each)."""
-        region = model.book.region
-        fed = (offers.owner == -1) & (offers.mine >= 0)
-        mine_region = np.where(fed, region[np.maximum(offers.mine, 0)], -1)
-        abroad = fed & (mine_region == self.region) & (offers.region != self.region)
-        return float(sold[abroad].sum()) * model.producers.intensity
 
     def free_trade_exports(self, model) -> float:
         """The region's net exports (t per step) when this step's own offers of the producers
         clear in one world market against the buyers' demand, without instruments (with
         separate markets, abm.regional: the world market linked to them at their shipping
-        costs)."""
+        costs); at the concentrate stage, what its mines ship to refiners elsewhere."""
         from abm.market import clear
 
+        if self.concentrate:
+            offers, sold = withholding.free_trade(model)
+            return float(withholding.abroad(model, offers, sold, self.region).sum())
         offers = model.producers.own_offers(model)
         scale = model.buyers.scale
-        if model.separate_markets and not self.concentrate:
+        if model.separate_markets:
             return self._free_trade_exports_linked(model, offers, scale)
         total = float(scale.sum())
         result = clear(offers.ask, offers.qty, total, model.elasticity,
                        price_cap=model.config.market.price_cap, shortfall_price=model.last_price)
-        if self.concentrate:
-            # (one world market: where concentrate goes does not depend on where product does)
-            return self.shipped_abroad(model, offers, result.dispatched)
         made = float(result.dispatched[offers.region == self.region].sum())
         share = float(scale[model.buyers.region == self.region].sum()) / total if total > 0 else 0.0
         return made - max(result.quantity, 0.0) * share
@@ -190,18 +198,24 @@ class ExportControl(Policy):
             model.plan.importer_demand += s.front_run * per_step
         self.withheld = 0.0
         if not self.active(t):
-            if t >= self.end and self.reference_exports is not None:
+            if t >= self.end and self.reference_exports is not None and not self.concentrate:
                 self.withheld = self.reference_exports   # importers run their stock down
             return
         cap = self.cap_at(model, t)
         if cap is None:
             return                  # nothing withheld
-        model.disruption = True
         if self.concentrate:
-            model.plan.concentrate_caps[self.region] = cap
-            return
-        model.plan.export_caps[self.region] = cap
-        self.withheld = max(self.reference_exports - cap, 0.0)
+            binds, self.withheld = withholding.licences(model, self.region, cap)
+            if binds:
+                model.plan.concentrate_caps[self.region] = cap
+        else:
+            model.plan.export_caps[self.region] = cap
+            self.withheld = max(self.reference_exports - cap, 0.0)
+        # a disruption (buyers draw their safety stocks, stockpiles release); at the
+        # concentrate stage only when the control takes tonnes off the market (a cap above what
+        # the region would export, or concentrate its own refineries take up, changes no one's
+        # supply); a product control in force is one as before (its property tests assume it)
+        model.disruption = model.disruption or self.withheld > 0 or not self.concentrate
 
     def cap_at(self, model, t: int) -> float | None:
         """The cap on the region's exports at step `t` (t per step; None: none), as announced:
@@ -232,7 +246,13 @@ class ExportControl(Policy):
 
     def settle(self, model) -> None:
         if self.concentrate:
-            self.shipped.append(self.shipped_abroad(model, model.offers, model.outcome.sold))
+            o, sold = model.offers, model.outcome.sold
+            self.shipped.append(float(withholding.abroad(model, o, sold, self.region).sum()))
+            self.home.append(withholding.home_refined(model, o, sold, self.region))
+            self.off_market.append(self.withheld)
+            region = model.book.region
+            self.home_price.append(next((pool.price for pool in model.producers.home_pools
+                                         if region[pool.mines[0]] == self.region), np.nan))
             return
         self.inventory += model.outcome.importer_bought
         released = float(model.outcome.sold[model.offers.owner == -2].sum())

@@ -258,9 +258,10 @@ def antimony(ep: Episode = ANTIMONY) -> ClaimResult:
 # DRC cobalt, 2025: a mining region's export ban, at the concentrate stage
 # ================================================================================================
 
-# docs/sources.md 18: Chinese cobalt sulphate (refined) +90% Jan-Aug 2025; 40: cobalt hydroxide
-# (the DRC's intermediate) "over 50% above pre-ban levels" by the June extension, and ~80 kt of
-# cobalt stock built up in the DRC by then
+# docs/sources.md 18: Chinese cobalt sulphate (refined) +90% Jan-Aug 2025; 40: "prices over 50%
+# above pre-ban levels" by the June extension (the source does not name the product; compared
+# with the model's concentrate, hydroxide, price: ASSUMPTION), and ~80 kt of cobalt stock built
+# up in the DRC by then
 COBALT_REPORTED = {"outside": 0.90, "concentrate": 0.50, "withheld": 80000.0}
 CO_QUANTITY = 290000.0             # t/yr: world mine output 2024 (docs/sources.md 25)
 CO_DRC = 220000.0                  # DRC, 76% (docs/sources.md 25)
@@ -299,7 +300,7 @@ COBALT_OUTSIDE_FAILURE = (
     "users can draw at most half their use from stock a month, so the refined market must "
     "clear their other half on the 70,000 t mined outside the DRC: (70,000 / 145,000)^(-1/0.3) "
     "= 11.3, refined +1,033% from the first month (+11,320% with no stocks) against +90%, and "
-    "hydroxide outside the DRC (P - refining) / k = +2,066% against over +50%. Expressing the "
+    "hydroxide outside the DRC (P - refining) / k = +2,066% against prices over +50%. Expressing the "
     "ban at the concentrate stage moves the withheld tonnes to the right place (unsold in the "
     "DRC: 73,333 t by June against ~80 kt reported) but not the magnitude: the reported rise "
     "came over six months as refiners ran on feed stocks and material in transit almost "
@@ -310,9 +311,10 @@ COBALT_OUTSIDE_FAILURE = (
 def run_cobalt(ep: Episode) -> dict:
     """`run_episode`'s moves for a concentrate-stage control, and what it withholds: the
     outside concentrate price against the year before (`concentrate`, per month), its move
-    `CO_EXTENDED` months after the start, and the DRC's unsold concentrate by then (t: its
-    normal shipments abroad less what it shipped, summed; the model holds no concentrate
-    stock, so the withheld tonnes are not mined)."""
+    `CO_EXTENDED` months after the start, and the DRC's withheld concentrate by then (t: the
+    exports the control denied that its own refineries did not take, summed,
+    `ExportControl.off_market`; the model holds no concentrate stock, so these tonnes are not
+    mined, where the DRC's were mined and stocked)."""
     model = run_model(_config(ep), 1)
     s = model.series()
     world = s["price"].to_numpy()
@@ -322,14 +324,13 @@ def run_cobalt(ep: Episode) -> dict:
     outside = s["club_price"].to_numpy() / pre - 1
     at = ep.start + ep.horizon
     control = next(p for p in model.policies if p.name == "export_control")
-    # (a product-stage control records no shipments of concentrate: nothing is withheld)
-    shipped = np.asarray(control.shipped)
-    normal = float(shipped[ep.announce - 12: ep.announce].mean()) if len(shipped) else 0.0
+    # (a product-stage control withholds no concentrate)
+    off_market = np.asarray(control.off_market if control.concentrate else [0.0] * len(world))
     by = ep.start + CO_EXTENDED
     return {"outside": outside, "concentrate": conc,
             "outside_move": float(np.nanmax(outside[ep.announce: at + 1])),
             "concentrate_move": float(conc[by]),
-            "withheld": float((normal - shipped[ep.start:by]).sum())}
+            "withheld": float(off_market[ep.start:by].sum())}
 
 
 def cobalt(ep: Episode = COBALT) -> ClaimResult:
@@ -343,17 +344,21 @@ def cobalt(ep: Episode = COBALT) -> ClaimResult:
               f"model {pct(out)}"),
         Check("concentrate_price", f"The concentrate (hydroxide) price outside the DRC "
               f"{CO_EXTENDED} months after the ban moves within a factor of {BAND:g} of the "
-              f"reported {pct(rep['concentrate'])}", _within(conc, rep["concentrate"]),
-              f"model {pct(conc)}"),
-        Check("withheld", f"The DRC's unsold concentrate {CO_EXTENDED} months after the ban "
-              f"lies within a factor of {BAND:g} of the ~{rep['withheld']:,.0f} t built up "
-              "there", _within(held, rep["withheld"]), f"model {held:,.0f} t"),
+              f"reported 'prices over {pct(rep['concentrate'])} above pre-ban levels' (the "
+              "source names no product; ASSUMPTION: the hydroxide's)",
+              _within(conc, rep["concentrate"]), f"model {pct(conc)}"),
+        Check("withheld", f"The DRC's withheld concentrate (exports denied and not refined at "
+              f"home) in the {CO_EXTENDED} months from the ban lies within a factor of "
+              f"{BAND:g} of the ~{rep['withheld']:,.0f} t of stock built up there: a cut c "
+              f"withholds c x 220,000 / 12 x {CO_EXTENDED} = c x 73,333 t, so a ban passes and "
+              "a quota with c < 40,000 / 73,333 = 0.55 fails (10%: 7,333 t; 50%: 36,667 t)",
+              _within(held, rep["withheld"]), f"model {held:,.0f} t"),
     ]
     steps = list(range(len(r["outside"])))
     return ClaimResult(
         "cobalt_2025", "DRC cobalt export ban, 2025",
         "docs/sources.md 18, 25, 40: DRC export ban from 22 Feb 2025 (76% of world mine output "
-        "in 2024), extended in June (hydroxide over 50% above pre-ban levels, ~80 kt of stock "
+        "in 2024), extended in June (prices over 50% above pre-ban levels, ~80 kt of stock "
         "in the DRC), quotas from 16 Oct; Chinese cobalt sulphate +90% January-August 2025",
         "A concentrate-stage export control: the DRC's mines may ship none of their hydroxide "
         "to the refiners outside it, and with no refinery at home the withheld tonnes go "
@@ -362,7 +367,7 @@ def cobalt(ep: Episode = COBALT) -> ClaimResult:
         {"outside price move (model)": out, "outside price move (reported)": rep["outside"],
          "concentrate price move (model)": conc,
          "concentrate price move (reported)": rep["concentrate"],
-         "DRC unsold concentrate, t (model)": held,
+         "DRC withheld concentrate, t (model)": held,
          "DRC stock built up, t (reported)": rep["withheld"]},
         checks,
         Plot("DRC cobalt export ban, 2025: prices outside the DRC against the year before",
@@ -374,9 +379,11 @@ def cobalt(ep: Episode = COBALT) -> ClaimResult:
         notes=["Capacities, costs, the refining cost, users' share of use and the short-run "
                "demand elasticity (-0.3) are assumptions; the DRC's share of mined supply, the "
                "ban's dates and the stocks' duration are sourced.",
-               "The withheld tonnage follows from the DRC's sourced output and the ban's months "
-               "(220,000 / 12 x 4 = 73,333 t): it checks where the withheld concentrate goes, "
-               "not a calibration."])
+               "The withheld tonnage follows from the DRC's sourced output, the ban's months "
+               "and the cut (220,000 / 12 x 4 = 73,333 t for a ban): it checks that the control "
+               "is a ban that takes the DRC's concentrate off the market, not a calibration. "
+               "The model holds no concentrate stocks: its withheld tonnes are not mined, where "
+               "the DRC's ~80 kt were mined and stocked."])
 
 
 # what the magnitudes of the gallium and dysprosium claims rest on

@@ -155,8 +155,43 @@ def test_cobalt_2025_the_drcs_withheld_concentrate_stays_unsold_in_the_drc(cobal
     # within a factor of two of the ~80 kt reported to have built up there
     check = cobalt.check("withheld")
     assert check.passed, check.detail
-    assert cobalt.produced["DRC unsold concentrate, t (model)"] == pytest.approx(
+    assert cobalt.produced["DRC withheld concentrate, t (model)"] == pytest.approx(
         220000 / 12 * 4, rel=1e-9)
+
+
+@pytest.mark.parametrize("cut", [0.1, 0.5])
+def test_cobalt_a_quota_withholds_its_share_and_fails_the_withheld_check(cut):
+    # review 15e finding 4: a cut c denies c x 220,000 / 12 = c x 18,333 t a month, 4 months:
+    # 0.1 -> 7,333 t, 0.5 -> 36,667 t, both below 80,000 / 2 = 40,000 (a ban, 73,333, passes)
+    r = episodes.cobalt(dataclasses.replace(episodes.COBALT, cut=cut))
+    assert r.produced["DRC withheld concentrate, t (model)"] == pytest.approx(
+        cut * 220000 / 12 * 4, rel=1e-9)
+    assert not r.check("withheld").passed
+
+
+def test_cobalt_a_half_quota_ships_its_cap_from_the_cheapest_ore():
+    # review 15e finding 3: cut 0.5 caps the DRC at 0.5 x 220,000 / 12 = 9,166.7 t a month; its
+    # low-cost tranche (150,000 / 12 = 12,500 t a month at half the hydroxide price) fills the
+    # licences, so it ships the cap (with licences pro rata to capacity, or kept by the
+    # marginal tranche that its users' stock draws price out, it shipped 6,250 t)
+    ep = dataclasses.replace(episodes.COBALT, cut=0.5)
+    model = run_model(episodes._config(ep), 1)
+    control = next(p for p in model.policies if p.name == "export_control")
+    assert control.shipped[ep.start:ep.start + 12] == pytest.approx([0.5 * 220000 / 12] * 12,
+                                                                     rel=1e-9)
+
+
+def test_cobalt_concentrate_refined_in_the_drc_is_not_withheld():
+    # review 15e finding 4: DRC refiners of 120,000 t/yr at 1.2 x the refining cost sit idle
+    # under free trade (the 400,000 t/yr outside, cheaper, take every mine's output); under the
+    # ban they refine 10,000 t a month of the DRC's concentrate, so the ban withholds
+    # (18,333 - 10,000) x 4 = 33,333 t, not 73,333, and the check fails
+    ep = episodes.COBALT
+    refiners = ep.producers + (("DRC refiners", "DRC", 120000.0, 1.2 * episodes.CO_REFINING),)
+    r = episodes.cobalt(dataclasses.replace(ep, producers=refiners))
+    assert r.produced["DRC withheld concentrate, t (model)"] == pytest.approx(
+        (220000 - 120000) / 12 * 4, rel=1e-9)
+    assert not r.check("withheld").passed
 
 
 @pytest.mark.xfail(strict=True, reason=episodes.COBALT_OUTSIDE_FAILURE)
@@ -188,13 +223,13 @@ def test_cobalt_outside_prices_are_the_clearing_of_half_the_users_use_on_the_res
 @pytest.mark.parametrize("change", [{"stage": "product"}, {"cut": 0.0}])
 def test_cobalt_with_the_ban_on_product_or_no_ban_nothing_is_withheld(change):
     # a product control by the DRC (no refinery, no product exports) or a cut of 0 leaves the
-    # DRC's mines shipping all they mine: nothing unsold and no price rise (under the product
-    # control users draw their stock as in any disruption, so the price falls), the claim's
-    # checks fail
+    # DRC's mines shipping all they mine: nothing withheld and no price rise (a product control
+    # in force is a disruption, so users draw their stock and the price falls; a concentrate
+    # control withholding nothing is none); the claim's checks fail
     off = episodes.cobalt(dataclasses.replace(episodes.COBALT, **change))
     assert not off.check("withheld").passed
     assert not off.check("outside_price").passed
-    assert off.produced["DRC unsold concentrate, t (model)"] == pytest.approx(0.0, abs=1e-6)
+    assert off.produced["DRC withheld concentrate, t (model)"] == pytest.approx(0.0, abs=1e-6)
     assert off.produced["outside price move (model)"] <= 1e-9
 
 
