@@ -591,3 +591,73 @@ def test_a_refinery_project_in_a_separate_market_is_valued_at_its_markets_price(
         model.step()
     assert (us.status, us.started_step) == ("online", 24)
     assert eu.status == "candidate"
+
+
+def npv_pair(regions: list[dict], producers: list[dict], trade_costs: list[dict],
+             **sections) -> dict:
+    """The reviewer's configs d4-d6 (review 16f): two identical refinery projects, in the US and
+    the EU, 200 t/yr at unit cost 35 and capex 25,000 USD per t/yr, NPV rule at 10% over 20
+    years, no perceived volatility (trigger 35 + 25 x 0.1 / (1 - 1.1^-20) = 37.937), developers'
+    expectations from the reference price 20 with a half-life of 2 steps, reviewed every step;
+    buyers half in the US, half in the EU; D = A P^-0.5 (1,200 t/yr at 20)."""
+    return {
+        "experiment": {"name": "pair", "steps": 24, "seed": 1},
+        "market": {"demand": {"reference_price": 20.0, "reference_quantity": 1200.0,
+                              "elasticity": -0.5}},
+        "investment": {"rule": "npv", "hurdle_rate": 0.1, "volatility_prior": 0.0,
+                       "expectation_halflife": 2.0, "review_every": 1, "projects": [
+                           {"name": f"{r} project", "region": r, "capacity": 200.0,
+                            "unit_cost": 35.0, "capex": 25000.0, "lead_time": 12}
+                           for r in ("US", "EU")]},
+        "regions": regions, "trade_costs": trade_costs, "producers": producers,
+        "buyers": [{"name": "US buyers", "region": "US", "share": 0.5},
+                   {"name": "EU buyers", "region": "EU", "share": 0.5}],
+        **sections}
+
+
+def refinery(region: str, capacity: float, unit_cost: float) -> dict:
+    return {"name": region, "region": region, "stage": "refinery", "capacity": capacity,
+            "unit_cost": unit_cost}
+
+
+def test_capacity_built_in_a_separate_market_does_not_lower_the_world_price_expected():
+    """Review 16f d4. The US is a separate market with its own 5,000 t/yr at 42 and shipping 10
+    each way to and from China's 5,000 t/yr at 40 (the world market): its price band is
+    [40 - 10, 40 + 10] = [30, 50], so it never trades, its price is 42, the world's 40. The
+    expectations start at 20 and move by alpha = 1 - 2^-1/2 a step in logs, so after step t
+    (t + 1 updates) the median is P (20 / P)^(2^-(t+1)/2). Trigger 37.937:
+        US: 42 (20/42)^(2^-3) = 42 x 0.9116 = 38.28 >= 37.937 at t = 5 (t = 4: 36.95);
+        EU: 40 (20/40)^(2^-4) = 40 x 2^-0.0625 = 38.30 >= 37.937 at t = 7 (t = 6: 37.11).
+    The US project under construction from t = 5 sells in the US only: the EU's expected price
+    is not cut by it (it was, to 38.30 x (1 + 200/838)^-2 = 24.97, and the EU project waited
+    until the US plant was online, t = 17)."""
+    cfg = npv_pair([{"name": "US", "separate_market": True}, {"name": "China"}, {"name": "EU"}],
+                   [refinery("China", 5000.0, 40.0), refinery("US", 5000.0, 42.0)],
+                   [{"from": "China", "to": "US", "cost": 10.0},
+                    {"from": "US", "to": "China", "cost": 10.0}])
+    assert 42 * (20 / 42) ** 2 ** -3 == pytest.approx(38.28, abs=5e-3)
+    assert 40 * 2 ** -2 ** -4 == pytest.approx(38.30, abs=5e-3)
+    model = run(cfg)
+    s = model.series()
+    assert (s["price"] == 40.0).all() and (s["price_region__US"] == 42.0).all()
+    us, eu = model.developers
+    assert (us.started_step, eu.started_step) == (5, 7)
+
+
+def test_a_cfd_on_the_world_price_pays_a_separate_markets_project_the_gap_to_the_world_price():
+    """Review 16f d5. The US is a separate market exporting to the world at a shipping cost of 10
+    (its own 5,000 t/yr at 30, the world none), so P_US = P_w - 10. A CFD at F = 45 with no
+    upside share (benchmark "world") covers the US, new entrants included: a covered US project
+    earns P_US + (F - P_w) = F - 10 = 35 whatever the prices, below its trigger 37.937, so it
+    never starts (valued at max(P_US, F) = 45, as before, it started at once). (The CFD's
+    covered plant offers at any price: P_US = 0.414, P_w = 10.414, the gap still 10.)"""
+    cfg = npv_pair([{"name": "US", "separate_market": True}, {"name": "China"}, {"name": "EU"}],
+                   [refinery("US", 5000.0, 30.0)], [{"from": "US", "to": "China", "cost": 10.0}],
+                   policy={"floor": {"mechanism": "cfd", "level": 45.0, "upside_share": 0.0,
+                                     "benchmark": "world", "covers": ["US"]}})
+    model = run(cfg)
+    s = model.series()
+    assert (s["price"] - s["price_region__US"]).to_numpy() == pytest.approx(10.0, rel=1e-12)
+    us, _ = model.developers
+    assert us.status == "candidate"
+    assert us.margin(model)[1] == pytest.approx(45.0 - 10.0, rel=1e-9)

@@ -239,13 +239,21 @@ class Pipeline:
         self.expansions.append(expansion)
         self._expansions_due.setdefault(expansion[0], []).append(expansion)
 
-    def capacity_under_construction(self, stage: int) -> float:
-        """Capacity of the projects of `stage` being built (t/yr), summed in pipeline order."""
+    def capacity_under_construction(self, stage: int, market: int | None = None) -> float:
+        """Capacity of the projects of `stage` being built that will sell into `market`
+        (`market_of`; None: the world's), t/yr, summed in pipeline order.
+
+        ASSUMPTION: capacity is counted by market. A separate market's plant sells in its own
+        market (it reaches the world only through its shipping wedge, and may never trade), so
+        it does not lower the world price developers expect, nor a world plant a separate
+        market's. Without separate markets every project sells into the world's."""
         cache = self._building_capacity
-        if stage not in cache:
-            cache[stage] = sum(d.project.capacity for d in self.developers
-                               if d.status == "building" and d.stage == stage)
-        return cache[stage]
+        key = (stage, market)
+        if key not in cache:
+            cache[key] = sum(d.project.capacity for d in self.developers
+                             if d.status == "building" and d.stage == stage
+                             and self.market_of(d.stage, d.region) == market)
+        return cache[key]
 
     def changed(self) -> None:
         """A project started or came online (called by Developer)."""
@@ -278,9 +286,10 @@ class Pipeline:
                        market: int | None = None) -> float | None:
         """The price developers of `stage` expect once the capacity under construction
         produces: the world's, or separate market `market`'s (`market_of`), whose median they
-        form from its own history, moved by the same pipeline adjustment (the world's capacity
-        under construction against world consumption: a separate market that trades moves with
-        the world price) (price units; None for mines while there is no concentrate price)."""
+        form from its own history, moved by the pipeline adjustment of its market (the capacity
+        under construction that sells there against what its buyers consume:
+        `capacity_under_construction`) (price units; None for mines while there is no
+        concentrate price)."""
         expected = self.view(market).median
         if stage == MINE:
             # mines earn the concentrate price: scale the product expectation by its share
@@ -288,8 +297,25 @@ class Pipeline:
                 return None
             expected *= model.concentrate_price / model.price
         consumption = float(model.buyers.consumption * model.steps_per_year)   # t/yr
+        if self.regional and stage != MINE:
+            consumption *= self.consumption_share(model, market)
         return pipeline_adjusted_price(expected, consumption,
-                                       self.capacity_under_construction(stage), model.elasticity)
+                                       self.capacity_under_construction(stage, market),
+                                       model.elasticity)
+
+    def consumption_share(self, model: ModelView, market: int | None) -> float:
+        """The share of this step's tonnes bought by `market`'s buyers (None: the world
+        market's, in no separate market); their shares of demand when nothing was bought."""
+        buyers = model.buyers
+        tonnes = model.outcome.buyer_tonnes
+        if not tonnes.sum() > 0:
+            tonnes = np.asarray(buyers.share, dtype=float)
+        if market is None:
+            mine = ~np.isin(buyers.region, list(self.regional))
+        else:
+            mine = buyers.region == market
+        total = float(tonnes.sum())
+        return float(tonnes[mine].sum()) / total if total > 0 else 0.0
 
     def after_predation(self, model: ModelView, expected: float) -> float:
         """The expected price a market-economy project sees once a `predatory` state is known to
