@@ -350,24 +350,46 @@ def test_the_club_price_is_what_club_buyers_pay_in_their_separate_markets():
 def test_regional_price_metrics_are_the_separate_markets_mean_price_and_premium():
     """importing_us: the US price is 50 + 10 = 60 in every step, the world's 50, so the mean
     price in the separate markets is 60 and their premium over the world price 10. Without
-    separate markets both are NaN. With China a separate market too, shipping out of it costing
-    4 (to an empty RoW standing for the world market): China's 2,000 t/yr at ask 50 set its
-    price, 50, the world price is 50 + 4 = 54 and the US's 54 + 10 = 64; spreads -4 and +10:
-    mean price (64 + 50) / 2 = 57, mean premium (10 - 4) / 2 = 3."""
+    separate markets both are NaN."""
     m = run(importing_us(), steps=6).metrics()
     assert m["regional_price_mean"] == pytest.approx(60.0, rel=1e-12)
     assert m["regional_price_spread"] == pytest.approx(10.0, rel=1e-12)
     assert np.isnan(run(BASE, steps=2).metrics()["regional_price_spread"])
-    both = importing_us()
-    both["regions"] = [dict(r, separate_market=True) for r in both["regions"]] + [{"name": "RoW"}]
-    both["trade_costs"] = [{"from": "RoW", "to": "US", "cost": 10.0},
-                           {"from": "China", "to": "RoW", "cost": 4.0}]
-    model = run(both, steps=6)
+
+
+def test_regional_price_metrics_weigh_each_market_by_what_its_buyers_bought():
+    """Review 16f m3. Price cap 20; RoW (the world market) 1,440 t/yr = 120 t/step at ask 5;
+    separate US (shipping in 2), EU (free) and JP (no buyers, shipping out 5); one buyer each in
+    US, EU and RoW, D = A / P with A = 1000 (150 t/step at 20 over three buyers). Short at the
+    cap: the world price is 18, at which US imports land at the cap, 20; the EU (free) pays 18
+    and JP, empty, sits at 18 - 5 = 13. RoW and EU buyers take 1000 / 18 = 55.556 t each, the US
+    the rest, 120 - 2 x 55.556 = 8.889 t (unmet 50 - 8.889 + 0 = 41.11). Weighted by tonnes
+    bought in the separate markets (JP none):
+        mean    (20 x 8.889 + 18 x 55.556) / 64.444 = 1177.78 / 64.444 = 18.276,
+        premium (2 x 8.889 + 0 x 55.556) / 64.444 = 0.276
+    (the plain mean over markets was (20 + 18 + 13) / 3 = 17, premium -1)."""
+    third = 1.0 / 3.0
+    cfg = {"experiment": {"name": "m3", "steps": 3, "seed": 1},
+           "market": {"price_cap": 20.0, "demand": {
+               "reference_price": 20.0, "reference_quantity": 1800.0, "elasticity": -1.0,
+               "shock_sd": 0.0, "growth": 0.0}},
+           "regions": [{"name": r, "separate_market": True} for r in ("US", "EU", "JP")]
+           + [{"name": "RoW"}],
+           "trade_costs": [{"from": "RoW", "to": "US", "cost": 2.0},
+                           {"from": "JP", "to": "RoW", "cost": 5.0}],
+           "producers": [refinery("RoW", 1440.0, 5.0)],
+           "buyers": [{"name": f"{r} buyers", "region": r, "share": third}
+                      for r in ("US", "EU", "RoW")]}
+    model = run(cfg)
     s = model.series()
-    assert (s["price"] == 54.0).all() and (s["price_region__China"] == 50.0).all()
+    assert (s["price"] == 18.0).all() and (s["price_region__JP"] == 13.0).all()
+    us = 120.0 - 2 * 1000.0 / 18.0
     m = model.metrics()
-    assert m["regional_price_mean"] == pytest.approx(57.0, rel=1e-12)
-    assert m["regional_price_spread"] == pytest.approx(3.0, rel=1e-12)
+    assert m["regional_price_mean"] == pytest.approx(
+        (20.0 * us + 1000.0) / (us + 1000.0 / 18.0), rel=1e-9)
+    assert m["regional_price_mean"] == pytest.approx(18.276, abs=5e-4)
+    assert m["regional_price_spread"] == pytest.approx(2.0 * us / (us + 1000.0 / 18.0), rel=1e-9)
+    assert m["regional_price_spread"] == pytest.approx(0.276, abs=5e-4)
 
 
 def test_the_resolved_config_keeps_the_from_key_and_reloads():
@@ -661,3 +683,30 @@ def test_a_cfd_on_the_world_price_pays_a_separate_markets_project_the_gap_to_the
     us, _ = model.developers
     assert us.status == "candidate"
     assert us.margin(model)[1] == pytest.approx(45.0 - 10.0, rel=1e-9)
+
+
+def test_a_predatory_threat_lands_the_dumped_product_in_a_separate_market_with_shipping():
+    """Review 16f d6. China, a state refiner with 5,000 t/yr at 30 and the predatory strategy,
+    sets the world price, 30; the US, a separate market with no refinery, imports at a shipping
+    cost of 10: its price is 40. Dumping its whole capacity, 5000 / 12 t/step, against today's
+    demand (D = 100 x (20 / P)^0.5 t/step) China would hold the world price down to
+    20 x (1200 / 5000)^2 = 1.152, so the dumped product lands in the US at 1.152 + 10 = 11.152.
+    The threat covers the US project's first 12 months: a discounted share
+    (1 - e^-0.1) / (1 - e^-2) = 0.09516 / 0.86466 = 0.11006 of its 20-year life at 10%. After
+    step 23 (24 updates) the US median is M = 40 (20 / 40)^(2^-12) = 39.9932, so the decision
+    price is M - 0.11006 (M - 11.152) = 39.9932 - 3.1743 = 36.819 (it was 35.718, with the
+    dumped product landing at 1.152), still below the trigger 37.937: no start."""
+    cfg = npv_pair([{"name": "US", "separate_market": True},
+                    {"name": "China", "market_economy": False}, {"name": "EU"}],
+                   [refinery("China", 5000.0, 30.0)], [{"from": "China", "to": "US", "cost": 10.0}],
+                   nonmarket={"strategy": "predatory"})
+    model = run(cfg)
+    us, _ = model.developers
+    dumped = 20.0 * (1200.0 / 5000.0) ** 2
+    assert model.producers.dumping_price(model) == pytest.approx(dumped, rel=1e-9)
+    share = (1.0 - np.exp(-0.1)) / (1.0 - np.exp(-2.0))
+    median = 40.0 * 2.0 ** -2.0 ** -12
+    decision = median - share * (median - (dumped + 10.0))
+    assert decision == pytest.approx(36.819, abs=5e-4)
+    assert us.margin(model)[1] == pytest.approx(decision, rel=1e-9)
+    assert us.status == "candidate"

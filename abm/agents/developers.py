@@ -83,7 +83,7 @@ class Developer(mesa.Agent):
             if expected is None:
                 return -np.inf, 0.0, np.inf
             if self.market_economy:
-                expected = pipeline.after_predation(model, expected)
+                expected = pipeline.after_predation(model, expected, market)
             protection = pipeline.protection(model, self)
             price, sigma = _effective_price(expected, pipeline.view(market).sigma, inv.horizon,
                                             protection, model.money_per_price_tonne)
@@ -129,8 +129,9 @@ class Developer(mesa.Agent):
 
 class Pipeline:
     """Every project of `[investment]` (`developers`, in config order), the developers' shared
-    price view (`expectation`; `regional`: of each separate market's price), the capex committed and projects started, and the state's
-    capacity expansions (`expansions`: (online step, region, t/yr, unit cost))."""
+    price view (`expectation`; `regional`: of each separate market's price, `cost_in`: the
+    shipping cost into it), the capex committed and projects started, and the state's capacity
+    expansions (`expansions`: (online step, region, t/yr, unit cost))."""
 
     def __init__(self, model: mesa.Model, config, region_index: dict[str, int],
                  region_market: np.ndarray, producers):
@@ -147,10 +148,12 @@ class Pipeline:
                                             config.experiment.steps_per_year)
         # separate-market region (abm.regional) -> the same view of that market's price, which
         # its refinery projects sell at (formed from its price history as the world's is)
+        shipping = route_costs(config)    # region -> (cost in, cost out), price units
         self.regional = {r: PriceExpectation(d.reference_price, inv.volatility_prior,
                                              inv.expectation_halflife,
                                              config.experiment.steps_per_year)
-                         for r in sorted(route_costs(config))}
+                         for r in sorted(shipping)}
+        self.cost_in = {r: c[0] for r, c in shipping.items()}
         self.capex = 0.0                                 # USD committed
         self.started = 0                                 # projects started
         self.expansions: list[tuple[int, int, float, float]] = []
@@ -317,17 +320,22 @@ class Pipeline:
         total = float(tonnes.sum())
         return float(tonnes[mine].sum()) / total if total > 0 else 0.0
 
-    def after_predation(self, model: ModelView, expected: float) -> float:
+    def after_predation(self, model: ModelView, expected: float,
+                        market: int | None = None) -> float:
         """The expected price a market-economy project sees once a `predatory` state is known to
         price through its first `predatory_window` months: over that discounted share of its
         life (abm.investment.discounted_share at the hurdle rate) the price is at most what the
         state can hold it down to by dumping (`Producers.dumping_price`, with the capacity it
-        has today), so a threat the state cannot carry out changes nothing."""
+        has today), so a threat the state cannot carry out changes nothing. In a separate
+        market `market` (`market_of`) the dumped product lands at that price plus the shipping
+        cost into it (ASSUMPTION: the state dumps through the world market)."""
         rules = self.config.nonmarket
         if rules.strategy != "predatory" or not self.producers.structure().nm_any:
             return expected
         inv = self.config.investment
         dumped = self.producers.dumping_price(model)
+        if market is not None:
+            dumped += self.cost_in[market]
         if dumped >= expected:
             return expected
         share = discounted_share(inv.hurdle_rate, 0.0, rules.predatory_window
