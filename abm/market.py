@@ -532,9 +532,11 @@ def _pool_rationed(nodes: list[Node], node_prices: list[float], imports: list[fl
 
     A separate market (abm.regional) at the world price whose share would have to be shipped
     at a cost (imports landing above the capped price, exports fetching less than its own) does
-    not join the pool: it trades nothing and rations its own buyers, and the pool is formed
-    again without it (else its shipped tonnes would be paid for twice: by buyers at the world
-    price and to shippers)."""
+    not join the pool, and the pool is formed again without it (else its shipped tonnes would
+    be paid for twice: by buyers at the world price and to shippers): it exports nothing, its
+    own supply serving its own buyers, and what they still want it may import (where imports
+    land within the cap, e.g. shipping in free), served pro rata with the pool's buyers, like
+    every importing node outside the pool."""
     pool = [j for j, p_n in enumerate(node_prices) if p_n == p_w]
     while pool:
         shared = _share_pool(pool, nodes, imports, p_w, eps, available, world_want, responses)

@@ -182,14 +182,23 @@ def component_metrics(model) -> dict[str, float]:
 def regional_metrics(model) -> dict[str, float]:
     """regional_price_mean and regional_price_spread (abm.names): each separate market's price
     per step (abm.regional), and that price less the world price, averaged over the steps and
-    the separate markets (each market counts once); NaN without separate markets."""
+    the separate markets weighted by the tonnes their buyers bought (a market, or a step, where
+    they bought nothing carries no weight); NaN without separate markets or purchases in them."""
     rec = model.recorder
     columns = [c for _, c in rec.region_prices]
+    nan = {"regional_price_mean": float("nan"), "regional_price_spread": float("nan")}
     if not columns or rec.filled == 0:
-        return {"regional_price_mean": float("nan"), "regional_price_spread": float("nan")}
+        return nan
     prices = np.array([rec.column(c) for c in columns])          # markets x steps
-    return {"regional_price_mean": float(np.mean(prices)),
-            "regional_price_spread": float(np.mean(prices - rec.column("price")))}
+    tonnes = rec.region_bought[: rec.filled].T                     # markets x steps
+    total = float(tonnes.sum())
+    if not total > 0:
+        return nan
+    bought = tonnes > 0                          # (a market with no buyers may have no price)
+    spend = np.where(bought, prices * tonnes, 0.0).sum()
+    premium = np.where(bought, (prices - rec.column("price")) * tonnes, 0.0).sum()
+    return {"regional_price_mean": float(spend / total),
+            "regional_price_spread": float(premium / total)}
 
 
 def run_metrics(model) -> dict[str, float]:

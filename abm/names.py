@@ -142,14 +142,17 @@ METRICS: dict[str, Quantity] = {
     # added in issue 16 part 4 (regional prices with shipping costs)
     "regional_price_mean": Quantity("Mean price in separate markets", "price", "Mean over the "
                                     "run of the price buyers pay in the separate-market regions "
-                                    "([[regions]] separate_market), averaged over those regions "
-                                    "(NaN without separate markets)", ""),
+                                    "([[regions]] separate_market), weighted by the tonnes "
+                                    "their buyers bought each step (a market where nothing was "
+                                    "bought carries no weight; NaN without separate markets or "
+                                    "purchases in them)", ""),
     "regional_price_spread": Quantity("Separate markets' premium over the world price", "price",
-                                      "Mean over the run and the separate-market regions of "
-                                      "each one's price less the world price: positive where "
-                                      "they import (by at most the shipping cost in while they "
-                                      "trade), negative where they export (NaN without separate "
-                                      "markets)", ""),
+                                      "Mean over the run of each separate-market region's "
+                                      "price less the world price, weighted by the tonnes its "
+                                      "buyers bought: positive where they import (by at most "
+                                      "the shipping cost in while they trade), negative where "
+                                      "they export (NaN without separate markets or purchases "
+                                      "in them)", ""),
 }
 
 SERIES: dict[str, Quantity] = {

@@ -92,6 +92,7 @@ class Recorder:
         # (region index, column) of each separate market's price (abm.regional.price_columns)
         self.region_prices = list(region_prices)
         self.region_price = np.full((steps, len(self.region_prices)), np.nan)
+        self.region_bought = np.zeros((steps, len(self.region_prices)))   # t its buyers bought
         # the club market's price per step (Outcome.club_market_price: club recyclers collect at it)
         self.club_market = np.full(steps, np.nan)
 
@@ -217,6 +218,9 @@ class Recorder:
         self.club_market[model.t] = out.club_market_price
         if self.region_prices:
             self.region_price[model.t] = [out.region_prices[r] for r, _ in self.region_prices]
+            bought = np.bincount(buyers.region, weights=out.buyer_tonnes,
+                                 minlength=len(self.region_names))
+            self.region_bought[model.t] = bought[[r for r, _ in self.region_prices]]
         self.write(model.t, values, st.region_capacity)
 
     def demand(self, buyers, out, price: float) -> float:

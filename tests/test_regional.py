@@ -350,24 +350,46 @@ def test_the_club_price_is_what_club_buyers_pay_in_their_separate_markets():
 def test_regional_price_metrics_are_the_separate_markets_mean_price_and_premium():
     """importing_us: the US price is 50 + 10 = 60 in every step, the world's 50, so the mean
     price in the separate markets is 60 and their premium over the world price 10. Without
-    separate markets both are NaN. With China a separate market too, shipping out of it costing
-    4 (to an empty RoW standing for the world market): China's 2,000 t/yr at ask 50 set its
-    price, 50, the world price is 50 + 4 = 54 and the US's 54 + 10 = 64; spreads -4 and +10:
-    mean price (64 + 50) / 2 = 57, mean premium (10 - 4) / 2 = 3."""
+    separate markets both are NaN."""
     m = run(importing_us(), steps=6).metrics()
     assert m["regional_price_mean"] == pytest.approx(60.0, rel=1e-12)
     assert m["regional_price_spread"] == pytest.approx(10.0, rel=1e-12)
     assert np.isnan(run(BASE, steps=2).metrics()["regional_price_spread"])
-    both = importing_us()
-    both["regions"] = [dict(r, separate_market=True) for r in both["regions"]] + [{"name": "RoW"}]
-    both["trade_costs"] = [{"from": "RoW", "to": "US", "cost": 10.0},
-                           {"from": "China", "to": "RoW", "cost": 4.0}]
-    model = run(both, steps=6)
+
+
+def test_regional_price_metrics_weigh_each_market_by_what_its_buyers_bought():
+    """Review 16f m3. Price cap 20; RoW (the world market) 1,440 t/yr = 120 t/step at ask 5;
+    separate US (shipping in 2), EU (free) and JP (no buyers, shipping out 5); one buyer each in
+    US, EU and RoW, D = A / P with A = 1000 (150 t/step at 20 over three buyers). Short at the
+    cap: the world price is 18, at which US imports land at the cap, 20; the EU (free) pays 18
+    and JP, empty, sits at 18 - 5 = 13. RoW and EU buyers take 1000 / 18 = 55.556 t each, the US
+    the rest, 120 - 2 x 55.556 = 8.889 t (unmet 50 - 8.889 + 0 = 41.11). Weighted by tonnes
+    bought in the separate markets (JP none):
+        mean    (20 x 8.889 + 18 x 55.556) / 64.444 = 1177.78 / 64.444 = 18.276,
+        premium (2 x 8.889 + 0 x 55.556) / 64.444 = 0.276
+    (the plain mean over markets was (20 + 18 + 13) / 3 = 17, premium -1)."""
+    third = 1.0 / 3.0
+    cfg = {"experiment": {"name": "m3", "steps": 3, "seed": 1},
+           "market": {"price_cap": 20.0, "demand": {
+               "reference_price": 20.0, "reference_quantity": 1800.0, "elasticity": -1.0,
+               "shock_sd": 0.0, "growth": 0.0}},
+           "regions": [{"name": r, "separate_market": True} for r in ("US", "EU", "JP")]
+           + [{"name": "RoW"}],
+           "trade_costs": [{"from": "RoW", "to": "US", "cost": 2.0},
+                           {"from": "JP", "to": "RoW", "cost": 5.0}],
+           "producers": [refinery("RoW", 1440.0, 5.0)],
+           "buyers": [{"name": f"{r} buyers", "region": r, "share": third}
+                      for r in ("US", "EU", "RoW")]}
+    model = run(cfg)
     s = model.series()
-    assert (s["price"] == 54.0).all() and (s["price_region__China"] == 50.0).all()
+    assert (s["price"] == 18.0).all() and (s["price_region__JP"] == 13.0).all()
+    us = 120.0 - 2 * 1000.0 / 18.0
     m = model.metrics()
-    assert m["regional_price_mean"] == pytest.approx(57.0, rel=1e-12)
-    assert m["regional_price_spread"] == pytest.approx(3.0, rel=1e-12)
+    assert m["regional_price_mean"] == pytest.approx(
+        (20.0 * us + 1000.0) / (us + 1000.0 / 18.0), rel=1e-9)
+    assert m["regional_price_mean"] == pytest.approx(18.276, abs=5e-4)
+    assert m["regional_price_spread"] == pytest.approx(2.0 * us / (us + 1000.0 / 18.0), rel=1e-9)
+    assert m["regional_price_spread"] == pytest.approx(0.276, abs=5e-4)
 
 
 def test_the_resolved_config_keeps_the_from_key_and_reloads():
@@ -591,3 +613,100 @@ def test_a_refinery_project_in_a_separate_market_is_valued_at_its_markets_price(
         model.step()
     assert (us.status, us.started_step) == ("online", 24)
     assert eu.status == "candidate"
+
+
+def npv_pair(regions: list[dict], producers: list[dict], trade_costs: list[dict],
+             **sections) -> dict:
+    """The reviewer's configs d4-d6 (review 16f): two identical refinery projects, in the US and
+    the EU, 200 t/yr at unit cost 35 and capex 25,000 USD per t/yr, NPV rule at 10% over 20
+    years, no perceived volatility (trigger 35 + 25 x 0.1 / (1 - 1.1^-20) = 37.937), developers'
+    expectations from the reference price 20 with a half-life of 2 steps, reviewed every step;
+    buyers half in the US, half in the EU; D = A P^-0.5 (1,200 t/yr at 20)."""
+    return {
+        "experiment": {"name": "pair", "steps": 24, "seed": 1},
+        "market": {"demand": {"reference_price": 20.0, "reference_quantity": 1200.0,
+                              "elasticity": -0.5}},
+        "investment": {"rule": "npv", "hurdle_rate": 0.1, "volatility_prior": 0.0,
+                       "expectation_halflife": 2.0, "review_every": 1, "projects": [
+                           {"name": f"{r} project", "region": r, "capacity": 200.0,
+                            "unit_cost": 35.0, "capex": 25000.0, "lead_time": 12}
+                           for r in ("US", "EU")]},
+        "regions": regions, "trade_costs": trade_costs, "producers": producers,
+        "buyers": [{"name": "US buyers", "region": "US", "share": 0.5},
+                   {"name": "EU buyers", "region": "EU", "share": 0.5}],
+        **sections}
+
+
+def refinery(region: str, capacity: float, unit_cost: float) -> dict:
+    return {"name": region, "region": region, "stage": "refinery", "capacity": capacity,
+            "unit_cost": unit_cost}
+
+
+def test_capacity_built_in_a_separate_market_does_not_lower_the_world_price_expected():
+    """Review 16f d4. The US is a separate market with its own 5,000 t/yr at 42 and shipping 10
+    each way to and from China's 5,000 t/yr at 40 (the world market): its price band is
+    [40 - 10, 40 + 10] = [30, 50], so it never trades, its price is 42, the world's 40. The
+    expectations start at 20 and move by alpha = 1 - 2^-1/2 a step in logs, so after step t
+    (t + 1 updates) the median is P (20 / P)^(2^-(t+1)/2). Trigger 37.937:
+        US: 42 (20/42)^(2^-3) = 42 x 0.9116 = 38.28 >= 37.937 at t = 5 (t = 4: 36.95);
+        EU: 40 (20/40)^(2^-4) = 40 x 2^-0.0625 = 38.30 >= 37.937 at t = 7 (t = 6: 37.11).
+    The US project under construction from t = 5 sells in the US only: the EU's expected price
+    is not cut by it (it was, to 38.30 x (1 + 200/838)^-2 = 24.97, and the EU project waited
+    until the US plant was online, t = 17)."""
+    cfg = npv_pair([{"name": "US", "separate_market": True}, {"name": "China"}, {"name": "EU"}],
+                   [refinery("China", 5000.0, 40.0), refinery("US", 5000.0, 42.0)],
+                   [{"from": "China", "to": "US", "cost": 10.0},
+                    {"from": "US", "to": "China", "cost": 10.0}])
+    assert 42 * (20 / 42) ** 2 ** -3 == pytest.approx(38.28, abs=5e-3)
+    assert 40 * 2 ** -2 ** -4 == pytest.approx(38.30, abs=5e-3)
+    model = run(cfg)
+    s = model.series()
+    assert (s["price"] == 40.0).all() and (s["price_region__US"] == 42.0).all()
+    us, eu = model.developers
+    assert (us.started_step, eu.started_step) == (5, 7)
+
+
+def test_a_cfd_on_the_world_price_pays_a_separate_markets_project_the_gap_to_the_world_price():
+    """Review 16f d5. The US is a separate market exporting to the world at a shipping cost of 10
+    (its own 5,000 t/yr at 30, the world none), so P_US = P_w - 10. A CFD at F = 45 with no
+    upside share (benchmark "world") covers the US, new entrants included: a covered US project
+    earns P_US + (F - P_w) = F - 10 = 35 whatever the prices, below its trigger 37.937, so it
+    never starts (valued at max(P_US, F) = 45, as before, it started at once). (The CFD's
+    covered plant offers at any price: P_US = 0.414, P_w = 10.414, the gap still 10.)"""
+    cfg = npv_pair([{"name": "US", "separate_market": True}, {"name": "China"}, {"name": "EU"}],
+                   [refinery("US", 5000.0, 30.0)], [{"from": "US", "to": "China", "cost": 10.0}],
+                   policy={"floor": {"mechanism": "cfd", "level": 45.0, "upside_share": 0.0,
+                                     "benchmark": "world", "covers": ["US"]}})
+    model = run(cfg)
+    s = model.series()
+    assert (s["price"] - s["price_region__US"]).to_numpy() == pytest.approx(10.0, rel=1e-12)
+    us, _ = model.developers
+    assert us.status == "candidate"
+    assert us.margin(model)[1] == pytest.approx(45.0 - 10.0, rel=1e-9)
+
+
+def test_a_predatory_threat_lands_the_dumped_product_in_a_separate_market_with_shipping():
+    """Review 16f d6. China, a state refiner with 5,000 t/yr at 30 and the predatory strategy,
+    sets the world price, 30; the US, a separate market with no refinery, imports at a shipping
+    cost of 10: its price is 40. Dumping its whole capacity, 5000 / 12 t/step, against today's
+    demand (D = 100 x (20 / P)^0.5 t/step) China would hold the world price down to
+    20 x (1200 / 5000)^2 = 1.152, so the dumped product lands in the US at 1.152 + 10 = 11.152.
+    The threat covers the US project's first 12 months: a discounted share
+    (1 - e^-0.1) / (1 - e^-2) = 0.09516 / 0.86466 = 0.11006 of its 20-year life at 10%. After
+    step 23 (24 updates) the US median is M = 40 (20 / 40)^(2^-12) = 39.9932, so the decision
+    price is M - 0.11006 (M - 11.152) = 39.9932 - 3.1743 = 36.819 (it was 35.718, with the
+    dumped product landing at 1.152), still below the trigger 37.937: no start."""
+    cfg = npv_pair([{"name": "US", "separate_market": True},
+                    {"name": "China", "market_economy": False}, {"name": "EU"}],
+                   [refinery("China", 5000.0, 30.0)], [{"from": "China", "to": "US", "cost": 10.0}],
+                   nonmarket={"strategy": "predatory"})
+    model = run(cfg)
+    us, _ = model.developers
+    dumped = 20.0 * (1200.0 / 5000.0) ** 2
+    assert model.producers.dumping_price(model) == pytest.approx(dumped, rel=1e-9)
+    share = (1.0 - np.exp(-0.1)) / (1.0 - np.exp(-2.0))
+    median = 40.0 * 2.0 ** -2.0 ** -12
+    decision = median - share * (median - (dumped + 10.0))
+    assert decision == pytest.approx(36.819, abs=5e-4)
+    assert us.margin(model)[1] == pytest.approx(decision, rel=1e-9)
+    assert us.status == "candidate"

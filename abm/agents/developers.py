@@ -83,7 +83,7 @@ class Developer(mesa.Agent):
             if expected is None:
                 return -np.inf, 0.0, np.inf
             if self.market_economy:
-                expected = pipeline.after_predation(model, expected)
+                expected = pipeline.after_predation(model, expected, market)
             protection = pipeline.protection(model, self)
             price, sigma = _effective_price(expected, pipeline.view(market).sigma, inv.horizon,
                                             protection, model.money_per_price_tonne)
@@ -129,8 +129,9 @@ class Developer(mesa.Agent):
 
 class Pipeline:
     """Every project of `[investment]` (`developers`, in config order), the developers' shared
-    price view (`expectation`; `regional`: of each separate market's price), the capex committed and projects started, and the state's
-    capacity expansions (`expansions`: (online step, region, t/yr, unit cost))."""
+    price view (`expectation`; `regional`: of each separate market's price, `cost_in`: the
+    shipping cost into it), the capex committed and projects started, and the state's capacity
+    expansions (`expansions`: (online step, region, t/yr, unit cost))."""
 
     def __init__(self, model: mesa.Model, config, region_index: dict[str, int],
                  region_market: np.ndarray, producers):
@@ -147,10 +148,12 @@ class Pipeline:
                                             config.experiment.steps_per_year)
         # separate-market region (abm.regional) -> the same view of that market's price, which
         # its refinery projects sell at (formed from its price history as the world's is)
+        shipping = route_costs(config)    # region -> (cost in, cost out), price units
         self.regional = {r: PriceExpectation(d.reference_price, inv.volatility_prior,
                                              inv.expectation_halflife,
                                              config.experiment.steps_per_year)
-                         for r in sorted(route_costs(config))}
+                         for r in sorted(shipping)}
+        self.cost_in = {r: c[0] for r, c in shipping.items()}
         self.capex = 0.0                                 # USD committed
         self.started = 0                                 # projects started
         self.expansions: list[tuple[int, int, float, float]] = []
@@ -239,13 +242,21 @@ class Pipeline:
         self.expansions.append(expansion)
         self._expansions_due.setdefault(expansion[0], []).append(expansion)
 
-    def capacity_under_construction(self, stage: int) -> float:
-        """Capacity of the projects of `stage` being built (t/yr), summed in pipeline order."""
+    def capacity_under_construction(self, stage: int, market: int | None = None) -> float:
+        """Capacity of the projects of `stage` being built that will sell into `market`
+        (`market_of`; None: the world's), t/yr, summed in pipeline order.
+
+        ASSUMPTION: capacity is counted by market. A separate market's plant sells in its own
+        market (it reaches the world only through its shipping wedge, and may never trade), so
+        it does not lower the world price developers expect, nor a world plant a separate
+        market's. Without separate markets every project sells into the world's."""
         cache = self._building_capacity
-        if stage not in cache:
-            cache[stage] = sum(d.project.capacity for d in self.developers
-                               if d.status == "building" and d.stage == stage)
-        return cache[stage]
+        key = (stage, market)
+        if key not in cache:
+            cache[key] = sum(d.project.capacity for d in self.developers
+                             if d.status == "building" and d.stage == stage
+                             and self.market_of(d.stage, d.region) == market)
+        return cache[key]
 
     def changed(self) -> None:
         """A project started or came online (called by Developer)."""
@@ -278,9 +289,10 @@ class Pipeline:
                        market: int | None = None) -> float | None:
         """The price developers of `stage` expect once the capacity under construction
         produces: the world's, or separate market `market`'s (`market_of`), whose median they
-        form from its own history, moved by the same pipeline adjustment (the world's capacity
-        under construction against world consumption: a separate market that trades moves with
-        the world price) (price units; None for mines while there is no concentrate price)."""
+        form from its own history, moved by the pipeline adjustment of its market (the capacity
+        under construction that sells there against what its buyers consume:
+        `capacity_under_construction`) (price units; None for mines while there is no
+        concentrate price)."""
         expected = self.view(market).median
         if stage == MINE:
             # mines earn the concentrate price: scale the product expectation by its share
@@ -288,20 +300,42 @@ class Pipeline:
                 return None
             expected *= model.concentrate_price / model.price
         consumption = float(model.buyers.consumption * model.steps_per_year)   # t/yr
+        if self.regional and stage != MINE:
+            consumption *= self.consumption_share(model, market)
         return pipeline_adjusted_price(expected, consumption,
-                                       self.capacity_under_construction(stage), model.elasticity)
+                                       self.capacity_under_construction(stage, market),
+                                       model.elasticity)
 
-    def after_predation(self, model: ModelView, expected: float) -> float:
+    def consumption_share(self, model: ModelView, market: int | None) -> float:
+        """The share of this step's tonnes bought by `market`'s buyers (None: the world
+        market's, in no separate market); their shares of demand when nothing was bought."""
+        buyers = model.buyers
+        tonnes = model.outcome.buyer_tonnes
+        if not tonnes.sum() > 0:
+            tonnes = np.asarray(buyers.share, dtype=float)
+        if market is None:
+            mine = ~np.isin(buyers.region, list(self.regional))
+        else:
+            mine = buyers.region == market
+        total = float(tonnes.sum())
+        return float(tonnes[mine].sum()) / total if total > 0 else 0.0
+
+    def after_predation(self, model: ModelView, expected: float,
+                        market: int | None = None) -> float:
         """The expected price a market-economy project sees once a `predatory` state is known to
         price through its first `predatory_window` months: over that discounted share of its
         life (abm.investment.discounted_share at the hurdle rate) the price is at most what the
         state can hold it down to by dumping (`Producers.dumping_price`, with the capacity it
-        has today), so a threat the state cannot carry out changes nothing."""
+        has today), so a threat the state cannot carry out changes nothing. In a separate
+        market `market` (`market_of`) the dumped product lands at that price plus the shipping
+        cost into it (ASSUMPTION: the state dumps through the world market)."""
         rules = self.config.nonmarket
         if rules.strategy != "predatory" or not self.producers.structure().nm_any:
             return expected
         inv = self.config.investment
         dumped = self.producers.dumping_price(model)
+        if market is not None:
+            dumped += self.cost_in[market]
         if dumped >= expected:
             return expected
         share = discounted_share(inv.hurdle_rate, 0.0, rules.predatory_window

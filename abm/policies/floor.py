@@ -16,6 +16,7 @@ named `producers`; pipeline projects there once built when `new_entrants`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -233,6 +234,22 @@ class CfdFloor(FloorPolicy):
         self.year_volume = np.zeros(0)      # t per producer row covered this contract year
         self.year_ebitda = np.zeros(0)      # USD per producer row, this guarantee year
         self.year_steps = 0
+
+    def protection(self, model, developer):
+        """As a floor's, but settled against the world (or club) price (`benchmark`), a project
+        selling in a separate market (abm.regional) earns its own market's price P_r plus
+        F - P_w: a floor on P_r at F + (P_r - P_w). ASSUMPTION: developers expect this step's
+        gap between their market's price and the benchmark (the shipping wedge) to persist."""
+        protection = super().protection(model, developer)
+        if protection is None or self.cfg.benchmark == "sale" or self.stage == MINE:
+            return protection
+        market = developer.pipeline.market_of(developer.stage, developer.region)
+        if market is None:
+            return protection
+        out = model.outcome
+        benchmark = out.world_price if self.cfg.benchmark == "world" else out.club_price
+        wedge = out.region_prices[market] - benchmark
+        return dataclasses.replace(protection, floor=max(protection.floor + wedge, 0.0))
 
     def effective_ask(self, ask: np.ndarray) -> np.ndarray:
         """A covered producer earns F below the floor and F + (1 - u)(P - F) above it, so it
