@@ -31,8 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from abm.clearing import Outcome
-from abm.component import (break_even, clear_stages, component_clearing, mixed,
-                           product_equilibrium)
+from abm.component import break_even, clear_stages, component_clearing, mixed, product_equilibrium
 
 
 @dataclass
