@@ -153,7 +153,7 @@ class MineralMarket(mesa.Model):
                                  self.outcome.region_prices if t > 0 else None)
         for policy in self.policies:                # levels, purchases, the plan's requests
             policy.apply(self)
-        self.buyers.plan_inventories(self.disruption)
+        self.buyers.plan_inventories(self.shortfall, self.short_of)
         self.offers = self.producers.make_offers(self)     # instruments adjust asks, offers
         self.clear_markets()                        # prices; buyers take delivery
         self.buyers.use_inventories()
@@ -195,6 +195,10 @@ class MineralMarket(mesa.Model):
         if self.components.any and self.policies:
             self.component_plan = MarketPlan()
         self.disruption = False
+        # what export controls take off the market this step (product t) and whose buyers are
+        # short of it (those outside the controlling regions; abm.policies.trade)
+        self.shortfall = 0.0
+        self.short_of = None
         self.floor_level = float("nan")
 
     def clear_markets(self) -> None:

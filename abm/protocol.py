@@ -76,6 +76,8 @@ class ModelView(Protocol):
     concentrate_price: float
     floor_level: float
     disruption: bool
+    shortfall: float            # product t per step export controls take off the market
+    short_of: np.ndarray | None  # per region: its buyers are short of it (None: no shortfall)
     # the component stage (abm.component; NaN prices and an empty population without it)
     components: ComponentMakers
     component_plan: MarketPlan          # the component market's measures (a component MIP)

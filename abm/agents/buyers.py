@@ -164,27 +164,43 @@ class Buyers:
         scales = self.use_scales()
         return float(scales.sum() if rows is None else scales[rows].sum())
 
-    def plan_inventories(self, disruption: bool) -> None:
+    def plan_inventories(self, shortfall: float = 0.0, short_of: np.ndarray | None = None) -> None:
         """Buyers holding inventory order more than they use while below their target and use
         stock instead of buying while above it, closing `inventory_adjust` of the gap a step.
         The target is `inventory_cover` days of use at the reference price (a volume forecast
         from this step's demand, not from prices: a target that followed the last price would
-        feed price swings back into orders, a cobweb), and zero while an export control is in
-        force (safety stock is for disruptions). Orders scale the buyer's demand curve:
+        feed price swings back into orders, a cobweb). Orders scale the buyer's demand curve:
         buyer i orders (1 + x_i) D_i(P) with x_i = adjust_i (target_i - stock_i) / U_i, U_i its
         use at the reference price, so the tonnes it adds or draws are adjust x gap x
-        (P / P_ref) ^ elasticity; it draws at most `inventory_max_draw` of its use."""
+        (P / P_ref) ^ elasticity; it draws at most `inventory_max_draw` of its use.
+
+        While export controls take `shortfall` t a step off the market (safety stock is for
+        disruptions), the buyers in the regions `short_of` (True: outside the controlling
+        regions) share it in proportion to their use: each replaces its share
+        s = shortfall / (their use U at the reference price) of its supply from stock,
+        x_i = -min(s, inventory_max_draw, adjust_i stock_i / U_i) (the last term spreads a
+        thinning stock over the months ahead as the ordinary rule does), and does not restock.
+        So the draw scales with the shortfall: a control withholding 1% of their supply draws
+        1% of their use, not half. Buyers in the controlling region are not short and keep the
+        ordinary rule."""
         if not self.has_inventories:
             return
         use = self.share * market.demand_at(self.demand_scale, self.elasticity,
                                             self.reference_price)
         if self.adjusting:
             use = use * self.adjustment()
-        target = self.cover_steps * use if not disruption else np.zeros_like(use)
         live = use > 0
         safe = np.where(live, use, 1.0)
-        gap = np.where(live, self.adjust * (target - self.stock) / safe, 0.0)
-        self.order = 1.0 + np.maximum(gap, -self.max_draw)
+        gap = np.where(live, self.adjust * (self.cover_steps * use - self.stock) / safe, 0.0)
+        x = np.maximum(gap, -self.max_draw)
+        if shortfall > 0 and short_of is not None:
+            short = short_of[self.region]
+            need = float(use[short].sum())
+            s = shortfall / need if need > 0 else 0.0
+            draw = np.minimum(np.minimum(s, self.max_draw),
+                              np.where(live, self.adjust * self.stock / safe, 0.0))
+            x = np.where(short, -draw, x)
+        self.order = 1.0 + x
         self.scale = self.scale * self.order
 
     def take_delivery(self, outcome) -> None:

@@ -216,6 +216,21 @@ class ExportControl(Policy):
         # the region would export, or concentrate its own refineries take up, changes no one's
         # supply); a product control in force is one as before (its property tests assume it)
         model.disruption = model.disruption or self.withheld > 0 or not self.concentrate
+        self.report_shortfall(model)
+
+    def report_shortfall(self, model) -> None:
+        """Add what the control takes off the market this step (product t: withheld concentrate
+        over the refining intensity; withheld product less the importers' stock bought ahead,
+        which `adjust_offers` offers in its place) to the model's shortfall, which the buyers
+        outside the controlling region share (Buyers.plan_inventories)."""
+        tonnes = (self.withheld / model.producers.intensity if self.concentrate
+                  else self.withheld - min(self.inventory, self.withheld))
+        if tonnes <= 0:
+            return
+        if model.short_of is None:
+            model.short_of = np.ones(len(model.region_names), dtype=bool)
+        model.short_of[self.region] = False
+        model.shortfall += tonnes
 
     def cap_at(self, model, t: int) -> float | None:
         """The cap on the region's exports at step `t` (t per step; None: none), as announced:

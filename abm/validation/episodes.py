@@ -297,14 +297,15 @@ COBALT = Episode(
 
 COBALT_OUTSIDE_FAILURE = (
     "Withholding the DRC's 76% of mined supply against a short-run elasticity of -0.3: the "
-    "users can draw at most half their use from stock a month, so the refined market must "
+    "users replace their share of the shortfall (0.76 of their use) from stock, but at most half "
+    "their use a month, so the refined market must "
     "clear their other half on the 70,000 t mined outside the DRC: (70,000 / 145,000)^(-1/0.3) "
     "= 11.3, refined +1,033% from the first month (+11,320% with no stocks) against +90%, and "
     "hydroxide outside the DRC (P - refining) / k = +2,066% against prices over +50%. Expressing the "
     "ban at the concentrate stage moves the withheld tonnes to the right place (unsold in the "
     "DRC: 73,333 t by June against ~80 kt reported) but not the magnitude: the reported rise "
     "came over six months as refiners ran on feed stocks and material in transit almost "
-    "wholly; the model holds no concentrate stocks, its users draw a fixed share of use, and a "
+    "wholly; the model holds no concentrate stocks, its users' draw is capped at half their use, and a "
     "draw limit chosen to land +90% would be tuning.")
 
 

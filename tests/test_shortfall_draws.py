@@ -1,0 +1,121 @@
+"""Buyers' safety stocks under an export control scale with the shortfall (issue 15): the
+buyers outside the controlling region replace their share of the withheld tonnes from stock
+(at most `inventory_max_draw` of use, and at most `inventory_adjust` x stock), the region's own
+buyers keep their ordinary rule. Hand-computed cases; before this rule every buyer drew half
+its use whatever the shortfall, so a small cut *lowered* the price outside.
+"""
+
+import copy
+from dataclasses import replace
+
+import numpy as np
+from helpers import run
+from test_concentrate_controls import controlled
+
+from abm.validation.episodes import COBALT, run_cobalt
+
+COVER_60 = 60 * 12000.0 / 365       # t: 60 days of 1,000 t/step
+
+
+def test_a_small_concentrate_cut_is_replaced_from_stock_at_an_unchanged_price():
+    """MINELAND (tests/test_concentrate_controls.py), EU buyers with 60 days' cover
+    (1,972.6 t). Cut 0.1 in steps 2-4: the DRC ships 720 of its 800 t, withholding 80 t (no
+    refinery at home). The EU buyers' use at the reference price is 1,000 t, so s = 0.08 (below
+    max_draw 0.5 and adjust x stock / use = 0.25 x 1.97 = 0.49): they order 0.92 D(P), and
+    0.92 x 1,000 (P / 60)^-0.5 = 920 t of supply clears at P = 60; the stock falls 80 t a step.
+    (Drawing half their use, as before, 500 (P / 60)^-0.5 = 920 gave P = 60 (500/920)^2 = 17.72:
+    the cut lowered the price.) Step 5, over: they rebuild 0.25 x 240 / 1,000 = 6% of use,
+    1,060 (P / 60)^-0.5 = 1,000 t: P = 60 x 1.06^2 = 67.42, and they use 1,000 / 1.06, adding
+    1,000 (1 - 1 / 1.06) = 56.6 t to stock."""
+    raw = controlled(0.1)
+    raw["experiment"]["steps"] = 6
+    raw["buyers"][0]["inventory_cover"] = 60.0
+    s = run(raw).series()
+    np.testing.assert_allclose(s["price"], [60, 60, 60, 60, 60, 60 * 1.06 ** 2], rtol=1e-9)
+    np.testing.assert_allclose(
+        s["buyer_stock"], COVER_60 - np.array([0, 0, 80, 160, 240, 240 - 1000 * (1 - 1 / 1.06)]), rtol=1e-9)
+
+
+def exporter_and_importer(cut: float) -> dict:
+    """China refines 12,000 t/yr at 10 (1,000 t/step) and has half the use; Outside has none of
+    the supply and half the use. Demand 1,000 t/step at 60, elasticity -0.5, on a vertical
+    supply: P = 60 under free trade, China exporting 500 t/step. China's buyers hold 30 days'
+    cover, Outside's 60; a product export control by China from step 2 to 4."""
+    return {
+        "experiment": {"name": "sd", "steps": 5, "seed": 1},
+        "market": {"demand": {"reference_price": 60.0, "reference_quantity": 12000.0,
+                              "elasticity": -0.5}},
+        "regions": [{"name": "Outside", "club": True}, {"name": "China"}],
+        "producers": [{"name": "Ref China", "region": "China", "stage": "refinery",
+                       "capacity": 12000.0, "unit_cost": 10.0}],
+        "buyers": [{"name": "Outside buyers", "region": "Outside", "share": 0.5,
+                    "inventory_cover": 60.0},
+                   {"name": "China buyers", "region": "China", "share": 0.5,
+                    "inventory_cover": 30.0}],
+        "shocks": [{"kind": "export_control", "region": "China", "start": 2, "duration": 3,
+                    "cut": cut}],
+    }
+
+
+def test_only_buyers_outside_the_controlling_region_draw_and_only_the_shortfall():
+    """Cut 0.2: exports capped at 400 t, 100 t withheld; Outside's use 500 t, s = 0.2: Outside
+    orders 0.8 x 500 (P / 60)^-0.5 = 400 t at P = 60, its stock falling 100 t a step. China's
+    buyers are not short: at their target they order their use, and China's 600 t left at home
+    clear against 500 (P / 60)^-0.5 = 600: P_home = 60 (5/6)^2 = 41.67. (Every buyer drawing
+    half its use, as before: Outside 250 (P / 60)^-0.5 = 400, P = 23.44; China 10.42.)"""
+    model = run(exporter_and_importer(0.2))
+    s = model.series()
+    np.testing.assert_allclose(s["price"], np.full(5, 60.0), rtol=1e-9)
+    np.testing.assert_allclose(s["export_region_price"][2:], np.full(3, 60 * (5 / 6) ** 2),
+                               rtol=1e-9)
+    np.testing.assert_allclose(model.buyers.stock,
+                               [60 * 6000 / 365 - 300, 30 * 6000 / 365], rtol=1e-9)
+
+
+def test_importers_stock_bought_ahead_comes_before_the_buyers_own():
+    """Cut 0.2 announced at step 1 with front_run 0.3: in the notice month importers buy 0.3 x
+    500 = 150 t ahead (supply 1,000 against 1,000 (P / 60)^-0.5 + 150: P = 60 (1000 / 850)^2 =
+    83.04). In force, 100 t a step are withheld and the importers' stock is offered in their
+    place: step 2 it covers all 100 t (the buyers are not short: stock unchanged, P = 60), step
+    3 the last 50 t (the buyers draw the other 50), step 4 none (they draw 100). P = 60 in all
+    three (drawing for the whole 100 t in step 2 as well, 400 + 100 + 100 t against 400
+    (P / 60)^-0.5 gave 38.4)."""
+    raw = exporter_and_importer(0.2)
+    raw["shocks"][0].update(announce=1, front_run=0.3)
+    s = run(raw).series()
+    np.testing.assert_allclose(s["price"], [60, 60 * (1000 / 850) ** 2, 60, 60, 60], rtol=1e-9)
+    cover = 60 * 6000 / 365 + 30 * 6000 / 365
+    np.testing.assert_allclose(s["buyer_stock"], cover - np.array([0, 0, 0, 50, 150]), rtol=1e-9)
+
+
+def test_a_cut_that_outruns_the_draw_limit_raises_the_outside_price_by_hand():
+    """Cut 0.8: 400 t withheld, s = 0.8 above max_draw 0.5 (adjust x stock / use = 0.25 x
+    986.3 / 500 = 0.49 binds first, 0.4932): Outside orders 0.5068 x 500 (P / 60)^-0.5 = 100 t of
+    exports: P = 60 (253.4 / 100)^2 = 385.3 in the first step in force."""
+    s = run(exporter_and_importer(0.8)).series()
+    x = 1 - 0.25 * (60 * 6000 / 365) / 500
+    np.testing.assert_allclose(s["price"][2], 60 * (x * 500 / 100) ** 2, rtol=1e-9)
+
+
+def test_a_larger_cobalt_cut_never_lowers_the_outside_price():
+    """The cobalt_2025 setting (users hold 254 days of use): for cuts 0.1 to 1 the refined price
+    outside the DRC never falls below its level before the ban while the ban is in force, and
+    its highest move never falls as the cut grows (before the draw followed the shortfall, a cut
+    of 0.1 lowered it 25%)."""
+    moves, lows = [], []
+    for cut in (0.1, 0.3, 0.5, 0.7, 0.9, 1.0):
+        r = run_cobalt(replace(COBALT, cut=cut))
+        moves.append(r["outside_move"])
+        lows.append(float(r["outside"][COBALT.start: COBALT.start + 12].min()))
+    assert min(lows) >= -1e-9
+    assert np.all(np.diff(moves) >= -1e-12)
+    assert moves[-1] > 1.0          # a ban outruns the stocks' half of use
+
+
+def test_the_rule_is_the_ordinary_one_without_a_shortfall():
+    """A control that withholds nothing (cut 0, no licence delay) leaves every buyer on the
+    ordinary rule: the run equals the one without the control."""
+    raw = exporter_and_importer(0.0)
+    plain = copy.deepcopy(raw)
+    del plain["shocks"]
+    np.testing.assert_array_equal(run(raw).series()["price"], run(plain).series()["price"])
