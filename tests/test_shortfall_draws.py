@@ -72,6 +72,23 @@ def test_only_buyers_outside_the_controlling_region_draw_and_only_the_shortfall(
                                [60 * 6000 / 365 - 300, 30 * 6000 / 365], rtol=1e-9)
 
 
+def test_the_draw_replaces_the_withheld_tonnes_where_the_price_is_below_the_reference():
+    """China refines 1,100 t/step: free trade clears 1,000 (P / 60)^-0.5 = 1,100 at
+    P0 = 60 (10/11)^2 = 49.59, Outside buying 550 t, all of it China's exports. Cut 0.2: 110 t
+    withheld; Outside last bought 550 t, s = 0.2, and 0.8 x 550 = 440 t of exports clear at P0:
+    the price outside is unchanged. (A share of its use at the reference price, 110 / 500 =
+    0.22, drew 0.22 x 550 = 121 t, more than the 110 withheld: 0.78 x 500 (P / 60)^-0.5 = 440
+    gave P = 60 (390 / 440)^2 = 47.14, a cut lowering the price.) China keeps 660 t against its
+    buyers' 500 (P / 60)^-0.5: P_home = 60 (500 / 660)^2 = 34.44."""
+    raw = exporter_and_importer(0.2)
+    raw["producers"][0]["capacity"] = 13200.0
+    s = run(raw).series()
+    p0 = 60 * (10 / 11) ** 2
+    np.testing.assert_allclose(s["price"], np.full(5, p0), rtol=1e-9)
+    np.testing.assert_allclose(s["export_region_price"][2:], np.full(3, 60 * (500 / 660) ** 2),
+                               rtol=1e-9)
+
+
 def test_importers_stock_bought_ahead_comes_before_the_buyers_own():
     """Cut 0.2 announced at step 1 with front_run 0.3: in the notice month importers buy 0.3 x
     500 = 150 t ahead (supply 1,000 against 1,000 (P / 60)^-0.5 + 150: P = 60 (1000 / 850)^2 =

@@ -97,6 +97,7 @@ class Buyers:
         # the price each buyer paid in the last step in which anything traded (a step with no
         # supply records only a marker price)
         self.last_paid = np.full(n, float(d.reference_price))
+        self.paid = self.last_paid                # price paid in the last step that traded
         self.log_adjustment = np.zeros(n)      # log multiplier of partial adjustment, per buyer
         self.switched = np.zeros(n)            # share of demand switched away, per buyer
         # own inventories (Buyer.stock): target cover in steps of use, starting at the target for
@@ -176,13 +177,16 @@ class Buyers:
 
         While export controls take `shortfall` t a step off the market (safety stock is for
         disruptions), the buyers in the regions `short_of` (True: outside the controlling
-        regions) share it in proportion to their use: each replaces its share
-        s = shortfall / (their use U at the reference price) of its supply from stock,
+        regions) share it in proportion to what they buy: each replaces its share
+        s = shortfall / B of its purchases from stock, B the t they would buy together at the
+        price each paid last (the reference price before any trade), and draws
         x_i = -min(s, inventory_max_draw, adjust_i stock_i / U_i) (the last term spreads a
-        thinning stock over the months ahead as the ordinary rule does), and does not restock.
-        So the draw scales with the shortfall: a control withholding 1% of their supply draws
-        1% of their use, not half. Buyers in the controlling region are not short and keep the
-        ordinary rule."""
+        thinning stock over the months ahead as the ordinary rule does); none restocks. So the
+        draw scales with the shortfall (a control withholding 1% of their supply draws 1% of
+        their purchases, not half) and, at last step's price, replaces exactly the withheld
+        tonnes (a share of use at the reference price would draw more than the shortfall
+        wherever the price is below the reference, and a cut would lower the price). Buyers in
+        the controlling region are not short and keep the ordinary rule."""
         if not self.has_inventories:
             return
         use = self.share * market.demand_at(self.demand_scale, self.elasticity,
@@ -195,7 +199,8 @@ class Buyers:
         x = np.maximum(gap, -self.max_draw)
         if shortfall > 0 and short_of is not None:
             short = short_of[self.region]
-            need = float(use[short].sum())
+            paid = np.where(self.paid > 0, self.paid, self.reference_price)
+            need = float((self.scale * paid ** self.elasticity)[short].sum())
             s = shortfall / need if need > 0 else 0.0
             draw = np.minimum(np.minimum(s, self.max_draw),
                               np.where(live, self.adjust * self.stock / safe, 0.0))
@@ -209,6 +214,8 @@ class Buyers:
         self.received = outcome.buyer_tonnes
         self._price, self._spent = outcome.buyer_price, None     # see `spent`
         self.consumption = outcome.consumption
+        if outcome.consumption > 0:
+            self.paid = outcome.buyer_price     # (a step with no supply records a marker)
         if self.adjusting and outcome.consumption > 0:
             self.last_paid = np.where(outcome.buyer_price > 0, outcome.buyer_price,
                                       self.last_paid)
