@@ -265,7 +265,8 @@ class Buyer(Strict):
                                     "buying); the default is an assumption", gt=0, le=1)
     inventory_max_draw: float = field(0.5, "-", "Largest share of a step's use taken from the "
                                       "inventory (buyers keep buying; below 1 so the market never "
-                                      "loses all its demand)", ge=0, lt=1)
+                                      "loses all its demand), and largest share added to it while "
+                                      "rebuilding; the default is an assumption", ge=0, lt=1)
 
 
 class Project(Strict):

@@ -62,7 +62,8 @@ def test_only_buyers_outside_the_controlling_region_draw_and_only_the_shortfall(
     orders 0.8 x 500 (P / 60)^-0.5 = 400 t at P = 60, its stock falling 100 t a step. China's
     buyers are not short: at their target they order their use, and China's 600 t left at home
     clear against 500 (P / 60)^-0.5 = 600: P_home = 60 (5/6)^2 = 41.67. (Every buyer drawing
-    half its use, as before: Outside 250 (P / 60)^-0.5 = 400, P = 23.44; China 10.42.)"""
+    half its use at most, as before: Outside 0.507 x 500 (P / 60)^-0.5 = 400, P = 24.08; China
+    0.753 x 500 (P / 60)^-0.5 = 600, P = 23.65.)"""
     model = run(exporter_and_importer(0.2))
     s = model.series()
     np.testing.assert_allclose(s["price"], np.full(5, 60.0), rtol=1e-9)
@@ -95,8 +96,8 @@ def test_importers_stock_bought_ahead_comes_before_the_buyers_own():
     83.04). In force, 100 t a step are withheld and the importers' stock is offered in their
     place: step 2 it covers all 100 t (the buyers are not short: stock unchanged, P = 60), step
     3 the last 50 t (the buyers draw the other 50), step 4 none (they draw 100). P = 60 in all
-    three (drawing for the whole 100 t in step 2 as well, 400 + 100 + 100 t against 400
-    (P / 60)^-0.5 gave 38.4)."""
+    three (drawing for the whole 100 t in step 2 as well: 400 + 100 = 500 t against
+    400 (P / 60)^-0.5 gave 38.4)."""
     raw = exporter_and_importer(0.2)
     raw["shocks"][0].update(announce=1, front_run=0.3)
     s = run(raw).series()
@@ -136,3 +137,108 @@ def test_the_rule_is_the_ordinary_one_without_a_shortfall():
     plain = copy.deepcopy(raw)
     del plain["shocks"]
     np.testing.assert_array_equal(run(raw).series()["price"], run(plain).series()["price"])
+
+
+def test_a_cap_above_what_the_region_would_export_withholds_nothing():
+    """Review 15f finding 1: an outage halves China's refinery (500 t/step) in steps 2-4, so
+    it exports 250 t under free trade, below a cut-0.1 cap of 450: nothing is withheld and no
+    one draws. 1,000 (P / 60)^-0.5 = 500 gives P = 240 with or without the control (with the
+    shortfall read from normal exports, 50 t, Outside drew 10%: P = 216.6)."""
+    raw = exporter_and_importer(0.1)
+    raw["shocks"].append({"kind": "supply_outage", "region": "China", "start": 2,
+                          "duration": 3, "cut": 0.5})
+    plain = copy.deepcopy(raw)
+    del plain["shocks"][0]
+    controlled_run, free = run(raw).series(), run(plain).series()
+    np.testing.assert_allclose(controlled_run["price"], free["price"], rtol=1e-9)
+    np.testing.assert_allclose(free["price"][2:], np.full(3, 240.0), rtol=1e-9)
+
+
+def test_a_separate_market_that_does_not_import_is_not_short():
+    """Review 15f finding 3: a third region, Self, a separate market with its own 500 t/step
+    refinery and trade costs of 1,000 both ways (it never trades), a third of use (demand
+    1,500 t/step at 60: 500 each). Cut 0.2 of China's 500 t exports: W = 100; Outside alone is
+    short, s = 100 / 500 = 0.2: 0.8 x 500 (P / 60)^-0.5 = 400 at P = 60; Self's price stays 60
+    (its 500 t against its own 500). (Counting Self short, s = 0.1: Outside 75.94, Self 48.6.)"""
+    raw = exporter_and_importer(0.2)
+    raw["market"]["demand"]["reference_quantity"] = 18000.0
+    raw["regions"].append({"name": "Self", "separate_market": True})
+    raw["producers"].append({"name": "Ref Self", "region": "Self", "stage": "refinery",
+                             "capacity": 6000.0, "unit_cost": 10.0})
+    for b in raw["buyers"]:
+        b["share"] = 1 / 3
+    raw["buyers"].append({"name": "Self buyers", "region": "Self", "share": 1 / 3,
+                          "inventory_cover": 60.0})
+    raw["trade_costs"] = [{"from": "Self", "to": "Outside", "cost": 1000.0},
+                          {"from": "Outside", "to": "Self", "cost": 1000.0}]
+    s = run(raw).series()
+    np.testing.assert_allclose(s["price"], np.full(5, 60.0), rtol=1e-9)
+    np.testing.assert_allclose(s["price_region__Self"], np.full(5, 60.0), rtol=1e-9)
+
+
+def test_a_concentrate_controls_own_buyers_share_the_shortfall():
+    """Review 15f finding 4: MINELAND, cut 0.5, buyers half in the EU and half in the DRC,
+    each with 60 days' cover (986.3 t). The DRC has no product market of its own: its buyers
+    buy the world's product and are short like the EU's. Step 2: W = 400 t of the 1,000 bought
+    at 60, s = 0.4 (below 0.25 x 986.3 / 500 = 0.4932): 0.6 x 1,000 (P / 60)^-0.5 = 600 at
+    P = 60, each stock falling 200 t. Step 3: 0.25 x 786.3 / 500 = 0.39315 < 0.4 binds:
+    0.60685 x 1,000 (P / 60)^-0.5 = 600, P = 60 (606.85 / 600)^2 = 61.378. (The EU's buyers
+    alone short, s = 0.8 capped at 0.4932: P = 94.6 in step 2.)"""
+    raw = controlled(0.5)
+    raw["buyers"] = [{"name": "EU buyers", "region": "EU", "share": 0.5, "inventory_cover": 60.0},
+                     {"name": "DRC buyers", "region": "DRC", "share": 0.5,
+                      "inventory_cover": 60.0}]
+    s = run(raw).series()
+    x3 = 0.25 * (COVER_60 / 2 - 200) / 500
+    np.testing.assert_allclose(s["price"][:4], [60, 60, 60, 60 * (1 - x3) ** 2 / 0.6 ** 2],
+                               rtol=1e-9)
+
+
+def test_a_buyer_above_its_target_draws_the_shortfall_on_top_of_its_drawdown():
+    """Review 15f finding 5: demand falling 50% a year leaves the buyers above their targets,
+    drawing toward them. A 1% cut from step 6 must not make Outside draw less than that: it
+    draws the shortfall share on top, so the price during the control stays within 0.1% of the
+    run without it (it differs only by last step's price against this one's; drawing only the
+    1% share instead of a drawdown of 8.7% of use, P rose 16.8%)."""
+    raw = exporter_and_importer(0.01)
+    raw["experiment"]["steps"] = 9
+    raw["market"]["demand"]["growth"] = -0.5
+    raw["shocks"][0].update(start=6, duration=3)
+    plain = copy.deepcopy(raw)
+    del plain["shocks"]
+    p, p0 = run(raw).series()["price"].to_numpy(), run(plain).series()["price"].to_numpy()
+    np.testing.assert_allclose(p[6:], p0[6:], rtol=1e-3)
+
+
+def test_a_stockpiles_release_comes_before_the_buyers_stocks():
+    """Review 15f finding 6: a club stockpile (30 days: target 493.15 t, buying below 70, at
+    most 0.1 x 493.15 = 49.32 t a step) fills in steps 0-9 at P = 66.39 (both regions' buyers
+    475.34 t, 950.68 + 49.32 = 1,000) and holds in steps 10-11 at 60. China's normal exports,
+    the mean of those 12 steps, are (10 x 524.66 + 2 x 500) / 12 = 520.55 t; a 10% cut from
+    step 12 caps them at 468.49, W = 500 - 468.49 = 31.51 t withheld now. The stockpile
+    releases 49.32 t at any price, more than W: the buyers are not short and keep their stock,
+    and 500 (P / 60)^-0.5 = 468.49 + 49.32 gives P = 55.94 (the stockpile's rule, not the
+    buyers'). (Drawing for W on top as well: 500 (P / 60)^-0.5 = 549.3 - 31.5 ...: P = 52.7.)"""
+    raw = exporter_and_importer(0.1)
+    raw["experiment"]["steps"] = 14
+    raw["shocks"][0].update(start=12, duration=3)
+    raw["policy"] = {"stockpile": {"buy_below": 70.0, "release_above": 100.0,
+                                   "target_cover": 30.0}}
+    s = run(raw).series()
+    release = 0.1 * 30 * 6000 / 365
+    filled = 500 * (60 / 60) + release     # exports while the stockpile fills (at 66.39)
+    cap = 0.9 * (10 * (500 * ((1000 - release) / 1000) + release) + 2 * 500) / 12
+    assert filled > cap
+    np.testing.assert_allclose(s["price"][12:], np.full(2, 60 * (500 / (cap + release)) ** 2),
+                               rtol=1e-9)
+    np.testing.assert_allclose(s["buyer_stock"][11:], np.full(3, 90 * 6000 / 365), rtol=1e-9)
+
+
+def test_the_whole_run_peak_never_falls_as_the_cobalt_cut_grows():
+    """Review 15f finding 7: users rebuild at most half their use a month after the ban, so
+    a larger cut never gives a lower highest outside price over the whole run (an uncapped
+    rebuild of 254 days' cover after a 0.66 cut asked for 2.5 times use: +839% the month after,
+    above the +356% peak of a 0.9 cut)."""
+    peaks = [float(np.nanmax(run_cobalt(replace(COBALT, cut=c))["outside"]))
+             for c in (0.3, 0.5, 0.6, 0.66, 0.7, 0.8, 0.9, 1.0)]
+    assert np.all(np.diff(peaks) >= -1e-12), peaks

@@ -173,15 +173,19 @@ class Buyers:
         feed price swings back into orders, a cobweb). Orders scale the buyer's demand curve:
         buyer i orders (1 + x_i) D_i(P) with x_i = adjust_i (target_i - stock_i) / U_i, U_i its
         use at the reference price, so the tonnes it adds or draws are adjust x gap x
-        (P / P_ref) ^ elasticity; it draws at most `inventory_max_draw` of its use.
+        (P / P_ref) ^ elasticity; it draws, and adds, at most `inventory_max_draw` of its use
+        a step (a stock emptied by a long disruption is rebuilt over months, not in one: an
+        uncapped rebuild of 254 days' cover after a ban asked for 2.5 times use in a month).
 
         While export controls take `shortfall` t a step off the market (safety stock is for
         disruptions), the buyers in the regions `short_of` (True: outside the controlling
         regions) share it in proportion to what they buy: each replaces its share
         s = shortfall / B of its purchases from stock, B the t they would buy together at the
         price each paid last (the reference price before any trade), and draws
-        x_i = -min(s, inventory_max_draw, adjust_i stock_i / U_i) (the last term spreads a
-        thinning stock over the months ahead as the ordinary rule does); none restocks. So the
+        d_i = min(s, inventory_max_draw, adjust_i stock_i / U_i) (the last term spreads a
+        thinning stock over the months ahead as the ordinary rule does) on top of any drawdown
+        toward its target, x_i = max(min(x_i^ordinary, 0) - d_i, -inventory_max_draw); none
+        restocks. So the
         draw scales with the shortfall (a control withholding 1% of their supply draws 1% of
         their purchases, not half) and, at last step's price, replaces exactly the withheld
         tonnes (a share of use at the reference price would draw more than the shortfall
@@ -189,14 +193,9 @@ class Buyers:
         the controlling region are not short and keep the ordinary rule."""
         if not self.has_inventories:
             return
-        use = self.share * market.demand_at(self.demand_scale, self.elasticity,
-                                            self.reference_price)
-        if self.adjusting:
-            use = use * self.adjustment()
+        use, x = self.ordinary_orders()
         live = use > 0
         safe = np.where(live, use, 1.0)
-        gap = np.where(live, self.adjust * (self.cover_steps * use - self.stock) / safe, 0.0)
-        x = np.maximum(gap, -self.max_draw)
         if shortfall > 0 and short_of is not None:
             short = short_of[self.region]
             paid = np.where(self.paid > 0, self.paid, self.reference_price)
@@ -204,9 +203,36 @@ class Buyers:
             s = shortfall / need if need > 0 else 0.0
             draw = np.minimum(np.minimum(s, self.max_draw),
                               np.where(live, self.adjust * self.stock / safe, 0.0))
-            x = np.where(short, -draw, x)
+            # (a buyer above its target draws the shortfall on top of its drawdown toward the
+            # target; none restocks)
+            x = np.where(short, np.maximum(np.minimum(x, 0.0) - draw, -self.max_draw), x)
         self.order = 1.0 + x
         self.scale = self.scale * self.order
+
+    def ordinary_orders(self) -> tuple[np.ndarray, np.ndarray]:
+        """(U_i, t: each buyer's use at the reference price; x_i: its order multiple less 1
+        under the ordinary rule, toward its target; see `plan_inventories`)."""
+        use = self.share * market.demand_at(self.demand_scale, self.elasticity,
+                                            self.reference_price)
+        if self.adjusting:
+            use = use * self.adjustment()
+        live = use > 0
+        safe = np.where(live, use, 1.0)
+        gap = np.where(live, self.adjust * (self.cover_steps * use - self.stock) / safe, 0.0)
+        return use, np.clip(gap, -self.max_draw, self.max_draw)
+
+    def planned_scale(self, short_of: np.ndarray | None = None) -> np.ndarray:
+        """Per buyer, the scale of what it would order this step without the withheld tonnes:
+        its use times its ordinary order multiple, except that buyers in the regions `short_of`
+        (True: short in this step's control) do not restock (`plan_inventories`). The demand
+        an export control's free-trade counterfactual meets (before `plan_inventories`), so
+        that what it withholds is measured against what the buyers will order."""
+        if not self.has_inventories:
+            return self.scale
+        x = self.ordinary_orders()[1]
+        if short_of is not None:
+            x = np.where(short_of[self.region], np.minimum(x, 0.0), x)
+        return self.scale * (1.0 + x)
 
     def take_delivery(self, outcome) -> None:
         """Every buyer takes what the clearing delivered to it (Buyer.take_delivery, for all

@@ -87,7 +87,8 @@ def free_trade(model):
     without any instrument, cleared in one world market against the buyers' demand (where
     concentrate goes does not depend on where product does)."""
     offers = model.producers.own_offers(model)
-    result = market.clear(offers.ask, offers.qty, float(model.buyers.scale.sum()),
+    result = market.clear(offers.ask, offers.qty,
+                          float(model.buyers.planned_scale(model.short_of).sum()),
                           model.elasticity, price_cap=model.config.market.price_cap,
                           shortfall_price=model.last_price)
     return offers, result.dispatched

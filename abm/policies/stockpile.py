@@ -51,6 +51,9 @@ class Stockpile(StockHolder):
         t = model.t
         if not self.active(t):
             return
+        if model.disruption and model.shortfall > 0 and self.stock > 1e-12:
+            # its release, offered at any price, replaces withheld tonnes before buyers' stocks
+            model.shortfall = max(model.shortfall - self.release(model), 0.0)
         target = self.target(model)
         rate = self.cfg.max_rate * target
         # the bid carries the trigger as its reservation price, so the market decides within the
@@ -63,11 +66,15 @@ class Stockpile(StockHolder):
                 model.plan.bid_qty += qty
                 model.plan.bid_price = self.cfg.buy_below
 
+    def release(self, model) -> float:
+        """t offered from stock this step (at most max_rate of the target or of the stock)."""
+        stock = self.stock
+        return min(stock, max(self.cfg.max_rate * self.target(model), stock * self.cfg.max_rate))
+
     def adjust_offers(self, model, offers) -> None:
         if not self.active(model.t) or self.stock <= 1e-12:
             return
-        stock = self.stock
-        release = min(stock, max(self.cfg.max_rate * self.target(model), stock * self.cfg.max_rate))
+        release = self.release(model)
         if model.disruption:
             offers.append(0.0, release, self.regions[0], self.owner)
         else:   # sells only if the market clears at or above its release price

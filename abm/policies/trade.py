@@ -150,7 +150,7 @@ class ExportControl(Policy):
             offers, sold = withholding.free_trade(model)
             return float(withholding.abroad(model, offers, sold, self.region).sum())
         offers = model.producers.own_offers(model)
-        scale = model.buyers.scale
+        scale = model.buyers.planned_scale(model.short_of)   # (what buyers will order)
         if model.separate_markets:
             return self._free_trade_exports_linked(model, offers, scale)
         total = float(scale.sum())
@@ -204,13 +204,17 @@ class ExportControl(Policy):
         cap = self.cap_at(model, t)
         if cap is None:
             return                  # nothing withheld
+        self.mark_short(model)
         if self.concentrate:
             binds, self.withheld = withholding.licences(model, self.region, cap)
             if binds:
                 model.plan.concentrate_caps[self.region] = cap
         else:
             model.plan.export_caps[self.region] = cap
-            self.withheld = max(self.reference_exports - cap, 0.0)
+            # what the cap takes off the market now: the region's exports in this step's free
+            # trade less the cap (not its normal exports: an outage or a demand swing moves
+            # what it would export, and a cap above that withholds nothing)
+            self.withheld = max(self.free_trade_exports(model) - cap, 0.0)
         # a disruption (buyers draw their safety stocks, stockpiles release); at the
         # concentrate stage only when the control takes tonnes off the market (a cap above what
         # the region would export, or concentrate its own refineries take up, changes no one's
@@ -221,16 +225,24 @@ class ExportControl(Policy):
     def report_shortfall(self, model) -> None:
         """Add what the control takes off the market this step (product t: withheld concentrate
         over the refining intensity; withheld product less the importers' stock bought ahead,
-        which `adjust_offers` offers in its place) to the model's shortfall, which the buyers
-        outside the controlling region share (Buyers.plan_inventories)."""
+        which `adjust_offers` offers in its place) to the model's shortfall, which the buyers of
+        the world market share (Buyers.plan_inventories): not those of separate markets (they
+        import at the world price, which the world buyers' draw holds) and, for a product
+        control, not the region's own, who buy in its home market; a concentrate control's
+        region has no product market of its own, so its buyers are short like the others."""
         tonnes = (self.withheld / model.producers.intensity if self.concentrate
                   else self.withheld - min(self.inventory, self.withheld))
-        if tonnes <= 0:
-            return
+        if tonnes > 0:
+            model.shortfall += tonnes
+
+    def mark_short(self, model) -> None:
+        """Mark whose buyers the control leaves short (`model.short_of`, per region; see
+        `report_shortfall`), before its free-trade counterfactual, which meets their orders."""
         if model.short_of is None:
             model.short_of = np.ones(len(model.region_names), dtype=bool)
-        model.short_of[self.region] = False
-        model.shortfall += tonnes
+            model.short_of[list(model.separate_markets)] = False
+        if not self.concentrate:
+            model.short_of[self.region] = False
 
     def cap_at(self, model, t: int) -> float | None:
         """The cap on the region's exports at step `t` (t per step; None: none), as announced:
