@@ -177,9 +177,11 @@ class Buyers:
         a step (a stock emptied by a long disruption is rebuilt over months, not in one: an
         uncapped rebuild of 254 days' cover after a ban asked for 2.5 times use in a month).
 
-        While export controls take `shortfall` t a step off the market (safety stock is for
-        disruptions), the buyers in the regions `short_of` (True: outside the controlling
-        regions) share it in proportion to what they buy: each replaces its share
+        While an export control's cap is in force (`short_of` not None; safety stock is for
+        disruptions), the buyers in the regions `short_of` (True: those the control leaves
+        short, abm.policies.trade.ExportControl.report_shortfall) do not restock, and they
+        share the `shortfall` (t a step the controls take off the market) in proportion to
+        what they buy: each replaces its share
         s = shortfall / B of its purchases from stock, B the t they would buy together at the
         price each paid last (the reference price before any trade), and draws
         d_i = min(s, inventory_max_draw, adjust_i stock_i / U_i) (the last term spreads a
@@ -196,7 +198,7 @@ class Buyers:
         use, x = self.ordinary_orders()
         live = use > 0
         safe = np.where(live, use, 1.0)
-        if shortfall > 0 and short_of is not None:
+        if short_of is not None:        # an export control's cap in force
             short = short_of[self.region]
             paid = np.where(self.paid > 0, self.paid, self.reference_price)
             need = float((self.scale * paid ** self.elasticity)[short].sum())
