@@ -153,7 +153,7 @@ class MineralMarket(mesa.Model):
                                  self.outcome.region_prices if t > 0 else None)
         for policy in self.policies:                # levels, purchases, the plan's requests
             policy.apply(self)
-        self.buyers.plan_inventories(self.shortfall, self.short_of)
+        self.buyers.plan_inventories(self.shortfall, self.short_of, self.free_trade_price)
         self.offers = self.producers.make_offers(self)     # instruments adjust asks, offers
         self.clear_markets()                        # prices; buyers take delivery
         self.buyers.use_inventories()
@@ -199,6 +199,7 @@ class MineralMarket(mesa.Model):
         # short of it (those outside the controlling regions; abm.policies.trade)
         self.shortfall = 0.0
         self.short_of = None
+        self.free_trade_price = float("nan")    # the world price of that step's free trade
         self.floor_level = float("nan")
 
     def clear_markets(self) -> None:

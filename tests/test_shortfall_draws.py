@@ -218,7 +218,8 @@ def test_a_stockpiles_release_comes_before_the_buyers_stocks():
     step 12 caps them at 468.49, W = 500 - 468.49 = 31.51 t withheld now. The stockpile
     releases 49.32 t at any price, more than W: the buyers are not short and keep their stock,
     and 500 (P / 60)^-0.5 = 468.49 + 49.32 gives P = 55.94 (the stockpile's rule, not the
-    buyers'). (Drawing for W on top as well: 500 (P / 60)^-0.5 = 549.3 - 31.5 ...: P = 52.7.)"""
+    buyers'). (Drawing for W on top as well: (1 - 31.5 / 500) x 500 (P / 60)^-0.5 = 517.8,
+    P = 60 (468.5 / 517.8)^2 = 49.1.)"""
     raw = exporter_and_importer(0.1)
     raw["experiment"]["steps"] = 14
     raw["shocks"][0].update(start=12, duration=3)
@@ -242,3 +243,78 @@ def test_the_whole_run_peak_never_falls_as_the_cobalt_cut_grows():
     peaks = [float(np.nanmax(run_cobalt(replace(COBALT, cut=c))["outside"]))
              for c in (0.3, 0.5, 0.6, 0.66, 0.7, 0.8, 0.9, 1.0)]
     assert np.all(np.diff(peaks) >= -1e-12), peaks
+
+
+def test_the_draw_holds_the_free_trade_price_after_the_licence_months():
+    """Review 15f (second) finding 1 a: cut 0.2 announced at step 1 (front_run 0.3: P = 83.04
+    in the notice month), one licence month at flow 0.5, then the cap, steps 2-5. Step 2: cap
+    0.5 x 0.8 x 500 = 200 t, W = 500 - 200 - 150 (importers' stock) = 150 against the 500 t
+    Outside buys at the free-trade price 60: s = 0.3, 0.7 x 500 (P / 60)^-0.5 = 350 at P = 60.
+    Steps 3-5: cap 400, W = 100, s = 0.2 (stock 836.3, 736.3, 636.3 t: 0.25 S / 500 >= 0.318):
+    P = 60. (A share of what was bought at last step's price, 83.04, drew 0.353 and gave
+    51.27, then 62.29 and 59.43: a cobweb.)"""
+    raw = exporter_and_importer(0.2)
+    raw["experiment"]["steps"] = 6
+    raw["shocks"][0].update(announce=1, front_run=0.3, licence_delay=1, licence_flow=0.5,
+                            duration=4)
+    s = run(raw).series()
+    np.testing.assert_allclose(s["price"][2:], np.full(4, 60.0), rtol=1e-9)
+    np.testing.assert_allclose(s["buyer_stock"][2:] - 30 * 6000 / 365,
+                               COVER_60 / 2 - np.array([150, 250, 350, 450]), rtol=1e-9)
+
+
+def test_a_larger_second_cut_never_lowers_the_price_when_stocks_are_thin():
+    """Review 15f (second) finding 1 c: a 50% cut in steps 2-4 draws Outside's stock down,
+    then a second control in steps 6-8. With the stocks too thin to replace it all, the
+    step-6 price never falls below the free-trade price (60) and never falls as the second cut
+    grows (a share of purchases at last step's price gave 60, 59.77, 58.94, 56.97, 55.82 at
+    cuts 0.001-0.3)."""
+    prices = []
+    for cut in (0.001, 0.05, 0.1, 0.2, 0.3):
+        raw = exporter_and_importer(0.5)
+        raw["experiment"]["steps"] = 9
+        raw["shocks"].append({"kind": "export_control", "region": "China", "start": 6,
+                              "duration": 3, "cut": cut})
+        prices.append(float(run(raw).series()["price"][6]))
+    assert min(prices) >= 60.0 * (1 - 1e-9), prices
+    assert np.all(np.diff(prices) >= -1e-9), prices
+
+
+def test_two_controls_give_the_same_answer_in_either_order():
+    """Review 15f (second) finding 5: Outside, A and B a third of use each, A and B refining
+    750 t/step each; A cuts 0.8 in steps 2-3, then A and B both cut 0.2 in steps 6-8. Listing
+    B's control before A's changes nothing (each control's counterfactual treated the other's
+    buyers as restocking: 64.70 against 61.86 at step 6)."""
+    def three(second):
+        return {
+            "experiment": {"name": "sd", "steps": 9, "seed": 1},
+            "market": {"demand": {"reference_price": 60.0, "reference_quantity": 18000.0,
+                                  "elasticity": -0.5}},
+            "regions": [{"name": "Outside", "club": True}, {"name": "A"}, {"name": "B"}],
+            "producers": [{"name": f"Ref {r}", "region": r, "stage": "refinery",
+                           "capacity": 9000.0, "unit_cost": 10.0} for r in ("A", "B")],
+            "buyers": [{"name": r, "region": r, "share": 1 / 3, "inventory_cover": 60.0}
+                       for r in ("Outside", "A", "B")],
+            "shocks": [{"kind": "export_control", "region": "A", "start": 2, "duration": 2,
+                        "cut": 0.8}] + [{"kind": "export_control", "region": r, "start": 6,
+                                         "duration": 3, "cut": 0.2} for r in second]}
+    a_first, b_first = (run(three(order)).series()["price"].to_numpy()
+                        for order in (("A", "B"), ("B", "A")))
+    np.testing.assert_allclose(a_first, b_first, rtol=1e-12)
+
+
+def test_a_stockpile_behind_the_cap_does_not_replace_the_withheld_tonnes():
+    """Review 15f (second) finding 6: without a club the stockpile covers every region and
+    offers in the first listed one; listed China first, its release lands behind the cap, in
+    the home market, so the Outside buyers draw for the whole shortfall: the outside price is
+    the free-trade price, 60 (the stockpile, buying at its 70 before, stops buying in a
+    disruption), where netting the release behind the cap from the shortfall gave 64.20."""
+    raw = exporter_and_importer(0.1)
+    raw["experiment"]["steps"] = 14
+    raw["shocks"][0].update(start=12, duration=2)
+    raw["regions"] = [{"name": "China"}, {"name": "Outside"}]
+    raw["policy"] = {"stockpile": {"buy_below": 70.0, "release_above": 100.0,
+                                   "target_cover": 30.0}}
+    s = run(raw).series()
+    assert s["buyer_stock"][12] < s["buyer_stock"][11]      # the Outside buyers draw
+    np.testing.assert_allclose(s["price"][12:], np.full(2, 60.0), rtol=1e-9)

@@ -165,7 +165,8 @@ class Buyers:
         scales = self.use_scales()
         return float(scales.sum() if rows is None else scales[rows].sum())
 
-    def plan_inventories(self, shortfall: float = 0.0, short_of: np.ndarray | None = None) -> None:
+    def plan_inventories(self, shortfall: float = 0.0, short_of: np.ndarray | None = None,
+                         free_price: float = float("nan")) -> None:
         """Buyers holding inventory order more than they use while below their target and use
         stock instead of buying while above it, closing `inventory_adjust` of the gap a step.
         The target is `inventory_cover` days of use at the reference price (a volume forecast
@@ -181,18 +182,18 @@ class Buyers:
         disruptions), the buyers in the regions `short_of` (True: those the control leaves
         short, abm.policies.trade.ExportControl.report_shortfall) do not restock, and they
         share the `shortfall` (t a step the controls take off the market) in proportion to
-        what they buy: each replaces its share
-        s = shortfall / B of its purchases from stock, B the t they would buy together at the
-        price each paid last (the reference price before any trade), and draws
+        what they would buy at `free_price`, the world price of this step's free trade (the
+        controls' counterfactual; without one, the price each paid last): each replaces its share
+        s = shortfall / B of its purchases from stock, B those purchases together, and draws
         d_i = min(s, inventory_max_draw, adjust_i stock_i / U_i) (the last term spreads a
         thinning stock over the months ahead as the ordinary rule does) on top of any drawdown
-        toward its target, x_i = max(min(x_i^ordinary, 0) - d_i, -inventory_max_draw); none
-        restocks. So the
+        toward its target, x_i = max(min(x_i^ordinary, 0) - d_i, -inventory_max_draw). So the
         draw scales with the shortfall (a control withholding 1% of their supply draws 1% of
-        their purchases, not half) and, at last step's price, replaces exactly the withheld
-        tonnes (a share of use at the reference price would draw more than the shortfall
-        wherever the price is below the reference, and a cut would lower the price). Buyers in
-        the controlling region are not short and keep the ordinary rule."""
+        their purchases, not half) and, at the free-trade price, replaces exactly the withheld
+        tonnes: where the stocks suffice the controlled market clears at the free-trade price
+        (a share of use at the reference price, or of purchases at last step's price, drew more
+        than the shortfall wherever the price was below that, and a cut lowered the price).
+        Buyers in the controlling region are not short and keep the ordinary rule."""
         if not self.has_inventories:
             return
         use, x = self.ordinary_orders()
@@ -200,7 +201,10 @@ class Buyers:
         safe = np.where(live, use, 1.0)
         if short_of is not None:        # an export control's cap in force
             short = short_of[self.region]
-            paid = np.where(self.paid > 0, self.paid, self.reference_price)
+            if free_price > 0:      # (NaN: none computed)
+                paid = np.full(len(self.share), free_price)
+            else:
+                paid = np.where(self.paid > 0, self.paid, self.reference_price)
             need = float((self.scale * paid ** self.elasticity)[short].sum())
             s = shortfall / need if need > 0 else 0.0
             draw = np.minimum(np.minimum(s, self.max_draw),

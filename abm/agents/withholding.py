@@ -91,6 +91,7 @@ def free_trade(model):
                           float(model.buyers.planned_scale(model.short_of).sum()),
                           model.elasticity, price_cap=model.config.market.price_cap,
                           shortfall_price=model.last_price)
+    model.free_trade_price = result.price
     return offers, result.dispatched
 
 

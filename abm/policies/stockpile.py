@@ -51,8 +51,10 @@ class Stockpile(StockHolder):
         t = model.t
         if not self.active(t):
             return
-        if model.disruption and model.shortfall > 0 and self.stock > 1e-12:
-            # its release, offered at any price, replaces withheld tonnes before buyers' stocks
+        if (model.disruption and model.shortfall > 0 and self.stock > 1e-12
+                and model.short_of is not None and model.short_of[self.regions[0]]):
+            # its release, offered at any price in a market short of the withheld tonnes,
+            # replaces them before buyers' stocks
             model.shortfall = max(model.shortfall - self.release(model), 0.0)
         target = self.target(model)
         rate = self.cfg.max_rate * target

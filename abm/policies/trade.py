@@ -156,6 +156,7 @@ class ExportControl(Policy):
         total = float(scale.sum())
         result = clear(offers.ask, offers.qty, total, model.elasticity,
                        price_cap=model.config.market.price_cap, shortfall_price=model.last_price)
+        model.free_trade_price = result.price
         made = float(result.dispatched[offers.region == self.region].sum())
         share = float(scale[model.buyers.region == self.region].sum()) / total if total > 0 else 0.0
         return made - max(result.quantity, 0.0) * share
@@ -176,6 +177,7 @@ class ExportControl(Policy):
         result = clear_linked(offers.ask[hub], offers.qty[hub], float(scale[hub_buyers].sum()),
                               model.elasticity, nodes, price_cap=model.config.market.price_cap,
                               shortfall_price=model.last_price)
+        model.free_trade_price = result.world_price
         if self.region in model.separate_markets:
             return -float(result.net_imports[order.index(self.region)])
         made = float(result.world_dispatched[offers.region[hub] == self.region].sum())
@@ -236,13 +238,27 @@ class ExportControl(Policy):
             model.shortfall += tonnes
 
     def mark_short(self, model) -> None:
-        """Mark whose buyers the control leaves short (`model.short_of`, per region; see
-        `report_shortfall`), before its free-trade counterfactual, which meets their orders."""
-        if model.short_of is None:
-            model.short_of = np.ones(len(model.region_names), dtype=bool)
-            model.short_of[list(model.separate_markets)] = False
-        if not self.concentrate:
-            model.short_of[self.region] = False
+        """Mark whose buyers the export controls with a cap in force leave short
+        (`model.short_of`, per region; see `report_shortfall`), before the first one's
+        free-trade counterfactual, which meets their orders: every control's regions at once,
+        so that the answer does not depend on the order of the controls in the config."""
+        if model.short_of is not None:
+            return
+        short = np.ones(len(model.region_names), dtype=bool)
+        short[list(model.separate_markets)] = False
+        for p in model.policies:
+            if p.name == self.name and not p.concentrate and p.has_cap(model.t):
+                short[p.region] = False
+        model.short_of = short
+
+    def has_cap(self, t: int) -> bool:
+        """Whether `cap_at` sets a cap at step `t` (without computing it)."""
+        s = self.shock
+        if not self.active(t):
+            return False
+        if t < self.start + s.licence_delay:
+            return s.licence_flow * (1 - s.cut) < 1.0
+        return s.cut > 0
 
     def cap_at(self, model, t: int) -> float | None:
         """The cap on the region's exports at step `t` (t per step; None: none), as announced:
