@@ -217,6 +217,7 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, *, workers: i
         pool = Pool(executor, workers, runner)
         pool.start_workers()
     elif executor_instance is None and executor == "dask" and scheduler is None:
+        warm_up(executor, workers)      # the fork server of its worker processes, now
         starting = Starting(executor, workers, runner)      # a LocalCluster, likewise
     try:
         the_plan = plan(exp, out, force=force)
