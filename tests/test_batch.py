@@ -394,8 +394,9 @@ def test_reusing_runs_of_other_code_is_reported(tmp_path, use):
 def test_a_dask_cluster_starts_beside_the_design_and_bad_input_still_stops_it(tmp_path, use,
                                                                               monkeypatch):
     """The LocalCluster starts in a background thread while the design is built and checked;
-    input refused after that (a folder holding another series mode) still raises the clear
-    error, with the started cluster shut down and nothing written."""
+    input refused after that (a bad sweep value) still raises the clear error, with the started
+    cluster shut down and nothing written. Input the folder's checks refuse (a folder holding
+    another series mode), which need no design, is refused before the cluster starts."""
     from abm.engine import executors
 
     threads, pools, original = [], [], executors.Pool
@@ -414,10 +415,16 @@ def test_a_dask_cluster_starts_beside_the_design_and_bad_input_still_stops_it(tm
     monkeypatch.setattr(engine_runner, "require_dask", lambda: None)
     run_experiment(experiment(), tmp_path / "r", workers=1, quiet=True, report=False)
     before = sorted(p.name for p in (tmp_path / "r").rglob("*"))
+    bad_sweep = experiment(**{"sweep.design": "grid",
+                              "sweep.parameters": {"market.demand.elasticity": [-0.5, 3.0]}})
+    with pytest.raises(ConfigError, match="elasticity"):
+        run_experiment(bad_sweep, tmp_path / "new", executor="dask", quiet=True, report=False)
+    assert threads == ["abm-dask-start"] and pools[0].abandoned
+    assert not (tmp_path / "new").exists()
     with pytest.raises(ConfigError, match="holds runs stored with --series all"):
         run_experiment(experiment(), tmp_path / "r", executor="dask", series="bands",
                        quiet=True, report=False)
-    assert threads == ["abm-dask-start"] and pools[0].abandoned
+    assert len(pools) == 1            # no second cluster was started
     assert sorted(p.name for p in (tmp_path / "r").rglob("*")) == before
     # what starting raised is raised in the caller's thread
     monkeypatch.setattr(executors, "Pool", original)

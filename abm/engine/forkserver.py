@@ -15,7 +15,8 @@ import sys
 # What the fork server imports once, so that every worker forked from it starts with the model
 # imported; and, when it serves a dask LocalCluster (`executors.Pool`), dask's worker too (its
 # import, ~0.7 s, is then paid once, not in every worker process).
-PRELOAD = ["abm.model", "abm.simulate", "abm.engine.worker", "polars", "numpy"]
+PRELOAD = ["abm.engine.ignore_ctrl_c", "abm.model", "abm.simulate", "abm.engine.worker",
+           "polars", "numpy"]
 DASK_PRELOAD = ["distributed"]
 
 
