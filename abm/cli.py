@@ -143,8 +143,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(COMMAND_LINE, "--workers", f"must be at least 1 (got {args.workers})")
     max_runs = _max_runs(args)
     workers = _capped_workers(args)
-    if args.executor == "local":
-        # the local pool's fork server imports the model meanwhile (writes nothing)
+    if args.executor == "local" or not args.scheduler:
+        # the fork server of the local pool or LocalCluster imports the model meanwhile
+        # (writes nothing)
         from abm.engine.forkserver import warm_up
 
         warm_up(args.executor, workers)

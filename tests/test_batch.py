@@ -7,6 +7,7 @@ import _thread
 import copy
 import io
 import json
+import os
 import sys
 import threading
 import time
@@ -74,6 +75,35 @@ def test_dask_executor_gives_identical_runs_and_survives_a_killed_worker(tmp_pat
     assert table(tmp_path / "dask").equals(table(tmp_path / "inline"))
     manifest = json.loads((tmp_path / "dask" / "manifest.json").read_text())
     assert manifest["executor"]["kind"] == "dask"
+
+
+def test_a_dask_local_cluster_forks_its_workers_with_the_model_imported_and_quiet_settings():
+    """abm's LocalCluster forks its worker processes from the fork server, which has imported
+    the model (a spawned worker is this process's own child and imports the model at its first
+    run, ~2-3 s of CPU each), runs them with LOCAL_CLUSTER_CONFIG (no profiler), and gives the
+    caller's dask config back when it is shut down."""
+    pytest.importorskip("dask.distributed")
+    import multiprocessing
+
+    import dask.config
+
+    from abm.engine import executors
+
+    if not sys.platform.startswith("linux") or (
+            "forkserver" not in multiprocessing.get_all_start_methods()):
+        pytest.skip("no fork server on this platform: dask's own spawn is used")
+    method = "distributed.worker.multiprocessing-method"
+    before = (dask.config.get("distributed.worker.profile.enabled"), dask.config.get(method))
+    pool = executors.Pool("dask", 1, worker.RUNNER)
+    try:
+        facts = pool.executor.submit(fakes.process_facts).result(timeout=120)
+        assert dask.config.get(method) == "forkserver"
+    finally:
+        pool.shutdown()
+    assert facts["parent"] != os.getpid() and facts["model_imported"]
+    assert facts["profile"] is False
+    assert (dask.config.get("distributed.worker.profile.enabled"),
+            dask.config.get(method)) == before
 
 
 def test_resume_after_interrupt_gives_exactly_the_planned_runs(tmp_path, use):
@@ -364,8 +394,9 @@ def test_reusing_runs_of_other_code_is_reported(tmp_path, use):
 def test_a_dask_cluster_starts_beside_the_design_and_bad_input_still_stops_it(tmp_path, use,
                                                                               monkeypatch):
     """The LocalCluster starts in a background thread while the design is built and checked;
-    input refused after that (a folder holding another series mode) still raises the clear
-    error, with the started cluster shut down and nothing written."""
+    input refused after that (a bad sweep value) still raises the clear error, with the started
+    cluster shut down and nothing written. Input the folder's checks refuse (a folder holding
+    another series mode), which need no design, is refused before the cluster starts."""
     from abm.engine import executors
 
     threads, pools, original = [], [], executors.Pool
@@ -384,10 +415,16 @@ def test_a_dask_cluster_starts_beside_the_design_and_bad_input_still_stops_it(tm
     monkeypatch.setattr(engine_runner, "require_dask", lambda: None)
     run_experiment(experiment(), tmp_path / "r", workers=1, quiet=True, report=False)
     before = sorted(p.name for p in (tmp_path / "r").rglob("*"))
+    bad_sweep = experiment(**{"sweep.design": "grid",
+                              "sweep.parameters": {"market.demand.elasticity": [-0.5, 3.0]}})
+    with pytest.raises(ConfigError, match="elasticity"):
+        run_experiment(bad_sweep, tmp_path / "new", executor="dask", quiet=True, report=False)
+    assert threads == ["abm-dask-start"] and pools[0].abandoned
+    assert not (tmp_path / "new").exists()
     with pytest.raises(ConfigError, match="holds runs stored with --series all"):
         run_experiment(experiment(), tmp_path / "r", executor="dask", series="bands",
                        quiet=True, report=False)
-    assert threads == ["abm-dask-start"] and pools[0].abandoned
+    assert len(pools) == 1            # no second cluster was started
     assert sorted(p.name for p in (tmp_path / "r").rglob("*")) == before
     # what starting raised is raised in the caller's thread
     monkeypatch.setattr(executors, "Pool", original)

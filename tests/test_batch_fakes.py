@@ -80,3 +80,14 @@ def interrupt_fifth(config, seed: int) -> Result:
 
 def bad_series(config, seed: int) -> Result:
     return Result({"price_mean": 1.0}, "not a frame")  # type: ignore[arg-type]
+
+
+def process_facts() -> dict:
+    """A task (not a runner) telling how its worker process was started: its parent's pid,
+    whether the model and dask were imported before the task arrived, a dask setting."""
+    import sys
+
+    import dask.config
+
+    return {"parent": os.getppid(), "model_imported": "abm.model" in sys.modules,
+            "profile": dask.config.get("distributed.worker.profile.enabled")}

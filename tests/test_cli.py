@@ -129,8 +129,9 @@ def test_new_run_flags_are_in_the_help_with_the_default_limit():
 
 def test_run_starts_the_fork_server_before_loading_the_experiment(tmp_path, monkeypatch):
     """`abm run --workers 2` starts the local pool's fork server first, so its imports overlap
-    the loading of the experiment; bad input still exits 2 with nothing written; Dask starts
-    none (and `warm_up` itself does nothing for a single, in-process worker)."""
+    the loading of the experiment; bad input still exits 2 with nothing written; so does a
+    dask LocalCluster (its workers are forked from it), a cluster at --scheduler starts none
+    (and `warm_up` itself does nothing for a single, in-process worker)."""
     import abm.engine.forkserver
     import abm.experiment
 
@@ -152,4 +153,8 @@ def test_run_starts_the_fork_server_before_loading_the_experiment(tmp_path, monk
     calls.clear()
     assert main(["run", str(tmp_path / "missing.toml"), "--executor", "dask", "--out",
                  str(out)]) == 2
+    assert calls == [("warm_up", "dask", None), ("load", "missing.toml")]
+    calls.clear()
+    assert main(["run", str(tmp_path / "missing.toml"), "--executor", "dask", "--scheduler",
+                 "tcp://127.0.0.1:8786", "--out", str(out)]) == 2
     assert calls == [("load", "missing.toml")]

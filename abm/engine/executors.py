@@ -6,7 +6,9 @@
   thread pool does not survive ``fork`` (a child then hangs on its first parallel operation;
   reproduced with polars 2.1), and the forkserver still imports the model only once.
 - ``dask_executor``: ``dask.distributed``: a ``LocalCluster`` of single-threaded worker processes,
-  or ``Client(address)`` of a running scheduler (e.g. a dask-jobqueue SLURM cluster).
+  or ``Client(address)`` of a running scheduler (e.g. a dask-jobqueue SLURM cluster). The
+  LocalCluster's worker processes are forked from the same fork server (with dask preloaded),
+  and it runs with LOCAL_CLUSTER_CONFIG.
 
 `Pool` wraps one of these with what the engine needs: how many tasks to keep in flight, a
 restart after the pool broke, and a shutdown that can abandon running tasks on Ctrl-C.
@@ -27,6 +29,17 @@ from abm.engine.worker import init_worker
 from abm.errors import ConfigError
 
 CONNECT_TIMEOUT = 10   # seconds to reach a dask scheduler before giving up
+
+# The dask settings of the LocalCluster abm starts (a cluster at --scheduler keeps its own):
+# its background work, measured at 2-5 s of CPU in a 400-run study on 2 cores (the workers'
+# and the parent's CPU outside the tasks; benchmarks/RESULTS.md, 2026-12-02 "Dask overhead"),
+# competes with the runs for the same cores. Results do not depend on any of them.
+LOCAL_CLUSTER_CONFIG = {
+    "distributed.worker.profile.enabled": False,        # stack samples every 10 ms, per worker
+    "distributed.admin.tick.interval": "1s",            # event-loop health check (20 ms)
+    "distributed.admin.system-monitor.interval": "5s",  # psutil polls for the dashboard (0.5 s)
+    "distributed.worker.memory.monitor-interval": "1s",  # memory limit checks (100 ms)
+}
 
 
 class InlineExecutor(Executor):
@@ -92,6 +105,7 @@ class Pool:
         self._client: Any = None
         self._starter: threading.Thread | None = None
         self._cluster: Any = None
+        self._settings: Any = None      # dask.config.set(...) held while our cluster lives
         if instance is not None:
             self.kind = "custom"
             self.workers = workers or 1
@@ -116,12 +130,26 @@ class Pool:
             threads = sum(self._client.nthreads().values())
             self.workers = max(1, threads)
         else:
-            self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
-                                         processes=True, dashboard_address=None,
-                                         silence_logs=logging.ERROR)
-            self._client = Client(self._cluster)
+            self._settings = _local_cluster_settings()
+            try:
+                self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
+                                             processes=True, dashboard_address=None,
+                                             silence_logs=logging.ERROR)
+                self._client = Client(self._cluster)
+            except BaseException:
+                self._close_dask()
+                raise
         # pure=False: a requeued run must be a new task, not the cached failed one
         return self._client.get_executor(pure=False)
+
+    def _close_dask(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        if self._settings is not None:
+            self._settings.__exit__(None, None, None)     # the caller's dask config again
+        self._client = self._cluster = self._settings = None
 
     # -- the engine's needs ---------------------------------------------------------------------
     def start_workers(self) -> None:
@@ -180,16 +208,32 @@ class Pool:
                     process.join(timeout=5)
         elif self.kind == "dask":
             self.executor.shutdown(wait=not abandon)
-            if self._client is not None:
-                self._client.close()
-            if self._cluster is not None:
-                self._cluster.close()
-            self._client = self._cluster = None
+            self._close_dask()
         else:
             self.executor.shutdown(wait=not abandon)
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "workers": self.workers, "scheduler": self.scheduler}
+
+
+def _local_cluster_settings() -> Any:
+    """Apply LOCAL_CLUSTER_CONFIG, and the fork server as the start method of the worker
+    processes where there is one (a spawned worker starts a fresh interpreter that imports
+    dask, then the model at its first task: ~2-3 s of CPU each, where a forked one has both
+    imported), until the returned dask.config.set is exited (held while the cluster lives: a
+    worker the nanny restarts is forked the same way)."""
+    import dask.config
+
+    settings: dict[str, Any] = dict(LOCAL_CLUSTER_CONFIG)
+    if _mp_context(dask=True).get_start_method() == "forkserver":
+        settings["distributed.worker.multiprocessing-method"] = "forkserver"
+        # distributed would otherwise import its optional packages (pandas: ~0.4 s) in this
+        # process, to preload them in a fork server that is already running with ours
+        import distributed.utils
+
+        if hasattr(distributed.utils, "_forkserver_preload_set"):
+            distributed.utils._forkserver_preload_set = True
+    return dask.config.set(settings)
 
 
 class Starting:

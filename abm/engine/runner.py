@@ -217,7 +217,11 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, *, workers: i
         pool = Pool(executor, workers, runner)
         pool.start_workers()
     elif executor_instance is None and executor == "dask" and scheduler is None:
-        starting = Starting(executor, workers, runner)      # a LocalCluster, likewise
+        # a LocalCluster, likewise; input refused later waits for its start (seconds) and stops
+        # it, so the folder's checks, which need no design, come first
+        _check_series_mode(*_check_folder(exp, out, force), series, out, force)
+        warm_up(executor, workers)      # the fork server of its worker processes, now
+        starting = Starting(executor, workers, runner)
     try:
         the_plan = plan(exp, out, force=force)
         the_plan.discard = _check_series_mode(the_plan.stored, the_plan.discard, series, out,
