@@ -102,21 +102,25 @@ def clear_club_stages(model) -> StagesOutcome:
         maker's ask c_i + k_i P_c meets a component price set by a maker outside the club: below
         P_c it sells all it can, above nothing), every split of the tie is a component-market
         equilibrium; the one that clears the club's market is the mix of the two sides that
-        takes exactly the club's supply below P_c. Returns t sold per club offer (and imports);
+        takes exactly the club's supply below P_c. The jump may also fall on a horizontal
+        segment, at the ask of a club offer or of the import tranche: the makers' demand at P_c
+        (one side of the jump) is then more than every offer up to P_c, and the mix is the one
+        that takes what was dispatched, all of it. Returns t sold per club offer (and imports);
         the mixed component market is the one `comp_at(p_w, p_c)` gives from then on."""
         live = qty > 0
-        if (live & (asks == p_c)).any():          # a horizontal segment: no jump to mend
-            return sold
+        horizontal = bool((live & (asks == p_c)).any())
         below = float(qty[live & (asks < p_c)].sum())
-        if abs(float(sold.sum()) - below) <= 1e-12 * max(below, 1.0):
+        target = float(sold.sum()) if horizontal else below
+        use = float((makers.intensity * comp_at(p_w, p_c).sold)[makers.club].sum())
+        if abs(use - target) <= 1e-12 * max(target, 1.0):
             return sold
         lo, hi = comp_at(p_w, p_c * (1 - 1e-9)), comp_at(p_w, p_c * (1 + 1e-9))
         d_lo = float((makers.intensity * lo.sold)[makers.club].sum())
         d_hi = float((makers.intensity * hi.sold)[makers.club].sum())
-        if not d_lo >= below >= d_hi or d_lo <= d_hi:
+        if not d_lo >= target >= d_hi or d_lo <= d_hi:
             return sold
-        markets[p_w, p_c] = mixed(lo, hi, (below - d_hi) / (d_lo - d_hi))
-        return np.where(live & (asks < p_c), qty, 0.0)
+        markets[p_w, p_c] = mixed(lo, hi, (target - d_hi) / (d_lo - d_hi), comp_at(p_w, p_c))
+        return sold if horizontal else np.where(live & (asks < p_c), qty, 0.0)
 
     def world_demand(p_w: float) -> float:
         p_c, sold = club_market(p_w)

@@ -181,20 +181,23 @@ def clear_stages(model) -> tuple[float, np.ndarray, Outcome]:
     price, dispatched = product.price, product.dispatched
     comp = component_market(price)
     live = o.qty > 0
-    below = float(o.qty[live & (o.ask < price)].sum())
-    if below > 0 and not (live & (o.ask == price)).any():
-        # a vertical segment where derived demand jumps across the supply below P (makers of
-        # different intensities tie at the component price: below P the one with the larger
-        # k takes the tie, above it the other): every split of the tie is a component-market
-        # equilibrium, and the one that clears the product market mixes the two sides so
-        # that the makers buy the supply below P
-        if abs(float((makers.intensity * comp.sold).sum()) - below) > 1e-9 * below:
-            lo = component_market(price * (1 - 1e-9))
-            hi = component_market(price * (1 + 1e-9))
-            d_lo = float((makers.intensity * lo.sold).sum())
-            d_hi = float((makers.intensity * hi.sold).sum())
-            if d_lo >= below >= d_hi and d_lo > d_hi:
-                comp = mixed(lo, hi, (below - d_hi) / (d_lo - d_hi), comp)
+    at_ask = bool((live & (o.ask == price)).any())
+    # a vertical segment where derived demand jumps across the supply below P (makers of
+    # different intensities tie at the component price: below P the one with the larger k
+    # takes the tie, above it the other): every split of the tie is a component-market
+    # equilibrium, and the one that clears the product market mixes the two sides so that the
+    # makers buy the supply below P. The root may fall on a product ask (the jump at it): the
+    # makers' demand there is more than every offer up to it, and the mix buys what was
+    # dispatched, all of it
+    target = float(dispatched.sum()) if at_ask else float(o.qty[live & (o.ask < price)].sum())
+    if target > 0 and abs(float((makers.intensity * comp.sold).sum()) - target) > 1e-9 * target:
+        lo = component_market(price * (1 - 1e-9))
+        hi = component_market(price * (1 + 1e-9))
+        d_lo = float((makers.intensity * lo.sold).sum())
+        d_hi = float((makers.intensity * hi.sold).sum())
+        if d_lo >= target >= d_hi and d_lo > d_hi:
+            comp = mixed(lo, hi, (target - d_hi) / (d_lo - d_hi), comp)
+            if not at_ask:
                 dispatched = np.where(live & (o.ask < price), o.qty, 0.0)
     return price, dispatched, comp
 

@@ -680,16 +680,26 @@ def test_a_tie_between_a_club_and_an_outside_maker_is_split_so_both_markets_clea
         s["producer_revenue"][0] + s["duties"][0], rel=1e-9)
 
 
-def test_makers_of_different_intensities_tied_in_one_market_split_so_product_clears():
+@pytest.mark.parametrize("r1_ask, c2_capacity", [(20.0, 300.0), (40.0, 100.0)],
+                         ids=["below_the_ask", "on_the_ask"])
+def test_makers_of_different_intensities_tied_in_one_market_split_so_product_clears(
+        r1_ask, c2_capacity):
     """No product measure, one market: R1 (US) 100 t/step at 20, R2 (China) 200 t at 60;
     C1 (US) 300 t at 30 (k 0.3), C2 (China) 300 t at 10 (k 0.8). Their asks cross at
     30 + 0.3 P = 10 + 0.8 P, P = 40 (ask 42): below it C2 takes the buyers' 11,100 / 42 =
     264.29 t and buys 0.8 x 264.29 = 211.4 t of product (> R1's 100), above it C1 does and
     buys 79.3 t (< 100): P = 40, and the tie is split so the makers buy R1's 100 t:
-    q1 + q2 = 264.29, 0.3 q1 + 0.8 q2 = 100: q2 = (100 - 79.29) / 0.5 = 41.43, q1 = 222.86."""
-    m = run(club_b([("R1", "US", "refinery", 100.0, 20.0), ("R2", "China", "refinery", 200.0, 60.0),
+    q1 + q2 = 264.29, 0.3 q1 + 0.8 q2 = 100: q2 = (100 - 79.29) / 0.5 = 41.43, q1 = 222.86.
+    On the ask: R1 at 40, C2 100 t. The tie is at R1's ask; below 40 C2 takes it up to its
+    100 t, C1 the other 164.29 t: 80 + 49.29 = 129.29 t of product (> R1's 100); above 40 C1
+    takes it all: 79.29 t, R1 unsold above its ask. So P = 40 again, and the component
+    market's own split of the exact tie (C1 198.21, C2 66.07: 112.32 t of product, where the
+    model sold R1's 100: tonnes made from nothing) is mixed so the makers buy R1's 100 t:
+    the same q2 = 41.43, q1 = 222.86."""
+    m = run(club_b([("R1", "US", "refinery", 100.0, r1_ask),
+                    ("R2", "China", "refinery", 200.0, 60.0),
                     ("C1", "US", "component", 300.0, 30.0),
-                    ("C2", "China", "component", 300.0, 10.0)], {},
+                    ("C2", "China", "component", c2_capacity, 10.0)], {},
                    intensities={"C1": 0.3, "C2": 0.8}))
     s = m.series(accounts=True)
     total = 11_100 / 42
@@ -697,7 +707,10 @@ def test_makers_of_different_intensities_tied_in_one_market_split_so_product_cle
     assert s["price"][0] == pytest.approx(40.0, rel=1e-9)
     assert s["component_price"][0] == pytest.approx(42.0, rel=1e-9)
     np.testing.assert_allclose(m.components.output, [total - q2, q2], rtol=1e-6)
+    assert q2 == pytest.approx(41.43, abs=0.01)
     np.testing.assert_allclose(m.book.output, [100.0, 0.0], rtol=1e-9, atol=1e-9)
+    used = float((m.components.intensity * m.components.output).sum())
+    assert used == pytest.approx(100.0, rel=1e-9)
     assert s["component_product_payments"][0] == pytest.approx(s["producer_revenue"][0],
                                                                rel=1e-9)
 
@@ -714,3 +727,46 @@ def test_a_product_mip_covering_a_region_outside_the_club_is_refused(with_makers
         experiment_from_dict(raw)
     assert "policy.floor.covers" in str(err.value)
     assert "'China' is not in the club (allowed in covers: US)" in str(err.value)
+
+
+def test_a_tie_across_the_club_import_tranche_with_all_product_sold_is_split_so_product_clears():
+    """A 6.25% product tariff, all product sold (the random case of the mixed-intensity
+    property): R0 (US) 5 t/step at 0, R1 (China) 10 t at 20, R2 (China) 25 t at 40 (40 t);
+    C3 (US) 10 t at 10 (k 0.3), C4 (US) 90 t at 10 (k 0.5), C5 (China) 10 t at 10 (k 0.8),
+    C6 (China) 34 t at 60 (k 0.3). The club imports, so P_c = 1.0625 P_w; C4 (10 + 0.5 P_c)
+    and C6 (60 + 0.3 P_w) tie at the component price: 0.23125 P_w = 50, P_w = 216.22,
+    P_c = 229.73, Pc = 124.86; buyers take 11,100 / 124.86 = 88.90 t. C3 asks
+    10 + 0.3 x 229.73 = 78.92 and makes its 10 t, C5 asks 10 + 0.8 x 216.22 = 182.97 and makes
+    none. Below P_w C4 takes the whole tie, 78.90 t, and the makers want 3 + 39.45 = 42.45 t of
+    the 40 t (the model sold that: tonnes made from nothing, the club's tie fell on its import
+    tranche's ask); above it C6 takes 34 t and they want 3 + 22.45 + 10.2 = 35.65 t (product
+    unsold above its ask). The split q4 + q6 = 78.90, 3 + 0.5 q4 + 0.3 q6 = 40: q4 =
+    (37 - 0.3 x 78.90) / 0.2 = 66.66, q6 = 12.24; the club uses 3 + 33.33 = 36.33 t and imports
+    31.33 t, the world's makers 3.67 t = 35 - 31.33; duty (229.73 - 216.22) x 31.33 = 423.35
+    (x 1,000 USD)."""
+    m = run(club_b([("R0", "US", "refinery", 5.0, 0.0), ("R1", "China", "refinery", 10.0, 20.0),
+                    ("R2", "China", "refinery", 25.0, 40.0),
+                    ("C3", "US", "component", 10.0, 10.0), ("C4", "US", "component", 90.0, 10.0),
+                    ("C5", "China", "component", 10.0, 10.0),
+                    ("C6", "China", "component", 34.0, 60.0)], {"trade": {"tariff": 0.0625}},
+                   intensities={"C3": 0.3, "C4": 0.5, "C5": 0.8, "C6": 0.3}))
+    s = m.series(accounts=True)
+    p_w = 50 / 0.23125
+    p_c = 1.0625 * p_w
+    tie = 11_100 / (10 + 0.5 * p_c) - 10
+    q4 = (37 - 0.3 * tie) / 0.2
+    imports = 3 + 0.5 * q4 - 5
+    assert s["price"][0] == pytest.approx(p_w, rel=1e-9)
+    assert s["club_price"][0] == pytest.approx(p_c, rel=1e-9)
+    assert s["component_price"][0] == pytest.approx(10 + 0.5 * p_c, rel=1e-9)
+    np.testing.assert_allclose(m.components.output, [10.0, q4, 0.0, tie - q4], rtol=1e-6,
+                               atol=1e-9)
+    assert q4 == pytest.approx(66.66, abs=0.01) and tie - q4 == pytest.approx(12.24, abs=0.01)
+    np.testing.assert_allclose(m.book.output, [5.0, 10.0, 25.0], rtol=1e-9)
+    assert s["club_imports"][0] == pytest.approx(imports, rel=1e-6)
+    assert s["duties"][0] == pytest.approx((p_c - p_w) * imports * 1e3, rel=1e-6)
+    assert s["duties"][0] == pytest.approx(423.35e3, rel=1e-4)
+    used = float((m.components.intensity * m.components.output).sum())
+    assert float(m.book.output.sum()) == pytest.approx(used, rel=1e-9)
+    assert s["component_product_payments"][0] == pytest.approx(
+        s["producer_revenue"][0] + s["duties"][0], rel=1e-9)
