@@ -97,7 +97,6 @@ class Buyers:
         # the price each buyer paid in the last step in which anything traded (a step with no
         # supply records only a marker price)
         self.last_paid = np.full(n, float(d.reference_price))
-        self.paid = self.last_paid                # price paid in the last step that traded
         self.log_adjustment = np.zeros(n)      # log multiplier of partial adjustment, per buyer
         self.switched = np.zeros(n)            # share of demand switched away, per buyer
         # own inventories (Buyer.stock): target cover in steps of use, starting at the target for
@@ -183,7 +182,7 @@ class Buyers:
         short, abm.policies.trade.ExportControl.report_shortfall) do not restock, and they
         share the `shortfall` (t a step the controls take off the market) in proportion to
         what they would buy at `free_price`, the world price of this step's free trade (the
-        controls' counterfactual; without one, the price each paid last): each replaces its share
+        controls' counterfactual): each replaces its share
         s = shortfall / B of its purchases from stock, B those purchases together, and draws
         d_i = min(s, inventory_max_draw, adjust_i stock_i / U_i) (the last term spreads a
         thinning stock over the months ahead as the ordinary rule does) on top of any drawdown
@@ -201,11 +200,9 @@ class Buyers:
         safe = np.where(live, use, 1.0)
         if short_of is not None:        # an export control's cap in force
             short = short_of[self.region]
-            if free_price > 0:      # (NaN: none computed)
-                paid = np.full(len(self.share), free_price)
-            else:
-                paid = np.where(self.paid > 0, self.paid, self.reference_price)
-            need = float((self.scale * paid ** self.elasticity)[short].sum())
+            # (every control that marks buyers short clears its free trade first)
+            price = free_price if free_price > 0 else self.reference_price
+            need = float((self.scale * price ** self.elasticity)[short].sum())
             s = shortfall / need if need > 0 else 0.0
             draw = np.minimum(np.minimum(s, self.max_draw),
                               np.where(live, self.adjust * self.stock / safe, 0.0))
@@ -246,8 +243,6 @@ class Buyers:
         self.received = outcome.buyer_tonnes
         self._price, self._spent = outcome.buyer_price, None     # see `spent`
         self.consumption = outcome.consumption
-        if outcome.consumption > 0:
-            self.paid = outcome.buyer_price     # (a step with no supply records a marker)
         if self.adjusting and outcome.consumption > 0:
             self.last_paid = np.where(outcome.buyer_price > 0, outcome.buyer_price,
                                       self.last_paid)
