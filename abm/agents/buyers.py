@@ -195,7 +195,7 @@ class Buyers:
         Buyers in the controlling region are not short and keep the ordinary rule."""
         if not self.has_inventories:
             return
-        use, x = self.ordinary_orders()
+        use, x = self.ordinary_orders(short_of)
         live = use > 0
         safe = np.where(live, use, 1.0)
         if short_of is not None:        # an export control's cap in force
@@ -206,15 +206,16 @@ class Buyers:
             s = shortfall / need if need > 0 else 0.0
             draw = np.minimum(np.minimum(s, self.max_draw),
                               np.where(live, self.adjust * self.stock / safe, 0.0))
-            # (a buyer above its target draws the shortfall on top of its drawdown toward the
-            # target; none restocks)
-            x = np.where(short, np.maximum(np.minimum(x, 0.0) - draw, -self.max_draw), x)
+            # (a buyer above its target draws the shortfall on top of its drawdown toward it)
+            x = np.where(short, np.maximum(x - draw, -self.max_draw), x)
         self.order = 1.0 + x
         self.scale = self.scale * self.order
 
-    def ordinary_orders(self) -> tuple[np.ndarray, np.ndarray]:
+    def ordinary_orders(self, short_of: np.ndarray | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
         """(U_i, t: each buyer's use at the reference price; x_i: its order multiple less 1
-        under the ordinary rule, toward its target; see `plan_inventories`)."""
+        toward its target, see `plan_inventories`, without restocking for the buyers in the
+        regions `short_of` while an export control's cap is in force)."""
         use = self.share * market.demand_at(self.demand_scale, self.elasticity,
                                             self.reference_price)
         if self.adjusting:
@@ -222,7 +223,10 @@ class Buyers:
         live = use > 0
         safe = np.where(live, use, 1.0)
         gap = np.where(live, self.adjust * (self.cover_steps * use - self.stock) / safe, 0.0)
-        return use, np.clip(gap, -self.max_draw, self.max_draw)
+        x = np.clip(gap, -self.max_draw, self.max_draw)
+        if short_of is not None:
+            x = np.where(short_of[self.region], np.minimum(x, 0.0), x)
+        return use, x
 
     def planned_scale(self, short_of: np.ndarray | None = None) -> np.ndarray:
         """Per buyer, the scale of what it would order this step without the withheld tonnes:
@@ -232,10 +236,7 @@ class Buyers:
         that what it withholds is measured against what the buyers will order."""
         if not self.has_inventories:
             return self.scale
-        x = self.ordinary_orders()[1]
-        if short_of is not None:
-            x = np.where(short_of[self.region], np.minimum(x, 0.0), x)
-        return self.scale * (1.0 + x)
+        return self.scale * (1.0 + self.ordinary_orders(short_of)[1])
 
     def take_delivery(self, outcome) -> None:
         """Every buyer takes what the clearing delivered to it (Buyer.take_delivery, for all

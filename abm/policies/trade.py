@@ -252,7 +252,8 @@ class ExportControl(Policy):
         model.short_of = short
 
     def has_cap(self, t: int) -> bool:
-        """Whether `cap_at` sets a cap at step `t` (without computing it)."""
+        """Whether the control caps exports at step `t` (`cap_at` without computing the cap):
+        in force, and not a cut of 0 (with, in the licence months, every licence flowing)."""
         s = self.shock
         if not self.active(t):
             return False
@@ -269,14 +270,12 @@ class ExportControl(Policy):
             return None
         if self.reference_exports is None:
             self.reference_exports = self.normal_exports(model)
+        if not self.has_cap(t):
+            return None
         allowed = (1 - s.cut) * self.reference_exports
-        if t < self.start + s.licence_delay:
-            # licences in process: only a share of what the control allows gets through, so the
-            # licensing months too scale with the cut
-            if s.licence_flow * (1 - s.cut) >= 1.0:
-                return None         # nothing withheld (cut 0, every licence flowing)
-            return s.licence_flow * allowed
-        return allowed if s.cut > 0 else None   # (cut 0: exports are not restricted)
+        # licences in process: only a share of what the control allows gets through, so the
+        # licensing months too scale with the cut
+        return s.licence_flow * allowed if t < self.start + s.licence_delay else allowed
 
     def adjust_offers(self, model, offers) -> None:
         # importers' inventory bought ahead replaces the exports the control withholds (they
