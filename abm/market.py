@@ -839,7 +839,10 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
             ratio = available / wanted
             imports = [m * ratio if m > 0 else m for m in imports]
         unmet_hub = world_want * (1 - ratio)
-        if no_clear and available <= 0 and shortfall_price is not None:
+        if no_clear and world_want * ratio <= 0 and shortfall_price is not None:
+            # nothing reached the hub's buyers, even from nodes sharing their supply at the
+            # world price: they go without what they demanded at `shortfall_price` (as the
+            # nodes' below, and `clear` without supply)
             unmet_hub = demand_at(A, eps, shortfall_price, B)
         world_want *= ratio
     else:

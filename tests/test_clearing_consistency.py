@@ -605,9 +605,32 @@ def test_with_a_price_cap_and_no_supply_buyers_go_without_what_they_wanted_at_th
     np.testing.assert_allclose(s["unmet_demand"], 6.25, rtol=1e-9)
 
 
+def test_hub_buyers_served_from_a_node_at_the_no_supply_price_count_only_what_they_missed():
+    # the hub (A = 315.74) has no offers; the club node (A = 315.74, a tariff of 1e-12) has
+    # 0.025 t at ask 0 and a price-independent demand B = 0.05 beyond it, so no price clears
+    # (its autarky price is infinite): the marker is 1,000 x 1,000 = 1e6 (no breakpoint above
+    # 0, then raised tenfold while excess supply is negative) and every buyer is served pro
+    # rata at it. The hub's buyers get a share of the node's supply, so they miss their demand
+    # at the marker less that share, not their demand at the previous price (2,934.34: 0.1076
+    # t, which was counted before): unmet = D(1e6) - 0.025 = 631.47 / 1e6 + 0.05 - 0.025
+    # = 0.025631 t, as in one market at that price
+    from abm.market import Node, clear_linked
+    a, b = 315.7358166537559, 0.05
+    linked = clear_linked(np.array([]), np.array([]), a, -1.0,
+                          [Node(np.array([0.0]), np.array([0.025]), a, B=b, tariff=1e-12)],
+                          shortfall_price=2934.337)
+    assert linked.world_price == linked.node_prices[0] == 1e6
+    assert linked.world_consumption > 0        # the hub's buyers got a share
+    np.testing.assert_allclose(linked.unmet, 2 * a / 1e6 + b - 0.025, rtol=1e-12)
+    np.testing.assert_allclose(linked.world_consumption + linked.node_consumption[0], 0.025,
+                               rtol=1e-12)
+
+
 @pytest.mark.xfail(strict=True, reason="known: in a step with no supply the no-supply marker "
-                   "price differs between one market (1,000) and linked markets (12.6e6); a "
-                   "marker is no price, but the paths should agree")
+                   "price differs between one market (1,000, the dearest live ask x 1,000) and "
+                   "linked markets (12.6e6: above every node's autarky price, which it must "
+                   "be, so that no node imports at it); a marker is no price, but the paths "
+                   "should agree")
 def test_a_step_without_supply_records_the_same_marker_price_on_either_path():
     # a US recycler (1 t/yr, with outages) is the only supply; China announces an export
     # control with cut 0 and importers buy ahead during the notice (found by a random search,
