@@ -116,6 +116,26 @@ def test_antimony_2024_says_why_it_fails(antimony):
     assert not antimony.passed and antimony.known_failure == episodes.ANTIMONY_OUTSIDE_FAILURE
 
 
+def test_antimony_stockholders_buy_ahead_of_the_control_only_because_they_know_it(antimony):
+    # the variant reported beside the claim: rational stockholders with foresight of the caps
+    # in place of the sourced buying ahead (front_run 0). They buy ahead in the notice month
+    # (China's exports there rise above normal) and draw the stock down under the control, so
+    # the outside price once licences are issued stays below the +137.5% of the outside
+    # market clearing on its own supply (test below); with foresight 'exit' (never buying
+    # ahead on the known regimes) the notice month's exports are normal
+    r = episodes.stockholder_variant()
+    assert r["exports_ahead"] > 0.5
+    at = episodes.ANTIMONY.start + episodes.ANTIMONY.horizon
+    assert 0 < r["outside"][at] < 1.375
+    assert episodes.stockholder_note(r) in antimony.notes
+    exit_only = dict(episodes.SB_STOCKHOLDERS, foresight="exit")
+    off = episodes.ANTIMONY
+    model = run_model(episodes._config(dataclasses.replace(off, front_run=0.0,
+                                                           storage=exit_only)), 1)
+    exports = model.region_net_exports[:, model.region_index["China"]]
+    assert exports[off.announce] == pytest.approx(exports[:off.announce].mean(), rel=1e-6)
+
+
 def test_antimony_settings_follow_the_reported_export_tonnages():
     ep = episodes.ANTIMONY
     normal = 38632 / 0.759 / 12                 # 4,241.7 t a month in 2023
