@@ -14,9 +14,10 @@ of carrying stock is solved backward from T, whose rule is abm.storage's station
 * now (step t) the schedule is W_t(x): the stockholders hold x tonnes at price W_t(x).
 
 Approximated as in the stationary rule (docs/ODD.md 7.17): supply vertical at each regime's Q_k
-times the shock h ~ N(1, sd^2) (integrated by Gauss-Hermite nodes, which smooth the stock-out
-kink), demand isoelastic through (pbar_k, Q_k), the future regimes read from this step's offers
-with the future caps; a buffer stock is in the terminal rule only.
+times the shock h ~ N(1, sd^2) truncated at +-8.5 sd as in abm.storage (integrated by
+Gauss-Hermite nodes, which smooth the stock-out kink), demand isoelastic through (pbar_k, Q_k),
+the future regimes read from this step's offers with the future caps; a buffer stock is in the
+terminal rule only.
 Units: tonnes, price units per t (cost per t per step), decay and interest per step.
 """
 
@@ -24,15 +25,26 @@ from __future__ import annotations
 
 import numpy as np
 
+from abm import storage
+
 NODES = 48          # Gauss-Hermite nodes for the shock
 POINTS = 257        # stock grid points per step ...
 RANGE = 3.0         # ... for stocks up to RANGE x the largest Q on the known path
 
 
 def shock_nodes(sd: float) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes h and weights of N(1, sd^2) (negative nodes, beyond 1/sd sd, cut to 0)."""
+    """Nodes h and weights of the harvest N(1, sd^2) truncated at +-storage.TRUNCATION sd, as
+    in abm.storage: the Gauss-Hermite nodes beyond it (|z| > 8.5, weights 1e-18 in all) are
+    dropped and the rest renormalised, so h >= 1 - 8.5 sd > 0 (sd < 1 / 8.5). (Nodes below
+    1 / sd sd were once cut to a harvest of 0, which the lowest, -12.69 sd, is for sd above
+    0.079: with nothing carried that is availability 0, an infinite price under isoelastic
+    demand, and the induction spread the infinite worth from no stock to every stock within
+    three steps back.)"""
+    if not 0 < sd < 1.0 / storage.TRUNCATION:
+        raise ValueError(f"sd must be in (0, {1 / storage.TRUNCATION:.4f}), got {sd}")
     z, w = np.polynomial.hermite_e.hermegauss(NODES)
-    return np.maximum(1.0 + sd * z, 0.0), w / w.sum()
+    inside = np.abs(z) <= storage.TRUNCATION
+    return 1.0 + sd * z[inside], w[inside] / w[inside].sum()
 
 
 def stock_grid(q: float) -> np.ndarray:

@@ -354,3 +354,56 @@ def test_full_foresight_with_importers_buying_ahead_is_refused():
     with pytest.raises(ConfigError) as err:
         experiment_from_dict(raw)
     assert err.value.key == "shocks.0.front_run"
+
+
+def antimony_with_stockholders(sd: float) -> dict:
+    # the antimony 2024 episode's market (abm.validation.episodes.ANTIMONY: China 60% of supply
+    # on a rising cost curve, announced at step 12, one month's notice, two licence months, then
+    # 59% of China's exports withheld for 12 months; elasticity -0.3) without the importers'
+    # buying ahead, with rational stockholders of full foresight (interest 5% a year, monthly
+    # steps, no cost or decay) and a supply shock of sd `sd`
+    from abm.validation.episodes import ANTIMONY, _config
+
+    raw = _config(ANTIMONY, 30)
+    raw["shocks"][0]["front_run"] = 0.0
+    raw["storage"] = {"enabled": True, "rule": "rational", "foresight": "full",
+                      "interest": 0.05 / 12, "cost": 0.0}
+    raw["market"]["supply_shock"] = {"sd": sd}
+    return raw
+
+
+@pytest.mark.parametrize("sd", [0.1, 0.11])
+def test_at_a_known_antimony_cut_they_buy_until_the_price_is_the_discounted_expected_one(
+        sd, monkeypatch):
+    """At the announcement (step 12) the stockholders know the coming scarcity: they buy ahead
+    until the club price equals what a tonne carried into step 13 is worth now, W_12(S_12) =
+    E_12[P_13] / (1 + 0.05 / 12) (abm.known_regimes), to the schedule's spacing: with
+    x_k-1 < S_12 <= x_k (the schedule's points), either the tranche (x_k-1, x_k], bid at
+    W_12(x_k), is partly bought (P_12 = W_12(x_k)) or S_12 = x_k at a price down to the next
+    point's, W_12(x_k+1), so P_12 is within W_12(x_k+1) .. W_12(x_k-1), the points 0.4% apart
+    here. Every price is finite. (With sd 0.1 or more
+    the lowest Gauss-Hermite node, 1 - 12.69 sd, was cut to a harvest of 0: availability 0
+    with no stock, an infinite price, so W_12 and the club price were infinite from step 12,
+    ~1e50 the step after, for every seed.)"""
+    from abm.stockholders import Stockholders
+    from abm.validation.base import run_model
+
+    schedules = {}
+    solve = Stockholders.switch_points
+
+    def recorded(self, model, offers, path):
+        schedules[model.t] = points = solve(self, model, offers, path)
+        return points
+
+    monkeypatch.setattr(Stockholders, "switch_points", recorded)
+    s = run_model(antimony_with_stockholders(sd), 1).series()
+    price, stock = s["club_price"].to_numpy(), s["private_stock"].to_numpy()
+    assert np.isfinite(price).all() and np.isfinite(s["price"].to_numpy()).all()
+    assert min(schedules) == 12 and stock[12] > stock[11] + 1000.0      # bought ahead
+    x, worth = schedules[12]
+    assert np.isfinite(worth).all()
+    k = int(np.searchsorted(x, stock[12] * (1 - 1e-12)))       # x_k-1 < S_12 <= x_k
+    assert worth[k + 1] * (1 - 1e-9) <= price[12] <= worth[k - 1] * (1 + 1e-9)
+    assert price[12] == pytest.approx(float(np.interp(stock[12], x, worth)), rel=5e-3)
+    # about +80% on the year before (the control's cut drawn down from the stock bought)
+    assert 1.5 < price[12] / s["price"].to_numpy()[:12].mean() < 2.2
