@@ -288,9 +288,21 @@ def disruptions(draw):
 def stockpile_pairs(draw):
     """Without importers buying ahead of the control: they buy a share of demand at the last
     price, which the stockpile's purchases raise, so a larger stockpile can leave them less to
-    release once the control bites."""
+    release once the control bites. China has a cheap refinery of its own of 0.6 to 2 times
+    world use at the reference price (its buyers use half of that), and a mine to feed it when
+    the market has mines (drawn as the last producers: a China exporting no product withholds
+    nothing, and no step would count)."""
     raw = draw(disruptions())
     raw["shocks"][0]["front_run"] = 0.0
+    mines = any(p["stage"] == "mine" for p in raw["producers"])
+    capacity = draw(st.floats(0.6, 2.0)) * raw["market"]["demand"]["reference_quantity"]
+    raw["producers"].append({"name": "Ref China", "region": "China", "stage": "refinery",
+                             "capacity": capacity, "unit_cost": draw(st.floats(0.0, 20.0))})
+    if mines:
+        raw["producers"].append({"name": "Mine China", "region": "China", "stage": "mine",
+                                 "capacity": capacity * raw["market"]["intensity"]
+                                 * draw(st.floats(1.0, 2.0)),
+                                 "unit_cost": draw(st.floats(0.0, 20.0))})
     stockpile = {"buy_below": draw(st.floats(20.0, 120.0)),
                  "release_above": draw(st.floats(40.0, 200.0)),
                  "target_cover": draw(st.floats(1.0, 120.0)),
