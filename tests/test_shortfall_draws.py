@@ -389,3 +389,37 @@ def test_a_cap_that_binds_only_on_the_restocking_stops_it_and_withholds_nothing(
     plain = copy.deepcopy(raw)
     del plain["shocks"][1]
     np.testing.assert_allclose(run(plain).series()["price"][2], 60 * 1.0275 ** 2, rtol=1e-9)
+
+
+def test_a_slack_and_a_binding_control_give_the_same_answer_in_either_order():
+    """Outside, A and B a third of use each (500 t/step at 60), A and B refining 750 t/step
+    each, every buyer with 60 days' cover and a club stockpile buying below 100; A cuts 0.8 in
+    steps 2-3. In steps 5-7 A cuts 0.2 (normal exports 274.0 t, the mean of steps 0, 1 and 4,
+    steps 2-3 left out: cap 219.2 t, which binds) and B 0.05 (normal 287.1 t, the mean of
+    steps 0-4: cap 272.7 t) while an outage leaves B 450 t, of which it exports 90.8-115.4 t:
+    B's cap is slack. Listing B's control first changes nothing, and B's withholds nothing in
+    any step."""
+    def three(second):
+        return {
+            "experiment": {"name": "sd", "steps": 9, "seed": 1},
+            "market": {"demand": {"reference_price": 60.0, "reference_quantity": 18000.0,
+                                  "elasticity": -0.5}},
+            "regions": [{"name": "Outside", "club": True}, {"name": "A"}, {"name": "B"}],
+            "producers": [{"name": f"Ref {r}", "region": r, "stage": "refinery",
+                           "capacity": 9000.0, "unit_cost": 10.0} for r in ("A", "B")],
+            "buyers": [{"name": r, "region": r, "share": 1 / 3, "inventory_cover": 60.0}
+                       for r in ("Outside", "A", "B")],
+            "policy": {"stockpile": {"buy_below": 100.0, "release_above": 1000.0,
+                                     "target_cover": 30.0}},
+            "shocks": [{"kind": "export_control", "region": "A", "start": 2, "duration": 2,
+                        "cut": 0.8}]
+            + [{"kind": "export_control", "region": r, "start": 5, "duration": 3, "cut": c}
+               for r, c in second]
+            + [{"kind": "supply_outage", "region": "B", "start": 5, "duration": 3, "cut": 0.4}]}
+    runs = [run(three(order)) for order in ((("A", 0.2), ("B", 0.05)),
+                                            (("B", 0.05), ("A", 0.2)))]
+    a_first, b_first = (m.series()["price"].to_numpy() for m in runs)
+    np.testing.assert_allclose(a_first, b_first, rtol=1e-12)
+    for m in runs:
+        b = next(p for p in m.policies if p.name == "export_control" and p.shock.region == "B")
+        assert not any(b.withheld_steps)
