@@ -200,6 +200,9 @@ class MineralMarket(mesa.Model):
         self.shortfall = 0.0
         self.short_of = None
         self.free_trade_price = float("nan")    # the world price of that step's free trade
+        # the step's free trade with no one short, on which every control's cap is found to
+        # bind or not (ExportControl.unshort_exports; one clearing a step for all of them)
+        self.free_trade_cache = {}
         self.floor_level = float("nan")
 
     def clear_markets(self) -> None:

@@ -79,6 +79,7 @@ class ModelView(Protocol):
     shortfall: float            # product t per step export controls take off the market
     short_of: np.ndarray | None  # per region: its buyers are short of it (None: no shortfall)
     free_trade_price: float     # world price of the export controls' free-trade counterfactual
+    free_trade_cache: dict      # the step's free trade with no one short (ExportControl.binds)
     # the component stage (abm.component; NaN prices and an empty population without it)
     components: ComponentMakers
     component_plan: MarketPlan          # the component market's measures (a component MIP)

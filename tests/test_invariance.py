@@ -5,11 +5,15 @@
   a purchase floor (either `buy_from`) below every price reached, a stockpile whose triggers lie
   outside every price reached, an export control with cut 0 leave every recorded series and
   every metric of the plain run equal within 1e-9 relative;
+* an export cap that never binds changes nothing: a product export control by China that
+  exports nothing, or whose normal exports are set far above anything it exports, with buyers'
+  inventories and a stockpile, leaves the run as without it (issue 15b);
 * linked equals single: any policy mix run as configured and with 1e-12 more tariff (linking the
   club's market to the world's) gives the same prices, quantities, ledger and metrics;
 * monotonicity (paired seeds): a higher floor never lowers covered output or fiscal outlay, a
-  larger stockpile budget never raises the peak disruption price, a larger export cut never
-  lowers the price outside the restricting region.
+  larger stockpile budget never raises the peak disruption price (over the steps the control
+  withholds something in both runs), a larger export cut never lowers the price outside the
+  restricting region.
 
 "Equal within 1e-9 relative" compares each number with the magnitudes of its kind in the two
 runs (prices with the highest price, tonnes with the largest tonnage, money with the largest sum
@@ -284,9 +288,21 @@ def disruptions(draw):
 def stockpile_pairs(draw):
     """Without importers buying ahead of the control: they buy a share of demand at the last
     price, which the stockpile's purchases raise, so a larger stockpile can leave them less to
-    release once the control bites."""
+    release once the control bites. China has a cheap refinery of its own of 0.6 to 2 times
+    world use at the reference price (its buyers use half of that), and a mine to feed it when
+    the market has mines (drawn as the last producers: a China exporting no product withholds
+    nothing, and no step would count)."""
     raw = draw(disruptions())
     raw["shocks"][0]["front_run"] = 0.0
+    mines = any(p["stage"] == "mine" for p in raw["producers"])
+    capacity = draw(st.floats(0.6, 2.0)) * raw["market"]["demand"]["reference_quantity"]
+    raw["producers"].append({"name": "Ref China", "region": "China", "stage": "refinery",
+                             "capacity": capacity, "unit_cost": draw(st.floats(0.0, 20.0))})
+    if mines:
+        raw["producers"].append({"name": "Mine China", "region": "China", "stage": "mine",
+                                 "capacity": capacity * raw["market"]["intensity"]
+                                 * draw(st.floats(1.0, 2.0)),
+                                 "unit_cost": draw(st.floats(0.0, 20.0))})
     stockpile = {"buy_below": draw(st.floats(20.0, 120.0)),
                  "release_above": draw(st.floats(40.0, 200.0)),
                  "target_cover": draw(st.floats(1.0, 120.0)),
@@ -301,23 +317,35 @@ def stockpile_pairs(draw):
     return pair
 
 
-def disruption_prices(raw: dict) -> tuple[np.ndarray, np.ndarray]:
-    """(club price, whether a price cleared) in the steps of the export control: with no supply
-    at all (no price clears, unmet demand without a cap) the price recorded is a marker."""
-    s = run(raw).series()
+def disruption_prices(raw: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(club price, whether a price cleared, whether the control withheld anything) in the steps
+    of the export control: with no supply at all (no price clears, unmet demand without a cap)
+    the price recorded is a marker; a step in which the cap does not bind
+    (`ExportControl.withheld_steps` 0) is no disruption."""
+    model = run(raw)
+    s = model.series()
     shock = raw["shocks"][0]
     during = slice(shock["start"], shock["start"] + shock["duration"])
     cleared = np.ones(shock["duration"], dtype=bool)
     if raw["market"].get("price_cap") is None:
         cleared = s["unmet_demand"].to_numpy()[during] <= 0
-    return s["club_price"].to_numpy()[during], cleared
+    control = next(p for p in model.policies if p.name == "export_control")
+    withholds = np.asarray(control.withheld_steps)[during] > 0
+    return s["club_price"].to_numpy()[during], cleared, withholds
 
 
 def check_stockpile_monotone(pair) -> None:
     """The peak club price while the control is in force, over the steps where a price
-    cleared in both runs."""
-    (small, ok_small), (large, ok_large) = (disruption_prices(r) for r in pair)
-    both = ok_small & ok_large
+    cleared and the control withheld something in both runs. A step in which the cap does not
+    bind is no disruption: the stockpile keeps its ordinary rule there (it buys below
+    `buy_below`, a larger budget buying more and raising the price, and releases only above
+    `release_above`), so such a step compares normal trade, not a disruption's peak. And which
+    steps withhold depends on the budget: the stockpile's purchases in the year before the
+    announcement are part of the region's exports then, so a larger stockpile raises its normal
+    exports and its cap, which may then go slack in a step in which the smaller one's binds
+    (or the region exports nothing, and no step withholds: the comparison is empty)."""
+    (small, ok_small, w_small), (large, ok_large, w_large) = (disruption_prices(r) for r in pair)
+    both = ok_small & ok_large & w_small & w_large
     if both.any():
         assert large[both].max() <= small[both].max() * (1 + REL), (small, large)
 
@@ -350,6 +378,73 @@ def check_cut_monotone(pair) -> None:
         for s in series:
             cleared &= s["unmet_demand"].to_numpy()[during] <= 0
     assert (high[cleared] >= low[cleared] * (1 - REL)).all(), (low, high)
+
+
+# -- an export cap that does not bind ---------------------------------------------------------
+
+@st.composite
+def slack_caps(draw):
+    """(config, its control's normal exports to set or None): a random market with buyers'
+    inventories (every buyer) and a club stockpile, its other instruments kept and its events
+    dropped, and a product export control by China whose cap never binds: either China has no
+    producers or recyclers (moved to the US), so it exports nothing and its normal exports and
+    cap are 0 (licence months included), or its normal exports are set far above anything it
+    could export (1e12 t a step) with a cut in (0, 0.5]. No importers buying ahead."""
+    raw = draw(configs())
+    raw.pop("shocks", None)
+    raw["buyers"] = [dict(b, inventory_cover=draw(st.floats(1.0, 120.0)),
+                          inventory_adjust=draw(st.floats(0.01, 1.0)),
+                          inventory_max_draw=draw(st.floats(0.0, 0.99)))
+                     for b in raw["buyers"]]
+    raw["policy"]["stockpile"] = {"buy_below": draw(st.floats(20.0, 120.0)),
+                                  "release_above": draw(st.floats(40.0, 200.0)),
+                                  "target_cover": draw(st.floats(1.0, 120.0)),
+                                  "max_rate": draw(st.floats(0.05, 1.0)),
+                                  "budget": draw(st.one_of(st.none(), st.floats(1e3, 1e9)))}
+    start = draw(st.integers(0, 6))
+    control = {"kind": "export_control", "region": "China", "start": start,
+               "duration": draw(st.integers(1, 6)), "announce": draw(st.integers(0, start)),
+               "front_run": 0.0}
+    exports_nothing = draw(st.booleans())
+    if exports_nothing:
+        for agent in raw["producers"] + raw.get("recyclers", []):
+            agent["region"] = "US"
+        delay = draw(st.integers(0, 2))
+        control.update(cut=draw(st.floats(1e-9, 1.0)), licence_delay=delay,
+                       licence_flow=draw(st.floats(0.0, 1.0)) if delay else 0.0)
+    else:
+        control["cut"] = draw(st.floats(1e-9, 0.5))
+    raw["shocks"] = [control]
+    return raw, None if exports_nothing else 1e12
+
+
+def check_slack_cap(case) -> None:
+    """The run equals the one without the control (every series, metric and the ledger),
+    but for the price inside the restricting region, recorded while a cap is in force (NaN
+    without one): its market is linked to the world's without a wedge, so it is the world
+    price. The control withholds nothing in any step."""
+    raw, normal = case
+    plain = run(plain_market_keeping_policies(raw))
+    model = MineralMarket(experiment_from_dict(raw).scenario(), rng=raw["experiment"]["seed"])
+    control = next(p for p in model.policies if p.name == "export_control")
+    if normal is not None:
+        control.reference_exports = normal
+    model.run()
+    compare(plain, model, skip=("export_region_price",))
+    assert not any(control.withheld_steps), control.withheld_steps
+    s = model.series()
+    own = s["export_region_price"].to_numpy().astype(float)
+    world = s["price"].to_numpy()
+    shown = ~np.isnan(own)
+    np.testing.assert_allclose(own[shown], world[shown], rtol=REL,
+                               atol=REL * float(np.max(np.abs(world), initial=0.0)))
+
+
+def plain_market_keeping_policies(raw: dict) -> dict:
+    """The config without its events (its instruments kept)."""
+    raw = copy.deepcopy(raw)
+    raw.pop("shocks", None)
+    return raw
 
 
 # -- the tests: a default run, and a slow one with many more examples -------------------------
@@ -388,10 +483,16 @@ def property_tests(examples: int, marks=(), derandomize: bool = True):
     def a_larger_export_cut_never_lowers_the_price_outside(pair):
         check_cut_monotone(pair)
 
+    @prop(examples, derandomize)
+    @given(slack_caps())
+    def an_export_cap_that_never_binds_changes_nothing(case):
+        check_slack_cap(case)
+
     tests = (non_binding_instruments_change_nothing, linked_equals_single,
              a_higher_floor_never_lowers_covered_output_or_outlay,
              a_larger_stockpile_budget_never_raises_the_peak_disruption_price,
-             a_larger_export_cut_never_lowers_the_price_outside)
+             a_larger_export_cut_never_lowers_the_price_outside,
+             an_export_cap_that_never_binds_changes_nothing)
     for mark in marks:
         tests = tuple(mark(t) for t in tests)
     return tests
@@ -400,12 +501,14 @@ def property_tests(examples: int, marks=(), derandomize: bool = True):
 (test_non_binding_instruments_change_nothing, test_linked_equals_single,
  test_a_higher_floor_never_lowers_covered_output_or_outlay,
  test_a_larger_stockpile_budget_never_raises_the_peak_disruption_price,
- test_a_larger_export_cut_never_lowers_the_price_outside) = property_tests(EXAMPLES)
+ test_a_larger_export_cut_never_lowers_the_price_outside,
+ test_an_export_cap_that_never_binds_changes_nothing) = property_tests(EXAMPLES)
 
 (test_slow_non_binding_instruments_change_nothing, test_slow_linked_equals_single,
  test_slow_a_higher_floor_never_lowers_covered_output_or_outlay,
  test_slow_a_larger_stockpile_budget_never_raises_the_peak_disruption_price,
- test_slow_a_larger_export_cut_never_lowers_the_price_outside) = property_tests(
+ test_slow_a_larger_export_cut_never_lowers_the_price_outside,
+ test_slow_an_export_cap_that_never_binds_changes_nothing) = property_tests(
     SLOW_EXAMPLES, marks=(pytest.mark.slow,), derandomize=False)
 
 

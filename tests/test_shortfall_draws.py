@@ -318,3 +318,108 @@ def test_a_stockpile_behind_the_cap_does_not_replace_the_withheld_tonnes():
     s = run(raw).series()
     assert s["buyer_stock"][12] < s["buyer_stock"][11]      # the Outside buyers draw
     np.testing.assert_allclose(s["price"][12:], np.full(2, 60.0), rtol=1e-9)
+
+
+def test_a_slack_cap_leaves_buyers_restocking_and_the_stockpile_buying():
+    """A 20% cut in step 1 draws Outside's stock 100 t below its 986.3 t target (s = 0.2 at
+    P = 60, as above). A second control, cut 0.1 in steps 2-3, caps China at 0.9 x 500 = 450
+    t (normal exports: step 0's 500 t, step 1 left out), while an outage halves China's
+    refinery to 500 t: its free-trade exports (Outside restocking) are 500 x 1.05 / 2.05 =
+    256.1 t, below the cap, so the cap withholds nothing. A club stockpile from step 2 (30
+    days of Outside's use, 493.15 t; bids 0.1 x 493.15 = 49.32 t a step below 400). As
+    without the second control: Outside restocks x = 0.25 x 100 / 500 = 0.05 of its use, and
+    1,025 (P / 60)^-0.5 + 49.32 = 500 gives P = 60 (1,025 / 450.68)^2 = 310.35 in step 2;
+    Outside gets 1.05 / 2.05 x 450.68 = 230.84 t and adds 230.84 (1 - 1 / 1.05) = 10.99 t
+    to stock; China exports 230.84 + 49.32 = 280.16 t, below the cap (the stockpile's bid
+    included). (Treated as a disruption, as before: no restocking and no bid, 1,000
+    (P / 60)^-0.5 = 500, P = 240, the stock unchanged.)"""
+    raw = exporter_and_importer(0.2)
+    raw["experiment"]["steps"] = 4
+    raw["shocks"][0].update(start=1, duration=1)
+    raw["shocks"] += [{"kind": "export_control", "region": "China", "start": 2, "duration": 2,
+                       "cut": 0.1},
+                      {"kind": "supply_outage", "region": "China", "start": 2, "duration": 2,
+                       "cut": 0.5}]
+    raw["policy"] = {"stockpile": {"buy_below": 400.0, "release_above": 1000.0,
+                                   "target_cover": 30.0, "start": 2}}
+    plain = copy.deepcopy(raw)
+    del plain["shocks"][1]
+    model = run(raw)
+    s, free = model.series(), run(plain).series()
+    bid = 0.1 * 30 * 6000 / 365
+    np.testing.assert_allclose(s["price"][2], 60 * (1025 / (500 - bid)) ** 2, rtol=1e-9)
+    got = 1.05 / 2.05 * (500 - bid)
+    np.testing.assert_allclose(s["buyer_stock"][2] - s["buyer_stock"][1], got * (1 - 1 / 1.05),
+                               rtol=1e-9)
+    np.testing.assert_allclose(s["government_stock"][2], bid, rtol=1e-9)
+    for column in ("price", "buyer_stock", "government_stock", "consumption"):
+        np.testing.assert_allclose(s[column], free[column], rtol=1e-9, err_msg=column)
+    # the slack cap's market is linked to the world's without a wedge: one price
+    np.testing.assert_allclose(s["export_region_price"][2:], s["price"][2:], rtol=1e-9)
+    second = [p for p in model.policies if p.name == "export_control"][1]
+    assert second.withheld_steps == [0.0] * 4
+
+
+def test_a_cap_that_binds_only_on_the_restocking_stops_it_and_withholds_nothing():
+    """China refines 1,100 t/step (P0 = 60 (10/11)^2 = 49.59, exports 550 t). A 20% cut in
+    step 1 draws Outside's stock 110 t below its target (s = 0.2 of its 550 t). In step 2 an
+    outage of 1/11 leaves 1,000 t and a second control, cut 0.08, caps China at 0.92 x 550 =
+    506 t (normal exports: step 0's 550 t). Outside would restock x = 0.25 x 110 / 500 = 0.055:
+    free trade with no one short, 2.055 x 500 (P / 60)^-0.5 = 1,000, has China exporting
+    1,000 x 1.055 / 2.055 = 513.4 t > 506, so the cap binds and Outside is short; with Outside
+    not restocking, China exports 500 t <= 506: nothing is withheld (no draw, no disruption).
+    1,000 (P / 60)^-0.5 = 1,000: P = 60, Outside's stock unchanged. (The rule: the short
+    buyers do not restock at all, ASSUMPTION, so the price is below free trade's
+    60 x 1.0275^2 = 63.35 in this step, where restocking up to the cap would raise it.)"""
+    raw = exporter_and_importer(0.2)
+    raw["experiment"]["steps"] = 3
+    raw["producers"][0]["capacity"] = 13200.0
+    raw["shocks"][0].update(start=1, duration=1)
+    raw["shocks"] += [{"kind": "export_control", "region": "China", "start": 2, "duration": 1,
+                       "cut": 0.08},
+                      {"kind": "supply_outage", "region": "China", "start": 2, "duration": 1,
+                       "cut": 1 / 11}]
+    model = run(raw)
+    s = model.series()
+    np.testing.assert_allclose(s["price"], [60 * (10 / 11) ** 2] * 2 + [60.0], rtol=1e-9)
+    np.testing.assert_allclose(s["buyer_stock"][1:], np.full(2, 90 * 6000 / 365 - 110),
+                               rtol=1e-9)
+    np.testing.assert_allclose([p.withheld_steps for p in model.policies],
+                               [[0, 110, 0], [0, 0, 0]], rtol=1e-9, atol=1e-9)
+    plain = copy.deepcopy(raw)
+    del plain["shocks"][1]
+    np.testing.assert_allclose(run(plain).series()["price"][2], 60 * 1.0275 ** 2, rtol=1e-9)
+
+
+def test_a_slack_and_a_binding_control_give_the_same_answer_in_either_order():
+    """Outside, A and B a third of use each (500 t/step at 60), A and B refining 750 t/step
+    each, every buyer with 60 days' cover and a club stockpile buying below 100; A cuts 0.8 in
+    steps 2-3. In steps 5-7 A cuts 0.2 (normal exports 274.0 t, the mean of steps 0, 1 and 4,
+    steps 2-3 left out: cap 219.2 t, which binds) and B 0.05 (normal 287.1 t, the mean of
+    steps 0-4: cap 272.7 t) while an outage leaves B 450 t, of which it exports 90.8-115.4 t:
+    B's cap is slack. Listing B's control first changes nothing, and B's withholds nothing in
+    any step."""
+    def three(second):
+        return {
+            "experiment": {"name": "sd", "steps": 9, "seed": 1},
+            "market": {"demand": {"reference_price": 60.0, "reference_quantity": 18000.0,
+                                  "elasticity": -0.5}},
+            "regions": [{"name": "Outside", "club": True}, {"name": "A"}, {"name": "B"}],
+            "producers": [{"name": f"Ref {r}", "region": r, "stage": "refinery",
+                           "capacity": 9000.0, "unit_cost": 10.0} for r in ("A", "B")],
+            "buyers": [{"name": r, "region": r, "share": 1 / 3, "inventory_cover": 60.0}
+                       for r in ("Outside", "A", "B")],
+            "policy": {"stockpile": {"buy_below": 100.0, "release_above": 1000.0,
+                                     "target_cover": 30.0}},
+            "shocks": [{"kind": "export_control", "region": "A", "start": 2, "duration": 2,
+                        "cut": 0.8}]
+            + [{"kind": "export_control", "region": r, "start": 5, "duration": 3, "cut": c}
+               for r, c in second]
+            + [{"kind": "supply_outage", "region": "B", "start": 5, "duration": 3, "cut": 0.4}]}
+    runs = [run(three(order)) for order in ((("A", 0.2), ("B", 0.05)),
+                                            (("B", 0.05), ("A", 0.2)))]
+    a_first, b_first = (m.series()["price"].to_numpy() for m in runs)
+    np.testing.assert_allclose(a_first, b_first, rtol=1e-12)
+    for m in runs:
+        b = next(p for p in m.policies if p.name == "export_control" and p.shock.region == "B")
+        assert not any(b.withheld_steps)

@@ -177,7 +177,7 @@ class Buyers:
         a step (a stock emptied by a long disruption is rebuilt over months, not in one: an
         uncapped rebuild of 254 days' cover after a ban asked for 2.5 times use in a month).
 
-        While an export control's cap is in force (`short_of` not None; safety stock is for
+        While an export control's cap binds (`short_of` not None; safety stock is for
         disruptions), the buyers in the regions `short_of` (True: those the control leaves
         short, abm.policies.trade.ExportControl.report_shortfall) do not restock, and they
         share the `shortfall` (t a step the controls take off the market) in proportion to
@@ -198,7 +198,7 @@ class Buyers:
         use, x = self.ordinary_orders(short_of)
         live = use > 0
         safe = np.where(live, use, 1.0)
-        if short_of is not None:        # an export control's cap in force
+        if short_of is not None:        # an export control's cap binds
             short = short_of[self.region]
             # (every control that marks buyers short clears its free trade first)
             price = free_price if free_price > 0 else self.reference_price
@@ -215,7 +215,7 @@ class Buyers:
                         ) -> tuple[np.ndarray, np.ndarray]:
         """(U_i, t: each buyer's use at the reference price; x_i: its order multiple less 1
         toward its target, see `plan_inventories`, without restocking for the buyers in the
-        regions `short_of` while an export control's cap is in force)."""
+        regions `short_of` while an export control's cap binds)."""
         use = self.share * market.demand_at(self.demand_scale, self.elasticity,
                                             self.reference_price)
         if self.adjusting:

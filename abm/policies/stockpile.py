@@ -2,8 +2,8 @@
 
 Each step it bids for up to `max_rate x target` tonnes (at most the gap to its target cover, its
 capacity and what its budget buys) at a reservation price of `buy_below`, and offers stock at
-`release_above` (at any price while an export control is in force: a disruption); the market
-clearing decides within the step whether either trade happens.
+`release_above` (at any price while an export control withholds something: a disruption); the
+market clearing decides within the step whether either trade happens.
 Holding costs accrue per tonne-year.
 """
 

@@ -22,6 +22,32 @@
   the rest stays home); a disruption only while it takes concentrate off the market (more is
   denied than the region's refineries can take); importers do not buy ahead (no concentrate
   stocks).
+
+  A control acts in a step only when its cap binds, at either stage; a cap above what the
+  region would export changes nothing. Each step in force, in this order:
+  1. whether the cap binds is decided on one free-trade counterfactual with no one short
+     (this step's own offers without instruments against every buyer's ordinary orders,
+     restocking included; `unshort_exports`, cleared once a step for every control,
+     `model.free_trade_cache`): it binds when the region's exports there exceed the cap. A
+     cap that does not bind withholds nothing (`withheld` 0): no disruption, no one short, no
+     shortfall (buyers restock and a stockpile buys and releases by its ordinary rules, as
+     without the control). A product cap still sits in the clearing (`plan.export_caps`),
+     where a slack one changes nothing (the region's market linked to the world's without a
+     wedge: the same prices, `export_region_price` then the world price), and it holds the
+     cap should an instrument the counterfactual leaves out (a stockpile's bid) raise the
+     region's exports;
+  2. the buyers the binding controls leave short are marked (`mark_short`: every binding
+     control at once, each decided on that same counterfactual, so the answer does not depend
+     on the order of the controls in the config);
+  3. what the cap withholds is measured on the counterfactual with those buyers short (they
+     do not restock), as the exports there less the cap (concentrate:
+     abm.agents.withholding.licences). If that is <= 0 (the cap binds only on the short
+     buyers' restocking), nothing is withheld: no shortfall, no draw, no disruption, and the
+     short buyers do not restock in that step (ASSUMPTION: not in part, up to the cap; the
+     price outside may then be below free trade's, tests/test_shortfall_draws.py); a
+     concentrate cap is then not applied to the offers.
+  The rule is for the steps in force: before the start importers buy ahead and after the end
+  they run their stock down whatever the cap would have done.
 * `Finance`: concessional finance (a lower hurdle rate) and permitting reform (shorter lead
   times) for projects in covered regions.
 """
@@ -118,6 +144,10 @@ class ExportControl(Policy):
         # concentrate: the price its withheld concentrate changed hands at at home, per step
         # (abm.agents.withholding.HomePool; NaN: none withheld, or no home refinery took any)
         self.home_price: list[float] = []
+        # t the cap withheld, per step (`withheld` while in force, product t at the product
+        # stage, concentrate t at the concentrate stage; 0 outside its force and in a step in
+        # which its cap does not bind)
+        self.withheld_steps: list[float] = []
 
     def initialize(self, model) -> None:
         self.region = model.region_index[self.shock.region]
@@ -130,7 +160,7 @@ class ExportControl(Policy):
         without any instrument (free trade). At the concentrate stage: what its mines shipped
         to refiners in other regions (t of concentrate)."""
         if self.announce <= 0:
-            return max(self.free_trade_exports(model), 0.0)
+            return max(self.unshort_exports(model), 0.0)
         earlier = [p for p in model.policies if p is not self and p.name == self.name
                    and p.shock.region == self.shock.region and p.shock.stage == self.shock.stage]
         steps = [t for t in range(self.announce) if not any(p.active(t) for p in earlier)]
@@ -143,7 +173,8 @@ class ExportControl(Policy):
         """The region's net exports (t per step) when this step's own offers of the producers
         clear in one world market against the buyers' demand, without instruments (with
         separate markets, abm.regional: the world market linked to them at their shipping
-        costs); at the concentrate stage, what its mines ship to refiners elsewhere."""
+        costs), the buyers `model.short_of` short (they do not restock); at the concentrate
+        stage, what its mines ship to refiners elsewhere. Sets `model.free_trade_price`."""
         from abm.market import clear
 
         if self.concentrate:
@@ -157,15 +188,61 @@ class ExportControl(Policy):
         result = clear(offers.ask, offers.qty, total, model.elasticity,
                        price_cap=model.config.market.price_cap, shortfall_price=model.last_price)
         model.free_trade_price = result.price
+        return self._exports_in(model, offers, scale, result)
+
+    def _exports_in(self, model, offers, scale: np.ndarray, result) -> float:
+        """The region's net exports in the one-market clearing `result` of `offers` against
+        the buyers' scales `scale`: what its offers sold less its buyers' share of consumption."""
+        total = float(scale.sum())
         made = float(result.dispatched[offers.region == self.region].sum())
         share = float(scale[model.buyers.region == self.region].sum()) / total if total > 0 else 0.0
         return made - max(result.quantity, 0.0) * share
+
+    def unshort_exports(self, model) -> float:
+        """`free_trade_exports` with no one short (every buyer orders as it would without a
+        control, restocking included), from one clearing per step shared by every control
+        (`model.free_trade_cache`, reset each step), which leaves `model.free_trade_price`
+        alone: whether a cap binds is decided on it, the same counterfactual for every control
+        whatever their order in the config (`binds`)."""
+        from abm.market import clear
+
+        cache = model.free_trade_cache
+        linked = bool(model.separate_markets) and not self.concentrate
+        key = "linked" if linked else "world"
+        if key not in cache:
+            offers = model.producers.own_offers(model)
+            scale = model.buyers.planned_scale(None)
+            if linked:
+                cache[key] = (offers, scale, self._clear_linked(model, offers, scale))
+            else:
+                cache[key] = (offers, scale, clear(
+                    offers.ask, offers.qty, float(scale.sum()), model.elasticity,
+                    price_cap=model.config.market.price_cap, shortfall_price=model.last_price))
+        offers, scale, result = cache[key]
+        if self.concentrate:
+            return float(withholding.abroad(model, offers, result.dispatched, self.region).sum())
+        if linked:
+            return self._linked_exports_in(model, offers, scale, result)
+        return self._exports_in(model, offers, scale, result)
+
+    def binds(self, model, cap: float) -> bool:
+        """Whether the cap `cap` binds this step: the region would export more under free
+        trade with no one short (`unshort_exports`; concentrate: more than the cap and a
+        relative 1e-12 of it, as abm.agents.withholding.licences)."""
+        exports = self.unshort_exports(model)
+        return exports > cap * (1 + 1e-12) if self.concentrate else exports > cap
 
     def _free_trade_exports_linked(self, model, offers, scale: np.ndarray) -> float:
         """free_trade_exports with separate markets: one node per separate market (its own
         offers and buyers, its shipping costs in and out), the other regions the world hub; the
         region's exports are its node's net exports, or, in the hub, what its offers sold less
         its buyers' share of the hub's consumption."""
+        result = self._clear_linked(model, offers, scale)
+        model.free_trade_price = result.world_price
+        return self._linked_exports_in(model, offers, scale, result)
+
+    def _clear_linked(self, model, offers, scale: np.ndarray):
+        """The linked free-trade clearing of `offers` against the buyers' scales `scale`."""
         from abm.market import Node, clear_linked
 
         order = sorted(model.separate_markets)
@@ -174,12 +251,17 @@ class ExportControl(Policy):
                       float(scale[buyer_region == r].sum()), cost_in=cost_in, cost_out=cost_out)
                  for r, (cost_in, cost_out) in ((r, model.separate_markets[r]) for r in order)]
         hub, hub_buyers = ~np.isin(offers.region, order), ~np.isin(buyer_region, order)
-        result = clear_linked(offers.ask[hub], offers.qty[hub], float(scale[hub_buyers].sum()),
-                              model.elasticity, nodes, price_cap=model.config.market.price_cap,
-                              shortfall_price=model.last_price)
-        model.free_trade_price = result.world_price
+        return clear_linked(offers.ask[hub], offers.qty[hub], float(scale[hub_buyers].sum()),
+                            model.elasticity, nodes, price_cap=model.config.market.price_cap,
+                            shortfall_price=model.last_price)
+
+    def _linked_exports_in(self, model, offers, scale: np.ndarray, result) -> float:
+        """The region's net exports in the linked clearing `result` (`_clear_linked`)."""
+        order = sorted(model.separate_markets)
+        buyer_region = model.buyers.region
         if self.region in model.separate_markets:
             return -float(result.net_imports[order.index(self.region)])
+        hub, hub_buyers = ~np.isin(offers.region, order), ~np.isin(buyer_region, order)
         made = float(result.world_dispatched[offers.region[hub] == self.region].sum())
         total = float(scale[hub_buyers].sum())
         share = float(scale[buyer_region == self.region].sum()) / total if total > 0 else 0.0
@@ -206,22 +288,27 @@ class ExportControl(Policy):
         cap = self.cap_at(model, t)
         if cap is None:
             return                  # nothing withheld
+        if not self.concentrate:
+            # (a slack cap in the clearing changes nothing: the restricted region's market is
+            # linked to the world's without a wedge; it holds the cap should the instruments
+            # the counterfactual leaves out, a stockpile's bid, raise the region's exports)
+            model.plan.export_caps[self.region] = cap
+        if not self.binds(model, cap):
+            return                  # a cap above what the region would export withholds nothing
         self.mark_short(model)
         if self.concentrate:
             binds, self.withheld = withholding.licences(model, self.region, cap)
             if binds:
                 model.plan.concentrate_caps[self.region] = cap
         else:
-            model.plan.export_caps[self.region] = cap
             # what the cap takes off the market now: the region's exports in this step's free
-            # trade less the cap (not its normal exports: an outage or a demand swing moves
-            # what it would export, and a cap above that withholds nothing)
+            # trade, the buyers it leaves short not restocking, less the cap (not its normal
+            # exports: an outage or a demand swing moves what it would export)
             self.withheld = max(self.free_trade_exports(model) - cap, 0.0)
-        # a disruption (buyers draw their safety stocks, stockpiles release); at the
-        # concentrate stage only when the control takes tonnes off the market (a cap above what
-        # the region would export, or concentrate its own refineries take up, changes no one's
-        # supply); a product control in force is one as before (its property tests assume it)
-        model.disruption = model.disruption or self.withheld > 0 or not self.concentrate
+        # a disruption (buyers draw their safety stocks, stockpiles release) only when the
+        # control takes tonnes off the market: a cap that binds only on the short buyers'
+        # restocking (0 withheld once they do not restock) stops that and nothing else
+        model.disruption = model.disruption or self.withheld > 0
         self.report_shortfall(model)
 
     def report_shortfall(self, model) -> None:
@@ -238,17 +325,21 @@ class ExportControl(Policy):
             model.shortfall += tonnes
 
     def mark_short(self, model) -> None:
-        """Mark whose buyers the export controls with a cap in force leave short
+        """Mark whose buyers the export controls whose caps bind this step leave short
         (`model.short_of`, per region; see `report_shortfall`), before the first one's
-        free-trade counterfactual, which meets their orders: every control's regions at once,
-        so that the answer does not depend on the order of the controls in the config."""
+        counterfactual with them short, which meets their orders: every binding product
+        control's region at once (each decided on the same counterfactual with no one short,
+        `binds`), so that the answer does not depend on the order of the controls in the
+        config."""
         if model.short_of is not None:
             return
         short = np.ones(len(model.region_names), dtype=bool)
         short[list(model.separate_markets)] = False
         for p in model.policies:
-            if p.name == self.name and not p.concentrate and p.has_cap(model.t):
-                short[p.region] = False
+            if p.name == self.name and not p.concentrate:
+                cap = p.cap_at(model, model.t)
+                if cap is not None and p.binds(model, cap):
+                    short[p.region] = False
         model.short_of = short
 
     def has_cap(self, t: int) -> bool:
@@ -287,6 +378,7 @@ class ExportControl(Policy):
             offers.append(0.0, qty, int(model.buyers.region[region]), -2)
 
     def settle(self, model) -> None:
+        self.withheld_steps.append(self.withheld if self.active(model.t) else 0.0)
         if self.concentrate:
             o, sold = model.offers, model.outcome.sold
             self.shipped.append(float(withholding.abroad(model, o, sold, self.region).sum()))
