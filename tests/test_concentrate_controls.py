@@ -335,3 +335,23 @@ def test_a_floor_that_would_draw_banned_ore_abroad_does_not():
     # (without the ban the floor's pull is as described: 50 t of China's ore refined abroad)
     free = run(china_ore(shocks=[], policy=raw["policy"])).series()
     np.testing.assert_allclose(free["price"], [15.0, 15.0], rtol=1e-9)
+
+
+def test_an_offtake_that_would_draw_banned_ore_abroad_does_not():
+    """An offtake of half the US refinery's output at a fixed 70 (take-or-pay): 70 covers its
+    45 tranche, so 25 t are offered at any price. Without the ban they sell on China's ore: 25 t
+    at 0 and China's 50 t at 15 are 75 t, buyers want 80 at 15, so P = 60 (75 / 40)^-2 = 17.07
+    and 25 t of China's ore go to the US. Under the ban the US refinery gets no ore and offers
+    nothing (its contract tranche of the first clearing is not this step's): P = 38.4 as in
+    free trade, nothing shipped, and the offtake moves no money (before issue 15a: 25 t shipped;
+    with the cap enforced but the first clearing's tranche kept, an IndexError)."""
+    raw = china_ore(policy={"offtake": {"share": 0.5, "covers": ["US"], "price_formula": "fixed",
+                                        "price": 70.0, "take_or_pay": True}})
+    model = run(raw)
+    s = model.series(accounts=True)
+    control = next(p for p in model.policies if p.name == "export_control")
+    np.testing.assert_allclose(control.shipped, [0.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(s["price"], [38.4, 38.4], rtol=1e-9)
+    assert model.acct.get("buyer_payments_offtake", 0.0) == 0.0
+    free = run(china_ore(shocks=[], policy=raw["policy"])).series()
+    np.testing.assert_allclose(free["price"], [60.0 * (75.0 / 40.0) ** -2] * 2, rtol=1e-9)
