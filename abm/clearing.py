@@ -426,13 +426,18 @@ class _Markets:
         clearing with them): each takes, in its region's node, the most of its tonnes that keeps
         that node's price at or below its level with its buyers served (all of them when the
         price stays below it, none when it is already at or above it; in between by bisection,
-        the price monotone in the tonnes). Returns the clearing and the tonnes each got."""
+        the price monotone in the tonnes), and no other node's buyers and bids served less than
+        without it: linked to a separate market, its purchases may draw exports away from a
+        market at the price cap, whose buyers (and the bids already filled there) would go
+        short of what it takes (issue 15a). Returns the clearing and the tonnes each got."""
         got = {}
         for r, (wanted, level) in self.plan.reserve_bids.items():
             k = self.reserve_node[r]
             got[r] = 0.0
             if wanted <= 0 or s.prices[k] >= level:
                 continue
+            # (each other node's share served without this reserve's bid)
+            before = {j: self.served(s, j) for j in self.node_ids if j != k}
 
             def trial(t: float, k: int = k) -> _Solved:
                 self.reserve_block[k] += t
@@ -441,9 +446,11 @@ class _Markets:
                 finally:
                     self.reserve_block[k] -= t
 
-            def holds(x: _Solved, k: int = k, level: float = level) -> bool:
+            def holds(x: _Solved, k: int = k, level: float = level,
+                      before: dict = before) -> bool:
                 return x.prices[k] <= level * (1.0 + market.SNAP_REL) and self.served(x, k) \
-                    >= 1.0 - 1e-9
+                    >= 1.0 - 1e-9 and all(self.served(x, j) >= min(share, 1.0) - 1e-9
+                                          for j, share in before.items())
 
             full = trial(wanted)
             if holds(full):

@@ -214,18 +214,15 @@ class MineralMarket(mesa.Model):
             return
         if self.separate_markets:
             self.plan.separate = self.separate_markets
-        if (not self.policies or self.plan.idle) and not self.separate_markets:
-            out = clear_single(self.offers, buyer_scale=self.buyers.scale, eps=self.elasticity,
-                               price_cap=self.config.market.price_cap,
-                               last_price=self.last_price,
-                               merit=self.producers.merit_order(self.elasticity),
-                               all_live=self.producers.plain, region_club=self.region_club,
-                               buyer_club_rows=self.buyers.club_rows)
-        else:
-            out = clear_step(self.offers, self.plan, buyer_scale=self.buyers.scale,
-                             buyer_region=self.buyers.region, region_club=self.region_club,
-                             eps=self.elasticity, price_cap=self.config.market.price_cap,
-                             last_price=self.last_price)
+        out = self.clear_offers()
+        # a concentrate export control whose cap did not bind in the free-trade clearing but
+        # that this clearing breaches (the other instruments drew more of the region's ore
+        # abroad: a floor, a bid, a tariff) issues its licences after all, and the step's offers
+        # are made and cleared again with it (abm.policies.trade.ExportControl.breached)
+        while any([p.breached(self, self.offers, out.sold) for p in self.policies
+                   if p.name == "export_control"]):
+            self.offers = self.producers.make_offers(self)
+            out = self.clear_offers()
         self.outcome = out
         self.price, self.club_price, self.unmet = out.world_price, out.club_price, out.unmet
         self.club_market_price = out.club_market_price
@@ -233,6 +230,21 @@ class MineralMarket(mesa.Model):
                                                                   self.concentrate_price,
                                                                   self.club_market_price)
         self.buyers.take_delivery(out)
+
+    def clear_offers(self) -> Outcome:
+        """This step's offers cleared against the buyers under the plan (one world market when
+        the plan is idle)."""
+        if (not self.policies or self.plan.idle) and not self.separate_markets:
+            return clear_single(self.offers, buyer_scale=self.buyers.scale, eps=self.elasticity,
+                                price_cap=self.config.market.price_cap,
+                                last_price=self.last_price,
+                                merit=self.producers.merit_order(self.elasticity),
+                                all_live=self.producers.plain, region_club=self.region_club,
+                                buyer_club_rows=self.buyers.club_rows)
+        return clear_step(self.offers, self.plan, buyer_scale=self.buyers.scale,
+                          buyer_region=self.buyers.region, region_club=self.region_club,
+                          eps=self.elasticity, price_cap=self.config.market.price_cap,
+                          last_price=self.last_price)
 
     def clear_three_stages(self) -> None:
         """The component market (buyers against component makers, with the component stage's

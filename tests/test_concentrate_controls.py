@@ -260,3 +260,98 @@ def test_with_nothing_exported_the_concentrate_price_is_the_home_pools_not_a_sta
     assert np.isnan(metrics["export_region_price_mean"])
     assert np.isnan(metrics["export_region_price_volatility"])
     assert np.isnan(run(controlled(0.5)).metrics()["export_region_price_mean"])
+
+
+# A ban by China whose cap the free-trade clearing does not reach but another instrument would
+# breach (issue 15a). k = 1, monthly steps. Demand 480 t/yr at 60 (40 t/step), elasticity
+# -0.5, half in each region: P = 60 (Q / 40)^-2. China: a mine at 5 (6,000 t/yr = 500 t/step)
+# and a refinery at 10 (600 t/yr = 50 t/step); the US: a refinery at 40 (50 t/step), no mine.
+# Free trade: the chain offers 50 t at 10 + 5 = 15 (at home) and 50 t at 40 + 5 = 45 (China's
+# ore refined in the US); at 15 buyers want 40 (15/60)^-0.5 = 80 t > 50, at 45 only
+# 40 (45/60)^-0.5 = 46.19 < 50, so the market clears on the vertical at Q = 50,
+# P = 60 (50 / 40)^-2 = 38.4 and China ships no ore: its ban's cap of 0 does not bind there.
+CHINA_ORE = {
+    "experiment": {"name": "cc", "steps": 2, "seed": 1},
+    "market": {"intensity": 1.0, "demand": {"reference_price": 60.0,
+                                            "reference_quantity": 480.0, "elasticity": -0.5}},
+    "regions": [{"name": "US", "club": True}, {"name": "China", "market_economy": False}],
+    "producers": [
+        {"name": "Mine CN", "region": "China", "stage": "mine", "capacity": 6000.0,
+         "unit_cost": 5.0},
+        {"name": "Ref CN", "region": "China", "stage": "refinery", "capacity": 600.0,
+         "unit_cost": 10.0},
+        {"name": "Ref US", "region": "US", "stage": "refinery", "capacity": 600.0,
+         "unit_cost": 40.0},
+    ],
+    "buyers": [{"name": "US buyers", "region": "US", "share": 0.5},
+               {"name": "China buyers", "region": "China", "share": 0.5}],
+    "shocks": [{"kind": "export_control", "stage": "concentrate", "region": "China",
+                "start": 0, "duration": 2, "cut": 1.0}],
+}
+
+
+def china_ore(**extra) -> dict:
+    raw = copy.deepcopy(CHINA_ORE)
+    raw.update(extra)
+    return raw
+
+
+def test_a_state_reserve_bid_does_not_draw_banned_ore_abroad():
+    """China's reserve bids for 5,000 t/yr (416.67 t/step) below 50. Without the ban it would
+    lift the price to 50 on the US refinery's 45 tranche of Chinese ore (buying 50 + 50 -
+    D(50) = 100 - 40 (50/60)^-0.5 = 100 - 43.82 = 56.18 t, 50 t of China's ore shipped to the
+    US). Under the ban China's ore stays home: only the home pool's 50 t at 15 are offered; at
+    38.4 < 50 the reserve takes the most that keeps the price at 50: 50 - D(50) = 50 - 43.82 =
+    6.18 t; buyers get 43.82 t, and China ships nothing (before issue 15a the licences followed
+    the free-trade clearing without the reserve's bid, so none were issued and 50 t were
+    shipped under a ban)."""
+    raw = china_ore(nonmarket={"reserve": {"buy_below": 50.0, "sell_above": 100.0,
+                                           "rate": 5000.0, "capacity": 1e5}})
+    model = run(raw)
+    s = model.series(accounts=True)
+    control = next(p for p in model.policies if p.name == "export_control")
+    np.testing.assert_allclose(control.shipped, [0.0, 0.0], atol=1e-9)
+    demand_at_50 = 40.0 * (50.0 / 60.0) ** -0.5          # 43.8178
+    np.testing.assert_allclose(s["price"], [50.0, 50.0], rtol=1e-9)
+    np.testing.assert_allclose(s["consumption"], [demand_at_50] * 2, rtol=1e-9)
+    np.testing.assert_allclose(s["gov_purchases"], [50.0 - demand_at_50] * 2, rtol=1e-9)
+    np.testing.assert_allclose(s["production"], [50.0, 50.0], rtol=1e-9)
+
+
+def test_a_floor_that_would_draw_banned_ore_abroad_does_not():
+    """A CFD at 50 covering the US (upside share 0): the US tranche's 45 <= 50, so it offers at
+    any price (ask 0). Without the ban the US refinery would run on 50 t of China's ore (50 t
+    at 0, then China's own at 15: buyers take 80 t at 15, P = 15). Under the ban the US
+    refinery gets no ore: the market is the home pool's 50 t at 15 alone, P = 38.4 as in free
+    trade, and China ships nothing (before issue 15a: 50 t shipped, P = 15)."""
+    raw = china_ore(policy={"floor": {"mechanism": "cfd", "level": 50.0, "covers": ["US"],
+                                      "upside_share": 0.0}})
+    model = run(raw)
+    s = model.series(accounts=True)
+    control = next(p for p in model.policies if p.name == "export_control")
+    np.testing.assert_allclose(control.shipped, [0.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(s["price"], [38.4, 38.4], rtol=1e-9)
+    np.testing.assert_allclose(s["production"], [50.0, 50.0], rtol=1e-9)
+    # (without the ban the floor's pull is as described: 50 t of China's ore refined abroad)
+    free = run(china_ore(shocks=[], policy=raw["policy"])).series()
+    np.testing.assert_allclose(free["price"], [15.0, 15.0], rtol=1e-9)
+
+
+def test_an_offtake_that_would_draw_banned_ore_abroad_does_not():
+    """An offtake of half the US refinery's output at a fixed 70 (take-or-pay): 70 covers its
+    45 tranche, so 25 t are offered at any price. Without the ban they sell on China's ore: 25 t
+    at 0 and China's 50 t at 15 are 75 t, buyers want 80 at 15, so P = 60 (75 / 40)^-2 = 17.07
+    and 25 t of China's ore go to the US. Under the ban the US refinery gets no ore and offers
+    nothing (its contract tranche of the first clearing is not this step's): P = 38.4 as in
+    free trade, nothing shipped, and the offtake moves no money (before issue 15a: 25 t shipped;
+    with the cap enforced but the first clearing's tranche kept, an IndexError)."""
+    raw = china_ore(policy={"offtake": {"share": 0.5, "covers": ["US"], "price_formula": "fixed",
+                                        "price": 70.0, "take_or_pay": True}})
+    model = run(raw)
+    s = model.series(accounts=True)
+    control = next(p for p in model.policies if p.name == "export_control")
+    np.testing.assert_allclose(control.shipped, [0.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(s["price"], [38.4, 38.4], rtol=1e-9)
+    assert model.acct.get("buyer_payments_offtake", 0.0) == 0.0
+    free = run(china_ore(shocks=[], policy=raw["policy"])).series()
+    np.testing.assert_allclose(free["price"], [60.0 * (75.0 / 40.0) ** -2] * 2, rtol=1e-9)

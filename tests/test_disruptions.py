@@ -424,3 +424,46 @@ def test_capacity_returns_when_a_supply_outage_ends():
                       "cut": 0.5}]
     price = run(raw).series()["price"].to_numpy()
     np.testing.assert_allclose(price, [183.75, 183.75, 735.0, 735.0, 183.75, 183.75], rtol=1e-9)
+
+
+def test_a_state_reserve_in_a_separate_market_does_not_short_a_market_at_the_price_cap():
+    # China a separate market exporting to the world market (the US) at 4 a tonne, price cap
+    # 75; demand D(P) = 50 (P / 60)^-1 = 3000 / P t per step in each region. China refines 150
+    # t at 10, the US 10 t at 20. The club's stockpile (60 days of US use, 600 / 365 x 60 =
+    # 98.63 t, bidding 0.1 of it, 9.863 t) bids below 100 and fills first. China's reserve bids
+    # for 1,000 t below 100 in China's market: it may draw China's exports until the world
+    # market reaches the cap with its buyers and the stockpile served, not beyond: world 75,
+    # US buyers 3000 / 75 = 40 t, the US refinery's 10 t, so China exports 40 + 9.863 - 10 =
+    # 39.863 t at 75 - 4 = 71, China's buyers take 3000 / 71 = 42.254 t and the reserve
+    # 150 - 39.863 - 42.254 = 67.883 t. (It took 110 t and rationed US buyers to 8.02 t at the
+    # cap, so the stockpile, booked at 9.863 t, got a fifth of it: 7.885 t bought were never
+    # made; found by the issue 15a search)
+    raw = {"experiment": {"name": "m", "steps": 1, "seed": 1},
+           "market": {"intensity": 1.0, "price_cap": 75.0,
+                      "demand": {"reference_price": 60.0, "reference_quantity": 1200.0,
+                                 "elasticity": -1.0}},
+           "regions": [{"name": "US", "club": True},
+                       {"name": "China", "market_economy": False, "separate_market": True}],
+           "producers": [{"name": "Ref CN", "region": "China", "stage": "refinery",
+                          "capacity": 1800.0, "unit_cost": 10.0},
+                         {"name": "Ref US", "region": "US", "stage": "refinery",
+                          "capacity": 120.0, "unit_cost": 20.0}],
+           "buyers": [{"name": "US buyers", "region": "US", "share": 0.5},
+                      {"name": "China buyers", "region": "China", "share": 0.5}],
+           "trade_costs": [{"from": "China", "to": "US", "cost": 4.0}],
+           "policy": {"stockpile": {"buy_below": 100.0, "release_above": 200.0}},
+           "nonmarket": {"reserve": {"buy_below": 100.0, "sell_above": 200.0, "rate": 12000.0,
+                                     "capacity": 1e6}}}
+    model = run(raw)
+    s, out = model.series(accounts=True), model.outcome
+    stockpile = 0.1 * 60.0 * 600.0 / 365.0
+    china_buyers = 3000.0 / 71.0
+    reserve = 150.0 - (40.0 + stockpile - 10.0) - china_buyers
+    np.testing.assert_allclose(s["price"], 75.0, rtol=1e-9)
+    np.testing.assert_allclose(s["price_region__China"], 71.0, rtol=1e-9)
+    np.testing.assert_allclose(out.buyer_tonnes, [40.0, china_buyers], rtol=1e-6)
+    assert out.bid_filled == pytest.approx(stockpile, rel=1e-12)
+    assert out.reserve_bought[1][0] == pytest.approx(reserve, rel=1e-6)
+    # tonnes: the 160 t made are the buyers', the stockpile's and the reserve's
+    np.testing.assert_allclose(s["production"], 160.0, rtol=1e-12)
+    np.testing.assert_allclose(s["consumption"] + s["gov_purchases"], 160.0, rtol=1e-9)

@@ -7,7 +7,9 @@ cheapest mine wherever they are. Under a cap C (t of concentrate per step) on re
 
 * `licences`: this step's offers clear once without any instrument (one world market, as
   abm.policies.trade.ExportControl.free_trade_exports); r's mines would ship S_i abroad, S in
-  all. With S <= C the cap does not bind and nothing changes. Else the mines get export
+  all. With S <= C the cap does not bind and nothing changes, unless the step's clearing with
+  the other instruments ships more than C (abm.policies.trade.ExportControl.breached: then the
+  licences are issued after all and the step cleared again). Else the mines get export
   licences for C in all, allotted pro rata to S_i and traded among them (ASSUMPTION), so that
   the cheapest ore fills them: r's mines offer C to the usual (world) chain in their merit
   order (`withhold`), where any refinery may buy it. Idle capacity gets no licence that

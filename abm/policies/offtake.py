@@ -56,6 +56,9 @@ class Offtake(Policy):
         return rows
 
     def adjust_offers(self, model, offers) -> None:
+        # (the step's offers may be made twice, abm.model.MineralMarket.clear_markets: tranches
+        # of the first making are not these offers')
+        self.__dict__.pop("tranches", None)
         rows = self.covered_rows(model)
         self.rows = rows
         if not rows.any():

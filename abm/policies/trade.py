@@ -18,8 +18,9 @@
   With `stage = "concentrate"` the control is on what the region's mines ship to refiners in
   other regions (t of concentrate; normal: the mean over the year before the announcement, or
   the step-0 free-trade clearing), capped the same way and applied to the offers as export
-  licences (abm.agents.withholding: when it binds, the region's cheapest ore fills the cap;
-  the rest stays home); a disruption only while it takes concentrate off the market (more is
+  licences (abm.agents.withholding: when it binds, in the free-trade clearing or, breached by
+  the other instruments, in the step's own (`breached`), the region's cheapest ore fills the
+  cap; the rest stays home); a disruption only while it takes concentrate off the market (more is
   denied than the region's refineries can take); importers do not buy ahead (no concentrate
   stocks).
 
@@ -367,6 +368,27 @@ class ExportControl(Policy):
         # licences in process: only a share of what the control allows gets through, so the
         # licensing months too scale with the cut
         return s.licence_flow * allowed if t < self.start + s.licence_delay else allowed
+
+    def breached(self, model, offers, sold: np.ndarray) -> bool:
+        """Whether a concentrate control in force whose licences this step's free-trade
+        clearing did not call for (`licences`) sees its region's mines ship more than its cap
+        abroad when offers `offers` sell `sold` (t of product each): instruments absent from
+        that clearing (a floor's or offtake's asks, a stockpile's or state reserve's bid, a
+        tariff) can draw the region's ore abroad. Then the licences are issued after all
+        (`model.plan.concentrate_caps`) and the caller clears the step again, so that the cap
+        holds; what the control takes off the market (`withheld`, the disruption) stays as the
+        free-trade clearing measured it (ASSUMPTION: the tonnes only the other instruments
+        would have drawn abroad are not a shortfall buyers plan for)."""
+        if not self.concentrate or self.region in model.plan.concentrate_caps:
+            return False
+        cap = self.cap_at(model, model.t)
+        if cap is None:
+            return False
+        shipped = float(withholding.abroad(model, offers, sold, self.region).sum())
+        if shipped <= cap * (1 + 1e-12) + 1e-12:
+            return False
+        model.plan.concentrate_caps[self.region] = cap
+        return True
 
     def adjust_offers(self, model, offers) -> None:
         # importers' inventory bought ahead replaces the exports the control withholds (they
