@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 import pytest
-from helpers import BASE
+from helpers import BASE, DERANDOMIZE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -193,13 +193,15 @@ def configs_with_storage(draw):
     return raw
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(derandomize=DERANDOMIZE,
+          max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(configs_with_scrap())
 def test_tonnes_and_money_are_conserved_every_step(raw):
     assert_conserved(raw)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(derandomize=DERANDOMIZE,
+          max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(configs_with_concentrate_controls())
 def test_tonnes_and_money_are_conserved_every_step_under_a_concentrate_control(raw):
     model = assert_conserved(raw)
@@ -212,7 +214,8 @@ def test_tonnes_and_money_are_conserved_every_step_under_a_concentrate_control(r
 
 
 # (fewer: the rational rule solves the storage model for each regime a random config meets)
-@settings(max_examples=max(EXAMPLES // 3, 1), deadline=None,
+@settings(derandomize=DERANDOMIZE,
+          max_examples=max(EXAMPLES // 3, 1), deadline=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(configs_with_storage())
 def test_tonnes_and_money_are_conserved_every_step_with_stockholders(raw):
@@ -357,7 +360,8 @@ def configs_three_stage(draw):
     return raw
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(derandomize=DERANDOMIZE,
+          max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(configs_three_stage())
 def test_tonnes_and_money_are_conserved_every_step_across_three_stages(raw):
     model = MineralMarket(experiment_from_dict(raw).scenario(), rng=raw["experiment"]["seed"])
@@ -442,7 +446,8 @@ def configs_mixed_intensities(draw):
                                   "elasticity": -1.0}}}
 
 
-@settings(max_examples=4 * EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(derandomize=DERANDOMIZE,
+          max_examples=4 * EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(configs_mixed_intensities())
 def test_product_markets_clear_with_makers_of_mixed_intensities_under_a_product_measure(raw):
     """Product sold = product the makers use, no offer sells more than it offers, no world

@@ -10,7 +10,7 @@ import copy
 
 import numpy as np
 import pytest
-from helpers import BASE, raw, run
+from helpers import BASE, DERANDOMIZE, raw, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_conservation import configs
@@ -101,7 +101,8 @@ def test_an_export_control_opens_a_gap_beyond_the_cost():
 OFFER = st.tuples(st.floats(1.0, 100.0), st.one_of(st.just(0.0), st.floats(1e-3, 500.0)))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(derandomize=DERANDOMIZE,
+          max_examples=60, deadline=None)
 @given(st.lists(OFFER, min_size=1, max_size=6), st.lists(OFFER, max_size=6),
        st.floats(10.0, 1e5), st.floats(0.0, 1e5), st.floats(-2.0, -0.2))
 def test_a_cost_of_zero_gives_the_single_markets_price(hub, own, a_hub, a_node, eps):
@@ -256,7 +257,8 @@ def configs_with_separate_markets(draw):
     return raw
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(derandomize=DERANDOMIZE,
+          max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(configs_with_separate_markets())
 def test_tonnes_and_money_are_conserved_with_separate_markets(raw):
     """Tonnes produced and released are consumed or stocked; what buyers and governments pay is

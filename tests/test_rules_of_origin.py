@@ -14,7 +14,7 @@ import copy
 
 import numpy as np
 import pytest
-from helpers import run
+from helpers import DERANDOMIZE, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -199,7 +199,8 @@ def test_compliant_feed_offered_but_unsold_costs_nobody_anything():
 # -- conservation with re-sourcing and routing --------------------------------------------------
 # (tests/test_conservation.py draws these keys too, but seldom reaches a club refiner that
 # re-sources; here every config is the chain case with random costs, capacities and measures)
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(derandomize=DERANDOMIZE,
+          max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(costs=st.lists(st.floats(0.0, 60.0), min_size=4, max_size=4),
        caps=st.lists(st.floats(10.0, 5000.0), min_size=4, max_size=4),
        tariff=st.floats(0.01, 0.5), rule=st.floats(0.0, 1.0),
