@@ -119,7 +119,8 @@ def clear_club_stages(model) -> StagesOutcome:
         d_hi = float((makers.intensity * hi.sold)[makers.club].sum())
         if not d_lo >= target >= d_hi or d_lo <= d_hi:
             return sold
-        markets[p_w, p_c] = mixed(lo, hi, (target - d_hi) / (d_lo - d_hi), comp_at(p_w, p_c))
+        markets[p_w, p_c] = mixed(lo, hi, (target - d_hi) / (d_lo - d_hi), comp_at(p_w, p_c),
+                                  ~makers.club)
         return sold if horizontal else np.where(live & (asks < p_c), qty, 0.0)
 
     def world_demand(p_w: float) -> float:
@@ -193,7 +194,8 @@ def clear_club_stages(model) -> StagesOutcome:
                 or d_lo <= d_hi):
             return None
         share = (supply - d_hi) / (d_lo - d_hi)
-        comp = mixed(comp_at(lo_w, pc_lo), comp_at(hi_w, pc_hi), share, comp_at(p_w, p_c))
+        comp = mixed(comp_at(lo_w, pc_lo), comp_at(hi_w, pc_hi), share, comp_at(p_w, p_c),
+                     ~makers.club)
         return share * sold_lo + (1.0 - share) * sold_hi, comp, world_out
 
     world = product_equilibrium(world_asks, world_offer_qty, world_demand, world_ceiling)

@@ -127,22 +127,37 @@ def product_equilibrium(asks: np.ndarray, qty: np.ndarray, derived: Callable[[fl
     return ProductClearing(price, out, float(out.sum()))
 
 
-def mixed(lo: Outcome, hi: Outcome, share: float, at: Outcome | None = None) -> Outcome:
+def mixed(lo: Outcome, hi: Outcome, share: float, at: Outcome | None = None,
+          world: np.ndarray | None = None) -> Outcome:
     """`share` of component-market outcome `lo` and the rest of `hi`, the two sides of a tie
     between makers: the tonnes and the money mixed, the prices `at`'s (the outcome at the tie's
-    own prices; None: `lo`'s)."""
+    own prices; None: `lo`'s). Under a price undertaking the exporters' rent is a price uplift
+    on what makers selling in the world market sold (abm.clearing._undertaking_rent): `at`'s
+    uplift was spread over `at`'s tonnes, so it is spread again, the mixed rent over the mixed
+    tonnes of the `world` rows (the makers outside the club), so that makers are paid what
+    buyers pay less the duty (with none of them selling, the rent stays duty)."""
     def mix(a, b):
         return share * a + (1.0 - share) * b
 
     prices = at if at is not None else lo
-    return replace(lo, sold=mix(lo.sold, hi.sold), to_gov=mix(lo.to_gov, hi.to_gov),
+    sold = mix(lo.sold, hi.sold)
+    duties, rent = mix(lo.duties, hi.duties), mix(lo.exporter_rent, hi.exporter_rent)
+    offer_price = prices.offer_price
+    if world is not None and (rent > 0 or prices.exporter_rent > 0):
+        offer_price = offer_price.copy()
+        offer_price[world] = prices.world_price
+        sellers = world & (sold > 0)
+        if rent > 0 and sellers.any():
+            offer_price[sellers] += rent / sold[sellers].sum()
+        else:
+            duties, rent = duties + rent, 0.0
+    return replace(lo, sold=sold, to_gov=mix(lo.to_gov, hi.to_gov),
                    buyer_tonnes=mix(lo.buyer_tonnes, hi.buyer_tonnes),
-                   duties=mix(lo.duties, hi.duties), club_imports=mix(lo.club_imports,
-                                                                      hi.club_imports),
+                   duties=duties, club_imports=mix(lo.club_imports, hi.club_imports),
                    unmet=mix(lo.unmet, hi.unmet), consumption=mix(lo.consumption, hi.consumption),
-                   exporter_rent=mix(lo.exporter_rent, hi.exporter_rent),
+                   exporter_rent=rent,
                    world_price=prices.world_price, club_price=prices.club_price,
-                   offer_price=prices.offer_price, buyer_price=prices.buyer_price)
+                   offer_price=offer_price, buyer_price=prices.buyer_price)
 
 
 def composed(maker_cost: np.ndarray, maker_qty: np.ndarray, product_ask: np.ndarray,
@@ -196,7 +211,7 @@ def clear_stages(model) -> tuple[float, np.ndarray, Outcome]:
         d_lo = float((makers.intensity * lo.sold).sum())
         d_hi = float((makers.intensity * hi.sold).sum())
         if d_lo >= target >= d_hi and d_lo > d_hi:
-            comp = mixed(lo, hi, (target - d_hi) / (d_lo - d_hi), comp)
+            comp = mixed(lo, hi, (target - d_hi) / (d_lo - d_hi), comp, ~makers.club)
             if not at_ask:
                 dispatched = np.where(live & (o.ask < price), o.qty, 0.0)
     return price, dispatched, comp

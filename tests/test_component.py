@@ -770,3 +770,55 @@ def test_a_tie_across_the_club_import_tranche_with_all_product_sold_is_split_so_
     assert float(m.book.output.sum()) == pytest.approx(used, rel=1e-9)
     assert s["component_product_payments"][0] == pytest.approx(
         s["producer_revenue"][0] + s["duties"][0], rel=1e-9)
+
+
+def test_an_undertakings_rent_is_paid_once_when_a_club_maker_ties_at_the_component_mip():
+    """A product MIP (100, duty) and a component MIP (24, covers US, undertaking), one monthly
+    step, k = 0.5, buyers D(P) = 1,440 / P t/step each (US, China). Product: R1 (US) 12 t at
+    20, R2 (China) 1,200 t at 2, so P_w = 2 and the club's border price is 100. Makers: C1 (US)
+    100 t at 0, C2 (China) 300 t at 9, who asks 9 + 0.5 x 2 = 10: the world component price,
+    China buyers take 144 t. Club buyers pay the MIP, 24, and take 60 t. C1 asks 0.5 P_c: below
+    P_c = 48 it makes all 60 t (30 t product, more than R1's 12), above it none, so P_c = 48
+    and the tie is split so C1 buys R1's 12 t: C1 makes 24 t, the club imports 36 t from C2,
+    who makes 144 + 36 = 180 t. The undertaking's rent (24 - 10) x 36 = 504 is C2's, spread on
+    its 180 t: 10 + 504 / 180 = 12.8 (the model spread the rent of the tie's side where the
+    club imports all 60 t, 840 / 204 per t, on the 180 t: 2,541.18 for C2 where buyers paid
+    2,304, and the money was 237.18 out). Money (x 1,000 USD): buyers 60 x 24 + 144 x 10 =
+    2,880 = makers 24 x 24 + 180 x 12.8 = 576 + 2,304; makers pay 12 x 48 + 90 x 2 = 756 =
+    refiners'; no duty (all the wedge is rent, no product imported)."""
+    raw = {"experiment": {"name": "tie", "steps": 1, "seed": 1},
+           "market": {"component_intensity": 0.5,
+                      "demand": {"reference_price": 24.0, "reference_quantity": 1440.0,
+                                 "elasticity": -1.0}},
+           "regions": [{"name": "US", "club": True}, {"name": "China", "market_economy": False}],
+           "producers": [
+               {"name": "R1", "region": "US", "stage": "refinery", "capacity": 144.0,
+                "unit_cost": 20.0},
+               {"name": "R2", "region": "China", "stage": "refinery", "capacity": 14400.0,
+                "unit_cost": 2.0},
+               {"name": "C1", "region": "US", "stage": "component", "capacity": 1200.0,
+                "unit_cost": 0.0},
+               {"name": "C2", "region": "China", "stage": "component", "capacity": 3600.0,
+                "unit_cost": 9.0}],
+           "buyers": [{"name": "US buyers", "region": "US", "share": 0.5},
+                      {"name": "China buyers", "region": "China", "share": 0.5}],
+           "policy": {"floor": {"mechanism": "mip", "level": 100.0, "rent": "duty"},
+                      "component_floor": {"mechanism": "mip", "stage": "component",
+                                          "covers": ["US"], "level": 24.0,
+                                          "rent": "undertaking"}}}
+    m = run(raw)
+    s = m.series(accounts=True)
+    assert s["price"][0] == pytest.approx(2.0, rel=1e-9)
+    assert s["club_price"][0] == pytest.approx(48.0, rel=1e-6)
+    assert s["component_price"][0] == pytest.approx(10.0, rel=1e-9)
+    assert s["club_component_price"][0] == pytest.approx(24.0, rel=1e-9)
+    np.testing.assert_allclose(m.components.output, [24.0, 180.0], rtol=1e-6)
+    np.testing.assert_allclose(m.component_outcome.offer_price, [24.0, 12.8], rtol=1e-6)
+    np.testing.assert_allclose(m.components.revenue, [576e3, 2304e3], rtol=1e-6)
+    assert s["exporter_rent"][0] == pytest.approx(504e3, rel=1e-6)
+    assert s["duties"][0] == pytest.approx(0.0, abs=1e-6)
+    assert s["buyer_payments"][0] == pytest.approx(2880e3, rel=1e-6)
+    assert s["producer_revenue"][0] == pytest.approx(756e3, rel=1e-6)
+    gap = float((s["buyer_payments"] + s["component_product_payments"] - s["component_revenue"]
+                 - s["producer_revenue"] - s["duties"])[0])
+    assert abs(gap) <= 1e-3
