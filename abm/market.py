@@ -159,6 +159,12 @@ def clear(asks: np.ndarray, quantities: np.ndarray, A: float, eps: float, *, B: 
         else:
             sold = float(prev)                         # vertical segment
             price = inverse_demand(A, eps, sold, B) if A > 0 else float(a[k])
+            # the segment lies between the last offer sold (k - 1, live: live offers sort
+            # first) and offer k: a price a rounding below the last one's ask (demand at that
+            # ask a hair above the supply through it) would leave it out of the dispatch though
+            # its tonnes are in `sold` (tonnes delivered that nobody sold)
+            if k > 0:
+                price = min(max(price, float(a[k - 1])), float(a[k]))
         dispatched = _dispatch(asks, qty, live, price, sold, all_live)
         return Clearing(price, sold, dispatched, 0.0, False)
 

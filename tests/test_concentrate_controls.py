@@ -355,3 +355,32 @@ def test_an_offtake_that_would_draw_banned_ore_abroad_does_not():
     assert model.acct.get("buyer_payments_offtake", 0.0) == 0.0
     free = run(china_ore(shocks=[], policy=raw["policy"])).series()
     np.testing.assert_allclose(free["price"], [60.0 * (75.0 / 40.0) ** -2] * 2, rtol=1e-9)
+
+
+def test_a_home_refinery_too_dear_to_run_absorbs_none_of_the_withheld_concentrate():
+    """Review 15 finding 5: `controlled(0.5)` plus a DRC refinery of 3,600 t/yr (300 t/step) at
+    200; EU buyers hold 30 days' cover (986.3 t, use 1,000 t/step at 60, adjust 0.25, max_draw
+    0.5). Free trade P = 60 and the DRC refinery idle (200 + 10 = 210 > 60), so its 300 t of
+    spare capacity takes none of the 400 t withheld (at 210 buyers want 1,000 (210 / 60)^-0.5 =
+    535 t < the 600 t the chain offers below it: it never runs). Buyers draw for 400 t: s =
+    min(400 / 1,000, 0.5, 0.25 x 986.3 / 1,000) = 0.2466, 0.7534 x 1,000 (P / 60)^-0.5 = 600
+    -> P = 60 (753.4 / 600)^2 = 94.61 in step 2, as without the refinery (counting its spare
+    capacity as absorbing 300 t gave withheld 100, s = 0.1, P = 60 x 1.5^2 = 135)."""
+    raw = controlled(0.5)
+    raw["experiment"]["steps"] = 4
+    raw["producers"].append({"name": "Ref DRC", "region": "DRC", "stage": "refinery",
+                             "capacity": 3600.0, "unit_cost": 200.0})
+    raw["buyers"][0]["inventory_cover"] = 30.0
+    model = run(raw)
+    s = model.series()
+    cover = 30 * 12000.0 / 365
+    draw = 0.25 * cover / 1000.0
+    p2 = 60.0 * ((1.0 - draw) * 1000.0 / 600.0) ** 2
+    np.testing.assert_allclose(s["price"][2], p2, rtol=1e-9)
+    np.testing.assert_allclose(p2, 94.608, rtol=1e-4)
+    control = next(p for p in model.policies if p.name == "export_control")
+    np.testing.assert_allclose(control.withheld_steps[2:4], [400.0, 400.0], rtol=1e-9)
+    np.testing.assert_allclose(control.home[2:4], [0.0, 0.0], atol=1e-9)
+    # stock drawn in step 2: 0.2466 x 1,000 (94.61 / 60)^-0.5 = 196.4 t
+    np.testing.assert_allclose(s["buyer_stock"][2], cover - draw * 1000.0 * (p2 / 60.0) ** -0.5,
+                               rtol=1e-9)

@@ -395,11 +395,17 @@ class Producers:
     def own_offers(self, model: ModelView) -> Offers:
         """This step's offers as the producers make them without any instrument (what trade
         would be without measures; no state of the step is changed)."""
-        st = self.structure()
-        rules = self.nonmarket
-        dumping = st.nm_any and rules.strategy == "predatory" and entry_imminent(
-            model.developers, model.t, rules.predatory_window)
-        return self._offers(model, (), self.available(), dumping)[0]
+        return self._offers(model, (), self.available(), self._dumping(model))[0]
+
+    def free_trade_asks(self, model: ModelView) -> np.ndarray:
+        """The asks per producer row behind `own_offers` (no instrument's adjustment)."""
+        return self.structure().asks[self._dumping(model)]
+
+    def _dumping(self, model: ModelView) -> bool:
+        """The state dumps ahead of entry this step (predatory strategy)."""
+        st, rules = self.structure(), self.nonmarket
+        return bool(st.nm_any and rules.strategy == "predatory" and entry_imminent(
+            model.developers, model.t, rules.predatory_window))
 
     def _offers(self, model: ModelView, policies, avail: np.ndarray, dumping: bool):
         """(offers, asks by row, (chain curve, chain rows) or None, compliant pool or None,

@@ -121,20 +121,33 @@ def home_refined(model, offers, sold: np.ndarray, region: int) -> float:
 def licences(model, region: int, cap: float) -> tuple[bool, float]:
     """(whether the cap `cap`, t of concentrate per step, binds: region `region`'s mines would
     ship more abroad this step without the control, `free_trade`; t of concentrate it takes
-    off the market): the exports it denies less the spare capacity of the region's refineries
-    in that clearing (ASSUMPTION: they take the denied tonnes, whose home price falls to the
-    home mines' cost), in concentrate t."""
+    off the market): the exports it denies less what the region's refineries would refine of
+    them at that clearing's price (ASSUMPTION: they take the denied tonnes, whose home price
+    falls to the home mines' cost, where their spare capacity refines them at a chain ask,
+    refinery ask + intensity x the ore's mine ask, at most the free-trade product price; a
+    refinery too dear to run at that price takes nothing), in concentrate t. The denied
+    tonnes are the dearest of the region's shipments (the licences go to the cheapest ore)."""
     offers, sold = free_trade(model)
     ship = abroad(model, offers, sold, region)
     total = float(ship.sum())
     if total <= cap * (1 + 1e-12):
         return False, 0.0
     b, k = model.book, model.producers.intensity
-    refs = (b.stage == REFINERY) & (b.region == region)
+    refs = np.flatnonzero((b.stage == REFINERY) & (b.region == region))
+    if not len(refs):
+        return True, max(total - cap, 0.0)
     refined = np.bincount(offers.refinery[offers.refinery >= 0],
                           weights=sold[offers.refinery >= 0], minlength=len(b))
-    spare = float(np.maximum(model.producers.available()[refs] - refined[refs], 0.0).sum()) * k
-    return True, max(total - cap - spare, 0.0)
+    spare = np.maximum(model.producers.available()[refs] - refined[refs], 0.0)
+    ask = model.producers.free_trade_asks(model)
+    mines = np.flatnonzero(ship > 0)
+    mines = mines[np.argsort(ask[mines], kind="stable")]
+    before = np.cumsum(ship[mines]) - ship[mines]          # t shipped from cheaper ore
+    denied = ship[mines] - np.clip(cap - before, 0.0, ship[mines])
+    curve = market.chain_curve(ask[refs], spare, ask[mines], denied, k)
+    runs = curve.asks <= model.free_trade_price * (1 + market.SNAP_REL)
+    absorbed = float(curve.quantity[runs].sum()) * k
+    return True, max(total - cap - absorbed, 0.0)
 
 
 def home_prices(pools: list[HomePool], price: float, sold: np.ndarray, ask: np.ndarray,
