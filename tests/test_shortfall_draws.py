@@ -107,12 +107,35 @@ def test_importers_stock_bought_ahead_comes_before_the_buyers_own():
 
 
 def test_a_cut_that_outruns_the_draw_limit_raises_the_outside_price_by_hand():
-    """Cut 0.8: 400 t withheld, s = 0.8 above max_draw 0.5 (adjust x stock / use = 0.25 x
-    986.3 / 500 = 0.49 binds first, 0.4932): Outside orders 0.5068 x 500 (P / 60)^-0.5 = 100 t of
-    exports: P = 60 (253.4 / 100)^2 = 385.3 in the first step in force."""
+    """Cut 0.8: 400 t withheld, s = 0.8 of the 500 t Outside orders at the free-trade price
+    60, above max_draw 0.5 (250 t); adjust x stock = 0.25 x 986.3 = 246.6 t binds first:
+    Outside draws 246.6 t from stock, in tonnes, on top of the 100 t of exports:
+    500 (P / 60)^-0.5 = 346.6, P = 60 (500 / 346.6)^2 = 124.9 in the first step in force.
+    (Review 15 finding 1: a share 0.4932 of orders at the spiked price, 0.5068 x 500
+    (P / 60)^-0.5 = 100, gave P = 385.3, the stock drawn only 0.4932 x 500 (385.3/60)^-0.5 =
+    97.3 t: this test pinned that.)"""
     s = run(exporter_and_importer(0.8)).series()
-    x = 1 - 0.25 * (60 * 6000 / 365) / 500
-    np.testing.assert_allclose(s["price"][2], 60 * (x * 500 / 100) ** 2, rtol=1e-9)
+    drawn = 0.25 * COVER_60 / 2
+    np.testing.assert_allclose(s["price"][2], 60 * (500 / (100 + drawn)) ** 2, rtol=1e-9)
+    np.testing.assert_allclose(s["buyer_stock"][2], COVER_60 / 2 * 0.75 + 30 * 6000 / 365,
+                               rtol=1e-9)
+
+
+def test_a_deeper_cut_never_draws_fewer_tonnes_and_a_ban_draws_the_most():
+    """Review 15 finding 1: the draw is tonnes measured at the free-trade price (60, where
+    Outside orders 500 t), not a share of orders at the spiked price. Cut 0.99: 495 t withheld,
+    the draw is min(0.99 x 500, 0.5 x 500, 0.25 x 986.3) = 246.6 t, and 5 + 246.6 = 251.6 t
+    against 500 (P / 60)^-0.5: P = 60 (500 / 251.6)^2 = 237.0 (a share of orders at the
+    price, 0.5068 x 500 (P / 60)^-0.5 = 5, gave 154,138, 4.86 t drawn). A ban: 246.6 t from
+    stock, P = 60 (500 / 246.6)^2 = 246.7 (before: nothing drawn, P = 15,000)."""
+    drawn = 0.25 * COVER_60 / 2
+    falls = []
+    for cut, exports in ((0.9, 50.0), (0.99, 5.0), (1.0, 0.0)):
+        s = run(exporter_and_importer(cut)).series()
+        np.testing.assert_allclose(s["price"][2], 60 * (500 / (exports + drawn)) ** 2,
+                                   rtol=1e-9)
+        falls.append(float(s["buyer_stock"][1] - s["buyer_stock"][2]))
+    np.testing.assert_allclose(falls, [drawn] * 3, rtol=1e-9)
 
 
 def test_a_larger_cobalt_cut_never_lowers_the_outside_price():
@@ -181,16 +204,18 @@ def test_a_concentrate_controls_own_buyers_share_the_shortfall():
     each with 60 days' cover (986.3 t). The DRC has no product market of its own: its buyers
     buy the world's product and are short like the EU's. Step 2: W = 400 t of the 1,000 bought
     at 60, s = 0.4 (below 0.25 x 986.3 / 500 = 0.4932): 0.6 x 1,000 (P / 60)^-0.5 = 600 at
-    P = 60, each stock falling 200 t. Step 3: 0.25 x 786.3 / 500 = 0.39315 < 0.4 binds:
-    0.60685 x 1,000 (P / 60)^-0.5 = 600, P = 60 (606.85 / 600)^2 = 61.378. (The EU's buyers
-    alone short, s = 0.8 capped at 0.4932: P = 94.6 in step 2.)"""
+    P = 60, each stock falling 200 t. Step 3: 0.25 x 786.3 = 196.58 t < 0.4 x 500 binds:
+    each draws 196.58 t, 600 + 393.15 = 1,000 (P / 60)^-0.5, P = 60 (1,000 / 993.15)^2 =
+    60.830 (review 15 finding 1: a share 0.39315 of orders at the price, 0.60685 x 1,000
+    (P / 60)^-0.5 = 600, gave 61.378). (The EU's buyers alone short, s = 0.8 capped at 0.4932:
+    P = 94.6 in step 2.)"""
     raw = controlled(0.5)
     raw["buyers"] = [{"name": "EU buyers", "region": "EU", "share": 0.5, "inventory_cover": 60.0},
                      {"name": "DRC buyers", "region": "DRC", "share": 0.5,
                       "inventory_cover": 60.0}]
     s = run(raw).series()
-    x3 = 0.25 * (COVER_60 / 2 - 200) / 500
-    np.testing.assert_allclose(s["price"][:4], [60, 60, 60, 60 * (1 - x3) ** 2 / 0.6 ** 2],
+    drawn = 2 * 0.25 * (COVER_60 / 2 - 200)
+    np.testing.assert_allclose(s["price"][:4], [60, 60, 60, 60 * (1000 / (600 + drawn)) ** 2],
                                rtol=1e-9)
 
 
