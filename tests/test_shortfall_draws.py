@@ -240,11 +240,12 @@ def test_a_stockpiles_release_comes_before_the_buyers_stocks():
     most 0.1 x 493.15 = 49.32 t a step) fills in steps 0-9 at P = 66.39 (both regions' buyers
     475.34 t, 950.68 + 49.32 = 1,000) and holds in steps 10-11 at 60. China's normal exports,
     the mean of those 12 steps, are (10 x 524.66 + 2 x 500) / 12 = 520.55 t; a 10% cut from
-    step 12 caps them at 468.49, W = 500 - 468.49 = 31.51 t withheld now. The stockpile
-    releases 49.32 t at any price, more than W: the buyers are not short and keep their stock,
-    and 500 (P / 60)^-0.5 = 468.49 + 49.32 gives P = 55.94 (the stockpile's rule, not the
-    buyers'). (Drawing for W on top as well: (1 - 31.5 / 500) x 500 (P / 60)^-0.5 = 517.8,
-    P = 60 (468.5 / 517.8)^2 = 49.1.)"""
+    step 12 caps them at 468.49, W = 500 - 468.49 = 31.51 t withheld now. The stockpile's
+    rate, 49.32 t, covers W: it offers W at no ask (the other 17.8 t at its release price 100,
+    unsold), the buyers are not short and keep their stock, and 500 (P / 60)^-0.5 = 468.49 +
+    31.51 gives P = 60; its stock falls 31.51 t a step. (Review 15 finding 2: offering its
+    whole rate at no ask, 468.49 + 49.32, gave P = 55.94: a cut lowering the price; this test
+    pinned that.)"""
     raw = exporter_and_importer(0.1)
     raw["experiment"]["steps"] = 14
     raw["shocks"][0].update(start=12, duration=3)
@@ -255,9 +256,45 @@ def test_a_stockpiles_release_comes_before_the_buyers_stocks():
     filled = 500 * (60 / 60) + release     # exports while the stockpile fills (at 66.39)
     cap = 0.9 * (10 * (500 * ((1000 - release) / 1000) + release) + 2 * 500) / 12
     assert filled > cap
-    np.testing.assert_allclose(s["price"][12:], np.full(2, 60 * (500 / (cap + release)) ** 2),
-                               rtol=1e-9)
+    np.testing.assert_allclose(s["price"][12:], np.full(2, 60.0), rtol=1e-9)
     np.testing.assert_allclose(s["buyer_stock"][11:], np.full(3, 90 * 6000 / 365), rtol=1e-9)
+    np.testing.assert_allclose(np.diff(s["government_stock"][11:]), np.full(2, cap - 500),
+                               rtol=1e-9)
+
+
+def stockpiled(cut: float, max_rate: float = 0.5) -> dict:
+    """Review 15 finding 2's config: `exporter_and_importer` over 20 steps, no buyers'
+    stocks, China's control in steps 17-19 (normal exports 500 t, the mean of steps 5-16), a
+    club stockpile of 60 days (986.3 t, full by step 4) buying below 100, releasing above
+    1,000."""
+    raw = exporter_and_importer(cut)
+    raw["experiment"]["steps"] = 20
+    raw["shocks"][0].update(start=17, duration=3)
+    for b in raw["buyers"]:
+        b["inventory_cover"] = 0.0
+    raw["policy"] = {"stockpile": {"target_cover": 60.0, "max_rate": max_rate,
+                                   "buy_below": 100.0, "release_above": 1000.0}}
+    return raw
+
+
+def test_a_stockpile_releases_in_a_disruption_only_what_replaces_the_withheld_tonnes():
+    """Review 15 finding 2: cut 0.01 caps China at 495 t, 5 t withheld; the stockpile's rate
+    is 0.5 x 986.3 = 493.2 t, but it offers at no ask only the 5 t it nets from the shortfall
+    (the rest at 1,000, unsold): 495 + 5 = 500 (P / 60)^-0.5 outside, P = 60 in steps 17-19,
+    the stock falling 5 t a step (its whole rate at no ask gave 1,000 + 493.2 = 1,000
+    (P / 60)^-0.5, P = 60 (1,000 / 1,493.2)^2 = 26.91). Cut 0.5: 250 t withheld, replaced in
+    all three steps (750 t of 986.3): P = 60 (the whole rate emptied the stock in two steps,
+    and step 19 went to the no-stockpile 60 (500 / 250)^2 = 240). With max_rate 0.2 the
+    release 197.3 t falls short of 250: 250 + 197.3 = 500 (P / 60)^-0.5, P = 74.98."""
+    cover = 60 * 6000 / 365
+    for cut, price in ((0.01, 60.0), (0.5, 60.0)):
+        s = run(stockpiled(cut)).series()
+        np.testing.assert_allclose(s["price"][17:], np.full(3, price), rtol=1e-9)
+        np.testing.assert_allclose(s["government_stock"][16:],
+                                   cover - 500 * cut * np.arange(4), rtol=1e-9)
+    s = run(stockpiled(0.5, 0.2)).series()
+    np.testing.assert_allclose(s["price"][17:], np.full(3, 60 * (500 / (250 + 0.2 * cover)) ** 2),
+                               rtol=1e-9)
 
 
 def test_the_whole_run_peak_never_falls_as_the_cobalt_cut_grows():
