@@ -365,21 +365,30 @@ def test_two_controls_give_the_same_answer_in_either_order():
     np.testing.assert_allclose(a_first, b_first, rtol=1e-12)
 
 
-def test_a_stockpile_behind_the_cap_does_not_replace_the_withheld_tonnes():
-    """Review 15f (second) finding 6: without a club the stockpile covers every region and
-    offers in the first listed one; listed China first, its release lands behind the cap, in
-    the home market, so the Outside buyers draw for the whole shortfall: the outside price is
-    the free-trade price, 60 (the stockpile, buying at its 70 before, stops buying in a
-    disruption), where netting the release behind the cap from the shortfall gave 64.20."""
-    raw = exporter_and_importer(0.1)
-    raw["experiment"]["steps"] = 14
-    raw["shocks"][0].update(start=12, duration=2)
-    raw["regions"] = [{"name": "China"}, {"name": "Outside"}]
-    raw["policy"] = {"stockpile": {"buy_below": 70.0, "release_above": 100.0,
-                                   "target_cover": 30.0}}
-    s = run(raw).series()
-    assert s["buyer_stock"][12] < s["buyer_stock"][11]      # the Outside buyers draw
-    np.testing.assert_allclose(s["price"][12:], np.full(2, 60.0), rtol=1e-9)
+def test_without_a_club_the_stockpile_releases_where_the_buyers_are_short():
+    """Review 15 finding 6: no club, no buyers' stocks, cut 0.3 in steps 25-27 (normal
+    exports 500 t, cap 350, 150 t withheld), a stockpile of 60 days of everyone's use
+    (1,972.6 t, full long before), max_rate 0.2 (394.5 t). It releases the 150 t into the
+    short market (Outside) whichever region is listed first: Outside 350 + 150 = 500
+    (P / 60)^-0.5, P = 60, its stock falling 150 t a step. (Listed China first it released
+    394.5 t behind China's cap: China 60 (500 / 1,044.5)^2 = 13.75, Outside 60 (500 / 350)^2
+    = 122.45, the no-stockpile price; listed Outside first, 60 (1,000 / 1,394.5)^2 = 30.85.)"""
+    cover = 60 * 12000 / 365
+    for regions in (["Outside", "China"], ["China", "Outside"]):
+        raw = exporter_and_importer(0.3)
+        raw["experiment"]["steps"] = 28
+        raw["shocks"][0].update(start=25, duration=3)
+        raw["regions"] = [{"name": r} for r in regions]
+        for b in raw["buyers"]:
+            b["inventory_cover"] = 0.0
+        raw["policy"] = {"stockpile": {"target_cover": 60.0, "max_rate": 0.2,
+                                       "buy_below": 100.0, "release_above": 1000.0}}
+        s = run(raw).series()
+        np.testing.assert_allclose(s["price"][25:], np.full(3, 60.0), rtol=1e-9)
+        np.testing.assert_allclose(s["export_region_price"][25:],
+                                   np.full(3, 60 * (500 / 650) ** 2), rtol=1e-9)
+        np.testing.assert_allclose(s["government_stock"][24:], cover - 150 * np.arange(4),
+                                   rtol=1e-9)
 
 
 def test_a_slack_cap_leaves_buyers_restocking_and_the_stockpile_buying():

@@ -4,8 +4,9 @@ Each step it bids for up to `max_rate x target` tonnes (at most the gap to its t
 capacity and what its budget buys) at a reservation price of `buy_below`, and offers stock at
 `release_above`; while an export control withholds something (a disruption) it offers at no ask
 what it nets from the shortfall (at most its rate: its release replaces the withheld tonnes, it
-does not flood the market) and the rest of its rate at `release_above`; the market clearing
-decides within the step whether either trade happens.
+does not flood the market) and the rest of its rate at `release_above`, in the market of the
+buyers the control leaves short; the market clearing decides within the step whether either
+trade happens.
 Holding costs accrue per tonne-year.
 """
 
@@ -56,7 +57,7 @@ class Stockpile(StockHolder):
         if not self.active(t):
             return
         if (model.disruption and model.shortfall > 0 and self.stock > 1e-12
-                and model.short_of is not None and model.short_of[self.regions[0]]):
+                and model.short_of is not None and model.short_of[self.regions].any()):
             # its release, offered at any price in a market short of the withheld tonnes,
             # replaces them before buyers' stocks: as much of them as its rate allows, no more
             # (review 15 finding 2: its whole rate at no ask for a 5 t shortfall lowered the
@@ -84,13 +85,25 @@ class Stockpile(StockHolder):
         if not self.active(model.t) or self.stock <= 1e-12:
             return
         release = self.release(model)
-        region = self.regions[0]
+        region = self.market_region(model)
         if model.disruption and self.netted > 0:
             first = min(self.netted, release)
             offers.append(0.0, first, region, self.owner)
             release -= first
         if release > 1e-12:     # sells only if the market clears at or above its release price
             offers.append(self.cfg.release_above, release, region, self.owner)
+
+    def market_region(self, model) -> int:
+        """Where its release is offered: while an export control leaves buyers short, the first
+        of its regions they are in (review 15 finding 6: without a club, the first listed
+        region, the controlling one if listed first, kept the release behind its own cap);
+        else its first region."""
+        short = model.short_of
+        if short is not None:
+            rows = [r for r in self.regions if short[r]]
+            if rows:
+                return int(rows[0])
+        return int(self.regions[0])
 
     def settle(self, model) -> None:
         out, g = model.outcome, self.government
