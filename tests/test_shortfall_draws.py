@@ -494,3 +494,21 @@ def test_a_slack_and_a_binding_control_give_the_same_answer_in_either_order():
     for m in runs:
         b = next(p for p in m.policies if p.name == "export_control" and p.shock.region == "B")
         assert not any(b.withheld_steps)
+
+
+def test_a_control_that_never_caps_is_not_front_run():
+    """Review 15 finding 7: a cut of 0 announced at step 1, in force in steps 2-4, front_run
+    0.3 (also with one licence month at flow 1): it never caps exports, which is known at the
+    announcement, so nobody buys ahead and the price is 60 throughout, as without the control
+    (buying 0.3 x 500 = 150 t ahead gave 60 (1,000 / 850)^2 = 83.04 in step 1 and, dumped after
+    the end, 60 (1,000 / 1,150)^2 = 45.37 in step 5). A cut of 0 with licences flowing at 0.5
+    caps in its licence month: importers buy ahead, P = 83.04 in step 1."""
+    for extra in ({}, {"licence_delay": 1, "licence_flow": 1.0}):
+        raw = exporter_and_importer(0.0)
+        raw["experiment"]["steps"] = 8
+        raw["shocks"][0].update(announce=1, front_run=0.3, **extra)
+        np.testing.assert_allclose(run(raw).series()["price"], np.full(8, 60.0), rtol=1e-9)
+    raw = exporter_and_importer(0.0)
+    raw["experiment"]["steps"] = 8
+    raw["shocks"][0].update(announce=1, front_run=0.3, licence_delay=1, licence_flow=0.5)
+    np.testing.assert_allclose(run(raw).series()["price"][1], 60 * (1000 / 850) ** 2, rtol=1e-9)
