@@ -153,8 +153,10 @@ class MineralMarket(mesa.Model):
                                  self.outcome.region_prices if t > 0 else None)
         for policy in self.policies:                # levels, purchases, the plan's requests
             policy.apply(self)
-        self.buyers.plan_inventories(self.shortfall, self.short_of, self.free_trade_price)
+        self.buyers.plan_inventories(self.shortfall, self.short_of, self.free_trade_price,
+                                     not self.components.any)
         self.offers = self.producers.make_offers(self)     # instruments adjust asks, offers
+        self.buyers.offer_draws(self.offers)               # short buyers' draws from stock
         self.clear_markets()                        # prices; buyers take delivery
         self.buyers.use_inventories()
         self.producers.settle(self)                 # output, revenue, costs
@@ -222,6 +224,7 @@ class MineralMarket(mesa.Model):
         while any([p.breached(self, self.offers, out.sold) for p in self.policies
                    if p.name == "export_control"]):
             self.offers = self.producers.make_offers(self)
+            self.buyers.offer_draws(self.offers)
             out = self.clear_offers()
         self.outcome = out
         self.price, self.club_price, self.unmet = out.world_price, out.club_price, out.unmet

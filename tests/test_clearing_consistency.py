@@ -633,8 +633,9 @@ def test_hub_buyers_served_from_a_node_at_the_no_supply_price_count_only_what_th
                    "should agree")
 def test_a_step_without_supply_records_the_same_marker_price_on_either_path():
     # a US recycler (1 t/yr, with outages) is the only supply; China announces an export
-    # control with cut 0 and importers buy ahead during the notice (found by a random search,
-    # present before issue 15)
+    # control and importers buy ahead during the notice (found by a random search with cut 0,
+    # present before issue 15; cut 0.01 since importers no longer buy ahead of a control that
+    # never caps, review 15 finding 7)
     from test_invariance import check_linked_equals_single
     raw = {"experiment": {"name": "prop", "steps": 12, "seed": 0},
            "market": {"demand": {"reference_price": 60.0, "reference_quantity": 100.0,
@@ -652,5 +653,5 @@ def test_a_step_without_supply_records_the_same_marker_price_on_either_path():
            "outages": {"probability": 0.2, "duration": 2.0, "severity": 0.7},
            "policy": {"floor": {"mechanism": "cfd", "level": 20.0, "covers": ["US"]}},
            "shocks": [{"kind": "export_control", "region": "China", "start": 4, "duration": 5,
-                       "cut": 0.0, "announce": 1, "front_run": 0.5}]}
+                       "cut": 0.01, "announce": 1, "front_run": 0.5}]}
     check_linked_equals_single(raw)

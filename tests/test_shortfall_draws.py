@@ -107,12 +107,35 @@ def test_importers_stock_bought_ahead_comes_before_the_buyers_own():
 
 
 def test_a_cut_that_outruns_the_draw_limit_raises_the_outside_price_by_hand():
-    """Cut 0.8: 400 t withheld, s = 0.8 above max_draw 0.5 (adjust x stock / use = 0.25 x
-    986.3 / 500 = 0.49 binds first, 0.4932): Outside orders 0.5068 x 500 (P / 60)^-0.5 = 100 t of
-    exports: P = 60 (253.4 / 100)^2 = 385.3 in the first step in force."""
+    """Cut 0.8: 400 t withheld, s = 0.8 of the 500 t Outside orders at the free-trade price
+    60, above max_draw 0.5 (250 t); adjust x stock = 0.25 x 986.3 = 246.6 t binds first:
+    Outside draws 246.6 t from stock, in tonnes, on top of the 100 t of exports:
+    500 (P / 60)^-0.5 = 346.6, P = 60 (500 / 346.6)^2 = 124.9 in the first step in force.
+    (Review 15 finding 1: a share 0.4932 of orders at the spiked price, 0.5068 x 500
+    (P / 60)^-0.5 = 100, gave P = 385.3, the stock drawn only 0.4932 x 500 (385.3/60)^-0.5 =
+    97.3 t: this test pinned that.)"""
     s = run(exporter_and_importer(0.8)).series()
-    x = 1 - 0.25 * (60 * 6000 / 365) / 500
-    np.testing.assert_allclose(s["price"][2], 60 * (x * 500 / 100) ** 2, rtol=1e-9)
+    drawn = 0.25 * COVER_60 / 2
+    np.testing.assert_allclose(s["price"][2], 60 * (500 / (100 + drawn)) ** 2, rtol=1e-9)
+    np.testing.assert_allclose(s["buyer_stock"][2], COVER_60 / 2 * 0.75 + 30 * 6000 / 365,
+                               rtol=1e-9)
+
+
+def test_a_deeper_cut_never_draws_fewer_tonnes_and_a_ban_draws_the_most():
+    """Review 15 finding 1: the draw is tonnes measured at the free-trade price (60, where
+    Outside orders 500 t), not a share of orders at the spiked price. Cut 0.99: 495 t withheld,
+    the draw is min(0.99 x 500, 0.5 x 500, 0.25 x 986.3) = 246.6 t, and 5 + 246.6 = 251.6 t
+    against 500 (P / 60)^-0.5: P = 60 (500 / 251.6)^2 = 237.0 (a share of orders at the
+    price, 0.5068 x 500 (P / 60)^-0.5 = 5, gave 154,138, 4.86 t drawn). A ban: 246.6 t from
+    stock, P = 60 (500 / 246.6)^2 = 246.7 (before: nothing drawn, P = 15,000)."""
+    drawn = 0.25 * COVER_60 / 2
+    falls = []
+    for cut, exports in ((0.9, 50.0), (0.99, 5.0), (1.0, 0.0)):
+        s = run(exporter_and_importer(cut)).series()
+        np.testing.assert_allclose(s["price"][2], 60 * (500 / (exports + drawn)) ** 2,
+                                   rtol=1e-9)
+        falls.append(float(s["buyer_stock"][1] - s["buyer_stock"][2]))
+    np.testing.assert_allclose(falls, [drawn] * 3, rtol=1e-9)
 
 
 def test_a_larger_cobalt_cut_never_lowers_the_outside_price():
@@ -181,16 +204,18 @@ def test_a_concentrate_controls_own_buyers_share_the_shortfall():
     each with 60 days' cover (986.3 t). The DRC has no product market of its own: its buyers
     buy the world's product and are short like the EU's. Step 2: W = 400 t of the 1,000 bought
     at 60, s = 0.4 (below 0.25 x 986.3 / 500 = 0.4932): 0.6 x 1,000 (P / 60)^-0.5 = 600 at
-    P = 60, each stock falling 200 t. Step 3: 0.25 x 786.3 / 500 = 0.39315 < 0.4 binds:
-    0.60685 x 1,000 (P / 60)^-0.5 = 600, P = 60 (606.85 / 600)^2 = 61.378. (The EU's buyers
-    alone short, s = 0.8 capped at 0.4932: P = 94.6 in step 2.)"""
+    P = 60, each stock falling 200 t. Step 3: 0.25 x 786.3 = 196.58 t < 0.4 x 500 binds:
+    each draws 196.58 t, 600 + 393.15 = 1,000 (P / 60)^-0.5, P = 60 (1,000 / 993.15)^2 =
+    60.830 (review 15 finding 1: a share 0.39315 of orders at the price, 0.60685 x 1,000
+    (P / 60)^-0.5 = 600, gave 61.378). (The EU's buyers alone short, s = 0.8 capped at 0.4932:
+    P = 94.6 in step 2.)"""
     raw = controlled(0.5)
     raw["buyers"] = [{"name": "EU buyers", "region": "EU", "share": 0.5, "inventory_cover": 60.0},
                      {"name": "DRC buyers", "region": "DRC", "share": 0.5,
                       "inventory_cover": 60.0}]
     s = run(raw).series()
-    x3 = 0.25 * (COVER_60 / 2 - 200) / 500
-    np.testing.assert_allclose(s["price"][:4], [60, 60, 60, 60 * (1 - x3) ** 2 / 0.6 ** 2],
+    drawn = 2 * 0.25 * (COVER_60 / 2 - 200)
+    np.testing.assert_allclose(s["price"][:4], [60, 60, 60, 60 * (1000 / (600 + drawn)) ** 2],
                                rtol=1e-9)
 
 
@@ -215,11 +240,12 @@ def test_a_stockpiles_release_comes_before_the_buyers_stocks():
     most 0.1 x 493.15 = 49.32 t a step) fills in steps 0-9 at P = 66.39 (both regions' buyers
     475.34 t, 950.68 + 49.32 = 1,000) and holds in steps 10-11 at 60. China's normal exports,
     the mean of those 12 steps, are (10 x 524.66 + 2 x 500) / 12 = 520.55 t; a 10% cut from
-    step 12 caps them at 468.49, W = 500 - 468.49 = 31.51 t withheld now. The stockpile
-    releases 49.32 t at any price, more than W: the buyers are not short and keep their stock,
-    and 500 (P / 60)^-0.5 = 468.49 + 49.32 gives P = 55.94 (the stockpile's rule, not the
-    buyers'). (Drawing for W on top as well: (1 - 31.5 / 500) x 500 (P / 60)^-0.5 = 517.8,
-    P = 60 (468.5 / 517.8)^2 = 49.1.)"""
+    step 12 caps them at 468.49, W = 500 - 468.49 = 31.51 t withheld now. The stockpile's
+    rate, 49.32 t, covers W: it offers W at no ask (the other 17.8 t at its release price 100,
+    unsold), the buyers are not short and keep their stock, and 500 (P / 60)^-0.5 = 468.49 +
+    31.51 gives P = 60; its stock falls 31.51 t a step. (Review 15 finding 2: offering its
+    whole rate at no ask, 468.49 + 49.32, gave P = 55.94: a cut lowering the price; this test
+    pinned that.)"""
     raw = exporter_and_importer(0.1)
     raw["experiment"]["steps"] = 14
     raw["shocks"][0].update(start=12, duration=3)
@@ -230,9 +256,45 @@ def test_a_stockpiles_release_comes_before_the_buyers_stocks():
     filled = 500 * (60 / 60) + release     # exports while the stockpile fills (at 66.39)
     cap = 0.9 * (10 * (500 * ((1000 - release) / 1000) + release) + 2 * 500) / 12
     assert filled > cap
-    np.testing.assert_allclose(s["price"][12:], np.full(2, 60 * (500 / (cap + release)) ** 2),
-                               rtol=1e-9)
+    np.testing.assert_allclose(s["price"][12:], np.full(2, 60.0), rtol=1e-9)
     np.testing.assert_allclose(s["buyer_stock"][11:], np.full(3, 90 * 6000 / 365), rtol=1e-9)
+    np.testing.assert_allclose(np.diff(s["government_stock"][11:]), np.full(2, cap - 500),
+                               rtol=1e-9)
+
+
+def stockpiled(cut: float, max_rate: float = 0.5) -> dict:
+    """Review 15 finding 2's config: `exporter_and_importer` over 20 steps, no buyers'
+    stocks, China's control in steps 17-19 (normal exports 500 t, the mean of steps 5-16), a
+    club stockpile of 60 days (986.3 t, full by step 4) buying below 100, releasing above
+    1,000."""
+    raw = exporter_and_importer(cut)
+    raw["experiment"]["steps"] = 20
+    raw["shocks"][0].update(start=17, duration=3)
+    for b in raw["buyers"]:
+        b["inventory_cover"] = 0.0
+    raw["policy"] = {"stockpile": {"target_cover": 60.0, "max_rate": max_rate,
+                                   "buy_below": 100.0, "release_above": 1000.0}}
+    return raw
+
+
+def test_a_stockpile_releases_in_a_disruption_only_what_replaces_the_withheld_tonnes():
+    """Review 15 finding 2: cut 0.01 caps China at 495 t, 5 t withheld; the stockpile's rate
+    is 0.5 x 986.3 = 493.2 t, but it offers at no ask only the 5 t it nets from the shortfall
+    (the rest at 1,000, unsold): 495 + 5 = 500 (P / 60)^-0.5 outside, P = 60 in steps 17-19,
+    the stock falling 5 t a step (its whole rate at no ask gave 1,000 + 493.2 = 1,000
+    (P / 60)^-0.5, P = 60 (1,000 / 1,493.2)^2 = 26.91). Cut 0.5: 250 t withheld, replaced in
+    all three steps (750 t of 986.3): P = 60 (the whole rate emptied the stock in two steps,
+    and step 19 went to the no-stockpile 60 (500 / 250)^2 = 240). With max_rate 0.2 the
+    release 197.3 t falls short of 250: 250 + 197.3 = 500 (P / 60)^-0.5, P = 74.98."""
+    cover = 60 * 6000 / 365
+    for cut, price in ((0.01, 60.0), (0.5, 60.0)):
+        s = run(stockpiled(cut)).series()
+        np.testing.assert_allclose(s["price"][17:], np.full(3, price), rtol=1e-9)
+        np.testing.assert_allclose(s["government_stock"][16:],
+                                   cover - 500 * cut * np.arange(4), rtol=1e-9)
+    s = run(stockpiled(0.5, 0.2)).series()
+    np.testing.assert_allclose(s["price"][17:], np.full(3, 60 * (500 / (250 + 0.2 * cover)) ** 2),
+                               rtol=1e-9)
 
 
 def test_the_whole_run_peak_never_falls_as_the_cobalt_cut_grows():
@@ -303,21 +365,30 @@ def test_two_controls_give_the_same_answer_in_either_order():
     np.testing.assert_allclose(a_first, b_first, rtol=1e-12)
 
 
-def test_a_stockpile_behind_the_cap_does_not_replace_the_withheld_tonnes():
-    """Review 15f (second) finding 6: without a club the stockpile covers every region and
-    offers in the first listed one; listed China first, its release lands behind the cap, in
-    the home market, so the Outside buyers draw for the whole shortfall: the outside price is
-    the free-trade price, 60 (the stockpile, buying at its 70 before, stops buying in a
-    disruption), where netting the release behind the cap from the shortfall gave 64.20."""
-    raw = exporter_and_importer(0.1)
-    raw["experiment"]["steps"] = 14
-    raw["shocks"][0].update(start=12, duration=2)
-    raw["regions"] = [{"name": "China"}, {"name": "Outside"}]
-    raw["policy"] = {"stockpile": {"buy_below": 70.0, "release_above": 100.0,
-                                   "target_cover": 30.0}}
-    s = run(raw).series()
-    assert s["buyer_stock"][12] < s["buyer_stock"][11]      # the Outside buyers draw
-    np.testing.assert_allclose(s["price"][12:], np.full(2, 60.0), rtol=1e-9)
+def test_without_a_club_the_stockpile_releases_where_the_buyers_are_short():
+    """Review 15 finding 6: no club, no buyers' stocks, cut 0.3 in steps 25-27 (normal
+    exports 500 t, cap 350, 150 t withheld), a stockpile of 60 days of everyone's use
+    (1,972.6 t, full long before), max_rate 0.2 (394.5 t). It releases the 150 t into the
+    short market (Outside) whichever region is listed first: Outside 350 + 150 = 500
+    (P / 60)^-0.5, P = 60, its stock falling 150 t a step. (Listed China first it released
+    394.5 t behind China's cap: China 60 (500 / 1,044.5)^2 = 13.75, Outside 60 (500 / 350)^2
+    = 122.45, the no-stockpile price; listed Outside first, 60 (1,000 / 1,394.5)^2 = 30.85.)"""
+    cover = 60 * 12000 / 365
+    for regions in (["Outside", "China"], ["China", "Outside"]):
+        raw = exporter_and_importer(0.3)
+        raw["experiment"]["steps"] = 28
+        raw["shocks"][0].update(start=25, duration=3)
+        raw["regions"] = [{"name": r} for r in regions]
+        for b in raw["buyers"]:
+            b["inventory_cover"] = 0.0
+        raw["policy"] = {"stockpile": {"target_cover": 60.0, "max_rate": 0.2,
+                                       "buy_below": 100.0, "release_above": 1000.0}}
+        s = run(raw).series()
+        np.testing.assert_allclose(s["price"][25:], np.full(3, 60.0), rtol=1e-9)
+        np.testing.assert_allclose(s["export_region_price"][25:],
+                                   np.full(3, 60 * (500 / 650) ** 2), rtol=1e-9)
+        np.testing.assert_allclose(s["government_stock"][24:], cover - 150 * np.arange(4),
+                                   rtol=1e-9)
 
 
 def test_a_slack_cap_leaves_buyers_restocking_and_the_stockpile_buying():
@@ -423,3 +494,21 @@ def test_a_slack_and_a_binding_control_give_the_same_answer_in_either_order():
     for m in runs:
         b = next(p for p in m.policies if p.name == "export_control" and p.shock.region == "B")
         assert not any(b.withheld_steps)
+
+
+def test_a_control_that_never_caps_is_not_front_run():
+    """Review 15 finding 7: a cut of 0 announced at step 1, in force in steps 2-4, front_run
+    0.3 (also with one licence month at flow 1): it never caps exports, which is known at the
+    announcement, so nobody buys ahead and the price is 60 throughout, as without the control
+    (buying 0.3 x 500 = 150 t ahead gave 60 (1,000 / 850)^2 = 83.04 in step 1 and, dumped after
+    the end, 60 (1,000 / 1,150)^2 = 45.37 in step 5). A cut of 0 with licences flowing at 0.5
+    caps in its licence month: importers buy ahead, P = 83.04 in step 1."""
+    for extra in ({}, {"licence_delay": 1, "licence_flow": 1.0}):
+        raw = exporter_and_importer(0.0)
+        raw["experiment"]["steps"] = 8
+        raw["shocks"][0].update(announce=1, front_run=0.3, **extra)
+        np.testing.assert_allclose(run(raw).series()["price"], np.full(8, 60.0), rtol=1e-9)
+    raw = exporter_and_importer(0.0)
+    raw["experiment"]["steps"] = 8
+    raw["shocks"][0].update(announce=1, front_run=0.3, licence_delay=1, licence_flow=0.5)
+    np.testing.assert_allclose(run(raw).series()["price"][1], 60 * (1000 / 850) ** 2, rtol=1e-9)

@@ -110,6 +110,11 @@ class Buyers:
         self.order = np.ones(n)                # orders / own use this step
         self.stock_change = np.zeros(n)
         self.received = np.zeros(n)            # t per buyer this step
+        # t each short buyer draws from stock this step, offered at no ask (None: nobody draws;
+        # `plan_inventories`, `offer_draws`), the offers' rows and what of them sold
+        self.draw: np.ndarray | None = None
+        self._draw_rows: list[tuple[int, int]] = []
+        self.sold_draw = np.zeros(n)
         self._price = np.zeros(n)              # price each buyer paid this step
         self._spent: np.ndarray | None = np.zeros(n)   # USD per buyer (see `spent`)
 
@@ -165,7 +170,7 @@ class Buyers:
         return float(scales.sum() if rows is None else scales[rows].sum())
 
     def plan_inventories(self, shortfall: float = 0.0, short_of: np.ndarray | None = None,
-                         free_price: float = float("nan")) -> None:
+                         free_price: float = float("nan"), fixed: bool = True) -> None:
         """Buyers holding inventory order more than they use while below their target and use
         stock instead of buying while above it, closing `inventory_adjust` of the gap a step.
         The target is `inventory_cover` days of use at the reference price (a volume forecast
@@ -182,34 +187,64 @@ class Buyers:
         short, abm.policies.trade.ExportControl.report_shortfall) do not restock, and they
         share the `shortfall` (t a step the controls take off the market) in proportion to
         what they would buy at `free_price`, the world price of this step's free trade (the
-        controls' counterfactual): each replaces its share
-        s = shortfall / B of its purchases from stock, B those purchases together, and draws
-        d_i = min(s, inventory_max_draw, adjust_i stock_i / U_i) (the last term spreads a
-        thinning stock over the months ahead as the ordinary rule does) on top of any drawdown
-        toward its target, x_i = max(min(x_i^ordinary, 0) - d_i, -inventory_max_draw). So the
-        draw scales with the shortfall (a control withholding 1% of their supply draws 1% of
-        their purchases, not half) and, at the free-trade price, replaces exactly the withheld
-        tonnes: where the stocks suffice the controlled market clears at the free-trade price
-        (a share of use at the reference price, or of purchases at last step's price, drew more
-        than the shortfall wherever the price was below that, and a cut lowered the price).
-        Buyers in the controlling region are not short and keep the ordinary rule."""
+        controls' counterfactual): with B_i = a_i P_free^eps buyer i's orders there and B their
+        sum, each replaces its share s = shortfall / B from stock, drawing the tonnes
+        T_i = min((min(s, inventory_max_draw + x_i)) B_i, adjust_i stock_i) (the last term
+        spreads a thinning stock over the months ahead as the ordinary rule does) on top of any
+        drawdown toward its target, x_i = min(x_i^ordinary, 0). T_i is offered to its region's
+        market at no ask (`offer_draws`) and sold back to the buyers there, so the tonnes drawn
+        do not fall as the price rises: a deeper cut never draws fewer tonnes, and a ban, with
+        nothing to buy, draws the most (review 15 finding 1: a share d_i of orders at the
+        clearing price, (1 - d_i) D_i(P), drew d_i D_i(P), falling as P^eps when the shortage
+        was worst and zero under a ban). So the draw scales with the shortfall (a control
+        withholding 1% of their supply draws 1% of their purchases, not half) and, at the
+        free-trade price, replaces exactly the withheld tonnes: where the stocks suffice the
+        controlled market clears at the free-trade price (a share of use at the reference
+        price, or of purchases at last step's price, drew more than the shortfall wherever the
+        price was below that, and a cut lowered the price). With component makers (`fixed`
+        False; the buyers buy components, not product) the draw stays the share
+        d_i = min(s, inventory_max_draw, adjust_i stock_i / U_i) of orders,
+        x_i = max(min(x_i^ordinary, 0) - d_i, -inventory_max_draw). Buyers in the controlling
+        region are not short and keep the ordinary rule."""
         if not self.has_inventories:
             return
         use, x = self.ordinary_orders(short_of)
         live = use > 0
         safe = np.where(live, use, 1.0)
+        self.draw = None
         if short_of is not None:        # an export control's cap binds
-            short = short_of[self.region]
+            short = short_of[self.region] & live
             # (every control that marks buyers short clears its free trade first)
             price = free_price if free_price > 0 else self.reference_price
-            need = float((self.scale * price ** self.elasticity)[short].sum())
+            planned = self.scale * price ** self.elasticity     # t: orders at free trade
+            need = float(planned[short].sum())
             s = shortfall / need if need > 0 else 0.0
-            draw = np.minimum(np.minimum(s, self.max_draw),
-                              np.where(live, self.adjust * self.stock / safe, 0.0))
-            # (a buyer above its target draws the shortfall on top of its drawdown toward it)
-            x = np.where(short, np.maximum(x - draw, -self.max_draw), x)
+            if fixed:
+                # tonnes, offered at no ask (`offer_draws`); a buyer above its target draws
+                # them on top of its drawdown toward it, both at most max_draw of its orders
+                x = np.where(short, np.minimum(x, 0.0), x)
+                draw = np.minimum(np.minimum(s, self.max_draw + x) * planned,
+                                  self.adjust * self.stock)
+                draw = np.where(short, np.maximum(draw, 0.0), 0.0)
+                if (draw > 1e-12).any():
+                    self.draw = draw
+            else:   # (component makers' market: a share of orders, see above)
+                draw = np.minimum(np.minimum(s, self.max_draw),
+                                  np.where(live, self.adjust * self.stock / safe, 0.0))
+                x = np.where(short, np.maximum(x - draw, -self.max_draw), x)
         self.order = 1.0 + x
         self.scale = self.scale * self.order
+
+    def offer_draws(self, offers) -> None:
+        """Offer the tonnes short buyers draw from stock this step (`plan_inventories`) to
+        their regions' markets at no ask (owner -3): fixed tonnes, so that a higher price does
+        not shrink the draw."""
+        if self.draw is None:
+            return
+        self._draw_rows = []
+        for i in np.flatnonzero(self.draw > 0):
+            self._draw_rows.append((i, len(offers.ask)))
+            offers.append(0.0, float(self.draw[i]), int(self.region[i]), -3)
 
     def ordinary_orders(self, short_of: np.ndarray | None = None
                         ) -> tuple[np.ndarray, np.ndarray]:
@@ -243,6 +278,17 @@ class Buyers:
         buyers at once); consumption is what was delivered."""
         self.received = outcome.buyer_tonnes
         self._price, self._spent = outcome.buyer_price, None     # see `spent`
+        if self.draw is not None and self._draw_rows:
+            # short buyers sold what they drew from stock: their spending is net of it
+            sold = np.zeros(len(self.received))
+            proceeds = np.zeros(len(self.received))
+            for i, row in self._draw_rows:
+                sold[i] = outcome.sold[row]
+                proceeds[i] = outcome.sold[row] * outcome.offer_price[row]
+            self.sold_draw = sold
+            self._spent = (self.received * self._price - proceeds) * self.money_per_price_tonne
+        elif self.sold_draw.any():
+            self.sold_draw = np.zeros(len(self.received))
         self.consumption = outcome.consumption
         if self.adjusting and outcome.consumption > 0:
             self.last_paid = np.where(outcome.buyer_price > 0, outcome.buyer_price,
@@ -271,8 +317,8 @@ class Buyers:
         which never falls below zero."""
         if not self.has_inventories:
             return
-        got = self.received
-        use = got / self.order          # (orders are at least 1 - inventory_max_draw > 0)
+        got = self.received - self.sold_draw    # (less what short buyers drew and sold)
+        use = self.received / self.order    # (orders are at least 1 - inventory_max_draw > 0)
         change = np.maximum(got - use, -self.stock)
         self.stock = self.stock + change
         self.stock_change = change

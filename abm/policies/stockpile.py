@@ -2,8 +2,11 @@
 
 Each step it bids for up to `max_rate x target` tonnes (at most the gap to its target cover, its
 capacity and what its budget buys) at a reservation price of `buy_below`, and offers stock at
-`release_above` (at any price while an export control withholds something: a disruption); the
-market clearing decides within the step whether either trade happens.
+`release_above`; while an export control withholds something (a disruption) it offers at no ask
+what it nets from the shortfall (at most its rate: its release replaces the withheld tonnes, it
+does not flood the market) and the rest of its rate at `release_above`, in the market of the
+buyers the control leaves short; the market clearing decides within the step whether either
+trade happens.
 Holding costs accrue per tonne-year.
 """
 
@@ -23,6 +26,7 @@ class Stockpile(StockHolder):
     def __init__(self, cfg):
         super().__init__(cfg.start, cfg.end)
         self.cfg = cfg
+        self.netted = 0.0       # t of this step's shortfall its release replaces (at no ask)
 
     def initialize(self, model) -> None:
         club = list(np.flatnonzero(model.region_club))
@@ -49,13 +53,17 @@ class Stockpile(StockHolder):
 
     def apply(self, model) -> None:
         t = model.t
+        self.netted = 0.0
         if not self.active(t):
             return
         if (model.disruption and model.shortfall > 0 and self.stock > 1e-12
-                and model.short_of is not None and model.short_of[self.regions[0]]):
+                and model.short_of is not None and model.short_of[self.regions].any()):
             # its release, offered at any price in a market short of the withheld tonnes,
-            # replaces them before buyers' stocks
-            model.shortfall = max(model.shortfall - self.release(model), 0.0)
+            # replaces them before buyers' stocks: as much of them as its rate allows, no more
+            # (review 15 finding 2: its whole rate at no ask for a 5 t shortfall lowered the
+            # price outside 55% below the no-control price)
+            self.netted = min(self.release(model), model.shortfall)
+            model.shortfall = max(model.shortfall - self.netted, 0.0)
         target = self.target(model)
         rate = self.cfg.max_rate * target
         # the bid carries the trigger as its reservation price, so the market decides within the
@@ -77,10 +85,25 @@ class Stockpile(StockHolder):
         if not self.active(model.t) or self.stock <= 1e-12:
             return
         release = self.release(model)
-        if model.disruption:
-            offers.append(0.0, release, self.regions[0], self.owner)
-        else:   # sells only if the market clears at or above its release price
-            offers.append(self.cfg.release_above, release, self.regions[0], self.owner)
+        region = self.market_region(model)
+        if model.disruption and self.netted > 0:
+            first = min(self.netted, release)
+            offers.append(0.0, first, region, self.owner)
+            release -= first
+        if release > 1e-12:     # sells only if the market clears at or above its release price
+            offers.append(self.cfg.release_above, release, region, self.owner)
+
+    def market_region(self, model) -> int:
+        """Where its release is offered: while an export control leaves buyers short, the first
+        of its regions they are in (review 15 finding 6: without a club, the first listed
+        region, the controlling one if listed first, kept the release behind its own cap);
+        else its first region."""
+        short = model.short_of
+        if short is not None:
+            rows = [r for r in self.regions if short[r]]
+            if rows:
+                return int(rows[0])
+        return int(self.regions[0])
 
     def settle(self, model) -> None:
         out, g = model.outcome, self.government

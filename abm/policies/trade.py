@@ -12,9 +12,10 @@
   clearing without any instrument; leaving out steps under another control of the region at
   the same stage), and at `licence_flow` x that during the licence delay (0: no exports); a cut
   of 0 withholds nothing (no cap, no disruption) once licences are issued. Between announcement and start,
-  importers elsewhere buy ahead (`front_run`); once the control bites they use that inventory in
-  place of the withheld exports (each step at most normal exports less what the control lets
-  through), and after the control ends they draw what is left at normal exports a step.
+  importers elsewhere buy ahead (`front_run`; not of a control that never caps); once the
+  control bites they use that inventory in place of the withheld exports (each step at most
+  normal exports less what the control lets through), and after the control ends they draw
+  what is left at normal exports a step.
   With `stage = "concentrate"` the control is on what the region's mines ship to refiners in
   other regions (t of concentrate; normal: the mean over the year before the announcement, or
   the step-0 free-trade clearing), capped the same way and applied to the offers as export
@@ -273,8 +274,10 @@ class ExportControl(Policy):
         if t == 0 and self.announce <= 0 and self.reference_exports is None:
             # normal exports of a control announced at step 0: the step-0 free-trade clearing
             self.reference_exports = self.normal_exports(model)
-        if self.announce <= t < self.start and s.front_run > 0:
-            # importers elsewhere buy ahead of the deadline
+        if self.announce <= t < self.start and s.front_run > 0 and self.ever_caps():
+            # importers elsewhere buy ahead of the deadline (not of a control known at its
+            # announcement never to cap: a cut of 0 with every licence flowing, review 15
+            # finding 7; a cap that may not bind they cannot rule out)
             others = model.buyers.region != self.region
             scale = float(model.buyers.scale[others].sum())
             from abm.market import demand_at
@@ -342,6 +345,10 @@ class ExportControl(Policy):
                 if cap is not None and p.binds(model, cap):
                     short[p.region] = False
         model.short_of = short
+
+    def ever_caps(self) -> bool:
+        """Whether the control caps exports in some step of its force (`has_cap`)."""
+        return any(self.has_cap(t) for t in range(self.start, self.end))
 
     def has_cap(self, t: int) -> bool:
         """Whether the control caps exports at step `t` (`cap_at` without computing the cap):

@@ -351,15 +351,16 @@ COBALT = Episode(
 COBALT_OUTSIDE_FAILURE = (
     "Withholding the DRC's 76% of mined supply against a short-run elasticity of -0.3: the "
     "users replace their share of the shortfall (0.76 of their use) from stock, but at most half "
-    "their use a month, so the refined market must "
-    "clear their other half on the 70,000 t mined outside the DRC: (70,000 / 145,000)^(-1/0.3) "
-    "= 11.3, refined +1,033% from the first month (+11,320% with no stocks) against +90%, and "
-    "hydroxide outside the DRC (P - refining) / k = +2,066% against prices over +50%. Expressing the "
-    "ban at the concentrate stage moves the withheld tonnes to the right place (unsold in the "
-    "DRC: 73,333 t by June against ~80 kt reported) but not the magnitude: the reported rise "
-    "came over six months as refiners ran on feed stocks and material in transit almost "
-    "wholly; the model holds no concentrate stocks, its users' draw is capped at half their use, and a "
-    "draw limit chosen to land +90% would be tuning.")
+    "their use at the free-trade price a month (145,000 t a year's rate), so the refined market "
+    "clears on the 70,000 t mined outside the DRC and those 145,000 t: (215,000 / "
+    "290,000)^(-1/0.3) = 2.71, refined +171% from the first month (+11,320% with no stocks) "
+    "against +90% (within the band), and hydroxide outside the DRC (P - refining) / k = +342% "
+    "against prices over +50%. Expressing the ban at the concentrate stage moves the withheld "
+    "tonnes to the right place (unsold in the DRC: 73,333 t by June against ~80 kt reported) "
+    "but not the hydroxide price: the reported rise came over six months as refiners ran on "
+    "feed stocks and material in transit almost wholly; the model holds no concentrate stocks, "
+    "its users' draw is capped at half their use, and a draw limit chosen to land +50% would "
+    "be tuning.")
 
 
 def run_cobalt(ep: Episode) -> dict:

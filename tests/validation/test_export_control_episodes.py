@@ -62,9 +62,14 @@ def test_gallium_with_a_state_producer_that_answers_no_price_the_home_price_coll
     assert off.produced["China price move (model)"] < -0.18
 
 
-def test_dysprosium_with_no_licences_flowing_the_outside_price_leaves_the_band():
+def test_dysprosium_with_no_licences_flowing_the_outside_price_rises_more():
+    # no licences flowing: +388% against +144% with the episode's flow (before review 15
+    # finding 1 the buyers' draw, a share of orders at the spiked price, collapsed when nothing
+    # could be bought and the price left the band; their stocks now hold it just inside)
+    on = episodes.dysprosium(episodes.DYSPROSIUM)
     off = episodes.dysprosium(dataclasses.replace(episodes.DYSPROSIUM, licence_flow=0.0))
-    assert not off.check("outside_price").passed
+    key = "outside price move (model)"
+    assert off.produced[key] > 2 * on.produced[key]
 
 
 def test_dysprosium_without_japans_stocks_the_outside_price_leaves_the_band():
@@ -214,10 +219,16 @@ def test_cobalt_concentrate_refined_in_the_drc_is_not_withheld():
     assert not r.check("withheld").passed
 
 
+def test_cobalt_2025_outside_refined_price_is_the_reported_one(cobalt):
+    # (an xfail until review 15 finding 1: the users' draw, a share of orders at the spiked
+    # price, gave +1,033%)
+    check = cobalt.check("outside_price")
+    assert check.passed, check.detail
+
+
 @pytest.mark.xfail(strict=True, reason=episodes.COBALT_OUTSIDE_FAILURE)
-@pytest.mark.parametrize("key", ["outside_price", "concentrate_price"])
-def test_cobalt_2025_outside_prices_are_the_reported_ones(cobalt, key):
-    check = cobalt.check(key)
+def test_cobalt_2025_outside_concentrate_price_is_the_reported_one(cobalt):
+    check = cobalt.check("concentrate_price")
     assert check.passed, check.detail
 
 
@@ -226,13 +237,15 @@ def test_cobalt_2025_says_why_it_fails(cobalt):
 
 
 def test_cobalt_outside_prices_are_the_clearing_of_half_the_users_use_on_the_rest_of_supply():
-    # users draw the most they may (inventory_max_draw 0.5) from stock, so they order half
-    # their use: 0.5 x 290,000 (P / P0)^-0.3 = 70,000, P / P0 = (70,000 / 145,000)^(-1 / 0.3)
-    # = 11.33 (+1,033%); with no stocks (70,000 / 290,000)^(-1 / 0.3) = 114.2. The refiners
-    # (cost c_r = the hydroxide price C, P0 = 2 C) have capacity to spare and no concentrate is
-    # left: the concentrate price is P - c_r = (2 x 11.33 - 1) C, +2,066%
+    # users draw the most they may (inventory_max_draw 0.5 of their orders at the free-trade
+    # price, 0.5 x 290,000 = 145,000 t a year's rate) from stock and offer it: 290,000
+    # (P / P0)^-0.3 = 70,000 + 145,000, P / P0 = (215,000 / 290,000)^(-1 / 0.3) = 2.711
+    # (+171%; a share of orders at the spiked price, half of 290,000 (P / P0)^-0.3 = 70,000,
+    # gave 11.33, review 15 finding 1); with no stocks (70,000 / 290,000)^(-1 / 0.3) = 114.2.
+    # The refiners (cost c_r = the hydroxide price C, P0 = 2 C) have capacity to spare and no
+    # concentrate is left: the concentrate price is P - c_r = (2 x 2.711 - 1) C, +342%
     r = episodes.run_cobalt(episodes.COBALT)
-    ratio = (70000 / 145000) ** (-1 / 0.3)
+    ratio = (215000 / 290000) ** (-1 / 0.3)
     assert r["outside_move"] == pytest.approx(ratio - 1, rel=1e-6)
     assert r["concentrate_move"] == pytest.approx(2 * ratio - 2, rel=1e-6)
     buyers = tuple((n, g, s, 0.0) for n, g, s, _ in episodes.COBALT.buyers)
