@@ -362,10 +362,11 @@ def test_a_home_refinery_too_dear_to_run_absorbs_none_of_the_withheld_concentrat
     200; EU buyers hold 30 days' cover (986.3 t, use 1,000 t/step at 60, adjust 0.25, max_draw
     0.5). Free trade P = 60 and the DRC refinery idle (200 + 10 = 210 > 60), so its 300 t of
     spare capacity takes none of the 400 t withheld (at 210 buyers want 1,000 (210 / 60)^-0.5 =
-    535 t < the 600 t the chain offers below it: it never runs). Buyers draw for 400 t: s =
-    min(400 / 1,000, 0.5, 0.25 x 986.3 / 1,000) = 0.2466, 0.7534 x 1,000 (P / 60)^-0.5 = 600
-    -> P = 60 (753.4 / 600)^2 = 94.61 in step 2, as without the refinery (counting its spare
-    capacity as absorbing 300 t gave withheld 100, s = 0.1, P = 60 x 1.5^2 = 135)."""
+    535 t < the 600 t the chain offers below it: it never runs). Buyers draw for 400 t, a
+    tonnage at the free-trade price (review 15 finding 1): min(400, 0.5 x 1,000, 0.25 x 986.3)
+    = 246.6 t offered at no ask beside the chain's 600 t, 1,000 (P / 60)^-0.5 = 846.6 -> P = 60
+    (1,000 / 846.6)^2 = 83.72 in step 2, as without the refinery (counting its spare capacity
+    as absorbing 300 t gave withheld 100: a draw of 100 t, P = 60 (1,000 / 700)^2 = 122.4)."""
     raw = controlled(0.5)
     raw["experiment"]["steps"] = 4
     raw["producers"].append({"name": "Ref DRC", "region": "DRC", "stage": "refinery",
@@ -374,13 +375,12 @@ def test_a_home_refinery_too_dear_to_run_absorbs_none_of_the_withheld_concentrat
     model = run(raw)
     s = model.series()
     cover = 30 * 12000.0 / 365
-    draw = 0.25 * cover / 1000.0
-    p2 = 60.0 * ((1.0 - draw) * 1000.0 / 600.0) ** 2
+    drawn = 0.25 * cover                          # 246.6 t
+    p2 = 60.0 * (1000.0 / (600.0 + drawn)) ** 2
     np.testing.assert_allclose(s["price"][2], p2, rtol=1e-9)
-    np.testing.assert_allclose(p2, 94.608, rtol=1e-4)
+    np.testing.assert_allclose(p2, 83.718, rtol=1e-4)
     control = next(p for p in model.policies if p.name == "export_control")
     np.testing.assert_allclose(control.withheld_steps[2:4], [400.0, 400.0], rtol=1e-9)
     np.testing.assert_allclose(control.home[2:4], [0.0, 0.0], atol=1e-9)
-    # stock drawn in step 2: 0.2466 x 1,000 (94.61 / 60)^-0.5 = 196.4 t
-    np.testing.assert_allclose(s["buyer_stock"][2], cover - draw * 1000.0 * (p2 / 60.0) ** -0.5,
-                               rtol=1e-9)
+    # stock drawn in step 2: the 246.6 t
+    np.testing.assert_allclose(s["buyer_stock"][2], cover - drawn, rtol=1e-9)
