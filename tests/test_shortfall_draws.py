@@ -342,21 +342,28 @@ def test_a_larger_second_cut_never_lowers_the_price_when_stocks_are_thin():
     assert np.all(np.diff(prices) >= -1e-9), prices
 
 
+def three_regions() -> dict:
+    """Outside, A and B a third of use each (60 days' cover), A and B refining 750 t/step each
+    at 10; demand 1,500 t/step at 60, elasticity -0.5; 9 steps."""
+    return {
+        "experiment": {"name": "sd", "steps": 9, "seed": 1},
+        "market": {"demand": {"reference_price": 60.0, "reference_quantity": 18000.0,
+                              "elasticity": -0.5}},
+        "regions": [{"name": "Outside", "club": True}, {"name": "A"}, {"name": "B"}],
+        "producers": [{"name": f"Ref {r}", "region": r, "stage": "refinery",
+                       "capacity": 9000.0, "unit_cost": 10.0} for r in ("A", "B")],
+        "buyers": [{"name": r, "region": r, "share": 1 / 3, "inventory_cover": 60.0}
+                   for r in ("Outside", "A", "B")],
+    }
+
+
 def test_two_controls_give_the_same_answer_in_either_order():
     """Review 15f (second) finding 5: Outside, A and B a third of use each, A and B refining
     750 t/step each; A cuts 0.8 in steps 2-3, then A and B both cut 0.2 in steps 6-8. Listing
     B's control before A's changes nothing (each control's counterfactual treated the other's
     buyers as restocking: 64.70 against 61.86 at step 6)."""
     def three(second):
-        return {
-            "experiment": {"name": "sd", "steps": 9, "seed": 1},
-            "market": {"demand": {"reference_price": 60.0, "reference_quantity": 18000.0,
-                                  "elasticity": -0.5}},
-            "regions": [{"name": "Outside", "club": True}, {"name": "A"}, {"name": "B"}],
-            "producers": [{"name": f"Ref {r}", "region": r, "stage": "refinery",
-                           "capacity": 9000.0, "unit_cost": 10.0} for r in ("A", "B")],
-            "buyers": [{"name": r, "region": r, "share": 1 / 3, "inventory_cover": 60.0}
-                       for r in ("Outside", "A", "B")],
+        return {**three_regions(),
             "shocks": [{"kind": "export_control", "region": "A", "start": 2, "duration": 2,
                         "cut": 0.8}] + [{"kind": "export_control", "region": r, "start": 6,
                                          "duration": 3, "cut": 0.2} for r in second]}
@@ -471,15 +478,7 @@ def test_a_slack_and_a_binding_control_give_the_same_answer_in_either_order():
     B's cap is slack. Listing B's control first changes nothing, and B's withholds nothing in
     any step."""
     def three(second):
-        return {
-            "experiment": {"name": "sd", "steps": 9, "seed": 1},
-            "market": {"demand": {"reference_price": 60.0, "reference_quantity": 18000.0,
-                                  "elasticity": -0.5}},
-            "regions": [{"name": "Outside", "club": True}, {"name": "A"}, {"name": "B"}],
-            "producers": [{"name": f"Ref {r}", "region": r, "stage": "refinery",
-                           "capacity": 9000.0, "unit_cost": 10.0} for r in ("A", "B")],
-            "buyers": [{"name": r, "region": r, "share": 1 / 3, "inventory_cover": 60.0}
-                       for r in ("Outside", "A", "B")],
+        return {**three_regions(),
             "policy": {"stockpile": {"buy_below": 100.0, "release_above": 1000.0,
                                      "target_cover": 30.0}},
             "shocks": [{"kind": "export_control", "region": "A", "start": 2, "duration": 2,
