@@ -39,6 +39,7 @@ from abm.config import ExperimentConfig
 from abm.kinds import ACCOUNT_KEYS
 from abm.metrics import run_metrics
 from abm.policies import build_policies
+from abm.policies.trade import restock_barred
 from abm.realised import RealisedPrices
 from abm.recorder import Recorder
 from abm.regional import price_columns, route_costs
@@ -105,6 +106,7 @@ class MineralMarket(mesa.Model):
         self.stock_owners: list = []
         self.stockholders = None        # private stockholders ([storage]; set by their policy)
         self.policies = build_policies(config)
+        self.export_controls = any(p.name == "export_control" for p in self.policies)
         for policy in self.policies:
             policy.initialize(self)
 
@@ -205,6 +207,8 @@ class MineralMarket(mesa.Model):
         # the step's free trade with no one short, on which every control's cap is found to
         # bind or not (ExportControl.unshort_exports; one clearing a step for all of them)
         self.free_trade_cache = {}
+        # buyers an export control in force has left short in an earlier step do not restock
+        self.buyers.barred = restock_barred(self) if self.export_controls else None
         self.floor_level = float("nan")
 
     def clear_markets(self) -> None:

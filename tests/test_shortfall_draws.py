@@ -511,3 +511,29 @@ def test_a_control_that_never_caps_is_not_front_run():
     raw["experiment"]["steps"] = 8
     raw["shocks"][0].update(announce=1, front_run=0.3, licence_delay=1, licence_flow=0.5)
     np.testing.assert_allclose(run(raw).series()["price"][1], 60 * (1000 / 850) ** 2, rtol=1e-9)
+
+
+def test_buyers_left_short_do_not_restock_for_the_rest_of_the_control():
+    """`exporter_and_importer` with a licensing control in steps 2-5 (licence_delay 1, nothing
+    flowing in it, cut 0 after it: no cap from step 3). Outside's target 60 days of 500 t/step,
+    986.30 t. Step 2, cap 0: the 500 t of exports withheld, s = 1, Outside draws
+    min(max_draw 0.5 x 500, adjust 0.25 x 986.30) = 246.58 t, all it gets: P = 60 (500 /
+    246.58)^2 = 246.7; its stock falls to 739.73 t. Steps 3-5: no cap, but the control that left
+    Outside short is still in force: Outside does not rebuild its stock (ASSUMPTION, docs/ODD.md
+    7.10) and 1,000 (P / 60)^-0.5 = 1,000 clears at P = 60. Step 6, over: it rebuilds
+    x = 0.25 x 246.58 / 500 = 0.12329 of use, 1,000 (1 + x / 2) (P / 60)^-0.5 = 1,000:
+    P = 60 (1.061644)^2 = 67.63. (Restocking in the slack steps, as before, gave 67.63 in step 3
+    and a deeper cut, its cap binding, kept its buyers from it: the peak fell with the cut.)"""
+    raw = exporter_and_importer(0.0)
+    raw["experiment"]["steps"] = 7
+    raw["shocks"][0].update(duration=4, licence_delay=1, licence_flow=0.0)
+    model = run(raw)
+    s = model.series()
+    cover = 60 * 6000 / 365
+    after = cover - 0.25 * cover
+    x = 0.25 * (cover - after) / 500
+    np.testing.assert_allclose(
+        s["price"], [60, 60, 60 * (500 / (0.25 * cover)) ** 2, 60, 60, 60, 60 * (1 + x / 2) ** 2],
+        rtol=1e-9)
+    outside = s["buyer_stock"].to_numpy() - 30 * 6000 / 365     # (China's stays at its target)
+    np.testing.assert_allclose(outside[2:6], np.full(4, after), rtol=1e-9)

@@ -115,6 +115,10 @@ class Buyers:
         self.draw: np.ndarray | None = None
         self._draw_rows: list[tuple[int, int]] = []
         self.sold_draw = np.zeros(n)
+        # per region: its buyers do not rebuild their safety stocks this step, an export control
+        # in force having left them short in an earlier step of its force (None: no one barred;
+        # set by the model each step, abm.policies.trade.restock_barred)
+        self.barred: np.ndarray | None = None
         self._price = np.zeros(n)              # price each buyer paid this step
         self._spent: np.ndarray | None = np.zeros(n)   # USD per buyer (see `spent`)
 
@@ -259,8 +263,11 @@ class Buyers:
         safe = np.where(live, use, 1.0)
         gap = np.where(live, self.adjust * (self.cover_steps * use - self.stock) / safe, 0.0)
         x = np.clip(gap, -self.max_draw, self.max_draw)
-        if short_of is not None:
-            x = np.where(short_of[self.region], np.minimum(x, 0.0), x)
+        # no restocking while short, nor for the rest of the force of a control that has left
+        # them short (`barred`: safety stock is for the disruption and is rebuilt after it)
+        for mask in (short_of, self.barred):
+            if mask is not None:
+                x = np.where(mask[self.region], np.minimum(x, 0.0), x)
         return use, x
 
     def planned_scale(self, short_of: np.ndarray | None = None) -> np.ndarray:

@@ -126,6 +126,29 @@ class TradeMeasures(Policy):
             self.government.book("duty", out.duties * model.money_per_price_tonne)
 
 
+def restock_barred(model) -> np.ndarray | None:
+    """Per region, whether its buyers may not rebuild their safety stocks at step `model.t`:
+    an export control in force whose cap has bound in an earlier step of its force left them
+    short (every region but the separate markets and, for a product control, the controlling
+    regions, as `ExportControl.mark_short`). ASSUMPTION (docs/ODD.md 7.10): the stock is for
+    the disruption, and a buyer does not rebuild it while the control that drew it down is in
+    force, even in a month whose cap happens to be slack; it rebuilds once the control ends.
+    Without this a mild cut, slack in some month, let buyers restock into its force at up to
+    `inventory_max_draw` of their use and raised the outside price above a deeper cut's, whose
+    buyers stayed short (issue 15: the peak must rise with the cut). A control whose cap never
+    binds bars no one (None when no control has bound)."""
+    bound = [p for p in model.policies if p.name == "export_control" and p.has_bound
+             and p.active(model.t)]
+    if not bound:
+        return None
+    barred = np.ones(len(model.region_names), dtype=bool)
+    barred[list(model.separate_markets)] = False
+    for p in bound:
+        if not p.concentrate:
+            barred[p.region] = False
+    return barred
+
+
 class ExportControl(Policy):
     name = "export_control"
 
@@ -150,6 +173,9 @@ class ExportControl(Policy):
         # stage, concentrate t at the concentrate stage; 0 outside its force and in a step in
         # which its cap does not bind)
         self.withheld_steps: list[float] = []
+        # whether its cap has bound in a step of its force (the buyers it left short then do not
+        # restock for the rest of it: `restock_barred`)
+        self.has_bound = False
 
     def initialize(self, model) -> None:
         self.region = model.region_index[self.shock.region]
@@ -300,6 +326,7 @@ class ExportControl(Policy):
         if not self.binds(model, cap):
             return                  # a cap above what the region would export withholds nothing
         self.mark_short(model)
+        self.has_bound = True
         if self.concentrate:
             binds, self.withheld = withholding.licences(model, self.region, cap)
             if binds:
