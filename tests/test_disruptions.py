@@ -226,7 +226,7 @@ def test_a_state_reserve_sells_when_the_price_rises_above_its_level():
 # -- predatory pricing with teeth (item 3) -------------------------------------------------------
 
 def predation(strategy: str, producers, cost: float = 40.0, available_from: int = 0,
-              steps: int = 12, window: int = 3):
+              steps: int = 12, window: int = 3, shocks: list | None = None):
     # a state-directed World and one club entrant of 1 t a step at `cost`, no capex, 4 steps
     # to build; buyers q = 50 + 50, D(P) = 100 (P/60)^-0.5 a step
     raw = config(producers, club_q=50.0, world_q=50.0, steps=steps)
@@ -240,6 +240,8 @@ def predation(strategy: str, producers, cost: float = 40.0, available_from: int 
                          "projects": [{"name": "Entrant", "region": "Club", "capacity": 12.0,
                                        "unit_cost": cost, "capex": 0.0, "lead_time": 4,
                                        "available_from": available_from}]}
+    if shocks:
+        raw["shocks"] = shocks
     return run(raw)
 
 
@@ -284,6 +286,43 @@ def test_a_predatory_threat_the_state_cannot_carry_out_changes_nothing():
     np.testing.assert_allclose(threat.series()["price"], plain.series()["price"], rtol=1e-12)
     assert threat.metrics()["state_outlay"] == 0.0
     assert [d.status for d in threat.developers] == [d.status for d in plain.developers]
+
+
+# World's own export control, cut 0.5 from step 0: free trade clears at 45 (D(45) = 115.5 t of
+# the 120), World exporting the club's 57.74 t; the cap is 28.87 t and the club's price
+# 60 (28.87 / 50)^-2 = 180 (with the entrant's 1 t, 60 (29.87 / 50)^-2 = 168.15). Dumping cannot
+# lower it: the dumped tonnes stay behind the cap (review rv1, findings 1 and 2).
+OWN_CONTROL = [{"kind": "export_control", "region": "World", "start": 0, "duration": 40,
+                "cut": 0.5}]
+
+
+def test_developers_do_not_fear_predation_that_the_states_own_export_cap_makes_impossible():
+    """An entrant at 150 (window 24, available from step 2): with the cap binding the club's
+    price is 180 whether the state dumps or not, so it starts at step 2 against a predatory
+    state as against a competitive one. (Developers read the dumping price in one free world
+    market, 60 (120 / 100)^-2 = 41.67: the expected price after predation 136.77 - 0.2097 x
+    (136.77 - 41.67) = 116.83 < 150, and it never started.)"""
+    runs = {s: predation(s, STATE, cost=150.0, available_from=2, steps=4, window=24,
+                         shocks=OWN_CONTROL) for s in ("competitive", "predatory")}
+    assert [d.started_step for d in runs["predatory"].developers] == [2]
+    assert [d.started_step for d in runs["competitive"].developers] == [2]
+
+
+def test_a_state_behind_its_own_binding_export_cap_does_not_dump():
+    """Entrant at 40 from step 0, window 3 (dumping would run steps 2-7). Behind the binding cap
+    dumping leaves the club's price at 180 / 168.15 and would only flood World's home market
+    (120 - 28.87 = 91.13 t: 60 (91.13 / 50)^-2 = 18.06 against 45): the state does not dump, so
+    the home price stays 45 (World's buyers take D_w(45) = 57.74 t), it makes 86.60 t a step,
+    and it pays no predatory subsidy; the run is the competitive one."""
+    plain = predation("competitive", STATE, shocks=OWN_CONTROL)
+    threat = predation("predatory", STATE, shocks=OWN_CONTROL)
+    a, b = plain.series(accounts=True), threat.series(accounts=True)
+    np.testing.assert_allclose(b["club_price"], [180.0] * 5 + [60 * (29.87 / 50) ** -2] * 7,
+                               rtol=1e-3)
+    np.testing.assert_allclose(b["export_region_price"], 45.0, rtol=1e-9)
+    for column in ("price", "club_price", "export_region_price", "consumption"):
+        np.testing.assert_allclose(b[column], a[column], rtol=1e-12)
+    assert threat.metrics()["state_outlay"] == 0.0
 
 
 # -- settings that would do nothing are refused ------------------------------------------------

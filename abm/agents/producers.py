@@ -238,6 +238,7 @@ class Producers:
         self.plain = False
         self.dumping = False
         self.dump_price: tuple[int, float] | None = None   # (step, price) memo
+        self.futile_memo: tuple | None = None       # ((step, caps), dumping futile) memo
 
     def __len__(self) -> int:
         return len(self.book)
@@ -289,8 +290,7 @@ class Producers:
         target = clip((P_home / quota_price)^quota_elasticity, quota_min_share, 1), and the quota
         moves `quota_adjustment` of the way from last step's share to the target."""
         rules, model = self.nonmarket, self.model
-        if rules.strategy == "predatory" and entry_imminent(model.developers, model.t,
-                                                            rules.predatory_window):
+        if self._dumping(model):
             # dumping ahead of entry: the state produces all it can, whatever its quota
             self.quota_share[self.quota_regions] = 1.0
             return
@@ -352,8 +352,7 @@ class Producers:
         b = self.book
         st = self.structure()
         rules = self.nonmarket
-        self.dumping = dumping = st.nm_any and rules.strategy == "predatory" and entry_imminent(
-            model.developers, model.t, rules.predatory_window)
+        self.dumping = dumping = self._dumping(model)
         reuse = self._offers_reuse
         if reuse is not None and reuse[0] is st and reuse[1] is b.outage and reuse[2] == dumping \
                 and not self.cut_active:
@@ -402,10 +401,57 @@ class Producers:
         return self.structure().asks[self._dumping(model)]
 
     def _dumping(self, model: ModelView) -> bool:
-        """The state dumps ahead of entry this step (predatory strategy)."""
+        """The state dumps ahead of entry this step (predatory strategy), unless its own
+        export caps make dumping futile (`dumping_futile`)."""
         st, rules = self.structure(), self.nonmarket
         return bool(st.nm_any and rules.strategy == "predatory" and entry_imminent(
-            model.developers, model.t, rules.predatory_window))
+            model.developers, model.t, rules.predatory_window)
+            and not self.dumping_futile(model))
+
+    def state_export_caps(self, model: ModelView) -> dict[int, float]:
+        """Region -> t per step: the caps this step of the product export controls in force
+        on state-directed regions (their public schedules, `ExportControl.cap_at`; a control
+        whose normal exports are not yet known, at its first step, is left out)."""
+        nm = {int(r) for r in self.book.region[~self.book.market_economy]}
+        caps = {}
+        for p in getattr(model, "policies", ()):
+            if (p.name == "export_control" and not p.concentrate and p.region in nm
+                    and p.active(model.t) and p.reference_exports is not None):
+                cap = p.cap_at(model, model.t)
+                if cap is not None:
+                    caps[p.region] = min(cap, caps.get(p.region, np.inf))
+        return caps
+
+    def capped_price(self, model: ModelView, dumping: bool, caps: dict[int, float],
+                     avail: np.ndarray | None = None) -> float:
+        """The price outside the capped regions (the world market's) when this step's own
+        offers, the state dumping or not, clear against today's demand with only the export
+        caps `caps` (no other instrument), each capped region its own market."""
+        from abm.clearing import MarketPlan, clear_step
+
+        avail = self.available() if avail is None else avail
+        offers = self._offers(model, (), avail, dumping)[0]
+        out = clear_step(offers, MarketPlan(export_caps=dict(caps)),
+                         buyer_scale=model.buyers.scale, buyer_region=model.buyers.region,
+                         region_club=model.region_club, eps=model.elasticity,
+                         price_cap=model.config.market.price_cap, last_price=model.last_price)
+        return float(out.world_price)
+
+    def dumping_futile(self, model: ModelView) -> bool:
+        """Whether the state's own product export caps this step leave the price outside its
+        regions where it would be without dumping (review rv1: under a binding cap the dumped
+        tonnes only flood its home market, so the entrant's price is the same): then the state
+        does not dump (ASSUMPTION: predation aims at the entrant's market, and a state does not
+        pay to sell at home below cost for nothing). Memoised per step and caps."""
+        caps = self.state_export_caps(model)
+        if not caps:
+            return False
+        key = (model.t, tuple(sorted(caps.items())))
+        if self.futile_memo is None or self.futile_memo[0] != key:
+            futile = (self.capped_price(model, True, caps)
+                      >= self.capped_price(model, False, caps) * (1 - 1e-12))
+            self.futile_memo = (key, futile)
+        return self.futile_memo[1]
 
     def _offers(self, model: ModelView, policies, avail: np.ndarray, dumping: bool):
         """(offers, asks by row, (chain curve, chain rows) or None, compliant pool or None,
@@ -628,10 +674,16 @@ class Producers:
             avail = self.available()
         finally:
             self.supply_cut, self.cut_active = kept
-        offers = self._offers(model, (), avail, True)[0]
-        price = market.clear(offers.ask, offers.qty, float(model.buyers.scale.sum()),
-                             model.elasticity, price_cap=model.config.market.price_cap,
-                             shortfall_price=model.last_price).price
+        caps = self.state_export_caps(model)
+        if caps:
+            # the dumped tonnes reach other markets only up to the state's export caps
+            # (review rv1: a threat the caps make impossible must not deter entry)
+            price = self.capped_price(model, True, caps, avail)
+        else:
+            offers = self._offers(model, (), avail, True)[0]
+            price = market.clear(offers.ask, offers.qty, float(model.buyers.scale.sum()),
+                                 model.elasticity, price_cap=model.config.market.price_cap,
+                                 shortfall_price=model.last_price).price
         self.dump_price = (model.t, float(price))
         return float(price)
 
