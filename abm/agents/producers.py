@@ -351,7 +351,6 @@ class Producers:
         and the offers (Policy.adjust_asks, Policy.adjust_offers)."""
         b = self.book
         st = self.structure()
-        rules = self.nonmarket
         self.dumping = dumping = self._dumping(model)
         reuse = self._offers_reuse
         if reuse is not None and reuse[0] is st and reuse[1] is b.outage and reuse[2] == dumping \
