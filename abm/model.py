@@ -155,7 +155,9 @@ class MineralMarket(mesa.Model):
                                  self.outcome.region_prices if t > 0 else None)
         for policy in self.policies:                # levels, purchases, the plan's requests
             policy.apply(self)
-        self.buyers.plan_inventories(self.shortfall, self.short_of, self.free_trade_price,
+        self.buyers.plan_inventories(self.shortfall, self.short_of,
+                                     self.free_trade_price if self.free_trade_buyer_price is None
+                                     else self.free_trade_buyer_price,
                                      not self.components.any)
         self.offers = self.producers.make_offers(self)     # instruments adjust asks, offers
         self.buyers.offer_draws(self.offers)               # short buyers' draws from stock
@@ -204,6 +206,8 @@ class MineralMarket(mesa.Model):
         self.shortfall = 0.0
         self.short_of = None
         self.free_trade_price = float("nan")    # the world price of that step's free trade
+        # per buyer, the price it pays there (None: the world price; set under border measures)
+        self.free_trade_buyer_price = None
         # the step's free trade with no one short, on which every control's cap is found to
         # bind or not (ExportControl.unshort_exports; one clearing a step for all of them)
         self.free_trade_cache = {}

@@ -537,3 +537,24 @@ def test_buyers_left_short_do_not_restock_for_the_rest_of_the_control():
         rtol=1e-9)
     outside = s["buyer_stock"].to_numpy() - 30 * 6000 / 365     # (China's stays at its target)
     np.testing.assert_allclose(outside[2:6], np.full(4, after), rtol=1e-9)
+
+
+def test_under_a_club_tariff_a_small_cut_is_replaced_from_stock_at_unchanged_prices():
+    """`exporter_and_importer` with a club tariff of 20% on Outside's imports. Free trade with
+    the tariff: 500 (P / 60)^-0.5 + 500 (1.2 P / 60)^-0.5 = 1,000 gives P = 60 (0.5 (1 +
+    1.2^-0.5))^2 = 54.886 and the club 65.864, China exporting Outside's 500 (65.864 /
+    60)^-0.5 = 477.22 t. Cut 0.05 from step 2: cap 453.36 t, 23.86 t withheld on the
+    counterfactual with the tariff; Outside draws them (s = 0.05 of its orders there), and
+    both prices stay where they were. (Measured on a counterfactual without the tariff, 500 -
+    453.36 = 46.64 t were withheld and drawn, and the cut lowered both prices: review 15
+    finding 4.)"""
+    raw = exporter_and_importer(0.05)
+    raw["policy"] = {"trade": {"tariff": 0.2}}
+    model = run(raw)
+    s = model.series()
+    world = 60 * (0.5 * (1 + 1.2 ** -0.5)) ** 2
+    np.testing.assert_allclose(s["price"], world, rtol=1e-9)
+    np.testing.assert_allclose(s["club_price"], 1.2 * world, rtol=1e-9)
+    exports = 500 * (1.2 * world / 60) ** -0.5
+    cover = 60 * 6000 / 365
+    np.testing.assert_allclose(model.buyers.stock[0], cover - 3 * 0.05 * exports, rtol=1e-9)

@@ -191,7 +191,8 @@ class Buyers:
         short, abm.policies.trade.ExportControl.report_shortfall) do not restock, and they
         share the `shortfall` (t a step the controls take off the market) in proportion to
         what they would buy at `free_price`, the world price of this step's free trade (the
-        controls' counterfactual): with B_i = a_i P_free^eps buyer i's orders there and B their
+        controls' counterfactual; per buyer, the price each pays there, under the club's
+        border measures): with B_i = a_i P_free^eps buyer i's orders there and B their
         sum, each replaces its share s = shortfall / B from stock, drawing the tonnes
         T_i = min((min(s, inventory_max_draw + x_i)) B_i, adjust_i stock_i) (the last term
         spreads a thinning stock over the months ahead as the ordinary rule does) on top of any
@@ -219,7 +220,10 @@ class Buyers:
         if short_of is not None:        # an export control's cap binds
             short = short_of[self.region] & live
             # (every control that marks buyers short clears its free trade first)
-            price = free_price if free_price > 0 else self.reference_price
+            # (per buyer under border measures: the price each pays in that free trade)
+            price = (np.where(free_price > 0, free_price, self.reference_price)
+                     if np.ndim(free_price) else
+                     free_price if free_price > 0 else self.reference_price)
             planned = self.scale * price ** self.elasticity     # t: orders at free trade
             need = float(planned[short].sum())
             s = shortfall / need if need > 0 else 0.0

@@ -15,14 +15,16 @@ def build_policies(config) -> list[Policy]:
     from abm.policies.trade import ExportControl, Finance, TradeMeasures
 
     p = config.policy
-    policies: list[Policy] = [ExportControl(s) for s in config.shocks
-                              if s.kind == "export_control"]
+    policies: list[Policy] = []
+    # the club's border measures first: an export control's counterfactual clears with them
+    # (ExportControl.measured_plan: the step as it will clear, caps aside)
     if p.trade is not None:
         policies.append(TradeMeasures(p.trade))
-    if p.offtake is not None:
-        policies.append(Offtake(p.offtake))
     if p.floor is not None:
         policies.append(make_floor(p.floor))
+    policies += [ExportControl(s) for s in config.shocks if s.kind == "export_control"]
+    if p.offtake is not None:
+        policies.append(Offtake(p.offtake))
     if p.component_floor is not None:
         policies.append(make_floor(p.component_floor, records_level=False))
     if p.stockpile is not None:

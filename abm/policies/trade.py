@@ -212,6 +212,12 @@ class ExportControl(Policy):
         scale = model.buyers.planned_scale(model.short_of)   # (what buyers will order)
         if model.separate_markets:
             return self._free_trade_exports_linked(model, offers, scale)
+        plan = self.measured_plan(model)
+        if plan is not None:
+            result = self._clear_measured(model, offers, scale, plan)
+            model.free_trade_price = result.world_price
+            model.free_trade_buyer_price = result.buyer_price
+            return self._measured_exports_in(model, offers, result)
         total = float(scale.sum())
         result = clear(offers.ask, offers.qty, total, model.elasticity,
                        price_cap=model.config.market.price_cap, shortfall_price=model.last_price)
@@ -236,12 +242,15 @@ class ExportControl(Policy):
 
         cache = model.free_trade_cache
         linked = bool(model.separate_markets) and not self.concentrate
-        key = "linked" if linked else "world"
+        plan = None if linked or self.concentrate else self.measured_plan(model)
+        key = "linked" if linked else "measured" if plan is not None else "world"
         if key not in cache:
             offers = model.producers.own_offers(model)
             scale = model.buyers.planned_scale(None)
             if linked:
                 cache[key] = (offers, scale, self._clear_linked(model, offers, scale))
+            elif plan is not None:
+                cache[key] = (offers, scale, self._clear_measured(model, offers, scale, plan))
             else:
                 cache[key] = (offers, scale, clear(
                     offers.ask, offers.qty, float(scale.sum()), model.elasticity,
@@ -251,7 +260,43 @@ class ExportControl(Policy):
             return float(withholding.abroad(model, offers, result.dispatched, self.region).sum())
         if linked:
             return self._linked_exports_in(model, offers, scale, result)
+        if plan is not None:
+            return self._measured_exports_in(model, offers, result)
         return self._exports_in(model, offers, scale, result)
+
+    @staticmethod
+    def measured_plan(model):
+        """The club's border measures of this step's plan (a tariff, a minimum import price with
+        its volume cap, rules of origin, transshipment), without export caps, bids or any
+        other instrument: the market a product control's counterfactual clears in (review 15
+        finding 4: cleared without the tariff, the counterfactual counted as withheld tonnes
+        the tariff had already kept out, buyers drew stock for them and a small cut lowered the
+        price). None without such measures (one world market). The measures are set before the
+        controls act (abm.policies.build_policies)."""
+        from abm.clearing import MarketPlan
+
+        p = model.plan
+        if not p.club_separate:
+            return None
+        return MarketPlan(mip=p.mip, tariff=p.tariff, import_cap=p.import_cap,
+                          excess_duty=p.excess_duty, undertaking=p.undertaking,
+                          rules_of_origin=p.rules_of_origin, transship_cost=p.transship_cost,
+                          detection_rate=p.detection_rate)
+
+    def _clear_measured(self, model, offers, scale: np.ndarray, plan):
+        """`offers` cleared against the buyers' scales `scale` under the border measures `plan`
+        (`measured_plan`), on the real clearing path (abm.clearing.clear_step)."""
+        from abm.clearing import clear_step
+
+        return clear_step(offers, plan, buyer_scale=scale, buyer_region=model.buyers.region,
+                          region_club=model.region_club, eps=model.elasticity,
+                          price_cap=model.config.market.price_cap, last_price=model.last_price)
+
+    def _measured_exports_in(self, model, offers, result) -> float:
+        """The region's net exports in the clearing `result` (`_clear_measured`): what its
+        offers sold less what its buyers took."""
+        made = float(result.sold[offers.region == self.region].sum())
+        return made - float(result.buyer_tonnes[model.buyers.region == self.region].sum())
 
     def binds(self, model, cap: float) -> bool:
         """Whether the cap `cap` binds this step: the region would export more under free
