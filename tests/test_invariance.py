@@ -197,8 +197,53 @@ def with_more_tariff(raw: dict, extra: float = 1e-12) -> dict:
     return out
 
 
+def no_world_market_under_a_control(raw: dict) -> bool:
+    """Whether a product export control leaves no market outside the club and the controlling
+    regions (every region is one or the other): while its cap sits in the clearing the 'world'
+    price is then the price of a market with no buyers and no producers, a convention that
+    the one-market and linked paths set differently (`test_an_empty_world_markets_price_...`)."""
+    controls = {s["region"] for s in raw.get("shocks", [])
+                if s["kind"] == "export_control" and s.get("stage", "product") == "product"}
+    return bool(controls) and all(r.get("club") or r["name"] in controls for r in raw["regions"])
+
+
 def check_linked_equals_single(raw: dict) -> None:
-    compare(run(raw), run(with_more_tariff(raw)))
+    assume(not no_world_market_under_a_control(raw))
+    trade = raw.get("policy", {}).get("trade") or {}
+    # routing through a third country at no cost, caught less than always, is worth it at any
+    # tariff above 0: with the extra 1e-12 the same tonnes are labelled transshipped
+    free_routing = (trade.get("transshipment_cost") == 0.0
+                    and (trade.get("detection_rate") or 0.0) < 1.0)
+    compare(run(raw), run(with_more_tariff(raw)), skip=("transshipped",) if free_routing else ())
+
+
+EMPTY_WORLD = {
+    "experiment": {"name": "prop", "steps": 12, "seed": 0},
+    "market": {"demand": {"reference_price": 60.0, "reference_quantity": 100.0,
+                          "elasticity": -2.0}},
+    "regions": [{"name": "US", "club": True}, {"name": "China", "market_economy": False}],
+    "producers": [{"region": "US", "stage": "mine", "capacity": 29.0, "unit_cost": 0.0,
+                   "name": "P4"},
+                  {"region": "China", "stage": "refinery", "capacity": 28.0, "unit_cost": 0.0,
+                   "name": "P5"},
+                  {"region": "US", "stage": "refinery", "capacity": 1.0, "unit_cost": 0.0,
+                   "name": "P6"}],
+    "buyers": [{"name": "US buyers", "region": "US", "share": 0.5},
+               {"name": "China buyers", "region": "China", "share": 0.5}],
+    "policy": {"floor": {"mechanism": "mip", "level": 142.0, "covers": ["US"]}},
+    "shocks": [{"kind": "export_control", "region": "China", "start": 4, "duration": 5,
+                "cut": 1e-69, "announce": 1}]}
+
+
+@pytest.mark.xfail(strict=True, reason="known limit: the price of an empty world market while "
+                   "a product cap sits in the clearing is a convention the two paths set "
+                   "differently (the MIP's 142 with a tariff of 1e-12, China's 94.70 without)")
+def test_an_empty_world_markets_price_is_the_same_on_both_paths():
+    """Found by linked_equals_single (2026-12-02): only the club (US, MIP 142) and the
+    controlling region (China) exist, so in steps 4-8 nothing is bought or sold in the 'world'
+    market; every tonne, club and home price agree on both paths, the recorded world price
+    does not (94.70 against 142.0). Excluded from the property (`no_world_market_under_a_control`)."""
+    compare(run(EMPTY_WORLD), run(with_more_tariff(EMPTY_WORLD)))
 
 
 # -- monotonicity -------------------------------------------------------------------------------
