@@ -506,3 +506,28 @@ def test_a_state_reserve_in_a_separate_market_does_not_short_a_market_at_the_pri
     # tonnes: the 160 t made are the buyers', the stockpile's and the reserve's
     np.testing.assert_allclose(s["production"], 160.0, rtol=1e-12)
     np.testing.assert_allclose(s["consumption"] + s["gov_purchases"], 160.0, rtol=1e-9)
+
+
+def test_each_state_pays_the_predatory_subsidy_of_its_own_refiners():
+    """`test_a_predatory_state_prices_through_the_entrants_first_months_and_pays_the_loss` with
+    the 45-cost tranche in a second state-directed region, East: the same prices, and East's
+    state pays the whole subsidy 60 t x 1,000 x (3 (45 - 41.67) + 3 (45 - 40.98)), World's state
+    nothing (its 30-cost tranche earns more than its cost). (All of it went to one "state" of
+    both regions, not the government East's reserve books to: review rv1 finding 3.)"""
+    raw = config([("World", 60.0, 30.0), ("East", 60.0, 45.0)], club_q=50.0, world_q=50.0,
+                 steps=12)
+    raw["regions"] += [{"name": "East", "club": False, "market_economy": False}]
+    raw["regions"][1]["market_economy"] = False
+    raw["nonmarket"] = {"strategy": "predatory", "predatory_window": 3}
+    raw["investment"] = {"rule": "npv", "hurdle_rate": 0.1, "review_every": 1,
+                         "volatility_prior": 0.0, "volatility_premium": 0.0,
+                         "expectation_halflife": 1,
+                         "projects": [{"name": "Entrant", "region": "Club", "capacity": 12.0,
+                                       "unit_cost": 40.0, "capex": 0.0, "lead_time": 4,
+                                       "available_from": 0}]}
+    model = run(raw)
+    p1, p2 = 60 * (120 / 100) ** -2, 60 * (121 / 100) ** -2
+    subsidy = 60.0 * 1000 * (3 * (45 - p1) + 3 * (45 - p2))
+    paid = {g.name: g.ledger["predatory_subsidy"] for g in model.governments if g.state}
+    assert paid == {"East state": pytest.approx(subsidy, rel=1e-9)}
+    assert model.metrics()["state_outlay"] == pytest.approx(subsidy, rel=1e-9)

@@ -654,8 +654,12 @@ class Producers:
             return
         b.revenue += gap
         model.acct["gov_payments_to_producers"] += total
-        regions = sorted({int(r) for r in b.region[rows]})
-        model.governments.state_for(regions, "state").book("predatory_subsidy", total)
+        # each region's state pays its own refiners (the government its reserve books to;
+        # review rv1 finding 3: one "state" of every state-directed region took it all)
+        for r in sorted({int(r) for r in b.region[rows & (gap > 0)]}):
+            paid = float(gap[b.region == r].sum())
+            model.governments.state_for([r], f"{model.region_names[r]} state").book(
+                "predatory_subsidy", paid)
 
     def dumping_price(self, model: ModelView) -> float:
         """The world price this step's producers would clear at with the state dumping (its
