@@ -558,3 +558,62 @@ def test_under_a_club_tariff_a_small_cut_is_replaced_from_stock_at_unchanged_pri
     exports = 500 * (1.2 * world / 60) ** -0.5
     cover = 60 * 6000 / 365
     np.testing.assert_allclose(model.buyers.stock[0], cover - 3 * 0.05 * exports, rtol=1e-9)
+def test_buyers_left_short_do_not_restock_while_the_control_is_in_force():
+    """Restocking during a control (ASSUMPTION, Buyers.plan_inventories): cut 0.2 in steps 2-3
+    (cap 0.8 x 500 = 400 t, normal exports those of steps 0-1). Step 2 the cap binds: 100 t
+    withheld, Outside (use 500 t) draws s = 0.2 of its orders, 100 t, at P = 60; its stock
+    falls to 986.3 - 100 = 886.3 t. Step 3 an outage halves China's refinery to 500 t. Outside
+    would restock x = 0.25 x 100 / 500 = 0.05 of its use: even so China exports
+    500 x 1.05 / 2.05 = 256.1 t < 400, so the cap is slack (nothing withheld, no draw). Outside,
+    left short by this control in step 2, does not restock while it is in force:
+    1,000 (P / 60)^-0.5 = 500, P = 60 x 2^2 = 240, its stock unchanged. (Restocking in the
+    slack step, as before: 1,025 (P / 60)^-0.5 = 500, P = 60 x 2.05^2 = 252.15, adding
+    (1.05 / 2.05) x 500 x (1 - 1 / 1.05) = 12.2 t.) Step 4, the control over and China's
+    refinery back at 1,000 t: Outside rebuilds x = 0.05, 1,025 (P / 60)^-0.5 = 1,000,
+    P = 60 x 1.025^2 = 63.04, getting (1.05 / 2.05) x 1,000 t and adding
+    512.2 x (1 - 1 / 1.05) = 24.4 t."""
+    raw = exporter_and_importer(0.2)
+    raw["shocks"][0].update(start=2, duration=2)
+    raw["shocks"].append({"kind": "supply_outage", "region": "China", "start": 3,
+                          "duration": 1, "cut": 0.5})
+    model = run(raw)
+    s = model.series()
+    np.testing.assert_allclose(s["price"], [60, 60, 60, 240, 60 * 1.025 ** 2], rtol=1e-9)
+    outside = 60 * 6000 / 365 - 100
+    added = 1.05 / 2.05 * 1000 * (1 - 1 / 1.05)
+    np.testing.assert_allclose(s["buyer_stock"] - 30 * 6000 / 365,
+                               [outside + 100] * 2 + [outside] * 2 + [outside + added],
+                               rtol=1e-9)
+    control = next(p for p in model.policies if p.name == "export_control")
+    np.testing.assert_allclose(control.withheld_steps, [0, 0, 100, 0, 0], atol=1e-9)
+
+
+def test_buyers_barred_by_one_control_stay_barred_under_another_in_either_order():
+    """three_regions (Outside, A, B a third of use each, 500 t/step at 60; A and B refining 750
+    t/step, exporting 250 t each). A cuts 0.5 in steps 2-4 (cap 125 t), B 0.1 in steps 3-4
+    (cap 225 t). Step 2 A's cap binds: 125 t withheld, Outside and B short, each drawing
+    62.5 t at P = 60 (stocks 2,958.9 -> 2,833.9 t). Steps 3-4 outages leave A 150 t and B 450
+    t: A exports nothing (its buyers use 200 t at any price below), its cap is slack, but
+    Outside and B, left short by it in step 2, do not restock while it is in force. With no one
+    restocking, free trade clears 600 t against 1,500 (P / 60)^-0.5: P = 60 x 2.5^2 = 375, B
+    exporting 450 - 200 = 250 t > 225: B's cap binds and withholds 25 t, drawn by Outside and A
+    (short of B) at 375, whose market gets 150 + 225 + 25 = 400 t against
+    1,000 (P / 60)^-0.5: P = 375 outside, the stocks falling 25 t a step. Listing B's control
+    first gives the same. (Restocking B's buyers, as before: 382.85 and 20.9 t withheld.)"""
+    def three(first):
+        control = {"A": {"kind": "export_control", "region": "A", "start": 2, "duration": 3,
+                         "cut": 0.5},
+                   "B": {"kind": "export_control", "region": "B", "start": 3, "duration": 2,
+                         "cut": 0.1}}
+        return {**three_regions(), "shocks": [control[r] for r in first]
+                + [{"kind": "supply_outage", "region": r, "start": 3, "duration": 2, "cut": c}
+                   for r, c in (("A", 0.8), ("B", 0.4))]}
+    cover = 3 * 60 * 6000 / 365
+    for first in ("AB", "BA"):
+        model = run(three(first))
+        s = model.series()
+        np.testing.assert_allclose(s["price"][:5], [60, 60, 60, 375, 375], rtol=1e-9)
+        np.testing.assert_allclose(s["buyer_stock"][:5], cover - np.array([0, 0, 125, 150, 175]),
+                                   rtol=1e-9)
+        b = next(p for p in model.policies if p.name == "export_control" and p.shock.region == "B")
+        np.testing.assert_allclose(b.withheld_steps[:5], [0, 0, 0, 25, 25], atol=1e-9)

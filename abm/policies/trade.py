@@ -141,11 +141,15 @@ def restock_barred(model) -> np.ndarray | None:
              and p.active(model.t)]
     if not bound:
         return None
-    barred = np.ones(len(model.region_names), dtype=bool)
-    barred[list(model.separate_markets)] = False
+    # the union of the regions each of them leaves short: a region whose own control binds
+    # stays barred while another control that left it short is in force
+    barred = np.zeros(len(model.region_names), dtype=bool)
     for p in bound:
+        short = np.ones(len(model.region_names), dtype=bool)
         if not p.concentrate:
-            barred[p.region] = False
+            short[p.region] = False
+        barred |= short
+    barred[list(model.separate_markets)] = False
     return barred
 
 
