@@ -558,3 +558,60 @@ def test_under_a_club_tariff_a_small_cut_is_replaced_from_stock_at_unchanged_pri
     exports = 500 * (1.2 * world / 60) ** -0.5
     cover = 60 * 6000 / 365
     np.testing.assert_allclose(model.buyers.stock[0], cover - 3 * 0.05 * exports, rtol=1e-9)
+
+
+def test_the_controls_decide_after_the_border_measures_whatever_the_list_order(monkeypatch):
+    """The tariff case above with the instruments listed control first (build_policies
+    reversed): the model runs every instrument that sets the club's border measures before the
+    export controls decide (`Policy.phase`), so the counterfactual still sees the 20% tariff:
+    23.86 t withheld and both prices unchanged at 54.886 / 65.864. (Run in list order, the
+    control decided before the tariff was in the plan, measured 46.64 t withheld on untaxed
+    trade and the cut lowered both prices: review 15 finding 4 again.)"""
+    import abm.model
+    from abm.policies import build_policies
+
+    raw = exporter_and_importer(0.05)
+    raw["policy"] = {"trade": {"tariff": 0.2}}
+    listed = run(raw)
+    monkeypatch.setattr(abm.model, "build_policies",
+                        lambda config: build_policies(config)[::-1])
+    reversed_ = run(raw)
+    assert reversed_.policies[0].name == "trade"
+    for column in ("price", "club_price"):
+        np.testing.assert_array_equal(reversed_.series()[column], listed.series()[column])
+    world = 60 * (0.5 * (1 + 1.2 ** -0.5)) ** 2
+    np.testing.assert_allclose(reversed_.series()["price"], world, rtol=1e-9)
+
+
+def test_with_a_separate_market_the_counterfactual_keeps_the_club_tariff():
+    """`exporter_and_importer` (China 1,000 t/step at 10, demand 1,500 t/step at 60 shared
+    equally by Outside, the club, China and Third, elasticity -0.5) with Third a separate
+    market without supply, shipping 6 a t into it from the world market, and a club tariff
+    of 20%. With A = 500 (60)^0.5 each buyer group's scale, the world price P solves
+    1,000 = A ((1.2 P)^-0.5 + P^-0.5 + (P + 6)^-0.5) (bisection in the test); China exports
+    Outside's A (1.2 P)^-0.5 plus Third's A (P + 6)^-0.5. A cut of 0.05 from step 2 withholds
+    5% of that, which Outside, the only short buyers, draw at the price they pay there: every
+    price stays at the no-control run's. (Measured on the linked clearing without the tariff,
+    as before, China's exports there were larger, more was withheld and drawn than the cap
+    took, and the cut lowered the world, club and Third prices.)"""
+    from scipy.optimize import brentq
+
+    def config(cut):
+        raw = exporter_and_importer(cut)
+        raw["market"]["demand"]["reference_quantity"] = 18000.0
+        raw["regions"].append({"name": "Third", "separate_market": True})
+        for b in raw["buyers"]:
+            b["share"] = 1 / 3
+        raw["buyers"].append({"name": "Third buyers", "region": "Third", "share": 1 / 3,
+                              "inventory_cover": 60.0})
+        raw["trade_costs"] = [{"from": "Outside", "to": "Third", "cost": 6.0}]
+        raw["policy"] = {"trade": {"tariff": 0.2}}
+        return raw
+
+    a = 500 * 60 ** 0.5
+    p = brentq(lambda x: a * ((1.2 * x) ** -0.5 + x ** -0.5 + (x + 6) ** -0.5) - 1000, 1, 1e3)
+    base, cut = run(config(0.0)).series(), run(config(0.05)).series()
+    for column, price in (("price", p), ("club_price", 1.2 * p),
+                          ("price_region__Third", p + 6)):
+        np.testing.assert_allclose(base[column], price, rtol=1e-9)
+        np.testing.assert_allclose(cut[column], price, rtol=1e-9)

@@ -66,6 +66,7 @@ from abm.policies.base import Policy
 
 class TradeMeasures(Policy):
     name = "trade"
+    phase = 0           # the club's border measures: before the export controls decide
 
     def __init__(self, cfg):
         super().__init__(cfg.start, cfg.end)
@@ -151,6 +152,7 @@ def restock_barred(model) -> np.ndarray | None:
 
 class ExportControl(Policy):
     name = "export_control"
+    phase = 1           # after the border measures, before what answers the disruption
 
     def __init__(self, shock):
         super().__init__(shock.start, shock.start + shock.duration, shock.announce)
@@ -210,14 +212,14 @@ class ExportControl(Policy):
             return float(withholding.abroad(model, offers, sold, self.region).sum())
         offers = model.producers.own_offers(model)
         scale = model.buyers.planned_scale(model.short_of)   # (what buyers will order)
-        if model.separate_markets:
-            return self._free_trade_exports_linked(model, offers, scale)
         plan = self.measured_plan(model)
         if plan is not None:
             result = self._clear_measured(model, offers, scale, plan)
             model.free_trade_price = result.world_price
             model.free_trade_buyer_price = result.buyer_price
             return self._measured_exports_in(model, offers, result)
+        if model.separate_markets:
+            return self._free_trade_exports_linked(model, offers, scale)
         total = float(scale.sum())
         result = clear(offers.ask, offers.qty, total, model.elasticity,
                        price_cap=model.config.market.price_cap, shortfall_price=model.last_price)
@@ -241,9 +243,9 @@ class ExportControl(Policy):
         from abm.market import clear
 
         cache = model.free_trade_cache
-        linked = bool(model.separate_markets) and not self.concentrate
-        plan = None if linked or self.concentrate else self.measured_plan(model)
-        key = "linked" if linked else "measured" if plan is not None else "world"
+        plan = None if self.concentrate else self.measured_plan(model)
+        linked = plan is None and bool(model.separate_markets) and not self.concentrate
+        key = "measured" if plan is not None else "linked" if linked else "world"
         if key not in cache:
             offers = model.producers.own_offers(model)
             scale = model.buyers.planned_scale(None)
@@ -266,25 +268,31 @@ class ExportControl(Policy):
 
     @staticmethod
     def measured_plan(model):
-        """The club's border measures of this step's plan (a tariff, a minimum import price with
-        its volume cap, rules of origin, transshipment), without export caps, bids or any
-        other instrument: the market a product control's counterfactual clears in (review 15
-        finding 4: cleared without the tariff, the counterfactual counted as withheld tonnes
-        the tariff had already kept out, buyers drew stock for them and a small cut lowered the
-        price). None without such measures (one world market). The measures are set before the
-        controls act (abm.policies.build_policies)."""
+        """The step's plan as the instruments that act before the export controls left it
+        (`Policy.phase` 0, whatever their order in the list): the club's border measures (a
+        tariff, a minimum import price with its volume cap, rules of origin, transshipment) and
+        a buffer-stock floor's defence, with the separate markets (abm.regional) as the real
+        clearing has them, without export caps (the controls' own requests: caps, importers
+        buying ahead) and without the bids of the instruments that answer the disruption (a
+        stockpile's, a state reserve's, stockholders'; they act after the controls): the
+        market a product control's counterfactual clears in (review 15 finding 4: cleared
+        without the tariff, the counterfactual counted as withheld tonnes the tariff had
+        already kept out, buyers drew stock for them and a small cut lowered the price). None
+        without such measures (one world market, or the linked free-trade clearing of the
+        separate markets, `_clear_linked`)."""
         from abm.clearing import MarketPlan
 
         p = model.plan
-        if not p.club_separate:
+        if not p.club_separate and p.defence is None:
             return None
         return MarketPlan(mip=p.mip, tariff=p.tariff, import_cap=p.import_cap,
                           excess_duty=p.excess_duty, undertaking=p.undertaking,
                           rules_of_origin=p.rules_of_origin, transship_cost=p.transship_cost,
-                          detection_rate=p.detection_rate)
+                          detection_rate=p.detection_rate, defence=p.defence,
+                          separate=dict(model.separate_markets))
 
     def _clear_measured(self, model, offers, scale: np.ndarray, plan):
-        """`offers` cleared against the buyers' scales `scale` under the border measures `plan`
+        """`offers` cleared against the buyers' scales `scale` under the plan `plan`
         (`measured_plan`), on the real clearing path (abm.clearing.clear_step)."""
         from abm.clearing import clear_step
 
