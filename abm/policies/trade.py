@@ -302,8 +302,9 @@ class ExportControl(Policy):
 
     def _measured_exports_in(self, model, offers, result) -> float:
         """The region's net exports in the clearing `result` (`_clear_measured`): what its
-        offers sold less what its buyers took."""
-        made = float(result.sold[offers.region == self.region].sum())
+        offers sold to the market (not to a buffer-stock defence, whose purchases stay in its
+        store) less what its buyers took."""
+        made = float((result.sold - result.to_gov)[offers.region == self.region].sum())
         return made - float(result.buyer_tonnes[model.buyers.region == self.region].sum())
 
     def binds(self, model, cap: float) -> bool:
