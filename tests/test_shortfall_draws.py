@@ -615,3 +615,49 @@ def test_with_a_separate_market_the_counterfactual_keeps_the_club_tariff():
                           ("price_region__Third", p + 6)):
         np.testing.assert_allclose(base[column], price, rtol=1e-9)
         np.testing.assert_allclose(cut[column], price, rtol=1e-9)
+
+
+def test_under_a_club_tariff_a_concentrate_cut_withholds_what_the_taxed_trade_ships():
+    """The DRC (mine 9,600 t/yr = 800 t/step at 40, no refinery) and China (mine 600 t/step at
+    10, refinery at 10) supply the EU (the club, no producers, half the use, 60 days' cover)
+    and China (half, 60 days); k = 1, demand 1,000 t/step at 60, elasticity -0.5, a club
+    tariff of 20% on China's product. The chain offers 600 t at 20 and 800 t at 50; at 50 the
+    EU (paying 60) orders 500 t and China's buyers 500 (50 / 60)^-0.5 = 547.72 t, so P = 50
+    and the DRC ships 447.72 t (1,095.45 - 600 = 495.45 t without the tariff). Cut 0.05 from
+    step 2: cap 0.95 x 447.72 = 425.34 t; withheld 22.39 t on the counterfactual with the
+    tariff, which the buyers draw (s = 22.39 / 1,047.72, at the prices they pay there): the
+    DRC ships its whole cap at an unchanged P = 50. (On untaxed trade 70.11 t were withheld
+    and drawn, more than the cap took: the DRC shipped 47.72 t less than its cap and the
+    buyers' stocks fell 70.11 t a step, review 15 finding 4 at the concentrate stage.)"""
+    raw = {
+        "experiment": {"name": "cc", "steps": 5, "seed": 1},
+        "market": {"intensity": 1.0, "demand": {"reference_price": 60.0,
+                                                "reference_quantity": 12000.0,
+                                                "elasticity": -0.5}},
+        "regions": [{"name": "EU", "club": True}, {"name": "DRC"}, {"name": "China"}],
+        "producers": [
+            {"name": "Mine DRC", "region": "DRC", "stage": "mine", "capacity": 9600.0,
+             "unit_cost": 40.0},
+            {"name": "Mine China", "region": "China", "stage": "mine", "capacity": 7200.0,
+             "unit_cost": 10.0},
+            {"name": "Ref China", "region": "China", "stage": "refinery", "capacity": 1e6,
+             "unit_cost": 10.0}],
+        "buyers": [{"name": "EU buyers", "region": "EU", "share": 0.5, "inventory_cover": 60.0},
+                   {"name": "China buyers", "region": "China", "share": 0.5,
+                    "inventory_cover": 60.0}],
+        "policy": {"trade": {"tariff": 0.2}},
+        "shocks": [{"kind": "export_control", "region": "DRC", "start": 2, "duration": 3,
+                    "cut": 0.05, "stage": "concentrate"}],
+    }
+    model = run(raw)
+    s = model.series()
+    control = next(p for p in model.policies if p.name == "export_control")
+    normal = 500 * (1 + 1.2 ** 0.5) - 600
+    cap = 0.95 * normal
+    np.testing.assert_allclose(s["price"], 50.0, rtol=1e-9)
+    np.testing.assert_allclose(s["club_price"], 60.0, rtol=1e-9)
+    np.testing.assert_allclose(control.shipped, [normal] * 2 + [cap] * 3, rtol=1e-9)
+    np.testing.assert_allclose(control.off_market, [0, 0] + [normal - cap] * 3, rtol=1e-9)
+    cover = 2 * 60 * 6000 / 365
+    np.testing.assert_allclose(s["buyer_stock"], cover - (normal - cap) * np.array(
+        [0, 0, 1, 2, 3]), rtol=1e-9)

@@ -214,7 +214,7 @@ class ExportControl(Policy):
         scale = model.buyers.planned_scale(model.short_of)   # (what buyers will order)
         plan = self.measured_plan(model)
         if plan is not None:
-            result = self._clear_measured(model, offers, scale, plan)
+            result = self.clear_measured(model, offers, scale, plan)
             model.free_trade_price = result.world_price
             model.free_trade_buyer_price = result.buyer_price
             return self._measured_exports_in(model, offers, result)
@@ -243,7 +243,7 @@ class ExportControl(Policy):
         from abm.market import clear
 
         cache = model.free_trade_cache
-        plan = None if self.concentrate else self.measured_plan(model)
+        plan = self.measured_plan(model)
         linked = plan is None and bool(model.separate_markets) and not self.concentrate
         key = "measured" if plan is not None else "linked" if linked else "world"
         if key not in cache:
@@ -252,14 +252,15 @@ class ExportControl(Policy):
             if linked:
                 cache[key] = (offers, scale, self._clear_linked(model, offers, scale))
             elif plan is not None:
-                cache[key] = (offers, scale, self._clear_measured(model, offers, scale, plan))
+                cache[key] = (offers, scale, self.clear_measured(model, offers, scale, plan))
             else:
                 cache[key] = (offers, scale, clear(
                     offers.ask, offers.qty, float(scale.sum()), model.elasticity,
                     price_cap=model.config.market.price_cap, shortfall_price=model.last_price))
         offers, scale, result = cache[key]
         if self.concentrate:
-            return float(withholding.abroad(model, offers, result.dispatched, self.region).sum())
+            sold = result.sold if plan is not None else result.dispatched
+            return float(withholding.abroad(model, offers, sold, self.region).sum())
         if linked:
             return self._linked_exports_in(model, offers, scale, result)
         if plan is not None:
@@ -291,7 +292,8 @@ class ExportControl(Policy):
                           detection_rate=p.detection_rate, defence=p.defence,
                           separate=dict(model.separate_markets))
 
-    def _clear_measured(self, model, offers, scale: np.ndarray, plan):
+    @staticmethod
+    def clear_measured(model, offers, scale: np.ndarray, plan):
         """`offers` cleared against the buyers' scales `scale` under the plan `plan`
         (`measured_plan`), on the real clearing path (abm.clearing.clear_step)."""
         from abm.clearing import clear_step
@@ -301,7 +303,7 @@ class ExportControl(Policy):
                           price_cap=model.config.market.price_cap, last_price=model.last_price)
 
     def _measured_exports_in(self, model, offers, result) -> float:
-        """The region's net exports in the clearing `result` (`_clear_measured`): what its
+        """The region's net exports in the clearing `result` (`clear_measured`): what its
         offers sold to the market (not to a buffer-stock defence, whose purchases stay in its
         store) less what its buyers took."""
         made = float((result.sold - result.to_gov)[offers.region == self.region].sum())
