@@ -9,8 +9,8 @@
 * `ExportControl`: a region withholds a share of its exports (`[[shocks]] kind =
   "export_control"`): exports are capped at (1 - cut) x its normal exports (its mean net exports
   over the year before the announcement; announced at step 0, what it exports in the step-0
-  clearing without any instrument; leaving out steps under another control of the region at
-  the same stage), and at `licence_flow` x that during the licence delay (0: no exports); a cut
+  clearing without the control, `unshort_exports`; leaving out steps under another control of
+  the region at the same stage), and at `licence_flow` x that during the licence delay (0: no exports); a cut
   of 0 withholds nothing (no cap, no disruption) once licences are issued. Between announcement and start,
   importers elsewhere buy ahead (`front_run`; not of a control that never caps); once the
   control bites they use that inventory in place of the withheld exports (each step at most
@@ -29,10 +29,13 @@
   region would export changes nothing. Each step in force, in this order:
   1. whether the cap binds is decided on one free-trade counterfactual with no one short
      (this step's own offers without instruments against every buyer's ordinary orders,
-     restocking included; `unshort_exports`, cleared once a step for every control,
-     `model.free_trade_cache`): it binds when the region's exports there exceed the cap. A
-     cap that does not bind withholds nothing (`withheld` 0): no disruption, no one short, no
-     shortfall (buyers restock and a stockpile buys and releases by its ordinary rules, as
+     restocking included, in one world market or, under the club's border measures or a
+     buffer-stock defence, in the step's markets as they will clear, caps aside:
+     `measured_plan`, whose instruments act before the controls, `Policy.phase`;
+     `unshort_exports`, cleared once a step for every control, `model.free_trade_cache`): it
+     binds when the region's exports there exceed the cap. A cap that does not bind
+     withholds nothing (`withheld` 0): no disruption, no one short, no shortfall (buyers
+     restock and a stockpile buys and releases by its ordinary rules, as
      without the control). A product cap still sits in the clearing (`plan.export_caps`),
      where a slack one changes nothing (the region's market linked to the world's without a
      wedge: the same prices, `export_region_price` then the world price), and it holds the
@@ -203,8 +206,10 @@ class ExportControl(Policy):
         """The region's net exports (t per step) when this step's own offers of the producers
         clear in one world market against the buyers' demand, without instruments (with
         separate markets, abm.regional: the world market linked to them at their shipping
-        costs), the buyers `model.short_of` short (they do not restock); at the concentrate
-        stage, what its mines ship to refiners elsewhere. Sets `model.free_trade_price`."""
+        costs; under the club's border measures or a buffer-stock defence, the step's markets
+        with them, caps aside, `measured_plan`), the buyers `model.short_of` short (they do not
+        restock); at the concentrate stage, what its mines ship to refiners elsewhere. Sets
+        `model.free_trade_price`."""
         from abm.market import clear
 
         if self.concentrate:
