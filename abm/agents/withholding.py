@@ -90,13 +90,11 @@ def free_trade(model):
     club's border measures or a buffer-stock defence, in the step's markets as they will
     clear, caps aside (abm.policies.trade.ExportControl.measured_plan: a tariff changes how
     much product, and so concentrate, the club's imports call for; review 15 finding 4)."""
-    from abm.policies.trade import ExportControl
-
     offers = model.producers.own_offers(model)
     scale = model.buyers.planned_scale(model.short_of)
-    plan = ExportControl.measured_plan(model)
+    plan = model.plan.before_controls(model.separate_markets)
     if plan is not None:
-        result = ExportControl.clear_measured(model, offers, scale, plan)
+        result = clear_measured(model, offers, scale, plan)
         model.free_trade_price = result.world_price
         model.free_trade_buyer_price = result.buyer_price
         return offers, result.sold
@@ -105,6 +103,17 @@ def free_trade(model):
                           shortfall_price=model.last_price)
     model.free_trade_price = result.price
     return offers, result.dispatched
+
+
+def clear_measured(model, offers, scale: np.ndarray, plan):
+    """`offers` cleared against the buyers' scales `scale` under the plan `plan` (the step's
+    plan before the export controls, abm.clearing.MarketPlan.before_controls) on the real
+    clearing path (abm.clearing.clear_step): an export control's counterfactual."""
+    from abm.clearing import clear_step
+
+    return clear_step(offers, plan, buyer_scale=scale, buyer_region=model.buyers.region,
+                      region_club=model.region_club, eps=model.elasticity,
+                      price_cap=model.config.market.price_cap, last_price=model.last_price)
 
 
 def abroad(model, offers, sold: np.ndarray, region: int) -> np.ndarray:

@@ -275,37 +275,21 @@ class ExportControl(Policy):
     @staticmethod
     def measured_plan(model):
         """The step's plan as the instruments that act before the export controls left it
-        (`Policy.phase` 0, whatever their order in the list): the club's border measures (a
-        tariff, a minimum import price with its volume cap, rules of origin, transshipment) and
-        a buffer-stock floor's defence, with the separate markets (abm.regional) as the real
-        clearing has them, without export caps (the controls' own requests: caps, importers
-        buying ahead) and without the bids of the instruments that answer the disruption (a
-        stockpile's, a state reserve's, stockholders'; they act after the controls): the
-        market a product control's counterfactual clears in (review 15 finding 4: cleared
-        without the tariff, the counterfactual counted as withheld tonnes the tariff had
-        already kept out, buyers drew stock for them and a small cut lowered the price). None
-        without such measures (one world market, or the linked free-trade clearing of the
-        separate markets, `_clear_linked`)."""
-        from abm.clearing import MarketPlan
-
-        p = model.plan
-        if not p.club_separate and p.defence is None:
-            return None
-        return MarketPlan(mip=p.mip, tariff=p.tariff, import_cap=p.import_cap,
-                          excess_duty=p.excess_duty, undertaking=p.undertaking,
-                          rules_of_origin=p.rules_of_origin, transship_cost=p.transship_cost,
-                          detection_rate=p.detection_rate, defence=p.defence,
-                          separate=dict(model.separate_markets))
+        (`Policy.phase` 0, whatever their order in the list), caps aside
+        (abm.clearing.MarketPlan.before_controls): the club's border measures and a
+        buffer-stock floor's defence, with the separate markets as the real clearing has them:
+        the market a control's counterfactual clears in (review 15 finding 4: cleared without
+        the tariff, the counterfactual counted as withheld tonnes the tariff had already kept
+        out, buyers drew stock for them and a small cut lowered the price). None without such
+        measures (one world market, or the linked free-trade clearing of the separate markets,
+        `_clear_linked`)."""
+        return model.plan.before_controls(model.separate_markets)
 
     @staticmethod
     def clear_measured(model, offers, scale: np.ndarray, plan):
         """`offers` cleared against the buyers' scales `scale` under the plan `plan`
-        (`measured_plan`), on the real clearing path (abm.clearing.clear_step)."""
-        from abm.clearing import clear_step
-
-        return clear_step(offers, plan, buyer_scale=scale, buyer_region=model.buyers.region,
-                          region_club=model.region_club, eps=model.elasticity,
-                          price_cap=model.config.market.price_cap, last_price=model.last_price)
+        (`measured_plan`), on the real clearing path (abm.agents.withholding.clear_measured)."""
+        return withholding.clear_measured(model, offers, scale, plan)
 
     def _measured_exports_in(self, model, offers, result) -> float:
         """The region's net exports in the clearing `result` (`clear_measured`): what its
