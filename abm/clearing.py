@@ -127,6 +127,25 @@ class MarketPlan:
     def club_separate(self) -> bool:
         return self.mip > 0 or self.tariff > 0
 
+    def before_controls(self, separate: dict[int, tuple[float, float]]) -> MarketPlan | None:
+        """This plan as the instruments acting before the export controls set it
+        (abm.policies.base.Policy.phase 0): the club's border measures (a tariff, a minimum
+        import price with its volume cap and excess duty, an undertaking, rules of origin,
+        transshipment) and a buffer-stock floor's defence, with the separate markets
+        `separate`; without export caps and importers buying ahead (the controls' own
+        requests) and without the bids of the instruments acting after them (a stockpile's, a
+        state reserve's, stockholders'). The market an export control's counterfactual clears
+        in (abm.policies.trade.ExportControl.measured_plan); None without border measures or a
+        defence (one world market, or the separate markets' linked free trade)."""
+        if not self.club_separate and self.defence is None:
+            return None
+        return MarketPlan(mip=self.mip, tariff=self.tariff, import_cap=self.import_cap,
+                          excess_duty=self.excess_duty, undertaking=self.undertaking,
+                          rules_of_origin=self.rules_of_origin,
+                          transship_cost=self.transship_cost,
+                          detection_rate=self.detection_rate, defence=self.defence,
+                          separate=dict(separate))
+
     @property
     def idle(self) -> bool:
         """Nothing for the clearing to do beyond one world market (see `clear_single`)."""

@@ -105,7 +105,10 @@ class MineralMarket(mesa.Model):
         # policies (a scenario is a list of instruments)
         self.stock_owners: list = []
         self.stockholders = None        # private stockholders ([storage]; set by their policy)
-        self.policies = build_policies(config)
+        # (run by phase, Policy.phase: the club's border measures and floors, then the export
+        # controls, which decide on a counterfactual with those measures, then the rest; in
+        # the order listed within a phase)
+        self.policies = sorted(build_policies(config), key=lambda policy: policy.phase)
         self.export_controls = any(p.name == "export_control" for p in self.policies)
         for policy in self.policies:
             policy.initialize(self)

@@ -56,6 +56,7 @@ class Stockholders(Policy):
     """The stockholders: stock, trades and money (see the module docstring)."""
 
     name = "storage"
+    phase = 3           # last: reads the step's offers and plan as the others left them
 
     def __init__(self, cfg):
         super().__init__(0, None)

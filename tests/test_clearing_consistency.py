@@ -345,9 +345,9 @@ def test_an_export_control_by_a_club_region_is_refused():
 
 def test_a_buffer_stock_in_an_export_controlling_region_keeps_money_balanced():
     # World 200 t @ 20 (non-market), Club 20 t @ 60, q = 50 each; World restricts exports from
-    # step 0 by half (free-trade exports 86.6 t -> cap 43.3 t) and defends its producers at 25.
-    # World price 60 (the club's own offer marginal), World-region price 25; the government
-    # buys 79.24 t at 25. Money in (buyers + government) equals money out (revenue + duties).
+    # step 0 by half (exports 77.46 t under its defence -> cap 38.73 t) and defends its producers
+    # at 25. World price 60 (the club's own offer marginal), World-region price 25; the
+    # government buys 83.81 t at 25. Money in (buyers + government) equals money out (revenue + duties).
     raw = config([("World", 200.0, 20.0), ("Club", 20.0, 60.0)], club_q=50.0, world_q=50.0,
                  steps=1, floor={"mechanism": "purchase", "level": 25.0, "covers": ["World"]})
     raw["regions"][1]["market_economy"] = False
@@ -357,12 +357,16 @@ def test_a_buffer_stock_in_an_export_controlling_region_keeps_money_balanced():
     money_in = s["buyer_payments"] + s["gov_purchase_spend"]
     money_out = s["producer_revenue"] + s["duties"] + s["gov_sales_revenue"]
     np.testing.assert_allclose(money_in, money_out, rtol=1e-12)
-    # free trade at step 0: P = 20 (D(100, 20) = 173.2 < 200), World exports 173.2 - D(50, 20)
-    # = 86.60 t; the cap is half of that. The government buys what is left at 25:
-    # 200 - D(50, 25) - 43.30 = 79.24 t; World-region revenue 200 x 25 + (60 - 25) x 43.30 (the
-    # quota rent) = 6,515.5, and the club's own offer sells what imports leave of D(50, 60) = 50
-    # t at 60: (50 - 43.30) x 60 = 401.9 (x 1000 USD)
-    cap = 0.5 * (D(100.0, 20.0) - D(50.0, 20.0))
+    # normal exports, step 0's clearing as it will clear without the cap (the defence with
+    # it, ExportControl.measured_plan): World's offers sell no lower than 25, D(100, 25) =
+    # 154.9 < 200 t, so P = 25 (the government buys the other 45.1 t) and World exports
+    # 154.9 - D(50, 25) = D(50, 25) = 77.46 t; the cap is half of that, 38.73 t. (Without the
+    # defence, before: P = 20, exports 173.2 - D(50, 20) = 86.60 t, cap 43.30 t.) The
+    # government buys what is left at 25: 200 - D(50, 25) - 38.73 = 83.81 t; World-region
+    # revenue 200 x 25 + (60 - 25) x 38.73 (the quota rent) = 6,355.6, and the club's own
+    # offer sells what imports leave of D(50, 60) = 50 t at 60: (50 - 38.73) x 60 = 676.2
+    # (x 1000 USD)
+    cap = 0.5 * D(50.0, 25.0)
     np.testing.assert_allclose(s["gov_purchases"], 200.0 - D(50.0, 25.0) - cap, rtol=1e-9)
     np.testing.assert_allclose(s["producer_revenue"],
                                (200.0 * 25.0 + 35.0 * cap + (50.0 - cap) * 60.0) * 1000.0,

@@ -617,3 +617,106 @@ def test_buyers_barred_by_one_control_stay_barred_under_another_in_either_order(
                                    rtol=1e-9)
         b = next(p for p in model.policies if p.name == "export_control" and p.shock.region == "B")
         np.testing.assert_allclose(b.withheld_steps[:5], [0, 0, 0, 25, 25], atol=1e-9)
+
+
+def test_the_controls_decide_after_the_border_measures_whatever_the_list_order(monkeypatch):
+    """The tariff case above with the instruments listed control first (build_policies
+    reversed): the model runs every instrument that sets the club's border measures before the
+    export controls decide (`Policy.phase`), so the counterfactual still sees the 20% tariff:
+    23.86 t withheld and both prices unchanged at 54.886 / 65.864. (Run in list order, the
+    control decided before the tariff was in the plan, measured 46.64 t withheld on untaxed
+    trade and the cut lowered both prices: review 15 finding 4 again.)"""
+    import abm.model
+    from abm.policies import build_policies
+
+    raw = exporter_and_importer(0.05)
+    raw["policy"] = {"trade": {"tariff": 0.2}}
+    listed = run(raw)
+    monkeypatch.setattr(abm.model, "build_policies",
+                        lambda config: build_policies(config)[::-1])
+    reversed_ = run(raw)
+    for column in ("price", "club_price"):
+        np.testing.assert_array_equal(reversed_.series()[column], listed.series()[column])
+    world = 60 * (0.5 * (1 + 1.2 ** -0.5)) ** 2
+    np.testing.assert_allclose(reversed_.series()["price"], world, rtol=1e-9)
+    assert [p.name for p in reversed_.policies] == ["trade", "export_control"]
+
+
+def test_with_a_separate_market_the_counterfactual_keeps_the_club_tariff():
+    """`exporter_and_importer` (China 1,000 t/step at 10, demand 1,500 t/step at 60 shared
+    equally by Outside, the club, China and Third, elasticity -0.5) with Third a separate
+    market without supply, shipping 6 a t into it from the world market, and a club tariff
+    of 20%. With A = 500 (60)^0.5 each buyer group's scale, the world price P solves
+    1,000 = A ((1.2 P)^-0.5 + P^-0.5 + (P + 6)^-0.5) (bisection in the test); China exports
+    Outside's A (1.2 P)^-0.5 plus Third's A (P + 6)^-0.5. A cut of 0.05 from step 2 withholds
+    5% of that, which Outside, the only short buyers, draw at the price they pay there: every
+    price stays at the no-control run's. (Measured on the linked clearing without the tariff,
+    as before, China's exports there were larger, more was withheld and drawn than the cap
+    took, and the cut lowered the world, club and Third prices.)"""
+    from scipy.optimize import brentq
+
+    def config(cut):
+        raw = exporter_and_importer(cut)
+        raw["market"]["demand"]["reference_quantity"] = 18000.0
+        raw["regions"].append({"name": "Third", "separate_market": True})
+        for b in raw["buyers"]:
+            b["share"] = 1 / 3
+        raw["buyers"].append({"name": "Third buyers", "region": "Third", "share": 1 / 3,
+                              "inventory_cover": 60.0})
+        raw["trade_costs"] = [{"from": "Outside", "to": "Third", "cost": 6.0}]
+        raw["policy"] = {"trade": {"tariff": 0.2}}
+        return raw
+
+    a = 500 * 60 ** 0.5
+    p = brentq(lambda x: a * ((1.2 * x) ** -0.5 + x ** -0.5 + (x + 6) ** -0.5) - 1000, 1, 1e3)
+    base, cut = run(config(0.0)).series(), run(config(0.05)).series()
+    for column, price in (("price", p), ("club_price", 1.2 * p),
+                          ("price_region__Third", p + 6)):
+        np.testing.assert_allclose(base[column], price, rtol=1e-9)
+        np.testing.assert_allclose(cut[column], price, rtol=1e-9)
+
+
+def test_under_a_club_tariff_a_concentrate_cut_withholds_what_the_taxed_trade_ships():
+    """The DRC (mine 9,600 t/yr = 800 t/step at 40, no refinery) and China (mine 600 t/step at
+    10, refinery at 10) supply the EU (the club, no producers, half the use, 60 days' cover)
+    and China (half, 60 days); k = 1, demand 1,000 t/step at 60, elasticity -0.5, a club
+    tariff of 20% on China's product. The chain offers 600 t at 20 and 800 t at 50; at 50 the
+    EU (paying 60) orders 500 t and China's buyers 500 (50 / 60)^-0.5 = 547.72 t, so P = 50
+    and the DRC ships 447.72 t (1,095.45 - 600 = 495.45 t without the tariff). Cut 0.05 from
+    step 2: cap 0.95 x 447.72 = 425.34 t; withheld 22.39 t on the counterfactual with the
+    tariff, which the buyers draw (s = 22.39 / 1,047.72, at the prices they pay there): the
+    DRC ships its whole cap at an unchanged P = 50. (On untaxed trade 70.11 t were withheld
+    and drawn, more than the cap took: the DRC shipped 47.72 t less than its cap and the
+    buyers' stocks fell 70.11 t a step, review 15 finding 4 at the concentrate stage.)"""
+    raw = {
+        "experiment": {"name": "cc", "steps": 5, "seed": 1},
+        "market": {"intensity": 1.0, "demand": {"reference_price": 60.0,
+                                                "reference_quantity": 12000.0,
+                                                "elasticity": -0.5}},
+        "regions": [{"name": "EU", "club": True}, {"name": "DRC"}, {"name": "China"}],
+        "producers": [
+            {"name": "Mine DRC", "region": "DRC", "stage": "mine", "capacity": 9600.0,
+             "unit_cost": 40.0},
+            {"name": "Mine China", "region": "China", "stage": "mine", "capacity": 7200.0,
+             "unit_cost": 10.0},
+            {"name": "Ref China", "region": "China", "stage": "refinery", "capacity": 1e6,
+             "unit_cost": 10.0}],
+        "buyers": [{"name": "EU buyers", "region": "EU", "share": 0.5, "inventory_cover": 60.0},
+                   {"name": "China buyers", "region": "China", "share": 0.5,
+                    "inventory_cover": 60.0}],
+        "policy": {"trade": {"tariff": 0.2}},
+        "shocks": [{"kind": "export_control", "region": "DRC", "start": 2, "duration": 3,
+                    "cut": 0.05, "stage": "concentrate"}],
+    }
+    model = run(raw)
+    s = model.series()
+    control = next(p for p in model.policies if p.name == "export_control")
+    normal = 500 * (1 + 1.2 ** 0.5) - 600
+    cap = 0.95 * normal
+    np.testing.assert_allclose(s["price"], 50.0, rtol=1e-9)
+    np.testing.assert_allclose(s["club_price"], 60.0, rtol=1e-9)
+    np.testing.assert_allclose(control.shipped, [normal] * 2 + [cap] * 3, rtol=1e-9)
+    np.testing.assert_allclose(control.off_market, [0, 0] + [normal - cap] * 3, rtol=1e-9)
+    cover = 2 * 60 * 6000 / 365
+    np.testing.assert_allclose(s["buyer_stock"], cover - (normal - cap) * np.array(
+        [0, 0, 1, 2, 3]), rtol=1e-9)

@@ -85,16 +85,35 @@ def withhold(ask: np.ndarray, avail: np.ndarray, region: np.ndarray, refs: np.nd
 
 
 def free_trade(model):
-    """(offers, t product each dispatched): this step's offers as the producers make them
-    without any instrument, cleared in one world market against the buyers' demand (where
-    concentrate goes does not depend on where product does)."""
+    """(offers, t product each sold): this step's offers as the producers make them without
+    any instrument, cleared against the buyers' demand in one world market, or, under the
+    club's border measures or a buffer-stock defence, in the step's markets as they will
+    clear, caps aside (abm.policies.trade.ExportControl.measured_plan: a tariff changes how
+    much product, and so concentrate, the club's imports call for; review 15 finding 4)."""
     offers = model.producers.own_offers(model)
-    result = market.clear(offers.ask, offers.qty,
-                          float(model.buyers.planned_scale(model.short_of).sum()),
+    scale = model.buyers.planned_scale(model.short_of)
+    plan = model.plan.before_controls(model.separate_markets)
+    if plan is not None:
+        result = clear_measured(model, offers, scale, plan)
+        model.free_trade_price = result.world_price
+        model.free_trade_buyer_price = result.buyer_price
+        return offers, result.sold
+    result = market.clear(offers.ask, offers.qty, float(scale.sum()),
                           model.elasticity, price_cap=model.config.market.price_cap,
                           shortfall_price=model.last_price)
     model.free_trade_price = result.price
     return offers, result.dispatched
+
+
+def clear_measured(model, offers, scale: np.ndarray, plan):
+    """`offers` cleared against the buyers' scales `scale` under the plan `plan` (the step's
+    plan before the export controls, abm.clearing.MarketPlan.before_controls) on the real
+    clearing path (abm.clearing.clear_step): an export control's counterfactual."""
+    from abm.clearing import clear_step
+
+    return clear_step(offers, plan, buyer_scale=scale, buyer_region=model.buyers.region,
+                      region_club=model.region_club, eps=model.elasticity,
+                      price_cap=model.config.market.price_cap, last_price=model.last_price)
 
 
 def abroad(model, offers, sold: np.ndarray, region: int) -> np.ndarray:

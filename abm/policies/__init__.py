@@ -7,7 +7,9 @@ from abm.policies.base import Policy
 
 
 def build_policies(config) -> list[Policy]:
-    """The scenario's instruments, in the order they act each step."""
+    """The scenario's instruments, in the order they act each step within a phase (the model
+    runs them by `Policy.phase`: the border measures and floor, the export controls, the rest,
+    private stockholders; so the controls decide after the measures whatever this order)."""
     from abm.policies.floor import make_floor
     from abm.policies.offtake import Offtake
     from abm.policies.state_reserve import StateReserve

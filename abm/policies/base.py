@@ -23,6 +23,14 @@ class Policy:
     """Base class: in force on steps start <= t < end; known to agents from `announce`."""
 
     name = "policy"
+    # when it acts in the step (`apply`), relative to the others (the model runs them by phase,
+    # in list order within one): 0 the club's border measures and floors, which set the plan
+    # the export controls' counterfactual clears with (abm.policies.trade.ExportControl
+    # .measured_plan); 1 the export controls, which decide whether their caps bind and what
+    # they withhold (the disruption); 2 (default) the instruments that answer the disruption
+    # (a stockpile's release) or act after it; 3 private stockholders, who read the plan and
+    # offers as the others left them
+    phase = 2
 
     def __init__(self, start: int = 0, end: int | None = None, announce: int | None = None):
         self.start = start

@@ -59,6 +59,9 @@ class FloorPolicy(Policy):
         self.cfg = cfg
         # the `floor` series records policy.floor's level (policy.component_floor's is not)
         self.records_level = records_level
+        # policy.floor sets the plan before the export controls decide (a minimum import
+        # price, a buffer-stock defence: Policy.phase); policy.component_floor acts after them
+        self.phase = 0 if records_level else 2
         self.level = cfg.level if cfg.level is not None else float("nan")
         self.spent = 0.0
         self.exhausted = False

@@ -9,8 +9,8 @@
 * `ExportControl`: a region withholds a share of its exports (`[[shocks]] kind =
   "export_control"`): exports are capped at (1 - cut) x its normal exports (its mean net exports
   over the year before the announcement; announced at step 0, what it exports in the step-0
-  clearing without any instrument; leaving out steps under another control of the region at
-  the same stage), and at `licence_flow` x that during the licence delay (0: no exports); a cut
+  clearing without the control, `unshort_exports`; leaving out steps under another control of
+  the region at the same stage), and at `licence_flow` x that during the licence delay (0: no exports); a cut
   of 0 withholds nothing (no cap, no disruption) once licences are issued. Between announcement and start,
   importers elsewhere buy ahead (`front_run`; not of a control that never caps); once the
   control bites they use that inventory in place of the withheld exports (each step at most
@@ -29,10 +29,13 @@
   region would export changes nothing. Each step in force, in this order:
   1. whether the cap binds is decided on one free-trade counterfactual with no one short
      (this step's own offers without instruments against every buyer's ordinary orders,
-     restocking included; `unshort_exports`, cleared once a step for every control,
-     `model.free_trade_cache`): it binds when the region's exports there exceed the cap. A
-     cap that does not bind withholds nothing (`withheld` 0): no disruption, no one short, no
-     shortfall (buyers restock and a stockpile buys and releases by its ordinary rules, as
+     restocking included, in one world market or, under the club's border measures or a
+     buffer-stock defence, in the step's markets as they will clear, caps aside:
+     `measured_plan`, whose instruments act before the controls, `Policy.phase`;
+     `unshort_exports`, cleared once a step for every control, `model.free_trade_cache`): it
+     binds when the region's exports there exceed the cap. A cap that does not bind
+     withholds nothing (`withheld` 0): no disruption, no one short, no shortfall (buyers
+     restock and a stockpile buys and releases by its ordinary rules, as
      without the control). A product cap still sits in the clearing (`plan.export_caps`),
      where a slack one changes nothing (the region's market linked to the world's without a
      wedge: the same prices, `export_region_price` then the world price), and it holds the
@@ -66,6 +69,7 @@ from abm.policies.base import Policy
 
 class TradeMeasures(Policy):
     name = "trade"
+    phase = 0           # the club's border measures: before the export controls decide
 
     def __init__(self, cfg):
         super().__init__(cfg.start, cfg.end)
@@ -155,6 +159,7 @@ def restock_barred(model) -> np.ndarray | None:
 
 class ExportControl(Policy):
     name = "export_control"
+    phase = 1           # after the border measures, before what answers the disruption
 
     def __init__(self, shock):
         super().__init__(shock.start, shock.start + shock.duration, shock.announce)
@@ -205,8 +210,10 @@ class ExportControl(Policy):
         """The region's net exports (t per step) when this step's own offers of the producers
         clear in one world market against the buyers' demand, without instruments (with
         separate markets, abm.regional: the world market linked to them at their shipping
-        costs), the buyers `model.short_of` short (they do not restock); at the concentrate
-        stage, what its mines ship to refiners elsewhere. Sets `model.free_trade_price`."""
+        costs; under the club's border measures or a buffer-stock defence, the step's markets
+        with them, caps aside, `measured_plan`), the buyers `model.short_of` short (they do not
+        restock); at the concentrate stage, what its mines ship to refiners elsewhere. Sets
+        `model.free_trade_price`."""
         from abm.market import clear
 
         if self.concentrate:
@@ -214,14 +221,14 @@ class ExportControl(Policy):
             return float(withholding.abroad(model, offers, sold, self.region).sum())
         offers = model.producers.own_offers(model)
         scale = model.buyers.planned_scale(model.short_of)   # (what buyers will order)
-        if model.separate_markets:
-            return self._free_trade_exports_linked(model, offers, scale)
         plan = self.measured_plan(model)
         if plan is not None:
-            result = self._clear_measured(model, offers, scale, plan)
+            result = self.clear_measured(model, offers, scale, plan)
             model.free_trade_price = result.world_price
             model.free_trade_buyer_price = result.buyer_price
             return self._measured_exports_in(model, offers, result)
+        if model.separate_markets:
+            return self._free_trade_exports_linked(model, offers, scale)
         total = float(scale.sum())
         result = clear(offers.ask, offers.qty, total, model.elasticity,
                        price_cap=model.config.market.price_cap, shortfall_price=model.last_price)
@@ -245,23 +252,24 @@ class ExportControl(Policy):
         from abm.market import clear
 
         cache = model.free_trade_cache
-        linked = bool(model.separate_markets) and not self.concentrate
-        plan = None if linked or self.concentrate else self.measured_plan(model)
-        key = "linked" if linked else "measured" if plan is not None else "world"
+        plan = self.measured_plan(model)
+        linked = plan is None and bool(model.separate_markets) and not self.concentrate
+        key = "measured" if plan is not None else "linked" if linked else "world"
         if key not in cache:
             offers = model.producers.own_offers(model)
             scale = model.buyers.planned_scale(None)
             if linked:
                 cache[key] = (offers, scale, self._clear_linked(model, offers, scale))
             elif plan is not None:
-                cache[key] = (offers, scale, self._clear_measured(model, offers, scale, plan))
+                cache[key] = (offers, scale, self.clear_measured(model, offers, scale, plan))
             else:
                 cache[key] = (offers, scale, clear(
                     offers.ask, offers.qty, float(scale.sum()), model.elasticity,
                     price_cap=model.config.market.price_cap, shortfall_price=model.last_price))
         offers, scale, result = cache[key]
         if self.concentrate:
-            return float(withholding.abroad(model, offers, result.dispatched, self.region).sum())
+            sold = result.sold if plan is not None else result.dispatched
+            return float(withholding.abroad(model, offers, sold, self.region).sum())
         if linked:
             return self._linked_exports_in(model, offers, scale, result)
         if plan is not None:
@@ -270,36 +278,28 @@ class ExportControl(Policy):
 
     @staticmethod
     def measured_plan(model):
-        """The club's border measures of this step's plan (a tariff, a minimum import price with
-        its volume cap, rules of origin, transshipment), without export caps, bids or any
-        other instrument: the market a product control's counterfactual clears in (review 15
-        finding 4: cleared without the tariff, the counterfactual counted as withheld tonnes
-        the tariff had already kept out, buyers drew stock for them and a small cut lowered the
-        price). None without such measures (one world market). The measures are set before the
-        controls act (abm.policies.build_policies)."""
-        from abm.clearing import MarketPlan
+        """The step's plan as the instruments that act before the export controls left it
+        (`Policy.phase` 0, whatever their order in the list), caps aside
+        (abm.clearing.MarketPlan.before_controls): the club's border measures and a
+        buffer-stock floor's defence, with the separate markets as the real clearing has them:
+        the market a control's counterfactual clears in (review 15 finding 4: cleared without
+        the tariff, the counterfactual counted as withheld tonnes the tariff had already kept
+        out, buyers drew stock for them and a small cut lowered the price). None without such
+        measures (one world market, or the linked free-trade clearing of the separate markets,
+        `_clear_linked`)."""
+        return model.plan.before_controls(model.separate_markets)
 
-        p = model.plan
-        if not p.club_separate:
-            return None
-        return MarketPlan(mip=p.mip, tariff=p.tariff, import_cap=p.import_cap,
-                          excess_duty=p.excess_duty, undertaking=p.undertaking,
-                          rules_of_origin=p.rules_of_origin, transship_cost=p.transship_cost,
-                          detection_rate=p.detection_rate)
-
-    def _clear_measured(self, model, offers, scale: np.ndarray, plan):
-        """`offers` cleared against the buyers' scales `scale` under the border measures `plan`
-        (`measured_plan`), on the real clearing path (abm.clearing.clear_step)."""
-        from abm.clearing import clear_step
-
-        return clear_step(offers, plan, buyer_scale=scale, buyer_region=model.buyers.region,
-                          region_club=model.region_club, eps=model.elasticity,
-                          price_cap=model.config.market.price_cap, last_price=model.last_price)
+    @staticmethod
+    def clear_measured(model, offers, scale: np.ndarray, plan):
+        """`offers` cleared against the buyers' scales `scale` under the plan `plan`
+        (`measured_plan`), on the real clearing path (abm.agents.withholding.clear_measured)."""
+        return withholding.clear_measured(model, offers, scale, plan)
 
     def _measured_exports_in(self, model, offers, result) -> float:
-        """The region's net exports in the clearing `result` (`_clear_measured`): what its
-        offers sold less what its buyers took."""
-        made = float(result.sold[offers.region == self.region].sum())
+        """The region's net exports in the clearing `result` (`clear_measured`): what its
+        offers sold to the market (not to a buffer-stock defence, whose purchases stay in its
+        store) less what its buyers took."""
+        made = float((result.sold - result.to_gov)[offers.region == self.region].sum())
         return made - float(result.buyer_tonnes[model.buyers.region == self.region].sum())
 
     def binds(self, model, cap: float) -> bool:
