@@ -103,6 +103,9 @@ class MarketPlan:
     mip: float = 0.0                     # club minimum import price (0: none)
     tariff: float = 0.0                  # club ad-valorem duty on non-club imports
     import_cap: float = np.inf           # t per step of MIP imports
+    # t per step of MIP imports the quota would leave without the export controls (None: as
+    # import_cap): the quota an export control's counterfactual clears with (before_controls)
+    free_trade_import_cap: float | None = None
     excess_duty: float | None = None     # ad-valorem duty on imports beyond import_cap (None: barred)
     undertaking: bool = False            # MIP under a price undertaking: exporters keep the rent
     rules_of_origin: float | None = None
@@ -134,12 +137,16 @@ class MarketPlan:
         transshipment) and a buffer-stock floor's defence, with the separate markets
         `separate`; without export caps and importers buying ahead (the controls' own
         requests) and without the bids of the instruments acting after them (a stockpile's, a
-        state reserve's, stockholders'). The market an export control's counterfactual clears
-        in (abm.policies.trade.ExportControl.measured_plan); None without border measures or a
-        defence (one world market, or the separate markets' linked free trade)."""
+        state reserve's, stockholders'); a MIP's volume cap with the quota the year's imports
+        would have left without the controls (`free_trade_import_cap`: tonnes a cap kept out
+        earlier in the year are no quota carried over in a world without it). The market an
+        export control's counterfactual clears in (abm.policies.trade.ExportControl
+        .measured_plan); None without border measures or a defence (one world market, or the
+        separate markets' linked free trade)."""
         if not self.club_separate and self.defence is None:
             return None
-        return MarketPlan(mip=self.mip, tariff=self.tariff, import_cap=self.import_cap,
+        quota = self.import_cap if self.free_trade_import_cap is None else self.free_trade_import_cap
+        return MarketPlan(mip=self.mip, tariff=self.tariff, import_cap=quota,
                           excess_duty=self.excess_duty, undertaking=self.undertaking,
                           rules_of_origin=self.rules_of_origin,
                           transship_cost=self.transship_cost,

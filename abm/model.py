@@ -211,6 +211,9 @@ class MineralMarket(mesa.Model):
         self.free_trade_price = float("nan")    # the world price of that step's free trade
         # per buyer, the price it pays there (None: the world price; set under border measures)
         self.free_trade_buyer_price = None
+        # t the club imported there from outside (None: no control's counterfactual this step;
+        # a MIP's volume cap counts them against its quota absent the controls)
+        self.free_trade_club_imports = None
         # the step's free trade with no one short, on which every control's cap is found to
         # bind or not (ExportControl.unshort_exports; one clearing a step for all of them)
         self.free_trade_cache = {}

@@ -80,6 +80,7 @@ class ModelView(Protocol):
     short_of: np.ndarray | None  # per region: its buyers are short of it (None: no shortfall)
     free_trade_price: float     # world price of the export controls' free-trade counterfactual
     free_trade_cache: dict      # the step's free trade with no one short (ExportControl.binds)
+    free_trade_club_imports: float | None  # t the club imported in it (None: no control bound)
     # the component stage (abm.component; NaN prices and an empty population without it)
     components: ComponentMakers
     component_plan: MarketPlan          # the component market's measures (a component MIP)

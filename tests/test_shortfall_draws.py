@@ -720,3 +720,25 @@ def test_under_a_club_tariff_a_concentrate_cut_withholds_what_the_taxed_trade_sh
     cover = 2 * 60 * 6000 / 365
     np.testing.assert_allclose(s["buyer_stock"], cover - (normal - cap) * np.array(
         [0, 0, 1, 2, 3]), rtol=1e-9)
+
+
+def test_a_mip_quota_the_cap_left_unused_is_not_withheld_again():
+    """A MIP of 80 with a volume cap of 3,600 t/yr allocated per step (300 t a step, unused
+    quota carried over within the year): Outside imports its 300 t a step and clears
+    500 (P / 60)^-0.5 = 300 at P = 60 (5/3)^2 = 166.67. China caps exports at 0.8 x 300 = 240 t
+    (cut 0.2) in steps 2-4: without the control the club would still import 300 t a step, so
+    60 t are withheld a step and Outside draws them from stock at the unchanged 166.67, its
+    stock falling 60 t a step. (Counting the 60 t the cap left of step 2's quota as quota
+    absent the control, step 3's counterfactual imported 360 t at 60 (500/360)^2 = 115.74,
+    120 t counted as withheld and drawn, and the club price fell to 115.74 and then 85.03,
+    below a 5% cut's: review 15 rv2 F1.)"""
+    cover = 60 * 6000 / 365
+    for cut in (0.05, 0.2):
+        raw = exporter_and_importer(cut)
+        raw["policy"] = {"floor": {"mechanism": "mip", "level": 80.0, "volume_cap": 3600.0}}
+        model = run(raw)
+        s = model.series()
+        np.testing.assert_allclose(s["club_price"], np.full(5, 60 * (5 / 3) ** 2), rtol=1e-9)
+        withheld = 300 * cut * np.array([0, 0, 1, 2, 3])
+        np.testing.assert_allclose(s["buyer_stock"], cover + 30 * 6000 / 365 - withheld,
+                                   rtol=1e-9)

@@ -97,6 +97,7 @@ def free_trade(model):
         result = clear_measured(model, offers, scale, plan)
         model.free_trade_price = result.world_price
         model.free_trade_buyer_price = result.buyer_price
+        model.free_trade_club_imports = result.club_imports
         return offers, result.sold
     result = market.clear(offers.ask, offers.qty, float(scale.sum()),
                           model.elasticity, price_cap=model.config.market.price_cap,

@@ -512,11 +512,14 @@ class MinimumImportPrice(FloorPolicy):
     def initialize(self, model) -> None:
         super().initialize(model)
         self.year_imports = 0.0
+        # t the club would have imported this year without the export controls (their
+        # counterfactual's imports in the steps a control bound, the real imports otherwise)
+        self.free_trade_year_imports = 0.0
 
     def apply(self, model) -> None:
         super().apply(model)
         if (model.t - self.start) % model.steps_per_year == 0:
-            self.year_imports = 0.0
+            self.year_imports = self.free_trade_year_imports = 0.0
         if not self.in_force(model.t):
             return
         # a component MIP is a border measure on imported components (the component market's)
@@ -529,16 +532,24 @@ class MinimumImportPrice(FloorPolicy):
                 # the annual cap allocated per step, unused quota carried over within the year
                 step = (model.t - self.start) % model.steps_per_year
                 cap = cap * (step + 1) / model.steps_per_year
-            left = cap - self.year_imports
-            # (what rounding leaves of a used-up quota is no quota)
-            plan.import_cap = left if left > 1e-12 * max(self.cfg.volume_cap, 1.0) else 0.0
+            plan.import_cap = self.quota_left(cap, self.year_imports)
+            plan.free_trade_import_cap = self.quota_left(cap, self.free_trade_year_imports)
             plan.excess_duty = self.cfg.excess_duty
+
+    def quota_left(self, cap: float, used: float) -> float:
+        """t of the volume cap `cap` (t, to date this year) left after `used` t of imports
+        (what rounding leaves of a used-up quota is no quota)."""
+        left = cap - used
+        return left if left > 1e-12 * max(self.cfg.volume_cap, 1.0) else 0.0
 
     def settle(self, model) -> None:
         if not self.in_force(model.t):
             return
         out = model.component_outcome if self.downstream else model.outcome
         self.year_imports += max(out.club_imports, 0.0)
+        # (a control's counterfactual is of the product market, not the component market)
+        free = None if self.downstream else model.free_trade_club_imports
+        self.free_trade_year_imports += max(out.club_imports if free is None else free, 0.0)
         if out.duties > 0:
             self.government.book("duty", out.duties * model.money_per_price_tonne)
         if out.exporter_rent > 0:     # a memo item: what the club forwent to exporters

@@ -226,6 +226,7 @@ class ExportControl(Policy):
             result = self.clear_measured(model, offers, scale, plan)
             model.free_trade_price = result.world_price
             model.free_trade_buyer_price = result.buyer_price
+            model.free_trade_club_imports = result.club_imports
             return self._measured_exports_in(model, offers, result)
         if model.separate_markets:
             return self._free_trade_exports_linked(model, offers, scale)
