@@ -217,8 +217,9 @@ class MineralMarket(mesa.Model):
         # the step's free trade with no one short, on which every control's cap is found to
         # bind or not (ExportControl.unshort_exports; one clearing a step for all of them)
         self.free_trade_cache = {}
-        # buyers an export control in force has left short in an earlier step do not restock
-        self.buyers.barred = restock_barred(self) if self.export_controls else None
+        # buyers an export control in force has left short in an earlier step do not rebuild
+        # what they drew for it
+        self.buyers.bar_restocking(restock_barred(self) if self.export_controls else None)
         self.floor_level = float("nan")
 
     def clear_markets(self) -> None:

@@ -438,17 +438,19 @@ def test_a_slack_cap_leaves_buyers_restocking_and_the_stockpile_buying():
     assert second.withheld_steps == [0.0] * 4
 
 
-def test_a_cap_that_binds_only_on_the_restocking_stops_it_and_withholds_nothing():
+def test_a_cap_that_binds_only_on_the_restocking_takes_its_tonnes_out_of_it():
     """China refines 1,100 t/step (P0 = 60 (10/11)^2 = 49.59, exports 550 t). A 20% cut in
     step 1 draws Outside's stock 110 t below its target (s = 0.2 of its 550 t). In step 2 an
     outage of 1/11 leaves 1,000 t and a second control, cut 0.08, caps China at 0.92 x 550 =
     506 t (normal exports: step 0's 550 t). Outside would restock x = 0.25 x 110 / 500 = 0.055:
-    free trade with no one short, 2.055 x 500 (P / 60)^-0.5 = 1,000, has China exporting
-    1,000 x 1.055 / 2.055 = 513.4 t > 506, so the cap binds and Outside is short; with Outside
-    not restocking, China exports 500 t <= 506: nothing is withheld (no draw, no disruption).
-    1,000 (P / 60)^-0.5 = 1,000: P = 60, Outside's stock unchanged. (The rule: the short
-    buyers do not restock at all, ASSUMPTION, so the price is below free trade's
-    60 x 1.0275^2 = 63.35 in this step, where restocking up to the cap would raise it.)"""
+    free trade, 2.055 x 500 (P / 60)^-0.5 = 1,000, clears at P = 60 x 1.0275^2 = 63.35 with
+    China exporting E = 1,000 x 1.055 / 2.055 = 513.38 t > 506: the cap withholds
+    E - 506 = 7.38 t. They come out of Outside's restocking, 0.055 x 500 / 1.0275 = 26.76 t at
+    that price, which it defers in part: it buys 513.38 - 7.38 = 506 t, the cap, and the price
+    stays at free trade's 63.35 (no stock is drawn: the stock rises by 26.76 - 7.38 = 19.38 t).
+    China keeps 494 t: P_home = 60 (500 / 494)^2 = 61.46. (Barring the short buyers' whole
+    restocking, rv2 F3, removed ~27 t of demand for a 7 t cap: P = 60, a cut lowering the price
+    below the no-control 63.35.)"""
     raw = exporter_and_importer(0.2)
     raw["experiment"]["steps"] = 3
     raw["producers"][0]["capacity"] = 13200.0
@@ -459,11 +461,15 @@ def test_a_cap_that_binds_only_on_the_restocking_stops_it_and_withholds_nothing(
                        "cut": 1 / 11}]
     model = run(raw)
     s = model.series()
-    np.testing.assert_allclose(s["price"], [60 * (10 / 11) ** 2] * 2 + [60.0], rtol=1e-9)
-    np.testing.assert_allclose(s["buyer_stock"][1:], np.full(2, 90 * 6000 / 365 - 110),
+    free = 60 * 1.0275 ** 2
+    np.testing.assert_allclose(s["price"], [60 * (10 / 11) ** 2] * 2 + [free], rtol=1e-9)
+    np.testing.assert_allclose(s["export_region_price"][2], 60 * (500 / 494) ** 2, rtol=1e-9)
+    withheld = 1000 * 1.055 / 2.055 - 506
+    kept = 0.055 * 500 / 1.0275 - withheld
+    np.testing.assert_allclose(s["buyer_stock"][1:], 90 * 6000 / 365 - 110 + np.array([0, kept]),
                                rtol=1e-9)
     np.testing.assert_allclose([p.withheld_steps for p in model.policies],
-                               [[0, 110, 0], [0, 0, 0]], rtol=1e-9, atol=1e-9)
+                               [[0, 110, 0], [0, 0, withheld]], rtol=1e-9, atol=1e-9)
     plain = copy.deepcopy(raw)
     del plain["shocks"][1]
     np.testing.assert_allclose(run(plain).series()["price"][2], 60 * 1.0275 ** 2, rtol=1e-9)
@@ -742,3 +748,34 @@ def test_a_mip_quota_the_cap_left_unused_is_not_withheld_again():
         withheld = 300 * cut * np.array([0, 0, 1, 2, 3])
         np.testing.assert_allclose(s["buyer_stock"], cover + 30 * 6000 / 365 - withheld,
                                    rtol=1e-9)
+
+
+def test_a_small_cut_after_a_ban_takes_its_tonnes_out_of_the_rebuilding_not_all_of_it():
+    """A China ban in step 2 draws Outside's stock to 0.75 x 986.30 = 739.73 t (a quarter of
+    it); a second control, cut 0.02 in steps 3-6, caps China at 0.98 x 500 = 490 t (normal
+    exports: steps 0-1, the ban's step left out). Step 3: Outside rebuilds x3 = 0.25 x 246.58
+    / 500 = 0.12329 of use, free trade 500 (1 + x3) (P/60)^-0.5 + 500 (P/60)^-0.5 = 1,000
+    clears at P3 = 60 (1 + x3 / 2)^2 = 67.63 with China exporting 1,000 (1 + x3) / (2 + x3)
+    = 529.03 t: the cap withholds 39.03 t, which Outside takes out of its 58.07 t of rebuilding
+    (x3 x 1,000 / (2 + x3)); the price stays 67.63 and its stock rises 19.03 t. Step 4 the same
+    from that stock: P4 = 60 (1 + x4 / 2)^2 = 67.02. The cut never brings the price below the
+    path without it (67.63, 65.79, ...). (Not rebuilding at all while short, the price was 60
+    in every step of the cut: a 2% cut lowering the outside price, review 15 rv2 F3.)"""
+    raw = exporter_and_importer(1.0)
+    raw["experiment"]["steps"] = 9
+    raw["shocks"][0]["duration"] = 1
+    plain = run(copy.deepcopy(raw)).series()["price"].to_numpy()
+    raw["shocks"].append({"kind": "export_control", "region": "China", "start": 3,
+                          "duration": 4, "cut": 0.02})
+    model = run(raw)
+    price = model.series()["price"].to_numpy()
+    target = 60 * 6000 / 365
+    stock, want = 0.75 * target, []
+    for _ in range(2):
+        x = 0.25 * (target - stock) / 500
+        want.append(60 * (1 + x / 2) ** 2)
+        withheld = 1000 * (1 + x) / (2 + x) - 490
+        stock += x * 1000 / (2 + x) - withheld
+    np.testing.assert_allclose(price[3:5], want, rtol=1e-9)
+    np.testing.assert_allclose(plain[3], want[0], rtol=1e-9)
+    assert (price >= plain * (1 - 1e-12)).all()

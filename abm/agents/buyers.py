@@ -115,10 +115,12 @@ class Buyers:
         self.draw: np.ndarray | None = None
         self._draw_rows: list[tuple[int, int]] = []
         self.sold_draw = np.zeros(n)
-        # per region: its buyers do not rebuild their safety stocks this step, an export control
-        # in force having left them short in an earlier step of its force (None: no one barred;
-        # set by the model each step, abm.policies.trade.restock_barred)
+        # per region: an export control in force has left its buyers short in an earlier step
+        # of its force (None: no one; `bar_restocking`, abm.policies.trade.restock_barred)
         self.barred: np.ndarray | None = None
+        # t each buyer has drawn from its stock for those controls' shortfall: not rebuilt
+        # while they are in force (`ordinary_orders`)
+        self.drawn = np.zeros(n)
         self._price = np.zeros(n)              # price each buyer paid this step
         self._spent: np.ndarray | None = np.zeros(n)   # USD per buyer (see `spent`)
 
@@ -188,12 +190,16 @@ class Buyers:
 
         While an export control's cap binds (`short_of` not None; safety stock is for
         disruptions), the buyers in the regions `short_of` (True: those the control leaves
-        short, abm.policies.trade.ExportControl.report_shortfall) do not restock, and they
-        share the `shortfall` (t a step the controls take off the market) in proportion to
-        what they would buy at `free_price`, the world price of this step's free trade (the
-        controls' counterfactual; per buyer, the price each pays there, under the club's
-        border measures): with B_i = a_i P_free^eps buyer i's orders there and B their
-        sum, each replaces its share s = shortfall / B from stock, drawing the tonnes
+        short, abm.policies.trade.ExportControl.report_shortfall) take the `shortfall` (t a
+        step the controls take off the market) first out of their restocking and then out of
+        their stock. At `free_price`, the world price of this step's free trade (the controls'
+        counterfactual; per buyer, the price each pays there, under the club's border
+        measures), with B_i = a_i P_free^eps buyer i's orders there, B their sum and
+        R_i = max(x_i, 0) B_i the tonnes it would add to its stock, they defer
+        min(shortfall, R) of restocking in proportion to R_i (review 15 rv2 F3: not restocking
+        at all removed more demand than a small cap removed supply, and the price fell below
+        free trade's); what is left, shortfall - R > 0, they replace from stock, each its
+        share s = (shortfall - R) / B, drawing the tonnes
         T_i = min((min(s, inventory_max_draw + x_i)) B_i, adjust_i stock_i) (the last term
         spreads a thinning stock over the months ahead as the ordinary rule does) on top of any
         drawdown toward its target, x_i = min(x_i^ordinary, 0). T_i is offered to its region's
@@ -210,10 +216,11 @@ class Buyers:
         False; the buyers buy components, not product) the draw stays the share
         d_i = min(s, inventory_max_draw, adjust_i stock_i / U_i) of orders,
         x_i = max(min(x_i^ordinary, 0) - d_i, -inventory_max_draw). Buyers in the controlling
-        region are not short and keep the ordinary rule."""
+        region are not short and keep the ordinary rule. What a buyer draws (`drawn`) it does
+        not rebuild while the controls that left it short are in force (`ordinary_orders`)."""
         if not self.has_inventories:
             return
-        use, x = self.ordinary_orders(short_of)
+        use, x = self.ordinary_orders()
         live = use > 0
         safe = np.where(live, use, 1.0)
         self.draw = None
@@ -225,21 +232,30 @@ class Buyers:
                      if np.ndim(free_price) else
                      free_price if free_price > 0 else self.reference_price)
             planned = self.scale * price ** self.elasticity     # t: orders at free trade
+            # the withheld tonnes come first out of the short buyers' restocking (they defer
+            # it, in proportion to what each would add at free trade), then out of their stock
+            restock = np.where(short, np.maximum(x, 0.0), 0.0) * planned
+            wanted = float(restock.sum())
+            deferred = min(shortfall, wanted)
+            if deferred > 0:
+                x = np.where(short & (x > 0), x * (1.0 - deferred / wanted), x)
+            left = shortfall - deferred
             need = float(planned[short].sum())
-            s = shortfall / need if need > 0 else 0.0
+            s = left / need if need > 0 and left > 0 else 0.0
             if fixed:
                 # tonnes, offered at no ask (`offer_draws`); a buyer above its target draws
                 # them on top of its drawdown toward it, both at most max_draw of its orders
-                x = np.where(short, np.minimum(x, 0.0), x)
-                draw = np.minimum(np.minimum(s, self.max_draw + x) * planned,
+                xs = np.minimum(x, 0.0)
+                draw = np.minimum(np.minimum(s, self.max_draw + xs) * planned,
                                   self.adjust * self.stock)
-                draw = np.where(short, np.maximum(draw, 0.0), 0.0)
+                draw = np.where(short & (s > 0), np.maximum(draw, 0.0), 0.0)
                 if (draw > 1e-12).any():
                     self.draw = draw
             else:   # (component makers' market: a share of orders, see above)
                 draw = np.minimum(np.minimum(s, self.max_draw),
                                   np.where(live, self.adjust * self.stock / safe, 0.0))
-                x = np.where(short, np.maximum(x - draw, -self.max_draw), x)
+                x = np.where(short & (s > 0), np.maximum(np.minimum(x, 0.0) - draw,
+                                                         -self.max_draw), x)
         self.order = 1.0 + x
         self.scale = self.scale * self.order
 
@@ -254,35 +270,40 @@ class Buyers:
             self._draw_rows.append((i, len(offers.ask)))
             offers.append(0.0, float(self.draw[i]), int(self.region[i]), -3)
 
-    def ordinary_orders(self, short_of: np.ndarray | None = None
-                        ) -> tuple[np.ndarray, np.ndarray]:
+    def ordinary_orders(self) -> tuple[np.ndarray, np.ndarray]:
         """(U_i, t: each buyer's use at the reference price; x_i: its order multiple less 1
-        toward its target, see `plan_inventories`, without restocking for the buyers in the
-        regions `short_of` while an export control's cap binds)."""
+        toward its target, see `plan_inventories`, without restocking in the regions `barred`)."""
         use = self.share * market.demand_at(self.demand_scale, self.elasticity,
                                             self.reference_price)
         if self.adjusting:
             use = use * self.adjustment()
         live = use > 0
         safe = np.where(live, use, 1.0)
-        gap = np.where(live, self.adjust * (self.cover_steps * use - self.stock) / safe, 0.0)
-        x = np.clip(gap, -self.max_draw, self.max_draw)
-        # no restocking while short, nor for the rest of the force of a control that has left
-        # them short (`barred`: safety stock is for the disruption and is rebuilt after it)
-        for mask in (short_of, self.barred):
-            if mask is not None:
-                x = np.where(mask[self.region], np.minimum(x, 0.0), x)
-        return use, x
+        # what they drew for the controls in force that left them short they do not rebuild
+        # until those end (`drawn`: safety stock is for the disruption); a gap from before them
+        # they go on closing
+        held = self.stock + self.drawn
+        gap = np.where(live, self.adjust * (self.cover_steps * use - held) / safe, 0.0)
+        return use, np.clip(gap, -self.max_draw, self.max_draw)
 
-    def planned_scale(self, short_of: np.ndarray | None = None) -> np.ndarray:
+    def bar_restocking(self, barred: np.ndarray | None) -> None:
+        """Set the regions `barred` (per region: an export control in force has left its
+        buyers short in an earlier step of its force; None: none) for this step; a buyer whose
+        region is not barred rebuilds what it drew (`drawn` back to 0)."""
+        self.barred = barred
+        if self.drawn.any():
+            self.drawn = (np.where(barred[self.region], self.drawn, 0.0) if barred is not None
+                          else np.zeros(len(self.drawn)))
+
+    def planned_scale(self) -> np.ndarray:
         """Per buyer, the scale of what it would order this step without the withheld tonnes:
-        its use times its ordinary order multiple, except that buyers in the regions `short_of`
-        (True: short in this step's control) do not restock (`plan_inventories`). The demand
+        its use times its ordinary order multiple (what it drew for the controls in force kept
+        back, `ordinary_orders`). The demand
         an export control's free-trade counterfactual meets (before `plan_inventories`), so
         that what it withholds is measured against what the buyers will order."""
         if not self.has_inventories:
             return self.scale
-        return self.scale * (1.0 + self.ordinary_orders(short_of)[1])
+        return self.scale * (1.0 + self.ordinary_orders()[1])
 
     def take_delivery(self, outcome) -> None:
         """Every buyer takes what the clearing delivered to it (Buyer.take_delivery, for all
@@ -332,6 +353,7 @@ class Buyers:
         use = self.received / self.order    # (orders are at least 1 - inventory_max_draw > 0)
         change = np.maximum(got - use, -self.stock)
         self.stock = self.stock + change
+        self.drawn = self.drawn + self.sold_draw
         self.stock_change = change
         self.use = got - change
         self.consumption = float(self.use.sum())

@@ -91,7 +91,7 @@ def free_trade(model):
     clear, caps aside (abm.policies.trade.ExportControl.measured_plan: a tariff changes how
     much product, and so concentrate, the club's imports call for; review 15 finding 4)."""
     offers = model.producers.own_offers(model)
-    scale = model.buyers.planned_scale(model.short_of)
+    scale = model.buyers.planned_scale()
     plan = model.plan.before_controls(model.separate_markets)
     if plan is not None:
         result = clear_measured(model, offers, scale, plan)

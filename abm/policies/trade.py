@@ -44,13 +44,11 @@
   2. the buyers the binding controls leave short are marked (`mark_short`: every binding
      control at once, each decided on that same counterfactual, so the answer does not depend
      on the order of the controls in the config);
-  3. what the cap withholds is measured on the counterfactual with those buyers short (they
-     do not restock), as the exports there less the cap (concentrate:
-     abm.agents.withholding.licences). If that is <= 0 (the cap binds only on the short
-     buyers' restocking), nothing is withheld: no shortfall, no draw, no disruption, and the
-     short buyers do not restock in that step (ASSUMPTION: not in part, up to the cap; the
-     price outside may then be below free trade's, tests/test_shortfall_draws.py); a
-     concentrate cap is then not applied to the offers.
+  3. what the cap withholds is measured on that counterfactual, as the exports there less
+     the cap (concentrate: abm.agents.withholding.licences); the short buyers take it first
+     out of their restocking, then out of their stock (abm.agents.buyers.Buyers
+     .plan_inventories), and what they drew they do not rebuild while the control is in force
+     (`restock_barred`).
   The rule is for the steps in force: before the start importers buy ahead and after the end
   they run their stock down whatever the cap would have done.
 * `Finance`: concessional finance (a lower hurdle rate) and permitting reform (shorter lead
@@ -131,16 +129,18 @@ class TradeMeasures(Policy):
 
 
 def restock_barred(model) -> np.ndarray | None:
-    """Per region, whether its buyers may not rebuild their safety stocks at step `model.t`:
-    an export control in force whose cap has bound in an earlier step of its force left them
+    """Per region, whether its buyers may not rebuild what they drew from their safety stocks
+    for the export controls' shortfall (abm.agents.buyers.Buyers.drawn) at step `model.t`: an
+    export control in force whose cap has bound in an earlier step of its force left them
     short (every region but the separate markets and, for a product control, the controlling
-    regions, as `ExportControl.mark_short`). ASSUMPTION (docs/ODD.md 7.10): the stock is for
-    the disruption, and a buyer does not rebuild it while the control that drew it down is in
-    force, even in a month whose cap happens to be slack; it rebuilds once the control ends.
-    Without this a mild cut, slack in some month, let buyers restock into its force at up to
-    `inventory_max_draw` of their use and raised the outside price above a deeper cut's, whose
-    buyers stayed short (issue 15: the peak must rise with the cut). A control whose cap never
-    binds bars no one (None when no control has bound)."""
+    regions, as `ExportControl.mark_short`). ASSUMPTION (docs/ODD.md 7.1): the stock is for
+    the disruption, and a buyer does not rebuild what it drew while the control that drew it
+    down is in force, even in a month whose cap happens to be slack; it rebuilds once the
+    control ends (a gap from before it, it goes on closing). Without this a mild cut, slack in
+    some month, let buyers restock into its force at up to `inventory_max_draw` of their use
+    and raised the outside price above a deeper cut's, whose buyers stayed short (issue 15:
+    the peak must rise with the cut). A control whose cap never binds bars no one (None when
+    no control has bound)."""
     bound = [p for p in model.policies if p.name == "export_control" and p.has_bound
              and p.active(model.t)]
     if not bound:
@@ -211,8 +211,9 @@ class ExportControl(Policy):
         clear in one world market against the buyers' demand, without instruments (with
         separate markets, abm.regional: the world market linked to them at their shipping
         costs; under the club's border measures or a buffer-stock defence, the step's markets
-        with them, caps aside, `measured_plan`), the buyers `model.short_of` short (they do not
-        restock); at the concentrate stage, what its mines ship to refiners elsewhere. Sets
+        with them, caps aside, `measured_plan`), the buyers' ordinary orders (what they drew
+        for the controls in force kept back, abm.agents.buyers.Buyers.ordinary_orders); at the
+        concentrate stage, what its mines ship to refiners elsewhere. Sets
         `model.free_trade_price`."""
         from abm.market import clear
 
@@ -220,7 +221,7 @@ class ExportControl(Policy):
             offers, sold = withholding.free_trade(model)
             return float(withholding.abroad(model, offers, sold, self.region).sum())
         offers = model.producers.own_offers(model)
-        scale = model.buyers.planned_scale(model.short_of)   # (what buyers will order)
+        scale = model.buyers.planned_scale()   # (what buyers will order)
         plan = self.measured_plan(model)
         if plan is not None:
             result = self.clear_measured(model, offers, scale, plan)
@@ -258,7 +259,7 @@ class ExportControl(Policy):
         key = "measured" if plan is not None else "linked" if linked else "world"
         if key not in cache:
             offers = model.producers.own_offers(model)
-            scale = model.buyers.planned_scale(None)
+            scale = model.buyers.planned_scale()
             if linked:
                 cache[key] = (offers, scale, self._clear_linked(model, offers, scale))
             elif plan is not None:
@@ -383,12 +384,11 @@ class ExportControl(Policy):
                 model.plan.concentrate_caps[self.region] = cap
         else:
             # what the cap takes off the market now: the region's exports in this step's free
-            # trade, the buyers it leaves short not restocking, less the cap (not its normal
-            # exports: an outage or a demand swing moves what it would export)
+            # trade less the cap (not its normal exports: an outage or a demand swing moves what
+            # it would export)
             self.withheld = max(self.free_trade_exports(model) - cap, 0.0)
-        # a disruption (buyers draw their safety stocks, stockpiles release) only when the
-        # control takes tonnes off the market: a cap that binds only on the short buyers'
-        # restocking (0 withheld once they do not restock) stops that and nothing else
+        # a disruption (buyers defer restocking and draw their safety stocks, stockpiles
+        # release) only when the control takes tonnes off the market
         model.disruption = model.disruption or self.withheld > 0
         self.report_shortfall(model)
 
