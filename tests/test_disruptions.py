@@ -338,7 +338,8 @@ def test_a_state_with_quotas_does_not_lift_them_for_a_dump_its_new_cap_makes_fut
     does not dump and its quota moves 0.78125 + 0.5 (1 - 0.78125) = 0.890625 (lifted to 1 "for
     dumping" at the control's first step, when the cap was not yet known, the home prices
     moved from step 4). The home market: 106.875 t less 26.15 exported > D_w(45) = 57.735, so
-    45. The run is the competitive one, and the state pays nothing."""
+    45. The run is the competitive one, and the state pays nothing; developers see no threat
+    (`dumping_price` infinite: the state's rule would not dump)."""
     shocks = [{"kind": "export_control", "region": "World", "start": 2, "duration": 40,
                "cut": 0.5}]
     quotas = {"quota_price": 60.0, "quota_adjustment": 0.5}
@@ -353,6 +354,8 @@ def test_a_state_with_quotas_does_not_lift_them_for_a_dump_its_new_cap_makes_fut
                                rtol=1e-9)
     steps3 = predation("predatory", STATE, shocks=shocks, nonmarket=quotas, steps=3)
     assert steps3.producers.quota_share[1] == pytest.approx(0.890625, rel=1e-12)
+    # developers read the state's rule: no threat where it would not dump
+    assert steps3.producers.dumping_price(steps3) == np.inf
     for column in ("price", "club_price", "export_region_price", "consumption"):
         np.testing.assert_allclose(b[column], a[column], rtol=1e-12)
     np.testing.assert_allclose(threat.producers.quota_share, plain.producers.quota_share,
@@ -374,7 +377,8 @@ def test_a_state_dumps_where_lifting_its_quota_lowers_the_price_behind_its_own_c
     state dumps (judged at one capacity, the quota's both ways, it never did). Step 4 the same
     (the quota 0.5 from 18.06); steps 5-7 with the entrant's 1 t: 60 (49.87/50)^-2 = 60.32
     against 60 (81/100)^-2 = 91.45 not dumping. The state pays its 120 t's cash cost, 60 x 30 +
-    60 x 45 = 4,500, less what they earn, 28.87 P_c + 91.13 x 18.06, in steps 3-7 (x 1,000)."""
+    60 x 45 = 4,500, less what they earn, 28.87 P_c + 91.13 x 18.06, in steps 3-7 (x 1,000).
+    Developers expect the price dumping holds, 62.81 at step 3 (`dumping_price`)."""
     producers = STATE + [("Club", 20.0, 50.0)]
     quotas = {"quota_price": 100.0, "quota_min_share": 0.5}
     plain, threat = (predation(s, producers, steps=8, shocks=OWN_CONTROL, nonmarket=quotas)
@@ -391,6 +395,9 @@ def test_a_state_dumps_where_lifting_its_quota_lowers_the_price_behind_its_own_c
     outlay = 1000 * (2 * (4500 - cap * capped - (120 - cap) * home)
                      + 3 * (4500 - cap * entered - (120 - cap) * home))
     assert threat.metrics()["state_outlay"] == pytest.approx(outlay, rel=1e-9)
+    # developers expect the price the state's dumping holds (step 3: the capped 62.81)
+    step3 = predation("predatory", producers, steps=4, shocks=OWN_CONTROL, nonmarket=quotas)
+    assert step3.producers.dumping_price(step3) == pytest.approx(capped, rel=1e-9)
 
 
 # -- settings that would do nothing are refused ------------------------------------------------
