@@ -240,8 +240,8 @@ class Producers:
         self._loss_cache = None     # (structure, exit rules, terms of expected_avoidable_loss)
         self.plain = False
         self.dumping = False
-        # (step, caps, price dumping, price not dumping or None without caps) memo of
-        # `predation_prices`
+        # ((step, caps), (price dumping, price not dumping or None without caps)): the memo
+        # of `predation_prices`
         self.predation_memo: tuple | None = None
 
     def __len__(self) -> int:
