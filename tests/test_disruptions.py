@@ -226,12 +226,14 @@ def test_a_state_reserve_sells_when_the_price_rises_above_its_level():
 # -- predatory pricing with teeth (item 3) -------------------------------------------------------
 
 def predation(strategy: str, producers, cost: float = 40.0, available_from: int = 0,
-              steps: int = 12, window: int = 3, shocks: list | None = None):
+              steps: int = 12, window: int = 3, shocks: list | None = None,
+              nonmarket: dict | None = None):
     # a state-directed World and one club entrant of 1 t a step at `cost`, no capex, 4 steps
-    # to build; buyers q = 50 + 50, D(P) = 100 (P/60)^-0.5 a step
+    # to build; buyers q = 50 + 50, D(P) = 100 (P/60)^-0.5 a step (`nonmarket`: more of the
+    # state's rules, production quotas)
     raw = config(producers, club_q=50.0, world_q=50.0, steps=steps)
     raw["regions"][1]["market_economy"] = False
-    raw["nonmarket"] = {"strategy": strategy}
+    raw["nonmarket"] = {"strategy": strategy, **(nonmarket or {})}
     if strategy == "predatory":     # (the window is read only by the predatory strategy)
         raw["nonmarket"]["predatory_window"] = window
     raw["investment"] = {"rule": "npv", "hurdle_rate": 0.1, "review_every": 1,
@@ -323,6 +325,79 @@ def test_a_state_behind_its_own_binding_export_cap_does_not_dump():
     for column in ("price", "club_price", "export_region_price", "consumption"):
         np.testing.assert_allclose(b[column], a[column], rtol=1e-12)
     assert threat.metrics()["state_outlay"] == 0.0
+
+
+def test_a_state_with_quotas_does_not_lift_them_for_a_dump_its_new_cap_makes_futile():
+    """Review rv2 F4. Quotas (quota_price 60, elasticity 2, adjustment 0.5) and World's own
+    control from step 2 (cut 0.5, announced then); entrant at 40 from step 0, window 3 (dumping
+    would run steps 2-7). Step 0: no quota, P = 45, the club imports D_c(45) = 50 (45/60)^-0.5 =
+    57.735 t. Step 1: quota 1 + 0.5 ((45/60)^2 - 1) = 0.78125 of 120 t = 93.75 t < D(45), P = 60
+    (93.75/100)^-2 = 68.27, the club imports half, 46.875 t. Step 2: the cap is 0.5 x (57.735 +
+    46.875) / 2 = 26.15 t (its normal exports are known from the steps before it, before it
+    applies), the club's price 60 (26.15/50)^-2 = 219.31 whether the state dumps or not, so it
+    does not dump and its quota moves 0.78125 + 0.5 (1 - 0.78125) = 0.890625 (lifted to 1 "for
+    dumping" at the control's first step, when the cap was not yet known, the home prices
+    moved from step 4). The home market: 106.875 t less 26.15 exported > D_w(45) = 57.735, so
+    45. The run is the competitive one, and the state pays nothing; developers see no threat
+    (`dumping_price` infinite: the state's rule would not dump)."""
+    shocks = [{"kind": "export_control", "region": "World", "start": 2, "duration": 40,
+               "cut": 0.5}]
+    quotas = {"quota_price": 60.0, "quota_adjustment": 0.5}
+    plain, threat = (predation(s, STATE, shocks=shocks, nonmarket=quotas)
+                     for s in ("competitive", "predatory"))
+    a, b = plain.series(accounts=True), threat.series(accounts=True)
+    cap = 0.5 * (50 * 0.75 ** -0.5 + 93.75 / 2) / 2
+    np.testing.assert_allclose(b["club_price"].to_numpy()[:5],
+                               [45.0, 60 * 0.9375 ** -2] + [60 * (cap / 50) ** -2] * 3, rtol=1e-9)
+    np.testing.assert_allclose(b["export_region_price"].to_numpy()[2:4], 45.0, rtol=1e-9)
+    np.testing.assert_allclose(b["consumption"].to_numpy()[2], 50 * 0.75 ** -0.5 + cap,
+                               rtol=1e-9)
+    steps3 = predation("predatory", STATE, shocks=shocks, nonmarket=quotas, steps=3)
+    assert steps3.producers.quota_share[1] == pytest.approx(0.890625, rel=1e-12)
+    # developers read the state's rule: no threat where it would not dump
+    assert steps3.producers.dumping_price(steps3) == np.inf
+    for column in ("price", "club_price", "export_region_price", "consumption"):
+        np.testing.assert_allclose(b[column], a[column], rtol=1e-12)
+    np.testing.assert_allclose(threat.producers.quota_share, plain.producers.quota_share,
+                               rtol=1e-12)
+    assert threat.metrics()["state_outlay"] == 0.0
+
+
+def test_a_state_dumps_where_lifting_its_quota_lowers_the_price_behind_its_own_cap():
+    """Review rv2 F6. World 60 t @ 30 + 60 t @ 45 (state-directed, quota_price 100, elasticity
+    2, least share 0.5), club 20 t @ 50, World's own control from step 0 (cut 0.5): free trade
+    at step 0 clears at 45 (D(45) = 115.47 t), World exports the club's 57.735 t, so the cap is
+    28.87 t. The entrant (40, from step 0, online at step 5) makes dumping imminent in steps
+    2-7. Steps 0 and 2 (cap binding): club 20 + 28.87 = 48.87 t, P_c = 60 (48.87/50)^-2 =
+    62.81, World's home 45; dumping changes nothing (futile). Step 1, and step 3 not dumping
+    (quota 0.5 from the home price 45: (45/100)^2 < 0.5): World 60 t + club 20 t = 80 t, one
+    market (the club imports 50 (93.75/60)^-0.5 - 20 = 20 t < 28.87), P = 60 (80/100)^-2 = 93.75.
+    Step 3 dumping lifts the quota: 120 t at no ask, 28.87 t to the club (62.81) and 91.13 t at
+    home, 60 (91.13/50)^-2 = 18.06. Dumping lowers the entrant's price 93.75 -> 62.81, so the
+    state dumps (judged at one capacity, the quota's both ways, it never did). Step 4 the same
+    (the quota 0.5 from 18.06); steps 5-7 with the entrant's 1 t: 60 (49.87/50)^-2 = 60.32
+    against 60 (81/100)^-2 = 91.45 not dumping. The state pays its 120 t's cash cost, 60 x 30 +
+    60 x 45 = 4,500, less what they earn, 28.87 P_c + 91.13 x 18.06, in steps 3-7 (x 1,000).
+    Developers expect the price dumping holds, 62.81 at step 3 (`dumping_price`)."""
+    producers = STATE + [("Club", 20.0, 50.0)]
+    quotas = {"quota_price": 100.0, "quota_min_share": 0.5}
+    plain, threat = (predation(s, producers, steps=8, shocks=OWN_CONTROL, nonmarket=quotas)
+                     for s in ("competitive", "predatory"))
+    cap = 0.5 * 50 * 0.75 ** -0.5
+    capped, entered, home = (60 * ((20 + cap) / 50) ** -2, 60 * ((21 + cap) / 50) ** -2,
+                             60 * ((120 - cap) / 50) ** -2)
+    np.testing.assert_allclose(plain.series()["club_price"].to_numpy()[:5],
+                               [capped, 93.75, capped, 93.75, capped], rtol=1e-9)
+    s = threat.series(accounts=True)
+    np.testing.assert_allclose(s["club_price"],
+                               [capped, 93.75, capped, capped, capped] + [entered] * 3, rtol=1e-9)
+    np.testing.assert_allclose(s["export_region_price"].to_numpy()[3:], home, rtol=1e-9)
+    outlay = 1000 * (2 * (4500 - cap * capped - (120 - cap) * home)
+                     + 3 * (4500 - cap * entered - (120 - cap) * home))
+    assert threat.metrics()["state_outlay"] == pytest.approx(outlay, rel=1e-9)
+    # developers expect the price the state's dumping holds (step 3: the capped 62.81)
+    step3 = predation("predatory", producers, steps=4, shocks=OWN_CONTROL, nonmarket=quotas)
+    assert step3.producers.dumping_price(step3) == pytest.approx(capped, rel=1e-9)
 
 
 # -- settings that would do nothing are refused ------------------------------------------------

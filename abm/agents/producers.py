@@ -224,6 +224,9 @@ class Producers:
         self._no_cut.flags.writeable = False
         self.supply_cut, self.cut_active = self._no_cut, False
         self.shock_cut = self._no_cut
+        # this step's cuts with the quotas the state's rule sets (follow_quotas): what it
+        # offers not dumping, though dumping lifts them
+        self.rule_cut = self._no_cut
         # production quotas of the state-directed regions (config nonmarket.quota_price)
         self.quota_regions = (np.flatnonzero(~region_market)
                               if config.nonmarket.quota_price is not None else np.array([], int))
@@ -237,8 +240,9 @@ class Producers:
         self._loss_cache = None     # (structure, exit rules, terms of expected_avoidable_loss)
         self.plain = False
         self.dumping = False
-        self.dump_price: tuple[int, float] | None = None   # (step, price) memo
-        self.futile_memo: tuple | None = None       # ((step, caps), dumping futile) memo
+        # ((step, caps), (price dumping, price not dumping or None without caps)): the memo
+        # of `predation_prices`
+        self.predation_memo: tuple | None = None
 
     def __len__(self) -> int:
         return len(self.book)
@@ -265,7 +269,10 @@ class Producers:
 
     def draw_outages(self, t: int) -> None:
         """Random producer outages (abm.shocks.Outages) and the regional supply cuts of step
-        `t`."""
+        `t`, production quotas included (`follow_quotas`, once the outages are drawn: whether
+        the state dumps, which lifts them, is judged on this step's capacities)."""
+        if self.outages is not None:
+            self.book.outage = self.outages.advance(self.book.outage, self.book.active)
         if self._supply_shocks or len(self.quota_regions) or self.supply_shock is not None:
             cut = np.zeros(self.n_regions)
             for region, shock in self._supply_shocks:
@@ -276,26 +283,24 @@ class Producers:
                 self.supply_factor = self.supply_shock.advance()
                 cut = 1.0 - (1.0 - cut) * self.supply_factor
             self.shock_cut = cut           # (what dumping, which overrides quotas, faces)
+            self.rule_cut = cut            # (what the state faces not dumping)
             if len(self.quota_regions) and t > 0:
-                self.follow_quotas()
+                self.follow_quotas(cut)
                 cut = 1.0 - (1.0 - cut) * self.quota_share
             self.supply_cut = cut
             self.cut_active = bool(cut.any()) or self.supply_shock is not None
-        if self.outages is not None:
-            self.book.outage = self.outages.advance(self.book.outage, self.book.active)
 
-    def follow_quotas(self) -> None:
+    def follow_quotas(self, cut: np.ndarray) -> None:
         """State-directed regions set this step's production quota from the home price of the
         last step (the mean price their buyers paid; the world price without buyers there):
         target = clip((P_home / quota_price)^quota_elasticity, quota_min_share, 1), and the quota
-        moves `quota_adjustment` of the way from last step's share to the target."""
+        moves `quota_adjustment` of the way from last step's share to the target. Dumping ahead
+        of entry (`_dumping`, judged against the capacity under this quota, `cut` the step's
+        other supply cuts) lifts the quota: the state produces all it can."""
         rules, model = self.nonmarket, self.model
-        if self._dumping(model):
-            # dumping ahead of entry: the state produces all it can, whatever its quota
-            self.quota_share[self.quota_regions] = 1.0
-            return
         paid, where = model.outcome.buyer_price, model.buyers.region
         speed = rules.quota_adjustment
+        quota = self.quota_share.copy()
         for r in self.quota_regions.tolist():
             home = paid[where == r]
             price = float(home.mean()) if len(home) else float(model.price)
@@ -305,8 +310,14 @@ class Producers:
             share = ratio ** rules.quota_elasticity if ratio < 1.0 else 1.0
             target = min(max(share, rules.quota_min_share), 1.0)
             if speed < 1.0:
-                target = self.quota_share[r] + speed * (target - self.quota_share[r])
-            self.quota_share[r] = target
+                target = quota[r] + speed * (target - quota[r])
+            quota[r] = target
+        # the capacity the state would offer not dumping: under the quota its rule sets
+        self.rule_cut = 1.0 - (1.0 - cut) * quota
+        self.quota_share = quota
+        if self._dumping(model):
+            # dumping ahead of entry: the state produces all it can, whatever its quota
+            self.quota_share[self.quota_regions] = 1.0
 
     def available(self) -> np.ndarray:
         """Tonnes each producer can offer this step (outages and regional supply cuts applied)."""
@@ -409,13 +420,18 @@ class Producers:
 
     def state_export_caps(self, model: ModelView) -> dict[int, float]:
         """Region -> t per step: the caps this step of the product export controls in force
-        on state-directed regions (their public schedules, `ExportControl.cap_at`; a control
-        whose normal exports are not yet known, at its first step, is left out)."""
+        on state-directed regions (their public schedules, `ExportControl.cap_at`: a control's
+        normal exports are fixed from the steps before its announcement, so its cap is known
+        from its first step on, before it applies; review rv2 finding F4). Only a control
+        announced at step 0, whose normal exports are the step-0 free-trade clearing, is left
+        out at step 0 before it applies (that clearing asks whether the state dumps; no
+        project can be coming online at step 0, so the question does not arise)."""
         nm = {int(r) for r in self.book.region[~self.book.market_economy]}
         caps = {}
         for p in getattr(model, "policies", ()):
             if (p.name == "export_control" and not p.concentrate and p.region in nm
-                    and p.active(model.t) and p.reference_exports is not None):
+                    and p.active(model.t)
+                    and (p.reference_exports is not None or p.announce > 0)):
                 cap = p.cap_at(model, model.t)
                 if cap is not None:
                     caps[p.region] = min(cap, caps.get(p.region, np.inf))
@@ -424,8 +440,9 @@ class Producers:
     def capped_price(self, model: ModelView, dumping: bool, caps: dict[int, float],
                      avail: np.ndarray | None = None) -> float:
         """The price outside the capped regions (the world market's) when this step's own
-        offers, the state dumping or not, clear against today's demand with only the export
-        caps `caps` (no other instrument), each capped region its own market."""
+        offers of `avail` (default: `available`), the state dumping or not, clear against
+        today's demand with only the export caps `caps` (no other instrument), each capped
+        region its own market."""
         from abm.clearing import MarketPlan, clear_step
 
         avail = self.available() if avail is None else avail
@@ -436,21 +453,57 @@ class Producers:
                          price_cap=model.config.market.price_cap, last_price=model.last_price)
         return float(out.world_price)
 
+    def available_under(self, cut: np.ndarray) -> np.ndarray:
+        """`available` with the regional supply cuts `cut` in place of this step's."""
+        kept = self.supply_cut, self.cut_active
+        self.supply_cut = cut
+        self.cut_active = bool(cut.any()) or self.supply_shock is not None
+        try:
+            return self.available()
+        finally:
+            self.supply_cut, self.cut_active = kept
+
+    def predation_prices(self, model: ModelView) -> tuple[float, float | None]:
+        """(price dumping, price not dumping; None without caps) of this step: the world price
+        this step's producers would clear at against today's demand, without instruments but
+        the state's own product export caps (`state_export_caps`), each capped region its own
+        market (`capped_price`). Dumping, the state's refineries offer their whole available
+        capacity at no ask: dumping lifts its production quotas (`follow_quotas`), so the
+        capacity without them (the step's other cuts, `shock_cut`); not dumping, the state
+        offers at its asks the capacity under the quotas its rule sets this step (`rule_cut`;
+        review rv2 finding F6: judged at one capacity both ways, the state did not dump where
+        lifting its quota lowered the entrant's price). Without caps the price not dumping is
+        not needed (None) and the price dumping is one world market's. Memoised per step: one
+        answer a step, whoever asks first (the state's quotas, its offers, the developers)."""
+        caps = self.state_export_caps(model)
+        key = (model.t, tuple(sorted(caps.items())))
+        memo = self.predation_memo
+        if memo is not None and memo[0] == key:
+            return memo[1]
+        dump_avail = self.available_under(self.shock_cut)
+        if caps:
+            # the dumped tonnes reach other markets only up to the state's export caps
+            # (review rv1: a threat the caps make impossible must not deter entry)
+            found = (self.capped_price(model, True, caps, dump_avail),
+                     self.capped_price(model, False, caps, self.available_under(self.rule_cut)))
+        else:
+            offers = self._offers(model, (), dump_avail, True)[0]
+            found = (float(market.clear(offers.ask, offers.qty, float(model.buyers.scale.sum()),
+                                        model.elasticity,
+                                        price_cap=model.config.market.price_cap,
+                                        shortfall_price=model.last_price).price), None)
+        self.predation_memo = (key, found)
+        return found
+
     def dumping_futile(self, model: ModelView) -> bool:
         """Whether the state's own product export caps this step leave the price outside its
         regions where it would be without dumping (review rv1: under a binding cap the dumped
         tonnes only flood its home market, so the entrant's price is the same): then the state
         does not dump (ASSUMPTION: predation aims at the entrant's market, and a state does not
-        pay to sell at home below cost for nothing). Memoised per step and caps."""
-        caps = self.state_export_caps(model)
-        if not caps:
-            return False
-        key = (model.t, tuple(sorted(caps.items())))
-        if self.futile_memo is None or self.futile_memo[0] != key:
-            futile = (self.capped_price(model, True, caps)
-                      >= self.capped_price(model, False, caps) * (1 - 1e-12))
-            self.futile_memo = (key, futile)
-        return self.futile_memo[1]
+        pay to sell at home below cost for nothing). Dumping at its quota-free capacity is
+        compared with not dumping under this step's quotas (`predation_prices`)."""
+        dumped, plain = self.predation_prices(model)
+        return plain is not None and dumped >= plain * (1 - 1e-12)
 
     def _offers(self, model: ModelView, policies, avail: np.ndarray, dumping: bool):
         """(offers, asks by row, (chain curve, chain rows) or None, compliant pool or None,
@@ -663,32 +716,15 @@ class Producers:
 
     def dumping_price(self, model: ModelView) -> float:
         """The world price this step's producers would clear at with the state dumping (its
-        refineries' whole available capacity at no ask) against today's demand, without
-        instruments: what developers expect a `predatory` state can hold the price down to when
-        their project comes online (price units; memoised per step)."""
-        if self.dump_price is not None and self.dump_price[0] == model.t:
-            return self.dump_price[1]
-        # dumping overrides production quotas (follow_quotas): the capacity without them
-        kept = self.supply_cut, self.cut_active
-        if len(self.quota_regions) and self.cut_active:
-            self.supply_cut = self.shock_cut
-            self.cut_active = bool(self.shock_cut.any()) or self.supply_shock is not None
-        try:
-            avail = self.available()
-        finally:
-            self.supply_cut, self.cut_active = kept
-        caps = self.state_export_caps(model)
-        if caps:
-            # the dumped tonnes reach other markets only up to the state's export caps
-            # (review rv1: a threat the caps make impossible must not deter entry)
-            price = self.capped_price(model, True, caps, avail)
-        else:
-            offers = self._offers(model, (), avail, True)[0]
-            price = market.clear(offers.ask, offers.qty, float(model.buyers.scale.sum()),
-                                 model.elasticity, price_cap=model.config.market.price_cap,
-                                 shortfall_price=model.last_price).price
-        self.dump_price = (model.t, float(price))
-        return float(price)
+        refineries' whole available capacity, quotas lifted, at no ask) against today's demand,
+        without instruments but the state's own export caps (`predation_prices`): what
+        developers expect a `predatory` state can hold the price down to when their project
+        comes online (price units). inf when the state's own rule would not dump
+        (`dumping_futile`: its caps leave the outside price where it is without dumping), so
+        developers do not price in a threat the state never carries out."""
+        if self.dumping_futile(model):
+            return float("inf")
+        return float(self.predation_prices(model)[0])
 
     def fixed_cost(self, st) -> np.ndarray:
         """USD of fixed cost each producer pays this step: an idle plant (no output) avoids
