@@ -39,7 +39,7 @@ from abm.config import ExperimentConfig
 from abm.kinds import ACCOUNT_KEYS
 from abm.metrics import run_metrics
 from abm.policies import build_policies
-from abm.policies.trade import restock_barred
+from abm.policies.trade import draws_kept
 from abm.realised import RealisedPrices
 from abm.recorder import Recorder
 from abm.regional import price_columns, route_costs
@@ -161,7 +161,7 @@ class MineralMarket(mesa.Model):
         self.buyers.plan_inventories(self.shortfall, self.short_of,
                                      self.free_trade_price if self.free_trade_buyer_price is None
                                      else self.free_trade_buyer_price,
-                                     not self.components.any)
+                                     not self.components.any, self.shortfall_by)
         self.offers = self.producers.make_offers(self)     # instruments adjust asks, offers
         self.buyers.offer_draws(self.offers)               # short buyers' draws from stock
         self.clear_markets()                        # prices; buyers take delivery
@@ -207,6 +207,7 @@ class MineralMarket(mesa.Model):
         # what export controls take off the market this step (product t) and whose buyers are
         # short of it (those outside the controlling regions; abm.policies.trade)
         self.shortfall = 0.0
+        self.shortfall_by = {}      # the same per control (ExportControl -> t)
         self.short_of = None
         self.free_trade_price = float("nan")    # the world price of that step's free trade
         # per buyer, the price it pays there (None: the world price; set under border measures)
@@ -217,9 +218,8 @@ class MineralMarket(mesa.Model):
         # the step's free trade with no one short, on which every control's cap is found to
         # bind or not (ExportControl.unshort_exports; one clearing a step for all of them)
         self.free_trade_cache = {}
-        # buyers an export control in force has left short in an earlier step do not rebuild
-        # what they drew for it
-        self.buyers.bar_restocking(restock_barred(self) if self.export_controls else None)
+        # buyers do not rebuild what they drew for an export control while it is in force
+        self.buyers.keep_draws(draws_kept(self) if self.export_controls else ())
         self.floor_level = float("nan")
 
     def clear_markets(self) -> None:

@@ -77,6 +77,7 @@ class ModelView(Protocol):
     floor_level: float
     disruption: bool
     shortfall: float            # product t per step export controls take off the market
+    shortfall_by: dict          # the same per control (ExportControl -> t)
     short_of: np.ndarray | None  # per region: its buyers are short of it (None: no shortfall)
     free_trade_price: float     # world price of the export controls' free-trade counterfactual
     free_trade_cache: dict      # the step's free trade with no one short (ExportControl.binds)

@@ -779,3 +779,36 @@ def test_a_small_cut_after_a_ban_takes_its_tonnes_out_of_the_rebuilding_not_all_
     np.testing.assert_allclose(price[3:5], want, rtol=1e-9)
     np.testing.assert_allclose(plain[3], want[0], rtol=1e-9)
     assert (price >= plain * (1 - 1e-12)).all()
+
+
+def test_draws_for_an_ended_control_are_rebuilt_while_another_control_stays_in_force():
+    """Review rv3 R1. A bans in steps 2-3; B cuts 1% in steps 3-6 (cap 0.99 x 250 = 247.5 t).
+    In step 3 the controls take 250 t (A) and 2.5 t (B) off the market and Outside, the one
+    region short, draws for both: 2.5 / 252.5 of its draw is B's. In step 4 A's ban is over:
+    Outside rebuilds what it drew for A and keeps back only B's part, x_O = 0.25 (target -
+    stock - kept) / 500, and B's buyers (short under A's ban, not under their own control)
+    rebuild theirs, x_B = 0.25 (target - stock_B) / 500; A's buyers were never short. Free
+    trade clears 500 (3 + x_O + x_B) (P / 60)^-0.5 = 1,500: P = 60 ((3 + x_O + x_B) / 3)^2;
+    B would export 750 - 500 (1 + x_B) (P / 60)^-0.5 > 247.5, and the cap takes the excess out
+    of Outside's rebuilding, so the price is P (69.62). (One draw count for all controls kept
+    Outside's whole ban gap, 340 t, unrebuilt while B's slack cap stayed in force: 62.53, 11%
+    below the path without B's control.)"""
+    raw = three_regions()
+    raw["experiment"]["steps"] = 10
+    raw["shocks"] = [{"kind": "export_control", "region": "A", "start": 2, "duration": 2,
+                      "cut": 1.0},
+                     {"kind": "export_control", "region": "B", "start": 3, "duration": 4,
+                      "cut": 0.01}]
+    model = run(raw, steps=4)
+    b = next(p for p in model.policies if p.name == "export_control" and p.shock.region == "B")
+    stock, target = model.buyers.stock, 60 * 6000 / 365
+    kept = model.buyers.drawn_for[b][0]
+    np.testing.assert_allclose(kept, model.buyers.sold_draw[0] * 2.5 / 252.5, rtol=1e-9)
+    np.testing.assert_allclose(stock[1], target, rtol=1e-9)
+    x_o = 0.25 * (target - stock[0] - kept) / 500
+    x_b = 0.25 * (target - stock[2]) / 500
+    price = 60 * ((3 + x_o + x_b) / 3) ** 2
+    assert 750 - 500 * (1 + x_b) * (price / 60) ** -0.5 > 247.5
+    model.step()
+    np.testing.assert_allclose(model.price, price, rtol=1e-9)
+    np.testing.assert_allclose(model.price, 69.62, rtol=1e-4)

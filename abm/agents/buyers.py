@@ -115,12 +115,14 @@ class Buyers:
         self.draw: np.ndarray | None = None
         self._draw_rows: list[tuple[int, int]] = []
         self.sold_draw = np.zeros(n)
-        # per region: an export control in force has left its buyers short in an earlier step
-        # of its force (None: no one; `bar_restocking`, abm.policies.trade.restock_barred)
-        self.barred: np.ndarray | None = None
-        # t each buyer has drawn from its stock for those controls' shortfall: not rebuilt
-        # while they are in force (`ordinary_orders`)
-        self.drawn = np.zeros(n)
+        # per export control, t each buyer has drawn from its stock for the control's
+        # shortfall: not rebuilt while the control is in force (`ordinary_orders`, `keep_draws`)
+        self.drawn_for: dict = {}
+        # this step's shortfall as shares per control (`plan_inventories`; what the buyers draw
+        # is attributed to the controls by them) and, with component makers, the share of its
+        # use each buyer draws (None: the tonnes offered, `draw`)
+        self.shortfall_shares: dict = {}
+        self.draw_share: np.ndarray | None = None
         self._price = np.zeros(n)              # price each buyer paid this step
         self._spent: np.ndarray | None = np.zeros(n)   # USD per buyer (see `spent`)
 
@@ -176,7 +178,8 @@ class Buyers:
         return float(scales.sum() if rows is None else scales[rows].sum())
 
     def plan_inventories(self, shortfall: float = 0.0, short_of: np.ndarray | None = None,
-                         free_price: float = float("nan"), fixed: bool = True) -> None:
+                         free_price: float = float("nan"), fixed: bool = True,
+                         shortfall_by: dict | None = None) -> None:
         """Buyers holding inventory order more than they use while below their target and use
         stock instead of buying while above it, closing `inventory_adjust` of the gap a step.
         The target is `inventory_cover` days of use at the reference price (a volume forecast
@@ -216,14 +219,19 @@ class Buyers:
         False; the buyers buy components, not product) the draw stays the share
         d_i = min(s, inventory_max_draw, adjust_i stock_i / U_i) of orders,
         x_i = max(min(x_i^ordinary, 0) - d_i, -inventory_max_draw). Buyers in the controlling
-        region are not short and keep the ordinary rule. What a buyer draws (`drawn`) it does
-        not rebuild while the controls that left it short are in force (`ordinary_orders`)."""
+        region are not short and keep the ordinary rule. What a buyer draws it does not rebuild
+        while the control it drew for is in force (`drawn_for`, `ordinary_orders`): the draw is
+        attributed to the controls in proportion to `shortfall_by` (t a step each takes off the
+        market; None: none is tracked)."""
         if not self.has_inventories:
             return
         use, x = self.ordinary_orders()
         live = use > 0
         safe = np.where(live, use, 1.0)
-        self.draw = None
+        self.draw = self.draw_share = None
+        total = sum(shortfall_by.values()) if shortfall_by else 0.0
+        self.shortfall_shares = ({c: t / total for c, t in shortfall_by.items() if t > 0}
+                                 if total > 0 else {})
         if short_of is not None:        # an export control's cap binds
             short = short_of[self.region] & live
             # (every control that marks buyers short clears its free trade first)
@@ -256,6 +264,7 @@ class Buyers:
                                   np.where(live, self.adjust * self.stock / safe, 0.0))
                 x = np.where(short & (s > 0), np.maximum(np.minimum(x, 0.0) - draw,
                                                          -self.max_draw), x)
+                self.draw_share = np.where(short & (s > 0), draw, 0.0)
         self.order = 1.0 + x
         self.scale = self.scale * self.order
 
@@ -272,28 +281,27 @@ class Buyers:
 
     def ordinary_orders(self) -> tuple[np.ndarray, np.ndarray]:
         """(U_i, t: each buyer's use at the reference price; x_i: its order multiple less 1
-        toward its target, see `plan_inventories`, without restocking in the regions `barred`)."""
+        toward its target, see `plan_inventories`; what it drew for an export control in force,
+        `drawn_for`, it counts as still in stock)."""
         use = self.share * market.demand_at(self.demand_scale, self.elasticity,
                                             self.reference_price)
         if self.adjusting:
             use = use * self.adjustment()
         live = use > 0
         safe = np.where(live, use, 1.0)
-        # what they drew for the controls in force that left them short they do not rebuild
-        # until those end (`drawn`: safety stock is for the disruption); a gap from before them
-        # they go on closing
-        held = self.stock + self.drawn
+        # what they drew for a control in force they do not rebuild until it ends
+        # (`drawn_for`: safety stock is for the disruption); a gap from before it they go on
+        # closing
+        held = self.stock + sum(self.drawn_for.values()) if self.drawn_for else self.stock
         gap = np.where(live, self.adjust * (self.cover_steps * use - held) / safe, 0.0)
         return use, np.clip(gap, -self.max_draw, self.max_draw)
 
-    def bar_restocking(self, barred: np.ndarray | None) -> None:
-        """Set the regions `barred` (per region: an export control in force has left its
-        buyers short in an earlier step of its force; None: none) for this step; a buyer whose
-        region is not barred rebuilds what it drew (`drawn` back to 0)."""
-        self.barred = barred
-        if self.drawn.any():
-            self.drawn = (np.where(barred[self.region], self.drawn, 0.0) if barred is not None
-                          else np.zeros(len(self.drawn)))
+    def keep_draws(self, controls) -> None:
+        """Keep back, this step, what the buyers drew for the export controls `controls` (those
+        in force whose cap has bound, abm.policies.trade.draws_kept); what they drew for any
+        other, ended, control they now rebuild."""
+        if self.drawn_for:
+            self.drawn_for = {c: t for c, t in self.drawn_for.items() if c in controls}
 
     def planned_scale(self) -> np.ndarray:
         """Per buyer, the scale of what it would order this step without the withheld tonnes:
@@ -353,7 +361,12 @@ class Buyers:
         use = self.received / self.order    # (orders are at least 1 - inventory_max_draw > 0)
         change = np.maximum(got - use, -self.stock)
         self.stock = self.stock + change
-        self.drawn = self.drawn + self.sold_draw
+        if self.shortfall_shares:
+            # (component makers' buyers draw a share of their use, not offered tonnes)
+            drawn = self.sold_draw if self.draw_share is None else self.draw_share * use
+            if drawn.any():
+                for c, share in self.shortfall_shares.items():
+                    self.drawn_for[c] = self.drawn_for.get(c, 0.0) + drawn * share
         self.stock_change = change
         self.use = got - change
         self.consumption = float(self.use.sum())

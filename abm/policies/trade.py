@@ -48,7 +48,7 @@
      the cap (concentrate: abm.agents.withholding.licences); the short buyers take it first
      out of their restocking, then out of their stock (abm.agents.buyers.Buyers
      .plan_inventories), and what they drew they do not rebuild while the control is in force
-     (`restock_barred`).
+     (`draws_kept`).
   The rule is for the steps in force: before the start importers buy ahead and after the end
   they run their stock down whatever the cap would have done.
 * `Finance`: concessional finance (a lower hurdle rate) and permitting reform (shorter lead
@@ -128,33 +128,19 @@ class TradeMeasures(Policy):
             self.government.book("duty", out.duties * model.money_per_price_tonne)
 
 
-def restock_barred(model) -> np.ndarray | None:
-    """Per region, whether its buyers may not rebuild what they drew from their safety stocks
-    for the export controls' shortfall (abm.agents.buyers.Buyers.drawn) at step `model.t`: an
-    export control in force whose cap has bound in an earlier step of its force left them
-    short (every region but the separate markets and, for a product control, the controlling
-    regions, as `ExportControl.mark_short`). ASSUMPTION (docs/ODD.md 7.1): the stock is for
-    the disruption, and a buyer does not rebuild what it drew while the control that drew it
-    down is in force, even in a month whose cap happens to be slack; it rebuilds once the
-    control ends (a gap from before it, it goes on closing). Without this a mild cut, slack in
-    some month, let buyers restock into its force at up to `inventory_max_draw` of their use
-    and raised the outside price above a deeper cut's, whose buyers stayed short (issue 15:
-    the peak must rise with the cut). A control whose cap never binds bars no one (None when
-    no control has bound)."""
-    bound = [p for p in model.policies if p.name == "export_control" and p.has_bound
-             and p.active(model.t)]
-    if not bound:
-        return None
-    # the union of the regions each of them leaves short: a region whose own control binds
-    # stays barred while another control that left it short is in force
-    barred = np.zeros(len(model.region_names), dtype=bool)
-    for p in bound:
-        short = np.ones(len(model.region_names), dtype=bool)
-        if not p.concentrate:
-            short[p.region] = False
-        barred |= short
-    barred[list(model.separate_markets)] = False
-    return barred
+def draws_kept(model) -> set:
+    """The export controls whose shortfall the buyers' draws are not rebuilt for at step
+    `model.t` (abm.agents.buyers.Buyers.keep_draws): those in force whose cap has bound in an
+    earlier step of their force. ASSUMPTION (docs/ODD.md 7.1): the stock is for the
+    disruption, and a buyer does not rebuild what it drew for a control while that control is
+    in force, even in a month whose cap happens to be slack; it rebuilds once the control ends
+    (a gap from before it, or drawn for another control that has ended, it goes on closing).
+    Without this a mild cut, slack in some month, let buyers restock into its force at up to
+    `inventory_max_draw` of their use and raised the outside price above a deeper cut's, whose
+    buyers stayed short (issue 15: the peak must rise with the cut). A control whose cap never
+    binds keeps nothing back."""
+    return {p for p in model.policies if p.name == "export_control" and p.has_bound
+            and p.active(model.t)}
 
 
 class ExportControl(Policy):
@@ -183,7 +169,7 @@ class ExportControl(Policy):
         # which its cap does not bind)
         self.withheld_steps: list[float] = []
         # whether its cap has bound in a step of its force (the buyers it left short then do not
-        # restock for the rest of it: `restock_barred`)
+        # rebuild what they drew for it for the rest of it: `draws_kept`)
         self.has_bound = False
 
     def initialize(self, model) -> None:
@@ -404,6 +390,7 @@ class ExportControl(Policy):
                   else self.withheld - min(self.inventory, self.withheld))
         if tonnes > 0:
             model.shortfall += tonnes
+            model.shortfall_by[self] = tonnes
 
     def mark_short(self, model) -> None:
         """Mark whose buyers the export controls whose caps bind this step leave short
