@@ -812,3 +812,31 @@ def test_draws_for_an_ended_control_are_rebuilt_while_another_control_stays_in_f
     model.step()
     np.testing.assert_allclose(model.price, price, rtol=1e-9)
     np.testing.assert_allclose(model.price, 69.62, rtol=1e-4)
+
+
+def test_a_mip_quota_an_ended_ban_left_unused_stays_in_the_next_controls_counterfactual():
+    """Review rv3 R3. MIP 80 with a 3,600 t/yr volume cap (300 t a step, carried over); a China
+    ban in step 1, then a 1% cut in steps 2-6 (cap 0.99 x 300 = 297 t: step 0's exports). In
+    step 2 the quota the ban left unused (600 t to date) is real: without the cut the club
+    imports its use and rebuilding at the MIP, 500 x 1.075 (80 / 60)^-0.5 = 465.49 t (Outside
+    rebuilds x = 0.25 x 150 / 500 = 0.075 of use). The cap withholds 465.49 - 297 = 168.49 t:
+    Outside defers its 0.075 x 433.01 = 32.48 t of rebuilding and draws the other 136.01 t,
+    and the club price stays at the MIP, 80. (Counting the ban's step as quota used in a world
+    without controls, the cut withheld 3 t, Outside rebuilt and the club price jumped to
+    192.60.)"""
+    raw = exporter_and_importer(0.0)
+    raw["experiment"]["steps"] = 4
+    raw["policy"] = {"floor": {"mechanism": "mip", "level": 80.0, "volume_cap": 3600.0}}
+    raw["shocks"] = [{"kind": "export_control", "region": "China", "start": 1, "duration": 1,
+                      "cut": 1.0},
+                     {"kind": "export_control", "region": "China", "start": 2, "duration": 5,
+                      "cut": 0.01}]
+    model = run(raw, steps=2)
+    before = model.buyers.stock.copy()
+    model.step()
+    np.testing.assert_allclose(model.club_price, 80.0, rtol=1e-9)
+    use = 500 * (80 / 60) ** -0.5
+    cut = [p for p in model.policies if p.name == "export_control"][1]
+    np.testing.assert_allclose(cut.withheld_steps[2], 1.075 * use - 297, rtol=1e-9)
+    np.testing.assert_allclose(model.buyers.stock - before,
+                               [-(1.075 * use - 297 - 0.075 * use), 0.0], atol=1e-9)

@@ -512,14 +512,16 @@ class MinimumImportPrice(FloorPolicy):
     def initialize(self, model) -> None:
         super().initialize(model)
         self.year_imports = 0.0
-        # t the club would have imported this year without the export controls (their
-        # counterfactual's imports in the steps a control bound, the real imports otherwise)
-        self.free_trade_year_imports = 0.0
+        # this year's steps: (t imported, t the controls' counterfactual imported or None, the
+        # export controls that took tonnes off the market that step), for the quota the year
+        # would have left without the controls in force (`free_trade_used`)
+        self.year_steps: list[tuple[float, float | None, frozenset]] = []
 
     def apply(self, model) -> None:
         super().apply(model)
         if (model.t - self.start) % model.steps_per_year == 0:
-            self.year_imports = self.free_trade_year_imports = 0.0
+            self.year_imports = 0.0
+            self.year_steps = []
         if not self.in_force(model.t):
             return
         # a component MIP is a border measure on imported components (the component market's)
@@ -533,8 +535,17 @@ class MinimumImportPrice(FloorPolicy):
                 step = (model.t - self.start) % model.steps_per_year
                 cap = cap * (step + 1) / model.steps_per_year
             plan.import_cap = self.quota_left(cap, self.year_imports)
-            plan.free_trade_import_cap = self.quota_left(cap, self.free_trade_year_imports)
+            plan.free_trade_import_cap = self.quota_left(cap, self.free_trade_used(model))
             plan.excess_duty = self.cfg.excess_duty
+
+    def free_trade_used(self, model) -> float:
+        """t of this year's quota used in a world without the export controls in force now:
+        in the steps one of them took tonnes off the market, what their counterfactual
+        imported; in the others, what was imported (a control that has ended is part of that
+        world's history: the quota it left unused is carried over, review rv3 R3)."""
+        live = {p for p in model.policies if p.name == "export_control" and p.active(model.t)}
+        return sum(free if free is not None and (controls & live) else real
+                   for real, free, controls in self.year_steps)
 
     def quota_left(self, cap: float, used: float) -> float:
         """t of the volume cap `cap` (t, to date this year) left after `used` t of imports
@@ -549,7 +560,10 @@ class MinimumImportPrice(FloorPolicy):
         self.year_imports += max(out.club_imports, 0.0)
         # (a control's counterfactual is of the product market, not the component market)
         free = None if self.downstream else model.free_trade_club_imports
-        self.free_trade_year_imports += max(out.club_imports if free is None else free, 0.0)
+        self.year_steps.append((max(out.club_imports, 0.0),
+                                None if free is None else max(free, 0.0),
+                                frozenset(p for p in model.policies if p.name == "export_control"
+                                          and p.active(model.t) and p.withheld > 0)))
         if out.duties > 0:
             self.government.book("duty", out.duties * model.money_per_price_tonne)
         if out.exporter_rent > 0:     # a memo item: what the club forwent to exporters
