@@ -86,7 +86,8 @@ class Recorder:
         # during the run (one stacked sum for many steps instead of one per step)
         self.defer = defer
         # per deferred step: (t, structure, output by producer, tonnes by buyer, spend by buyer
-        # when read during the step, demand scale, price, importers' spend, offtake payments)
+        # when read during the step, demand scale, price, importers' spend, offtake payments,
+        # tonnes by buyer from the market: less what it drew from its own stock and bought back)
         self._pending: list[tuple] = []
         self._net_exports = np.zeros((steps, len(regions)))
         # (region index, column) of each separate market's price (abm.regional.price_columns)
@@ -177,10 +178,14 @@ class Recorder:
             storage_spend = holders.step_spend
         # (the price buyers paid: the component price when they buy components)
         paid = model.component_price if model.components.any else model.price
+        # a buyer's draw from its own stock, offered at no ask and bought back, is neither
+        # production nor imports: net exports count the tonnes bought from others (rv3 R8)
+        market_tonnes = (out.buyer_tonnes - buyers.sold_draw if buyers.sold_draw.any()
+                         else out.buyer_tonnes)
         if self.defer:
             self._pending.append((model.t, st, b.output.copy(), out.buyer_tonnes,
                                   buyers.spent_known, buyers.scale_of(),
-                                  paid, importers, offtake))
+                                  paid, importers, offtake, market_tonnes))
         else:
             spend = float(sum(buyers.spent.tolist()))
             production = ref_out.sum()
@@ -214,7 +219,7 @@ class Recorder:
             regions = len(self.region_names)
             self._net_exports[model.t] = np.bincount(
                 b.region, weights=ref_out, minlength=regions) - np.bincount(
-                buyers.region, weights=out.buyer_tonnes, minlength=regions)
+                buyers.region, weights=market_tonnes, minlength=regions)
         self.club_market[model.t] = out.club_market_price
         if self.region_prices:
             self.region_price[model.t] = [out.region_prices[r] for r, _ in self.region_prices]
@@ -391,6 +396,7 @@ class Recorder:
             cols["demand"][t0:t1] = demand
             # net exports: np.bincount adds producer by producer, buyer by buyer
             regions = len(self.region_names)
+            tonnes = np.array([g[9] for g in group])          # (from the market)
             if output.shape[1] + tonnes.shape[1] <= 256:
                 made, bought = np.zeros((len(group), regions)), np.zeros((len(group), regions))
                 for k, r in enumerate(st.region.tolist()):

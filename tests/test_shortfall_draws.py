@@ -597,15 +597,16 @@ def test_buyers_left_short_do_not_restock_while_the_control_is_in_force():
 def test_buyers_barred_by_one_control_stay_barred_under_another_in_either_order():
     """three_regions (Outside, A, B a third of use each, 500 t/step at 60; A and B refining 750
     t/step, exporting 250 t each). A cuts 0.5 in steps 2-4 (cap 125 t), B 0.1 in steps 3-4
-    (cap 225 t). Step 2 A's cap binds: 125 t withheld, Outside and B short, each drawing
-    62.5 t at P = 60 (stocks 2,958.9 -> 2,833.9 t). Steps 3-4 outages leave A 150 t and B 450
-    t: A exports nothing (its buyers use 200 t at any price below), its cap is slack, but
-    Outside and B, left short by it in step 2, do not restock while it is in force. With no one
-    restocking, free trade clears 600 t against 1,500 (P / 60)^-0.5: P = 60 x 2.5^2 = 375, B
-    exporting 450 - 200 = 250 t > 225: B's cap binds and withholds 25 t, drawn by Outside and A
-    (short of B) at 375, whose market gets 150 + 225 + 25 = 400 t against
-    1,000 (P / 60)^-0.5: P = 375 outside, the stocks falling 25 t a step. Listing B's control
-    first gives the same. (Restocking B's buyers, as before: 382.85 and 20.9 t withheld.)"""
+    (normal exports (250 + 250 + 312.5) / 3 = 270.83 t, cap 243.75 t). Step 2 A's cap binds:
+    125 t withheld, Outside and B short, each drawing 62.5 t at P = 60 (stocks 2,958.9 ->
+    2,833.9 t), so B exports 250 + 62.5 = 312.5 t (its buyers' draw is their own stock). Steps
+    3-4 outages leave A 150 t and B 450 t: A exports nothing (its buyers use 200 t at any price
+    below), its cap is slack, but Outside and B do not rebuild what they drew for it while it
+    is in force. With no one restocking, free trade clears 600 t against 1,500 (P / 60)^-0.5:
+    P = 60 x 2.5^2 = 375, B exporting 450 - 200 = 250 t > 243.75: B's cap binds and withholds
+    6.25 t, drawn by Outside and A (short of B) at 375, whose market gets 150 + 243.75 + 6.25 =
+    400 t against 1,000 (P / 60)^-0.5: P = 375 outside, the stocks falling 6.25 t a step.
+    Listing B's control first gives the same. (Restocking B's buyers: 382.85.)"""
     def three(first):
         control = {"A": {"kind": "export_control", "region": "A", "start": 2, "duration": 3,
                          "cut": 0.5},
@@ -619,10 +620,11 @@ def test_buyers_barred_by_one_control_stay_barred_under_another_in_either_order(
         model = run(three(first))
         s = model.series()
         np.testing.assert_allclose(s["price"][:5], [60, 60, 60, 375, 375], rtol=1e-9)
-        np.testing.assert_allclose(s["buyer_stock"][:5], cover - np.array([0, 0, 125, 150, 175]),
-                                   rtol=1e-9)
+        np.testing.assert_allclose(s["buyer_stock"][:5],
+                                   cover - np.array([0, 0, 125, 131.25, 137.5]), rtol=1e-9)
         b = next(p for p in model.policies if p.name == "export_control" and p.shock.region == "B")
-        np.testing.assert_allclose(b.withheld_steps[:5], [0, 0, 0, 25, 25], atol=1e-9)
+        np.testing.assert_allclose(b.reference_exports, (250 + 250 + 312.5) / 3, rtol=1e-12)
+        np.testing.assert_allclose(b.withheld_steps[:5], [0, 0, 0, 6.25, 6.25], atol=1e-9)
 
 
 def test_the_controls_decide_after_the_border_measures_whatever_the_list_order(monkeypatch):
@@ -782,36 +784,41 @@ def test_a_small_cut_after_a_ban_takes_its_tonnes_out_of_the_rebuilding_not_all_
 
 
 def test_draws_for_an_ended_control_are_rebuilt_while_another_control_stays_in_force():
-    """Review rv3 R1. A bans in steps 2-3; B cuts 1% in steps 3-6 (cap 0.99 x 250 = 247.5 t).
-    In step 3 the controls take 250 t (A) and 2.5 t (B) off the market and Outside, the one
-    region short, draws for both: 2.5 / 252.5 of its draw is B's. In step 4 A's ban is over:
+    """Review rv3 R1. A bans in steps 2-3; B cuts 20% in steps 3-6 (normal exports (250 + 250
+    + 375) / 3 = 291.67 t: in step 2 B's buyers drew 125 t of their own stock, cap 233.33 t).
+    In step 3 the controls take 250 t (A) and w_B t (B) off the market and Outside, the one
+    region short, draws for both: w_B / (250 + w_B) of its draw is B's. In step 4 A's ban is over:
     Outside rebuilds what it drew for A and keeps back only B's part, x_O = 0.25 (target -
     stock - kept) / 500, and B's buyers (short under A's ban, not under their own control)
     rebuild theirs, x_B = 0.25 (target - stock_B) / 500; A's buyers were never short. Free
     trade clears 500 (3 + x_O + x_B) (P / 60)^-0.5 = 1,500: P = 60 ((3 + x_O + x_B) / 3)^2;
-    B would export 750 - 500 (1 + x_B) (P / 60)^-0.5 > 247.5, and the cap takes the excess out
-    of Outside's rebuilding, so the price is P (69.62). (One draw count for all controls kept
-    Outside's whole ban gap, 340 t, unrebuilt while B's slack cap stayed in force: 62.53, 11%
-    below the path without B's control.)"""
+    B would export 750 - 500 (1 + x_B) (P / 60)^-0.5 > 233.33, and the cap takes the excess out
+    of Outside's rebuilding, so the price is P. (One draw count for all controls kept
+    Outside's whole ban gap unrebuilt while B's control stayed in force: with a 1% cut, 62.53,
+    11% below the path without B's control, against 69.62.)"""
     raw = three_regions()
     raw["experiment"]["steps"] = 10
     raw["shocks"] = [{"kind": "export_control", "region": "A", "start": 2, "duration": 2,
                       "cut": 1.0},
                      {"kind": "export_control", "region": "B", "start": 3, "duration": 4,
-                      "cut": 0.01}]
+                      "cut": 0.2}]
     model = run(raw, steps=4)
-    b = next(p for p in model.policies if p.name == "export_control" and p.shock.region == "B")
+    a, b = (p for p in model.policies if p.name == "export_control")
+    np.testing.assert_allclose(b.reference_exports, (250 + 250 + 375) / 3, rtol=1e-12)
     stock, target = model.buyers.stock, 60 * 6000 / 365
     kept = model.buyers.drawn_for[b][0]
-    np.testing.assert_allclose(kept, model.buyers.sold_draw[0] * 2.5 / 252.5, rtol=1e-9)
+    w_b = b.withheld_steps[3]
+    assert w_b > 0 and a.withheld_steps[3] == 250
+    np.testing.assert_allclose(kept, model.buyers.sold_draw[0] * w_b / (250 + w_b), rtol=1e-9)
     np.testing.assert_allclose(stock[1], target, rtol=1e-9)
     x_o = 0.25 * (target - stock[0] - kept) / 500
     x_b = 0.25 * (target - stock[2]) / 500
     price = 60 * ((3 + x_o + x_b) / 3) ** 2
-    assert 750 - 500 * (1 + x_b) * (price / 60) ** -0.5 > 247.5
+    exports = 750 - 500 * (1 + x_b) * (price / 60) ** -0.5
+    assert exports > 0.8 * b.reference_exports
+    assert exports - 0.8 * b.reference_exports < 500 * x_o * (price / 60) ** -0.5
     model.step()
     np.testing.assert_allclose(model.price, price, rtol=1e-9)
-    np.testing.assert_allclose(model.price, 69.62, rtol=1e-4)
 
 
 def test_a_mip_quota_an_ended_ban_left_unused_stays_in_the_next_controls_counterfactual():
@@ -840,3 +847,23 @@ def test_a_mip_quota_an_ended_ban_left_unused_stays_in_the_next_controls_counter
     np.testing.assert_allclose(cut.withheld_steps[2], 1.075 * use - 297, rtol=1e-9)
     np.testing.assert_allclose(model.buyers.stock - before,
                                [-(1.075 * use - 297 - 0.075 * use), 0.0], atol=1e-9)
+
+
+def test_a_buyers_draw_from_its_own_stock_is_not_counted_against_its_regions_exports():
+    """Review rv3 R8. A bans in steps 2-4; Outside's and B's buyers share the 250 t shortfall,
+    each drawing 125 t from its own stock (s = 250 / 1,000). B refines 750 t and its buyers
+    buy 500 - 125 = 375 t of it: B exports 375 t in step 2, Outside imports 375 t (its 125 t
+    drawn is its own). So B's control from step 3 (cut 0.1) takes its normal exports as
+    (250 + 250 + 375) / 3 = 291.67 t (the draws, sold back to their owners, counted as B's own
+    consumption gave 250 t in step 2 and 225 t for the cap)."""
+    raw = three_regions()
+    raw["experiment"]["steps"] = 6
+    raw["shocks"] = [{"kind": "export_control", "region": "A", "start": 2, "duration": 3,
+                      "cut": 1.0},
+                     {"kind": "export_control", "region": "B", "start": 3, "duration": 2,
+                      "cut": 0.1}]
+    model = run(raw)
+    np.testing.assert_allclose(model.region_net_exports[2], [-375, 0, 375], atol=1e-9)
+    b = [p for p in model.policies if p.name == "export_control"][1]
+    np.testing.assert_allclose(b.reference_exports, (250 + 250 + 375) / 3, rtol=1e-12)
+    np.testing.assert_allclose(model.region_net_exports.sum(axis=1), 0.0, atol=1e-9)
