@@ -161,7 +161,8 @@ class MineralMarket(mesa.Model):
         self.buyers.plan_inventories(self.shortfall, self.short_of,
                                      self.free_trade_price if self.free_trade_buyer_price is None
                                      else self.free_trade_buyer_price,
-                                     not self.components.any, self.shortfall_by)
+                                     not self.components.any, self.shortfall_by,
+                                     self.take_limit)
         self.offers = self.producers.make_offers(self)     # instruments adjust asks, offers
         self.buyers.offer_draws(self.offers)               # short buyers' draws from stock
         self.clear_markets()                        # prices; buyers take delivery
@@ -209,6 +210,7 @@ class MineralMarket(mesa.Model):
         self.shortfall = 0.0
         self.shortfall_by = {}      # the same per control (ExportControl -> t)
         self.short_of = None
+        self.take_limit = None      # per region, t its short buyers may take (None: no limit)
         self.free_trade_price = float("nan")    # the world price of that step's free trade
         # per buyer, the price it pays there (None: the world price; set under border measures)
         self.free_trade_buyer_price = None

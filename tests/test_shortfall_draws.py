@@ -867,3 +867,51 @@ def test_a_buyers_draw_from_its_own_stock_is_not_counted_against_its_regions_exp
     b = [p for p in model.policies if p.name == "export_control"][1]
     np.testing.assert_allclose(b.reference_exports, (250 + 250 + 375) / 3, rtol=1e-12)
     np.testing.assert_allclose(model.region_net_exports.sum(axis=1), 0.0, atol=1e-9)
+
+
+def test_a_region_under_a_slack_cap_of_its_own_frees_exports_only_up_to_it():
+    """Review rv3 R1. A bans in steps 2-3; B cuts 1% in steps 3-6: normal exports (250 + 250 +
+    375) / 3 = 291.67 t, cap 288.75 t, above the 250 t B exports in free trade (no cap binds
+    but A's). In step 3 Outside and B are short of A's 250 t. A B buyer's draw frees B's
+    refinery to export, but B's cap lets out at most 288.75 - 250 = 38.75 t more: B's buyers
+    take 38.75 t (defer their rebuilding, then draw) and Outside the other 211.25 t, within
+    its room (a quarter of its 861.3 t). Outside gets 288.75 + 211.25 = 500 t: the price stays
+    60, as without B's control. (Shared in proportion, B's buyers drew 125 t that B's cap then
+    kept at home and the outside price rose to 87.62.)"""
+    raw = three_regions()
+    raw["experiment"]["steps"] = 10
+    base = {"kind": "export_control", "region": "A", "start": 2, "duration": 2, "cut": 1.0}
+    raw["shocks"] = [base]
+    plain = run(copy.deepcopy(raw), steps=4)
+    raw["shocks"] = [base, {"kind": "export_control", "region": "B", "start": 3,
+                            "duration": 4, "cut": 0.01}]
+    model = run(raw, steps=3)
+    before = model.buyers.stock.copy()
+    model.step()
+    np.testing.assert_allclose(model.price, 60.0, rtol=1e-9)
+    np.testing.assert_allclose(plain.price, 60.0, rtol=1e-9)
+    np.testing.assert_allclose(before - model.buyers.stock, [211.25, 0.0, 38.75], rtol=1e-9)
+    np.testing.assert_allclose(model.region_net_exports[3], [-288.75, 0, 288.75], rtol=1e-9)
+
+
+def test_allocate_shortfall_defers_first_then_draws_and_respects_group_limits():
+    """The allocation alone. 30 t short: two buyers would rebuild 10 t and 0 t, so 10 t are
+    deferred and the other 20 t drawn in proportion to orders 100 and 300 (5 and 15 t). With
+    the second buyer's group limited to 6 t, it takes 6 t and the first takes the other 24 t
+    (its 10 t of rebuilding and 14 t drawn, within its room of 20 t). A room of 2 t caps a
+    draw without anyone making it up."""
+    from abm.agents.buyers import allocate_shortfall
+
+    restock, room = np.array([10.0, 0.0]), np.array([20.0, 50.0])
+    weight, group = np.array([100.0, 300.0]), np.array([0, 1])
+    deferred, drawn = allocate_shortfall(30.0, restock, room, weight, group,
+                                         np.array([np.inf, np.inf]))
+    np.testing.assert_allclose(deferred, [10, 0])
+    np.testing.assert_allclose(drawn, [5, 15])
+    deferred, drawn = allocate_shortfall(30.0, restock, room, weight, group,
+                                         np.array([np.inf, 6.0]))
+    np.testing.assert_allclose(deferred + drawn, [24, 6])
+    np.testing.assert_allclose(deferred, [10, 0])
+    deferred, drawn = allocate_shortfall(30.0, restock, np.array([2.0, 50.0]), weight, group,
+                                         np.array([np.inf, np.inf]))
+    np.testing.assert_allclose(drawn, [2, 15])

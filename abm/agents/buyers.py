@@ -179,7 +179,8 @@ class Buyers:
 
     def plan_inventories(self, shortfall: float = 0.0, short_of: np.ndarray | None = None,
                          free_price: float = float("nan"), fixed: bool = True,
-                         shortfall_by: dict | None = None) -> None:
+                         shortfall_by: dict | None = None,
+                         take_limit: np.ndarray | None = None) -> None:
         """Buyers holding inventory order more than they use while below their target and use
         stock instead of buying while above it, closing `inventory_adjust` of the gap a step.
         The target is `inventory_cover` days of use at the reference price (a volume forecast
@@ -222,7 +223,11 @@ class Buyers:
         region are not short and keep the ordinary rule. What a buyer draws it does not rebuild
         while the control it drew for is in force (`drawn_for`, `ordinary_orders`): the draw is
         attributed to the controls in proportion to `shortfall_by` (t a step each takes off the
-        market; None: none is tracked)."""
+        market; None: none is tracked). `take_limit` (per region, t; None: no limit) bounds
+        what a region's short buyers take out of their restocking and stock together: a region
+        under a slack export cap of its own frees exports only up to its cap (review rv3 R1);
+        what they cannot take the other short buyers share (`allocate_shortfall`; not with
+        component makers)."""
         if not self.has_inventories:
             return
         use, x = self.ordinary_orders()
@@ -243,23 +248,29 @@ class Buyers:
             # the withheld tonnes come first out of the short buyers' restocking (they defer
             # it, in proportion to what each would add at free trade), then out of their stock
             restock = np.where(short, np.maximum(x, 0.0), 0.0) * planned
-            wanted = float(restock.sum())
-            deferred = min(shortfall, wanted)
-            if deferred > 0:
-                x = np.where(short & (x > 0), x * (1.0 - deferred / wanted), x)
-            left = shortfall - deferred
-            need = float(planned[short].sum())
-            s = left / need if need > 0 and left > 0 else 0.0
             if fixed:
                 # tonnes, offered at no ask (`offer_draws`); a buyer above its target draws
                 # them on top of its drawdown toward it, both at most max_draw of its orders
-                xs = np.minimum(x, 0.0)
-                draw = np.minimum(np.minimum(s, self.max_draw + xs) * planned,
-                                  self.adjust * self.stock)
-                draw = np.where(short & (s > 0), np.maximum(draw, 0.0), 0.0)
+                room = np.where(short, np.maximum(np.minimum(
+                    (self.max_draw + np.minimum(x, 0.0)) * planned,
+                    self.adjust * self.stock), 0.0), 0.0)
+                limit = (np.full(int(self.region.max()) + 1, np.inf) if take_limit is None
+                         else take_limit)
+                deferred, draw = allocate_shortfall(shortfall, restock, room,
+                                                    np.where(short, planned, 0.0),
+                                                    self.region, limit)
+                x = np.where(deferred > 0, x - deferred / np.where(planned > 0, planned, 1.0),
+                             x)
                 if (draw > 1e-12).any():
                     self.draw = draw
             else:   # (component makers' market: a share of orders, see above)
+                wanted = float(restock.sum())
+                deferred = min(shortfall, wanted)
+                if deferred > 0:
+                    x = np.where(short & (x > 0), x * (1.0 - deferred / wanted), x)
+                left = shortfall - deferred
+                need = float(planned[short].sum())
+                s = left / need if need > 0 and left > 0 else 0.0
                 draw = np.minimum(np.minimum(s, self.max_draw),
                                   np.where(live, self.adjust * self.stock / safe, 0.0))
                 x = np.where(short & (s > 0), np.maximum(np.minimum(x, 0.0) - draw,
@@ -370,3 +381,43 @@ class Buyers:
         self.stock_change = change
         self.use = got - change
         self.consumption = float(self.use.sum())
+
+
+def allocate_shortfall(shortfall: float, restock: np.ndarray, room: np.ndarray,
+                       weight: np.ndarray, group: np.ndarray, limit: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(deferred, drawn), t per buyer: how short buyers replace `shortfall` t. First each
+    defers its restocking `restock` (t it would add to its stock), all in proportion up to the
+    shortfall; what is left, each draws its share of it in proportion to `weight` (its orders
+    at free trade), at most its `room` (t; a draw its room stops is not made up by the
+    others). Buyer i is in group `group[i]` (its region), whose buyers together take at most
+    `limit[group]` t (deferred and drawn): a group over its limit is scaled down to it and the
+    rest is shared again by the other groups' buyers. Buyers with zero weight, restock and
+    room take nothing."""
+    deferred, drawn = np.zeros(len(restock)), np.zeros(len(restock))
+    active = (weight > 0) | (restock > 0)
+    left = float(shortfall)
+    for _ in range(len(limit) + 1):
+        if left <= 0 or not active.any():
+            break
+        r = np.where(active, restock, 0.0)
+        wanted = float(r.sum())
+        put_off = min(left, wanted)
+        d = r * (put_off / wanted) if wanted > 0 else r
+        rest = left - put_off
+        w = np.where(active, weight, 0.0)
+        total = float(w.sum())
+        s = rest / total if total > 0 and rest > 0 else 0.0
+        t = np.minimum(s * w, np.where(active, room, 0.0))
+        took = np.bincount(group, weights=np.where(active, d + t, 0.0), minlength=len(limit))
+        over = np.flatnonzero(took > limit * (1 + 1e-12))
+        if not len(over):
+            deferred[active], drawn[active] = d[active], t[active]
+            break
+        for g in over.tolist():
+            members = active & (group == g)
+            scale = limit[g] / took[g]
+            deferred[members], drawn[members] = d[members] * scale, t[members] * scale
+            left -= float(limit[g])
+            active &= ~members
+    return deferred, drawn

@@ -398,17 +398,27 @@ class ExportControl(Policy):
         counterfactual with them short, which meets their orders: every binding product
         control's region at once (each decided on the same counterfactual with no one short,
         `binds`), so that the answer does not depend on the order of the controls in the
-        config."""
+        config. A region under a product cap that does not bind frees exports only up to it:
+        what its short buyers take from their restocking and stock is at most the cap less its
+        free-trade exports (`model.take_limit`; review rv3 R1: B's buyers, short of A's ban,
+        drew 125 t that B's slack 1% cap then kept at home, and the outside price rose from 60
+        to 87.62)."""
         if model.short_of is not None:
             return
         short = np.ones(len(model.region_names), dtype=bool)
         short[list(model.separate_markets)] = False
+        limit = np.full(len(model.region_names), np.inf)
         for p in model.policies:
             if p.name == self.name and not p.concentrate:
                 cap = p.cap_at(model, model.t)
-                if cap is not None and p.binds(model, cap):
+                if cap is None:
+                    continue
+                if p.binds(model, cap):
                     short[p.region] = False
+                else:
+                    limit[p.region] = max(cap - p.unshort_exports(model), 0.0)
         model.short_of = short
+        model.take_limit = limit if np.isfinite(limit).any() else None
 
     def ever_caps(self) -> bool:
         """Whether the control caps exports in some step of its force (`has_cap`)."""
