@@ -915,3 +915,27 @@ def test_allocate_shortfall_defers_first_then_draws_and_respects_group_limits():
     deferred, drawn = allocate_shortfall(30.0, restock, np.array([2.0, 50.0]), weight, group,
                                          np.array([np.inf, np.inf]))
     np.testing.assert_allclose(drawn, [2, 15])
+
+
+def test_a_cfd_or_offtake_that_keeps_a_club_refiner_running_is_in_the_counterfactual():
+    """Review rv3 R13. A club refiner of 100 t/step at cost 70 kept running by a CFD at 80 (or
+    an offtake at a fixed 80): it offers at no ask, 1,000 (P / 60)^-0.5 = 1,100 clears at
+    P = 60 (10/11)^2 = 49.59, Outside buying 550 t, 450 t of them China's. A cut of 0.05 (cap
+    427.5 t) withholds 22.5 t, 0.2 withholds 90 t; Outside draws them and the price stays
+    49.59. (With the producers' own asks in the counterfactual the club refiner was idle there,
+    China exported 500 t, 72.5 and 140 t were drawn, and the price fell to 43.64 and 41.67.)"""
+    for policy in ({"floor": {"mechanism": "cfd", "level": 80.0}},
+                   {"offtake": {"share": 1.0, "covers": ["Outside"], "price_formula": "fixed",
+                                "price": 80.0}}):
+        for cut, withheld in ((0.05, 22.5), (0.2, 90.0)):
+            raw = exporter_and_importer(cut)
+            raw["producers"].append({"name": "Ref Out", "region": "Outside",
+                                     "stage": "refinery", "capacity": 1200.0,
+                                     "unit_cost": 70.0})
+            raw["policy"] = policy
+            model = run(raw)
+            np.testing.assert_allclose(model.series()["price"], 60 * (10 / 11) ** 2,
+                                       rtol=1e-9)
+            control = next(p for p in model.policies if p.name == "export_control")
+            np.testing.assert_allclose(control.withheld_steps, [0, 0] + [withheld] * 3,
+                                       rtol=1e-9, atol=1e-9)

@@ -401,10 +401,17 @@ class Producers:
             self.chain, self.chain_rows = chain
         return offers
 
-    def own_offers(self, model: ModelView) -> Offers:
+    def own_offers(self, model: ModelView, contracts: bool = False) -> Offers:
         """This step's offers as the producers make them without any instrument (what trade
-        would be without measures; no state of the step is changed)."""
-        return self._offers(model, (), self.available(), self._dumping(model))[0]
+        would be without measures; no state of the step is changed); with `contracts`, as the
+        instruments that change them in normal times leave them (`Policy.in_free_trade`: a
+        CFD's asks, an offtake's tranches; no caps, rules of origin or releases), the offers of
+        the export controls' counterfactual (review rv3 R13: without the CFD a club refiner
+        it keeps running was idle there, the club's imports were too high, and a cut lowered
+        the price)."""
+        policies = ([p for p in model.policies if p.in_free_trade] if contracts else ())
+        return self._offers(model, policies, self.available(), self._dumping(model),
+                            measures=False)[0]
 
     def free_trade_asks(self, model: ModelView) -> np.ndarray:
         """The asks per producer row behind `own_offers` (no instrument's adjustment)."""
@@ -505,12 +512,17 @@ class Producers:
         dumped, plain = self.predation_prices(model)
         return plain is not None and dumped >= plain * (1 - 1e-12)
 
-    def _offers(self, model: ModelView, policies, avail: np.ndarray, dumping: bool):
+    def _offers(self, model: ModelView, policies, avail: np.ndarray, dumping: bool,
+                measures: bool | None = None):
         """(offers, asks by row, (chain curve, chain rows) or None, compliant pool or None,
         home pools): the offers of `avail` at the producers' asks, adjusted by `policies`; under
         a binding rule of origin club refiners may re-source to compliant feed (`_resourced`);
         under a concentrate export control the controlling region's mines ship only their
-        quota abroad (abm.agents.withholding: the home pools' offers follow the world chain's)."""
+        quota abroad (abm.agents.withholding: the home pools' offers follow the world chain's).
+        `measures` (default: whether there are `policies`) says whether the plan's concentrate
+        caps and rule of origin act."""
+        if measures is None:
+            measures = bool(policies)
         b, st = self.book, self.structure()
         ask = st.asks[dumping].copy()
         for policy in policies:
@@ -522,7 +534,7 @@ class Producers:
         pools = []
         if self.has_mines:
             mines = np.flatnonzero((b.stage == MINE) & (avail > 0))
-            caps = model.plan.concentrate_caps if policies else None
+            caps = model.plan.concentrate_caps if measures else None
             if caps:
                 left, pools = withholding.withhold(ask, avail, b.region, refs, mines, caps,
                                                    self.intensity)
@@ -542,7 +554,7 @@ class Producers:
                 qty = np.concatenate([qty, pool.curve.quantity])
             club_value = sourcing.club_value(b.club, ref_rows, mine_rows, asks, ask[mine_rows],
                                              self.intensity)
-            rule = model.plan.rules_of_origin if policies else None
+            rule = model.plan.rules_of_origin if measures else None
             if rule is not None and self.sourcing == "compliant" and model.plan.club_separate:
                 resourced = self._resourced(model, ask, avail, refs, mines, rule)
                 if resourced is not None:

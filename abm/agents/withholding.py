@@ -90,7 +90,7 @@ def free_trade(model):
     club's border measures or a buffer-stock defence, in the step's markets as they will
     clear, caps aside (abm.policies.trade.ExportControl.measured_plan: a tariff changes how
     much product, and so concentrate, the club's imports call for; review 15 finding 4)."""
-    offers = model.producers.own_offers(model)
+    offers = model.producers.own_offers(model, contracts=True)
     scale = model.buyers.planned_scale()
     plan = model.plan.before_controls(model.separate_markets)
     if plan is not None:

@@ -31,6 +31,10 @@ class Policy:
     # (a stockpile's release) or act after it; 3 private stockholders, who read the plan and
     # offers as the others left them
     phase = 2
+    # whether it changes the producers' offers in normal times (a CFD's asks, an offtake's
+    # tranches), so that the export controls' counterfactual makes the offers with it
+    # (abm.agents.producers.Producers.own_offers)
+    in_free_trade = False
 
     def __init__(self, start: int = 0, end: int | None = None, announce: int | None = None):
         self.start = start

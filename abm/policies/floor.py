@@ -227,6 +227,7 @@ class FloorPolicy(Policy):
 
 class CfdFloor(FloorPolicy):
     """Contract for difference: top-ups below the floor, upside share above it."""
+    in_free_trade = True    # its asks keep covered producers running without a control
 
     def initialize(self, model) -> None:
         super().initialize(model)

@@ -20,6 +20,7 @@ from abm.policies.base import Policy
 
 class Offtake(Policy):
     name = "offtake"
+    in_free_trade = True    # its tranches are sold without a control too
 
     def __init__(self, cfg):
         super().__init__(cfg.start, cfg.end)

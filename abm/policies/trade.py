@@ -206,7 +206,7 @@ class ExportControl(Policy):
         if self.concentrate:
             offers, sold = withholding.free_trade(model)
             return float(withholding.abroad(model, offers, sold, self.region).sum())
-        offers = model.producers.own_offers(model)
+        offers = model.producers.own_offers(model, contracts=True)
         scale = model.buyers.planned_scale()   # (what buyers will order)
         plan = self.measured_plan(model)
         if plan is not None:
@@ -244,7 +244,7 @@ class ExportControl(Policy):
         linked = plan is None and bool(model.separate_markets) and not self.concentrate
         key = "measured" if plan is not None else "linked" if linked else "world"
         if key not in cache:
-            offers = model.producers.own_offers(model)
+            offers = model.producers.own_offers(model, contracts=True)
             scale = model.buyers.planned_scale()
             if linked:
                 cache[key] = (offers, scale, self._clear_linked(model, offers, scale))
