@@ -939,3 +939,19 @@ def test_a_cfd_or_offtake_that_keeps_a_club_refiner_running_is_in_the_counterfac
             control = next(p for p in model.policies if p.name == "export_control")
             np.testing.assert_allclose(control.withheld_steps, [0, 0] + [withheld] * 3,
                                        rtol=1e-9, atol=1e-9)
+
+
+def test_a_separate_market_that_imports_draws_its_shortfall():
+    """Review rv3 R11. The importing region is a separate market (no shipping cost), the only
+    buyer of China's exports: a cut of 0.05 (cap 475 t) or 0.2 (400 t) withholds 25 or 100 t,
+    which its buyers draw, so its price stays 60 and its stock falls 25 or 100 t a step, as
+    when it is not separate. (Never short, it drew nothing: 60 (500 / 475)^2 = 66.48 and
+    60 (5/4)^2 = 93.75.)"""
+    for cut, withheld in ((0.05, 25.0), (0.2, 100.0)):
+        raw = exporter_and_importer(cut)
+        raw["regions"] = [{"name": "Japan", "separate_market": True}, {"name": "China"}]
+        raw["buyers"][0]["region"] = "Japan"
+        model = run(raw)
+        np.testing.assert_allclose(model.series()["price_region__Japan"], 60.0, rtol=1e-9)
+        np.testing.assert_allclose(model.buyers.stock[0], 60 * 6000 / 365 - 3 * withheld,
+                                   rtol=1e-9)

@@ -223,25 +223,30 @@ class ExportControl(Policy):
         model.free_trade_price = result.price
         return self._exports_in(model, offers, scale, result)
 
-    def _exports_in(self, model, offers, scale: np.ndarray, result) -> float:
-        """The region's net exports in the one-market clearing `result` of `offers` against
-        the buyers' scales `scale`: what its offers sold less its buyers' share of consumption."""
+    def _exports_in(self, model, offers, scale: np.ndarray, result,
+                    region: int | None = None) -> float:
+        """The region's (or `region`'s) net exports in the one-market clearing `result` of
+        `offers` against the buyers' scales `scale`: what its offers sold less its buyers'
+        share of consumption."""
+        r = self.region if region is None else region
         total = float(scale.sum())
-        made = float(result.dispatched[offers.region == self.region].sum())
-        share = float(scale[model.buyers.region == self.region].sum()) / total if total > 0 else 0.0
+        made = float(result.dispatched[offers.region == r].sum())
+        share = float(scale[model.buyers.region == r].sum()) / total if total > 0 else 0.0
         return made - max(result.quantity, 0.0) * share
 
-    def unshort_exports(self, model) -> float:
+    def unshort_exports(self, model, region: int | None = None) -> float:
         """`free_trade_exports` with no one short (every buyer orders as it would without a
         control, restocking included), from one clearing per step shared by every control
         (`model.free_trade_cache`, reset each step), which leaves `model.free_trade_price`
         alone: whether a cap binds is decided on it, the same counterfactual for every control
-        whatever their order in the config (`binds`)."""
+        whatever their order in the config (`binds`). With `region`, that region's net
+        exports of product there."""
         from abm.market import clear
 
         cache = model.free_trade_cache
         plan = self.measured_plan(model)
-        linked = plan is None and bool(model.separate_markets) and not self.concentrate
+        product = region is not None or not self.concentrate
+        linked = plan is None and bool(model.separate_markets) and product
         key = "measured" if plan is not None else "linked" if linked else "world"
         if key not in cache:
             offers = model.producers.own_offers(model, contracts=True)
@@ -255,14 +260,14 @@ class ExportControl(Policy):
                     offers.ask, offers.qty, float(scale.sum()), model.elasticity,
                     price_cap=model.config.market.price_cap, shortfall_price=model.last_price))
         offers, scale, result = cache[key]
-        if self.concentrate:
+        if not product:
             sold = result.sold if plan is not None else result.dispatched
             return float(withholding.abroad(model, offers, sold, self.region).sum())
         if linked:
-            return self._linked_exports_in(model, offers, scale, result)
+            return self._linked_exports_in(model, offers, scale, result, region)
         if plan is not None:
-            return self._measured_exports_in(model, offers, result)
-        return self._exports_in(model, offers, scale, result)
+            return self._measured_exports_in(model, offers, result, region)
+        return self._exports_in(model, offers, scale, result, region)
 
     @staticmethod
     def measured_plan(model):
@@ -283,12 +288,13 @@ class ExportControl(Policy):
         (`measured_plan`), on the real clearing path (abm.agents.withholding.clear_measured)."""
         return withholding.clear_measured(model, offers, scale, plan)
 
-    def _measured_exports_in(self, model, offers, result) -> float:
-        """The region's net exports in the clearing `result` (`clear_measured`): what its
-        offers sold to the market (not to a buffer-stock defence, whose purchases stay in its
-        store) less what its buyers took."""
-        made = float((result.sold - result.to_gov)[offers.region == self.region].sum())
-        return made - float(result.buyer_tonnes[model.buyers.region == self.region].sum())
+    def _measured_exports_in(self, model, offers, result, region: int | None = None) -> float:
+        """The region's (or `region`'s) net exports in the clearing `result`
+        (`clear_measured`): what its offers sold to the market (not to a buffer-stock defence,
+        whose purchases stay in its store) less what its buyers took."""
+        r = self.region if region is None else region
+        made = float((result.sold - result.to_gov)[offers.region == r].sum())
+        return made - float(result.buyer_tonnes[model.buyers.region == r].sum())
 
     def binds(self, model, cap: float) -> bool:
         """Whether the cap `cap` binds this step: the region would export more under free
@@ -320,16 +326,19 @@ class ExportControl(Policy):
                             model.elasticity, nodes, price_cap=model.config.market.price_cap,
                             shortfall_price=model.last_price)
 
-    def _linked_exports_in(self, model, offers, scale: np.ndarray, result) -> float:
-        """The region's net exports in the linked clearing `result` (`_clear_linked`)."""
+    def _linked_exports_in(self, model, offers, scale: np.ndarray, result,
+                           region: int | None = None) -> float:
+        """The region's (or `region`'s) net exports in the linked clearing `result`
+        (`_clear_linked`)."""
+        r = self.region if region is None else region
         order = sorted(model.separate_markets)
         buyer_region = model.buyers.region
-        if self.region in model.separate_markets:
-            return -float(result.net_imports[order.index(self.region)])
+        if r in model.separate_markets:
+            return -float(result.net_imports[order.index(r)])
         hub, hub_buyers = ~np.isin(offers.region, order), ~np.isin(buyer_region, order)
-        made = float(result.world_dispatched[offers.region[hub] == self.region].sum())
+        made = float(result.world_dispatched[offers.region[hub] == r].sum())
         total = float(scale[hub_buyers].sum())
-        share = float(scale[buyer_region == self.region].sum()) / total if total > 0 else 0.0
+        share = float(scale[buyer_region == r].sum()) / total if total > 0 else 0.0
         return made - max(result.world_consumption, 0.0) * share
 
     def apply(self, model) -> None:
@@ -382,9 +391,9 @@ class ExportControl(Policy):
         """Add what the control takes off the market this step (product t: withheld concentrate
         over the refining intensity; withheld product less the importers' stock bought ahead,
         which `adjust_offers` offers in its place) to the model's shortfall, which the buyers of
-        the world market share (Buyers.plan_inventories): not those of separate markets (they
-        import at the world price, which the world buyers' draw holds) and, for a product
-        control, not the region's own, who buy in its home market; a concentrate control's
+        short buyers share (Buyers.plan_inventories): a separate market's up to what it
+        imports (`mark_short`) and, for a product control, not the region's own, who buy in
+        its home market; a concentrate control's
         region has no product market of its own, so its buyers are short like the others."""
         tonnes = (self.withheld / model.producers.intensity if self.concentrate
                   else self.withheld - min(self.inventory, self.withheld))
@@ -406,8 +415,12 @@ class ExportControl(Policy):
         if model.short_of is not None:
             return
         short = np.ones(len(model.region_names), dtype=bool)
-        short[list(model.separate_markets)] = False
         limit = np.full(len(model.region_names), np.inf)
+        # a separate market is short of what it imports there: its buyers take at most its
+        # imports (one that imports nothing is not short; review rv3 R11: the only importer,
+        # never short, saw a 5% cut raise its price 60 -> 66.48 while it held 60 days' stock)
+        for r in model.separate_markets:
+            limit[r] = max(-self.unshort_exports(model, r), 0.0)
         for p in model.policies:
             if p.name == self.name and not p.concentrate:
                 cap = p.cap_at(model, model.t)
