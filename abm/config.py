@@ -484,7 +484,8 @@ class Shock(Strict):
                                 "0.029 / (1 - cut); docs/sources.md)",
                                 ge=0, le=1)
     front_run: float = field(0.0, "-", "export_control: share of importers' per-step demand "
-                             "bought ahead each step between announcement and start", ge=0, le=5)
+                             "bought ahead each step between announcement and start (in all at "
+                             "most what the announced caps withhold over the force)", ge=0, le=5)
     stage: Literal["product", "concentrate"] = field(
         "product", "-", "export_control: what is withheld: product (the region's net exports of "
         "product) or concentrate (what its mines ship to refiners in other regions; DRC cobalt "

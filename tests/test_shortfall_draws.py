@@ -955,3 +955,18 @@ def test_a_separate_market_that_imports_draws_its_shortfall():
         np.testing.assert_allclose(model.series()["price_region__Japan"], 60.0, rtol=1e-9)
         np.testing.assert_allclose(model.buyers.stock[0], 60 * 6000 / 365 - 3 * withheld,
                                    rtol=1e-9)
+
+
+def test_importers_buy_ahead_at_most_what_the_announced_control_withholds():
+    """Review rv3 R5. Announced at step 1, in force in steps 2-4, front_run 0.2: importers
+    would buy 0.2 x D_others(60) = 100 t ahead in step 1. A 1% cut withholds 0.01 x 500 x 3 =
+    15 t over its force, so they buy 15 t: 1,000 (P / 60)^-0.5 = 985, P = 60 (1000/985)^2 =
+    61.84 (not 60 (10/9)^2 = 74.07, the 30% cut's), and nothing is left over to depress the
+    price after the end. A 30% cut (450 t) leaves the 100 t."""
+    for cut, price in ((0.01, 60 * (1000 / 985) ** 2), (0.3, 60 * (10 / 9) ** 2)):
+        raw = exporter_and_importer(cut)
+        raw["experiment"]["steps"] = 8
+        raw["shocks"][0].update(announce=1, front_run=0.2)
+        s = run(raw).series()["price"].to_numpy()
+        np.testing.assert_allclose(s[1], price, rtol=1e-9)
+        assert (s[5:] >= 60.0 * (1 - 1e-12)).all()      # (a glut after the end: 50.97)

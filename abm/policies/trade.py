@@ -355,7 +355,11 @@ class ExportControl(Policy):
             from abm.market import demand_at
 
             per_step = demand_at(scale, model.elasticity, model.last_price)
-            model.plan.importer_demand += s.front_run * per_step
+            # at most what the announced schedule will withhold over the force, less what they
+            # hold already: nobody buys 100 t ahead of a 1% cut that withholds 15 t (review
+            # rv3 R5: the notice month's spike was the same for every cut)
+            room = max(self.announced_shortfall(model) - self.inventory, 0.0)
+            model.plan.importer_demand += min(s.front_run * per_step, room)
         self.withheld = 0.0
         if not self.active(t):
             if t >= self.end and self.reference_exports is not None and not self.concentrate:
@@ -432,6 +436,12 @@ class ExportControl(Policy):
                     limit[p.region] = max(cap - p.unshort_exports(model), 0.0)
         model.short_of = short
         model.take_limit = limit if np.isfinite(limit).any() else None
+
+    def announced_shortfall(self, model) -> float:
+        """t the announced schedule withholds over the control's force: its normal exports
+        less each step's cap (`cap_at`; a step without a cap withholds nothing)."""
+        caps = [self.cap_at(model, t) for t in range(self.start, self.end)]
+        return sum(max(self.reference_exports - c, 0.0) for c in caps if c is not None)
 
     def ever_caps(self) -> bool:
         """Whether the control caps exports in some step of its force (`has_cap`)."""
