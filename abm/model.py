@@ -211,6 +211,7 @@ class MineralMarket(mesa.Model):
         self.shortfall_by = {}      # the same per control (ExportControl -> t)
         self.short_of = None
         self.take_limit = None      # per region, t its short buyers may take (None: no limit)
+        self.spare_supply = 0.0     # t unsold outside the caps at the free-trade price
         self.free_trade_price = float("nan")    # the world price of that step's free trade
         # per buyer, the price it pays there (None: the world price; set under border measures)
         self.free_trade_buyer_price = None

@@ -970,3 +970,25 @@ def test_importers_buy_ahead_at_most_what_the_announced_control_withholds():
         s = run(raw).series()["price"].to_numpy()
         np.testing.assert_allclose(s[1], price, rtol=1e-9)
         assert (s[5:] >= 60.0 * (1 - 1e-12)).all()      # (a glut after the end: 50.97)
+
+
+def test_spare_capacity_at_the_free_trade_price_replaces_the_withheld_tonnes_first():
+    """Review rv3 R14. A club refiner of 200 t/step at 55 on the margin: free trade clears at
+    55 (1,000 (55/60)^-0.5 = 1,044.47 t, the refiner selling 44.47 t), China exporting 477.77
+    t. Cut 0.2 (cap 382.22 t) withholds 95.55 t; the refiner sells them at the same 55
+    (140.02 t, within its 200): no one is short and Outside's stock is untouched. Cut 0.5
+    (cap 238.88 t) withholds 238.88 t: the refiner's 155.53 t spare go first, Outside draws
+    the other 83.35 t, and the price stays 55. (Drawing the whole 95.55 t displaced the
+    refiner's output and drained the stock.)"""
+    for cut in (0.2, 0.5):
+        raw = exporter_and_importer(cut)
+        raw["producers"].append({"name": "Ref Out", "region": "Outside", "stage": "refinery",
+                                 "capacity": 2400.0, "unit_cost": 55.0})
+        model = run(raw)
+        np.testing.assert_allclose(model.series()["price"], 55.0, rtol=1e-9)
+        control = next(p for p in model.policies if p.name == "export_control")
+        exports = 1000 - 500 * (55 / 60) ** -0.5
+        np.testing.assert_allclose(control.reference_exports, exports, rtol=1e-9)
+        spare = 200 - (1000 * (55 / 60) ** -0.5 - 1000)
+        np.testing.assert_allclose(model.buyers.stock[0], 60 * 6000 / 365
+                                   - 3 * max(cut * exports - spare, 0.0), rtol=1e-9)

@@ -402,8 +402,10 @@ class ExportControl(Policy):
         tonnes = (self.withheld / model.producers.intensity if self.concentrate
                   else self.withheld - min(self.inventory, self.withheld))
         if tonnes > 0:
-            model.shortfall += tonnes
             model.shortfall_by[self] = tonnes
+            # what producers outside the caps have spare at the free-trade price they supply at
+            # that price: no one is short of it (`spare_supply`; review rv3 R14)
+            model.shortfall = max(sum(model.shortfall_by.values()) - model.spare_supply, 0.0)
 
     def mark_short(self, model) -> None:
         """Mark whose buyers the export controls whose caps bind this step leave short
@@ -436,6 +438,42 @@ class ExportControl(Policy):
                     limit[p.region] = max(cap - p.unshort_exports(model), 0.0)
         model.short_of = short
         model.take_limit = limit if np.isfinite(limit).any() else None
+        model.spare_supply = self.spare_supply(model)
+
+    def spare_supply(self, model) -> float:
+        """t of product the producers outside the binding caps leave unsold at the price they
+        get in this step's counterfactual (`unshort_exports`): a marginal producer with spare
+        capacity at the free-trade price supplies the withheld tonnes at that price, so they
+        are no shortfall (review rv3 R14: buyers drew 95.55 t a step that an idle club refiner
+        would have sold at the unchanged 55, displacing it; R10: the same behind a dumping
+        state's cap). Not with separate markets cleared linked (0 there)."""
+        plan = self.measured_plan(model)
+        if plan is None and model.separate_markets:
+            return 0.0
+        self.unshort_exports(model)
+        key = "measured" if plan is not None else "world"
+        if key not in model.free_trade_cache:
+            return 0.0
+        offers, _, result = model.free_trade_cache[key]
+        if plan is not None:
+            sold, price = result.sold, result.offer_price
+        else:
+            sold, price = result.dispatched, np.full(len(offers.ask), result.price)
+        capped = np.zeros(len(model.region_names), dtype=bool)
+        mined = np.zeros(len(model.region_names), dtype=bool)
+        for p in model.policies:
+            if p.name != self.name:
+                continue
+            cap = p.cap_at(model, model.t)
+            if cap is not None and p.binds(model, cap):
+                (mined if p.concentrate else capped)[p.region] = True
+        outside = ~capped[offers.region]
+        if mined.any():
+            fed = offers.mine >= 0
+            outside &= ~np.where(fed, mined[model.book.region[np.maximum(offers.mine, 0)]],
+                                 False)
+        at_price = offers.ask <= price * (1 + 1e-9)
+        return float(np.maximum(offers.qty - sold, 0.0)[outside & at_price].sum())
 
     def announced_shortfall(self, model) -> float:
         """t the announced schedule withholds over the control's force: its normal exports
