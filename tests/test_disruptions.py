@@ -428,7 +428,7 @@ def test_a_predatory_state_does_not_dump_against_an_entrant_whose_price_a_club_m
     assert threat.metrics()["state_outlay"] == 0.0
     # developers: the club project sees no threat; a world project would (35.26 at step 2)
     step2 = predation("predatory", STATE, policy=mip, steps=3)
-    assert step2.producers.dumping_price(step2, club=True) == np.inf
+    assert step2.producers.dumping_price(step2, "club") == np.inf
     world = 50 * 60 ** 0.5 * 50 ** -0.5
     assert step2.producers.dumping_price(step2) == pytest.approx(
         60 * (50 / (120 - world)) ** 2, rel=1e-9)

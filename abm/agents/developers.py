@@ -329,20 +329,19 @@ class Pipeline:
         life (abm.investment.discounted_share at the hurdle rate) the price is at most what the
         state can hold it down to by dumping (`Producers.dumping_price`, with the capacity it
         has today), so a threat the state cannot carry out changes nothing. The state's rule is
-        read in the project's own market (`club`: a club product project, behind the club's
-        border measures): where dumping would not lower the club's price (a minimum import
-        price holding it, review rv3 R6) the state does not dump against it, and the project
-        fears nothing; where it would, the world price dumping is what the club's border
-        measures then act on (`protection`, applied to this price as to any other). In a
-        separate market `market` (`market_of`) the dumped product lands at that price plus the
-        shipping cost into it (ASSUMPTION: the state dumps through the world market)."""
+        read in the project's own market: in a separate market `market` (`market_of`) that
+        market's price with the state dumping, the markets linked by their shipping costs; for
+        a club project (`club`) behind the club's border measures, where dumping would not
+        lower the club's price (a minimum import price holding it, review rv3 R6) the state
+        does not dump against it and the project fears nothing, and where it would, the world
+        price dumping is what the club's border measures then act on (`protection`, applied to
+        this price as to any other)."""
         rules = self.config.nonmarket
         if rules.strategy != "predatory" or not self.producers.structure().nm_any:
             return expected
         inv = self.config.investment
-        dumped = self.producers.dumping_price(model, club and market is None)
-        if market is not None:
-            dumped += self.cost_in[market]
+        where = market if market is not None else ("club" if club else "world")
+        dumped = self.producers.dumping_price(model, where)
         if dumped >= expected:
             return expected
         share = discounted_share(inv.hurdle_rate, 0.0, rules.predatory_window

@@ -419,19 +419,31 @@ class Producers:
             model.developers, model.t, rules.predatory_window)
             and not self.dumping_futile(model, self.entrant_markets(model)))
 
-    def entrant_markets(self, model: ModelView) -> tuple[int, ...]:
-        """The markets of the market-economy projects whose entry is imminent this step (as
-        `entry_imminent`): 1 for a club product project (it sells at the club's price, behind
-        the club's border measures), 0 for any other (the world price; a mine sells
-        concentrate at the world's concentrate price)."""
+    @staticmethod
+    def market_of(model: ModelView, stage: int, region: int):
+        """The market whose price a market-economy project of `stage` in `region` sells at, as
+        the state's predation reads it: its separate market's (the region, abm.regional) for a
+        product project there, "club" for a club product project (behind the club's border
+        measures), else "world" (a mine sells concentrate at the world's concentrate price)."""
+        if stage == MINE:
+            return "world"
+        if region in getattr(model, "separate_markets", {}):
+            return int(region)
+        return "club" if bool(model.region_club[region]) else "world"
+
+    def entrant_markets(self, model: ModelView) -> tuple:
+        """The markets (`market_of`) of the market-economy projects whose entry is imminent
+        this step (as `entry_imminent`)."""
         t, window = model.t, self.nonmarket.predatory_window
-        found = set()
+        found = []
         for d in model.developers:
             if d.market_economy and d.online_step is not None and (
                     (d.status == "building" and 0 <= d.online_step - t <= window)
                     or (d.status == "online" and 0 <= t - d.online_step < window)):
-                found.add(int(d.stage != MINE and bool(model.region_club[d.region])))
-        return tuple(sorted(found))
+                market = self.market_of(model, d.stage, d.region)
+                if market not in found:
+                    found.append(market)
+        return tuple(found)
 
     def state_export_caps(self, model: ModelView) -> dict[int, float]:
         """Region -> t per step: the caps this step of the product export controls in force
@@ -489,19 +501,20 @@ class Producers:
         return (mip, tariff, cap, excess, undertaking, origin, transship, detection)
 
     def restricted_prices(self, model: ModelView, dumping: bool, caps: dict[int, float],
-                          border: tuple, avail: np.ndarray | None = None
-                          ) -> tuple[float, float]:
-        """(world price, club price) when this step's own offers of `avail` (default:
-        `available`), the state dumping or not, clear against today's demand with only the
-        export caps `caps` (each capped region its own market) and the club's border measures
-        `border` (`club_border`; the club its own market behind them) as instruments: the price
-        outside the capped regions, and the price of the club's market (the world's without
-        border measures)."""
+                          border: tuple, avail: np.ndarray | None = None) -> dict:
+        """Market (`market_of`: "world", "club", a separate market's region) -> price when this
+        step's own offers of `avail` (default: `available`), the state dumping or not, clear
+        against today's demand with only the export caps `caps` (each capped region its own
+        market) and the club's border measures `border` (`club_border`; the club its own
+        market behind them) as instruments, in the separate markets linked by their shipping
+        costs (abm.regional): the price outside the capped regions, the price of the club's
+        market (the world's without border measures) and each separate market's."""
         from abm.clearing import MarketPlan, clear_step
 
         avail = self.available() if avail is None else avail
         offers = self._offers(model, (), avail, dumping)[0]
-        plan = MarketPlan(export_caps=dict(caps))
+        plan = MarketPlan(export_caps=dict(caps),
+                          separate=dict(getattr(model, "separate_markets", {})))
         if border:
             (plan.mip, plan.tariff, plan.import_cap, plan.excess_duty, plan.undertaking,
              plan.rules_of_origin, plan.transship_cost, plan.detection_rate) = border
@@ -509,7 +522,9 @@ class Producers:
                          buyer_scale=model.buyers.scale, buyer_region=model.buyers.region,
                          region_club=model.region_club, eps=model.elasticity,
                          price_cap=model.config.market.price_cap, last_price=model.last_price)
-        return float(out.world_price), float(out.club_market_price)
+        prices = {"world": float(out.world_price), "club": float(out.club_market_price)}
+        prices.update((int(r), float(p)) for r, p in out.region_prices.items())
+        return prices
 
     def available_under(self, cut: np.ndarray) -> np.ndarray:
         """`available` with the regional supply cuts `cut` in place of this step's."""
@@ -521,21 +536,21 @@ class Producers:
         finally:
             self.supply_cut, self.cut_active = kept
 
-    def predation_prices(self, model: ModelView
-                         ) -> tuple[tuple[float, float], tuple[float, float] | None]:
-        """((world, club) price dumping, (world, club) price not dumping; None without caps or
-        border measures) of this step: the prices this step's producers would clear at against
-        today's demand, without instruments but the state's own product export caps
-        (`state_export_caps`, each capped region its own market) and the club's product border
-        measures (`club_border`: a minimum import price, a tariff; the club its own market),
-        through `restricted_prices`. Dumping, the state's refineries offer their whole available
-        capacity at no ask: dumping lifts its production quotas (`follow_quotas`), so the
-        capacity without them (the step's other cuts, `shock_cut`); not dumping, the state
-        offers at its asks the capacity under the quotas its rule sets this step (`rule_cut`;
-        review rv2 finding F6: judged at one capacity both ways, the state did not dump where
-        lifting its quota lowered the entrant's price). Without caps or border measures the
-        prices not dumping are not needed (None: dumping at no ask never raises the one world
-        price) and the price dumping is one world market's, the club's too. Memoised per step:
+    def predation_prices(self, model: ModelView) -> tuple[dict, dict | None]:
+        """(prices dumping, prices not dumping; None without caps, border measures or separate
+        markets) of this step, each market (`market_of`) -> price: the prices this step's
+        producers would clear at against today's demand, without instruments but the state's
+        own product export caps (`state_export_caps`, each capped region its own market) and
+        the club's product border measures (`club_border`: a minimum import price, a tariff;
+        the club its own market), in the separate markets of abm.regional linked as in the
+        step's clearing (`restricted_prices`). Dumping, the state's refineries offer their
+        whole available capacity at no ask: dumping lifts its production quotas
+        (`follow_quotas`), so the capacity without them (the step's other cuts, `shock_cut`);
+        not dumping, the state offers at its asks the capacity under the quotas its rule sets
+        this step (`rule_cut`; review rv2 finding F6: judged at one capacity both ways, the
+        state did not dump where lifting its quota lowered the entrant's price). In one world
+        market the prices not dumping are not needed (None: dumping at no ask never raises the
+        one price) and the price dumping is that market's, the club's too. Memoised per step:
         one answer a step, whoever asks first (the state's quotas, its offers, the
         developers)."""
         caps = self.state_export_caps(model)
@@ -545,11 +560,11 @@ class Producers:
         if memo is not None and memo[0] == key:
             return memo[1]
         dump_avail = self.available_under(self.shock_cut)
-        if caps or border:
+        if caps or border or getattr(model, "separate_markets", None):
             # the dumped tonnes reach other markets only up to the state's export caps
-            # (review rv1: a threat the caps make impossible must not deter entry), and the
-            # club's market only through its border measures (review rv3 R6: behind a MIP
-            # the club's price need not move)
+            # (review rv1: a threat the caps make impossible must not deter entry), the club's
+            # market only through its border measures (review rv3 R6: behind a MIP the club's
+            # price need not move) and a separate market only through its shipping costs
             found = (self.restricted_prices(model, True, caps, border, dump_avail),
                      self.restricted_prices(model, False, caps, border,
                                             self.available_under(self.rule_cut)))
@@ -558,21 +573,21 @@ class Producers:
             price = float(market.clear(offers.ask, offers.qty, float(model.buyers.scale.sum()),
                                        model.elasticity, price_cap=model.config.market.price_cap,
                                        shortfall_price=model.last_price).price)
-            found = ((price, price), None)
+            found = ({"world": price, "club": price}, None)
         self.predation_memo = (key, found)
         return found
 
-    def dumping_futile(self, model: ModelView, markets: tuple[int, ...] = (0, 1)) -> bool:
-        """Whether dumping leaves the price in every one of the entrants' `markets` (0 the
-        world's, 1 the club's: `entrant_markets`) where it would be without dumping: the
-        state's own product export caps (review rv1: under a binding cap the dumped tonnes
-        only flood its home market) or the club's border measures (review rv3 R6: a minimum
-        import price holds the club's price at its level while the club imports, whatever the
-        world price; a tariff, once the club no longer imports) leave the entrant's price the
-        same. Then the state does not dump (ASSUMPTION: predation aims at the entrant's market,
-        and a state does not pay to sell below cost for nothing, at home or to the world's
-        buyers). Dumping at its quota-free capacity is compared with not dumping under this
-        step's quotas (`predation_prices`)."""
+    def dumping_futile(self, model: ModelView, markets: tuple = ("world", "club")) -> bool:
+        """Whether dumping leaves the price in every one of the entrants' `markets`
+        (`entrant_markets`) where it would be without dumping: the state's own product export
+        caps (review rv1: under a binding cap the dumped tonnes only flood its home market),
+        the club's border measures (review rv3 R6: a minimum import price holds the club's price
+        at its level while the club imports, whatever the world price; a tariff, once the club
+        no longer imports) or a separate market's shipping costs (its price within its no-trade
+        band) leave the entrant's price the same. Then the state does not dump (ASSUMPTION:
+        predation aims at the entrant's market, and a state does not pay to sell below cost for
+        nothing, at home or to other buyers). Dumping at its quota-free capacity is compared
+        with not dumping under this step's quotas (`predation_prices`)."""
         dumped, plain = self.predation_prices(model)
         return plain is not None and all(dumped[k] >= plain[k] * (1 - 1e-12) for k in markets)
 
@@ -785,19 +800,22 @@ class Producers:
             model.governments.state_for([r], f"{model.region_names[r]} state").book(
                 "predatory_subsidy", paid)
 
-    def dumping_price(self, model: ModelView, club: bool = False) -> float:
-        """The world price this step's producers would clear at with the state dumping (its
-        refineries' whole available capacity, quotas lifted, at no ask) against today's demand,
-        without instruments but the state's own export caps and the club's border measures
-        (`predation_prices`): what developers expect a `predatory` state can hold the world
-        price down to when their project comes online (price units; a club project's price
-        follows from it through the border, abm.investment.sale_price_function). inf when the
-        state's own rule would not dump against the project (`dumping_futile` in its market:
-        the club's for a club product project, `club`, else the world's), so developers do not
-        price in a threat the state never carries out."""
-        if self.dumping_futile(model, (int(club),)):
+    def dumping_price(self, model: ModelView, market="world") -> float:
+        """The price in `market` (`market_of`: "world", "club", a separate market's region) this
+        step's producers would clear at with the state dumping (its refineries' whole available
+        capacity, quotas lifted, at no ask) against today's demand, without instruments but the
+        state's own export caps and the club's border measures, the separate markets linked
+        (`predation_prices`): what developers expect a `predatory` state can hold the price
+        down to when their project comes online (price units). For "club" it is the world
+        price (a club project's price follows from it through the club's border,
+        abm.investment.sale_price_function), read only where dumping would lower the club's
+        own price. inf when the state's own rule would not dump against a project in `market`
+        (`dumping_futile` there), so developers do not price in a threat the state never
+        carries out."""
+        if self.dumping_futile(model, (market,)):
             return float("inf")
-        return float(self.predation_prices(model)[0][0])
+        dumped = self.predation_prices(model)[0]
+        return float(dumped["world" if market == "club" else market])
 
     def fixed_cost(self, st) -> np.ndarray:
         """USD of fixed cost each producer pays this step: an idle plant (no output) avoids
