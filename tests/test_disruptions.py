@@ -227,10 +227,12 @@ def test_a_state_reserve_sells_when_the_price_rises_above_its_level():
 
 def predation(strategy: str, producers, cost: float = 40.0, available_from: int = 0,
               steps: int = 12, window: int = 3, shocks: list | None = None,
-              nonmarket: dict | None = None):
+              nonmarket: dict | None = None, policy: dict | None = None,
+              investment: dict | None = None):
     # a state-directed World and one club entrant of 1 t a step at `cost`, no capex, 4 steps
     # to build; buyers q = 50 + 50, D(P) = 100 (P/60)^-0.5 a step (`nonmarket`: more of the
-    # state's rules, production quotas)
+    # state's rules, production quotas; `policy`: the club's instruments; `investment`: more
+    # of the developers' settings)
     raw = config(producers, club_q=50.0, world_q=50.0, steps=steps)
     raw["regions"][1]["market_economy"] = False
     raw["nonmarket"] = {"strategy": strategy, **(nonmarket or {})}
@@ -242,8 +244,11 @@ def predation(strategy: str, producers, cost: float = 40.0, available_from: int 
                          "projects": [{"name": "Entrant", "region": "Club", "capacity": 12.0,
                                        "unit_cost": cost, "capex": 0.0, "lead_time": 4,
                                        "available_from": available_from}]}
+    raw["investment"].update(investment or {})
     if shocks:
         raw["shocks"] = shocks
+    if policy:
+        raw["policy"] = policy
     return run(raw)
 
 
@@ -398,6 +403,93 @@ def test_a_state_dumps_where_lifting_its_quota_lowers_the_price_behind_its_own_c
     # developers expect the price the state's dumping holds (step 3: the capped 62.81)
     step3 = predation("predatory", producers, steps=4, shocks=OWN_CONTROL, nonmarket=quotas)
     assert step3.producers.dumping_price(step3) == pytest.approx(capped, rel=1e-9)
+
+
+def test_a_predatory_state_does_not_dump_against_an_entrant_whose_price_a_club_mip_holds():
+    """Review rv3 R6. The first test's run with a club MIP of 50. Not dumping: the club imports
+    at max(P, 50) = 50, D_c(50) = 50 (50/60)^-0.5 = 54.77 t, the world buyers the rest of what
+    is offered at or below 45: D_w(45) = 57.735, 112.5 t < 120, so P = 45 and the club's price
+    max(45, min(50, club autarky)) = 50 (the club has no capacity but the entrant's 1 t at 40
+    from step 5). Dumping (120 t at no ask) the club still pays 50 and takes 54.77 t (53.77 t
+    with the entrant's 1 t): world buyers take the other 65.23 t, P = 60 (50/65.23)^2 = 35.26
+    (34.20), a transfer to them, and the entrant's price stays 50. The state's rule judges the
+    entrant's market, the club's: futile, so it never dumps, the run is the competitive one
+    and it pays nothing (it dumped in steps 2-7 and paid 3.70m). Developers read the same
+    rule: no threat for a club project (`dumping_price` inf), so with a price view of 30%
+    volatility the entrant's decision price is the competitive run's (the world's dumping
+    price lowered E[max(P, 50)] before)."""
+    mip = {"floor": {"mechanism": "mip", "level": 50.0}}
+    plain, threat = (predation(s, STATE, policy=mip) for s in ("competitive", "predatory"))
+    a, b = plain.series(), threat.series()
+    np.testing.assert_allclose(b["club_price"], 50.0, rtol=1e-12)
+    np.testing.assert_allclose(b["price"], 45.0, rtol=1e-12)
+    for column in ("price", "club_price", "consumption"):
+        np.testing.assert_allclose(b[column], a[column], rtol=1e-12)
+    assert threat.metrics()["state_outlay"] == 0.0
+    # developers: the club project sees no threat; a world project would (35.26 at step 2)
+    step2 = predation("predatory", STATE, policy=mip, steps=3)
+    assert step2.producers.dumping_price(step2, "club") == np.inf
+    world = 50 * 60 ** 0.5 * 50 ** -0.5
+    assert step2.producers.dumping_price(step2) == pytest.approx(
+        60 * (50 / (120 - world)) ** 2, rel=1e-9)
+    vol = {"volatility_prior": 0.3}
+    margins = [predation(s, STATE, policy=mip, steps=1, investment=vol).developers[0]
+               for s in ("competitive", "predatory")]
+    decisions = [d.margin(d.model)[1] for d in margins]
+    assert decisions[1] == pytest.approx(decisions[0], rel=1e-12)
+    assert decisions[0] > 50.0
+
+
+def test_a_predatory_state_dumps_against_a_club_mip_below_the_world_price():
+    """The MIP at 40, below the world price: not dumping the club pays max(45, 40) = 45;
+    dumping, max(P, 40) with one market, 120 t against D(P) = 100 (P/60)^-0.5, P = 60 (1.2)^-2
+    = 41.67 > 40 (40.98 with the entrant's 1 t), so dumping lowers the entrant's price and the
+    state dumps as without the MIP (the first test's prices and outlay)."""
+    mip = {"floor": {"mechanism": "mip", "level": 40.0}}
+    model = predation("predatory", STATE, policy=mip)
+    p1, p2 = 60.0 * 1.2 ** -2, 60.0 * 1.21 ** -2
+    prices = [45, 45, p1, p1, p1, p2, p2, p2, 45, 45, 45, 45]
+    np.testing.assert_allclose(model.series()["club_price"], prices, rtol=1e-9)
+    subsidy = 60.0 * 1000 * (3 * (45 - p1) + 3 * (45 - p2))
+    assert model.metrics()["state_outlay"] == pytest.approx(subsidy, rel=1e-9)
+
+
+def test_a_predatory_state_dumps_through_a_club_tariff_that_passes_the_world_price_on():
+    """A club tariff of 50%, no club capacity but the entrant's: the club pays 1.5 P while it
+    imports. Not dumping: D_w(45) + D_c(67.5) = 57.735 + 47.14 = 104.9 t < 120, P = 45, the
+    club's 67.5. Dumping, 120 t at no ask: 120 = 50 x (1 + 1.5^-0.5) (P/60)^-0.5, P = 60 (120 /
+    90.82)^-2 = 34.37 and the club's 51.56 (steps 5-7 the entrant's 1 t adds to the club's
+    supply: 121 t, P = 33.81): dumping lowers the entrant's price, so the state dumps in steps
+    2-7 and pays its 45 tranche the gap (its 30 tranche earns more than 30)."""
+    tariff = {"trade": {"tariff": 0.5}}
+    model = predation("predatory", STATE, policy=tariff)
+    k = 50.0 * (1.0 + 1.5 ** -0.5)
+    p1, p2 = 60.0 * (120.0 / k) ** -2, 60.0 * (121.0 / k) ** -2
+    prices = np.array([45, 45, p1, p1, p1, p2, p2, p2, 45, 45, 45, 45])
+    s = model.series()
+    np.testing.assert_allclose(s["price"], prices, rtol=1e-9)
+    np.testing.assert_allclose(s["club_price"], 1.5 * prices, rtol=1e-9)
+    subsidy = 60.0 * 1000 * (3 * (45 - p1) + 3 * (45 - p2))
+    assert model.metrics()["state_outlay"] == pytest.approx(subsidy, rel=1e-9)
+
+
+def test_a_predatory_state_does_not_dump_into_a_club_its_tariff_keeps_in_autarky():
+    """A club tariff of 500% and a club refinery of 50 t at 20. Not dumping: the world buyers
+    alone, the 30 tranche marginal: P = 60 (60/50)^-2 = 41.67; the club would import at 6 P =
+    250, above its own clearing price 60 (50/50)^-2 = 60, so it does not import: club price 60
+    (57.67 = 60 (51/50)^-2 from step 5 with the entrant). Dumping, 120 t at no ask in the world:
+    P = 60 (120/50)^-2 = 10.42, imports would cost 6 x 10.42 = 62.5 > 60: the club's price does
+    not move, so the state does not dump (it did, in steps 2-7); the run is the competitive
+    one, and the state pays nothing."""
+    producers = STATE + [("Club", 50.0, 20.0)]
+    tariff = {"trade": {"tariff": 5.0}}
+    plain, threat = (predation(s, producers, policy=tariff) for s in ("competitive", "predatory"))
+    a, b = plain.series(), threat.series()
+    np.testing.assert_allclose(b["price"], 60 * 1.2 ** -2, rtol=1e-9)
+    np.testing.assert_allclose(b["club_price"], [60.0] * 5 + [60 * 1.02 ** -2] * 7, rtol=1e-9)
+    for column in ("price", "club_price", "consumption"):
+        np.testing.assert_allclose(b[column], a[column], rtol=1e-12)
+    assert threat.metrics()["state_outlay"] == 0.0
 
 
 # -- settings that would do nothing are refused ------------------------------------------------

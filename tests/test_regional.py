@@ -691,24 +691,75 @@ def test_a_predatory_threat_lands_the_dumped_product_in_a_separate_market_with_s
     """Review 16f d6. China, a state refiner with 5,000 t/yr at 30 and the predatory strategy,
     sets the world price, 30; the US, a separate market with no refinery, imports at a shipping
     cost of 10: its price is 40. Dumping its whole capacity, 5000 / 12 t/step, against today's
-    demand (D = 100 x (20 / P)^0.5 t/step) China would hold the world price down to
-    20 x (1200 / 5000)^2 = 1.152, so the dumped product lands in the US at 1.152 + 10 = 11.152.
-    The threat covers the US project's first 12 months: a discounted share
-    (1 - e^-0.1) / (1 - e^-2) = 0.09516 / 0.86466 = 0.11006 of its 20-year life at 10%. After
-    step 23 (24 updates) the US median is M = 40 (20 / 40)^(2^-12) = 39.9932, so the decision
-    price is M - 0.11006 (M - 11.152) = 39.9932 - 3.1743 = 36.819 (it was 35.718, with the
-    dumped product landing at 1.152), still below the trigger 37.937: no start."""
+    demand in the linked markets (EU buyers at P, US buyers at P + 10, each 50 (20 / price)^0.5
+    t/step), China would hold the world price down to the P that solves 50 (20/P)^0.5 +
+    50 (20/(P + 10))^0.5 = 416.67: P = 0.41435 (EU buyers take 347.2 t, the US 69.5 t), so the
+    US price is 10.41435 (review rv3 R6: the state's threat is read in the entrant's own market,
+    cleared as the step clears it; read in one world market, 20 (1200/5000)^2 = 1.152, the US
+    buyers paying the world price, it was 11.152 with the shipping added). The threat covers the
+    US project's first 12 months: a discounted share (1 - e^-0.1) / (1 - e^-2) = 0.09516 /
+    0.86466 = 0.11006 of its 20-year life at 10%. After step 23 (24 updates) the US median is
+    M = 40 (20 / 40)^(2^-12) = 39.9932, so the decision price is M - 0.11006 (M - 10.41435) =
+    39.9932 - 3.2555 = 36.738, below the trigger 37.937: no start."""
     cfg = npv_pair([{"name": "US", "separate_market": True},
                     {"name": "China", "market_economy": False}, {"name": "EU"}],
                    [refinery("China", 5000.0, 30.0)], [{"from": "China", "to": "US", "cost": 10.0}],
                    nonmarket={"strategy": "predatory"})
     model = run(cfg)
     us, _ = model.developers
-    dumped = 20.0 * (1200.0 / 5000.0) ** 2
+    lo, hi = 1e-9, 100.0          # the world price dumping, by bisection (monotone in P)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        taken = 50 * (20 / mid) ** 0.5 + 50 * (20 / (mid + 10)) ** 0.5
+        lo, hi = (mid, hi) if taken > 5000 / 12 else (lo, mid)
+    dumped = 0.5 * (lo + hi)
+    assert dumped == pytest.approx(0.41435, abs=5e-6)
     assert model.producers.dumping_price(model) == pytest.approx(dumped, rel=1e-9)
+    us_region = model.region_index["US"]
+    assert model.producers.dumping_price(model, us_region) == pytest.approx(dumped + 10.0,
+                                                                           rel=1e-9)
     share = (1.0 - np.exp(-0.1)) / (1.0 - np.exp(-2.0))
     median = 40.0 * 2.0 ** -2.0 ** -12
     decision = median - share * (median - (dumped + 10.0))
-    assert decision == pytest.approx(36.819, abs=5e-4)
+    assert decision == pytest.approx(36.738, abs=5e-4)
     assert us.margin(model)[1] == pytest.approx(decision, rel=1e-9)
     assert us.status == "candidate"
+
+
+def test_a_predatory_state_does_not_dump_against_an_entrant_in_a_separate_market_out_of_reach():
+    """Review rv3 R6, in a separate market. China, a state refiner with 5,000 t/yr at 40 and
+    the predatory strategy (window 12), sells to the EU buyers, the world market: D_EU(40) =
+    50 (20/40)^0.5 = 35.4 t/step < 416.67, P = 40. The US, a separate market with its own
+    5,000 t/yr at 42 and shipping 100 each way, clears at 42 (D_US(42) = 34.5 t/step), inside
+    its no-trade band [P - 100, P + 100]. Its refinery project (the EU's left out) starts at
+    t = 5 (as in d4: 42 (20/42)^(2^-3) = 38.28 >= 37.937) and comes online at step 18, so entry
+    is imminent from step 6. Dumping its 416.67 t at no ask, China would hold the world price
+    at 20 (416.67/50)^-2 = 0.288, but the US would import only above 100.288: the US price
+    stays 42, so dumping is futile in the entrant's market and the state never dumps (it did,
+    from step 6, paying its refiner the gap) and pays nothing; the US developer sees no threat
+    (`dumping_price` in its market inf)."""
+    cfg = npv_pair([{"name": "US", "separate_market": True},
+                    {"name": "China", "market_economy": False}, {"name": "EU"}],
+                   [refinery("China", 5000.0, 40.0), refinery("US", 5000.0, 42.0)],
+                   [{"from": "China", "to": "US", "cost": 100.0},
+                    {"from": "US", "to": "China", "cost": 100.0}])
+    cfg["investment"]["projects"] = cfg["investment"]["projects"][:1]
+    runs = []
+    for strategy in ("competitive", "predatory"):
+        raw = copy.deepcopy(cfg)
+        raw["nonmarket"] = {"strategy": strategy}
+        if strategy == "predatory":
+            raw["nonmarket"]["predatory_window"] = 12
+        runs.append(run(raw))
+    plain, threat = runs
+    us = threat.developers[0]
+    assert (us.started_step, us.online_step) == (5, 18)
+    a, b = plain.series(), threat.series()
+    np.testing.assert_allclose(b["price"], 40.0, rtol=1e-12)
+    np.testing.assert_allclose(b["price_region__US"], 42.0, rtol=1e-12)
+    for column in ("price", "price_region__US", "consumption"):
+        np.testing.assert_allclose(b[column], a[column], rtol=1e-12)
+    assert threat.metrics()["state_outlay"] == 0.0
+    assert threat.producers.dumping_price(threat, threat.region_index["US"]) == np.inf
+    assert threat.producers.dumping_price(threat) == pytest.approx(20 * (1250 / 3 / 50) ** -2,
+                                                                   rel=1e-9)

@@ -83,7 +83,9 @@ class Developer(mesa.Agent):
             if expected is None:
                 return -np.inf, 0.0, np.inf
             if self.market_economy:
-                expected = pipeline.after_predation(model, expected, market)
+                expected = pipeline.after_predation(
+                    model, expected, market,
+                    club=self.stage != MINE and bool(model.region_club[self.region]))
             protection = pipeline.protection(model, self)
             price, sigma = _effective_price(expected, pipeline.view(market).sigma, inv.horizon,
                                             protection, model.money_per_price_tonne)
@@ -321,21 +323,25 @@ class Pipeline:
         return float(tonnes[mine].sum()) / total if total > 0 else 0.0
 
     def after_predation(self, model: ModelView, expected: float,
-                        market: int | None = None) -> float:
+                        market: int | None = None, club: bool = False) -> float:
         """The expected price a market-economy project sees once a `predatory` state is known to
         price through its first `predatory_window` months: over that discounted share of its
         life (abm.investment.discounted_share at the hurdle rate) the price is at most what the
         state can hold it down to by dumping (`Producers.dumping_price`, with the capacity it
-        has today), so a threat the state cannot carry out changes nothing. In a separate
-        market `market` (`market_of`) the dumped product lands at that price plus the shipping
-        cost into it (ASSUMPTION: the state dumps through the world market)."""
+        has today), so a threat the state cannot carry out changes nothing. The state's rule is
+        read in the project's own market: in a separate market `market` (`market_of`) that
+        market's price with the state dumping, the markets linked by their shipping costs; for
+        a club project (`club`) behind the club's border measures, where dumping would not
+        lower the club's price (a minimum import price holding it, review rv3 R6) the state
+        does not dump against it and the project fears nothing, and where it would, the world
+        price dumping is what the club's border measures then act on (`protection`, applied to
+        this price as to any other)."""
         rules = self.config.nonmarket
         if rules.strategy != "predatory" or not self.producers.structure().nm_any:
             return expected
         inv = self.config.investment
-        dumped = self.producers.dumping_price(model)
-        if market is not None:
-            dumped += self.cost_in[market]
+        where = market if market is not None else ("club" if club else "world")
+        dumped = self.producers.dumping_price(model, where)
         if dumped >= expected:
             return expected
         share = discounted_share(inv.hurdle_rate, 0.0, rules.predatory_window

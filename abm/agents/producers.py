@@ -240,8 +240,8 @@ class Producers:
         self._loss_cache = None     # (structure, exit rules, terms of expected_avoidable_loss)
         self.plain = False
         self.dumping = False
-        # ((step, caps), (price dumping, price not dumping or None without caps)): the memo
-        # of `predation_prices`
+        # ((step, caps, border), ((world, club) dumping, (world, club) not dumping or None
+        # without caps or border measures)): the memo of `predation_prices`
         self.predation_memo: tuple | None = None
 
     def __len__(self) -> int:
@@ -418,12 +418,39 @@ class Producers:
         return self.structure().asks[self._dumping(model)]
 
     def _dumping(self, model: ModelView) -> bool:
-        """The state dumps ahead of entry this step (predatory strategy), unless its own
-        export caps make dumping futile (`dumping_futile`)."""
+        """The state dumps ahead of entry this step (predatory strategy), unless dumping cannot
+        lower the price in any imminent entrant's market (`dumping_futile`: its own export caps,
+        or the club's border measures, leave it where it would be without dumping)."""
         st, rules = self.structure(), self.nonmarket
         return bool(st.nm_any and rules.strategy == "predatory" and entry_imminent(
             model.developers, model.t, rules.predatory_window)
-            and not self.dumping_futile(model))
+            and not self.dumping_futile(model, self.entrant_markets(model)))
+
+    @staticmethod
+    def market_of(model: ModelView, stage: int, region: int):
+        """The market whose price a market-economy project of `stage` in `region` sells at, as
+        the state's predation reads it: its separate market's (the region, abm.regional) for a
+        product project there, "club" for a club product project (behind the club's border
+        measures), else "world" (a mine sells concentrate at the world's concentrate price)."""
+        if stage == MINE:
+            return "world"
+        if region in getattr(model, "separate_markets", {}):
+            return int(region)
+        return "club" if bool(model.region_club[region]) else "world"
+
+    def entrant_markets(self, model: ModelView) -> tuple:
+        """The markets (`market_of`) of the market-economy projects whose entry is imminent
+        this step (as `entry_imminent`)."""
+        t, window = model.t, self.nonmarket.predatory_window
+        found = []
+        for d in model.developers:
+            if d.market_economy and d.online_step is not None and (
+                    (d.status == "building" and 0 <= d.online_step - t <= window)
+                    or (d.status == "online" and 0 <= t - d.online_step < window)):
+                market = self.market_of(model, d.stage, d.region)
+                if market not in found:
+                    found.append(market)
+        return tuple(found)
 
     def state_export_caps(self, model: ModelView) -> dict[int, float]:
         """Region -> t per step: the caps this step of the product export controls in force
@@ -444,21 +471,67 @@ class Producers:
                     caps[p.region] = min(cap, caps.get(p.region, np.inf))
         return caps
 
-    def capped_price(self, model: ModelView, dumping: bool, caps: dict[int, float],
-                     avail: np.ndarray | None = None) -> float:
-        """The price outside the capped regions (the world market's) when this step's own
-        offers of `avail` (default: `available`), the state dumping or not, clear against
-        today's demand with only the export caps `caps` (no other instrument), each capped
-        region its own market."""
+    def club_border(self, model: ModelView) -> tuple:
+        """The club's product border measures in force at step `model.t` as its instruments
+        declare them (what abm.policies.floor.MinimumImportPrice.apply and abm.policies.trade
+        .TradeMeasures.apply put in the plan; read from them, since the state judges before
+        they apply in a step with production quotas): (mip, tariff, import_cap, excess_duty,
+        undertaking, rules_of_origin, transship_cost, detection_rate), `MarketPlan`'s fields;
+        () without a MIP or a tariff (the club is then the world's market)."""
+        t, spy = model.t, self.steps_per_year
+        mip, tariff, cap, excess, undertaking = 0.0, 0.0, np.inf, None, False
+        origin = transship = None
+        detection = 0.0
+        for p in getattr(model, "policies", ()):
+            if getattr(p, "downstream", False):
+                continue
+            cfg = getattr(p, "cfg", None)
+            if (p.name == "floor" and getattr(cfg, "mechanism", None) == "mip"
+                    and p.in_force(t)):
+                mip, undertaking = float(p.level), cfg.rent == "undertaking"
+                if cfg.volume_cap is not None:
+                    step = (t - p.start) % spy
+                    quota = cfg.volume_cap
+                    if cfg.quota == "per_period":
+                        quota = quota * (step + 1) / spy
+                    cap = p.quota_left(quota, 0.0 if step == 0 else p.year_imports)
+                    excess = cfg.excess_duty
+            elif p.name == "trade" and p.active(t) and p.government is not None:
+                if cfg.tariff > 0:
+                    tariff = float(cfg.tariff)
+                if cfg.rules_of_origin is not None:
+                    origin = cfg.rules_of_origin
+                if cfg.transshipment_cost is not None:
+                    transship, detection = cfg.transshipment_cost, cfg.detection_rate
+        if mip <= 0 and tariff <= 0:
+            return ()
+        return (mip, tariff, cap, excess, undertaking, origin, transship, detection)
+
+    def restricted_prices(self, model: ModelView, dumping: bool, caps: dict[int, float],
+                          border: tuple, avail: np.ndarray | None = None) -> dict:
+        """Market (`market_of`: "world", "club", a separate market's region) -> price when this
+        step's own offers of `avail` (default: `available`), the state dumping or not, clear
+        against today's demand with only the export caps `caps` (each capped region its own
+        market) and the club's border measures `border` (`club_border`; the club its own
+        market behind them) as instruments, in the separate markets linked by their shipping
+        costs (abm.regional): the price outside the capped regions, the price of the club's
+        market (the world's without border measures) and each separate market's."""
         from abm.clearing import MarketPlan, clear_step
 
         avail = self.available() if avail is None else avail
         offers = self._offers(model, (), avail, dumping)[0]
-        out = clear_step(offers, MarketPlan(export_caps=dict(caps)),
+        plan = MarketPlan(export_caps=dict(caps),
+                          separate=dict(getattr(model, "separate_markets", {})))
+        if border:
+            (plan.mip, plan.tariff, plan.import_cap, plan.excess_duty, plan.undertaking,
+             plan.rules_of_origin, plan.transship_cost, plan.detection_rate) = border
+        out = clear_step(offers, plan,
                          buyer_scale=model.buyers.scale, buyer_region=model.buyers.region,
                          region_club=model.region_club, eps=model.elasticity,
                          price_cap=model.config.market.price_cap, last_price=model.last_price)
-        return float(out.world_price)
+        prices = {"world": float(out.world_price), "club": float(out.club_market_price)}
+        prices.update((int(r), float(p)) for r, p in out.region_prices.items())
+        return prices
 
     def available_under(self, cut: np.ndarray) -> np.ndarray:
         """`available` with the regional supply cuts `cut` in place of this step's."""
@@ -470,47 +543,60 @@ class Producers:
         finally:
             self.supply_cut, self.cut_active = kept
 
-    def predation_prices(self, model: ModelView) -> tuple[float, float | None]:
-        """(price dumping, price not dumping; None without caps) of this step: the world price
-        this step's producers would clear at against today's demand, without instruments but
-        the state's own product export caps (`state_export_caps`), each capped region its own
-        market (`capped_price`). Dumping, the state's refineries offer their whole available
-        capacity at no ask: dumping lifts its production quotas (`follow_quotas`), so the
-        capacity without them (the step's other cuts, `shock_cut`); not dumping, the state
-        offers at its asks the capacity under the quotas its rule sets this step (`rule_cut`;
-        review rv2 finding F6: judged at one capacity both ways, the state did not dump where
-        lifting its quota lowered the entrant's price). Without caps the price not dumping is
-        not needed (None) and the price dumping is one world market's. Memoised per step: one
-        answer a step, whoever asks first (the state's quotas, its offers, the developers)."""
+    def predation_prices(self, model: ModelView) -> tuple[dict, dict | None]:
+        """(prices dumping, prices not dumping; None without caps, border measures or separate
+        markets) of this step, each market (`market_of`) -> price: the prices this step's
+        producers would clear at against today's demand, without instruments but the state's
+        own product export caps (`state_export_caps`, each capped region its own market) and
+        the club's product border measures (`club_border`: a minimum import price, a tariff;
+        the club its own market), in the separate markets of abm.regional linked as in the
+        step's clearing (`restricted_prices`). Dumping, the state's refineries offer their
+        whole available capacity at no ask: dumping lifts its production quotas
+        (`follow_quotas`), so the capacity without them (the step's other cuts, `shock_cut`);
+        not dumping, the state offers at its asks the capacity under the quotas its rule sets
+        this step (`rule_cut`; review rv2 finding F6: judged at one capacity both ways, the
+        state did not dump where lifting its quota lowered the entrant's price). In one world
+        market the prices not dumping are not needed (None: dumping at no ask never raises the
+        one price) and the price dumping is that market's, the club's too. Memoised per step:
+        one answer a step, whoever asks first (the state's quotas, its offers, the
+        developers)."""
         caps = self.state_export_caps(model)
-        key = (model.t, tuple(sorted(caps.items())))
+        border = self.club_border(model)
+        key = (model.t, tuple(sorted(caps.items())), border)
         memo = self.predation_memo
         if memo is not None and memo[0] == key:
             return memo[1]
         dump_avail = self.available_under(self.shock_cut)
-        if caps:
+        if caps or border or getattr(model, "separate_markets", None):
             # the dumped tonnes reach other markets only up to the state's export caps
-            # (review rv1: a threat the caps make impossible must not deter entry)
-            found = (self.capped_price(model, True, caps, dump_avail),
-                     self.capped_price(model, False, caps, self.available_under(self.rule_cut)))
+            # (review rv1: a threat the caps make impossible must not deter entry), the club's
+            # market only through its border measures (review rv3 R6: behind a MIP the club's
+            # price need not move) and a separate market only through its shipping costs
+            found = (self.restricted_prices(model, True, caps, border, dump_avail),
+                     self.restricted_prices(model, False, caps, border,
+                                            self.available_under(self.rule_cut)))
         else:
             offers = self._offers(model, (), dump_avail, True)[0]
-            found = (float(market.clear(offers.ask, offers.qty, float(model.buyers.scale.sum()),
-                                        model.elasticity,
-                                        price_cap=model.config.market.price_cap,
-                                        shortfall_price=model.last_price).price), None)
+            price = float(market.clear(offers.ask, offers.qty, float(model.buyers.scale.sum()),
+                                       model.elasticity, price_cap=model.config.market.price_cap,
+                                       shortfall_price=model.last_price).price)
+            found = ({"world": price, "club": price}, None)
         self.predation_memo = (key, found)
         return found
 
-    def dumping_futile(self, model: ModelView) -> bool:
-        """Whether the state's own product export caps this step leave the price outside its
-        regions where it would be without dumping (review rv1: under a binding cap the dumped
-        tonnes only flood its home market, so the entrant's price is the same): then the state
-        does not dump (ASSUMPTION: predation aims at the entrant's market, and a state does not
-        pay to sell at home below cost for nothing). Dumping at its quota-free capacity is
-        compared with not dumping under this step's quotas (`predation_prices`)."""
+    def dumping_futile(self, model: ModelView, markets: tuple = ("world", "club")) -> bool:
+        """Whether dumping leaves the price in every one of the entrants' `markets`
+        (`entrant_markets`) where it would be without dumping: the state's own product export
+        caps (review rv1: under a binding cap the dumped tonnes only flood its home market),
+        the club's border measures (review rv3 R6: a minimum import price holds the club's price
+        at its level while the club imports, whatever the world price; a tariff, once the club
+        no longer imports) or a separate market's shipping costs (its price within its no-trade
+        band) leave the entrant's price the same. Then the state does not dump (ASSUMPTION:
+        predation aims at the entrant's market, and a state does not pay to sell below cost for
+        nothing, at home or to other buyers). Dumping at its quota-free capacity is compared
+        with not dumping under this step's quotas (`predation_prices`)."""
         dumped, plain = self.predation_prices(model)
-        return plain is not None and dumped >= plain * (1 - 1e-12)
+        return plain is not None and all(dumped[k] >= plain[k] * (1 - 1e-12) for k in markets)
 
     def _offers(self, model: ModelView, policies, avail: np.ndarray, dumping: bool,
                 measures: bool | None = None):
@@ -726,17 +812,22 @@ class Producers:
             model.governments.state_for([r], f"{model.region_names[r]} state").book(
                 "predatory_subsidy", paid)
 
-    def dumping_price(self, model: ModelView) -> float:
-        """The world price this step's producers would clear at with the state dumping (its
-        refineries' whole available capacity, quotas lifted, at no ask) against today's demand,
-        without instruments but the state's own export caps (`predation_prices`): what
-        developers expect a `predatory` state can hold the price down to when their project
-        comes online (price units). inf when the state's own rule would not dump
-        (`dumping_futile`: its caps leave the outside price where it is without dumping), so
-        developers do not price in a threat the state never carries out."""
-        if self.dumping_futile(model):
+    def dumping_price(self, model: ModelView, market="world") -> float:
+        """The price in `market` (`market_of`: "world", "club", a separate market's region) this
+        step's producers would clear at with the state dumping (its refineries' whole available
+        capacity, quotas lifted, at no ask) against today's demand, without instruments but the
+        state's own export caps and the club's border measures, the separate markets linked
+        (`predation_prices`): what developers expect a `predatory` state can hold the price
+        down to when their project comes online (price units). For "club" it is the world
+        price (a club project's price follows from it through the club's border,
+        abm.investment.sale_price_function), read only where dumping would lower the club's
+        own price. inf when the state's own rule would not dump against a project in `market`
+        (`dumping_futile` there), so developers do not price in a threat the state never
+        carries out."""
+        if self.dumping_futile(model, (market,)):
             return float("inf")
-        return float(self.predation_prices(model)[0])
+        dumped = self.predation_prices(model)[0]
+        return float(dumped["world" if market == "club" else market])
 
     def fixed_cost(self, st) -> np.ndarray:
         """USD of fixed cost each producer pays this step: an idle plant (no output) avoids
