@@ -698,3 +698,19 @@ def test_each_state_pays_the_predatory_subsidy_of_its_own_refiners():
     paid = {g.name: g.ledger["predatory_subsidy"] for g in model.governments if g.state}
     assert paid == {"East state": pytest.approx(subsidy, rel=1e-9)}
     assert model.metrics()["state_outlay"] == pytest.approx(subsidy, rel=1e-9)
+
+
+def test_dumping_suspends_the_quota_rule_which_resumes_from_the_share_it_had_set():
+    """Review rv3 R12. Quotas (quota_price 60, adjustment 1/6, elasticity 0.44) on the
+    predatory state, which dumps in steps 2-7. Its rule set 0.98 in step 1 (home price 45:
+    (45/60)^0.44 = 0.8812, 1 + (0.8812 - 1) / 6); dumping lifts the share to 1 without moving
+    the rule, which resumes in step 8 from 0.98 toward the target of step 7's home price 40.98:
+    0.98 + ((40.98/60)^0.44 - 0.98) / 6. (Restarting from the lifted 1 kept the quota, and the
+    entrant's price, off the competitive path for longer.)"""
+    rules = {"quota_price": 60.0, "quota_adjustment": 1 / 6, "quota_elasticity": 0.44}
+    model = predation("predatory", STATE, steps=9, nonmarket=rules)
+    s = model.series()
+    home = float(s["price"][7])
+    first = 1 + ((45 / 60) ** 0.44 - 1) / 6
+    want = first + ((home / 60) ** 0.44 - first) / 6
+    np.testing.assert_allclose(model.producers.quota_share[1], want, rtol=1e-9)

@@ -231,6 +231,9 @@ class Producers:
         self.quota_regions = (np.flatnonzero(~region_market)
                               if config.nonmarket.quota_price is not None else np.array([], int))
         self.quota_share = np.ones(self.n_regions)
+        # the share the quota rule sets (the quota_share it moves from next step: dumping lifts
+        # this step's share to 1 without resetting the rule's path; review rv3 R12)
+        self.rule_quota = np.ones(self.n_regions)
         # what depends only on which producers exist, rebuilt when the book's version changes
         # (a step would otherwise recompute masks, asks and merit orders that rarely change)
         self._structure: Structure | None = None
@@ -296,11 +299,14 @@ class Producers:
         target = clip((P_home / quota_price)^quota_elasticity, quota_min_share, 1), and the quota
         moves `quota_adjustment` of the way from last step's share to the target. Dumping ahead
         of entry (`_dumping`, judged against the capacity under this quota, `cut` the step's
-        other supply cuts) lifts the quota: the state produces all it can."""
+        other supply cuts) lifts the quota: the state produces all it can, and the rule is
+        suspended, resuming from the share it had set before, not from the lifted one
+        (`rule_quota`; review rv3 R12: restarting from 1 kept the entrant's price below the
+        competitive path for months after the window, at no recorded cost)."""
         rules, model = self.nonmarket, self.model
         paid, where = model.outcome.buyer_price, model.buyers.region
         speed = rules.quota_adjustment
-        quota = self.quota_share.copy()
+        quota = self.rule_quota.copy()
         for r in self.quota_regions.tolist():
             home = paid[where == r]
             price = float(home.mean()) if len(home) else float(model.price)
@@ -314,10 +320,14 @@ class Producers:
             quota[r] = target
         # the capacity the state would offer not dumping: under the quota its rule sets
         self.rule_cut = 1.0 - (1.0 - cut) * quota
-        self.quota_share = quota
+        self.quota_share = quota.copy()
         if self._dumping(model):
-            # dumping ahead of entry: the state produces all it can, whatever its quota
+            # dumping ahead of entry: the state produces all it can, whatever its quota; the
+            # rule is suspended (the home prices dumping depresses are not what it answers)
+            # and resumes from the share it had set
             self.quota_share[self.quota_regions] = 1.0
+        else:
+            self.rule_quota = quota
 
     def available(self) -> np.ndarray:
         """Tonnes each producer can offer this step (outages and regional supply cuts applied)."""
