@@ -208,6 +208,9 @@ class MineralMarket(mesa.Model):
         # short of it (those outside the controlling regions; abm.policies.trade)
         self.shortfall = 0.0
         self.short_of = None
+        # each binding export control's part of it this step (ExportControl.report_shortfall:
+        # the parts combine, whatever the controls' order, into what they keep from the short)
+        self.shortfall_parts = {}
         self.free_trade_price = float("nan")    # the world price of that step's free trade
         # per buyer, the price it pays there (None: the world price; set under border measures)
         self.free_trade_buyer_price = None

@@ -78,6 +78,7 @@ class ModelView(Protocol):
     disruption: bool
     shortfall: float            # product t per step export controls take off the market
     short_of: np.ndarray | None  # per region: its buyers are short of it (None: no shortfall)
+    shortfall_parts: dict       # control -> its part of the shortfall (ExportControl.report_shortfall)
     free_trade_price: float     # world price of the export controls' free-trade counterfactual
     free_trade_cache: dict      # the step's free trade with no one short (ExportControl.binds)
     free_trade_club_imports: float | None  # t the club imported in it (None: no control bound)

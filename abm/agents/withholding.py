@@ -5,7 +5,7 @@ and quotas on cobalt hydroxide).
 Without a control the chain curve (abm.market.chain_curve) pairs the cheapest refinery with the
 cheapest mine wherever they are. Under a cap C (t of concentrate per step) on region r's mines:
 
-* `licences`: this step's offers clear once without any instrument (one world market, as
+* `licences`: this step's offers clear once without any instrument (in the markets of
   abm.policies.trade.ExportControl.free_trade_exports); r's mines would ship S_i abroad, S in
   all. With S <= C the cap does not bind and nothing changes, unless the step's clearing with
   the other instruments ships more than C (abm.policies.trade.ExportControl.breached: then the
@@ -87,9 +87,10 @@ def withhold(ask: np.ndarray, avail: np.ndarray, region: np.ndarray, refs: np.nd
 def free_trade(model):
     """(offers, t product each sold): this step's offers as the producers make them without
     any instrument, cleared against the buyers' demand in one world market, or, under the
-    club's border measures or a buffer-stock defence, in the step's markets as they will
-    clear, caps aside (abm.policies.trade.ExportControl.measured_plan: a tariff changes how
-    much product, and so concentrate, the club's imports call for; review 15 finding 4)."""
+    club's border measures, a buffer-stock defence or with separate markets, in the step's
+    markets as they will clear, caps aside (abm.policies.trade.ExportControl.measured_plan: a
+    tariff changes how much product, and so concentrate, the club's imports call for, review
+    15 finding 4; a separate market's shipping cost how much it imports, review rv3 R2)."""
     offers = model.producers.own_offers(model)
     scale = model.buyers.planned_scale()
     plan = model.plan.before_controls(model.separate_markets)
@@ -138,10 +139,11 @@ def home_refined(model, offers, sold: np.ndarray, region: int) -> float:
     return float(sold[home].sum()) * model.producers.intensity
 
 
-def licences(model, region: int, cap: float) -> tuple[bool, float]:
+def licences(model, region: int, cap: float) -> tuple[bool, float, dict[int, float]]:
     """(whether the cap `cap`, t of concentrate per step, binds: region `region`'s mines would
     ship more abroad this step without the control, `free_trade`; t of concentrate it takes
-    off the market): the exports it denies less what the region's refineries would refine of
+    off the market; those tonnes by the region whose refineries they are denied to,
+    `landed`): the exports it denies less what the region's refineries would refine of
     them at that clearing's price (ASSUMPTION: they take the denied tonnes, whose home price
     falls to the home mines' cost, where their spare capacity refines them at a chain ask,
     refinery ask + intensity x the ore's mine ask, at most the free-trade product price; a
@@ -151,23 +153,55 @@ def licences(model, region: int, cap: float) -> tuple[bool, float]:
     ship = abroad(model, offers, sold, region)
     total = float(ship.sum())
     if total <= cap * (1 + 1e-12):
-        return False, 0.0
+        return False, 0.0, {}
     b, k = model.book, model.producers.intensity
     refs = np.flatnonzero((b.stage == REFINERY) & (b.region == region))
-    if not len(refs):
-        return True, max(total - cap, 0.0)
-    refined = np.bincount(offers.refinery[offers.refinery >= 0],
-                          weights=sold[offers.refinery >= 0], minlength=len(b))
-    spare = np.maximum(model.producers.available()[refs] - refined[refs], 0.0)
-    ask = model.producers.free_trade_asks(model)
     mines = np.flatnonzero(ship > 0)
+    ask = model.producers.free_trade_asks(model)
     mines = mines[np.argsort(ask[mines], kind="stable")]
     before = np.cumsum(ship[mines]) - ship[mines]          # t shipped from cheaper ore
     denied = ship[mines] - np.clip(cap - before, 0.0, ship[mines])
+    if not len(refs):
+        off = max(total - cap, 0.0)
+        return True, off, landed(model, offers, sold, region, mines, denied, off)
+    refined = np.bincount(offers.refinery[offers.refinery >= 0],
+                          weights=sold[offers.refinery >= 0], minlength=len(b))
+    spare = np.maximum(model.producers.available()[refs] - refined[refs], 0.0)
     curve = market.chain_curve(ask[refs], spare, ask[mines], denied, k)
     runs = curve.asks <= model.free_trade_price * (1 + market.SNAP_REL)
     absorbed = float(curve.quantity[runs].sum()) * k
-    return True, max(total - cap - absorbed, 0.0)
+    off = max(total - cap - absorbed, 0.0)
+    return True, off, landed(model, offers, sold, region, mines, denied, off)
+
+
+def landed(model, offers, sold: np.ndarray, region: int, mines: np.ndarray,
+           denied: np.ndarray, off: float) -> dict[int, float]:
+    """Region -> t of concentrate of the `off` t region `region`'s cap takes off the market
+    (`licences`) that its refineries are denied: each mine's denied tonnes `denied` (rows
+    `mines`) where the mine shipped in the free-trade clearing (`offers` selling `sold`), pro
+    rata, and `off` shared in proportion to them (ASSUMPTION: the denied ore is lost to the
+    refiners that bought it under free trade, not re-paired along the chain; what the home
+    refineries absorb comes pro rata off every destination). Used to find what of the loss
+    lands behind a product control (abm.policies.trade.ExportControl.report_shortfall)."""
+    if off <= 0 or not len(mines) or float(denied.sum()) <= 0:
+        return {}
+    rows = model.book.region
+    fed = (offers.owner == -1) & (offers.mine >= 0)
+    mine_region = np.where(fed, rows[np.maximum(offers.mine, 0)], -1)
+    out = fed & (mine_region == region) & (offers.region != region) & (sold > 0)
+    by_region: dict[int, float] = {}
+    for m, d in zip(mines.tolist(), denied.tolist(), strict=True):
+        if d <= 0:
+            continue
+        sel = out & (offers.mine == m)
+        shipped = float(sold[sel].sum())
+        if shipped <= 0:
+            continue
+        for r in np.unique(offers.region[sel]).tolist():
+            share = float(sold[sel & (offers.region == r)].sum()) / shipped
+            by_region[r] = by_region.get(r, 0.0) + d * share
+    total = sum(by_region.values())
+    return {r: off * t / total for r, t in by_region.items()} if total > 0 else {}
 
 
 def home_prices(pools: list[HomePool], price: float, sold: np.ndarray, ask: np.ndarray,
