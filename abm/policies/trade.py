@@ -29,8 +29,9 @@
   region would export changes nothing. Each step in force, in this order:
   1. whether the cap binds is decided on one free-trade counterfactual with no one short
      (this step's own offers without instruments against every buyer's ordinary orders,
-     restocking included, in one world market or, under the club's border measures or a
-     buffer-stock defence, in the step's markets as they will clear, caps aside:
+     restocking included, in one world market or, under the club's border measures, a
+     buffer-stock defence or with separate markets, in the step's markets as they will
+     clear, caps aside:
      `measured_plan`, whose instruments act before the controls, `Policy.phase`;
      `unshort_exports`, cleared once a step for every control, `model.free_trade_cache`): it
      binds when the region's exports there exceed the cap. A cap that does not bind
@@ -48,7 +49,8 @@
      the cap (concentrate: abm.agents.withholding.licences); the short buyers take it first
      out of their restocking, then out of their stock (abm.agents.buyers.Buyers
      .plan_inventories), and what they drew they do not rebuild while the control is in force
-     (`restock_barred`).
+     (`restock_barred`). Concentrate denied to the refineries of a region whose product cap
+     binds comes first out of what that cap keeps at home (`combined_shortfall`).
   The rule is for the steps in force: before the start importers buy ahead and after the end
   they run their stock down whatever the cap would have done.
 * `Finance`: concessional finance (a lower hurdle rate) and permitting reform (shorter lead
