@@ -543,3 +543,40 @@ def test_the_ore_loss_alone_is_shared_by_every_buyer_and_the_product_cap_alone_b
     for model in (ore, product):
         np.testing.assert_allclose(model.series()["price"], 60.0 * (1000.0 / 1200.0) ** 2,
                                    rtol=1e-9)
+
+
+@pytest.mark.parametrize("order", ["cp", "pc"])
+def test_ore_denied_to_a_dearer_refinery_elsewhere_is_not_the_product_capped_regions(order):
+    """Review rv3 R7, where the ore loss lands (a guard of the rule above; it passes on the
+    code before it too, which added every loss). EU (club, buyers 0.8), DRC (mine 800 t/step
+    at 10), China (mine 400 t/step at 28, refinery 600 t/step at 10, buyers 0.2), Japan
+    (refinery 1e6 t/yr at 12, no buyers); k = 1, demand 1,000 t/step at 60, elasticity -0.5.
+    Free trade: the chain pairs China's refinery, the cheapest, with DRC ore (600 t at 20),
+    Japan's with the other 200 t of DRC ore (at 22) and China's 400 t (at 40); buyers want
+    1,000 (40/60)^-0.5 = 1,224.7 > 1,200 at 40, so P = 60 (1000/1200)^2 = 41.667 on the
+    vertical: the EU takes 960, China 240, China exports X = 600 - 240 = 360 t of product.
+    China's product cut 0.1: C = 324, W = 36. The DRC's ore cut 0.1: it ships 720, which
+    still fill China's refinery first (600 t), so Japan's loses the 80 t and China's none: the
+    EU is short W + 80 = 116 t a step (pro rata to where the DRC's ore went, 600/800 of the
+    loss would have been China's and the EU drawn only 80, its price rising above 41.667).
+    China's home market takes 600 - 324 = 276 t: P_China = 60 (200/276)^2 = 31.51."""
+    raw = ore_and_product(0.1, 0.1, order)
+    raw["regions"].append({"name": "Japan"})
+    raw["producers"] = [
+        {"name": "Mine DRC", "region": "DRC", "stage": "mine", "capacity": 9600.0,
+         "unit_cost": 10.0},
+        {"name": "Mine CN", "region": "China", "stage": "mine", "capacity": 4800.0,
+         "unit_cost": 28.0},
+        {"name": "Ref CN", "region": "China", "stage": "refinery", "capacity": 7200.0,
+         "unit_cost": 10.0},
+        {"name": "Ref JP", "region": "Japan", "stage": "refinery", "capacity": 1e6,
+         "unit_cost": 12.0}]
+    raw["buyers"][0]["share"], raw["buyers"][1]["share"] = 0.8, 0.2
+    model = run(raw)
+    s = model.series()
+    np.testing.assert_allclose(s["price"], 60.0 * (1000.0 / 1200.0) ** 2, rtol=1e-9)
+    np.testing.assert_allclose(s["export_region_price"][2:], 60.0 * (200.0 / 276.0) ** 2,
+                               rtol=1e-9)
+    cover = 12 / 365 * 60 * 1000.0
+    np.testing.assert_allclose(model.buyers.stock, [0.8 * cover - 3 * 116.0, 0.2 * cover],
+                               rtol=1e-9)

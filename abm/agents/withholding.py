@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from abm import market
-from abm.kinds import REFINERY
+from abm.kinds import MINE, REFINERY
 
 
 @dataclass
@@ -142,9 +142,9 @@ def home_refined(model, offers, sold: np.ndarray, region: int) -> float:
 def licences(model, region: int, cap: float) -> tuple[bool, float, dict[int, float]]:
     """(whether the cap `cap`, t of concentrate per step, binds: region `region`'s mines would
     ship more abroad this step without the control, `free_trade`; t of concentrate it takes
-    off the market; those tonnes by the region whose refineries they are denied to,
-    `landed`): the exports it denies less what the region's refineries would refine of
-    them at that clearing's price (ASSUMPTION: they take the denied tonnes, whose home price
+    off the market; those tonnes by the region whose refineries lose them, `landed`): the
+    exports it denies less what the region's refineries would refine of them at that
+    clearing's price (ASSUMPTION: they take the denied tonnes, whose home price
     falls to the home mines' cost, where their spare capacity refines them at a chain ask,
     refinery ask + intensity x the ore's mine ask, at most the free-trade product price; a
     refinery too dear to run at that price takes nothing), in concentrate t. The denied
@@ -156,52 +156,56 @@ def licences(model, region: int, cap: float) -> tuple[bool, float, dict[int, flo
         return False, 0.0, {}
     b, k = model.book, model.producers.intensity
     refs = np.flatnonzero((b.stage == REFINERY) & (b.region == region))
-    mines = np.flatnonzero(ship > 0)
-    ask = model.producers.free_trade_asks(model)
-    mines = mines[np.argsort(ask[mines], kind="stable")]
-    before = np.cumsum(ship[mines]) - ship[mines]          # t shipped from cheaper ore
-    denied = ship[mines] - np.clip(cap - before, 0.0, ship[mines])
     if not len(refs):
         off = max(total - cap, 0.0)
-        return True, off, landed(model, offers, sold, region, mines, denied, off)
+        return True, off, landed(model, offers, sold, region, cap, off)
     refined = np.bincount(offers.refinery[offers.refinery >= 0],
                           weights=sold[offers.refinery >= 0], minlength=len(b))
     spare = np.maximum(model.producers.available()[refs] - refined[refs], 0.0)
+    ask = model.producers.free_trade_asks(model)
+    mines = np.flatnonzero(ship > 0)
+    mines = mines[np.argsort(ask[mines], kind="stable")]
+    before = np.cumsum(ship[mines]) - ship[mines]          # t shipped from cheaper ore
+    denied = ship[mines] - np.clip(cap - before, 0.0, ship[mines])
     curve = market.chain_curve(ask[refs], spare, ask[mines], denied, k)
     runs = curve.asks <= model.free_trade_price * (1 + market.SNAP_REL)
     absorbed = float(curve.quantity[runs].sum()) * k
     off = max(total - cap - absorbed, 0.0)
-    return True, off, landed(model, offers, sold, region, mines, denied, off)
+    return True, off, landed(model, offers, sold, region, cap, off)
 
 
-def landed(model, offers, sold: np.ndarray, region: int, mines: np.ndarray,
-           denied: np.ndarray, off: float) -> dict[int, float]:
-    """Region -> t of concentrate of the `off` t region `region`'s cap takes off the market
-    (`licences`) that its refineries are denied: each mine's denied tonnes `denied` (rows
-    `mines`) where the mine shipped in the free-trade clearing (`offers` selling `sold`), pro
-    rata, and `off` shared in proportion to them (ASSUMPTION: the denied ore is lost to the
-    refiners that bought it under free trade, not re-paired along the chain; what the home
-    refineries absorb comes pro rata off every destination). Used to find what of the loss
-    lands behind a product control (abm.policies.trade.ExportControl.report_shortfall)."""
-    if off <= 0 or not len(mines) or float(denied.sum()) <= 0:
+def landed(model, offers, sold: np.ndarray, region: int, cap: float,
+           off: float) -> dict[int, float]:
+    """Region -> t of concentrate of the `off` t region `region`'s cap `cap` takes off the
+    market (`licences`) that its refineries lose: each region's refined output in the
+    free-trade clearing (`offers` selling `sold`, t of product each) less what the chain
+    offers at most that clearing's price once the cap withholds the region's ore (`withhold`:
+    the licensed ore re-paired along the chain, cheapest refinery first, and the home pool),
+    times the intensity, at most `off` (ASSUMPTION: the loss at the free-trade price is where
+    the denied ore is missed; a refinery with spare feed at that price loses none). Used to
+    find what of the loss lands behind a product control (abm.policies.trade
+    .combined_shortfall)."""
+    if off <= 0:
         return {}
-    rows = model.book.region
-    fed = (offers.owner == -1) & (offers.mine >= 0)
-    mine_region = np.where(fed, rows[np.maximum(offers.mine, 0)], -1)
-    out = fed & (mine_region == region) & (offers.region != region) & (sold > 0)
-    by_region: dict[int, float] = {}
-    for m, d in zip(mines.tolist(), denied.tolist(), strict=True):
-        if d <= 0:
-            continue
-        sel = out & (offers.mine == m)
-        shipped = float(sold[sel].sum())
-        if shipped <= 0:
-            continue
-        for r in np.unique(offers.region[sel]).tolist():
-            share = float(sold[sel & (offers.region == r)].sum()) / shipped
-            by_region[r] = by_region.get(r, 0.0) + d * share
-    total = sum(by_region.values())
-    return {r: off * t / total for r, t in by_region.items()} if total > 0 else {}
+    b, k = model.book, model.producers.intensity
+    ask = model.producers.free_trade_asks(model)
+    avail = model.producers.available()
+    refs = np.flatnonzero((b.stage == REFINERY) & (avail > 0))
+    mines = np.flatnonzero((b.stage == MINE) & (avail > 0))
+    left, pools = withhold(ask, avail, b.region, refs, mines, {region: cap}, k)
+    refs, mines = refs[left[refs] > 0], mines[left[mines] > 0]
+    curve = market.chain_curve(ask[refs], left[refs], ask[mines], left[mines], k)
+    price = model.free_trade_price * (1 + market.SNAP_REL)
+    n = len(model.region_names)
+    after = np.bincount(b.region[refs[curve.refinery]], weights=np.where(
+        curve.asks <= price, curve.quantity, 0.0), minlength=n).astype(float)
+    for pool in pools:
+        after += np.bincount(b.region[pool.refs[pool.curve.refinery]], weights=np.where(
+            pool.curve.asks <= price, pool.curve.quantity, 0.0), minlength=n)
+    chain = (offers.owner == -1) & (offers.mine >= 0)
+    before = np.bincount(offers.region[chain], weights=sold[chain], minlength=n)
+    lost = np.maximum(before - after, 0.0) * k
+    return {r: min(float(lost[r]), off) for r in np.flatnonzero(lost > 1e-12).tolist()}
 
 
 def home_prices(pools: list[HomePool], price: float, sold: np.ndarray, ask: np.ndarray,

@@ -209,7 +209,7 @@ class ExportControl(Policy):
         # whether its cap has bound in a step of its force (the buyers it left short then do not
         # restock for the rest of it: `restock_barred`)
         self.has_bound = False
-        # concentrate: region -> t of `withheld` denied to its refineries this step
+        # concentrate: region -> t of `withheld` its refineries lose this step
         # (abm.agents.withholding.landed)
         self.landed: dict[int, float] = {}
 
