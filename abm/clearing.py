@@ -141,9 +141,12 @@ class MarketPlan:
         would have left without the controls (`free_trade_import_cap`: tonnes a cap kept out
         earlier in the year are no quota carried over in a world without it). The market an
         export control's counterfactual clears in (abm.policies.trade.ExportControl
-        .measured_plan); None without border measures or a defence (one world market, or the
-        separate markets' linked free trade)."""
-        if not self.club_separate and self.defence is None:
+        .measured_plan), at both stages; None without border measures, a defence or separate
+        markets (one world market). With separate markets alone it is their linked free trade,
+        cleared on the same path as the step (review rv3 R2: a concentrate control's
+        counterfactual pooled them into one world market without their shipping costs and
+        overstated what the cap withheld 3.8 times)."""
+        if not self.club_separate and self.defence is None and not separate:
             return None
         quota = self.import_cap if self.free_trade_import_cap is None else self.free_trade_import_cap
         return MarketPlan(mip=self.mip, tariff=self.tariff, import_cap=quota,

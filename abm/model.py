@@ -212,6 +212,9 @@ class MineralMarket(mesa.Model):
         self.short_of = None
         self.take_limit = None      # per region, t its short buyers may take (None: no limit)
         self.spare_supply = 0.0     # t unsold outside the caps at the free-trade price
+        # each binding export control's part of it this step (ExportControl.report_shortfall:
+        # the parts combine, whatever the controls' order, into what they keep from the short)
+        self.shortfall_parts = {}
         self.free_trade_price = float("nan")    # the world price of that step's free trade
         # per buyer, the price it pays there (None: the world price; set under border measures)
         self.free_trade_buyer_price = None

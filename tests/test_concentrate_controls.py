@@ -384,3 +384,199 @@ def test_a_home_refinery_too_dear_to_run_absorbs_none_of_the_withheld_concentrat
     np.testing.assert_allclose(control.home[2:4], [0.0, 0.0], atol=1e-9)
     # stock drawn in step 2: the 246.6 t
     np.testing.assert_allclose(s["buyer_stock"][2], cover - drawn, rtol=1e-9)
+
+
+def separate_japan(cut: float | None, announce: int | None = None) -> dict:
+    """Review rv3 R2: EU, DRC and Japan, a separate market the world hub ships to at 20 per t.
+    k = 1, demand 1,000 t/step at 60, elasticity -0.5, half the EU's, half Japan's (60 days'
+    cover each: 500 x 12 / 365 x 60 = 986.30 t). Mines: DRC 800 t/step at 40, EU 400 t/step
+    at 10; refinery EU at 10 (1e6 t/yr). The DRC's concentrate control in steps 2..4."""
+    raw = {
+        "experiment": {"name": "cc", "steps": 5, "seed": 1},
+        "market": {"intensity": 1.0, "demand": {"reference_price": 60.0,
+                                                "reference_quantity": 12000.0,
+                                                "elasticity": -0.5}},
+        "regions": [{"name": "EU"}, {"name": "DRC"}, {"name": "Japan", "separate_market": True}],
+        "trade_costs": [{"from": "EU", "to": "Japan", "cost": 20.0}],
+        "producers": [
+            {"name": "Mine DRC", "region": "DRC", "stage": "mine", "capacity": 9600.0,
+             "unit_cost": 40.0},
+            {"name": "Mine EU", "region": "EU", "stage": "mine", "capacity": 4800.0,
+             "unit_cost": 10.0},
+            {"name": "Ref EU", "region": "EU", "stage": "refinery", "capacity": 1e6,
+             "unit_cost": 10.0}],
+        "buyers": [{"name": "EU buyers", "region": "EU", "share": 0.5, "inventory_cover": 60.0},
+                   {"name": "Japan buyers", "region": "Japan", "share": 0.5,
+                    "inventory_cover": 60.0}],
+    }
+    if cut is not None:
+        shock = {"kind": "export_control", "region": "DRC", "start": 2, "duration": 3,
+                 "cut": cut, "stage": "concentrate"}
+        if announce is not None:
+            shock["announce"] = announce
+        raw["shocks"] = [shock]
+    return raw
+
+
+# free trade in separate_japan: the chain offers 400 t at 20 (EU ore) and 800 t at 50 (DRC ore);
+# the hub clears at 50 on the DRC tranche, Japan at 50 + 20 = 70; EU buyers take
+# 500 (50/60)^-0.5, Japan's 500 (70/60)^-0.5, and the DRC ships all of it less the EU's 400 t
+EU_TAKES = 500.0 * (50.0 / 60.0) ** -0.5            # 547.72
+JAPAN_TAKES = 500.0 * (70.0 / 60.0) ** -0.5         # 462.91
+DRC_SHIPS = EU_TAKES + JAPAN_TAKES - 400.0          # 610.63
+
+
+@pytest.mark.parametrize("cut", [0.05, 0.2])
+def test_a_concentrate_cap_with_a_separate_market_withholds_the_linked_exports_less_the_cap(cut):
+    """Review rv3 R2. Free trade (above): the DRC ships 610.63 t/step, which the linked
+    clearing with Japan's shipping cost gives (one world market without it: 1,000 (50/60)^-0.5
+    - 400 = 695.45). Cut c: cap (1 - c) 610.63 (cut 0.05: 580.10, withheld 30.53; 0.2: 488.51,
+    withheld 122.13 t/step); the DRC has no refinery, so all of it is off the market. The EU's
+    buyers (Japan's, a separate market, are not short) draw it from stock, the DRC ships its
+    cap, and the hub still clears at 50 (the DRC tranche has spare ore at 50), Japan at 70.
+    Before the fix the counterfactual pooled Japan into one market: withheld 115.34 (cut 0.05),
+    the EU's stock fell 115.34 a step and the DRC shipped 495.29 < its cap."""
+    model = run(separate_japan(cut))
+    s = model.series()
+    control = next(p for p in model.policies if p.name == "export_control")
+    cap, withheld = (1 - cut) * DRC_SHIPS, cut * DRC_SHIPS
+    np.testing.assert_allclose(control.reference_exports, DRC_SHIPS, rtol=1e-9)
+    np.testing.assert_allclose(control.off_market, [0, 0, withheld, withheld, withheld],
+                               rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(control.shipped, [DRC_SHIPS, DRC_SHIPS, cap, cap, cap], rtol=1e-9)
+    np.testing.assert_allclose(s["price"], 50.0, rtol=1e-9)
+    np.testing.assert_allclose(s["price_region__Japan"], 70.0, rtol=1e-9)
+    stock = 500.0 * 12 / 365 * 60 * 2
+    np.testing.assert_allclose(s["buyer_stock"], [stock, stock, stock - withheld,
+                                                  stock - 2 * withheld, stock - 3 * withheld],
+                               rtol=1e-9)
+
+
+def test_a_concentrate_control_announced_at_0_with_a_separate_market_caps_the_linked_exports():
+    """Review rv3 R2 (announce 0): normal exports are the step-0 free-trade clearing's, linked
+    with Japan: 610.63 t (not the one market's 695.45, whose cut 0.1 cap, 625.90, sat above the
+    true exports yet withheld 69.54 t a step and had the DRC ship 541.09). Cut 0.1: cap
+    549.57, withheld 61.06 t/step, the DRC ships its cap."""
+    model = run(separate_japan(0.1, announce=0))
+    control = next(p for p in model.policies if p.name == "export_control")
+    np.testing.assert_allclose(control.reference_exports, DRC_SHIPS, rtol=1e-9)
+    np.testing.assert_allclose(control.shipped[2:], 0.9 * DRC_SHIPS, rtol=1e-9)
+    np.testing.assert_allclose(control.off_market[2:], 0.1 * DRC_SHIPS, rtol=1e-9)
+
+
+def ore_and_product(conc: float | None, product: float | None, order: str = "cp") -> dict:
+    """Review rv3 R7: EU (club, buyers only), DRC (mine 800 t/step at 10), China (mine 400
+    t/step at 30, refinery 1e6 t/yr at 10); k = 1, demand 1,000 t/step at 60, elasticity
+    -0.5, half the EU's, half China's (60 days' cover, 986.30 t each). The DRC's concentrate
+    control (cut `conc`) and China's product control (cut `product`), both in steps 2..4, in
+    the order `order` (c: concentrate first)."""
+    raw = {
+        "experiment": {"name": "cc", "steps": 5, "seed": 1},
+        "market": {"intensity": 1.0, "demand": {"reference_price": 60.0,
+                                                "reference_quantity": 12000.0,
+                                                "elasticity": -0.5}},
+        "regions": [{"name": "EU", "club": True}, {"name": "DRC"}, {"name": "China"}],
+        "producers": [
+            {"name": "Mine DRC", "region": "DRC", "stage": "mine", "capacity": 9600.0,
+             "unit_cost": 10.0},
+            {"name": "Mine CN", "region": "China", "stage": "mine", "capacity": 4800.0,
+             "unit_cost": 30.0},
+            {"name": "Ref CN", "region": "China", "stage": "refinery", "capacity": 1e6,
+             "unit_cost": 10.0}],
+        "buyers": [{"name": "EU buyers", "region": "EU", "share": 0.5, "inventory_cover": 60.0},
+                   {"name": "China buyers", "region": "China", "share": 0.5,
+                    "inventory_cover": 60.0}],
+    }
+    shocks = {}
+    if conc is not None:
+        shocks["c"] = {"kind": "export_control", "region": "DRC", "start": 2, "duration": 3,
+                       "cut": conc, "stage": "concentrate"}
+    if product is not None:
+        shocks["p"] = {"kind": "export_control", "region": "China", "start": 2, "duration": 3,
+                       "cut": product}
+    raw["shocks"] = [shocks[k] for k in order if k in shocks]
+    return raw
+
+
+@pytest.mark.parametrize("order", ["cp", "pc"])
+@pytest.mark.parametrize("conc, eu_draw, china_price", [
+    (0.1, 80.0, 60.0 * (1000.0 / 1200.0) ** 2),   # ore loss 80 > excess over the cap 60
+    (0.05, 60.0, 40.0),                           # ore loss 40 < 60: China's home absorbs it
+])
+def test_ore_withheld_from_a_product_capped_region_is_its_home_markets_up_to_its_excess(
+        conc, eu_draw, china_price, order):
+    """Review rv3 R7. Free trade: the chain offers 800 t at 20 (DRC ore, China's refinery) and
+    400 t at 40 (China's ore); buyers want 1,000 (40/60)^-0.5 = 1,224.7 > 1,200 at 40, so the
+    market clears on the vertical: P = 60 (1000/1200)^2 = 41.667, 600 t to each region's
+    buyers; China exports X = 600 t of product, the DRC ships 800 t of ore. China's product
+    cut 0.1: cap C = 540 (withheld X - C = 60). The DRC's ore cut c: it ships (1 - c) 800, and
+    L = 800 c t of product fewer come out of China's refinery.
+    China's cap fixes its exports at C while its supply at the free-trade price less its
+    buyers' purchases there, X - L, is at least C: then the ore loss comes out of the 60 t its
+    cap kept at home (L <= X - C), the EU is short X - C = 60 and China's home price is its
+    own (c = 0.05: L = 40, China has 1,160 t, 620 of them at home, its buyers take
+    500 (40/60)^-0.5 = 612.4 at 40, the price its own ore tranche sets). Past that (c = 0.1,
+    L = 80 > 60) China exports X - L = 520 < C at the free-trade price, its market linked
+    to the world's without a wedge, and the EU is short L = 80: the EU's buyers draw
+    max(X - C, L) a step, China's (behind their own cap) none, and the price stays 41.667.
+    The order of the controls does not matter. Before the fix the EU drew (X - C) + L = 140
+    (c = 0.1) and the outside price fell to 40."""
+    model = run(ore_and_product(conc, 0.1, order))
+    s = model.series()
+    free = 60.0 * (1000.0 / 1200.0) ** 2
+    np.testing.assert_allclose(s["price"], free, rtol=1e-9)
+    np.testing.assert_allclose(s["club_price"], free, rtol=1e-9)
+    np.testing.assert_allclose(s["export_region_price"][2:], china_price, rtol=1e-9)
+    stock = 500.0 * 12 / 365 * 60
+    np.testing.assert_allclose(model.buyers.stock, [stock - 3 * eu_draw, stock], rtol=1e-9)
+
+
+def test_the_ore_loss_alone_is_shared_by_every_buyer_and_the_product_cap_alone_by_the_eu():
+    """Review rv3 R7, each control alone (unchanged): the DRC's cut 0.1 takes 80 t off the
+    market, drawn 40 each by the EU's and China's buyers; China's product cut 0.1 keeps 60 t
+    from the EU, whose buyers draw them (China's home price 40). The price stays 41.667."""
+    stock = 500.0 * 12 / 365 * 60
+    ore = run(ore_and_product(0.1, None))
+    np.testing.assert_allclose(ore.buyers.stock, [stock - 120.0, stock - 120.0], rtol=1e-9)
+    product = run(ore_and_product(None, 0.1))
+    np.testing.assert_allclose(product.buyers.stock, [stock - 180.0, stock], rtol=1e-9)
+    for model in (ore, product):
+        np.testing.assert_allclose(model.series()["price"], 60.0 * (1000.0 / 1200.0) ** 2,
+                                   rtol=1e-9)
+
+
+@pytest.mark.parametrize("order", ["cp", "pc"])
+def test_ore_denied_to_a_dearer_refinery_elsewhere_is_not_the_product_capped_regions(order):
+    """Review rv3 R7, where the ore loss lands (a guard of the rule above; it passes on the
+    code before it too, which added every loss). EU (club, buyers 0.8), DRC (mine 800 t/step
+    at 10), China (mine 400 t/step at 28, refinery 600 t/step at 10, buyers 0.2), Japan
+    (refinery 1e6 t/yr at 12, no buyers); k = 1, demand 1,000 t/step at 60, elasticity -0.5.
+    Free trade: the chain pairs China's refinery, the cheapest, with DRC ore (600 t at 20),
+    Japan's with the other 200 t of DRC ore (at 22) and China's 400 t (at 40); buyers want
+    1,000 (40/60)^-0.5 = 1,224.7 > 1,200 at 40, so P = 60 (1000/1200)^2 = 41.667 on the
+    vertical: the EU takes 960, China 240, China exports X = 600 - 240 = 360 t of product.
+    China's product cut 0.1: C = 324, W = 36. The DRC's ore cut 0.1: it ships 720, which
+    still fill China's refinery first (600 t), so Japan's loses the 80 t and China's none: the
+    EU is short W + 80 = 116 t a step (pro rata to where the DRC's ore went, 600/800 of the
+    loss would have been China's and the EU drawn only 80, its price rising above 41.667).
+    China's home market takes 600 - 324 = 276 t: P_China = 60 (200/276)^2 = 31.51."""
+    raw = ore_and_product(0.1, 0.1, order)
+    raw["regions"].append({"name": "Japan"})
+    raw["producers"] = [
+        {"name": "Mine DRC", "region": "DRC", "stage": "mine", "capacity": 9600.0,
+         "unit_cost": 10.0},
+        {"name": "Mine CN", "region": "China", "stage": "mine", "capacity": 4800.0,
+         "unit_cost": 28.0},
+        {"name": "Ref CN", "region": "China", "stage": "refinery", "capacity": 7200.0,
+         "unit_cost": 10.0},
+        {"name": "Ref JP", "region": "Japan", "stage": "refinery", "capacity": 1e6,
+         "unit_cost": 12.0}]
+    raw["buyers"][0]["share"], raw["buyers"][1]["share"] = 0.8, 0.2
+    model = run(raw)
+    s = model.series()
+    np.testing.assert_allclose(s["price"], 60.0 * (1000.0 / 1200.0) ** 2, rtol=1e-9)
+    np.testing.assert_allclose(s["export_region_price"][2:], 60.0 * (200.0 / 276.0) ** 2,
+                               rtol=1e-9)
+    cover = 12 / 365 * 60 * 1000.0
+    np.testing.assert_allclose(model.buyers.stock, [0.8 * cover - 3 * 116.0, 0.2 * cover],
+                               rtol=1e-9)

@@ -5,7 +5,7 @@ and quotas on cobalt hydroxide).
 Without a control the chain curve (abm.market.chain_curve) pairs the cheapest refinery with the
 cheapest mine wherever they are. Under a cap C (t of concentrate per step) on region r's mines:
 
-* `licences`: this step's offers clear once without any instrument (one world market, as
+* `licences`: this step's offers clear once without any instrument (in the markets of
   abm.policies.trade.ExportControl.free_trade_exports); r's mines would ship S_i abroad, S in
   all. With S <= C the cap does not bind and nothing changes, unless the step's clearing with
   the other instruments ships more than C (abm.policies.trade.ExportControl.breached: then the
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from abm import market
-from abm.kinds import REFINERY
+from abm.kinds import MINE, REFINERY
 
 
 @dataclass
@@ -87,9 +87,10 @@ def withhold(ask: np.ndarray, avail: np.ndarray, region: np.ndarray, refs: np.nd
 def free_trade(model):
     """(offers, t product each sold): this step's offers as the producers make them without
     any instrument, cleared against the buyers' demand in one world market, or, under the
-    club's border measures or a buffer-stock defence, in the step's markets as they will
-    clear, caps aside (abm.policies.trade.ExportControl.measured_plan: a tariff changes how
-    much product, and so concentrate, the club's imports call for; review 15 finding 4)."""
+    club's border measures, a buffer-stock defence or with separate markets, in the step's
+    markets as they will clear, caps aside (abm.policies.trade.ExportControl.measured_plan: a
+    tariff changes how much product, and so concentrate, the club's imports call for, review
+    15 finding 4; a separate market's shipping cost how much it imports, review rv3 R2)."""
     offers = model.producers.own_offers(model, contracts=True)
     scale = model.buyers.planned_scale()
     plan = model.plan.before_controls(model.separate_markets)
@@ -138,11 +139,12 @@ def home_refined(model, offers, sold: np.ndarray, region: int) -> float:
     return float(sold[home].sum()) * model.producers.intensity
 
 
-def licences(model, region: int, cap: float) -> tuple[bool, float]:
+def licences(model, region: int, cap: float) -> tuple[bool, float, dict[int, float]]:
     """(whether the cap `cap`, t of concentrate per step, binds: region `region`'s mines would
     ship more abroad this step without the control, `free_trade`; t of concentrate it takes
-    off the market): the exports it denies less what the region's refineries would refine of
-    them at that clearing's price (ASSUMPTION: they take the denied tonnes, whose home price
+    off the market; those tonnes by the region whose refineries lose them, `landed`): the
+    exports it denies less what the region's refineries would refine of them at that
+    clearing's price (ASSUMPTION: they take the denied tonnes, whose home price
     falls to the home mines' cost, where their spare capacity refines them at a chain ask,
     refinery ask + intensity x the ore's mine ask, at most the free-trade product price; a
     refinery too dear to run at that price takes nothing), in concentrate t. The denied
@@ -151,11 +153,12 @@ def licences(model, region: int, cap: float) -> tuple[bool, float]:
     ship = abroad(model, offers, sold, region)
     total = float(ship.sum())
     if total <= cap * (1 + 1e-12):
-        return False, 0.0
+        return False, 0.0, {}
     b, k = model.book, model.producers.intensity
     refs = np.flatnonzero((b.stage == REFINERY) & (b.region == region))
     if not len(refs):
-        return True, max(total - cap, 0.0)
+        off = max(total - cap, 0.0)
+        return True, off, landed(model, offers, sold, region, cap, off)
     refined = np.bincount(offers.refinery[offers.refinery >= 0],
                           weights=sold[offers.refinery >= 0], minlength=len(b))
     spare = np.maximum(model.producers.available()[refs] - refined[refs], 0.0)
@@ -167,7 +170,42 @@ def licences(model, region: int, cap: float) -> tuple[bool, float]:
     curve = market.chain_curve(ask[refs], spare, ask[mines], denied, k)
     runs = curve.asks <= model.free_trade_price * (1 + market.SNAP_REL)
     absorbed = float(curve.quantity[runs].sum()) * k
-    return True, max(total - cap - absorbed, 0.0)
+    off = max(total - cap - absorbed, 0.0)
+    return True, off, landed(model, offers, sold, region, cap, off)
+
+
+def landed(model, offers, sold: np.ndarray, region: int, cap: float,
+           off: float) -> dict[int, float]:
+    """Region -> t of concentrate of the `off` t region `region`'s cap `cap` takes off the
+    market (`licences`) that its refineries lose: each region's refined output in the
+    free-trade clearing (`offers` selling `sold`, t of product each) less what the chain
+    offers at most that clearing's price once the cap withholds the region's ore (`withhold`:
+    the licensed ore re-paired along the chain, cheapest refinery first, and the home pool),
+    times the intensity, at most `off` (ASSUMPTION: the loss at the free-trade price is where
+    the denied ore is missed; a refinery with spare feed at that price loses none). Used to
+    find what of the loss lands behind a product control (abm.policies.trade
+    .combined_shortfall)."""
+    if off <= 0:
+        return {}
+    b, k = model.book, model.producers.intensity
+    ask = model.producers.free_trade_asks(model)
+    avail = model.producers.available()
+    refs = np.flatnonzero((b.stage == REFINERY) & (avail > 0))
+    mines = np.flatnonzero((b.stage == MINE) & (avail > 0))
+    left, pools = withhold(ask, avail, b.region, refs, mines, {region: cap}, k)
+    refs, mines = refs[left[refs] > 0], mines[left[mines] > 0]
+    curve = market.chain_curve(ask[refs], left[refs], ask[mines], left[mines], k)
+    price = model.free_trade_price * (1 + market.SNAP_REL)
+    n = len(model.region_names)
+    after = np.bincount(b.region[refs[curve.refinery]], weights=np.where(
+        curve.asks <= price, curve.quantity, 0.0), minlength=n).astype(float)
+    for pool in pools:
+        after += np.bincount(b.region[pool.refs[pool.curve.refinery]], weights=np.where(
+            pool.curve.asks <= price, pool.curve.quantity, 0.0), minlength=n)
+    chain = (offers.owner == -1) & (offers.mine >= 0)
+    before = np.bincount(offers.region[chain], weights=sold[chain], minlength=n)
+    lost = np.maximum(before - after, 0.0) * k
+    return {r: min(float(lost[r]), off) for r in np.flatnonzero(lost > 1e-12).tolist()}
 
 
 def home_prices(pools: list[HomePool], price: float, sold: np.ndarray, ask: np.ndarray,

@@ -29,8 +29,9 @@
   region would export changes nothing. Each step in force, in this order:
   1. whether the cap binds is decided on one free-trade counterfactual with no one short
      (this step's own offers without instruments against every buyer's ordinary orders,
-     restocking included, in one world market or, under the club's border measures or a
-     buffer-stock defence, in the step's markets as they will clear, caps aside:
+     restocking included, in one world market or, under the club's border measures, a
+     buffer-stock defence or with separate markets, in the step's markets as they will
+     clear, caps aside:
      `measured_plan`, whose instruments act before the controls, `Policy.phase`;
      `unshort_exports`, cleared once a step for every control, `model.free_trade_cache`): it
      binds when the region's exports there exceed the cap. A cap that does not bind
@@ -48,7 +49,8 @@
      the cap (concentrate: abm.agents.withholding.licences); the short buyers take it first
      out of their restocking, then out of their stock (abm.agents.buyers.Buyers
      .plan_inventories), and what they drew they do not rebuild while the control is in force
-     (`draws_kept`).
+     (`draws_kept`). Concentrate denied to the refineries of a region whose product cap
+     binds comes first out of what that cap keeps at home (`combined_shortfall`).
   The rule is for the steps in force: before the start importers buy ahead and after the end
   they run their stock down whatever the cap would have done.
 * `Finance`: concessional finance (a lower hurdle rate) and permitting reform (shorter lead
@@ -143,6 +145,28 @@ def draws_kept(model) -> set:
             and p.active(model.t)}
 
 
+def combined_shortfall(parts) -> float:
+    """Product t a step the binding export controls keep from the buyers they leave short,
+    from their parts (`ExportControl.report_shortfall`: (t it takes off the market; concentrate,
+    region -> t of them denied to that region's refineries; product, (region, t its cap keeps
+    from the region's free-trade exports) or None)). Region R's binding product cap fixes
+    its exports at the cap C while it can meet it: of L_R t of product its refineries lose to
+    concentrate controls, min(L_R, W_R) come out of the W_R = X_R - C t the cap keeps in its
+    home market (X_R: its free-trade exports), whose buyers, behind the cap, are not short
+    (`mark_short`), and only the rest, L_R - W_R > 0, out of its exports: the short buyers
+    are kept max(W_R, L_R) from R, not W_R + L_R (review rv3 R7: 140 t drawn where 80 were
+    missing lowered the outside price below free trade's). Symmetric in the parts, so the sum
+    does not depend on the controls' order."""
+    total, landed, kept = 0.0, {}, {}
+    for tonnes, lands, product in parts:
+        total += max(tonnes, 0.0)
+        for r, t in lands.items():
+            landed[r] = landed.get(r, 0.0) + t
+        if product is not None:
+            kept[product[0]] = kept.get(product[0], 0.0) + max(product[1], 0.0)
+    return max(total - sum(min(landed.get(r, 0.0), w) for r, w in kept.items()), 0.0)
+
+
 class ExportControl(Policy):
     name = "export_control"
     phase = 1           # after the border measures, before what answers the disruption
@@ -171,6 +195,9 @@ class ExportControl(Policy):
         # whether its cap has bound in a step of its force (the buyers it left short then do not
         # rebuild what they drew for it for the rest of it: `draws_kept`)
         self.has_bound = False
+        # concentrate: region -> t of `withheld` its refineries lose this step
+        # (abm.agents.withholding.landed)
+        self.landed: dict[int, float] = {}
 
     def initialize(self, model) -> None:
         self.region = model.region_index[self.shock.region]
@@ -196,10 +223,11 @@ class ExportControl(Policy):
         """The region's net exports (t per step) when this step's own offers of the producers
         clear in one world market against the buyers' demand, without instruments (with
         separate markets, abm.regional: the world market linked to them at their shipping
-        costs; under the club's border measures or a buffer-stock defence, the step's markets
-        with them, caps aside, `measured_plan`), the buyers' ordinary orders (what they drew
-        for the controls in force kept back, abm.agents.buyers.Buyers.ordinary_orders); at the
-        concentrate stage, what its mines ship to refiners elsewhere. Sets
+        costs, and under the club's border measures or a buffer-stock defence the step's
+        markets with them, caps aside, both on the step's clearing path, `measured_plan`),
+        the buyers' ordinary orders (what they drew for the controls in force kept back,
+        abm.agents.buyers.Buyers.ordinary_orders); at the concentrate stage, what its mines
+        ship to refiners elsewhere. Sets
         `model.free_trade_price`."""
         from abm.market import clear
 
@@ -215,8 +243,6 @@ class ExportControl(Policy):
             model.free_trade_buyer_price = result.buyer_price
             model.free_trade_club_imports = result.club_imports
             return self._measured_exports_in(model, offers, result)
-        if model.separate_markets:
-            return self._free_trade_exports_linked(model, offers, scale)
         total = float(scale.sum())
         result = clear(offers.ask, offers.qty, total, model.elasticity,
                        price_cap=model.config.market.price_cap, shortfall_price=model.last_price)
@@ -246,14 +272,11 @@ class ExportControl(Policy):
         cache = model.free_trade_cache
         plan = self.measured_plan(model)
         product = region is not None or not self.concentrate
-        linked = plan is None and bool(model.separate_markets) and product
-        key = "measured" if plan is not None else "linked" if linked else "world"
+        key = "measured" if plan is not None else "world"
         if key not in cache:
             offers = model.producers.own_offers(model, contracts=True)
             scale = model.buyers.planned_scale()
-            if linked:
-                cache[key] = (offers, scale, self._clear_linked(model, offers, scale))
-            elif plan is not None:
+            if plan is not None:
                 cache[key] = (offers, scale, self.clear_measured(model, offers, scale, plan))
             else:
                 cache[key] = (offers, scale, clear(
@@ -263,8 +286,6 @@ class ExportControl(Policy):
         if not product:
             sold = result.sold if plan is not None else result.dispatched
             return float(withholding.abroad(model, offers, sold, self.region).sum())
-        if linked:
-            return self._linked_exports_in(model, offers, scale, result, region)
         if plan is not None:
             return self._measured_exports_in(model, offers, result, region)
         return self._exports_in(model, offers, scale, result, region)
@@ -278,8 +299,8 @@ class ExportControl(Policy):
         the market a control's counterfactual clears in (review 15 finding 4: cleared without
         the tariff, the counterfactual counted as withheld tonnes the tariff had already kept
         out, buyers drew stock for them and a small cut lowered the price). None without such
-        measures (one world market, or the linked free-trade clearing of the separate markets,
-        `_clear_linked`)."""
+        measures or separate markets (one world market); with separate markets alone, their
+        linked free trade (review rv3 R2: at the concentrate stage too)."""
         return model.plan.before_controls(model.separate_markets)
 
     @staticmethod
@@ -302,44 +323,6 @@ class ExportControl(Policy):
         relative 1e-12 of it, as abm.agents.withholding.licences)."""
         exports = self.unshort_exports(model)
         return exports > cap * (1 + 1e-12) if self.concentrate else exports > cap
-
-    def _free_trade_exports_linked(self, model, offers, scale: np.ndarray) -> float:
-        """free_trade_exports with separate markets: one node per separate market (its own
-        offers and buyers, its shipping costs in and out), the other regions the world hub; the
-        region's exports are its node's net exports, or, in the hub, what its offers sold less
-        its buyers' share of the hub's consumption."""
-        result = self._clear_linked(model, offers, scale)
-        model.free_trade_price = result.world_price
-        return self._linked_exports_in(model, offers, scale, result)
-
-    def _clear_linked(self, model, offers, scale: np.ndarray):
-        """The linked free-trade clearing of `offers` against the buyers' scales `scale`."""
-        from abm.market import Node, clear_linked
-
-        order = sorted(model.separate_markets)
-        buyer_region = model.buyers.region
-        nodes = [Node(offers.ask[offers.region == r], offers.qty[offers.region == r],
-                      float(scale[buyer_region == r].sum()), cost_in=cost_in, cost_out=cost_out)
-                 for r, (cost_in, cost_out) in ((r, model.separate_markets[r]) for r in order)]
-        hub, hub_buyers = ~np.isin(offers.region, order), ~np.isin(buyer_region, order)
-        return clear_linked(offers.ask[hub], offers.qty[hub], float(scale[hub_buyers].sum()),
-                            model.elasticity, nodes, price_cap=model.config.market.price_cap,
-                            shortfall_price=model.last_price)
-
-    def _linked_exports_in(self, model, offers, scale: np.ndarray, result,
-                           region: int | None = None) -> float:
-        """The region's (or `region`'s) net exports in the linked clearing `result`
-        (`_clear_linked`)."""
-        r = self.region if region is None else region
-        order = sorted(model.separate_markets)
-        buyer_region = model.buyers.region
-        if r in model.separate_markets:
-            return -float(result.net_imports[order.index(r)])
-        hub, hub_buyers = ~np.isin(offers.region, order), ~np.isin(buyer_region, order)
-        made = float(result.world_dispatched[offers.region[hub] == r].sum())
-        total = float(scale[hub_buyers].sum())
-        share = float(scale[buyer_region == r].sum()) / total if total > 0 else 0.0
-        return made - max(result.world_consumption, 0.0) * share
 
     def apply(self, model) -> None:
         t, s = model.t, self.shock
@@ -378,7 +361,7 @@ class ExportControl(Policy):
         self.mark_short(model)
         self.has_bound = True
         if self.concentrate:
-            binds, self.withheld = withholding.licences(model, self.region, cap)
+            binds, self.withheld, self.landed = withholding.licences(model, self.region, cap)
             if binds:
                 model.plan.concentrate_caps[self.region] = cap
         else:
@@ -397,15 +380,24 @@ class ExportControl(Policy):
         which `adjust_offers` offers in its place) to the model's shortfall, which the buyers of
         short buyers share (Buyers.plan_inventories): a separate market's up to what it
         imports (`mark_short`) and, for a product control, not the region's own, who buy in
-        its home market; a concentrate control's
-        region has no product market of its own, so its buyers are short like the others."""
-        tonnes = (self.withheld / model.producers.intensity if self.concentrate
-                  else self.withheld - min(self.inventory, self.withheld))
-        if tonnes > 0:
-            model.shortfall_by[self] = tonnes
-            # what producers outside the caps have spare at the free-trade price they supply at
-            # that price: no one is short of it (`spare_supply`; review rv3 R14)
-            model.shortfall = max(sum(model.shortfall_by.values()) - model.spare_supply, 0.0)
+        its home market; a concentrate control's region has no product market of its own, so
+        its buyers are short like the others. The binding controls' parts
+        (`model.shortfall_parts`) combine by `combined_shortfall`: concentrate denied to the
+        refineries of a region whose product cap binds comes first out of what that cap keeps
+        at home (review rv3 R7); less what producers outside the caps have spare at the
+        free-trade price, which they supply at that price (`spare_supply`; review rv3 R14), it
+        is, in any order of the controls, what they keep from the short buyers."""
+        k = model.producers.intensity
+        if self.concentrate:
+            part = (self.withheld / k, {r: t / k for r, t in self.landed.items()}, None)
+        else:
+            part = (self.withheld - min(self.inventory, self.withheld), {},
+                    (self.region, self.withheld))
+        parts = model.shortfall_parts
+        parts[self] = part
+        if part[0] > 0:
+            model.shortfall_by[self] = part[0]     # (what the buyers draw is split by these)
+        model.shortfall = max(combined_shortfall(parts.values()) - model.spare_supply, 0.0)
 
     def mark_short(self, model) -> None:
         """Mark whose buyers the export controls whose caps bind this step leave short
@@ -446,10 +438,8 @@ class ExportControl(Policy):
         capacity at the free-trade price supplies the withheld tonnes at that price, so they
         are no shortfall (review rv3 R14: buyers drew 95.55 t a step that an idle club refiner
         would have sold at the unchanged 55, displacing it; R10: the same behind a dumping
-        state's cap). Not with separate markets cleared linked (0 there)."""
+        state's cap)."""
         plan = self.measured_plan(model)
-        if plan is None and model.separate_markets:
-            return 0.0
         self.unshort_exports(model)
         key = "measured" if plan is not None else "world"
         if key not in model.free_trade_cache:
