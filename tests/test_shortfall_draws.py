@@ -992,3 +992,88 @@ def test_spare_capacity_at_the_free_trade_price_replaces_the_withheld_tonnes_fir
         spare = 200 - (1000 * (55 / 60) ** -0.5 - 1000)
         np.testing.assert_allclose(model.buyers.stock[0], 60 * 6000 / 365
                                    - 3 * max(cut * exports - spare, 0.0), rtol=1e-9)
+
+
+def test_spare_supply_behind_a_slack_cap_counts_only_up_to_the_cap():
+    """Review rv4 F1. three_regions plus a B refiner of 600 t/step at 50: free trade clears at
+    50 (D(50) = 1,500 (50/60)^-0.5 = 1,643.17 t, B2 selling 143.17 t, 456.83 t idle), each
+    region's buyers 547.72 t; A exports 202.28 t, B 345.45 t. An outage in A in steps 1-4
+    lifts B's normal exports to 645.45 t; B's cap in steps 5-9 (cut 0.387) is 395.66 t. A bans
+    in steps 6-8 (202.28 t withheld). B's idle capacity reaches the short buyers only through
+    B's cap: 395.66 - 345.45 = 50.21 t, so 152.06 t are short; Outside draws them and the
+    price stays 50. (Counting all 456.83 t idle, no one drew and the price was
+    60 (500/395.66)^2 = 95.82.)"""
+    raw = three_regions()
+    raw["experiment"]["steps"] = 10
+    raw["producers"].append({"name": "Ref B2", "region": "B", "stage": "refinery",
+                             "capacity": 7200.0, "unit_cost": 50.0})
+    raw["shocks"] = [{"kind": "supply_outage", "region": "A", "start": 1, "duration": 4,
+                      "cut": 0.5},
+                     {"kind": "export_control", "region": "A", "start": 6, "duration": 3,
+                      "cut": 1.0, "announce": 0},
+                     {"kind": "export_control", "region": "B", "start": 5, "duration": 5,
+                      "cut": 0.387}]
+    model = run(raw, steps=6)
+    before = model.buyers.stock.copy()
+    model.step()
+    each = 500 * (50 / 60) ** -0.5
+    a_exports, b_exports = 750 - each, 750 + 3 * each - 1500 - each
+    b = next(p for p in model.policies if p.name == "export_control" and p.shock.region == "B")
+    cap = (1 - 0.387) * b.reference_exports
+    np.testing.assert_allclose(model.price, 50.0, rtol=1e-9)
+    np.testing.assert_allclose(before - model.buyers.stock,
+                               [a_exports - (cap - b_exports), 0, 0], rtol=1e-9, atol=1e-9)
+
+
+def test_spare_supply_counts_only_what_reaches_the_short_buyers_at_the_world_price():
+    """Review rv4 F2 and F3. (a) A separate Japan with a refiner at 55 and shipping cost 20 to
+    and from the world: idle at its own 55, it delivers at 75, not at the world's 60, so a 5%
+    cut's 25 t are drawn by Outside at 60 (counted as spare, nobody drew and the price rose
+    to 60 (500/475)^2 = 66.48). (b) A purchase floor at 50 buying 1,104.56 t a step from a
+    club refiner at 30: the tonnes the defence buys the market can take at 50, so a 5% cut's
+    22.61 t come from there and nobody draws (the buyers drew them while the defence bought as
+    before)."""
+    raw = exporter_and_importer(0.05)
+    raw["market"]["demand"]["reference_quantity"] = 18000.0
+    raw["regions"].append({"name": "Japan", "separate_market": True})
+    raw["trade_costs"] = [{"from": "Japan", "to": "Outside", "cost": 20.0},
+                          {"from": "Outside", "to": "Japan", "cost": 20.0}]
+    raw["producers"].append({"name": "Ref Japan", "region": "Japan", "stage": "refinery",
+                             "capacity": 12000.0, "unit_cost": 55.0})
+    raw["buyers"] = [dict(b, share=1 / 3) for b in raw["buyers"]] + [
+        {"name": "Japan buyers", "region": "Japan", "share": 1 / 3, "inventory_cover": 60.0}]
+    model = run(raw)
+    np.testing.assert_allclose(model.series()["price"], 60.0, rtol=1e-9)
+    np.testing.assert_allclose(model.buyers.stock[0], 60 * 6000 / 365 - 75, rtol=1e-9)
+    raw = exporter_and_importer(0.05)
+    raw["producers"].append({"name": "Ref Out", "region": "Outside", "stage": "refinery",
+                             "capacity": 14400.0, "unit_cost": 30.0})
+    raw["policy"] = {"floor": {"mechanism": "purchase", "level": 50.0}}
+    model = run(raw)
+    np.testing.assert_allclose(model.series()["price"], 50.0, rtol=1e-9)
+    np.testing.assert_allclose(model.buyers.stock, [60 * 6000 / 365, 30 * 6000 / 365],
+                               rtol=1e-9)
+
+
+def test_a_club_in_autarky_behind_its_tariff_is_not_short_of_the_worlds_shortfall():
+    """Review rv4 F2 (variant). Club, China and Other a third of use each (1,500 t/step at 60);
+    China refines 1,000 t/step at 10, the club 600 t/step at 62 behind a 20% tariff: the world
+    (China and Other) clears at 60, the club on its own refiner at 62 (62 < 1.2 x 60: it
+    imports nothing). A 5% cut withholds 25 t of China's 500 t exports, all bound for Other:
+    Other draws them and the world price stays 60; the club, importing nothing, is not short.
+    (The club's buyers drew half into their own market and the world price rose to 62.)"""
+    raw = exporter_and_importer(0.05)
+    raw["market"]["demand"]["reference_quantity"] = 18000.0
+    raw["regions"] = [{"name": "Club", "club": True}, {"name": "China"}, {"name": "Other"}]
+    raw["buyers"] = [{"name": f"{r} buyers", "region": r, "share": 1 / 3,
+                      "inventory_cover": c} for r, c in (("Club", 60.0), ("China", 30.0),
+                                                         ("Other", 60.0))]
+    raw["producers"].append({"name": "Ref Club", "region": "Club", "stage": "refinery",
+                             "capacity": 7200.0, "unit_cost": 62.0})
+    raw["policy"] = {"trade": {"tariff": 0.2}}
+    model = run(raw)
+    s = model.series()
+    np.testing.assert_allclose(s["price"], 60.0, rtol=1e-9)
+    np.testing.assert_allclose(s["club_price"], 62.0, rtol=1e-9)
+    np.testing.assert_allclose(model.buyers.stock, [60 * 6000 / 365, 30 * 6000 / 365,
+                                                    60 * 6000 / 365 - 75], rtol=1e-9)

@@ -417,8 +417,15 @@ class ExportControl(Policy):
         # a separate market is short of what it imports there: its buyers take at most its
         # imports (one that imports nothing is not short; review rv3 R11: the only importer,
         # never short, saw a 5% cut raise its price 60 -> 66.48 while it held 60 days' stock)
-        for r in model.separate_markets:
-            limit[r] = max(-self.unshort_exports(model, r), 0.0)
+        # the same for a club behind its border measures: its buyers' draw reaches the others
+        # only through its imports (review rv4 F2: a club in autarky behind a tariff drew half
+        # of a 25 t shortfall into its own market, and the world price rose to the club's 62)
+        plan = self.measured_plan(model)
+        segmented = list(model.separate_markets) + (
+            [int(r) for r in np.flatnonzero(model.region_club)]
+            if plan is not None and plan.club_separate else [])
+        for r in segmented:
+            limit[r] = min(limit[r], max(-self.unshort_exports(model, r), 0.0))
         for p in model.policies:
             if p.name == self.name and not p.concentrate:
                 cap = p.cap_at(model, model.t)
@@ -427,14 +434,24 @@ class ExportControl(Policy):
                 if p.binds(model, cap):
                     short[p.region] = False
                 else:
-                    limit[p.region] = max(cap - p.unshort_exports(model), 0.0)
+                    limit[p.region] = min(limit[p.region], max(cap - p.unshort_exports(model), 0.0))
+        # spare supply reaches the short buyers from the world market only (not from a separate
+        # market, whose idle capacity would ship at its price plus the shipping cost), and from
+        # a region under a slack cap of its own only up to that cap, the room its buyers' take
+        # then shares (review rv4 F1, F2)
+        spare = self.spare_supply(model)
+        spare[list(model.separate_markets)] = 0.0
+        capped = np.isfinite(limit)
+        capped[segmented] = False
+        spare[capped] = np.minimum(spare[capped], limit[capped])
+        limit[capped] -= spare[capped]
         model.short_of = short
         model.take_limit = limit if np.isfinite(limit).any() else None
-        model.spare_supply = self.spare_supply(model)
+        model.spare_supply = float(spare.sum())
 
-    def spare_supply(self, model) -> float:
-        """t of product the producers outside the binding caps leave unsold at the price they
-        get in this step's counterfactual (`unshort_exports`): a marginal producer with spare
+    def spare_supply(self, model) -> np.ndarray:
+        """Per region, t of product the producers outside the binding caps leave unsold at the
+        price they get in this step's counterfactual (`unshort_exports`): a marginal producer with spare
         capacity at the free-trade price supplies the withheld tonnes at that price, so they
         are no shortfall (review rv3 R14: buyers drew 95.55 t a step that an idle club refiner
         would have sold at the unchanged 55, displacing it; R10: the same behind a dumping
@@ -442,13 +459,17 @@ class ExportControl(Policy):
         plan = self.measured_plan(model)
         self.unshort_exports(model)
         key = "measured" if plan is not None else "world"
+        regions = len(model.region_names)
         if key not in model.free_trade_cache:
-            return 0.0
+            return np.zeros(regions)
         offers, _, result = model.free_trade_cache[key]
+        # (at the world price, which the short buyers pay: a producer whose own market's price
+        # is higher, behind a club's tariff, cannot sell to them at it; what a buffer-stock
+        # defence buys at the floor the market can take at it; review rv4 F2, F3)
         if plan is not None:
-            sold, price = result.sold, result.offer_price
+            sold, price = result.sold - result.to_gov, result.world_price
         else:
-            sold, price = result.dispatched, np.full(len(offers.ask), result.price)
+            sold, price = result.dispatched, result.price
         capped = np.zeros(len(model.region_names), dtype=bool)
         mined = np.zeros(len(model.region_names), dtype=bool)
         for p in model.policies:
@@ -463,7 +484,8 @@ class ExportControl(Policy):
             outside &= ~np.where(fed, mined[model.book.region[np.maximum(offers.mine, 0)]],
                                  False)
         at_price = offers.ask <= price * (1 + 1e-9)
-        return float(np.maximum(offers.qty - sold, 0.0)[outside & at_price].sum())
+        idle = np.where(outside & at_price, np.maximum(offers.qty - sold, 0.0), 0.0)
+        return np.bincount(offers.region, weights=idle, minlength=regions)
 
     def announced_shortfall(self, model) -> float:
         """t the announced schedule withholds over the control's force: its normal exports
