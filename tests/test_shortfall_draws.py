@@ -1077,3 +1077,30 @@ def test_a_club_in_autarky_behind_its_tariff_is_not_short_of_the_worlds_shortfal
     np.testing.assert_allclose(s["club_price"], 62.0, rtol=1e-9)
     np.testing.assert_allclose(model.buyers.stock, [60 * 6000 / 365, 30 * 6000 / 365,
                                                     60 * 6000 / 365 - 75], rtol=1e-9)
+
+
+def test_importers_stock_bought_ahead_is_released_in_the_world_market_whatever_the_buyer_order():
+    """Review rv4 F4. A separate Japan (own refiner, shipping 20 both ways) and importers buying
+    ahead 300 t in the notice step; in force the 100 t a step the 20% cut withholds come from
+    that stock, released where it was bought, the world market: P = 60 in steps 2-4 whether
+    Japan's buyers are listed first or last. (Released in the first listed buyer's region,
+    Japan's, the world price rose to 71.23 and Japan's fell to 51.23.)"""
+    def config(japan_first):
+        raw = exporter_and_importer(0.2)
+        raw["experiment"]["steps"] = 7
+        raw["market"]["demand"]["reference_quantity"] = 18000.0
+        raw["regions"].append({"name": "Japan", "separate_market": True})
+        raw["trade_costs"] = [{"from": "Japan", "to": "Outside", "cost": 20.0},
+                              {"from": "Outside", "to": "Japan", "cost": 20.0}]
+        raw["producers"].append({"name": "Ref Japan", "region": "Japan", "stage": "refinery",
+                                 "capacity": 6000.0, "unit_cost": 10.0})
+        japan = {"name": "Japan buyers", "region": "Japan", "share": 1 / 3,
+                 "inventory_cover": 60.0}
+        others = [dict(b, share=1 / 3) for b in raw["buyers"]]
+        raw["buyers"] = [japan] + others if japan_first else others + [japan]
+        raw["shocks"][0].update(announce=1, front_run=0.3)
+        return raw
+    first, last = (run(config(order)).series() for order in (True, False))
+    for s in (first, last):
+        np.testing.assert_allclose(s["price"][2:5], 60.0, rtol=1e-9)
+        np.testing.assert_allclose(s["price_region__Japan"][2:5], 60.0, rtol=1e-9)

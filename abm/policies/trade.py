@@ -549,9 +549,22 @@ class ExportControl(Policy):
         # bought it for that), offered to the market at no ask like any stock being used up
         if self.withheld > 0 and self.inventory > 1e-12:
             qty = min(self.inventory, self.withheld)
-            region = int(np.flatnonzero(model.buyers.region != self.region)[0]) \
-                if (model.buyers.region != self.region).any() else self.region
-            offers.append(0.0, qty, int(model.buyers.region[region]), -2)
+            offers.append(0.0, qty, self.world_region(model), -2)
+
+    def world_region(self, model) -> int:
+        """A region of the world market, where importers bought ahead (`importer_demand`), to
+        release their stock in: the first region that is not this control's, not a separate
+        market and, behind the club's border measures, not the club's (review rv4 F4: the
+        first listed buyer's region put the stock behind a separate market's shipping cost);
+        this control's region when there is none."""
+        separate = set(model.separate_markets)
+        club = model.region_club if model.plan.club_separate else np.zeros(
+            len(model.region_names), dtype=bool)
+        for strict in (True, False):
+            for r in range(len(model.region_names)):
+                if r != self.region and r not in separate and not (strict and club[r]):
+                    return r
+        return self.region
 
     def settle(self, model) -> None:
         self.withheld_steps.append(self.withheld if self.active(model.t) else 0.0)
