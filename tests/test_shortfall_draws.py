@@ -1104,3 +1104,40 @@ def test_importers_stock_bought_ahead_is_released_in_the_world_market_whatever_t
     for s in (first, last):
         np.testing.assert_allclose(s["price"][2:5], 60.0, rtol=1e-9)
         np.testing.assert_allclose(s["price_region__Japan"][2:5], 60.0, rtol=1e-9)
+
+
+def test_idle_ore_behind_a_slack_ore_cap_counts_only_up_to_the_cap():
+    """Review rv4 F1 at the concentrate stage. EU refines (1e6 t/yr at 10) DRC ore (800 t/step
+    at 10) and Peru ore (600 t/step at 30): free trade clears at 40 (1,000 (40/60)^-0.5 =
+    1,224.7 t; Peru ships 424.7 t, 175.3 t idle). A DRC outage in steps 1-4 lifts Peru's
+    normal shipments to (424.7 + 4 x 600) / 5 = 564.95 t; its ore cap in steps 5-9 (cut 0.2)
+    is 451.96 t, slack. A DRC ore cap in steps 6-8 (cut 0.2 of 800) withholds 160 t: Peru's
+    idle ore can replace only 451.96 - 424.7 = 27.25 t of it, so the EU draws 132.75 t a step
+    and the price stays 40. (All 175.3 t counted as spare, no one drew and the price was
+    60 (1,000 / 1,091.96)^2 = 50.32.)"""
+    raw = {"experiment": {"name": "cc", "steps": 10, "seed": 1},
+           "market": {"intensity": 1.0, "demand": {"reference_price": 60.0,
+                                                   "reference_quantity": 12000.0,
+                                                   "elasticity": -0.5}},
+           "regions": [{"name": "EU", "club": True}, {"name": "DRC"}, {"name": "Peru"}],
+           "producers": [{"name": "Mine DRC", "region": "DRC", "stage": "mine",
+                          "capacity": 9600.0, "unit_cost": 10.0},
+                         {"name": "Mine Peru", "region": "Peru", "stage": "mine",
+                          "capacity": 7200.0, "unit_cost": 30.0},
+                         {"name": "Ref EU", "region": "EU", "stage": "refinery",
+                          "capacity": 1e6, "unit_cost": 10.0}],
+           "buyers": [{"name": "EU buyers", "region": "EU", "share": 1.0,
+                       "inventory_cover": 60.0}],
+           "shocks": [{"kind": "supply_outage", "region": "DRC", "start": 1, "duration": 4,
+                       "cut": 0.5},
+                      {"kind": "export_control", "region": "DRC", "start": 6, "duration": 3,
+                       "cut": 0.2, "stage": "concentrate", "announce": 0},
+                      {"kind": "export_control", "region": "Peru", "start": 5, "duration": 5,
+                       "cut": 0.2, "stage": "concentrate"}]}
+    model = run(raw, steps=6)
+    before = model.buyers.stock.copy()
+    model.step()
+    shipped = 1000 * (40 / 60) ** -0.5 - 800
+    cap = 0.8 * (shipped + 4 * 600) / 5
+    np.testing.assert_allclose(model.price, 40.0, rtol=1e-9)
+    np.testing.assert_allclose(before - model.buyers.stock, 160 - (cap - shipped), rtol=1e-9)

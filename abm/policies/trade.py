@@ -472,19 +472,31 @@ class ExportControl(Policy):
             sold, price = result.dispatched, result.price
         capped = np.zeros(len(model.region_names), dtype=bool)
         mined = np.zeros(len(model.region_names), dtype=bool)
+        slack_ore = {}      # region -> t of concentrate its slack cap still lets out
         for p in model.policies:
             if p.name != self.name:
                 continue
             cap = p.cap_at(model, model.t)
-            if cap is not None and p.binds(model, cap):
+            if cap is None:
+                continue
+            if p.binds(model, cap):
                 (mined if p.concentrate else capped)[p.region] = True
-        outside = ~capped[offers.region]
-        if mined.any():
-            fed = offers.mine >= 0
-            outside &= ~np.where(fed, mined[model.book.region[np.maximum(offers.mine, 0)]],
-                                 False)
+            elif p.concentrate:
+                slack_ore[p.region] = max(cap - p.unshort_exports(model), 0.0)
+        fed = offers.mine >= 0
+        mine_region = np.where(fed, model.book.region[np.maximum(offers.mine, 0)], -1)
+        outside = ~capped[offers.region] & ~np.where(fed, mined[np.maximum(mine_region, 0)],
+                                                       False)
         at_price = offers.ask <= price * (1 + 1e-9)
         idle = np.where(outside & at_price, np.maximum(offers.qty - sold, 0.0), 0.0)
+        k = model.producers.intensity
+        for r, room in slack_ore.items():
+            # idle chain offers on a slack ore cap's concentrate refined abroad: only what the
+            # cap still lets out (review rv4 F1 at the concentrate stage)
+            abroad = (mine_region == r) & (offers.region != r)
+            total = float(idle[abroad].sum()) * k
+            if total > room:
+                idle[abroad] *= room / total
         return np.bincount(offers.region, weights=idle, minlength=regions)
 
     def announced_shortfall(self, model) -> float:
