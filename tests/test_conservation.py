@@ -247,7 +247,7 @@ def assert_conserved(raw):
     np.testing.assert_allclose(tonnes_in, tonnes_out, rtol=1e-9, atol=1e-9)
     money_in = s["buyer_payments"] + s["gov_purchase_spend"]
     money_out = (s["producer_revenue"] + s["gov_sales_revenue"] + s["private_sales_revenue"]
-                 + s["duties"] + s["routing_cost"])
+                 + s["duties"] + s["routing_cost"] + s["shipping_cost"])
     # to floating-point precision of the gross value traded (flows that cancel, such as an
     # offtake's contract-price transfer against spot spending, lose digits when prices are
     # astronomical, as random configs with near-vertical demand can make them)

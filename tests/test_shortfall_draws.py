@@ -1141,3 +1141,30 @@ def test_idle_ore_behind_a_slack_ore_cap_counts_only_up_to_the_cap():
     cap = 0.8 * (shipped + 4 * 600) / 5
     np.testing.assert_allclose(model.price, 40.0, rtol=1e-9)
     np.testing.assert_allclose(before - model.buyers.stock, 160 - (cap - shipped), rtol=1e-9)
+
+
+def test_a_club_whose_mip_quota_still_fills_under_the_cap_is_not_short():
+    """Review rv4 F7. Club, China and Other a third of use each (1,500 t/step at 60); China
+    refines 1,500 t/step at 10; a club MIP of 80 with a volume cap of 3,600 t/yr (300 t a
+    step): the club imports its quota, 500 (P/60)^-0.5 = 300 at P = 166.67, the world clears
+    1,000 (P/60)^-0.5 = 1,200 at 41.67, China exporting 900 t. A 5% cut (cap 855 t) or 10%
+    (810 t) still fills the club's 300 t quota: the 45 or 90 t withheld fall on Other, which
+    draws them (within a quarter of its stock), and both prices stay. (Shared by orders, the
+    club's buyers drew a third and the club price fell to 151.17 at 5%.)"""
+    for cut, withheld in ((0.05, 45.0), (0.1, 90.0)):
+        raw = exporter_and_importer(cut)
+        raw["market"]["demand"]["reference_quantity"] = 18000.0
+        raw["regions"] = [{"name": "Club", "club": True}, {"name": "China"},
+                          {"name": "Other"}]
+        raw["producers"][0]["capacity"] = 18000.0
+        raw["buyers"] = [{"name": f"{r} buyers", "region": r, "share": 1 / 3,
+                          "inventory_cover": c} for r, c in (("Club", 60.0), ("China", 30.0),
+                                                             ("Other", 60.0))]
+        raw["policy"] = {"floor": {"mechanism": "mip", "level": 80.0, "volume_cap": 3600.0}}
+        model = run(raw)
+        s = model.series()
+        np.testing.assert_allclose(s["club_price"], 60 * (5 / 3) ** 2, rtol=1e-9)
+        np.testing.assert_allclose(s["price"], 60 * (1000 / 1200) ** 2, rtol=1e-9)
+        np.testing.assert_allclose(model.buyers.stock, [60 * 6000 / 365, 30 * 6000 / 365,
+                                                        60 * 6000 / 365 - 3 * withheld],
+                                   rtol=1e-9)

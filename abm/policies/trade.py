@@ -426,6 +426,8 @@ class ExportControl(Policy):
             if plan is not None and plan.club_separate else [])
         for r in segmented:
             limit[r] = min(limit[r], max(-self.unshort_exports(model, r), 0.0))
+        if plan is not None and plan.club_separate and np.isfinite(plan.import_cap):
+            self.limit_quota_club(model, plan, limit)
         for p in model.policies:
             if p.name == self.name and not p.concentrate:
                 cap = p.cap_at(model, model.t)
@@ -448,6 +450,30 @@ class ExportControl(Policy):
         model.short_of = short
         model.take_limit = limit if np.isfinite(limit).any() else None
         model.spare_supply = float(spare.sum())
+
+    def limit_quota_club(self, model, plan, limit: np.ndarray) -> None:
+        """A club whose MIP volume quota binds in the counterfactual loses imports only when
+        the caps leave less for import than the quota: its buyers take at most
+        max(quota - (imports there - withheld), 0), shared by its regions' imports (review
+        rv4 F7: the club's quota still filled at 300 t a step, yet its buyers drew a third of
+        a 5% cut and the club price fell from 166.67 to 151.17)."""
+        self.unshort_exports(model)
+        result = model.free_trade_cache["measured"][2]
+        if result.club_imports < plan.import_cap * (1 - 1e-9):
+            return
+        regions = range(len(model.region_names))
+        imports = np.array([max(-self.unshort_exports(model, r), 0.0) for r in regions])
+        withheld = 0.0
+        for p in model.policies:
+            if p.name == self.name and not p.concentrate:
+                cap = p.cap_at(model, model.t)
+                if cap is not None and p.binds(model, cap):
+                    withheld += max(p.unshort_exports(model) - cap, 0.0)
+        loss = max(result.club_imports - (float(imports.sum()) - withheld), 0.0)
+        club = np.asarray(model.region_club, dtype=bool)
+        total = float(imports[club].sum())
+        share = imports / total if total > 0 else np.zeros(len(imports))
+        limit[club] = np.minimum(limit[club], loss * share[club])
 
     def spare_supply(self, model) -> np.ndarray:
         """Per region, t of product the producers outside the binding caps leave unsold at the
