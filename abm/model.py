@@ -217,6 +217,10 @@ class MineralMarket(mesa.Model):
         # t the club imported there from outside (None: no control's counterfactual this step;
         # a MIP's volume cap counts them against its quota absent the controls)
         self.free_trade_club_imports = None
+        # what a stockpile's bid and the state reserves' bids (region -> (t, price)) bought in
+        # a product control's counterfactual (None: no such counterfactual this step)
+        self.free_trade_bid_filled = None
+        self.free_trade_reserve_bought = None
         # the step's free trade with no one short, on which every control's cap is found to
         # bind or not (ExportControl.unshort_exports; one clearing a step for all of them)
         self.free_trade_cache = {}

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 if TYPE_CHECKING:
     from abm.clearing import Offers
     from abm.protocol import DeveloperView, ModelView
@@ -59,6 +61,11 @@ class Policy:
 
     def settle(self, model: ModelView) -> None:
         """After clearing: payments and ledger entries."""
+
+    def add_normal_bid(self, model: ModelView, bids) -> None:
+        """Add to `bids` (abm.clearing.NormalBids) the bid this instrument would place this
+        step in normal times, without a disruption (a filling stockpile's, a state
+        reserve's): the export controls' counterfactual clears with it (rv3 R4, R9)."""
 
     def protection(self, model: ModelView, developer: DeveloperView):
         """Revenue protection this instrument would give `developer`'s project (None: none)."""
@@ -128,3 +135,39 @@ class StockHolder(Policy):
             return 0.0, 0.0
         return sold, float((out.sold[mine] * out.offer_price[mine]).sum()) * \
             model.money_per_price_tonne
+
+
+def normal_bids(model: ModelView):
+    """The bids the instruments would place this step in normal times (`add_normal_bid`), for
+    the export controls' counterfactual (abm.clearing.MarketPlan.before_controls)."""
+    from abm.clearing import NormalBids
+
+    bids = NormalBids()
+    for policy in model.policies:
+        policy.add_normal_bid(model, bids)
+    return bids
+
+
+def held_at_home(model: ModelView, out, offers=None) -> np.ndarray:
+    """t per region a stockpile's and the state reserves' purchases took into store in the
+    clearing `out` (a state reserve's in its region, a stockpile's in its regions in
+    proportion to their buyers' shares), less, with the step's offers `offers`, what their
+    releases sold (in the region they were offered in): the tonnes of a region's supply
+    that are not its exports, and those of its purchases that are not its imports
+    (abm.recorder; abm.policies.trade.ExportControl._measured_exports_in; rv3 R9: a state
+    reserve's home purchases were counted as exports)."""
+    n = len(model.region_names)
+    took = np.zeros(n)
+    for region, (tonnes, _) in out.reserve_bought.items():
+        took[region] += tonnes
+    holders = [p for p in model.stock_owners if p.name in ("stockpile", "state_reserve")]
+    stockpiles = [p for p in holders if p.name == "stockpile"]
+    if out.bid_filled > 0 and stockpiles:
+        for p in stockpiles:
+            took += out.bid_filled / len(stockpiles) * p.home_weights(model)
+    if offers is not None:
+        for p in holders:
+            mine = offers.owner == p.owner
+            if mine.any():
+                took -= np.bincount(offers.region[mine], weights=out.sold[mine], minlength=n)
+    return took

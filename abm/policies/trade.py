@@ -62,7 +62,7 @@ import numpy as np
 from abm.agents import withholding
 from abm.investment import Protection
 from abm.kinds import REFINERY
-from abm.policies.base import Policy
+from abm.policies.base import Policy, held_at_home, normal_bids
 
 
 class TradeMeasures(Policy):
@@ -214,6 +214,8 @@ class ExportControl(Policy):
             model.free_trade_price = result.world_price
             model.free_trade_buyer_price = result.buyer_price
             model.free_trade_club_imports = result.club_imports
+            model.free_trade_bid_filled = result.bid_filled
+            model.free_trade_reserve_bought = result.reserve_bought
             return self._measured_exports_in(model, offers, result)
         if model.separate_markets:
             return self._free_trade_exports_linked(model, offers, scale)
@@ -240,9 +242,10 @@ class ExportControl(Policy):
         from abm.market import clear
 
         cache = model.free_trade_cache
-        plan = self.measured_plan(model)
+        plan = self.measured_plan(model, bids=not self.concentrate)
         linked = plan is None and bool(model.separate_markets) and not self.concentrate
-        key = "measured" if plan is not None else "linked" if linked else "world"
+        key = (("measured", self.concentrate) if plan is not None else "linked" if linked
+               else "world")
         if key not in cache:
             offers = model.producers.own_offers(model)
             scale = model.buyers.planned_scale()
@@ -265,7 +268,7 @@ class ExportControl(Policy):
         return self._exports_in(model, offers, scale, result)
 
     @staticmethod
-    def measured_plan(model):
+    def measured_plan(model, bids: bool = True):
         """The step's plan as the instruments that act before the export controls left it
         (`Policy.phase` 0, whatever their order in the list), caps aside
         (abm.clearing.MarketPlan.before_controls): the club's border measures and a
@@ -274,8 +277,11 @@ class ExportControl(Policy):
         the tariff, the counterfactual counted as withheld tonnes the tariff had already kept
         out, buyers drew stock for them and a small cut lowered the price). None without such
         measures (one world market, or the linked free-trade clearing of the separate markets,
-        `_clear_linked`)."""
-        return model.plan.before_controls(model.separate_markets)
+        `_clear_linked`). With `bids` (product controls), the bids a filling stockpile and the
+        state reserves would place in normal times (abm.policies.base.normal_bids): the
+        market without the controls has them (rv3 R4, R9)."""
+        return model.plan.before_controls(model.separate_markets,
+                                          normal_bids(model) if bids else None)
 
     @staticmethod
     def clear_measured(model, offers, scale: np.ndarray, plan):
@@ -286,9 +292,11 @@ class ExportControl(Policy):
     def _measured_exports_in(self, model, offers, result) -> float:
         """The region's net exports in the clearing `result` (`clear_measured`): what its
         offers sold to the market (not to a buffer-stock defence, whose purchases stay in its
-        store) less what its buyers took."""
+        store) less what its buyers and its stores (a state reserve, a stockpile,
+        abm.policies.base.held_at_home) took."""
         made = float((result.sold - result.to_gov)[offers.region == self.region].sum())
-        return made - float(result.buyer_tonnes[model.buyers.region == self.region].sum())
+        return made - float(result.buyer_tonnes[model.buyers.region == self.region].sum()) \
+            - float(held_at_home(model, result)[self.region])
 
     def binds(self, model, cap: float) -> bool:
         """Whether the cap `cap` binds this step: the region would export more under free
