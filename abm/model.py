@@ -312,7 +312,8 @@ class MineralMarket(mesa.Model):
 
     @property
     def region_net_exports(self) -> np.ndarray:
-        """Refinery output minus deliveries to buyers, t per step and region."""
+        """Refinery output minus what buyers bought from the market, less what stockpiles and
+        state reserves took into stock (plus what their releases sold), t per step and region."""
         return self.recorder.region_net_exports
 
     # ------------------------------------------------------------------------------------------

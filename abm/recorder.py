@@ -118,7 +118,8 @@ class Recorder:
 
     @property
     def region_net_exports(self) -> np.ndarray:
-        """Refinery output minus deliveries to buyers, t per step and region."""
+        """Refinery output minus what buyers bought from the market, less what stockpiles and
+        state reserves took into stock (plus what their releases sold), t per step and region."""
         if self._pending:
             self.flush()
         return self._net_exports

@@ -39,14 +39,16 @@
      without the control). A product cap still sits in the clearing (`plan.export_caps`),
      where a slack one changes nothing (the region's market linked to the world's without a
      wedge: the same prices, `export_region_price` then the world price), and it holds the
-     cap should an instrument the counterfactual leaves out (a stockpile's bid) raise the
-     region's exports;
+     cap should an instrument the counterfactual leaves out (stockholders' bids) raise the
+     region's exports. A product control's counterfactual has the bids a filling stockpile
+     and the state reserves would place in normal times (`measured_plan`; rv3 R4, R9);
   2. the buyers the binding controls leave short are marked (`mark_short`: every binding
      control at once, each decided on that same counterfactual, so the answer does not depend
      on the order of the controls in the config);
   3. what the cap withholds is measured on that counterfactual, as the exports there less
      the cap (concentrate: abm.agents.withholding.licences); the short buyers take it first
-     out of their restocking, then out of their stock (abm.agents.buyers.Buyers
+     out of a filling stockpile's and the state reserves' buying and their restocking, then
+     out of the stockpile's release and their stock (abm.agents.buyers.Buyers
      .plan_inventories), and what they drew they do not rebuild while the control is in force
      (`draws_kept`).
   The rule is for the steps in force: before the start importers buy ahead and after the end
@@ -366,7 +368,7 @@ class ExportControl(Policy):
         if not self.concentrate:
             # (a slack cap in the clearing changes nothing: the restricted region's market is
             # linked to the world's without a wedge; it holds the cap should the instruments
-            # the counterfactual leaves out, a stockpile's bid, raise the region's exports)
+            # the counterfactual leaves out, stockholders' bids, raise the region's exports)
             model.plan.export_caps[self.region] = cap
         if not self.binds(model, cap):
             return                  # a cap above what the region would export withholds nothing
