@@ -97,6 +97,18 @@ class Defence:
 
 
 @dataclass
+class NormalBids:
+    """The bids instruments acting after the export controls would place this step in normal
+    times (without a disruption): a filling stockpile's (`qty` t at reservation price `price`)
+    and the state reserves' (`reserves`: region -> (t, level)); the export controls'
+    counterfactual clears with them (`MarketPlan.before_controls`)."""
+
+    qty: float = 0.0
+    price: float = 0.0
+    reserves: dict[int, tuple[float, float]] = field(default_factory=dict)
+
+
+@dataclass
 class MarketPlan:
     """What the policies ask of this step's clearing (reset every step)."""
 
@@ -130,7 +142,8 @@ class MarketPlan:
     def club_separate(self) -> bool:
         return self.mip > 0 or self.tariff > 0
 
-    def before_controls(self, separate: dict[int, tuple[float, float]]) -> MarketPlan | None:
+    def before_controls(self, separate: dict[int, tuple[float, float]],
+                        bids: NormalBids | None = None) -> MarketPlan | None:
         """This plan as the instruments acting before the export controls set it
         (abm.policies.base.Policy.phase 0): the club's border measures (a tariff, a minimum
         import price with its volume cap and excess duty, an undertaking, rules of origin,
@@ -139,22 +152,31 @@ class MarketPlan:
         requests) and without the bids of the instruments acting after them (a stockpile's, a
         state reserve's, stockholders'); a MIP's volume cap with the quota the year's imports
         would have left without the controls (`free_trade_import_cap`: tonnes a cap kept out
-        earlier in the year are no quota carried over in a world without it). The market an
-        export control's counterfactual clears in (abm.policies.trade.ExportControl
-        .measured_plan), at both stages; None without border measures, a defence or separate
-        markets (one world market). With separate markets alone it is their linked free trade,
-        cleared on the same path as the step (review rv3 R2: a concentrate control's
+        earlier in the year are no quota carried over in a world without it). With `bids`
+        (`NormalBids`), the bids a stockpile that is filling and a state reserve would place
+        in normal times (they act after the controls, but the counterfactual is the market
+        without the controls, which has their bids: rv3 R4, R9). The market an export
+        control's counterfactual clears in (abm.policies.trade.ExportControl.measured_plan),
+        at both stages; None without border measures, a defence, such bids or separate
+        markets (one world market). With separate markets alone it is their linked free
+        trade, cleared on the same path as the step (review rv3 R2: a concentrate control's
         counterfactual pooled them into one world market without their shipping costs and
         overstated what the cap withheld 3.8 times)."""
-        if not self.club_separate and self.defence is None and not separate:
+        has_bids = bids is not None and (bids.qty > 0 or bool(bids.reserves))
+        if (not self.club_separate and self.defence is None and not separate
+                and not has_bids):
             return None
         quota = self.import_cap if self.free_trade_import_cap is None else self.free_trade_import_cap
-        return MarketPlan(mip=self.mip, tariff=self.tariff, import_cap=quota,
+        plan = MarketPlan(mip=self.mip, tariff=self.tariff, import_cap=quota,
                           excess_duty=self.excess_duty, undertaking=self.undertaking,
                           rules_of_origin=self.rules_of_origin,
                           transship_cost=self.transship_cost,
                           detection_rate=self.detection_rate, defence=self.defence,
                           separate=dict(separate))
+        if has_bids:
+            plan.bid_qty, plan.bid_price = bids.qty, bids.price
+            plan.reserve_bids = dict(bids.reserves)
+        return plan
 
     @property
     def idle(self) -> bool:

@@ -221,6 +221,10 @@ class MineralMarket(mesa.Model):
         # t the club imported there from outside (None: no control's counterfactual this step;
         # a MIP's volume cap counts them against its quota absent the controls)
         self.free_trade_club_imports = None
+        # what a stockpile's bid and the state reserves' bids (region -> (t, price)) bought in
+        # a product control's counterfactual (None: no such counterfactual this step)
+        self.free_trade_bid_filled = None
+        self.free_trade_reserve_bought = None
         # the step's free trade with no one short, on which every control's cap is found to
         # bind or not (ExportControl.unshort_exports; one clearing a step for all of them)
         self.free_trade_cache = {}
@@ -312,7 +316,8 @@ class MineralMarket(mesa.Model):
 
     @property
     def region_net_exports(self) -> np.ndarray:
-        """Refinery output minus deliveries to buyers, t per step and region."""
+        """Refinery output minus what buyers bought from the market, less what stockpiles and
+        state reserves took into stock (plus what their releases sold), t per step and region."""
         return self.recorder.region_net_exports
 
     # ------------------------------------------------------------------------------------------

@@ -85,6 +85,8 @@ class ModelView(Protocol):
     free_trade_price: float     # world price of the export controls' free-trade counterfactual
     free_trade_cache: dict      # the step's free trade with no one short (ExportControl.binds)
     free_trade_club_imports: float | None  # t the club imported in it (None: no control bound)
+    free_trade_bid_filled: float | None    # t a stockpile's bid bought in it (None: none run)
+    free_trade_reserve_bought: dict | None  # region -> (t, price) state reserves bought in it
     # the component stage (abm.component; NaN prices and an empty population without it)
     components: ComponentMakers
     component_plan: MarketPlan          # the component market's measures (a component MIP)

@@ -17,6 +17,7 @@ import numpy as np
 
 from abm import market
 from abm.names import REGION_CAPACITY_PREFIX, SERIES
+from abm.stores import held_at_home
 
 # Columns kept beside the public series for accounting checks (conservation of tonnes and money).
 # Tonnes: production + gov_sales + private_release = consumption + gov_purchases + private_stocking.
@@ -117,7 +118,8 @@ class Recorder:
 
     @property
     def region_net_exports(self) -> np.ndarray:
-        """Refinery output minus deliveries to buyers, t per step and region."""
+        """Refinery output minus what buyers bought from the market, less what stockpiles and
+        state reserves took into stock (plus what their releases sold), t per step and region."""
         if self._pending:
             self.flush()
         return self._net_exports
@@ -217,9 +219,12 @@ class Recorder:
                 values["private_stocking"] += float(np.maximum(change, 0.0).sum())
                 values["private_release"] += float(np.maximum(-change, 0.0).sum())
             regions = len(self.region_names)
+            # (a state reserve's or stockpile's purchases stay in its region's store, its
+            # releases are no imports: rv3 R9, a reserve's home purchases counted as exports)
             self._net_exports[model.t] = np.bincount(
                 b.region, weights=ref_out, minlength=regions) - np.bincount(
-                buyers.region, weights=market_tonnes, minlength=regions)
+                buyers.region, weights=market_tonnes, minlength=regions) - (
+                held_at_home(model, out, model.offers) if model.stock_owners else 0.0)
         self.club_market[model.t] = out.club_market_price
         if self.region_prices:
             self.region_price[model.t] = [out.region_prices[r] for r, _ in self.region_prices]

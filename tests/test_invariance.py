@@ -376,7 +376,12 @@ def disruption_prices(raw: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cleared = s["unmet_demand"].to_numpy()[during] <= 0
     control = next(p for p in model.policies if p.name == "export_control")
     withholds = np.asarray(control.withheld_steps)[during] > 0
-    return s["club_price"].to_numpy()[during], cleared, withholds
+    # (a stockpile that would still be filling without the control: the withheld tonnes come
+    # first out of its filling and what is left of it it buys as in normal trade, whose price
+    # its fill raises, docs/ODD.md 7.12, rv3 R4)
+    stockpile = next(p for p in model.policies if p.name == "stockpile")
+    filling = np.asarray(stockpile.filling_steps)[during] > 0
+    return s["club_price"].to_numpy()[during], cleared, withholds & ~filling
 
 
 def check_stockpile_monotone(pair) -> None:
@@ -388,7 +393,12 @@ def check_stockpile_monotone(pair) -> None:
     steps withhold depends on the budget: the stockpile's purchases in the year before the
     announcement are part of the region's exports then, so a larger stockpile raises its normal
     exports and its cap, which may then go slack in a step in which the smaller one's binds
-    (or the region exports nothing, and no step withholds: the comparison is empty)."""
+    (or the region exports nothing, and no step withholds: the comparison is empty). A step
+    in which a stockpile would still be filling without the control is left out likewise: the
+    withheld tonnes come first out of its filling, and what is left of it it buys as in normal
+    trade (rv3 R4: a larger
+    budget filling more raises the price there as without the control), whether it then buys
+    or, the withheld tonnes exceeding its fill, releases."""
     (small, ok_small, w_small), (large, ok_large, w_large) = (disruption_prices(r) for r in pair)
     both = ok_small & ok_large & w_small & w_large
     if both.any():

@@ -1168,3 +1168,144 @@ def test_a_club_whose_mip_quota_still_fills_under_the_cap_is_not_short():
         np.testing.assert_allclose(model.buyers.stock, [60 * 6000 / 365, 30 * 6000 / 365,
                                                         60 * 6000 / 365 - 3 * withheld],
                                    rtol=1e-9)
+def filling(cut) -> dict:
+    """rv3 R4's config: `exporter_and_importer` over 6 steps (China's control in steps 2-4),
+    a club stockpile from empty, 30 days of Outside's use (493.15 t), bidding 0.1 x 493.15 =
+    49.32 t a step below 100, releasing above 1,000 (cut None: no control)."""
+    raw = exporter_and_importer(0.0 if cut is None else cut)
+    raw["experiment"]["steps"] = 6
+    if cut is None:
+        raw["shocks"] = []
+    raw["policy"] = {"stockpile": {"target_cover": 30.0, "max_rate": 0.1, "buy_below": 100.0,
+                                   "release_above": 1000.0}}
+    return raw
+
+
+def test_a_filling_stockpile_takes_the_withheld_tonnes_out_of_its_filling():
+    """rv3 R4. Without a control the stockpile fills 49.32 t a step: 1,000 (P / 60)^-0.5 +
+    49.32 = 1,000, P0 = 60 (1,000 / 950.68)^2 = 66.386; China's buyers take 475.34 t and
+    China exports E = 524.66 t (its normal exports, steps 0-1). A cut c caps them at
+    (1 - c) E and withholds W = c E in the counterfactual with the stockpile's bid; the
+    withheld tonnes come first out of its filling, as the buyers' restocking: cut 0.01
+    (W = 5.25) and 0.05 (26.23) it buys 49.32 - W a step and the club price stays at P0
+    (before: a 1% cut, slack against a counterfactual without its bid, held at the cap
+    raised the price to 67.88; a 5% cut dropped the whole bid and released 1.58 t, P = 60).
+    Cut 0.2: W = 104.93 > 49.32: no filling, its release (its rate, 49.32, while the 98.63 t
+    last) and the buyers' draw share the rest: Outside's stock falls 6.30, 6.30, then 55.61
+    t (the stockpile empty in step 4), and the price stays P0 (before: 60, a cut lowering it).
+    China keeps 1,000 - (1 - c) E at home: P_home = 60 (500 / (1,000 - (1 - c) E))^2."""
+    rate = 0.1 * 30 * 6000 / 365
+    p0 = 60 * (1000 / (1000 - rate)) ** 2
+    exports = 1000 - 500 * (p0 / 60) ** -0.5
+    free = run(filling(None)).series()
+    np.testing.assert_allclose(free["price"], np.full(6, p0), rtol=1e-9)
+    for cut in (0.01, 0.05, 0.2):
+        s = run(filling(cut)).series()
+        withheld = cut * exports
+        cap = exports - withheld
+        np.testing.assert_allclose(s["price"][:5], np.full(5, p0), rtol=1e-9, err_msg=str(cut))
+        np.testing.assert_allclose(s["export_region_price"][2:5],
+                                   np.full(3, 60 * (500 / (1000 - cap)) ** 2), rtol=1e-9)
+        gov = np.diff(s["government_stock"][1:5].to_numpy())
+        drawn = -np.diff(s["buyer_stock"][1:5].to_numpy())
+        if withheld < rate:
+            np.testing.assert_allclose(gov, np.full(3, rate - withheld), rtol=1e-9)
+            np.testing.assert_allclose(drawn, np.zeros(3), atol=1e-9)
+        else:
+            np.testing.assert_allclose(gov, [-rate, -rate, 0.0], rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(drawn, withheld - rate - np.array([rate, rate, 0.0]),
+                                       rtol=1e-9)
+
+
+def test_a_stockpile_fills_while_stock_bought_ahead_covers_the_shortfall():
+    """rv3 R4 variant: `filling(0.2)` announced at step 1 with front_run 0.3. Normal exports:
+    step 0's 524.66 t (cap 419.73, W = 104.93). Step 1: importers buy 0.3 x 475.34 = 142.60 t
+    ahead (1,000 (P / 60)^-0.5 + 49.32 + 142.60 = 1,000: P = 60 (1,000 / 808.08)^2 = 91.88,
+    below 100: the stockpile fills). Step 2: their stock covers the whole 104.93 t, no one is
+    short, and the stockpile fills as without the control: P = 66.386, its stock 98.63 ->
+    147.95 (before: it stopped filling in the disruption, P = 60, stock unchanged)."""
+    raw = filling(0.2)
+    raw["shocks"][0].update(announce=1, front_run=0.3)
+    s = run(raw).series()
+    rate = 0.1 * 30 * 6000 / 365
+    p0 = 60 * (1000 / (1000 - rate)) ** 2
+    ahead = 0.3 * 500 * (p0 / 60) ** -0.5
+    np.testing.assert_allclose(s["price"][:3],
+                               [p0, 60 * (1000 / (1000 - rate - ahead)) ** 2, p0], rtol=1e-9)
+    np.testing.assert_allclose(s["government_stock"][:3], rate * np.arange(1, 4), rtol=1e-9)
+    np.testing.assert_allclose(s["buyer_stock"][:3], np.full(3, 90 * 6000 / 365), rtol=1e-9)
+
+
+def reserved(cut) -> dict:
+    """rv3 R9's config: `exporter_and_importer` over 6 steps, China state-directed with a
+    state reserve buying below 70 (1,200 t/yr: 100 t a step), selling above 500 (cut None:
+    no control)."""
+    raw = exporter_and_importer(0.0 if cut is None else cut)
+    raw["experiment"]["steps"] = 6
+    if cut is None:
+        raw["shocks"] = []
+    raw["regions"][1]["market_economy"] = False
+    raw["nonmarket"] = {"strategy": "competitive", "reserve": {
+        "buy_below": 70.0, "sell_above": 500.0, "rate": 1200.0, "capacity": 1e5}}
+    return raw
+
+
+def test_a_state_reserves_bid_is_in_the_counterfactual_and_not_in_the_exports():
+    """rv3 R9. Without a control the reserve holds the world price at 70: 1,000 = 1,000
+    (7/6)^-0.5 + R, R = 74.18 t a step; China's buyers take 462.91, Outside's 462.91, and
+    China's net exports are 1,000 - 462.91 - 74.18 = 462.91 t (the reserve's tonnes stay
+    home; before: 537.09, counted as exports). Cut 0.2 from step 2: cap 0.8 x 462.91 =
+    370.33, W = 92.58 t in the counterfactual with the reserve's bid; Outside draws them from
+    stock and stays at 70; China keeps 629.67 t, its reserve buys its whole 100 t below 70:
+    500 (P / 60)^-0.5 = 529.67, P_home = 53.47. Cut 0.05: cap 439.77, W = 23.15; China's
+    560.23 t: the reserve holds P_home at 70 buying 97.32 t. (Before: counterfactual without
+    the reserve, 500 t exported: cut 0.2 withheld 70.33 t against an inflated cap 429.67, and
+    both prices fell to 63.73, a cut lowering the price outside.)"""
+    home = 500 * (70 / 60) ** -0.5
+    model = run(reserved(None))
+    s = model.series()
+    np.testing.assert_allclose(s["price"], np.full(6, 70.0), rtol=1e-9)
+    np.testing.assert_allclose(model.region_net_exports[:, 1], np.full(6, home), rtol=1e-9)
+    for cut, p_home in ((0.2, 60 * (500 / (1000 - 0.8 * home - 100)) ** 2), (0.05, 70.0)):
+        model = run(reserved(cut))
+        s = model.series()
+        np.testing.assert_allclose(s["price"], np.full(6, 70.0)[:5].tolist() + [s["price"][5]],
+                                   rtol=1e-9)
+        np.testing.assert_allclose(s["export_region_price"][2:5], np.full(3, p_home), rtol=1e-9)
+        control = [p for p in model.policies if p.name == "export_control"][0]
+        np.testing.assert_allclose(control.reference_exports, home, rtol=1e-9)
+        np.testing.assert_allclose(control.withheld_steps[2:5], np.full(3, cut * home),
+                                   rtol=1e-9)
+        np.testing.assert_allclose(-np.diff(s["buyer_stock"][1:5].to_numpy()),
+                                   np.full(3, cut * home), rtol=1e-9)
+        np.testing.assert_allclose(model.region_net_exports[2:5, 1], np.full(3, (1 - cut) * home),
+                                   rtol=1e-9)
+
+
+def test_a_state_reserve_in_a_short_region_defers_its_buying_before_buyers_draw():
+    """A state reserve in Outside (state-directed; buying below 70, 100 t a step): without a
+    control it holds the price at 70 buying 1,000 - 2 x 462.91 = 74.18 t of China's
+    exports, which are 537.09 t (normal exports, steps 0-1). Cut 0.2 from step 2: cap
+    429.67, W = 107.42 in the counterfactual with the reserve's bid. The withheld tonnes come
+    first out of the reserve's buying (74.18: it buys none), then out of Outside's buyers'
+    stock (33.24 t a step), and the price stays 70 (before: its bid left out of the
+    counterfactual, W = 500 - 429.67 = 70.33 t drawn from the buyers' stock, of which the
+    reserve bought 37.09 t a step). China keeps 570.33 t: P_home = 60 (500 / 570.33)^2."""
+    raw = exporter_and_importer(0.2)
+    raw["experiment"]["steps"] = 5
+    raw["regions"][0]["market_economy"] = False
+    raw["nonmarket"] = {"strategy": "competitive", "reserve": {
+        "buy_below": 70.0, "sell_above": 500.0, "rate": 1200.0, "capacity": 1e5}}
+    model = run(raw)
+    s = model.series()
+    outside = 500 * (70 / 60) ** -0.5
+    normal = 1000 - 2 * outside
+    exports = outside + normal
+    withheld = 0.2 * exports
+    np.testing.assert_allclose(s["price"], np.full(5, 70.0), rtol=1e-9)
+    np.testing.assert_allclose(s["export_region_price"][2:],
+                               np.full(3, 60 * (500 / (1000 - 0.8 * exports)) ** 2), rtol=1e-9)
+    np.testing.assert_allclose(-np.diff(s["buyer_stock"][1:].to_numpy()),
+                               np.full(3, withheld - normal), rtol=1e-8)  # (bisection)
+    reserve = [p for p in model.policies if p.name == "state_reserve"][0]
+    np.testing.assert_allclose(reserve.stock, 2 * normal, rtol=1e-9)

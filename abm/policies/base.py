@@ -64,6 +64,11 @@ class Policy:
     def settle(self, model: ModelView) -> None:
         """After clearing: payments and ledger entries."""
 
+    def add_normal_bid(self, model: ModelView, bids) -> None:
+        """Add to `bids` (abm.clearing.NormalBids) the bid this instrument would place this
+        step in normal times, without a disruption (a filling stockpile's, a state
+        reserve's): the export controls' counterfactual clears with it (rv3 R4, R9)."""
+
     def protection(self, model: ModelView, developer: DeveloperView):
         """Revenue protection this instrument would give `developer`'s project (None: none)."""
         return None
@@ -132,3 +137,14 @@ class StockHolder(Policy):
             return 0.0, 0.0
         return sold, float((out.sold[mine] * out.offer_price[mine]).sum()) * \
             model.money_per_price_tonne
+
+
+def normal_bids(model: ModelView):
+    """The bids the instruments would place this step in normal times (`add_normal_bid`), for
+    the export controls' counterfactual (abm.clearing.MarketPlan.before_controls)."""
+    from abm.clearing import NormalBids
+
+    bids = NormalBids()
+    for policy in model.policies:
+        policy.add_normal_bid(model, bids)
+    return bids

@@ -27,6 +27,7 @@ class StateReserve(StockHolder):
         super().__init__(0, None)
         self.cfg = cfg
         self.region_name = region
+        self.most = None        # t at most it buys this step (None: its room; `apply`)
 
     def initialize(self, model) -> None:
         self.region = model.region_index[self.region_name]
@@ -34,12 +35,38 @@ class StateReserve(StockHolder):
         self.register(model)
         self.per_step = self.cfg.rate / model.steps_per_year
 
+    def room(self, model) -> float:
+        """t it bids for this step in normal times (none while the state dumps)."""
+        if model.producers.dumping:
+            return 0.0
+        return max(min(self.per_step, self.cfg.capacity - self.stock), 0.0)
+
+    def add_normal_bid(self, model, bids) -> None:
+        room = self.room(model)
+        if room > 1e-12:
+            bids.reserves[self.region] = (room, self.cfg.buy_below)
+
+    def apply(self, model) -> None:
+        # in a disruption that leaves its region's buyers short, the withheld tonnes come
+        # first out of what it bought in the controls' counterfactual (as the buyers'
+        # restocking, docs/ODD.md 7.1): it buys that less them (rv3 R9)
+        self.most = None
+        bought = model.free_trade_reserve_bought
+        if (model.disruption and model.shortfall > 0 and bought is not None
+                and model.short_of is not None and model.short_of[self.region]):
+            normal = bought.get(self.region, (0.0, 0.0))[0]
+            deferred = min(normal, model.shortfall)
+            model.shortfall -= deferred
+            self.most = normal - deferred
+
     def adjust_offers(self, model, offers) -> None:
         if model.producers.dumping:
             if self.stock > 1e-12:
                 offers.append(0.0, min(self.stock, self.per_step), self.region, self.owner)
             return
-        room = min(self.per_step, self.cfg.capacity - self.stock)
+        room = self.room(model)
+        if self.most is not None:
+            room = min(room, self.most)
         if room > 1e-12:
             model.plan.reserve_bids[self.region] = (room, self.cfg.buy_below)
         if self.stock > 1e-12:

@@ -1,9 +1,12 @@
 """Strategic stockpile run by the club government.
 
 Each step it bids for up to `max_rate x target` tonnes (at most the gap to its target cover, its
-capacity and what its budget buys) at a reservation price of `buy_below`, and offers stock at
-`release_above`; while an export control withholds something (a disruption) it offers at no ask
-what it nets from the shortfall (at most its rate: its release replaces the withheld tonnes, it
+capacity and what its budget buys: its fill) at a reservation price of `buy_below`, and offers
+stock at `release_above`. The product export controls' counterfactual has its fill bid
+(`add_normal_bid`); while an export control withholds something (a disruption) from its
+market, the withheld tonnes come first out of its fill (it buys what its bid bought in that
+counterfactual less them; rv3 R4), and of what is left it offers at no ask what it nets from
+the shortfall (at most its rate: its release replaces the withheld tonnes, it
 does not flood the market) and the rest of its rate at `release_above`, in the market of the
 buyers the control leaves short; the market clearing decides within the step whether either
 trade happens.
@@ -16,6 +19,7 @@ import numpy as np
 
 from abm import market
 from abm.policies.base import StockHolder
+from abm.policies.trade import draws_kept
 
 
 class Stockpile(StockHolder):
@@ -27,6 +31,13 @@ class Stockpile(StockHolder):
         super().__init__(cfg.start, cfg.end)
         self.cfg = cfg
         self.netted = 0.0       # t of this step's shortfall its release replaces (at no ask)
+        self.deferred = 0.0     # t of it taken out of its filling (rv3 R4)
+        # t its releases in place of withheld tonnes sold while the export controls that bound
+        # are in force (not rebuilt until they end, `fill_bid`)
+        self.lent = 0.0
+        # per step: t of its fill bid that bought in the controls' counterfactual (what it
+        # would buy in normal trade, part of which the withheld tonnes take), 0 without one
+        self.filling_steps: list[float] = []
 
     def initialize(self, model) -> None:
         club = list(np.flatnonzero(model.region_club))
@@ -51,30 +62,77 @@ class Stockpile(StockHolder):
             target = min(target, self.cfg.capacity)
         return target
 
-    def apply(self, model) -> None:
-        t = model.t
-        self.netted = 0.0
-        if not self.active(t):
-            return
-        if (model.disruption and model.shortfall > 0 and self.stock > 1e-12
-                and model.short_of is not None and model.short_of[self.regions].any()):
-            # its release, offered at any price in a market short of the withheld tonnes,
-            # replaces them before buyers' stocks: as much of them as its rate allows, no more
-            # (review 15 finding 2: its whole rate at no ask for a 5 t shortfall lowered the
-            # price outside 55% below the no-control price)
-            self.netted = min(self.release(model), model.shortfall)
-            model.shortfall = max(model.shortfall - self.netted, 0.0)
+    def fill_bid(self, model) -> float:
+        """t it bids at `buy_below` this step in normal times: while below its target, at most
+        its rate, the gap to the target and what its budget buys (0 when full or not in
+        force)."""
+        if not self.active(model.t):
+            return 0.0
         target = self.target(model)
-        rate = self.cfg.max_rate * target
+        # what it released for the export controls in force it counts as still held: it
+        # does not rebuild it while they last (as the buyers' draws, docs/ODD.md 7.1)
+        if self.lent > 0 and not draws_kept(model):
+            self.lent = 0.0
+        held = self.stock + self.lent
+        if held >= target:
+            return 0.0
+        money_left = np.inf if self.cfg.budget is None else self.cfg.budget - self.spent
+        affordable = money_left / (self.cfg.buy_below * model.money_per_price_tonne)
+        qty = min(self.cfg.max_rate * target, target - held, max(affordable, 0.0))
+        return qty if qty > 1e-12 else 0.0
+
+    def add_normal_bid(self, model, bids) -> None:
+        qty = self.fill_bid(model)
+        if qty > 0:
+            bids.qty += qty
+            bids.price = self.cfg.buy_below
+
+    def home_weights(self, model) -> np.ndarray:
+        """Per region, the share of its purchases that region's store takes (its regions in
+        proportion to their buyers' shares; abm.stores.held_at_home)."""
+        n = len(model.region_names)
+        buyers = model.buyers
+        weights = np.bincount(buyers.region[self.buyer_rows],
+                              weights=buyers.share[self.buyer_rows], minlength=n)
+        total = weights.sum()
+        if total > 0:
+            return weights / total
+        weights = np.zeros(n)
+        weights[self.regions[0]] = 1.0
+        return weights
+
+    def apply(self, model) -> None:
+        self.netted = self.deferred = self.filled = 0.0
+        if not self.active(model.t):
+            return
+        qty = self.fill_bid(model)
+        short = (model.disruption and model.short_of is not None
+                 and bool(model.short_of[self.regions].any()))
+        if short and model.free_trade_bid_filled is None:
+            # a disruption whose counterfactual left its bid out (a concentrate control's):
+            # it does not fill while its regions are short
+            qty = 0.0
+        if short and model.shortfall > 0:
+            # the withheld tonnes come first out of its filling (as the buyers' restocking,
+            # docs/ODD.md 7.1): it buys what its bid bought in the controls' counterfactual
+            # less them (rv3 R4: dropping its whole bid took more demand off the market than
+            # a 5% cut took supply, and the price fell below the no-control price)
+            filled = self.filled = min(qty, model.free_trade_bid_filled or 0.0)
+            self.deferred = min(filled, model.shortfall)
+            model.shortfall -= self.deferred
+            qty -= self.deferred
+            if model.shortfall > 0 and self.stock > 1e-12:
+                # its release, offered at any price in a market short of the withheld tonnes,
+                # replaces what is left of them before buyers' stocks: as much of them as its
+                # rate allows, no more (review 15 finding 2: its whole rate at no ask for a 5 t
+                # shortfall lowered the price outside 55% below the no-control price)
+                self.netted = min(self.release(model), model.shortfall)
+                model.shortfall = max(model.shortfall - self.netted, 0.0)
         # the bid carries the trigger as its reservation price, so the market decides within the
         # step whether it buys (deciding from last step's price would lean against old news)
-        if self.stock < target and not model.disruption:
-            money_left = np.inf if self.cfg.budget is None else self.cfg.budget - self.spent
-            affordable = money_left / (self.cfg.buy_below * model.money_per_price_tonne)
-            qty = min(rate, target - self.stock, max(affordable, 0.0))
-            if qty > 1e-12:
-                model.plan.bid_qty += qty
-                model.plan.bid_price = self.cfg.buy_below
+        if qty > 1e-12:
+            model.plan.bid_qty += qty
+            model.plan.bid_price = self.cfg.buy_below
 
     def release(self, model) -> float:
         """t offered from stock this step (at most max_rate of the target or of the stock)."""
@@ -107,7 +165,11 @@ class Stockpile(StockHolder):
 
     def settle(self, model) -> None:
         out, g = model.outcome, self.government
+        self.filling_steps.append(self.filled)
         self.book_purchase(model, out.bid_filled, out.bid_price)
+        if self.netted > 0:
+            sold, _ = self.sales(model)
+            self.lent += min(sold, self.netted)
         self.book_sales(model)
         if self.stock > 0 and self.cfg.holding_cost > 0:
             g.book("holding", self.stock * self.cfg.holding_cost / model.steps_per_year)

@@ -40,14 +40,16 @@
      without the control). A product cap still sits in the clearing (`plan.export_caps`),
      where a slack one changes nothing (the region's market linked to the world's without a
      wedge: the same prices, `export_region_price` then the world price), and it holds the
-     cap should an instrument the counterfactual leaves out (a stockpile's bid) raise the
-     region's exports;
+     cap should an instrument the counterfactual leaves out (stockholders' bids) raise the
+     region's exports. A product control's counterfactual has the bids a filling stockpile
+     and the state reserves would place in normal times (`measured_plan`; rv3 R4, R9);
   2. the buyers the binding controls leave short are marked (`mark_short`: every binding
      control at once, each decided on that same counterfactual, so the answer does not depend
      on the order of the controls in the config);
   3. what the cap withholds is measured on that counterfactual, as the exports there less
      the cap (concentrate: abm.agents.withholding.licences); the short buyers take it first
-     out of their restocking, then out of their stock (abm.agents.buyers.Buyers
+     out of a filling stockpile's and the state reserves' buying and their restocking, then
+     out of the stockpile's release and their stock (abm.agents.buyers.Buyers
      .plan_inventories), and what they drew they do not rebuild while the control is in force
      (`draws_kept`). Concentrate denied to the refineries of a region whose product cap
      binds comes first out of what that cap keeps at home (`combined_shortfall`).
@@ -64,7 +66,8 @@ import numpy as np
 from abm.agents import withholding
 from abm.investment import Protection
 from abm.kinds import REFINERY
-from abm.policies.base import Policy
+from abm.policies.base import Policy, normal_bids
+from abm.stores import held_at_home
 
 
 class TradeMeasures(Policy):
@@ -242,6 +245,8 @@ class ExportControl(Policy):
             model.free_trade_price = result.world_price
             model.free_trade_buyer_price = result.buyer_price
             model.free_trade_club_imports = result.club_imports
+            model.free_trade_bid_filled = result.bid_filled
+            model.free_trade_reserve_bought = result.reserve_bought
             return self._measured_exports_in(model, offers, result)
         total = float(scale.sum())
         result = clear(offers.ask, offers.qty, total, model.elasticity,
@@ -270,9 +275,9 @@ class ExportControl(Policy):
         from abm.market import clear
 
         cache = model.free_trade_cache
-        plan = self.measured_plan(model)
         product = region is not None or not self.concentrate
-        key = "measured" if plan is not None else "world"
+        plan = self.measured_plan(model, bids=product)
+        key = ("measured", not product) if plan is not None else "world"
         if key not in cache:
             offers = model.producers.own_offers(model, contracts=True)
             scale = model.buyers.planned_scale()
@@ -291,7 +296,7 @@ class ExportControl(Policy):
         return self._exports_in(model, offers, scale, result, region)
 
     @staticmethod
-    def measured_plan(model):
+    def measured_plan(model, bids: bool = True):
         """The step's plan as the instruments that act before the export controls left it
         (`Policy.phase` 0, whatever their order in the list), caps aside
         (abm.clearing.MarketPlan.before_controls): the club's border measures and a
@@ -300,8 +305,12 @@ class ExportControl(Policy):
         the tariff, the counterfactual counted as withheld tonnes the tariff had already kept
         out, buyers drew stock for them and a small cut lowered the price). None without such
         measures or separate markets (one world market); with separate markets alone, their
-        linked free trade (review rv3 R2: at the concentrate stage too)."""
-        return model.plan.before_controls(model.separate_markets)
+        linked free trade (review rv3 R2: at the concentrate stage too). With `bids` (product
+        controls), the bids a filling stockpile and the state reserves would place in normal
+        times (abm.policies.base.normal_bids): the market without the controls has them (rv3
+        R4, R9)."""
+        return model.plan.before_controls(model.separate_markets,
+                                          normal_bids(model) if bids else None)
 
     @staticmethod
     def clear_measured(model, offers, scale: np.ndarray, plan):
@@ -312,10 +321,12 @@ class ExportControl(Policy):
     def _measured_exports_in(self, model, offers, result, region: int | None = None) -> float:
         """The region's (or `region`'s) net exports in the clearing `result`
         (`clear_measured`): what its offers sold to the market (not to a buffer-stock defence,
-        whose purchases stay in its store) less what its buyers took."""
+        whose purchases stay in its store) less what its buyers and its stores (a state
+        reserve, a stockpile, abm.stores.held_at_home) took."""
         r = self.region if region is None else region
         made = float((result.sold - result.to_gov)[offers.region == r].sum())
-        return made - float(result.buyer_tonnes[model.buyers.region == r].sum())
+        return made - float(result.buyer_tonnes[model.buyers.region == r].sum()) \
+            - float(held_at_home(model, result)[r])
 
     def binds(self, model, cap: float) -> bool:
         """Whether the cap `cap` binds this step: the region would export more under free
@@ -354,7 +365,7 @@ class ExportControl(Policy):
         if not self.concentrate:
             # (a slack cap in the clearing changes nothing: the restricted region's market is
             # linked to the world's without a wedge; it holds the cap should the instruments
-            # the counterfactual leaves out, a stockpile's bid, raise the region's exports)
+            # the counterfactual leaves out, stockholders' bids, raise the region's exports)
             model.plan.export_caps[self.region] = cap
         if not self.binds(model, cap):
             return                  # a cap above what the region would export withholds nothing
@@ -457,8 +468,8 @@ class ExportControl(Policy):
         max(quota - (imports there - withheld), 0), shared by its regions' imports (review
         rv4 F7: the club's quota still filled at 300 t a step, yet its buyers drew a third of
         a 5% cut and the club price fell from 166.67 to 151.17)."""
-        self.unshort_exports(model)
-        result = model.free_trade_cache["measured"][2]
+        self.unshort_exports(model, 0)      # (the product counterfactual)
+        result = model.free_trade_cache[("measured", False)][2]
         if result.club_imports < plan.import_cap * (1 - 1e-9):
             return
         regions = range(len(model.region_names))
@@ -483,8 +494,8 @@ class ExportControl(Policy):
         would have sold at the unchanged 55, displacing it; R10: the same behind a dumping
         state's cap)."""
         plan = self.measured_plan(model)
-        self.unshort_exports(model)
-        key = "measured" if plan is not None else "world"
+        self.unshort_exports(model, 0)      # (the product counterfactual)
+        key = ("measured", False) if plan is not None else "world"
         regions = len(model.region_names)
         if key not in model.free_trade_cache:
             return np.zeros(regions)

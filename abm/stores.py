@@ -1,0 +1,33 @@
+"""What the government stores took into stock in a clearing, per region: tonnes of a region's
+supply that are not its exports (the recorder's net exports, an export control's
+counterfactual). No model types are imported here, so the recorder can use it without an
+import circle through abm.protocol."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def held_at_home(model, out, offers=None) -> np.ndarray:
+    """t per region a stockpile's and the state reserves' purchases took into store in the
+    clearing `out` (a state reserve's in its region, a stockpile's in its regions in
+    proportion to their buyers' shares), less, with the step's offers `offers`, what their
+    releases sold (in the region they were offered in): the tonnes of a region's supply
+    that are not its exports, and those of its purchases that are not its imports
+    (abm.recorder; abm.policies.trade.ExportControl._measured_exports_in; rv3 R9: a state
+    reserve's home purchases were counted as exports)."""
+    n = len(model.region_names)
+    took = np.zeros(n)
+    for region, (tonnes, _) in out.reserve_bought.items():
+        took[region] += tonnes
+    holders = [p for p in model.stock_owners if p.name in ("stockpile", "state_reserve")]
+    stockpiles = [p for p in holders if p.name == "stockpile"]
+    if out.bid_filled > 0 and stockpiles:
+        for p in stockpiles:
+            took += out.bid_filled / len(stockpiles) * p.home_weights(model)
+    if offers is not None:
+        for p in holders:
+            mine = offers.owner == p.owner
+            if mine.any():
+                took -= np.bincount(offers.region[mine], weights=out.sold[mine], minlength=n)
+    return took
