@@ -1309,3 +1309,27 @@ def test_a_state_reserve_in_a_short_region_defers_its_buying_before_buyers_draw(
                                np.full(3, withheld - normal), rtol=1e-8)  # (bisection)
     reserve = [p for p in model.policies if p.name == "state_reserve"][0]
     np.testing.assert_allclose(reserve.stock, 2 * normal, rtol=1e-9)
+
+
+def test_a_stockpile_rebuilds_what_it_released_for_an_ended_control_while_another_lasts():
+    """Review rv5 V1. three_regions with a stockpile (30 days of Outside's use, 493.15 t,
+    rate 0.5, buying below 100): A bans in steps 4-5, B cuts c in steps 4-11. The stockpile
+    releases for both in steps 4-5, by far the most for A's ban; once it ends the stockpile
+    rebuilds what it released for A (its fill bid less B's part), the tonnes B's cap withholds
+    coming out of that filling, so the price in steps 6-8 is about A alone's (86.1 in step 6)
+    and rises with B's cut. (One count for all controls kept A's releases unrebuilt while B's cut
+    lasted: with c = 0.2 the price was 60.77 in steps 6-8, below c = 0.02's 86.13.)"""
+    def prices(cut):
+        raw = three_regions()
+        raw["experiment"]["steps"] = 12
+        raw["policy"] = {"stockpile": {"target_cover": 30.0, "max_rate": 0.5,
+                                       "buy_below": 100.0, "release_above": 1000.0}}
+        raw["shocks"] = [{"kind": "export_control", "region": "A", "start": 4, "duration": 2,
+                          "cut": 1.0}]
+        if cut is not None:
+            raw["shocks"].append({"kind": "export_control", "region": "B", "start": 4,
+                                  "duration": 8, "cut": cut})
+        return run(raw).series()["price"].to_numpy()[6:9]
+    alone, mild, deep = prices(None), prices(0.02), prices(0.2)
+    np.testing.assert_allclose(mild[:2], alone[:2], rtol=1e-3)
+    assert (deep >= mild * (1 - 1e-9)).all()

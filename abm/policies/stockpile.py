@@ -32,9 +32,10 @@ class Stockpile(StockHolder):
         self.cfg = cfg
         self.netted = 0.0       # t of this step's shortfall its release replaces (at no ask)
         self.deferred = 0.0     # t of it taken out of its filling (rv3 R4)
-        # t its releases in place of withheld tonnes sold while the export controls that bound
-        # are in force (not rebuilt until they end, `fill_bid`)
-        self.lent = 0.0
+        # per export control, t its releases in place of that control's withheld tonnes sold
+        # (not rebuilt while the control is in force, `fill_bid`; split between the controls
+        # in proportion to what each took off the market, as the buyers' draws)
+        self.lent_for: dict = {}
         # per step: t of its fill bid that bought in the controls' counterfactual (what it
         # would buy in normal trade, part of which the withheld tonnes take), 0 without one
         self.filling_steps: list[float] = []
@@ -69,11 +70,14 @@ class Stockpile(StockHolder):
         if not self.active(model.t):
             return 0.0
         target = self.target(model)
-        # what it released for the export controls in force it counts as still held: it
-        # does not rebuild it while they last (as the buyers' draws, docs/ODD.md 7.1)
-        if self.lent > 0 and not draws_kept(model):
-            self.lent = 0.0
-        held = self.stock + self.lent
+        # what it released for an export control in force it counts as still held: it does
+        # not rebuild it while that control lasts (as the buyers' draws, docs/ODD.md 7.1;
+        # review rv5 V1: one count for all controls kept an ended ban's releases unrebuilt
+        # while a later cut lasted)
+        if self.lent_for:
+            kept = draws_kept(model)
+            self.lent_for = {c: t for c, t in self.lent_for.items() if c in kept}
+        held = self.stock + sum(self.lent_for.values())
         if held >= target:
             return 0.0
         money_left = np.inf if self.cfg.budget is None else self.cfg.budget - self.spent
@@ -169,7 +173,10 @@ class Stockpile(StockHolder):
         self.book_purchase(model, out.bid_filled, out.bid_price)
         if self.netted > 0:
             sold, _ = self.sales(model)
-            self.lent += min(sold, self.netted)
+            parts = {c: t for c, t in model.shortfall_by.items() if t > 0}
+            total = sum(parts.values())
+            for c, t in parts.items():
+                self.lent_for[c] = self.lent_for.get(c, 0.0) + min(sold, self.netted) * t / total
         self.book_sales(model)
         if self.stock > 0 and self.cfg.holding_cost > 0:
             g.book("holding", self.stock * self.cfg.holding_cost / model.steps_per_year)
