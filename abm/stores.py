@@ -8,14 +8,16 @@ from __future__ import annotations
 import numpy as np
 
 
-def held_at_home(model, out, offers=None) -> np.ndarray:
+def held_at_home(model, out, offers=None, exclude=()) -> np.ndarray:
     """t per region a stockpile's and the state reserves' purchases took into store in the
     clearing `out` (a state reserve's in its region, a stockpile's in its regions in
     proportion to their buyers' shares), less, with the step's offers `offers`, what their
     releases sold (in the region they were offered in): the tonnes of a region's supply
     that are not its exports, and those of its purchases that are not its imports
     (abm.recorder; abm.policies.trade.ExportControl._measured_exports_in; rv3 R9: a state
-    reserve's home purchases were counted as exports)."""
+    reserve's home purchases were counted as exports). A stockpile's purchases are not held
+    in the regions `exclude` (an export control's counterfactual: its bid clears in the
+    market the controlling region exports to, not at home; review rv5 V5)."""
     n = len(model.region_names)
     took = np.zeros(n)
     for region, (tonnes, _) in out.reserve_bought.items():
@@ -24,7 +26,13 @@ def held_at_home(model, out, offers=None) -> np.ndarray:
     stockpiles = [p for p in holders if p.name == "stockpile"]
     if out.bid_filled > 0 and stockpiles:
         for p in stockpiles:
-            took += out.bid_filled / len(stockpiles) * p.home_weights(model)
+            weights = p.home_weights(model)
+            if len(exclude):
+                kept = weights.copy()
+                kept[list(exclude)] = 0.0
+                if kept.sum() > 0:
+                    weights = kept / kept.sum()
+            took += out.bid_filled / len(stockpiles) * weights
     if offers is not None:
         for p in holders:
             mine = offers.owner == p.owner

@@ -1333,3 +1333,49 @@ def test_a_stockpile_rebuilds_what_it_released_for_an_ended_control_while_anothe
     alone, mild, deep = prices(None), prices(0.02), prices(0.2)
     np.testing.assert_allclose(mild[:2], alone[:2], rtol=1e-3)
     assert (deep >= mild * (1 - 1e-9)).all()
+
+
+def test_a_stockpile_without_a_club_fills_in_the_market_the_control_leaves_short():
+    """Review rv5 V5. No club: a stockpile for every buyer (target 986.3 t, fill 98.63 t a
+    step below 100): 1,000 (P/60)^-0.5 + 98.63 = 1,000 clears at 73.85. Its bid clears where
+    China exports to, so China's exports there are 450.68 + 98.63 = 549.32 t, not the 500 t
+    less half the fill booked in China. Cut 0.05 (cap 475 t, normal exports 500) leaves
+    74.32 t missing, which come out of the fill; cut 0.2 (cap 400) 149.32 t: the whole fill,
+    then 50.69 t released. The price stays 73.85 either way. (Measured on 500 t, the 49.32 t
+    of fill in between were never replaced and the price rose to 93.11 for every cut.)"""
+    for cut in (0.05, 0.2):
+        raw = exporter_and_importer(cut)
+        raw["regions"][0].pop("club")
+        raw["policy"] = {"stockpile": {"target_cover": 30.0, "max_rate": 0.1,
+                                       "buy_below": 100.0, "release_above": 1000.0}}
+        s = run(raw).series()
+        np.testing.assert_allclose(s["price"], 60 * (1000 / (1000 - 98.630137)) ** 2,
+                                   rtol=1e-6)
+
+
+def test_a_state_reserve_behind_its_regions_slack_cap_defers_only_what_the_cap_lets_out():
+    """Review rv5 V4. three_regions, B state-directed with a reserve buying at 70 (200 t a
+    step): free trade holds 70, the reserve buying 111.27 t, B exporting 175.8 t. An outage in
+    A in steps 1-4 lifts B's normal exports; B's cut in steps 5-9 leaves a slack cap (268.13 t
+    at 0.2, 201.10 t at 0.4). A bans in steps 6-8. B's reserve buying less frees exports only
+    up to B's cap: cut 0.2 lets out 92.33 t more, so Outside draws its 194.77 t shortfall and
+    the price stays 70; cut 0.4 lets out 25.3 t, Outside's room (a quarter of its stock,
+    231.4 t) falls short and the price is 60 (500 / 432.5)^2 = 80.2; a deeper cut, a higher
+    price. (Deferring all 111.27 t behind the cap: 118.33 and 121.31, and 112.27 at 0.6.)"""
+    def step6(cut):
+        raw = three_regions()
+        raw["experiment"]["steps"] = 8
+        raw["regions"][2]["market_economy"] = False
+        raw["nonmarket"] = {"strategy": "competitive", "reserve": {
+            "buy_below": 70.0, "sell_above": 500.0, "rate": 2400.0, "capacity": 1e5}}
+        raw["shocks"] = [{"kind": "supply_outage", "region": "A", "start": 1, "duration": 4,
+                          "cut": 0.5},
+                         {"kind": "export_control", "region": "A", "start": 6, "duration": 3,
+                          "cut": 1.0, "announce": 0},
+                         {"kind": "export_control", "region": "B", "start": 5, "duration": 5,
+                          "cut": cut}]
+        return run(raw, steps=7).price
+    low, high = step6(0.2), step6(0.4)
+    np.testing.assert_allclose(low, 70.0, rtol=1e-9)
+    np.testing.assert_allclose(high, 80.2, rtol=2e-3)
+    assert step6(0.6) > high

@@ -55,7 +55,13 @@ class StateReserve(StockHolder):
         if (model.disruption and model.shortfall > 0 and bought is not None
                 and model.short_of is not None and model.short_of[self.region]):
             normal = bought.get(self.region, (0.0, 0.0))[0]
-            deferred = min(normal, model.shortfall)
+            # (behind a slack cap of its region's own, its buying frees exports only up to
+            # the cap, the room its buyers' take shares: `model.take_limit`, rv5 V4)
+            limit = model.take_limit
+            room = float("inf") if limit is None else float(limit[self.region])
+            deferred = min(normal, model.shortfall, room)
+            if limit is not None:
+                limit[self.region] -= deferred
             model.shortfall -= deferred
             self.most = normal - deferred
 

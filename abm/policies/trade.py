@@ -325,8 +325,10 @@ class ExportControl(Policy):
         reserve, a stockpile, abm.stores.held_at_home) took."""
         r = self.region if region is None else region
         made = float((result.sold - result.to_gov)[offers.region == r].sum())
+        controlling = [p.region for p in model.policies if p.name == self.name
+                       and not p.concentrate and p.active(model.t)]
         return made - float(result.buyer_tonnes[model.buyers.region == r].sum()) \
-            - float(held_at_home(model, result)[r])
+            - float(held_at_home(model, result, exclude=controlling)[r])
 
     def binds(self, model, cap: float) -> bool:
         """Whether the cap `cap` binds this step: the region would export more under free
