@@ -1379,3 +1379,30 @@ def test_a_state_reserve_behind_its_regions_slack_cap_defers_only_what_the_cap_l
     np.testing.assert_allclose(low, 70.0, rtol=1e-9)
     np.testing.assert_allclose(high, 80.2, rtol=2e-3)
     assert step6(0.6) > high
+
+
+def test_a_stockpile_releases_only_after_the_others_normal_buying_is_put_off():
+    """Review rv5 V2. three_regions, B state-directed with a reserve holding 70 (it buys
+    61.95 t a step, after a club stockpile filling 49.32 t a step: 1,500 (7/6)^-0.5 + 49.32 +
+    61.95 = 1,500). A cuts 0.3 in steps 2-4 (86.13 t withheld): they come out of the
+    stockpile's filling (49.32 t) and the reserve's buying (36.81 t: it buys 25.14 t), so the
+    stockpile releases nothing and keeps its 98.63 t, and the price stays 70. (Releasing before
+    the reserve deferred, the club's stock went into the reserve: 98.63 t sold over three
+    steps while no one was short.)"""
+    raw = three_regions()
+    raw["experiment"]["steps"] = 5
+    raw["regions"][2]["market_economy"] = False
+    raw["nonmarket"] = {"strategy": "competitive", "reserve": {
+        "buy_below": 70.0, "sell_above": 500.0, "rate": 2400.0, "capacity": 1e5}}
+    raw["policy"] = {"stockpile": {"target_cover": 30.0, "max_rate": 0.1, "buy_below": 100.0,
+                                   "release_above": 1000.0}}
+    raw["shocks"] = [{"kind": "export_control", "region": "A", "start": 2, "duration": 3,
+                      "cut": 0.3}]
+    model = run(raw)
+    np.testing.assert_allclose(model.series()["price"], 70.0, rtol=1e-9)
+    stockpile = next(p for p in model.policies if p.name == "stockpile")
+    np.testing.assert_allclose(stockpile.stock, 2 * 30 * 6000 / 365 * 0.1, rtol=1e-9)
+    reserve = next(p for p in model.policies if p.name == "state_reserve")
+    fill, bought = 0.1 * 30 * 6000 / 365, 1500 - 1500 * (7 / 6) ** -0.5 - 0.1 * 30 * 6000 / 365
+    withheld = 0.3 * (750 - 500 * (7 / 6) ** -0.5)
+    np.testing.assert_allclose(reserve.most, bought - (withheld - fill), rtol=1e-6)

@@ -279,6 +279,21 @@ class Buyers:
         self.order = 1.0 + x
         self.scale = self.scale * self.order
 
+    def restocking_at(self, short_of: np.ndarray, free_price) -> np.ndarray:
+        """Per region, t the short buyers (regions `short_of`) would add to their stocks at
+        `free_price` (as in `plan_inventories`): what they defer first when a control
+        withholds tonnes, before a stockpile releases (abm.policies.stockpile)."""
+        n = int(max(self.region.max(), len(short_of) - 1)) + 1
+        if not self.has_inventories:
+            return np.zeros(n)
+        use, x = self.ordinary_orders()
+        short = short_of[self.region] & (use > 0)
+        price = (np.where(free_price > 0, free_price, self.reference_price)
+                 if np.ndim(free_price) else
+                 free_price if free_price > 0 else self.reference_price)
+        restock = np.where(short, np.maximum(x, 0.0), 0.0) * self.scale * price ** self.elasticity
+        return np.bincount(self.region, weights=restock, minlength=n)
+
     def offer_draws(self, offers) -> None:
         """Offer the tonnes short buyers draw from stock this step (`plan_inventories`) to
         their regions' markets at no ask (owner -3): fixed tonnes, so that a higher price does

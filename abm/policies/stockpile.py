@@ -125,18 +125,38 @@ class Stockpile(StockHolder):
             self.deferred = min(filled, model.shortfall)
             model.shortfall -= self.deferred
             qty -= self.deferred
-            if model.shortfall > 0 and self.stock > 1e-12:
+            left = model.shortfall - self.normal_buying_deferred(model)
+            if left > 0 and self.stock > 1e-12:
                 # its release, offered at any price in a market short of the withheld tonnes,
-                # replaces what is left of them before buyers' stocks: as much of them as its
-                # rate allows, no more (review 15 finding 2: its whole rate at no ask for a 5 t
-                # shortfall lowered the price outside 55% below the no-control price)
-                self.netted = min(self.release(model), model.shortfall)
+                # replaces what is left of them once the others' normal-times buying (buyers'
+                # restocking, state reserves') is put off, before buyers' stocks: as much of
+                # them as its rate allows, no more (review 15 finding 2: its whole rate at no
+                # ask for a 5 t shortfall lowered the price outside 55% below the no-control
+                # price; rv5 V2: released first, its stock went into a reserve's buying)
+                self.netted = min(self.release(model), left)
                 model.shortfall = max(model.shortfall - self.netted, 0.0)
         # the bid carries the trigger as its reservation price, so the market decides within the
         # step whether it buys (deciding from last step's price would lean against old news)
         if qty > 1e-12:
             model.plan.bid_qty += qty
             model.plan.bid_price = self.cfg.buy_below
+
+    def normal_buying_deferred(self, model) -> float:
+        """t of this step's shortfall the short buyers' restocking and the state reserves'
+        normal-times buying in short regions take (they defer it before the stockpile
+        releases, docs/ODD.md 7.1), each region's at most what its cap's room lets it take
+        (`model.take_limit`)."""
+        short = model.short_of
+        price = (model.free_trade_price if model.free_trade_buyer_price is None
+                 else model.free_trade_buyer_price)
+        took = model.buyers.restocking_at(short, price)[:len(short)]
+        for region, (tonnes, _) in (model.free_trade_reserve_bought or {}).items():
+            if short[region] and any(p.name == "state_reserve" and p.region == region
+                                     for p in model.policies):
+                took[region] += tonnes
+        if model.take_limit is not None:
+            took = np.minimum(took, model.take_limit)
+        return float(took.sum())
 
     def release(self, model) -> float:
         """t offered from stock this step (at most max_rate of the target or of the stock)."""
