@@ -425,6 +425,10 @@ class ExportControl(Policy):
         to 87.62)."""
         if model.short_of is not None:
             return
+        # (control, its cap this step, whether it binds): every control capping this step,
+        # decided once for what follows
+        caps = [(p, cap, p.binds(model, cap)) for p in model.policies
+                if p.name == self.name and (cap := p.cap_at(model, model.t)) is not None]
         short = np.ones(len(model.region_names), dtype=bool)
         limit = np.full(len(model.region_names), np.inf)
         # a separate market is short of what it imports there: its buyers take at most its
@@ -440,21 +444,19 @@ class ExportControl(Policy):
         for r in segmented:
             limit[r] = min(limit[r], max(-self.unshort_exports(model, r), 0.0))
         if plan is not None and plan.club_separate and np.isfinite(plan.import_cap):
-            self.limit_quota_club(model, plan, limit)
-        for p in model.policies:
-            if p.name == self.name and not p.concentrate:
-                cap = p.cap_at(model, model.t)
-                if cap is None:
-                    continue
-                if p.binds(model, cap):
-                    short[p.region] = False
-                else:
-                    limit[p.region] = min(limit[p.region], max(cap - p.unshort_exports(model), 0.0))
+            self.limit_quota_club(model, plan, limit, caps)
+        for p, cap, binds in caps:
+            if p.concentrate:
+                continue
+            if binds:
+                short[p.region] = False
+            else:
+                limit[p.region] = min(limit[p.region], max(cap - p.unshort_exports(model), 0.0))
         # spare supply reaches the short buyers from the world market only (not from a separate
         # market, whose idle capacity would ship at its price plus the shipping cost), and from
         # a region under a slack cap of its own only up to that cap, the room its buyers' take
         # then shares (review rv4 F1, F2)
-        spare = self.spare_supply(model)
+        spare = self.spare_supply(model, caps)
         spare[list(model.separate_markets)] = 0.0
         capped = np.isfinite(limit)
         capped[segmented] = False
@@ -464,7 +466,7 @@ class ExportControl(Policy):
         model.take_limit = limit if np.isfinite(limit).any() else None
         model.spare_supply = float(spare.sum())
 
-    def limit_quota_club(self, model, plan, limit: np.ndarray) -> None:
+    def limit_quota_club(self, model, plan, limit: np.ndarray, caps) -> None:
         """A club whose MIP volume quota binds in the counterfactual loses imports only when
         the caps leave less for import than the quota: its buyers take at most
         max(quota - (imports there - withheld), 0), shared by its regions' imports (review
@@ -476,21 +478,18 @@ class ExportControl(Policy):
             return
         regions = range(len(model.region_names))
         imports = np.array([max(-self.unshort_exports(model, r), 0.0) for r in regions])
-        withheld = 0.0
-        for p in model.policies:
-            if p.name == self.name and not p.concentrate:
-                cap = p.cap_at(model, model.t)
-                if cap is not None and p.binds(model, cap):
-                    withheld += max(p.unshort_exports(model) - cap, 0.0)
+        withheld = sum(max(p.unshort_exports(model) - cap, 0.0) for p, cap, binds in caps
+                       if binds and not p.concentrate)
         loss = max(result.club_imports - (float(imports.sum()) - withheld), 0.0)
         club = np.asarray(model.region_club, dtype=bool)
         total = float(imports[club].sum())
         share = imports / total if total > 0 else np.zeros(len(imports))
         limit[club] = np.minimum(limit[club], loss * share[club])
 
-    def spare_supply(self, model) -> np.ndarray:
-        """Per region, t of product the producers outside the binding caps leave unsold at the
-        price they get in this step's counterfactual (`unshort_exports`): a marginal producer with spare
+    def spare_supply(self, model, caps) -> np.ndarray:
+        """Per region, t of product the producers outside the binding caps (`caps`, as
+        `mark_short` found them) leave unsold at the price they get in this step's
+        counterfactual (`unshort_exports`): a marginal producer with spare
         capacity at the free-trade price supplies the withheld tonnes at that price, so they
         are no shortfall (review rv3 R14: buyers drew 95.55 t a step that an idle club refiner
         would have sold at the unchanged 55, displacing it; R10: the same behind a dumping
@@ -512,13 +511,8 @@ class ExportControl(Policy):
         capped = np.zeros(len(model.region_names), dtype=bool)
         mined = np.zeros(len(model.region_names), dtype=bool)
         slack_ore = {}      # region -> t of concentrate its slack cap still lets out
-        for p in model.policies:
-            if p.name != self.name:
-                continue
-            cap = p.cap_at(model, model.t)
-            if cap is None:
-                continue
-            if p.binds(model, cap):
+        for p, cap, binds in caps:
+            if binds:
                 (mined if p.concentrate else capped)[p.region] = True
             elif p.concentrate:
                 slack_ore[p.region] = max(cap - p.unshort_exports(model), 0.0)
