@@ -212,6 +212,9 @@ class MineralMarket(mesa.Model):
         self.short_of = None
         self.take_limit = None      # per region, t its short buyers may take (None: no limit)
         self.spare_supply = 0.0     # t unsold outside the caps at the free-trade price
+        # the share of their normal-times buying the parties put off for it (found once a
+        # step: abm.policies.stockpile.deferral_share)
+        self.deferral_share = None
         # each binding export control's part of it this step (ExportControl.report_shortfall:
         # the parts combine, whatever the controls' order, into what they keep from the short)
         self.shortfall_parts = {}

@@ -81,6 +81,7 @@ class ModelView(Protocol):
     short_of: np.ndarray | None  # per region: its buyers are short of it (None: no shortfall)
     take_limit: np.ndarray | None  # per region, t its short buyers may take (None: no limit)
     spare_supply: float         # t unsold outside the binding caps at the free-trade price
+    deferral_share: float | None  # share of normal-times buying put off for it (None: not found)
     shortfall_parts: dict       # control -> its part of the shortfall (ExportControl.report_shortfall)
     free_trade_price: float     # world price of the export controls' free-trade counterfactual
     free_trade_cache: dict      # the step's free trade with no one short (ExportControl.binds)

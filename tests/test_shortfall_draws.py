@@ -1383,12 +1383,14 @@ def test_a_state_reserve_behind_its_regions_slack_cap_defers_only_what_the_cap_l
 
 def test_a_stockpile_releases_only_after_the_others_normal_buying_is_put_off():
     """Review rv5 V2. three_regions, B state-directed with a reserve holding 70 (it buys
-    61.95 t a step, after a club stockpile filling 49.32 t a step: 1,500 (7/6)^-0.5 + 49.32 +
+    61.95 t a step, beside a club stockpile filling 49.32 t a step: 1,500 (7/6)^-0.5 + 49.32 +
     61.95 = 1,500). A cuts 0.3 in steps 2-4 (86.13 t withheld): they come out of the
-    stockpile's filling (49.32 t) and the reserve's buying (36.81 t: it buys 25.14 t), so the
-    stockpile releases nothing and keeps its 98.63 t, and the price stays 70. (Releasing before
-    the reserve deferred, the club's stock went into the reserve: 98.63 t sold over three
-    steps while no one was short.)"""
+    stockpile's filling and the reserve's buying, each the same share 86.13 / 111.27 = 0.774
+    of its own (the stockpile fills 11.14 t a step, the reserve buys 13.99 t), so the
+    stockpile releases nothing and holds 98.63 + 3 x 11.14 = 132.06 t, and the price stays 70.
+    (Releasing before the reserve deferred, the club's stock went into the reserve: 98.63 t
+    sold over three steps while no one was short; taking the filling first, the stockpile
+    stopped filling and the reserve bought 25.14 t a step: review rv5.)"""
     raw = three_regions()
     raw["experiment"]["steps"] = 5
     raw["regions"][2]["market_economy"] = False
@@ -1400,9 +1402,45 @@ def test_a_stockpile_releases_only_after_the_others_normal_buying_is_put_off():
                       "cut": 0.3}]
     model = run(raw)
     np.testing.assert_allclose(model.series()["price"], 70.0, rtol=1e-9)
-    stockpile = next(p for p in model.policies if p.name == "stockpile")
-    np.testing.assert_allclose(stockpile.stock, 2 * 30 * 6000 / 365 * 0.1, rtol=1e-9)
-    reserve = next(p for p in model.policies if p.name == "state_reserve")
     fill, bought = 0.1 * 30 * 6000 / 365, 1500 - 1500 * (7 / 6) ** -0.5 - 0.1 * 30 * 6000 / 365
     withheld = 0.3 * (750 - 500 * (7 / 6) ** -0.5)
-    np.testing.assert_allclose(reserve.most, bought - (withheld - fill), rtol=1e-6)
+    share = withheld / (fill + bought)
+    stockpile = next(p for p in model.policies if p.name == "stockpile")
+    np.testing.assert_allclose(stockpile.stock, 2 * fill + 3 * fill * (1 - share), rtol=1e-9)
+    np.testing.assert_allclose(stockpile.stock, 132.06, atol=0.01)
+    reserve = next(p for p in model.policies if p.name == "state_reserve")
+    np.testing.assert_allclose(reserve.most, bought * (1 - share), rtol=1e-6)
+
+
+def test_a_filling_stockpile_and_restocking_buyers_put_off_the_same_share_of_their_buying():
+    """Review rv5 (V2's related case). `filling`, China's control of cut 0.1 in step 0 only,
+    Outside's buyers starting 400 t below their 986.30 t target: x = 0.25 x 400 / 500 = 0.2.
+    Free trade (the counterfactual): 500 (P / 60)^-0.5 + 1.2 x 500 (P / 60)^-0.5 + 49.32 =
+    1,000 t, P = 60 (1,100 / 950.68)^2 = 80.33; Outside orders 518.55 t and adds
+    R = 0.2 / 1.2 x 518.55 = 86.42 t to stock; China exports E = 1,000 - 432.13 = 567.87 t.
+    The cut withholds W = 56.79 t: the stockpile's filling (49.32 t) and the buyers'
+    restocking (86.42 t) each put off the share W / 135.74 = 0.418 of it, the stockpile buys
+    28.69 t and the buyers add 50.27 t, and the price stays 80.33 (taking the filling first,
+    the stockpile bought nothing and the buyers added 78.95 t; the price was the same)."""
+    raw = filling(0.1)
+    raw["shocks"][0].update(start=0, duration=1)
+    from abm.experiment import experiment_from_dict
+    from abm.model import MineralMarket
+
+    model = MineralMarket(experiment_from_dict(raw).scenario(), rng=1)
+    target = 60 * 6000 / 365
+    model.buyers.stock[0] = target - 400.0
+    model.step()
+    fill = 0.1 * 30 * 6000 / 365
+    price = 60 * (1100 / (1000 - fill)) ** 2
+    ordered = 600 * (price / 60) ** -0.5
+    restock = 0.2 / 1.2 * ordered
+    withheld = 0.1 * (1000 - 500 * (price / 60) ** -0.5)
+    share = withheld / (fill + restock)
+    s = model.series()
+    np.testing.assert_allclose(s["price"][0], price, rtol=1e-9)
+    np.testing.assert_allclose(s["government_stock"][0], fill * (1 - share), rtol=1e-9)
+    np.testing.assert_allclose(model.buyers.stock[0] - (target - 400.0), restock * (1 - share),
+                               rtol=1e-9)
+    np.testing.assert_allclose([fill * (1 - share), restock * (1 - share)], [28.69, 50.27],
+                               atol=0.01)

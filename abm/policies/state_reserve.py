@@ -16,6 +16,7 @@ not the club's fiscal cost.
 from __future__ import annotations
 
 from abm.policies.base import StockHolder
+from abm.policies.stockpile import deferral_share
 
 
 class StateReserve(StockHolder):
@@ -49,7 +50,7 @@ class StateReserve(StockHolder):
     def apply(self, model) -> None:
         # in a disruption that leaves its region's buyers short, the withheld tonnes come
         # first out of what it bought in the controls' counterfactual (as the buyers'
-        # restocking, docs/ODD.md 7.1): it buys that less them (rv3 R9)
+        # restocking, docs/ODD.md 7.1): it buys that less its part of them (rv3 R9)
         self.most = None
         bought = model.free_trade_reserve_bought
         if (model.disruption and model.shortfall > 0 and bought is not None
@@ -59,7 +60,8 @@ class StateReserve(StockHolder):
             # the cap, the room its buyers' take shares: `model.take_limit`, rv5 V4)
             limit = model.take_limit
             room = float("inf") if limit is None else float(limit[self.region])
-            deferred = min(normal, model.shortfall, room)
+            # (the same share of its buying as the other parties put off: `deferral_share`)
+            deferred = min(normal * deferral_share(model), model.shortfall, room)
             if limit is not None:
                 limit[self.region] -= deferred
             model.shortfall -= deferred

@@ -4,8 +4,9 @@ Each step it bids for up to `max_rate x target` tonnes (at most the gap to its t
 capacity and what its budget buys: its fill) at a reservation price of `buy_below`, and offers
 stock at `release_above`. The product export controls' counterfactual has its fill bid
 (`add_normal_bid`); while an export control withholds something (a disruption) from its
-market, the withheld tonnes come first out of its fill (it buys what its bid bought in that
-counterfactual less them; rv3 R4), and of what is left it offers at no ask what it nets from
+market, the withheld tonnes come first out of its fill, the buyers' restocking and the state
+reserves' buying, each the same share of its own (`deferral_share`; it buys what its bid bought
+in that counterfactual less its part; rv3 R4), and of what is left it offers at no ask what it nets from
 the shortfall (at most its rate: its release replaces the withheld tonnes, it
 does not flood the market) and the rest of its rate at `release_above`, in the market of the
 buyers the control leaves short; the market clearing decides within the step whether either
@@ -117,16 +118,19 @@ class Stockpile(StockHolder):
             # it does not fill while its regions are short
             qty = 0.0
         if short and model.shortfall > 0:
-            # the withheld tonnes come first out of its filling (as the buyers' restocking,
-            # docs/ODD.md 7.1): it buys what its bid bought in the controls' counterfactual
-            # less them (rv3 R4: dropping its whole bid took more demand off the market than
+            # the withheld tonnes come out of the normal-times buying first (as the buyers'
+            # restocking, docs/ODD.md 7.1), each party's the same share of its own
+            # (`deferral_share`; rv5: taking them out of its filling first left the buyers
+            # restocking): it buys what its bid bought in the controls' counterfactual less
+            # its part (rv3 R4: dropping its whole bid took more demand off the market than
             # a 5% cut took supply, and the price fell below the no-control price)
-            filled = self.filled = min(qty, model.free_trade_bid_filled or 0.0)
-            self.deferred = min(filled, model.shortfall)
+            self.filled = self.fill_deferrable(model, qty)
+            share = deferral_share(model)
+            self.deferred = self.filled * share
             model.shortfall -= self.deferred
             qty -= self.deferred
-            left = model.shortfall - self.normal_buying_deferred(model)
-            if left > 0 and self.stock > 1e-12:
+            left = model.shortfall - share * normal_buying_deferred(model)
+            if left > 1e-12 and self.stock > 1e-12:
                 # its release, offered at any price in a market short of the withheld tonnes,
                 # replaces what is left of them once the others' normal-times buying (buyers'
                 # restocking, state reserves') is put off, before buyers' stocks: as much of
@@ -141,22 +145,15 @@ class Stockpile(StockHolder):
             model.plan.bid_qty += qty
             model.plan.bid_price = self.cfg.buy_below
 
-    def normal_buying_deferred(self, model) -> float:
-        """t of this step's shortfall the short buyers' restocking and the state reserves'
-        normal-times buying in short regions take (they defer it before the stockpile
-        releases, docs/ODD.md 7.1), each region's at most what its cap's room lets it take
-        (`model.take_limit`)."""
-        short = model.short_of
-        price = (model.free_trade_price if model.free_trade_buyer_price is None
-                 else model.free_trade_buyer_price)
-        took = model.buyers.restocking_at(short, price)[:len(short)]
-        for region, (tonnes, _) in (model.free_trade_reserve_bought or {}).items():
-            if short[region] and any(p.name == "state_reserve" and p.region == region
-                                     for p in model.policies):
-                took[region] += tonnes
-        if model.take_limit is not None:
-            took = np.minimum(took, model.take_limit)
-        return float(took.sum())
+    def fill_deferrable(self, model, qty: float | None = None) -> float:
+        """t of its filling the withheld tonnes can take this step: what its fill bid (`qty`,
+        else this step's) bought in the controls' counterfactual, while its regions' buyers
+        are short (0 otherwise)."""
+        short = (model.disruption and model.short_of is not None
+                 and bool(model.short_of[self.regions].any()))
+        if not (short and model.shortfall > 0 and model.free_trade_bid_filled is not None):
+            return 0.0
+        return min(self.fill_bid(model) if qty is None else qty, model.free_trade_bid_filled)
 
     def release(self, model) -> float:
         """t offered from stock this step (at most max_rate of the target or of the stock)."""
@@ -200,3 +197,35 @@ class Stockpile(StockHolder):
         self.book_sales(model)
         if self.stock > 0 and self.cfg.holding_cost > 0:
             g.book("holding", self.stock * self.cfg.holding_cost / model.steps_per_year)
+
+
+def normal_buying_deferred(model) -> float:
+    """t of this step's shortfall the short buyers' restocking and the state reserves'
+    normal-times buying in short regions can take (they defer it before the stockpile
+    releases, docs/ODD.md 7.1), each region's at most what its cap's room lets it take
+    (`model.take_limit`)."""
+    short = model.short_of
+    price = (model.free_trade_price if model.free_trade_buyer_price is None
+             else model.free_trade_buyer_price)
+    took = model.buyers.restocking_at(short, price)[:len(short)]
+    for region, (tonnes, _) in (model.free_trade_reserve_bought or {}).items():
+        if short[region] and any(p.name == "state_reserve" and p.region == region
+                                 for p in model.policies):
+            took[region] += tonnes
+    if model.take_limit is not None:
+        took = np.minimum(took, model.take_limit)
+    return float(took.sum())
+
+
+def deferral_share(model) -> float:
+    """The share of its normal-times buying (a filling stockpile's, the short buyers'
+    restocking, a short region's state reserve's) each party puts off this step for the
+    withheld tonnes: the shortfall over all of that buying, at most 1 (docs/ODD.md 7.1: on an
+    equal footing, ASSUMPTION; review rv5: the stockpile's filling went first). Found once a
+    step, at the first call: after the controls report the shortfall, before anyone defers."""
+    if model.deferral_share is None:
+        fill = sum(p.fill_deferrable(model) for p in model.policies if p.name == "stockpile")
+        total = fill + (normal_buying_deferred(model) if model.short_of is not None else 0.0)
+        model.deferral_share = (min(model.shortfall / total, 1.0)
+                                if total > 0 and model.shortfall > 0 else 1.0)
+    return model.deferral_share
