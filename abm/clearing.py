@@ -107,6 +107,15 @@ class NormalBids:
     price: float = 0.0
     reserves: dict[int, tuple[float, float]] = field(default_factory=dict)
 
+    @classmethod
+    def placed(cls, model) -> NormalBids:
+        """The bids the model's instruments would place this step in normal times (each
+        policy's `add_normal_bid`)."""
+        bids = cls()
+        for policy in model.policies:
+            policy.add_normal_bid(model, bids)
+        return bids
+
 
 @dataclass
 class MarketPlan:

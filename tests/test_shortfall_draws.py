@@ -1444,3 +1444,29 @@ def test_a_filling_stockpile_and_restocking_buyers_put_off_the_same_share_of_the
                                rtol=1e-9)
     np.testing.assert_allclose([fill * (1 - share), restock * (1 - share)], [28.69, 50.27],
                                atol=0.01)
+
+
+def test_a_filling_stockpile_takes_an_ore_cuts_withheld_tonnes_out_of_its_filling():
+    """Review rv5 V3. `controlled` (MINELAND: the DRC's 800 t of ore a step feed the EU's
+    refinery, the EU mine 200 t) with an EU stockpile from empty, 30 days of use (986.30 t),
+    bidding 0.1 of it, 98.63 t a step, below 100: free trade clears 1,000 (P / 60)^-0.5 +
+    98.63 = 1,000 t, P0 = 60 (1,000 / 901.37)^2 = 73.85. An ore cut c in steps 2-4 withholds
+    800 c t of concentrate (no DRC refinery), which the counterfactual with the stockpile's
+    bid (the market without the control) shows as missing product: cut 0.01 and 0.05 (8 and
+    40 t) come out of the filling, 98.63 - 800 c a step, and the price stays P0; cut 0.2
+    (160 t) stops the filling and the stockpile releases the other 61.37 t at no ask from its
+    197.26 t (its rate 98.63 t covers it), and the price stays P0. (A counterfactual without
+    the bid saw 1,000 t clear at 60 as free trade: a 1% cut switched the filling off and the
+    price fell to 60.)"""
+    fill = 0.1 * 30 * 12000 / 365
+    p0 = 60 * (1000 / (1000 - fill)) ** 2
+    policy = {"stockpile": {"target_cover": 30.0, "max_rate": 0.1, "buy_below": 100.0,
+                            "release_above": 1000.0}}
+    for cut in (0.01, 0.05, 0.2):
+        raw = controlled(cut)
+        raw["policy"] = policy
+        s = run(raw).series()
+        np.testing.assert_allclose(s["price"][:5], np.full(5, p0), rtol=1e-9, err_msg=str(cut))
+        gov = np.diff(s["government_stock"][1:5].to_numpy())
+        # (it fills 98.63 - 800 c, or for c = 0.2 releases 800 c - 98.63 = 61.37 t)
+        np.testing.assert_allclose(gov, np.full(3, fill - 800 * cut), rtol=1e-9)

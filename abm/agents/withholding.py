@@ -90,15 +90,22 @@ def free_trade(model):
     club's border measures, a buffer-stock defence or with separate markets, in the step's
     markets as they will clear, caps aside (abm.policies.trade.ExportControl.measured_plan: a
     tariff changes how much product, and so concentrate, the club's imports call for, review
-    15 finding 4; a separate market's shipping cost how much it imports, review rv3 R2)."""
+    15 finding 4; a separate market's shipping cost how much it imports, review rv3 R2), with
+    the bids a filling stockpile and the state reserves place in normal times (the market
+    without the control has them, as a product control's, rv3 R4; review rv5 V3: without them
+    a 1% ore cut switched the stockpile's filling off and the price fell from 73.85 to 60)."""
+    from abm.clearing import NormalBids
+
     offers = model.producers.own_offers(model, contracts=True)
     scale = model.buyers.planned_scale()
-    plan = model.plan.before_controls(model.separate_markets)
+    plan = model.plan.before_controls(model.separate_markets, NormalBids.placed(model))
     if plan is not None:
         result = clear_measured(model, offers, scale, plan)
         model.free_trade_price = result.world_price
         model.free_trade_buyer_price = result.buyer_price
         model.free_trade_club_imports = result.club_imports
+        model.free_trade_bid_filled = result.bid_filled
+        model.free_trade_reserve_bought = result.reserve_bought
         return offers, result.sold
     result = market.clear(offers.ask, offers.qty, float(scale.sum()),
                           model.elasticity, price_cap=model.config.market.price_cap,

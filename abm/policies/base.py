@@ -144,7 +144,4 @@ def normal_bids(model: ModelView):
     the export controls' counterfactual (abm.clearing.MarketPlan.before_controls)."""
     from abm.clearing import NormalBids
 
-    bids = NormalBids()
-    for policy in model.policies:
-        policy.add_normal_bid(model, bids)
-    return bids
+    return NormalBids.placed(model)

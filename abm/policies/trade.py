@@ -276,8 +276,8 @@ class ExportControl(Policy):
 
         cache = model.free_trade_cache
         product = region is not None or not self.concentrate
-        plan = self.measured_plan(model, bids=product)
-        key = ("measured", not product) if plan is not None else "world"
+        plan = self.measured_plan(model)
+        key = "measured" if plan is not None else "world"
         if key not in cache:
             offers = model.producers.own_offers(model, contracts=True)
             scale = model.buyers.planned_scale()
@@ -296,7 +296,7 @@ class ExportControl(Policy):
         return self._exports_in(model, offers, scale, result, region)
 
     @staticmethod
-    def measured_plan(model, bids: bool = True):
+    def measured_plan(model):
         """The step's plan as the instruments that act before the export controls left it
         (`Policy.phase` 0, whatever their order in the list), caps aside
         (abm.clearing.MarketPlan.before_controls): the club's border measures and a
@@ -305,12 +305,11 @@ class ExportControl(Policy):
         the tariff, the counterfactual counted as withheld tonnes the tariff had already kept
         out, buyers drew stock for them and a small cut lowered the price). None without such
         measures or separate markets (one world market); with separate markets alone, their
-        linked free trade (review rv3 R2: at the concentrate stage too). With `bids` (product
-        controls), the bids a filling stockpile and the state reserves would place in normal
-        times (abm.policies.base.normal_bids): the market without the controls has them (rv3
-        R4, R9)."""
-        return model.plan.before_controls(model.separate_markets,
-                                          normal_bids(model) if bids else None)
+        linked free trade (review rv3 R2: at the concentrate stage too). With the bids a filling
+        stockpile and the state reserves would place in normal times
+        (abm.policies.base.normal_bids): the market without the controls has them (rv3 R4, R9;
+        at the concentrate stage too, review rv5 V3)."""
+        return model.plan.before_controls(model.separate_markets, normal_bids(model))
 
     @staticmethod
     def clear_measured(model, offers, scale: np.ndarray, plan):
@@ -473,7 +472,7 @@ class ExportControl(Policy):
         rv4 F7: the club's quota still filled at 300 t a step, yet its buyers drew a third of
         a 5% cut and the club price fell from 166.67 to 151.17)."""
         self.unshort_exports(model, 0)      # (the product counterfactual)
-        result = model.free_trade_cache[("measured", False)][2]
+        result = model.free_trade_cache["measured"][2]
         if result.club_imports < plan.import_cap * (1 - 1e-9):
             return
         regions = range(len(model.region_names))
@@ -496,7 +495,7 @@ class ExportControl(Policy):
         state's cap)."""
         plan = self.measured_plan(model)
         self.unshort_exports(model, 0)      # (the product counterfactual)
-        key = ("measured", False) if plan is not None else "world"
+        key = "measured" if plan is not None else "world"
         regions = len(model.region_names)
         if key not in model.free_trade_cache:
             return np.zeros(regions)
