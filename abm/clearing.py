@@ -697,11 +697,17 @@ def _undertaking_rent(m: _Markets, s: _Solved, offer_price: np.ndarray, club: fl
     duty-paid beyond the quota, so none is under the undertaking). Which world-market
     sellers supplied the club is not identified in one world market, so the rent is shared
     pro rata to what producers selling in the world market sold, as a price uplift on their
-    offers (as the quota rent of an export control); with no such sales it stays duty. Returns
-    the rent, price units x t."""
+    offers (as the quota rent of an export control); with no such sales it stays duty. The
+    world market's producers are those in the hub and, in a region restricting its exports
+    (a node of its own while its cap is in the clearing), those that would sit in the hub
+    without the cap (not the club's): exporters to the world market, whose node is the
+    world's while the cap is slack (an export cap that never binds changes no one's rent,
+    tests/test_invariance.py). Returns the rent, price units x t."""
     under = min(max(imports, 0.0), import_cap) if club >= mip * (1 - 1e-12) else 0.0
     rent = max(mip - world, 0.0) * under
-    sellers = m.masks[HUB] & (m.offers.owner == -1) & (s.sold > 0)
+    restricted = np.isin(m.offer_node, [m.region_node[r] for r in m.restricted_regions])
+    world_market = m.masks[HUB] | (restricted & ~m.club_offer)
+    sellers = world_market & (m.offers.owner == -1) & (s.sold > 0)
     if rent <= 0 or not sellers.any():
         return 0.0
     offer_price[sellers] += rent / s.sold[sellers].sum()

@@ -631,3 +631,43 @@ def test_a_node_at_the_cap_through_a_wedge_a_hair_off_takes_what_the_hub_leaves_
            "policy": {"floor": {"mechanism": "cfd", "level": 20.0, "covers": ["US"]},
                       "trade": {"tariff": 0.25, "rules_of_origin": 1.0}}}
     check_linked_equals_single(raw)
+
+
+def test_an_undertakings_rent_behind_a_slack_export_cap_goes_to_the_exporters_as_without_it():
+    """Found by the slow search (an_export_cap_that_never_binds_changes_nothing: fiscal_flow at
+    step 0 2,739.73 without the control, 2,144.98 with it; reduced here, no stockpile or
+    inventories needed). China's slack cap puts its refinery in a market node of its own,
+    linked to the world hub without a wedge; the MIP undertaking's rent was shared only over
+    sellers in the hub, found none and stayed duty. By hand, per step (12 a year, USD/kg: 1,000
+    USD per price unit x t): club buyers at the MIP of 20 take 100/12 x 0.5 x 60/20 = 12.5 t,
+    the US refinery makes 1/12 t, so the club imports M = 12.41667 t; the world market clears
+    China's 561/12 = 46.75 t against China's buyers' 250/P plus M: P_w = 250/34.33333 =
+    7.281553. The exporters keep (20 - 7.281553) x 12.41667 x 1,000 = 157,920.71 USD, as
+    without the control; no duty is collected and the club's fiscal flow is 0."""
+    raw = {"experiment": {"name": "prop", "steps": 2, "seed": 0},
+           "market": {"intensity": 1.0, "demand": {
+               "reference_price": 60.0, "reference_quantity": 100.0, "elasticity": -1.0}},
+           "regions": [{"name": "US", "club": True},
+                       {"name": "China", "market_economy": False}],
+           "producers": [{"region": "China", "stage": "refinery", "capacity": 561.0,
+                          "unit_cost": 0.0, "name": "P0"},
+                         {"region": "US", "stage": "refinery", "capacity": 1.0,
+                          "unit_cost": 0.0, "name": "P1"}],
+           "buyers": [{"name": "US buyers", "region": "US", "share": 0.5},
+                      {"name": "China buyers", "region": "China", "share": 0.5}],
+           "policy": {"floor": {"mechanism": "mip", "level": 20.0, "rent": "undertaking",
+                                "covers": ["US"]}},
+           "shocks": [{"kind": "export_control", "region": "China", "start": 0,
+                       "duration": 1, "announce": 0, "front_run": 0.0, "cut": 0.5}]}
+    model = MineralMarket(experiment_from_dict(raw).scenario(), rng=0)
+    control = next(p for p in model.policies if p.name == "export_control")
+    control.reference_exports = 1e12       # (a cap of 5e11 t a step: it never binds)
+    model.run()
+    s = model.series(accounts=True)
+    assert s["price"][0] == pytest.approx(250.0 / (46.75 - 12.5 + 1.0 / 12), rel=1e-9)
+    assert s["exporter_rent"][0] == pytest.approx(
+        (20.0 - 250.0 / (46.75 - 12.5 + 1.0 / 12)) * (12.5 - 1.0 / 12) * 1000.0, rel=1e-9)
+    assert s["exporter_rent"][0] == pytest.approx(157_920.71, abs=0.01)
+    assert s["duties"][0] == pytest.approx(0.0, abs=1e-6)
+    assert s["fiscal_flow"][0] == pytest.approx(0.0, abs=1e-6)
+    check_slack_cap((raw, 1e12))
