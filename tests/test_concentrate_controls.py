@@ -650,3 +650,29 @@ def test_a_home_refinery_on_imported_ore_too_small_for_the_denied_ore_leaves_the
     np.testing.assert_allclose(control.home, [0, 0, 300, 300, 300, 0], rtol=1e-9)
     ctl = run(imported_feed(0.5), steps=3)
     assert ctl.disruption and ctl.shortfall == pytest.approx(50.0, rel=1e-9)
+
+
+@pytest.mark.parametrize(("cut", "off", "drawn"), [
+    (0.5, 50.0, 0.0), (0.7, 190.0, 1000.0 * 1.2 ** 0.5 - 1010.0)])
+def test_idle_capacity_elsewhere_is_netted_once_from_what_the_repaired_chain_misses(cut, off,
+                                                                                     drawn):
+    """`imported_feed` with a second AUS mine, 2,400 t/yr at 40 (200 t/step): free trade adds
+    200 t at 10 + 40 = 50, buyers want 1,000 (50 / 60)^-0.5 = 1,095.45 t at 50 < 1,200, so
+    P = 50 on that tranche, 104.55 t of it idle (spare supply at the free-trade price). Cut
+    0.5: the re-paired chain offers 300 (home pool) + 300 + 350 + 200 = 1,150 t at most 50,
+    50 t less than free trade's 1,200: 50 t off the market, all of it replaced by the idle
+    tranche, so nobody draws and P = 50. Cut 0.7 (cap 210, 490 denied): 300 + 300 + 210 + 200
+    = 1,010 t, 190 t off the market, less the 104.55 idle: the buyers draw 1,095.45 - 1,010 =
+    85.45 t a step and P stays 50 (the idle tranche counted both in the loss and as spare
+    supply would draw 104.55 t too little; the re-pairing not measured, 490 - 104.55)."""
+    raw = imported_feed(cut)
+    raw["producers"].append({"name": "Mine OTH", "region": "AUS", "stage": "mine",
+                             "capacity": 2400.0, "unit_cost": 40.0})
+    model = run(raw)
+    s = model.series(accounts=True)
+    np.testing.assert_allclose(s["price"][:5], np.full(5, 50.0), rtol=1e-9)
+    control = next(p for p in model.policies if p.name == "export_control")
+    np.testing.assert_allclose(control.off_market, [0, 0, off, off, off, 0], rtol=1e-9)
+    cover = 60 * 12000.0 / 365
+    np.testing.assert_allclose(s["buyer_stock"][:5],
+                               cover - drawn * np.array([0, 0, 1, 2, 3]), rtol=1e-9)
