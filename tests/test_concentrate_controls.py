@@ -580,3 +580,99 @@ def test_ore_denied_to_a_dearer_refinery_elsewhere_is_not_the_product_capped_reg
     cover = 12 / 365 * 60 * 1000.0
     np.testing.assert_allclose(model.buyers.stock, [0.8 * cover - 3 * 116.0, 0.2 * cover],
                                rtol=1e-9)
+
+
+def imported_feed(cut: float) -> dict:
+    """Review rv4 F5: a controlling region whose refinery runs on imported ore. MINELAND's
+    demand (1,000 t/step at 60, all EU buyers, 60 days' cover: 1,972.6 t); DRC mine 8,400
+    t/yr at 10 (700 t/step), AUS mine 3,600 t/yr at 5 (300 t/step), DRC refinery 3,600 t/yr
+    at 5 (300 t/step), EU refinery 1e6 t/yr at 10. Free trade: the chain pairs the DRC
+    refinery with the AUS ore, 300 t at 5 + 5 = 10, and the EU refinery with the DRC ore, 700
+    t at 20: Q = 1,000 on the vertical, P = 60; the DRC ships all its 700 t abroad (normal
+    exports 700) and its refinery imports all its feed."""
+    raw = controlled(cut)
+    raw["regions"].append({"name": "AUS"})
+    raw["producers"] = [
+        {"name": "Mine DRC", "region": "DRC", "stage": "mine", "capacity": 8400.0,
+         "unit_cost": 10.0},
+        {"name": "Mine AUS", "region": "AUS", "stage": "mine", "capacity": 3600.0,
+         "unit_cost": 5.0},
+        {"name": "Ref DRC", "region": "DRC", "stage": "refinery", "capacity": 3600.0,
+         "unit_cost": 5.0},
+        {"name": "Ref EU", "region": "EU", "stage": "refinery", "capacity": 1e6,
+         "unit_cost": 10.0}]
+    raw["buyers"][0]["inventory_cover"] = 60.0
+    return raw
+
+
+def test_a_home_refinery_on_imported_ore_that_takes_all_the_denied_ore_takes_none_off_the_market():
+    """`imported_feed`, cut 0.4: the cap is 420 t, 280 t denied. The DRC refinery (300 t, no
+    idle capacity) takes the 280 t of home ore at 5 + 10 = 15 in place of AUS ore (home pool);
+    its other 20 t of capacity joins the world chain: 20 t at 10 (AUS ore), then the EU
+    refinery refines the freed 280 t of AUS ore at 15 and the 420 licensed DRC tonnes at 20:
+    280 + 20 + 280 + 420 = 1,000 t at P = 60, as under free trade. Nothing is off the market:
+    no disruption, the buyers' stock stays 1,972.6 t and the price 60. (Counting only the DRC
+    refinery's idle capacity, 0, as taking the denied ore, the control took 280 t a step off
+    the market, the EU buyers drew 280 t a step and the price fell to 36.62, then rose to
+    87.85 as they rebuilt.)"""
+    model = run(imported_feed(0.4))
+    s = model.series(accounts=True)
+    np.testing.assert_allclose(s["price"], np.full(6, 60.0), rtol=1e-9)
+    np.testing.assert_allclose(s["production"], np.full(6, 1000.0), rtol=1e-9)
+    np.testing.assert_allclose(s["buyer_stock"], np.full(6, 60 * 12000.0 / 365), rtol=1e-9)
+    control = next(p for p in model.policies if p.name == "export_control")
+    np.testing.assert_allclose(control.shipped, [700, 700, 420, 420, 420, 700], rtol=1e-9)
+    np.testing.assert_allclose(control.home, [0, 0, 280, 280, 280, 0], rtol=1e-9)
+    np.testing.assert_allclose(control.off_market, np.zeros(6), atol=1e-9)
+    ctl = run(imported_feed(0.4), steps=3)
+    assert not ctl.disruption and ctl.shortfall == 0.0
+
+
+def test_a_home_refinery_on_imported_ore_too_small_for_the_denied_ore_leaves_the_excess_off():
+    """`imported_feed`, cut 0.5: the cap is 350 t, 350 t denied. The DRC refinery takes 300 t
+    of them (home pool, at 15) in place of AUS ore, the other 50 t go unsold; the world chain
+    has the freed 300 t of AUS ore and the 350 licensed DRC tonnes for the EU refinery: 300 +
+    650 = 950 t at most 60, 50 t less than free trade's 1,000. The control takes 50 t off the
+    market (not the 350 denied): the EU buyers' use is 1,000 t, s = 0.05, they order 0.95 D(P)
+    and 950 t clear at P = 60, the stock falling 50 t a step (1,972.6 - 50, - 100, - 150). Step
+    5, over: they rebuild 0.25 x 150 / 1,000 = 3.75% of use, 1,037.5 (P / 60)^-0.5 = 1,000 t:
+    P = 60 x 1.0375^2 = 64.58, adding 1,000 (1 - 1 / 1.0375) = 36.14 t to stock. (As 350 t off
+    the market, the buyers drew 350 t a step and the price fell to 35.50.)"""
+    model = run(imported_feed(0.5))
+    s = model.series(accounts=True)
+    np.testing.assert_allclose(s["price"], [60, 60, 60, 60, 60, 60 * 1.0375 ** 2], rtol=1e-9)
+    np.testing.assert_allclose(s["production"], [1000, 1000, 950, 950, 950, 1000], rtol=1e-9)
+    cover = 60 * 12000.0 / 365
+    np.testing.assert_allclose(s["buyer_stock"], cover - np.array(
+        [0, 0, 50, 100, 150, 150 - 1000 * (1 - 1 / 1.0375)]), rtol=1e-9)
+    control = next(p for p in model.policies if p.name == "export_control")
+    np.testing.assert_allclose(control.off_market, [0, 0, 50, 50, 50, 0], rtol=1e-9)
+    np.testing.assert_allclose(control.home, [0, 0, 300, 300, 300, 0], rtol=1e-9)
+    ctl = run(imported_feed(0.5), steps=3)
+    assert ctl.disruption and ctl.shortfall == pytest.approx(50.0, rel=1e-9)
+
+
+@pytest.mark.parametrize(("cut", "off", "drawn"), [
+    (0.5, 50.0, 0.0), (0.7, 190.0, 1000.0 * 1.2 ** 0.5 - 1010.0)])
+def test_idle_capacity_elsewhere_is_netted_once_from_what_the_repaired_chain_misses(cut, off,
+                                                                                     drawn):
+    """`imported_feed` with a second AUS mine, 2,400 t/yr at 40 (200 t/step): free trade adds
+    200 t at 10 + 40 = 50, buyers want 1,000 (50 / 60)^-0.5 = 1,095.45 t at 50 < 1,200, so
+    P = 50 on that tranche, 104.55 t of it idle (spare supply at the free-trade price). Cut
+    0.5: the re-paired chain offers 300 (home pool) + 300 + 350 + 200 = 1,150 t at most 50,
+    50 t less than free trade's 1,200: 50 t off the market, all of it replaced by the idle
+    tranche, so nobody draws and P = 50. Cut 0.7 (cap 210, 490 denied): 300 + 300 + 210 + 200
+    = 1,010 t, 190 t off the market, less the 104.55 idle: the buyers draw 1,095.45 - 1,010 =
+    85.45 t a step and P stays 50 (the idle tranche counted both in the loss and as spare
+    supply would draw 104.55 t too little; the re-pairing not measured, 490 - 104.55)."""
+    raw = imported_feed(cut)
+    raw["producers"].append({"name": "Mine OTH", "region": "AUS", "stage": "mine",
+                             "capacity": 2400.0, "unit_cost": 40.0})
+    model = run(raw)
+    s = model.series(accounts=True)
+    np.testing.assert_allclose(s["price"][:5], np.full(5, 50.0), rtol=1e-9)
+    control = next(p for p in model.policies if p.name == "export_control")
+    np.testing.assert_allclose(control.off_market, [0, 0, off, off, off, 0], rtol=1e-9)
+    cover = 60 * 12000.0 / 365
+    np.testing.assert_allclose(s["buyer_stock"][:5],
+                               cover - drawn * np.array([0, 0, 1, 2, 3]), rtol=1e-9)

@@ -149,36 +149,60 @@ def home_refined(model, offers, sold: np.ndarray, region: int) -> float:
 def licences(model, region: int, cap: float) -> tuple[bool, float, dict[int, float]]:
     """(whether the cap `cap`, t of concentrate per step, binds: region `region`'s mines would
     ship more abroad this step without the control, `free_trade`; t of concentrate it takes
-    off the market; those tonnes by the region whose refineries lose them, `landed`): the
-    exports it denies less what the region's refineries would refine of them at that
-    clearing's price (ASSUMPTION: they take the denied tonnes, whose home price
-    falls to the home mines' cost, where their spare capacity refines them at a chain ask,
-    refinery ask + intensity x the ore's mine ask, at most the free-trade product price; a
-    refinery too dear to run at that price takes nothing), in concentrate t. The denied
-    tonnes are the dearest of the region's shipments (the licences go to the cheapest ore)."""
+    off the market; those tonnes by the region whose refineries lose them, `landed`): what the
+    chain offers at most that clearing's product price without the cap less what it offers
+    there once the cap withholds the ore (`refined_at`: the licensed ore re-paired along the
+    chain, cheapest refinery first, and the region's home pool), times the intensity, at most
+    the exports it denies (ASSUMPTION: the denied tonnes, whose home price falls to the home
+    mines' cost, are missed where the re-paired chain cannot refine them at the free-trade
+    price; a home refinery that ran on imported ore takes home ore in its place, and the
+    freed imports feed the refineries abroad the denied ore left, review rv4 F5: counting only
+    its idle capacity, 280 t of a 280 t denial were off the market where none was missing and
+    buyers drew 280 t a step at a price that fell from 60 to 36.62)."""
     offers, sold = free_trade(model)
     ship = abroad(model, offers, sold, region)
     total = float(ship.sum())
     if total <= cap * (1 + 1e-12):
         return False, 0.0, {}
     b, k = model.book, model.producers.intensity
-    refs = np.flatnonzero((b.stage == REFINERY) & (b.region == region))
-    if not len(refs):
-        off = max(total - cap, 0.0)
-        return True, off, landed(model, offers, sold, region, cap, off)
-    refined = np.bincount(offers.refinery[offers.refinery >= 0],
-                          weights=sold[offers.refinery >= 0], minlength=len(b))
-    spare = np.maximum(model.producers.available()[refs] - refined[refs], 0.0)
-    ask = model.producers.free_trade_asks(model)
-    mines = np.flatnonzero(ship > 0)
-    mines = mines[np.argsort(ask[mines], kind="stable")]
-    before = np.cumsum(ship[mines]) - ship[mines]          # t shipped from cheaper ore
-    denied = ship[mines] - np.clip(cap - before, 0.0, ship[mines])
-    curve = market.chain_curve(ask[refs], spare, ask[mines], denied, k)
-    runs = curve.asks <= model.free_trade_price * (1 + market.SNAP_REL)
-    absorbed = float(curve.quantity[runs].sum()) * k
-    off = max(total - cap - absorbed, 0.0)
+    denied = max(total - cap, 0.0)
+    if not ((b.stage == REFINERY) & (b.region == region)).any():
+        return True, denied, landed(model, offers, sold, region, cap, denied)
+    ask, avail = model.producers.free_trade_asks(model), model.producers.available().copy()
+    # the region's ore as that clearing mined it: a tranche idle there is no supply the
+    # control takes away
+    chain = (offers.owner == -1) & (offers.mine >= 0)
+    used = np.bincount(offers.mine[chain], weights=sold[chain] * k, minlength=len(b))
+    own = (b.stage == MINE) & (b.region == region)
+    avail[own] = np.minimum(avail[own], used[own])
+    refs = np.flatnonzero((b.stage == REFINERY) & (avail > 0))
+    mines = np.flatnonzero((b.stage == MINE) & (avail > 0))
+    price = model.free_trade_price * (1 + market.SNAP_REL)
+    n = len(model.region_names)
+    free = refined_at(ask, avail, b.region, refs, mines, {}, k, price, n)
+    capped = refined_at(ask, avail, b.region, refs, mines, {region: cap}, k, price, n)
+    off = min(max(float(free.sum() - capped.sum()) * k, 0.0), denied)
+    if off <= 1e-12 * max(denied, 1.0):
+        off = 0.0                         # (rounding of the sums)
     return True, off, landed(model, offers, sold, region, cap, off)
+
+
+def refined_at(ask: np.ndarray, avail: np.ndarray, region: np.ndarray, refs: np.ndarray,
+               mines: np.ndarray, caps: dict[int, float], intensity: float, price: float,
+               n: int) -> np.ndarray:
+    """Per region (of `n`), t of product the chain offers at asks at most `price` from
+    producer rows `refs` and `mines` (asks `ask`, availability `avail`) when the binding caps
+    `caps` withhold their regions' ore (`withhold`: the licensed ore on the usual chain curve,
+    the rest in the home pools; no caps: the usual chain curve alone)."""
+    left, pools = withhold(ask, avail, region, refs, mines, caps, intensity)
+    refs, mines = refs[left[refs] > 0], mines[left[mines] > 0]
+    curve = market.chain_curve(ask[refs], left[refs], ask[mines], left[mines], intensity)
+    out = np.bincount(region[refs[curve.refinery]], weights=np.where(
+        curve.asks <= price, curve.quantity, 0.0), minlength=n).astype(float)
+    for pool in pools:
+        out += np.bincount(region[pool.refs[pool.curve.refinery]], weights=np.where(
+            pool.curve.asks <= price, pool.curve.quantity, 0.0), minlength=n)
+    return out
 
 
 def landed(model, offers, sold: np.ndarray, region: int, cap: float,
@@ -199,16 +223,9 @@ def landed(model, offers, sold: np.ndarray, region: int, cap: float,
     avail = model.producers.available()
     refs = np.flatnonzero((b.stage == REFINERY) & (avail > 0))
     mines = np.flatnonzero((b.stage == MINE) & (avail > 0))
-    left, pools = withhold(ask, avail, b.region, refs, mines, {region: cap}, k)
-    refs, mines = refs[left[refs] > 0], mines[left[mines] > 0]
-    curve = market.chain_curve(ask[refs], left[refs], ask[mines], left[mines], k)
     price = model.free_trade_price * (1 + market.SNAP_REL)
     n = len(model.region_names)
-    after = np.bincount(b.region[refs[curve.refinery]], weights=np.where(
-        curve.asks <= price, curve.quantity, 0.0), minlength=n).astype(float)
-    for pool in pools:
-        after += np.bincount(b.region[pool.refs[pool.curve.refinery]], weights=np.where(
-            pool.curve.asks <= price, pool.curve.quantity, 0.0), minlength=n)
+    after = refined_at(ask, avail, b.region, refs, mines, {region: cap}, k, price, n)
     chain = (offers.owner == -1) & (offers.mine >= 0)
     before = np.bincount(offers.region[chain], weights=sold[chain], minlength=n)
     lost = np.maximum(before - after, 0.0) * k

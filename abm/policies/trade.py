@@ -21,8 +21,9 @@
   the step-0 free-trade clearing), capped the same way and applied to the offers as export
   licences (abm.agents.withholding: when it binds, in the free-trade clearing or, breached by
   the other instruments, in the step's own (`breached`), the region's cheapest ore fills the
-  cap; the rest stays home); a disruption only while it takes concentrate off the market (more is
-  denied than the region's refineries can take); importers do not buy ahead (no concentrate
+  cap; the rest stays home); a disruption only while it takes concentrate off the market (the
+  re-paired chain, home pool included, refines less at the free-trade price than free trade
+  did); importers do not buy ahead (no concentrate
   stocks).
 
   A control acts in a step only when its cap binds, at either stage; a cap above what the
@@ -185,8 +186,9 @@ class ExportControl(Policy):
         self.concentrate = shock.stage == "concentrate"
         self.shipped: list[float] = []   # concentrate: t its mines shipped abroad, per step
         self.home: list[float] = []      # concentrate: t of it refined at home, per step
-        # concentrate: t the cap took off the market, per step (`withheld`: the exports it
-        # denied that the region's own refineries could not take, abm.agents.withholding)
+        # concentrate: t the cap took off the market, per step (`withheld`: of the exports it
+        # denied, what the re-paired chain could not refine at the free-trade price,
+        # abm.agents.withholding.licences)
         self.off_market: list[float] = []
         # concentrate: the price its withheld concentrate changed hands at at home, per step
         # (abm.agents.withholding.HomePool; NaN: none withheld, or no home refinery took any)
