@@ -422,13 +422,20 @@ class Storage(Strict):
         "rational", "-", "rational: the competitive-storage rule solved for the market they are "
         "in (abm.storage); adaptive: store while the developers' expected price covers cost, "
         "decay and interest")
-    foresight: Literal["exit", "full"] = field(
+    foresight: Literal["exit", "full", "uncertain"] = field(
         "exit", "-", "rule = 'rational', the regimes an announced export control makes public "
         "(its caps step by step): exit: they hold at each price the lesser of the current "
         "regime's rule and the backward induction over the known regimes (never carrying stock "
         "into a known fall, never buying ahead on the estimate); full: the backward induction "
         "(abm.known_regimes; exact where supply is vertical, but it ignores other agents' "
-        "stocks when it estimates future regimes)")
+        "stocks when it estimates future regimes); uncertain: the backward induction with a "
+        "chance lift_hazard per step that the controls are lifted for good (full at "
+        "lift_hazard = 0)")
+    lift_hazard: float = field(
+        0.0, "1/step", "foresight = 'uncertain': the probability per step that the announced "
+        "export controls are lifted and free trade (no export caps) returns for good; the worth "
+        "of a carried tonne mixes the known path's next price (1 - lift_hazard) with free "
+        "trade's stationary rule (lift_hazard)", ge=0, le=1)
 
     @model_validator(mode="after")
     def rule_is_defined(self) -> Storage:
@@ -441,6 +448,11 @@ class Storage(Strict):
             # free storage always pays: stocks would grow without end (no stationary rule)
             raise invalid("rule = 'rational' needs a cost of carrying stock: cost, decay or "
                           "interest above 0", "cost")
+        if changed(self, "lift_hazard") and self.foresight != "uncertain":
+            # a setting that does nothing is an error, not silently ignored
+            raise invalid(f"lift_hazard is read only under foresight = 'uncertain' (this is "
+                          f"foresight = '{self.foresight}'); allowed: foresight = 'uncertain', "
+                          "or lift_hazard left out", "lift_hazard")
         return self
 
 
@@ -971,21 +983,22 @@ class ExperimentConfig(Strict):
                 first[name] = path
 
     def _check_storage_foresight(self) -> None:
-        """Full foresight reads an export control's caps, not the importers' stock bought
-        ahead, which is released at no ask during the control: the induction would expect
-        prices the release does not leave."""
+        """Full (and uncertain) foresight reads an export control's caps, not the importers'
+        stock bought ahead, which is released at no ask during the control: the induction would
+        expect prices the release does not leave."""
         st = self.storage
-        if not (st.enabled and st.rule == "rational" and st.foresight == "full"):
+        if not (st.enabled and st.rule == "rational" and st.foresight in ("full", "uncertain")):
             return
         for i, s in enumerate(self.shocks):
             if s.kind == "export_control" and s.stage == "concentrate":
-                raise invalid("storage.foresight = 'full' reads product export caps, not a "
-                              "stage = 'concentrate' control's; allowed: foresight = 'exit'",
-                              "shocks", i, "stage")
+                raise invalid(f"storage.foresight = '{st.foresight}' reads product export caps, "
+                              "not a stage = 'concentrate' control's; allowed: foresight = "
+                              "'exit'", "shocks", i, "stage")
             if s.kind == "export_control" and s.front_run > 0:
-                raise invalid("storage.foresight = 'full' does not see importers' buying ahead "
-                              "(front_run), which is released during the control; allowed: "
-                              "foresight = 'exit', or front_run = 0", "shocks", i, "front_run")
+                raise invalid(f"storage.foresight = '{st.foresight}' does not see importers' "
+                              "buying ahead (front_run), which is released during the control; "
+                              "allowed: foresight = 'exit', or front_run = 0", "shocks", i,
+                              "front_run")
 
     def _check_concentrate_controls(self) -> None:
         """A concentrate control needs mines in its region (today's or projects), and acts on

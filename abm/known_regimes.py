@@ -13,6 +13,16 @@ of carrying stock is solved backward from T, whose rule is abm.storage's station
   A = S + Q_k (W_k(S) / pbar_k)^elasticity (the endogenous grid in S);
 * now (step t) the schedule is W_t(x): the stockholders hold x tonnes at price W_t(x).
 
+With a lift hazard lam (`foresight = "uncertain"`, [storage] lift_hazard: the probability per step
+that the announced controls are lifted and free trade returns for good) a tonne carried out of
+step k meets the known path's step k+1 with probability 1 - lam and free trade with lam:
+W_k(S) = (1 - decay) E[(1 - lam) P_k+1((1 - decay) S + Q_k+1 h) + lam P_free((1 - decay) S +
+Q_free h)] / (1 + interest) - cost, P_free(A) = pbar_free P*_free(A / Q_free) the stationary
+rule of the free regime (no export caps), each branch's availability the stock carried plus that
+branch's own supply. Once lifted the free regime lasts, so its stationary rule is its price
+(exact); lam = 0 is the known path (foresight "full") exactly. The terminal regime T (after the
+last known control's end) is taken as is: it has no hazard left when it is the free regime.
+
 Approximated as in the stationary rule (docs/ODD.md 7.17): supply vertical at each regime's Q_k
 times the shock h ~ N(1, sd^2) truncated at +-8.5 sd as in abm.storage (integrated by
 Gauss-Hermite nodes, which smooth the stock-out kink), demand isoelastic through (pbar_k, Q_k),
@@ -55,10 +65,15 @@ def stock_grid(q: float) -> np.ndarray:
 
 
 def carry_worth(regimes: list[tuple[float, float]], terminal, elasticity: float, sd: float,
-                decay: float, interest: float, cost: float) -> tuple[np.ndarray, np.ndarray]:
+                decay: float, interest: float, cost: float, hazard: float = 0.0,
+                free=None) -> tuple[np.ndarray, np.ndarray]:
     """(x, W_t(x)): stocks (t) and what a tonne carried out of this step with x is worth now
     (price units per t). `regimes`: (pbar_k, Q_k) of steps t+1 .. T-1; `terminal`: (pbar_T,
-    Q_T, P*) with P* the stationary rule's price of normalised availability."""
+    Q_T, P*) with P* the stationary rule's price of normalised availability; `hazard`: the
+    probability per step (1/step) that the controls are lifted for good, to the free regime
+    `free` = (pbar_free, Q_free, P*_free) (needed when hazard > 0; module docstring)."""
+    if not 0.0 <= hazard <= 1.0:
+        raise ValueError(f"hazard must be in [0, 1], got {hazard}")
     h, w = shock_nodes(sd)
     discount = (1.0 - decay) / (1.0 + interest)
     pbar_t, q_t, rule = terminal
@@ -67,13 +82,26 @@ def carry_worth(regimes: list[tuple[float, float]], terminal, elasticity: float,
         points = carried[:, None] + q * h[None, :]
         return (price(points.ravel()).reshape(points.shape) * w).sum(axis=1)
 
-    q_top = max([q_t, *(q for _, q in regimes)])
-    stock = stock_grid(q_top)
+    qs = [q_t, *(q for _, q in regimes)]
+    if hazard > 0.0:
+        pbar_f, q_f, rule_f = free
+        qs.append(q_f)
+    stock = stock_grid(max(qs))
+    carried = (1.0 - decay) * stock
+    if hazard > 0.0:        # the free branch's expected price, the same at every step
+        lifted = expected(lambda a: pbar_f * rule_f(a / q_f), carried, q_f)
+
+    def worth_of(price, q_next: float) -> np.ndarray:
+        kept = expected(price, carried, q_next)
+        if hazard > 0.0:
+            kept = (1.0 - hazard) * kept + hazard * lifted
+        return discount * kept - cost
+
     price, q_next = (lambda a: pbar_t * rule(a / q_t)), q_t
     for pbar, q in reversed(regimes):
-        worth = discount * expected(price, (1.0 - decay) * stock, q_next) - cost
+        worth = worth_of(price, q_next)
         price, q_next = _market_price(stock, worth, pbar, q, elasticity), q
-    return stock, discount * expected(price, (1.0 - decay) * stock, q_next) - cost
+    return stock, worth_of(price, q_next)
 
 
 def _market_price(stock: np.ndarray, worth: np.ndarray, pbar: float, q: float,

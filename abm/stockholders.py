@@ -20,7 +20,9 @@ hold at each price. The clearing decides how much of either trades at the market
   approximated: the supply curve is taken as vertical at Qbar x shock).
   Once an export control is announced its caps are public, and until its end the schedule is
   also solved by backward induction over the known regimes (abm.known_regimes); `foresight =
-  "exit"` holds the lesser of the two at each price, "full" the induction's.
+  "exit"` holds the lesser of the two at each price, "full" the induction's, and "uncertain"
+  the induction's with a chance `lift_hazard` per step that the controls are lifted for good
+  (free trade: the regime read from this step's offers without export caps).
 * `adaptive`: they want to hold their capacity while the price is at most what the developers'
   expected price is worth carried a step, (1 - decay) E / (1 + interest) - cost, and nothing
   above it.
@@ -240,9 +242,20 @@ class Stockholders(Policy):
         if sol is None:
             return None
         cfg = self.cfg
+        hazard = cfg.lift_hazard if cfg.foresight == "uncertain" else 0.0
+        free = None
+        if hazard > 0.0:        # the controls lifted: free trade, the regime without caps
+            key = ()
+            pbar_f, qbar_f = seen[key] if key in seen else self.regime(model, offers, {})
+            if not (pbar_f > 0 and qbar_f > 0 and math.isfinite(pbar_f)):
+                return None
+            sol_f, _ = self.solution(model, pbar_f, qbar_f)
+            if sol_f is None:
+                return None
+            free = (pbar_f, qbar_f, sol_f.price)
         x, worth = known_regimes.carry_worth(regimes[:-1], (pbar, qbar, sol.price),
                                              model.elasticity, max(self.sd, 1e-4), cfg.decay,
-                                             cfg.interest, cfg.cost)
+                                             cfg.interest, cfg.cost, hazard, free)
         keep = worth > 0
         return x[keep], worth[keep]
 
@@ -258,7 +271,7 @@ class Stockholders(Policy):
             return None                                # no rule
         if not len(known[0]):
             return np.array([0.0]), np.array([0.0])    # nothing worth carrying: sell it all
-        if self.cfg.foresight == "full":
+        if self.cfg.foresight in ("full", "uncertain"):
             return known
         now = self.stationary_points(model, offers)
         return None if now is None else _lesser(known, now)

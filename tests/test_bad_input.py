@@ -126,6 +126,20 @@ CASES = {
         GOOD + '\n[[shocks]]\nkind = "export_control"\nregion = "US"\nstart = 2\nduration = 3\n'
         'cut = 0.9\n[[shocks]]\nkind = "export_control"\nregion = "US"\nstart = 4\n'
         'duration = 3\ncut = 0.1\n', "shocks.1.start", "overlaps shocks[0]"),
+    # foresight "uncertain" and its lift_hazard ([storage]; tests/test_stockholders.py)
+    "lift_hazard_above_one": (GOOD + '\n[storage]\nenabled = true\ninterest = 0.01\n'
+                              'foresight = "uncertain"\nlift_hazard = 1.5\n',
+                              "storage.lift_hazard", "less than or equal to 1"),
+    "lift_hazard_negative": (GOOD + '\n[storage]\nenabled = true\ninterest = 0.01\n'
+                             'foresight = "uncertain"\nlift_hazard = -0.1\n',
+                             "storage.lift_hazard", "greater than or equal to 0"),
+    "lift_hazard_without_uncertain_foresight": (
+        GOOD + '\n[storage]\nenabled = true\ninterest = 0.01\nforesight = "full"\n'
+        'lift_hazard = 0.1\n', "storage.lift_hazard",
+        "lift_hazard is read only under foresight = 'uncertain' (this is foresight = 'full')"),
+    "unknown_foresight": (GOOD + '\n[storage]\nenabled = true\ninterest = 0.01\n'
+                          'foresight = "sure"\n', "storage.foresight",
+                          "'exit', 'full' or 'uncertain'"),
     "stage_on_a_supply_outage": (
         GOOD + '\n[[shocks]]\nkind = "supply_outage"\nregion = "US"\nstart = 2\nduration = 3\n'
         'cut = 0.5\nstage = "concentrate"\n', "shocks.0.stage", "applies to an export_control"),

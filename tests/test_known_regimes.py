@@ -112,3 +112,68 @@ def test_the_announcements_worth_is_the_discounted_expected_next_price(stationar
         got = float(np.interp(stock, x, w))
         assert math.isfinite(got)
         assert got == pytest.approx(DISCOUNT * by_quad, rel=2e-3), stock
+
+
+# -- a chance that the control is lifted (foresight "uncertain", [storage] lift_hazard) -------------
+
+def test_no_lift_hazard_is_the_known_path_exactly(stationary):
+    # lift_hazard 0 (foresight "uncertain") must give foresight "full"'s schedule bit for bit,
+    # whatever free regime is passed
+    x0, w0 = worth(ANTIMONY_PATH, ANTIMONY_END, stationary.price)
+    pbar, q = ANTIMONY_END
+    x, w = known_regimes.carry_worth(ANTIMONY_PATH, (pbar, q, stationary.price), ELASTICITY, SD,
+                                     0.0, INTEREST, 0.0, 0.0, (pbar, q, stationary.price))
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(w, w0)
+
+
+def test_with_a_lift_hazard_the_worth_mixes_the_known_next_price_with_free_trades():
+    # A tiny path by hand: one control step (pbar_1 4, Q_1 0.5 t), then free trade (pbar 1,
+    # Q 1 t, lasting), demand elasticity -0.5 (price = pbar (A / Q)^-2), and as free trade's
+    # stationary rule the demand curve itself, P_free(A) = A^-2; interest 0.25 (discount 0.8),
+    # no decay or cost, sd 1e-4 (E[P(A)] = P(E A) to 3e-8), hazard 0.5.
+    # Out of the control step the next is free trade whether lifted or not:
+    #   W_1(S) = 0.8 P_free(S + 1) = 0.8 / (1 + S)^2, so W_1(0) = 0.8 < pbar_1 = 4: nobody
+    #   stores at A = Q_1, and while 1 / A^2 >= 0.8 (A <= 1.118) P_1(A) = 4 (A / 0.5)^-2 = 1 / A^2.
+    # Now: W_t(S) = 0.8 [0.5 P_1(S + 0.5) + 0.5 P_free(S + 1)]:
+    #   S = 0:        0.8 (0.5 x 4 + 0.5 x 1) = 2.0 (known path: 0.8 x 4 = 3.2)
+    #   S = 0.1875:   P_1(0.6875) = 2.115702, P_free(1.1875) = 0.709141 -> 1.129938
+    #   S = 0.421875: P_1(0.921875) = 1.176672, P_free(1.421875) = 0.494626 -> 0.668520
+    # (0.1875 and 0.421875 are points of the stock grid, 3 x (64 / 256)^2 and 3 x (96 / 256)^2)
+    def demand(a):
+        return np.asarray(a, float) ** -2.0
+
+    def schedule(hazard):
+        return known_regimes.carry_worth([(4.0, 0.5)], (1.0, 1.0, demand), -0.5, 1e-4, 0.0, 0.25,
+                                         0.0, hazard, (1.0, 1.0, demand))
+
+    x, w = schedule(0.5)
+    for stock, by_hand in ((0.0, 2.0), (0.1875, 1.129938), (0.421875, 0.668520)):
+        assert stock in x
+        assert float(w[x == stock][0]) == pytest.approx(by_hand, abs=2e-6), stock
+    x, w = schedule(0.0)
+    assert float(w[0]) == pytest.approx(3.2, rel=1e-7)
+    with pytest.raises(ValueError):
+        schedule(1.5)
+
+
+def test_a_larger_lift_hazard_never_makes_a_tonne_carried_into_the_antimony_cut_worth_more(
+        stationary):
+    # On the antimony path every known step's price is above free trade's at the same
+    # availability (the cut's pbar 86.61 and 50.46 against 22.01, less supply), so the mixture
+    # (1 - lam) P_k+1 + lam P_free falls in lam at every stock, step by step back to now: the
+    # announcement's schedule W_12(x) never rises with the hazard (so they never hold more)
+    pbar, q = ANTIMONY_END
+    free = (pbar, q, stationary.price)
+    last = None
+    for hazard in (0.0, 1 / 36, 1 / 24, 1 / 12, 1 / 6, 0.5, 1.0):
+        x, w = known_regimes.carry_worth(ANTIMONY_PATH, free, ELASTICITY, SD, 0.0, INTEREST, 0.0,
+                                         hazard, free)
+        if last is not None:
+            assert (w <= last * (1 + 1e-12)).all(), hazard
+            assert w[0] < last[0]
+        last = w
+    # a hazard of 1: carried into free trade for sure, the stationary worth
+    psi = stationary._solver.psi(stationary.rule, x / q) * pbar
+    inside = x <= 2.0 * q
+    np.testing.assert_allclose(last[inside], psi[inside], rtol=2e-3)

@@ -407,3 +407,52 @@ def test_at_a_known_antimony_cut_they_buy_until_the_price_is_the_discounted_expe
     assert price[12] == pytest.approx(float(np.interp(stock[12], x, worth)), rel=5e-3)
     # about +80% on the year before (the control's cut drawn down from the stock bought)
     assert 1.5 < price[12] / s["price"].to_numpy()[:12].mean() < 2.2
+
+
+# -- foresight "uncertain": a chance per step that the announced control is lifted for good --------
+
+def test_uncertain_foresight_without_a_lift_hazard_is_full_foresight_exactly():
+    # lift_hazard 0: the same schedules, so the same run, to the last bit
+    full = run(known_control(foresight="full"), steps=30).series()
+    uncertain = run(known_control(foresight="uncertain", lift_hazard=0.0), steps=30).series()
+    assert full.equals(uncertain)
+    assert full["private_stock"].to_numpy()[10] > 100.0        # (it did buy ahead)
+
+
+def test_a_larger_lift_hazard_never_buys_more_ahead_in_the_notice_month():
+    # The antimony 2024 market with stockholders in place of the importers' buying ahead, no
+    # supply shock (abm.validation.episodes.stockholder_variant's setting): the stock bought at
+    # the announcement (step 12, the notice month) and China's exports then never rise with
+    # the hazard; a hazard of 1 (free trade next month for sure) is free trade's stationary
+    # rule, which holds nothing without a shock: nothing bought ahead
+    from abm.validation.base import run_model
+
+    held, exports = [], []
+    for hazard in (0.0, 1 / 12, 0.5, 1.0):
+        raw = antimony_with_stockholders(0.1)
+        del raw["market"]["supply_shock"]
+        raw["storage"].update(foresight="uncertain", lift_hazard=hazard)
+        model = run_model(raw, 1)
+        held.append(float(model.series()["private_stock"].to_numpy()[12]))
+        exports.append(float(model.region_net_exports[12, model.region_index["China"]]))
+    assert held[0] > 1000.0 and held[-1] < 1e-9
+    for series in (np.array(held), np.array(exports)):
+        assert (series[1:] <= series[:-1] * (1 + 1e-9)).all(), series
+    assert held[1] < held[0] and exports[1] < exports[0]
+
+
+def test_uncertain_foresight_with_importers_buying_ahead_is_refused():
+    raw = known_control(foresight="uncertain", lift_hazard=0.1)
+    raw["shocks"][0]["front_run"] = 0.5
+    with pytest.raises(ConfigError) as err:
+        experiment_from_dict(raw)
+    assert err.value.key == "shocks.0.front_run"
+    assert "foresight = 'uncertain'" in str(err.value)
+
+
+def test_a_lift_hazard_without_uncertain_foresight_is_refused():
+    # it would do nothing: an error, not silently ignored
+    with pytest.raises(ConfigError) as err:
+        experiment_from_dict(known_control(foresight="full", lift_hazard=0.1))
+    assert err.value.key == "storage.lift_hazard"
+    assert "foresight = 'uncertain'" in str(err.value)

@@ -250,11 +250,19 @@ SB_STOCKHOLDERS = {"enabled": True, "rule": "rational", "foresight": "full",
                    "interest": 0.05 / 12, "cost": 0.0}
 
 
-def stockholder_variant(ep: Episode = ANTIMONY) -> dict:
-    """`run_episode`'s moves for `ep` with rational stockholders in place of its buying ahead,
-    and the restricting region's net exports in the notice month against its mean over the
-    year before (`exports_ahead`: +0.54 reported for antimony's September)."""
-    variant = dataclasses.replace(ep, front_run=0.0, storage=SB_STOCKHOLDERS)
+# The same stockholders unsure how long the control lasts (foresight "uncertain"): a chance
+# per month that it is lifted for good. ASSUMPTION: 1/12 a month (a mean of a year; no source in
+# docs/sources.md says how long such controls last or were expected to).
+SB_LIFT_HAZARD = 1.0 / 12
+SB_UNCERTAIN = dict(SB_STOCKHOLDERS, foresight="uncertain", lift_hazard=SB_LIFT_HAZARD)
+
+
+def stockholder_variant(ep: Episode = ANTIMONY, storage: dict = SB_STOCKHOLDERS) -> dict:
+    """`run_episode`'s moves for `ep` with rational stockholders (the [storage] table
+    `storage`) in place of its buying ahead, and the restricting region's net exports in the
+    notice month against its mean over the year before (`exports_ahead`: +0.54 reported for
+    antimony's September)."""
+    variant = dataclasses.replace(ep, front_run=0.0, storage=storage)
     model = run_model(_config(variant), 1)
     r = _moves(variant, model.series())
     exports = model.region_net_exports[:, model.region_index[ep.region]]
@@ -284,8 +292,34 @@ def stockholder_note(r: dict, reported: dict = ANTIMONY_REPORTED,
             "this variant cannot say (abm.validation.episodes.stockholder_variant).")
 
 
+def stockholder_hazard_note(r: dict, hazard: float = SB_LIFT_HAZARD,
+                            reported: dict = ANTIMONY_REPORTED,
+                            exports_ahead: float = SB_EXPORTS_AHEAD) -> str:
+    """The variant with stockholders unsure of the control's length (`r`:
+    stockholder_variant(storage=SB_UNCERTAIN)), each move said to lie within its band or not."""
+    want_spread = (1 + reported["outside"]) / (1 + reported["home"]) - 1
+    checks = [(r["outside_move"], reported["outside"]), (r["home_move"], reported["home"]),
+              (r["spread"], want_spread), (r["exports_ahead"], exports_ahead)]
+    inside = [_within(m, w) for m, w in checks]
+
+    def band(i: int) -> str:
+        return "within" if inside[i] else "outside"
+
+    verdict = ("all four within their bands" if all(inside) else
+               "the buying ahead still outside its band" if not inside[3] else
+               "the buying ahead within its band but not every price")
+    n = round(1 / hazard) if hazard > 0 else 0
+    rate = f"1/{n}" if n and abs(1 / n - hazard) < 1e-12 else f"{hazard:.4g}"
+    return (f"Unsure how long it lasts (foresight 'uncertain': a chance of {rate} a month "
+            "that the control is lifted for good, ASSUMPTION), the same stockholders move the "
+            f"outside price {pct(r['outside_move'])} ({band(0)}), China's "
+            f"{pct(r['home_move'])} ({band(1)}), the spread {pct(r['spread'])} ({band(2)}) and "
+            f"China's notice-month exports {pct(r['exports_ahead'])} ({band(3)}): {verdict}.")
+
+
 def antimony(ep: Episode = ANTIMONY) -> ClaimResult:
     variant = stockholder_note(stockholder_variant(ep))
+    unsure = stockholder_hazard_note(stockholder_variant(ep, SB_UNCERTAIN))
     return judge_episode("antimony_2024", "Antimony export control, 2024", ep, run_episode(ep),
                          ANTIMONY_REPORTED, ANTIMONY_OUTSIDE_FAILURE,
                          "docs/sources.md 16, 36-39: announced 15 Aug 2024, in force 15 Sep; "
@@ -304,7 +338,7 @@ def antimony(ep: Episode = ANTIMONY) -> ClaimResult:
                                 "Reported moves are since the control took effect; the model's "
                                 "are against the year before the announcement (its notice "
                                 "month's price is one tranche step, +12.5%, above it).",
-                                variant))
+                                variant, unsure))
 
 
 # ================================================================================================

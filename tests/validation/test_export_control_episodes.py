@@ -141,6 +141,23 @@ def test_antimony_stockholders_buy_ahead_of_the_control_only_because_they_know_i
     assert exports[off.announce] == pytest.approx(exports[:off.announce].mean(), rel=1e-6)
 
 
+def test_antimony_stockholders_unsure_of_the_controls_length_buy_less_ahead_but_too_much(
+        antimony):
+    # the second variant reported beside the claim: the same stockholders with a chance of 1/12
+    # a month that the control is lifted for good (foresight 'uncertain', ASSUMPTION). A
+    # tonne carried into the licence months is worth less (free trade's price with 1/12), so
+    # they buy less ahead than with full foresight, but the notice month's exports stay above
+    # twice the reported +54%: doubt about the length at that hazard does not account for it
+    full = episodes.stockholder_variant()
+    unsure = episodes.stockholder_variant(storage=episodes.SB_UNCERTAIN)
+    assert episodes.SB_UNCERTAIN["lift_hazard"] == pytest.approx(1 / 12)
+    assert 0.5 < unsure["exports_ahead"] < full["exports_ahead"]
+    assert unsure["exports_ahead"] > 2 * episodes.SB_EXPORTS_AHEAD
+    note = episodes.stockholder_hazard_note(unsure)
+    assert note in antimony.notes and "1/12 a month" in note
+    assert note.endswith("the buying ahead still outside its band.")
+
+
 def test_antimony_settings_follow_the_reported_export_tonnages():
     ep = episodes.ANTIMONY
     normal = 38632 / 0.759 / 12                 # 4,241.7 t a month in 2023
