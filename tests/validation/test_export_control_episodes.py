@@ -183,6 +183,68 @@ def test_antimony_outside_price_after_the_licences_is_the_outside_markets_cleari
     assert r["outside"][at] == pytest.approx(want, rel=1e-6)
 
 
+def _antimony_chain(spare: float = 0.20) -> episodes.Episode:
+    """ANTIMONY as a two-stage chain (the sbchain experiment; not the claim): China's mines
+    0.48 of world mine output Q (docs/sources.md 37), the outside's 0.52, both at 0.4 P0
+    (ASSUMPTION: no cost gap); China's eight refining tranches at the one-stage grid less the
+    ore, P0 (c / 240 - 0.4), so each chain ask is the one-stage tranche's; the outside
+    refiners' 0.40 Q at 0.4 P0 (chain ask 0.8 P0, as the one-stage) and `spare` Q more at
+    0.65 P0 (ASSUMPTION: chain ask 1.05 P0, idle at P0, so China refines 0.60 Q in free trade:
+    0.12 Q on ore mined outside, China's concentrate imports, docs/sources.md 38)."""
+    ep, p0, q = episodes.ANTIMONY, episodes.SB_PRICE, episodes.SB_QUANTITY
+    china = tuple((n, g, c, u - 0.4 * p0) for n, g, c, u in ep.producers if g == "China")
+    outside = (("Outside", "Outside", 0.40 * q, 0.4 * p0),
+               ("Outside spare", "Outside", spare * q, 0.65 * p0))
+    mines = (("China mines", "China", 0.48 * q, 0.4 * p0),
+             ("Outside mines", "Outside", 0.52 * q, 0.4 * p0))
+    return dataclasses.replace(ep, producers=china + outside, mines=mines)
+
+
+def test_antimony_as_a_two_stage_chain_chinas_idled_refining_leaves_its_ore_unmined():
+    # Known limit (docs/ODD.md 7.12, product control with mines): the chain curve pairs the
+    # n-th cheapest refining tonne with the n-th cheapest ore tonne once a step, whatever
+    # their regions, and China's segments sell in China's market. Free trade: mines at
+    # capacity (Q in all), the chain's top; China refines 0.60 Q (tranches 1-4, 0.5116 Q, and
+    # 0.0884 Q of tranche 5 at ask P0), the outside 0.40 Q, its spare 0.20 Q has no ore.
+    # Notice month: supply is fixed at Q (feed-limited), so the stock bought ahead, front_run
+    # x 0.65 Q = 0.1351 Q, comes from China's home users: Q (P / P0)^-0.3 + 0.1351 Q = Q,
+    # P / P0 = (1 - 0.1351)^(-1 / 0.3) = 1.622 (+62.2%, one-stage +12.5% on China's idle
+    # tranche 6), China's exports 0.60 - 0.35 x 0.8649 = 0.2973 Q (one-stage 0.3625 Q,
+    # reported +54%: 0.385 Q). Under the cap China's price falls to tranche 4 (-12.5%) and its
+    # dearer segments idle with the ore paired to them: that ore goes unmined, not to the
+    # outside's idle 0.20 Q of refining, so every price from the start on is the one-stage
+    # clearing's (+298.2% in the second licence month). There China refines 0.35 x
+    # 0.875^-0.3 + 0.0294 = 0.3937 Q and the outside mines sell 0.40 + 0.3937 - 0.48 =
+    # 0.3137 Q: 0.2063 Q of their ore unmined beside 0.20 Q of idle refining (re-paired, the
+    # diverted ore would put the outside price at +11%, or, with China's own ore kept home,
+    # +75% there and +16.2% four months in, a spread of +32.8% below the band's +37.9%)
+    ep, q = _antimony_chain(), episodes.SB_QUANTITY
+    model, out = run_model(episodes._config(ep), 1, record_output=True)
+    r = episodes._moves(ep, model.series())
+    one = episodes.run_episode(episodes.ANTIMONY)
+    year = out * 12 / q                                  # t/step -> share of Q a year
+    names = [p[0] for p in ep.producers] + [m[0] for m in ep.mines]
+    col = {n: names.index(n) for n in ("Outside", "Outside spare", "China mines",
+                                       "Outside mines")}
+    china = [i for i, n in enumerate(names) if n.startswith("China ") and n != "China mines"]
+    pre, notice, second = ep.announce - 1, ep.announce, ep.start + ep.licence_delay - 1
+    assert year[pre, china].sum() == pytest.approx(0.60, rel=1e-9)
+    assert year[pre, col["Outside"]] == pytest.approx(0.40, rel=1e-9)
+    assert year[pre, col["China mines"]] + year[pre, col["Outside mines"]] == pytest.approx(1.0)
+    assert year[:, col["Outside spare"]] == pytest.approx([0.0] * len(year), abs=1e-12)
+    b = ep.front_run * 0.65
+    assert r["outside"][notice] == pytest.approx((1 - b) ** (-1 / 0.3) - 1, rel=1e-9)
+    exports = model.region_net_exports[:, model.region_index["China"]] * 12 / q
+    assert exports[notice] == pytest.approx(0.60 - 0.35 * (1 - b), rel=1e-9)
+    after = slice(ep.start, None)
+    assert r["outside"][after] == pytest.approx(one["outside"][after], rel=1e-9)
+    assert r["home"][after] == pytest.approx(one["home"][after], rel=1e-9, nan_ok=True)
+    assert r["outside"][second] == pytest.approx(2.982, abs=1e-3)
+    refined = 0.35 * 0.875 ** -0.3 + ep.licence_flow * (1 - ep.cut) * 0.25
+    assert year[second, china].sum() == pytest.approx(refined, rel=1e-9)
+    assert year[second, col["Outside mines"]] == pytest.approx(0.40 + refined - 0.48, rel=1e-9)
+
+
 def test_antimony_with_a_state_producer_that_answers_no_price_chinas_price_collapses():
     # market_share: China's refiners ask 0 and produce at capacity, so the withheld exports
     # flood the home market instead of idling its marginal tranche
