@@ -243,6 +243,15 @@ def test_antimony_as_a_two_stage_chain_chinas_idled_refining_leaves_its_ore_unmi
     refined = 0.35 * 0.875 ** -0.3 + ep.licence_flow * (1 - ep.cut) * 0.25
     assert year[second, china].sum() == pytest.approx(refined, rel=1e-9)
     assert year[second, col["Outside mines"]] == pytest.approx(0.40 + refined - 0.48, rel=1e-9)
+    # four months in (licences issued): China exports (1 - cut) 0.25 = 0.1014 Q, refines
+    # 0.3643 + 0.1014 = 0.4658 Q, the outside mines sell 0.40 + 0.4658 - 0.48 = 0.3858 Q and
+    # the outside price is the one-stage clearing's, (0.5014 / 0.65)^(-1 / 0.3) - 1 = +137.5%
+    at = ep.start + ep.horizon
+    issued = 0.35 * 0.875 ** -0.3 + (1 - ep.cut) * 0.25
+    assert year[at, china].sum() == pytest.approx(issued, rel=1e-9)
+    assert year[at, col["Outside mines"]] == pytest.approx(0.40 + issued - 0.48, rel=1e-9)
+    assert r["outside"][at] == pytest.approx(
+        ((0.40 + (1 - ep.cut) * 0.25) / 0.65) ** (-1 / 0.3) - 1, rel=1e-9)
 
 
 def test_antimony_with_a_state_producer_that_answers_no_price_chinas_price_collapses():
