@@ -23,19 +23,29 @@ def held_at_home(model, out, offers=None, exclude=()) -> np.ndarray:
     for region, (tonnes, _) in out.reserve_bought.items():
         took[region] += tonnes
     holders = [p for p in model.stock_owners if p.name in ("stockpile", "state_reserve")]
-    stockpiles = [p for p in holders if p.name == "stockpile"]
-    if out.bid_filled > 0 and stockpiles:
-        for p in stockpiles:
-            weights = p.home_weights(model)
-            if len(exclude):
-                kept = weights.copy()
-                kept[list(exclude)] = 0.0
-                if kept.sum() > 0:
-                    weights = kept / kept.sum()
-            took += out.bid_filled / len(stockpiles) * weights
+    took += stockpile_held(model, out.bid_filled, exclude)
     if offers is not None:
         for p in holders:
             mine = offers.owner == p.owner
             if mine.any():
                 took -= np.bincount(offers.region[mine], weights=out.sold[mine], minlength=n)
+    return took
+
+
+def stockpile_held(model, bought: float, exclude=()) -> np.ndarray:
+    """t per region of the `bought` t a stockpile's bid took in a clearing, booked in its
+    regions in proportion to their buyers' shares (not in the regions `exclude`; see
+    `held_at_home`)."""
+    took = np.zeros(len(model.region_names))
+    stockpiles = [p for p in model.stock_owners if p.name == "stockpile"]
+    if bought <= 0 or not stockpiles:
+        return took
+    for p in stockpiles:
+        weights = p.home_weights(model)
+        if len(exclude):
+            kept = weights.copy()
+            kept[list(exclude)] = 0.0
+            if kept.sum() > 0:
+                weights = kept / kept.sum()
+        took += bought / len(stockpiles) * weights
     return took

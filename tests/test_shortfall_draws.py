@@ -1470,3 +1470,73 @@ def test_a_filling_stockpile_takes_an_ore_cuts_withheld_tonnes_out_of_its_fillin
         gov = np.diff(s["government_stock"][1:5].to_numpy())
         # (it fills 98.63 - 800 c, or for c = 0.2 releases 800 c - 98.63 = 61.37 t)
         np.testing.assert_allclose(gov, np.full(3, fill - 800 * cut), rtol=1e-9)
+
+
+def club_behind_a_tariff_with_a_stockpile(cut) -> dict:
+    """Review rv6 W1: Club, China and Other a third of use each (1,500 t/step at 60,
+    elasticity -0.5); China refines 1,000 t/step at 10, the club 600 t/step at 62 behind a
+    20% tariff (so it is in autarky at 62 < 1.2 x 60); Club and Other hold 60 days' cover,
+    China 30; a club stockpile fills 49.32 t a step below 100. China's cut in steps 2-4
+    (None: no control)."""
+    raw = exporter_and_importer(0.0 if cut is None else cut)
+    raw["market"]["demand"]["reference_quantity"] = 18000.0
+    raw["regions"] = [{"name": "Club", "club": True}, {"name": "China"}, {"name": "Other"}]
+    raw["buyers"] = [{"name": f"{r} buyers", "region": r, "share": 1 / 3,
+                      "inventory_cover": c}
+                     for r, c in (("Club", 60.0), ("China", 30.0), ("Other", 60.0))]
+    raw["producers"].append({"name": "Ref Club", "region": "Club", "stage": "refinery",
+                             "capacity": 7200.0, "unit_cost": 62.0})
+    raw["policy"] = {"trade": {"tariff": 0.2},
+                     "stockpile": {"target_cover": 30.0, "max_rate": 0.1, "buy_below": 100.0,
+                                   "release_above": 1000.0}}
+    if cut is None:
+        raw["shocks"] = []
+    return raw
+
+
+def test_a_club_stockpile_in_autarky_behind_its_tariff_puts_off_nothing_for_the_worlds_shortfall():
+    """Review rv6 W1. The club fills its stockpile from its own refiner at 62; China exports
+    its 500 t to Other at 60. A cut of 0.05 withholds 25 t, all missing in Other; the club
+    imports nothing, so its stockpile's filling frees no tonne for Other (its take room is
+    0): it goes on filling 49.32 t a step, Other's buyers draw the 25 t, and the world price
+    stays 60 (before: the stockpile put off 25 t of its filling, Other's buyers drew nothing
+    and the world price rose to the club refiner's 62; cut 0.2: it released into the club
+    market, price 62)."""
+    free = run(club_behind_a_tariff_with_a_stockpile(None)).series()
+    for cut in (0.05, 0.2):
+        model = run(club_behind_a_tariff_with_a_stockpile(cut))
+        s = model.series()
+        np.testing.assert_allclose(s["price"], 60.0, rtol=1e-9, err_msg=str(cut))
+        np.testing.assert_allclose(s["club_price"], 62.0, rtol=1e-9)
+        np.testing.assert_allclose(s["government_stock"], free["government_stock"], rtol=1e-9)
+        np.testing.assert_allclose(model.buyers.stock[2], COVER_60 * 0.5 - 3 * cut * 500,
+                                   rtol=1e-9)
+
+
+def test_a_club_stockpile_in_a_separate_market_releases_where_its_bid_clears():
+    """Review rv6 W6. `club_behind_a_tariff_with_a_stockpile` without the tariff, the club a
+    separate market (shipping 15 both ways to Other) with a 450 t/step refiner at 62. Free
+    trade: the stockpile's bid clears in the world market, 1,000 (P / 60)^-0.5 + 49.32 =
+    1,000, P_w = 66.386; the club on its own refiner, 500 (P / 60)^-0.5 = 450, P_club =
+    74.074 (below 66.386 + 15: it imports nothing). China exports 524.66 t; cut 0.2 withholds
+    104.93 t, all missing in the world market: the stockpile puts off its 49.32 t fill and
+    releases 49.32 t there (steps 2, 3; it holds 98.63 t), Other's buyers draw the last 6.30 t
+    (step 4: 55.62 t, the stockpile empty), and both prices stay (before: the release went
+    into the club's own market, club 63.17, world 78.17)."""
+    raw = club_behind_a_tariff_with_a_stockpile(0.2)
+    raw["policy"].pop("trade")
+    raw["regions"][0]["separate_market"] = True
+    raw["trade_costs"] = [{"from": "Other", "to": "Club", "cost": 15.0},
+                          {"from": "Club", "to": "Other", "cost": 15.0}]
+    raw["producers"][1]["capacity"] = 5400.0
+    model = run(raw)
+    s = model.series()
+    fill = 0.1 * 30 * 6000 / 365
+    p_world = 60 * (1000 / (1000 - fill)) ** 2
+    np.testing.assert_allclose(s["price"], p_world, rtol=1e-9)
+    np.testing.assert_allclose(s["club_price"], 60 * (450 / 500) ** -2, rtol=1e-9)
+    withheld = 0.2 * (1000 - 500 * (p_world / 60) ** -0.5)
+    np.testing.assert_allclose(model.buyers.stock[2],
+                               COVER_60 * 0.5 - 2 * (withheld - 2 * fill) - (withheld - fill),
+                               rtol=1e-9)
+    np.testing.assert_allclose(model.buyers.stock[0], COVER_60 * 0.5, rtol=1e-9)

@@ -111,11 +111,11 @@ class Stockpile(StockHolder):
         if not self.active(model.t):
             return
         qty = self.fill_bid(model)
-        short = (model.disruption and model.short_of is not None
-                 and bool(model.short_of[self.regions].any()))
+        rows = self.short_rows(model)
+        short = model.disruption and bool(rows)
         if short and model.free_trade_bid_filled is None:
-            # a disruption whose counterfactual left its bid out (a concentrate control's):
-            # it does not fill while its regions are short
+            # a disruption whose counterfactual left its bid out: it does not fill while its
+            # market is short
             qty = 0.0
         if short and model.shortfall > 0:
             # the withheld tonnes come out of the normal-times buying first (as the buyers'
@@ -123,13 +123,16 @@ class Stockpile(StockHolder):
             # (`deferral_share`; rv5: taking them out of its filling first left the buyers
             # restocking): it buys what its bid bought in the controls' counterfactual less
             # its part (rv3 R4: dropping its whole bid took more demand off the market than
-            # a 5% cut took supply, and the price fell below the no-control price)
+            # a 5% cut took supply, and the price fell below the no-control price), within
+            # what its market can free for the short buyers (`take_room`)
             self.filled = self.fill_deferrable(model, qty)
             share = deferral_share(model)
+            others = share * normal_buying_deferred(model)
             self.deferred = self.filled * share
+            self.use_room(model, rows, self.deferred)
             model.shortfall -= self.deferred
             qty -= self.deferred
-            left = model.shortfall - share * normal_buying_deferred(model)
+            left = min(model.shortfall - others, self.take_room(model, rows))
             if left > 1e-12 and self.stock > 1e-12:
                 # its release, offered at any price in a market short of the withheld tonnes,
                 # replaces what is left of them once the others' normal-times buying (buyers'
@@ -138,6 +141,7 @@ class Stockpile(StockHolder):
                 # ask for a 5 t shortfall lowered the price outside 55% below the no-control
                 # price; rv5 V2: released first, its stock went into a reserve's buying)
                 self.netted = min(self.release(model), left)
+                self.use_room(model, rows, self.netted)
                 model.shortfall = max(model.shortfall - self.netted, 0.0)
         # the bid carries the trigger as its reservation price, so the market decides within the
         # step whether it buys (deciding from last step's price would lean against old news)
@@ -145,15 +149,51 @@ class Stockpile(StockHolder):
             model.plan.bid_qty += qty
             model.plan.bid_price = self.cfg.buy_below
 
+    def market_rows(self, model) -> list[int]:
+        """The regions of the market its bid clears in (abm.clearing: the club's behind its
+        border measures, else the world market's, every region but the separate markets;
+        review rv6 W6: a club stockpile in a separate market released into that market while
+        its bid, and the shortfall, were the world market's)."""
+        if model.plan.club_separate:
+            return list(self.regions)
+        separate = model.separate_markets
+        return [r for r in range(len(model.region_names)) if r not in separate]
+
+    def short_rows(self, model) -> list[int]:
+        """Those of `market_rows` whose buyers the export controls leave short, with room to
+        take (a region's `model.take_limit` above 0: a club behind its border measures is
+        short only of what it imports, review rv6 W1)."""
+        short, limit = model.short_of, model.take_limit
+        if short is None:
+            return []
+        return [r for r in self.market_rows(model)
+                if short[r] and (limit is None or limit[r] > 1e-12)]
+
+    def take_room(self, model, rows: list[int]) -> float:
+        """t the regions `rows` can still free for the short buyers (`model.take_limit`)."""
+        limit = model.take_limit
+        return float("inf") if limit is None else float(limit[rows].sum())
+
+    def use_room(self, model, rows: list[int], tonnes: float) -> None:
+        """Take `tonnes` out of the room of the regions `rows`, in their order."""
+        limit = model.take_limit
+        if limit is None:
+            return
+        for r in rows:
+            used = min(tonnes, max(float(limit[r]), 0.0))
+            limit[r] -= used
+            tonnes -= used
+
     def fill_deferrable(self, model, qty: float | None = None) -> float:
         """t of its filling the withheld tonnes can take this step: what its fill bid (`qty`,
-        else this step's) bought in the controls' counterfactual, while its regions' buyers
-        are short (0 otherwise)."""
-        short = (model.disruption and model.short_of is not None
-                 and bool(model.short_of[self.regions].any()))
-        if not (short and model.shortfall > 0 and model.free_trade_bid_filled is not None):
+        else this step's) bought in the controls' counterfactual while its market is short, at
+        most what that market can free for the short buyers (`take_room`; 0 otherwise)."""
+        rows = self.short_rows(model)
+        if not (model.disruption and rows and model.shortfall > 0
+                and model.free_trade_bid_filled is not None):
             return 0.0
-        return min(self.fill_bid(model) if qty is None else qty, model.free_trade_bid_filled)
+        fill = self.fill_bid(model) if qty is None else qty
+        return min(fill, model.free_trade_bid_filled, self.take_room(model, rows))
 
     def release(self, model) -> float:
         """t offered from stock this step (at most max_rate of the target or of the stock)."""
@@ -174,15 +214,11 @@ class Stockpile(StockHolder):
 
     def market_region(self, model) -> int:
         """Where its release is offered: while an export control leaves buyers short, the first
-        of its regions they are in (review 15 finding 6: without a club, the first listed
-        region, the controlling one if listed first, kept the release behind its own cap);
-        else its first region."""
-        short = model.short_of
-        if short is not None:
-            rows = [r for r in self.regions if short[r]]
-            if rows:
-                return int(rows[0])
-        return int(self.regions[0])
+        region of its market that is short (`short_rows`; review 15 finding 6: without a club,
+        the first listed region, the controlling one if listed first, kept the release behind
+        its own cap); else its first region."""
+        rows = self.short_rows(model)
+        return int(rows[0]) if rows else int(self.regions[0])
 
     def settle(self, model) -> None:
         out, g = model.outcome, self.government

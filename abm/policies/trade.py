@@ -68,7 +68,7 @@ from abm.agents import withholding
 from abm.investment import Protection
 from abm.kinds import REFINERY
 from abm.policies.base import Policy, normal_bids
-from abm.stores import held_at_home
+from abm.stores import held_at_home, stockpile_held
 
 
 class TradeMeasures(Policy):
@@ -442,8 +442,13 @@ class ExportControl(Policy):
         segmented = list(model.separate_markets) + (
             [int(r) for r in np.flatnonzero(model.region_club)]
             if plan is not None and plan.club_separate else [])
+        # (without the club's border measures a stockpile's bid clears in the world market,
+        # though its purchases are booked in its regions: no import of a separate market's
+        # buyers, review rv6 W6)
+        booked = (self.stockpile_booked(model) if plan is not None and not plan.club_separate
+                  else np.zeros(len(model.region_names)))
         for r in segmented:
-            limit[r] = min(limit[r], max(-self.unshort_exports(model, r), 0.0))
+            limit[r] = min(limit[r], max(-self.unshort_exports(model, r) - booked[r], 0.0))
         if plan is not None and plan.club_separate and np.isfinite(plan.import_cap):
             self.limit_quota_club(model, plan, limit, caps)
         for p, cap, binds in caps:
@@ -466,6 +471,19 @@ class ExportControl(Policy):
         model.short_of = short
         model.take_limit = limit if np.isfinite(limit).any() else None
         model.spare_supply = float(spare.sum())
+
+    def stockpile_booked(self, model) -> np.ndarray:
+        """Per region, t of the product counterfactual's stockpile purchases booked in it
+        (abm.stores.held_at_home, as `_measured_exports_in` books them)."""
+        self.unshort_exports(model, 0)      # (the product counterfactual)
+        n = len(model.region_names)
+        cached = model.free_trade_cache.get("measured")
+        if cached is None or cached[2].bid_filled <= 0:
+            return np.zeros(n)
+        result = cached[2]
+        controlling = [p.region for p in model.policies if p.name == self.name
+                       and not p.concentrate and p.active(model.t)]
+        return stockpile_held(model, result.bid_filled, exclude=controlling)
 
     def limit_quota_club(self, model, plan, limit: np.ndarray, caps) -> None:
         """A club whose MIP volume quota binds in the counterfactual loses imports only when
