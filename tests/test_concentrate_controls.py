@@ -676,3 +676,31 @@ def test_idle_capacity_elsewhere_is_netted_once_from_what_the_repaired_chain_mis
     cover = 60 * 12000.0 / 365
     np.testing.assert_allclose(s["buyer_stock"][:5],
                                cover - drawn * np.array([0, 0, 1, 2, 3]), rtol=1e-9)
+
+
+def test_an_ore_cut_and_a_product_cut_by_the_same_region_count_the_home_refined_product_its_cap_keeps_home():
+    """Review rv6 W2. `refining_drc(0, 12)` with the EU refinery at 800 t/step and the EU
+    buyers holding 60 days' cover (1,972.6 t). Free trade pairs the EU refinery with 800 t of
+    DRC ore at 20 and the DRC refinery with the other 200 t at 22: Q = 1,000 on the vertical,
+    P = 60; the DRC ships 800 t of ore and exports 200 t of product. An ore cut 0.5 and a
+    product cut 0.1 by the DRC in steps 2-4 (either order): it ships 400 t of ore; its
+    refinery takes 500 t of the 600 t left, but may export only 180 t; the world gets 400 +
+    180 = 580 t, so 420 t a step are missing: 400 t the ore control takes off (the 300 t more
+    its refinery refines are kept home by the product cap, whose room over the free-trade
+    exports is 0) and 20 t the product cap. The buyers draw 420 t in step 2 at P = 60 (before:
+    120 t counted, the price 122.45)."""
+    for order in (("concentrate", "product"), ("product", "concentrate")):
+        raw = refining_drc(0.0, 12.0)
+        raw["producers"][2]["capacity"] = 9600.0
+        raw["buyers"][0]["inventory_cover"] = 60.0
+        cuts = {"concentrate": 0.5, "product": 0.1}
+        raw["shocks"] = [{"kind": "export_control", "region": "DRC", "start": 2, "duration": 3,
+                          "cut": cuts[stage], "stage": stage} for stage in order]
+        model = run(raw, steps=3)
+        s = model.series(accounts=True)
+        cover = 60 * 12000 / 365
+        np.testing.assert_allclose(s["price"], 60.0, rtol=1e-9, err_msg=str(order))
+        np.testing.assert_allclose(s["production"][2], 580.0, rtol=1e-9)
+        np.testing.assert_allclose(s["buyer_stock"][2], cover - 420.0, rtol=1e-9)
+        withheld = sorted(p.withheld for p in model.policies if p.name == "export_control")
+        np.testing.assert_allclose(withheld, [20.0, 400.0], rtol=1e-9)

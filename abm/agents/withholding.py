@@ -146,7 +146,7 @@ def home_refined(model, offers, sold: np.ndarray, region: int) -> float:
     return float(sold[home].sum()) * model.producers.intensity
 
 
-def licences(model, region: int, cap: float) -> tuple[bool, float, dict[int, float]]:
+def licences(model, region: int, cap: float) -> tuple[bool, float, dict[int, float], float]:
     """(whether the cap `cap`, t of concentrate per step, binds: region `region`'s mines would
     ship more abroad this step without the control, `free_trade`; t of concentrate it takes
     off the market; those tonnes by the region whose refineries lose them, `landed`): what the
@@ -158,16 +158,19 @@ def licences(model, region: int, cap: float) -> tuple[bool, float, dict[int, flo
     price; a home refinery that ran on imported ore takes home ore in its place, and the
     freed imports feed the refineries abroad the denied ore left, review rv4 F5: counting only
     its idle capacity, 280 t of a 280 t denial were off the market where none was missing and
-    buyers drew 280 t a step at a price that fell from 60 to 36.62)."""
+    buyers drew 280 t a step at a price that fell from 60 to 36.62). Last, the t of
+    concentrate the region's own refineries refine more than in free trade (the home pool's
+    gain; 0 for a mine-only region): what of it a product cap of the region's own keeps at
+    home is off the market too (abm.policies.trade.ExportControl.stuck_at_home)."""
     offers, sold = free_trade(model)
     ship = abroad(model, offers, sold, region)
     total = float(ship.sum())
     if total <= cap * (1 + 1e-12):
-        return False, 0.0, {}
+        return False, 0.0, {}, 0.0
     b, k = model.book, model.producers.intensity
     denied = max(total - cap, 0.0)
     if not ((b.stage == REFINERY) & (b.region == region)).any():
-        return True, denied, landed(model, offers, sold, region, cap, denied)
+        return True, denied, landed(model, offers, sold, region, cap, denied), 0.0
     ask, avail = model.producers.free_trade_asks(model), model.producers.available().copy()
     # the region's ore as that clearing mined it: a tranche idle there is no supply the
     # control takes away
@@ -184,7 +187,8 @@ def licences(model, region: int, cap: float) -> tuple[bool, float, dict[int, flo
     off = min(max(float(free.sum() - capped.sum()) * k, 0.0), denied)
     if off <= 1e-12 * max(denied, 1.0):
         off = 0.0                         # (rounding of the sums)
-    return True, off, landed(model, offers, sold, region, cap, off)
+    gain = max(float(capped[region] - free[region]) * k, 0.0)
+    return True, off, landed(model, offers, sold, region, cap, off), gain
 
 
 def refined_at(ask: np.ndarray, avail: np.ndarray, region: np.ndarray, refs: np.ndarray,
