@@ -702,15 +702,27 @@ def _undertaking_rent(m: _Markets, s: _Solved, offer_price: np.ndarray, club: fl
     (a node of its own while its cap is in the clearing), those that would sit in the hub
     without the cap (not the club's): exporters to the world market, whose node is the
     world's while the cap is slack (an export cap that never binds changes no one's rent,
-    tests/test_invariance.py). Returns the rent, price units x t."""
+    tests/test_invariance.py), and, while it binds, with the share of their sales the node
+    exported. Returns the rent, price units x t."""
     under = min(max(imports, 0.0), import_cap) if club >= mip * (1 - 1e-12) else 0.0
     rent = max(mip - world, 0.0) * under
-    restricted = np.isin(m.offer_node, [m.region_node[r] for r in m.restricted_regions])
-    world_market = m.masks[HUB] | (restricted & ~m.club_offer)
-    sellers = world_market & (m.offers.owner == -1) & (s.sold > 0)
-    if rent <= 0 or not sellers.any():
+    # each seller's tonnes that reached the world market: all of a hub seller's; of a
+    # restricting region's whose cap binds (its node's price below the world's), the share
+    # its node exported, not its home sales behind the cap (review rv6 W3: China's 45 t sold
+    # at home behind its cap took two thirds of the rent on 20 t of club imports)
+    reach = np.where(m.masks[HUB], 1.0, 0.0)
+    for r in m.restricted_regions:
+        k = m.region_node[r]
+        here = (m.offer_node == k) & ~m.club_offer
+        sold = float(s.sold[here].sum())
+        exported = max(-s.net_imports.get(k, 0.0), 0.0)
+        wedge = s.prices[k] < world * (1 - 1e-9)
+        reach[here] = min(exported / sold, 1.0) if wedge and sold > 0 else 1.0
+    sellers = (reach > 0) & (m.offers.owner == -1) & (s.sold > 0)
+    weight = reach * s.sold
+    if rent <= 0 or not sellers.any() or weight[sellers].sum() <= 0:
         return 0.0
-    offer_price[sellers] += rent / s.sold[sellers].sum()
+    offer_price[sellers] += rent * reach[sellers] / weight[sellers].sum()
     return rent
 
 

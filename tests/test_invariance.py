@@ -671,3 +671,39 @@ def test_an_undertakings_rent_behind_a_slack_export_cap_goes_to_the_exporters_as
     assert s["duties"][0] == pytest.approx(0.0, abs=1e-6)
     assert s["fiscal_flow"][0] == pytest.approx(0.0, abs=1e-6)
     check_slack_cap((raw, 1e12))
+
+
+def test_an_undertakings_rent_behind_a_binding_export_cap_goes_to_what_reached_the_world_market():
+    """Review rv6 W3. US (club, MIP 100 with an undertaking), China and Other a third of use
+    each, D_i = 2,000 / P t a step (elasticity -1); China refines 60 t a step at 0, Other 30 t.
+    Free trade: the club buys 20 t at 100; China's and Other's buyers take 70 t, P_w =
+    4,000 / 70 = 57.14; China exports 25 t. A cut of 0.4 caps them at 15 t (steps 2-3): China
+    keeps 45 t at home, P_CN = 2,000 / 45 = 44.44; the world market has Other's 30 t and
+    China's 15: 2,000 / P + 20 = 45, P_w = 80. The undertaking's rent (100 - 80) x 20 = 400
+    goes pro rata to what reached the world market: China 15 / 45 x 400 = 133.33, Other
+    266.67 (before: over China's whole 60 t, 266.67 and 133.33). Revenues, price units x t:
+    China 45 x 44.44 + 15 x 80 + 133.33 = 3,333.33, Other 30 x 80 + 266.67 = 2,666.67."""
+    raw = {"experiment": {"name": "u", "steps": 4, "seed": 0},
+           "market": {"intensity": 1.0, "demand": {"reference_price": 60.0,
+                                                   "reference_quantity": 1200.0,
+                                                   "elasticity": -1.0}},
+           "regions": [{"name": "US", "club": True},
+                       {"name": "China", "market_economy": False}, {"name": "Other"}],
+           "producers": [{"name": "CN", "region": "China", "stage": "refinery",
+                          "capacity": 720.0, "unit_cost": 0.0},
+                         {"name": "OT", "region": "Other", "stage": "refinery",
+                          "capacity": 360.0, "unit_cost": 0.0}],
+           "buyers": [{"name": f"{r} buyers", "region": r, "share": 1 / 3}
+                      for r in ("US", "China", "Other")],
+           "policy": {"floor": {"mechanism": "mip", "level": 100.0, "rent": "undertaking",
+                                "covers": ["US"]}},
+           "shocks": [{"kind": "export_control", "region": "China", "start": 2, "duration": 2,
+                       "cut": 0.4}]}
+    model = run(raw)
+    s = model.series(accounts=True)
+    np.testing.assert_allclose(s["price"][2:], 80.0, rtol=1e-9)
+    np.testing.assert_allclose(s["exporter_rent"][2:], 400.0 * model.money_per_price_tonne,
+                               rtol=1e-9)
+    per_step = model.book.revenue / model.money_per_price_tonne
+    np.testing.assert_allclose(per_step, [45 * 2000 / 45 + 15 * 80 + 400 / 3,
+                                          30 * 80 + 800 / 3], rtol=1e-9)
