@@ -228,6 +228,9 @@ class MineralMarket(mesa.Model):
         # a product control's counterfactual (None: no such counterfactual this step)
         self.free_trade_bid_filled = None
         self.free_trade_reserve_bought = None
+        # per region, the price of the market its producers sell in in a concentrate control's
+        # free trade (abm.agents.withholding.free_trade; None: none this step)
+        self.free_trade_market_prices = None
         # the step's free trade with no one short, on which every control's cap is found to
         # bind or not (ExportControl.unshort_exports; one clearing a step for all of them)
         self.free_trade_cache = {}

@@ -704,3 +704,126 @@ def test_an_ore_cut_and_a_product_cut_by_the_same_region_count_the_home_refined_
         np.testing.assert_allclose(s["buyer_stock"][2], cover - 420.0, rtol=1e-9)
         withheld = sorted(p.withheld for p in model.policies if p.name == "export_control")
         np.testing.assert_allclose(withheld, [20.0, 400.0], rtol=1e-9)
+
+
+def club_refinery(cut: float | None, border: str = "mip", drc_refinery: bool = True) -> dict:
+    """Review rv6 W4: EU (club), China and the DRC, k = 1, demand 1,000 t/step at 60, elasticity
+    -0.5, half the EU's and half China's (60 days' cover each: 986.30 t, 1,972.6 in all).
+    Refineries: EU 300 t/step at 70, China 600 t/step at 10, DRC 300 t/step at 75; mines China
+    600 t/step at 10, DRC 300 t/step at 12. `border` "mip": a MIP at 100 on the EU; "tariff":
+    a tariff of 0.5 and the EU refinery at 60. The DRC's concentrate control (`cut`) in steps
+    2..3; `drc_refinery` False drops the DRC refinery."""
+    raw = {"experiment": {"name": "w4", "steps": 5, "seed": 1},
+           "market": {"intensity": 1.0, "demand": {"reference_price": 60.0,
+                                                   "reference_quantity": 12000.0,
+                                                   "elasticity": -0.5}},
+           "regions": [{"name": "EU", "club": True}, {"name": "China"}, {"name": "DRC"}],
+           "producers": [
+               {"name": "Ref EU", "region": "EU", "stage": "refinery", "capacity": 3600.0,
+                "unit_cost": 70.0 if border == "mip" else 60.0},
+               {"name": "Ref CN", "region": "China", "stage": "refinery", "capacity": 7200.0,
+                "unit_cost": 10.0},
+               {"name": "Mine CN", "region": "China", "stage": "mine", "capacity": 7200.0,
+                "unit_cost": 10.0},
+               {"name": "Mine DRC", "region": "DRC", "stage": "mine", "capacity": 3600.0,
+                "unit_cost": 12.0}],
+           "buyers": [{"name": "EU buyers", "region": "EU", "share": 0.5, "inventory_cover": 60.0},
+                      {"name": "CN buyers", "region": "China", "share": 0.5,
+                       "inventory_cover": 60.0}],
+           "policy": ({"floor": {"mechanism": "mip", "level": 100.0, "covers": ["EU"]}}
+                      if border == "mip" else {"trade": {"tariff": 0.5}})}
+    if drc_refinery:
+        raw["producers"].append({"name": "Ref DRC", "region": "DRC", "stage": "refinery",
+                                 "capacity": 3600.0, "unit_cost": 75.0})
+    if cut is not None:
+        raw["shocks"] = [{"kind": "export_control", "region": "DRC", "start": 2, "duration": 2,
+                          "cut": cut, "stage": "concentrate"}]
+    return raw
+
+
+@pytest.mark.parametrize("drc_refinery", [True, False])
+def test_a_club_refinery_behind_a_mip_that_loses_its_feed_takes_it_off_the_market(drc_refinery):
+    """Review rv6 W4, `club_refinery(0.5)` (MIP 100). Free trade: the chain pairs China's
+    refinery with China's ore, 600 t at 20, and the EU refinery with the DRC's 300 t at 70 + 12
+    = 82; the DRC refinery (75 + 12 = 87) is idle. The club takes 500 (100/60)^-0.5 = 387.30 t at
+    the MIP (300 t from its refinery, 82 <= 100, 87.30 imported), China's buyers the other
+    512.70 t: P_w = 60 (500 / 512.70)^2 = 57.06. Cut 0.5: the DRC ships 150 t, the EU refinery
+    loses 150 t of feed; the DRC refinery at 87 sells at the world price 57.06 and cannot run,
+    so 150 t are off the market: buyers draw 150 t a step (1,972.6 -> 1,822.6 -> 1,672.6),
+    900 - 150 = 750 t are produced, and prices stay 57.06 / 100, with or without the idle DRC
+    refinery. (Judging the EU refinery's tranche at the world price left its loss out: with the
+    DRC refinery off_market was 0, buyers drew nothing and the world price rose to 87.)"""
+    model = run(club_refinery(0.5, drc_refinery=drc_refinery))
+    s = model.series(accounts=True)
+    club = 500.0 * (100.0 / 60.0) ** -0.5                       # 387.30
+    p_w = 60.0 * (500.0 / (900.0 - club)) ** 2                  # 57.06
+    np.testing.assert_allclose(p_w, 57.06, atol=5e-3)
+    np.testing.assert_allclose(s["price"][:4], p_w, rtol=1e-9)
+    np.testing.assert_allclose(s["club_price"][:4], 100.0, rtol=1e-9)
+    control = next(p for p in model.policies if p.name == "export_control")
+    np.testing.assert_allclose(control.off_market[:4], [0, 0, 150, 150], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(s["production"][:4], [900, 900, 750, 750], rtol=1e-9)
+    cover = 60 * 12000.0 / 365
+    np.testing.assert_allclose(s["buyer_stock"][:4], cover - np.array([0, 0, 150, 300]),
+                               rtol=1e-9)
+
+
+def test_a_club_refinery_behind_a_tariff_that_loses_its_feed_takes_it_off_the_market():
+    """Review rv6 W4c, `club_refinery(0.5, "tariff")` (tariff 0.5, EU refinery at 60: chain ask
+    72). Free trade: the club pays 1.5 P_w; 500 (60/P_w)^0.5 (1 + 1.5^-0.5) = 900 t, so
+    (60/P_w)^0.5 = 1.8 / 1.8165 and P_w = 61.10, the club's 91.66 (72 <= 91.66: the EU refinery
+    runs, 72 > 61.10 the world's). Cut 0.5: the EU refinery loses 150 t of feed, the DRC
+    refinery (87 > 61.10) cannot take it: 150 t off the market, buyers draw 150 t a step and
+    prices stay. (Judged at the world price: off_market 0, world 61.10 -> 87, club 130.50.)"""
+    model = run(club_refinery(0.5, "tariff"))
+    s = model.series(accounts=True)
+    p_w = 60.0 / (1.8 / (1.0 + 1.5 ** -0.5)) ** 2
+    np.testing.assert_allclose(p_w, 61.10, atol=5e-3)
+    np.testing.assert_allclose(s["price"][:4], p_w, rtol=1e-9)
+    np.testing.assert_allclose(s["club_price"][:4], 1.5 * p_w, rtol=1e-9)
+    control = next(p for p in model.policies if p.name == "export_control")
+    np.testing.assert_allclose(control.off_market[:4], [0, 0, 150, 150], rtol=1e-9, atol=1e-9)
+    cover = 60 * 12000.0 / 365
+    np.testing.assert_allclose(s["buyer_stock"][:4], cover - np.array([0, 0, 150, 300]),
+                               rtol=1e-9)
+
+
+@pytest.mark.parametrize("drc_refinery", [True, False])
+def test_a_separate_markets_refinery_that_loses_its_feed_takes_it_off_the_market(drc_refinery):
+    """Review rv6 W4b: `separate_japan(0.3)` with shipping 20 both ways EU <-> Japan, a DRC mine
+    800 t/step at 10, the EU refinery 500 t/step at 10 (chain ask 20), Japan's 300 t/step at 85
+    (chain ask 95) and an idle DRC refinery 300 t/step at 300 (ask 310). Free trade: Japan
+    imports from the hub, P_J = P_h + 20, 500 (60/P_h)^0.5 + 500 (60/(P_h + 20))^0.5 = 800: P_h
+    = 84.54, P_J = 104.54 (Japan's refinery runs for Japan's market, 95 <= 104.54, above the
+    hub's price). Cut 0.3: 240 t denied, all of it Japan's refinery's feed (the licensed 560 t
+    re-pair with the EU refinery first); the DRC refinery at 310 runs nowhere, so 240 t are off
+    the market: buyers draw 240 t a step and prices stay. (Judged at the hub price, Japan's
+    tranche counted for nothing: off_market 0 and prices 181.72 / 201.72.)"""
+    raw = separate_japan(0.3)
+    raw["trade_costs"] = [{"from": "EU", "to": "Japan", "cost": 20.0},
+                          {"from": "Japan", "to": "EU", "cost": 20.0}]
+    raw["producers"] = [
+        {"name": "Mine DRC", "region": "DRC", "stage": "mine", "capacity": 9600.0,
+         "unit_cost": 10.0},
+        {"name": "Ref EU", "region": "EU", "stage": "refinery", "capacity": 6000.0,
+         "unit_cost": 10.0},
+        {"name": "Ref JP", "region": "Japan", "stage": "refinery", "capacity": 3600.0,
+         "unit_cost": 85.0}]
+    if drc_refinery:
+        raw["producers"].append({"name": "Ref DRC", "region": "DRC", "stage": "refinery",
+                                 "capacity": 3600.0, "unit_cost": 300.0})
+    model = run(raw)
+    s = model.series(accounts=True)
+    p_h = 84.54
+    for _ in range(60):                               # Newton on the linked clearing
+        f = 500 * (60 / p_h) ** 0.5 + 500 * (60 / (p_h + 20)) ** 0.5 - 800
+        df = -250 * 60 ** 0.5 * (p_h ** -1.5 + (p_h + 20) ** -1.5)
+        p_h -= f / df
+    np.testing.assert_allclose(p_h, 84.54, atol=5e-3)
+    np.testing.assert_allclose(s["price"], p_h, rtol=1e-9)
+    np.testing.assert_allclose(s["price_region__Japan"], p_h + 20, rtol=1e-9)
+    control = next(p for p in model.policies if p.name == "export_control")
+    np.testing.assert_allclose(control.off_market, [0, 0, 240, 240, 240], rtol=1e-9, atol=1e-9)
+    cover = 60 * 12000.0 / 365
+    np.testing.assert_allclose(s["buyer_stock"], cover - np.array([0, 0, 240, 480, 720]),
+                               rtol=1e-9)

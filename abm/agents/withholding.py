@@ -106,12 +106,27 @@ def free_trade(model):
         model.free_trade_club_imports = result.club_imports
         model.free_trade_bid_filled = result.bid_filled
         model.free_trade_reserve_bought = result.reserve_bought
+        model.free_trade_market_prices = result.market_prices(model.region_club)
         return offers, result.sold
     result = market.clear(offers.ask, offers.qty, float(scale.sum()),
                           model.elasticity, price_cap=model.config.market.price_cap,
                           shortfall_price=model.last_price)
     model.free_trade_price = result.price
+    model.free_trade_market_prices = np.full(len(model.region_names), result.price)
     return offers, result.dispatched
+
+
+def sale_prices(model) -> np.ndarray:
+    """Per producer row, the price of the market it sells in in this step's free trade
+    (`free_trade`: its separate market's, else the club market's for a club producer, else the
+    world's), a hair above (market.SNAP_REL): the price a refinery's chain ask is judged at
+    (`refined_at`; review rv6 W4: judged at the world price, a club refinery running on the
+    MIP's 100 or a separate market's on its own price lost its feed for nothing, and an idle
+    dear home refinery switched the disruption off)."""
+    prices = model.free_trade_market_prices
+    if prices is None:
+        prices = np.full(len(model.region_names), model.free_trade_price)
+    return np.asarray(prices, dtype=float)[model.book.region] * (1 + market.SNAP_REL)
 
 
 def clear_measured(model, offers, scale: np.ndarray, plan):
@@ -150,12 +165,13 @@ def licences(model, region: int, cap: float) -> tuple[bool, float, dict[int, flo
     """(whether the cap `cap`, t of concentrate per step, binds: region `region`'s mines would
     ship more abroad this step without the control, `free_trade`; t of concentrate it takes
     off the market; those tonnes by the region whose refineries lose them, `landed`): what the
-    chain offers at most that clearing's product price without the cap less what it offers
-    there once the cap withholds the ore (`refined_at`: the licensed ore re-paired along the
-    chain, cheapest refinery first, and the region's home pool), times the intensity, at most
+    chain offers, each refinery at most the price of the market it sells in in that clearing
+    (`sale_prices`), without the cap less what it offers there once the cap withholds the ore
+    (`refined_at`: the licensed ore re-paired along the chain, cheapest refinery first, and
+    the region's home pool), times the intensity, at most
     the exports it denies (ASSUMPTION: the denied tonnes, whose home price falls to the home
     mines' cost, are missed where the re-paired chain cannot refine them at the free-trade
-    price; a home refinery that ran on imported ore takes home ore in its place, and the
+    prices; a home refinery that ran on imported ore takes home ore in its place, and the
     freed imports feed the refineries abroad the denied ore left, review rv4 F5: counting only
     its idle capacity, 280 t of a 280 t denial were off the market where none was missing and
     buyers drew 280 t a step at a price that fell from 60 to 36.62). Last, the t of
@@ -180,7 +196,7 @@ def licences(model, region: int, cap: float) -> tuple[bool, float, dict[int, flo
     avail[own] = np.minimum(avail[own], used[own])
     refs = np.flatnonzero((b.stage == REFINERY) & (avail > 0))
     mines = np.flatnonzero((b.stage == MINE) & (avail > 0))
-    price = model.free_trade_price * (1 + market.SNAP_REL)
+    price = sale_prices(model)
     n = len(model.region_names)
     free = refined_at(ask, avail, b.region, refs, mines, {}, k, price, n)
     capped = refined_at(ask, avail, b.region, refs, mines, {region: cap}, k, price, n)
@@ -192,20 +208,23 @@ def licences(model, region: int, cap: float) -> tuple[bool, float, dict[int, flo
 
 
 def refined_at(ask: np.ndarray, avail: np.ndarray, region: np.ndarray, refs: np.ndarray,
-               mines: np.ndarray, caps: dict[int, float], intensity: float, price: float,
+               mines: np.ndarray, caps: dict[int, float], intensity: float, price: np.ndarray,
                n: int) -> np.ndarray:
-    """Per region (of `n`), t of product the chain offers at asks at most `price` from
+    """Per region (of `n`), t of product the chain offers at asks at most the price of the
+    market each refinery sells in (`price`, per producer row: `sale_prices`) from
     producer rows `refs` and `mines` (asks `ask`, availability `avail`) when the binding caps
     `caps` withhold their regions' ore (`withhold`: the licensed ore on the usual chain curve,
     the rest in the home pools; no caps: the usual chain curve alone)."""
     left, pools = withhold(ask, avail, region, refs, mines, caps, intensity)
     refs, mines = refs[left[refs] > 0], mines[left[mines] > 0]
     curve = market.chain_curve(ask[refs], left[refs], ask[mines], left[mines], intensity)
-    out = np.bincount(region[refs[curve.refinery]], weights=np.where(
-        curve.asks <= price, curve.quantity, 0.0), minlength=n).astype(float)
+    rows = refs[curve.refinery]
+    out = np.bincount(region[rows], weights=np.where(
+        curve.asks <= price[rows], curve.quantity, 0.0), minlength=n).astype(float)
     for pool in pools:
-        out += np.bincount(region[pool.refs[pool.curve.refinery]], weights=np.where(
-            pool.curve.asks <= price, pool.curve.quantity, 0.0), minlength=n)
+        rows = pool.refs[pool.curve.refinery]
+        out += np.bincount(region[rows], weights=np.where(
+            pool.curve.asks <= price[rows], pool.curve.quantity, 0.0), minlength=n)
     return out
 
 
@@ -214,8 +233,9 @@ def landed(model, offers, sold: np.ndarray, region: int, cap: float,
     """Region -> t of concentrate of the `off` t region `region`'s cap `cap` takes off the
     market (`licences`) that its refineries lose: each region's refined output in the
     free-trade clearing (`offers` selling `sold`, t of product each) less what the chain
-    offers at most that clearing's price once the cap withholds the region's ore (`withhold`:
-    the licensed ore re-paired along the chain, cheapest refinery first, and the home pool),
+    offers at most the price of each refinery's market there (`sale_prices`) once the cap
+    withholds the region's ore (`withhold`: the licensed ore re-paired along the chain,
+    cheapest refinery first, and the home pool),
     times the intensity, at most `off` (ASSUMPTION: the loss at the free-trade price is where
     the denied ore is missed; a refinery with spare feed at that price loses none). Used to
     find what of the loss lands behind a product control (abm.policies.trade
@@ -227,7 +247,7 @@ def landed(model, offers, sold: np.ndarray, region: int, cap: float,
     avail = model.producers.available()
     refs = np.flatnonzero((b.stage == REFINERY) & (avail > 0))
     mines = np.flatnonzero((b.stage == MINE) & (avail > 0))
-    price = model.free_trade_price * (1 + market.SNAP_REL)
+    price = sale_prices(model)
     n = len(model.region_names)
     after = refined_at(ask, avail, b.region, refs, mines, {region: cap}, k, price, n)
     chain = (offers.owner == -1) & (offers.mine >= 0)
