@@ -827,3 +827,45 @@ def test_a_separate_markets_refinery_that_loses_its_feed_takes_it_off_the_market
     cover = 60 * 12000.0 / 365
     np.testing.assert_allclose(s["buyer_stock"], cover - np.array([0, 0, 240, 480, 720]),
                                rtol=1e-9)
+
+
+def test_a_club_whose_refinery_loses_denied_ore_takes_that_loss_besides_its_imports():
+    """Review rv7 X3. EU (club behind a 50% tariff) and China half of use each (1,000 t/step
+    at 60, elasticity -0.5, 60 days' cover); the EU refinery 300 t/step at 60, China's refinery
+    and mine 600 t/step at 10 each, a DRC mine 300 t/step at 12. Free trade: P_w = 61.10, club
+    91.66 = 1.5 P_w; the EU refinery runs on the DRC's 300 t (chain ask 72 < 91.66) and the club
+    imports 104.54 t, all China's exports. The DRC's ore cut 0.5 and China's product cut 0.05
+    in steps 2-3: the EU refinery loses 150 t and China withholds 5.23 t; China's buyers are
+    the controlling region's, so the EU's buyers draw 155.23 t a step (room min(0.5 x 404.54,
+    0.25 x 986.3) = 202.3) and both prices stay (before: the club's room was its imports alone,
+    104.54 t, and the prices rose to 79.86 / 119.80)."""
+    raw = {"experiment": {"name": "x3", "steps": 4, "seed": 1},
+           "market": {"intensity": 1.0, "demand": {"reference_price": 60.0,
+                                                   "reference_quantity": 12000.0,
+                                                   "elasticity": -0.5}},
+           "regions": [{"name": "EU", "club": True}, {"name": "China"}, {"name": "DRC"}],
+           "producers": [{"name": "Ref EU", "region": "EU", "stage": "refinery",
+                          "capacity": 3600.0, "unit_cost": 60.0},
+                         {"name": "Ref CN", "region": "China", "stage": "refinery",
+                          "capacity": 7200.0, "unit_cost": 10.0},
+                         {"name": "Mine CN", "region": "China", "stage": "mine",
+                          "capacity": 7200.0, "unit_cost": 10.0},
+                         {"name": "Mine DRC", "region": "DRC", "stage": "mine",
+                          "capacity": 3600.0, "unit_cost": 12.0}],
+           "buyers": [{"name": f"{r} buyers", "region": r, "share": 0.5, "inventory_cover": 60.0}
+                      for r in ("EU", "China")],
+           "policy": {"trade": {"tariff": 0.5}},
+           "shocks": [{"kind": "export_control", "region": "DRC", "start": 2, "duration": 2,
+                       "cut": 0.5, "stage": "concentrate"},
+                      {"kind": "export_control", "region": "China", "start": 2, "duration": 2,
+                       "cut": 0.05}]}
+    model = run(raw)
+    s = model.series()
+    free = run({**raw, "shocks": []}).series()
+    np.testing.assert_allclose(s["price"], free["price"], rtol=1e-9)
+    np.testing.assert_allclose(s["club_price"], free["club_price"], rtol=1e-9)
+    np.testing.assert_allclose(s["club_price"][0], 1.5 * s["price"][0], rtol=1e-9)
+    china_exports = 500 * (1.5 * s["price"][0] / 60) ** -0.5 - 300      # 104.54 t
+    cover = 60 * 6000 / 365
+    np.testing.assert_allclose(model.buyers.stock[0], cover - 2 * (150 + 0.05 * china_exports),
+                               rtol=1e-9)

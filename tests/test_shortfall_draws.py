@@ -1540,3 +1540,79 @@ def test_a_club_stockpile_in_a_separate_market_releases_where_its_bid_clears():
                                COVER_60 * 0.5 - 2 * (withheld - 2 * fill) - (withheld - fill),
                                rtol=1e-9)
     np.testing.assert_allclose(model.buyers.stock[0], COVER_60 * 0.5, rtol=1e-9)
+
+
+def split_club(cut, merged: bool = False) -> dict:
+    """Review rv7 X1: C1 and C2 (a club behind a 20% tariff), China and Other a quarter of use
+    each (2,000 t/step at 60, elasticity -0.5, 60 days' cover); China refines 1,000 t/step at
+    10, the club's only refiner (850 t/step at 62) is in C2; a club stockpile filling 98.63 t a
+    step below 200. China's cut in steps 2-4 (None: none). `merged`: C1 and C2 as one region."""
+    regions = ["Club"] if merged else ["C1", "C2"]
+    raw = {"experiment": {"name": "x1", "steps": 5, "seed": 1},
+           "market": {"demand": {"reference_price": 60.0, "reference_quantity": 24000.0,
+                                 "elasticity": -0.5}},
+           "regions": [{"name": r, "club": True} for r in regions]
+           + [{"name": "China"}, {"name": "Other"}],
+           "producers": [{"name": "Ref CN", "region": "China", "stage": "refinery",
+                          "capacity": 12000.0, "unit_cost": 10.0},
+                         {"name": "Ref Club", "region": regions[-1], "stage": "refinery",
+                          "capacity": 10200.0, "unit_cost": 62.0}],
+           "buyers": [{"name": f"{r} buyers", "region": r, "share": 0.25,
+                       "inventory_cover": 60.0}
+                      for r in (["C1", "C2"] if not merged else ["Club", "Club"])
+                      + ["China", "Other"]],
+           "policy": {"trade": {"tariff": 0.2},
+                      "stockpile": {"target_cover": 30.0, "max_rate": 0.1, "buy_below": 200.0,
+                                    "release_above": 1000.0}},
+           "shocks": [] if cut is None else [{"kind": "export_control", "region": "China",
+                                              "start": 2, "duration": 3, "cut": cut}]}
+    if merged:
+        for i, b in enumerate(raw["buyers"][:2]):
+            b["name"] = f"Club buyers {i}"
+    return raw
+
+
+def test_a_club_split_into_member_regions_frees_only_its_net_imports():
+    """Review rv7 X1. Free trade: world 71.576, club 85.891 (1.2 x world); the club imports
+    84.43 t a step net (C1, with no refiner, buys from C2 and the world). Cut 0.2 withholds
+    108.4 t: the club can free at most its net imports, so its stockpile puts off 84.43 t of
+    its 98.63 t filling and Other's buyers draw the last 24.0 t a step; both prices stay, as
+    with C1 and C2 merged into one club region (before: each member's room was its gross
+    imports, C1's 440 t; the stockpile put off all its filling and released 9.81 t into the
+    club, Other's buyers drew nothing, world 79.72 and club 81.16)."""
+    free = run(split_club(None)).series()
+    for cut in (0.1, 0.2):
+        split, merged = run(split_club(cut)), run(split_club(cut, merged=True))
+        a, b = split.series(), merged.series()
+        for col in ("price", "club_price", "government_stock"):
+            np.testing.assert_allclose(a[col], b[col], rtol=1e-9, err_msg=f"{cut} {col}")
+        np.testing.assert_allclose(a["price"], free["price"], rtol=1e-9)
+        np.testing.assert_allclose(a["club_price"], free["club_price"], rtol=1e-9)
+        np.testing.assert_allclose(split.buyers.stock[3], merged.buyers.stock[3], rtol=1e-9)
+
+
+def test_the_order_of_the_regions_does_not_move_a_stockpiles_release():
+    """Review rv7 X2. `three_regions` with no club, Outside holding 10 days' cover, a
+    stockpile (30 days, max_rate 0.02, buying below 200); an outage of 0.5 in A in steps 0-3
+    lifts B's normal exports, so B's cut 0.1 in steps 4-7 is slack with room; A cuts 0.2 in
+    steps 5-7. Listing the regions B, A, Outside gives the same run as Outside, A, B (before:
+    the stockpile's release went into B, the first short region listed, behind B's slack cap,
+    and its tonnes were charged to B's room: 85.61 against 74.68 at step 5)."""
+    def config(order):
+        raw = three_regions()
+        raw["experiment"]["steps"] = 8
+        raw["regions"] = [{"name": r} for r in order]
+        raw["buyers"][0]["inventory_cover"] = 10.0
+        raw["policy"] = {"stockpile": {"target_cover": 30.0, "max_rate": 0.02,
+                                       "buy_below": 200.0, "release_above": 1000.0}}
+        raw["shocks"] = [{"kind": "supply_outage", "region": "A", "start": 0, "duration": 4,
+                          "cut": 0.5},
+                         {"kind": "export_control", "region": "A", "start": 5, "duration": 3,
+                          "cut": 0.2},
+                         {"kind": "export_control", "region": "B", "start": 4, "duration": 4,
+                          "cut": 0.1}]
+        return raw
+    a = run(config(("Outside", "A", "B"))).series()
+    b = run(config(("B", "A", "Outside"))).series()
+    for col in ("price", "government_stock", "buyer_stock"):
+        np.testing.assert_allclose(a[col], b[col], rtol=1e-9, err_msg=col)

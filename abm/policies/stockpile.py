@@ -170,19 +170,23 @@ class Stockpile(StockHolder):
                 if short[r] and (limit is None or limit[r] > 1e-12)]
 
     def take_room(self, model, rows: list[int]) -> float:
-        """t the regions `rows` can still free for the short buyers (`model.take_limit`)."""
+        """t the regions `rows` of its market can still free for the short buyers
+        (`model.take_limit`; unlimited if any of them is)."""
         limit = model.take_limit
-        return float("inf") if limit is None else float(limit[rows].sum())
+        if limit is None or not np.isfinite(limit[rows]).all():
+            return float("inf")
+        return float(limit[rows].sum())
 
     def use_room(self, model, rows: list[int], tonnes: float) -> None:
-        """Take `tonnes` out of the room of the regions `rows`, in their order."""
-        limit = model.take_limit
-        if limit is None:
+        """Take `tonnes` out of the room of the regions `rows` of its market, in proportion to
+        their rooms, when all of them are limited (its tonnes free the market's supply, not
+        one region's: review rv7 X2, charged to the first listed region's slack-cap room,
+        the order of the regions moved the outside price 74.68 -> 85.61)."""
+        room = self.take_room(model, rows)
+        if not (np.isfinite(room) and room > 0 and tonnes > 0):
             return
-        for r in rows:
-            used = min(tonnes, max(float(limit[r]), 0.0))
-            limit[r] -= used
-            tonnes -= used
+        limit = model.take_limit
+        limit[rows] -= min(tonnes, room) * limit[rows] / room
 
     def fill_deferrable(self, model, qty: float | None = None) -> float:
         """t of its filling the withheld tonnes can take this step: what its fill bid (`qty`,
@@ -213,12 +217,20 @@ class Stockpile(StockHolder):
             offers.append(self.cfg.release_above, release, region, self.owner)
 
     def market_region(self, model) -> int:
-        """Where its release is offered: while an export control leaves buyers short, the first
-        region of its market that is short (`short_rows`; review 15 finding 6: without a club,
-        the first listed region, the controlling one if listed first, kept the release behind
-        its own cap); else its first region."""
+        """Where its release is offered: while an export control leaves buyers short, the
+        region of its market that is short with the most room (`short_rows`; review 15
+        finding 6: without a club, the first listed region, the controlling one if listed
+        first, kept the release behind its own cap); else its first region."""
         rows = self.short_rows(model)
-        return int(rows[0]) if rows else int(self.regions[0])
+        if not rows:
+            return int(self.regions[0])
+        # (the one with the most room, an unlimited one first: not a region behind a slack
+        # cap of its own, where the release would stay; review rv7 X2: the order of the
+        # regions moved the outside price 79.86 -> 85.61)
+        limit = model.take_limit
+        if limit is None:
+            return int(rows[0])
+        return int(max(rows, key=lambda r: (limit[r], -rows.index(r))))
 
     def settle(self, model) -> None:
         out, g = model.outcome, self.government

@@ -423,6 +423,15 @@ class ExportControl(Policy):
         k = model.producers.intensity
         if self.concentrate:
             part = (self.withheld / k, {r: t / k for r, t in self.landed.items()}, None)
+            # a limited region (a club behind its border measures, a separate market, a slack
+            # cap's) whose own refineries lose the denied ore can take what they lose besides
+            # its imports (review rv7 X3: the club's room was its imports alone, and a 5%
+            # product cut on top of a 50% ore cut raised the world price 61.10 -> 79.86)
+            limit = model.take_limit
+            if limit is not None:
+                for r, t in self.landed.items():
+                    if np.isfinite(limit[r]):
+                        limit[r] += t / k
         else:
             part = (self.withheld - min(self.inventory, self.withheld), {},
                     (self.region, self.withheld))
@@ -466,8 +475,19 @@ class ExportControl(Policy):
         # buyers, review rv6 W6)
         booked = (self.stockpile_booked(model) if plan is not None and not plan.club_separate
                   else np.zeros(len(model.region_names)))
-        for r in segmented:
+        for r in model.separate_markets:
             limit[r] = min(limit[r], max(-self.unshort_exports(model, r) - booked[r], 0.0))
+        if plan is not None and plan.club_separate:
+            # one room for the club: its net imports, shared by its regions in proportion to
+            # their imports (review rv7 X1: each member's gross imports, counting what it
+            # bought from another member, let the club free more than it imports)
+            club = [int(r) for r in np.flatnonzero(model.region_club)]
+            net = np.array([self.unshort_exports(model, r) + booked[r] for r in club])
+            imports = np.maximum(-net, 0.0)
+            total = max(-float(net.sum()), 0.0)
+            for r, m in zip(club, imports, strict=True):
+                share = m / imports.sum() if imports.sum() > 0 else 0.0
+                limit[r] = min(limit[r], total * share)
         if plan is not None and plan.club_separate and np.isfinite(plan.import_cap):
             self.limit_quota_club(model, plan, limit, caps)
         for p, cap, binds in caps:
