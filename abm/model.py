@@ -162,7 +162,7 @@ class MineralMarket(mesa.Model):
                                      self.free_trade_price if self.free_trade_buyer_price is None
                                      else self.free_trade_buyer_price,
                                      not self.components.any, self.shortfall_by,
-                                     self.take_limit)
+                                     self.take_limit, self.shortfall_local)
         self.offers = self.producers.make_offers(self)     # instruments adjust asks, offers
         self.buyers.offer_draws(self.offers)               # short buyers' draws from stock
         self.clear_markets()                        # prices; buyers take delivery
@@ -211,6 +211,9 @@ class MineralMarket(mesa.Model):
         self.shortfall_by = {}      # the same per control (ExportControl -> t)
         self.short_of = None
         self.take_limit = None      # per region, t its short buyers may take (None: no limit)
+        # region -> t of the shortfall only its own buyers can replace (a segmented market's
+        # own refineries' loss to a concentrate control: ExportControl.report_shortfall)
+        self.shortfall_local = {}
         self.spare_supply = 0.0     # t unsold outside the caps at the free-trade price
         # the share of their normal-times buying the parties put off for it (found once a
         # step: abm.policies.stockpile.deferral_share)

@@ -869,3 +869,32 @@ def test_a_club_whose_refinery_loses_denied_ore_takes_that_loss_besides_its_impo
     cover = 60 * 6000 / 365
     np.testing.assert_allclose(model.buyers.stock[0], cover - 2 * (150 + 0.05 * china_exports),
                                rtol=1e-9)
+
+
+def test_a_separate_market_in_autarky_replaces_its_own_refinerys_lost_ore_from_its_own_stock():
+    """Review rv7 X4. `separate_japan` with shipping 20 both ways, a DRC mine 1,000 t/step at
+    10, the EU refinery 500 t/step at 10 and Japan's 500 t/step at 60. Free trade: the EU's
+    buyers on the EU refinery's 500 t, P = 60; Japan's refinery (chain ask 70, below import
+    parity 80) keeps Japan in autarky at 70, 500 (70 / 60)^-0.5 = 462.9 t; the DRC ships
+    962.9 t. Cut 0.1 denies 96.3 t, all of it Japan's refinery's feed (the licensed ore goes to
+    the EU refinery first): Japan's buyers draw 96.3 t a step (room min(0.5 x 462.9, 0.25 x
+    986.3) = 231.5), the EU's nothing, and both prices stay (before: the shortfall was shared
+    with the EU's buyers, whose tonnes do not reach Japan: Japan 75.85, the world 55.85)."""
+    raw = separate_japan(0.1)
+    raw["trade_costs"] = [{"from": "EU", "to": "Japan", "cost": 20.0},
+                          {"from": "Japan", "to": "EU", "cost": 20.0}]
+    raw["producers"] = [
+        {"name": "Mine DRC", "region": "DRC", "stage": "mine", "capacity": 12000.0,
+         "unit_cost": 10.0},
+        {"name": "Ref EU", "region": "EU", "stage": "refinery", "capacity": 6000.0,
+         "unit_cost": 10.0},
+        {"name": "Ref JP", "region": "Japan", "stage": "refinery", "capacity": 6000.0,
+         "unit_cost": 60.0}]
+    model = run(raw)
+    s = model.series()
+    np.testing.assert_allclose(s["price"], 60.0, rtol=1e-9)
+    np.testing.assert_allclose(s["price_region__Japan"], 70.0, rtol=1e-9)
+    japan_use = 500 * (70 / 60) ** -0.5
+    cover = 60 * 6000 / 365
+    np.testing.assert_allclose(model.buyers.stock, [cover, cover - 3 * 0.1 * (500 + japan_use)],
+                               rtol=1e-9)

@@ -180,7 +180,8 @@ class Buyers:
     def plan_inventories(self, shortfall: float = 0.0, short_of: np.ndarray | None = None,
                          free_price: float = float("nan"), fixed: bool = True,
                          shortfall_by: dict | None = None,
-                         take_limit: np.ndarray | None = None) -> None:
+                         take_limit: np.ndarray | None = None,
+                         local: dict | None = None) -> None:
         """Buyers holding inventory order more than they use while below their target and use
         stock instead of buying while above it, closing `inventory_adjust` of the gap a step.
         The target is `inventory_cover` days of use at the reference price (a volume forecast
@@ -255,10 +256,26 @@ class Buyers:
                     (self.max_draw + np.minimum(x, 0.0)) * planned,
                     self.adjust * self.stock), 0.0), 0.0)
                 limit = (np.full(int(self.region.max()) + 1, np.inf) if take_limit is None
-                         else take_limit)
-                deferred, draw = allocate_shortfall(shortfall, restock, room,
-                                                    np.where(short, planned, 0.0),
-                                                    self.region, limit)
+                         else take_limit.copy())
+                weight = np.where(short, planned, 0.0)
+                deferred, draw = np.zeros(len(x)), np.zeros(len(x))
+                left = shortfall
+                # the part of it only a region's own buyers can replace (`local`) they take
+                # first, the rest all the short buyers share
+                # (what they cannot take is not made up by the others)
+                for r, tonnes in sorted((local or {}).items()):
+                    mine = self.region == r
+                    part = min(tonnes, left)
+                    d, t = allocate_shortfall(part, np.where(mine, restock, 0.0),
+                                              np.where(mine, room, 0.0),
+                                              np.where(mine, weight, 0.0), self.region, limit)
+                    deferred, draw = deferred + d, draw + t
+                    restock, room = restock - d, room - t
+                    limit[r] -= float((d + t).sum())
+                    left -= part
+                d, t = allocate_shortfall(max(left, 0.0), restock, room, weight, self.region,
+                                          limit)
+                deferred, draw = deferred + d, draw + t
                 x = np.where(deferred > 0, x - deferred / np.where(planned > 0, planned, 1.0),
                              x)
                 if (draw > 1e-12).any():

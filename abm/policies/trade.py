@@ -429,7 +429,16 @@ class ExportControl(Policy):
             # product cut on top of a 50% ore cut raised the world price 61.10 -> 79.86)
             limit = model.take_limit
             if limit is not None:
+                segmented = set(model.separate_markets) | (
+                    set(np.flatnonzero(model.region_club).tolist())
+                    if model.plan.club_separate else set())
                 for r, t in self.landed.items():
+                    # (a segmented market that imports nothing there is not linked to the
+                    # world market at the free-trade price: its own loss only its buyers can
+                    # replace; review rv7 X4: shared with the world's buyers, a 10% ore cut
+                    # raised Japan's price 70 -> 75.85 and lowered the world's 60 -> 55.85)
+                    if r in segmented and limit[r] <= 1e-12 or r in model.shortfall_local:
+                        model.shortfall_local[r] = model.shortfall_local.get(r, 0.0) + t / k
                     if np.isfinite(limit[r]):
                         limit[r] += t / k
         else:
