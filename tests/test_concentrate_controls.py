@@ -788,6 +788,23 @@ def test_a_club_refinery_behind_a_tariff_that_loses_its_feed_takes_it_off_the_ma
                                rtol=1e-9)
 
 
+def japan_both_ways(cut: float, mine: float, japan: tuple[float, float]) -> dict:
+    """`separate_japan(cut)` with shipping 20 both ways EU <-> Japan, a DRC mine of `mine`
+    t/yr at 10, the EU refinery 6,000 t/yr (500 t/step) at 10 and Japan's refinery `japan`
+    (t/yr, unit cost)."""
+    raw = separate_japan(cut)
+    raw["trade_costs"] = [{"from": "EU", "to": "Japan", "cost": 20.0},
+                          {"from": "Japan", "to": "EU", "cost": 20.0}]
+    raw["producers"] = [
+        {"name": "Mine DRC", "region": "DRC", "stage": "mine", "capacity": mine,
+         "unit_cost": 10.0},
+        {"name": "Ref EU", "region": "EU", "stage": "refinery", "capacity": 6000.0,
+         "unit_cost": 10.0},
+        {"name": "Ref JP", "region": "Japan", "stage": "refinery", "capacity": japan[0],
+         "unit_cost": japan[1]}]
+    return raw
+
+
 @pytest.mark.parametrize("drc_refinery", [True, False])
 def test_a_separate_markets_refinery_that_loses_its_feed_takes_it_off_the_market(drc_refinery):
     """Review rv6 W4b: `separate_japan(0.3)` with shipping 20 both ways EU <-> Japan, a DRC mine
@@ -799,16 +816,7 @@ def test_a_separate_markets_refinery_that_loses_its_feed_takes_it_off_the_market
     re-pair with the EU refinery first); the DRC refinery at 310 runs nowhere, so 240 t are off
     the market: buyers draw 240 t a step and prices stay. (Judged at the hub price, Japan's
     tranche counted for nothing: off_market 0 and prices 181.72 / 201.72.)"""
-    raw = separate_japan(0.3)
-    raw["trade_costs"] = [{"from": "EU", "to": "Japan", "cost": 20.0},
-                          {"from": "Japan", "to": "EU", "cost": 20.0}]
-    raw["producers"] = [
-        {"name": "Mine DRC", "region": "DRC", "stage": "mine", "capacity": 9600.0,
-         "unit_cost": 10.0},
-        {"name": "Ref EU", "region": "EU", "stage": "refinery", "capacity": 6000.0,
-         "unit_cost": 10.0},
-        {"name": "Ref JP", "region": "Japan", "stage": "refinery", "capacity": 3600.0,
-         "unit_cost": 85.0}]
+    raw = japan_both_ways(0.3, mine=9600.0, japan=(3600.0, 85.0))
     if drc_refinery:
         raw["producers"].append({"name": "Ref DRC", "region": "DRC", "stage": "refinery",
                                  "capacity": 3600.0, "unit_cost": 300.0})
@@ -880,16 +888,7 @@ def test_a_separate_market_in_autarky_replaces_its_own_refinerys_lost_ore_from_i
     the EU refinery first): Japan's buyers draw 96.3 t a step (room min(0.5 x 462.9, 0.25 x
     986.3) = 231.5), the EU's nothing, and both prices stay (before: the shortfall was shared
     with the EU's buyers, whose tonnes do not reach Japan: Japan 75.85, the world 55.85)."""
-    raw = separate_japan(0.1)
-    raw["trade_costs"] = [{"from": "EU", "to": "Japan", "cost": 20.0},
-                          {"from": "Japan", "to": "EU", "cost": 20.0}]
-    raw["producers"] = [
-        {"name": "Mine DRC", "region": "DRC", "stage": "mine", "capacity": 12000.0,
-         "unit_cost": 10.0},
-        {"name": "Ref EU", "region": "EU", "stage": "refinery", "capacity": 6000.0,
-         "unit_cost": 10.0},
-        {"name": "Ref JP", "region": "Japan", "stage": "refinery", "capacity": 6000.0,
-         "unit_cost": 60.0}]
+    raw = japan_both_ways(0.1, mine=12000.0, japan=(6000.0, 60.0))
     model = run(raw)
     s = model.series()
     np.testing.assert_allclose(s["price"], 60.0, rtol=1e-9)
