@@ -162,7 +162,8 @@ class MineralMarket(mesa.Model):
                                      self.free_trade_price if self.free_trade_buyer_price is None
                                      else self.free_trade_buyer_price,
                                      not self.components.any, self.shortfall_by,
-                                     self.take_limit, self.shortfall_local)
+                                     self.take_limit, self.shortfall_local,
+                                     self.take_groups())
         self.offers = self.producers.make_offers(self)     # instruments adjust asks, offers
         self.buyers.offer_draws(self.offers)               # short buyers' draws from stock
         self.clear_markets()                        # prices; buyers take delivery
@@ -240,6 +241,18 @@ class MineralMarket(mesa.Model):
         # buyers do not rebuild what they drew for an export control while it is in force
         self.buyers.keep_draws(draws_kept(self) if self.export_controls else ())
         self.floor_level = float("nan")
+
+    def take_groups(self) -> np.ndarray | None:
+        """Per region, the group whose short buyers share one room (`take_limit`): a club
+        behind its border measures is one market, its room its net imports (review rv8 F2);
+        None: each region its own."""
+        if self.take_limit is None or not self.plan.club_separate:
+            return None
+        groups = np.arange(len(self.region_names))
+        club = np.flatnonzero(self.region_club)
+        if len(club):
+            groups[club] = club[0]
+        return groups
 
     def clear_markets(self) -> None:
         """Clear the product markets (one world market, or linked club / world / restricting-region

@@ -181,7 +181,8 @@ class Buyers:
                          free_price: float = float("nan"), fixed: bool = True,
                          shortfall_by: dict | None = None,
                          take_limit: np.ndarray | None = None,
-                         local: dict | None = None) -> None:
+                         local: dict | None = None,
+                         groups: np.ndarray | None = None) -> None:
         """Buyers holding inventory order more than they use while below their target and use
         stock instead of buying while above it, closing `inventory_adjust` of the gap a step.
         The target is `inventory_cover` days of use at the reference price (a volume forecast
@@ -255,25 +256,33 @@ class Buyers:
                 room = np.where(short, np.maximum(np.minimum(
                     (self.max_draw + np.minimum(x, 0.0)) * planned,
                     self.adjust * self.stock), 0.0), 0.0)
-                limit = (np.full(int(self.region.max()) + 1, np.inf) if take_limit is None
-                         else take_limit.copy())
+                n = int(self.region.max()) + 1
+                if take_limit is not None:
+                    n = max(n, len(take_limit))
+                # a club of several regions is one group, its room theirs together (review
+                # rv8 F2: each member's share of it, by its imports, went to a member whose
+                # buyers held no stock while the others' could not draw)
+                groups = np.arange(n) if groups is None else np.asarray(groups)
+                group = groups[self.region]
+                limit = (np.full(n, np.inf) if take_limit is None else
+                         np.bincount(groups, weights=take_limit, minlength=n))
                 weight = np.where(short, planned, 0.0)
                 deferred, draw = np.zeros(len(x)), np.zeros(len(x))
-                left = shortfall
-                # the part of it only a region's own buyers can replace (`local`) they take
-                # first, the rest all the short buyers share
-                # (what they cannot take is not made up by the others)
-                for r, tonnes in sorted((local or {}).items()):
+                # the part of it only a region's own buyers can replace (`local`, left by the
+                # parties in its market: abm.shortfall) they take first; what they cannot
+                # take is not made up by the others (review rv8 F4: the world's part was
+                # spent on it), and the rest all the short buyers share
+                local = local or {}
+                left = shortfall - sum(local.values())
+                for r, tonnes in sorted(local.items()):
                     mine = self.region == r
-                    part = min(tonnes, left)
-                    d, t = allocate_shortfall(part, np.where(mine, restock, 0.0),
+                    d, t = allocate_shortfall(max(tonnes, 0.0), np.where(mine, restock, 0.0),
                                               np.where(mine, room, 0.0),
-                                              np.where(mine, weight, 0.0), self.region, limit)
+                                              np.where(mine, weight, 0.0), group, limit)
                     deferred, draw = deferred + d, draw + t
                     restock, room = restock - d, room - t
-                    limit[r] -= float((d + t).sum())
-                    left -= part
-                d, t = allocate_shortfall(max(left, 0.0), restock, room, weight, self.region,
+                    limit[groups[r]] -= float((d + t).sum())
+                d, t = allocate_shortfall(max(left, 0.0), restock, room, weight, group,
                                           limit)
                 deferred, draw = deferred + d, draw + t
                 x = np.where(deferred > 0, x - deferred / np.where(planned > 0, planned, 1.0),
@@ -423,9 +432,11 @@ def allocate_shortfall(shortfall: float, restock: np.ndarray, room: np.ndarray,
     shortfall; what is left, each draws its share of it in proportion to `weight` (its orders
     at free trade), at most its `room` (t; a draw its room stops is not made up by the
     others). Buyer i is in group `group[i]` (its region), whose buyers together take at most
-    `limit[group]` t (deferred and drawn): a group over its limit is scaled down to it and the
-    rest is shared again by the other groups' buyers. Buyers with zero weight, restock and
-    room take nothing."""
+    `limit[group]` t (deferred and drawn): a group over its limit is scaled down to it and
+    what its buyers' rooms would have taken beyond it is shared again by the other groups'
+    buyers; a share its buyers' rooms stopped stays unmade-up (review rv8 F3: re-sharing the
+    whole rest once a group bound made the price fall 73.74 -> 64.15 as a cut deepened from
+    0.196 to 0.198). Buyers with zero weight, restock and room take nothing."""
     deferred, drawn = np.zeros(len(restock)), np.zeros(len(restock))
     active = (weight > 0) | (restock > 0)
     left = float(shortfall)
@@ -450,6 +461,8 @@ def allocate_shortfall(shortfall: float, restock: np.ndarray, room: np.ndarray,
             members = active & (group == g)
             scale = limit[g] / took[g]
             deferred[members], drawn[members] = d[members] * scale, t[members] * scale
-            left -= float(limit[g])
+            # (its members' shares their rooms stopped are not made up by the others)
+            lost = float((s * w - t)[members].sum())
+            left -= float(limit[g]) + lost
             active &= ~members
     return deferred, drawn

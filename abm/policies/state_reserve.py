@@ -15,6 +15,7 @@ not the club's fiscal cost.
 
 from __future__ import annotations
 
+from abm import shortfall
 from abm.policies.base import StockHolder
 from abm.policies.stockpile import deferral_share
 
@@ -53,18 +54,20 @@ class StateReserve(StockHolder):
         # restocking, docs/ODD.md 7.1): it buys that less its part of them (rv3 R9)
         self.most = None
         bought = model.free_trade_reserve_bought
-        if (model.disruption and model.shortfall > 0 and bought is not None
-                and model.short_of is not None and model.short_of[self.region]):
+        if (model.disruption and bought is not None and model.short_of is not None
+                and model.short_of[self.region]
+                and shortfall.available(model, [self.region]) > 0):
             normal = bought.get(self.region, (0.0, 0.0))[0]
             # (behind a slack cap of its region's own, its buying frees exports only up to
             # the cap, the room its buyers' take shares: `model.take_limit`, rv5 V4)
             limit = model.take_limit
             room = float("inf") if limit is None else float(limit[self.region])
             # (the same share of its buying as the other parties put off: `deferral_share`)
-            deferred = min(normal * deferral_share(model), model.shortfall, room)
+            # (of the tonnes its region's market can replace: abm.shortfall, review rv8 F1)
+            deferred = shortfall.take(model, [self.region],
+                                      min(normal * deferral_share(model), room))
             if limit is not None:
                 limit[self.region] -= deferred
-            model.shortfall -= deferred
             self.most = normal - deferred
 
     def adjust_offers(self, model, offers) -> None:

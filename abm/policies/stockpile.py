@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from abm import market
+from abm import market, shortfall
 from abm.policies.base import StockHolder
 from abm.policies.trade import draws_kept
 
@@ -117,7 +117,7 @@ class Stockpile(StockHolder):
             # a disruption whose counterfactual left its bid out: it does not fill while its
             # market is short
             qty = 0.0
-        if short and model.shortfall > 0:
+        if short and shortfall.available(model, rows) > 0:
             # the withheld tonnes come out of the normal-times buying first (as the buyers'
             # restocking, docs/ODD.md 7.1), each party's the same share of its own
             # (`deferral_share`; rv5: taking them out of its filling first left the buyers
@@ -126,13 +126,14 @@ class Stockpile(StockHolder):
             # a 5% cut took supply, and the price fell below the no-control price), within
             # what its market can free for the short buyers (`take_room`)
             self.filled = self.fill_deferrable(model, qty)
+            # (of the tonnes its market can replace: not another segmented market's own
+            # refineries' loss, abm.shortfall; review rv8 F1)
             share = deferral_share(model)
-            others = share * normal_buying_deferred(model)
-            self.deferred = self.filled * share
+            others = share * normal_buying_deferred(model, rows)
+            self.deferred = shortfall.take(model, rows, self.filled * share)
             self.use_room(model, rows, self.deferred)
-            model.shortfall -= self.deferred
             qty -= self.deferred
-            left = min(model.shortfall - others, self.take_room(model, rows))
+            left = min(shortfall.available(model, rows) - others, self.take_room(model, rows))
             if left > 1e-12 and self.stock > 1e-12:
                 # its release, offered at any price in a market short of the withheld tonnes,
                 # replaces what is left of them once the others' normal-times buying (buyers'
@@ -140,9 +141,8 @@ class Stockpile(StockHolder):
                 # them as its rate allows, no more (review 15 finding 2: its whole rate at no
                 # ask for a 5 t shortfall lowered the price outside 55% below the no-control
                 # price; rv5 V2: released first, its stock went into a reserve's buying)
-                self.netted = min(self.release(model), left)
+                self.netted = shortfall.take(model, rows, min(self.release(model), left))
                 self.use_room(model, rows, self.netted)
-                model.shortfall = max(model.shortfall - self.netted, 0.0)
         # the bid carries the trigger as its reservation price, so the market decides within the
         # step whether it buys (deciding from last step's price would lean against old news)
         if qty > 1e-12:
@@ -193,7 +193,7 @@ class Stockpile(StockHolder):
         else this step's) bought in the controls' counterfactual while its market is short, at
         most what that market can free for the short buyers (`take_room`; 0 otherwise)."""
         rows = self.short_rows(model)
-        if not (model.disruption and rows and model.shortfall > 0
+        if not (model.disruption and rows and shortfall.available(model, rows) > 0
                 and model.free_trade_bid_filled is not None):
             return 0.0
         fill = self.fill_bid(model) if qty is None else qty
@@ -247,12 +247,18 @@ class Stockpile(StockHolder):
             g.book("holding", self.stock * self.cfg.holding_cost / model.steps_per_year)
 
 
-def normal_buying_deferred(model) -> float:
+def normal_buying_deferred(model, rows: list[int] | None = None) -> float:
     """t of this step's shortfall the short buyers' restocking and the state reserves'
     normal-times buying in short regions can take (they defer it before the stockpile
     releases, docs/ODD.md 7.1), each region's at most what its cap's room lets it take
-    (`model.take_limit`)."""
-    short = model.short_of
+    (`model.take_limit`). For a stockpile whose market holds the regions `rows`: not the
+    buying of a segmented market that replaces its own refineries' loss (abm.shortfall), which
+    takes none of the tonnes its release would replace."""
+    short = model.short_of.copy()
+    if rows is not None:
+        for r in model.shortfall_local:
+            if r not in rows:
+                short[r] = False
     price = (model.free_trade_price if model.free_trade_buyer_price is None
              else model.free_trade_buyer_price)
     took = model.buyers.restocking_at(short, price)[:len(short)]

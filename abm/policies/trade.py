@@ -448,7 +448,11 @@ class ExportControl(Policy):
         parts[self] = part
         if part[0] > 0:
             model.shortfall_by[self] = part[0]     # (what the buyers draw is split by these)
-        model.shortfall = max(combined_shortfall(parts.values()) - model.spare_supply, 0.0)
+        # (spare supply in the world market does not reach a segmented market's own loss:
+        # it nets the shared part only, abm.shortfall; review rv8 F1)
+        combined = combined_shortfall(parts.values())
+        local = min(sum(model.shortfall_local.values()), combined)
+        model.shortfall = max(combined - local - model.spare_supply, 0.0) + local
 
     def mark_short(self, model) -> None:
         """Mark whose buyers the export controls whose caps bind this step leave short
