@@ -4,6 +4,7 @@ regions is one group; a group's room binding does not re-share a stockless buyer
 Hand numbers in each docstring; prices in USD/kg, tonnes a step (monthly)."""
 
 import numpy as np
+import pytest
 from helpers import run
 from test_concentrate_controls import japan_both_ways
 from test_shortfall_draws import split_club
@@ -126,3 +127,57 @@ def test_a_club_stockpile_replacing_its_own_refinerys_loss_leaves_the_worlds_sho
     s = run(club_autarky_two_cuts()).series()
     np.testing.assert_allclose(s["price"], 60 * (500 / 600) ** 2, rtol=1e-9)
     np.testing.assert_allclose(s["club_price"], 52.0, rtol=1e-9)
+
+
+def split_club_with_ore(merged: bool, cover: tuple, tariff: float, club_cost: float,
+                        cut: float, ore_cut: float, stockpile: bool = False) -> dict:
+    """A club (C1 and C2, or one region `merged`) behind `tariff`, China and Other a quarter of
+    use each (2,000 t/step at 60, elasticity -0.5, buyers' cover `cover` in days: C1, C2,
+    China, Other); China's refinery 1,000 t/step at 10, the club's 850 t/step at `club_cost` in
+    C2, both on a DRC mine (2,500 t/step at 1). China cuts `cut` of its product, the DRC
+    `ore_cut` of its ore, in steps 2-4."""
+    regions = ["Club"] if merged else ["C1", "C2"]
+    raw = {"experiment": {"name": "split_ore", "steps": 5, "seed": 1},
+           "market": {"demand": {"reference_price": 60.0, "reference_quantity": 24000.0,
+                                 "elasticity": -0.5}},
+           "regions": [{"name": r, "club": True} for r in regions]
+           + [{"name": "China"}, {"name": "Other"}, {"name": "DRC"}],
+           "producers": [{"name": "Ref CN", "region": "China", "stage": "refinery",
+                          "capacity": 12000.0, "unit_cost": 10.0},
+                         {"name": "Ref Club", "region": regions[-1], "stage": "refinery",
+                          "capacity": 10200.0, "unit_cost": club_cost},
+                         {"name": "Mine DRC", "region": "DRC", "stage": "mine",
+                          "capacity": 30000.0, "unit_cost": 1.0}],
+           "buyers": [{"name": f"b{i}", "region": r, "share": 0.25, "inventory_cover": c}
+                      for i, (r, c) in enumerate(zip((["Club", "Club"] if merged else
+                                                      ["C1", "C2"]) + ["China", "Other"],
+                                                     cover, strict=True))],
+           "policy": {"trade": {"tariff": tariff}},
+           "shocks": [{"kind": "export_control", "region": "China", "start": 2,
+                       "duration": 3, "cut": cut},
+                      {"kind": "export_control", "region": "DRC", "start": 2, "duration": 3,
+                       "cut": ore_cut, "stage": "concentrate"}]}
+    if stockpile:
+        raw["policy"]["stockpile"] = {"target_cover": 30.0, "max_rate": 0.1,
+                                      "buy_below": 200.0, "release_above": 1000.0}
+    return raw
+
+
+@pytest.mark.parametrize("case", [
+    ((60.0, 30.0, 30.0, 60.0), 0.1, 65.82, 0.1, 0.2, False),
+    ((0.0, 30.0, 0.0, 30.0), 0.2, 41.96, 0.05, 0.2, False),
+    ((60.0, 30.0, 30.0, 0.0), 0.1, 79.72, 0.1, 0.2, True),
+])
+def test_a_club_split_into_members_loses_ore_as_the_merged_club_does(case):
+    """Found by a random search after rv8's fixes: the club's refinery sits in C2, which
+    imports nothing from outside while the club (C1) does, so C2's refinery's lost ore was
+    booked as C2's own ("a segmented market importing nothing", review rv7 X4) and only C2's
+    buyers replaced it; merged, the club imports, so the loss is shared. A club is one
+    market: its own loss is judged on its room as a whole and replaced by all its members'
+    buyers. Split and merged now give the same run (before, the search's case behind the first one,
+    club cost 65.817: world 102.41 split against 68.42 merged in step 2)."""
+    cover, tariff, cost, cut, ore, stockpile = case
+    split = run(split_club_with_ore(False, cover, tariff, cost, cut, ore, stockpile)).series()
+    merged = run(split_club_with_ore(True, cover, tariff, cost, cut, ore, stockpile)).series()
+    for column in ("price", "club_price", "club_imports", "consumption"):
+        np.testing.assert_allclose(split[column], merged[column], rtol=1e-9, atol=1e-9)

@@ -275,7 +275,7 @@ class Buyers:
                 local = local or {}
                 left = shortfall - sum(local.values())
                 for r, tonnes in sorted(local.items()):
-                    mine = self.region == r
+                    mine = group == groups[r]
                     d, t = allocate_shortfall(max(tonnes, 0.0), np.where(mine, restock, 0.0),
                                               np.where(mine, room, 0.0),
                                               np.where(mine, weight, 0.0), group, limit)

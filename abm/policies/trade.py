@@ -429,16 +429,22 @@ class ExportControl(Policy):
             # product cut on top of a 50% ore cut raised the world price 61.10 -> 79.86)
             limit = model.take_limit
             if limit is not None:
-                segmented = set(model.separate_markets) | (
-                    set(np.flatnonzero(model.region_club).tolist())
-                    if model.plan.club_separate else set())
+                club = (np.flatnonzero(model.region_club).tolist()
+                        if model.plan.club_separate else [])
+                segmented = set(model.separate_markets) | set(club)
                 for r, t in self.landed.items():
                     # (a segmented market that imports nothing there is not linked to the
                     # world market at the free-trade price: its own loss only its buyers can
                     # replace; review rv7 X4: shared with the world's buyers, a 10% ore cut
-                    # raised Japan's price 70 -> 75.85 and lowered the world's 60 -> 55.85)
-                    if r in segmented and limit[r] <= 1e-12 or r in model.shortfall_local:
-                        model.shortfall_local[r] = model.shortfall_local.get(r, 0.0) + t / k
+                    # raised Japan's price 70 -> 75.85 and lowered the world's 60 -> 55.85;
+                    # a club of several regions is one market, booked at its first region
+                    # and judged on its room as a whole, Model.take_groups: a member that
+                    # imports nothing from outside while the club does is linked)
+                    market = club if r in club else [r]
+                    key = market[0]
+                    if (r in segmented and float(limit[market].sum()) <= 1e-12
+                            or key in model.shortfall_local):
+                        model.shortfall_local[key] = model.shortfall_local.get(key, 0.0) + t / k
                     if np.isfinite(limit[r]):
                         limit[r] += t / k
         else:
