@@ -181,3 +181,27 @@ def test_a_club_split_into_members_loses_ore_as_the_merged_club_does(case):
     merged = run(split_club_with_ore(True, cover, tariff, cost, cut, ore, stockpile)).series()
     for column in ("price", "club_price", "club_imports", "consumption"):
         np.testing.assert_allclose(split[column], merged[column], rtol=1e-9, atol=1e-9)
+
+
+def test_a_clubs_unreplaced_own_loss_is_no_room_for_the_worlds_shortfall():
+    """Found by a random search after rv8's fixes (merged club, 60 and 30 days' cover, Other 60,
+    China none; club refinery at 45.20 behind a 50% tariff; the DRC cuts 20% of its ore): the
+    club's refinery loses 370 t of ore a step, its own loss (the club imports under 9 t). Its
+    buyers can draw 185 + 123.29 = 308.29 t of it (the 30-day buyer's room stops at 123.29; the
+    rest of its share is not made up). Before, the 61.71 t they could not take stayed as room
+    for China's product cut, so the club's buyers drew China's withheld tonnes into a club
+    that imports nothing: as China's cut deepened 0.05 -> 0.2 the club price fell 94.66 ->
+    90.16 while the world price rose. Now the club price rises with the cut until the club
+    imports nothing, then holds at its autarky price on its refinery and those draws,
+    60 (1,000 / (480 + 308.29))^2 = 96.557 (its refinery 850 - 370 t: the cut, 0.2 x 1,850 t of
+    DRC exports, lands on the dearer refinery)."""
+    club, world = [], []
+    for cut in (0.02, 0.05, 0.1, 0.15, 0.2):
+        raw = split_club_with_ore(True, (60.0, 30.0, 60.0, 60.0), 0.5, 45.20379048355558,
+                                  cut, 0.2)
+        s = run(raw).series()
+        club.append(float(s["club_price"][2]))
+        world.append(float(s["price"][2]))
+    assert all(b >= a - 1e-9 for a, b in zip(club, club[1:], strict=False)), club
+    assert all(b >= a - 1e-9 for a, b in zip(world, world[1:], strict=False)), world
+    np.testing.assert_allclose(club[-2:], 60 * (1000 / (480 + 185 + 123.29)) ** 2, rtol=1e-4)

@@ -281,7 +281,9 @@ class Buyers:
                                               np.where(mine, weight, 0.0), group, limit)
                     deferred, draw = deferred + d, draw + t
                     restock, room = restock - d, room - t
-                    limit[groups[r]] -= float((d + t).sum())
+                    # (the room the loss added, `report_shortfall`, is the loss's: what its
+                    # buyers could not take of it is no room for the world's part)
+                    limit[groups[r]] = max(limit[groups[r]] - max(tonnes, 0.0), 0.0)
                 d, t = allocate_shortfall(max(left, 0.0), restock, room, weight, group,
                                           limit)
                 deferred, draw = deferred + d, draw + t
