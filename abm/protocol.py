@@ -80,7 +80,7 @@ class ModelView(Protocol):
     shortfall_by: dict          # the same per control (ExportControl -> t)
     short_of: np.ndarray | None  # per region: its buyers are short of it (None: no shortfall)
     take_limit: np.ndarray | None  # per region, t its short buyers may take (None: no limit)
-    shortfall_local: dict       # region -> t of it only that region's buyers can replace
+    shortfall_local: dict       # market (region; a club at its first) -> t only its buyers can replace
     spare_supply: float         # t unsold outside the binding caps at the free-trade price
     deferral_share: float | None  # share of normal-times buying put off for it (None: not found)
     shortfall_parts: dict       # control -> its part of the shortfall (ExportControl.report_shortfall)
@@ -98,5 +98,7 @@ class ModelView(Protocol):
 
     @property
     def region_net_exports(self) -> np.ndarray: ...
+
+    def take_groups(self) -> np.ndarray | None: ...  # a club behind its measures is one group
 
     def register_stock_owner(self, policy) -> int: ...

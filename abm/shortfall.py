@@ -17,11 +17,19 @@ def shared(model) -> float:
     return max(model.shortfall - sum(model.shortfall_local.values()), 0.0)
 
 
+def keys(model, regions) -> set[int]:
+    """The markets of the regions `regions` as `model.shortfall_local` books them: each
+    region its own, a club behind its border measures at its first region
+    (`Model.take_groups`)."""
+    groups = model.take_groups()
+    return {int(r) if groups is None else int(groups[r]) for r in regions}
+
+
 def available(model, regions) -> float:
     """t of the shortfall a party whose market holds the regions `regions` can replace: the
     shared part and those regions' own."""
     local = model.shortfall_local
-    return shared(model) + sum(local.get(int(r), 0.0) for r in set(regions))
+    return shared(model) + sum(local.get(r, 0.0) for r in keys(model, regions))
 
 
 def take(model, regions, tonnes: float) -> float:
@@ -31,7 +39,7 @@ def take(model, regions, tonnes: float) -> float:
     tonnes = min(max(tonnes, 0.0), available(model, regions))
     left = tonnes
     local = model.shortfall_local
-    for r in sorted({int(r) for r in regions}):
+    for r in sorted(keys(model, regions)):
         if r in local and left > 0:
             t = min(local[r], left)
             local[r] -= t

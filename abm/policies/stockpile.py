@@ -256,9 +256,11 @@ def normal_buying_deferred(model, rows: list[int] | None = None) -> float:
     takes none of the tonnes its release would replace."""
     short = model.short_of.copy()
     if rows is not None:
+        mine = shortfall.keys(model, rows)
+        groups = model.take_groups()
         for r in model.shortfall_local:
-            if r not in rows:
-                short[r] = False
+            if r not in mine:
+                short[r if groups is None else groups == r] = False
     price = (model.free_trade_price if model.free_trade_buyer_price is None
              else model.free_trade_buyer_price)
     took = model.buyers.restocking_at(short, price)[:len(short)]

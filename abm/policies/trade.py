@@ -429,6 +429,7 @@ class ExportControl(Policy):
             # product cut on top of a 50% ore cut raised the world price 61.10 -> 79.86)
             limit = model.take_limit
             if limit is not None:
+                groups = model.take_groups()
                 club = (np.flatnonzero(model.region_club).tolist()
                         if model.plan.club_separate else [])
                 segmented = set(model.separate_markets) | set(club)
@@ -440,8 +441,8 @@ class ExportControl(Policy):
                     # a club of several regions is one market, booked at its first region
                     # and judged on its room as a whole, Model.take_groups: a member that
                     # imports nothing from outside while the club does is linked)
-                    market = club if r in club else [r]
-                    key = market[0]
+                    key = r if groups is None else int(groups[r])
+                    market = [r] if groups is None else np.flatnonzero(groups == key)
                     if (r in segmented and float(limit[market].sum()) <= 1e-12
                             or key in model.shortfall_local):
                         model.shortfall_local[key] = model.shortfall_local.get(key, 0.0) + t / k
