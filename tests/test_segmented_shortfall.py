@@ -205,3 +205,37 @@ def test_a_clubs_unreplaced_own_loss_is_no_room_for_the_worlds_shortfall():
     assert all(b >= a - 1e-9 for a, b in zip(club, club[1:], strict=False)), club
     assert all(b >= a - 1e-9 for a, b in zip(world, world[1:], strict=False)), world
     np.testing.assert_allclose(club[-2:], 60 * (1000 / (480 + 185 + 123.29)) ** 2, rtol=1e-4)
+
+
+def spare_ore_elsewhere(cut: float) -> dict:
+    """Review rv8 F5: the club A's refinery (750 t/step at 30) is the only one, on B's ore
+    (a mine-only region, 1,000 t/step at 5) and C's (250 t/step at 10, idle in free trade);
+    each region a third of use, A's buyers 60 days' cover, B's and C's 10. B cuts `cut` of its
+    ore exports from step 1."""
+    return {"experiment": {"name": "f5", "steps": 6, "seed": 1},
+            "market": {"intensity": 1.0, "demand": {"reference_price": 60.0,
+                                                    "reference_quantity": 12000.0,
+                                                    "elasticity": -0.5}},
+            "regions": [{"name": "A", "club": True}, {"name": "B"}, {"name": "C"}],
+            "producers": [{"name": "Ref A", "region": "A", "stage": "refinery",
+                           "capacity": 9000.0, "unit_cost": 30.0},
+                          {"name": "Mine B", "region": "B", "stage": "mine",
+                           "capacity": 12000.0, "unit_cost": 5.0},
+                          {"name": "Mine C", "region": "C", "stage": "mine",
+                           "capacity": 3000.0, "unit_cost": 10.0}],
+            "buyers": [{"name": f"{r} buyers", "region": r, "share": 1 / 3,
+                        "inventory_cover": c} for r, c in (("A", 60.0), ("B", 10.0),
+                                                           ("C", 10.0))],
+            "shocks": [{"kind": "export_control", "region": "B", "start": 1, "duration": 3,
+                        "cut": cut, "stage": "concentrate"}]}
+
+
+def test_idle_ore_elsewhere_replaces_a_mine_only_regions_withheld_ore():
+    """Review rv8 F5. Free trade: the refinery caps output at 750 t a step, P = 60 (1,000 /
+    750)^2 = 106.667, all on B's ore. B's cut c withholds 750 c t; C's 250 t idle at 10 (chain
+    ask 40 < 106.67) take its place up to c = 1/3, so nothing is off the market and the price
+    holds. (Before, a mine-only region's denied ore was all off the market: buyers drew 750 c
+    t on a full supply and the price fell, 88.15 / 82.12 / 77.52 for c = 0.1 / 0.2 / 0.3.)"""
+    for cut in (0.1, 0.2, 0.3):
+        s = run(spare_ore_elsewhere(cut)).series()
+        np.testing.assert_allclose(s["price"], 60 * (1000 / 750) ** 2, rtol=1e-9)

@@ -185,8 +185,9 @@ def licences(model, region: int, cap: float) -> tuple[bool, float, dict[int, flo
         return False, 0.0, {}, 0.0
     b, k = model.book, model.producers.intensity
     denied = max(total - cap, 0.0)
-    if not ((b.stage == REFINERY) & (b.region == region)).any():
-        return True, denied, landed(model, offers, sold, region, cap, denied), 0.0
+    # (a mine-only region too: idle ore elsewhere at the free-trade price is no shortfall,
+    # review rv8 F5: a 10% ore cut with 250 t idle ore in another region drew 75 t of
+    # buyers' stock on a full supply and the price fell 106.67 -> 88.15)
     ask, avail = model.producers.free_trade_asks(model), model.producers.available().copy()
     # the region's ore as that clearing mined it: a tranche idle there is no supply the
     # control takes away
