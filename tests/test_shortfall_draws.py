@@ -9,6 +9,7 @@ import copy
 from dataclasses import replace
 
 import numpy as np
+import pytest
 from helpers import run
 from test_concentrate_controls import controlled
 
@@ -1616,3 +1617,101 @@ def test_the_order_of_the_regions_does_not_move_a_stockpiles_release():
     b = run(config(("B", "A", "Outside"))).series()
     for col in ("price", "government_stock", "buyer_stock"):
         np.testing.assert_allclose(a[col], b[col], rtol=1e-9, err_msg=col)
+
+
+def two_product_controls(cut_a: float | None) -> dict:
+    """Review rv6 W7. Outside (club), A and B (state-directed) a third of use each, 1,500 t/step
+    at 60, elasticity -0.5; A and B refine 500 t/step each at 10; Outside's buyers hold 60 days'
+    cover (986.30 t), A's and B's none. B cuts 0.2 in steps 1-3, A cuts `cut_a` in steps 2-4
+    (None: no control of A's). Free trade: 1,500 x = 1,000 (x = (P / 60)^-0.5), P = 135, each
+    region's buyers 333.33 t, A and B export 166.67. B's cap 133.33 t withholds W_B = 33.33;
+    Outside and A are short, s = 33.33 / 666.67 = 0.05: Outside draws 16.67 t, A's buyers (no
+    stock) nothing, and their share is not made up (7.1): 1,000 x - 16.67 = 633.33, x = 0.65,
+    P = 142.01, A's buyers 325 t, A exports 175 (step 1; A's normal exports (166.67 + 175) / 2
+    = 170.83)."""
+    raw = {
+        "experiment": {"name": "w7", "steps": 5, "seed": 1},
+        "market": {"demand": {"reference_price": 60.0, "reference_quantity": 18000.0,
+                              "elasticity": -0.5}},
+        "regions": [{"name": "Outside", "club": True},
+                    {"name": "A", "market_economy": False},
+                    {"name": "B", "market_economy": False}],
+        "producers": [{"name": f"R{r}", "region": r, "stage": "refinery", "capacity": 6000.0,
+                       "unit_cost": 10.0} for r in ("A", "B")],
+        "buyers": [{"name": r, "region": r, "share": 1 / 3, "inventory_cover": c}
+                   for r, c in (("Outside", 60.0), ("A", 0.0), ("B", 0.0))],
+        "shocks": [{"kind": "export_control", "region": "B", "start": 1, "duration": 3,
+                    "cut": 0.2}],
+    }
+    if cut_a is not None:
+        raw["shocks"].append({"kind": "export_control", "region": "A", "start": 2,
+                              "duration": 3, "cut": cut_a})
+    return raw
+
+
+W7_KNOWN_LIMIT = (
+    "known limit (review rv6 W7, docs/ODD.md 7.12): with B's cap raising the price, A's stockless "
+    "buyers share B's cut only while A's cap does not bind; no bind rule consistent with 7.1 gives "
+    "an outside price that holds or rises with A's cut from 0 (hand numbers in the docstring)")
+
+
+@pytest.mark.xfail(strict=True, reason=W7_KNOWN_LIMIT)
+def test_with_two_product_controls_a_deeper_cut_never_lowers_the_outside_price():
+    """Review rv6 W7, `two_product_controls`, paired runs of A's cut 0 / 0.02 / 0.1 / 0.3 (caps
+    170.83, 167.42, 153.75, 119.58 t), the outside price in steps 2-3. Today: 142.01 / 148.88 /
+    135.00 / 135.00. Cut 0.02: A's cap is slack in the no-one-short free trade (166.67 < 167.42),
+    A's buyers stay short of B's cut and Outside draws 16.67 t, but at 142.01 A would export 175:
+    its cap binds in the clearing: Outside gets 167.42 + 133.33 = 300.75 t from the market plus
+    its 16.67, 500 x = 317.42, P = 60 / x^2 = 148.88. Cut 0.1: A's cap
+    binds on free trade, W_A = 166.67 - 153.75 = 12.92, A's buyers are not short, Outside draws
+    W_A + W_B = 46.25 (room 0.25 x 969.63): P = 135. Deciding A's bind with B's cap in place (the
+    review's rule; branch w7-rule-prototype): with B's cap and no one short, 1,000 x = 633.33,
+    A's buyers 316.67, A exports 183.33 > 167.42, so A binds; W_A = max(166.67 - 167.42, 0) = 0,
+    Outside draws 33.33, 1,000 x - 33.33 = 633.33, P = 135.00, and A exports 166.67: its cap is
+    slack in the clearing it decided. That gives 142.01 / 135 / 135 / 135: still falling from
+    cut 0, as does every consistent state, since a binding cap seals A's stockless buyers off
+    from B's cut and Outside, which holds stock, draws it all (the state where A's cap just binds,
+    A's exports at the cap and one price: 60 (500 / (500 - 167.42))^2 = 135.61 at cut 0.02)."""
+    prices = [run(two_product_controls(c)).series()["price"].to_numpy()[2:4]
+              for c in (None, 0.02, 0.1, 0.3)]
+    for a, b in zip(prices, prices[1:], strict=False):
+        assert (b >= a * (1 - 1e-9)).all(), prices
+
+
+@pytest.mark.xfail(strict=True, reason=W7_KNOWN_LIMIT)
+def test_a_cap_slack_in_free_trade_beside_another_control_changes_no_price():
+    """Review rv6 W7, `two_product_controls`: A's cut 0.02 (cap 167.42 t, above the 166.67 t it
+    exports in the no-one-short free trade, so judged slack) against no control of A's: 148.88
+    against 142.01 in steps 2-3 (the cap binds in the clearing once B's cut has raised the price,
+    see the test above). Under the review's rule, A's bind decided with B's cap in place, A binds
+    and the price is 135.00 against 142.01: the invariance fails either way."""
+    plain = run(two_product_controls(None)).series()["price"].to_numpy()
+    capped = run(two_product_controls(0.02)).series()["price"].to_numpy()
+    np.testing.assert_allclose(plain, [135, 60 / 0.65 ** 2, 60 / 0.65 ** 2, 60 / 0.65 ** 2,
+                                       plain[4]], rtol=1e-9)
+    np.testing.assert_allclose(capped, plain, rtol=1e-9)
+
+
+def test_with_two_product_controls_a_deeper_cut_never_raises_what_outside_gets_or_holds():
+    """Review rv6 W7, `two_product_controls`: what does hold across A's cut 0 / 0.02 / 0.1 / 0.3
+    (caps -, 167.42, 153.75, 119.58 t). Outside's net imports in steps 2-3 are A's exports plus
+    B's 133.33: 175 + 133.33 = 308.33 (no cap of A's; P = 142.01), 167.42 + 133.33 = 300.75
+    (the cap binds in the clearing), 153.75 + 133.33 = 287.08 and 119.58 + 133.33 = 252.92.
+    Outside's stock after step 3: it draws 16.67 t in step 1 (B's cut alone), then 16.67 a step
+    (cut 0 and 0.02: 986.30 - 3 x 16.67 = 936.30), W_A + W_B = 46.25 (cut 0.1: 986.30 - 16.67 -
+    2 x 46.25 = 877.13) or 47.08 + 33.33 = 80.42 (cut 0.3: 808.80)."""
+    caps = {None: 175.0, 0.02: 0.98 * 170.83333333333334, 0.1: 0.9 * 170.83333333333334,
+            0.3: 0.7 * 170.83333333333334}
+    cover = 60 * 6000 / 365
+    stock = {None: cover - 50.0, 0.02: cover - 50.0, 0.1: cover - 50 / 3 - 2 * 46.25,
+             0.3: cover - 50 / 3 - 2 * (500 / 3 - 0.7 * 170.83333333333334 + 100 / 3)}
+    got_imports, got_stock = [], []
+    for cut, cap in caps.items():
+        model = run(two_product_controls(cut), steps=4)
+        imports = -model.region_net_exports[2:4, 0]
+        np.testing.assert_allclose(imports, cap + 400 / 3, rtol=1e-9)
+        np.testing.assert_allclose(model.buyers.stock[0], stock[cut], rtol=1e-9)
+        got_imports.append(imports[0])
+        got_stock.append(model.buyers.stock[0])
+    assert all(b <= a for a, b in zip(got_imports, got_imports[1:], strict=False))
+    assert all(b <= a + 1e-9 for a, b in zip(got_stock, got_stock[1:], strict=False))
