@@ -34,6 +34,21 @@ HUB = 0
 
 
 @dataclass
+class ChainPool:
+    """What the producers behind chain offers have this step, per producer row, so that a
+    clearing can re-pair ore a binding product cap idles with refining elsewhere
+    (`clear_step`): asks (after instruments' adjust_asks), refining and ore available (0 for
+    other rows), region, club membership and the concentrate intensity."""
+
+    ask: np.ndarray
+    ref_avail: np.ndarray
+    mine_avail: np.ndarray
+    region: np.ndarray
+    club: np.ndarray
+    intensity: float
+
+
+@dataclass
 class Offers:
     """This step's product offers: chain segments or refinery offers, and stock releases."""
 
@@ -46,6 +61,8 @@ class Offers:
     contract: np.ndarray   # bool: an offtake-contracted tranche
     club_value: np.ndarray  # share of the offer's value added in club regions (rules of origin)
     feed: np.ndarray | None = None  # bool: fed with compliant concentrate (None: no such offer)
+    pool: ChainPool | None = None   # the chain's producers (None: no re-pairing, see clear_step)
+    repair_start: int | None = None  # first offer re-paired by clear_step (None: none)
 
     def append(self, ask: float, qty: float, region: int, owner: int) -> None:
         """Add a stock release (no producer behind it)."""
@@ -226,6 +243,8 @@ class Outcome:
     # the price in the club's market, which club producers outside separate markets are paid
     # (None: club_price; it differs when club_price is club buyers' mean over separate markets)
     club_sale_price: float | None = None
+    # export-controlling region -> the price in its market
+    restricted_prices: dict[int, float] = field(default_factory=dict)
 
     @property
     def club_market_price(self) -> float:
@@ -562,7 +581,111 @@ class _Markets:
 def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
                buyer_region: np.ndarray, region_club: np.ndarray, eps: float,
                price_cap: float | None, last_price: float) -> Outcome:
-    """Clear every market of the step; see the module docstring."""
+    """Clear every market of the step; see the module docstring.
+
+    Chain offers (`offers.pool`) under a binding product export cap: the cap idles the
+    restricting region's refining (its market's price falls below the world's), and the
+    unsold part of its chain segments releases the ore paired with it, which the product cap
+    does not keep at home. That ore, with any the chain left unpaired, is re-paired
+    (abm.market.chain_curve) with the refining outside the binding caps' regions the chain
+    left without ore, and the step is cleared again with those segments (the idled segments
+    cut to what they sold): ore no longer goes unmined beside idle refining whose chain ask is
+    below the price. If the re-paired supply would make a cap slack, only the largest share of
+    it that keeps every cap binding is offered (the capped region's own segments would want
+    their ore back beyond it). The offers are changed in place (re-paired segments appended
+    from `offers.repair_start`), so that they match the outcome's `sold`."""
+    kw = dict(buyer_scale=buyer_scale, buyer_region=buyer_region, region_club=region_club,
+              eps=eps, price_cap=price_cap, last_price=last_price)
+    out = _clear_step(offers, plan, **kw)
+    if offers.pool is None or not plan.export_caps or offers.repair_start is not None:
+        return out
+    return _repaired(offers, plan, out, kw)
+
+
+def _binding(out: Outcome, regions) -> bool:
+    """Every export cap of `regions` still binds (its market's price below the world's)."""
+    return all(out.restricted_prices[r] < out.world_price * (1 - 1e-9) for r in regions)
+
+
+def _repaired(offers: Offers, plan: MarketPlan, out: Outcome, kw: dict) -> Outcome:
+    """`clear_step` with the ore a binding product cap idles re-paired (see there); `out`
+    when nothing re-paired can sell."""
+    binding = [r for r in plan.export_caps if r in out.restricted_prices
+               and out.restricted_prices[r] < out.world_price * (1 - 1e-9)]
+    if not binding:
+        return out
+    o, pool = offers, offers.pool
+    k = pool.intensity
+    seg = np.flatnonzero((o.mine >= 0) & (o.refinery >= 0) & (o.owner == -1))
+    idled = np.isin(o.region[seg], binding)
+    freed = np.where(idled, np.maximum(o.qty[seg] - out.sold[seg], 0.0), 0.0)
+    if not (freed > 0).any():
+        return out
+    ref_open = (pool.ref_avail > 0) & ~np.isin(pool.region, binding)
+    # (ore under a concentrate cap is not re-paired: it could leave its region beyond the cap)
+    mine_avail = np.where(np.isin(pool.region, list(plan.concentrate_caps)), 0.0,
+                          pool.mine_avail)
+    ref_free, ore_free = market.repair_pool(o.refinery[seg], o.mine[seg], o.qty[seg], freed,
+                                            pool.ref_avail, ref_open, mine_avail, k)
+    tol = 1e-12 * max(float(o.qty[seg].sum()), 1e-300)
+    rr, mr = np.flatnonzero(ref_free > tol), np.flatnonzero(ore_free > tol * k)
+    if not len(rr) or not len(mr):
+        return out
+    curve = market.chain_curve(pool.ask[rr], ref_free[rr], pool.ask[mr], ore_free[mr], k)
+    top = max([out.world_price, out.club_market_price, *out.region_prices.values()])
+    live = curve.asks < top * (1 - 1e-12)
+    if not live.any():
+        return out
+    ref_rows, mine_rows = rr[curve.refinery[live]], mr[curve.mine[live]]
+    asks, qty = curve.asks[live], curve.quantity[live]
+    from abm.agents.sourcing import club_value
+    value = club_value(pool.club, ref_rows, mine_rows, asks, pool.ask[mine_rows], k)
+    start, n = len(o), len(asks)
+    base_qty = o.qty.copy()
+    base_qty[seg] = o.qty[seg] - freed
+
+    def offered(share: float) -> Offers:
+        return Offers(np.concatenate([o.ask, asks]),
+                      np.concatenate([base_qty, qty * share]),
+                      np.concatenate([o.refinery, ref_rows]),
+                      np.concatenate([o.mine, mine_rows]),
+                      np.concatenate([o.region, pool.region[ref_rows]]),
+                      np.concatenate([o.owner, np.full(n, -1)]),
+                      np.concatenate([o.contract, np.zeros(n, dtype=bool)]),
+                      np.concatenate([o.club_value, value]),
+                      None if o.feed is None else np.concatenate([o.feed,
+                                                                  np.zeros(n, dtype=bool)]),
+                      pool, start)
+
+    trial = offered(1.0)
+    again = _clear_step(trial, plan, **kw)
+    if not _binding(again, binding):
+        # the largest share of the re-paired supply that keeps every cap binding (the price
+        # outside falls with it, so the share is found by bisection)
+        lo, hi, best = 0.0, 1.0, None
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            x = offered(mid)
+            y = _clear_step(x, plan, **kw)
+            if _binding(y, binding):
+                lo, best, trial = mid, y, x
+            else:
+                hi = mid
+            if hi - lo <= 1e-12:
+                break
+        if best is None:
+            return out
+        again = best
+    for name in ("ask", "qty", "refinery", "mine", "region", "owner", "contract",
+                 "club_value", "feed", "repair_start"):
+        setattr(o, name, getattr(trial, name))
+    return again
+
+
+def _clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
+                buyer_region: np.ndarray, region_club: np.ndarray, eps: float,
+                price_cap: float | None, last_price: float) -> Outcome:
+    """Clear every market of the step for the offers as they are (`clear_step`)."""
     o = offers
     n_offers = len(o)
     m = _Markets(o, plan, buyer_scale, buyer_region, region_club, eps, price_cap, last_price)
@@ -678,7 +801,8 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
                    buyer_price, bid_filled, stock_price, importer_bought, duties, club_imports,
                    unmet, float(buyer_tonnes.sum()), defence_bought, defence_price,
                    exporter_rent, transshipped, routing_cost, reserve_bought,
-                   float(sum(fills[first_storage:])), region_prices, shipping, club_sale)
+                   float(sum(fills[first_storage:])), region_prices, shipping, club_sale,
+                   {r: prices[m.region_node[r]] for r in m.restricted_regions})
 
 
 def _shipping(costs: tuple[float, float], net_imports: float) -> float:

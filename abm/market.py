@@ -253,6 +253,24 @@ def chain_curve(ref_cost: np.ndarray, ref_qty: np.ndarray, mine_cost: np.ndarray
     return ChainCurve(asks, hi - lo, ri, mi)
 
 
+def repair_pool(seg_ref: np.ndarray, seg_mine: np.ndarray, seg_qty: np.ndarray,
+                freed: np.ndarray, ref_avail: np.ndarray, ref_open: np.ndarray,
+                mine_avail: np.ndarray, intensity: float) -> tuple[np.ndarray, np.ndarray]:
+    """(refining, ore) a clearing leaves free to re-pair, per producer row (product t,
+    concentrate t): the chain offers `seg_*` (producer rows of the refinery and the mine, t of
+    product offered) hold their refining and their ore, except `freed` t of product of each,
+    whose ore they release (the unsold part of a segment whose refining a binding product cap
+    idles: its ore may be sold to refining elsewhere, abm.clearing.clear_step). The refining
+    free is what rows `ref_open` have available (`ref_avail`) beyond every offer's; the ore
+    free is what mines have available (`mine_avail`) beyond what the offers keep."""
+    n = len(ref_avail)
+    ref_used = np.bincount(seg_ref, weights=seg_qty, minlength=n)
+    ore_kept = np.bincount(seg_mine, weights=(seg_qty - freed) * intensity, minlength=n)
+    ref_free = np.where(ref_open, np.maximum(ref_avail - ref_used, 0.0), 0.0)
+    ore_free = np.maximum(mine_avail - ore_kept, 0.0)
+    return ref_free, ore_free
+
+
 def concentrate_price(price: float, curve: ChainCurve, dispatched: np.ndarray,
                       ref_cost: np.ndarray, mine_cost: np.ndarray, mine_qty: np.ndarray,
                       intensity: float) -> float:

@@ -278,7 +278,8 @@ class MineralMarket(mesa.Model):
         self.club_market_price = out.club_market_price
         self.concentrate_price = self.producers.concentrate_price(self.price, out.sold,
                                                                   self.concentrate_price,
-                                                                  self.club_market_price)
+                                                                  self.club_market_price,
+                                                                  self.offers)
         self.buyers.take_delivery(out)
 
     def clear_offers(self) -> Outcome:

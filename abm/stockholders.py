@@ -156,6 +156,10 @@ class Stockholders(Policy):
         own = offers.owner == -1
         plain = dataclasses.replace(offers, qty=np.where(own, offers.qty / max(factor, 1e-9),
                                                          0.0))
+        if plain.pool is not None:      # (the chain's producers at the same capacities)
+            plain.pool = dataclasses.replace(
+                plain.pool, ref_avail=plain.pool.ref_avail / max(factor, 1e-9),
+                mine_avail=plain.pool.mine_avail / max(factor, 1e-9))
         caps = model.plan.export_caps if export_caps is None else export_caps
         plan = dataclasses.replace(model.plan, bid_qty=0.0, defence=None, importer_demand=0.0,
                                    reserve_bids={}, storage_bids=[], export_caps=dict(caps))

@@ -24,7 +24,7 @@ from abm import market
 from abm.agents import sourcing, withholding
 from abm.agents.book import ProducerBook
 from abm.agents.recyclers import RecyclerPool
-from abm.clearing import Offers
+from abm.clearing import ChainPool, Offers
 from abm.kinds import EXISTING, MINE, RECYCLER, RECYCLING, REFINERY, STAGES, entry_imminent
 from abm.shocks import Outages, SupplyShock
 
@@ -673,6 +673,13 @@ class Producers:
         offers = Offers(asks.astype(float), qty.astype(float), ref_rows, mine_rows,
                         b.region[ref_rows], np.full(n, -1), np.zeros(n, dtype=bool), club_value,
                         feed)
+        if self.has_mines and not pools and compliant is None:
+            # what a binding product cap's clearing may re-pair (abm.clearing.clear_step)
+            ref_avail, mine_avail = np.zeros(len(b)), np.zeros(len(b))
+            # (under a concentrate cap: what `withhold` leaves the world chain)
+            ref_avail[refs], mine_avail[mines] = left[refs], left[mines]
+            offers.pool = ChainPool(ask.copy(), ref_avail, mine_avail, b.region, b.club,
+                                    self.intensity)
         for policy in policies:
             policy.adjust_offers(model, offers)
         return offers, ask, chain, compliant, pools
@@ -718,7 +725,8 @@ class Producers:
         return self.structure().merit_order(self.dumping, eps) if self.plain else None
 
     def concentrate_price(self, price: float, sold: np.ndarray, previous: float,
-                          club_price: float | None = None) -> float:
+                          club_price: float | None = None,
+                          offers: Offers | None = None) -> float:
         """With mines: the concentrate price behind product price `price`, given what the chain
         offers sold (abm.market.concentrate_price); `previous` when no chain offers (or no
         mines), except under a concentrate export control whose home pools are then the only
@@ -734,7 +742,18 @@ class Producers:
         else:
             refs, mines, mine_avail = self.chain_rows
             n = len(self.chain.asks)
-            found = market.concentrate_price(price, self.chain, sold[:n], self.ask[refs],
+            curve, dispatched = self.chain, sold[:n]
+            j = None if offers is None else offers.repair_start
+            if j is not None:
+                # the segments a binding product cap's clearing re-paired (abm.clearing
+                # .clear_step) sold on the same refineries and mines
+                curve = market.ChainCurve(
+                    np.concatenate([curve.asks, offers.ask[j:]]),
+                    np.concatenate([curve.quantity, offers.qty[j:]]),
+                    np.concatenate([curve.refinery, np.searchsorted(refs, offers.refinery[j:])]),
+                    np.concatenate([curve.mine, np.searchsorted(mines, offers.mine[j:])]))
+                dispatched = np.concatenate([dispatched, sold[j:]])
+            found = market.concentrate_price(price, curve, dispatched, self.ask[refs],
                                              self.ask[mines], mine_avail, self.intensity)
         if self.compliant is not None:
             self.compliant_price = sourcing.compliant_price(

@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from abm import market
 from abm.agents import withholding
 from abm.investment import Protection
 from abm.kinds import REFINERY
@@ -608,7 +609,52 @@ class ExportControl(Policy):
             total = float(idle[abroad].sum()) * k
             if total > room:
                 idle[abroad] *= room / total
-        return np.bincount(offers.region, weights=idle, minlength=regions)
+        spare = np.bincount(offers.region, weights=idle, minlength=regions)
+        binding = {p.region: cap for p, cap, binds in caps if binds and not p.concentrate}
+        if offers.pool is not None and binding:
+            ore_capped = [p.region for p, _, _ in caps if p.concentrate]
+            spare += self.repaired_spare(model, offers, price, binding, ore_capped)
+        return spare
+
+    @staticmethod
+    def repaired_spare(model, offers, price: float, binding: dict,
+                       ore_capped: list) -> np.ndarray:
+        """Per region, t of product the refining outside the binding product caps' regions
+        that the counterfactual's chain left without ore would make, at an ask at most the
+        free-trade price `price`, from the ore those caps idle (abm.clearing.clear_step
+        re-pairs it): supply at that price that replaces withheld tonnes, so not a shortfall
+        the buyers draw stock for. The ore a cap idles is what its region's offers leave
+        unsold in its own market, cleared against its buyers with its cap as exports
+        (`binding`: region -> cap, t per step; its home price falls, so its home users take
+        part of what it no longer exports). Ore of regions under a concentrate cap
+        (`ore_capped`) is not re-paired (as in the clearing)."""
+        o, pool = offers, offers.pool
+        regions = len(model.region_names)
+        scale = model.buyers.planned_scale()
+        seg = (o.mine >= 0) & (o.refinery >= 0) & (o.owner == -1)
+        freed = np.zeros(len(o))
+        for r, cap in binding.items():
+            own = o.region == r
+            home = market.clear(o.ask[own], o.qty[own], float(scale[model.buyers.region == r]
+                                                               .sum()), model.elasticity,
+                                B=cap, price_cap=model.config.market.price_cap,
+                                shortfall_price=model.last_price)
+            freed[own] = np.maximum(o.qty[own] - home.dispatched, 0.0)
+        freed = freed[seg]
+        if not (freed > 0).any():
+            return np.zeros(regions)
+        k = pool.intensity
+        ref_free, ore_free = market.repair_pool(
+            o.refinery[seg], o.mine[seg], o.qty[seg], freed, pool.ref_avail,
+            (pool.ref_avail > 0) & ~np.isin(pool.region, list(binding)),
+            np.where(np.isin(pool.region, ore_capped), 0.0, pool.mine_avail), k)
+        rr, mr = np.flatnonzero(ref_free > 0), np.flatnonzero(ore_free > 0)
+        if not len(rr) or not len(mr):
+            return np.zeros(regions)
+        curve = market.chain_curve(pool.ask[rr], ref_free[rr], pool.ask[mr], ore_free[mr], k)
+        at = curve.asks <= price * (1 + 1e-9)
+        return np.bincount(pool.region[rr[curve.refinery[at]]], weights=curve.quantity[at],
+                           minlength=regions)
 
     def announced_shortfall(self, model) -> float:
         """t the announced schedule withholds over the control's force: its normal exports

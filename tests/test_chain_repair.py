@@ -1,0 +1,133 @@
+"""A product export cap on a region with mines and refineries idles its refining; the ore paired
+with that refining is re-paired with idle refining elsewhere whose chain ask is below the price
+there (abm.clearing.clear_step, abm.market.repair_pool), not left unmined."""
+
+import numpy as np
+import pytest
+from test_conservation import assert_conserved
+
+from abm import market
+from abm.validation.base import run_model
+
+START, STEPS = 12, 16
+
+
+def config(cut: float | None = 1.0, stage: str = "product") -> dict:
+    """C mines 100 t/yr at 10 and refines 100 t/yr at 5; O has 30 t/yr of refining at 6 and
+    no mine. Demand 100 t/yr at 20, elasticity -0.3, half of it C's buyers', half O's;
+    concentrate intensity 1. From month 12, C's product exports are capped at (1 - cut) of
+    free trade's."""
+    raw = {"experiment": {"name": "repair", "steps": STEPS, "seed": 1},
+           "market": {"price_unit": "USD/kg", "demand": {
+               "reference_price": 20.0, "reference_quantity": 100.0, "elasticity": -0.3}},
+           "regions": [{"name": "C"}, {"name": "O"}],
+           "producers": [
+               {"name": "C mine", "region": "C", "stage": "mine", "capacity": 100.0,
+                "unit_cost": 10.0},
+               {"name": "C refinery", "region": "C", "stage": "refinery", "capacity": 100.0,
+                "unit_cost": 5.0},
+               {"name": "O refinery", "region": "O", "stage": "refinery", "capacity": 30.0,
+                "unit_cost": 6.0}],
+           "buyers": [{"name": "C users", "region": "C", "share": 0.5},
+                      {"name": "O users", "region": "O", "share": 0.5}]}
+    if cut is not None:
+        raw["shocks"] = [{"kind": "export_control", "region": "C", "start": START,
+                          "duration": STEPS - START, "cut": cut, "stage": stage}]
+    return raw
+
+
+def test_a_product_ban_sends_the_ore_cs_refining_no_longer_uses_to_os_idle_refinery():
+    # Free trade: the chain pairs C's refining (the cheaper) with the 100 t of ore, ask
+    # 5 + 10 = 15, and O's 30 t of refining has no ore; supply is 100 t/yr at any price above
+    # 15, so P = 20 (demand 100 there) and C exports 50 t/yr to O's users.
+    # The ban (exports 0): C's market clears on its own users, 50 (P / 20)^-0.3 = 100 has no
+    # solution above 15, so P_C = 15 and C refines 50 x 0.75^-0.3 = 54.51 t/yr; the other
+    # 45.49 t of ore the chain paired with C's refining is free (a product ban keeps no ore
+    # at home). O's refining asks 6 + 10 = 16 on it, below any price O's users pay without
+    # supply, so O refines its 30 t: 50 (P_O / 20)^-0.3 = 30, P_O = 20 x 0.6^(-1/0.3) =
+    # 109.78. C's mine sells 54.51 + 30 = 84.51 t/yr; 15.49 t stays unmined because O has
+    # no more refining. The concentrate price stays at the mine's cost 10 (ore left over).
+    raw = config()
+    model, out = run_model(raw, 1, record_output=True)
+    s = model.series()
+    year = out * 12                                         # t/step -> t/yr
+    mine, c_ref, o_ref = 0, 1, 2
+    pre, ban = START - 1, slice(START, STEPS)
+    assert s["price"][pre] == pytest.approx(20.0, rel=1e-9)
+    assert year[pre, c_ref] == pytest.approx(100.0, rel=1e-9)
+    assert year[pre, o_ref] == pytest.approx(0.0, abs=1e-12)
+    home = 50 * 0.75 ** -0.3
+    assert home == pytest.approx(54.51, abs=5e-3)
+    assert s["export_region_price"][ban].to_list() == pytest.approx([15.0] * 4, rel=1e-9)
+    assert year[ban, c_ref] == pytest.approx([home] * 4, rel=1e-9)
+    assert year[ban, o_ref] == pytest.approx([30.0] * 4, rel=1e-9)
+    assert year[ban, mine] == pytest.approx([home + 30.0] * 4, rel=1e-9)
+    assert s["price"][ban].to_list() == pytest.approx([20 * 0.6 ** (-1 / 0.3)] * 4, rel=1e-9)
+    assert 20 * 0.6 ** (-1 / 0.3) == pytest.approx(109.78, abs=5e-3)
+    assert s["concentrate_price"][ban].to_list() == pytest.approx([10.0] * 4, rel=1e-9)
+    assert_conserved(raw)
+
+
+def test_a_product_quota_re_pairs_only_the_ore_its_idled_refining_held():
+    # cut 0.8: C may export 0.2 x 50 = 10 t/yr. C's market: 50 (P_C / 20)^-0.3 + 10 = 100
+    # needs P_C < 15, so P_C = 15 and C refines 54.51 + 10 = 64.51 t/yr; 35.49 t of ore is
+    # free, O refines its 30 t on it and O's users get 30 + 10 = 40 t/yr:
+    # P_O = 20 x 0.8^(-1/0.3) = 42.08, above C's 15, so the cap still binds
+    raw = config(cut=0.8)
+    model, out = run_model(raw, 1, record_output=True)
+    s = model.series()
+    year, ban = out * 12, slice(START, STEPS)
+    home = 50 * 0.75 ** -0.3
+    assert year[ban, 1] == pytest.approx([home + 10.0] * 4, rel=1e-9)
+    assert year[ban, 2] == pytest.approx([30.0] * 4, rel=1e-9)
+    assert s["price"][ban].to_list() == pytest.approx([20 * 0.8 ** (-1 / 0.3)] * 4, rel=1e-9)
+    assert s["export_region_price"][ban].to_list() == pytest.approx([15.0] * 4, rel=1e-9)
+    assert_conserved(raw)
+
+
+def test_a_concentrate_ban_keeps_the_ore_home_and_nothing_is_re_paired():
+    # the same ban at the concentrate stage keeps C's ore in C: O's refinery gets none
+    _, out = run_model(config(stage="concentrate"), 1, record_output=True)
+    assert out[START:, 2] == pytest.approx([0.0] * 4, abs=1e-12)
+
+
+def test_with_a_concentrate_cap_beside_the_product_cap_the_idled_ore_stays_home():
+    # C caps both its product and its ore exports (bans): the ore its idled refining frees
+    # may not leave C, so O's refinery gets none of it and C's mine sells what C refines
+    raw = config()
+    raw["shocks"].append(dict(raw["shocks"][0], stage="concentrate"))
+    _, out = run_model(raw, 1, record_output=True)
+    assert out[START:, 2] == pytest.approx([0.0] * 4, abs=1e-12)
+    assert out[START:, 0] == pytest.approx(out[START:, 1], rel=1e-9)
+
+
+def test_repair_pool_frees_only_the_unsold_part_of_idled_segments():
+    # two segments: refinery row 1 on mine row 0 (10 t, 4 unsold and idled), refinery row 2
+    # on mine row 0 (5 t, kept); row 3 a refinery with 8 t not in any offer, row 1's refining
+    # stays its own (closed); mine 0 has 20 t: 20 - (6 + 5) = 9 t free
+    ref_free, ore_free = market.repair_pool(
+        np.array([1, 2]), np.array([0, 0]), np.array([10.0, 5.0]), np.array([4.0, 0.0]),
+        np.array([0.0, 10.0, 5.0, 8.0]), np.array([False, False, True, True]),
+        np.array([20.0, 0.0, 0.0, 0.0]), 1.0)
+    assert ref_free.tolist() == [0.0, 0.0, 0.0, 8.0]
+    assert ore_free.tolist() == [9.0, 0.0, 0.0, 0.0]
+
+
+def test_short_buyers_draw_stock_only_for_what_the_re_paired_ore_does_not_replace():
+    # O's users hold 60 days of their use (50 x 60 / 365 = 8.219 t). The ban withholds C's
+    # 50 t/yr of exports; at the free-trade price 20 O's idle refinery would refine 30 t/yr
+    # of the ore C's idled refining frees (ask 16 <= 20), which is no shortfall, so O's users
+    # draw 50 - 30 = 20 t/yr (1.667 t in the ban's first month) and O's price holds at 20
+    # (O's users get 30 + 20 = 50 t/yr there). Drawing for all 50 t/yr beside the re-paired
+    # 30 t/yr pushed O's price down to O's refinery's ask, 16, below free trade's.
+    raw = config()
+    raw["buyers"][1]["inventory_cover"] = 60.0
+    model, out = run_model(raw, 1, record_output=True)
+    s = model.series()
+    stock = s["buyer_stock"].to_list()
+    assert stock[START - 1] == pytest.approx(50 * 60 / 365, rel=1e-9)
+    assert stock[START - 1] - stock[START] == pytest.approx(20 / 12, rel=1e-9)
+    assert s["price"][START] == pytest.approx(20.0, rel=1e-9)
+    assert out[START, 2] * 12 == pytest.approx(30.0, rel=1e-9)
+    assert s["consumption"][START] * 12 == pytest.approx(50 * 0.75 ** -0.3 + 50, rel=1e-9)
+    assert_conserved(raw)
