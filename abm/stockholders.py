@@ -168,6 +168,14 @@ class Stockholders(Policy):
                          eps=model.elasticity, price_cap=model.config.market.price_cap,
                          last_price=model.last_price)
         price = out.club_price if plan.club_separate else out.world_price
+        if plan.export_caps:
+            # behind a product cap the region's own buyers are served in its home market, which
+            # the stock (sold at the world price) does not reach: the regime's market is the
+            # buyers outside (review rv9 G1: priced on every buyer, a known ban's market was 2.8
+            # times too deep, stockholders carried stock at a loss through the ban and sold
+            # the last 4.97 t after it at 16.7, below free trade's 20)
+            outside = ~np.isin(model.buyers.region, list(plan.export_caps))
+            return float(price), float(out.buyer_tonnes[outside].sum())
         return float(price), float(out.consumption)
 
     def solution(self, model, pbar: float, qbar: float):

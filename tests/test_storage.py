@@ -267,3 +267,30 @@ def test_the_published_sto1fx_table_is_what_the_solver_gives():
 def test_parameters_outside_the_model_are_refused(bad):
     with pytest.raises(ValueError):
         storage.solve(**(STO1FX | bad))
+
+
+def test_stockholders_price_a_known_product_ban_on_the_buyers_outside_it():
+    # Review rv9 G1: tests/test_chain_repair.py's market (C mines and refines 100 t/yr, O has
+    # 30 t/yr of ore-less refining; 100 t/yr at 20, half the demand C's), C's product ban in
+    # force at months 12-17, known from month 3; stockholders with full foresight (interest
+    # 0.5% a month, 0.05 a tonne). In the ban O's users are served by O's 30 t of re-paired
+    # refining and the stock only: C's users buy in C's home market, which the stock does not
+    # reach. Priced on every buyer (the ban's market 84.51 t/yr instead of O's 30), the
+    # stockholders bought too much ahead, the price FELL through the ban (37.65 -> 16.60: a
+    # tonne carried lost 4.6) and the stock left over sold after it at 16.7, below free
+    # trade's 20. On O's buyers: the price rises through the ban within the solution's grid
+    # (no month more than 1% below the one before), the stock is used up by the ban's last
+    # month and free trade after it is 20.
+    from test_chain_repair import config
+    raw = config(1.0)
+    raw["experiment"]["steps"] = 20
+    raw["shocks"][0].update(duration=6, announce=3)
+    raw["storage"] = {"enabled": True, "interest": 0.005, "cost": 0.05, "foresight": "full"}
+    from abm.validation.base import run_model
+    s = run_model(raw, 1).series()
+    price, stock = s["price"].to_numpy(), s["private_stock"].to_numpy()
+    ban = slice(12, 18)
+    assert stock[11] > 5.0                                    # bought ahead
+    assert (price[ban][1:] >= 0.99 * price[ban][:-1]).all(), price[ban]
+    assert stock[17] == pytest.approx(0.0, abs=1e-6)
+    assert price[18:].tolist() == pytest.approx([20.0, 20.0], rel=1e-9)
