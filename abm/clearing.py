@@ -602,9 +602,15 @@ def clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
     return _repaired(offers, plan, out, kw)
 
 
-def _binding(out: Outcome, regions) -> bool:
-    """Every export cap of `regions` still binds (its market's price below the world's)."""
-    return all(out.restricted_prices[r] < out.world_price * (1 - 1e-9) for r in regions)
+def _binding(out: Outcome, regions, before: Outcome) -> bool:
+    """Every export cap of `regions` still binds in `out`, a clearing with re-paired supply:
+    its market's price is below the world's. Its market's price is the one before the re-pair
+    (`before`) where `out`'s is higher: the re-pair takes only ore the region's market left
+    unsold, so its market is the same, but with its unsold segments cut away a region without
+    buyers of its own has no price of its own in `out` (review rv9 G5: it read the world's, so
+    no re-pair was ever kept and a 50% cut gave 201.59 instead of 42.08)."""
+    return all(min(out.restricted_prices[r], before.restricted_prices[r])
+               < out.world_price * (1 - 1e-9) for r in regions)
 
 
 def _repaired(offers: Offers, plan: MarketPlan, out: Outcome, kw: dict) -> Outcome:
@@ -659,7 +665,7 @@ def _repaired(offers: Offers, plan: MarketPlan, out: Outcome, kw: dict) -> Outco
 
     trial = offered(1.0)
     again = _clear_step(trial, plan, **kw)
-    if not _binding(again, binding):
+    if not _binding(again, binding, out):
         # the largest share of the re-paired supply that keeps every cap binding (the price
         # outside falls with it, so the share is found by bisection)
         lo, hi, best = 0.0, 1.0, None
@@ -667,7 +673,7 @@ def _repaired(offers: Offers, plan: MarketPlan, out: Outcome, kw: dict) -> Outco
             mid = 0.5 * (lo + hi)
             x = offered(mid)
             y = _clear_step(x, plan, **kw)
-            if _binding(y, binding):
+            if _binding(y, binding, out):
                 lo, best, trial = mid, y, x
             else:
                 hi = mid

@@ -216,6 +216,7 @@ class MineralMarket(mesa.Model):
         # own refineries' loss to a concentrate control: ExportControl.report_shortfall)
         self.shortfall_local = {}
         self.spare_supply = 0.0     # t unsold outside the caps at the free-trade price
+        self.repaired_supply = 0.0  # of it, t made on ore a product cap idles (re-paired)
         # the share of their normal-times buying the parties put off for it (found once a
         # step: abm.policies.stockpile.deferral_share)
         self.deferral_share = None

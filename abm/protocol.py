@@ -82,6 +82,7 @@ class ModelView(Protocol):
     take_limit: np.ndarray | None  # per region, t its short buyers may take (None: no limit)
     shortfall_local: dict       # market (region; a club at its first) -> t only its buyers can replace
     spare_supply: float         # t unsold outside the binding caps at the free-trade price
+    repaired_supply: float      # of it, t made on ore a product cap idles (re-paired)
     deferral_share: float | None  # share of normal-times buying put off for it (None: not found)
     shortfall_parts: dict       # control -> its part of the shortfall (ExportControl.report_shortfall)
     free_trade_price: float     # world price of the export controls' free-trade counterfactual

@@ -131,3 +131,142 @@ def test_short_buyers_draw_stock_only_for_what_the_re_paired_ore_does_not_replac
     assert out[START, 2] * 12 == pytest.approx(30.0, rel=1e-9)
     assert s["consumption"][START] * 12 == pytest.approx(50 * 0.75 ** -0.3 + 50, rel=1e-9)
     assert_conserved(raw)
+
+
+def separate_market_config(cut: float) -> dict:
+    """Review rv9 G2: C mines 100 t/yr at 10 and refines 100 t/yr at 5; O, a separate market
+    2 USD/kg from the world (W), has 30 t/yr of refining at 6 and no mine. Demand 100 t/yr at
+    20 (elasticity -0.3) shared by C's, O's and W's users, O's and W's with a year's cover,
+    drawing up to 0.9 of their use a month. From month 12 C's product exports are capped."""
+    return {"experiment": {"name": "sep", "steps": 16, "seed": 1},
+            "market": {"price_unit": "USD/kg", "demand": {
+                "reference_price": 20.0, "reference_quantity": 100.0, "elasticity": -0.3}},
+            "regions": [{"name": "C"}, {"name": "O", "separate_market": True}, {"name": "W"}],
+            "trade_costs": [{"from": "W", "to": "O", "cost": 2.0},
+                            {"from": "O", "to": "W", "cost": 2.0}],
+            "producers": [
+                {"name": "C mine", "region": "C", "stage": "mine", "capacity": 100.0,
+                 "unit_cost": 10.0},
+                {"name": "C refinery", "region": "C", "stage": "refinery", "capacity": 100.0,
+                 "unit_cost": 5.0},
+                {"name": "O refinery", "region": "O", "stage": "refinery", "capacity": 30.0,
+                 "unit_cost": 6.0}],
+            "buyers": [{"name": "C users", "region": "C", "share": 1 / 3},
+                       {"name": "O users", "region": "O", "share": 1 / 3,
+                        "inventory_cover": 365.0, "inventory_max_draw": 0.9},
+                       {"name": "W users", "region": "W", "share": 1 / 3,
+                        "inventory_cover": 365.0, "inventory_max_draw": 0.9}],
+            "shocks": [{"kind": "export_control", "region": "C", "start": 12, "duration": 4,
+                        "cut": cut, "stage": "product"}]}
+
+
+@pytest.mark.parametrize("cut", [0.2, 0.5, 0.8])
+def test_re_paired_refining_in_a_separate_market_replaces_its_imports_not_the_worlds(cut):
+    # Free trade: world (C, W) P_w with C's 100 t/yr against 100/3 (P/20)^-0.3 x 2 plus O's
+    # 100/3 ((P + 2)/20)^-0.3; P_w = 19.3615, O = 21.3615, C exports 66.34 t/yr. Under the cap
+    # C's home price falls to its chain ask 15 and its idled segments' ore (30.49 t at cut 0.5)
+    # goes to O's idle 30 t refinery (ask 16, below O's 21.36): O's refinery replaces 30 t of
+    # O's imports, so the tonnes missing at free-trade prices are what C withholds less 30,
+    # and the buyers (every one outside C with a year's cover) draw only those: both outside
+    # prices hold at free trade. Before rv9's fix the 30 t were counted nowhere (spare supply
+    # in a separate market is zeroed), the buyers drew the whole withheld tonnage, pushed O's
+    # refinery out (30 -> 5 t/yr) and both prices fell below free trade (15.00 / 17.00).
+    model, out = run_model(separate_market_config(cut), 1, record_output=True)
+    s = model.series()
+    pre, t = 11, 12
+    assert s["price"][pre] == pytest.approx(19.3615, abs=1e-4)
+    assert s["price"][t] == pytest.approx(s["price"][pre], rel=1e-6)
+    assert s["price_region__O"][pre] == pytest.approx(21.3615, abs=1e-4)
+    assert s["price_region__O"][t] == pytest.approx(s["price_region__O"][pre], rel=1e-6)
+    # O's refinery refines all the freed ore (C's 100 t of ore less what C refines), up to 30
+    freed = 100.0 - out[t, 1] * 12
+    assert out[t, 2] * 12 == pytest.approx(min(freed, 30.0), rel=1e-6)
+    assert_conserved(separate_market_config(cut))
+
+
+def club_config(cut: float) -> dict:
+    """Review rv9 G3: as `config` with a third region W and O a club behind a 20% tariff; a
+    quarter of demand each for C's, W's and two groups of O's users, all but C's with a year's
+    cover."""
+    stocked = {"inventory_cover": 365.0, "inventory_max_draw": 0.9}
+    return {"experiment": {"name": "club", "steps": 14, "seed": 1},
+            "market": {"price_unit": "USD/kg", "demand": {
+                "reference_price": 20.0, "reference_quantity": 100.0, "elasticity": -0.3}},
+            "regions": [{"name": "C"}, {"name": "W"}, {"name": "O", "club": True}],
+            "producers": [
+                {"name": "C mine", "region": "C", "stage": "mine", "capacity": 100.0,
+                 "unit_cost": 10.0},
+                {"name": "C refinery", "region": "C", "stage": "refinery", "capacity": 100.0,
+                 "unit_cost": 5.0},
+                {"name": "O refinery", "region": "O", "stage": "refinery", "capacity": 30.0,
+                 "unit_cost": 6.0}],
+            "buyers": [{"name": "C users", "region": "C", "share": 0.25},
+                       {"name": "W users", "region": "W", "share": 0.25, **stocked},
+                       {"name": "O1 users", "region": "O", "share": 0.25, **stocked},
+                       {"name": "O2 users", "region": "O", "share": 0.25, **stocked}],
+            "policy": {"trade": {"tariff": 0.2}},
+            "shocks": [{"kind": "export_control", "region": "C", "start": 12, "duration": 2,
+                        "cut": cut, "stage": "product"}]}
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.8])
+def test_re_paired_refining_inside_a_club_nets_the_clubs_own_room(cut):
+    # Free trade: world 18.2802, club 21.9362 (x 1.2); C exports 74.31 t/yr, 48.63 to the
+    # club. Under a deep cut the club's idle 30 t refinery takes the ore of C's idled
+    # segments (ask 16, below the world price), so the club needs 48.63 - 30 = 18.63 t of
+    # imports: that is its room for its buyers' draws, and the shortfall is the withheld
+    # tonnes less 30. With every buyer outside C stocked, both prices hold at free trade.
+    # Before rv9's fix the 30 t netted the shortfall but not the club's room, its buyers
+    # drew beyond what it lost, it stopped importing and at cut 0.8 the club price fell to
+    # 21.00 while the world's rose to 19.89.
+    model = run_model(club_config(cut), 1)
+    s = model.series()
+    pre, t = 11, 12
+    assert s["price"][pre] == pytest.approx(18.2802, abs=1e-4)
+    assert s["club_price"][pre] == pytest.approx(18.2802 * 1.2, abs=1e-4)
+    assert s["price"][t] == pytest.approx(s["price"][pre], rel=1e-6)
+    assert s["club_price"][t] == pytest.approx(s["club_price"][pre], rel=1e-6)
+    assert_conserved(club_config(cut))
+
+
+def test_importers_release_only_what_the_re_paired_refining_does_not_replace():
+    # Review rv9 G7. Cut 0.5 known 10 months ahead, importers buying ahead (front_run 0.2):
+    # free trade P = 20, C exports 50 t/yr; the cap lets out 25. C's home price falls to 15,
+    # its users take 54.51, so 100 - 54.51 - 25 = 20.49 t of ore is re-paired with O's idle
+    # refinery (ask 16, below 20). Missing at the free-trade price: 25 - 20.49 = 4.51 t/yr,
+    # which the importers' stock (bought ahead) supplies: O's users get 25 + 20.49 + 4.51 =
+    # 50 and P stays 20. Before rv9's fix the importers released the whole 25 t/yr on top of
+    # the re-paired tonnes and the price fell to O's refinery's ask, 16, with it nearly idle.
+    raw = config(0.5)
+    raw["shocks"][0].update(announce=2, front_run=0.2)
+    model, out = run_model(raw, 1, record_output=True)
+    s = model.series()
+    ban = slice(START, STEPS)
+    assert s["price"][ban].to_list() == pytest.approx([20.0] * 4, rel=1e-9)
+    freed = 100 - 50 * 0.75 ** -0.3 - 25
+    assert freed == pytest.approx(20.49, abs=5e-3)
+    assert (out[ban, 2] * 12).tolist() == pytest.approx([freed] * 4, rel=1e-9)
+    assert_conserved(raw)
+
+
+@pytest.mark.parametrize("cut, cover, price", [
+    (0.5, None, 20 * 0.8 ** (-1 / 0.3)),      # 50 exported + 30 re-paired: 42.079
+    (1.0, None, 20 * 0.3 ** (-1 / 0.3)),      # 30 re-paired: 1,106.52
+    (0.5, 60.0, 20.0)])                       # 50 + 30 + 20 drawn from stock: held
+def test_a_capped_region_without_buyers_of_its_own_still_re_pairs_its_idled_ore(cut, cover,
+                                                                                 price):
+    # Review rv9 G5: all demand (100 t/yr at 20) is O's. Free trade P = 20, C exports its
+    # 100 t. Under a cut C exports (1 - cut) x 100 and has no home market, so the ore of its
+    # other segments is free; O's idle 30 t refinery asks 6 + 10 = 16 on it. Before rv9's
+    # fix the re-paired clearing saw no price in C's (empty) market, took the cap for slack
+    # and kept no re-pair: 201.59 at cut 0.5, no supply at all under the ban (unmet 100).
+    raw = config(cut)
+    raw["buyers"] = [{"name": "O users", "region": "O", "share": 1.0}]
+    if cover is not None:
+        raw["buyers"][0]["inventory_cover"] = cover
+    model, out = run_model(raw, 1, record_output=True)
+    s = model.series()
+    ban = slice(START, STEPS)
+    assert s["price"][ban].to_list() == pytest.approx([price] * 4, rel=1e-6)
+    assert (out[ban, 2] * 12).tolist() == pytest.approx([30.0] * 4, rel=1e-9)
+    assert_conserved(raw)

@@ -450,8 +450,7 @@ class ExportControl(Policy):
                     if np.isfinite(limit[r]):
                         limit[r] += t / k
         else:
-            part = (self.withheld - min(self.inventory, self.withheld), {},
-                    (self.region, self.withheld))
+            part = (self.withheld - self.released(model), {}, (self.region, self.withheld))
         parts = model.shortfall_parts
         parts[self] = part
         if part[0] > 0:
@@ -522,15 +521,23 @@ class ExportControl(Policy):
         # market, whose idle capacity would ship at its price plus the shipping cost), and from
         # a region under a slack cap of its own only up to that cap, the room its buyers' take
         # then shares (review rv4 F1, F2)
-        spare = self.spare_supply(model, caps)
+        spare, repaired = self.spare_supply(model, caps)
         spare[list(model.separate_markets)] = 0.0
         capped = np.isfinite(limit)
         capped[segmented] = False
         spare[capped] = np.minimum(spare[capped], limit[capped])
         limit[capped] -= spare[capped]
+        # ore re-paired with refining in a segmented market (a separate market, a club behind
+        # its border measures) supplies that market's own buyers, in place of imports: it
+        # nets the market's room and the shortfall up to that room (review rv9 G2, G3: a
+        # separate market's re-paired refinery went uncounted and its buyers drew their whole
+        # share, so its price fell 21.36 -> 17.00 under a 50% cut; a club's was netted from
+        # the shortfall but not from its room, and its price fell 21.94 -> 21.00)
+        self.net_segmented_repair(model, segmented, repaired, spare, limit)
         model.short_of = short
         model.take_limit = limit if np.isfinite(limit).any() else None
         model.spare_supply = float(spare.sum())
+        model.repaired_supply = float(repaired.sum())
 
     def stockpile_booked(self, model) -> np.ndarray:
         """Per region, t of the product counterfactual's stockpile purchases booked in it
@@ -565,9 +572,9 @@ class ExportControl(Policy):
         share = imports / total if total > 0 else np.zeros(len(imports))
         limit[club] = np.minimum(limit[club], loss * share[club])
 
-    def spare_supply(self, model, caps) -> np.ndarray:
-        """Per region, t of product the producers outside the binding caps (`caps`, as
-        `mark_short` found them) leave unsold at the price they get in this step's
+    def spare_supply(self, model, caps) -> tuple[np.ndarray, np.ndarray]:
+        """(spare, of it re-paired), per region: t of product the producers outside the
+        binding caps (`caps`, as `mark_short` found them) leave unsold at the price they get in this step's
         counterfactual (`unshort_exports`): a marginal producer with spare
         capacity at the free-trade price supplies the withheld tonnes at that price, so they
         are no shortfall (review rv3 R14: buyers drew 95.55 t a step that an idle club refiner
@@ -578,7 +585,7 @@ class ExportControl(Policy):
         key = "measured" if plan is not None else "world"
         regions = len(model.region_names)
         if key not in model.free_trade_cache:
-            return np.zeros(regions)
+            return np.zeros(regions), np.zeros(regions)
         offers, _, result = model.free_trade_cache[key]
         # (at the world price, which the short buyers pay: a producer whose own market's price
         # is higher, behind a club's tariff, cannot sell to them at it; what a buffer-stock
@@ -611,10 +618,40 @@ class ExportControl(Policy):
                 idle[abroad] *= room / total
         spare = np.bincount(offers.region, weights=idle, minlength=regions)
         binding = {p.region: cap for p, cap, binds in caps if binds and not p.concentrate}
+        repaired = np.zeros(regions)
         if offers.pool is not None and binding:
             ore_capped = [p.region for p, _, _ in caps if p.concentrate]
-            spare += self.repaired_spare(model, offers, price, binding, ore_capped)
-        return spare
+            repaired = self.repaired_spare(model, offers, price, binding, ore_capped)
+        return spare + repaired, repaired
+
+    @staticmethod
+    def net_segmented_repair(model, segmented: list, repaired: np.ndarray, spare: np.ndarray,
+                             limit: np.ndarray) -> None:
+        """Net the re-paired supply (`repaired`, t per region, part of `spare`) of each
+        segmented market (its regions in `segmented`: a separate market alone, a club's regions
+        as one) from that market's room (`limit`, shared by its regions in proportion to their
+        room) and count it as spare supply (`spare`) up to that room: it replaces the market's
+        imports, not the world's. `spare` and `limit` are changed in place."""
+        club = [r for r in segmented if r not in model.separate_markets]
+        markets = [[r] for r in model.separate_markets] + ([club] if club else [])
+        for rows in markets:
+            rows = np.asarray(rows, dtype=int)
+            made = float(repaired[rows].sum())
+            if made <= 0:
+                continue
+            # (the club's rows already carry their repaired tonnes in `spare`; a separate
+            # market's were zeroed with its other idle capacity)
+            separate = np.isin(rows, list(model.separate_markets))
+            spare[rows] -= np.where(separate, 0.0, repaired[rows])
+            room = float(limit[rows].sum())
+            if not np.isfinite(room):
+                spare[rows] += repaired[rows]
+                continue
+            use = min(made, room)
+            spare[rows] += repaired[rows] * (use / made)
+            repaired[rows] *= use / made
+            if room > 0:
+                limit[rows] *= (room - use) / room
 
     @staticmethod
     def repaired_spare(model, offers, price: float, binding: dict,
@@ -716,9 +753,22 @@ class ExportControl(Policy):
     def adjust_offers(self, model, offers) -> None:
         # importers' inventory bought ahead replaces the exports the control withholds (they
         # bought it for that), offered to the market at no ask like any stock being used up
-        if self.withheld > 0 and self.inventory > 1e-12:
-            qty = min(self.inventory, self.withheld)
+        qty = self.released(model)
+        if qty > 0:
             offers.append(0.0, qty, self.world_region(model), -2)
+
+    def released(self, model) -> float:
+        """t of the importers' inventory offered this step: what the control withholds, less
+        its share of the supply re-paired with ore the product caps idle
+        (`model.repaired_supply`, by withheld tonnes), which replaces withheld tonnes at the
+        free-trade price (review rv9 G7: released on top of it, a 50% cut's front-run stock
+        pushed the outside price from 20 to 16, O's re-paired refinery's ask)."""
+        if self.withheld <= 0 or self.inventory <= 1e-12:
+            return 0.0
+        withheld = sum(p.withheld for p in model.policies
+                       if p.name == self.name and not p.concentrate and p.withheld > 0)
+        repaired = model.repaired_supply * self.withheld / withheld if withheld > 0 else 0.0
+        return min(self.inventory, max(self.withheld - repaired, 0.0))
 
     def world_region(self, model) -> int:
         """A region of the world market, where importers bought ahead (`importer_demand`), to
