@@ -134,30 +134,19 @@ def test_short_buyers_draw_stock_only_for_what_the_re_paired_ore_does_not_replac
 
 
 def separate_market_config(cut: float) -> dict:
-    """Review rv9 G2: C mines 100 t/yr at 10 and refines 100 t/yr at 5; O, a separate market
-    2 USD/kg from the world (W), has 30 t/yr of refining at 6 and no mine. Demand 100 t/yr at
-    20 (elasticity -0.3) shared by C's, O's and W's users, O's and W's with a year's cover,
-    drawing up to 0.9 of their use a month. From month 12 C's product exports are capped."""
-    return {"experiment": {"name": "sep", "steps": 16, "seed": 1},
-            "market": {"price_unit": "USD/kg", "demand": {
-                "reference_price": 20.0, "reference_quantity": 100.0, "elasticity": -0.3}},
-            "regions": [{"name": "C"}, {"name": "O", "separate_market": True}, {"name": "W"}],
-            "trade_costs": [{"from": "W", "to": "O", "cost": 2.0},
-                            {"from": "O", "to": "W", "cost": 2.0}],
-            "producers": [
-                {"name": "C mine", "region": "C", "stage": "mine", "capacity": 100.0,
-                 "unit_cost": 10.0},
-                {"name": "C refinery", "region": "C", "stage": "refinery", "capacity": 100.0,
-                 "unit_cost": 5.0},
-                {"name": "O refinery", "region": "O", "stage": "refinery", "capacity": 30.0,
-                 "unit_cost": 6.0}],
-            "buyers": [{"name": "C users", "region": "C", "share": 1 / 3},
-                       {"name": "O users", "region": "O", "share": 1 / 3,
-                        "inventory_cover": 365.0, "inventory_max_draw": 0.9},
-                       {"name": "W users", "region": "W", "share": 1 / 3,
-                        "inventory_cover": 365.0, "inventory_max_draw": 0.9}],
-            "shocks": [{"kind": "export_control", "region": "C", "start": 12, "duration": 4,
-                        "cut": cut, "stage": "product"}]}
+    """Review rv9 G2: `config`'s producers; O, a separate market 2 USD/kg from the world (W).
+    Demand 100 t/yr at 20 (elasticity -0.3) shared by C's, O's and W's users, O's and W's
+    with a year's cover, drawing up to 0.9 of their use a month. From month 12 C's product
+    exports are capped."""
+    stocked = {"inventory_cover": 365.0, "inventory_max_draw": 0.9}
+    raw = config(cut)
+    raw["regions"] = [{"name": "C"}, {"name": "O", "separate_market": True}, {"name": "W"}]
+    raw["trade_costs"] = [{"from": "W", "to": "O", "cost": 2.0},
+                          {"from": "O", "to": "W", "cost": 2.0}]
+    raw["buyers"] = [{"name": "C users", "region": "C", "share": 1 / 3},
+                     {"name": "O users", "region": "O", "share": 1 / 3, **stocked},
+                     {"name": "W users", "region": "W", "share": 1 / 3, **stocked}]
+    return raw
 
 
 @pytest.mark.parametrize("cut", [0.2, 0.5, 0.8])
@@ -185,28 +174,20 @@ def test_re_paired_refining_in_a_separate_market_replaces_its_imports_not_the_wo
 
 
 def club_config(cut: float) -> dict:
-    """Review rv9 G3: as `config` with a third region W and O a club behind a 20% tariff; a
-    quarter of demand each for C's, W's and two groups of O's users, all but C's with a year's
-    cover."""
+    """Review rv9 G3: `config`'s producers, a third region W and O a club behind a 20%
+    tariff; a quarter of demand each for C's, W's and two groups of O's users, all but C's
+    with a year's cover; the cap in force at months 12-13."""
     stocked = {"inventory_cover": 365.0, "inventory_max_draw": 0.9}
-    return {"experiment": {"name": "club", "steps": 14, "seed": 1},
-            "market": {"price_unit": "USD/kg", "demand": {
-                "reference_price": 20.0, "reference_quantity": 100.0, "elasticity": -0.3}},
-            "regions": [{"name": "C"}, {"name": "W"}, {"name": "O", "club": True}],
-            "producers": [
-                {"name": "C mine", "region": "C", "stage": "mine", "capacity": 100.0,
-                 "unit_cost": 10.0},
-                {"name": "C refinery", "region": "C", "stage": "refinery", "capacity": 100.0,
-                 "unit_cost": 5.0},
-                {"name": "O refinery", "region": "O", "stage": "refinery", "capacity": 30.0,
-                 "unit_cost": 6.0}],
-            "buyers": [{"name": "C users", "region": "C", "share": 0.25},
-                       {"name": "W users", "region": "W", "share": 0.25, **stocked},
-                       {"name": "O1 users", "region": "O", "share": 0.25, **stocked},
-                       {"name": "O2 users", "region": "O", "share": 0.25, **stocked}],
-            "policy": {"trade": {"tariff": 0.2}},
-            "shocks": [{"kind": "export_control", "region": "C", "start": 12, "duration": 2,
-                        "cut": cut, "stage": "product"}]}
+    raw = config(cut)
+    raw["experiment"]["steps"] = 14
+    raw["shocks"][0]["duration"] = 2
+    raw["regions"] = [{"name": "C"}, {"name": "W"}, {"name": "O", "club": True}]
+    raw["buyers"] = [{"name": "C users", "region": "C", "share": 0.25},
+                     {"name": "W users", "region": "W", "share": 0.25, **stocked},
+                     {"name": "O1 users", "region": "O", "share": 0.25, **stocked},
+                     {"name": "O2 users", "region": "O", "share": 0.25, **stocked}]
+    raw["policy"] = {"trade": {"tariff": 0.2}}
+    return raw
 
 
 @pytest.mark.parametrize("cut", [0.5, 0.8])
