@@ -251,3 +251,33 @@ def test_a_capped_region_without_buyers_of_its_own_still_re_pairs_its_idled_ore(
     assert s["price"][ban].to_list() == pytest.approx([price] * 4, rel=1e-6)
     assert (out[ban, 2] * 12).tolist() == pytest.approx([30.0] * 4, rel=1e-9)
     assert_conserved(raw)
+
+
+LEFT = 90 - (50 * 0.75 ** -0.3 + 25)       # licensed ore left at cut 0.5: 10.49 t/yr
+
+
+@pytest.mark.parametrize("cut, price, o_refined", [
+    (1.0, 20 * 0.6 ** (-1 / 0.3), 30.0),                     # 109.78
+    (0.5, 20 * ((25 + LEFT) / 50) ** (-1 / 0.3), LEFT)])     # 62.68
+def test_ore_under_a_mild_concentrate_cap_is_re_paired_within_its_unused_licences(
+        cut, price, o_refined):
+    # Review rv9 G8: the mine (100 t/yr at 10) in a mine-only region D, which caps its ore
+    # exports by 10% from month 12 as C caps its product. D ships all 100 t to C in free
+    # trade, so it licenses 90 t/yr. Ban: C's refinery uses 54.51 for C's users (P_C = 15),
+    # 35.49 licensed tonnes are left, O's idle refinery takes 30 (ask 16): O's users get 30,
+    # P = 20 x 0.6^(-1/0.3). Cut 0.5: C uses 54.51 + 25 = 79.51, O gets the 10.49 licensed
+    # tonnes left: 25 + 10.49. Before rv9's fix ore under any concentrate cap was never
+    # re-paired: 15000 with 50 t/yr unmet, and 201.59.
+    raw = config(cut)
+    raw["regions"].append({"name": "D"})
+    raw["producers"][0]["region"] = "D"
+    raw["shocks"].append({"kind": "export_control", "region": "D", "start": START,
+                          "duration": STEPS - START, "cut": 0.1, "stage": "concentrate"})
+    model, out = run_model(raw, 1, record_output=True)
+    s = model.series()
+    ban = slice(START, STEPS)
+    assert s["price"][ban].to_list() == pytest.approx([price] * 4, rel=1e-9)
+    assert (out[ban, 2] * 12).tolist() == pytest.approx([o_refined] * 4, rel=1e-9)
+    assert (out[ban, 0] * 12).tolist() == pytest.approx([out[START, 1] * 12 + o_refined] * 4,
+                                                        rel=1e-9)
+    assert_conserved(raw)

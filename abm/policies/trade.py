@@ -620,8 +620,8 @@ class ExportControl(Policy):
         binding = {p.region: cap for p, cap, binds in caps if binds and not p.concentrate}
         repaired = np.zeros(regions)
         if offers.pool is not None and binding:
-            ore_capped = [p.region for p, _, _ in caps if p.concentrate]
-            repaired = self.repaired_spare(model, offers, price, binding, ore_capped)
+            ore_capped = {p.region: cap for p, cap, _ in caps if p.concentrate}
+            repaired = self.repaired_spare(model, offers, sold, price, binding, ore_capped)
         return spare + repaired, repaired
 
     @staticmethod
@@ -654,8 +654,8 @@ class ExportControl(Policy):
                 limit[rows] *= (room - use) / room
 
     @staticmethod
-    def repaired_spare(model, offers, price: float, binding: dict,
-                       ore_capped: list) -> np.ndarray:
+    def repaired_spare(model, offers, sold: np.ndarray, price: float, binding: dict,
+                       ore_capped: dict) -> np.ndarray:
         """Per region, t of product the refining outside the binding product caps' regions
         that the counterfactual's chain left without ore would make, at an ask at most the
         free-trade price `price`, from the ore those caps idle (abm.clearing.clear_step
@@ -663,8 +663,10 @@ class ExportControl(Policy):
         the buyers draw stock for. The ore a cap idles is what its region's offers leave
         unsold in its own market, cleared against its buyers with its cap as exports
         (`binding`: region -> cap, t per step; its home price falls, so its home users take
-        part of what it no longer exports). Ore of regions under a concentrate cap
-        (`ore_capped`) is not re-paired (as in the clearing)."""
+        part of what it no longer exports; `sold`, t per offer, what the counterfactual
+        sells). Ore of regions under a concentrate cap (`ore_capped`: region -> cap, t of
+        concentrate per step) is re-paired only within the licences the cap leaves unused
+        (as in the clearing, `market.licensed_ore`)."""
         o, pool = offers, offers.pool
         regions = len(model.region_names)
         scale = model.buyers.planned_scale()
@@ -683,8 +685,17 @@ class ExportControl(Policy):
         k = pool.intensity
         ref_free, ore_free = market.repair_pool(
             o.refinery[seg], o.mine[seg], o.qty[seg], freed, pool.ref_avail,
-            (pool.ref_avail > 0) & ~np.isin(pool.region, list(binding)),
-            np.where(np.isin(pool.region, ore_capped), 0.0, pool.mine_avail), k)
+            (pool.ref_avail > 0) & ~np.isin(pool.region, list(binding)), pool.mine_avail, k)
+        if ore_capped:
+            # (within the licences an ore cap leaves unused, as in the clearing; what the
+            # segments ship abroad: the capped regions' what their home market takes, the
+            # others' what they sell in the counterfactual)
+            sells = np.where(np.isin(o.region[seg], list(binding)), o.qty[seg] - freed,
+                             sold[seg])
+            abroad = pool.region[o.mine[seg]] != o.region[seg]
+            shipped = np.bincount(o.mine[seg], weights=np.where(abroad, sells, 0.0) * k,
+                                  minlength=len(pool.region))
+            ore_free = market.licensed_ore(ore_free, pool.region, shipped, ore_capped)
         rr, mr = np.flatnonzero(ref_free > 0), np.flatnonzero(ore_free > 0)
         if not len(rr) or not len(mr):
             return np.zeros(regions)
