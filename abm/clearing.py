@@ -632,10 +632,8 @@ def _repaired(offers: Offers, plan: MarketPlan, out: Outcome, kw: dict) -> Outco
                                             pool.ref_avail, ref_open, pool.mine_avail, k)
     if plan.concentrate_caps:
         # (ore under a concentrate cap is re-paired only within the licences it leaves unused)
-        abroad = pool.region[o.mine[seg]] != o.region[seg]
-        shipped = np.bincount(o.mine[seg], weights=np.where(abroad, out.sold[seg], 0.0) * k,
-                              minlength=len(pool.region))
-        ore_free = market.licensed_ore(ore_free, pool.region, shipped, plan.concentrate_caps)
+        ore_free = market.licensed_ore(ore_free, pool.region, o.mine[seg], o.region[seg],
+                                       out.sold[seg], k, plan.concentrate_caps)
     tol = 1e-12 * max(float(o.qty[seg].sum()), 1e-300)
     rr, mr = np.flatnonzero(ref_free > tol), np.flatnonzero(ore_free > tol * k)
     if not len(rr) or not len(mr):

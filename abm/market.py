@@ -271,15 +271,20 @@ def repair_pool(seg_ref: np.ndarray, seg_mine: np.ndarray, seg_qty: np.ndarray,
     return ref_free, ore_free
 
 
-def licensed_ore(ore_free: np.ndarray, mine_region: np.ndarray, shipped: np.ndarray,
+def licensed_ore(ore_free: np.ndarray, mine_region: np.ndarray, seg_mine: np.ndarray,
+                 seg_region: np.ndarray, seg_sold: np.ndarray, intensity: float,
                  caps: dict) -> np.ndarray:
     """`ore_free` (t of concentrate per mine row, regions `mine_region`) with the rows of each
     region under a concentrate cap (`caps`: region -> cap, t) scaled down to the licences the
-    cap leaves unused: the cap less what the region's mines ship abroad already (`shipped`, t
-    per mine row). Re-paired ore goes to refining outside its region, so it is an export the
-    cap must license (review rv9 G8: zeroed, a 10% ore cut beside a product ban left O's idle
+    cap leaves unused: the cap less what the region's mines ship abroad already (chain
+    segments of mine rows `seg_mine` refined in regions `seg_region` selling `seg_sold` t of
+    product). Re-paired ore goes to refining outside its region, so it is an export the cap
+    must license (review rv9 G8: zeroed, a 10% ore cut beside a product ban left O's idle
     refinery without the 30 t the licences still allowed, 15000 with 50 t/yr unmet instead
     of 109.78)."""
+    abroad = mine_region[seg_mine] != seg_region
+    shipped = np.bincount(seg_mine, weights=np.where(abroad, seg_sold, 0.0) * intensity,
+                          minlength=len(mine_region))
     out = np.array(ore_free, dtype=float)
     for r, cap in caps.items():
         rows = mine_region == r

@@ -574,8 +574,8 @@ class ExportControl(Policy):
 
     def spare_supply(self, model, caps) -> tuple[np.ndarray, np.ndarray]:
         """(spare, of it re-paired), per region: t of product the producers outside the
-        binding caps (`caps`, as `mark_short` found them) leave unsold at the price they get in this step's
-        counterfactual (`unshort_exports`): a marginal producer with spare
+        binding caps (`caps`, as `mark_short` found them) leave unsold at the price they get
+        in this step's counterfactual (`unshort_exports`): a marginal producer with spare
         capacity at the free-trade price supplies the withheld tonnes at that price, so they
         are no shortfall (review rv3 R14: buyers drew 95.55 t a step that an idle club refiner
         would have sold at the unchanged 55, displacing it; R10: the same behind a dumping
@@ -639,19 +639,15 @@ class ExportControl(Policy):
             made = float(repaired[rows].sum())
             if made <= 0:
                 continue
-            # (the club's rows already carry their repaired tonnes in `spare`; a separate
+            room = float(limit[rows].sum())
+            share = min(made, room) / made if np.isfinite(room) else 1.0
+            # (the club's rows already carry their re-paired tonnes in `spare`; a separate
             # market's were zeroed with its other idle capacity)
             separate = np.isin(rows, list(model.separate_markets))
-            spare[rows] -= np.where(separate, 0.0, repaired[rows])
-            room = float(limit[rows].sum())
-            if not np.isfinite(room):
-                spare[rows] += repaired[rows]
-                continue
-            use = min(made, room)
-            spare[rows] += repaired[rows] * (use / made)
-            repaired[rows] *= use / made
-            if room > 0:
-                limit[rows] *= (room - use) / room
+            spare[rows] += repaired[rows] * np.where(separate, share, share - 1.0)
+            repaired[rows] *= share
+            if np.isfinite(room) and room > 0:
+                limit[rows] *= 1.0 - made * share / room
 
     @staticmethod
     def repaired_spare(model, offers, sold: np.ndarray, price: float, binding: dict,
@@ -692,10 +688,8 @@ class ExportControl(Policy):
             # others' what they sell in the counterfactual)
             sells = np.where(np.isin(o.region[seg], list(binding)), o.qty[seg] - freed,
                              sold[seg])
-            abroad = pool.region[o.mine[seg]] != o.region[seg]
-            shipped = np.bincount(o.mine[seg], weights=np.where(abroad, sells, 0.0) * k,
-                                  minlength=len(pool.region))
-            ore_free = market.licensed_ore(ore_free, pool.region, shipped, ore_capped)
+            ore_free = market.licensed_ore(ore_free, pool.region, o.mine[seg], o.region[seg],
+                                           sells, k, ore_capped)
         rr, mr = np.flatnonzero(ref_free > 0), np.flatnonzero(ore_free > 0)
         if not len(rr) or not len(mr):
             return np.zeros(regions)
