@@ -615,36 +615,111 @@ def _binding(out: Outcome, regions, before: Outcome) -> bool:
 
 def _repaired(offers: Offers, plan: MarketPlan, out: Outcome, kw: dict) -> Outcome:
     """`clear_step` with the ore a binding product cap idles re-paired (see there); `out`
-    when nothing re-paired can sell."""
+    when nothing re-paired can sell.
+
+    When the re-pair runs out of ore while the refining outside still has room, the ore the
+    capped region's own refining holds is contested too: a product cap keeps no ore at home,
+    so its mines sell to whichever refining nets more for it. A share `f` of those segments'
+    tonnes is released with their unsold part, the largest (by bisection) at which the
+    re-paired refining still nets more per tonne (its market's price less its refining ask)
+    than the capped region's marginal refining does at home (its market's price less the
+    dearest sold refining ask), the re-pair stays ore-limited and every cap binds: the
+    netbacks meet there, as one concentrate price would make them. Before, the capped
+    region's refining kept its ore at cost, and with a 60 t/yr mine and a ban its users paid
+    15 while the users outside paid 31,493 on the 5.49 t/yr left over, instead of both
+    paying about 110 on half each."""
     binding = [r for r in plan.export_caps if r in out.restricted_prices
                and out.restricted_prices[r] < out.world_price * (1 - 1e-9)]
     if not binding:
         return out
-    o, pool = offers, offers.pool
-    k = pool.intensity
+    o = offers
     seg = np.flatnonzero((o.mine >= 0) & (o.refinery >= 0) & (o.owner == -1))
     idled = np.isin(o.region[seg], binding)
-    freed = np.where(idled, np.maximum(o.qty[seg] - out.sold[seg], 0.0), 0.0)
-    if not (freed > 0).any():
+    unsold = np.where(idled, np.maximum(o.qty[seg] - out.sold[seg], 0.0), 0.0)
+    # (ore under a concentrate cap is not contested: its licences went to the chain's cheaper
+    # pairs, and the controls' counterfactuals, which set the buyers' draws, share them so)
+    licensed = np.isin(o.pool.region[o.mine[seg]], list(plan.concentrate_caps))
+    held = np.where(idled & ~licensed, np.minimum(out.sold[seg], o.qty[seg]), 0.0)
+    tried = _re_pair(o, plan, out, kw, binding, seg, unsold) if (unsold > 0).any() else None
+    if held.sum() > 0 and (tried is None or tried.contestable):
+        def nets_more(f: float) -> _RePair | None:
+            r = _re_pair(o, plan, out, kw, binding, seg, unsold + f * held, whole=True)
+            return r if r is not None and r.contestable and r.nets_more(binding, seg) else None
+        # (the netback gap closes as f rises: none at a small share, none at any)
+        best = market.largest_accepted(nets_more)
+        if best is not None:
+            tried = best
+    if tried is None:
         return out
+    for name in ("ask", "qty", "refinery", "mine", "region", "owner", "contract",
+                 "club_value", "feed", "repair_start"):
+        setattr(o, name, getattr(tried.offers, name))
+    return tried.outcome
+
+
+@dataclass
+class _RePair:
+    """A clearing with re-paired segments (`_re_pair`): the offers with them appended from
+    `offers.repair_start`, its outcome, and whether the re-pair ran out of ore while the
+    refining outside had room, with every re-paired segment offered in full
+    (`contestable`: more ore would have been re-paired)."""
+    offers: Offers
+    outcome: Outcome
+    contestable: bool
+
+    def nets_more(self, binding, seg: np.ndarray) -> bool:
+        """The re-paired refining's marginal netback (its market's price less its refining
+        ask, per t of product) is above every capped region's marginal home netback."""
+        o, y, pool = self.offers, self.outcome, self.offers.pool
+        j = o.repair_start
+        sold = y.sold[j:] > 1e-12 * max(float(o.qty[j:].sum()), 1e-300)
+        if not sold.any():
+            return False
+        out_net = float((y.offer_price[j:][sold] - pool.ask[o.refinery[j:][sold]]).min())
+        for r in binding:
+            own = seg[o.region[seg] == r]
+            home = own[y.sold[own] > 1e-12]
+            # (home refining selling nothing would net its cheapest ask on a tonne back)
+            ask = (float(pool.ask[o.refinery[home]].max()) if len(home)
+                   else float(pool.ask[o.refinery[own]].min()) if len(own) else np.inf)
+            home_net = y.restricted_prices.get(r, y.world_price) - ask
+            if not out_net > home_net + 1e-9 * max(abs(home_net), 1.0):
+                return False
+        return True
+
+
+def _re_pair(o: Offers, plan: MarketPlan, out: Outcome, kw: dict, binding, seg: np.ndarray,
+             freed: np.ndarray, whole: bool = False) -> _RePair | None:
+    """The step cleared again with the ore of `freed` t of product of the chain segments
+    `seg` (offer rows) re-paired with the refining outside the `binding` caps' regions;
+    None when nothing re-paired can sell. If the re-paired supply would make a cap slack,
+    only the largest share of it that keeps every cap binding is offered (found by
+    bisection), unless `whole` (then None: the caller wants the whole re-pair or nothing)."""
+    pool = o.pool
+    k = pool.intensity
     ref_open = (pool.ref_avail > 0) & ~np.isin(pool.region, binding)
     ref_free, ore_free = market.repair_pool(o.refinery[seg], o.mine[seg], o.qty[seg], freed,
                                             pool.ref_avail, ref_open, pool.mine_avail, k)
     if plan.concentrate_caps:
-        # (ore under a concentrate cap is re-paired only within the licences it leaves unused)
+        # (ore under a concentrate cap is re-paired only within the licences it leaves unused;
+        # what the segments ship abroad is what they keep)
         ore_free = market.licensed_ore(ore_free, pool.region, o.mine[seg], o.region[seg],
-                                       out.sold[seg], k, plan.concentrate_caps)
+                                       np.minimum(out.sold[seg], o.qty[seg] - freed), k,
+                                       plan.concentrate_caps)
     tol = 1e-12 * max(float(o.qty[seg].sum()), 1e-300)
     rr, mr = np.flatnonzero(ref_free > tol), np.flatnonzero(ore_free > tol * k)
     if not len(rr) or not len(mr):
-        return out
+        return None
     curve = market.chain_curve(pool.ask[rr], ref_free[rr], pool.ask[mr], ore_free[mr], k)
     top = max([out.world_price, out.club_market_price, *out.region_prices.values()])
     live = curve.asks < top * (1 - 1e-12)
     if not live.any():
-        return out
+        return None
     ref_rows, mine_rows = rr[curve.refinery[live]], mr[curve.mine[live]]
     asks, qty = curve.asks[live], curve.quantity[live]
+    # ore-limited: every tonne of free ore is paired, and live refining is left over
+    ore_short = (float(ore_free[mr].sum()) - float(qty.sum()) * k <= 1e3 * tol * k
+                 and float(ref_free[np.unique(ref_rows)].sum()) > float(qty.sum()) + 1e3 * tol)
     from abm.agents.sourcing import club_value
     value = club_value(pool.club, ref_rows, mine_rows, asks, pool.ask[mine_rows], k)
     start, n = len(o), len(asks)
@@ -666,27 +741,24 @@ def _repaired(offers: Offers, plan: MarketPlan, out: Outcome, kw: dict) -> Outco
 
     trial = offered(1.0)
     again = _clear_step(trial, plan, **kw)
-    if not _binding(again, binding, out):
-        # the largest share of the re-paired supply that keeps every cap binding (the price
-        # outside falls with it, so the share is found by bisection)
-        lo, hi, best = 0.0, 1.0, None
-        for _ in range(60):
-            mid = 0.5 * (lo + hi)
-            x = offered(mid)
-            y = _clear_step(x, plan, **kw)
-            if _binding(y, binding, out):
-                lo, best, trial = mid, y, x
-            else:
-                hi = mid
-            if hi - lo <= 1e-12:
-                break
-        if best is None:
-            return out
-        again = best
-    for name in ("ask", "qty", "refinery", "mine", "region", "owner", "contract",
-                 "club_value", "feed", "repair_start"):
-        setattr(o, name, getattr(trial, name))
-    return again
+    if _binding(again, binding, out):
+        return _RePair(trial, again, ore_short)
+    if whole:
+        return None
+    # the largest share of the re-paired supply that keeps every cap binding (the price
+    # outside falls with it, so the share is found by bisection)
+    lo, hi, best = 0.0, 1.0, None
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        x = offered(mid)
+        y = _clear_step(x, plan, **kw)
+        if _binding(y, binding, out):
+            lo, best = mid, _RePair(x, y, False)
+        else:
+            hi = mid
+        if hi - lo <= 1e-12:
+            break
+    return best
 
 
 def _clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,

@@ -271,6 +271,29 @@ def repair_pool(seg_ref: np.ndarray, seg_mine: np.ndarray, seg_qty: np.ndarray,
     return ref_free, ore_free
 
 
+def largest_accepted(accept, lo: float = 1e-6, tol: float = 1e-10):
+    """`accept(f)` (None: refused) at the largest share f in [lo, 1] it accepts, found by
+    bisection, for a test whose accepted shares run from 0 up to a bound (a gap that closes
+    as f rises); None when it refuses `lo` too."""
+    best = accept(1.0)
+    if best is not None:
+        return best
+    best = accept(lo)
+    if best is None:
+        return None
+    hi = 1.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        got = accept(mid)
+        if got is not None:
+            lo, best = mid, got
+        else:
+            hi = mid
+        if hi - lo <= tol:
+            break
+    return best
+
+
 def licensed_ore(ore_free: np.ndarray, mine_region: np.ndarray, seg_mine: np.ndarray,
                  seg_region: np.ndarray, seg_sold: np.ndarray, intensity: float,
                  caps: dict) -> np.ndarray:

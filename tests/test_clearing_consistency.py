@@ -558,12 +558,39 @@ def test_a_stockpile_without_a_club_covers_every_buyers_use():
 @pytest.mark.parametrize("tariff", [0.0, 1e-12])
 def test_club_buyers_cut_off_from_all_supply_go_without_what_they_wanted_at_the_last_price(
         tariff):
-    # one mine (US, 1 t/yr) feeds China's refinery first (both cost 0); step 4 is a licence
-    # month of an export control with no licences flowing: China's product cannot leave, the
-    # US has none. US buyers wanted D = 0.5 x 100/12 x (6000/60)^-1 = 0.04167 t at the last
-    # price at which anything traded (6,000: the cost-0 supply meeting elastic demand), with or
-    # without a club market of their own (a tariff separates it); it was demand at the marker
-    # price (8.3e-5 t) when the club was separate (found by tests/test_invariance.py)
+    # one mine (US, 1 t/yr) feeds China's refinery, the only one (both cost 0); step 4 is a
+    # licence month of an export control with no licences flowing: China's product cannot
+    # leave, the US has none. US buyers wanted D = 0.5 x 100/12 x (6000/60)^-1 = 0.04167 t at
+    # the last price at which anything traded (6,000: the cost-0 supply meeting elastic
+    # demand), with or without a club market of their own (a tariff separates it); it was
+    # demand at the marker price (8.3e-5 t) when the club was separate (found by
+    # tests/test_invariance.py)
+    raw = cut_off_config(tariff)
+    s = run(raw).series()
+    assert s["price"][3] == pytest.approx(6000.0, rel=1e-9)
+    assert s["unmet_demand"][4] == pytest.approx(0.5 * 100 / 12 * 60 / 6000, rel=1e-9)
+
+
+@pytest.mark.parametrize("tariff", [0.0, 1e-12])
+def test_with_an_idle_refinery_of_their_own_the_us_mines_ore_is_refined_at_home(tariff):
+    # as above, with a US refinery beside China's (cost 0 both; the chain paired the ore
+    # with China's): a product control keeps no ore in China, and the ore goes where its
+    # refining nets more (docs/ODD.md 7.12), so the 1 t/yr is shared at one price, 6,000,
+    # and no one goes without (before, the US buyers went without and the price outside was
+    # the shortfall convention)
+    raw = cut_off_config(tariff)
+    raw["producers"].append({"name": "US refinery", "region": "US", "stage": "refinery",
+                             "capacity": 1.0, "unit_cost": 0.0})
+    s = run(raw).series()
+    assert s["unmet_demand"][4] == pytest.approx(0.0, abs=1e-12)
+    assert s["price"][4] == pytest.approx(6000.0, rel=1e-6)
+    assert s["export_region_price"][4] == pytest.approx(6000.0, rel=1e-6)
+
+
+def cut_off_config(tariff: float) -> dict:
+    """US (club) buyers and a 1 t/yr US mine at cost 0, China's buyers and its refinery (1
+    t/yr at 0); China's export control in steps 4-5, announced a step ahead, step 4 a licence
+    month with no licences flowing; `tariff` on the club's imports (0: none)."""
     raw = {"experiment": {"name": "p", "steps": 6, "seed": 0},
            "market": {"demand": {"reference_price": 60.0, "reference_quantity": 100.0,
                                  "elasticity": -1.0}},
@@ -572,8 +599,6 @@ def test_club_buyers_cut_off_from_all_supply_go_without_what_they_wanted_at_the_
            "producers": [{"name": "Mine", "region": "US", "stage": "mine", "capacity": 1.0,
                           "unit_cost": 0.0},
                          {"name": "China refinery", "region": "China", "stage": "refinery",
-                          "capacity": 1.0, "unit_cost": 0.0},
-                         {"name": "US refinery", "region": "US", "stage": "refinery",
                           "capacity": 1.0, "unit_cost": 0.0}],
            "buyers": [{"name": "US buyers", "region": "US", "share": 0.5},
                       {"name": "China buyers", "region": "China", "share": 0.5}],
@@ -581,9 +606,7 @@ def test_club_buyers_cut_off_from_all_supply_go_without_what_they_wanted_at_the_
                        "duration": 2, "cut": 0.0, "announce": 1, "licence_delay": 1}]}
     if tariff:
         raw["policy"] = {"trade": {"tariff": tariff}}
-    s = run(raw).series()
-    assert s["price"][3] == pytest.approx(6000.0, rel=1e-9)
-    assert s["unmet_demand"][4] == pytest.approx(0.5 * 100 / 12 * 60 / 6000, rel=1e-9)
+    return raw
 
 
 @pytest.mark.parametrize("tariff", [0.0, 1e-12])

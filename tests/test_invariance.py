@@ -362,11 +362,12 @@ def stockpile_pairs(draw):
     return pair
 
 
-def disruption_prices(raw: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def disruption_prices(raw: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """(club price, whether a price cleared, whether the control withheld anything) in the steps
-    of the export control: with no supply at all (no price clears, unmet demand without a cap)
-    the price recorded is a marker; a step in which the cap does not bind
-    (`ExportControl.withheld_steps` 0) is no disruption."""
+    of the export control, and the control's reference exports (t per step): with no supply
+    at all (no price clears, unmet demand without a cap) the price recorded is a marker; a
+    step in which the cap does not bind (`ExportControl.withheld_steps` 0) is no
+    disruption."""
     model = run(raw)
     s = model.series()
     shock = raw["shocks"][0]
@@ -381,7 +382,8 @@ def disruption_prices(raw: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # its fill raises, docs/ODD.md 7.12, rv3 R4)
     stockpile = next(p for p in model.policies if p.name == "stockpile")
     filling = np.asarray(stockpile.filling_steps)[during] > 0
-    return s["club_price"].to_numpy()[during], cleared, withholds & ~filling
+    return (s["club_price"].to_numpy()[during], cleared, withholds & ~filling,
+            float(control.reference_exports or 0.0))
 
 
 def check_stockpile_monotone(pair) -> None:
@@ -399,9 +401,14 @@ def check_stockpile_monotone(pair) -> None:
     trade (rv3 R4: a larger
     budget filling more raises the price there as without the control), whether it then buys
     or, the withheld tonnes exceeding its fill, releases."""
-    (small, ok_small, w_small), (large, ok_large, w_large) = (disruption_prices(r) for r in pair)
+    (small, ok_small, w_small, ref_small), (large, ok_large, w_large, ref_large) = (
+        disruption_prices(r) for r in pair)
     both = ok_small & ok_large & w_small & w_large
-    if both.any():
+    # (a larger stockpile that released before the announcement lowered the region's exports
+    # in the year its cap is measured on: a lower cap is a deeper control, not the same one;
+    # the slow search found a 0.008 t release at 1,083 that lowered the cap and raised a peak
+    # of 5.78e8 by 0.4% at elasticity -0.0625)
+    if both.any() and ref_large >= ref_small * (1 - REL):
         assert large[both].max() <= small[both].max() * (1 + REL), (small, large)
 
 

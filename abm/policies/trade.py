@@ -621,7 +621,11 @@ class ExportControl(Policy):
         repaired = np.zeros(regions)
         if offers.pool is not None and binding:
             ore_capped = {p.region: cap for p, cap, _ in caps if p.concentrate}
-            repaired = self.repaired_spare(model, offers, sold, price, binding, ore_capped)
+            # (the price each region's refining nets, for the ore a cap's home refining holds)
+            nets = (result.market_prices(np.asarray(model.region_club, dtype=bool))
+                    if plan is not None else np.full(regions, price))
+            repaired = self.repaired_spare(model, offers, sold, price, binding, ore_capped,
+                                           nets)
         return spare + repaired, repaired
 
     @staticmethod
@@ -651,7 +655,7 @@ class ExportControl(Policy):
 
     @staticmethod
     def repaired_spare(model, offers, sold: np.ndarray, price: float, binding: dict,
-                       ore_capped: dict) -> np.ndarray:
+                       ore_capped: dict, nets: np.ndarray) -> np.ndarray:
         """Per region, t of product the refining outside the binding product caps' regions
         that the counterfactual's chain left without ore would make, at an ask at most the
         free-trade price `price`, from the ore those caps idle (abm.clearing.clear_step
@@ -660,43 +664,115 @@ class ExportControl(Policy):
         unsold in its own market, cleared against its buyers with its cap as exports
         (`binding`: region -> cap, t per step; its home price falls, so its home users take
         part of what it no longer exports; `sold`, t per offer, what the counterfactual
-        sells). Ore of regions under a concentrate cap (`ore_capped`: region -> cap, t of
-        concentrate per step) is re-paired only within the licences the cap leaves unused
+        sells). As in the clearing, when that ore runs out with refining outside left, a
+        share of the ore the region's home refining holds goes too, the largest at which the
+        refining outside nets more for it (`nets`, the price per region its refining sells
+        at, less its refining ask) than the home's marginal refining and the home price stays
+        below `price`. Ore of regions under a concentrate cap (`ore_capped`: region -> cap, t
+        of concentrate per step) is re-paired only within the licences the cap leaves unused
         (as in the clearing, `market.licensed_ore`)."""
         o, pool = offers, offers.pool
         regions = len(model.region_names)
         scale = model.buyers.planned_scale()
         seg = (o.mine >= 0) & (o.refinery >= 0) & (o.owner == -1)
-        freed = np.zeros(len(o))
+        price_cap = model.config.market.price_cap
+        homes = []                         # per capped region: its offers, its buyers' scale, cap
+        unsold, held = np.zeros(len(o)), np.zeros(len(o))
         for r, cap in binding.items():
             own = o.region == r
-            home = market.clear(o.ask[own], o.qty[own], float(scale[model.buyers.region == r]
-                                                               .sum()), model.elasticity,
-                                B=cap, price_cap=model.config.market.price_cap,
-                                shortfall_price=model.last_price)
-            freed[own] = np.maximum(o.qty[own] - home.dispatched, 0.0)
-        freed = freed[seg]
-        if not (freed > 0).any():
-            return np.zeros(regions)
+            a = float(scale[model.buyers.region == r].sum())
+            home = market.clear(o.ask[own], o.qty[own], a, model.elasticity, B=cap,
+                                price_cap=price_cap, shortfall_price=model.last_price)
+            unsold[own] = np.maximum(o.qty[own] - home.dispatched, 0.0)
+            held[own] = np.minimum(home.dispatched, o.qty[own])
+            homes.append((own, a, cap))
+        # (ore under a concentrate cap is not contested, as in the clearing)
+        held[(o.mine >= 0) & np.isin(pool.region[np.maximum(o.mine, 0)],
+                                     list(ore_capped))] = 0.0
+        held_all = held
+        unsold, held = unsold[seg], held[seg]
         k = pool.intensity
-        ref_free, ore_free = market.repair_pool(
-            o.refinery[seg], o.mine[seg], o.qty[seg], freed, pool.ref_avail,
-            (pool.ref_avail > 0) & ~np.isin(pool.region, list(binding)), pool.mine_avail, k)
+        ref_open = (pool.ref_avail > 0) & ~np.isin(pool.region, list(binding))
+        capped_seg = np.isin(o.region[seg], list(binding))
+        # what the other segments ship abroad under an ore cap: what they sell in the
+        # counterfactual, cut to the licences the capped regions' home refining leaves them
+        # (the counterfactual has no caps; in the clearing the licences go first to the
+        # chain's cheaper pairs, here the capped regions' refining)
+        others = np.where(capped_seg, 0.0, sold[seg])
         if ore_capped:
-            # (within the licences an ore cap leaves unused, as in the clearing; what the
-            # segments ship abroad: the capped regions' what their home market takes, the
-            # others' what they sell in the counterfactual)
-            sells = np.where(np.isin(o.region[seg], list(binding)), o.qty[seg] - freed,
-                             sold[seg])
-            ore_free = market.licensed_ore(ore_free, pool.region, o.mine[seg], o.region[seg],
-                                           sells, k, ore_capped)
-        rr, mr = np.flatnonzero(ref_free > 0), np.flatnonzero(ore_free > 0)
-        if not len(rr) or not len(mr):
-            return np.zeros(regions)
-        curve = market.chain_curve(pool.ask[rr], ref_free[rr], pool.ask[mr], ore_free[mr], k)
-        at = curve.asks <= price * (1 + 1e-9)
-        return np.bincount(pool.region[rr[curve.refinery[at]]], weights=curve.quantity[at],
-                           minlength=regions)
+            mine_region = pool.region[o.mine[seg]]
+            abroad = mine_region != o.region[seg]
+            for r, cap in ore_capped.items():
+                rows = abroad & (mine_region == r)
+                room = max(float(cap) - float(held[rows & capped_seg].sum()) * k, 0.0)
+                total = float(others[rows].sum()) * k
+                if total > room:
+                    others[rows] *= room / total
+
+        def supply(freed):
+            """(per region re-paired t at ask <= price, whether ore-limited, its marginal
+            netback) for `freed` t of product of the segments released."""
+            ref_free, ore_free = market.repair_pool(
+                o.refinery[seg], o.mine[seg], o.qty[seg], freed, pool.ref_avail, ref_open,
+                pool.mine_avail, k)
+            if ore_capped:
+                # (within the licences an ore cap leaves unused, as in the clearing; what
+                # the segments ship abroad: the capped regions' what their home market
+                # keeps, the others' what they sell in the counterfactual)
+                sells = np.where(capped_seg, o.qty[seg] - freed, others)
+                ore_free = market.licensed_ore(ore_free, pool.region, o.mine[seg],
+                                               o.region[seg], sells, k, ore_capped)
+            rr = np.flatnonzero((ref_free > 0) & (pool.ask < price))
+            mr = np.flatnonzero(ore_free > 0)
+            if not len(rr):
+                return np.zeros(regions), False, -np.inf
+            if not len(mr):
+                # (no ore to re-pair yet: the open refining would net its market's price
+                # less its ask on the first tonne)
+                return np.zeros(regions), True, float((nets[pool.region[rr]]
+                                                       - pool.ask[rr]).max())
+            curve = market.chain_curve(pool.ask[rr], ref_free[rr], pool.ask[mr],
+                                       ore_free[mr], k)
+            at = curve.asks <= price * (1 + 1e-9)
+            made = float(curve.quantity[at].sum())
+            rows = rr[curve.refinery[at]]
+            tol = 1e-9 * max(float(o.qty[seg].sum()), 1e-300)
+            short = (float(ore_free[mr].sum()) <= made * k + tol * k
+                     and float(ref_free[rr].sum()) > made + tol)
+            net = float((nets[pool.region[rows]] - pool.ask[rows]).min()) if at.any() \
+                else float((nets[pool.region[rr]] - pool.ask[rr]).max())
+            return (np.bincount(pool.region[rows], weights=curve.quantity[at],
+                                minlength=regions), short, net)
+
+        def nets_more(f):
+            """The re-pair at release share `f` (None unless it stays ore-limited, nets more
+            than every home's marginal refining and every home price stays below `price`)."""
+            made, short, net = supply(unsold + f * held)
+            if not short:
+                return None
+            kept = np.where(seg, (1.0 - f) * held_all, o.qty)
+            for own, a, cap in homes:
+                home = market.clear(o.ask[own], kept[own], a, model.elasticity, B=cap,
+                                    price_cap=price_cap, shortfall_price=model.last_price)
+                if not home.price < price * (1 - 1e-9):
+                    return None
+                # (home refining selling nothing would net its cheapest ask on a tonne back)
+                refs = o.refinery[own]
+                used = (home.dispatched > 1e-12) & (refs >= 0)
+                ask = (float(pool.ask[refs[used]].max()) if used.any()
+                       else float(pool.ask[refs[refs >= 0]].min()) if (refs >= 0).any()
+                       else np.inf)
+                if not net > home.price - ask + 1e-9 * max(abs(home.price), 1.0):
+                    return None
+            return made
+
+        first = supply(unsold) if (unsold > 0).any() else (np.zeros(regions), True, -np.inf)
+        made = first[0]
+        if held.sum() > 0 and first[1]:
+            best = market.largest_accepted(nets_more)
+            if best is not None:
+                made = best
+        return made
 
     def announced_shortfall(self, model) -> float:
         """t the announced schedule withholds over the control's force: its normal exports
