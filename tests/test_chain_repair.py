@@ -351,3 +351,61 @@ def test_largest_accepted_finds_the_bound_of_the_accepted_shares():
         0.3, abs=1e-9)
     assert market.largest_accepted(lambda f: f) == 1.0
     assert market.largest_accepted(lambda f: None) is None
+
+
+def refining_ore_region_config(ore_cut: float) -> dict:
+    """Review rv10 H3: the mine (100 t/yr at 10) in D, which also has a 30 t/yr refinery at
+    6; C's refinery (100 t/yr at 5) has no mine; C's and O's users half the demand each. From
+    month 12 C bans its product exports and D cuts its ore exports by `ore_cut`."""
+    raw = config(1.0)
+    raw["regions"].append({"name": "D"})
+    raw["producers"] = [
+        {"name": "D mine", "region": "D", "stage": "mine", "capacity": 100.0, "unit_cost": 10.0},
+        {"name": "C refinery", "region": "C", "stage": "refinery", "capacity": 100.0,
+         "unit_cost": 5.0},
+        {"name": "D refinery", "region": "D", "stage": "refinery", "capacity": 30.0,
+         "unit_cost": 6.0}]
+    raw["shocks"].append({"kind": "export_control", "region": "D", "start": START,
+                          "duration": STEPS - START, "cut": ore_cut, "stage": "concentrate"})
+    return raw
+
+
+@pytest.mark.parametrize("ore_cut", [1e-9, 0.1, 0.3])
+def test_an_ore_cap_whose_region_refines_some_at_home_still_lets_the_rest_be_re_paired(ore_cut):
+    # Free trade: C's refining (the cheaper) takes all of D's ore, P = 20, D's refinery idle.
+    # The ban: C's users take 54.51 at C's price 15, and D's refinery takes 30 t/yr of the
+    # ore (ask 16): the tonnes D keeps at home under its ore cap, refined at home (no licence
+    # needed), and re-paired ore within the licences left (100 (1 - cut) - 54.51 > 0 up to a
+    # cut of 0.45). O's users get 30: P = 20 x 0.6^(-1/0.3) = 109.78 at every such cut.
+    # Before, a home pool (any ore D kept, 1e-7 t at a 1e-9 cut) switched the re-pair off:
+    # 1.98e30 at a 1e-9 cut, 4,274.9 at 0.1, and 109.78 only at 0.3, when D's home pool
+    # filled D's refinery.
+    raw = refining_ore_region_config(ore_cut)
+    model, out = run_model(raw, 1, record_output=True)
+    s = model.series()
+    ban = slice(START, STEPS)
+    assert s["price"][ban].to_list() == pytest.approx([20 * 0.6 ** (-1 / 0.3)] * 4, rel=1e-9)
+    assert (out[ban, 2] * 12).tolist() == pytest.approx([30.0] * 4, rel=1e-9)
+    assert_conserved(raw)
+
+
+@pytest.mark.parametrize("ore_cut", [1e-9, 0.1])
+def test_buyers_and_importers_net_only_the_re_pair_the_clearing_makes_beside_a_home_pool(
+        ore_cut):
+    # Review rv10 H8, as above: with O's users stocked (a year's cover) they draw the 50 -
+    # 30 = 20 t/yr that D's refinery does not replace and the price holds at 20; with the
+    # importers buying ahead instead (announced 2 months before, front_run 0.5) they release
+    # those 20 t/yr and the price holds too. Before, the clearing re-paired nothing beside
+    # the home pool while the draws and the release netted 30 t/yr of re-pair: 424.13.
+    raw = refining_ore_region_config(ore_cut)
+    raw["buyers"][1].update(inventory_cover=365.0, inventory_max_draw=0.9)
+    model = run_model(raw, 1)
+    s = model.series()
+    ban = slice(START, STEPS)
+    assert s["price"][ban].to_list() == pytest.approx([20.0] * 4, rel=1e-9)
+    stock = s["buyer_stock"].to_list()
+    assert stock[START - 1] - stock[START] == pytest.approx(20 / 12, rel=1e-9)
+    raw = refining_ore_region_config(ore_cut)
+    raw["shocks"][0].update(announce=2, front_run=0.5)
+    s = run_model(raw, 1).series()
+    assert s["price"][ban].to_list() == pytest.approx([20.0] * 4, rel=1e-9)

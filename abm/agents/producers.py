@@ -673,11 +673,18 @@ class Producers:
         offers = Offers(asks.astype(float), qty.astype(float), ref_rows, mine_rows,
                         b.region[ref_rows], np.full(n, -1), np.zeros(n, dtype=bool), club_value,
                         feed)
-        if self.has_mines and not pools and compliant is None:
+        if self.has_mines and compliant is None:
             # what a binding product cap's clearing may re-pair (abm.clearing.clear_step)
             ref_avail, mine_avail = np.zeros(len(b)), np.zeros(len(b))
-            # (under a concentrate cap: what `withhold` leaves the world chain)
+            # (under a concentrate cap: what `withhold` leaves the world chain; a home pool
+            # keeps its refining and ore: review rv10 H3, with any home pool nothing was
+            # re-paired, and a slack 1e-9 ore cut beside a product ban gave 1.98e30 against
+            # 109.78)
             ref_avail[refs], mine_avail[mines] = left[refs], left[mines]
+            for pool in pools:
+                # (the re-pair nets every offer's use, the home pools' included)
+                ref_avail[pool.refs], mine_avail[pool.mines] = (avail[pool.refs],
+                                                                 avail[pool.mines])
             offers.pool = ChainPool(ask.copy(), ref_avail, mine_avail, b.region, b.club,
                                     self.intensity)
         for policy in policies:
