@@ -409,3 +409,56 @@ def test_buyers_and_importers_net_only_the_re_pair_the_clearing_makes_beside_a_h
     raw["shocks"][0].update(announce=2, front_run=0.5)
     s = run_model(raw, 1).series()
     assert s["price"][ban].to_list() == pytest.approx([20.0] * 4, rel=1e-9)
+
+
+def exporting_outside_config(market: str, cut: float) -> dict:
+    """Review rv10 H1, H2: O exports (its own mine, 20 t/yr at 9, and refinery, 50 t/yr at 6,
+    against its users' 12 t/yr), with 30 t/yr of its refining idle in free trade; C as in
+    `config`; demand 120 t/yr at 20, C's users 0.3, O's 0.1 and W's 0.6, O's and W's with a
+    year's cover. O is in the world market (`market` "single"), a club behind a 20% tariff
+    ("club") or a separate market at no shipping cost ("separate"). C caps its product
+    exports by `cut` from month 12."""
+    stocked = {"inventory_cover": 365.0, "inventory_max_draw": 0.9}
+    raw = config(cut)
+    raw["market"]["demand"]["reference_quantity"] = 120.0
+    raw["regions"] = [{"name": "C"}, {"name": "W"}, {"name": "O"}]
+    raw["producers"][2]["capacity"] = 50.0
+    raw["producers"].append({"name": "O mine", "region": "O", "stage": "mine",
+                             "capacity": 20.0, "unit_cost": 9.0})
+    raw["buyers"] = [{"name": "C users", "region": "C", "share": 0.3},
+                     {"name": "O users", "region": "O", "share": 0.1, **stocked},
+                     {"name": "W users", "region": "W", "share": 0.6, **stocked}]
+    if market == "club":
+        raw["regions"][2]["club"] = True
+        raw["policy"] = {"trade": {"tariff": 0.2}}
+    elif market == "separate":
+        raw["regions"][2]["separate_market"] = True
+    return raw
+
+
+@pytest.mark.parametrize("market", ["single", "club", "separate"])
+@pytest.mark.parametrize("cut, drawn", [(0.5, 2.0), (1.0, 34.0)])
+def test_an_exporting_markets_re_pair_replaces_the_worlds_missing_tonnes(market, cut, drawn):
+    # Free trade P = 20 everywhere (O exports, so the tariff is not in play), C's users take
+    # 36 and C exports 64. Cut 0.5: the cap is 32; C's ore is contested (O's idle refinery
+    # nets 20 - 6 = 14), O's idle 30 t/yr fill on it, C's users take 100 - 32 - 30 = 38 at
+    # 20 (38/36)^(-1/0.3) = 16.70, and 32 - 30 = 2 t/yr are missing at 20: the stocked buyers
+    # draw them and the price holds. Ban: C's home price falls to its chain ask 15, O's
+    # refinery fills (30), 64 - 30 = 34 missing, drawn. The same whether O is in the world
+    # market, a club or a separate market: before, a segmented market's re-pair counted only
+    # up to its imports (none), the buyers drew the whole withheld tonnage and the price fell
+    # to O's refinery's ask, 16.
+    raw = exporting_outside_config(market, cut)
+    model, out = run_model(raw, 1, record_output=True)
+    s = model.series()
+    ban = slice(START, STEPS)
+    assert s["price"][START - 1] == pytest.approx(20.0, rel=1e-9)
+    assert s["price"][ban].to_list() == pytest.approx([20.0] * 4, rel=1e-7)
+    assert s["club_price"][ban].to_list() == pytest.approx([20.0] * 4, rel=1e-7)
+    stock = s["buyer_stock"].to_list()
+    assert stock[START - 1] - stock[START] == pytest.approx(drawn / 12, rel=1e-6)
+    assert (out[ban, 2] * 12).tolist() == pytest.approx([50.0] * 4, rel=1e-7)
+    if cut < 1:
+        assert s["export_region_price"][START] == pytest.approx(
+            20 * (38 / 36) ** (-1 / 0.3), rel=1e-6)
+    assert_conserved(raw)

@@ -634,8 +634,12 @@ class ExportControl(Policy):
         """Net the re-paired supply (`repaired`, t per region, part of `spare`) of each
         segmented market (its regions in `segmented`: a separate market alone, a club's regions
         as one) from that market's room (`limit`, shared by its regions in proportion to their
-        room) and count it as spare supply (`spare`) up to that room: it replaces the market's
-        imports, not the world's. `spare` and `limit` are changed in place."""
+        room), up to that room: it replaces the market's imports first. All of it is spare
+        supply (`spare`): what exceeds the room the market exports, in place of the withheld
+        tonnes the world misses (review rv10 H1, H2: counted only up to the room, an exporting
+        club's or separate market's re-pair counted nowhere, its stocked buyers drew the whole
+        withheld tonnage and the price fell from 20 to the re-paired refinery's ask, 16).
+        `spare` and `limit` are changed in place."""
         club = [r for r in segmented if r not in model.separate_markets]
         markets = [[r] for r in model.separate_markets] + ([club] if club else [])
         for rows in markets:
@@ -643,15 +647,13 @@ class ExportControl(Policy):
             made = float(repaired[rows].sum())
             if made <= 0:
                 continue
-            room = float(limit[rows].sum())
-            share = min(made, room) / made if np.isfinite(room) else 1.0
             # (the club's rows already carry their re-paired tonnes in `spare`; a separate
             # market's were zeroed with its other idle capacity)
             separate = np.isin(rows, list(model.separate_markets))
-            spare[rows] += repaired[rows] * np.where(separate, share, share - 1.0)
-            repaired[rows] *= share
+            spare[rows] += np.where(separate, repaired[rows], 0.0)
+            room = float(limit[rows].sum())
             if np.isfinite(room) and room > 0:
-                limit[rows] *= 1.0 - made * share / room
+                limit[rows] *= 1.0 - min(made, room) / room
 
     @staticmethod
     def repaired_spare(model, offers, sold: np.ndarray, price: float, binding: dict,
