@@ -79,6 +79,7 @@ class Stockholders(Policy):
         free = [r for r in range(len(model.region_names)) if r not in restricting]
         # they trade in the bids' market: the club's when it is separate, else the world's
         self.region = (club or free or [0])[0]
+        self.home_region = self.region
         shock = model.config.market.supply_shock
         self.sd = shock.sd if shock is not None else 0.0
         # export controls: announced, their schedules are public (next_caps)
@@ -105,6 +106,7 @@ class Stockholders(Policy):
             model.plan.storage_bids = []
             return
         carry = self.stock
+        self.region = self.market_region(model)
         cap = math.inf if self.cfg.capacity is None else self.cfg.capacity
         levels, prices = points
         bids = []
@@ -123,6 +125,28 @@ class Stockholders(Policy):
         if carry > lower:               # beyond the last point: at the schedule's lowest price
             offers.append(float(prices[-1]), carry - lower, self.region, self.owner)
         model.plan.storage_bids = [b for b in bids if b[0] > 0 and b[1] > 0]
+
+    def market_region(self, model) -> int:
+        """The region whose market the stock is offered in this step: the bids' (`region`, set
+        at the start) unless a cap restricts that region's exports in this step; then the
+        first region without a cap, else the first capped region that imports in the step's
+        free-trade counterfactual (its cap cannot bind: its market is the world's). Review
+        rv10 H5: with a product control on every region (one of them, on an importer, never
+        binding) the stock sat in the banned region's market, 7.21 t unsold through a known
+        ban at 109.78."""
+        caps = model.plan.export_caps
+        if self.home_region not in caps:
+            return self.home_region
+        regions = range(len(model.region_names))
+        uncapped = [r for r in regions if r not in caps]
+        if uncapped:
+            return uncapped[0]
+        control = next((p for p in self.controls if p.active(model.t)), None)
+        if control is not None:
+            importers = [r for r in caps if control.unshort_exports(model, r) < 0]
+            if importers:
+                return importers[0]
+        return self.home_region
 
     def settle(self, model) -> None:
         out, mf = model.outcome, model.money_per_price_tonne
@@ -168,13 +192,17 @@ class Stockholders(Policy):
                          eps=model.elasticity, price_cap=model.config.market.price_cap,
                          last_price=model.last_price)
         price = out.club_price if plan.club_separate else out.world_price
-        if plan.export_caps:
-            # behind a product cap the region's own buyers are served in its home market, which
-            # the stock (sold at the world price) does not reach: the regime's market is the
-            # buyers outside (review rv9 G1: priced on every buyer, a known ban's market was 2.8
-            # times too deep, stockholders carried stock at a loss through the ban and sold
-            # the last 4.97 t after it at 16.7, below free trade's 20)
-            outside = ~np.isin(model.buyers.region, list(plan.export_caps))
+        # behind a binding product cap the region's own buyers are served in its home market,
+        # which the stock (sold at the world price) does not reach: the regime's market is the
+        # buyers outside (review rv9 G1: priced on every buyer, a known ban's market was 2.8
+        # times too deep, stockholders carried stock at a loss through the ban and sold the
+        # last 4.97 t after it at 16.7, below free trade's 20). A cap that does not bind leaves
+        # its region's market the world's (review rv10 H5: a never-binding cap on an importer
+        # took its buyers out, and beside a known ban the stock was switched off)
+        binding = [r for r in plan.export_caps if r in out.restricted_prices
+                   and out.restricted_prices[r] < out.world_price * (1 - 1e-9)]
+        if binding:
+            outside = ~np.isin(model.buyers.region, binding)
             return float(price), float(out.buyer_tonnes[outside].sum())
         return float(price), float(out.consumption)
 

@@ -294,3 +294,39 @@ def test_stockholders_price_a_known_product_ban_on_the_buyers_outside_it():
     assert (price[ban][1:] >= 0.99 * price[ban][:-1]).all(), price[ban]
     assert stock[17] == pytest.approx(0.0, abs=1e-6)
     assert price[18:].tolist() == pytest.approx([20.0, 20.0], rel=1e-9)
+
+
+@pytest.mark.parametrize("slack", ["O", "E"])
+def test_a_product_control_that_never_binds_changes_nothing_beside_a_known_ban(slack):
+    # Review rv10 H5: the test above, with a second product control (cut 0.5, the same
+    # months, as well announced) on a region that exports nothing at any price: O, which
+    # imports all it uses, or E, a third region with a quarter of the demand and no
+    # producers (O's users then a quarter too). Its cap never binds, so the path is the one
+    # without it. Before, the stockholders took the capped region's buyers out of their
+    # regime's market (O: none left, no stock at all and 109.78 through the ban; E: the
+    # price nearly tripled within the ban, 30.36 -> 84.75), and with every region capped
+    # they offered their stock in C's banned market, where it sat unsold.
+    from test_chain_repair import config
+
+    from abm.validation.base import run_model
+
+    def ban(second: bool) -> dict:
+        raw = config(1.0)
+        raw["experiment"]["steps"] = 20
+        raw["shocks"][0].update(duration=6, announce=3)
+        raw["storage"] = {"enabled": True, "interest": 0.005, "cost": 0.05,
+                          "foresight": "full"}
+        if slack == "E":
+            raw["regions"].append({"name": "E"})
+            raw["buyers"][1]["share"] = 0.25
+            raw["buyers"].append({"name": "E users", "region": "E", "share": 0.25})
+        if second:
+            raw["shocks"].append(dict(raw["shocks"][0], region=slack, cut=0.5))
+        return raw
+
+    alone = run_model(ban(False), 1).series()
+    both = run_model(ban(True), 1).series()
+    for column in ("price", "private_stock"):
+        np.testing.assert_allclose(both[column].to_numpy(), alone[column].to_numpy(),
+                                   rtol=1e-9, atol=1e-9)
+    assert alone["private_stock"][11] > 5.0
