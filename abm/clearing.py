@@ -717,8 +717,10 @@ def _re_pair(o: Offers, plan: MarketPlan, out: Outcome, kw: dict, binding, seg: 
         return None
     ref_rows, mine_rows = rr[curve.refinery[live]], mr[curve.mine[live]]
     asks, qty = curve.asks[live], curve.quantity[live]
-    # ore-limited: every tonne of free ore is paired, and live refining is left over
-    ore_short = (float(ore_free[mr].sum()) - float(qty.sum()) * k <= 1e3 * tol * k
+    # ore-limited: every tonne of free ore that could be refined below the price is paired
+    # (ore too dear for the cheapest free refining is no limit), and live refining is left
+    usable = pool.ask[rr].min() + k * pool.ask[mr] < top * (1 - 1e-12)
+    ore_short = (float(ore_free[mr][usable].sum()) - float(qty.sum()) * k <= 1e3 * tol * k
                  and float(ref_free[np.unique(ref_rows)].sum()) > float(qty.sum()) + 1e3 * tol)
     from abm.agents.sourcing import club_value
     value = club_value(pool.club, ref_rows, mine_rows, asks, pool.ask[mine_rows], k)

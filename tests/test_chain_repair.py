@@ -462,3 +462,42 @@ def test_an_exporting_markets_re_pair_replaces_the_worlds_missing_tonnes(market,
         assert s["export_region_price"][START] == pytest.approx(
             20 * (38 / 36) ** (-1 / 0.3), rel=1e-6)
     assert_conserved(raw)
+
+
+@pytest.mark.parametrize("order", [["C1", "C2", "O"], ["O", "C1", "C2"]])
+def test_importers_stock_bought_ahead_of_one_control_replaces_what_both_withhold(order):
+    # Review rv10 H4: two product-capped regions (C1 mines and refines 100 t/yr, C2 50, both
+    # at 10 + 5), O's idle 30 t/yr refinery; demand 150 t/yr at 20, a quarter each for C1's
+    # and C2's users, half O's. Both cut 0.5 from month 12, announced 10 months ahead, and
+    # the importers buy ahead for C1's (front_run 0.2). Free trade P = 20, C1 exports 62.5,
+    # C2 12.5 t/yr; the caps let out 31.25 and 6.25, O's refinery re-pairs 30 t/yr of the
+    # freed ore, and 37.5 - 30 = 7.5 t/yr are missing at 20: the importers' one stock
+    # replaces them (0.625 t a month) and P stays 20 in either order of the regions. Before,
+    # the stock was released into the other capped region's home market when it was listed
+    # first (28.415), and each control counted the whole stock as its own.
+    raw = config(0.5)
+    raw["market"]["demand"]["reference_quantity"] = 150.0
+    raw["regions"] = [{"name": n} for n in order]
+    raw["producers"] = [
+        {"name": "C1 mine", "region": "C1", "stage": "mine", "capacity": 100.0, "unit_cost": 10.0},
+        {"name": "C1 refinery", "region": "C1", "stage": "refinery", "capacity": 100.0,
+         "unit_cost": 5.0},
+        {"name": "C2 mine", "region": "C2", "stage": "mine", "capacity": 50.0, "unit_cost": 10.0},
+        {"name": "C2 refinery", "region": "C2", "stage": "refinery", "capacity": 50.0,
+         "unit_cost": 5.0},
+        {"name": "O refinery", "region": "O", "stage": "refinery", "capacity": 30.0,
+         "unit_cost": 6.0}]
+    raw["buyers"] = [{"name": "C1 users", "region": "C1", "share": 0.25},
+                     {"name": "C2 users", "region": "C2", "share": 0.25},
+                     {"name": "O users", "region": "O", "share": 0.5}]
+    first = dict(raw["shocks"][0], region="C1", announce=2, front_run=0.2)
+    raw["shocks"] = [first, dict(first, region="C2", front_run=0.0)]
+    model = run_model(raw, 1)
+    s = model.series()
+    ban = slice(START, STEPS)
+    assert s["price"][ban].to_list() == pytest.approx([20.0] * 4, rel=1e-9)
+    # they bought C1's announced shortfall, 4 x 31.25 / 12 t, and used 4 x 7.5 / 12 of it
+    c1, c2 = (p for p in model.policies if p.name == "export_control")
+    assert c2.inventory == 0.0
+    assert c1.inventory == pytest.approx(4 * 31.25 / 12 - 4 * 7.5 / 12, rel=1e-9)
+    assert_conserved(raw)

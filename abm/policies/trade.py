@@ -181,6 +181,7 @@ class ExportControl(Policy):
         self.shock = shock
         self.reference_exports = None
         self.inventory = 0.0
+        self.ordered, self.release_row = 0.0, None   # this step: t ordered ahead, release offer
         # t this step: normal exports less what the control allows (concentrate: what it takes
         # off the market, abm.agents.withholding.licences)
         self.withheld = 0.0
@@ -341,6 +342,7 @@ class ExportControl(Policy):
 
     def apply(self, model) -> None:
         t, s = model.t, self.shock
+        self.ordered, self.release_row = 0.0, None
         if t == 0 and self.announce <= 0 and self.reference_exports is None:
             # normal exports of a control announced at step 0: the step-0 free-trade clearing
             self.reference_exports = self.normal_exports(model)
@@ -357,7 +359,8 @@ class ExportControl(Policy):
             # hold already: nobody buys 100 t ahead of a 1% cut that withholds 15 t (review
             # rv3 R5: the notice month's spike was the same for every cut)
             room = max(self.announced_shortfall(model) - self.inventory, 0.0)
-            model.plan.importer_demand += min(s.front_run * per_step, room)
+            self.ordered = min(s.front_run * per_step, room)
+            model.plan.importer_demand += self.ordered
         self.withheld = 0.0
         if not self.active(t):
             if t >= self.end and self.reference_exports is not None and not self.concentrate:
@@ -739,7 +742,9 @@ class ExportControl(Policy):
             made = float(curve.quantity[at].sum())
             rows = rr[curve.refinery[at]]
             tol = 1e-9 * max(float(o.qty[seg].sum()), 1e-300)
-            short = (float(ore_free[mr].sum()) <= made * k + tol * k
+            # (ore too dear for the cheapest free refining at `price` is no limit)
+            usable = pool.ask[rr].min() + k * pool.ask[mr] <= price * (1 + 1e-9)
+            short = (float(ore_free[mr][usable].sum()) <= made * k + tol * k
                      and float(ref_free[rr].sum()) > made + tol)
             net = float((nets[pool.region[rows]] - pool.ask[rows]).min()) if at.any() \
                 else float((nets[pool.region[rr]] - pool.ask[rr]).max())
@@ -838,33 +843,44 @@ class ExportControl(Policy):
         # bought it for that), offered to the market at no ask like any stock being used up
         qty = self.released(model)
         if qty > 0:
+            self.release_row = len(offers)
             offers.append(0.0, qty, self.world_region(model), -2)
 
     def released(self, model) -> float:
-        """t of the importers' inventory offered this step: what the control withholds, less
-        its share of the supply re-paired with ore the product caps idle
-        (`model.repaired_supply`, by withheld tonnes), which replaces withheld tonnes at the
-        free-trade price (review rv9 G7: released on top of it, a 50% cut's front-run stock
-        pushed the outside price from 20 to 16, O's re-paired refinery's ask)."""
-        if self.withheld <= 0 or self.inventory <= 1e-12:
+        """t of the importers' inventory offered this step: what the product controls withhold,
+        less the supply re-paired with ore their caps idle (`model.repaired_supply`), which
+        replaces withheld tonnes at the free-trade price (review rv9 G7: released on top of
+        it, a 50% cut's front-run stock pushed the outside price from 20 to 16, O's re-paired
+        refinery's ask), this control's share of it by the inventory it holds."""
+        if self.inventory <= 1e-12:
             return 0.0
-        withheld = sum(p.withheld for p in model.policies
-                       if p.name == self.name and not p.concentrate and p.withheld > 0)
-        repaired = model.repaired_supply * self.withheld / withheld if withheld > 0 else 0.0
-        return min(self.inventory, max(self.withheld - repaired, 0.0))
+        # (the importers' stock is one stock, whichever control's announcement they bought
+        # it for: it replaces every control's missing tonnes, each control's part released in
+        # proportion to what it holds; rv10 H4)
+        controls = [p for p in model.policies if p.name == self.name and not p.concentrate]
+        withheld = sum(p.withheld for p in controls if p.withheld > 0)
+        held = sum(p.inventory for p in controls)
+        if withheld <= 0 or held <= 1e-12:
+            return 0.0
+        missing = max(withheld - model.repaired_supply, 0.0)
+        return min(held, missing) * self.inventory / held
 
     def world_region(self, model) -> int:
         """A region of the world market, where importers bought ahead (`importer_demand`), to
         release their stock in: the first region that is not this control's, not a separate
-        market and, behind the club's border measures, not the club's (review rv4 F4: the
-        first listed buyer's region put the stock behind a separate market's shipping cost);
-        this control's region when there is none."""
+        market, not under another export cap this step and, behind the club's border measures,
+        not the club's (review rv4 F4: the first listed buyer's region put the stock behind a
+        separate market's shipping cost; rv10 H4: another control's region put it in that
+        region's capped home market, and the price outside depended on the order of the
+        regions, 28.415 against 20.00); this control's region when there is none."""
         separate = set(model.separate_markets)
+        capped = set(model.plan.export_caps)
         club = model.region_club if model.plan.club_separate else np.zeros(
             len(model.region_names), dtype=bool)
         for strict in (True, False):
             for r in range(len(model.region_names)):
-                if r != self.region and r not in separate and not (strict and club[r]):
+                if r != self.region and r not in separate and not (
+                        strict and (club[r] or r in capped)):
                     return r
         return self.region
 
@@ -879,9 +895,15 @@ class ExportControl(Policy):
             self.home_price.append(next((pool.price for pool in model.producers.home_pools
                                          if region[pool.mines[0]] == self.region), np.nan))
             return
-        self.inventory += model.outcome.importer_bought
-        released = float(model.outcome.sold[model.offers.owner == -2].sum())
-        self.inventory = max(self.inventory - released, 0.0)
+        # (each control's own: the importers' purchases in proportion to what it ordered,
+        # its own release offer; rv10 H4: each added and released the whole of every
+        # control's, so two controls counted one stock twice)
+        ordered = model.plan.importer_demand
+        if ordered > 0 and self.ordered > 0:
+            self.inventory += model.outcome.importer_bought * self.ordered / ordered
+        if self.release_row is not None:
+            released = float(model.outcome.sold[self.release_row])
+            self.inventory = max(self.inventory - released, 0.0)
 
 
 class Finance(Policy):
