@@ -620,7 +620,8 @@ def _repaired(offers: Offers, plan: MarketPlan, out: Outcome, kw: dict) -> Outco
     When the re-pair runs out of ore while the refining outside still has room, the ore the
     capped region's own refining holds is contested too: a product cap keeps no ore at home,
     so its mines sell to whichever refining nets more for it. A share `f` of those segments'
-    tonnes is released with their unsold part, the largest (by bisection) at which the
+    tonnes (from the dearest first, `market.released_from_top`) is released with their
+    unsold part, the largest (by bisection) at which the
     re-paired refining still nets more per tonne (its market's price less its refining ask)
     than the capped region's marginal refining does at home (its market's price less the
     dearest sold refining ask), the re-pair stays ore-limited and every cap binds: the
@@ -643,7 +644,8 @@ def _repaired(offers: Offers, plan: MarketPlan, out: Outcome, kw: dict) -> Outco
     tried = _re_pair(o, plan, out, kw, binding, seg, unsold) if (unsold > 0).any() else None
     if held.sum() > 0 and (tried is None or tried.contestable):
         def nets_more(f: float) -> _RePair | None:
-            r = _re_pair(o, plan, out, kw, binding, seg, unsold + f * held, whole=True)
+            freed = unsold + market.released_from_top(held, o.ask[seg], o.region[seg], f)
+            r = _re_pair(o, plan, out, kw, binding, seg, freed, whole=True)
             return r if r is not None and r.contestable and r.nets_more(binding, seg) else None
         # (the netback gap closes as f rises: none at a small share, none at any)
         best = market.largest_accepted(nets_more)

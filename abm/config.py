@@ -11,6 +11,7 @@ for mines); quantities in tonnes; capacities in tonnes per year; money in USD; t
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -220,9 +221,10 @@ class Producer(Strict):
                              "conversion cost, without the product bought)", ge=0)
     fixed_cost: float = field(0.0, "USD/yr", "Fixed cost paid while not exited", ge=0)
     cash: float = field(0.0, "USD", "Initial cash balance", ge=-1e15, le=1e15)
-    intensity: float | None = field(None, "t/t", "Refinery: concentrate per product (default "
-                                    "market.intensity); component maker: product per component "
-                                    "(default market.component_intensity)", gt=0)
+    intensity: float | None = field(None, "t/t", "Component maker: product per component "
+                                    "(default market.component_intensity); refinery: only "
+                                    "market.intensity is allowed (one intensity for the chain)",
+                                    gt=0)
 
 
 class Recycler(Strict):
@@ -1174,6 +1176,22 @@ class ExperimentConfig(Strict):
                               f"is not in the club (allowed in covers: "
                               f"{', '.join(sorted(club)) or 'no region: the experiment has no club'})",
                               "policy", name, "covers")
+
+    @model_validator(mode="after")
+    def refinery_intensity_is_the_markets(self) -> ExperimentConfig:
+        """A refinery's own concentrate intensity is refused unless it is the market's: the
+        chain pairs every refinery's tonne with market.intensity t of ore (review rv11 J4: an
+        intensity of 2 on one refinery was silently run at the market's 1)."""
+        for i, prod in enumerate(self.producers):
+            if (prod.stage == "refinery" and prod.intensity is not None
+                    and not math.isclose(prod.intensity, self.market.intensity,
+                                         rel_tol=1e-12)):
+                raise invalid(f"a refinery's own intensity is not modelled (got "
+                              f"{prod.intensity:g}): every refinery uses market.intensity "
+                              f"({self.market.intensity:g} t of concentrate per t of product); "
+                              "set market.intensity or leave the key out", "producers", i,
+                              "intensity")
+        return self
 
     @model_validator(mode="after")
     def components_combine(self) -> ExperimentConfig:

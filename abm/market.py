@@ -271,6 +271,21 @@ def repair_pool(seg_ref: np.ndarray, seg_mine: np.ndarray, seg_qty: np.ndarray,
     return ref_free, ore_free
 
 
+def released_from_top(held: np.ndarray, ask: np.ndarray, group: np.ndarray,
+                      share: float) -> np.ndarray:
+    """t released per offer: `share` of each group's `held` t, taken from its dearest offers
+    (by `ask`) first, as the group's own merit order would give them up (review rv11 J1: a
+    share of every offer kept the dearer refinery running while the cheaper one idled)."""
+    out = np.zeros(len(held))
+    for g in np.unique(group[held > 0]):
+        rows = np.flatnonzero((group == g) & (held > 0))
+        rows = rows[np.argsort(-ask[rows], kind="stable")]
+        take = share * float(held[rows].sum())
+        before = np.cumsum(held[rows]) - held[rows]
+        out[rows] = np.clip(take - before, 0.0, held[rows])
+    return out
+
+
 def largest_accepted(accept, lo: float = 1e-6, tol: float = 1e-10):
     """`accept(f)` (None: refused) at the largest share f in [lo, 1] it accepts, found by
     bisection, for a test whose accepted shares run from 0 up to a bound (a gap that closes

@@ -501,3 +501,38 @@ def test_importers_stock_bought_ahead_of_one_control_replaces_what_both_withhold
     assert c2.inventory == 0.0
     assert c1.inventory == pytest.approx(4 * 31.25 / 12 - 4 * 7.5 / 12, rel=1e-9)
     assert_conserved(raw)
+
+
+@pytest.mark.parametrize("costs, cut, gap, cheap_runs", [
+    ((5.0, 8.0), 1.0, 4.0, 50 * ((shared_price(60.0, 4.0) - 4) / 20) ** -0.3),  # B idles
+    ((5.0, 8.0), 0.5, 1.0, 40.0),      # A full, B marginal
+    ((8.0, 5.0), 1.0, 1.0, 20.0)])     # B (the cheaper) full, A marginal
+def test_contested_ore_leaves_the_capped_regions_dearest_refining_first(costs, cut, gap,
+                                                                        cheap_runs):
+    # Review rv11 J1: C's 60 t/yr mine (at 10) feeds C's two refineries, A (40 t/yr) and B
+    # (20 t/yr) at `costs`; O's idle 30 t/yr refinery asks 9. Free trade: A and B run full,
+    # P = 109.78. Under the cap C's home refining gives up ore from its dearest plant first
+    # (its merit order), so its marginal plant is the cheaper one when C's users need less
+    # than it makes: ban with A at 5, B at 8: C's users take about 30 < 40, B idles and
+    # P_C - 5 = P - 9 (gap 4, `shared_price(60, 4)` = 111.80); when the dearer plant still
+    # runs, the gap is 9 - 8 = 1. Before, each plant gave up the same share, B kept running
+    # beside A's idle capacity and the gap was 1 in every case.
+    raw = config(cut)
+    a, b = costs
+    raw["producers"] = [
+        {"name": "C mine", "region": "C", "stage": "mine", "capacity": 60.0, "unit_cost": 10.0},
+        {"name": "C ref A", "region": "C", "stage": "refinery", "capacity": 40.0,
+         "unit_cost": a},
+        {"name": "C ref B", "region": "C", "stage": "refinery", "capacity": 20.0,
+         "unit_cost": b},
+        {"name": "O refinery", "region": "O", "stage": "refinery", "capacity": 30.0,
+         "unit_cost": 9.0}]
+    model, out = run_model(raw, 1, record_output=True)
+    s = model.series()
+    price = shared_price(60.0, gap)
+    assert s["price"][START] == pytest.approx(price, rel=1e-6)
+    assert s["export_region_price"][START] == pytest.approx(price - gap, rel=1e-6)
+    cheap = 1 if a < b else 2
+    assert out[START, cheap] * 12 == pytest.approx(cheap_runs, rel=1e-5)
+    assert out[START, 0] * 12 == pytest.approx(60.0, rel=1e-9)
+    assert_conserved(raw)

@@ -106,3 +106,16 @@ def test_a_strategy_setting_under_its_own_strategy_is_accepted():
     assert ExperimentConfig.model_validate(raw).nonmarket.predatory_window == 6
     raw["nonmarket"] = {"strategy": "market_share", "target_share": 0.5}
     assert ExperimentConfig.model_validate(raw).nonmarket.target_share == 0.5
+
+
+def test_a_refinerys_own_intensity_other_than_the_markets_is_refused_at_its_key():
+    # review rv11 J4: the chain pairs every refinery with market.intensity t of ore, so an
+    # intensity of 2 on one refinery ran silently at the market's 1
+    raw = copy.deepcopy(BASE)
+    ref = next(i for i, p in enumerate(raw["producers"]) if p.get("stage") == "refinery")
+    raw["producers"][ref]["intensity"] = 2.0
+    error = first_error(raw)
+    assert error["loc"] == ("producers", ref, "intensity")
+    assert "market.intensity" in error["msg"]
+    raw["producers"][ref]["intensity"] = raw.get("market", {}).get("intensity", 1.0)
+    ExperimentConfig.model_validate(raw)

@@ -691,10 +691,10 @@ class ExportControl(Policy):
             unsold[own] = np.maximum(o.qty[own] - home.dispatched, 0.0)
             held[own] = np.minimum(home.dispatched, o.qty[own])
             homes.append((own, a, cap))
+        home_sold = held[seg]               # t each segment sells in its home market
         # (ore under a concentrate cap is not contested, as in the clearing)
         held[(o.mine >= 0) & np.isin(pool.region[np.maximum(o.mine, 0)],
                                      list(ore_capped))] = 0.0
-        held_all = held
         unsold, held = unsold[seg], held[seg]
         k = pool.intensity
         ref_open = (pool.ref_avail > 0) & ~np.isin(pool.region, list(binding))
@@ -709,7 +709,7 @@ class ExportControl(Policy):
             abroad = mine_region != o.region[seg]
             for r, cap in ore_capped.items():
                 rows = abroad & (mine_region == r)
-                room = max(float(cap) - float(held[rows & capped_seg].sum()) * k, 0.0)
+                room = max(float(cap) - float(home_sold[rows & capped_seg].sum()) * k, 0.0)
                 total = float(others[rows].sum()) * k
                 if total > room:
                     others[rows] *= room / total
@@ -754,10 +754,12 @@ class ExportControl(Policy):
         def nets_more(f):
             """The re-pair at release share `f` (None unless it stays ore-limited, nets more
             than every home's marginal refining and every home price stays below `price`)."""
-            made, short, net = supply(unsold + f * held)
+            released = market.released_from_top(held, o.ask[seg], o.region[seg], f)
+            made, short, net = supply(unsold + released)
             if not short:
                 return None
-            kept = np.where(seg, (1.0 - f) * held_all, o.qty)
+            kept = o.qty.copy()
+            kept[seg] = home_sold - released
             for own, a, cap in homes:
                 home = market.clear(o.ask[own], kept[own], a, model.elasticity, B=cap,
                                     price_cap=price_cap, shortfall_price=model.last_price)
