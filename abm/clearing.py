@@ -751,18 +751,12 @@ def _re_pair(o: Offers, plan: MarketPlan, out: Outcome, kw: dict, binding, seg: 
         return None
     # the largest share of the re-paired supply that keeps every cap binding (the price
     # outside falls with it, so the share is found by bisection)
-    lo, hi, best = 0.0, 1.0, None
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        x = offered(mid)
+
+    def keeps_binding(share: float) -> _RePair | None:
+        x = offered(share)
         y = _clear_step(x, plan, **kw)
-        if _binding(y, binding, out):
-            lo, best = mid, _RePair(x, y, False)
-        else:
-            hi = mid
-        if hi - lo <= 1e-12:
-            break
-    return best
+        return _RePair(x, y, False) if _binding(y, binding, out) else None
+    return market.largest_accepted(keeps_binding, lo=1e-12, tol=1e-12)
 
 
 def _clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
