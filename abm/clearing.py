@@ -680,10 +680,7 @@ class _RePair:
         out_net = float((y.offer_price[j:][sold] - pool.ask[o.refinery[j:][sold]]).min())
         for r in binding:
             own = seg[o.region[seg] == r]
-            home = own[y.sold[own] > 1e-12]
-            # (home refining selling nothing would net its cheapest ask on a tonne back)
-            ask = (float(pool.ask[o.refinery[home]].max()) if len(home)
-                   else float(pool.ask[o.refinery[own]].min()) if len(own) else np.inf)
+            ask = market.marginal_ask(pool.ask[o.refinery[own]], y.sold[own] > 1e-12)
             home_net = y.restricted_prices.get(r, y.world_price) - ask
             if not out_net > home_net + 1e-9 * max(abs(home_net), 1.0):
                 return False

@@ -286,6 +286,15 @@ def released_from_top(held: np.ndarray, ask: np.ndarray, group: np.ndarray,
     return out
 
 
+def marginal_ask(asks: np.ndarray, selling: np.ndarray) -> float:
+    """The refining ask a market's marginal refinery nets against, of refineries with asks
+    `asks` of which `selling` sell: the dearest selling one's; with none selling, the
+    cheapest's (it would refine a tonne given back first); inf with no refinery."""
+    if selling.any():
+        return float(asks[selling].max())
+    return float(asks.min()) if len(asks) else math.inf
+
+
 def largest_accepted(accept, lo: float = 1e-6, tol: float = 1e-10):
     """`accept(f)` (None: refused) at the largest share f in [lo, 1] it accepts, found by
     bisection, for a test whose accepted shares run from 0 up to a bound (a gap that closes

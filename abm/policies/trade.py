@@ -765,12 +765,9 @@ class ExportControl(Policy):
                                     price_cap=price_cap, shortfall_price=model.last_price)
                 if not home.price < price * (1 - 1e-9):
                     return None
-                # (home refining selling nothing would net its cheapest ask on a tonne back)
                 refs = o.refinery[own]
-                used = (home.dispatched > 1e-12) & (refs >= 0)
-                ask = (float(pool.ask[refs[used]].max()) if used.any()
-                       else float(pool.ask[refs[refs >= 0]].min()) if (refs >= 0).any()
-                       else np.inf)
+                fed = refs >= 0
+                ask = market.marginal_ask(pool.ask[refs[fed]], home.dispatched[fed] > 1e-12)
                 if not net > home.price - ask + 1e-9 * max(abs(home.price), 1.0):
                     return None
             return made
