@@ -664,7 +664,8 @@ class Stockpile(Strict):
     """A strategic stockpile run by the club's government."""
 
     buy_below: float = field(..., PRICE, "Buy when the club price is below this", gt=0)
-    release_above: float = field(..., PRICE, "Release when the club price is above this", gt=0)
+    release_above: float = field(..., PRICE, "Release when the club price is above this; "
+                                 "must be above buy_below", gt=0)
     target_cover: float = field(60.0, "days", "Stock target in days of club consumption", ge=0)
     capacity: float | None = field(None, "t", "Most tonnes the stockpile may hold", ge=0)
     budget: float | None = field(None, "USD", "Most money the stockpile may spend on purchases",
@@ -674,6 +675,16 @@ class Stockpile(Strict):
                             "the target stock", gt=0, le=1)
     start: int = field(0, "steps", "First step in force", ge=0)
     end: int | None = field(None, "steps", "Step it ends (exclusive; default never)", ge=0)
+
+    @model_validator(mode="after")
+    def releases_above_where_it_buys(self) -> Stockpile:
+        # below buy_below it bids and above release_above it offers: a release level at or
+        # under the buy level would buy and sell in the same month between the two
+        if self.release_above <= self.buy_below:
+            raise invalid("release_above must be above buy_below (got release_above "
+                          f"{self.release_above:g} <= buy_below {self.buy_below:g})",
+                          "release_above")
+        return self
 
 
 class Offtake(Strict):

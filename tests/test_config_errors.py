@@ -119,3 +119,17 @@ def test_a_refinerys_own_intensity_other_than_the_markets_is_refused_at_its_key(
     assert "market.intensity" in error["msg"]
     raw["producers"][ref]["intensity"] = raw.get("market", {}).get("intensity", 1.0)
     ExperimentConfig.model_validate(raw)
+
+
+@pytest.mark.parametrize("release_above", [40.0, 97.0 - 1e-9, 97.0])
+def test_a_stockpile_releasing_at_or_below_its_buy_level_is_refused_at_release_above(
+        release_above):
+    # the slow search found buy_below 97 with release_above 40: between the two levels the
+    # stockpile bid and offered in the same month, so a larger budget pinned the peak at 97
+    raw = copy.deepcopy(BASE)
+    raw["policy"] = {"stockpile": {"buy_below": 97.0, "release_above": release_above}}
+    error = first_error(raw)
+    assert error["loc"] == ("policy", "stockpile", "release_above")
+    assert error["msg"].startswith("release_above must be above buy_below")
+    raw["policy"]["stockpile"]["release_above"] = 97.0 + 1e-9
+    ExperimentConfig.model_validate(raw)

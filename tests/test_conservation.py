@@ -154,8 +154,8 @@ def policies(draw) -> dict:
         if mechanism == "mip":    # who keeps the wedge: the club (duty) or exporters
             out["floor"]["rent"] = draw(st.sampled_from(["duty", "undertaking"]))
     if draw(st.booleans()):
-        out["stockpile"] = {"buy_below": draw(st.floats(20.0, 120.0)),
-                            "release_above": draw(st.floats(40.0, 200.0)),
+        out["stockpile"] = {"buy_below": (buy := draw(st.floats(20.0, 120.0))),
+                            "release_above": draw(st.floats(max(40.0, buy + 1.0), 200.0)),
                             "budget": draw(st.one_of(st.none(), st.floats(1e3, 1e9))),
                             "holding_cost": draw(st.floats(0.0, 1000.0))}
     if draw(st.booleans()):
