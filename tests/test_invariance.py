@@ -222,21 +222,30 @@ def check_linked_equals_single(raw: dict) -> None:
     compare(plain, other, skip=("transshipped",) if cheap_routing else ())
 
 
-TINY_ROUTE = {
-    "experiment": {"name": "prop", "steps": 3, "seed": 0},
-    "market": {"demand": {"reference_price": 60.0, "reference_quantity": 100.0,
-                          "elasticity": -2.0}},
-    "regions": [{"name": "US", "club": True}, {"name": "China", "market_economy": False},
-                {"name": "RoW"}],
-    "producers": [{"region": "US", "stage": "mine", "capacity": 1.0, "unit_cost": 0.0,
-                   "name": "M"},
-                  {"region": "China", "stage": "refinery", "capacity": 200.0, "unit_cost": 0.0,
-                   "name": "RC"},
-                  {"region": "US", "stage": "refinery", "capacity": 1.0, "unit_cost": 0.0,
-                   "name": "RU"}],
-    "buyers": [{"name": "US buyers", "region": "US", "share": 0.5},
-               {"name": "China buyers", "region": "China", "share": 0.5}],
-    "policy": {"trade": {"tariff": 0.0, "transshipment_cost": 1e-12}}}
+def found_world(steps: int, mine: float, china_refining: float, policy: dict,
+                regions: tuple[str, ...] = ()) -> dict:
+    """The shape of the slow search's finds: a US club (a mine of `mine` t/yr and 1 t/yr of
+    refining) and China (`china_refining` t/yr), every cost 0, half the buyers in each, with
+    `policy` and any further (empty) `regions`."""
+    return {
+        "experiment": {"name": "prop", "steps": steps, "seed": 0},
+        "market": {"demand": {"reference_price": 60.0, "reference_quantity": 100.0,
+                              "elasticity": -2.0}},
+        "regions": [{"name": "US", "club": True}, {"name": "China", "market_economy": False},
+                    *({"name": r} for r in regions)],
+        "producers": [{"region": "US", "stage": "mine", "capacity": mine, "unit_cost": 0.0,
+                       "name": "P4"},
+                      {"region": "China", "stage": "refinery", "capacity": china_refining,
+                       "unit_cost": 0.0, "name": "P5"},
+                      {"region": "US", "stage": "refinery", "capacity": 1.0, "unit_cost": 0.0,
+                       "name": "P6"}],
+        "buyers": [{"name": "US buyers", "region": "US", "share": 0.5},
+                   {"name": "China buyers", "region": "China", "share": 0.5}],
+        "policy": policy}
+
+
+TINY_ROUTE = found_world(3, 1.0, 200.0, {"trade": {"tariff": 0.0, "transshipment_cost": 1e-12}},
+                         regions=("RoW",))
 
 
 @pytest.mark.parametrize("tariff, routed", [(0.0, False), (1e-12, True), (1e-15, False)])
@@ -254,22 +263,10 @@ def test_imports_are_routed_when_the_route_costs_less_than_the_duty(tariff, rout
     assert s["transshipped"].to_numpy() == pytest.approx(0.5 / 12 if routed else 0.0)
 
 
-EMPTY_WORLD = {
-    "experiment": {"name": "prop", "steps": 12, "seed": 0},
-    "market": {"demand": {"reference_price": 60.0, "reference_quantity": 100.0,
-                          "elasticity": -2.0}},
-    "regions": [{"name": "US", "club": True}, {"name": "China", "market_economy": False}],
-    "producers": [{"region": "US", "stage": "mine", "capacity": 29.0, "unit_cost": 0.0,
-                   "name": "P4"},
-                  {"region": "China", "stage": "refinery", "capacity": 28.0, "unit_cost": 0.0,
-                   "name": "P5"},
-                  {"region": "US", "stage": "refinery", "capacity": 1.0, "unit_cost": 0.0,
-                   "name": "P6"}],
-    "buyers": [{"name": "US buyers", "region": "US", "share": 0.5},
-               {"name": "China buyers", "region": "China", "share": 0.5}],
-    "policy": {"floor": {"mechanism": "mip", "level": 142.0, "covers": ["US"]}},
-    "shocks": [{"kind": "export_control", "region": "China", "start": 4, "duration": 5,
-                "cut": 1e-69, "announce": 1}]}
+EMPTY_WORLD = dict(found_world(12, 29.0, 28.0, {"floor": {"mechanism": "mip", "level": 142.0,
+                                                           "covers": ["US"]}}),
+                   shocks=[{"kind": "export_control", "region": "China", "start": 4,
+                            "duration": 5, "cut": 1e-69, "announce": 1}])
 
 
 @pytest.mark.xfail(strict=True, reason="known limit: the price of an empty world market while "
