@@ -344,23 +344,30 @@ def licensed_ore(ore_free: np.ndarray, mine_region: np.ndarray, seg_mine: np.nda
 
 def concentrate_price(price: float, curve: ChainCurve, dispatched: np.ndarray,
                       ref_cost: np.ndarray, mine_cost: np.ndarray, mine_qty: np.ndarray,
-                      intensity: float) -> float:
+                      intensity: float, sale_price: np.ndarray | None = None) -> float:
     """Concentrate price after the product market cleared along the chain curve.
 
-    The scarce stage earns the rent: p_c = clip((P - c_r_marginal) / k, c_m_marginal, c_m_next),
-    where c_m_next is the cost of the cheapest concentrate still available. On a horizontal
-    segment this gives p_c = c_m_marginal exactly (both marginal producers break even).
+    The scarce stage earns the rent: p_c = clip(netback_marginal, c_m_marginal, c_m_next),
+    where netback_marginal is the least any used segment's refinery nets per t of ore,
+    (P - c_r) / k at the price P of the market the segment sold in (`sale_price`, per
+    segment; default `price` for all, so the dearest used refinery's), and c_m_next is the
+    cost of the cheapest concentrate still available. On a horizontal segment this gives
+    p_c = c_m_marginal exactly (both marginal producers break even). With segments in markets
+    at different prices (a product export cap's home market below the world's), the refinery
+    that nets least is the marginal buyer of ore (review rv11 J3: a banned region's refining
+    selling at 42.08 paid the outside refinery's netback 103.78 at the world price for ore).
     """
     used = dispatched > 1e-12
     if not used.any():
         return float(np.min(mine_cost)) if len(mine_cost) else float("nan")
-    c_r = float(ref_cost[curve.refinery[used]].max())
+    at = np.full(len(dispatched), price) if sale_price is None else sale_price
+    net = float(np.min((at[used] - ref_cost[curve.refinery[used]]) / intensity))
     c_m = float(mine_cost[curve.mine[used]].max())
     mine_out = np.bincount(curve.mine[used], weights=dispatched[used] * intensity,
                            minlength=len(mine_cost))
     spare = (mine_qty - mine_out) > 1e-9 * np.maximum(mine_qty, 1.0)
     c_next = float(mine_cost[spare].min()) if spare.any() else np.inf
-    return float(np.clip((price - c_r) / intensity, c_m, max(c_m, c_next)))
+    return float(np.clip(net, c_m, max(c_m, c_next)))
 
 
 def clear_with_bid(asks: np.ndarray, quantities: np.ndarray, A: float, eps: float,
@@ -870,8 +877,12 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
         routed = [np.ravel(x) - n.cost_in for n in nodes
                   for x in n.routed_inverse(np.array([price_cap]))[:2]]
         border = np.concatenate([[price_cap / (1.0 + n.tariff) - n.cost_in for n in nodes],
-                                 *routed, [price_cap]])
-        p_w = _snap(p_w, border, rel=1e-9)
+                                 *routed])
+        # (a node's border first: with a wedge between SNAP_REL and 1e-9 the jump sits between
+        # it and the cap, nearer the cap, and snapped to the cap its imports stopped while the
+        # hub's buyers were served beyond their demand; the slow search's tariff 1.01e-10)
+        snapped = _snap(p_w, border, rel=1e-9) if len(border) else p_w
+        p_w = snapped if snapped != p_w else _snap(p_w, np.array([price_cap]), rel=1e-9)
 
     def respond(p_w: float) -> tuple[list[float], list[float]]:
         prices, flows = [], []

@@ -134,3 +134,23 @@ def test_model_first_price_with_mines_uses_the_integrated_chain():
     assert abs(s["price"][0] - 70.0) < 1e-9
     assert abs(s["concentrate_price"][0] - 30.0) < 1e-9
     assert s["concentrate_output"][0] == pytest.approx(2.0 * s["production"][0], rel=1e-12)
+
+
+@pytest.mark.parametrize("tariff", [0.0, 1e-10, 1.01e-10, 5e-10, 1e-9, 1e-8])
+def test_a_tiny_tariff_at_a_price_cap_leaves_the_shortage_and_the_hubs_buyers_as_without_it(
+        tariff):
+    # Found by the slow linked_equals_single search: the hub's 38 t/yr sell under a cap of 80
+    # to its buyers (250 / 80 = 3.125 t a step) and a club node with no supply (the same);
+    # 6.25 wanted, 38 / 12 = 3.1667 there, so 37 t/yr go unmet whatever the tariff (below
+    # SNAP_REL the club shares pro rata; above it its imports cost the cap at the border at
+    # the world price 80 / (1 + t), and it takes what the hub's buyers leave). With a tariff
+    # between SNAP_REL and 1e-9 the world price was snapped to the cap itself, where the
+    # club's imports cost more than it: the club got nothing and the hub's buyers 3.1667,
+    # above what they want at 80, and 37.5 t/yr went unmet.
+    club = market.Node(asks=np.array([]), qty=np.array([]), A=250.0, tariff=tariff)
+    r = market.clear_linked(np.array([0.0]), np.array([38 / 12]), 250.0, -1.0, [club],
+                            price_cap=80.0, shortfall_price=60.0)
+    # (the hub's buyers want a hair more at the world price 80 / (1 + t): 37 (1 + t))
+    assert r.unmet * 12 == pytest.approx(37.0, rel=1e-9 + 2 * tariff)
+    assert r.world_consumption <= 250.0 / r.world_price * (1 + 1e-12)
+    assert r.world_consumption + r.node_consumption[0] == pytest.approx(38 / 12, rel=1e-12)
