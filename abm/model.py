@@ -280,7 +280,7 @@ class MineralMarket(mesa.Model):
         self.concentrate_price = self.producers.concentrate_price(self.price, out.sold,
                                                                   self.concentrate_price,
                                                                   self.club_market_price,
-                                                                  self.offers)
+                                                                  self.offers, out.offer_price)
         self.buyers.take_delivery(out)
 
     def clear_offers(self) -> Outcome:
@@ -327,7 +327,8 @@ class MineralMarket(mesa.Model):
         self.unmet = comp.unmet
         self.component_price, self.club_component_price = comp.world_price, comp.club_price
         self.concentrate_price = self.producers.concentrate_price(
-            st.world_price, st.dispatched, self.concentrate_price, st.club_price)
+            st.world_price, st.dispatched, self.concentrate_price, st.club_price,
+            offer_price=st.offer_price)
         self.buyers.take_delivery(comp)
 
     # ------------------------------------------------------------------------------------------

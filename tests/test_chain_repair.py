@@ -536,3 +536,28 @@ def test_contested_ore_leaves_the_capped_regions_dearest_refining_first(costs, c
     assert out[START, cheap] * 12 == pytest.approx(cheap_runs, rel=1e-5)
     assert out[START, 0] * 12 == pytest.approx(60.0, rel=1e-9)
     assert_conserved(raw)
+
+
+def test_the_concentrate_price_is_what_the_refining_that_nets_least_pays():
+    # Review rv11 J3: C's mine 60 t/yr at 10 and O's 10 t/yr at 12; C's refining 100 at 5, O's
+    # 30 at 6; C's ban. All 70 t of ore is mined: O's refinery runs full on its 10 and 20 of
+    # C's (P_O = 20 x 0.6^(-1/0.3) = 109.78, netting 103.78 a t of ore) and C's users take the
+    # other 40 at P_C = 20 x 0.8^(-1/0.3) = 42.08, C's refining netting 37.08. One concentrate
+    # price that both buy at is at most the lesser netback; every tonne is mined, so the
+    # scarce ore earns the rent up to it: 37.08. Before, the price was read at the world
+    # price with the dearest refinery (109.78 - 6 = 103.78), and C's refining paid 103.78 a t
+    # for ore it sold at 42.08.
+    raw = config(1.0)
+    raw["producers"][0]["capacity"] = 60.0
+    raw["producers"].append({"name": "O mine", "region": "O", "stage": "mine",
+                             "capacity": 10.0, "unit_cost": 12.0})
+    model, out = run_model(raw, 1, record_output=True)
+    s = model.series()
+    ban = slice(START, STEPS)
+    home = 20 * 0.8 ** (-1 / 0.3)
+    assert home == pytest.approx(42.08, abs=5e-3)
+    assert s["price"][ban].to_list() == pytest.approx([20 * 0.6 ** (-1 / 0.3)] * 4, rel=1e-7)
+    assert s["export_region_price"][ban].to_list() == pytest.approx([home] * 4, rel=1e-7)
+    assert s["concentrate_price"][ban].to_list() == pytest.approx([home - 5.0] * 4, rel=1e-7)
+    assert (out[ban, 0] + out[ban, 3]).sum() * 12 / 4 == pytest.approx(70.0, rel=1e-7)
+    assert_conserved(raw)

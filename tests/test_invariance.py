@@ -430,7 +430,8 @@ def check_stockpile_monotone(pair) -> None:
     announcement are part of the region's exports then, so a larger stockpile raises its normal
     exports and its cap, which may then go slack in a step in which the smaller one's binds
     (or the region exports nothing, and no step withholds: the comparison is empty). A step
-    in which a stockpile would still be filling without the control is left out likewise: the
+    in which a stockpile would still be filling without the control, or in which the price is
+    below its `buy_below` under the control, is left out likewise: the
     withheld tonnes come first out of its filling, and what is left of it it buys as in normal
     trade (rv3 R4: a larger
     budget filling more raises the price there as without the control), whether it then buys
@@ -438,6 +439,12 @@ def check_stockpile_monotone(pair) -> None:
     (small, ok_small, w_small, ref_small), (large, ok_large, w_large, ref_large) = (
         disruption_prices(r) for r in pair)
     both = ok_small & ok_large & w_small & w_large
+    # (nor a step whose price, even disrupted, is below buy_below: a stockpile still short of
+    # its target buys there by its ordinary rule, a larger budget more; the slow search found
+    # a cut 0.125 leaving the club price at 96.97 under buy_below 97, and the unlimited
+    # budget bid it to 97)
+    buy_below = pair[0]["policy"]["stockpile"]["buy_below"]
+    both &= small >= buy_below * (1 - REL)
     # (a larger stockpile that released before the announcement lowered the region's exports
     # in the year its cap is measured on: a lower cap is a deeper control, not the same one;
     # the slow search found a 0.008 t release at 1,083 that lowered the cap and raised a peak

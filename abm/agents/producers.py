@@ -733,9 +733,11 @@ class Producers:
 
     def concentrate_price(self, price: float, sold: np.ndarray, previous: float,
                           club_price: float | None = None,
-                          offers: Offers | None = None) -> float:
+                          offers: Offers | None = None,
+                          offer_price: np.ndarray | None = None) -> float:
         """With mines: the concentrate price behind product price `price`, given what the chain
-        offers sold (abm.market.concentrate_price); `previous` when no chain offers (or no
+        offers sold (abm.market.concentrate_price), each at the price of the market it sold in
+        (`offer_price`, per offer; default `price`); `previous` when no chain offers (or no
         mines), except under a concentrate export control whose home pools are then the only
         concentrate traded: the first pool's price (abm.agents.withholding). With club refiners
         re-sourced to compliant feed, also the compliant concentrate price behind `club_price`
@@ -750,6 +752,7 @@ class Producers:
             refs, mines, mine_avail = self.chain_rows
             n = len(self.chain.asks)
             curve, dispatched = self.chain, sold[:n]
+            at = None if offer_price is None else offer_price[:n]
             j = None if offers is None else offers.repair_start
             if j is not None:
                 # the segments a binding product cap's clearing re-paired (abm.clearing
@@ -760,8 +763,9 @@ class Producers:
                     np.concatenate([curve.refinery, np.searchsorted(refs, offers.refinery[j:])]),
                     np.concatenate([curve.mine, np.searchsorted(mines, offers.mine[j:])]))
                 dispatched = np.concatenate([dispatched, sold[j:]])
+                at = None if at is None else np.concatenate([at, offer_price[j:]])
             found = market.concentrate_price(price, curve, dispatched, self.ask[refs],
-                                             self.ask[mines], mine_avail, self.intensity)
+                                             self.ask[mines], mine_avail, self.intensity, at)
         if self.compliant is not None:
             self.compliant_price = sourcing.compliant_price(
                 self.compliant, price if club_price is None else club_price, sold, self.ask,
