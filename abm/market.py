@@ -881,8 +881,9 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
         # (a node's border first: with a wedge between SNAP_REL and 1e-9 the jump sits between
         # it and the cap, nearer the cap, and snapped to the cap its imports stopped while the
         # hub's buyers were served beyond their demand; the slow search's tariff 1.01e-10)
-        snapped = _snap(p_w, border, rel=1e-9) if len(border) else p_w
-        p_w = snapped if snapped != p_w else _snap(p_w, np.array([price_cap]), rel=1e-9)
+        near = len(border) and bool(np.any(np.abs(border - p_w) <= 1e-9 * np.maximum(
+            np.abs(border), abs(p_w))))
+        p_w = _snap(p_w, border if near else np.array([price_cap]), rel=1e-9)
 
     def respond(p_w: float) -> tuple[list[float], list[float]]:
         prices, flows = [], []
