@@ -50,7 +50,12 @@ def inverse_demand(A: float, eps: float, quantity: float, B: float = 0.0) -> flo
     q = quantity - B
     if q <= 0:
         return np.inf
-    return float((q / A) ** (1.0 / eps))
+    try:
+        return float((q / A) ** (1.0 / eps))
+    except OverflowError:
+        # a price beyond what a float holds (a rounding residue of supply, 2e-16 t, under a
+        # near-vertical demand): no price clears that little, as with no supply at all
+        return np.inf
 
 
 @dataclass

@@ -154,3 +154,19 @@ def test_a_tiny_tariff_at_a_price_cap_leaves_the_shortage_and_the_hubs_buyers_as
     assert r.unmet * 12 == pytest.approx(37.0, rel=1e-9 + 2 * tariff)
     assert r.world_consumption <= 250.0 / r.world_price * (1 + 1e-12)
     assert r.world_consumption + r.node_consumption[0] == pytest.approx(38 / 12, rel=1e-12)
+
+
+def test_a_rounding_residue_of_supply_under_near_vertical_demand_clears_as_no_price_not_a_crash():
+    # slow stockpile property (2026-12-04): 2.2e-16 t left in a node under eps = -0.0508 asks
+    # P = (2.2e-16 / 5.13)^(-19.7) = 10^(~670), beyond a float: OverflowError. No price clears
+    # that little; the buyers go without all but the 2.2e-16 t, as with no supply at all.
+    eps = -0.05078125
+    A = 5.129623632159546
+    assert market.inverse_demand(A, eps, 2.220446049250313e-16) == np.inf
+    c = market.clear(np.array([1.0]), np.array([2.220446049250313e-16]), A, eps)
+    assert np.isfinite(c.price) and c.price > 1.0
+    assert c.quantity == pytest.approx(2.220446049250313e-16, rel=1e-12)
+    assert c.unmet == pytest.approx(market.demand_at(A, eps, c.price) - 2.220446049250313e-16,
+                                    rel=1e-12)
+    # a representable price still clears as before: 1e-3 t -> (1e-3 / A)^(1 / eps)
+    assert market.inverse_demand(A, eps, 1e-3) == pytest.approx((1e-3 / A) ** (1 / eps), rel=1e-12)
