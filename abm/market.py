@@ -886,9 +886,15 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
         # (a node's border first: with a wedge between SNAP_REL and 1e-9 the jump sits between
         # it and the cap, nearer the cap, and snapped to the cap its imports stopped while the
         # hub's buyers were served beyond their demand; the slow search's tariff 1.01e-10)
-        near = len(border) and bool(np.any(np.abs(border - p_w) <= 1e-9 * np.maximum(
-            np.abs(border), abs(p_w))))
-        p_w = _snap(p_w, border if near else np.array([price_cap]), rel=1e-9)
+        near = border[np.abs(border - p_w) <= 1e-9 * np.maximum(np.abs(border), abs(p_w))]
+        # (of several borders that near, the jump the search stopped at: the highest below
+        # which the market is short, up to the rounding the snap makes, and above which it is
+        # not. Review rv12 F2: two nodes with tariffs t and 2t, snapped to the first's border
+        # the second's imports cost a hair above the cap and stopped, its buyers went short
+        # and the hub's were served beyond their demand)
+        short = [b for b in np.sort(near) if excess(float(b)) <= 1e-9 * max(total_qty, 1.0)]
+        p_w = (float(short[-1]) if short else
+               _snap(p_w, near if len(near) else np.array([price_cap]), rel=1e-9))
 
     def respond(p_w: float) -> tuple[list[float], list[float]]:
         prices, flows = [], []

@@ -156,6 +156,25 @@ def test_a_tiny_tariff_at_a_price_cap_leaves_the_shortage_and_the_hubs_buyers_as
     assert r.world_consumption + r.node_consumption[0] == pytest.approx(38 / 12, rel=1e-12)
 
 
+@pytest.mark.parametrize("cap", [80.0, 79.0])
+def test_two_tiny_tariffs_at_a_price_cap_let_both_nodes_import_when_supply_meets_demand(cap):
+    # review rv12 F2: the hub's 7 t (ask 0), node 1 (A 250, no supply, tariff t) and node 2
+    # (A 100, 0.5 t at 10, tariff 2t), eps -1. At the cap 80 the hub's buyers want 3.125, node
+    # 1's 3.125 and node 2's 1.25: 7.5 in all, the supply. Snapped to node 1's border, node 2's
+    # imports cost 80 (1 + 2t) / (1 + t) > 80 and stopped: 0.75 unmet, the hub's buyers 3.875.
+    # At cap 79 demand (7.595) exceeds supply: 0.0949 unmet is shared by the rationing.
+    t = 1.01e-10
+    nodes = [market.Node(asks=np.array([]), qty=np.array([]), A=250.0, tariff=t),
+             market.Node(asks=np.array([10.0]), qty=np.array([0.5]), A=100.0, tariff=2 * t)]
+    r = market.clear_linked(np.array([0.0]), np.array([7.0]), 250.0, -1.0, nodes,
+                            price_cap=cap, shortfall_price=60.0)
+    want = 250.0 / cap + 250.0 / cap + 100.0 / cap
+    assert r.world_consumption <= 250.0 / r.world_price * (1 + 1e-9)
+    assert r.world_consumption + sum(r.node_consumption) == pytest.approx(7.5, rel=1e-12)
+    assert r.unmet == pytest.approx(max(want - 7.5, 0.0), abs=1e-7)
+    assert r.node_consumption[1] > 0.5 + 0.5 * min(0.75, 100.0 / cap - 0.5)   # node 2 imports
+
+
 def test_a_rounding_residue_of_supply_under_near_vertical_demand_clears_as_no_price_not_a_crash():
     # slow stockpile property (2026-12-04): 2.2e-16 t left in a node under eps = -0.0508 asks
     # P = (2.2e-16 / 5.13)^(-19.7) = 10^(~670), beyond a float: OverflowError. No price clears
