@@ -245,6 +245,15 @@ class Outcome:
     club_sale_price: float | None = None
     # export-controlling region -> the price in its market
     restricted_prices: dict[int, float] = field(default_factory=dict)
+    # the price of the market each offer sold in, per offer, before the rents booked on
+    # offer_price (an export quota's, an undertaking's): what a marginal tonne fetches, which
+    # the refining's netback for ore is read at (None: offer_price; review rv12 F1)
+    market_price: np.ndarray | None = None
+
+    @property
+    def marginal_price(self) -> np.ndarray:
+        """The price a marginal tonne of each offer fetches (market_price, else offer_price)."""
+        return self.offer_price if self.market_price is None else self.market_price
 
     @property
     def club_market_price(self) -> float:
@@ -677,7 +686,7 @@ class _RePair:
         sold = y.sold[j:] > 1e-12 * max(float(o.qty[j:].sum()), 1e-300)
         if not sold.any():
             return False
-        out_net = float((y.offer_price[j:][sold] - pool.ask[o.refinery[j:][sold]]).min())
+        out_net = float((y.marginal_price[j:][sold] - pool.ask[o.refinery[j:][sold]]).min())
         for r in binding:
             own = seg[o.region[seg] == r]
             ask = market.marginal_ask(pool.ask[o.refinery[own]], y.sold[own] > 1e-12)
@@ -811,6 +820,7 @@ def _clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
     offer_price = np.empty(n_offers)
     for k in m.node_ids:
         offer_price[m.masks[k]] = prices[k]
+    market_price = offer_price.copy()
     # quota rents of an export control go to the restricting region's exporters, booked as a
     # price uplift on the region's sales (see Producers.settle)
     for j in range(len(m.restricted_regions)):
@@ -876,7 +886,7 @@ def _clear_step(offers: Offers, plan: MarketPlan, *, buyer_scale: np.ndarray,
                    unmet, float(buyer_tonnes.sum()), defence_bought, defence_price,
                    exporter_rent, transshipped, routing_cost, reserve_bought,
                    float(sum(fills[first_storage:])), region_prices, shipping, club_sale,
-                   {r: prices[m.region_node[r]] for r in m.restricted_regions})
+                   {r: prices[m.region_node[r]] for r in m.restricted_regions}, market_price)
 
 
 def _shipping(costs: tuple[float, float], net_imports: float) -> float:

@@ -46,6 +46,9 @@ class StagesOutcome:
     duties: float                # price units x t collected on club product imports
     exporter_rent: float         # price units x t kept by exporters under an undertaking
     club_imports: float          # t of product into the club (net)
+    # the price of the market each product offer sold in, before an undertaking's rent
+    # (None: offer_price; abm.clearing.Outcome.market_price)
+    market_price: np.ndarray | None = None
 
     def maker_price(self, club: np.ndarray) -> np.ndarray:
         """The product price each maker pays (club makers the club's)."""
@@ -214,6 +217,7 @@ def clear_club_stages(model) -> StagesOutcome:
     dispatched[club_offer] = club_sold[:-1]
     imports = float(club_sold[-1])
     offer_price = np.where(club_offer, p_c, p_w)
+    market_price = offer_price.copy()
     duties = max(p_c - p_w, 0.0) * imports
     rent = 0.0
     if plan.undertaking and plan.mip > 0 and p_c >= plan.mip * (1 - 1e-12):
@@ -224,4 +228,5 @@ def clear_club_stages(model) -> StagesOutcome:
             duties -= rent
         else:
             rent = 0.0
-    return StagesOutcome(p_w, p_c, dispatched, offer_price, comp, duties, rent, imports)
+    return StagesOutcome(p_w, p_c, dispatched, offer_price, comp, duties, rent, imports,
+                         market_price)

@@ -280,7 +280,8 @@ class MineralMarket(mesa.Model):
         self.concentrate_price = self.producers.concentrate_price(self.price, out.sold,
                                                                   self.concentrate_price,
                                                                   self.club_market_price,
-                                                                  self.offers, out.offer_price)
+                                                                  self.offers,
+                                                                  out.marginal_price)
         self.buyers.take_delivery(out)
 
     def clear_offers(self) -> Outcome:
@@ -328,7 +329,7 @@ class MineralMarket(mesa.Model):
         self.component_price, self.club_component_price = comp.world_price, comp.club_price
         self.concentrate_price = self.producers.concentrate_price(
             st.world_price, st.dispatched, self.concentrate_price, st.club_price,
-            offer_price=st.offer_price)
+            offer_price=st.offer_price if st.market_price is None else st.market_price)
         self.buyers.take_delivery(comp)
 
     # ------------------------------------------------------------------------------------------

@@ -538,6 +538,15 @@ def test_contested_ore_leaves_the_capped_regions_dearest_refining_first(costs, c
     assert_conserved(raw)
 
 
+def two_mines(cut: float) -> dict:
+    """config(cut) with C's mine at 60 t/yr and O's own mine, 10 t/yr at 12 (review rv11 J3)."""
+    raw = config(cut)
+    raw["producers"][0]["capacity"] = 60.0
+    raw["producers"].append({"name": "O mine", "region": "O", "stage": "mine",
+                             "capacity": 10.0, "unit_cost": 12.0})
+    return raw
+
+
 def test_the_concentrate_price_is_what_the_refining_that_nets_least_pays():
     # Review rv11 J3: C's mine 60 t/yr at 10 and O's 10 t/yr at 12; C's refining 100 at 5, O's
     # 30 at 6; C's ban. All 70 t of ore is mined: O's refinery runs full on its 10 and 20 of
@@ -547,10 +556,7 @@ def test_the_concentrate_price_is_what_the_refining_that_nets_least_pays():
     # scarce ore earns the rent up to it: 37.08. Before, the price was read at the world
     # price with the dearest refinery (109.78 - 6 = 103.78), and C's refining paid 103.78 a t
     # for ore it sold at 42.08.
-    raw = config(1.0)
-    raw["producers"][0]["capacity"] = 60.0
-    raw["producers"].append({"name": "O mine", "region": "O", "stage": "mine",
-                             "capacity": 10.0, "unit_cost": 12.0})
+    raw = two_mines(1.0)
     model, out = run_model(raw, 1, record_output=True)
     s = model.series()
     ban = slice(START, STEPS)
@@ -559,5 +565,26 @@ def test_the_concentrate_price_is_what_the_refining_that_nets_least_pays():
     assert s["price"][ban].to_list() == pytest.approx([20 * 0.6 ** (-1 / 0.3)] * 4, rel=1e-7)
     assert s["export_region_price"][ban].to_list() == pytest.approx([home] * 4, rel=1e-7)
     assert s["concentrate_price"][ban].to_list() == pytest.approx([home - 5.0] * 4, rel=1e-7)
+    assert (out[ban, 0] + out[ban, 3]).sum() * 12 / 4 == pytest.approx(70.0, rel=1e-7)
+    assert_conserved(raw)
+
+
+@pytest.mark.parametrize("cut, home_price", [(0.9, 57.0979), (0.95, 48.8456), (0.99, 43.3297)])
+def test_under_a_quota_the_concentrate_price_is_what_the_home_tonne_nets_not_the_quota_rent(
+        cut, home_price):
+    # Review rv12 F1: the world of the test above with a quota in place of the ban. C exports
+    # the quota (3.50 t/yr at 0.9: O's users take 50 (75.99 / 20)^-0.3 = 33.50, O refines 30)
+    # and its last tonne sells at home, P_C = 57.10 at 0.9 (C's users 50 (57.10 / 20)^-0.3 =
+    # 36.50; 36.50 + 33.50 = all 70 t mined), so its refining nets P_C - 5 on the marginal
+    # tonne of ore: 52.10. The quota rent, (P_O - P_C) x quota = 66.1 a year, is booked on C's
+    # offer_price (1.65 a t over its 40 t) but earned by no extra tonne: read with it, the
+    # concentrate price was 53.75 (and jumped from 37.08 at the ban to 38.87 at 0.99).
+    raw = two_mines(cut)
+    model, out = run_model(raw, 1, record_output=True)
+    s = model.series()
+    ban = slice(START, STEPS)
+    assert s["export_region_price"][ban].to_list() == pytest.approx([home_price] * 4, abs=1e-3)
+    assert s["concentrate_price"][ban].to_list() == pytest.approx(
+        (s["export_region_price"][ban] - 5.0).to_list(), rel=1e-9)
     assert (out[ban, 0] + out[ban, 3]).sum() * 12 / 4 == pytest.approx(70.0, rel=1e-7)
     assert_conserved(raw)
