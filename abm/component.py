@@ -157,7 +157,8 @@ def mixed(lo: Outcome, hi: Outcome, share: float, at: Outcome | None = None,
                    unmet=mix(lo.unmet, hi.unmet), consumption=mix(lo.consumption, hi.consumption),
                    exporter_rent=rent,
                    world_price=prices.world_price, club_price=prices.club_price,
-                   offer_price=offer_price, buyer_price=prices.buyer_price)
+                   offer_price=offer_price, buyer_price=prices.buyer_price,
+                   market_price=prices.market_price)
 
 
 def composed(maker_cost: np.ndarray, maker_qty: np.ndarray, product_ask: np.ndarray,
@@ -249,7 +250,9 @@ def break_even(makers, comp: Outcome, among: np.ndarray | None) -> float:
         selling &= among
     if not selling.any():
         return np.inf
-    return float(np.min((comp.offer_price[selling] - makers.unit_cost[selling])
+    # (at the price a marginal component fetches, not with an undertaking's lump rent on it:
+    # review rv13 G3, read with the rent the product price fell from 90 to the refiner's ask)
+    return float(np.min((comp.marginal_price[selling] - makers.unit_cost[selling])
                         / makers.intensity[selling]))
 
 

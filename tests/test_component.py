@@ -10,6 +10,7 @@ from helpers import run
 from abm.component import product_equilibrium
 from abm.errors import ConfigError
 from abm.experiment import experiment_from_dict
+from abm.model import MineralMarket
 
 # Three stages, monthly steps (capacities / 12 per step), no shocks, elasticity -1:
 #   mine M (China) 500 t concentrate/step at 10, market.intensity 2 t concentrate/t product;
@@ -822,3 +823,22 @@ def test_an_undertakings_rent_is_paid_once_when_a_club_maker_ties_at_the_compone
     gap = float((s["buyer_payments"] + s["component_product_payments"] - s["component_revenue"]
                  - s["producer_revenue"] - s["duties"])[0])
     assert abs(gap) <= 1e-3
+
+
+@pytest.mark.parametrize("rent", ["duty", "undertaking"])
+def test_who_keeps_a_component_mips_wedge_does_not_move_the_product_price(rent):
+    # Review rv13 G3: R (China) 50 t/step at 20, C2 (China) 100 t/step at 30, k = 0.5; buyers
+    # 5,000 / Pc in the US (club, MIP 150) and China. US buyers take 5,000 / 150 = 33.33 t,
+    # China's 66.67 at Pc_w = 5,000 / 66.67 = 75: C2 makes its 100 t on all of R's 50, both
+    # stages bind. An extra component sells at 75, so R's product earns up to (75 - 30) / 0.5
+    # = 90, whoever keeps the (150 - 75) x 33.33 = 2,500 wedge. With the undertaking's rent read
+    # as C2's marginal price, (100 - 30) / 0.5 = 140 left C2 short of sales and P fell to 20.
+    raw = base_b([("R", "China", "refinery", 50.0, 20.0), ("C2", "China", "component", 100.0, 30.0)],
+                 policy={"component_floor": {"mechanism": "mip", "level": 150.0,
+                                             "stage": "component", "rent": rent}})
+    m = MineralMarket(experiment_from_dict(raw).scenario(), rng=1)
+    m.step()
+    assert m.price == pytest.approx(90.0, rel=1e-9)
+    assert m.component_price == pytest.approx(75.0, rel=1e-9)
+    wedge = m.component_outcome.exporter_rent + m.component_outcome.duties
+    assert wedge == pytest.approx(2500.0, rel=1e-9)
