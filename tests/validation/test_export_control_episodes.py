@@ -456,3 +456,22 @@ def test_antimony_with_chinas_capacity_at_one_cost_its_price_holds_instead_of_fa
     off = episodes.antimony(dataclasses.replace(ep, producers=tuple(flat + outside)))
     assert not off.check("restricting_price").passed
     assert off.produced["China price move (model)"] == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("hazard, outside", [(1 / 36, 0.735), (1 / 24, 0.663), (1 / 12, 0.549),
+                                             (1 / 6, 0.498), (1 / 8, 0.461)])
+def test_gallium_passes_at_the_lift_chances_its_note_states(hazard, outside):
+    storage = dict(episodes.SB_UNCERTAIN, lift_hazard=hazard)
+    r = episodes.gallium(dataclasses.replace(episodes.GALLIUM, storage=storage))
+    assert r.produced["outside price move (model)"] == pytest.approx(outside, abs=0.001)
+    assert r.passed
+    assert f"{outside:+.1%}" in episodes.GALLIUM_CUT_NOTE
+
+
+def test_gallium_exports_check_fails_low_when_too_little_is_bought_ahead():
+    # review rv13 G1: the check can fail only low (China's capacity caps exports at +742%,
+    # below the band's top, +744%); a cut of 0.2 leaves +177% bought ahead, below 3.72 / 2
+    r = episodes.gallium(dataclasses.replace(episodes.GALLIUM, cut=0.2))
+    assert not r.check("exports_ahead").passed
+    assert r.produced["China's exports in the notice month (model)"] < episodes.GALLIUM_EXPORTS_AHEAD / 2
+    assert (80.0 - 0.0) / 9.5 - 1 < 2 * episodes.GALLIUM_EXPORTS_AHEAD     # capacity / normal
