@@ -1,8 +1,9 @@
 """Claims: the gallium (2023) and dysprosium (2025) export controls land within a factor of two
 of the reported price moves, for the mechanism each claim names; switching that mechanism off
 makes the claim fail. Gallium's buying ahead is the model's answer (stockholders who store
-because it pays), checked against the reported export surge. The magnitudes follow from assumed cost tranches (the claims'
-notes): these test mechanisms and directions, not a calibration.
+because it pays), checked against the reported export surge. The magnitudes follow from
+assumed cost tranches (the claims' notes): these test mechanisms and directions, not a
+calibration.
 
 Deterministic runs; the bands are stated in abm.validation.episodes.
 """
