@@ -548,6 +548,17 @@ def _snap(price: float, asks: np.ndarray, rel: float = SNAP_REL) -> float:
     return float(asks[k]) if abs(asks[k] - price) <= rel * max(abs(price), abs(asks[k])) else price
 
 
+def _within_wedge(asks: np.ndarray, p_w: float, p_n: float) -> np.ndarray:
+    """The asks a node price `p_n` reached through a wedge from the world price `p_w` may be
+    snapped to: those between the two prices, up to rounding (1e-13 relative). An ask beyond
+    both is a distinct offer however near (the slow search: a refiner asking 1e-9 above the
+    world price of 10, 1e-10 of it, snapped to under a tariff of 1e-12, sold 0.067 t it does
+    not sell without the tariff)."""
+    lo, hi = min(p_w, p_n), max(p_w, p_n)
+    room = 1e-13 * max(abs(lo), abs(hi))
+    return asks[(asks >= lo - room) & (asks <= hi + room)]
+
+
 class _NodeResponse:
     """A node's price and net imports as a function of the world price (monotone)."""
 
@@ -899,7 +910,7 @@ def clear_linked(asks: np.ndarray, qty: np.ndarray, A: float, eps: float, nodes:
     def respond(p_w: float) -> tuple[list[float], list[float]]:
         prices, flows = [], []
         for n, r, (raw, m) in zip(nodes, responses, answer(p_w), strict=True):
-            p_n = _snap(float(raw), n.asks)
+            p_n = _snap(float(raw), _within_wedge(n.asks, p_w, float(raw)))
             if p_n != raw and m > 0:
                 # importing at a price within rounding of one of its asks: the offer at that ask
                 # is marginal, so it counts in the node's own supply (trimmed below if the hub

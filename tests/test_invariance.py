@@ -778,3 +778,28 @@ def test_an_undertakings_rent_behind_a_binding_export_cap_goes_to_what_reached_t
     per_step = model.book.revenue / model.money_per_price_tonne
     np.testing.assert_allclose(per_step, [45 * 2000 / 45 + 15 * 80 + 400 / 3,
                                           30 * 80 + 800 / 3], rtol=1e-9)
+
+
+def test_an_ask_a_tenth_of_a_billionth_above_the_world_price_does_not_sell_under_a_tiny_tariff():
+    """Found by the slow search: the US mine's ore at 8 a t, 1.25 t to a t of product, sets the
+    price at 10, where China's 600 t a year meet demand 100 x 60 / 10 = 600 t a year exactly;
+    the US refiner asks 10 + 1e-9 and does not sell. Under a tariff of 1e-12 the club's price
+    is 10 (1 + 1e-12), below that ask: it still sells nothing and the club imports all its
+    25 t a step. It sold 0.067 t, its ask snapped to the club price (1e-10 of it apart), and
+    the club imported 24.933 t."""
+    raw = {"experiment": {"name": "prop", "steps": 3, "seed": 0},
+           "market": {"intensity": 1.25, "demand": {
+               "reference_price": 60.0, "reference_quantity": 100.0, "elasticity": -1.0}},
+           "regions": [{"name": "US", "club": True},
+                       {"name": "China", "market_economy": False}],
+           "producers": [{"region": "US", "stage": "mine", "capacity": 751.0,
+                          "unit_cost": 8.0, "name": "P1"},
+                         {"region": "China", "stage": "refinery", "capacity": 600.0,
+                          "unit_cost": 0.0, "name": "P2"},
+                         {"region": "US", "stage": "refinery", "capacity": 1.0,
+                          "unit_cost": 1e-9, "name": "P3"}],
+           "buyers": [{"name": "US buyers", "region": "US", "share": 0.5},
+                      {"name": "China buyers", "region": "China", "share": 0.5}]}
+    plain = run(raw)
+    np.testing.assert_allclose(plain.series()["club_imports"], 25.0, rtol=1e-12)
+    check_non_binding(raw, "tariff")
